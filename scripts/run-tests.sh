@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The single test command (npm test, and CI through .ci/run): prepares the machine, builds the app
+# when there is an app build, then runs every test file on a private D-Bus session with a
+# throwaway unlocked GNOME keyring, so the OS-keychain tests run against a real Secret Service.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/ensure-system-deps.sh
+
+if [ -f electron.vite.config.ts ]; then
+  echo "run-tests: building the app (npx electron-vite build)"
+  npx electron-vite build
+fi
+
+# Node 20's --test does not expand globs, so list the files ourselves.
+test_files=()
+while IFS= read -r f; do
+  test_files+=("$f")
+done < <(find test -name '*.test.ts' | sort)
+if [ "${#test_files[@]}" -eq 0 ]; then
+  echo "run-tests: no test files found under test/" >&2
+  exit 1
+fi
+
+echo "run-tests: node --test on ${#test_files[@]} files under test/ (concurrency 2, private keyring via scripts/with-keyring.sh)"
+bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-reporter=spec "${test_files[@]}"

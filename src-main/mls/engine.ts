@@ -1,0 +1,119 @@
+// The MLS engine the rest of the app sees. Exactly one implementation wraps ts-mls
+// (`ts-mls-engine.ts`); nothing else in the project imports ts-mls, so library defects are fixed
+// (or the library replaced) in one place.
+//
+// All state crosses this interface as opaque bytes or as a `GroupSession` object that can be
+// serialised with `encode()`, so the core decides when to persist. Every MLS object that goes on
+// the wire is an RFC 9420 MLSMessage encoding (or, for the ratchet tree, the RFC 9420
+// `optional<Node> ratchet_tree<V>` encoding).
+
+export const CIPHERSUITE_ID = 0x0001; // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+
+/** A device's long-term MLS signing identity. Private key bytes are kept in the SecretStore. */
+export interface DeviceKeys {
+  /** BasicCredential identity: the device URI (mimi://domain/d/user/device). */
+  identity: string;
+  signaturePublicKey: Uint8Array;
+  signaturePrivateKey: Uint8Array;
+}
+
+export interface GeneratedKeyPackage {
+  /** MLSMessage(mls_key_package): what is uploaded to the provider. */
+  publicMessage: Uint8Array;
+  /** KeyPackageRef (RFC 9420 section 5.2) - the key under which `privateState` is stored. */
+  ref: Uint8Array;
+  /** Opaque bytes holding the private init/HPKE keys; kept locally until a Welcome consumes it. */
+  privateState: Uint8Array;
+}
+
+export interface Member {
+  leafIndex: number;
+  /** The credential identity (device URI). */
+  identity: string;
+}
+
+export interface CommitOutput {
+  /** The session as it will be once the hub accepts the commit. Do not adopt it before then. */
+  pending: GroupSession;
+  commit: Uint8Array; // MLSMessage(PublicMessage commit)
+  welcome?: Uint8Array; // MLSMessage(welcome)
+  groupInfo: Uint8Array; // MLSMessage(group_info), with external_pub
+  ratchetTree: Uint8Array;
+  /** Epoch the commit moves to. */
+  newEpoch: bigint;
+}
+
+export type Incoming =
+  | { kind: 'application'; plaintext: Uint8Array; senderIdentity: string; epoch: bigint }
+  | {
+      kind: 'commit';
+      epoch: bigint; // new epoch
+      added: string[]; // identities
+      removed: string[]; // identities
+      /** True when this device was removed: the session is finished. */
+      selfRemoved: boolean;
+    }
+  | { kind: 'proposal'; epoch: bigint };
+
+/** Typed failure so callers can tell "wrong epoch / not for us" from corruption. */
+export class MlsError extends Error {
+  constructor(
+    readonly code: 'wrongEpoch' | 'wrongGroup' | 'decryptFailed' | 'malformed' | 'notMember' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MlsError';
+  }
+}
+
+/** One MLS group as seen by this device. Methods that change state return a new session. */
+export interface GroupSession {
+  readonly groupId: string; // the room URI
+  readonly epoch: bigint;
+  readonly ownLeafIndex: number;
+  members(): Member[];
+  /** Serialise everything needed to restore this session (tree included). */
+  encode(): Uint8Array;
+
+  encrypt(plaintext: Uint8Array, authenticatedData?: Uint8Array): Promise<{ session: GroupSession; message: Uint8Array }>;
+  /** Process an MLSMessage (PublicMessage or PrivateMessage) of this group. */
+  process(message: Uint8Array): Promise<{ session: GroupSession; result: Incoming }>;
+
+  /** Commit adding the given KeyPackages (MLSMessage encodings). */
+  add(keyPackages: Uint8Array[]): Promise<CommitOutput>;
+  /** Commit removing every leaf whose identity is in `identities`. */
+  remove(identities: string[]): Promise<CommitOutput>;
+  /** Empty commit (path update): rotates this device's keys. */
+  update(): Promise<CommitOutput>;
+
+  /** Current GroupInfo (with external_pub) and ratchet tree, for the hub. */
+  groupInfo(): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
+}
+
+export interface MlsEngine {
+  /** Which crypto provider passed the start-up self test. */
+  readonly provider: 'webcrypto' | 'noble';
+
+  newDeviceKeys(identity: string): Promise<DeviceKeys>;
+  generateKeyPackages(keys: DeviceKeys, count: number): Promise<GeneratedKeyPackage[]>;
+  /** KeyPackageRef of an MLSMessage(mls_key_package). */
+  keyPackageRef(publicMessage: Uint8Array): Promise<Uint8Array>;
+  /** Identity inside an MLSMessage(mls_key_package); throws MlsError('malformed') on bad input. */
+  keyPackageIdentity(publicMessage: Uint8Array): string;
+
+  createGroup(keys: DeviceKeys, groupId: string): Promise<GroupSession>;
+  joinFromWelcome(
+    keys: DeviceKeys,
+    welcome: Uint8Array,
+    keyPackage: GeneratedKeyPackage,
+    ratchetTree?: Uint8Array,
+  ): Promise<GroupSession>;
+  /** External commit from GroupInfo + tree: returns the session (pending hub acceptance) and commit. */
+  joinExternal(
+    keys: DeviceKeys,
+    groupInfo: Uint8Array,
+    ratchetTree: Uint8Array,
+  ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }>;
+  restore(encoded: Uint8Array): GroupSession;
+
+}

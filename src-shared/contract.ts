@@ -1,0 +1,243 @@
+// The one typed contract between the renderer and the main-process core.
+//
+// Three things satisfy it: the Electron preload (contextBridge, one named function per method),
+// the main-process IPC handlers, and the browser-mode bridge (loopback HTTP + WebSocket with a
+// token). All three are generated from `METHODS` below, so a method cannot exist in one and not the
+// others, and every argument is checked by the same validator in the main process before the core
+// sees it. The renderer never receives key material: only the view types defined here.
+
+export interface AccountView {
+  id: string; // local account id (folder name)
+  userUri: string;
+  handle: string;
+  domain: string;
+  providerUrl: string;
+  deviceUri: string;
+  /** Whether the push connection to the provider is up. */
+  connection: 'online' | 'connecting' | 'offline';
+  active: boolean;
+  unreadTotal: number;
+}
+
+export interface RoomView {
+  roomUri: string;
+  name: string;
+  hubDomain: string;
+  members: string[]; // user URIs
+  unread: number;
+  lastMessage?: { sender: string; text: string; timestamp: number };
+  epoch: string;
+}
+
+export interface MessageView {
+  /** Local row id: stable order key for paging. */
+  seq: number;
+  messageId: string; // hex of the mimi-content message ID
+  roomUri: string;
+  sender: string; // user URI
+  text: string;
+  contentType: string;
+  timestamp: number; // hub accepted timestamp, or local time while pending
+  status: 'pending' | 'sent' | 'received' | 'failed';
+  inReplyTo?: string;
+  replaces?: string;
+  /** For reactions: the emoji; rendered on the target message later. */
+  reaction?: string;
+  deleted?: boolean;
+}
+
+export interface AppInfo {
+  mode: 'electron' | 'browser';
+  version: string;
+  embeddedProviderUrl?: string;
+}
+
+export type CoreEvent =
+  | { type: 'accounts'; accounts: AccountView[] }
+  | { type: 'rooms'; accountId: string; rooms: RoomView[] }
+  | { type: 'message'; accountId: string; message: MessageView }
+  | { type: 'error'; accountId?: string; message: string };
+
+/** Errors carry a stable code; the message tells the user what to do next. */
+export type CoreErrorCode =
+  | 'invalidArgument'
+  | 'wrongPassword'
+  | 'handleTaken'
+  | 'userUnknown'
+  | 'providerUnreachable'
+  | 'roomUnknown'
+  | 'notMember'
+  | 'noAccount'
+  | 'noKeyMaterial'
+  | 'internal';
+
+export class CoreError extends Error {
+  constructor(
+    readonly code: CoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CoreError';
+  }
+}
+
+export interface SignInArgs {
+  /** Provider base URL; omitted = the embedded local provider. */
+  providerUrl?: string;
+  handle: string;
+  password: string;
+  deviceName?: string;
+  /** PEM of the CA that signs the provider's certificate (dev CAs); omitted = system trust / embedded provider. */
+  caPem?: string;
+}
+
+/** The API as the renderer sees it (window.mimi in Electron, the bridge client in browser mode). */
+export interface MimiApi {
+  app: {
+    info(): Promise<AppInfo>;
+  };
+  accounts: {
+    list(): Promise<AccountView[]>;
+    register(args: SignInArgs): Promise<AccountView>;
+    login(args: SignInArgs): Promise<AccountView>;
+    switchTo(accountId: string): Promise<AccountView[]>;
+    signOut(accountId: string): Promise<AccountView[]>;
+  };
+  rooms: {
+    list(accountId: string): Promise<RoomView[]>;
+    create(accountId: string, name: string): Promise<RoomView>;
+    addMember(accountId: string, roomUri: string, user: string): Promise<RoomView>;
+    markRead(accountId: string, roomUri: string): Promise<void>;
+  };
+  messages: {
+    /** Newest-first page; `beforeSeq` pages back. */
+    page(accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]>;
+    send(accountId: string, roomUri: string, text: string): Promise<MessageView>;
+  };
+  /** Subscribe to core events; returns an unsubscribe function. */
+  onEvent(listener: (event: CoreEvent) => void): () => void;
+}
+
+// ---- Argument validation (run in main for every call, whatever the transport) ----
+
+type Check = (v: unknown, name: string) => void;
+
+function fail(name: string, what: string): never {
+  throw new CoreError('invalidArgument', `${name} ${what}`);
+}
+
+const str =
+  (max: number, min = 1): Check =>
+  (v, name) => {
+    if (typeof v !== 'string') fail(name, 'must be a string');
+    if (v.length < min || v.length > max) fail(name, `must be ${min}-${max} characters`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(v)) fail(name, 'contains control characters');
+  };
+
+const optional =
+  (c: Check): Check =>
+  (v, name) => {
+    if (v !== undefined && v !== null) c(v, name);
+  };
+
+const int =
+  (min: number, max: number): Check =>
+  (v, name) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(name, `must be an integer ${min}-${max}`);
+  };
+
+const accountId = str(64);
+const roomUri: Check = (v, name) => {
+  str(512)(v, name);
+  if (!(v as string).startsWith('mimi://')) fail(name, 'must be a mimi:// room URI');
+};
+const url: Check = (v, name) => {
+  str(512)(v, name);
+  let u: URL;
+  try {
+    u = new URL(v as string);
+  } catch {
+    fail(name, 'must be a URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') fail(name, 'must be an https URL');
+};
+const pem: Check = (v, name) => {
+  if (typeof v !== 'string' || v.length > 16384 || !/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/.test(v.trim() + '\n'))
+    fail(name, 'must be a PEM certificate');
+};
+const signIn: Check = (v, name) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(name, 'must be an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!['providerUrl', 'handle', 'password', 'deviceName', 'caPem'].includes(k)) fail(name, `has unknown field ${k}`);
+  optional(url)(o.providerUrl, `${name}.providerUrl`);
+  str(32)(o.handle, `${name}.handle`);
+  str(1024, 1)(o.password, `${name}.password`);
+  optional(str(64))(o.deviceName, `${name}.deviceName`);
+  optional(pem)(o.caPem, `${name}.caPem`);
+};
+const nullableSeq: Check = (v, name) => {
+  if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
+};
+
+/** Every method of MimiApi (except onEvent) with the validators of its positional arguments. */
+export const METHODS = {
+  'app.info': [],
+  'accounts.list': [],
+  'accounts.register': [signIn],
+  'accounts.login': [signIn],
+  'accounts.switchTo': [accountId],
+  'accounts.signOut': [accountId],
+  'rooms.list': [accountId],
+  'rooms.create': [accountId, str(100)],
+  'rooms.addMember': [accountId, roomUri, str(300)],
+  'rooms.markRead': [accountId, roomUri],
+  'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
+  'messages.send': [accountId, roomUri, str(16000)],
+} as const satisfies Record<string, readonly Check[]>;
+
+export type MethodName = keyof typeof METHODS;
+
+/** IPC channel name for a method (Electron ipcMain.handle / ipcRenderer.invoke). */
+export const channelOf = (m: MethodName): string => `mimi:${m}`;
+export const EVENT_CHANNEL = 'mimi:event';
+
+/** Validate a call's arguments; throws CoreError('invalidArgument') naming the bad one. */
+export function validateCall(method: string, args: unknown): asserts method is MethodName {
+  if (!Object.prototype.hasOwnProperty.call(METHODS, method)) throw new CoreError('invalidArgument', `unknown method ${String(method).slice(0, 64)}`);
+  const checks = METHODS[method as MethodName] as readonly Check[];
+  if (!Array.isArray(args)) throw new CoreError('invalidArgument', 'arguments must be an array');
+  if (args.length !== checks.length) throw new CoreError('invalidArgument', `${method} takes ${checks.length} argument(s), got ${args.length}`);
+  checks.forEach((c, i) => c(args[i], `argument ${i + 1} of ${method}`));
+}
+
+/** Look up the implementation of `method` on an object shaped like MimiApi. */
+export function resolveMethod(api: Omit<MimiApi, 'onEvent'>, method: MethodName): (...args: unknown[]) => Promise<unknown> {
+  const [domain, name] = method.split('.') as [keyof typeof api, string];
+  const group = api[domain] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  return group[name].bind(group);
+}
+
+/** Build a MimiApi from a generic `call(method, args)` transport (preload and browser bridge). */
+export function apiFromTransport(
+  call: (method: MethodName, args: unknown[]) => Promise<unknown>,
+  onEvent: (listener: (e: CoreEvent) => void) => () => void,
+): MimiApi {
+  const api: Record<string, Record<string, unknown>> = {};
+  for (const m of Object.keys(METHODS) as MethodName[]) {
+    const [domain, name] = m.split('.');
+    api[domain] ??= {};
+    api[domain][name] = (...args: unknown[]) => call(m, args);
+  }
+  return { ...(api as unknown as Omit<MimiApi, 'onEvent'>), onEvent };
+}
+
+/** Serialisable error form that crosses IPC / HTTP and is rebuilt into a CoreError. */
+export interface WireError {
+  code: CoreErrorCode;
+  message: string;
+}
+export function toWireError(e: unknown): WireError {
+  if (e instanceof CoreError) return { code: e.code, message: e.message };
+  return { code: 'internal', message: 'Something went wrong inside the app; details are in the log.' };
+}

@@ -1,0 +1,202 @@
+// The client <-> home-provider API ("client API"). MIMI leaves this interface to each provider
+// (draft-ietf-mimi-arch: only provider-to-provider is standardised), so it is ours: JSON over HTTPS,
+// binary fields as base64url strings (see bytes.ts), a bearer token per device, and a WebSocket
+// push stream with a resumable per-device cursor. The MLS objects inside are exact RFC 9420
+// encodings (MLSMessage), so the hub logic behind these routes is the same one that serves the
+// MIMI server-to-server endpoints.
+//
+// Every route is listed in `ROUTES`; request and response shapes follow. Errors always have the
+// shape `ApiError` with a stable `code` a client can switch on.
+
+export const API_PREFIX = '/v1';
+
+/** Bodies larger than this are refused with 413 before parsing. */
+export const MAX_BODY_BYTES = 1 << 20; // 1 MiB: a 100-member commit + welcome is ~100 KiB
+/** Application messages larger than this are refused with 413. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export const ROUTES = {
+  health: 'GET /v1/health',
+  register: 'POST /v1/accounts', // RegisterRequest -> SessionResponse (201)
+  login: 'POST /v1/sessions', // LoginRequest -> SessionResponse (201); a new device of the account
+  me: 'GET /v1/me', // -> MeResponse
+  uploadKeyPackages: 'POST /v1/keyPackages', // UploadKeyPackagesRequest -> { available }
+  keyPackageCount: 'GET /v1/keyPackages', // -> { available, lastResort }
+  claimKeyPackages: 'POST /v1/keyPackages/claim', // ClaimRequest -> ClaimResponse
+  createRoom: 'POST /v1/rooms', // CreateRoomRequest -> RoomInfo (201)
+  listRooms: 'GET /v1/rooms', // -> { rooms: RoomInfo[] }
+  getRoom: 'GET /v1/rooms/:roomId', // -> RoomInfo
+  commit: 'POST /v1/rooms/:roomId/commit', // CommitRequest -> CommitResponse | 409 wrongEpoch
+  sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
+  groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
+  events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
+  directory: 'GET /.well-known/mimi-protocol-directory',
+} as const;
+
+/** roomId in paths is the room URI, percent-encoded (encodeURIComponent). */
+export const roomPath = (roomUri: string, suffix = ''): string =>
+  `${API_PREFIX}/rooms/${encodeURIComponent(roomUri)}${suffix}`;
+
+export type B64 = string;
+
+export type ApiErrorCode =
+  | 'badRequest' // malformed JSON, missing or ill-typed field, bad base64, malformed MLS object
+  | 'unauthorized' // missing/unknown bearer token
+  | 'wrongPassword'
+  | 'handleTaken'
+  | 'userUnknown'
+  | 'roomUnknown'
+  | 'notMember' // the device/user is not in the room
+  | 'wrongEpoch' // commit not for the hub's current epoch; `currentEpoch` set
+  | 'epochTooOld' // application message older than current epoch - 1; `currentEpoch` set
+  | 'notAllowed'
+  | 'tooLarge'
+  | 'notFound'
+  | 'rateLimited'
+  | 'internal';
+
+export interface ApiError {
+  error: { code: ApiErrorCode; message: string; currentEpoch?: string };
+}
+
+/** Handles: 1-32 chars, lowercase letters, digits, '.', '_', '-'; must start with a letter or digit. */
+export const HANDLE_RE = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+export const MIN_PASSWORD_LENGTH = 8;
+
+export interface RegisterRequest {
+  handle: string;
+  password: string;
+  deviceName: string;
+}
+export type LoginRequest = RegisterRequest;
+
+export interface SessionResponse {
+  userUri: string; // mimi://domain/u/handle
+  deviceUri: string; // mimi://domain/d/handle/deviceId
+  deviceId: string;
+  token: string; // bearer token for this device; the provider stores only its SHA-256
+  domain: string;
+}
+
+export interface MeResponse {
+  userUri: string;
+  deviceUri: string;
+  devices: { deviceUri: string; name: string; createdAt: number }[];
+}
+
+export interface UploadKeyPackagesRequest {
+  /** MLSMessage(mls_key_package) encodings, each usable once. */
+  keyPackages: B64[];
+  /** Optional MLSMessage(mls_key_package) handed out only when no single-use one remains; replaces the previous one. */
+  lastResort?: B64;
+}
+
+/** Codes are the MIMI KeyMaterialUserCode / KeyMaterialClientCode names (draft-ietf-mimi-protocol-06). */
+export type KeyMaterialUserCode =
+  | 'success'
+  | 'partialSuccess'
+  | 'incompatibleProtocol'
+  | 'noCompatibleMaterial'
+  | 'userUnknown'
+  | 'noConsent'
+  | 'noConsentForThisRoom'
+  | 'userDeleted';
+export type KeyMaterialClientCode = 'success' | 'keyMaterialExhausted' | 'nothingCompatible';
+
+export interface ClaimRequest {
+  roomUri: string;
+  /** User URIs (any provider; only local ones are served in the single-provider build). */
+  users: string[];
+}
+export interface ClaimResponse {
+  results: {
+    userUri: string;
+    status: KeyMaterialUserCode;
+    clients: { deviceUri: string; status: KeyMaterialClientCode; keyPackage?: B64 }[];
+  }[];
+}
+
+export interface CreateRoomRequest {
+  /** Room URI the client chose (mimi://<this domain>/r/<random>), also the MLS group_id. */
+  roomUri: string;
+}
+
+export interface RoomInfo {
+  roomUri: string;
+  hubDomain: string;
+  epoch: string; // decimal u64
+  participants: string[]; // user URIs
+  createdAt: number;
+}
+
+export interface CommitRequest {
+  /** MLSMessage carrying the Commit (PublicMessage), for the hub's current epoch. */
+  commit: B64;
+  /** MLSMessage(mls_welcome) for added devices, if any. The hub routes it by KeyPackageRef. */
+  welcome?: B64;
+  /** MLSMessage(mls_group_info) of the new epoch (external_pub included), kept for external joins. */
+  groupInfo: B64;
+  /** Encoded ratchet_tree (RFC 9420 optional<Node> list) of the new epoch. */
+  ratchetTree: B64;
+  /** Participant list changes the commit carries out (user URIs). */
+  addUsers?: string[];
+  removeUsers?: string[];
+  /** Devices whose leaves this commit removes (device URIs), so the hub stops fanout to them. */
+  removeDevices?: string[];
+  /** Idempotency key: a retried request with the same key returns the first answer. */
+  requestId: string;
+}
+export interface CommitResponse {
+  epoch: string; // the new epoch
+  acceptedTimestamp: number;
+}
+
+export interface SendMessageRequest {
+  /** MLSMessage(PrivateMessage, content_type application). */
+  message: B64;
+  /** Idempotency key chosen by the client's outbox; a retry with the same key is not delivered twice. */
+  requestId: string;
+}
+export interface SendMessageResponse {
+  acceptedTimestamp: number;
+  duplicate: boolean;
+}
+
+export interface GroupInfoResponse {
+  epoch: string;
+  groupInfo: B64;
+  ratchetTree: B64;
+}
+
+// ---- Push stream (WebSocket, JSON text frames) ----
+
+export type PushEventKind = 'welcome' | 'commit' | 'message' | 'room';
+
+/** Server -> client. `seq` grows strictly per device; a client resumes with ?cursor=<last seq it stored>. */
+export interface PushEvent {
+  type: 'event';
+  seq: number;
+  kind: PushEventKind;
+  roomUri: string;
+  /** Epoch the payload was created in (commit: the epoch it moves *from*). Decimal u64. */
+  epoch: string;
+  senderDevice: string;
+  /** Hub acceptance time (ms since the UNIX epoch). */
+  acceptedTimestamp: number;
+  /** welcome: MLSMessage(welcome); commit/message: MLSMessage; room: JSON RoomInfo as UTF-8. */
+  payload: B64;
+  /** welcome only: the ratchet tree to join with. */
+  ratchetTree?: B64;
+}
+/** Sent once the backlog after the cursor is flushed, so a client knows it is live. */
+export interface PushCaughtUp {
+  type: 'caughtUp';
+  seq: number;
+}
+export type PushFrame = PushEvent | PushCaughtUp;
+
+/** Client -> server: everything up to `seq` is stored; the provider may forget it. */
+export interface PushAck {
+  type: 'ack';
+  seq: number;
+}
