@@ -1,0 +1,287 @@
+// Crypto provider selection for ciphersuite 0x0001 (X25519 HPKE, AES-128-GCM, SHA-256, Ed25519).
+//
+// Electron's Node links BoringSSL, whose WebCrypto has had gaps (X25519, Ed25519 key formats).
+// So at start-up we run a small MLS round trip on the default (WebCrypto) provider and fall back
+// to a pure-JS provider when anything throws or produces a wrong answer.
+//
+// Finding (ts-mls 1.6.4): `nobleCryptoProvider` is not pure JS where it matters.
+// - Its Ed25519 is the default provider's (noble/makeNobleSignatureImpl.js re-exports
+//   default/...), which uses WebCrypto whenever `crypto.subtle` exists, i.e. always in Node.
+// - Its HPKE KEM is @hpke/core's DhkemX25519HkdfSha256, which does X25519 through WebCrypto.
+// So it would fail exactly where the default provider fails. The 'noble' provider below is
+// ts-mls's nobleCryptoProvider (noble SHA-256 and AES-GCM) with Ed25519 from @noble/curves and
+// the HPKE KEM replaced by DHKEM(X25519, HKDF-SHA256) (RFC 9180 section 4.1) written on
+// @noble/curves + @noble/hashes. Only HMAC-SHA256 and AES-128-GCM inside @hpke/core's HPKE key
+// schedule / AEAD, and the MLS HKDF, still use WebCrypto; every WebCrypto backend has those.
+//
+// Key formats are identical across the two providers (raw 32-byte X25519 keys; Ed25519 keys are
+// normalised to the 32-byte seed by the engine), so state written with one provider can be
+// restored with the other.
+
+import {
+  createApplicationMessage,
+  createCommit,
+  createGroup,
+  emptyPskIndex,
+  generateKeyPackageWithKey,
+  getCiphersuiteFromName,
+  joinGroup,
+  nobleCryptoProvider,
+  defaultCryptoProvider,
+  processPrivateMessage,
+  type CiphersuiteImpl,
+  type Credential,
+  type Lifetime,
+} from 'ts-mls';
+import { makeGenericHpke } from 'ts-mls/crypto/implementation/hpke.js';
+import { makeAead } from 'ts-mls/crypto/implementation/noble/makeAead.js';
+import { Aes128Gcm, CipherSuite, HkdfSha256, KemId } from '@hpke/core';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { concatBytes as concat, fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
+
+export type ProviderName = 'webcrypto' | 'noble';
+
+export const SUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const;
+
+export interface SelectedProvider {
+  provider: ProviderName;
+  impl: CiphersuiteImpl;
+  /** Why WebCrypto was rejected, when it was. */
+  webcryptoFailure?: string;
+}
+
+/** Builds the ciphersuite implementation for one provider (no self test). */
+export async function ciphersuiteFor(provider: ProviderName): Promise<CiphersuiteImpl> {
+  const suite = getCiphersuiteFromName(SUITE_NAME);
+  if (provider === 'webcrypto') return defaultCryptoProvider.getCiphersuiteImpl(suite);
+  const base = await nobleCryptoProvider.getCiphersuiteImpl(suite);
+  const [aead] = await makeAead(suite.hpke.aead);
+  const hpkeSuite = new CipherSuite({ kem: new NobleX25519Kem(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });
+  return { ...base, signature: nobleEd25519, hpke: await makeGenericHpke(suite.hpke, aead, hpkeSuite) };
+}
+
+/**
+ * WebCrypto unless it fails the self test (or `force` says otherwise). A forced provider must
+ * still pass the self test: an engine that cannot do MLS is worse than an error at start-up.
+ * `build` exists so tests can hand in a broken backend.
+ */
+export async function selectProvider(
+  force?: ProviderName,
+  build: (p: ProviderName) => Promise<CiphersuiteImpl> = ciphersuiteFor,
+): Promise<SelectedProvider> {
+  if (force !== undefined) {
+    const impl = await build(force);
+    await selfTest(impl);
+    return { provider: force, impl };
+  }
+  let webcryptoFailure: string;
+  try {
+    const impl = await build('webcrypto');
+    await selfTest(impl);
+    return { provider: 'webcrypto', impl };
+  } catch (err) {
+    webcryptoFailure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  }
+  const impl = await build('noble');
+  await selfTest(impl);
+  return { provider: 'noble', impl, webcryptoFailure };
+}
+
+// RFC 9180 appendix A.1 (DHKEM(X25519, HKDF-SHA256)): DeriveKeyPair(ikmE) -> pkEm. A known answer
+// catches a backend that "works" but computes the wrong curve operation.
+const KAT_IKM = '7268600d403fce431561aef583ee1613527cff655c1343f29812e66706df3234';
+const KAT_PK = '37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431';
+
+/**
+ * Throws unless `impl` can do everything ciphersuite 1 needs: Ed25519 with 32-byte seeds,
+ * X25519 HPKE (DeriveKeyPair, export for external joins, KeyPackage init key -> Welcome), HKDF,
+ * AES-GCM (application message).
+ */
+export async function selfTest(impl: CiphersuiteImpl): Promise<void> {
+  const kat = await impl.hpke.deriveKeyPair(fromHex(KAT_IKM));
+  const katPk = toHex(await impl.hpke.exportPublicKey(kat.publicKey));
+  if (katPk !== KAT_PK) throw new Error(`HPKE DeriveKeyPair known-answer mismatch: ${katPk}`);
+  // HPKE export (what an external join's init secret uses): both sides must agree.
+  const context = utf8('MLS 1.0 external init secret');
+  const sent = await impl.hpke.exportSecret(kat.publicKey, context, 32, new Uint8Array());
+  const opened = await impl.hpke.importSecret(kat.privateKey, context, sent.enc, 32, new Uint8Array());
+  if (toHex(sent.secret) !== toHex(opened)) throw new Error('HPKE exported secrets differ');
+
+  const alice = await testMember(impl, 'selftest:alice');
+  const bob = await testMember(impl, 'selftest:bob');
+
+  const msg = utf8('self-test');
+  const tampered = await impl.signature.sign(alice.signKey, msg);
+  tampered[0] ^= 1;
+  if (await impl.signature.verify(alice.publicKey, msg, tampered)) throw new Error('Ed25519 accepted a bad signature');
+
+  const group0 = await createGroup(utf8('selftest'), alice.kp.publicPackage, alice.kp.privatePackage, [], impl);
+  const add = await createCommit(
+    { state: group0, cipherSuite: impl },
+    { extraProposals: [{ proposalType: 'add', add: { keyPackage: bob.kp.publicPackage } }], wireAsPublicMessage: true },
+  );
+  if (add.welcome === undefined) throw new Error('commit produced no Welcome');
+  const bobGroup = await joinGroup(add.welcome, bob.kp.publicPackage, bob.kp.privatePackage, emptyPskIndex, impl, add.newState.ratchetTree);
+  const app = await createApplicationMessage(add.newState, msg, impl);
+  const received = await processPrivateMessage(bobGroup, app.privateMessage, emptyPskIndex, impl);
+  if (received.kind !== 'applicationMessage' || toHex(received.message) !== toHex(msg)) {
+    throw new Error('application message round trip mismatch');
+  }
+}
+
+async function testMember(impl: CiphersuiteImpl, name: string) {
+  const generated = await impl.signature.keygen();
+  // The engine stores Ed25519 keys as 32-byte seeds; test that form, not the provider's own.
+  const signKey = ed25519Seed(generated.signKey);
+  const publicKey = generated.publicKey;
+  const credential: Credential = { credentialType: 'basic', identity: utf8(name) };
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const lifetime: Lifetime = { notBefore: now - 3600n, notAfter: now + 3600n };
+  const capabilities = {
+    versions: ['mls10' as const],
+    ciphersuites: [SUITE_NAME],
+    extensions: [],
+    proposals: [],
+    credentials: ['basic' as const],
+  };
+  const kp = await generateKeyPackageWithKey(credential, capabilities, lifetime, [], { signKey, publicKey }, impl);
+  return { kp, signKey, publicKey };
+}
+
+// PKCS#8 wrapping of an Ed25519 seed (RFC 8410): fixed 16-byte prefix, then the 32-byte seed.
+const ED25519_PKCS8_PREFIX = '302e020100300506032b657004220420';
+
+/** Accepts a 32-byte Ed25519 seed or its PKCS#8 form (what WebCrypto exports); returns the seed. */
+export function ed25519Seed(key: Uint8Array): Uint8Array {
+  if (key.length === 32) return key;
+  if (key.length === 48 && toHex(key.subarray(0, 16)) === ED25519_PKCS8_PREFIX) return key.slice(16);
+  throw new Error(`unsupported Ed25519 private key encoding (${key.length} bytes)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519 in pure JS. Private keys are 32-byte seeds; PKCS#8 (from WebCrypto keygen) is accepted.
+
+const nobleEd25519: CiphersuiteImpl['signature'] = {
+  async sign(signKey, message) {
+    return ed25519.sign(message, ed25519Seed(signKey));
+  },
+  async verify(publicKey, message, signature) {
+    try {
+      // Strict RFC 8032 rules (not ZIP-215), like OpenSSL/BoringSSL, so every member of a group
+      // accepts exactly the same signatures whichever provider it runs.
+      return ed25519.verify(signature, message, publicKey, { zip215: false });
+    } catch {
+      return false; // malformed key or signature bytes
+    }
+  },
+  async keygen() {
+    const signKey = ed25519.utils.randomSecretKey();
+    return { signKey, publicKey: ed25519.getPublicKey(signKey) };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// DHKEM(X25519, HKDF-SHA256) in pure JS, shaped as an @hpke/core KEM.
+
+const KEM_ID = KemId.DhkemX25519HkdfSha256; // 0x0020
+const KEM_SUITE_ID = new Uint8Array([0x4b, 0x45, 0x4d, KEM_ID >> 8, KEM_ID & 0xff]); // "KEM" || I2OSP(kem_id, 2)
+const HPKE_V1 = utf8('HPKE-v1');
+const N = 32; // Nsecret = Nenc = Npk = Nsk
+
+/** Stands in for a CryptoKey: @hpke/core and ts-mls only pass keys back to the KEM that made them. */
+class RawX25519Key {
+  readonly algorithm = { name: 'X25519' };
+  readonly extractable = true;
+  readonly usages: KeyUsage[];
+  constructor(
+    readonly type: 'public' | 'private',
+    readonly raw: Uint8Array,
+  ) {
+    if (raw.length !== N) throw new Error(`X25519 ${type} key must be ${N} bytes, got ${raw.length}`);
+    this.usages = type === 'private' ? ['deriveBits'] : [];
+  }
+}
+
+function asRaw(key: unknown, type: 'public' | 'private'): Uint8Array {
+  const k = key instanceof RawX25519Key ? key : (key as { privateKey?: unknown })?.privateKey;
+  if (k instanceof RawX25519Key && k.type === type) return k.raw;
+  throw new Error(`expected an X25519 ${type} key made by this KEM`);
+}
+
+function cryptoKey(type: 'public' | 'private', raw: Uint8Array): CryptoKey {
+  return new RawX25519Key(type, raw) as unknown as CryptoKey;
+}
+
+function keyPair(sk: Uint8Array): CryptoKeyPair {
+  return { privateKey: cryptoKey('private', sk), publicKey: cryptoKey('public', x25519.getPublicKey(sk)) };
+}
+
+function bytesOf(b: ArrayBufferLike | ArrayBufferView): Uint8Array {
+  return ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice() : new Uint8Array(b).slice();
+}
+
+function buffer(b: Uint8Array): ArrayBuffer {
+  return b.slice().buffer as ArrayBuffer;
+}
+
+function labeledExtract(label: string, ikm: Uint8Array): Uint8Array {
+  // RFC 9180 5.1: LabeledExtract(salt = "", label, ikm)
+  return extract(sha256, concat(HPKE_V1, KEM_SUITE_ID, utf8(label), ikm), new Uint8Array());
+}
+
+function labeledExpand(prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
+  const lengthPrefix = new Uint8Array([length >> 8, length & 0xff]);
+  return expand(sha256, prk, concat(lengthPrefix, HPKE_V1, KEM_SUITE_ID, utf8(label), info), length);
+}
+
+function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): Uint8Array {
+  return labeledExpand(labeledExtract('eae_prk', dh), 'shared_secret', kemContext, N);
+}
+
+export class NobleX25519Kem {
+  readonly id = KEM_ID;
+  readonly secretSize = N;
+  readonly encSize = N;
+  readonly publicKeySize = N;
+  readonly privateKeySize = N;
+
+  async serializePublicKey(key: CryptoKey): Promise<ArrayBuffer> {
+    return buffer(asRaw(key, 'public'));
+  }
+  async deserializePublicKey(key: ArrayBufferLike | ArrayBufferView): Promise<CryptoKey> {
+    return cryptoKey('public', bytesOf(key));
+  }
+  async serializePrivateKey(key: CryptoKey): Promise<ArrayBuffer> {
+    return buffer(asRaw(key, 'private'));
+  }
+  async deserializePrivateKey(key: ArrayBufferLike | ArrayBufferView): Promise<CryptoKey> {
+    return cryptoKey('private', bytesOf(key));
+  }
+  async importKey(format: 'raw' | 'jwk', key: ArrayBuffer | JsonWebKey, isPublic = true): Promise<CryptoKey> {
+    if (format !== 'raw' || !(key instanceof ArrayBuffer)) throw new Error('only raw X25519 keys are supported');
+    return cryptoKey(isPublic ? 'public' : 'private', bytesOf(key));
+  }
+  async generateKeyPair(): Promise<CryptoKeyPair> {
+    return keyPair(x25519.utils.randomSecretKey());
+  }
+  async deriveKeyPair(ikm: ArrayBufferLike | ArrayBufferView): Promise<CryptoKeyPair> {
+    // RFC 9180 7.1.3 for X25519: the expanded bytes are the private key as-is.
+    const prk = labeledExtract('dkp_prk', bytesOf(ikm));
+    return keyPair(labeledExpand(prk, 'sk', new Uint8Array(), N));
+  }
+  async encap(params: { recipientPublicKey: CryptoKey; ekm?: unknown }): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
+    const pkR = asRaw(params.recipientPublicKey, 'public');
+    const skE = x25519.utils.randomSecretKey();
+    const enc = x25519.getPublicKey(skE);
+    const dh = x25519.getSharedSecret(skE, pkR); // throws on an all-zero result (small-order point)
+    return { sharedSecret: buffer(extractAndExpand(dh, concat(enc, pkR))), enc: buffer(enc) };
+  }
+  async decap(params: { recipientKey: CryptoKey | CryptoKeyPair; enc: ArrayBufferLike | ArrayBufferView }): Promise<ArrayBuffer> {
+    const skR = asRaw(params.recipientKey, 'private');
+    const enc = bytesOf(params.enc);
+    const dh = x25519.getSharedSecret(skR, enc);
+    return buffer(extractAndExpand(dh, concat(enc, x25519.getPublicKey(skR))));
+  }
+}
