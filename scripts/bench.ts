@@ -1,0 +1,107 @@
+// `npm run bench`: figures, not assertions. Runs a real provider process on loopback and real
+// device cores, and prints a table plus ratios. Sizes can be lowered for a quick look:
+//   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 npm run bench
+
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
+import { benchMls } from '../src-main/mls/bench-mls.js';
+import { Profile } from '../src-main/core/profile.js';
+import type { MessageView } from '../src-shared/contract.js';
+import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
+
+const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
+const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
+const RELAY_RECIPIENTS = 10;
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 100);
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const ms = (x: number) => `${x.toFixed(2)} ms`;
+
+async function main(): Promise<void> {
+  const engine = await createMlsEngine();
+  const provider = await startProviderProcess({ domain: 'bench.example' });
+  const profiles: Profile[] = [];
+  const account = async (handle: string) => {
+    const p = await Profile.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: provider.url, caPem: provider.caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
+    profiles.push(p);
+    await p.start();
+    return p;
+  };
+  const rows: [string, string][] = [];
+  try {
+    console.log(`crypto provider: ${engine.provider}; node ${process.version}; ${RTT_COUNT} round trips, ${RELAY_COUNT} relayed messages, ${MEMBERS}-member commit`);
+
+    // 1. Round trip: send on A -> decrypted on B, one at a time.
+    const a = await account('rtt-a');
+    const b = await account('rtt-b');
+    const room = await a.createRoom('rtt');
+    await a.addMember(room.roomUri, 'rtt-b');
+    await waitFor(() => b.rooms().length === 1, 'b joins');
+    const lat: number[] = [];
+    for (let i = 0; i < RTT_COUNT; i++) {
+      const text = `rtt ${i}`;
+      const got = new Promise<void>((resolve) => {
+        const on = (m: MessageView) => {
+          if (m.text === text) {
+            b.off('message', on);
+            resolve();
+          }
+        };
+        b.on('message', on);
+      });
+      const t0 = performance.now();
+      await a.send(room.roomUri, text);
+      await got;
+      lat.push(performance.now() - t0);
+    }
+    lat.sort((x, y) => x - y);
+    rows.push(['round trip p50 (send -> decrypted at recipient)', ms(pct(lat, 50))]);
+    rows.push(['round trip p99', ms(pct(lat, 99))]);
+
+    // 2. Relay: one sender, 10 recipients, throughput of delivered (decrypted) messages.
+    const sender = await account('relay-s');
+    const recipients: Profile[] = [];
+    for (let i = 0; i < RELAY_RECIPIENTS; i++) recipients.push(await account(`relay-r${i}`));
+    const relayRoom = await sender.createRoom('relay');
+    for (const r of recipients) await sender.addMember(relayRoom.roomUri, r.config.handle);
+    for (const r of recipients) await waitFor(() => r.rooms().length === 1 && r.roomView(relayRoom.roomUri).epoch === String(RELAY_RECIPIENTS), 'recipients at final epoch', 60000);
+    let delivered = 0;
+    for (const r of recipients) r.on('message', () => delivered++);
+    const t0 = performance.now();
+    for (let i = 0; i < RELAY_COUNT; i++) await sender.send(relayRoom.roomUri, `relay ${i}`);
+    await waitFor(() => delivered >= RELAY_COUNT * RELAY_RECIPIENTS, 'all relayed', 300000);
+    const relaySecs = (performance.now() - t0) / 1000;
+    rows.push([`relay to ${RELAY_RECIPIENTS} recipients: messages sent per second`, (RELAY_COUNT / relaySecs).toFixed(0)]);
+    rows.push([`relay to ${RELAY_RECIPIENTS} recipients: deliveries per second`, ((RELAY_COUNT * RELAY_RECIPIENTS) / relaySecs).toFixed(0)]);
+
+    // 3. MLS costs for a large add.
+    const mls = await benchMls(MEMBERS);
+    rows.push([`MLS commit adding ${MEMBERS} members`, ms(mls.addMs)]);
+    rows.push([`MLS processing that commit (existing member)`, ms(mls.processMs)]);
+    rows.push([`MLS join from its Welcome (new member)`, ms(mls.joinMs)]);
+    rows.push([`commit / welcome size`, `${(mls.commitBytes / 1024).toFixed(1)} KiB / ${(mls.welcomeBytes / 1024).toFixed(1)} KiB`]);
+
+    // 4. Event-loop delay while that commit is processed.
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    await benchMls(MEMBERS);
+    h.disable();
+    rows.push([`event-loop delay during a ${MEMBERS}-member add+process+join: p50 / max`, `${ms(h.percentile(50) / 1e6)} / ${ms(h.max / 1e6)}`]);
+    rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
+  } finally {
+    for (const p of profiles) await p.close().catch(() => undefined);
+    await provider.stop();
+  }
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+}
+
+void (async () => {
+  await main();
+  process.exit(0);
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
+

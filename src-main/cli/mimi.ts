@@ -1,0 +1,211 @@
+// `mimi`: the app's core without a window, for scripted and manual interop testing.
+// The command set is a stable interface (scripts depend on it): add commands, don't change these.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { CoreError } from '../../src-shared/contract.js';
+import { toHex } from '../../src-shared/bytes.js';
+import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
+import { displayHandle } from '../../src-shared/identifiers.js';
+import { createMlsEngine } from '../mls/ts-mls-engine.js';
+import type { SecretMode } from '../secrets/secret-store.js';
+import { Profile } from '../core/profile.js';
+
+const USAGE = `usage:
+  mimi content decode FILE.cbor          print the message as JSON with its message ID
+  mimi content encode FILE.json          write deterministic CBOR to stdout
+  mimi --profile DIR register --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
+  mimi --profile DIR login    --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
+  mimi --profile DIR create-room NAME     prints the room URI
+  mimi --profile DIR rooms                one room per line: URI, name, members
+  mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
+  mimi --profile DIR send ROOM TEXT
+  mimi --profile DIR tail ROOM --count N --timeout S
+options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
+ROOM is a room URI or a room's unique name.`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string>;
+}
+
+const FLAGS_WITH_VALUE = new Set(['profile', 'provider', 'ca', 'handle', 'password', 'device-name', 'count', 'timeout', 'secrets']);
+
+function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') throw new UsageError('');
+    if (a.startsWith('--')) {
+      const name = a.slice(2);
+      if (!FLAGS_WITH_VALUE.has(name)) throw new UsageError(`unknown option ${a}`);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      flags.set(name, v);
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+function need(p: Parsed, flag: string): string {
+  const v = p.flags.get(flag);
+  if (v === undefined) throw new UsageError(`--${flag} is required`);
+  return v;
+}
+
+function arity(args: string[], n: number, what: string): void {
+  if (args.length !== n) throw new UsageError(`${what} takes ${n} argument(s)`);
+}
+
+function secretMode(p: Parsed): SecretMode | undefined {
+  const v = p.flags.get('secrets') ?? process.env.MIMI_SECRETS;
+  if (v === undefined) return undefined;
+  if (v !== 'keychain' && v !== 'safeStorage' && v !== 'plaintext') throw new UsageError('--secrets must be keychain, safeStorage or plaintext');
+  return v;
+}
+
+function readFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    throw new CoreError('invalidArgument', `cannot read ${file}`);
+  }
+}
+
+async function contentCommand(args: string[]): Promise<void> {
+  const [sub, file] = args;
+  if (args.length !== 2 || (sub !== 'decode' && sub !== 'encode')) throw new UsageError('content takes decode FILE.cbor or encode FILE.json');
+  if (sub === 'decode') {
+    const bytes = new Uint8Array(readFile(file));
+    const content = decodeContent(bytes);
+    process.stdout.write(JSON.stringify({ messageId: toHex(messageId(bytes)), content: contentToJson(content) }, null, 2) + '\n');
+  } else {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFile(file).toString('utf8'));
+    } catch {
+      throw new CoreError('invalidArgument', `${file} is not JSON`);
+    }
+    // Accept both the bare content and the {messageId, content} form `decode` prints.
+    const body = json && typeof json === 'object' && 'content' in json && 'messageId' in json ? (json as { content: unknown }).content : json;
+    process.stdout.write(encodeContent(contentFromJson(body as Json)));
+  }
+}
+
+async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
+  const dir = path.resolve(need(p, 'profile'));
+  const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p) });
+  try {
+    await profile.start();
+    return await fn(profile);
+  } finally {
+    await profile.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const p = parseArgs(argv);
+  const [cmd, ...args] = p.positional;
+  switch (cmd) {
+    case 'content':
+      return contentCommand(args);
+    case 'register':
+    case 'login': {
+      arity(args, 0, cmd);
+      const dir = path.resolve(need(p, 'profile'));
+      const caFile = p.flags.get('ca');
+      const details = {
+        providerUrl: need(p, 'provider'),
+        caPem: caFile ? readFile(caFile).toString('utf8') : undefined,
+        handle: need(p, 'handle'),
+        password: need(p, 'password'),
+        deviceName: p.flags.get('device-name') ?? 'mimi command line',
+      };
+      const engine = await createMlsEngine();
+      const opts = { engine, secretMode: secretMode(p) };
+      const profile = cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
+      try {
+        if (cmd === 'login') await profile.start(); // joins the account's rooms as this new device
+        process.stdout.write(`${profile.config.userUri}\t${profile.config.deviceUri}\n`);
+      } finally {
+        await profile.close();
+      }
+      return;
+    }
+    case 'create-room':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => {
+        const room = await profile.createRoom(args[0]);
+        process.stdout.write(room.roomUri + '\n');
+      });
+    case 'rooms':
+      arity(args, 0, cmd);
+      return withProfile(p, async (profile) => {
+        for (const r of profile.rooms()) process.stdout.write(`${r.roomUri}\t${r.name}\t${r.members.map(displayHandle).join(',')}\n`);
+      });
+    case 'add':
+      arity(args, 2, cmd);
+      return withProfile(p, async (profile) => {
+        await profile.addMember(profile.resolveRoom(args[0]), args[1]);
+      });
+    case 'send':
+      arity(args, 2, cmd);
+      return withProfile(p, async (profile) => {
+        await profile.send(profile.resolveRoom(args[0]), args[1]);
+        await profile.flushOutbox();
+      });
+    case 'tail': {
+      arity(args, 1, cmd);
+      const count = Number(need(p, 'count'));
+      const timeout = Number(need(p, 'timeout'));
+      if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UsageError('--count must be 1-10000');
+      if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+      return withProfile(p, (profile) => tail(profile, args[0], count, timeout));
+    }
+    case undefined:
+      throw new UsageError('');
+    default:
+      throw new UsageError(`unknown command ${cmd}`);
+  }
+}
+
+/** Wait until the room holds at least `count` messages, then print the newest `count`, oldest first. */
+async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number): Promise<void> {
+  const deadline = Date.now() + timeoutS * 1000;
+  let roomUri: string | undefined;
+  for (;;) {
+    try {
+      roomUri ??= profile.resolveRoom(roomRef);
+    } catch (e) {
+      // The Welcome into this room may still be on its way.
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
+    const rows = profile.page(roomUri, null, count);
+    if (rows.length >= count) {
+      for (const m of rows.reverse()) process.stdout.write(`${displayHandle(m.sender)}\t${m.text}\n`);
+      return;
+    }
+    if (Date.now() > deadline) throw new CoreError('internal', `only ${rows.length} of ${count} message(s) arrived within ${timeoutS} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      if (e.message) process.stderr.write(`mimi: ${e.message}\n`);
+      process.stderr.write(USAGE + '\n');
+      process.exit(2);
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`mimi: ${msg}\n`);
+    if (process.env.MIMI_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,276 @@
+// The desktop app's core: several accounts side by side, each a Profile in its own folder under
+// <dataDir>/accounts/, and (by default) an embedded local provider under <dataDir>/provider so a
+// newcomer can try the app with no server. Implements the renderer contract (MimiApi); the
+// Electron IPC handlers and the browser bridge both call exactly this object.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  CoreError,
+  type AccountView,
+  type AppInfo,
+  type CoreEvent,
+  type MessageView,
+  type MimiApi,
+  type RoomView,
+  type SignInArgs,
+} from '../../src-shared/contract.js';
+import { toB64 } from '../../src-shared/bytes.js';
+import { createMlsEngine } from '../mls/ts-mls-engine.js';
+import type { MlsEngine } from '../mls/engine.js';
+import type { SafeStorageLike, SecretMode } from '../secrets/secret-store.js';
+import { startProvider, type RunningProvider } from '../../src-provider/server.js';
+import { Profile } from './profile.js';
+
+export interface AppCoreOptions {
+  dataDir: string;
+  mode: 'electron' | 'browser';
+  /** Start a local provider in <dataDir>/provider (default true). */
+  embeddedProvider?: boolean;
+  secretMode?: SecretMode;
+  safeStorage?: SafeStorageLike;
+  version?: string;
+}
+
+export interface AppCore extends MimiApi {
+  close(): Promise<void>;
+  /** The embedded provider, when running (tests point a second core at it). */
+  readonly embedded?: { url: string; caPem: string };
+}
+
+const EMBEDDED_DOMAIN = 'localhost';
+
+interface AccountsIndex {
+  active?: string;
+  order: string[];
+}
+
+export async function createAppCore(opts: AppCoreOptions): Promise<AppCore> {
+  fs.mkdirSync(path.join(opts.dataDir, 'accounts'), { recursive: true, mode: 0o700 });
+  const engine = await createMlsEngine();
+  let provider: RunningProvider | undefined;
+  if (opts.embeddedProvider !== false) provider = await startEmbeddedProvider(opts.dataDir);
+  const core = new Core(opts, engine, provider);
+  await core.openAll();
+  return core;
+}
+
+/** Reuse the port of the last run when free, so URLs in logs stay meaningful; else any free port. */
+async function startEmbeddedProvider(dataDir: string): Promise<RunningProvider> {
+  const dir = path.join(dataDir, 'provider');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const portFile = path.join(dir, 'port');
+  const lastPort = fs.existsSync(portFile) ? Number(fs.readFileSync(portFile, 'utf8')) : 0;
+  let p: RunningProvider;
+  try {
+    p = await startProvider({ domain: EMBEDDED_DOMAIN, port: lastPort, host: '127.0.0.1', dataDir: dir });
+  } catch {
+    p = await startProvider({ domain: EMBEDDED_DOMAIN, port: 0, host: '127.0.0.1', dataDir: dir });
+  }
+  fs.writeFileSync(portFile, String(p.port));
+  return p;
+}
+
+class Core implements AppCore {
+  private readonly profiles = new Map<string, Profile>();
+  private readonly listeners = new Set<(e: CoreEvent) => void>();
+  private index: AccountsIndex;
+
+  constructor(
+    private readonly opts: AppCoreOptions,
+    private readonly engine: MlsEngine,
+    private readonly provider?: RunningProvider,
+  ) {
+    this.index = this.readIndex();
+  }
+
+  get embedded() {
+    return this.provider ? { url: this.provider.url, caPem: this.provider.caPem } : undefined;
+  }
+
+  private get indexFile(): string {
+    return path.join(this.opts.dataDir, 'accounts.json');
+  }
+
+  private readIndex(): AccountsIndex {
+    try {
+      return JSON.parse(fs.readFileSync(this.indexFile, 'utf8')) as AccountsIndex;
+    } catch {
+      return { order: [] };
+    }
+  }
+
+  private writeIndex(): void {
+    const tmp = `${this.indexFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(this.index, null, 2));
+    fs.renameSync(tmp, this.indexFile);
+  }
+
+  private profileOptions(embedded: boolean) {
+    return {
+      engine: this.engine,
+      secretMode: this.opts.secretMode,
+      safeStorage: this.opts.safeStorage,
+      ...(embedded && this.provider ? { providerUrl: this.provider.url, caPem: this.provider.caPem } : {}),
+    };
+  }
+
+  async openAll(): Promise<void> {
+    for (const id of this.index.order) {
+      const dir = path.join(this.opts.dataDir, 'accounts', id);
+      try {
+        const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'profile.json'), 'utf8')) as { embedded?: boolean };
+        if (cfg.embedded && !this.provider) continue; // its provider is not running in this mode
+        this.attach(await Profile.open(dir, this.profileOptions(!!cfg.embedded)));
+      } catch (e) {
+        this.emit({ type: 'error', accountId: id, message: `Account ${id} could not be opened: ${(e as Error).message}` });
+      }
+    }
+  }
+
+  private attach(p: Profile): void {
+    this.profiles.set(p.id, p);
+    p.on('message', (message: MessageView) => this.emit({ type: 'message', accountId: p.id, message }));
+    p.on('rooms', () => this.emitRooms(p));
+    p.on('connection', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
+    p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
+    // Connect in the background: the UI shows "connecting" and the outbox waits meanwhile.
+    p.start().catch(() => undefined);
+  }
+
+  private roomsTimer = new Map<string, NodeJS.Timeout>();
+  /** Coalesce room-list refreshes: a burst of 100 messages should not rebuild the list 100 times. */
+  private emitRooms(p: Profile): void {
+    if (this.roomsTimer.has(p.id)) return;
+    this.roomsTimer.set(
+      p.id,
+      setTimeout(() => {
+        this.roomsTimer.delete(p.id);
+        if (!this.profiles.has(p.id)) return;
+        this.emit({ type: 'rooms', accountId: p.id, rooms: p.rooms() });
+        this.emit({ type: 'accounts', accounts: this.accountViews() });
+      }, 30),
+    );
+  }
+
+  private emit(e: CoreEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        /* a broken listener must not stop the others */
+      }
+    }
+  }
+
+  private profile(accountId: string): Profile {
+    const p = this.profiles.get(accountId);
+    if (!p) throw new CoreError('noAccount', `No signed-in account ${accountId}.`);
+    return p;
+  }
+
+  private accountViews(): AccountView[] {
+    return this.index.order
+      .filter((id) => this.profiles.has(id))
+      .map((id) => {
+        const p = this.profiles.get(id)!;
+        return {
+          id,
+          userUri: p.config.userUri,
+          handle: p.config.handle,
+          domain: p.config.domain,
+          providerUrl: p.config.embedded && this.provider ? this.provider.url : p.config.providerUrl,
+          deviceUri: p.config.deviceUri,
+          connection: p.connection,
+          active: this.index.active === id,
+          unreadTotal: p.unreadTotal(),
+        };
+      });
+  }
+
+  // ---- MimiApi ----
+
+  app = {
+    info: async (): Promise<AppInfo> => ({ mode: this.opts.mode, version: this.opts.version ?? '0.1.0', embeddedProviderUrl: this.provider?.url }),
+  };
+
+  accounts = {
+    list: async (): Promise<AccountView[]> => this.accountViews(),
+    register: (args: SignInArgs) => this.signIn(args, 'register'),
+    login: (args: SignInArgs) => this.signIn(args, 'login'),
+    switchTo: async (accountId: string): Promise<AccountView[]> => {
+      this.profile(accountId);
+      this.index.active = accountId;
+      this.writeIndex();
+      const views = this.accountViews();
+      this.emit({ type: 'accounts', accounts: views });
+      return views;
+    },
+    signOut: async (accountId: string): Promise<AccountView[]> => {
+      const p = this.profile(accountId);
+      await p.close();
+      this.profiles.delete(accountId);
+      this.index.order = this.index.order.filter((id) => id !== accountId);
+      if (this.index.active === accountId) this.index.active = this.index.order[0];
+      this.writeIndex();
+      // The folder stays (history is the user's); signing in again creates a new device.
+      const views = this.accountViews();
+      this.emit({ type: 'accounts', accounts: views });
+      return views;
+    },
+  };
+
+  private async signIn(args: SignInArgs, how: 'register' | 'login'): Promise<AccountView> {
+    const embedded = !args.providerUrl;
+    if (embedded && !this.provider) throw new CoreError('invalidArgument', 'No provider address given and no embedded provider is running; enter your provider\'s address.');
+    const id = toB64(randomBytes(9));
+    const dir = path.join(this.opts.dataDir, 'accounts', id);
+    const details = {
+      providerUrl: args.providerUrl ?? this.provider!.url,
+      caPem: args.caPem ?? (embedded ? this.provider!.caPem : undefined),
+      handle: args.handle,
+      password: args.password,
+      deviceName: args.deviceName ?? `${this.opts.mode === 'electron' ? 'Desktop' : 'Browser'} ${new Date().toISOString().slice(0, 10)}`,
+      embedded,
+    };
+    const p = how === 'register' ? await Profile.register(dir, details, this.profileOptions(embedded)) : await Profile.login(dir, details, this.profileOptions(embedded));
+    this.index.order.push(id);
+    this.index.active = id;
+    this.writeIndex();
+    this.attach(p);
+    const views = this.accountViews();
+    this.emit({ type: 'accounts', accounts: views });
+    return views.find((a) => a.id === id)!;
+  }
+
+  rooms = {
+    list: async (accountId: string): Promise<RoomView[]> => this.profile(accountId).rooms(),
+    create: (accountId: string, name: string) => this.profile(accountId).createRoom(name),
+    addMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).addMember(roomUri, user),
+    markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
+  };
+
+  messages = {
+    page: async (accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]> =>
+      this.profile(accountId).page(roomUri, beforeSeq, limit),
+    send: (accountId: string, roomUri: string, text: string) => this.profile(accountId).send(roomUri, text),
+  };
+
+  onEvent(listener: (e: CoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Test and bench hook: the Profile behind an account. */
+  profileOf(accountId: string): Profile {
+    return this.profile(accountId);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.roomsTimer.values()) clearTimeout(t);
+    for (const p of this.profiles.values()) await p.close();
+    this.profiles.clear();
+    await this.provider?.close();
+  }
+}

@@ -1,0 +1,665 @@
+// One account on one device: the profile folder, its secrets, database, MLS groups and the
+// connection to the home provider. The desktop app runs several side by side (AppCore); the `mimi`
+// command runs exactly one (its --profile folder).
+//
+// Data flow of one message: send() stores it as pending and queues it in the outbox in one
+// transaction -> the outbox pump encrypts it (persisting the advanced ratchet before anything
+// leaves the machine) -> POST to the hub with a stable requestId (so a retry after a lost answer
+// is not delivered twice) -> the hub fans it out -> each recipient's push stream delivers it ->
+// handleEvent decrypts it and stores it together with the push cursor in one transaction.
+
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CoreError, type MessageView, type RoomView } from '../../src-shared/contract.js';
+import type { PushEvent, SessionResponse } from '../../src-shared/provider-api.js';
+import { fromB64, toB64, toHex, fromUtf8, utf8 } from '../../src-shared/bytes.js';
+import { decodeContent, encodeContent, messageId, summarize, textMessage } from '../../src-shared/content.js';
+import { displayHandle, newRoomUri, parseMimiUri, parseUserAddress, userOfDevice } from '../../src-shared/identifiers.js';
+import { welcomeRecipients } from '../../src-shared/mls-wire.js';
+import type { DeviceKeys, GroupSession, MlsEngine, CommitOutput } from '../mls/engine.js';
+import { MlsError } from '../mls/engine.js';
+import { ProfileDb, type MessageRow } from '../db/profile-db.js';
+import { openSecretStore, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
+import { Vault } from '../secrets/vault.js';
+import { ProviderClient, ProviderError, PushConnection } from '../net/provider-client.js';
+import { Serial } from './serial.js';
+
+/** Single-use KeyPackages kept on the provider; topped up when fewer remain. */
+const KEY_PACKAGE_TARGET = 20;
+const KEY_PACKAGE_LOW_WATER = 5;
+const COMMIT_ATTEMPTS = 5;
+
+export interface ProfileConfig {
+  version: 1;
+  providerUrl: string;
+  /** The app's embedded provider: its URL and CA are supplied at open time, not stored. */
+  embedded?: boolean;
+  domain: string;
+  handle: string;
+  userUri: string;
+  deviceUri: string;
+  deviceId: string;
+  deviceName: string;
+  createdAt: number;
+}
+
+export interface ProfileOptions {
+  engine: MlsEngine;
+  secretMode?: SecretMode;
+  safeStorage?: SafeStorageLike;
+  /** Overrides for the embedded provider, whose port and CA are the app's to decide. */
+  providerUrl?: string;
+  caPem?: string;
+}
+
+export interface SignInDetails {
+  providerUrl: string;
+  caPem?: string;
+  handle: string;
+  password: string;
+  deviceName: string;
+  embedded?: boolean;
+}
+
+export type ConnectionState = 'online' | 'connecting' | 'offline';
+
+const CONFIG_FILE = 'profile.json';
+const CA_FILE = 'ca.pem';
+
+function writeFileAtomic(file: string, data: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** Map provider failures to errors a person can act on. */
+function toCoreError(e: unknown, what: string): Error {
+  if (e instanceof CoreError) return e;
+  if (e instanceof ProviderError) {
+    switch (e.code) {
+      case 'unreachable':
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Check that the provider is running and the address is right; messages wait in the outbox meanwhile.`);
+      case 'wrongPassword':
+        return new CoreError('wrongPassword', 'Wrong handle or password.');
+      case 'handleTaken':
+        return new CoreError('handleTaken', 'That handle is taken on this provider; choose another.');
+      case 'userUnknown':
+        return new CoreError('userUnknown', `${what}: no such user on that provider.`);
+      case 'roomUnknown':
+        return new CoreError('roomUnknown', `${what}: the room no longer exists on its provider.`);
+      case 'notMember':
+        return new CoreError('notMember', `${what}: you are not a member of this room.`);
+      case 'badRequest':
+        return new CoreError('invalidArgument', `${what}: ${e.message}`);
+      default:
+        return new CoreError('internal', `${what}: ${e.message}`);
+    }
+  }
+  if (e instanceof MlsError) return new CoreError('internal', `${what}: encryption layer error (${e.code}): ${e.message}`);
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+export class Profile extends EventEmitter {
+  private readonly sessions = new Map<string, GroupSession>();
+  private readonly serial = new Serial();
+  private push?: PushConnection;
+  private pumping = false;
+  private pumpAgain = false;
+  private retryTimer?: NodeJS.Timeout;
+  private caughtUp = false;
+  private closed = false;
+  connection: ConnectionState = 'offline';
+
+  private constructor(
+    readonly dir: string,
+    readonly config: ProfileConfig,
+    private readonly client: ProviderClient,
+    private readonly db: ProfileDb,
+    private readonly keys: DeviceKeys,
+    private readonly engine: MlsEngine,
+    private readonly secrets: SecretStore,
+    private readonly pushOptions: { baseUrl: string; token: string; caPem?: string },
+  ) {
+    super();
+  }
+
+  get id(): string {
+    return path.basename(this.dir);
+  }
+
+  // ---- creation and opening ----
+
+  static exists(dir: string): boolean {
+    return fs.existsSync(path.join(dir, CONFIG_FILE));
+  }
+
+  static async register(dir: string, d: SignInDetails, opts: ProfileOptions): Promise<Profile> {
+    return Profile.signIn(dir, d, opts, 'register');
+  }
+
+  /** Sign in as a new device of an existing account. */
+  static async login(dir: string, d: SignInDetails, opts: ProfileOptions): Promise<Profile> {
+    return Profile.signIn(dir, d, opts, 'login');
+  }
+
+  private static async signIn(dir: string, d: SignInDetails, opts: ProfileOptions, how: 'register' | 'login'): Promise<Profile> {
+    if (Profile.exists(dir)) throw new CoreError('invalidArgument', `${dir} already holds an account; use another profile folder.`);
+    const client = new ProviderClient({ baseUrl: d.providerUrl, caPem: d.caPem });
+    let session: SessionResponse;
+    try {
+      const req = { handle: d.handle, password: d.password, deviceName: d.deviceName };
+      session = how === 'register' ? await client.register(req) : await client.login(req);
+    } catch (e) {
+      throw toCoreError(e, how === 'register' ? 'Could not create the account' : 'Could not sign in');
+    }
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (d.caPem && !d.embedded) writeFileAtomic(path.join(dir, CA_FILE), d.caPem);
+    const secrets = await openSecretStore({ profileDir: dir, namespace: session.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+    const keys = await opts.engine.newDeviceKeys(session.deviceUri);
+    await secrets.set('token', utf8(session.token));
+    await secrets.set('device-keys', utf8(JSON.stringify({ identity: keys.identity, pub: toB64(keys.signaturePublicKey), priv: toB64(keys.signaturePrivateKey) })));
+    const handle = parseMimiUri(session.userUri).handle!;
+    const config: ProfileConfig = {
+      version: 1,
+      providerUrl: d.providerUrl,
+      embedded: d.embedded || undefined,
+      domain: session.domain,
+      handle,
+      userUri: session.userUri,
+      deviceUri: session.deviceUri,
+      deviceId: session.deviceId,
+      deviceName: d.deviceName,
+      createdAt: Date.now(),
+    };
+    // Written last: a folder without profile.json is an unfinished sign-in and can be retried.
+    writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2));
+    const profile = await Profile.open(dir, { ...opts, providerUrl: d.providerUrl, caPem: d.caPem });
+    await profile.replenishKeyPackages(true);
+    return profile;
+  }
+
+  static async open(dir: string, opts: ProfileOptions): Promise<Profile> {
+    let config: ProfileConfig;
+    try {
+      config = JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as ProfileConfig;
+    } catch {
+      throw new CoreError('noAccount', `No account in ${dir}. Register or log in first.`);
+    }
+    const secrets = await openSecretStore({ profileDir: dir, namespace: config.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+    const token = await secrets.get('token');
+    const rawKeys = await secrets.get('device-keys');
+    if (!token || !rawKeys) throw new CoreError('noAccount', `The keys of ${config.userUri} are missing from the ${secrets.mode} store; sign in again as a new device.`);
+    const k = JSON.parse(fromUtf8(rawKeys)) as { identity: string; pub: string; priv: string };
+    const keys: DeviceKeys = { identity: k.identity, signaturePublicKey: fromB64(k.pub), signaturePrivateKey: fromB64(k.priv) };
+    const caFile = path.join(dir, CA_FILE);
+    const caPem = opts.caPem ?? (fs.existsSync(caFile) ? fs.readFileSync(caFile, 'utf8') : undefined);
+    const client = new ProviderClient({ baseUrl: opts.providerUrl ?? config.providerUrl, caPem, token: fromUtf8(token) });
+    const vault = await Vault.open(secrets);
+    const db = new ProfileDb(path.join(dir, 'mimi.db'), vault);
+    return new Profile(dir, config, client, db, keys, opts.engine, secrets, { baseUrl: client.baseUrl, token: fromUtf8(token), caPem });
+  }
+
+  // ---- connection ----
+
+  /** Connect the push stream and start draining the outbox. Resolves once the backlog is processed. */
+  start(timeoutMs = 15000): Promise<void> {
+    if (this.push) return this.whenCaughtUp(timeoutMs);
+    const push = new PushConnection(this.pushOptions);
+    this.push = push;
+    push.on('error', (e) => this.emit('error', `${e.message}. Sign in again on this device.`));
+    push.on('state', (s: ConnectionState) => {
+      this.connection = s;
+      this.emit('connection', s);
+      if (s === 'online') this.kickOutbox();
+    });
+    push.on('event', (ev: PushEvent) => {
+      void this.serial.run(() => this.handleEvent(ev)).catch((e) => this.emit('error', toCoreError(e, 'Could not process an incoming event').message));
+    });
+    push.on('caughtUp', () => {
+      void this.serial.run(async () => {
+        if (!this.caughtUp) {
+          this.caughtUp = true;
+          await this.joinMissingRooms().catch((e) => this.emit('error', toCoreError(e, 'Could not join rooms of this account').message));
+          this.emit('caughtUp');
+        }
+        this.kickOutbox();
+      });
+    });
+    push.start(Number(this.db.getMeta('cursor') ?? '0'));
+    return this.whenCaughtUp(timeoutMs);
+  }
+
+  private whenCaughtUp(timeoutMs: number): Promise<void> {
+    if (this.caughtUp) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.off('caughtUp', done);
+        reject(new CoreError('providerUnreachable', `The provider at ${this.client.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running; you can keep writing, messages wait in the outbox.`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.once('caughtUp', done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.push?.stop();
+    await this.serial.run(() => undefined);
+    this.client.close();
+    this.db.close();
+  }
+
+  // ---- reads ----
+
+  private session(roomUri: string): GroupSession {
+    let s = this.sessions.get(roomUri);
+    if (!s) {
+      const state = this.db.groupState(roomUri);
+      if (!state) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+      s = this.engine.restore(state);
+      this.sessions.set(roomUri, s);
+    }
+    return s;
+  }
+
+  private saveSession(roomUri: string, s: GroupSession): void {
+    this.db.saveGroupState(roomUri, s.epoch, s.encode());
+    this.sessions.set(roomUri, s);
+  }
+
+  roomView(roomUri: string): RoomView {
+    const room = this.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}; it may have been removed.`);
+    const members = room.left ? [] : [...new Set(this.session(roomUri).members().map((m) => userOfDevice(m.identity)))];
+    const last = this.db.pageMessages(roomUri, null, 1)[0];
+    const others = members.filter((m) => m !== this.config.userUri).map(displayHandle);
+    return {
+      roomUri,
+      name: room.name || (others.length ? others.join(', ') : 'Empty room'),
+      hubDomain: room.hubDomain,
+      members,
+      unread: room.unread,
+      epoch: room.epoch.toString(),
+      lastMessage: last ? { sender: last.sender, text: messageText(last), timestamp: last.timestamp } : undefined,
+    };
+  }
+
+  rooms(): RoomView[] {
+    return this.db.listRooms().map((r) => this.roomView(r.roomUri));
+  }
+
+  page(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
+    if (!this.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    return this.db.pageMessages(roomUri, beforeSeq, limit).map(toView);
+  }
+
+  unreadTotal(): number {
+    return this.db.listRooms().reduce((n, r) => n + r.unread, 0);
+  }
+
+  markRead(roomUri: string): void {
+    if (!this.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    this.db.markRead(roomUri);
+    this.emit('rooms');
+  }
+
+  /** Resolve a room given as URI or as its (unique) name. */
+  resolveRoom(ref: string): string {
+    if (this.db.getRoom(ref)) return ref;
+    const byName = this.db.listRooms().filter((r) => r.name === ref);
+    if (byName.length === 1) return byName[0].roomUri;
+    throw new CoreError('roomUnknown', byName.length ? `Several rooms are named "${ref}"; use the room URI.` : `No room "${ref}". List rooms with: mimi rooms`);
+  }
+
+  // ---- rooms ----
+
+  async createRoom(name: string): Promise<RoomView> {
+    const roomUri = newRoomUri(this.config.domain);
+    await this.serial.run(async () => {
+      const session = await this.engine.createGroup(this.keys, roomUri);
+      try {
+        await this.client.createRoom({ roomUri });
+      } catch (e) {
+        throw toCoreError(e, 'Could not create the room');
+      }
+      this.db.insertRoom({ roomUri, name, hubDomain: this.config.domain, epoch: session.epoch, groupState: session.encode() });
+      this.sessions.set(roomUri, session);
+    });
+    this.emit('rooms');
+    return this.roomView(roomUri);
+  }
+
+  /** Add a user (all their devices) to a room: claim KeyPackages, commit, hub routes the Welcome. */
+  async addMember(roomUri: string, user: string): Promise<RoomView> {
+    let userUri: string;
+    try {
+      userUri = parseUserAddress(user, this.config.domain);
+    } catch (e) {
+      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob, bob@b.example or mimi://b.example/u/bob.`);
+    }
+    this.roomView(roomUri); // throws roomUnknown
+    let claim;
+    try {
+      claim = await this.client.claim({ roomUri, users: [userUri] });
+    } catch (e) {
+      throw toCoreError(e, `Could not fetch key material for ${displayHandle(userUri)}`);
+    }
+    const result = claim.results.find((r) => r.userUri === userUri);
+    if (!result || (result.status !== 'success' && result.status !== 'partialSuccess')) {
+      const status = result?.status ?? 'userUnknown';
+      if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayHandle(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
+      throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now (${status}).`);
+    }
+    const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
+    if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now.`);
+    await this.commitWithRetry(roomUri, (s) => s.add(keyPackages), { addUsers: [userUri] });
+    this.emit('rooms');
+    return this.roomView(roomUri);
+  }
+
+  /**
+   * Create a commit against the current epoch and submit it; adopt the new state only when the hub
+   * accepts it. If another commit won the epoch, wait until the push stream brings us there, then
+   * build the commit again on top of it.
+   */
+  private async commitWithRetry(
+    roomUri: string,
+    build: (s: GroupSession) => Promise<CommitOutput>,
+    extra: { addUsers?: string[]; removeUsers?: string[]; removeDevices?: string[] },
+  ): Promise<void> {
+    const requestId = toB64(randomBytes(16));
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.serial.run(async () => {
+        const s = this.session(roomUri);
+        const out = await build(s);
+        try {
+          await this.client.commit(roomUri, {
+            commit: toB64(out.commit),
+            welcome: out.welcome ? toB64(out.welcome) : undefined,
+            groupInfo: toB64(out.groupInfo),
+            ratchetTree: toB64(out.ratchetTree),
+            ...extra,
+            requestId: `${requestId}-${s.epoch}`,
+          });
+        } catch (e) {
+          if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
+          throw toCoreError(e, 'The room change was refused');
+        }
+        this.saveSession(roomUri, out.pending);
+        return 'done' as const;
+      });
+      if (outcome === 'done') return;
+      this.emit('commitRetry', roomUri, outcome);
+      if (attempt >= COMMIT_ATTEMPTS) throw new CoreError('internal', 'The room kept changing while this change was being made; try again.');
+      await this.waitForEpoch(roomUri, outcome);
+    }
+  }
+
+  private waitForEpoch(roomUri: string, epoch: bigint, timeoutMs = 15000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.session(roomUri).epoch >= epoch) {
+          clearTimeout(t);
+          this.off('epoch', check);
+          resolve();
+        }
+      };
+      const t = setTimeout(() => {
+        this.off('epoch', check);
+        reject(new CoreError('providerUnreachable', 'The room did not catch up with its hub in time; check the connection and try again.'));
+      }, timeoutMs);
+      this.on('epoch', check);
+      check();
+    });
+  }
+
+  // ---- messages ----
+
+  async send(roomUri: string, text: string): Promise<MessageView> {
+    const room = this.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
+    const content = encodeContent(textMessage({ senderUri: this.config.userUri, roomUri, text }));
+    const id = toHex(messageId(content));
+    const row = this.db.tx(() => {
+      const m = this.db.insertMessage({ roomUri, messageId: id, sender: this.config.userUri, content, timestamp: Date.now(), status: 'pending' }, false)!;
+      this.db.enqueue({ requestId: id, roomUri, messageSeq: m.seq, content });
+      return m;
+    });
+    const view = toView(row);
+    this.emit('message', view);
+    this.kickOutbox();
+    return view;
+  }
+
+  /** Resolves when the outbox is empty (or rejects after the timeout). */
+  async flushOutbox(timeoutMs = 15000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.kickOutbox();
+    while (this.db.outbox().length > 0) {
+      if (Date.now() > deadline) throw new CoreError('providerUnreachable', `${this.db.outbox().length} message(s) still wait in the outbox; the provider did not accept them in time.`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private kickOutbox(): void {
+    if (this.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pumpOutbox().finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.kickOutbox();
+      }
+    });
+  }
+
+  private async pumpOutbox(): Promise<void> {
+    for (const item of this.db.outbox()) {
+      if (this.closed) return;
+      let epochWait: bigint | undefined;
+      try {
+        // Encrypt and persist the advanced ratchet before the ciphertext leaves: a generation key
+        // must never be used twice, even if we crash right after sending.
+        const message = await this.serial.run(async () => {
+          const s = this.session(item.roomUri);
+          const { session, message } = await s.encrypt(item.content);
+          this.saveSession(item.roomUri, session);
+          return message;
+        });
+        this.db.bumpAttempts(item.requestId);
+        const res = await this.client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId });
+        this.db.tx(() => {
+          this.db.dequeue(item.requestId);
+          this.db.setMessageStatus(item.messageSeq, 'sent', res.acceptedTimestamp);
+        });
+        this.emitMessage(item.messageSeq);
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) {
+          epochWait = e.currentEpoch;
+        } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
+          this.scheduleRetry();
+          return; // keep order: nothing after this one goes first
+        } else {
+          // A permanent refusal (not a member, room gone, malformed): tell the user, don't retry forever.
+          this.db.tx(() => {
+            this.db.dequeue(item.requestId);
+            this.db.setMessageStatus(item.messageSeq, 'failed');
+          });
+          this.emitMessage(item.messageSeq);
+          this.emit('error', toCoreError(e, 'A message could not be sent').message);
+          continue;
+        }
+      }
+      if (epochWait !== undefined) {
+        await this.waitForEpoch(item.roomUri, epochWait).catch(() => this.scheduleRetry());
+        this.pumpAgain = true;
+        return;
+      }
+    }
+  }
+
+  private scheduleRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.kickOutbox(), 2000);
+    this.retryTimer.unref?.();
+  }
+
+  private emitMessage(seq: number): void {
+    const row = this.db.getMessage(seq);
+    if (row) this.emit('message', toView(row));
+  }
+
+  // ---- incoming ----
+
+  private async handleEvent(ev: PushEvent): Promise<void> {
+    try {
+      if (ev.kind === 'welcome') await this.onWelcome(ev);
+      else if (ev.kind === 'commit' || ev.kind === 'message') await this.onGroupMessage(ev);
+    } catch (e) {
+      // One undecryptable or stale event must not stall the stream: report it and move on.
+      this.emit('error', toCoreError(e, `Could not process a ${ev.kind} in ${ev.roomUri}`).message);
+    }
+    this.db.setMeta('cursor', String(ev.seq));
+    this.push?.confirm(ev.seq);
+  }
+
+  private async onWelcome(ev: PushEvent): Promise<void> {
+    const welcome = fromB64(ev.payload);
+    for (const ref of welcomeRecipients(welcome)) {
+      const refHex = toHex(ref);
+      const kp = this.db.getKeyPackage(refHex);
+      if (!kp) continue;
+      const session = await this.engine.joinFromWelcome(this.keys, welcome, { publicMessage: kp.publicMessage, ref, privateState: kp.privateState }, ev.ratchetTree ? fromB64(ev.ratchetTree) : undefined);
+      this.db.tx(() => {
+        if (!kp.lastResort) this.db.deleteKeyPackage(refHex);
+        if (this.db.getRoom(ev.roomUri)) this.saveSession(ev.roomUri, session);
+        else this.db.insertRoom({ roomUri: ev.roomUri, name: '', hubDomain: parseMimiUri(ev.roomUri).domain, epoch: session.epoch, groupState: session.encode() });
+        this.db.setMeta('cursor', String(ev.seq));
+      });
+      this.sessions.set(ev.roomUri, session);
+      this.emit('rooms');
+      this.emit('epoch');
+      void this.replenishKeyPackages(false).catch(() => undefined);
+      return;
+    }
+    throw new MlsError('notMember', 'a Welcome arrived for none of our KeyPackages');
+  }
+
+  private async onGroupMessage(ev: PushEvent): Promise<void> {
+    const room = this.db.getRoom(ev.roomUri);
+    if (!room) throw new CoreError('roomUnknown', 'event for a room we are not in');
+    const s = this.session(ev.roomUri);
+    const msgEpoch = BigInt(ev.epoch);
+    // Our own commits come back to no one; a commit for an epoch we already left is stale.
+    if (ev.kind === 'commit' && msgEpoch < s.epoch) return;
+    const { session, result } = await s.process(fromB64(ev.payload));
+    if (result.kind === 'application') {
+      const sender = userOfDevice(result.senderIdentity);
+      const content = result.plaintext;
+      const c = decodeContent(content); // throws on malformed content; nothing stored
+      const senderExt = c.extensions.get(1);
+      if (typeof senderExt === 'string' && senderExt !== sender) throw new MlsError('invalid', 'content sender does not match the MLS sender');
+      const own = sender === this.config.userUri;
+      const row = this.db.tx(() => {
+        this.saveSession(ev.roomUri, session);
+        this.db.setMeta('cursor', String(ev.seq));
+        return this.db.insertMessage(
+          { roomUri: ev.roomUri, messageId: toHex(messageId(content)), sender, content, timestamp: ev.acceptedTimestamp, status: own ? 'sent' : 'received' },
+          !own,
+        );
+      });
+      if (row) {
+        this.emit('message', toView(row));
+        this.emit('rooms');
+      }
+      return;
+    }
+    this.db.tx(() => {
+      this.saveSession(ev.roomUri, session);
+      if (result.kind === 'commit' && result.selfRemoved) this.db.markLeft(ev.roomUri);
+      this.db.setMeta('cursor', String(ev.seq));
+    });
+    this.emit('epoch');
+    this.emit('rooms');
+  }
+
+  /** Rooms this account is in at the hub but this device is not (a newly signed-in device): join by external commit. */
+  private async joinMissingRooms(): Promise<void> {
+    const rooms = await this.client.listRooms();
+    for (const r of rooms) {
+      if (this.db.getRoom(r.roomUri)) continue;
+      const gi = await this.client.groupInfo(r.roomUri);
+      const { pending, commit } = await this.engine.joinExternal(this.keys, fromB64(gi.groupInfo), fromB64(gi.ratchetTree));
+      const info = await pending.groupInfo();
+      try {
+        await this.client.commit(r.roomUri, { commit: toB64(commit), groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree), requestId: toB64(randomBytes(16)) });
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'wrongEpoch') continue; // joined next time we connect
+        throw e;
+      }
+      this.db.insertRoom({ roomUri: r.roomUri, name: '', hubDomain: r.hubDomain, epoch: pending.epoch, groupState: pending.encode() });
+      this.sessions.set(r.roomUri, pending);
+      this.emit('rooms');
+    }
+  }
+
+  // ---- key material ----
+
+  /** Keep KEY_PACKAGE_TARGET single-use KeyPackages on the provider, plus a last-resort one. */
+  async replenishKeyPackages(initial: boolean): Promise<void> {
+    const { available } = initial ? { available: 0 } : await this.client.keyPackageCount();
+    if (!initial && available >= KEY_PACKAGE_LOW_WATER) return;
+    const fresh = await this.engine.generateKeyPackages(this.keys, KEY_PACKAGE_TARGET - available + (initial ? 1 : 0));
+    const lastResort = initial ? fresh.pop() : undefined;
+    this.db.tx(() => {
+      for (const kp of fresh) this.db.saveKeyPackage(toHex(kp.ref), kp.publicMessage, kp.privateState, false);
+      if (lastResort) this.db.saveKeyPackage(toHex(lastResort.ref), lastResort.publicMessage, lastResort.privateState, true);
+    });
+    await this.client.uploadKeyPackages({ keyPackages: fresh.map((k) => toB64(k.publicMessage)), lastResort: lastResort ? toB64(lastResort.publicMessage) : undefined });
+    if (lastResort) this.db.deleteLastResortExcept(toHex(lastResort.ref));
+  }
+
+  /** The secret storage mode this profile uses (shown in account settings). */
+  get secretMode(): SecretMode {
+    return this.secrets.mode;
+  }
+}
+
+function messageText(m: MessageRow): string {
+  try {
+    return summarize(decodeContent(m.content)).text;
+  } catch {
+    return '';
+  }
+}
+
+function toView(m: MessageRow): MessageView {
+  const s = summarize(decodeContent(m.content));
+  return {
+    seq: m.seq,
+    messageId: m.messageId,
+    roomUri: m.roomUri,
+    sender: m.sender,
+    text: s.text,
+    contentType: s.contentType,
+    timestamp: m.timestamp,
+    status: m.status,
+    inReplyTo: s.inReplyTo ? toHex(s.inReplyTo) : undefined,
+    replaces: s.replaces ? toHex(s.replaces) : undefined,
+    reaction: s.reaction,
+    deleted: s.kind === 'delete' || undefined,
+  };
+}

@@ -1,0 +1,266 @@
+// The local database of one account (one profile folder): rooms with their MLS group state,
+// the timeline, unused KeyPackage private keys, the outbox and the push cursor.
+//
+// Sensitive columns (group state, private KeyPackages, message content) are sealed with the
+// profile's Vault (AES-256-GCM, key in the OS keychain) and bound to their row by AAD, so the file
+// alone reveals only metadata (room URIs, senders, timestamps). Every multi-step change runs in one
+// transaction: a crash leaves either the old or the new state, never a mix.
+
+import Database from 'better-sqlite3';
+import type { Vault } from '../secrets/vault.js';
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE rooms (
+      room_uri TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      hub_domain TEXT NOT NULL,
+      epoch TEXT NOT NULL,
+      group_state BLOB NOT NULL,
+      unread INTEGER NOT NULL DEFAULT 0,
+      left_room INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      message_id TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      content BLOB NOT NULL,
+      timestamp INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      UNIQUE (room_uri, message_id)
+    );
+    CREATE INDEX messages_room_seq ON messages(room_uri, seq);
+    CREATE TABLE key_packages (
+      ref TEXT PRIMARY KEY,
+      public_message BLOB NOT NULL,
+      private_state BLOB NOT NULL,
+      last_resort INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+      request_id TEXT PRIMARY KEY,
+      room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      message_seq INTEGER NOT NULL,
+      content BLOB NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      created_at INTEGER NOT NULL
+    );
+  `,
+};
+
+export interface RoomRow {
+  roomUri: string;
+  name: string;
+  hubDomain: string;
+  epoch: bigint;
+  unread: number;
+  left: boolean;
+  createdAt: number;
+}
+
+export type MessageStatus = 'pending' | 'sent' | 'received' | 'failed';
+
+export interface MessageRow {
+  seq: number;
+  roomUri: string;
+  messageId: string;
+  sender: string;
+  content: Uint8Array; // mimi-content CBOR
+  timestamp: number;
+  status: MessageStatus;
+}
+
+export interface OutboxRow {
+  requestId: string;
+  roomUri: string;
+  messageSeq: number;
+  content: Uint8Array;
+  attempts: number;
+}
+
+export class ProfileDb {
+  private readonly db: Database.Database;
+
+  constructor(
+    file: string,
+    private readonly vault: Vault,
+  ) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is crash-safe in WAL mode (a killed process loses nothing committed); only an OS
+    // crash could roll back the last transactions, which the provider would then re-deliver.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) throw new Error(`database schema ${current} is newer than this app (${SCHEMA_VERSION}); update the app`);
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v}`);
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- meta ----
+  getMeta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // ---- rooms ----
+  private static roomRow(r: Record<string, unknown>): RoomRow {
+    return {
+      roomUri: r.room_uri as string,
+      name: r.name as string,
+      hubDomain: r.hub_domain as string,
+      epoch: BigInt(r.epoch as string),
+      unread: r.unread as number,
+      left: (r.left_room as number) === 1,
+      createdAt: r.created_at as number,
+    };
+  }
+
+  listRooms(): RoomRow[] {
+    return (this.db.prepare('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms ORDER BY created_at').all() as Record<string, unknown>[]).map(
+      ProfileDb.roomRow,
+    );
+  }
+
+  getRoom(roomUri: string): RoomRow | undefined {
+    const r = this.db.prepare('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms WHERE room_uri = ?').get(roomUri);
+    return r ? ProfileDb.roomRow(r as Record<string, unknown>) : undefined;
+  }
+
+  insertRoom(room: { roomUri: string; name: string; hubDomain: string; epoch: bigint; groupState: Uint8Array }): void {
+    this.db
+      .prepare('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(room.roomUri, room.name, room.hubDomain, room.epoch.toString(), this.vault.seal(room.groupState, `group:${room.roomUri}`), Date.now());
+  }
+
+  groupState(roomUri: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT group_state FROM rooms WHERE room_uri = ?').get(roomUri) as { group_state: Buffer } | undefined;
+    return r ? this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`) : undefined;
+  }
+
+  saveGroupState(roomUri: string, epoch: bigint, state: Uint8Array): void {
+    this.db.prepare('UPDATE rooms SET group_state = ?, epoch = ? WHERE room_uri = ?').run(this.vault.seal(state, `group:${roomUri}`), epoch.toString(), roomUri);
+  }
+
+  markLeft(roomUri: string): void {
+    this.db.prepare('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
+  }
+
+  markRead(roomUri: string): void {
+    this.db.prepare('UPDATE rooms SET unread = 0 WHERE room_uri = ?').run(roomUri);
+  }
+
+  // ---- messages ----
+  private static messageRow(this: void, vault: Vault, r: Record<string, unknown>): MessageRow {
+    return {
+      seq: r.seq as number,
+      roomUri: r.room_uri as string,
+      messageId: r.message_id as string,
+      sender: r.sender as string,
+      content: vault.open(new Uint8Array(r.content as Buffer), `message:${r.room_uri as string}:${r.message_id as string}`),
+      timestamp: r.timestamp as number,
+      status: r.status as MessageStatus,
+    };
+  }
+
+  /** Insert a message unless (room, messageId) is already stored; returns the new row or undefined for a duplicate. */
+  insertMessage(m: Omit<MessageRow, 'seq'>, countUnread: boolean): MessageRow | undefined {
+    const res = this.db
+      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(m.roomUri, m.messageId, m.sender, this.vault.seal(m.content, `message:${m.roomUri}:${m.messageId}`), m.timestamp, m.status);
+    if (res.changes === 0) return undefined;
+    if (countUnread) this.db.prepare('UPDATE rooms SET unread = unread + 1 WHERE room_uri = ?').run(m.roomUri);
+    return { ...m, seq: Number(res.lastInsertRowid) };
+  }
+
+  setMessageStatus(seq: number, status: MessageStatus, timestamp?: number): void {
+    if (timestamp === undefined) this.db.prepare('UPDATE messages SET status = ? WHERE seq = ?').run(status, seq);
+    else this.db.prepare('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
+  }
+
+  getMessage(seq: number): MessageRow | undefined {
+    const r = this.db.prepare('SELECT * FROM messages WHERE seq = ?').get(seq);
+    return r ? ProfileDb.messageRow(this.vault, r as Record<string, unknown>) : undefined;
+  }
+
+  /** Newest first, strictly before `beforeSeq` when given. */
+  pageMessages(roomUri: string, beforeSeq: number | null, limit: number): MessageRow[] {
+    const rows = (
+      beforeSeq === null
+        ? this.db.prepare('SELECT * FROM messages WHERE room_uri = ? ORDER BY seq DESC LIMIT ?').all(roomUri, limit)
+        : this.db.prepare('SELECT * FROM messages WHERE room_uri = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(roomUri, beforeSeq, limit)
+    ) as Record<string, unknown>[];
+    return rows.map((r) => ProfileDb.messageRow(this.vault, r));
+  }
+
+  countMessages(roomUri: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE room_uri = ?').get(roomUri) as { n: number }).n;
+  }
+
+  // ---- key packages ----
+  saveKeyPackage(refHex: string, publicMessage: Uint8Array, privateState: Uint8Array, lastResort: boolean): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO key_packages(ref, public_message, private_state, last_resort, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(refHex, publicMessage, this.vault.seal(privateState, `kp:${refHex}`), lastResort ? 1 : 0, Date.now());
+  }
+  getKeyPackage(refHex: string): { publicMessage: Uint8Array; privateState: Uint8Array; lastResort: boolean } | undefined {
+    const r = this.db.prepare('SELECT public_message, private_state, last_resort FROM key_packages WHERE ref = ?').get(refHex) as
+      | { public_message: Buffer; private_state: Buffer; last_resort: number }
+      | undefined;
+    if (!r) return undefined;
+    return { publicMessage: new Uint8Array(r.public_message), privateState: this.vault.open(new Uint8Array(r.private_state), `kp:${refHex}`), lastResort: r.last_resort === 1 };
+  }
+  /** Drop older last-resort KeyPackages once a new one is uploaded (the provider keeps only the newest). */
+  deleteLastResortExcept(refHex: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1 AND ref <> ?').run(refHex);
+  }
+  deleteKeyPackage(refHex: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE ref = ?').run(refHex);
+  }
+
+  // ---- outbox ----
+  enqueue(o: Omit<OutboxRow, 'attempts'>): void {
+    this.db
+      .prepare('INSERT INTO outbox(request_id, room_uri, message_seq, content, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(o.requestId, o.roomUri, o.messageSeq, this.vault.seal(o.content, `outbox:${o.requestId}`), Date.now());
+  }
+  outbox(): OutboxRow[] {
+    return (this.db.prepare('SELECT * FROM outbox ORDER BY created_at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+      requestId: r.request_id as string,
+      roomUri: r.room_uri as string,
+      messageSeq: r.message_seq as number,
+      content: this.vault.open(new Uint8Array(r.content as Buffer), `outbox:${r.request_id as string}`),
+      attempts: r.attempts as number,
+    }));
+  }
+  bumpAttempts(requestId: string): void {
+    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?').run(requestId);
+  }
+  dequeue(requestId: string): void {
+    this.db.prepare('DELETE FROM outbox WHERE request_id = ?').run(requestId);
+  }
+}

@@ -1,0 +1,83 @@
+// Runs a real provider as a child process (its own TLS identity, its own SQLite file) the way a
+// user starts one: `npm run provider -- --domain D --port P --data DIR`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ProviderProcess {
+  url: string;
+  port: number;
+  domain: string;
+  dataDir: string;
+  caPem: string;
+  caFile: string;
+  child: ChildProcess;
+  /** SIGKILL: no chance to flush or close anything. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `mimi-${prefix}-`));
+}
+
+export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number }): Promise<ProviderProcess> {
+  const dataDir = opts.dataDir ?? tempDir(`prov-${opts.domain}`);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`provider did not start in 20 s: ${stderr}`)), 20000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (https:\/\/[^\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`provider exited with ${code}: ${stderr}`));
+    });
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const caFile = path.join(dataDir, 'ca.pem');
+  return {
+    url,
+    port: Number(new URL(url).port),
+    domain: opts.domain,
+    dataDir,
+    caFile,
+    caPem: fs.readFileSync(caFile, 'utf8'),
+    child,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+/** Poll `cond` until it holds or `timeoutMs` passes (then throw with `what`). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
