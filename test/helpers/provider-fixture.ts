@@ -40,12 +40,15 @@ export interface TestProvider {
   stop(): Promise<void>;
 }
 
-export async function startTestProvider(domain = 'a.example', opts: { pingIntervalMs?: number } = {}): Promise<TestProvider> {
+export async function startTestProvider(
+  domain = 'a.example',
+  opts: { pingIntervalMs?: number; pushBatchSize?: number; pushHighWaterBytes?: number } = {},
+): Promise<TestProvider> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-provider-test-'));
   const clients: ProviderClient[] = [];
   const logs: string[] = [];
   const start = (port: number) =>
-    startProvider({ domain, port, dataDir, pingIntervalMs: opts.pingIntervalMs, log: (m) => logs.push(m) });
+    startProvider({ domain, port, dataDir, ...opts, log: (m) => logs.push(m) });
   const tp: TestProvider = {
     p: await start(0),
     dataDir,

@@ -28,7 +28,7 @@ export function tempDir(prefix: string): string {
 
 export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number }): Promise<ProviderProcess> {
   const dataDir = opts.dataDir ?? tempDir(`prov-${opts.domain}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir], {
+  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,431 @@
+// Typed client for the home provider's client API (src-shared/provider-api.ts), used by the
+// desktop core and the CLI. HTTPS via node:https; when `caPem` is given it is the ONLY trusted
+// root (the provider's dev CA is pinned, the system store is not consulted). Every failure is a
+// `ProviderError` whose `code` is the provider's ApiErrorCode, or 'unreachable' when no answer
+// came back (refused, TLS failure, timeout) - the caller can retry those with the same requestId.
+
+import { EventEmitter } from 'node:events';
+import https from 'node:https';
+import WebSocket from 'ws';
+import {
+  API_PREFIX,
+  ROUTES,
+  roomPath,
+  type ApiError,
+  type ApiErrorCode,
+  type ClaimRequest,
+  type ClaimResponse,
+  type CommitRequest,
+  type CommitResponse,
+  type CreateRoomRequest,
+  type GroupInfoResponse,
+  type LoginRequest,
+  type MeResponse,
+  type PushAck,
+  type PushEvent,
+  type PushFrame,
+  type RegisterRequest,
+  type RoomInfo,
+  type SendMessageRequest,
+  type SendMessageResponse,
+  type SessionResponse,
+  type UploadKeyPackagesRequest,
+} from '../../src-shared/provider-api.js';
+
+export type ProviderErrorCode = ApiErrorCode | 'unreachable';
+
+export class ProviderError extends Error {
+  constructor(
+    /** HTTP status; 0 when the provider could not be reached. */
+    readonly status: number,
+    readonly code: ProviderErrorCode,
+    message: string,
+    /** Set with wrongEpoch / epochTooOld: the hub's current epoch. */
+    readonly currentEpoch?: bigint,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface ProviderClientOptions {
+  /** e.g. https://127.0.0.1:8443 */
+  baseUrl: string;
+  /** PEM of the CA to trust exclusively (the provider's dev CA). */
+  caPem?: string;
+  /** Bearer token of this device; set automatically by register() and login(). */
+  token?: string;
+  /** Per-request timeout in ms (default 15 s). */
+  timeoutMs?: number;
+}
+
+export type MimiDirectory = Record<string, string>;
+
+/** Responses larger than this are treated as a broken provider. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+const path = (route: string): string => route.split(' ')[1];
+
+function isApiError(v: unknown): v is ApiError {
+  const e = (v as ApiError | null)?.error;
+  return typeof e === 'object' && e !== null && typeof e.code === 'string' && typeof e.message === 'string';
+}
+
+function parseEpoch(s: string | undefined): bigint | undefined {
+  if (s === undefined || !/^\d+$/.test(s)) return undefined;
+  return BigInt(s);
+}
+
+export class ProviderClient {
+  readonly baseUrl: string;
+  token: string | undefined;
+  private readonly agent: https.Agent;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ProviderClientOptions) {
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.agent = new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) });
+  }
+
+  /** Release pooled connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private unreachable(detail: string): ProviderError {
+    return new ProviderError(0, 'unreachable', `the provider at ${this.baseUrl} can't be reached: ${detail}`);
+  }
+
+  private request<T>(method: string, p: string, body?: unknown, authenticated = true): Promise<T> {
+    let url: URL;
+    try {
+      url = new URL(this.baseUrl + p);
+    } catch {
+      return Promise.reject(this.unreachable(`invalid base URL ${this.baseUrl}`));
+    }
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    if (authenticated) {
+      if (!this.token) return Promise.reject(new ProviderError(401, 'unauthorized', 'no device token: register or log in first'));
+      headers.authorization = `Bearer ${this.token}`;
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: ProviderError) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
+      const req = https.request(url, { method, headers, agent: this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            req.destroy();
+            fail(new ProviderError(res.statusCode ?? 0, 'internal', `response from ${this.baseUrl} is too large`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (e) => fail(this.unreachable(e.message)));
+        res.on('end', () => {
+          if (settled) return;
+          const status = res.statusCode ?? 0;
+          let json: unknown;
+          try {
+            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            fail(new ProviderError(status, 'internal', `provider answered ${method} ${p} with ${status} and a body that is not JSON`));
+            return;
+          }
+          if (status >= 200 && status < 300) {
+            settled = true;
+            resolve(json as T);
+          } else if (isApiError(json)) {
+            fail(new ProviderError(status, json.error.code, json.error.message, parseEpoch(json.error.currentEpoch)));
+          } else {
+            fail(new ProviderError(status, 'internal', `provider answered ${method} ${p} with HTTP ${status}`));
+          }
+        });
+      });
+      req.setTimeout(this.timeoutMs, () => {
+        req.destroy();
+        fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
+      });
+      req.on('error', (e) => fail(this.unreachable(e.message)));
+      req.end(payload);
+    });
+  }
+
+  // ---- accounts ----
+
+  async register(req: RegisterRequest): Promise<SessionResponse> {
+    const s = await this.request<SessionResponse>('POST', path(ROUTES.register), req, false);
+    this.token = s.token;
+    return s;
+  }
+
+  /** Logs in as a NEW device of the account; this client then acts as that device. */
+  async login(req: LoginRequest): Promise<SessionResponse> {
+    const s = await this.request<SessionResponse>('POST', path(ROUTES.login), req, false);
+    this.token = s.token;
+    return s;
+  }
+
+  me(): Promise<MeResponse> {
+    return this.request('GET', path(ROUTES.me));
+  }
+
+  health(): Promise<{ ok: boolean }> {
+    return this.request('GET', path(ROUTES.health), undefined, false);
+  }
+
+  // ---- key packages ----
+
+  uploadKeyPackages(req: UploadKeyPackagesRequest): Promise<{ available: number }> {
+    return this.request('POST', path(ROUTES.uploadKeyPackages), req);
+  }
+
+  keyPackageCount(): Promise<{ available: number; lastResort: boolean }> {
+    return this.request('GET', path(ROUTES.keyPackageCount));
+  }
+
+  claim(req: ClaimRequest): Promise<ClaimResponse> {
+    return this.request('POST', path(ROUTES.claimKeyPackages), req);
+  }
+
+  // ---- rooms ----
+
+  createRoom(req: CreateRoomRequest): Promise<RoomInfo> {
+    return this.request('POST', path(ROUTES.createRoom), req);
+  }
+
+  async listRooms(): Promise<RoomInfo[]> {
+    return (await this.request<{ rooms: RoomInfo[] }>('GET', path(ROUTES.listRooms))).rooms;
+  }
+
+  getRoom(roomUri: string): Promise<RoomInfo> {
+    return this.request('GET', roomPath(roomUri));
+  }
+
+  commit(roomUri: string, req: CommitRequest): Promise<CommitResponse> {
+    return this.request('POST', roomPath(roomUri, '/commit'), req);
+  }
+
+  sendMessage(roomUri: string, req: SendMessageRequest): Promise<SendMessageResponse> {
+    return this.request('POST', roomPath(roomUri, '/messages'), req);
+  }
+
+  groupInfo(roomUri: string): Promise<GroupInfoResponse> {
+    return this.request('GET', roomPath(roomUri, '/groupInfo'));
+  }
+
+  directory(): Promise<MimiDirectory> {
+    return this.request('GET', path(ROUTES.directory), undefined, false);
+  }
+}
+
+// ---- push stream ----
+
+const ACK_DELAY_MS = 20;
+
+export type PushState = 'connecting' | 'online' | 'offline';
+
+export interface PushConnectionOptions {
+  baseUrl: string;
+  token: string;
+  caPem?: string;
+  /** First reconnect delay (ms); doubles per failed attempt up to `backoffCapMs`, with jitter. */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** Reconnect when nothing (not even a ping) arrived for this long. */
+  idleTimeoutMs?: number;
+}
+
+interface PushEvents {
+  event: [PushEvent];
+  caughtUp: [];
+  state: [PushState];
+  /** Only for failures retrying cannot fix (unknown token); the connection stops itself. */
+  error: [ProviderError];
+}
+
+/**
+ * The device's push stream with automatic reconnect. The owner stores each `event` durably and
+ * then calls `confirm(seq)`; only confirmed seqs are acknowledged to the provider (which may then
+ * delete them) and used as the resume cursor, so nothing is lost if the app dies between receipt
+ * and storage. Events re-sent after a reconnect are not emitted twice within one start()/stop().
+ */
+export class PushConnection extends EventEmitter<PushEvents> {
+  private readonly opts: Required<Omit<PushConnectionOptions, 'caPem'>> & { caPem?: string };
+  private ws: WebSocket | undefined;
+  private running = false;
+  private confirmed = 0;
+  private acked = 0;
+  private emitted = 0;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private current: PushState = 'offline';
+
+  constructor(opts: PushConnectionOptions) {
+    super();
+    this.opts = {
+      backoffBaseMs: 500,
+      backoffCapMs: 10_000,
+      idleTimeoutMs: 60_000,
+      ...opts,
+      baseUrl: opts.baseUrl.replace(/\/+$/, ''),
+    };
+  }
+
+  get state(): PushState {
+    return this.current;
+  }
+
+  /** The last seq the owner confirmed (where a reconnect resumes). */
+  get cursor(): number {
+    return this.confirmed;
+  }
+
+  /** Connect and stream everything after `cursor` (the last seq the owner has stored). */
+  start(cursor: number): void {
+    if (this.running) throw new Error('PushConnection already started');
+    if (!Number.isSafeInteger(cursor) || cursor < 0) throw new Error(`invalid cursor ${cursor}`);
+    this.running = true;
+    this.confirmed = this.emitted = cursor;
+    this.acked = 0;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  /** The owner has durably stored every event up to `seq`. */
+  confirm(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq <= this.confirmed) return;
+    this.confirmed = seq;
+    // Coalesce acks: each one is a write transaction at the provider, and a burst of events is
+    // confirmed one by one. An ack lost by stopping early only means re-delivery, which the cursor
+    // filters out.
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.sendAck();
+    }, ACK_DELAY_MS);
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.sendAck();
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.idleTimer);
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'client stopping');
+      else ws.terminate();
+    }
+    this.setState('offline');
+  }
+
+  private setState(s: PushState): void {
+    if (s === this.current) return;
+    this.current = s;
+    this.emit('state', s);
+  }
+
+  private sendAck(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.confirmed <= this.acked) return;
+    const ack: PushAck = { type: 'ack', seq: this.confirmed };
+    this.acked = this.confirmed;
+    ws.send(JSON.stringify(ack));
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.ws?.terminate(), this.opts.idleTimeoutMs);
+    this.idleTimer.unref?.();
+  }
+
+  private connect(): void {
+    if (!this.running) return;
+    this.setState('connecting');
+    const wsUrl = `${this.opts.baseUrl.replace(/^http/, 'ws')}${API_PREFIX}/events?cursor=${this.confirmed}`;
+    const ws = new WebSocket(wsUrl, {
+      headers: { authorization: `Bearer ${this.opts.token}` },
+      handshakeTimeout: 15_000,
+      maxPayload: 8 * 1024 * 1024,
+      ...(this.opts.caPem ? { ca: this.opts.caPem } : {}),
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      // An ack sent on an earlier connection may have been lost with it: ack again on this one.
+      this.acked = 0;
+      this.attempt = 0;
+      this.setState('online');
+      this.touch();
+      this.sendAck();
+    });
+    ws.on('ping', () => this.touch());
+    ws.on('message', (data, isBinary) => {
+      this.touch();
+      if (isBinary) return;
+      let frame: PushFrame;
+      try {
+        frame = JSON.parse(data.toString()) as PushFrame;
+      } catch {
+        return;
+      }
+      if (frame.type === 'event') {
+        if (frame.seq <= this.emitted) return;
+        this.emitted = frame.seq;
+        this.emit('event', frame);
+      } else if (frame.type === 'caughtUp') {
+        this.emit('caughtUp');
+      }
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      if (res.statusCode === 401) {
+        this.stop();
+        const err = new ProviderError(401, 'unauthorized', 'the provider rejected this device token for the push stream');
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        return;
+      }
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('error', () => {
+      /* 'close' follows and schedules the retry */
+    });
+    ws.on('close', () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      clearTimeout(this.idleTimer);
+      this.setState('offline');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.running) return;
+    const ceiling = Math.min(this.opts.backoffCapMs, this.opts.backoffBaseMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    // Jitter in [ceiling/2, ceiling) keeps many clients from reconnecting in lockstep.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer.unref?.();
+  }
+}

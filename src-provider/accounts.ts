@@ -1,0 +1,199 @@
+// Accounts and devices: registration, login (each login is a new device of the account), bearer
+// token authentication. Passwords are kept only as scrypt hashes; tokens only as SHA-256.
+
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { toB64, fromB64 } from '../src-shared/bytes.js';
+import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../src-shared/identifiers.js';
+import {
+  HANDLE_RE,
+  MIN_PASSWORD_LENGTH,
+  type MeResponse,
+  type RegisterRequest,
+  type SessionResponse,
+} from '../src-shared/provider-api.js';
+import { ApiFailure, badRequest } from './errors.js';
+import type { Store } from './store.js';
+
+/** The authenticated device behind a request. */
+export interface Actor {
+  deviceUri: string;
+  userUri: string;
+  handle: string;
+  userId: number;
+}
+
+export const MAX_PASSWORD_LENGTH = 1024;
+export const MAX_DEVICE_NAME_LENGTH = 100;
+
+// ---- password hashing ----
+
+interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+const SCRYPT: ScryptParams = { N: 1 << 15, r: 8, p: 1 };
+const KEY_LEN = 32;
+
+function scrypt(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+  // 128*N*r bytes of working memory (32 MiB here) is right at Node's default cap; raise the cap.
+  const maxmem = 128 * params.N * params.r * 2;
+  return new Promise((resolve, reject) =>
+    scryptCb(password.normalize('NFC'), salt, KEY_LEN, { ...params, maxmem }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  );
+}
+
+/** `scrypt$N$r$p$salt$hash`: the parameters travel with the hash so they can be raised later. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, toB64(salt), toB64(key)].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  const salt = Buffer.from(fromB64(parts[4]));
+  const expected = Buffer.from(fromB64(parts[5]));
+  const key = await scrypt(password, salt, { N, r, p });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+// ---- tokens ----
+
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
+
+// ---- failed-login throttling ----
+
+/**
+ * Counts failed logins per handle in a sliding window. Unknown handles are counted too, so the
+ * throttle does not reveal which handles exist. Memory is bounded by sweeping stale entries.
+ */
+export class LoginThrottle {
+  private readonly fails = new Map<string, number[]>();
+  private ops = 0;
+  constructor(
+    readonly maxFails = 5,
+    readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private recent(handle: string): number[] {
+    const cutoff = this.now() - this.windowMs;
+    const list = (this.fails.get(handle) ?? []).filter((t) => t > cutoff);
+    if (list.length) this.fails.set(handle, list);
+    else this.fails.delete(handle);
+    return list;
+  }
+
+  blocked(handle: string): boolean {
+    return this.recent(handle).length >= this.maxFails;
+  }
+
+  fail(handle: string): void {
+    const list = this.recent(handle);
+    list.push(this.now());
+    this.fails.set(handle, list);
+    if (++this.ops % 1000 === 0) for (const h of [...this.fails.keys()]) this.recent(h);
+  }
+
+  succeed(handle: string): void {
+    this.fails.delete(handle);
+  }
+}
+
+// ---- the service ----
+
+function checkDeviceName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length === 0 || trimmed.length > MAX_DEVICE_NAME_LENGTH) {
+    throw badRequest(`deviceName must be 1-${MAX_DEVICE_NAME_LENGTH} characters`);
+  }
+  return trimmed;
+}
+
+export class Accounts {
+  private readonly throttle: LoginThrottle;
+  private readonly now: () => number;
+  /** Hash checked for unknown handles so a miss costs as much time as a wrong password. */
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    readonly domain: string,
+    opts: { throttle?: LoginThrottle; now?: () => number } = {},
+  ) {
+    this.throttle = opts.throttle ?? new LoginThrottle();
+    this.now = opts.now ?? Date.now;
+  }
+
+  async register(req: RegisterRequest): Promise<SessionResponse> {
+    if (!HANDLE_RE.test(req.handle)) {
+      throw badRequest('handle must be 1-32 characters of a-z, 0-9, ".", "_", "-", starting with a letter or digit');
+    }
+    if (req.password.length < MIN_PASSWORD_LENGTH || req.password.length > MAX_PASSWORD_LENGTH) {
+      throw badRequest(`password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters`);
+    }
+    const name = checkDeviceName(req.deviceName);
+    if (this.store.userByHandle(req.handle)) throw new ApiFailure('handleTaken', `handle "${req.handle}" is taken`);
+    const pwHash = await hashPassword(req.password);
+    const userUri = mkUserUri(this.domain, req.handle);
+    return this.store.tx(() => {
+      const userId = this.store.insertUser(req.handle, userUri, pwHash, this.now());
+      // Two registrations for one handle can both pass the early check while hashing.
+      if (userId === null) throw new ApiFailure('handleTaken', `handle "${req.handle}" is taken`);
+      return this.newDevice(userId, req.handle, name);
+    });
+  }
+
+  async login(req: RegisterRequest): Promise<SessionResponse> {
+    const name = checkDeviceName(req.deviceName);
+    if (this.throttle.blocked(req.handle)) {
+      throw new ApiFailure('rateLimited', 'too many failed logins for this handle; try again in a minute');
+    }
+    // Count the attempt before the (slow) hash check so concurrent guesses are throttled too; a
+    // success clears the count.
+    this.throttle.fail(req.handle);
+    const user = HANDLE_RE.test(req.handle) ? this.store.userByHandle(req.handle) : undefined;
+    const stored = user?.pw_hash ?? (await (this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
+    const ok = (await verifyPassword(req.password, stored)) && user !== undefined;
+    if (!user || !ok) {
+      throw new ApiFailure('wrongPassword', 'wrong handle or password');
+    }
+    this.throttle.succeed(req.handle);
+    return this.store.tx(() => this.newDevice(user.id, user.handle, name));
+  }
+
+  /** Must run inside a transaction. */
+  private newDevice(userId: number, handle: string, name: string): SessionResponse {
+    const deviceId = toB64(randomBytes(16));
+    const token = toB64(randomBytes(32));
+    const deviceUri = mkDeviceUri(this.domain, handle, deviceId);
+    this.store.insertDevice({ deviceUri, userId, deviceId, name, tokenHash: hashToken(token), now: this.now() });
+    return { userUri: mkUserUri(this.domain, handle), deviceUri, deviceId, token, domain: this.domain };
+  }
+
+  /** Resolve an `Authorization` header value to its device; throws 401 unauthorized. */
+  authenticate(authorization: string | undefined): Actor {
+    const m = /^Bearer ([^\s]+)$/.exec(authorization ?? '');
+    if (!m) throw new ApiFailure('unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
+    const row = TOKEN_RE.test(m[1]) ? this.store.deviceByTokenHash(hashToken(m[1])) : undefined;
+    if (!row) throw new ApiFailure('unauthorized', 'unknown or revoked token');
+    return { deviceUri: row.device_uri, userUri: row.user_uri, handle: row.handle, userId: row.user_id };
+  }
+
+  me(actor: Actor): MeResponse {
+    return {
+      userUri: actor.userUri,
+      deviceUri: actor.deviceUri,
+      devices: this.store
+        .devicesOfUser(actor.userId)
+        .map((d) => ({ deviceUri: d.device_uri, name: d.name, createdAt: d.created_at })),
+    };
+  }
+}

@@ -1,0 +1,34 @@
+// The MIMI protocol directory (draft-ietf-mimi-protocol-06, "Directory"): a JSON document at
+// /.well-known/mimi-protocol-directory naming the URL template of each server-to-server endpoint.
+// Follows the endpoint text where the draft's example slips: `/update/{roomId}` has its slash and
+// the consent endpoints take `{targetDomain}` / `{requesterDomain}`.
+
+export const DIRECTORY_PATH = '/.well-known/mimi-protocol-directory';
+/** Where this provider serves the MIMI server-to-server endpoints. */
+export const MIMI_PREFIX = '/mimi/v1';
+
+/** Directory key -> path template under MIMI_PREFIX. */
+export const MIMI_ENDPOINTS = {
+  keyMaterial: '/keyMaterial/{targetUser}',
+  update: '/update/{roomId}',
+  notify: '/notify/{roomId}',
+  submitMessage: '/submitMessage/{roomId}',
+  groupInfo: '/groupInfo/{roomId}',
+  requestConsent: '/requestConsent/{targetDomain}',
+  updateConsent: '/updateConsent/{requesterDomain}',
+  identifierQuery: '/identifierQuery/{domain}',
+  reportAbuse: '/reportAbuse/{roomId}',
+  proxyDownload: '/proxyDownload/{downloadUrl}',
+} as const;
+
+export type MimiDirectory = Record<keyof typeof MIMI_ENDPOINTS, string>;
+
+/** The directory document for a provider reachable at `baseUrl` (scheme://host[:port], no trailing slash). */
+export function mimiDirectory(baseUrl: string): MimiDirectory {
+  const base = baseUrl.replace(/\/+$/, '') + MIMI_PREFIX;
+  const out = {} as MimiDirectory;
+  for (const [key, template] of Object.entries(MIMI_ENDPOINTS) as [keyof MimiDirectory, string][]) {
+    out[key] = base + template;
+  }
+  return out;
+}

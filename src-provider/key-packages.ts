@@ -1,0 +1,135 @@
+// KeyPackage publication and claiming. Single-use packages are handed out at most once (oldest
+// first); a device's last-resort package is reused only when none is left. Every hand-out is
+// recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its device.
+
+import { createHash } from 'node:crypto';
+import { toB64, utf8 } from '../src-shared/bytes.js';
+import { parseMimiUri } from '../src-shared/identifiers.js';
+import { MlsWireError, peekMlsMessage } from '../src-shared/mls-wire.js';
+import type { ClaimResponse, KeyMaterialClientCode, KeyMaterialUserCode } from '../src-shared/provider-api.js';
+import { TlsWriter } from '../src-shared/tls.js';
+import { ApiFailure, badRequest } from './errors.js';
+import type { Store } from './store.js';
+
+/** Unclaimed single-use packages a device may keep on the provider. */
+export const MAX_STORED_KEY_PACKAGES = 1000;
+
+const KEY_PACKAGE_REF_LABEL = utf8('MLS 1.0 KeyPackage Reference');
+
+/**
+ * KeyPackageRef (RFC 9420 section 5.2) of an MLSMessage(mls_key_package):
+ * SHA-256 over the RefHashInput { label<V>, value<V> } where value is the KeyPackage encoding,
+ * i.e. the MLSMessage without its version and wire_format fields (SHA-256: ciphersuite 1's hash).
+ */
+export function keyPackageRef(mlsMessage: Uint8Array): Uint8Array {
+  const input = new TlsWriter().opaqueV(KEY_PACKAGE_REF_LABEL).opaqueV(mlsMessage.subarray(4)).finish();
+  return new Uint8Array(createHash('sha256').update(input).digest());
+}
+
+/** Check that `bytes` is an MLSMessage carrying a KeyPackage; throws 400 otherwise. */
+export function checkKeyPackage(bytes: Uint8Array, what: string): void {
+  let wireFormat: string;
+  try {
+    wireFormat = peekMlsMessage(bytes).wireFormat;
+  } catch (e) {
+    if (e instanceof MlsWireError) throw badRequest(`${what} is not a valid MLSMessage: ${e.message}`);
+    throw e;
+  }
+  if (wireFormat !== 'keyPackage') throw badRequest(`${what} is an MLS ${wireFormat} message, not a KeyPackage`);
+}
+
+export interface ClaimRequester {
+  deviceUri: string;
+  userUri: string;
+}
+
+export class KeyPackages {
+  constructor(
+    private readonly store: Store,
+    readonly domain: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  upload(deviceUri: string, keyPackages: Uint8Array[], lastResort?: Uint8Array): { available: number } {
+    if (keyPackages.length === 0 && !lastResort) throw badRequest('nothing to upload: keyPackages is empty and no lastResort');
+    keyPackages.forEach((kp, i) => checkKeyPackage(kp, `keyPackages[${i}]`));
+    if (lastResort) checkKeyPackage(lastResort, 'lastResort');
+    return this.store.tx(() => {
+      const now = this.now();
+      for (const kp of keyPackages) this.store.insertKeyPackage(deviceUri, keyPackageRef(kp), kp, false, now);
+      if (lastResort) {
+        this.store.deleteLastResort(deviceUri);
+        this.store.insertKeyPackage(deviceUri, keyPackageRef(lastResort), lastResort, true, now);
+      }
+      const available = this.store.countAvailable(deviceUri);
+      // Thrown inside the transaction, so the whole upload is rolled back.
+      if (available > MAX_STORED_KEY_PACKAGES) {
+        throw badRequest(`too many stored KeyPackages (max ${MAX_STORED_KEY_PACKAGES} unclaimed per device)`);
+      }
+      return { available };
+    });
+  }
+
+  count(deviceUri: string): { available: number; lastResort: boolean } {
+    return { available: this.store.countAvailable(deviceUri), lastResort: this.store.lastResort(deviceUri) !== undefined };
+  }
+
+  /**
+   * Claim one KeyPackage for every device of each user (except the requesting device) for use in
+   * `roomUri`. The requester must be a member device of the room. One transaction: packages are
+   * marked claimed before anyone else can read them.
+   */
+  claim(requester: ClaimRequester, roomUri: string, users: string[]): ClaimResponse {
+    return this.store.tx(() => {
+      if (!this.store.room(roomUri)) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
+      if (!this.store.isRoomDevice(roomUri, requester.deviceUri)) {
+        throw new ApiFailure('notMember', 'only member devices of the room can claim KeyPackages for it');
+      }
+      const results: ClaimResponse['results'] = [];
+      for (const userUri of [...new Set(users)]) results.push(this.claimForUser(requester, roomUri, userUri));
+      return { results };
+    });
+  }
+
+  private claimForUser(requester: ClaimRequester, roomUri: string, userUri: string): ClaimResponse['results'][number] {
+    let local = false;
+    try {
+      const p = parseMimiUri(userUri);
+      local = p.kind === 'user' && p.domain === this.domain;
+    } catch {
+      local = false;
+    }
+    // Users of other providers are served by MIMI federation (not in this build).
+    const user = local ? this.store.userByUri(userUri) : undefined;
+    if (!user) return { userUri, status: 'userUnknown', clients: [] };
+
+    const now = this.now();
+    const clients: ClaimResponse['results'][number]['clients'] = [];
+    for (const device of this.store.devicesOfUser(user.id)) {
+      if (device.device_uri === requester.deviceUri) continue;
+      const kp = this.pick(device.device_uri);
+      if (!kp) {
+        clients.push({ deviceUri: device.device_uri, status: 'keyMaterialExhausted' satisfies KeyMaterialClientCode });
+        continue;
+      }
+      this.store.recordClaim(kp.ref, roomUri, device.device_uri, requester.deviceUri, now);
+      clients.push({ deviceUri: device.device_uri, status: 'success', keyPackage: toB64(kp.bytes) });
+    }
+    const served = clients.filter((c) => c.status === 'success').length;
+    const status: KeyMaterialUserCode =
+      served === clients.length ? 'success' : served > 0 ? 'partialSuccess' : 'noCompatibleMaterial';
+    return { userUri, status, clients };
+  }
+
+  /** Oldest unclaimed single-use package (marked claimed here), else the last-resort one. */
+  private pick(deviceUri: string): { ref: Uint8Array; bytes: Uint8Array } | undefined {
+    const single = this.store.oldestUnclaimed(deviceUri);
+    if (single) {
+      const bytes = new Uint8Array(single.bytes); // copy before markClaimed clears the stored bytes
+      if (!this.store.markClaimed(single.id)) throw new Error('KeyPackage claimed twice inside one transaction');
+      return { ref: new Uint8Array(single.ref), bytes };
+    }
+    const lr = this.store.lastResort(deviceUri);
+    return lr ? { ref: new Uint8Array(lr.ref), bytes: new Uint8Array(lr.bytes) } : undefined;
+  }
+}

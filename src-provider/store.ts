@@ -1,0 +1,455 @@
+// The provider's durable state: one SQLite file per data dir. All SQL lives here, behind small
+// typed methods; the logic modules (accounts, key-packages, hub, push) call them inside
+// `store.tx(...)` so each request's writes commit or vanish together.
+
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type EventKind = 'welcome' | 'commit' | 'message' | 'room';
+
+export interface UserRow {
+  id: number;
+  handle: string;
+  user_uri: string;
+  pw_hash: string;
+  created_at: number;
+}
+
+export interface DeviceRow {
+  device_uri: string;
+  user_id: number;
+  device_id: string;
+  name: string;
+  created_at: number;
+}
+
+/** A device joined with its account, as an authenticated request sees it. */
+export interface DeviceIdentity {
+  device_uri: string;
+  user_uri: string;
+  handle: string;
+  user_id: number;
+}
+
+export interface KeyPackageRow {
+  id: number;
+  device_uri: string;
+  ref: Buffer;
+  bytes: Buffer;
+  last_resort: number;
+  claimed: number;
+}
+
+export interface RoomRow {
+  room_uri: string;
+  epoch: number;
+  group_info: Buffer | null;
+  ratchet_tree: Buffer | null;
+  created_at: number;
+}
+
+export interface NewEvent {
+  room_uri: string;
+  kind: EventKind;
+  epoch: bigint;
+  sender_device: string;
+  payload: Uint8Array;
+  ratchet_tree?: Uint8Array | null;
+  accepted_ts: number;
+}
+
+export interface InboxEntry {
+  seq: number;
+  kind: EventKind;
+  room_uri: string;
+  epoch: number;
+  sender_device: string;
+  payload: Buffer;
+  ratchet_tree: Buffer | null;
+  accepted_ts: number;
+}
+
+/** Each entry upgrades the schema from version i to i+1 (PRAGMA user_version). Append only. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    handle TEXT NOT NULL UNIQUE,
+    user_uri TEXT NOT NULL UNIQUE,
+    pw_hash TEXT NOT NULL,          -- scrypt$N$r$p$salt$hash (base64url); never the password
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE devices (
+    device_uri TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE, -- SHA-256 of the bearer token
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX devices_user ON devices(user_id, created_at);
+  CREATE TABLE key_packages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, -- insertion order = "oldest first"
+    device_uri TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    ref BLOB NOT NULL,
+    bytes BLOB NOT NULL,
+    last_resort INTEGER NOT NULL DEFAULT 0,
+    claimed INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    UNIQUE (device_uri, ref)
+  );
+  CREATE INDEX key_packages_pick ON key_packages(device_uri, last_resort, claimed, id);
+  CREATE TABLE key_package_claims (
+    ref BLOB NOT NULL,
+    room_uri TEXT NOT NULL,
+    device_uri TEXT NOT NULL,
+    claimed_by TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (ref, room_uri)
+  );
+  CREATE TABLE rooms (
+    room_uri TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    group_info BLOB,
+    ratchet_tree BLOB,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE room_participants (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    user_uri TEXT NOT NULL,
+    PRIMARY KEY (room_uri, user_uri)
+  );
+  CREATE INDEX room_participants_user ON room_participants(user_uri);
+  CREATE TABLE room_devices (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    device_uri TEXT NOT NULL,
+    PRIMARY KEY (room_uri, device_uri)
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('welcome', 'commit', 'message', 'room')),
+    epoch INTEGER NOT NULL,
+    sender_device TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    ratchet_tree BLOB,
+    accepted_ts INTEGER NOT NULL
+  );
+  CREATE TABLE inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: a seq is never reused, even after GC
+    device_uri TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    event_id INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE
+  );
+  CREATE INDEX inbox_device ON inbox(device_uri, seq);
+  CREATE INDEX inbox_event ON inbox(event_id);
+  CREATE TABLE idempotency (
+    device_uri TEXT NOT NULL,
+    route TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (device_uri, route, request_id)
+  );
+  CREATE INDEX idempotency_age ON idempotency(created_at);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+export const DB_FILE = 'provider.sqlite';
+
+/** Idempotency answers are kept this long; client outboxes retry well within it. */
+const IDEMPOTENCY_TTL_MS = 30 * 24 * 3600 * 1000;
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this provider (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertUser: db.prepare<[string, string, string, number]>(
+      'INSERT INTO users (handle, user_uri, pw_hash, created_at) VALUES (?, ?, ?, ?)',
+    ),
+    userByHandle: db.prepare<[string], UserRow>('SELECT * FROM users WHERE handle = ?'),
+    userByUri: db.prepare<[string], UserRow>('SELECT * FROM users WHERE user_uri = ?'),
+    insertDevice: db.prepare<[string, number, string, string, Buffer, number]>(
+      'INSERT INTO devices (device_uri, user_id, device_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    deviceByToken: db.prepare<[Buffer], DeviceIdentity>(
+      `SELECT d.device_uri, u.user_uri, u.handle, u.id AS user_id
+         FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = ?`,
+    ),
+    devicesOfUser: db.prepare<[number], DeviceRow>(
+      'SELECT device_uri, user_id, device_id, name, created_at FROM devices WHERE user_id = ? ORDER BY created_at, device_uri',
+    ),
+    deviceExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM devices WHERE device_uri = ?'),
+
+    insertKeyPackage: db.prepare<[string, Buffer, Buffer, number, number]>(
+      `INSERT OR IGNORE INTO key_packages (device_uri, ref, bytes, last_resort, created_at) VALUES (?, ?, ?, ?, ?)`,
+    ),
+    deleteLastResort: db.prepare<[string]>('DELETE FROM key_packages WHERE device_uri = ? AND last_resort = 1'),
+    countAvailable: db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0',
+    ),
+    lastResort: db.prepare<[string], KeyPackageRow>(
+      'SELECT * FROM key_packages WHERE device_uri = ? AND last_resort = 1 ORDER BY id DESC LIMIT 1',
+    ),
+    oldestUnclaimed: db.prepare<[string], KeyPackageRow>(
+      'SELECT * FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0 ORDER BY id LIMIT 1',
+    ),
+    // Single-use packages are not needed once claimed: drop the bytes, keep the row so a re-upload
+    // of the same package (a retried upload) cannot make it claimable again.
+    markClaimed: db.prepare<[number]>("UPDATE key_packages SET claimed = 1, bytes = x'' WHERE id = ? AND claimed = 0"),
+    upsertClaim: db.prepare<[Buffer, string, string, string, number]>(
+      `INSERT INTO key_package_claims (ref, room_uri, device_uri, claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (ref, room_uri) DO UPDATE SET device_uri = excluded.device_uri,
+         claimed_by = excluded.claimed_by, claimed_at = excluded.claimed_at`,
+    ),
+    claimByRef: db.prepare<[Buffer, string], { device_uri: string }>(
+      'SELECT device_uri FROM key_package_claims WHERE ref = ? AND room_uri = ?',
+    ),
+
+    insertRoom: db.prepare<[string, number]>('INSERT INTO rooms (room_uri, epoch, created_at) VALUES (?, 0, ?)'),
+    room: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_uri = ?'),
+    advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
+      'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
+    ),
+    participants: db.prepare<[string], { user_uri: string }>(
+      'SELECT user_uri FROM room_participants WHERE room_uri = ? ORDER BY rowid',
+    ),
+    isParticipant: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM room_participants WHERE room_uri = ? AND user_uri = ?',
+    ),
+    addParticipant: db.prepare<[string, string]>(
+      'INSERT OR IGNORE INTO room_participants (room_uri, user_uri) VALUES (?, ?)',
+    ),
+    removeParticipant: db.prepare<[string, string]>(
+      'DELETE FROM room_participants WHERE room_uri = ? AND user_uri = ?',
+    ),
+    roomsOfUser: db.prepare<[string], RoomRow>(
+      `SELECT r.* FROM rooms r JOIN room_participants p ON p.room_uri = r.room_uri
+        WHERE p.user_uri = ? ORDER BY r.created_at, r.room_uri`,
+    ),
+    roomDevices: db.prepare<[string], { device_uri: string }>(
+      'SELECT device_uri FROM room_devices WHERE room_uri = ? ORDER BY rowid',
+    ),
+    isRoomDevice: db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM room_devices WHERE room_uri = ? AND device_uri = ?',
+    ),
+    addRoomDevice: db.prepare<[string, string]>('INSERT OR IGNORE INTO room_devices (room_uri, device_uri) VALUES (?, ?)'),
+    removeRoomDevice: db.prepare<[string, string]>('DELETE FROM room_devices WHERE room_uri = ? AND device_uri = ?'),
+
+    insertEvent: db.prepare<[string, string, bigint, string, Buffer, Buffer | null, number]>(
+      `INSERT INTO events (room_uri, kind, epoch, sender_device, payload, ratchet_tree, accepted_ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertInbox: db.prepare<[string, number | bigint]>('INSERT INTO inbox (device_uri, event_id) VALUES (?, ?)'),
+    inboxAfter: db.prepare<[string, number, number], InboxEntry>(
+      `SELECT i.seq, e.kind, e.room_uri, e.epoch, e.sender_device, e.payload, e.ratchet_tree, e.accepted_ts
+         FROM inbox i JOIN events e ON e.id = i.event_id
+        WHERE i.device_uri = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
+    ),
+    ackedEventIds: db.prepare<[string, number], { event_id: number }>(
+      'SELECT DISTINCT event_id FROM inbox WHERE device_uri = ? AND seq <= ?',
+    ),
+    deleteInboxUpTo: db.prepare<[string, number]>('DELETE FROM inbox WHERE device_uri = ? AND seq <= ?'),
+    deleteEventIfUnreferenced: db.prepare<[number, number]>(
+      'DELETE FROM events WHERE id = ? AND NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = ?)',
+    ),
+
+    idempotent: db.prepare<[string, string, string], { response: string }>(
+      'SELECT response FROM idempotency WHERE device_uri = ? AND route = ? AND request_id = ?',
+    ),
+    putIdempotent: db.prepare<[string, string, string, string, number]>(
+      'INSERT INTO idempotency (device_uri, route, request_id, response, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    expireIdempotent: db.prepare<[number]>('DELETE FROM idempotency WHERE created_at < ?'),
+  };
+}
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly s: ReturnType<typeof prepareStatements>;
+
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed transaction survives
+    // a process crash (kill -9) because it is in the WAL file the OS already holds; only a power loss
+    // or OS crash can drop the last few commits. That is the failure model a provider process needs.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    this.s = prepareStatements(this.db);
+  }
+
+  /** Run `fn` in one IMMEDIATE transaction (takes the write lock up front, so no upgrade deadlocks). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- accounts ----
+
+  /** Returns the new user's id, or null when the handle is taken. */
+  insertUser(handle: string, userUri: string, pwHash: string, now: number): number | null {
+    try {
+      return Number(this.s.insertUser.run(handle, userUri, pwHash, now).lastInsertRowid);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
+      throw e;
+    }
+  }
+  userByHandle(handle: string): UserRow | undefined {
+    return this.s.userByHandle.get(handle);
+  }
+  userByUri(uri: string): UserRow | undefined {
+    return this.s.userByUri.get(uri);
+  }
+  insertDevice(d: { deviceUri: string; userId: number; deviceId: string; name: string; tokenHash: Buffer; now: number }): void {
+    this.s.insertDevice.run(d.deviceUri, d.userId, d.deviceId, d.name, d.tokenHash, d.now);
+  }
+  deviceByTokenHash(hash: Buffer): DeviceIdentity | undefined {
+    return this.s.deviceByToken.get(hash);
+  }
+  devicesOfUser(userId: number): DeviceRow[] {
+    return this.s.devicesOfUser.all(userId);
+  }
+  deviceExists(deviceUri: string): boolean {
+    return this.s.deviceExists.get(deviceUri) !== undefined;
+  }
+
+  // ---- key packages ----
+
+  insertKeyPackage(deviceUri: string, ref: Uint8Array, bytes: Uint8Array, lastResort: boolean, now: number): void {
+    this.s.insertKeyPackage.run(deviceUri, Buffer.from(ref), Buffer.from(bytes), lastResort ? 1 : 0, now);
+  }
+  deleteLastResort(deviceUri: string): void {
+    this.s.deleteLastResort.run(deviceUri);
+  }
+  countAvailable(deviceUri: string): number {
+    return this.s.countAvailable.get(deviceUri)!.n;
+  }
+  lastResort(deviceUri: string): KeyPackageRow | undefined {
+    return this.s.lastResort.get(deviceUri);
+  }
+  oldestUnclaimed(deviceUri: string): KeyPackageRow | undefined {
+    return this.s.oldestUnclaimed.get(deviceUri);
+  }
+  /** True if this call claimed it (false: someone else got there first). */
+  markClaimed(id: number): boolean {
+    return this.s.markClaimed.run(id).changes === 1;
+  }
+  recordClaim(ref: Uint8Array, roomUri: string, deviceUri: string, claimedBy: string, now: number): void {
+    this.s.upsertClaim.run(Buffer.from(ref), roomUri, deviceUri, claimedBy, now);
+  }
+  claimedDevice(ref: Uint8Array, roomUri: string): string | undefined {
+    return this.s.claimByRef.get(Buffer.from(ref), roomUri)?.device_uri;
+  }
+
+  // ---- rooms ----
+
+  /** False when the room already exists. */
+  insertRoom(roomUri: string, now: number): boolean {
+    try {
+      this.s.insertRoom.run(roomUri, now);
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
+      throw e;
+    }
+  }
+  room(roomUri: string): RoomRow | undefined {
+    return this.s.room.get(roomUri);
+  }
+  /** Compare-and-set on the epoch; false when another commit already moved it. */
+  advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {
+    return this.s.advanceEpoch.run(to, Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri, from).changes === 1;
+  }
+  participants(roomUri: string): string[] {
+    return this.s.participants.all(roomUri).map((r) => r.user_uri);
+  }
+  isParticipant(roomUri: string, userUri: string): boolean {
+    return this.s.isParticipant.get(roomUri, userUri) !== undefined;
+  }
+  addParticipant(roomUri: string, userUri: string): void {
+    this.s.addParticipant.run(roomUri, userUri);
+  }
+  removeParticipant(roomUri: string, userUri: string): void {
+    this.s.removeParticipant.run(roomUri, userUri);
+  }
+  roomsOfUser(userUri: string): RoomRow[] {
+    return this.s.roomsOfUser.all(userUri);
+  }
+  roomDevices(roomUri: string): string[] {
+    return this.s.roomDevices.all(roomUri).map((r) => r.device_uri);
+  }
+  isRoomDevice(roomUri: string, deviceUri: string): boolean {
+    return this.s.isRoomDevice.get(roomUri, deviceUri) !== undefined;
+  }
+  addRoomDevice(roomUri: string, deviceUri: string): void {
+    this.s.addRoomDevice.run(roomUri, deviceUri);
+  }
+  removeRoomDevice(roomUri: string, deviceUri: string): void {
+    this.s.removeRoomDevice.run(roomUri, deviceUri);
+  }
+
+  // ---- events and per-device inboxes ----
+
+  insertEvent(e: NewEvent): number {
+    const r = this.s.insertEvent.run(
+      e.room_uri,
+      e.kind,
+      e.epoch,
+      e.sender_device,
+      Buffer.from(e.payload),
+      e.ratchet_tree ? Buffer.from(e.ratchet_tree) : null,
+      e.accepted_ts,
+    );
+    return Number(r.lastInsertRowid);
+  }
+  /** Queue an event for a device; returns the inbox seq. */
+  enqueue(deviceUri: string, eventId: number): number {
+    return Number(this.s.insertInbox.run(deviceUri, eventId).lastInsertRowid);
+  }
+  inboxAfter(deviceUri: string, cursor: number, limit: number): InboxEntry[] {
+    return this.s.inboxAfter.all(deviceUri, cursor, limit);
+  }
+  /** Drop a device's inbox rows up to `seq`, and the events no inbox row references any more. */
+  ack(deviceUri: string, seq: number): number {
+    const ids = this.s.ackedEventIds.all(deviceUri, seq);
+    const removed = this.s.deleteInboxUpTo.run(deviceUri, seq).changes;
+    for (const { event_id } of ids) this.s.deleteEventIfUnreferenced.run(event_id, event_id);
+    return removed;
+  }
+
+  // ---- idempotency ----
+
+  idempotentResponse(deviceUri: string, route: string, requestId: string): string | undefined {
+    return this.s.idempotent.get(deviceUri, route, requestId)?.response;
+  }
+  recordResponse(deviceUri: string, route: string, requestId: string, response: string, now: number): void {
+    this.s.putIdempotent.run(deviceUri, route, requestId, response, now);
+  }
+  expireIdempotency(now: number): number {
+    return this.s.expireIdempotent.run(now - IDEMPOTENCY_TTL_MS).changes;
+  }
+}
+
+export function openStore(dataDir: string): Store {
+  return new Store(path.join(dataDir, DB_FILE));
+}
