@@ -1,0 +1,27 @@
+// Sandboxed preload: the only code with ipcRenderer. It exposes the contract's named functions on
+// `window.mimi` and nothing else, so a compromised page can call exactly the methods the main
+// process validates, never arbitrary IPC channels. Built as one CommonJS file (sandboxed preloads
+// cannot load ES modules or anything from node_modules at run time).
+
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { EVENT_CHANNEL, apiFromTransport, channelOf, type CoreEvent, type WireError } from '../../src-shared/contract.js';
+import { errorAcrossBridge } from '../../src-renderer/src/lib/coded-error.js';
+
+type IpcResult = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+const api = apiFromTransport(
+  async (method, args) => {
+    const result = (await ipcRenderer.invoke(channelOf(method), ...args)) as IpcResult;
+    if (result.ok) return result.value;
+    throw errorAcrossBridge(result.error);
+  },
+  (listener) => {
+    const forward = (_e: IpcRendererEvent, event: CoreEvent) => listener(event);
+    ipcRenderer.on(EVENT_CHANNEL, forward);
+    return () => {
+      ipcRenderer.removeListener(EVENT_CHANNEL, forward);
+    };
+  },
+);
+
+contextBridge.exposeInMainWorld('mimi', api);

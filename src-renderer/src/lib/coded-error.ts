@@ -1,0 +1,39 @@
+// Errors that must keep their CoreErrorCode on the way to the UI. Electron's contextBridge copies
+// only an Error's `message` across worlds (custom fields such as `code` are dropped), so the
+// preload puts the code in front of the message and the renderer takes it back out. The browser
+// bridge builds CoreErrors directly; both end up in `toCoreError`.
+
+import { CoreError, type CoreErrorCode, type WireError } from '../../../src-shared/contract.js';
+
+const CODES: ReadonlySet<string> = new Set<CoreErrorCode>([
+  'invalidArgument',
+  'wrongPassword',
+  'handleTaken',
+  'userUnknown',
+  'providerUnreachable',
+  'roomUnknown',
+  'notMember',
+  'noAccount',
+  'noKeyMaterial',
+  'internal',
+]);
+
+const PREFIX = /^\[mimi:([A-Za-z]+)\] /;
+
+/** For the preload: an Error whose message survives the contextBridge with its code. */
+export function errorAcrossBridge(w: WireError): Error {
+  return new Error(`[mimi:${w.code}] ${w.message}`);
+}
+
+/** Whatever was thrown, as a CoreError the UI can switch on. */
+export function toCoreError(e: unknown): CoreError {
+  if (e instanceof CoreError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (typeof code === 'string' && CODES.has(code)) return new CoreError(code as CoreErrorCode, message);
+  // Electron may prepend "Error invoking remote method ...: Error: " to the message.
+  const stripped = message.replace(/^.*?(?=\[mimi:)/s, '');
+  const m = PREFIX.exec(stripped);
+  if (m && CODES.has(m[1])) return new CoreError(m[1] as CoreErrorCode, stripped.slice(m[0].length));
+  return new CoreError('internal', message || 'Something went wrong.');
+}

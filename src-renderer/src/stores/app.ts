@@ -1,0 +1,112 @@
+// App-wide state: the connection to the core, what went wrong, and the routing of core events to
+// the per-domain stores.
+
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { AppInfo, CoreEvent } from '../../../src-shared/contract.js';
+import { api, transport } from '../api.js';
+import { toCoreError } from '../lib/coded-error.js';
+import { useAccountsStore } from './accounts.js';
+import { useMessagesStore } from './messages.js';
+import { useRoomsStore } from './rooms.js';
+
+export interface Notice {
+  id: number;
+  message: string;
+  accountId?: string;
+}
+
+const MAX_NOTICES = 4;
+
+export const useAppStore = defineStore('app', () => {
+  const info = ref<AppInfo | null>(null);
+  /** Browser mode: whether the event stream to the app process is up. */
+  const coreReachable = ref(true);
+  /** Browser mode: the page's token was missing or refused. */
+  const needsLink = ref(transport.api === null);
+  const ready = ref(false);
+  const notices = ref<Notice[]>([]);
+  let nextId = 1;
+
+  function notify(message: string, accountId?: string): void {
+    if (notices.value.some((n) => n.message === message && n.accountId === accountId)) return;
+    notices.value = [...notices.value, { id: nextId++, message, accountId }].slice(-MAX_NOTICES);
+  }
+
+  function dismiss(id: number): void {
+    notices.value = notices.value.filter((n) => n.id !== id);
+  }
+
+  /** For failures of actions that have no form of their own to show them in. */
+  function reportError(e: unknown, accountId?: string): void {
+    notify(toCoreError(e).message, accountId);
+  }
+
+  function route(event: CoreEvent): void {
+    const accounts = useAccountsStore();
+    const rooms = useRoomsStore();
+    const messages = useMessagesStore();
+    switch (event.type) {
+      case 'accounts': {
+        const before = new Set(accounts.list.map((a) => a.id));
+        accounts.apply(event.accounts);
+        for (const id of before) {
+          if (!event.accounts.some((a) => a.id === id)) {
+            rooms.forget(id);
+            messages.forget(id);
+          }
+        }
+        for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
+        break;
+      }
+      case 'rooms':
+        rooms.apply(event.accountId, event.rooms);
+        break;
+      case 'message':
+        messages.apply(event.accountId, event.message);
+        break;
+      case 'error':
+        notify(event.message, event.accountId);
+        break;
+    }
+  }
+
+  /** Everything currently on screen, to reload after missing events. */
+  async function resync(): Promise<void> {
+    const accounts = useAccountsStore();
+    const rooms = useRoomsStore();
+    const messages = useMessagesStore();
+    await accounts.refresh();
+    await Promise.all(accounts.list.map((a) => rooms.load(a.id)));
+    const open = accounts.list.flatMap((a) => (rooms.selected[a.id] ? [{ accountId: a.id, roomUri: rooms.selected[a.id]! }] : []));
+    await messages.resync(open);
+  }
+
+  async function init(): Promise<void> {
+    if (!transport.api) return;
+    transport.onUnauthorized(() => {
+      needsLink.value = true;
+    });
+    let wasDown = false;
+    transport.onConnectionChange((up) => {
+      coreReachable.value = up;
+      if (!up) wasDown = true;
+      else if (wasDown) void resync().catch(reportError);
+    });
+    // Subscribe before the first reads, so nothing that happens in between is missed.
+    api().onEvent(route);
+    try {
+      info.value = await api().app.info();
+      const accounts = useAccountsStore();
+      await accounts.refresh();
+      const rooms = useRoomsStore();
+      await Promise.all(accounts.list.map((a) => rooms.load(a.id).catch((e) => reportError(e, a.id))));
+    } catch (e) {
+      reportError(e);
+    } finally {
+      ready.value = true;
+    }
+  }
+
+  return { info, coreReachable, needsLink, ready, notices, notify, dismiss, reportError, init };
+});

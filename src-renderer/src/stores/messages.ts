@@ -1,0 +1,96 @@
+// Message history per open conversation. Lists can reach tens of thousands of messages, so they
+// are kept as plain (non-deep-reactive) arrays replaced on change: Vue then tracks one reference
+// per conversation instead of proxying every message.
+
+import { defineStore } from 'pinia';
+import { markRaw, shallowReactive } from 'vue';
+import type { MessageView } from '../../../src-shared/contract.js';
+import { api } from '../api.js';
+import { upsertBySeq } from '../lib/message-list.js';
+
+export const PAGE_SIZE = 200;
+
+export interface Conversation {
+  /** Ascending by seq. */
+  readonly items: readonly MessageView[];
+  readonly hasMore: boolean;
+  readonly loadingOlder: boolean;
+  readonly loaded: boolean;
+  readonly error?: string;
+}
+
+const EMPTY: Conversation = markRaw({ items: [], hasMore: false, loadingOlder: false, loaded: false });
+
+export const conversationKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
+
+export const useMessagesStore = defineStore('messages', () => {
+  const conversations = shallowReactive(new Map<string, Conversation>());
+
+  function get(accountId: string, roomUri: string): Conversation {
+    return conversations.get(conversationKey(accountId, roomUri)) ?? EMPTY;
+  }
+
+  function put(key: string, c: Conversation): void {
+    conversations.set(key, markRaw({ ...c, items: markRaw(c.items as MessageView[]) }));
+  }
+
+  async function loadLatest(accountId: string, roomUri: string): Promise<void> {
+    const key = conversationKey(accountId, roomUri);
+    try {
+      const page = await api().messages.page(accountId, roomUri, null, PAGE_SIZE);
+      const newest = page[0]?.seq ?? -1;
+      // Keep what arrived while the page was loading; drop older items, which may not connect to
+      // this page (after a long disconnect) and load again on scrolling up.
+      const arrived = (conversations.get(key)?.items ?? []).filter((m) => m.seq > newest);
+      put(key, { items: upsertBySeq(page.reverse(), arrived), hasMore: page.length === PAGE_SIZE, loadingOlder: false, loaded: true });
+    } catch (e) {
+      put(key, { ...get(accountId, roomUri), loaded: true, error: (e as Error).message });
+    }
+  }
+
+  async function ensureLoaded(accountId: string, roomUri: string): Promise<void> {
+    if (!get(accountId, roomUri).loaded) await loadLatest(accountId, roomUri);
+  }
+
+  async function loadOlder(accountId: string, roomUri: string): Promise<void> {
+    const key = conversationKey(accountId, roomUri);
+    const c = get(accountId, roomUri);
+    if (!c.loaded || !c.hasMore || c.loadingOlder) return;
+    put(key, { ...c, loadingOlder: true });
+    try {
+      const oldest = c.items[0]?.seq ?? null;
+      const page = await api().messages.page(accountId, roomUri, oldest, PAGE_SIZE);
+      const now = get(accountId, roomUri);
+      put(key, { ...now, items: upsertBySeq(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false });
+    } catch (e) {
+      put(key, { ...get(accountId, roomUri), loadingOlder: false, error: (e as Error).message });
+    }
+  }
+
+  async function send(accountId: string, roomUri: string, text: string): Promise<MessageView> {
+    const message = await api().messages.send(accountId, roomUri, text);
+    apply(accountId, message);
+    return message;
+  }
+
+  /** A message event: update an open conversation (others load fresh when opened). */
+  function apply(accountId: string, message: MessageView): void {
+    const key = conversationKey(accountId, message.roomUri);
+    const c = conversations.get(key);
+    if (!c?.loaded) return;
+    put(key, { ...c, items: upsertBySeq(c.items, [message]) });
+  }
+
+  /** After the event stream was down: reload what is on screen, drop the rest. */
+  async function resync(open: Array<{ accountId: string; roomUri: string }>): Promise<void> {
+    const keep = new Set(open.map((o) => conversationKey(o.accountId, o.roomUri)));
+    for (const k of [...conversations.keys()]) if (!keep.has(k)) conversations.delete(k);
+    await Promise.all(open.map((o) => loadLatest(o.accountId, o.roomUri)));
+  }
+
+  function forget(accountId: string): void {
+    for (const k of [...conversations.keys()]) if (k.startsWith(`${accountId}\n`)) conversations.delete(k);
+  }
+
+  return { conversations, get, loadLatest, ensureLoaded, loadOlder, send, apply, resync, forget };
+});

@@ -1,0 +1,194 @@
+// validateCall is the one gate between an untrusted renderer and the core (IPC and bridge both
+// call it), so it must refuse anything the contract does not describe, with a typed error.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreError, METHODS, apiFromTransport, resolveMethod, toWireError, validateCall, type MethodName } from '../../src-shared/contract.js';
+import { dispatchCall, type CallableCore } from '../../src-main/bridge/rpc-dispatch.js';
+
+const ROOM = 'mimi://a.example/r/lunch';
+
+function rejects(method: unknown, args: unknown, label = `${String(method)} ${safeJson(args)}`): CoreError {
+  let thrown: unknown;
+  try {
+    validateCall(method as string, args);
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown instanceof CoreError, `${label}: expected a CoreError, got ${String(thrown)}`);
+  assert.equal(thrown.code, 'invalidArgument', label);
+  return thrown;
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v)?.slice(0, 80) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+const GOOD: Record<MethodName, unknown[]> = {
+  'app.info': [],
+  'accounts.list': [],
+  'accounts.register': [{ handle: 'alice', password: 'correct horse', deviceName: 'laptop' }],
+  'accounts.login': [{ providerUrl: 'https://b.example:8443', handle: 'alice', password: 'correct horse' }],
+  'accounts.switchTo': ['acct-1'],
+  'accounts.signOut': ['acct-1'],
+  'rooms.list': ['acct-1'],
+  'rooms.create': ['acct-1', 'Lunch plans'],
+  'rooms.addMember': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
+  'rooms.markRead': ['acct-1', ROOM],
+  'messages.page': ['acct-1', ROOM, null, 50],
+  'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],
+};
+
+test('every method accepts well-formed arguments', () => {
+  assert.deepEqual(Object.keys(GOOD).sort(), Object.keys(METHODS).sort());
+  for (const [m, args] of Object.entries(GOOD)) assert.doesNotThrow(() => validateCall(m, args), m);
+  assert.doesNotThrow(() => validateCall('messages.page', ['acct-1', ROOM, 1234, 500]));
+  assert.doesNotThrow(() => validateCall('rooms.addMember', ['acct-1', ROOM, 'bob']));
+  assert.doesNotThrow(() => validateCall('rooms.addMember', ['acct-1', ROOM, 'bob@b.example']));
+});
+
+test('unknown method names, including prototype keys, are refused', () => {
+  for (const m of ['nope', 'accounts', 'accounts.delete', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__', 'onEvent', '', 'accounts.list ', 'x'.repeat(10_000)]) {
+    const e = rejects(m, []);
+    assert.ok(e.message.length < 120, 'the error message does not echo a huge name');
+  }
+  for (const m of [undefined, null, 42, {}]) rejects(m, []);
+});
+
+test('arguments must be an array of the exact length', () => {
+  rejects('accounts.list', undefined);
+  rejects('accounts.list', null);
+  rejects('accounts.list', {});
+  rejects('accounts.list', { length: 0 });
+  rejects('accounts.list', 'x');
+  rejects('accounts.list', [1]);
+  rejects('rooms.list', []);
+  rejects('rooms.list', ['a', 'b']);
+  rejects('messages.page', ['acct-1', ROOM, null]);
+});
+
+test('wrong types are refused', () => {
+  rejects('rooms.list', [42]);
+  rejects('rooms.list', [null]);
+  rejects('rooms.list', [{ toString: () => 'acct' }]);
+  rejects('rooms.list', [['acct']]);
+  rejects('rooms.create', ['acct-1', 7]);
+  rejects('messages.page', ['acct-1', ROOM, '10', 50]);
+  rejects('messages.page', ['acct-1', ROOM, 1.5, 50]);
+  rejects('messages.page', ['acct-1', ROOM, -1, 50]);
+  rejects('messages.page', ['acct-1', ROOM, null, 0]);
+  rejects('messages.page', ['acct-1', ROOM, null, 501]);
+  rejects('messages.page', ['acct-1', ROOM, null, Number.NaN]);
+  rejects('messages.page', ['acct-1', ROOM, Number.POSITIVE_INFINITY, 10]);
+  rejects('accounts.register', ['alice']);
+  rejects('accounts.register', [null]);
+  rejects('accounts.register', [[]]);
+  rejects('accounts.register', [{ handle: 'alice' }]);
+  rejects('accounts.register', [{ handle: 'alice', password: 12345678 }]);
+});
+
+test('extra fields on objects are refused, including prototype-pollution keys', () => {
+  rejects('accounts.register', [{ handle: 'alice', password: 'correct horse', admin: true }]);
+  rejects('accounts.login', [JSON.parse('{"handle":"alice","password":"correct horse","__proto__":{"polluted":true}}')]);
+  rejects('accounts.login', [{ handle: 'alice', password: 'correct horse', constructor: { prototype: { polluted: true } } }]);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('oversized and empty strings are refused', () => {
+  rejects('rooms.list', ['']);
+  rejects('rooms.list', ['a'.repeat(65)]);
+  rejects('rooms.create', ['acct-1', 'n'.repeat(101)]);
+  rejects('messages.send', ['acct-1', ROOM, 'm'.repeat(16_001)]);
+  rejects('messages.send', ['acct-1', ROOM, '']);
+  rejects('rooms.addMember', ['acct-1', ROOM, 'u'.repeat(301)]);
+  rejects('rooms.markRead', ['acct-1', `mimi://${'r'.repeat(600)}`]);
+  rejects('accounts.register', [{ handle: 'h'.repeat(33), password: 'correct horse' }]);
+  rejects('accounts.register', [{ handle: 'alice', password: 'p'.repeat(1025) }]);
+  assert.doesNotThrow(() => validateCall('messages.send', ['acct-1', ROOM, 'm'.repeat(16_000)]));
+});
+
+test('control characters are refused (newline and tab in messages are fine)', () => {
+  rejects('rooms.create', ['acct-1', 'a\u0000b']);
+  rejects('rooms.create', ['acct-1', 'bell\u0007']);
+  rejects('messages.send', ['acct-1', ROOM, 'escape \u001b[31m red']);
+  rejects('rooms.list', ['acct\u0008']);
+  rejects('accounts.register', [{ handle: 'ali\u0000ce', password: 'correct horse' }]);
+});
+
+test('a provider CA must be a PEM certificate', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n';
+  const args = { providerUrl: 'https://127.0.0.1:8443', handle: 'bob', password: 'correct horse' };
+  assert.doesNotThrow(() => validateCall('accounts.register', [{ ...args, caPem: pem }]));
+  rejects('accounts.register', [{ ...args, caPem: 'hello' }]);
+  rejects('accounts.register', [{ ...args, caPem: 42 }]);
+  rejects('accounts.register', [{ ...args, caPem: `${pem}${'A'.repeat(20_000)}` }]);
+  rejects('accounts.register', [{ ...args, caPem: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }]);
+});
+
+test('room URIs and provider URLs must have the right scheme', () => {
+  rejects('rooms.markRead', ['acct-1', 'https://a.example/r/lunch']);
+  rejects('messages.page', ['acct-1', 'javascript:alert(1)', null, 10]);
+  rejects('accounts.login', [{ providerUrl: 'file:///etc/passwd', handle: 'alice', password: 'correct horse' }]);
+  rejects('accounts.login', [{ providerUrl: 'javascript:alert(1)', handle: 'alice', password: 'correct horse' }]);
+  rejects('accounts.login', [{ providerUrl: 'not a url', handle: 'alice', password: 'correct horse' }]);
+});
+
+test('resolveMethod finds the implementation for every method', async () => {
+  const seen: string[] = [];
+  const core = {} as Record<string, Record<string, (...a: unknown[]) => Promise<unknown>>>;
+  for (const m of Object.keys(METHODS)) {
+    const [d, n] = m.split('.');
+    core[d] ??= {};
+    core[d][n] = async () => {
+      seen.push(m);
+      return m;
+    };
+  }
+  for (const m of Object.keys(METHODS) as MethodName[]) assert.equal(await resolveMethod(core as unknown as CallableCore, m)(), m);
+  assert.deepEqual(seen, Object.keys(METHODS));
+});
+
+test('apiFromTransport exposes exactly the contract methods as functions', async () => {
+  const calls: Array<[string, unknown[]]> = [];
+  const api = apiFromTransport(
+    async (m, args) => {
+      calls.push([m, args]);
+      return 'ok';
+    },
+    () => () => {},
+  );
+  assert.equal(await api.rooms.create('acct-1', 'x'), 'ok');
+  assert.deepEqual(calls, [['rooms.create', ['acct-1', 'x']]]);
+  assert.equal(typeof api.onEvent, 'function');
+});
+
+test('dispatchCall validates before calling and never throws', async () => {
+  let called = 0;
+  const core = {
+    rooms: {
+      create: async (_a: string, name: string) => {
+        called++;
+        if (name === 'boom') throw new Error('disk /secret/path failed');
+        if (name === 'gone') throw new CoreError('noAccount', 'Sign in first.');
+        return { name };
+      },
+    },
+  } as unknown as CallableCore;
+  const quiet = () => {};
+  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'ok'], quiet), { ok: true, value: { name: 'ok' } });
+  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'gone'], quiet), { ok: false, error: { code: 'noAccount', message: 'Sign in first.' } });
+  const internal = await dispatchCall(core, 'rooms.create', ['acct-1', 'boom'], quiet);
+  assert.deepEqual(internal, { ok: false, error: toWireError(new Error('x')) });
+  assert.equal(called, 3);
+  const bad = await dispatchCall(core, '__proto__', [], quiet);
+  assert.equal(bad.ok, false);
+  assert.equal(!bad.ok && bad.error.code, 'invalidArgument');
+  assert.equal((await dispatchCall(core, 7, [], quiet)).ok, false);
+  // validateCall alone would coerce ['rooms.create'] to its string key; dispatchCall checks the type.
+  assert.equal((await dispatchCall(core, ['rooms.create'], ['acct-1', 'ok'], quiet)).ok, false);
+  assert.equal(called, 3);
+});

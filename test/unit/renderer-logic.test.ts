@@ -1,0 +1,175 @@
+// The renderer's pure logic: timeline geometry, the message list merge, how rows are built, how
+// error codes survive Electron's contextBridge, and how people are named.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import { RowHeights } from '../../src-renderer/src/lib/virtual-layout.js';
+import { upsertBySeq } from '../../src-renderer/src/lib/message-list.js';
+import { buildRows } from '../../src-renderer/src/lib/timeline-model.js';
+import { errorAcrossBridge, toCoreError } from '../../src-renderer/src/lib/coded-error.js';
+import { initials, personName } from '../../src-renderer/src/lib/identity.js';
+
+const ALICE = 'mimi://a.example/u/alice';
+const BOB = 'mimi://b.example/u/bob';
+const ROOM = 'mimi://a.example/r/r1';
+const T0 = new Date(2025, 0, 15, 12, 0, 0).getTime();
+
+function msg(seq: number, over: Partial<MessageView> = {}): MessageView {
+  return {
+    seq,
+    messageId: `id${seq}`,
+    roomUri: ROOM,
+    sender: ALICE,
+    text: `text ${seq}`,
+    contentType: 'text/plain',
+    timestamp: T0 + seq * 1000,
+    status: 'received',
+    ...over,
+  };
+}
+
+// ---- virtual layout ----
+
+test('RowHeights: estimates until measured, offsets and total follow measurements', () => {
+  const h = new RowHeights(40);
+  h.setKeys([10, 11, 12, 13]);
+  assert.equal(h.total, 160);
+  assert.equal(h.offsetOf(2), 80);
+  assert.equal(h.measure(11, 100), true);
+  assert.equal(h.measure(11, 100), false, 'same height is not a change');
+  assert.equal(h.total, 220);
+  assert.equal(h.offsetOf(2), 140);
+  assert.equal(h.heightAt(1), 100);
+  assert.equal(h.measure(99, -5), false, 'nonsense heights are ignored');
+});
+
+test('RowHeights: indexAt and range find the rows covering a viewport', () => {
+  const h = new RowHeights(50);
+  h.setKeys(Array.from({ length: 1000 }, (_, i) => i + 1));
+  assert.equal(h.indexAt(0), 0);
+  assert.equal(h.indexAt(49), 0);
+  assert.equal(h.indexAt(50), 1);
+  assert.equal(h.indexAt(1e9), 999);
+  const r = h.range(5000, 500, 100);
+  assert.deepEqual(r, { start: 98, end: 113 });
+  assert.ok(r.end - r.start < 20, 'a viewport of 10 rows renders about 10 rows plus overscan');
+  assert.deepEqual(new RowHeights(50).range(0, 500, 100), { start: 0, end: 0 });
+});
+
+test('RowHeights: an anchor keeps its row in place when rows are prepended or resized above it', () => {
+  const h = new RowHeights(50);
+  h.setKeys([100, 101, 102, 103]);
+  const scrollTop = 120; // inside row 102 (starts at 100)
+  const anchor = h.anchorAt(scrollTop)!;
+  assert.deepEqual(anchor, { key: 102, delta: -20 });
+  // An older page arrives above, and row 101 turns out taller.
+  h.setKeys([50, 51, 52, 100, 101, 102, 103]);
+  h.measure(101, 80);
+  const restored = h.scrollTopFor(anchor)!;
+  assert.equal(h.offsetOf(h.indexOfKey(102)) - restored, -20, 'row 102 is where it was on screen');
+  assert.equal(restored, 150 + 50 + 80 + 20);
+  assert.equal(h.scrollTopFor({ key: 7, delta: 0 }), null, 'a vanished row gives no position');
+});
+
+test('RowHeights: measurements of rows that are gone are eventually forgotten', () => {
+  const h = new RowHeights(10);
+  h.setKeys(Array.from({ length: 1000 }, (_, i) => i));
+  for (let i = 0; i < 1000; i++) h.measure(i, 20);
+  h.setKeys([5000]);
+  h.setKeys([0]);
+  assert.equal(h.total, 10, 'row 0 was forgotten along with the rest');
+});
+
+// ---- message list ----
+
+test('upsertBySeq keeps seq order, replaces by seq, and never regresses to pending', () => {
+  let list = upsertBySeq([], [msg(5), msg(7)]);
+  list = upsertBySeq(list, [msg(6), msg(9), msg(1)]);
+  assert.deepEqual(
+    list.map((m) => m.seq),
+    [1, 5, 6, 7, 9],
+  );
+  const sent = msg(9, { status: 'sent', timestamp: 42 });
+  list = upsertBySeq(list, [sent]);
+  assert.equal(list.find((m) => m.seq === 9)?.timestamp, 42);
+  // The send() answer (pending) arriving after the "sent" event changes nothing.
+  list = upsertBySeq(list, [msg(9, { status: 'pending' }), msg(6, { status: 'pending' })]);
+  assert.equal(list.find((m) => m.seq === 9)?.status, 'sent');
+  assert.equal(list.find((m) => m.seq === 6)?.status, 'received');
+  const before = list;
+  upsertBySeq(list, [msg(3)]);
+  assert.equal(before.length, 5, 'the input array is not changed');
+});
+
+// ---- timeline rows ----
+
+test('buildRows groups by sender, folds reactions and edits into their message, marks days', () => {
+  const rows = buildRows(
+    [
+      msg(1, { sender: ALICE }),
+      msg(2, { sender: ALICE }),
+      msg(3, { sender: BOB }),
+      msg(4, { sender: BOB, reaction: '👍', inReplyTo: 'id1' }),
+      msg(5, { sender: ALICE, reaction: '👍', inReplyTo: 'id1' }),
+      msg(6, { sender: BOB, replaces: 'id3', text: 'fixed typo' }),
+      msg(7, { sender: ALICE, replaces: 'id3', text: 'not yours to edit' }),
+      msg(8, { sender: BOB, timestamp: T0 + 86_400_000 }),
+      msg(9, { sender: BOB, deleted: true }),
+    ],
+    ALICE,
+    T0 + 86_400_000,
+  );
+  assert.deepEqual(
+    rows.map((r) => r.key),
+    [1, 2, 3, 8, 9],
+  );
+  const [r1, r2, r3, r8, r9] = rows;
+  assert.equal(r1.showHeader, true);
+  assert.equal(r2.showHeader, false, 'same sender shortly after: grouped');
+  assert.equal(r3.showHeader, true);
+  assert.equal(r1.mine, true);
+  assert.equal(r3.mine, false);
+  assert.deepEqual(r1.reactions, [{ emoji: '👍', count: 2 }]);
+  assert.equal(r3.text, 'fixed typo', "bob's edit of his own message applies");
+  assert.equal(r3.edited, true);
+  assert.equal(r1.dayLabel, 'Yesterday');
+  assert.equal(r2.dayLabel, undefined);
+  assert.equal(r8.dayLabel, 'Today');
+  assert.equal(r8.showHeader, true, 'a new day starts a new group');
+  assert.equal(r9.deleted, true);
+  assert.equal(r9.text, '');
+});
+
+test('buildRows starts a new group after a long pause', () => {
+  const rows = buildRows([msg(1), msg(2, { timestamp: T0 + 2000 + 6 * 60_000 })], ALICE, T0);
+  assert.equal(rows[1].showHeader, true);
+});
+
+// ---- error codes across the contextBridge ----
+
+test('error codes survive a message-only copy (as contextBridge does) and Electron prefixes', () => {
+  const crossed = errorAcrossBridge({ code: 'wrongPassword', message: 'Wrong password.' });
+  const copied = new Error(crossed.message); // what the main world receives
+  const e = toCoreError(copied);
+  assert.ok(e instanceof CoreError);
+  assert.equal(e.code, 'wrongPassword');
+  assert.equal(e.message, 'Wrong password.');
+  const prefixed = toCoreError(new Error(`Error invoking remote method 'x': Error: ${crossed.message}`));
+  assert.equal(prefixed.code, 'wrongPassword');
+  assert.equal(toCoreError(new CoreError('roomUnknown', 'gone')).code, 'roomUnknown');
+  assert.equal(toCoreError(Object.assign(new Error('m'), { code: 'handleTaken' })).code, 'handleTaken');
+  assert.equal(toCoreError(new Error('[mimi:madeUp] x')).code, 'internal', 'unknown codes are not trusted');
+  assert.equal(toCoreError('plain string').code, 'internal');
+});
+
+// ---- names ----
+
+test('people are shown by handle on their own provider, handle@domain elsewhere', () => {
+  assert.equal(personName(ALICE, 'a.example').label, 'alice');
+  assert.equal(personName(BOB, 'a.example').label, 'bob@b.example');
+  assert.equal(personName('not a uri', 'a.example').label, 'not a uri');
+  assert.equal(initials('alice'), 'A');
+  assert.equal(initials('mary-jane'), 'MJ');
+  assert.equal(initials(''), '?');
+});
