@@ -1,17 +1,23 @@
 // CLI entry: npm run provider -- --domain a.example --port 8443 --data DIR [--host 127.0.0.1]
+//   [--peer b.example=https://127.0.0.1:8444]... [--trust b-ca.pem]...
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { caFilePaths } from './dev-ca.js';
+import { FederationConfigError, loadTrustFiles, parsePeerSpec } from './federation/config.js';
 import { startProvider } from './server.js';
 
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
+                [--peer <domain>=<url>]... [--trust <ca.pem>]...
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
   --data        data directory (SQLite database, dev CA and TLS certificate)
   --host        listen address (default 127.0.0.1)
   --public-url  base URL other providers reach this one at (default: the listening URL)
+  --peer        base URL of a peer provider's MIMI directory (repeatable; default https://<domain>)
+  --trust       PEM file of a CA whose certificates are accepted for peer providers (repeatable;
+                peers are trusted only through --trust, not even this provider's own CA implicitly)
 `;
 
 function usage(problem: string): never {
@@ -29,6 +35,8 @@ function parse() {
         data: { type: 'string' },
         host: { type: 'string' },
         'public-url': { type: 'string' },
+        peer: { type: 'string', multiple: true },
+        trust: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -45,12 +53,26 @@ function parse() {
   if (values.port === undefined) usage('--port is required');
   if (!values.data) usage('--data is required');
   if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) usage(`invalid --port ${values.port}`);
+  let federation;
+  try {
+    const peers = new Map<string, string>();
+    for (const spec of values.peer ?? []) {
+      const [domain, url] = parsePeerSpec(spec);
+      if (peers.has(domain)) usage(`--peer ${domain} given twice`);
+      peers.set(domain, url);
+    }
+    federation = { peers, trustPem: loadTrustFiles((values.trust ?? []).map((f) => path.resolve(f))) };
+  } catch (e) {
+    if (e instanceof FederationConfigError) usage(e.message);
+    throw e;
+  }
   return {
     domain: values.domain,
     port: Number(values.port),
     dataDir: path.resolve(values.data),
     host: values.host,
     publicUrl: values['public-url'],
+    federation,
   };
 }
 
@@ -61,7 +83,7 @@ async function main(): Promise<void> {
     provider = await startProvider(opts);
   } catch (e) {
     const msg = (e as Error).message;
-    if (msg.startsWith('invalid provider domain')) usage(msg);
+    if (msg.startsWith('invalid provider domain') || e instanceof FederationConfigError) usage(msg);
     process.stderr.write(`provider: cannot start: ${msg}\n`);
     process.exit(1);
   }

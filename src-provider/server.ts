@@ -1,8 +1,11 @@
 // Provider process wiring: TLS from the data dir's dev CA, the SQLite store, the logic modules,
-// the client API router on node:https and the push WebSocket on upgrade of /v1/events.
+// the client API router on node:https and the push WebSocket on upgrade of /v1/events. The same
+// port serves the MIMI server-to-server endpoints to peer providers over mutual TLS
+// (federation/mtls.ts), dispatched to an S2sHandler (federation/s2s-handler.ts).
 
+import type Database from 'better-sqlite3';
 import https from 'node:https';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -11,8 +14,15 @@ import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
 import { ensureDevCa } from './dev-ca.js';
-import { ApiFailure } from './errors.js';
-import { sendError, sendJson } from './http.js';
+import { MIMI_ENDPOINTS, MIMI_PREFIX } from './directory.js';
+import { ApiFailure, badRequest } from './errors.js';
+import { federationConfig, type FederationConfig, type FederationOptions } from './federation/config.js';
+import { FanoutOutbox, type FanoutOutboxOptions } from './federation/fanout-outbox.js';
+import { authenticatePeer, ensureFederationIdentity, guardPeerConnections, peerTlsServerOptions } from './federation/mtls.js';
+import { MIMI_CONTENT_TYPE, PeerClient } from './federation/peer-client.js';
+import type { S2sFactory, S2sHandler } from './federation/s2s-handler.js';
+import { SeenLog } from './federation/seen-log.js';
+import { readBody, sendError, sendJson } from './http.js';
 import { Hub } from './hub.js';
 import { KeyPackages } from './key-packages.js';
 import { PushHub } from './push.js';
@@ -33,6 +43,29 @@ export interface ProviderOptions {
   pushHighWaterBytes?: number;
   /** Where operational messages go (internal errors with stacks); default stderr. */
   log?: (msg: string) => void;
+  /** Peer base URLs and the CAs trusted for peers (the only ones: nothing is trusted by default). */
+  federation?: FederationOptions;
+  /** Fanout outbox tuning (the bench compares batching on and off; tests shorten the backoff). */
+  fanout?: Pick<FanoutOutboxOptions, 'batching' | 'maxBatchMessages' | 'maxBatchBytes' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>;
+  /** Timeout of requests to peers (ms); default 15 s. */
+  peerTimeoutMs?: number;
+  /**
+   * The MIMI endpoint logic: a handler, or a factory given the provider's objects (S2sDeps). Without
+   * it the /mimi/v1/ routes answer 501.
+   */
+  s2s?: S2sHandler | S2sFactory;
+}
+
+/** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
+export interface FederationRuntime {
+  config: FederationConfig;
+  peerClient: PeerClient;
+  outbox: FanoutOutbox;
+  seenLog: SeenLog;
+  /** The store's SQLite handle (the outbox and seen log live in it). */
+  db: Database.Database;
+  /** This provider's client certificate for mutual TLS with peers. */
+  clientCertPem: string;
 }
 
 export interface RunningProvider {
@@ -40,6 +73,7 @@ export interface RunningProvider {
   port: number;
   domain: string;
   caPem: string;
+  federation: FederationRuntime;
   close(): Promise<void>;
 }
 
@@ -65,11 +99,52 @@ function parseCursor(raw: string | null): number {
   return Number(raw);
 }
 
+const S2S_ENDPOINTS = new Set(Object.keys(MIMI_ENDPOINTS));
+
+/** `/mimi/v1/<endpoint>/<param>` -> endpoint and decoded param; 404/405/400 otherwise. */
+function parseS2sPath(method: string, pathname: string): { endpoint: string; param: string } {
+  const parts = pathname.slice(MIMI_PREFIX.length + 1).split('/');
+  const [endpoint, rawParam] = parts;
+  if (parts.length !== 2 || !S2S_ENDPOINTS.has(endpoint) || !rawParam) {
+    throw new ApiFailure('notFound', `no MIMI endpoint at ${pathname} (expected ${MIMI_PREFIX}/<endpoint>/<percent-encoded parameter>)`);
+  }
+  const expected = endpoint === 'proxyDownload' ? 'GET' : 'POST';
+  if (method !== expected) {
+    throw new ApiFailure('notAllowed', `method ${method} is not allowed here (allowed: ${expected})`, { status: 405 });
+  }
+  try {
+    return { endpoint, param: decodeURIComponent(rawParam) };
+  } catch {
+    throw badRequest(`path segment ${JSON.stringify(rawParam)} is not valid percent-encoding`);
+  }
+}
+
+function isMimiContentType(header: string | undefined): boolean {
+  return header === undefined || header.split(';')[0].trim().toLowerCase() === MIMI_CONTENT_TYPE;
+}
+
+function sendMimi(res: ServerResponse, reply: Awaited<ReturnType<S2sHandler['handle']>>): void {
+  if (!Number.isInteger(reply.status) || reply.status < 200 || reply.status > 599) {
+    throw new Error(`s2s handler returned invalid status ${reply.status}`);
+  }
+  const body = reply.body ? Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength) : Buffer.alloc(0);
+  res.writeHead(reply.status, {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...(body.length > 0 ? { 'content-type': MIMI_CONTENT_TYPE } : {}),
+    'content-length': String(body.length),
+    ...reply.headers,
+  });
+  res.end(body);
+}
+
 export async function startProvider(opts: ProviderOptions): Promise<RunningProvider> {
   if (!isValidDomain(opts.domain)) throw new Error(`invalid provider domain: ${JSON.stringify(opts.domain)}`);
   const log = opts.log ?? ((msg: string) => process.stderr.write(`[provider ${opts.domain}] ${msg}\n`));
   const host = opts.host ?? '127.0.0.1';
+  const fedConfig = federationConfig(opts.federation);
   const tls = await ensureDevCa(opts.dataDir, opts.domain);
+  const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
   const store = openStore(opts.dataDir);
   store.tx(() => store.expireIdempotency(Date.now()));
 
@@ -81,14 +156,44 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const accounts = new Accounts(store, opts.domain);
   const keyPackages = new KeyPackages(store, opts.domain);
+  // Federation objects come before the hub so the hub can enqueue fanout inside its transactions.
+  const peerClient = new PeerClient({
+    ownDomain: opts.domain,
+    config: fedConfig,
+    clientCertPem: fedIdentity.certPem,
+    clientKeyPem: fedIdentity.keyPem,
+    timeoutMs: opts.peerTimeoutMs,
+  });
+  const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
+  const seenLog = new SeenLog(store.db);
   const hub = new Hub({ store, domain: opts.domain, onQueued: (devices) => push.notify(devices) });
+  const s2s: S2sHandler | undefined =
+    typeof opts.s2s === 'function'
+      ? opts.s2s({ domain: opts.domain, store, db: store.db, hub, config: fedConfig, peerClient, outbox, seenLog, log })
+      : opts.s2s;
   let url = '';
   const router = clientApiRouter({ accounts, keyPackages, hub, publicUrl: () => opts.publicUrl ?? url });
 
-  const server = https.createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem, minVersion: 'TLSv1.2' }, (req, res) => {
+  const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {
+    // Authenticate before anything else, so unauthenticated callers learn nothing about routes.
+    const peer = authenticatePeer(req, opts.domain);
+    const { endpoint, param } = parseS2sPath(req.method ?? 'GET', u.pathname);
+    if (!isMimiContentType(req.headers['content-type'])) {
+      throw badRequest(`Content-Type must be ${MIMI_CONTENT_TYPE}`, 415);
+    }
+    const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
+    sendMimi(res, await handler.handle(peer.domain, endpoint, param, new Uint8Array(body)));
+  };
+
+  const tlsOptions = { key: tls.serverKeyPem, cert: tls.serverCertPem, minVersion: 'TLSv1.2' as const };
+  const server = https.createServer({ ...tlsOptions, ...peerTlsServerOptions(fedConfig.trustPem) }, (req, res) => {
     void (async () => {
       try {
         const u = new URL(req.url ?? '/', 'https://provider.invalid');
+        if (s2s && (u.pathname === MIMI_PREFIX || u.pathname.startsWith(`${MIMI_PREFIX}/`))) {
+          await serveS2s(s2s, req, res, u);
+          return;
+        }
         const { handler, params } = router.resolve(req.method ?? 'GET', u.pathname);
         const reply = await handler({ req, url: u, params });
         sendJson(res, reply.status, reply.body);
@@ -97,6 +202,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       }
     })();
   });
+  guardPeerConnections(server, log);
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
 
@@ -127,10 +233,15 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const port = (server.address() as AddressInfo).port;
   url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  outbox.start(); // resume fanout left over from the previous run
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // Stop fanout first: closing the peer client aborts in-flight deliveries (their rows stay).
+      const outboxClosed = outbox.close();
+      peerClient.close();
+      await outboxClosed;
       push.close(); // close frames first, so clients see a clean 1001 rather than a reset
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -145,5 +256,12 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       store.close();
     })());
 
-  return { url, port, domain: opts.domain, caPem: tls.caPem, close };
+  return {
+    url,
+    port,
+    domain: opts.domain,
+    caPem: tls.caPem,
+    federation: { config: fedConfig, peerClient, outbox, seenLog, db: store.db, clientCertPem: fedIdentity.certPem },
+    close,
+  };
 }

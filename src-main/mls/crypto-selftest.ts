@@ -35,11 +35,10 @@ import {
 } from 'ts-mls';
 import { makeGenericHpke } from 'ts-mls/crypto/implementation/hpke.js';
 import { makeAead } from 'ts-mls/crypto/implementation/noble/makeAead.js';
-import { Aes128Gcm, CipherSuite, HkdfSha256, KemId } from '@hpke/core';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
-import { expand, extract } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes as concat, fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
+import { Aes128Gcm, CipherSuite, HkdfSha256 } from '@hpke/core';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
+import { NobleX25519Kem } from '../../src-shared/hpke-x25519.js';
 
 export type ProviderName = 'webcrypto' | 'noble';
 
@@ -181,107 +180,3 @@ const nobleEd25519: CiphersuiteImpl['signature'] = {
     return { signKey, publicKey: ed25519.getPublicKey(signKey) };
   },
 };
-
-// ---------------------------------------------------------------------------------------------
-// DHKEM(X25519, HKDF-SHA256) in pure JS, shaped as an @hpke/core KEM.
-
-const KEM_ID = KemId.DhkemX25519HkdfSha256; // 0x0020
-const KEM_SUITE_ID = new Uint8Array([0x4b, 0x45, 0x4d, KEM_ID >> 8, KEM_ID & 0xff]); // "KEM" || I2OSP(kem_id, 2)
-const HPKE_V1 = utf8('HPKE-v1');
-const N = 32; // Nsecret = Nenc = Npk = Nsk
-
-/** Stands in for a CryptoKey: @hpke/core and ts-mls only pass keys back to the KEM that made them. */
-class RawX25519Key {
-  readonly algorithm = { name: 'X25519' };
-  readonly extractable = true;
-  readonly usages: KeyUsage[];
-  constructor(
-    readonly type: 'public' | 'private',
-    readonly raw: Uint8Array,
-  ) {
-    if (raw.length !== N) throw new Error(`X25519 ${type} key must be ${N} bytes, got ${raw.length}`);
-    this.usages = type === 'private' ? ['deriveBits'] : [];
-  }
-}
-
-function asRaw(key: unknown, type: 'public' | 'private'): Uint8Array {
-  const k = key instanceof RawX25519Key ? key : (key as { privateKey?: unknown })?.privateKey;
-  if (k instanceof RawX25519Key && k.type === type) return k.raw;
-  throw new Error(`expected an X25519 ${type} key made by this KEM`);
-}
-
-function cryptoKey(type: 'public' | 'private', raw: Uint8Array): CryptoKey {
-  return new RawX25519Key(type, raw) as unknown as CryptoKey;
-}
-
-function keyPair(sk: Uint8Array): CryptoKeyPair {
-  return { privateKey: cryptoKey('private', sk), publicKey: cryptoKey('public', x25519.getPublicKey(sk)) };
-}
-
-function bytesOf(b: ArrayBufferLike | ArrayBufferView): Uint8Array {
-  return ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice() : new Uint8Array(b).slice();
-}
-
-function buffer(b: Uint8Array): ArrayBuffer {
-  return b.slice().buffer as ArrayBuffer;
-}
-
-function labeledExtract(label: string, ikm: Uint8Array): Uint8Array {
-  // RFC 9180 5.1: LabeledExtract(salt = "", label, ikm)
-  return extract(sha256, concat(HPKE_V1, KEM_SUITE_ID, utf8(label), ikm), new Uint8Array());
-}
-
-function labeledExpand(prk: Uint8Array, label: string, info: Uint8Array, length: number): Uint8Array {
-  const lengthPrefix = new Uint8Array([length >> 8, length & 0xff]);
-  return expand(sha256, prk, concat(lengthPrefix, HPKE_V1, KEM_SUITE_ID, utf8(label), info), length);
-}
-
-function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): Uint8Array {
-  return labeledExpand(labeledExtract('eae_prk', dh), 'shared_secret', kemContext, N);
-}
-
-export class NobleX25519Kem {
-  readonly id = KEM_ID;
-  readonly secretSize = N;
-  readonly encSize = N;
-  readonly publicKeySize = N;
-  readonly privateKeySize = N;
-
-  async serializePublicKey(key: CryptoKey): Promise<ArrayBuffer> {
-    return buffer(asRaw(key, 'public'));
-  }
-  async deserializePublicKey(key: ArrayBufferLike | ArrayBufferView): Promise<CryptoKey> {
-    return cryptoKey('public', bytesOf(key));
-  }
-  async serializePrivateKey(key: CryptoKey): Promise<ArrayBuffer> {
-    return buffer(asRaw(key, 'private'));
-  }
-  async deserializePrivateKey(key: ArrayBufferLike | ArrayBufferView): Promise<CryptoKey> {
-    return cryptoKey('private', bytesOf(key));
-  }
-  async importKey(format: 'raw' | 'jwk', key: ArrayBuffer | JsonWebKey, isPublic = true): Promise<CryptoKey> {
-    if (format !== 'raw' || !(key instanceof ArrayBuffer)) throw new Error('only raw X25519 keys are supported');
-    return cryptoKey(isPublic ? 'public' : 'private', bytesOf(key));
-  }
-  async generateKeyPair(): Promise<CryptoKeyPair> {
-    return keyPair(x25519.utils.randomSecretKey());
-  }
-  async deriveKeyPair(ikm: ArrayBufferLike | ArrayBufferView): Promise<CryptoKeyPair> {
-    // RFC 9180 7.1.3 for X25519: the expanded bytes are the private key as-is.
-    const prk = labeledExtract('dkp_prk', bytesOf(ikm));
-    return keyPair(labeledExpand(prk, 'sk', new Uint8Array(), N));
-  }
-  async encap(params: { recipientPublicKey: CryptoKey; ekm?: unknown }): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
-    const pkR = asRaw(params.recipientPublicKey, 'public');
-    const skE = x25519.utils.randomSecretKey();
-    const enc = x25519.getPublicKey(skE);
-    const dh = x25519.getSharedSecret(skE, pkR); // throws on an all-zero result (small-order point)
-    return { sharedSecret: buffer(extractAndExpand(dh, concat(enc, pkR))), enc: buffer(enc) };
-  }
-  async decap(params: { recipientKey: CryptoKey | CryptoKeyPair; enc: ArrayBufferLike | ArrayBufferView }): Promise<ArrayBuffer> {
-    const skR = asRaw(params.recipientKey, 'private');
-    const enc = bytesOf(params.enc);
-    const dh = x25519.getSharedSecret(skR, enc);
-    return buffer(extractAndExpand(dh, concat(enc, x25519.getPublicKey(skR))));
-  }
-}
