@@ -1,12 +1,21 @@
 // Hub logic for rooms this provider hosts: room creation, the one-commit-per-epoch rule, message
-// acceptance and fanout into per-device inboxes. It knows nothing about HTTP: the client API calls
-// it now and the MIMI server-to-server endpoints will call the same methods later. Inputs are
-// decoded bytes; every state change of one call happens in one store transaction, and the devices
-// that got new inbox rows are reported through `onQueued` only after that transaction committed.
+// acceptance and fanout. It knows nothing about HTTP: the client API (local devices) and the MIMI
+// `/update` and `/submitMessage` endpoints (follower providers) call the same acceptance code with
+// a different `HubSource`. Inputs are decoded bytes; every state change of one call happens in one
+// store transaction: local devices get inbox rows, follower providers get rows in the durable
+// fanout outbox, in the same transaction. Devices and followers are told only after it committed.
+//
+// Which devices are in the room is read from the ratchet tree each accepted Commit carries (leaf
+// credentials are device URIs): that works the same for a local client and for a follower that
+// sends only the standard HandshakeBundle, and it is what decides where fanout goes.
 
+import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
+import { decodeRatchetTree, treeLeaves } from '../src-shared/mls-structs.js';
+import { encodeFanoutMessage, type FanoutMessage } from '../src-shared/mimi-protocol.js';
+import type { Fields } from '../src-shared/mls-structs.js';
 import {
   MAX_MESSAGE_BYTES,
   type CommitResponse,
@@ -22,20 +31,37 @@ export interface HubActor {
   userUri: string;
 }
 
+/** Who hands the hub a commit or message: one of our own devices, or a follower provider. */
+export type HubSource = { kind: 'device'; actor: HubActor } | { kind: 'peer'; domain: string };
+
 export interface CommitInput {
   commit: Uint8Array;
+  /** MLSMessage(welcome) */
   welcome?: Uint8Array;
+  /** MLSMessage(group_info) for the new epoch */
   groupInfo: Uint8Array;
+  /** RFC 9420 ratchet_tree extension encoding of the new epoch's tree */
   ratchetTree: Uint8Array;
-  addUsers: string[];
-  removeUsers: string[];
-  removeDevices: string[];
-  requestId: string;
+  /** Participant list changes; local clients state them, for peers they are derived from the tree. */
+  addUsers?: string[];
+  removeUsers?: string[];
+  /** Local clients may restate the devices they remove; checked against the tree. */
+  removeDevices?: string[];
+  /** Local clients' idempotency key. Peers are deduplicated by the commit's digest. */
+  requestId?: string;
 }
 
 export interface MessageInput {
   message: Uint8Array;
-  requestId: string;
+  requestId?: string;
+  /** Peers: the sending user (SubmitMessageRequest.sendingUri). */
+  sendingUri?: string;
+}
+
+/** Where fanout to other providers goes: the durable outbox in production. */
+export interface FanoutSink {
+  enqueue(domain: string, roomUri: string, fanoutMessage: Uint8Array): void;
+  kick(): void;
 }
 
 export interface HubOptions {
@@ -44,6 +70,13 @@ export interface HubOptions {
   now?: () => number;
   /** Called after a transaction that queued events for these devices has committed. */
   onQueued?: (deviceUris: string[]) => void;
+  /** Fanout to follower providers; without it, rooms cannot have remote devices. */
+  fanout?: FanoutSink;
+  /**
+   * Who may join by external commit without being a participant already (e.g. with a joining code
+   * presented to /groupInfo). Returns true to admit `userUri`, and is then consumed.
+   */
+  admitJoiner?: (roomUri: string, userUri: string) => boolean;
 }
 
 function peek(bytes: Uint8Array, what: string): MlsMessageInfo {
@@ -75,46 +108,86 @@ const isUserUri = (s: string): boolean => {
   }
 };
 
+const domainOf = (uri: string): string => parseMimiUri(uri).domain;
+const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
+
+/** Device URIs of the tree's leaves, in leaf order (index = leaf index, '' for a blank leaf). */
+function treeDevices(tree: Uint8Array, what: string): string[] {
+  let leaves;
+  try {
+    leaves = treeLeaves(decodeRatchetTree(tree));
+  } catch (e) {
+    throw badRequest(`${what} is not a valid ratchet tree: ${(e as Error).message}`);
+  }
+  const out: string[] = [];
+  for (const leaf of leaves) {
+    let kind = '';
+    try {
+      kind = parseMimiUri(leaf.identity).kind;
+    } catch {
+      kind = '';
+    }
+    if (kind !== 'device') throw badRequest(`${what}: leaf ${leaf.leafIndex} has identity ${JSON.stringify(leaf.identity)}, not a device URI`);
+    if (out.includes(leaf.identity)) throw badRequest(`${what}: device ${leaf.identity} is in the tree twice`);
+    while (out.length < leaf.leafIndex) out.push('');
+    out.push(leaf.identity);
+  }
+  return out;
+}
+
+interface CommitChecked {
+  info: MlsMessageInfo;
+  external: boolean;
+  devicesAfter: string[];
+  welcomeRefs: Uint8Array[];
+}
+
 export class Hub {
   private readonly store: Store;
   readonly domain: string;
   private readonly now: () => number;
   private readonly onQueued: (deviceUris: string[]) => void;
+  private readonly fanoutSink?: FanoutSink;
+  private readonly admitJoiner: (roomUri: string, userUri: string) => boolean;
 
   constructor(opts: HubOptions) {
     this.store = opts.store;
     this.domain = opts.domain;
     this.now = opts.now ?? Date.now;
     this.onQueued = opts.onQueued ?? (() => {});
+    this.fanoutSink = opts.fanout;
+    this.admitJoiner = opts.admitJoiner ?? (() => false);
   }
 
-  /** Runs `fn` in a transaction and announces queued devices once it has committed. */
+  /** Runs `fn` in a transaction and announces queued devices and fanout once it has committed. */
   private write<T>(fn: (queued: Set<string>) => T): T {
     const queued = new Set<string>();
     const result = this.store.tx(() => fn(queued));
     if (queued.size) this.onQueued([...queued]);
+    this.fanoutSink?.kick();
     return result;
   }
 
   private roomInfo(row: RoomRow): RoomInfo {
     return {
       roomUri: row.room_uri,
-      hubDomain: this.domain,
+      hubDomain: row.hub_domain ?? this.domain,
       epoch: String(row.epoch),
       participants: this.store.participants(row.room_uri),
       createdAt: row.created_at,
     };
   }
 
+  /** A room this provider hosts (not a follower's row for a remote room). */
   private requireRoom(roomUri: string): RoomRow {
     const row = this.store.room(roomUri);
-    if (!row) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
+    if (!row || row.hub_domain !== null) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
     return row;
   }
 
-  private requireParticipant(roomUri: string, actor: HubActor): void {
-    if (!this.store.isParticipant(roomUri, actor.userUri)) {
-      throw new ApiFailure('notMember', `${actor.userUri} is not a participant of ${roomUri}`);
+  private requireParticipant(roomUri: string, userUri: string): void {
+    if (!this.store.isParticipant(roomUri, userUri)) {
+      throw new ApiFailure('notMember', `${userUri} is not a participant of ${roomUri}`);
     }
   }
 
@@ -141,19 +214,22 @@ export class Hub {
     });
   }
 
+  /** The rooms a local user is in: hosted here, or (as a follower) elsewhere. */
   listRooms(actor: HubActor): RoomInfo[] {
     return this.store.roomsOfUser(actor.userUri).map((r) => this.roomInfo(r));
   }
 
   getRoom(actor: HubActor, roomUri: string): RoomInfo {
-    const row = this.requireRoom(roomUri);
-    this.requireParticipant(roomUri, actor);
+    const row = this.store.room(roomUri);
+    if (!row) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
+    this.requireParticipant(roomUri, actor.userUri);
     return this.roomInfo(row);
   }
 
+  /** GroupInfo for a local participant (a new device joining by external commit). */
   groupInfo(actor: HubActor, roomUri: string): GroupInfoResponse {
     const row = this.requireRoom(roomUri);
-    this.requireParticipant(roomUri, actor);
+    this.requireParticipant(roomUri, actor.userUri);
     if (!row.group_info || !row.ratchet_tree) {
       throw new ApiFailure('notFound', `room ${roomUri} has no GroupInfo yet (no commit accepted so far)`);
     }
@@ -162,8 +238,8 @@ export class Hub {
 
   // ---- commits ----
 
-  commit(actor: HubActor, roomUri: string, input: CommitInput): CommitResponse {
-    // Everything that needs no state is checked before the transaction.
+  /** Stateless checks of a commit bundle, before any transaction. */
+  private checkCommit(roomUri: string, input: CommitInput): CommitChecked {
     const info = peek(input.commit, 'commit');
     if (info.wireFormat !== 'public') throw badRequest(`commit must be a PublicMessage, got ${info.wireFormat}`);
     if (info.contentType !== 'commit') throw badRequest(`commit carries ${info.contentType} content, not a Commit`);
@@ -177,6 +253,7 @@ export class Hub {
     checkGroup(gi, roomUri, 'groupInfo');
     if (gi.epoch !== info.epoch! + 1n) throw badRequest(`groupInfo is for epoch ${gi.epoch}, the commit creates epoch ${info.epoch! + 1n}`);
     if (input.ratchetTree.length === 0) throw badRequest('ratchetTree is empty');
+    const devicesAfter = treeDevices(input.ratchetTree, 'ratchetTree');
     let welcomeRefs: Uint8Array[] = [];
     if (input.welcome) {
       try {
@@ -188,22 +265,42 @@ export class Hub {
       if (welcomeRefs.length === 0) throw badRequest('welcome has no recipients');
     }
     for (const [field, list] of [
-      ['addUsers', input.addUsers],
-      ['removeUsers', input.removeUsers],
+      ['addUsers', input.addUsers ?? []],
+      ['removeUsers', input.removeUsers ?? []],
     ] as const) {
       for (const u of list) if (!isUserUri(u)) throw badRequest(`${field}: ${JSON.stringify(u)} is not a user URI`);
     }
-    for (const u of input.addUsers) if (input.removeUsers.includes(u)) throw badRequest(`${u} is both added and removed`);
+    for (const u of input.addUsers ?? []) if (input.removeUsers?.includes(u)) throw badRequest(`${u} is both added and removed`);
+    return { info, external, devicesAfter, welcomeRefs };
+  }
+
+  /** A commit from one of our own devices (client API). */
+  commit(actor: HubActor, roomUri: string, input: CommitInput): CommitResponse {
+    return this.acceptCommit({ kind: 'device', actor }, roomUri, input);
+  }
+
+  /** A commit a follower provider forwarded (`/update`). */
+  commitFromPeer(peerDomain: string, roomUri: string, input: CommitInput): CommitResponse {
+    return this.acceptCommit({ kind: 'peer', domain: peerDomain }, roomUri, input);
+  }
+
+  private acceptCommit(source: HubSource, roomUri: string, input: CommitInput): CommitResponse {
+    const { info, external, devicesAfter, welcomeRefs } = this.checkCommit(roomUri, input);
+    const local = source.kind === 'device' ? source.actor : undefined;
+    const commitDigest = digest(input.commit);
 
     return this.write((queued) => {
-      const done = this.store.idempotentResponse(actor.deviceUri, 'commit', input.requestId);
-      if (done) return JSON.parse(done) as CommitResponse;
-
+      if (local && input.requestId) {
+        const done = this.store.idempotentResponse(local.deviceUri, 'commit', input.requestId);
+        if (done) return JSON.parse(done) as CommitResponse;
+      }
       const room = this.requireRoom(roomUri);
       const epoch = BigInt(room.epoch);
-      if (external) this.requireParticipant(roomUri, actor);
-      else if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
-        throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
+      // A peer retrying a commit whose answer it lost gets the same answer (peers have no request id).
+      const seen = local ? undefined : this.store.acceptedByDigest(roomUri, commitDigest);
+      if (seen && seen.kind === 'commit') return { epoch: String(BigInt(seen.epoch) + 1n), acceptedTimestamp: seen.accepted_ts };
+      if (local && !external && !this.store.isRoomDevice(roomUri, local.deviceUri)) {
+        throw new ApiFailure('notMember', `${local.deviceUri} is not a member device of ${roomUri}`);
       }
       // The loser of a race for this epoch ends here: the winner's transaction already moved it.
       if (info.epoch !== epoch) {
@@ -212,38 +309,88 @@ export class Hub {
         });
       }
 
-      const participantsBefore = new Set(this.store.participants(roomUri));
       const devicesBefore = this.store.roomDevices(roomUri);
-      for (const u of input.addUsers) {
-        const p = parseMimiUri(u);
-        if (p.domain !== this.domain || !this.store.userByUri(u)) {
-          throw new ApiFailure('userUnknown', `cannot add ${u}: no such user on ${this.domain}`, { status: 400 });
+      const before = new Set(devicesBefore);
+      const after = new Set(devicesAfter.filter(Boolean));
+      const added = [...after].filter((d) => !before.has(d));
+      const removed = devicesBefore.filter((d) => !after.has(d));
+
+      // Who sent it: a member's leaf in the current tree, or the device an external commit adds.
+      let sender: string;
+      if (external) {
+        if (welcomeRefs.length) throw badRequest('an external commit cannot carry a Welcome');
+        if (added.length !== 1) throw badRequest(`an external commit must add exactly one device, this one adds ${added.length}`);
+        sender = added[0];
+        const joinerUser = userOfDevice(sender);
+        for (const d of removed) {
+          if (userOfDevice(d) !== joinerUser) throw new ApiFailure('notAllowed', `an external commit may only remove its own user's devices, not ${d}`);
         }
+        if (!this.store.isParticipant(roomUri, joinerUser) && !this.admitJoiner(roomUri, joinerUser)) {
+          throw new ApiFailure('notMember', `${joinerUser} is not a participant of ${roomUri}`);
+        }
+      } else {
+        const currentLeaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : devicesBefore;
+        sender = currentLeaves[info.senderLeafIndex ?? -1] ?? '';
+        if (!sender || !before.has(sender)) throw badRequest(`commit is signed by leaf ${info.senderLeafIndex}, which holds no member device`);
       }
-      for (const u of input.removeUsers) {
-        if (!participantsBefore.has(u)) throw badRequest(`cannot remove ${u}: not a participant`);
+      if (local && sender !== local.deviceUri) {
+        throw new ApiFailure('notAllowed', `commit is signed by ${sender}, not by this device (${local.deviceUri})`);
       }
-      const removeDevices = new Set(input.removeDevices);
-      for (const d of removeDevices) {
-        if (!devicesBefore.includes(d)) throw badRequest(`cannot remove ${d}: not a member device`);
+      if (source.kind === 'peer' && domainOf(sender) !== source.domain) {
+        throw new ApiFailure('notAllowed', `${source.domain} cannot submit a commit signed by ${sender}`);
       }
-      // A removed participant keeps no device in the room, listed or not.
-      const removedUsers = new Set(input.removeUsers);
-      for (const d of devicesBefore) if (removedUsers.has(userOfDevice(d))) removeDevices.add(d);
-      if (removeDevices.has(actor.deviceUri)) throw new ApiFailure('notAllowed', 'a commit cannot remove its own sender');
+      if (removed.includes(sender)) throw new ApiFailure('notAllowed', 'a commit cannot remove its own sender');
+      for (const d of input.removeDevices ?? []) {
+        if (!before.has(d)) throw badRequest(`cannot remove ${d}: not a member device`);
+        if (after.has(d)) throw badRequest(`removeDevices lists ${d}, but the commit keeps it`);
+      }
 
-      const participantsAfter = new Set([...participantsBefore].filter((u) => !removedUsers.has(u)));
-      for (const u of input.addUsers) participantsAfter.add(u);
-
-      const newDevices: string[] = [];
+      // Every added device (but an external joiner) needs a Welcome addressed to a KeyPackage that
+      // was claimed for this room, here or through this hub.
+      const welcomed: string[] = [];
       for (const ref of welcomeRefs) {
         const device = this.store.claimedDevice(ref, roomUri);
         if (!device) throw badRequest('welcome is addressed to a KeyPackage that was not claimed for this room');
-        if (!participantsAfter.has(userOfDevice(device))) {
-          throw badRequest(`welcome adds ${device}, whose user is not a participant (list it in addUsers)`);
+        if (!added.includes(device)) throw badRequest(`welcome is addressed to ${device}, whom the commit does not add`);
+        if (!welcomed.includes(device)) welcomed.push(device);
+      }
+      for (const d of added) {
+        if (d !== sender || !external) {
+          if (!welcomed.includes(d)) throw badRequest(`the commit adds ${d} but the welcome is not addressed to it`);
         }
-        if (removeDevices.has(device)) throw badRequest(`${device} is both added and removed`);
-        if (!newDevices.includes(device)) newDevices.push(device);
+      }
+      if (welcomed.some((d) => domainOf(d) !== this.domain) && !this.fanoutSink) {
+        throw new ApiFailure('notAllowed', 'this provider does not federate: it cannot add devices of other providers');
+      }
+
+      // Participant list after the commit.
+      const participantsBefore = new Set(this.store.participants(roomUri));
+      const participantsAfter = new Set(participantsBefore);
+      const usersAfter = new Set([...after].map(userOfDevice));
+      if (local) {
+        for (const u of input.addUsers ?? []) {
+          const p = parseMimiUri(u);
+          if (p.domain === this.domain && !this.store.userByUri(u)) {
+            throw new ApiFailure('userUnknown', `cannot add ${u}: no such user on ${this.domain}`, { status: 400 });
+          }
+          participantsAfter.add(u);
+        }
+        for (const u of input.removeUsers ?? []) {
+          if (!participantsBefore.has(u)) throw badRequest(`cannot remove ${u}: not a participant`);
+          if (usersAfter.has(u)) throw badRequest(`cannot remove ${u}: the commit keeps some of their devices`);
+          participantsAfter.delete(u);
+        }
+        if (external) participantsAfter.add(userOfDevice(sender));
+        for (const d of welcomed) {
+          if (!participantsAfter.has(userOfDevice(d))) {
+            throw badRequest(`welcome adds ${d}, whose user is not a participant (list it in addUsers)`);
+          }
+        }
+      } else {
+        // A follower states no list: users whose devices are added join it, users whose last device
+        // is removed leave it.
+        for (const d of added) participantsAfter.add(userOfDevice(d));
+        for (const d of removed) if (!usersAfter.has(userOfDevice(d))) participantsAfter.delete(userOfDevice(d));
       }
 
       const newEpoch = epoch + 1n;
@@ -252,11 +399,10 @@ export class Hub {
           currentEpoch: BigInt(this.store.room(roomUri)!.epoch),
         });
       }
-      for (const u of removedUsers) this.store.removeParticipant(roomUri, u);
-      for (const u of input.addUsers) this.store.addParticipant(roomUri, u);
-      for (const d of removeDevices) this.store.removeRoomDevice(roomUri, d);
-      for (const d of newDevices) this.store.addRoomDevice(roomUri, d);
-      if (external) this.store.addRoomDevice(roomUri, actor.deviceUri);
+      for (const u of participantsBefore) if (!participantsAfter.has(u)) this.store.removeParticipant(roomUri, u);
+      for (const u of participantsAfter) if (!participantsBefore.has(u)) this.store.addParticipant(roomUri, u);
+      for (const d of removed) this.store.removeRoomDevice(roomUri, d);
+      for (const d of added) this.store.addRoomDevice(roomUri, d);
 
       const ts = this.now();
       // Every device that was in the epoch being left hears of the commit, including removed ones
@@ -265,34 +411,55 @@ export class Hub {
         room_uri: roomUri,
         kind: 'commit',
         epoch,
-        sender_device: actor.deviceUri,
+        sender_device: sender,
         payload: input.commit,
         accepted_ts: ts,
       });
-      for (const d of devicesBefore) {
-        if (d !== actor.deviceUri) this.enqueue(d, commitEvent, queued);
-      }
-      if (newDevices.length) {
+      this.fanout(
+        roomUri,
+        commitEvent,
+        devicesBefore.filter((d) => d !== sender),
+        { timestamp: BigInt(ts), message: input.commit, kind: 'commit', externalProposals: [] },
+        queued,
+      );
+      if (welcomed.length) {
         const welcomeEvent = this.store.insertEvent({
           room_uri: roomUri,
           kind: 'welcome',
           epoch: newEpoch,
-          sender_device: actor.deviceUri,
+          sender_device: sender,
           payload: input.welcome!,
           ratchet_tree: input.ratchetTree,
           accepted_ts: ts,
         });
-        for (const d of newDevices) this.enqueue(d, welcomeEvent, queued);
+        this.fanout(
+          roomUri,
+          welcomeEvent,
+          welcomed,
+          { timestamp: BigInt(ts), message: input.welcome!, kind: 'welcome', ratchetTreeOption: { representation: 'full', ratchetTree: decodeRatchetTree(input.ratchetTree) } },
+          queued,
+        );
       }
+      this.store.recordAccepted(roomUri, commitDigest, 'commit', epoch, ts);
       const response: CommitResponse = { epoch: newEpoch.toString(), acceptedTimestamp: ts };
-      this.store.recordResponse(actor.deviceUri, 'commit', input.requestId, JSON.stringify(response), ts);
+      if (local && input.requestId) this.store.recordResponse(local.deviceUri, 'commit', input.requestId, JSON.stringify(response), ts);
       return response;
     });
   }
 
   // ---- application messages ----
 
+  /** A message from one of our own devices (client API). */
   sendMessage(actor: HubActor, roomUri: string, input: MessageInput): SendMessageResponse {
+    return this.acceptMessage({ kind: 'device', actor }, roomUri, input);
+  }
+
+  /** A message a follower provider forwarded (`/submitMessage`) on behalf of `input.sendingUri`. */
+  messageFromPeer(peerDomain: string, roomUri: string, input: MessageInput): SendMessageResponse {
+    return this.acceptMessage({ kind: 'peer', domain: peerDomain }, roomUri, input);
+  }
+
+  private acceptMessage(source: HubSource, roomUri: string, input: MessageInput): SendMessageResponse {
     if (input.message.length > MAX_MESSAGE_BYTES) {
       throw new ApiFailure('tooLarge', `message is ${input.message.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`);
     }
@@ -302,14 +469,34 @@ export class Hub {
       throw badRequest(`message carries ${info.contentType} content; only application messages are accepted here`);
     }
     checkGroup(info, roomUri, 'message');
+    const local = source.kind === 'device' ? source.actor : undefined;
+    const messageDigest = digest(input.message);
 
     return this.write((queued) => {
-      const done = this.store.idempotentResponse(actor.deviceUri, 'message', input.requestId);
-      if (done) return { ...(JSON.parse(done) as SendMessageResponse), duplicate: true };
-
+      if (local && input.requestId) {
+        const done = this.store.idempotentResponse(local.deviceUri, 'message', input.requestId);
+        if (done) return { ...(JSON.parse(done) as SendMessageResponse), duplicate: true };
+      }
       const room = this.requireRoom(roomUri);
-      if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
-        throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
+      // (Local devices are deduplicated by request id, above.)
+      const seen = local ? undefined : this.store.acceptedByDigest(roomUri, messageDigest);
+      if (seen && seen.kind === 'message') return { acceptedTimestamp: seen.accepted_ts, duplicate: true };
+      const devices = this.store.roomDevices(roomUri);
+      let sender: string;
+      if (local) {
+        if (!devices.includes(local.deviceUri)) {
+          throw new ApiFailure('notMember', `${local.deviceUri} is not a member device of ${roomUri}`);
+        }
+        sender = local.deviceUri;
+      } else {
+        const user = input.sendingUri ?? '';
+        if (!isUserUri(user) || domainOf(user) !== (source as { domain: string }).domain) {
+          throw new ApiFailure('notAllowed', `sendingUri ${JSON.stringify(user)} is not a user of ${(source as { domain: string }).domain}`);
+        }
+        if (!this.store.isParticipant(roomUri, user) || !devices.some((d) => userOfDevice(d) === user)) {
+          throw new ApiFailure('notAllowed', `${user} is not an active participant of ${roomUri}`);
+        }
+        sender = user;
       }
       const epoch = BigInt(room.epoch);
       const msgEpoch = info.epoch!;
@@ -330,28 +517,42 @@ export class Hub {
         room_uri: roomUri,
         kind: 'message',
         epoch: msgEpoch,
-        sender_device: actor.deviceUri,
+        sender_device: sender,
         payload: input.message,
         accepted_ts: ts,
       });
-      for (const d of this.store.roomDevices(roomUri)) {
-        if (d !== actor.deviceUri) this.enqueue(d, eventId, queued);
+      // A follower's own device is filtered out by that follower (it knows which device sent it);
+      // a follower whose only device in the room is the sender gets nothing.
+      let recipients = devices.filter((d) => d !== sender);
+      if (!local) {
+        const origin = (source as { domain: string }).domain;
+        const atOrigin = devices.filter((d) => domainOf(d) === origin);
+        if (atOrigin.length === 1) recipients = recipients.filter((d) => d !== atOrigin[0]);
       }
+      this.fanout(roomUri, eventId, recipients, { timestamp: BigInt(ts), message: input.message, kind: 'application' }, queued);
+      this.store.recordAccepted(roomUri, messageDigest, 'message', msgEpoch, ts);
       const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false };
-      this.store.recordResponse(actor.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
+      if (local && input.requestId) this.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
       return response;
     });
   }
 
   /**
-   * Queue an event for a device of this provider. Devices of other providers cannot be room
-   * members until MIMI federation exists; that task routes them to their provider's notify endpoint.
+   * Deliver an accepted event: an inbox row per local device, one FanoutMessage per follower
+   * provider that has any of the devices (the follower fans out to its own devices).
    */
-  private enqueue(deviceUri: string, eventId: number, queued: Set<string>): void {
-    if (parseMimiUri(deviceUri).domain !== this.domain) {
-      throw new Error(`fanout to remote device ${deviceUri} is not implemented`);
+  private fanout(roomUri: string, eventId: number, devices: string[], message: Fields<FanoutMessage>, queued: Set<string>): void {
+    const domains = new Set<string>();
+    for (const d of devices) {
+      const domain = domainOf(d);
+      if (domain === this.domain) {
+        this.store.enqueue(d, eventId);
+        queued.add(d);
+      } else domains.add(domain);
     }
-    this.store.enqueue(deviceUri, eventId);
-    queued.add(deviceUri);
+    if (domains.size === 0) return;
+    if (!this.fanoutSink) throw new Error(`room ${roomUri} has remote devices but this provider does not federate`);
+    const body = encodeFanoutMessage(message);
+    for (const domain of domains) this.fanoutSink.enqueue(domain, roomUri, body);
   }
 }

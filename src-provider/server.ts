@@ -166,7 +166,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
   const seenLog = new SeenLog(store.db);
-  const hub = new Hub({ store, domain: opts.domain, onQueued: (devices) => push.notify(devices) });
+  const hub = new Hub({ store, domain: opts.domain, onQueued: (devices) => push.notify(devices), fanout: outbox });
   const s2s: S2sHandler | undefined =
     typeof opts.s2s === 'function'
       ? opts.s2s({ domain: opts.domain, store, db: store.db, hub, config: fedConfig, peerClient, outbox, seenLog, log })

@@ -47,6 +47,8 @@ export interface RoomRow {
   group_info: Buffer | null;
   ratchet_tree: Buffer | null;
   created_at: number;
+  /** NULL: this provider is the room's hub; else the hub's domain and this provider is a follower. */
+  hub_domain: string | null;
 }
 
 export interface NewEvent {
@@ -153,6 +155,31 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX idempotency_age ON idempotency(created_at);
   `,
+  // Federation. A follower keeps a rooms row for each remote room its users are in (hub_domain set;
+  // epoch, group_info and ratchet_tree unused), with room_devices = its own devices in that room.
+  // A hub's room_devices also lists remote devices (their domain says where fanout goes).
+  `
+  ALTER TABLE rooms ADD COLUMN hub_domain TEXT;
+  -- Hub: what was accepted, by content hash, so a peer retrying a request whose answer it lost gets
+  -- the same answer instead of wrongEpoch / a second delivery.
+  CREATE TABLE accepted (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    digest BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    accepted_ts INTEGER NOT NULL,
+    PRIMARY KEY (room_uri, digest)
+  );
+  CREATE INDEX accepted_age ON accepted(accepted_ts);
+  -- Follower: which of our devices sent a handshake or application message we forwarded to a hub,
+  -- so the hub's fanout of it is not handed back to that device.
+  CREATE TABLE forwarded (
+    digest BLOB PRIMARY KEY,
+    device_uri TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX forwarded_age ON forwarded(created_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -219,6 +246,22 @@ function prepareStatements(db: Database.Database) {
     ),
 
     insertRoom: db.prepare<[string, number]>('INSERT INTO rooms (room_uri, epoch, created_at) VALUES (?, 0, ?)'),
+    insertFollowerRoom: db.prepare<[string, number, string]>(
+      'INSERT OR IGNORE INTO rooms (room_uri, epoch, created_at, hub_domain) VALUES (?, 0, ?, ?)',
+    ),
+    setFollowerEpoch: db.prepare<[bigint, string, bigint]>('UPDATE rooms SET epoch = ? WHERE room_uri = ? AND epoch < ?'),
+    accepted: db.prepare<[string, Buffer], { kind: string; epoch: number; accepted_ts: number }>(
+      'SELECT kind, epoch, accepted_ts FROM accepted WHERE room_uri = ? AND digest = ?',
+    ),
+    putAccepted: db.prepare<[string, Buffer, string, bigint, number]>(
+      'INSERT OR IGNORE INTO accepted (room_uri, digest, kind, epoch, accepted_ts) VALUES (?, ?, ?, ?, ?)',
+    ),
+    expireAccepted: db.prepare<[number]>('DELETE FROM accepted WHERE accepted_ts < ?'),
+    putForwarded: db.prepare<[Buffer, string, number]>(
+      'INSERT OR REPLACE INTO forwarded (digest, device_uri, created_at) VALUES (?, ?, ?)',
+    ),
+    forwardedBy: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM forwarded WHERE digest = ?'),
+    expireForwarded: db.prepare<[number]>('DELETE FROM forwarded WHERE created_at < ?'),
     room: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_uri = ?'),
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
       'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
@@ -376,6 +419,29 @@ export class Store {
   room(roomUri: string): RoomRow | undefined {
     return this.s.room.get(roomUri);
   }
+  /** Follower: make sure a row exists for a room hosted at `hubDomain`. */
+  ensureFollowerRoom(roomUri: string, hubDomain: string, now: number): void {
+    this.s.insertFollowerRoom.run(roomUri, now, hubDomain);
+  }
+  /** Follower: the newest epoch seen in the hub's fanout (for RoomInfo only; never enforced). */
+  noteFollowerEpoch(roomUri: string, epoch: bigint): void {
+    this.s.setFollowerEpoch.run(epoch, roomUri, epoch);
+  }
+
+  // ---- federation bookkeeping (digests are SHA-256 of the MLSMessage) ----
+
+  acceptedByDigest(roomUri: string, digest: Uint8Array): { kind: string; epoch: number; accepted_ts: number } | undefined {
+    return this.s.accepted.get(roomUri, Buffer.from(digest));
+  }
+  recordAccepted(roomUri: string, digest: Uint8Array, kind: string, epoch: bigint, ts: number): void {
+    this.s.putAccepted.run(roomUri, Buffer.from(digest), kind, epoch, ts);
+  }
+  recordForwarded(digest: Uint8Array, deviceUri: string, now: number): void {
+    this.s.putForwarded.run(Buffer.from(digest), deviceUri, now);
+  }
+  forwardedBy(digest: Uint8Array): string | undefined {
+    return this.s.forwardedBy.get(Buffer.from(digest))?.device_uri;
+  }
   /** Compare-and-set on the epoch; false when another commit already moved it. */
   advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {
     return this.s.advanceEpoch.run(to, Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri, from).changes === 1;
@@ -446,7 +512,10 @@ export class Store {
     this.s.putIdempotent.run(deviceUri, route, requestId, response, now);
   }
   expireIdempotency(now: number): number {
-    return this.s.expireIdempotent.run(now - IDEMPOTENCY_TTL_MS).changes;
+    const cutoff = now - IDEMPOTENCY_TTL_MS;
+    this.s.expireAccepted.run(cutoff);
+    this.s.expireForwarded.run(cutoff);
+    return this.s.expireIdempotent.run(cutoff).changes;
   }
 }
 
