@@ -118,7 +118,12 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await b.page.getByTestId('signin-provider').fill(embedded.url);
   await b.page.getByTestId('signin-ca').fill(embedded.caPem);
   await b.page.getByTestId('signin-submit').click();
-  await b.page.getByTestId('signin-error').filter({ hasText: 'Wrong password' }).waitFor({ timeout: WAIT });
+  // The provider does not say whether the handle or the password is wrong; the message says both
+  // and what to do.
+  const wrong = b.page.getByTestId('signin-error').filter({ hasText: 'Wrong handle or password for “alice”' });
+  await wrong.waitFor({ timeout: WAIT });
+  assert.match(await wrong.innerText(), /Check both and try again/);
+  await screenshot(b.page, '02-wrong-password');
 
   // A taken handle is explained, not a generic failure.
   await b.page.getByTestId('tab-register').click();
@@ -146,6 +151,8 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await a.page.getByTestId('add-member-input').fill('bob');
   await a.page.getByTestId('add-member-submit').click();
   await eventually('bob in the member list', async () => (await a.page.getByTestId('member-item').count()) === 2, WAIT);
+  const memberNames = (await a.page.getByTestId('member-item').allInnerTexts()).map((t) => t.replace(/^\S+\s+/, '').trim());
+  assert.deepEqual(memberNames, ['alice (you)', 'bob']);
 
   // --- B sees the room; A writes while B has it closed: unread shows ---
   // (B may know the room under another name: match it by URI.)
@@ -179,6 +186,9 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   assert.equal(await multi.innerText(), 'first line\nsecond line');
   await send(a.page, 'Great 🙂');
   await messageText(b.page, 'Great 🙂').waitFor({ timeout: WAIT });
+  // The room list previews the newest message, one's own included.
+  await eventually('own message in the preview', async () => /You: Great 🙂/.test(await roomByUri(a.page, lunchUri).innerText()), WAIT);
+  await eventually('their message in the preview', async () => /alice: Great 🙂/.test(await roomByUri(b.page, lunchUri).innerText()), WAIT);
   await screenshot(a.page, '04-conversation-alice');
   await screenshot(b.page, '05-conversation-bob');
 

@@ -64,6 +64,7 @@ export const useAppStore = defineStore('app', () => {
         break;
       case 'message':
         messages.apply(event.accountId, event.message);
+        rooms.noteMessage(event.accountId, event.message);
         break;
       case 'error':
         notify(event.message, event.accountId);

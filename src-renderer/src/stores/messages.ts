@@ -4,8 +4,9 @@
 
 import { defineStore } from 'pinia';
 import { markRaw, shallowReactive } from 'vue';
-import type { MessageView } from '../../../src-shared/contract.js';
+import type { CoreErrorCode, MessageView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
+import { toCoreError } from '../lib/coded-error.js';
 import { upsertBySeq } from '../lib/message-list.js';
 
 export const PAGE_SIZE = 200;
@@ -17,6 +18,7 @@ export interface Conversation {
   readonly loadingOlder: boolean;
   readonly loaded: boolean;
   readonly error?: string;
+  readonly errorCode?: CoreErrorCode;
 }
 
 const EMPTY: Conversation = markRaw({ items: [], hasMore: false, loadingOlder: false, loaded: false });
@@ -44,7 +46,8 @@ export const useMessagesStore = defineStore('messages', () => {
       const arrived = (conversations.get(key)?.items ?? []).filter((m) => m.seq > newest);
       put(key, { items: upsertBySeq(page.reverse(), arrived), hasMore: page.length === PAGE_SIZE, loadingOlder: false, loaded: true });
     } catch (e) {
-      put(key, { ...get(accountId, roomUri), loaded: true, error: (e as Error).message });
+      const ce = toCoreError(e);
+      put(key, { ...get(accountId, roomUri), loaded: true, error: ce.message, errorCode: ce.code });
     }
   }
 
@@ -61,9 +64,10 @@ export const useMessagesStore = defineStore('messages', () => {
       const oldest = c.items[0]?.seq ?? null;
       const page = await api().messages.page(accountId, roomUri, oldest, PAGE_SIZE);
       const now = get(accountId, roomUri);
-      put(key, { ...now, items: upsertBySeq(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false });
+      put(key, { ...now, items: upsertBySeq(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false, error: undefined, errorCode: undefined });
     } catch (e) {
-      put(key, { ...get(accountId, roomUri), loadingOlder: false, error: (e as Error).message });
+      const ce = toCoreError(e);
+      put(key, { ...get(accountId, roomUri), loadingOlder: false, error: ce.message, errorCode: ce.code });
     }
   }
 

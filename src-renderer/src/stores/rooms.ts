@@ -2,16 +2,33 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { RoomView } from '../../../src-shared/contract.js';
+import type { MessageView, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 
 const byRecentActivity = (a: RoomView, b: RoomView): number =>
   (b.lastMessage?.timestamp ?? 0) - (a.lastMessage?.timestamp ?? 0) || a.name.localeCompare(b.name);
 
+/** A room that was open and then disappeared (from the core's list, or the core no longer knows it). */
+export interface GoneRoom {
+  roomUri: string;
+  name: string;
+}
+
+/**
+ * The core keeps every room it has joined, including rooms this account was removed from: those
+ * come with no members (a member list always holds the viewer while they are in the room).
+ */
+export const hasLeft = (room: RoomView): boolean => room.members.length === 0;
+
 export const useRoomsStore = defineStore('rooms', () => {
   const byAccount = ref<Record<string, RoomView[]>>({});
   const selected = ref<Record<string, string | undefined>>({});
   const loading = ref<Record<string, boolean>>({});
+  const gone = ref<Record<string, GoneRoom | undefined>>({});
+  /** Rooms (accountId\nroomUri) this device still has but whose provider answered "unknown room". */
+  const lostOnProvider = ref<Record<string, true>>({});
+  /** Newest message seq seen per room (accountId\nroomUri), so a late status update of an older message does not become the preview. */
+  const newestSeq = new Map<string, number>();
 
   function roomsOf(accountId: string | undefined): RoomView[] {
     return accountId ? (byAccount.value[accountId] ?? []) : [];
@@ -24,12 +41,34 @@ export const useRoomsStore = defineStore('rooms', () => {
   }
 
   function apply(accountId: string, rooms: RoomView[]): void {
+    const open = selected.value[accountId];
+    if (open && !rooms.some((r) => r.roomUri === open)) {
+      const before = roomsOf(accountId).find((r) => r.roomUri === open);
+      gone.value[accountId] = { roomUri: open, name: before?.name ?? 'This room' };
+      selected.value[accountId] = undefined;
+    }
     byAccount.value[accountId] = [...rooms].sort(byRecentActivity);
   }
 
   function upsert(accountId: string, room: RoomView): void {
     const rest = roomsOf(accountId).filter((r) => r.roomUri !== room.roomUri);
     apply(accountId, [...rest, room]);
+  }
+
+  /**
+   * Keep the preview and order current for messages the core reports one by one (the core sends
+   * a new room list for incoming messages, not for the ones written here).
+   */
+  function noteMessage(accountId: string, message: MessageView): void {
+    const key = `${accountId}\n${message.roomUri}`;
+    if (message.seq < (newestSeq.get(key) ?? -1)) return;
+    newestSeq.set(key, message.seq);
+    if (message.reaction) return; // a reaction is not what the preview shows
+    const room = roomsOf(accountId).find((r) => r.roomUri === message.roomUri);
+    if (!room) return;
+    const lastMessage = { sender: message.sender, text: message.text, timestamp: message.timestamp };
+    const same = room.lastMessage && room.lastMessage.sender === lastMessage.sender && room.lastMessage.text === lastMessage.text && room.lastMessage.timestamp === lastMessage.timestamp;
+    if (!same) upsert(accountId, { ...room, lastMessage });
   }
 
   async function load(accountId: string): Promise<void> {
@@ -62,13 +101,55 @@ export const useRoomsStore = defineStore('rooms', () => {
 
   async function select(accountId: string, roomUri: string | undefined): Promise<void> {
     selected.value[accountId] = roomUri;
+    gone.value[accountId] = undefined;
     if (roomUri) await markRead(accountId, roomUri);
+  }
+
+  /**
+   * The core answered `roomUnknown` for a room on screen: this device no longer has it. Reload the
+   * list (the open room then turns into the "gone" state); if the core still lists it, the room
+   * only vanished from its provider, and the caller's own message says so.
+   */
+  async function recheck(accountId: string, unknownRoomUri?: string): Promise<void> {
+    await load(accountId).catch(() => undefined);
+    if (unknownRoomUri && roomsOf(accountId).some((r) => r.roomUri === unknownRoomUri)) lostOnProvider.value[`${accountId}\n${unknownRoomUri}`] = true;
+  }
+
+  /** This session learnt that the room's provider refuses it as unknown (see `recheck`). */
+  function isLostOnProvider(accountId: string | undefined, roomUri: string | undefined): boolean {
+    return !!accountId && !!roomUri && !!lostOnProvider.value[`${accountId}\n${roomUri}`];
+  }
+
+  function dismissGone(accountId: string): void {
+    gone.value[accountId] = undefined;
   }
 
   function forget(accountId: string): void {
     delete byAccount.value[accountId];
     delete selected.value[accountId];
+    delete gone.value[accountId];
+    for (const k of [...newestSeq.keys()]) if (k.startsWith(`${accountId}\n`)) newestSeq.delete(k);
+    for (const k of Object.keys(lostOnProvider.value)) if (k.startsWith(`${accountId}\n`)) delete lostOnProvider.value[k];
   }
 
-  return { byAccount, selected, loading, roomsOf, selectedRoom, apply, upsert, load, create, addMember, markRead, select, forget };
+  return {
+    byAccount,
+    selected,
+    loading,
+    gone,
+    roomsOf,
+    selectedRoom,
+    apply,
+    upsert,
+    noteMessage,
+    load,
+    create,
+    addMember,
+    markRead,
+    select,
+    recheck,
+    isLostOnProvider,
+    dismissGone,
+    forget,
+  };
 });
