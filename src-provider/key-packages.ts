@@ -2,6 +2,7 @@
 // first); a device's last-resort package is reused only when none is left. Every hand-out is
 // recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its device.
 
+import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri } from '../src-shared/identifiers.js';
@@ -38,12 +39,23 @@ export function checkKeyPackage(bytes: Uint8Array, what: string): void {
   if (wireFormat !== 'keyPackage') throw badRequest(`${what} is an MLS ${wireFormat} message, not a KeyPackage`);
 }
 
+/** How a claimer judges one stored KeyPackage (an MLSMessage(mls_key_package)). */
+export type KeyPackageVerdict = 'ok' | 'incompatible' | 'unusable';
+
+/** What `claimOneFor` found for one device. */
+export type DeviceClaimOutcome =
+  | { status: 'success'; ref: Uint8Array; keyPackage: Uint8Array; lastResort: boolean }
+  | { status: 'keyMaterialExhausted' }
+  | { status: 'nothingCompatible' };
+
 export interface ClaimRequester {
   deviceUri: string;
   userUri: string;
 }
 
 export class KeyPackages {
+  private unclaimedStmt?: Database.Statement<[string], { id: number; ref: Buffer; bytes: Buffer }>;
+
   constructor(
     private readonly store: Store,
     readonly domain: string,
@@ -119,6 +131,42 @@ export class KeyPackages {
     const status: KeyMaterialUserCode =
       served === clients.length ? 'success' : served > 0 ? 'partialSuccess' : 'noCompatibleMaterial';
     return { userUri, status, clients };
+  }
+
+  /**
+   * Claims one KeyPackage of `deviceUri` that `judge` accepts: the oldest acceptable unclaimed
+   * single-use one (marked claimed, so it is never handed out again), else the last-resort one if
+   * acceptable. Must run inside `store.tx`; does not record the claim (the caller knows the room).
+   * `nothingCompatible` when some usable package exists but `judge` found none compatible;
+   * `keyMaterialExhausted` when nothing usable is left at all ('unusable': e.g. expired).
+   */
+  claimOneFor(deviceUri: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): DeviceClaimOutcome {
+    if (!this.store.db.inTransaction) throw new Error('claimOneFor must run inside store.tx');
+    this.unclaimedStmt ??= this.store.db.prepare<[string], { id: number; ref: Buffer; bytes: Buffer }>(
+      'SELECT id, ref, bytes FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0 ORDER BY id',
+    );
+    let incompatible = false;
+    let chosen: { id: number; ref: Buffer; bytes: Buffer } | undefined;
+    for (const row of this.unclaimedStmt.iterate(deviceUri)) {
+      const verdict = judge(new Uint8Array(row.bytes));
+      if (verdict === 'ok') {
+        chosen = row;
+        break; // ends the iteration, so the write below may use the connection
+      }
+      if (verdict === 'incompatible') incompatible = true;
+    }
+    if (chosen) {
+      const bytes = new Uint8Array(chosen.bytes);
+      if (!this.store.markClaimed(chosen.id)) throw new Error('KeyPackage claimed twice inside one transaction');
+      return { status: 'success', ref: new Uint8Array(chosen.ref), keyPackage: bytes, lastResort: false };
+    }
+    const lr = this.store.lastResort(deviceUri);
+    if (lr) {
+      const verdict = judge(new Uint8Array(lr.bytes));
+      if (verdict === 'ok') return { status: 'success', ref: new Uint8Array(lr.ref), keyPackage: new Uint8Array(lr.bytes), lastResort: true };
+      if (verdict === 'incompatible') incompatible = true;
+    }
+    return incompatible ? { status: 'nothingCompatible' } : { status: 'keyMaterialExhausted' };
   }
 
   /** Oldest unclaimed single-use package (marked claimed here), else the last-resort one. */
