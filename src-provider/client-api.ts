@@ -1,7 +1,10 @@
 // The client API routes (src-shared/provider-api.ts ROUTES) mapped onto the transport-free logic
 // modules: decode and type-check the JSON, authenticate, call accounts / key packages / hub.
 
-import { ROUTES, type ClaimResponse, type RoomInfo } from '../src-shared/provider-api.js';
+import { parseMimiUri } from '../src-shared/identifiers.js';
+import { ROUTES, type ClaimResponse, type GroupInfoResponse, type RoomInfo } from '../src-shared/provider-api.js';
+import { toB64 } from '../src-shared/bytes.js';
+import type { Follower } from './federation/follower.js';
 import type { Accounts, Actor } from './accounts.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure } from './errors.js';
@@ -13,6 +16,16 @@ export interface ClientApiServices {
   accounts: Accounts;
   keyPackages: KeyPackages;
   hub: Hub;
+  /** Rooms hosted elsewhere: commits and messages go to their hub. */
+  follower: Follower;
+  /** KeyPackages of users at other providers (directly, or through the room's hub). */
+  remoteKeyMaterial?: {
+    claimForRoom(requestingUser: string, roomUri: string, targetUsers: string[]): Promise<ClaimResponse['results']>;
+  };
+  /** GroupInfo of rooms hosted elsewhere (`/groupInfo` at their hub). */
+  remoteGroupInfo?: {
+    fetch(roomUri: string, requester: string): Promise<{ epoch: string; groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
+  };
   /** Base URL other providers reach this one at (for the MIMI directory). */
   publicUrl: () => string;
 }
@@ -25,7 +38,45 @@ const REQUEST_ID = { min: 1, max: 128 };
 const MAX_LIST = 1000;
 
 export function clientApiRouter(svc: ClientApiServices): Router {
-  const { accounts, keyPackages, hub } = svc;
+  const { accounts, keyPackages, hub, follower } = svc;
+  const federationOff = (what: string) =>
+    new ApiFailure('notAllowed', `${what} needs federation, which this provider has not set up (start it with --peer/--trust)`);
+
+  /** Local users of a room hosted here are claimed here; everyone else through MIMI /keyMaterial. */
+  const claim = async (actor: Actor, roomUri: string, users: string[]): Promise<ClaimResponse> => {
+    const unique = [...new Set(users)];
+    const isLocal = (u: string) => {
+      try {
+        return parseMimiUri(u).domain === hub.domain;
+      } catch {
+        return true; // answered userUnknown by the local path
+      }
+    };
+    const remoteRoom = follower.isRemote(roomUri);
+    const here = remoteRoom ? [] : unique.filter(isLocal);
+    const elsewhere = remoteRoom ? unique : unique.filter((u) => !isLocal(u));
+    if (remoteRoom && !follower.isMemberDevice(roomUri, actor.deviceUri)) {
+      throw new ApiFailure('notMember', 'only member devices of the room can claim KeyPackages for it');
+    }
+    // Room and membership checks (a claim of nobody) come first, then the remote claims, then the
+    // local ones: a failing peer leaves our own users' KeyPackages unspent.
+    if (!remoteRoom) keyPackages.claim(actor, roomUri, []);
+    const results: ClaimResponse['results'] = [];
+    if (elsewhere.length) {
+      if (!svc.remoteKeyMaterial) throw federationOff('Adding users of other providers');
+      results.push(...(await svc.remoteKeyMaterial.claimForRoom(actor.userUri, roomUri, elsewhere)));
+    }
+    if (here.length) results.push(...keyPackages.claim(actor, roomUri, here).results);
+    const order = new Map(unique.map((u, i) => [u, i]));
+    return { results: results.sort((a, b) => (order.get(a.userUri) ?? 0) - (order.get(b.userUri) ?? 0)) };
+  };
+
+  const groupInfo = async (actor: Actor, roomUri: string): Promise<GroupInfoResponse> => {
+    if (!follower.isRemote(roomUri)) return hub.groupInfo(actor, roomUri);
+    if (!svc.remoteGroupInfo) throw federationOff('Joining a room of another provider');
+    const gi = await svc.remoteGroupInfo.fetch(roomUri, actor.deviceUri);
+    return { epoch: gi.epoch, groupInfo: toB64(gi.groupInfo), ratchetTree: toB64(gi.ratchetTree) };
+  };
   const auth = (ctx: RouteContext): Actor => accounts.authenticate(ctx.req.headers.authorization);
   const ok = (body: unknown, status = 200) => ({ status, body });
 
@@ -52,8 +103,7 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.claimKeyPackages, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      const res: ClaimResponse = keyPackages.claim(actor, str(o, 'roomUri'), strList(o, 'users', { max: MAX_LIST }));
-      return ok(res);
+      return ok(await claim(actor, str(o, 'roomUri'), strList(o, 'users', { max: MAX_LIST })));
     })
     .route(ROUTES.createRoom, async (ctx) => {
       const actor = auth(ctx);
@@ -65,34 +115,32 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.commit, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      return ok(
-        hub.commit(actor, ctx.params.roomId, {
-          commit: b64(o, 'commit'),
-          welcome: optB64(o, 'welcome'),
-          groupInfo: b64(o, 'groupInfo'),
-          ratchetTree: b64(o, 'ratchetTree'),
-          addUsers: strList(o, 'addUsers', { optional: true, max: MAX_LIST }),
-          removeUsers: strList(o, 'removeUsers', { optional: true, max: MAX_LIST }),
-          removeDevices: strList(o, 'removeDevices', { optional: true, max: MAX_LIST }),
-          requestId: str(o, 'requestId', REQUEST_ID),
-        }),
-      );
+      const input = {
+        commit: b64(o, 'commit'),
+        welcome: optB64(o, 'welcome'),
+        groupInfo: b64(o, 'groupInfo'),
+        ratchetTree: b64(o, 'ratchetTree'),
+        addUsers: strList(o, 'addUsers', { optional: true, max: MAX_LIST }),
+        removeUsers: strList(o, 'removeUsers', { optional: true, max: MAX_LIST }),
+        removeDevices: strList(o, 'removeDevices', { optional: true, max: MAX_LIST }),
+        requestId: str(o, 'requestId', REQUEST_ID),
+      };
+      const roomUri = ctx.params.roomId;
+      return ok(follower.isRemote(roomUri) ? await follower.forwardCommit(actor, roomUri, input) : hub.commit(actor, roomUri, input));
     })
     .route(ROUTES.sendMessage, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      return ok(
-        hub.sendMessage(actor, ctx.params.roomId, { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID) }),
-      );
+      const input = { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID) };
+      const roomUri = ctx.params.roomId;
+      return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : hub.sendMessage(actor, roomUri, input));
     })
-    .route(ROUTES.groupInfo, (ctx) => ok(hub.groupInfo(auth(ctx), ctx.params.roomId)))
+    .route(ROUTES.groupInfo, async (ctx) => ok(await groupInfo(auth(ctx), ctx.params.roomId)))
     .add('GET', EVENTS_PATH, () => {
       throw new ApiFailure('badRequest', `${EVENTS_PATH} is a WebSocket endpoint (send Upgrade: websocket)`, { status: 426 });
     })
     .add('GET', DIRECTORY_PATH, () => ok(mimiDirectory(svc.publicUrl())))
     .add('*', `${MIMI_PREFIX}/*`, () => {
-      throw new ApiFailure('notFound', 'MIMI server-to-server endpoints are not implemented by this provider yet', {
-        status: 501,
-      });
+      throw new ApiFailure('notFound', 'MIMI server-to-server endpoints are not served by this provider', { status: 501 });
     });
 }

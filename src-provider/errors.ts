@@ -19,6 +19,7 @@ const DEFAULT_STATUS: Record<ApiErrorCode, number> = {
   notFound: 404,
   rateLimited: 429,
   internal: 500,
+  peerUnreachable: 502,
 };
 
 export class ApiFailure extends Error {

@@ -21,6 +21,11 @@ import { FanoutOutbox, type FanoutOutboxOptions } from './federation/fanout-outb
 import { authenticatePeer, ensureFederationIdentity, guardPeerConnections, peerTlsServerOptions } from './federation/mtls.js';
 import { MIMI_CONTENT_TYPE, PeerClient } from './federation/peer-client.js';
 import type { S2sFactory, S2sHandler } from './federation/s2s-handler.js';
+import { mimiEndpoints } from './federation/endpoints.js';
+import { Follower } from './federation/follower.js';
+import { GroupInfoService } from './federation/group-info.js';
+import { KeyMaterialService } from './federation/key-material.js';
+import { ensureProviderIdentity } from './federation/provider-identity.js';
 import { SeenLog } from './federation/seen-log.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { Hub } from './hub.js';
@@ -50,10 +55,10 @@ export interface ProviderOptions {
   /** Timeout of requests to peers (ms); default 15 s. */
   peerTimeoutMs?: number;
   /**
-   * The MIMI endpoint logic: a handler, or a factory given the provider's objects (S2sDeps). Without
-   * it the /mimi/v1/ routes answer 501.
+   * The MIMI endpoint logic: by default this provider's own (federation/endpoints.ts); tests may
+   * pass a handler or a factory given the provider's objects (S2sDeps); 'off' answers 501.
    */
-  s2s?: S2sHandler | S2sFactory;
+  s2s?: S2sHandler | S2sFactory | 'off';
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -167,12 +172,35 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
   const seenLog = new SeenLog(store.db);
   const hub = new Hub({ store, domain: opts.domain, onQueued: (devices) => push.notify(devices), fanout: outbox });
+  const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
+  const identity = ensureProviderIdentity(opts.dataDir, opts.domain);
+  const keyMaterial = new KeyMaterialService({ domain: opts.domain, store, keyPackages, peerClient, identity });
+  const groupInfo = new GroupInfoService({ domain: opts.domain, store, peerClient, identity });
   const s2s: S2sHandler | undefined =
-    typeof opts.s2s === 'function'
-      ? opts.s2s({ domain: opts.domain, store, db: store.db, hub, config: fedConfig, peerClient, outbox, seenLog, log })
-      : opts.s2s;
+    opts.s2s === 'off'
+      ? undefined
+      : typeof opts.s2s === 'function'
+        ? opts.s2s({ domain: opts.domain, store, db: store.db, hub, config: fedConfig, peerClient, outbox, seenLog, log })
+        : (opts.s2s ??
+          mimiEndpoints({
+            domain: opts.domain,
+            hub,
+            follower,
+            services: {
+              keyMaterial: (peer, param, body) => keyMaterial.serve(peer, param, body),
+              groupInfo: (peer, param, body) => groupInfo.serve(peer, param, body),
+            },
+          }));
   let url = '';
-  const router = clientApiRouter({ accounts, keyPackages, hub, publicUrl: () => opts.publicUrl ?? url });
+  const router = clientApiRouter({
+    accounts,
+    keyPackages,
+    hub,
+    follower,
+    remoteKeyMaterial: keyMaterial,
+    remoteGroupInfo: groupInfo,
+    publicUrl: () => opts.publicUrl ?? url,
+  });
 
   const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {
     // Authenticate before anything else, so unauthenticated callers learn nothing about routes.

@@ -1031,13 +1031,20 @@ export function encodeFanoutList(messages: readonly Fields<FanoutMessage>[]): Ui
 }
 
 export function decodeFanoutList(body: Uint8Array): FanoutMessage[] {
+  return decodeFanoutListRaw(body).map((m) => m.message);
+}
+
+/** decodeFanoutList, with each message's own bytes (followers deduplicate byte-exactly). */
+export function decodeFanoutListRaw(body: Uint8Array): { message: FanoutMessage; raw: Uint8Array }[] {
   if (!(body instanceof Uint8Array)) throw new MimiWireError(FANOUT_LIST, '(input)', 'must be a Uint8Array');
   if (body.length === 0) throw new MimiWireError(FANOUT_LIST, 'messages', 'empty body: at least one FanoutMessage is required');
   const r = new StructReader(body);
-  const out: FanoutMessage[] = [];
+  const out: { message: FanoutMessage; raw: Uint8Array }[] = [];
   while (r.remaining > 0) {
+    const start = r.offset;
     try {
-      out.push(FANOUT_MESSAGE.read(r));
+      const message = FANOUT_MESSAGE.read(r);
+      out.push({ message, raw: r.rawSince(start) });
     } catch (e) {
       throw nest(e, FANOUT_LIST, `messages[${out.length}]`);
     }

@@ -53,7 +53,8 @@ export type ApiErrorCode =
   | 'tooLarge'
   | 'notFound'
   | 'rateLimited'
-  | 'internal';
+  | 'internal'
+  | 'peerUnreachable'; // another provider this request needs (the room's hub, a user's provider) did not answer; retry later
 
 export interface ApiError {
   error: { code: ApiErrorCode; message: string; currentEpoch?: string };

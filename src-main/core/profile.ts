@@ -81,6 +81,8 @@ function toCoreError(e: unknown, what: string): Error {
     switch (e.code) {
       case 'unreachable':
         return new CoreError('providerUnreachable', `${what}: ${e.message}. Check that the provider is running and the address is right; messages wait in the outbox meanwhile.`);
+      case 'peerUnreachable':
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Messages wait in the outbox until it is back.`);
       case 'wrongPassword':
         return new CoreError('wrongPassword', 'Wrong handle or password.');
       case 'handleTaken':
@@ -489,7 +491,7 @@ export class Profile extends EventEmitter {
       } catch (e) {
         if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) {
           epochWait = e.currentEpoch;
-        } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
+        } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'peerUnreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
           this.scheduleRetry();
           return; // keep order: nothing after this one goes first
         } else {

@@ -26,9 +26,9 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `mimi-${prefix}-`));
 }
 
-export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number }): Promise<ProviderProcess> {
+export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number; args?: string[] }): Promise<ProviderProcess> {
   const dataDir = opts.dataDir ?? tempDir(`prov-${opts.domain}`);
-  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir], {
+  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -140,7 +140,7 @@ class Node {
         peers: Object.fromEntries(peers.map((n) => [n.domain, n.url])),
         trustPem: trust.map((n) => n.ca.caPem),
       },
-      s2s: s2s ? this.rec.factory : undefined,
+      s2s: s2s ? this.rec.factory : 'off',
       fanout: { baseDelayMs: 20, maxDelayMs: 200 },
       peerTimeoutMs: 3000,
       ...rest,

@@ -113,11 +113,10 @@ describe('accounts', () => {
     assert.equal(dir.identifierQuery, `${base}/identifierQuery/{domain}`);
     assert.equal(dir.reportAbuse, `${base}/reportAbuse/{roomId}`);
     assert.equal(dir.proxyDownload, `${base}/proxyDownload/{downloadUrl}`);
-    // The endpoints it names are not served yet, and say so.
+    // The endpoints it names are for peer providers only: without a client certificate, 401.
     const res = await fetchRaw('POST', '/mimi/v1/update/x', '{}');
-    assert.equal(res.status, 501);
-    assert.equal(res.json.error.code, 'notFound');
-    assert.match(res.json.error.message, /not implemented/);
+    assert.equal(res.status, 401);
+    assert.equal(res.json.error.code, 'unauthorized');
   });
 
   test('register, then login creates a second device; me lists both', async () => {
@@ -234,17 +233,21 @@ describe('key packages', () => {
     });
   });
 
-  test('claim: unknown and remote users, own other devices only, member-only', async () => {
+  test('claim: unknown users, own other devices only, member-only; a remote user\'s unreachable provider spends nothing', async () => {
     const a = await registerDevice(tp, engine, uniqueHandle('own'));
     const a2 = await loginDevice(tp, engine, a.session.userUri.split('/u/')[1]);
     await publishKeyPackages(engine, a, 2);
     await publishKeyPackages(engine, a2, 2);
     const { roomUri } = await roomOf(a);
+    // b.example is not a peer of this provider: the whole claim fails and no local package is spent.
+    const spent = tp.counts();
+    await rejects(a.client.claim({ roomUri, users: [a.session.userUri, 'mimi://b.example/u/bob'] }), 502, 'peerUnreachable');
+    assert.deepEqual(tp.counts(), spent);
     const res = await a.client.claim({
       roomUri,
-      users: [a.session.userUri, 'mimi://a.example/u/doesnotexist', 'mimi://b.example/u/bob', 'not a uri'],
+      users: [a.session.userUri, 'mimi://a.example/u/doesnotexist', 'not a uri'],
     });
-    assert.equal(res.results.length, 4);
+    assert.equal(res.results.length, 3);
     assert.equal(res.results[0].status, 'success');
     assert.deepEqual(
       res.results[0].clients.map((c) => c.deviceUri),

@@ -1,0 +1,100 @@
+// The MIMI server-to-server endpoints of this provider (draft-ietf-mimi-protocol-06): decoding the
+// TLS-PL bodies, calling the transport-free logic (Hub for rooms hosted here, Follower for rooms
+// hosted elsewhere, the key-material and group-info services) and encoding its answer.
+//
+// Answers: a protocol outcome (success, wrongEpoch, notAllowed, invalidProposal, epochTooOld, ...)
+// is HTTP 200 carrying the draft's response struct, so a peer always gets the code the draft
+// defines. A body that does not parse is 400, a room we do not host is 404, an unknown endpoint
+// 501; those carry a JSON ApiError (see docs/decisions.md).
+
+import { decodeSubmitMessageRequest, decodeUpdateRequest, encodeSubmitMessageResponse, encodeUpdateRoomResponse, MimiWireError } from '../../src-shared/mimi-protocol.js';
+import { encodeRatchetTree, wrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { ApiFailure, badRequest } from '../errors.js';
+import type { Hub } from '../hub.js';
+import { hubOf, type Follower } from './follower.js';
+import type { S2sHandler, S2sReply } from './s2s-handler.js';
+
+/** An endpoint served by another module (key material, group info, consent, ...). */
+export type EndpointService = (peer: string, param: string, body: Uint8Array) => Promise<S2sReply> | S2sReply;
+
+export interface MimiEndpointDeps {
+  domain: string;
+  hub: Hub;
+  follower: Follower;
+  /** Further endpoints by directory key, e.g. keyMaterial, groupInfo. */
+  services?: Record<string, EndpointService>;
+}
+
+function decoded<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    if (e instanceof MimiWireError) throw badRequest(`${what} is malformed: ${e.message}`);
+    throw e;
+  }
+}
+
+const ok = (body: Uint8Array): S2sReply => ({ status: 200, body });
+
+export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
+  const { domain, hub, follower } = deps;
+
+  const hostedHere = (roomUri: string): void => {
+    if (hubOf(roomUri) !== domain) throw new ApiFailure('roomUnknown', `${roomUri} is not hosted by ${domain}`);
+  };
+
+  const update = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
+    hostedHere(roomUri);
+    const { bundle } = decoded('UpdateRequest', () => decodeUpdateRequest(body));
+    const refuse = (responseCode: 'notAllowed', errorDescription: string) => ok(encodeUpdateRoomResponse({ responseCode, errorDescription }));
+    if (bundle.contentType === 'proposal') return refuse('notAllowed', 'this hub does not accept standalone proposals yet; send a commit');
+    if (bundle.groupInfoOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full GroupInfo');
+    if (bundle.ratchetTreeOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full ratchet tree');
+    try {
+      const res = hub.commitFromPeer(peer, roomUri, {
+        commit: bundle.proposalOrCommit,
+        welcome: bundle.welcome ? wrapMlsMessage('welcome', bundle.welcome.raw) : undefined,
+        groupInfo: wrapMlsMessage('groupInfo', bundle.groupInfoOption.groupInfo.raw),
+        ratchetTree: encodeRatchetTree(bundle.ratchetTreeOption.ratchetTree),
+      });
+      return ok(encodeUpdateRoomResponse({ responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(res.acceptedTimestamp) }));
+    } catch (e) {
+      if (!(e instanceof ApiFailure) || e.code === 'roomUnknown' || e.code === 'internal') throw e;
+      if (e.code === 'wrongEpoch') {
+        return ok(encodeUpdateRoomResponse({ responseCode: 'wrongEpoch', errorDescription: e.message, currentEpoch: e.currentEpoch ?? 0n }));
+      }
+      if (e.code === 'badRequest') return ok(encodeUpdateRoomResponse({ responseCode: 'invalidProposal', errorDescription: e.message, invalidProposals: [] }));
+      return refuse('notAllowed', e.message);
+    }
+  };
+
+  const submitMessage = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
+    hostedHere(roomUri);
+    const req = decoded('SubmitMessageRequest', () => decodeSubmitMessageRequest(body));
+    try {
+      const res = hub.messageFromPeer(peer, roomUri, { message: req.appMessage, sendingUri: req.sendingUri });
+      return ok(encodeSubmitMessageResponse({ protocol: 'mls10', statusCode: 'success', acceptedTimestamp: BigInt(res.acceptedTimestamp) }));
+    } catch (e) {
+      if (!(e instanceof ApiFailure) || e.code === 'roomUnknown' || e.code === 'internal' || e.code === 'badRequest' || e.code === 'tooLarge') throw e;
+      if (e.code === 'epochTooOld') {
+        return ok(encodeSubmitMessageResponse({ protocol: 'mls10', statusCode: 'epochTooOld', currentEpoch: e.currentEpoch ?? 0n }));
+      }
+      return ok(encodeSubmitMessageResponse({ protocol: 'mls10', statusCode: 'notAllowed' }));
+    }
+  };
+
+  const routes: Record<string, EndpointService> = {
+    update,
+    submitMessage,
+    notify: (peer, roomUri, body) => follower.notify(peer, roomUri, body),
+    ...deps.services,
+  };
+
+  return {
+    async handle(peer, endpoint, param, body) {
+      const route = routes[endpoint];
+      if (!route) throw new ApiFailure('notFound', `${domain} does not implement the MIMI ${endpoint} endpoint yet`, { status: 501 });
+      return route(peer, param, body);
+    },
+  };
+}

@@ -1,0 +1,286 @@
+// The follower side of a room hosted by another provider (draft-ietf-mimi-protocol-06): our own
+// devices' commits and messages go to the hub as `/update` and `/submitMessage`, and the hub's
+// `/notify` fanout comes back here to be queued for our devices in the room.
+//
+// What a follower knows of a remote room is only what concerns its own users: a `rooms` row with
+// hub_domain set, its own devices in room_devices (added when a Welcome for them arrives or when
+// one of them joins by external commit) and their users in room_participants. It never sees
+// plaintext, and it does not need the room's tree.
+
+import { createHash } from 'node:crypto';
+import { userOfDevice, parseMimiUri } from '../../src-shared/identifiers.js';
+import { MlsWireError, peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, unwrapMlsMessage, wrapMlsMessage } from '../../src-shared/mls-structs.js';
+import {
+  decodeFanoutListRaw,
+  decodeSubmitMessageResponse,
+  decodeUpdateRoomResponse,
+  encodeSubmitMessageRequest,
+  encodeUpdateRequest,
+  MimiWireError,
+  type FanoutMessage,
+} from '../../src-shared/mimi-protocol.js';
+import { MAX_MESSAGE_BYTES, type CommitResponse, type SendMessageResponse } from '../../src-shared/provider-api.js';
+import { ApiFailure, badRequest } from '../errors.js';
+import type { CommitInput, HubActor, MessageInput } from '../hub.js';
+import type { Store } from '../store.js';
+import { PeerError, type PeerClient } from './peer-client.js';
+import type { S2sReply } from './s2s-handler.js';
+import type { SeenLog } from './seen-log.js';
+
+export interface FollowerOptions {
+  domain: string;
+  store: Store;
+  peerClient: Pick<PeerClient, 'post'>;
+  seenLog: SeenLog;
+  now?: () => number;
+  /** Called after a transaction that queued events for these devices has committed. */
+  onQueued?: (deviceUris: string[]) => void;
+}
+
+const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
+
+/** Hub domain of a room URI, or a 400 for something that is not a room URI. */
+export function hubOf(roomUri: string): string {
+  try {
+    const p = parseMimiUri(roomUri);
+    if (p.kind === 'room') return p.domain;
+  } catch {
+    /* below */
+  }
+  throw badRequest(`${JSON.stringify(roomUri)} is not a room URI (mimi://<domain>/r/<id>)`);
+}
+
+/** A failed request to a peer, as the answer our own client gets. */
+export function peerFailure(e: unknown, what: string): ApiFailure {
+  if (!(e instanceof PeerError)) return e as ApiFailure;
+  if (e.retryable) return new ApiFailure('peerUnreachable', `${what}: ${e.domain} is unreachable (${e.message})`);
+  if (e.code === 'rejected' && e.status === 404) return new ApiFailure('roomUnknown', `${what}: ${e.domain} does not know this room`);
+  return new ApiFailure('notAllowed', `${what}: ${e.message}`);
+}
+
+function mlsBody(bytes: Uint8Array, wireFormat: string, what: string): Uint8Array {
+  try {
+    const m = unwrapMlsMessage(bytes);
+    if (m.wireFormat !== wireFormat) throw new MlsWireError(`is an MLS ${m.wireFormat} message, not ${wireFormat}`);
+    return m.body;
+  } catch (e) {
+    if (e instanceof MlsWireError) throw badRequest(`${what} ${e.message}`);
+    throw e;
+  }
+}
+
+export class Follower {
+  private readonly domain: string;
+  private readonly store: Store;
+  private readonly peers: Pick<PeerClient, 'post'>;
+  private readonly seen: SeenLog;
+  private readonly now: () => number;
+  private readonly onQueued: (deviceUris: string[]) => void;
+
+  constructor(opts: FollowerOptions) {
+    this.domain = opts.domain;
+    this.store = opts.store;
+    this.peers = opts.peerClient;
+    this.seen = opts.seenLog;
+    this.now = opts.now ?? Date.now;
+    this.onQueued = opts.onQueued ?? (() => {});
+  }
+
+  /** One of our devices is in the remote room (as far as this follower knows). */
+  isMemberDevice(roomUri: string, deviceUri: string): boolean {
+    return this.store.isRoomDevice(roomUri, deviceUri);
+  }
+
+  /** True when `roomUri` is hosted by another provider. */
+  isRemote(roomUri: string): boolean {
+    try {
+      return hubOf(roomUri) !== this.domain;
+    } catch {
+      return false; // not a room URI: the local path answers roomUnknown
+    }
+  }
+
+  // ---- our devices -> the hub ----
+
+  async forwardCommit(actor: HubActor, roomUri: string, input: CommitInput): Promise<CommitResponse> {
+    const hub = hubOf(roomUri);
+    if (input.requestId) {
+      const done = this.store.idempotentResponse(actor.deviceUri, 'commit', input.requestId);
+      if (done) return JSON.parse(done) as CommitResponse;
+    }
+    let info;
+    try {
+      info = peekMlsMessage(input.commit);
+    } catch (e) {
+      throw badRequest(`commit is not a valid MLSMessage: ${(e as Error).message}`);
+    }
+    if (info.wireFormat !== 'public' || info.contentType !== 'commit') throw badRequest('commit must be a PublicMessage carrying a Commit');
+    const external = info.senderType === 'new_member_commit';
+    if (!external && !this.store.isRoomDevice(roomUri, actor.deviceUri)) {
+      throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
+    }
+    let body: Uint8Array;
+    try {
+      body = encodeUpdateRequest({
+        bundle: {
+          proposalOrCommit: input.commit,
+          contentType: 'commit',
+          ...(input.welcome ? { welcome: decodeWelcome(mlsBody(input.welcome, 'welcome', 'welcome')) } : {}),
+          groupInfoOption: { representation: 'full', groupInfo: decodeGroupInfo(mlsBody(input.groupInfo, 'groupInfo', 'groupInfo')) },
+          ratchetTreeOption: { representation: 'full', ratchetTree: decodeRatchetTree(input.ratchetTree) },
+        },
+      });
+    } catch (e) {
+      if (e instanceof ApiFailure) throw e;
+      throw badRequest(`commit bundle is malformed: ${(e as Error).message}`);
+    }
+    // Before the request: the hub's fanout of this commit may reach us before its answer does.
+    this.store.tx(() => {
+      this.store.recordForwarded(digest(input.commit), actor.deviceUri, this.now());
+      if (external) this.join(roomUri, hub, actor.deviceUri);
+    });
+    let res;
+    try {
+      res = decodeUpdateRoomResponse((await this.peers.post(hub, 'update', roomUri, body)).body);
+    } catch (e) {
+      if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
+      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
+      throw peerFailure(e, `the room's hub ${hub} did not take the change`);
+    }
+    if (res.responseCode !== 'success') {
+      if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
+      if (res.responseCode === 'wrongEpoch') {
+        throw new ApiFailure('wrongEpoch', `the hub is at epoch ${res.currentEpoch}: ${res.errorDescription}`, { currentEpoch: res.currentEpoch });
+      }
+      if (res.responseCode === 'invalidProposal') throw badRequest(`the hub ${hub} found the change invalid: ${res.errorDescription}`);
+      throw new ApiFailure('notAllowed', `the hub ${hub} does not allow this change: ${res.errorDescription}`);
+    }
+    const response: CommitResponse = { epoch: String(info.epoch! + 1n), acceptedTimestamp: Number(res.acceptedTimestamp) };
+    this.store.tx(() => {
+      this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
+      if (input.requestId) this.store.recordResponse(actor.deviceUri, 'commit', input.requestId, JSON.stringify(response), this.now());
+    });
+    return response;
+  }
+
+  async forwardMessage(actor: HubActor, roomUri: string, input: MessageInput): Promise<SendMessageResponse> {
+    const hub = hubOf(roomUri);
+    if (input.message.length > MAX_MESSAGE_BYTES) {
+      throw new ApiFailure('tooLarge', `message is ${input.message.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`);
+    }
+    if (input.requestId) {
+      const done = this.store.idempotentResponse(actor.deviceUri, 'message', input.requestId);
+      if (done) return { ...(JSON.parse(done) as SendMessageResponse), duplicate: true };
+    }
+    if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
+      throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
+    }
+    let body: Uint8Array;
+    try {
+      body = encodeSubmitMessageRequest({ protocol: 'mls10', appMessage: input.message, sendingUri: actor.userUri });
+    } catch (e) {
+      throw badRequest(`message is not a PrivateMessage carrying application data: ${(e as Error).message}`);
+    }
+    this.store.recordForwarded(digest(input.message), actor.deviceUri, this.now());
+    let res;
+    try {
+      res = decodeSubmitMessageResponse((await this.peers.post(hub, 'submitMessage', roomUri, body)).body);
+    } catch (e) {
+      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
+      throw peerFailure(e, `the room's hub ${hub} did not take the message`);
+    }
+    if (res.statusCode === 'epochTooOld') {
+      throw new ApiFailure('epochTooOld', `the hub is at epoch ${res.currentEpoch}`, { currentEpoch: res.currentEpoch });
+    }
+    if (res.statusCode !== 'success') throw new ApiFailure('notAllowed', `the hub ${hub} does not allow this message`);
+    const response: SendMessageResponse = { acceptedTimestamp: Number(res.acceptedTimestamp), duplicate: false };
+    if (input.requestId) this.store.recordResponse(actor.deviceUri, 'message', input.requestId, JSON.stringify(response), this.now());
+    return response;
+  }
+
+  // ---- the hub -> our devices (/notify) ----
+
+  /**
+   * `POST /notify/{roomId}` from `peer`. Only the room's hub may notify; every FanoutMessage is
+   * applied at most once (seen log), all of one request in one transaction, and answered 201.
+   */
+  notify(peer: string, roomUri: string, body: Uint8Array): S2sReply {
+    const hub = hubOf(roomUri);
+    if (hub !== peer) throw new ApiFailure('notAllowed', `${peer} is not the hub of ${roomUri} (${hub} is)`);
+    if (hub === this.domain) throw new ApiFailure('notAllowed', `${roomUri} is hosted here; nobody notifies us of it`);
+    let messages: { message: FanoutMessage; raw: Uint8Array }[];
+    try {
+      messages = decodeFanoutListRaw(body);
+    } catch (e) {
+      throw badRequest(`notify body is not a list of FanoutMessages: ${(e as Error).message}`);
+    }
+    // Whole-request checks before any state changes: a bad message refuses the request.
+    for (const [i, { message: m }] of messages.entries()) {
+      if (m.kind === 'welcome') continue;
+      const info = peekMlsMessage(m.message);
+      const group = info.groupId ? Buffer.from(info.groupId).toString('utf8') : '';
+      if (group !== roomUri) throw badRequest(`FanoutMessage ${i} belongs to group ${JSON.stringify(group)}, not ${roomUri}`);
+    }
+    const queued = new Set<string>();
+    this.store.tx(() => {
+      for (const { message, raw } of messages) {
+        if (this.seen.isDuplicate(peer, raw)) continue;
+        this.apply(roomUri, hub, message, queued);
+      }
+    });
+    if (queued.size) this.onQueued([...queued]);
+    return { status: 201 };
+  }
+
+  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>): void {
+    const ts = Number(m.timestamp);
+    if (m.kind === 'welcome') {
+      const tree = m.ratchetTreeOption.representation === 'full' ? encodeRatchetTree(m.ratchetTreeOption.ratchetTree) : null;
+      const devices = new Set<string>();
+      for (const ref of welcomeRecipients(m.message)) {
+        const device = this.store.claimedDevice(ref, roomUri);
+        if (device && parseMimiUri(device).domain === this.domain && this.store.deviceExists(device)) devices.add(device);
+      }
+      if (devices.size === 0) return; // none of ours (a hub may send a Welcome to several providers)
+      for (const d of devices) this.join(roomUri, hub, d);
+      const event = this.store.insertEvent({ room_uri: roomUri, kind: 'welcome', epoch: 0n, sender_device: hub, payload: m.message, ratchet_tree: tree, accepted_ts: ts });
+      for (const d of devices) {
+        this.store.enqueue(d, event);
+        queued.add(d);
+      }
+      return;
+    }
+    if (!this.store.room(roomUri)) return; // no device of ours is in it (any more)
+    const info = peekMlsMessage(m.message);
+    const sender = this.store.forwardedBy(digest(m.message));
+    const recipients = this.store.roomDevices(roomUri).filter((d) => d !== sender);
+    if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
+    if (recipients.length === 0 || m.kind === 'proposal') return; // standalone proposals: not used by our clients yet
+    const event = this.store.insertEvent({
+      room_uri: roomUri,
+      kind: m.kind === 'commit' ? 'commit' : 'message',
+      epoch: info.epoch!,
+      sender_device: sender ?? hub,
+      payload: m.message,
+      accepted_ts: ts,
+    });
+    for (const d of recipients) {
+      this.store.enqueue(d, event);
+      queued.add(d);
+    }
+  }
+
+  /** One of our devices is now in a remote room. */
+  private join(roomUri: string, hub: string, deviceUri: string): void {
+    this.store.ensureFollowerRoom(roomUri, hub, this.now());
+    this.store.addRoomDevice(roomUri, deviceUri);
+    this.store.addParticipant(roomUri, userOfDevice(deviceUri));
+  }
+
+  private leave(roomUri: string, deviceUri: string): void {
+    this.store.removeRoomDevice(roomUri, deviceUri);
+    const user = userOfDevice(deviceUri);
+    if (!this.store.roomDevices(roomUri).some((d) => userOfDevice(d) === user)) this.store.removeParticipant(roomUri, user);
+  }
+}

@@ -1,0 +1,180 @@
+// Rooms that span providers, end to end: real provider processes (own domain, CA, TLS identity,
+// SQLite) federating over mutual TLS on loopback, and device cores (Profile) as their users. Each
+// test builds the topology it needs with test/helpers/federation.ts.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
+import type { MlsEngine } from '../../src-main/mls/engine.js';
+import { Profile } from '../../src-main/core/profile.js';
+import { DB_FILE } from '../../src-provider/store.js';
+import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
+import { tempDir, waitFor } from '../helpers/provider-process.js';
+
+let engine: MlsEngine;
+const profiles: Profile[] = [];
+const providers: FederatedProvider[] = [];
+const links: Link[] = [];
+
+after(async () => {
+  for (const p of profiles) await p.close().catch(() => undefined);
+  for (const p of providers) await p.stop().catch(() => undefined);
+  for (const l of links) await l.close();
+});
+
+async function federation(domains: string[], trust?: Record<string, string[]>) {
+  engine ??= await createMlsEngine();
+  const f = await startFederation(domains, trust);
+  for (const d of domains) {
+    providers.push(f[d]);
+    links.push(f.links[d]);
+  }
+  return f;
+}
+
+async function user(provider: FederatedProvider, handle: string, how: 'register' | 'login' = 'register', dir?: string): Promise<Profile> {
+  const profileDir = dir ?? path.join(tempDir(`fed-user-${handle}`), 'profile');
+  const details = { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle}'s laptop` };
+  const p = how === 'register' ? await Profile.register(profileDir, details, { engine, secretMode: 'plaintext' }) : await Profile.login(profileDir, details, { engine, secretMode: 'plaintext' });
+  profiles.push(p);
+  await p.start();
+  return p;
+}
+
+const texts = (p: Profile, room: string) =>
+  p
+    .page(room, null, 1000)
+    .reverse()
+    .map((m) => m.text);
+
+const epochOf = (p: Profile, room: string) => p.roomView(room).epoch;
+
+test('alice@a.example adds bob@b.example: key material via the hub, Welcome via b.example, messages both ways', async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const room = await alice.createRoom('Across providers');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join from the Welcome');
+  assert.equal(bob.rooms()[0].roomUri, room.roomUri);
+  assert.equal(bob.rooms()[0].hubDomain, 'a.example');
+
+  await alice.send(room.roomUri, 'hello bob, from a.example');
+  await waitFor(() => texts(bob, room.roomUri).includes('hello bob, from a.example'), 'alice -> bob');
+  await bob.send(room.roomUri, 'hi alice, from b.example');
+  await waitFor(() => texts(alice, room.roomUri).includes('hi alice, from b.example'), 'bob -> alice');
+  // Bob's own message is not handed back to him as a second copy.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(texts(bob, room.roomUri), ['hello bob, from a.example', 'hi alice, from b.example']);
+
+  // Neither provider's database holds the plaintext.
+  for (const p of [f['a.example'], f['b.example']]) {
+    for (const file of fs.readdirSync(p.dataDir).filter((n) => n.startsWith(DB_FILE))) {
+      const bytes = fs.readFileSync(path.join(p.dataDir, file));
+      assert.equal(bytes.includes(Buffer.from('hello bob, from a.example')), false, `${p.domain}/${file}`);
+      assert.equal(bytes.includes(Buffer.from('hi alice, from b.example')), false, `${p.domain}/${file}`);
+    }
+  }
+});
+
+test('a.example and b.example do not trust each other; both trust hub c.example: their users talk in a room at c', async () => {
+  const f = await federation(['a.example', 'b.example', 'c.example'], {
+    'a.example': ['c.example'],
+    'b.example': ['c.example'],
+    'c.example': ['a.example', 'b.example'],
+  });
+  const carol = await user(f['c.example'], 'carol');
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const room = await carol.createRoom('Hub at c');
+  await carol.addMember(room.roomUri, 'alice@a.example');
+  await waitFor(() => alice.rooms().length === 1, 'alice to join');
+  // Alice (a follower) adds Bob: the claim and the commit go through c.example, never a -> b.
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join');
+  await alice.send(room.roomUri, 'a to b via c');
+  await waitFor(() => texts(bob, room.roomUri).includes('a to b via c'), 'alice -> bob through c');
+  await bob.send(room.roomUri, 'b to a via c');
+  await waitFor(() => texts(alice, room.roomUri).includes('b to a via c') && texts(carol, room.roomUri).includes('b to a via c'), 'bob -> alice, carol');
+  assert.equal(epochOf(alice, room.roomUri), epochOf(bob, room.roomUri));
+  assert.equal(epochOf(carol, room.roomUri), epochOf(bob, room.roomUri));
+});
+
+test('a second device of bob@b.example joins the a.example room from its GroupInfo (external commit)', async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const room = await alice.createRoom('External join');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join');
+  const bob2 = await user(f['b.example'], 'bob', 'login');
+  await waitFor(() => bob2.rooms().length === 1, "bob's second device to join by external commit");
+  await waitFor(() => epochOf(alice, room.roomUri) === epochOf(bob2, room.roomUri) && epochOf(bob, room.roomUri) === epochOf(bob2, room.roomUri), 'everyone at the same epoch');
+  await alice.send(room.roomUri, 'to both of your devices');
+  await waitFor(() => texts(bob2, room.roomUri).includes('to both of your devices') && texts(bob, room.roomUri).includes('to both of your devices'), 'both bob devices');
+  await bob2.send(room.roomUri, 'from the new device');
+  await waitFor(() => texts(alice, room.roomUri).includes('from the new device') && texts(bob, room.roomUri).includes('from the new device'), 'alice and bob1 get it');
+});
+
+test('concurrent commits from two providers for one epoch: one wins, the other retries, nobody forks', async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const ann = await user(f['a.example'], 'ann');
+  const abe = await user(f['a.example'], 'abe');
+  const room = await alice.createRoom('Race');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join');
+  // Hold everything peers send to b.example (the hub's fanout): bob keeps building on the epoch alice's commit just left.
+  f.links['b.example'].pause();
+  const retries: string[] = [];
+  alice.on('commitRetry', () => retries.push('alice'));
+  bob.on('commitRetry', () => {
+    retries.push('bob');
+    f.links['b.example'].resume();
+  });
+  await alice.addMember(room.roomUri, 'ann'); // wins epoch 2 at the hub
+  await bob.addMember(room.roomUri, 'abe@a.example'); // built on epoch 1: wrongEpoch, catch up, retry
+  assert.deepEqual(retries, ['bob']);
+  await waitFor(() => ann.rooms().length === 1 && abe.rooms().length === 1, 'ann and abe to join');
+  const everyone = [alice, bob, ann, abe];
+  await waitFor(() => everyone.every((p) => epochOf(p, room.roomUri) === '3'), 'epoch 3 everywhere');
+  const members = (p: Profile) => [...p.roomView(room.roomUri).members].sort();
+  for (const p of everyone) assert.deepEqual(members(p), members(alice));
+  assert.equal(members(alice).length, 4);
+  await abe.send(room.roomUri, 'no fork here');
+  await waitFor(() => [alice, bob, ann].every((p) => texts(p, room.roomUri).includes('no fork here')), 'everyone decrypts the next message');
+});
+
+test('hub killed during a burst, and a follower down for a while: every accepted message arrives once, in order', async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const room = await alice.createRoom('Durability');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join');
+
+  const burst = Array.from({ length: 40 }, (_, i) => `burst ${i}`);
+  const sending = (async () => {
+    for (const t of burst) await alice.send(room.roomUri, t);
+  })();
+  await waitFor(() => texts(bob, room.roomUri).length >= 5, 'the burst to be under way');
+  await f['a.example'].kill9();
+  await f['a.example'].restart();
+  await sending;
+  await alice.flushOutbox(30_000);
+  await waitFor(() => texts(bob, room.roomUri).length >= burst.length, 'the whole burst at bob', 30_000);
+  await new Promise((r) => setTimeout(r, 500)); // room for a duplicate to show up
+  assert.deepEqual(texts(bob, room.roomUri), burst);
+
+  // The follower is down: the hub keeps the fanout and delivers it when b.example is back.
+  await f['b.example'].stop();
+  const later = ['while b was down 1', 'while b was down 2', 'while b was down 3'];
+  for (const t of later) await alice.send(room.roomUri, t);
+  await alice.flushOutbox(15_000);
+  await f['b.example'].restart();
+  await waitFor(() => texts(bob, room.roomUri).length === burst.length + later.length, 'the backlog at bob after b restarts', 30_000);
+  assert.deepEqual(texts(bob, room.roomUri), [...burst, ...later]);
+});
