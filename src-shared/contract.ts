@@ -69,6 +69,7 @@ export type CoreErrorCode =
   | 'notMember'
   | 'noAccount'
   | 'noKeyMaterial'
+  | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one
   | 'internal';
 
 export class CoreError extends Error {

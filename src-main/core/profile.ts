@@ -21,7 +21,7 @@ import { welcomeRecipients } from '../../src-shared/mls-wire.js';
 import type { DeviceKeys, GroupSession, MlsEngine, CommitOutput } from '../mls/engine.js';
 import { MlsError } from '../mls/engine.js';
 import { ProfileDb, type MessageRow } from '../db/profile-db.js';
-import { openSecretStore, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
+import { openSecretStore, probeSecretStore, SecretStoreError, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
 import { Vault } from '../secrets/vault.js';
 import { ProviderClient, ProviderError, PushConnection } from '../net/provider-client.js';
 import { Serial } from './serial.js';
@@ -148,6 +148,14 @@ export class Profile extends EventEmitter {
 
   private static async signIn(dir: string, d: SignInDetails, opts: ProfileOptions, how: 'register' | 'login'): Promise<Profile> {
     if (Profile.exists(dir)) throw new CoreError('invalidArgument', `${dir} already holds an account; use another profile folder.`);
+    // Before the handle is taken at the provider: a profile that cannot keep its secrets must not
+    // leave a registered account behind.
+    try {
+      await probeSecretStore({ profileDir: dir, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+    } catch (e) {
+      if (e instanceof SecretStoreError) throw new CoreError('secretStorage', e.message);
+      throw e;
+    }
     const client = new ProviderClient({ baseUrl: d.providerUrl, caPem: d.caPem });
     let session: SessionResponse;
     try {

@@ -101,6 +101,34 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
   }
 }
 
+/**
+ * Fails, with the same actionable message openSecretStore would give, when a new profile could not
+ * keep its secrets: called before anything irreversible (registering a handle at the provider).
+ */
+export async function probeSecretStore(opts: Omit<OpenSecretStoreOptions, 'namespace'>): Promise<void> {
+  if (opts.preferred !== undefined) parseSecretMode(opts.preferred);
+  if (opts.preferred === 'plaintext' || readModeRecord(opts.profileDir)) return;
+  if (opts.preferred === 'safeStorage' || (opts.preferred === undefined && safeStorageUnavailableReason(opts.safeStorage) === null)) {
+    const reason = safeStorageUnavailableReason(opts.safeStorage);
+    if (reason === null) return;
+    throw new SecretStoreError('unavailable', `Requested secret storage: Electron safeStorage, which is not available: ${reason}`);
+  }
+  const keychain = await KeytarStore.tryOpen('mimi-probe');
+  if (keychain.ok) return;
+  if (opts.preferred === 'keychain') {
+    throw new SecretStoreError('unavailable', `Requested secret storage: the OS keychain, which is not available: ${keychain.reason}\n${HOW_TO_FIX_KEYCHAIN}`);
+  }
+  throw new SecretStoreError(
+    'no-secure-storage',
+    'No secure place to keep this profile\'s secrets was found.\n' +
+      `  - OS keychain: ${keychain.reason}\n` +
+      `  - Electron safeStorage: ${safeStorageUnavailableReason(opts.safeStorage)}\n` +
+      `${HOW_TO_FIX_KEYCHAIN}\n` +
+      'Alternatively use the desktop app (Electron safeStorage), or explicitly accept unencrypted ' +
+      'secrets on disk with `--secrets plaintext` or MIMI_SECRETS=plaintext.',
+  );
+}
+
 async function openRecorded(rec: ModeRecord, opts: OpenSecretStoreOptions): Promise<SecretStore> {
   if (rec.namespace !== opts.namespace) {
     throw new SecretStoreError(

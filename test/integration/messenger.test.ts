@@ -166,3 +166,19 @@ test('bad input to the core: unknown room, bad user address, empty message', asy
   assert.equal(ned.page(room.roomUri, null, 10).length, 0);
   assert.equal(ned.roomView(room.roomUri).epoch, '0', 'failed adds changed nothing');
 });
+
+test('a profile that cannot keep its secrets fails before the handle is registered', async () => {
+  const dir = path.join(tempDir('user-nosecrets'), 'profile');
+  const details = { providerUrl: provider.url, caPem: provider.caPem, handle: 'nosecrets', password: 'pw-nosecrets-secret', deviceName: 'test' };
+  // safeStorage is asked for but there is no Electron here.
+  await assert.rejects(Profile.register(dir, details, { engine, secretMode: 'safeStorage' }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'secretStorage');
+    assert.match(e.message, /safeStorage/);
+    return true;
+  });
+  assert.equal(fs.existsSync(path.join(dir, 'profile.json')), false);
+  // The handle is still free.
+  const p = await Profile.register(path.join(tempDir('user-nosecrets2'), 'profile'), details, { engine, secretMode: 'plaintext' });
+  open.push(p);
+  assert.equal(p.config.handle, 'nosecrets');
+});
