@@ -23,6 +23,8 @@ export interface RoomView {
   roomUri: string;
   name: string;
   hubDomain: string;
+  /** The hub (another provider) did not answer the last attempt; messages wait in the outbox. */
+  hubUnreachable?: boolean;
   members: string[]; // user URIs
   unread: number;
   lastMessage?: { sender: string; text: string; timestamp: number };

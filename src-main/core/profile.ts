@@ -105,6 +105,8 @@ function toCoreError(e: unknown, what: string): Error {
 
 export class Profile extends EventEmitter {
   private readonly sessions = new Map<string, GroupSession>();
+  /** Hubs of other providers that did not answer our provider lately (shown on their rooms). */
+  private readonly unreachableHubs = new Set<string>();
   private readonly serial = new Serial();
   private push?: PushConnection;
   private pumping = false;
@@ -294,6 +296,7 @@ export class Profile extends EventEmitter {
       roomUri,
       name: room.name || (others.length ? others.join(', ') : 'Empty room'),
       hubDomain: room.hubDomain,
+      ...(this.unreachableHubs.has(room.hubDomain) ? { hubUnreachable: true } : {}),
       members,
       unread: room.unread,
       epoch: room.epoch.toString(),
@@ -491,6 +494,7 @@ export class Profile extends EventEmitter {
         });
         this.db.bumpAttempts(item.requestId);
         const res = await this.client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId });
+        this.noteHub(item.roomUri, true);
         this.db.tx(() => {
           this.db.dequeue(item.requestId);
           this.db.setMessageStatus(item.messageSeq, 'sent', res.acceptedTimestamp);
@@ -500,6 +504,7 @@ export class Profile extends EventEmitter {
         if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) {
           epochWait = e.currentEpoch;
         } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'peerUnreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
+          if (e.code === 'peerUnreachable') this.noteHub(item.roomUri, false);
           this.scheduleRetry();
           return; // keep order: nothing after this one goes first
         } else {
@@ -519,6 +524,15 @@ export class Profile extends EventEmitter {
         return;
       }
     }
+  }
+
+  /** Tracks whether a room's hub (when it is another provider) answers; the UI shows it. */
+  private noteHub(roomUri: string, reachable: boolean): void {
+    const hub = parseMimiUri(roomUri).domain;
+    if (hub === this.config.domain || reachable !== this.unreachableHubs.has(hub)) return;
+    if (reachable) this.unreachableHubs.delete(hub);
+    else this.unreachableHubs.add(hub);
+    this.emit('rooms');
   }
 
   private scheduleRetry(): void {

@@ -177,4 +177,16 @@ test('hub killed during a burst, and a follower down for a while: every accepted
   await f['b.example'].restart();
   await waitFor(() => texts(bob, room.roomUri).length === burst.length + later.length, 'the backlog at bob after b restarts', 30_000);
   assert.deepEqual(texts(bob, room.roomUri), [...burst, ...later]);
+
+  // The hub is down: bob's provider cannot forward his message; the room says so and the message
+  // waits in bob's outbox until a.example is back.
+  await f['a.example'].stop();
+  const pending = await bob.send(room.roomUri, 'written while the hub was down');
+  await waitFor(() => bob.roomView(room.roomUri).hubUnreachable === true, 'the room to show its hub as unreachable', 20_000);
+  assert.equal(bob.page(room.roomUri, null, 1)[0].status, 'pending');
+  await f['a.example'].restart();
+  await waitFor(() => texts(alice, room.roomUri).includes('written while the hub was down'), 'the waiting message at alice', 30_000);
+  await waitFor(() => bob.roomView(room.roomUri).hubUnreachable !== true, 'the room to show its hub as back');
+  assert.equal(bob.page(room.roomUri, null, 1)[0].seq, pending.seq);
+  assert.equal(bob.page(room.roomUri, null, 1)[0].status, 'sent');
 });
