@@ -1,0 +1,893 @@
+// Room state every member agrees on: the MIMI participant list and room metadata components
+// (draft-ietf-mimi-protocol-06, "Participant List" and "Room Metadata"), the roles_list policy
+// component (draft-ietf-mimi-room-policy-03, "Role-Based Access Control"), carried in an
+// app_data_dictionary (draft-ietf-mls-extensions, "Attaching Application Data to MLS Messages").
+//
+// ts-mls cannot apply AppDataUpdate proposals, so the dictionary travels in a private-use
+// GroupContext extension (ROOM_STATE_EXTENSION_TYPE) replaced by GroupContextExtensions proposals;
+// a receiver compares the old and new state (checkRoomStateChange) where an AppDataUpdate receiver
+// would apply the update. See docs/room-state.md for the choices and the draft gaps resolved.
+//
+// Codecs are strict, in the style of mimi-protocol.ts: truncation, trailing bytes, unknown values
+// (capabilities, optional presence octets, components) and malformed text throw MimiWireError naming
+// the innermost structure and field, with `path` leading to it. Rules beyond syntax (unique users,
+// defined roles, the one-change-per-user commit rule, ...) throw RoomStateError, a MimiWireError.
+// Encoders check the same things, so whatever encodes also decodes. Everything here is pure.
+
+import { utf8 } from './bytes.js';
+import { decodeAppDataDictionary, encodeAppDataDictionary, MimiWireError, type ComponentData } from './mimi-protocol.js';
+import {
+  BANNED_ROLE_INDEX,
+  CAPABILITIES,
+  CAPABILITY_NAMES,
+  checkChange,
+  isCapabilityName,
+  METADATA_CAPABILITY,
+  NO_ROLE_INDEX,
+  POLICY_PRESETS,
+  type CapabilityName,
+  type CheckContext,
+  type CheckResult,
+  type MetadataField,
+  type PolicyPresetName,
+  type RoomChange,
+} from './room-policy.js';
+import { TlsError, TlsReader, TlsWriter } from './tls.js';
+
+export { decodeAppDataDictionary, encodeAppDataDictionary, type ComponentData };
+
+/**
+ * GroupContext extension type carrying the room's AppDataDictionary. From the RFC 9420 private-use
+ * range (0xF000-0xFFFF); app_data_dictionary's own suggested value is 0x0006.
+ */
+export const ROOM_STATE_EXTENSION_TYPE = 0xf006;
+/** draft-ietf-mimi-protocol-06 IANA: participant_list. */
+export const PARTICIPANT_LIST_COMPONENT_ID = 0x0022;
+/** draft-ietf-mimi-protocol-06 IANA: room_metadata. */
+export const ROOM_METADATA_COMPONENT_ID = 0x0023;
+/** draft-ietf-mimi-room-policy-03 IANA: roles_list (TBD1, suggested value 0x0025). */
+export const ROLES_LIST_COMPONENT_ID = 0x0025;
+
+/** A well-formed value that breaks a rule of the drafts (or of the room's own policy data). */
+export class RoomStateError extends MimiWireError {
+  constructor(structure: string, field: string, detail: string, path?: string) {
+    super(structure, field, detail, path);
+    this.name = 'RoomStateError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types (field names are the drafts', in camelCase)
+
+/** draft-ietf-mimi-protocol-06 UserRolePair. `user` is a user URI; role_index 0 cannot appear in the list. */
+export interface UserRolePair {
+  user: string;
+  roleIndex: number;
+}
+
+/** draft-ietf-mimi-protocol-06 ParticipantListData (component 0x0022). */
+export interface ParticipantListData {
+  participants: UserRolePair[];
+}
+
+/** draft-ietf-mimi-protocol-06 UserindexRolePair: `userIndex` is an index into the current participants. */
+export interface UserindexRolePair {
+  userIndex: number;
+  roleIndex: number;
+}
+
+/** draft-ietf-mimi-protocol-06 ParticipantListUpdate: role changes, then removals, then appended additions. */
+export interface ParticipantListUpdate {
+  changedRoleParticipants: UserindexRolePair[];
+  removedIndices: number[];
+  addedParticipants: UserRolePair[];
+}
+
+/** draft-ietf-mimi-protocol-06 RichDescription. An empty media type means text/plain;charset=utf-8. */
+export interface RichDescription {
+  mediaType: string;
+  languageTag: string;
+  descriptionContent: Uint8Array;
+}
+
+/** draft-ietf-mimi-protocol-06 RoomMetaData (component 0x0023; RoomMetaUpdate has the same format). */
+export interface RoomMetaData {
+  roomUri: string;
+  roomName: string;
+  roomDescriptions: RichDescription[];
+  /** An https URI, or empty for none. */
+  roomAvatar: string;
+  roomSubject: string;
+  roomMood: string;
+}
+
+/** draft-ietf-mimi-room-policy-03 SingleSourceRoleChangeTargets. */
+export interface SingleSourceRoleChangeTargets {
+  fromRoleIndex: number;
+  targetRoleIndexes: number[];
+}
+
+/** draft-ietf-mimi-room-policy-03 Role. Absent maximums mean "no maximum". */
+export interface Role {
+  roleIndex: number;
+  roleName: string;
+  roleDescription: string;
+  roleCapabilities: CapabilityName[];
+  minimumParticipantsConstraint: number;
+  maximumParticipantsConstraint?: number;
+  minimumActiveParticipantsConstraint: number;
+  maximumActiveParticipantsConstraint?: number;
+  authorizedRoleChanges: SingleSourceRoleChangeTargets[];
+}
+
+/** draft-ietf-mimi-room-policy-03 RoleData (roles_list; RoleUpdate has the same format). */
+export interface RoleData {
+  roles: Role[];
+}
+
+/** The room policy carried in the room state: the roles_list component. */
+export type RoomPolicy = RoleData;
+
+export interface RoomState {
+  participants: UserRolePair[];
+  metadata: RoomMetaData;
+  policy: RoomPolicy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codec machinery
+
+/** A syntax-level problem inside a field (becomes MimiWireError). */
+class Bad extends Error {}
+/** A rule-level problem inside a field (becomes RoomStateError). */
+class Rule extends Error {}
+
+function nest(e: unknown, structure: string, field: string): MimiWireError {
+  if (e instanceof MimiWireError) {
+    const Ctor = e instanceof RoomStateError ? RoomStateError : MimiWireError;
+    return new Ctor(e.structure, e.field, e.detail, `${structure}.${field} > ${e.path}`);
+  }
+  if (e instanceof Rule) return new RoomStateError(structure, field, e.message);
+  const known = e instanceof Bad || e instanceof TlsError;
+  const detail = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return new MimiWireError(structure, field, detail);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** Reads one structure's fields, attributing failures to the field being read. */
+class In {
+  constructor(
+    private readonly r: TlsReader,
+    private readonly struct: string,
+  ) {}
+
+  get<T>(field: string, read: (r: TlsReader) => T): T {
+    try {
+      return read(this.r);
+    } catch (e) {
+      throw nest(e, this.struct, field);
+    }
+  }
+
+  list<T>(field: string, read: (r: TlsReader) => T): T[] {
+    const body = this.get(field, (r) => r.opaqueV());
+    const sub = new TlsReader(body);
+    const items: T[] = [];
+    while (sub.remaining > 0) {
+      const before = sub.remaining;
+      try {
+        items.push(read(sub));
+        if (sub.remaining === before) throw new Bad('vector item consumed no bytes');
+      } catch (e) {
+        throw nest(e, this.struct, `${field}[${items.length}]`);
+      }
+    }
+    return items;
+  }
+
+  /** Runs a rule over already-read values. */
+  check(field: string, rule: () => void): void {
+    this.get(field, rule);
+  }
+}
+
+/** Writes one structure's fields, attributing failures to the field being written. */
+class Out {
+  constructor(
+    private readonly w: TlsWriter,
+    private readonly struct: string,
+  ) {}
+
+  put(field: string, write: (w: TlsWriter) => void): void {
+    try {
+      write(this.w);
+    } catch (e) {
+      throw nest(e, this.struct, field);
+    }
+  }
+
+  list<T>(field: string, items: unknown, write: (w: TlsWriter, item: T) => void): void {
+    if (!Array.isArray(items)) throw nest(new Bad('must be an array'), this.struct, field);
+    const inner = new TlsWriter();
+    (items as T[]).forEach((item, i) => {
+      try {
+        write(inner, item);
+      } catch (e) {
+        throw nest(e, this.struct, `${field}[${i}]`);
+      }
+    });
+    this.put(field, (w) => w.opaqueV(inner.finish()));
+  }
+
+  check(field: string, rule: () => void): void {
+    this.put(field, rule);
+  }
+}
+
+interface Codec<T> {
+  readonly name: string;
+  read(r: TlsReader): T;
+  write(w: TlsWriter, v: T): void;
+}
+
+function struct<T>(name: string, read: (s: In) => T, write: (o: Out, v: T) => void): Codec<T> {
+  return {
+    name,
+    read: (r) => read(new In(r, name)),
+    write: (w, v) => {
+      if (!isObject(v)) throw nest(new Bad('must be an object'), name, '(value)');
+      write(new Out(w, name), v);
+    },
+  };
+}
+
+function decodeWith<T>(c: Codec<T>, bytes: Uint8Array): T {
+  if (!(bytes instanceof Uint8Array)) throw new MimiWireError(c.name, '(input)', 'must be a Uint8Array');
+  const r = new TlsReader(bytes);
+  const value = c.read(r);
+  if (r.remaining !== 0) throw new MimiWireError(c.name, '(end)', `${r.remaining} trailing bytes`);
+  return value;
+}
+
+function encodeWith<T>(c: Codec<T>, value: T): Uint8Array {
+  const w = new TlsWriter();
+  c.write(w, value);
+  return w.finish();
+}
+
+// Field helpers
+
+// ignoreBOM keeps a leading U+FEFF in the string, so re-encoding is byte-exact.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// RFC 3986 URI characters (ASCII only), with well-formed percent-encoding, after a scheme.
+const URI = /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]]|%[0-9A-Fa-f]{2})*$/;
+
+type TextKind = 'text' | 'utf8String' | 'uri' | 'uriOrEmpty' | 'httpsUriOrEmpty';
+
+function checkText(s: string, kind: TextKind): void {
+  if (kind === 'utf8String' && s.includes('\u0000')) throw new Bad('UTF8String must not contain NUL');
+  if (kind === 'text' || kind === 'utf8String') return;
+  if (s === '' && kind !== 'uri') return;
+  if (!URI.test(s)) throw new Bad(`is not a valid URI: ${JSON.stringify(s.slice(0, 80))}`);
+  if (kind === 'httpsUriOrEmpty' && !/^https:/i.test(s)) throw new Bad('must be an https URI');
+}
+
+function readText(r: TlsReader, kind: TextKind): string {
+  const b = r.opaqueV();
+  let s: string;
+  try {
+    s = UTF8.decode(b);
+  } catch {
+    throw new Bad('is not valid UTF-8');
+  }
+  checkText(s, kind);
+  return s;
+}
+
+function writeText(w: TlsWriter, v: unknown, kind: TextKind): void {
+  if (typeof v !== 'string') throw new Bad('must be a string');
+  if (LONE_SURROGATE.test(v)) throw new Bad('is not well-formed Unicode (lone surrogate)');
+  checkText(v, kind);
+  w.opaqueV(utf8(v));
+}
+
+function writeBytes(w: TlsWriter, v: unknown): void {
+  if (!(v instanceof Uint8Array)) throw new Bad('must be a Uint8Array');
+  w.opaqueV(v);
+}
+
+function writeU32(w: TlsWriter, v: unknown): void {
+  if (typeof v !== 'number') throw new Bad('must be a number');
+  w.u32(v);
+}
+
+const readU32 = (r: TlsReader): number => r.u32();
+
+function readOptU32(r: TlsReader): number | undefined {
+  return r.optional((x) => x.u32());
+}
+
+function writeOptU32(w: TlsWriter, v: unknown): void {
+  if (v !== undefined && typeof v !== 'number') throw new Bad('must be a number or absent');
+  w.optional(v as number | undefined, (x, n) => x.u32(n));
+}
+
+function noDuplicates<T>(items: readonly T[], key: (item: T) => unknown, what: (item: T) => string): void {
+  const seen = new Set<unknown>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) throw new Rule(`[${i}]: ${what(item)} appears more than once`);
+    seen.add(k);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Participant list (draft-ietf-mimi-protocol-06 "Participant List")
+
+const USER_ROLE_PAIR = struct<UserRolePair>(
+  'UserRolePair',
+  (s) => {
+    const user = s.get('user', (r) => readText(r, 'uri'));
+    const roleIndex = s.get('role_index', readU32);
+    s.check('role_index', () => noRoleZero(roleIndex));
+    return { user, roleIndex };
+  },
+  (o, v) => {
+    o.put('user', (w) => writeText(w, v.user, 'uri'));
+    o.put('role_index', (w) => writeU32(w, v.roleIndex));
+    o.check('role_index', () => noRoleZero(v.roleIndex));
+  },
+);
+
+function noRoleZero(roleIndex: number): void {
+  if (roleIndex === NO_ROLE_INDEX) throw new Rule('role_index 0 means "not in the participant list"');
+}
+
+const PARTICIPANT_LIST_DATA = struct<ParticipantListData>(
+  'ParticipantListData',
+  (s) => {
+    const participants = s.list('participants', USER_ROLE_PAIR.read);
+    s.check('participants', () => noDuplicates(participants, (p) => p.user, (p) => `user ${p.user}`));
+    return { participants };
+  },
+  (o, v) => {
+    o.list('participants', v.participants, USER_ROLE_PAIR.write);
+    o.check('participants', () => noDuplicates(v.participants, (p) => p.user, (p) => `user ${p.user}`));
+  },
+);
+
+export const encodeParticipantListData = (v: ParticipantListData): Uint8Array => encodeWith(PARTICIPANT_LIST_DATA, v);
+export const decodeParticipantListData = (b: Uint8Array): ParticipantListData => decodeWith(PARTICIPANT_LIST_DATA, b);
+
+const USERINDEX_ROLE_PAIR = struct<UserindexRolePair>(
+  'UserindexRolePair',
+  (s) => {
+    const userIndex = s.get('user_index', readU32);
+    const roleIndex = s.get('role_index', readU32);
+    s.check('role_index', () => noRoleZero(roleIndex));
+    return { userIndex, roleIndex };
+  },
+  (o, v) => {
+    o.put('user_index', (w) => writeU32(w, v.userIndex));
+    o.put('role_index', (w) => writeU32(w, v.roleIndex));
+    o.check('role_index', () => noRoleZero(v.roleIndex));
+  },
+);
+
+/** The parts of the one-change-per-user rule that need no participant list. */
+function updateShape(u: ParticipantListUpdate): void {
+  noDuplicates(u.changedRoleParticipants, (c) => c.userIndex, (c) => `user_index ${c.userIndex}`);
+  noDuplicates(u.removedIndices, (i) => i, (i) => `index ${i}`);
+  noDuplicates(u.addedParticipants, (p) => p.user, (p) => `user ${p.user}`);
+  const changed = new Set(u.changedRoleParticipants.map((c) => c.userIndex));
+  for (const i of u.removedIndices) if (changed.has(i)) throw new Rule(`index ${i} is both role-changed and removed`);
+}
+
+const PARTICIPANT_LIST_UPDATE = struct<ParticipantListUpdate>(
+  'ParticipantListUpdate',
+  (s) => {
+    const changedRoleParticipants = s.list('changedRoleParticipants', USERINDEX_ROLE_PAIR.read);
+    const removedIndices = s.list('removedIndices', readU32);
+    const addedParticipants = s.list('addedParticipants', USER_ROLE_PAIR.read);
+    const v = { changedRoleParticipants, removedIndices, addedParticipants };
+    s.check('(value)', () => updateShape(v));
+    return v;
+  },
+  (o, v) => {
+    o.list('changedRoleParticipants', v.changedRoleParticipants, USERINDEX_ROLE_PAIR.write);
+    o.list('removedIndices', v.removedIndices, writeU32);
+    o.list('addedParticipants', v.addedParticipants, USER_ROLE_PAIR.write);
+    o.check('(value)', () => updateShape(v));
+  },
+);
+
+export const encodeParticipantListUpdate = (v: ParticipantListUpdate): Uint8Array => encodeWith(PARTICIPANT_LIST_UPDATE, v);
+export const decodeParticipantListUpdate = (b: Uint8Array): ParticipantListUpdate => decodeWith(PARTICIPANT_LIST_UPDATE, b);
+
+// ---------------------------------------------------------------------------------------------
+// Room metadata (draft-ietf-mimi-protocol-06 "Room Metadata")
+
+function checkDescriptionContent(d: RichDescription): void {
+  if (d.mediaType !== '') return;
+  try {
+    UTF8.decode(d.descriptionContent);
+  } catch {
+    throw new Rule('an empty media_type means text/plain;charset=utf-8, but the content is not valid UTF-8');
+  }
+}
+
+const RICH_DESCRIPTION = struct<RichDescription>(
+  'RichDescription',
+  (s) => {
+    const mediaType = s.get('media_type', (r) => readText(r, 'text'));
+    const languageTag = s.get('language_tag', (r) => readText(r, 'text'));
+    const descriptionContent = s.get('description_content', (r) => r.opaqueV());
+    const v = { mediaType, languageTag, descriptionContent };
+    s.check('description_content', () => checkDescriptionContent(v));
+    return v;
+  },
+  (o, v) => {
+    o.put('media_type', (w) => writeText(w, v.mediaType, 'text'));
+    o.put('language_tag', (w) => writeText(w, v.languageTag, 'text'));
+    o.put('description_content', (w) => writeBytes(w, v.descriptionContent));
+    o.check('description_content', () => checkDescriptionContent(v));
+  },
+);
+
+const ROOM_META_DATA = struct<RoomMetaData>(
+  'RoomMetaData',
+  (s) => ({
+    roomUri: s.get('room_uri', (r) => readText(r, 'uri')),
+    roomName: s.get('room_name', (r) => readText(r, 'utf8String')),
+    roomDescriptions: s.list('room_descriptions', RICH_DESCRIPTION.read),
+    roomAvatar: s.get('room_avatar', (r) => readText(r, 'httpsUriOrEmpty')),
+    roomSubject: s.get('room_subject', (r) => readText(r, 'utf8String')),
+    roomMood: s.get('room_mood', (r) => readText(r, 'utf8String')),
+  }),
+  (o, v) => {
+    o.put('room_uri', (w) => writeText(w, v.roomUri, 'uri'));
+    o.put('room_name', (w) => writeText(w, v.roomName, 'utf8String'));
+    o.list('room_descriptions', v.roomDescriptions, RICH_DESCRIPTION.write);
+    o.put('room_avatar', (w) => writeText(w, v.roomAvatar, 'httpsUriOrEmpty'));
+    o.put('room_subject', (w) => writeText(w, v.roomSubject, 'utf8String'));
+    o.put('room_mood', (w) => writeText(w, v.roomMood, 'utf8String'));
+  },
+);
+
+export const encodeRoomMetaData = (v: RoomMetaData): Uint8Array => encodeWith(ROOM_META_DATA, v);
+export const decodeRoomMetaData = (b: Uint8Array): RoomMetaData => decodeWith(ROOM_META_DATA, b);
+
+// ---------------------------------------------------------------------------------------------
+// Roles (draft-ietf-mimi-room-policy-03 "Role-Based Access Control")
+
+const ROLE_CHANGE_TARGETS = struct<SingleSourceRoleChangeTargets>(
+  'SingleSourceRoleChangeTargets',
+  (s) => {
+    const fromRoleIndex = s.get('from_role_index', readU32);
+    const targetRoleIndexes = s.list('target_role_indexes', readU32);
+    s.check('target_role_indexes', () => noDuplicates(targetRoleIndexes, (t) => t, (t) => `role ${t}`));
+    return { fromRoleIndex, targetRoleIndexes };
+  },
+  (o, v) => {
+    o.put('from_role_index', (w) => writeU32(w, v.fromRoleIndex));
+    o.list('target_role_indexes', v.targetRoleIndexes, writeU32);
+    o.check('target_role_indexes', () => noDuplicates(v.targetRoleIndexes, (t) => t, (t) => `role ${t}`));
+  },
+);
+
+function readCapability(r: TlsReader): CapabilityName {
+  const value = r.u16();
+  const name = CAPABILITY_NAMES.get(value);
+  if (name === undefined) throw new Bad(`unknown CapabilityType 0x${value.toString(16).padStart(4, '0')}`);
+  return name;
+}
+
+function writeCapability(w: TlsWriter, name: unknown): void {
+  if (!isCapabilityName(name)) throw new Bad(`unknown capability ${JSON.stringify(name)}`);
+  w.u16(CAPABILITIES[name]);
+}
+
+function roleRules(v: Role): void {
+  noDuplicates(v.roleCapabilities, (c) => c, (c) => c);
+  if (v.roleIndex !== NO_ROLE_INDEX && v.roleCapabilities.includes('canOpenJoin')) {
+    throw new Rule('canOpenJoin MUST NOT appear in any non-zero role');
+  }
+  noDuplicates(v.authorizedRoleChanges, (e) => e.fromRoleIndex, (e) => `from_role_index ${e.fromRoleIndex}`);
+  const max = v.maximumParticipantsConstraint;
+  const maxActive = v.maximumActiveParticipantsConstraint;
+  if (max !== undefined && v.minimumParticipantsConstraint > max) throw new Rule('minimum_participants_constraint exceeds the maximum');
+  if (maxActive !== undefined && v.minimumActiveParticipantsConstraint > maxActive) {
+    throw new Rule('minimum_active_participants_constraint exceeds the maximum');
+  }
+}
+
+const ROLE = struct<Role>(
+  'Role',
+  (s) => {
+    const roleIndex = s.get('role_index', readU32);
+    const roleName = s.get('role_name', (r) => readText(r, 'text'));
+    const roleDescription = s.get('role_description', (r) => readText(r, 'text'));
+    const roleCapabilities = s.list('role_capabilities', readCapability);
+    const minimumParticipantsConstraint = s.get('minimum_participants_constraint', readU32);
+    const max = s.get('maximum_participants_constraint', readOptU32);
+    const minimumActiveParticipantsConstraint = s.get('minimum_active_participants_constraint', readU32);
+    const maxActive = s.get('maximum_active_participants_constraint', readOptU32);
+    const authorizedRoleChanges = s.list('authorized_role_changes', ROLE_CHANGE_TARGETS.read);
+    const v: Role = {
+      roleIndex,
+      roleName,
+      roleDescription,
+      roleCapabilities,
+      minimumParticipantsConstraint,
+      ...(max === undefined ? {} : { maximumParticipantsConstraint: max }),
+      minimumActiveParticipantsConstraint,
+      ...(maxActive === undefined ? {} : { maximumActiveParticipantsConstraint: maxActive }),
+      authorizedRoleChanges,
+    };
+    s.check('(value)', () => roleRules(v));
+    return v;
+  },
+  (o, v) => {
+    o.put('role_index', (w) => writeU32(w, v.roleIndex));
+    o.put('role_name', (w) => writeText(w, v.roleName, 'text'));
+    o.put('role_description', (w) => writeText(w, v.roleDescription, 'text'));
+    o.list('role_capabilities', v.roleCapabilities, writeCapability);
+    o.put('minimum_participants_constraint', (w) => writeU32(w, v.minimumParticipantsConstraint));
+    o.put('maximum_participants_constraint', (w) => writeOptU32(w, v.maximumParticipantsConstraint));
+    o.put('minimum_active_participants_constraint', (w) => writeU32(w, v.minimumActiveParticipantsConstraint));
+    o.put('maximum_active_participants_constraint', (w) => writeOptU32(w, v.maximumActiveParticipantsConstraint));
+    o.list('authorized_role_changes', v.authorizedRoleChanges, ROLE_CHANGE_TARGETS.write);
+    o.check('(value)', () => roleRules(v));
+  },
+);
+
+function roleDataRules(v: RoleData): void {
+  noDuplicates(v.roles, (r) => r.roleIndex, (r) => `role_index ${r.roleIndex}`);
+  const defined = new Set(v.roles.map((r) => r.roleIndex));
+  v.roles.forEach((r, i) => {
+    for (const e of r.authorizedRoleChanges) {
+      for (const idx of [e.fromRoleIndex, ...e.targetRoleIndexes]) {
+        if (idx !== NO_ROLE_INDEX && !defined.has(idx)) {
+          throw new Rule(`[${i}]: role ${r.roleIndex} authorizes a change involving role ${idx}, which is not defined`);
+        }
+      }
+    }
+  });
+}
+
+const ROLE_DATA = struct<RoleData>(
+  'RoleData',
+  (s) => {
+    const roles = s.list('roles', ROLE.read);
+    s.check('roles', () => roleDataRules({ roles }));
+    return { roles };
+  },
+  (o, v) => {
+    o.list('roles', v.roles, ROLE.write);
+    o.check('roles', () => roleDataRules(v));
+  },
+);
+
+export const encodeRoleData = (v: RoleData): Uint8Array => encodeWith(ROLE_DATA, v);
+export const decodeRoleData = (b: Uint8Array): RoleData => decodeWith(ROLE_DATA, b);
+
+// ---------------------------------------------------------------------------------------------
+// Room state through the app_data_dictionary
+
+const COMPONENT_NAMES: ReadonlyMap<number, string> = new Map([
+  [PARTICIPANT_LIST_COMPONENT_ID, 'participant_list'],
+  [ROOM_METADATA_COMPONENT_ID, 'room_metadata'],
+  [ROLES_LIST_COMPONENT_ID, 'roles_list'],
+]);
+
+const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+
+/** Rules across components: every participant's role is defined by the roles_list. */
+function crossRules(participants: readonly UserRolePair[], policy: RoomPolicy): void {
+  const defined = new Set(policy.roles.map((r) => r.roleIndex));
+  participants.forEach((p, i) => {
+    if (!defined.has(p.roleIndex)) {
+      throw new RoomStateError('RoomState', `participants[${i}]`, `${p.user} has role ${p.roleIndex}, which roles_list does not define`);
+    }
+  });
+}
+
+/** Checks every rule a RoomState must satisfy (throws MimiWireError / RoomStateError). */
+export function validateRoomState(state: RoomState): void {
+  if (!isObject(state)) throw new MimiWireError('RoomState', '(value)', 'must be an object');
+  encodeComponents(state);
+}
+
+function encodeComponents(state: RoomState): ComponentData[] {
+  const part = (field: string, f: () => Uint8Array): Uint8Array => {
+    try {
+      return f();
+    } catch (e) {
+      throw nest(e, 'RoomState', field);
+    }
+  };
+  const participants = part('participants', () => encodeParticipantListData({ participants: state.participants }));
+  const metadata = part('metadata', () => encodeRoomMetaData(state.metadata));
+  const policy = part('policy', () => encodeRoleData(state.policy));
+  crossRules(state.participants, state.policy);
+  return [
+    { componentId: PARTICIPANT_LIST_COMPONENT_ID, data: participants },
+    { componentId: ROOM_METADATA_COMPONENT_ID, data: metadata },
+    { componentId: ROLES_LIST_COMPONENT_ID, data: policy },
+  ];
+}
+
+/** The extension_data of the ROOM_STATE_EXTENSION_TYPE GroupContext extension: an AppDataDictionary. */
+export function encodeRoomStateExtension(state: RoomState): Uint8Array {
+  if (!isObject(state)) throw new MimiWireError('RoomState', '(value)', 'must be an object');
+  return encodeAppDataDictionary(encodeComponents(state));
+}
+
+/** Decodes the extension: exactly the participant_list, room_metadata and roles_list components. */
+export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
+  const entries = decodeAppDataDictionary(bytes);
+  const found = new Map<number, Uint8Array>();
+  for (const e of entries) {
+    const name = COMPONENT_NAMES.get(e.componentId);
+    if (name === undefined) {
+      throw new RoomStateError('AppDataDictionary', `component_data[${hex4(e.componentId)}]`, 'unknown component in the room state');
+    }
+    found.set(e.componentId, e.data);
+  }
+  const component = <T>(id: number, decode: (b: Uint8Array) => T): T => {
+    const name = COMPONENT_NAMES.get(id)!;
+    const data = found.get(id);
+    if (data === undefined) throw new RoomStateError('AppDataDictionary', 'component_data', `missing ${name} (${hex4(id)})`);
+    try {
+      return decode(data);
+    } catch (e) {
+      throw nest(e, 'AppDataDictionary', `component_data[${name}]`);
+    }
+  };
+  const participants = component(PARTICIPANT_LIST_COMPONENT_ID, decodeParticipantListData).participants;
+  const metadata = component(ROOM_METADATA_COMPONENT_ID, decodeRoomMetaData);
+  const policy = component(ROLES_LIST_COMPONENT_ID, decodeRoleData);
+  crossRules(participants, policy);
+  return { participants, metadata, policy };
+}
+
+/** A new room's state: the creator in the preset's creator role, the name, nothing else set. */
+export function initialRoomState(opts: { roomUri: string; creator: string; roomName?: string; preset?: PolicyPresetName }): RoomState {
+  const preset = POLICY_PRESETS[opts.preset ?? 'cooperative'];
+  if (preset === undefined) throw new TypeError(`unknown policy preset ${String(opts.preset)}`);
+  const state: RoomState = {
+    participants: [{ user: opts.creator, roleIndex: preset.creatorRole }],
+    metadata: { roomUri: opts.roomUri, roomName: opts.roomName ?? '', roomDescriptions: [], roomAvatar: '', roomSubject: '', roomMood: '' },
+    policy: structuredClone(preset.policy),
+  };
+  validateRoomState(state);
+  return state;
+}
+
+/** The user's role: 0 when not in the participant list. */
+export function roleOf(state: Pick<RoomState, 'participants'>, user: string): number {
+  return state.participants.find((p) => p.user === user)?.roleIndex ?? NO_ROLE_INDEX;
+}
+
+export function isBanned(state: Pick<RoomState, 'participants'>, user: string): boolean {
+  return roleOf(state, user) === BANNED_ROLE_INDEX;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying participant list updates
+
+const updateError = (field: string, detail: string): RoomStateError => new RoomStateError('ParticipantListUpdate', field, detail);
+
+/**
+ * Applies one ParticipantListUpdate: role changes and removals by index into the current list,
+ * then additions appended ("Participant List"). Throws RoomStateError when the update is invalid.
+ */
+export function applyParticipantListUpdate(state: RoomState, update: ParticipantListUpdate): RoomState {
+  return applyParticipantListUpdates(state, [update]);
+}
+
+/**
+ * Applies the participant list updates of one commit in order (each indexes the list the previous
+ * one produced). "A single commit is not valid if it contain any combination of Participant list
+ * updates that operate on (add, remove, or change the role of) the same user ... more than once."
+ */
+export function applyParticipantListUpdates(state: RoomState, updates: readonly ParticipantListUpdate[]): RoomState {
+  validateRoomState(state);
+  const roles = new Set(state.policy.roles.map((r) => r.roleIndex));
+  const touched = new Set<string>();
+  const touch = (user: string, field: string): void => {
+    if (touched.has(user)) throw updateError(field, `operates on ${user} more than once in one commit`);
+    touched.add(user);
+  };
+  let list = state.participants.map((p) => ({ ...p }));
+  for (const update of updates) {
+    encodeParticipantListUpdate(update); // shape and field validity
+    const at = (i: number, field: string): UserRolePair => {
+      if (i >= list.length) throw updateError(field, `index ${i} is out of range (${list.length} participants)`);
+      return list[i];
+    };
+    const defined = (r: number, field: string): void => {
+      if (!roles.has(r)) throw updateError(field, `role ${r} is not defined in this room`);
+    };
+    update.changedRoleParticipants.forEach((c, i) => {
+      const field = `changedRoleParticipants[${i}]`;
+      const p = at(c.userIndex, field);
+      touch(p.user, field);
+      defined(c.roleIndex, field);
+      if (p.roleIndex === c.roleIndex) throw updateError(field, `${p.user} already has role ${c.roleIndex}`);
+    });
+    update.removedIndices.forEach((idx, i) => touch(at(idx, `removedIndices[${i}]`).user, `removedIndices[${i}]`));
+    update.addedParticipants.forEach((p, i) => {
+      const field = `addedParticipants[${i}]`;
+      touch(p.user, field);
+      defined(p.roleIndex, field);
+      const existing = list.find((q) => q.user === p.user);
+      if (existing) throw updateError(field, `${p.user} is already in the participant list (role ${existing.roleIndex})`);
+    });
+    const next = list.map((p) => ({ ...p }));
+    for (const c of update.changedRoleParticipants) next[c.userIndex].roleIndex = c.roleIndex;
+    const removed = new Set(update.removedIndices);
+    list = [...next.filter((_, i) => !removed.has(i)), ...update.addedParticipants.map((p) => ({ user: p.user, roleIndex: p.roleIndex }))];
+  }
+  return { ...state, participants: list };
+}
+
+/**
+ * The single ParticipantListUpdate that turns `before` into `after`. Survivors keep their order and
+ * additions come last, as applying an update leaves them; any other `after` throws RoomStateError.
+ */
+export function diffParticipantList(before: readonly UserRolePair[], after: readonly UserRolePair[]): ParticipantListUpdate {
+  const index = new Map(before.map((p, i) => [p.user, i] as const));
+  const update: ParticipantListUpdate = { changedRoleParticipants: [], removedIndices: [], addedParticipants: [] };
+  const kept = new Set<number>();
+  let last = -1;
+  let adding = false;
+  after.forEach((p, i) => {
+    const j = index.get(p.user);
+    if (j === undefined) {
+      adding = true;
+      update.addedParticipants.push({ user: p.user, roleIndex: p.roleIndex });
+      return;
+    }
+    if (adding) throw new RoomStateError('ParticipantListData', `participants[${i}]`, `${p.user} was in the list but follows an added user`);
+    if (j <= last) throw new RoomStateError('ParticipantListData', `participants[${i}]`, `${p.user} moved; participants keep their order`);
+    last = j;
+    kept.add(j);
+    if (before[j].roleIndex !== p.roleIndex) update.changedRoleParticipants.push({ userIndex: j, roleIndex: p.roleIndex });
+  });
+  before.forEach((_, j) => {
+    if (!kept.has(j)) update.removedIndices.push(j);
+  });
+  return update;
+}
+
+export function isEmptyParticipantListUpdate(u: ParticipantListUpdate): boolean {
+  return u.changedRoleParticipants.length === 0 && u.removedIndices.length === 0 && u.addedParticipants.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorizing changes
+
+/**
+ * Authorizes each action of a valid update separately ("Each of these actions ... is authorized
+ * separately"), in the order they apply, each against the list as the previous ones left it.
+ * A change to role 1 is a ban (canBan, else canChangeUserRole); a change from role 1 an unban
+ * (canUnBan, else canChangeUserRole); the actor adding itself is an open join.
+ * Throws RoomStateError when the update is invalid; returns the first denial.
+ */
+export function checkParticipantListUpdate(
+  state: RoomState,
+  actorUser: string,
+  update: ParticipantListUpdate,
+  context: CheckContext = {},
+): CheckResult {
+  applyParticipantListUpdate(state, update);
+  const roles = new Map(state.policy.roles.map((r) => [r.roleIndex, r] as const));
+  let list: UserRolePair[] = state.participants.map((p) => ({ ...p }));
+  const active = new Set(
+    context.activeUsers ?? list.filter((p) => roles.get(p.roleIndex)?.maximumActiveParticipantsConstraint !== 0).map((p) => p.user),
+  );
+  const original = state.participants;
+  const step = (attempts: RoomChange[], apply: () => void): CheckResult => {
+    let first: CheckResult | undefined;
+    for (const change of attempts) {
+      const result = checkChange(state.policy, list, actorUser, change, { activeUsers: active });
+      if (result.ok) {
+        apply();
+        return result;
+      }
+      first ??= result;
+    }
+    return first!;
+  };
+  const setRole = (user: string, roleIndex: number): void => {
+    list = list.map((p) => (p.user === user ? { user, roleIndex } : p));
+  };
+  for (const c of update.changedRoleParticipants) {
+    const { user, roleIndex: from } = original[c.userIndex];
+    const to = c.roleIndex;
+    const attempts: RoomChange[] =
+      to === BANNED_ROLE_INDEX
+        ? [{ kind: 'ban', user }, { kind: 'changeRole', user, role: to }]
+        : from === BANNED_ROLE_INDEX
+          ? [{ kind: 'unban', user, role: to }, { kind: 'changeRole', user, role: to }]
+          : [{ kind: 'changeRole', user, role: to }];
+    const result = step(attempts, () => {
+      setRole(user, to);
+      if (to === BANNED_ROLE_INDEX) active.delete(user);
+    });
+    if (!result.ok) return result;
+  }
+  for (const idx of update.removedIndices) {
+    const { user } = original[idx];
+    const result = step([{ kind: 'removeParticipant', user }], () => {
+      list = list.filter((p) => p.user !== user);
+      active.delete(user);
+    });
+    if (!result.ok) return result;
+  }
+  for (const p of update.addedParticipants) {
+    const attempts: RoomChange[] =
+      p.roleIndex === BANNED_ROLE_INDEX
+        ? [{ kind: 'ban', user: p.user }]
+        : p.user === actorUser
+          ? [{ kind: 'join', via: 'openJoin', role: p.roleIndex }]
+          : [{ kind: 'addParticipant', user: p.user, role: p.roleIndex }];
+    const result = step(attempts, () => {
+      list = [...list, { user: p.user, roleIndex: p.roleIndex }];
+      if (p.roleIndex !== BANNED_ROLE_INDEX) active.add(p.user);
+    });
+    if (!result.ok) return result;
+  }
+  return { ok: true };
+}
+
+/** The RoomMetaData fields that differ. The room URI is the room's identity and cannot change. */
+export function metadataChanges(before: RoomMetaData, after: RoomMetaData): MetadataField[] {
+  if (before.roomUri !== after.roomUri) throw new RoomStateError('RoomMetaData', 'room_uri', 'the room URI cannot change');
+  const descriptions = (m: RoomMetaData): string =>
+    m.roomDescriptions.map((d) => `${d.mediaType}\u0000${d.languageTag}\u0000${Array.from(d.descriptionContent).join(',')}`).join('\u0001');
+  const differs: Record<MetadataField, boolean> = {
+    roomName: before.roomName !== after.roomName,
+    roomDescriptions: descriptions(before) !== descriptions(after),
+    roomAvatar: before.roomAvatar !== after.roomAvatar,
+    roomSubject: before.roomSubject !== after.roomSubject,
+    roomMood: before.roomMood !== after.roomMood,
+  };
+  return (Object.keys(METADATA_CAPABILITY) as MetadataField[]).filter((f) => differs[f]);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Is replacing `before` by `after` (one GroupContextExtensions proposal in a commit by `actorUser`)
+ * valid and authorized under `before`'s policy? Throws RoomStateError when it is invalid whatever
+ * the roles (room URI changed, list reordered, roles_list changed together with the participant
+ * list); returns the first denial otherwise.
+ */
+export function checkRoomStateChange(before: RoomState, after: RoomState, actorUser: string, context: CheckContext = {}): CheckResult {
+  validateRoomState(before);
+  validateRoomState(after);
+  const fields = metadataChanges(before.metadata, after.metadata);
+  const update = diffParticipantList(before.participants, after.participants);
+  const policyChanged = !bytesEqual(encodeRoleData(before.policy), encodeRoleData(after.policy));
+  if (policyChanged && !isEmptyParticipantListUpdate(update)) {
+    // "an update to this component is not valid if it appear in the same commit as any Participant List change"
+    throw new RoomStateError('RoleData', 'roles', 'roles_list cannot change in the same commit as the participant list');
+  }
+  if (policyChanged) {
+    const r = checkChange(before.policy, before.participants, actorUser, { kind: 'use', capability: 'canChangeRoleDefinitions' }, context);
+    if (!r.ok) return r;
+  }
+  if (fields.length > 0) {
+    const r = checkChange(before.policy, before.participants, actorUser, { kind: 'changeMetadata', fields }, context);
+    if (!r.ok) return r;
+  }
+  return isEmptyParticipantListUpdate(update) ? { ok: true } : checkParticipantListUpdate(before, actorUser, update, context);
+}
