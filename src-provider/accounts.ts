@@ -187,6 +187,11 @@ export class Accounts {
     return { deviceUri: row.device_uri, userUri: row.user_uri, handle: row.handle, userId: row.user_id };
   }
 
+  /** Deletes the account with all its devices (their tokens stop working at once). */
+  deleteAccount(actor: Actor): void {
+    this.store.tx(() => this.store.deleteUser(actor.userId));
+  }
+
   me(actor: Actor): MeResponse {
     return {
       userUri: actor.userUri,

@@ -26,6 +26,8 @@ export interface ClientApiServices {
   remoteGroupInfo?: {
     fetch(roomUri: string, requester: string): Promise<{ epoch: string; groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
   };
+  /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
+  hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
   publicUrl: () => string;
 }
@@ -136,6 +138,20 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : hub.sendMessage(actor, roomUri, input));
     })
     .route(ROUTES.groupInfo, async (ctx) => ok(await groupInfo(auth(ctx), ctx.params.roomId)))
+    .route(ROUTES.hubSender, (ctx) => {
+      auth(ctx);
+      return ok({ externalSender: toB64(svc.hubSender) });
+    })
+    .route(ROUTES.deleteAccount, (ctx) => {
+      const actor = auth(ctx);
+      // The rooms hosted here lose the account's devices through the hub's Remove proposals;
+      // the account itself (devices, tokens, KeyPackages, inbox) goes at once.
+      const rooms = hub.roomsWithDevicesOf(actor.userUri);
+      const devices = accounts.me(actor).devices.map((d) => d.deviceUri);
+      accounts.deleteAccount(actor);
+      for (const room of rooms) hub.proposeRemoval(room, devices);
+      return ok({ deleted: true });
+    })
     .add('GET', EVENTS_PATH, () => {
       throw new ApiFailure('badRequest', `${EVENTS_PATH} is a WebSocket endpoint (send Upgrade: websocket)`, { status: 426 });
     })

@@ -15,6 +15,7 @@ import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
 import { decodeRatchetTree, treeLeaves } from '../src-shared/mls-structs.js';
 import { encodeFanoutMessage, type FanoutMessage } from '../src-shared/mimi-protocol.js';
+import { externalRemoveProposal } from '../src-shared/external-proposal.js';
 import type { Fields } from '../src-shared/mls-structs.js';
 import {
   MAX_MESSAGE_BYTES,
@@ -77,6 +78,11 @@ export interface HubOptions {
    * presented to /groupInfo). Returns true to admit `userUri`, and is then consumed.
    */
   admitJoiner?: (roomUri: string, userUri: string) => boolean;
+  /**
+   * This provider's external-sender signing key (Ed25519 seed). Our clients list it first in the
+   * external_senders of rooms they create here, so the hub can propose Removes in them.
+   */
+  externalSenderKey?: Uint8Array;
 }
 
 function peek(bytes: Uint8Array, what: string): MlsMessageInfo {
@@ -149,6 +155,7 @@ export class Hub {
   private readonly onQueued: (deviceUris: string[]) => void;
   private readonly fanoutSink?: FanoutSink;
   private readonly admitJoiner: (roomUri: string, userUri: string) => boolean;
+  private readonly externalSenderKey?: Uint8Array;
 
   constructor(opts: HubOptions) {
     this.store = opts.store;
@@ -157,6 +164,7 @@ export class Hub {
     this.onQueued = opts.onQueued ?? (() => {});
     this.fanoutSink = opts.fanout;
     this.admitJoiner = opts.admitJoiner ?? (() => false);
+    this.externalSenderKey = opts.externalSenderKey;
   }
 
   /** Runs `fn` in a transaction and announces queued devices and fanout once it has committed. */
@@ -176,6 +184,12 @@ export class Hub {
       participants: this.store.participants(row.room_uri),
       createdAt: row.created_at,
     };
+  }
+
+  /** True when this provider hosts `roomUri` (not merely follows it as a member's provider). */
+  hosts(roomUri: string): boolean {
+    const row = this.store.room(roomUri);
+    return row !== undefined && row.hub_domain === null;
   }
 
   /** A room this provider hosts (not a follower's row for a remote room). */
@@ -340,6 +354,24 @@ export class Hub {
         throw new ApiFailure('notAllowed', `${source.domain} cannot submit a commit signed by ${sender}`);
       }
       if (removed.includes(sender)) throw new ApiFailure('notAllowed', 'a commit cannot remove its own sender');
+      // Membership is read from the bundle's tree, not from the commit's proposals, so hold the
+      // tree to what any commit must keep: no member moves to another leaf (RFC 9420: Remove blanks
+      // a leaf, Add fills the leftmost blank one) ...
+      if (room.ratchet_tree) {
+        const leavesBefore = treeDevices(room.ratchet_tree, 'stored ratchet tree');
+        leavesBefore.forEach((d, i) => {
+          if (d && after.has(d) && devicesAfter[i] !== d) {
+            throw badRequest(`ratchetTree moves ${d} from leaf ${i} to leaf ${devicesAfter.indexOf(d)}; a commit never moves a member`);
+          }
+        });
+      }
+      // ... and a follower removes only its own devices (an external joiner only its own user's,
+      // above) until removals are checked against the commit's Remove proposals and the room policy.
+      if (source.kind === 'peer' && !external) {
+        for (const d of removed) {
+          if (domainOf(d) !== source.domain) throw new ApiFailure('notAllowed', `${source.domain} cannot remove ${d}, a device of another provider`);
+        }
+      }
       for (const d of input.removeDevices ?? []) {
         if (!before.has(d)) throw badRequest(`cannot remove ${d}: not a member device`);
         if (after.has(d)) throw badRequest(`removeDevices lists ${d}, but the commit keeps it`);
@@ -393,6 +425,18 @@ export class Hub {
         for (const d of removed) if (!usersAfter.has(userOfDevice(d))) participantsAfter.delete(userOfDevice(d));
       }
 
+      // A deleted account leaves the list once its last device has left the group.
+      for (const d of removed) {
+        const u = userOfDevice(d);
+        if (!usersAfter.has(u) && domainOf(u) === this.domain && !this.store.userByUri(u)) participantsAfter.delete(u);
+      }
+      // The hub's own pending Removes must be in the next commit (draft-ietf-mimi-protocol-06,
+      // "Bob Leaves the Room": the hub requires committers to include its cached proposals).
+      const overdue = this.store.pendingRemovals(roomUri).filter((d) => after.has(d));
+      if (overdue.length) {
+        throw new ApiFailure('notAllowed', `the commit must include the hub's pending Remove proposals (for ${overdue.join(', ')})`);
+      }
+
       const newEpoch = epoch + 1n;
       if (!this.store.advanceEpoch(roomUri, epoch, newEpoch, input.groupInfo, input.ratchetTree)) {
         throw new ApiFailure('wrongEpoch', 'another commit for this epoch was accepted first', {
@@ -441,10 +485,54 @@ export class Hub {
         );
       }
       this.store.recordAccepted(roomUri, commitDigest, 'commit', epoch, ts);
+      this.proposePendingRemovals(roomUri, queued);
       const response: CommitResponse = { epoch: newEpoch.toString(), acceptedTimestamp: ts };
       if (local && input.requestId) this.store.recordResponse(local.deviceUri, 'commit', input.requestId, JSON.stringify(response), ts);
       return response;
     });
+  }
+
+  // ---- the hub as external sender ----
+
+  /**
+   * Have `devices` leave the room: the hub records them and proposes their removal (signed as
+   * the room's external sender) in the current epoch; the next commit must include it.
+   */
+  proposeRemoval(roomUri: string, devices: string[]): void {
+    this.write((queued) => {
+      this.requireRoom(roomUri);
+      const now = this.now();
+      for (const d of devices) this.store.addPendingRemoval(roomUri, d, now);
+      this.proposePendingRemovals(roomUri, queued);
+    });
+  }
+
+  /** Rooms hosted here in which any device of `userUri` is a member. */
+  roomsWithDevicesOf(userUri: string): string[] {
+    const p = parseMimiUri(userUri);
+    return this.store.roomsWithDevicesOf(`mimi://${p.domain}/d/${p.handle}/`);
+  }
+
+  /** Proposes, for the room's current epoch, the Removes still pending; forgets those done. */
+  private proposePendingRemovals(roomUri: string, queued: Set<string>): void {
+    const pending = this.store.pendingRemovals(roomUri);
+    if (pending.length === 0) return;
+    const room = this.requireRoom(roomUri);
+    const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : this.store.roomDevices(roomUri);
+    const devices = this.store.roomDevices(roomUri);
+    const ts = this.now();
+    for (const d of pending) {
+      const leaf = leaves.indexOf(d);
+      if (leaf < 0) {
+        this.store.donePendingRemoval(roomUri, d);
+        continue;
+      }
+      if (!this.externalSenderKey) continue;
+      const proposal = externalRemoveProposal({ groupId: roomUri, epoch: BigInt(room.epoch), senderIndex: 0, removed: leaf, signingKey: this.externalSenderKey });
+      // Handshake messages share the 'commit' event kind: clients process both in epoch order.
+      const event = this.store.insertEvent({ room_uri: roomUri, kind: 'commit', epoch: BigInt(room.epoch), sender_device: `mimi://${this.domain}`, payload: proposal, accepted_ts: ts });
+      this.fanout(roomUri, event, devices, { timestamp: BigInt(ts), message: proposal, kind: 'proposal', moreProposals: [] }, queued);
+    }
   }
 
   // ---- application messages ----
@@ -470,6 +558,14 @@ export class Hub {
     }
     checkGroup(info, roomUri, 'message');
     const local = source.kind === 'device' ? source.actor : undefined;
+    // A peer speaks only for its own users, and that is checked before the replay lookup below:
+    // otherwise any provider could have an accepted message "accepted" again in someone's name.
+    if (source.kind === 'peer') {
+      const user = input.sendingUri ?? '';
+      if (!isUserUri(user) || domainOf(user) !== source.domain) {
+        throw new ApiFailure('notAllowed', `sendingUri ${JSON.stringify(user)} is not a user of ${source.domain}`);
+      }
+    }
     const messageDigest = digest(input.message);
 
     return this.write((queued) => {
@@ -489,10 +585,7 @@ export class Hub {
         }
         sender = local.deviceUri;
       } else {
-        const user = input.sendingUri ?? '';
-        if (!isUserUri(user) || domainOf(user) !== (source as { domain: string }).domain) {
-          throw new ApiFailure('notAllowed', `sendingUri ${JSON.stringify(user)} is not a user of ${(source as { domain: string }).domain}`);
-        }
+        const user = input.sendingUri!; // a user of the peer's domain (checked above)
         if (!this.store.isParticipant(roomUri, user) || !devices.some((d) => userOfDevice(d) === user)) {
           throw new ApiFailure('notAllowed', `${user} is not an active participant of ${roomUri}`);
         }
@@ -546,6 +639,7 @@ export class Hub {
     for (const d of devices) {
       const domain = domainOf(d);
       if (domain === this.domain) {
+        if (!this.store.deviceExists(d)) continue; // its account was deleted; its leaf goes soon
         this.store.enqueue(d, eventId);
         queued.add(d);
       } else domains.add(domain);

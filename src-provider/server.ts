@@ -171,9 +171,15 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
   const seenLog = new SeenLog(store.db);
-  const hub = new Hub({ store, domain: opts.domain, onQueued: (devices) => push.notify(devices), fanout: outbox });
-  const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
   const identity = ensureProviderIdentity(opts.dataDir, opts.domain);
+  const hub = new Hub({
+    store,
+    domain: opts.domain,
+    onQueued: (devices) => push.notify(devices),
+    fanout: outbox,
+    externalSenderKey: identity.signaturePrivateKey,
+  });
+  const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
   const keyMaterial = new KeyMaterialService({ domain: opts.domain, store, keyPackages, peerClient, identity });
   const groupInfo = new GroupInfoService({ domain: opts.domain, store, peerClient, identity });
   const s2s: S2sHandler | undefined =
@@ -199,6 +205,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     follower,
     remoteKeyMaterial: keyMaterial,
     remoteGroupInfo: groupInfo,
+    hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
   });
 

@@ -180,6 +180,16 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX forwarded_age ON forwarded(created_at);
   `,
+  // Hub: devices the hub, as the rooms' external sender, has proposed to remove (e.g. of a deleted
+  // account). The next commit must remove them; until then each new epoch gets a fresh proposal.
+  `
+  CREATE TABLE pending_removals (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    device_uri TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (room_uri, device_uri)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -262,6 +272,16 @@ function prepareStatements(db: Database.Database) {
     ),
     forwardedBy: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM forwarded WHERE digest = ?'),
     expireForwarded: db.prepare<[number]>('DELETE FROM forwarded WHERE created_at < ?'),
+    addPendingRemoval: db.prepare<[string, string, number]>(
+      'INSERT OR IGNORE INTO pending_removals (room_uri, device_uri, created_at) VALUES (?, ?, ?)',
+    ),
+    pendingRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? ORDER BY rowid'),
+    donePendingRemoval: db.prepare<[string, string]>('DELETE FROM pending_removals WHERE room_uri = ? AND device_uri = ?'),
+    roomsWithDevicesOf: db.prepare<[string], { room_uri: string }>(
+      `SELECT DISTINCT d.room_uri FROM room_devices d JOIN rooms r ON r.room_uri = d.room_uri
+        WHERE r.hub_domain IS NULL AND d.device_uri LIKE ? ESCAPE '\\'`,
+    ),
+    deleteUser: db.prepare<[number]>('DELETE FROM users WHERE id = ?'),
     room: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_uri = ?'),
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
       'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
@@ -441,6 +461,27 @@ export class Store {
   }
   forwardedBy(digest: Uint8Array): string | undefined {
     return this.s.forwardedBy.get(Buffer.from(digest))?.device_uri;
+  }
+
+  // ---- the hub's pending Remove proposals ----
+
+  addPendingRemoval(roomUri: string, deviceUri: string, now: number): void {
+    this.s.addPendingRemoval.run(roomUri, deviceUri, now);
+  }
+  pendingRemovals(roomUri: string): string[] {
+    return this.s.pendingRemovals.all(roomUri).map((r) => r.device_uri);
+  }
+  donePendingRemoval(roomUri: string, deviceUri: string): void {
+    this.s.donePendingRemoval.run(roomUri, deviceUri);
+  }
+  /** Rooms hosted here with a device whose URI starts with `devicePrefix`. */
+  roomsWithDevicesOf(devicePrefix: string): string[] {
+    const like = devicePrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    return this.s.roomsWithDevicesOf.all(like).map((r) => r.room_uri);
+  }
+  /** Deletes an account: its devices, tokens, KeyPackages and inbox go with it (cascade). */
+  deleteUser(userId: number): void {
+    this.s.deleteUser.run(userId);
   }
   /** Compare-and-set on the epoch; false when another commit already moved it. */
   advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {

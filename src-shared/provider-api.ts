@@ -29,6 +29,8 @@ export const ROUTES = {
   commit: 'POST /v1/rooms/:roomId/commit', // CommitRequest -> CommitResponse | 409 wrongEpoch
   sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
+  hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
+  deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -161,6 +163,11 @@ export interface SendMessageRequest {
 export interface SendMessageResponse {
   acceptedTimestamp: number;
   duplicate: boolean;
+}
+
+/** The provider's MLS external-sender identity (RFC 9420 ExternalSender encoding). */
+export interface HubSenderResponse {
+  externalSender: B64;
 }
 
 export interface GroupInfoResponse {

@@ -30,6 +30,8 @@ import { Serial } from './serial.js';
 const KEY_PACKAGE_TARGET = 20;
 const KEY_PACKAGE_LOW_WATER = 5;
 const COMMIT_ATTEMPTS = 5;
+/** RFC 9420 extension type of external_senders. */
+const EXTERNAL_SENDERS_EXTENSION = 5;
 
 export interface ProfileConfig {
   version: 1;
@@ -335,8 +337,16 @@ export class Profile extends EventEmitter {
 
   async createRoom(name: string): Promise<RoomView> {
     const roomUri = newRoomUri(this.config.domain);
+    // The hub (our provider) goes first in external_senders so it can propose Removes, e.g. of a
+    // deleted account's devices (ts-mls finds external senders only in that position).
+    let hubSender: Uint8Array;
+    try {
+      hubSender = fromB64((await this.client.hubSender()).externalSender);
+    } catch (e) {
+      throw toCoreError(e, 'Could not create the room');
+    }
     await this.serial.run(async () => {
-      const session = await this.engine.createGroup(this.keys, roomUri);
+      const session = await this.engine.createGroup(this.keys, roomUri, [{ type: EXTERNAL_SENDERS_EXTENSION, data: hubSender }]);
       try {
         await this.client.createRoom({ roomUri });
       } catch (e) {
@@ -384,7 +394,7 @@ export class Profile extends EventEmitter {
    */
   private async commitWithRetry(
     roomUri: string,
-    build: (s: GroupSession) => Promise<CommitOutput>,
+    build: (s: GroupSession) => Promise<CommitOutput | undefined>,
     extra: { addUsers?: string[]; removeUsers?: string[]; removeDevices?: string[] },
   ): Promise<void> {
     const requestId = toB64(randomBytes(16));
@@ -392,6 +402,7 @@ export class Profile extends EventEmitter {
       const outcome = await this.serial.run(async () => {
         const s = this.session(roomUri);
         const out = await build(s);
+        if (!out) return 'done' as const; // nothing left to commit (e.g. someone else committed it)
         try {
           await this.client.commit(roomUri, {
             commit: toB64(out.commit),
@@ -486,6 +497,8 @@ export class Profile extends EventEmitter {
       try {
         // Encrypt and persist the advanced ratchet before the ciphertext leaves: a generation key
         // must never be used twice, even if we crash right after sending.
+        // MLS forbids application messages while proposals are pending: commit them first.
+        if (this.session(item.roomUri).pendingProposals() > 0) await this.commitPendingProposals(item.roomUri);
         const message = await this.serial.run(async () => {
           const s = this.session(item.roomUri);
           const { session, message } = await s.encrypt(item.content);
@@ -611,6 +624,7 @@ export class Profile extends EventEmitter {
       }
       return;
     }
+    if (result.kind === 'proposal') void this.commitPendingProposals(ev.roomUri).catch((e) => this.emit('error', toCoreError(e, 'Could not apply a change the room\'s hub asked for').message));
     this.db.tx(() => {
       this.saveSession(ev.roomUri, session);
       if (result.kind === 'commit' && result.selfRemoved) this.db.markLeft(ev.roomUri);
@@ -638,6 +652,24 @@ export class Profile extends EventEmitter {
       this.sessions.set(r.roomUri, pending);
       this.emit('rooms');
     }
+  }
+
+  /**
+   * Commit the proposals this device holds (the hub's Removes): every member tries, the hub takes
+   * the first commit, and the others find nothing left to commit once they have caught up.
+   */
+  private async commitPendingProposals(roomUri: string): Promise<void> {
+    await this.commitWithRetry(roomUri, async (s) => (s.pendingProposals() > 0 ? s.update() : undefined), {});
+  }
+
+  /** Delete this account at the provider (all its devices); hubs then remove its devices from rooms. */
+  async deleteAccount(): Promise<void> {
+    try {
+      await this.client.deleteAccount();
+    } catch (e) {
+      throw toCoreError(e, 'Could not delete the account');
+    }
+    await this.close();
   }
 
   // ---- key material ----

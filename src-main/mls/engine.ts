@@ -72,6 +72,8 @@ export interface GroupSession {
   readonly epoch: bigint;
   readonly ownLeafIndex: number;
   members(): Member[];
+  /** Proposals received (e.g. the hub's Removes) that the next commit of this device will include. */
+  pendingProposals(): number;
   /** Serialise everything needed to restore this session (tree included). */
   encode(): Uint8Array;
 
@@ -101,7 +103,11 @@ export interface MlsEngine {
   /** Identity inside an MLSMessage(mls_key_package); throws MlsError('malformed') on bad input. */
   keyPackageIdentity(publicMessage: Uint8Array): string;
 
-  createGroup(keys: DeviceKeys, groupId: string): Promise<GroupSession>;
+  /**
+   * A new group with this device as its only member. `extensions` go into the GroupContext in
+   * order (the hub's external_senders first: see ts-mls-engine.ts).
+   */
+  createGroup(keys: DeviceKeys, groupId: string, extensions?: { type: number; data: Uint8Array }[]): Promise<GroupSession>;
   joinFromWelcome(
     keys: DeviceKeys,
     welcome: Uint8Array,

@@ -291,6 +291,10 @@ class TsMlsSession implements GroupSession {
     return leaves(this.state.ratchetTree).map(({ leafIndex, leaf }) => ({ leafIndex, identity: leafIdentity(leaf) }));
   }
 
+  pendingProposals(): number {
+    return Object.keys(this.state.unappliedProposals).length;
+  }
+
   encode(): Uint8Array {
     return concatBytes(SESSION_MAGIC, encodeGroupState(this.state));
   }

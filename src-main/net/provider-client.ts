@@ -19,6 +19,7 @@ import {
   type CommitResponse,
   type CreateRoomRequest,
   type GroupInfoResponse,
+  type HubSenderResponse,
   type LoginRequest,
   type MeResponse,
   type PushAck,
@@ -227,6 +228,14 @@ export class ProviderClient {
 
   groupInfo(roomUri: string): Promise<GroupInfoResponse> {
     return this.request('GET', roomPath(roomUri, '/groupInfo'));
+  }
+
+  hubSender(): Promise<HubSenderResponse> {
+    return this.request('GET', path(ROUTES.hubSender));
+  }
+
+  async deleteAccount(): Promise<void> {
+    await this.request('DELETE', path(ROUTES.deleteAccount));
   }
 
   directory(): Promise<MimiDirectory> {

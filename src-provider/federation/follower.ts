@@ -38,6 +38,9 @@ export interface FollowerOptions {
   onQueued?: (deviceUris: string[]) => void;
 }
 
+/** Largest MLS epoch a follower records: a commit's epoch + 1 must still fit a signed 64-bit INTEGER. */
+const MAX_EPOCH = 2n ** 63n - 2n;
+
 const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
 
 /** Hub domain of a room URI, or a 400 for something that is not a room URI. */
@@ -221,6 +224,8 @@ export class Follower {
       const info = peekMlsMessage(m.message);
       const group = info.groupId ? Buffer.from(info.groupId).toString('utf8') : '';
       if (group !== roomUri) throw badRequest(`FanoutMessage ${i} belongs to group ${JSON.stringify(group)}, not ${roomUri}`);
+      // The header epoch is stored (and a commit's + 1): it must fit SQLite's signed 64 bits.
+      if (info.epoch! > MAX_EPOCH) throw badRequest(`FanoutMessage ${i} claims epoch ${info.epoch}, beyond any room's (at most ${MAX_EPOCH})`);
     }
     const queued = new Set<string>();
     this.store.tx(() => {
@@ -256,10 +261,11 @@ export class Follower {
     const sender = this.store.forwardedBy(digest(m.message));
     const recipients = this.store.roomDevices(roomUri).filter((d) => d !== sender);
     if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
-    if (recipients.length === 0 || m.kind === 'proposal') return; // standalone proposals: not used by our clients yet
+    if (recipients.length === 0) return;
+    // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind.
     const event = this.store.insertEvent({
       room_uri: roomUri,
-      kind: m.kind === 'commit' ? 'commit' : 'message',
+      kind: m.kind === 'application' ? 'message' : 'commit',
       epoch: info.epoch!,
       sender_device: sender ?? hub,
       payload: m.message,

@@ -4,6 +4,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
@@ -189,4 +190,33 @@ test('hub killed during a burst, and a follower down for a while: every accepted
   await waitFor(() => bob.roomView(room.roomUri).hubUnreachable !== true, 'the room to show its hub as back');
   assert.equal(bob.page(room.roomUri, null, 1)[0].seq, pending.seq);
   assert.equal(bob.page(room.roomUri, null, 1)[0].status, 'sent');
+});
+
+test("the hub removes a deleted account's devices: its external Remove proposal is committed by a member", async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const carol = await user(f['a.example'], 'carol');
+  const room = await alice.createRoom('Deletion');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await alice.addMember(room.roomUri, 'carol');
+  await waitFor(() => bob.rooms().length === 1 && carol.rooms().length === 1, 'bob and carol to join');
+  await waitFor(() => epochOf(bob, room.roomUri) === '2', 'bob to see carol added');
+  await carol.deleteAccount();
+  const members = (p: Profile) => [...p.roomView(room.roomUri).members].sort();
+  const expected = ['mimi://a.example/u/alice', 'mimi://b.example/u/bob'];
+  await waitFor(() => members(alice).join() === expected.join() && members(bob).join() === expected.join(), "carol's device to leave the group everywhere", 20_000);
+  await waitFor(() => epochOf(alice, room.roomUri) === epochOf(bob, room.roomUri), 'one epoch');
+  assert.equal(epochOf(alice, room.roomUri), '3', 'exactly one commit applied the removal');
+  await bob.send(room.roomUri, 'still here');
+  await waitFor(() => texts(alice, room.roomUri).includes('still here'), 'messages after the removal');
+  // The hub's participant list no longer has the deleted account, and nothing is pending.
+  const db = new Database(path.join(f['a.example'].dataDir, DB_FILE), { readonly: true });
+  try {
+    const participants = db.prepare('SELECT user_uri FROM room_participants WHERE room_uri = ? ORDER BY user_uri').all(room.roomUri) as { user_uri: string }[];
+    assert.deepEqual(participants.map((r) => r.user_uri), expected);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM pending_removals').get() as { n: number }).n, 0);
+  } finally {
+    db.close();
+  }
 });
