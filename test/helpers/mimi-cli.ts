@@ -1,0 +1,26 @@
+// Runs the `mimi` command (bin/mimi.mjs) as a script would, capturing exit code and output.
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ROOT } from './provider-process.js';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  raw: Buffer;
+}
+
+export function mimi(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => {
+      const raw = Buffer.concat(out);
+      resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr, raw });
+    });
+  });
+}

@@ -1,0 +1,41 @@
+// The `mimi` command with users of two providers that federate: a.example hosts the room,
+// bob@b.example is added by address and talks back.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startFederation, type FederatedProvider } from '../helpers/federation.js';
+import { mimi } from '../helpers/mimi-cli.js';
+import { tempDir } from '../helpers/provider-process.js';
+
+const running: FederatedProvider[] = [];
+after(async () => {
+  for (const p of running) await p.stop();
+});
+
+test('mimi add ROOM bob@b.example, send and tail across providers', async () => {
+  const f = await startFederation(['a.example', 'b.example']);
+  running.push(f['a.example'], f['b.example']);
+  const alice = path.join(tempDir('cli-fed-a'), 'p');
+  const bob = path.join(tempDir('cli-fed-b'), 'p');
+  const reg = (dir: string, p: FederatedProvider, handle: string) =>
+    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
+  assert.equal((await reg(alice, f['a.example'], 'alice')).code, 0);
+  assert.equal((await reg(bob, f['b.example'], 'bob')).code, 0);
+  const created = await mimi(['--profile', alice, 'create-room', 'across']);
+  assert.equal(created.code, 0, created.stderr);
+  const room = created.stdout.trim();
+  const add = await mimi(['--profile', alice, 'add', room, 'bob@b.example']);
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal((await mimi(['--profile', alice, 'send', room, 'hello b.example'])).code, 0);
+  const tail = await mimi(['--profile', bob, 'tail', room, '--count', '1', '--timeout', '20']);
+  assert.equal(tail.code, 0, tail.stderr);
+  assert.equal(tail.stdout, 'alice@a.example\thello b.example\n');
+  assert.equal((await mimi(['--profile', bob, 'send', room, 'hello a.example'])).code, 0);
+  const back = await mimi(['--profile', alice, 'tail', room, '--count', '2', '--timeout', '20']);
+  assert.equal(back.stdout, 'alice@a.example\thello b.example\nbob@b.example\thello a.example\n');
+  // A user of a provider that does not exist among the peers: a clear error, non-zero exit.
+  const nowhere = await mimi(['--profile', alice, 'add', room, 'carol@c.example']);
+  assert.notEqual(nowhere.code, 0);
+  assert.match(nowhere.stderr, /c\.example/);
+});
