@@ -1,5 +1,5 @@
 // Bodies of the MIMI provider-to-provider endpoints (draft-ietf-mimi-protocol-06, sections "MIMI
-// Endpoints and Framing" through "Convey explicit consent"), in the TLS presentation language as
+// Endpoints and Framing" through "Find internal address"), in the TLS presentation language as
 // profiled by MLS (tls.ts), with the RatchetTreeOption / PartialGroupInfo structs of
 // draft-mahy-mls-ratchet-tree-options-03. Media type: application/mimi.
 //
@@ -27,6 +27,9 @@
 // - Selects on `protocol` in structs that carry no protocol field (ClientKeyMaterial, UpdateRequest,
 //   FanoutMessage) assume mls10, the only protocol defined.
 // - RoomId (ConsentEntry, ConsentScope) is not defined by the draft; we use IdentifierUri.
+// - QueryElement selects on `type` where its field is `searchType`; we select on searchType. Its
+//   `opaque searchValue<V>` is "a UTF8 string" and claimName / propertyName are names: all three are
+//   decoded as UTF-8 text (invalid UTF-8 is malformed).
 // SemiPrivateMessage has no assigned wire format yet and is not supported.
 
 import { fromUtf8, utf8 } from './bytes.js';
@@ -1352,3 +1355,186 @@ const CONSENT_SCOPE = struct<ConsentScope>(
 
 export const encodeConsentScope = (v: Fields<ConsentScope>): Uint8Array => encodeWith(CONSENT_SCOPE, v);
 export const decodeConsentScope = (b: Uint8Array): ConsentScope => decodeWith(CONSENT_SCOPE, b);
+
+// ---------------------------------------------------------------------------------------------
+// Find internal address (POST /identifierQuery/{domain})
+
+export const SEARCH_IDENTIFIER_TYPE = {
+  handle: 1,
+  nick: 2,
+  email: 3,
+  phone: 4,
+  partialName: 5,
+  wholeProfile: 6,
+  oidcStdClaim: 7,
+  vcardField: 8,
+} as const;
+/** `reserved(0)` is not a value a request may carry; it fails to decode like any unknown value. */
+export type SearchIdentifierType = keyof typeof SEARCH_IDENTIFIER_TYPE;
+
+export const IDENTIFIER_QUERY_CODE = { success: 0, notFound: 1, ambiguous: 2, forbidden: 3, unsupportedField: 4 } as const;
+export type IdentifierQueryCode = keyof typeof IDENTIFIER_QUERY_CODE;
+
+export const FIELD_SOURCE = { oidcStdClaim: 7, vcardField: 8 } as const;
+export type FieldSource = keyof typeof FIELD_SOURCE;
+
+const SEARCH_TYPE_E = enumDef<SearchIdentifierType>('SearchIdentifierType', SEARCH_IDENTIFIER_TYPE);
+const QUERY_CODE_E = enumDef<IdentifierQueryCode>('IdentifierQueryCode', IDENTIFIER_QUERY_CODE);
+const FIELD_SOURCE_E = enumDef<FieldSource>('FieldSource', FIELD_SOURCE);
+
+/** The draft selects on `type`; the field is `searchType`. `claimName` / `propertyName` are UTF-8 names. */
+export type QueryElement =
+  | { searchType: Exclude<SearchIdentifierType, 'oidcStdClaim' | 'vcardField'>; searchValue: string }
+  | { searchType: 'oidcStdClaim'; claimName: string; searchValue: string }
+  | { searchType: 'vcardField'; propertyName: string; searchValue: string };
+
+const QUERY_ELEMENT = struct<QueryElement>(
+  'QueryElement',
+  (s) => {
+    const searchType = s.enum('searchType', SEARCH_TYPE_E);
+    if (searchType === 'oidcStdClaim') {
+      const claimName = s.get('claimName', readText);
+      return { searchType, claimName, searchValue: s.get('searchValue', readText) };
+    }
+    if (searchType === 'vcardField') {
+      const propertyName = s.get('propertyName', readText);
+      return { searchType, propertyName, searchValue: s.get('searchValue', readText) };
+    }
+    return { searchType, searchValue: s.get('searchValue', readText) };
+  },
+  (o, v) => {
+    o.enum('searchType', SEARCH_TYPE_E, v.searchType);
+    if (v.searchType === 'oidcStdClaim') o.put('claimName', putText(v.claimName));
+    else if (v.searchType === 'vcardField') o.put('propertyName', putText(v.propertyName));
+    o.put('searchValue', putText(v.searchValue));
+  },
+);
+
+export const encodeQueryElement = (v: Fields<QueryElement>): Uint8Array => encodeWith(QUERY_ELEMENT, v);
+export const decodeQueryElement = (b: Uint8Array): QueryElement => decodeWith(QUERY_ELEMENT, b);
+
+export interface IdentifierRequest {
+  queryElements: QueryElement[];
+  /** AppDataDictionary id_request_extensions */
+  idRequestExtensions: ComponentData[];
+}
+
+const IDENTIFIER_REQUEST = struct<IdentifierRequest>(
+  'IdentifierRequest',
+  (s) => ({
+    queryElements: s.list('query_elements', QUERY_ELEMENT.read),
+    idRequestExtensions: s.get('id_request_extensions', APP_DATA_DICTIONARY.read),
+  }),
+  (o, v) => {
+    o.list('query_elements', v.queryElements, QUERY_ELEMENT.write);
+    o.put('id_request_extensions', (w) => APP_DATA_DICTIONARY.write(w, v.idRequestExtensions));
+  },
+);
+
+export const encodeIdentifierRequest = (v: Fields<IdentifierRequest>): Uint8Array => encodeWith(IDENTIFIER_REQUEST, v);
+export const decodeIdentifierRequest = (b: Uint8Array): IdentifierRequest => decodeWith(IDENTIFIER_REQUEST, b);
+
+export interface ProfileField {
+  fieldSource: FieldSource;
+  /** e.g. an OIDC claim name (`email`, `phone_number`, `nickname`, `name`, `preferred_username`). */
+  fieldName: string;
+  fieldValue: Uint8Array;
+}
+
+const PROFILE_FIELD = struct<ProfileField>(
+  'ProfileField',
+  (s) => ({
+    fieldSource: s.enum('fieldSource', FIELD_SOURCE_E),
+    fieldName: s.get('fieldName', readText),
+    fieldValue: s.get('fieldValue', (r) => r.opaqueV()),
+  }),
+  (o, v) => {
+    o.enum('fieldSource', FIELD_SOURCE_E, v.fieldSource);
+    o.put('fieldName', putText(v.fieldName));
+    o.put('fieldValue', putOpaque(v.fieldValue));
+  },
+);
+
+export interface UserProfile {
+  stableUri: string;
+  fields: ProfileField[];
+}
+
+const USER_PROFILE = struct<UserProfile>(
+  'UserProfile',
+  (s) => ({ stableUri: s.get('stableUri', readUri), fields: s.list('fields', PROFILE_FIELD.read) }),
+  (o, v) => {
+    o.put('stableUri', putUri(v.stableUri));
+    o.list('fields', v.fields, PROFILE_FIELD.write);
+  },
+);
+
+export const encodeUserProfile = (v: Fields<UserProfile>): Uint8Array => encodeWith(USER_PROFILE, v);
+export const decodeUserProfile = (b: Uint8Array): UserProfile => decodeWith(USER_PROFILE, b);
+
+export interface IdentifierResponse {
+  responseCode: IdentifierQueryCode;
+  uri: string[];
+  foundProfiles: UserProfile[];
+  /** AppDataDictionary id_response_extensions */
+  idResponseExtensions: ComponentData[];
+}
+
+const IDENTIFIER_RESPONSE = struct<IdentifierResponse>(
+  'IdentifierResponse',
+  (s) => ({
+    responseCode: s.enum('responseCode', QUERY_CODE_E),
+    uri: s.list('uri', readUri),
+    foundProfiles: s.list('foundProfiles', USER_PROFILE.read),
+    idResponseExtensions: s.get('id_response_extensions', APP_DATA_DICTIONARY.read),
+  }),
+  (o, v) => {
+    o.enum('responseCode', QUERY_CODE_E, v.responseCode);
+    o.list('uri', v.uri, (w, u) => putUri(u)(w));
+    o.list('foundProfiles', v.foundProfiles, USER_PROFILE.write);
+    o.put('id_response_extensions', (w) => APP_DATA_DICTIONARY.write(w, v.idResponseExtensions));
+  },
+);
+
+export const encodeIdentifierResponse = (v: Fields<IdentifierResponse>): Uint8Array => encodeWith(IDENTIFIER_RESPONSE, v);
+export const decodeIdentifierResponse = (b: Uint8Array): IdentifierResponse => decodeWith(IDENTIFIER_RESPONSE, b);
+
+// PROJECT EXTENSION, not in draft-ietf-mimi-protocol-06: paging of identifier query results, as
+// components of id_request_extensions / id_response_extensions (MLS component IDs 0x8000-0xFFFF
+// are for private use, draft-ietf-mls-extensions). `cursor` is opaque to the requester: it sends
+// back the `nextCursor` of the previous page; an empty `nextCursor` (or no component) means the
+// last page. A provider that does not know the components ignores them and answers one page.
+
+export const ID_PAGE_REQUEST_COMPONENT_ID = 0xf0d1;
+export const ID_PAGE_RESPONSE_COMPONENT_ID = 0xf0d2;
+
+export interface IdentifierPageRequest {
+  /** Empty for the first page. */
+  cursor: Uint8Array;
+  /** Results wanted on this page (the provider may return fewer). */
+  limit: number;
+}
+
+export interface IdentifierPageResponse {
+  nextCursor: Uint8Array;
+}
+
+const IDENTIFIER_PAGE_REQUEST = struct<IdentifierPageRequest>(
+  'IdentifierPageRequest',
+  (s) => ({ cursor: s.get('cursor', (r) => r.opaqueV()), limit: s.get('limit', (r) => r.u16()) }),
+  (o, v) => {
+    o.put('cursor', putOpaque(v.cursor));
+    o.put('limit', putU16(v.limit));
+  },
+);
+
+const IDENTIFIER_PAGE_RESPONSE = struct<IdentifierPageResponse>(
+  'IdentifierPageResponse',
+  (s) => ({ nextCursor: s.get('nextCursor', (r) => r.opaqueV()) }),
+  (o, v) => o.put('nextCursor', putOpaque(v.nextCursor)),
+);
+
+export const encodeIdentifierPageRequest = (v: Fields<IdentifierPageRequest>): Uint8Array => encodeWith(IDENTIFIER_PAGE_REQUEST, v);
+export const decodeIdentifierPageRequest = (b: Uint8Array): IdentifierPageRequest => decodeWith(IDENTIFIER_PAGE_REQUEST, b);
+export const encodeIdentifierPageResponse = (v: Fields<IdentifierPageResponse>): Uint8Array => encodeWith(IDENTIFIER_PAGE_RESPONSE, v);
+export const decodeIdentifierPageResponse = (b: Uint8Array): IdentifierPageResponse => decodeWith(IDENTIFIER_PAGE_RESPONSE, b);

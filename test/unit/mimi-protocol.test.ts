@@ -35,7 +35,13 @@ import {
   decodeGroupInfoResponse,
   decodeGroupInfoResponseTBS,
   decodeHandshakeBundle,
+  decodeIdentifierPageRequest,
+  decodeIdentifierPageResponse,
+  decodeIdentifierRequest,
+  decodeIdentifierResponse,
   decodeIdentifierUri,
+  decodeQueryElement,
+  decodeUserProfile,
   decodeKeyMaterialRequest,
   decodeKeyMaterialRequestTBS,
   decodeKeyMaterialResponse,
@@ -66,7 +72,18 @@ import {
   encodeGroupInfoResponse,
   encodeGroupInfoResponseTBS,
   encodeHandshakeBundle,
+  encodeIdentifierPageRequest,
+  encodeIdentifierPageResponse,
+  encodeIdentifierRequest,
+  encodeIdentifierResponse,
   encodeIdentifierUri,
+  encodeQueryElement,
+  encodeUserProfile,
+  FIELD_SOURCE,
+  ID_PAGE_REQUEST_COMPONENT_ID,
+  ID_PAGE_RESPONSE_COMPONENT_ID,
+  IDENTIFIER_QUERY_CODE,
+  SEARCH_IDENTIFIER_TYPE,
   encodeKeyMaterialRequest,
   encodeKeyMaterialRequestTBS,
   encodeKeyMaterialResponse,
@@ -92,6 +109,7 @@ import {
   SUBMIT_RESPONSE_CODE,
   UPDATE_RESPONSE_CODE,
   type ClientKeyMaterial,
+  type QueryElement,
   type FanoutMessage,
   type Fields,
   type Frank,
@@ -798,6 +816,69 @@ test('ConsentEntry / ConsentScope / AppDataDictionary: every operation, grants c
   );
 });
 
+test('IdentifierRequest / IdentifierResponse: every search type and response code, paging components', () => {
+  const elements: QueryElement[] = [
+    { searchType: 'handle', searchValue: 'im:alice@a.example' },
+    { searchType: 'nick', searchValue: 'alice' },
+    { searchType: 'email', searchValue: 'asmith@a.example' },
+    { searchType: 'phone', searchValue: '+12125551212' },
+    { searchType: 'partialName', searchValue: 'mat' },
+    { searchType: 'wholeProfile', searchValue: 'sales' },
+    { searchType: 'oidcStdClaim', claimName: 'given_name', searchValue: 'Xavier' },
+    { searchType: 'vcardField', propertyName: 'ORG', searchValue: 'XYZ Corp' },
+  ];
+  for (const el of elements) {
+    const bytes = encodeQueryElement(el);
+    assert.equal(bytes[0], SEARCH_IDENTIFIER_TYPE[el.searchType]);
+    assert.deepStrictEqual(checkWire('QueryElement', bytes, decodeQueryElement, encodeQueryElement), el);
+  }
+  const page = encodeIdentifierPageRequest({ cursor: utf8(ALICE_USER), limit: 25 });
+  assert.deepStrictEqual(checkWire('IdentifierPageRequest', page, decodeIdentifierPageRequest, encodeIdentifierPageRequest), {
+    cursor: utf8(ALICE_USER),
+    limit: 25,
+  });
+  const req = { queryElements: elements, idRequestExtensions: [{ componentId: ID_PAGE_REQUEST_COMPONENT_ID, data: page }] };
+  assert.deepStrictEqual(checkWire('IdentifierRequest', encodeIdentifierRequest(req), decodeIdentifierRequest, encodeIdentifierRequest), req);
+  const empty = { queryElements: [], idRequestExtensions: [] };
+  assert.deepStrictEqual(encodeIdentifierRequest(empty), fromHex('0000'));
+  assert.deepStrictEqual(decodeIdentifierRequest(fromHex('0000')), empty);
+
+  const profile = {
+    stableUri: ALICE_USER,
+    fields: [
+      { fieldSource: 'oidcStdClaim' as const, fieldName: 'email', fieldValue: utf8('asmith@a.example') },
+      { fieldSource: 'vcardField' as const, fieldName: 'ORG', fieldValue: new Uint8Array([0, 1, 2]) },
+    ],
+  };
+  assert.equal(encodeUserProfile(profile).length > 0, true);
+  assert.deepStrictEqual(checkWire('UserProfile', encodeUserProfile(profile), decodeUserProfile, encodeUserProfile), profile);
+  const next = { componentId: ID_PAGE_RESPONSE_COMPONENT_ID, data: encodeIdentifierPageResponse({ nextCursor: utf8(BOB_USER) }) };
+  assert.deepStrictEqual(decodeIdentifierPageResponse(next.data), { nextCursor: utf8(BOB_USER) });
+  checkWire('IdentifierPageResponse', next.data, decodeIdentifierPageResponse, encodeIdentifierPageResponse);
+  for (const responseCode of Object.keys(IDENTIFIER_QUERY_CODE) as (keyof typeof IDENTIFIER_QUERY_CODE)[]) {
+    const found = responseCode === 'success';
+    const res = {
+      responseCode,
+      uri: found ? [ALICE_USER, BOB_USER] : [],
+      foundProfiles: found ? [profile, { stableUri: BOB_USER, fields: [] }] : [],
+      idResponseExtensions: found ? [next] : [],
+    };
+    const bytes = encodeIdentifierResponse(res);
+    assert.equal(bytes[0], IDENTIFIER_QUERY_CODE[responseCode]);
+    assert.deepStrictEqual(checkWire('IdentifierResponse', bytes, decodeIdentifierResponse, encodeIdentifierResponse), res);
+  }
+  // reserved(0) and values past vcardField are not search types; FieldSource has only 7 and 8.
+  for (const v of [0, 9, 255]) assert.throws(() => decodeQueryElement(Uint8Array.of(v, 0)), isMimiError('QueryElement', 'searchType'));
+  assert.throws(() => decodeUserProfile(concatBytes(encodeIdentifierUri(ALICE_USER), fromHex('0401000000'))), isMimiError('ProfileField', 'fieldSource'));
+  assert.equal(FIELD_SOURCE.oidcStdClaim, 7);
+  assert.throws(() => decodeIdentifierResponse(fromHex('05000000')), isMimiError('IdentifierResponse', 'responseCode'));
+  // searchValue is a UTF-8 string.
+  assert.throws(() => decodeQueryElement(fromHex('0102c328')), isMimiError('QueryElement', 'searchValue'));
+  assert.throws(() => encodeQueryElement({ searchType: 'oidcStdClaim', searchValue: 'x' } as never), isMimiError('QueryElement', 'claimName'));
+  assert.throws(() => encodeQueryElement({ searchType: 'bogus', searchValue: 'x' } as never), isMimiError('QueryElement', 'searchType'));
+  assert.throws(() => encodeIdentifierPageRequest({ cursor: new Uint8Array(), limit: 70000 }), isMimiError('IdentifierPageRequest', 'limit'));
+});
+
 test('encoders reject malformed values with MimiWireError', () => {
   const req = keyMaterialRequest();
   assert.throws(() => encodeKeyMaterialRequest(null as never), isMimiError('KeyMaterialRequest', '(value)'));
@@ -865,6 +946,8 @@ test('random and adversarial inputs only ever produce MimiWireError', () => {
     ['GroupInfoRatchetTreeTBE', decodeGroupInfoRatchetTreeTBE],
     ['RatchetTreeOption', decodeRatchetTreeOption],
     ['ConsentEntry', decodeConsentEntry],
+    ['IdentifierRequest', decodeIdentifierRequest],
+    ['IdentifierResponse', decodeIdentifierResponse],
   ];
   // xorshift32: deterministic, so a failure reproduces.
   let seed = 0x2545f491;
