@@ -21,6 +21,7 @@ const ROOM = {
   old: 'mimi://localhost/r/old-project',
   planning: 'mimi://localhost/r/planning',
   team: 'mimi://localhost/r/team',
+  across: 'mimi://b.example/r/across',
 };
 
 interface FakeRoom {
@@ -58,6 +59,8 @@ function fakeCore() {
   addRoom(ROOM.old, 'Old project', [], 0, [msg(ROOM.old, BOB, 'Wrapping this up, thanks all', 0)]);
   addRoom(ROOM.planning, 'Planning', [ME, BOB], 0, [msg(ROOM.planning, BOB, 'Agenda is in the doc', 1)]);
   addRoom(ROOM.team, 'Team', [ME, BOB], 0, [], true);
+  addRoom(ROOM.across, 'Across', [ME, 'mimi://b.example/u/bea'], 0, [msg(ROOM.across, 'mimi://b.example/u/bea', 'Hosted at b.example', 0)]);
+  rooms.get(ROOM.across)!.view = { ...rooms.get(ROOM.across)!.view, hubDomain: 'b.example', hubUnreachable: true };
 
   const account = (): AccountView => ({
     id: 'acct-alice',
@@ -211,6 +214,16 @@ test('unread counts, members, a left room, a vanished room, a room its provider 
   await page.getByTestId('composer-input').fill('See you at noon');
   await page.getByTestId('composer-input').press('Enter');
   await eventually('preview of own message', async () => /You: See you at noon/.test(await roomItem(ROOM.lunch).innerText()));
+
+  // --- a room hosted by another provider that does not answer: said in the header ---
+  await roomItem(ROOM.across).click();
+  await page.getByTestId('room-title').filter({ hasText: 'Across' }).waitFor();
+  assert.match(await page.getByTestId('chat').locator('.chat-head').innerText(), /hosted by b\.example/);
+  assert.match(await page.getByTestId('hub-offline').innerText(), /b\.example is offline; messages wait/);
+  await screenshot(page, '11b-hub-offline');
+  await roomItem(ROOM.lunch).click();
+  await page.getByTestId('room-title').filter({ hasText: 'Lunch' }).waitFor();
+  assert.equal(await page.getByTestId('hub-offline').count(), 0);
 
   // --- a room this account was removed from: readable, not writable, said plainly ---
   await roomItem(ROOM.old).click();
