@@ -38,6 +38,7 @@ async function tcpLink(targetPort: number): Promise<{ port: number; link: Link }
     upstream.on('error', done).on('close', done);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  server.unref(); // a forgotten link must not keep a test process alive
   const link: Link = {
     pause() {
       paused = true;
@@ -67,6 +68,15 @@ async function freePort(): Promise<number> {
   });
 }
 
+export interface FederationOptions {
+  /**
+   * The providers' --consent. Default 'open' HERE (the provider's own default is 'required'): tests
+   * that are not about consent add users across providers without asking; consent tests pass
+   * 'required'.
+   */
+  consent?: 'required' | 'open';
+}
+
 /**
  * `trust[d]` lists the domains provider `d` accepts as peers (default: all the others). Peers
  * reach each provider only through its Link (`links['b.example']`, also its --public-url, so the
@@ -75,6 +85,7 @@ async function freePort(): Promise<number> {
 export async function startFederation(
   domains: string[],
   trust: Record<string, string[]> = {},
+  opts: FederationOptions = {},
 ): Promise<Record<string, FederatedProvider> & { links: Record<string, Link> }> {
   const nodes = await Promise.all(
     domains.map(async (domain) => {
@@ -96,6 +107,8 @@ export async function startFederation(
         `https://127.0.0.1:${n.linkPort}`,
         ...others.flatMap((o) => ['--peer', `${o.domain}=https://127.0.0.1:${o.linkPort}`]),
         ...others.filter((o) => trusted.includes(o.domain)).flatMap((o) => ['--trust', path.join(o.dataDir, 'ca.pem')]),
+        '--consent',
+        opts.consent ?? 'open',
       ];
       const start = async (): Promise<FederatedProvider> => {
         const p = await startProviderProcess({ domain: n.domain, dataDir: n.dataDir, port: n.listenPort, args });

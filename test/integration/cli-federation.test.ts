@@ -4,18 +4,21 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startFederation, type FederatedProvider } from '../helpers/federation.js';
+import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { mimi } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
 
 const running: FederatedProvider[] = [];
+const links: Link[] = [];
 after(async () => {
   for (const p of running) await p.stop();
+  for (const l of links) await l.close();
 });
 
 test('mimi add ROOM bob@b.example, send and tail across providers', async () => {
   const f = await startFederation(['a.example', 'b.example']);
   running.push(f['a.example'], f['b.example']);
+  links.push(f.links['a.example'], f.links['b.example']);
   const alice = path.join(tempDir('cli-fed-a'), 'p');
   const bob = path.join(tempDir('cli-fed-b'), 'p');
   const reg = (dir: string, p: FederatedProvider, handle: string) =>
