@@ -23,4 +23,7 @@ if [ "${#test_files[@]}" -eq 0 ]; then
 fi
 
 echo "run-tests: node --test on ${#test_files[@]} files under test/ (concurrency 2, private keyring via scripts/with-keyring.sh)"
-bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-reporter=spec "${test_files[@]}"
+# A hung test (or a test process that does not exit) fails the run after 25 minutes instead of
+# stalling CI; each test also has its own 5-minute limit.
+timeout --signal=TERM --kill-after=30 1500 \
+  bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${test_files[@]}"
