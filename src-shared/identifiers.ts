@@ -104,6 +104,16 @@ export function parseMimiUri(s: string): ParsedMimiUri {
   throw new IdentifierError(`unsupported mimi URI form: ${JSON.stringify(s)}`);
 }
 
+/** The parsed URI when `uri` is a MIMI URI of that kind, else undefined (never throws). */
+export function parseMimiUriAs(kind: ParsedMimiUri['kind'], uri: string): ParsedMimiUri | undefined {
+  try {
+    const p = parseMimiUri(uri);
+    return p.kind === kind ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseAs(kind: ParsedMimiUri['kind'], s: string): ParsedMimiUri {
   const p = parseMimiUri(s);
   if (p.kind !== kind) throw new IdentifierError(`expected a ${kind} URI, got a ${p.kind} URI: ${s}`);

@@ -26,7 +26,7 @@
 // A room hosted here is answered by the same serving code, without a network round trip.
 
 import { bytesEqual, fromUtf8, utf8 } from '../../src-shared/bytes.js';
-import { parseMimiUri, userOfDevice, type ParsedMimiUri } from '../../src-shared/identifiers.js';
+import { parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { MlsWireError } from '../../src-shared/mls-wire.js';
 import { decryptWithLabel, encryptWithLabel, generateHpkeKeyPair, MlsCryptoError, signWithLabel, verifyWithLabel } from '../../src-shared/mls-crypto.js';
 import {
@@ -93,14 +93,7 @@ const PIN_SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-function parseAs(kind: ParsedMimiUri['kind'], uri: string): ParsedMimiUri | undefined {
-  try {
-    const p = parseMimiUri(uri);
-    return p.kind === kind ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parseAs = parseMimiUriAs;
 
 /** The user a BasicCredential names (directly or through one of its devices), with its domain. */
 function credentialUser(req: GroupInfoRequestTBS): { user: string; domain: string } | undefined {

@@ -37,7 +37,7 @@
 // too) goes to the room's hub, one request per target domain, and the hub records.
 
 import { fromUtf8, toB64 } from '../../src-shared/bytes.js';
-import { parseMimiUri, userOfDevice, type ParsedMimiUri } from '../../src-shared/identifiers.js';
+import { parseMimiUri, parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { signWithLabel, verifyWithLabel } from '../../src-shared/mls-crypto.js';
 import {
   basicCredential,
@@ -137,14 +137,7 @@ export function peerFailure(e: unknown, what: string): ApiFailure {
 const badPeerAnswer = (domain: string, what: string, why: string): ApiFailure =>
   new ApiFailure('internal', `provider ${domain} sent an unusable ${what}: ${why}`, { status: 502 });
 
-function parseAs(kind: ParsedMimiUri['kind'], uri: string): ParsedMimiUri | undefined {
-  try {
-    const p = parseMimiUri(uri);
-    return p.kind === kind ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parseAs = parseMimiUriAs;
 
 function decodeStrict<T>(decode: (b: Uint8Array) => T, body: Uint8Array, what: string): T {
   try {
