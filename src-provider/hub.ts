@@ -366,10 +366,14 @@ export class Hub {
         });
       }
       // ... and a follower removes only its own devices (an external joiner only its own user's,
-      // above) until removals are checked against the commit's Remove proposals and the room policy.
+      // above) or those the hub itself proposed to remove, until removals are checked against the
+      // commit's Remove proposals and the room policy.
       if (source.kind === 'peer' && !external) {
+        const proposedByHub = new Set(this.store.pendingRemovals(roomUri));
         for (const d of removed) {
-          if (domainOf(d) !== source.domain) throw new ApiFailure('notAllowed', `${source.domain} cannot remove ${d}, a device of another provider`);
+          if (domainOf(d) !== source.domain && !proposedByHub.has(d)) {
+            throw new ApiFailure('notAllowed', `${source.domain} cannot remove ${d}, a device of another provider`);
+          }
         }
       }
       for (const d of input.removeDevices ?? []) {

@@ -39,8 +39,10 @@ const ok = (body: Uint8Array): S2sReply => ({ status: 200, body });
 export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
   const { domain, hub, follower } = deps;
 
+  // Before the body is looked at: a peer with stale state (a room that is gone, or never was)
+  // must get 404 roomUnknown, not a complaint that its message belongs to another group.
   const hostedHere = (roomUri: string): void => {
-    if (hubOf(roomUri) !== domain) throw new ApiFailure('roomUnknown', `${roomUri} is not hosted by ${domain}`);
+    if (hubOf(roomUri) !== domain || !hub.hosts(roomUri)) throw new ApiFailure('roomUnknown', `${roomUri} is not hosted by ${domain}`);
   };
 
   const update = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
