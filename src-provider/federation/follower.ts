@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { userOfDevice, parseMimiUri } from '../../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
-import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, unwrapMlsMessage, wrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
 import {
   decodeFanoutListRaw,
   decodeSubmitMessageResponse,
@@ -24,7 +24,7 @@ import { MAX_MESSAGE_BYTES, type CommitResponse, type SendMessageResponse } from
 import { ApiFailure, badRequest } from '../errors.js';
 import type { CommitInput, HubActor, MessageInput } from '../hub.js';
 import type { Store } from '../store.js';
-import { PeerError, type PeerClient } from './peer-client.js';
+import { peerFailure, type PeerClient } from './peer-client.js';
 import type { S2sReply } from './s2s-handler.js';
 import type { SeenLog } from './seen-log.js';
 
@@ -52,14 +52,6 @@ export function hubOf(roomUri: string): string {
     /* below */
   }
   throw badRequest(`${JSON.stringify(roomUri)} is not a room URI (mimi://<domain>/r/<id>)`);
-}
-
-/** A failed request to a peer, as the answer our own client gets. */
-export function peerFailure(e: unknown, what: string): ApiFailure {
-  if (!(e instanceof PeerError)) return e as ApiFailure;
-  if (e.retryable) return new ApiFailure('peerUnreachable', `${what}: ${e.domain} is unreachable (${e.message})`);
-  if (e.code === 'rejected' && e.status === 404) return new ApiFailure('roomUnknown', `${what}: ${e.domain} does not know this room`);
-  return new ApiFailure('notAllowed', `${what}: ${e.message}`);
 }
 
 function mlsBody(bytes: Uint8Array, wireFormat: string, what: string): Uint8Array {

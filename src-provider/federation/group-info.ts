@@ -55,7 +55,8 @@ import {
 } from '../../src-shared/mimi-protocol.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import type { Store } from '../store.js';
-import { peerFailure, SUPPORTED_CIPHER_SUITE } from './key-material.js';
+import { SUPPORTED_CIPHER_SUITE } from './key-material.js';
+import { peerFailure } from './peer-client.js';
 import type { PeerClient } from './peer-client.js';
 import type { ProviderIdentity } from './provider-identity.js';
 import type { S2sReply } from './s2s-handler.js';

@@ -67,11 +67,13 @@ import {
   type KeyMaterialRequestTBS,
   type KeyMaterialResponse,
 } from '../../src-shared/mimi-protocol.js';
-import type { ApiError, ApiErrorCode, ClaimResponse, KeyMaterialUserCode } from '../../src-shared/provider-api.js';
+import type { ClaimResponse, KeyMaterialUserCode } from '../../src-shared/provider-api.js';
+
+export { peerFailure } from './peer-client.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import type { KeyPackages, KeyPackageVerdict } from '../key-packages.js';
 import type { Store } from '../store.js';
-import { PeerError, type PeerClient } from './peer-client.js';
+import { peerFailure, type PeerClient } from './peer-client.js';
 import type { ProviderIdentity } from './provider-identity.js';
 import type { S2sReply } from './s2s-handler.js';
 
@@ -105,32 +107,6 @@ export function parseProviderUri(s: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Codes a peer's 4xx may be relayed to our own client with (never 'unauthorized': that would log the client out). */
-const RELAYED_CODES = new Set<ApiErrorCode>(['notAllowed', 'roomUnknown', 'notMember', 'userUnknown', 'rateLimited', 'tooLarge']);
-
-/**
- * A peer failure as something our client can act on: `peerUnreachable` (502) when trying again
- * later may help (no connection, timeout, 5xx, 429); the peer's own refusal code where it means
- * something to the client; else `internal` with 502. Messages name the provider that failed.
- */
-export function peerFailure(e: unknown, what: string): ApiFailure {
-  if (e instanceof ApiFailure) return e;
-  if (!(e instanceof PeerError)) throw e;
-  if (e.retryable) return new ApiFailure('peerUnreachable', `provider ${e.domain} is unreachable (${what}): ${e.message}`, { status: 502 });
-  if (e.code === 'rejected' && e.status !== undefined && e.status >= 400 && e.status < 500 && e.body) {
-    try {
-      const err = (JSON.parse(fromUtf8(e.body)) as ApiError).error;
-      if (err && RELAYED_CODES.has(err.code) && typeof err.message === 'string') {
-        return new ApiFailure(err.code, `${e.domain} refused ${what}: ${err.message}`, { status: e.status });
-      }
-    } catch {
-      // not an ApiError body
-    }
-  }
-  const why = e.code === 'rejected' ? 'refused the request' : 'answered unusably';
-  return new ApiFailure('internal', `provider ${e.domain} ${why} (${what}): ${e.message}`, { status: 502 });
 }
 
 /** A peer's answer that does not make sense. */

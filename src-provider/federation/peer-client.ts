@@ -9,6 +9,8 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import tls, { type PeerCertificate } from 'node:tls';
 import { fromUtf8 } from '../../src-shared/bytes.js';
+import type { ApiError, ApiErrorCode } from '../../src-shared/provider-api.js';
+import { ApiFailure } from '../errors.js';
 import { DIRECTORY_PATH } from '../directory.js';
 import { peerBaseUrl, type FederationConfig } from './config.js';
 
@@ -307,4 +309,30 @@ export class PeerClient {
       req.end(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined);
     });
   }
+}
+
+/** Codes a peer's 4xx may be relayed to our own client with (never 'unauthorized': that would log the client out). */
+const RELAYED_CODES = new Set<ApiErrorCode>(['notAllowed', 'roomUnknown', 'notMember', 'userUnknown', 'rateLimited', 'tooLarge']);
+
+/**
+ * A peer failure as something our client can act on: `peerUnreachable` (502) when trying again
+ * later may help (no connection, timeout, 5xx, 429); the peer's own refusal code where it means
+ * something to the client; else `internal` with 502. Messages name the provider that failed.
+ */
+export function peerFailure(e: unknown, what: string): ApiFailure {
+  if (e instanceof ApiFailure) return e;
+  if (!(e instanceof PeerError)) throw e;
+  if (e.retryable) return new ApiFailure('peerUnreachable', `provider ${e.domain} is unreachable (${what}): ${e.message}`, { status: 502 });
+  if (e.code === 'rejected' && e.status !== undefined && e.status >= 400 && e.status < 500 && e.body) {
+    try {
+      const err = (JSON.parse(fromUtf8(e.body)) as ApiError).error;
+      if (err && RELAYED_CODES.has(err.code) && typeof err.message === 'string') {
+        return new ApiFailure(err.code, `${e.domain} refused ${what}: ${err.message}`, { status: e.status });
+      }
+    } catch {
+      // not an ApiError body
+    }
+  }
+  const why = e.code === 'rejected' ? 'refused the request' : 'answered unusably';
+  return new ApiFailure('internal', `provider ${e.domain} ${why} (${what}): ${e.message}`, { status: 502 });
 }
