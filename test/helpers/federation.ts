@@ -75,6 +75,8 @@ export interface FederationOptions {
    * 'required'.
    */
   consent?: 'required' | 'open';
+  /** More provider arguments for every provider, e.g. ['--search-rate', '5']. */
+  args?: string[];
 }
 
 /**
@@ -109,10 +111,14 @@ export async function startFederation(
         ...others.filter((o) => trusted.includes(o.domain)).flatMap((o) => ['--trust', path.join(o.dataDir, 'ca.pem')]),
         '--consent',
         opts.consent ?? 'open',
+        ...(opts.args ?? []),
       ];
+      // One handle per provider: after restart() its stop/kill9/child are the new process's, so
+      // whoever holds the handle stops what is running.
+      let fp: FederatedProvider | undefined;
       const start = async (): Promise<FederatedProvider> => {
         const p = await startProviderProcess({ domain: n.domain, dataDir: n.dataDir, port: n.listenPort, args });
-        const fp: FederatedProvider = Object.assign(p, { restart: start });
+        fp = fp ? Object.assign(fp, p) : Object.assign(p, { restart: start });
         out[n.domain] = fp;
         return fp;
       };
