@@ -1,13 +1,15 @@
 // The client API routes (src-shared/provider-api.ts ROUTES) mapped onto the transport-free logic
 // modules: decode and type-check the JSON, authenticate, call accounts / key packages / hub.
 
-import { parseMimiUri } from '../src-shared/identifiers.js';
-import { ROUTES, type ClaimResponse, type GroupInfoResponse, type RoomInfo } from '../src-shared/provider-api.js';
+import { parseMimiUri, parseUserAddress } from '../src-shared/identifiers.js';
+import { ROUTES, type ClaimResponse, type ConsentListResponse, type FindResponse, type MyProfile, type GroupInfoResponse, type RoomInfo } from '../src-shared/provider-api.js';
 import { toB64 } from '../src-shared/bytes.js';
 import type { Follower } from './federation/follower.js';
 import type { Accounts, Actor } from './accounts.js';
+import type { ConsentService } from './consent.js';
+import type { DirectorySearch } from './directory-search.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
-import { ApiFailure } from './errors.js';
+import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
 import { b64, b64List, optB64, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
@@ -26,6 +28,10 @@ export interface ClientApiServices {
   remoteGroupInfo?: {
     fetch(roomUri: string, requester: string): Promise<{ epoch: string; groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
   };
+  /** Consent requests and decisions (consent.ts). */
+  consent?: ConsentService;
+  /** Profile fields, searchability and user search (directory-search.ts). */
+  directorySearch?: DirectorySearch;
   /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
   hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
@@ -81,6 +87,30 @@ export function clientApiRouter(svc: ClientApiServices): Router {
   };
   const auth = (ctx: RouteContext): Actor => accounts.authenticate(ctx.req.headers.authorization);
   const ok = (body: unknown, status = 200) => ({ status, body });
+
+  const search = (): DirectorySearch => {
+    if (!svc.directorySearch) throw new ApiFailure('notAllowed', 'this provider does not offer user search');
+    return svc.directorySearch;
+  };
+  const consent = (): ConsentService => {
+    if (!svc.consent) throw new ApiFailure('notAllowed', 'this provider does not handle consent');
+    return svc.consent;
+  };
+  /** ConsentActionRequest: `user` as a user URI or handle@domain (a bare handle is one of ours). */
+  const consentArgs = async (ctx: RouteContext) => {
+    const actor = auth(ctx);
+    const o = await readJsonObject(ctx.req, 8 * 1024);
+    const raw = str(o, 'user', { min: 1, max: 512 });
+    let user: string;
+    try {
+      user = parseUserAddress(raw, hub.domain);
+    } catch {
+      throw badRequest(`field "user" ${JSON.stringify(raw)} is not a user address (bob@b.example or mimi://b.example/u/bob)`);
+    }
+    if (user === actor.userUri) throw badRequest('consent is between two different users');
+    const roomUri = o.roomUri === undefined || o.roomUri === null ? undefined : str(o, 'roomUri', { max: 512 });
+    return { actor, user, roomUri };
+  };
 
   const credentials = async (ctx: RouteContext) => {
     const o = await readJsonObject(ctx.req);
@@ -151,6 +181,44 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       accounts.deleteAccount(actor);
       for (const room of rooms) hub.proposeRemoval(room, devices);
       return ok({ deleted: true });
+    })
+    .route(ROUTES.consents, (ctx) => ok(consent().list(auth(ctx)) satisfies ConsentListResponse))
+    .route(ROUTES.requestConsent, async (ctx) => {
+      const { actor, user, roomUri } = await consentArgs(ctx);
+      return ok(await consent().request(actor, user, roomUri));
+    })
+    .route(ROUTES.cancelConsent, async (ctx) => {
+      const { actor, user, roomUri } = await consentArgs(ctx);
+      return ok(await consent().cancel(actor, user, roomUri));
+    })
+    .route(ROUTES.grantConsent, async (ctx) => {
+      const { actor, user, roomUri } = await consentArgs(ctx);
+      return ok(await consent().grant(actor, user, roomUri));
+    })
+    .route(ROUTES.declineConsent, async (ctx) => {
+      const { actor, user } = await consentArgs(ctx);
+      return ok(await consent().decline(actor, user));
+    })
+    .route(ROUTES.revokeConsent, async (ctx) => {
+      const { actor, user, roomUri } = await consentArgs(ctx);
+      return ok(await consent().revoke(actor, user, roomUri));
+    })
+    .route(ROUTES.blockUser, async (ctx) => {
+      const { actor, user } = await consentArgs(ctx);
+      return ok(consent().block(actor, user));
+    })
+    .route(ROUTES.unblockUser, async (ctx) => {
+      const { actor, user } = await consentArgs(ctx);
+      return ok(consent().unblock(actor, user));
+    })
+    .route(ROUTES.myProfile, (ctx) => ok(search().profile(auth(ctx)) satisfies MyProfile))
+    .route(ROUTES.setMyProfile, async (ctx) => {
+      const actor = auth(ctx);
+      return ok(search().setProfile(actor, await readJsonObject(ctx.req, 8 * 1024)));
+    })
+    .route(ROUTES.find, async (ctx) => {
+      const actor = auth(ctx);
+      return ok((await search().find(actor, await readJsonObject(ctx.req, 8 * 1024))) satisfies FindResponse);
     })
     .add('GET', EVENTS_PATH, () => {
       throw new ApiFailure('badRequest', `${EVENTS_PATH} is a WebSocket endpoint (send Upgrade: websocket)`, { status: 426 });

@@ -1,5 +1,6 @@
 // CLI entry: npm run provider -- --domain a.example --port 8443 --data DIR [--host 127.0.0.1]
-//   [--peer b.example=https://127.0.0.1:8444]... [--trust b-ca.pem]...
+//   [--peer b.example=https://127.0.0.1:8444]... [--trust b-ca.pem]... [--consent required|open]
+//   [--search-rate N]
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +9,8 @@ import { FederationConfigError, loadTrustFiles, parsePeerSpec } from './federati
 import { startProvider } from './server.js';
 
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
-                [--peer <domain>=<url>]... [--trust <ca.pem>]...
+                [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
+                [--search-rate <n>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -18,6 +20,10 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --peer        base URL of a peer provider's MIMI directory (repeatable; default https://<domain>)
   --trust       PEM file of a CA whose certificates are accepted for peer providers (repeatable;
                 peers are trusted only through --trust, not even this provider's own CA implicitly)
+  --consent     required (default): users of other providers may add a user here to a room only
+                with that user's consent; open: without it
+  --search-rate identifier queries (user search) allowed per minute per peer provider and per
+                local user (default 60)
 `;
 
 function usage(problem: string): never {
@@ -37,6 +43,8 @@ function parse() {
         'public-url': { type: 'string' },
         peer: { type: 'string', multiple: true },
         trust: { type: 'string', multiple: true },
+        consent: { type: 'string' },
+        'search-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -53,6 +61,10 @@ function parse() {
   if (values.port === undefined) usage('--port is required');
   if (!values.data) usage('--data is required');
   if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) usage(`invalid --port ${values.port}`);
+  const consent = values.consent ?? 'required';
+  if (consent !== 'required' && consent !== 'open') usage(`--consent must be required or open, not ${consent}`);
+  const searchRate = values['search-rate'];
+  if (searchRate !== undefined && (!/^\d{1,6}$/.test(searchRate) || Number(searchRate) < 1)) usage(`--search-rate must be a positive integer, not ${searchRate}`);
   let federation;
   try {
     const peers = new Map<string, string>();
@@ -73,6 +85,8 @@ function parse() {
     host: values.host,
     publicUrl: values['public-url'],
     federation,
+    consent: consent as 'required' | 'open',
+    searchRatePerMinute: searchRate === undefined ? undefined : Number(searchRate),
   };
 }
 

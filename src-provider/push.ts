@@ -6,7 +6,7 @@
 
 import type { WebSocket, RawData } from 'ws';
 import { toB64 } from '../src-shared/bytes.js';
-import type { PushCaughtUp, PushEvent } from '../src-shared/provider-api.js';
+import type { PushCaughtUp, PushEvent, PushNotice } from '../src-shared/provider-api.js';
 import type { InboxEntry, Store } from './store.js';
 
 export interface PushOptions {
@@ -147,6 +147,17 @@ export class PushHub {
   /** New inbox rows exist for these devices (called after the writing transaction committed). */
   notify(deviceUris: Iterable<string>): void {
     for (const d of deviceUris) for (const s of this.sessions.get(d) ?? []) this.run(s);
+  }
+
+  /**
+   * Sends a notice to the connected sessions of these devices, now and only now (notices are not
+   * stored: clients fetch what they announce on every connect anyway).
+   */
+  signal(deviceUris: Iterable<string>, notice: PushNotice): void {
+    const text = JSON.stringify(notice);
+    for (const d of deviceUris) {
+      for (const s of this.sessions.get(d) ?? []) if (!s.closed && s.ws.readyState === s.ws.OPEN) s.ws.send(text);
+    }
   }
 
   private run(session: PushSession): void {

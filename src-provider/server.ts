@@ -13,6 +13,8 @@ import { isValidDomain } from '../src-shared/identifiers.js';
 import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
+import { ConsentService, type ConsentMode } from './consent.js';
+import { DirectorySearch } from './directory-search.js';
 import { ensureDevCa } from './dev-ca.js';
 import { MIMI_ENDPOINTS, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
@@ -59,6 +61,14 @@ export interface ProviderOptions {
    * pass a handler or a factory given the provider's objects (S2sDeps); 'off' answers 501.
    */
   s2s?: S2sHandler | S2sFactory | 'off';
+  /**
+   * Whether users of other providers need a local user's consent before they may fetch that
+   * user's KeyPackages (add them to a room): 'required' (default) or 'open' (docs/decisions.md
+   * "Consent"). Users of this provider never need consent.
+   */
+  consent?: ConsentMode;
+  /** Identifier queries (discovery) allowed per minute per requesting provider and per local user; default 60. */
+  searchRatePerMinute?: number;
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -180,7 +190,23 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     externalSenderKey: identity.signaturePrivateKey,
   });
   const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
-  const keyMaterial = new KeyMaterialService({ domain: opts.domain, store, keyPackages, peerClient, identity });
+  const consent = new ConsentService({
+    domain: opts.domain,
+    store,
+    peerClient,
+    mode: opts.consent,
+    notify: (devices) => push.signal(devices, { type: 'notice', topic: 'consent' }),
+    log,
+  });
+  const directorySearch = new DirectorySearch({ domain: opts.domain, store, peerClient, ratePerMinute: opts.searchRatePerMinute });
+  const keyMaterial = new KeyMaterialService({
+    domain: opts.domain,
+    store,
+    keyPackages,
+    peerClient,
+    identity,
+    consent: (requester, target, room) => consent.decide(requester, target, room),
+  });
   const groupInfo = new GroupInfoService({ domain: opts.domain, store, peerClient, identity });
   const s2s: S2sHandler | undefined =
     opts.s2s === 'off'
@@ -195,6 +221,9 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
             services: {
               keyMaterial: (peer, param, body) => keyMaterial.serve(peer, param, body),
               groupInfo: (peer, param, body) => groupInfo.serve(peer, param, body),
+              requestConsent: (peer, param, body) => consent.serveRequest(peer, param, body),
+              updateConsent: (peer, param, body) => consent.serveUpdate(peer, param, body),
+              identifierQuery: (peer, param, body) => directorySearch.serve(peer, param, body),
             },
           }));
   let url = '';
@@ -205,6 +234,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     follower,
     remoteKeyMaterial: keyMaterial,
     remoteGroupInfo: groupInfo,
+    consent,
+    directorySearch,
     hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
   });

@@ -190,6 +190,56 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (room_uri, device_uri)
   );
   `,
+  // Consent (consent.ts). At a TARGET user's provider: what its users decided about requesters of
+  // other providers (room_uri '' = every room; a block is always for every room) and the requests
+  // waiting for a decision. At a REQUESTER's provider: its users' requests and the outcome the
+  // target's provider reported. Rows go with the local user's account.
+  `
+  CREATE TABLE consent_decisions (
+    target_uri TEXT NOT NULL REFERENCES users(user_uri) ON DELETE CASCADE,
+    requester_uri TEXT NOT NULL,
+    room_uri TEXT NOT NULL DEFAULT '',
+    decision TEXT NOT NULL CHECK (decision IN ('grant', 'block') AND (decision = 'grant' OR room_uri = '')),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (target_uri, requester_uri, room_uri)
+  );
+  CREATE TABLE consent_requests_in (
+    target_uri TEXT NOT NULL REFERENCES users(user_uri) ON DELETE CASCADE,
+    requester_uri TEXT NOT NULL,
+    room_uri TEXT NOT NULL DEFAULT '',
+    requested_at INTEGER NOT NULL,
+    PRIMARY KEY (target_uri, requester_uri, room_uri)
+  );
+  CREATE TABLE consent_requests_out (
+    requester_uri TEXT NOT NULL REFERENCES users(user_uri) ON DELETE CASCADE,
+    target_uri TEXT NOT NULL,
+    room_uri TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('pending', 'granted', 'revoked')),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (requester_uri, target_uri, room_uri)
+  );
+  `,
+  // Discovery (directory-search.ts): what a user tells about themselves and which of it is
+  // searchable. No row = defaults: only an exact handle finds the user.
+  `
+  CREATE TABLE user_profiles (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    nick TEXT,
+    email TEXT,
+    phone TEXT,                 -- E.164: + and digits only
+    display_name TEXT,
+    name_folded TEXT,           -- display_name, NFKC and lowercased, for partialName
+    handle_searchable INTEGER NOT NULL DEFAULT 1,
+    nick_searchable INTEGER NOT NULL DEFAULT 0,
+    email_searchable INTEGER NOT NULL DEFAULT 0,
+    phone_searchable INTEGER NOT NULL DEFAULT 0,
+    name_searchable INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX user_profiles_nick ON user_profiles(nick);
+  CREATE INDEX user_profiles_email ON user_profiles(email COLLATE NOCASE);
+  CREATE INDEX user_profiles_phone ON user_profiles(phone);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -71,6 +71,8 @@ export type CoreErrorCode =
   | 'notMember'
   | 'noAccount'
   | 'noKeyMaterial'
+  | 'noConsent' // the user to add has not consented (for this room); the message names how to ask
+  | 'rateLimited' // the provider (or the one asked) refuses more of these for now; try later
   | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one
   | 'internal';
 

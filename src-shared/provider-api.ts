@@ -31,6 +31,20 @@ export const ROUTES = {
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
   hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
   deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices
+  // Consent (draft-ietf-mimi-protocol-06 "Consent"; docs/decisions.md "Consent"): USER is a user URI
+  // of another provider; users of one provider need no consent.
+  consents: 'GET /v1/consents', // -> ConsentListResponse
+  requestConsent: 'POST /v1/consents/request', // ConsentActionRequest -> ConsentActionResponse
+  cancelConsent: 'POST /v1/consents/cancel', // ConsentActionRequest (same scope as the request)
+  grantConsent: 'POST /v1/consents/grant', // ConsentActionRequest (roomUri: only that room)
+  declineConsent: 'POST /v1/consents/decline', // ConsentActionRequest { user }: drops their pending requests
+  revokeConsent: 'POST /v1/consents/revoke', // ConsentActionRequest (no roomUri: every grant to USER)
+  blockUser: 'POST /v1/consents/block', // ConsentActionRequest { user }: silently refuse USER
+  unblockUser: 'POST /v1/consents/unblock', // ConsentActionRequest { user }
+  // Discovery (draft-ietf-mimi-protocol-06 "Find internal address"; docs/decisions.md "Discovery").
+  myProfile: 'GET /v1/me/profile', // -> MyProfile
+  setMyProfile: 'POST /v1/me/profile', // SetProfileRequest -> MyProfile
+  find: 'POST /v1/find', // FindRequest -> FindResponse; another domain is asked with /identifierQuery
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -176,6 +190,103 @@ export interface GroupInfoResponse {
   ratchetTree: B64;
 }
 
+// ---- Consent ----
+
+export interface ConsentActionRequest {
+  /** User URI (or handle@domain) of the other party. */
+  user: string;
+  /** Only this room; omitted = every room. Ignored by decline, block and unblock. */
+  roomUri?: string;
+}
+
+export interface ConsentActionResponse {
+  /** requested: the target's provider accepted the request; notNeeded: the user is on this provider. */
+  outcome: 'requested' | 'notNeeded' | 'done';
+  /** Requests, grants or blocks this changed here. */
+  changed: number;
+  /** Whether the other party's provider was told (block never tells; an unreachable one is not retried). */
+  notified: boolean;
+}
+
+export type ConsentOutcome = 'pending' | 'granted' | 'revoked';
+
+export interface ConsentListResponse {
+  /** Requests from users of other providers waiting for my decision. */
+  incoming: { user: string; roomUri?: string; at: number }[];
+  /** Who may fetch my KeyPackages (add me): in every room (no roomUri) or in one room. */
+  granted: { user: string; roomUri?: string; at: number }[];
+  /** Who may not, and whose requests are dropped silently. */
+  blocked: { user: string; at: number }[];
+  /** My requests and what the target's provider told us (revoked also covers declined). */
+  outgoing: { user: string; roomUri?: string; status: ConsentOutcome; at: number }[];
+}
+
+// ---- Discovery ----
+
+/** The profile fields a user may make searchable ('name' is the display name). */
+export const PROFILE_FIELDS = ['handle', 'nick', 'email', 'phone', 'name'] as const;
+export type ProfileFieldName = (typeof PROFILE_FIELDS)[number];
+
+export interface MyProfile {
+  userUri: string;
+  handle: string;
+  nick?: string;
+  email?: string;
+  /** E.164, e.g. +12125551212 */
+  phone?: string;
+  displayName?: string;
+  /** Default: only handle. A field that is not searchable is never matched and never returned. */
+  searchable: Record<ProfileFieldName, boolean>;
+}
+
+export interface SetProfileRequest {
+  /** A string sets the field, null clears it, absent leaves it. */
+  nick?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  displayName?: string | null;
+  searchable?: Partial<Record<ProfileFieldName, boolean>>;
+}
+
+/** Every given field must match (AND). Exact: handle, nick, email, phone; name: a substring of the display name. */
+export interface FindRequest {
+  /** Provider to search; default: the handle's domain if it has one, else this provider. */
+  domain?: string;
+  /** handle@domain, mimi://domain/u/handle or im:handle@domain. */
+  handle?: string;
+  nick?: string;
+  email?: string;
+  phone?: string;
+  /** Case-insensitive substring of the display name (at least 3 characters). */
+  name?: string;
+  /** Passed on as wholeProfile; this provider answers unsupportedField. */
+  wholeProfile?: string;
+  /** nextCursor of the previous page. */
+  cursor?: string;
+  /** Results per page (1-50, default 20). */
+  limit?: number;
+}
+
+export type FindStatus = 'success' | 'notFound' | 'ambiguous' | 'forbidden' | 'unsupportedField';
+
+export interface FoundUser {
+  userUri: string;
+  /** Only the fields the user made searchable. */
+  handle?: string;
+  nick?: string;
+  email?: string;
+  phone?: string;
+  displayName?: string;
+}
+
+export interface FindResponse {
+  status: FindStatus;
+  domain: string;
+  results: FoundUser[];
+  /** Present when there are more results: pass it as `cursor`. */
+  nextCursor?: string;
+}
+
 // ---- Push stream (WebSocket, JSON text frames) ----
 
 export type PushEventKind = 'welcome' | 'commit' | 'message' | 'room';
@@ -202,6 +313,15 @@ export interface PushCaughtUp {
   seq: number;
 }
 export type PushFrame = PushEvent | PushCaughtUp;
+/**
+ * Also sent on the stream, between frames: not stored and not sequenced, a hint that something the
+ * client fetches changed (`consent`: the consent list). A client that was offline fetches on
+ * (re)connect instead. Clients ignore frame types they do not know.
+ */
+export interface PushNotice {
+  type: 'notice';
+  topic: 'consent';
+}
 
 /** Client -> server: everything up to `seq` is stored; the provider may forget it. */
 export interface PushAck {

@@ -10,6 +10,7 @@ import { displayHandle } from '../../src-shared/identifiers.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { SecretMode } from '../secrets/secret-store.js';
 import { Profile } from '../core/profile.js';
+import { PROFILE_FIELDS, type FindRequest, type ProfileFieldName } from '../../src-shared/provider-api.js';
 
 const USAGE = `usage:
   mimi content decode FILE.cbor          print the message as JSON with its message ID
@@ -21,6 +22,14 @@ const USAGE = `usage:
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR tail ROOM --count N --timeout S
+  mimi --profile DIR consent list         JSON: incoming requests, granted, blocked, outgoing with outcome
+  mimi --profile DIR consent request|cancel USER [--room ROOM]   ask USER (another provider) for consent
+  mimi --profile DIR consent grant|revoke USER [--room ROOM]     let USER add me (to every room, or ROOM)
+  mimi --profile DIR consent decline|block|unblock USER
+  mimi --profile DIR find [--handle H] [--nick N] [--email E] [--phone P] [--name PART] [--domain D]
+                          [--limit N] [--cursor C]    JSON: status, results, nextCursor (fields ANDed)
+  mimi --profile DIR searchable FIELD on|off   FIELD: handle, nick, email, phone, name (default: handle only)
+  mimi --profile DIR profile show|set FIELD VALUE|clear FIELD   FIELD: nick, email, phone, name
 options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
 ROOM is a room URI or a room's unique name.`;
 
@@ -31,7 +40,25 @@ interface Parsed {
   flags: Map<string, string>;
 }
 
-const FLAGS_WITH_VALUE = new Set(['profile', 'provider', 'ca', 'handle', 'password', 'device-name', 'count', 'timeout', 'secrets']);
+const FLAGS_WITH_VALUE = new Set([
+  'profile',
+  'provider',
+  'ca',
+  'handle',
+  'password',
+  'device-name',
+  'count',
+  'timeout',
+  'secrets',
+  'room',
+  'nick',
+  'email',
+  'phone',
+  'name',
+  'domain',
+  'limit',
+  'cursor',
+]);
 
 function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -165,11 +192,92 @@ async function main(argv: string[]): Promise<void> {
       if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
       return withProfile(p, (profile) => tail(profile, args[0], count, timeout));
     }
+    case 'consent':
+      return consentCommand(p, args);
+    case 'find':
+      return findCommand(p, args);
+    case 'searchable': {
+      arity(args, 2, cmd);
+      const [field, onOff] = args;
+      if (!(PROFILE_FIELDS as readonly string[]).includes(field)) throw new UsageError(`searchable FIELD: one of ${PROFILE_FIELDS.join(', ')}`);
+      if (onOff !== 'on' && onOff !== 'off') throw new UsageError('searchable FIELD on|off');
+      return withProfile(p, async (profile) => printJson(await profile.setSearchable(field as ProfileFieldName, onOff === 'on')));
+    }
+    case 'profile':
+      return profileCommand(p, args);
     case undefined:
       throw new UsageError('');
     default:
       throw new UsageError(`unknown command ${cmd}`);
   }
+}
+
+const printJson = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+/** Field names of `profile set|clear` -> the profile's names. */
+const SETTABLE = { nick: 'nick', email: 'email', phone: 'phone', name: 'displayName' } as const;
+
+function profileCommand(p: Parsed, args: string[]): Promise<void> {
+  const [sub, field, value] = args;
+  if (sub === 'show') {
+    arity(args, 1, 'profile show');
+    return withProfile(p, async (profile) => printJson(await profile.myProfile()));
+  }
+  if (sub !== 'set' && sub !== 'clear') throw new UsageError('profile takes show, set FIELD VALUE or clear FIELD');
+  arity(args, sub === 'set' ? 3 : 2, `profile ${sub}`);
+  if (!Object.prototype.hasOwnProperty.call(SETTABLE, field)) throw new UsageError(`profile ${sub} FIELD: one of ${Object.keys(SETTABLE).join(', ')}`);
+  const key = SETTABLE[field as keyof typeof SETTABLE];
+  return withProfile(p, async (profile) => printJson(await profile.setProfileFields({ [key]: sub === 'set' ? value : null })));
+}
+
+function findCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 0, 'find');
+  const query: FindRequest = {};
+  for (const k of ['handle', 'nick', 'email', 'phone', 'name', 'domain', 'cursor'] as const) {
+    const v = p.flags.get(k);
+    if (v !== undefined) query[k] = v;
+  }
+  if (!['handle', 'nick', 'email', 'phone', 'name'].some((k) => p.flags.has(k))) throw new UsageError('find needs at least one of --handle, --nick, --email, --phone, --name');
+  const limit = p.flags.get('limit');
+  if (limit !== undefined) {
+    if (!/^\d{1,3}$/.test(limit)) throw new UsageError('--limit must be a number');
+    query.limit = Number(limit);
+  }
+  return withProfile(p, async (profile) => {
+    const res = await profile.find(query);
+    printJson(res);
+    // notFound is an answer; the others mean the query itself was not acceptable there.
+    if (res.status !== 'success' && res.status !== 'notFound') throw new CoreError('invalidArgument', `${res.domain} answered ${res.status} to this search`);
+  });
+}
+
+const CONSENT_ACTIONS = ['request', 'cancel', 'grant', 'decline', 'revoke', 'block', 'unblock'] as const;
+/** Actions whose scope may be one room. */
+const ROOM_SCOPED = new Set(['request', 'cancel', 'grant', 'revoke']);
+
+function consentCommand(p: Parsed, args: string[]): Promise<void> {
+  const [sub, user] = args;
+  const json = (v: unknown) => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  if (sub === 'list') {
+    arity(args, 1, 'consent list');
+    return withProfile(p, async (profile) => json(await profile.consentList()));
+  }
+  if (!(CONSENT_ACTIONS as readonly string[]).includes(sub)) throw new UsageError(`consent takes list or ${CONSENT_ACTIONS.join('|')} USER`);
+  arity(args, 2, `consent ${sub}`);
+  const room = p.flags.get('room');
+  if (room !== undefined && !ROOM_SCOPED.has(sub)) throw new UsageError(`consent ${sub} takes no --room`);
+  return withProfile(p, async (profile) => {
+    const run = {
+      request: () => profile.requestConsent(user, room),
+      cancel: () => profile.cancelConsentRequest(user, room),
+      grant: () => profile.grantConsent(user, room),
+      decline: () => profile.declineConsent(user),
+      revoke: () => profile.revokeConsent(user, room),
+      block: () => profile.blockUser(user),
+      unblock: () => profile.unblockUser(user),
+    }[sub as (typeof CONSENT_ACTIONS)[number]];
+    json(await run());
+  });
 }
 
 /** Wait until the room holds at least `count` messages, then print the newest `count`, oldest first. */

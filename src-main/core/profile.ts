@@ -13,7 +13,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CoreError, type MessageView, type RoomView } from '../../src-shared/contract.js';
-import type { PushEvent, SessionResponse } from '../../src-shared/provider-api.js';
+import {
+  PROFILE_FIELDS,
+  type ConsentActionResponse,
+  type ConsentListResponse,
+  type FindRequest,
+  type FindResponse,
+  type MyProfile,
+  type ProfileFieldName,
+  type PushEvent,
+  type SessionResponse,
+} from '../../src-shared/provider-api.js';
 import { fromB64, toB64, toHex, fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { decodeContent, encodeContent, messageId, summarize, textMessage } from '../../src-shared/content.js';
 import { displayHandle, newRoomUri, parseMimiUri, parseUserAddress, userOfDevice } from '../../src-shared/identifiers.js';
@@ -97,6 +107,8 @@ function toCoreError(e: unknown, what: string): Error {
         return new CoreError('notMember', `${what}: you are not a member of this room.`);
       case 'badRequest':
         return new CoreError('invalidArgument', `${what}: ${e.message}`);
+      case 'rateLimited':
+        return new CoreError('rateLimited', `${what}: ${e.message}`);
       default:
         return new CoreError('internal', `${what}: ${e.message}`);
     }
@@ -109,6 +121,8 @@ export class Profile extends EventEmitter {
   private readonly sessions = new Map<string, GroupSession>();
   /** Hubs of other providers that did not answer our provider lately (shown on their rooms). */
   private readonly unreachableHubs = new Set<string>();
+  /** Our provider's ExternalSender, fetched once per session. */
+  private hubSender?: Uint8Array;
   private readonly serial = new Serial();
   private push?: PushConnection;
   private pumping = false;
@@ -116,6 +130,8 @@ export class Profile extends EventEmitter {
   private retryTimer?: NodeJS.Timeout;
   private caughtUp = false;
   private closed = false;
+  /** The consent list last fetched (JSON), to emit 'consent' only on change. */
+  private lastConsent?: string;
   connection: ConnectionState = 'offline';
 
   private constructor(
@@ -231,7 +247,11 @@ export class Profile extends EventEmitter {
     push.on('event', (ev: PushEvent) => {
       void this.serial.run(() => this.handleEvent(ev)).catch((e) => this.emit('error', toCoreError(e, 'Could not process an incoming event').message));
     });
+    push.on('notice', (topic) => {
+      if (topic === 'consent') void this.refreshConsent();
+    });
     push.on('caughtUp', () => {
+      void this.refreshConsent(); // notices sent while we were away are not replayed
       void this.serial.run(async () => {
         if (!this.caughtUp) {
           this.caughtUp = true;
@@ -341,7 +361,7 @@ export class Profile extends EventEmitter {
     // deleted account's devices (ts-mls finds external senders only in that position).
     let hubSender: Uint8Array;
     try {
-      hubSender = fromB64((await this.client.hubSender()).externalSender);
+      hubSender = this.hubSender ??= fromB64((await this.client.hubSender()).externalSender);
     } catch (e) {
       throw toCoreError(e, 'Could not create the room');
     }
@@ -378,6 +398,12 @@ export class Profile extends EventEmitter {
     if (!result || (result.status !== 'success' && result.status !== 'partialSuccess')) {
       const status = result?.status ?? 'userUnknown';
       if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayHandle(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
+      if (status === 'noConsent') {
+        throw new CoreError('noConsent', `${displayHandle(userUri)} has not consented to being added by you (noConsent). Ask for consent first: mimi consent request ${displayHandle(userUri)}`);
+      }
+      if (status === 'noConsentForThisRoom') {
+        throw new CoreError('noConsent', `${displayHandle(userUri)} has consented to other rooms, not this one (noConsentForThisRoom). Ask for consent for it: mimi consent request ${displayHandle(userUri)} --room ${roomUri}`);
+      }
       throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now (${status}).`);
     }
     const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
@@ -670,6 +696,139 @@ export class Profile extends EventEmitter {
       throw toCoreError(e, 'Could not delete the account');
     }
     await this.close();
+  }
+
+  // ---- consent (users of other providers; users of our provider need none) ----
+
+  /** Incoming requests, my grants and blocks, my requests with their outcome. */
+  async consentList(): Promise<ConsentListResponse> {
+    try {
+      return await this.client.consents();
+    } catch (e) {
+      throw toCoreError(e, 'Could not list consents');
+    }
+  }
+
+  /** Ask `user` for consent to add them to any room, or to `room` (URI or local room name). */
+  requestConsent(user: string, room?: string): Promise<ConsentActionResponse> {
+    return this.consentAction('requestConsent', user, room, `Could not ask ${user} for consent`);
+  }
+
+  /** Withdraw a request made with the same user and room. */
+  cancelConsentRequest(user: string, room?: string): Promise<ConsentActionResponse> {
+    return this.consentAction('cancelConsent', user, room, 'Could not cancel the consent request');
+  }
+
+  /** Let `user` add me to any room, or only to `room`. */
+  grantConsent(user: string, room?: string): Promise<ConsentActionResponse> {
+    return this.consentAction('grantConsent', user, room, `Could not grant consent to ${user}`);
+  }
+
+  /** Turn down the pending requests of `user`. */
+  declineConsent(user: string): Promise<ConsentActionResponse> {
+    return this.consentAction('declineConsent', user, undefined, `Could not decline ${user}`);
+  }
+
+  /** Withdraw my grants to `user` (all of them, or the one for `room`). */
+  revokeConsent(user: string, room?: string): Promise<ConsentActionResponse> {
+    return this.consentAction('revokeConsent', user, room, `Could not revoke consent for ${user}`);
+  }
+
+  /** Refuse `user` silently: no grant, no requests. */
+  blockUser(user: string): Promise<ConsentActionResponse> {
+    return this.consentAction('blockUser', user, undefined, `Could not block ${user}`);
+  }
+
+  unblockUser(user: string): Promise<ConsentActionResponse> {
+    return this.consentAction('unblockUser', user, undefined, `Could not unblock ${user}`);
+  }
+
+  private async consentAction(
+    action: 'requestConsent' | 'cancelConsent' | 'grantConsent' | 'declineConsent' | 'revokeConsent' | 'blockUser' | 'unblockUser',
+    user: string,
+    room: string | undefined,
+    what: string,
+  ): Promise<ConsentActionResponse> {
+    let userUri: string;
+    try {
+      userUri = parseUserAddress(user, this.config.domain);
+    } catch {
+      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob@b.example or mimi://b.example/u/bob.`);
+    }
+    const roomUri = room === undefined ? undefined : this.roomArg(room);
+    let res: ConsentActionResponse;
+    try {
+      res = await this.client.consentAction(action, { user: userUri, ...(roomUri ? { roomUri } : {}) });
+    } catch (e) {
+      throw toCoreError(e, what);
+    }
+    await this.refreshConsent();
+    return res;
+  }
+
+  /** A room URI as given (it may be a room we are not in), else a local room's unique name. */
+  private roomArg(room: string): string {
+    try {
+      if (parseMimiUri(room).kind === 'room') return room;
+    } catch {
+      // not a URI: a name
+    }
+    return this.resolveRoom(room);
+  }
+
+  /** Fetch the consent list and emit 'consent' (with it) if it changed; only while someone listens. */
+  private async refreshConsent(): Promise<void> {
+    if (this.closed || this.listenerCount('consent') === 0) return;
+    try {
+      const list = await this.client.consents();
+      const json = JSON.stringify(list);
+      if (json === this.lastConsent) return;
+      this.lastConsent = json;
+      this.emit('consent', list);
+    } catch {
+      // a provider without consent support, or offline: the next notice or connect fetches again
+    }
+  }
+
+  // ---- discovery ----
+
+  /** My profile fields and which of them are searchable. */
+  async myProfile(): Promise<MyProfile> {
+    try {
+      return await this.client.myProfile();
+    } catch (e) {
+      throw toCoreError(e, 'Could not read the profile');
+    }
+  }
+
+  /** Set (string) or clear (null) profile fields; absent ones stay. */
+  async setProfileFields(fields: { nick?: string | null; email?: string | null; phone?: string | null; displayName?: string | null }): Promise<MyProfile> {
+    try {
+      return await this.client.setMyProfile(fields);
+    } catch (e) {
+      throw toCoreError(e, 'Could not update the profile');
+    }
+  }
+
+  /** Whether others may find me by `field` (handle, nick, email, phone, name). */
+  async setSearchable(field: ProfileFieldName, on: boolean): Promise<MyProfile> {
+    if (!(PROFILE_FIELDS as readonly string[]).includes(field)) {
+      throw new CoreError('invalidArgument', `"${field}" is not a profile field; use one of ${PROFILE_FIELDS.join(', ')}.`);
+    }
+    try {
+      return await this.client.setMyProfile({ searchable: { [field]: on } });
+    } catch (e) {
+      throw toCoreError(e, 'Could not change what is searchable');
+    }
+  }
+
+  /** Search a provider (default: the handle's, else mine) for users; fields are ANDed. */
+  async find(query: FindRequest): Promise<FindResponse> {
+    try {
+      return await this.client.find(query);
+    } catch (e) {
+      throw toCoreError(e, 'The search failed');
+    }
   }
 
   // ---- key material ----

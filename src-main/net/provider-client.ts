@@ -17,7 +17,14 @@ import {
   type ClaimResponse,
   type CommitRequest,
   type CommitResponse,
+  type ConsentActionRequest,
+  type ConsentActionResponse,
+  type ConsentListResponse,
   type CreateRoomRequest,
+  type FindRequest,
+  type FindResponse,
+  type MyProfile,
+  type SetProfileRequest,
   type GroupInfoResponse,
   type HubSenderResponse,
   type LoginRequest,
@@ -25,6 +32,7 @@ import {
   type PushAck,
   type PushEvent,
   type PushFrame,
+  type PushNotice,
   type RegisterRequest,
   type RoomInfo,
   type SendMessageRequest,
@@ -238,6 +246,34 @@ export class ProviderClient {
     await this.request('DELETE', path(ROUTES.deleteAccount));
   }
 
+  // ---- consent ----
+
+  consents(): Promise<ConsentListResponse> {
+    return this.request('GET', path(ROUTES.consents));
+  }
+
+  /** One of the consent actions (ROUTES.requestConsent ... ROUTES.unblockUser). */
+  consentAction(
+    action: 'requestConsent' | 'cancelConsent' | 'grantConsent' | 'declineConsent' | 'revokeConsent' | 'blockUser' | 'unblockUser',
+    req: ConsentActionRequest,
+  ): Promise<ConsentActionResponse> {
+    return this.request('POST', path(ROUTES[action]), req);
+  }
+
+  // ---- discovery ----
+
+  myProfile(): Promise<MyProfile> {
+    return this.request('GET', path(ROUTES.myProfile));
+  }
+
+  setMyProfile(req: SetProfileRequest): Promise<MyProfile> {
+    return this.request('POST', path(ROUTES.setMyProfile), req);
+  }
+
+  find(req: FindRequest): Promise<FindResponse> {
+    return this.request('POST', path(ROUTES.find), req);
+  }
+
   directory(): Promise<MimiDirectory> {
     return this.request('GET', path(ROUTES.directory), undefined, false);
   }
@@ -263,6 +299,8 @@ export interface PushConnectionOptions {
 interface PushEvents {
   event: [PushEvent];
   caughtUp: [];
+  /** A PushNotice: what it names changed at the provider (fetch it again). */
+  notice: [string];
   state: [PushState];
   /** Only for failures retrying cannot fix (unknown token); the connection stops itself. */
   error: [ProviderError];
@@ -404,6 +442,8 @@ export class PushConnection extends EventEmitter<PushEvents> {
         this.emit('event', frame);
       } else if (frame.type === 'caughtUp') {
         this.emit('caughtUp');
+      } else if ((frame as unknown as PushNotice).type === 'notice' && typeof (frame as unknown as PushNotice).topic === 'string') {
+        this.emit('notice', (frame as unknown as PushNotice).topic);
       }
     });
     ws.on('unexpected-response', (_req, res) => {
