@@ -269,3 +269,27 @@ test('hostile /requestConsent and /updateConsent bodies get a clear 4xx and chan
   assert.equal(ok.status, 201);
   assert.equal(readDb<{ n: number }>(B, "SELECT count(*) AS n FROM consent_requests_in WHERE target_uri = 'mimi://b.example/u/ivy'").n, 1);
 });
+
+test('a room hosted by a third provider: the claim through its hub is checked at the target too', async () => {
+  const f = await startFederation(['a.example', 'b.example', 'c.example'], {}, { consent: 'required' });
+  for (const d of ['a.example', 'b.example', 'c.example']) closers.push(() => f[d].stop(), () => f.links[d].close());
+  const [a, b, c] = [f['a.example'], f['b.example'], f['c.example']];
+  const carol = await user(c, 'carol-hub');
+  const alice = await user(a, 'alice-follower');
+  const bob = await user(b, 'bob-target');
+  const room = await carol.createRoom('at c');
+  await alice.grantConsent('carol-hub@c.example', room.roomUri);
+  await carol.addMember(room.roomUri, 'alice-follower@a.example');
+  await waitFor(() => alice.rooms().length === 1, 'alice to join the room at c');
+  // Alice (a follower) adds Bob: a -> c (hub) -> b. b refuses without Bob's consent, nothing spent.
+  const spent = () => readDb<{ n: number }>(b, 'SELECT count(*) AS n FROM key_package_claims').n;
+  const before = spent();
+  await rejectsWith(alice.addMember(room.roomUri, 'bob-target@b.example'), 'noConsent', /noConsent/);
+  assert.equal(spent(), before);
+  await alice.requestConsent('bob-target@b.example', room.roomUri);
+  await waitFor(async () => (await bob.consentList()).incoming.length === 1, 'the request at bob');
+  await bob.grantConsent('alice-follower@a.example', room.roomUri);
+  await alice.addMember(room.roomUri, 'bob-target@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join the room at c');
+  assert.equal(spent(), before + 1);
+});
