@@ -54,8 +54,75 @@ export interface AppInfo {
   embeddedProviderUrl?: string;
 }
 
+/** Consent between users of different providers (users of one provider need none). */
+export type ConsentStatus = 'pending' | 'granted' | 'revoked';
+export interface ConsentListView {
+  /** Requests from users of other providers waiting for my decision. */
+  incoming: { user: string; roomUri?: string; at: number }[];
+  /** Who may add me: to every room (no roomUri) or to one room. */
+  granted: { user: string; roomUri?: string; at: number }[];
+  /** Who may not, and whose requests are dropped silently. */
+  blocked: { user: string; at: number }[];
+  /** My requests and what the other side answered ('revoked' also covers declined). */
+  outgoing: { user: string; roomUri?: string; status: ConsentStatus; at: number }[];
+}
+export interface ConsentActionView {
+  /** requested: the other provider took the request; notNeeded: same provider, no consent needed. */
+  outcome: 'requested' | 'notNeeded' | 'done';
+  changed: number;
+  notified: boolean;
+}
+
+/** Profile fields others may search for ('name' is the display name). */
+export const PROFILE_FIELD_NAMES = ['handle', 'nick', 'email', 'phone', 'name'] as const;
+export type ProfileField = (typeof PROFILE_FIELD_NAMES)[number];
+export interface MyProfileView {
+  userUri: string;
+  handle: string;
+  nick?: string;
+  email?: string;
+  phone?: string;
+  displayName?: string;
+  /** Default: only handle. */
+  searchable: Record<ProfileField, boolean>;
+}
+/** A string sets the field, null clears it, absent leaves it. */
+export interface ProfileFieldsArgs {
+  nick?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  displayName?: string | null;
+}
+/** Every given field must match (AND): exact handle, nick, email, phone; name is a substring (3+ characters). */
+export interface FindArgs {
+  /** Provider domain to search; default: the handle's domain, else the account's. */
+  domain?: string;
+  handle?: string;
+  nick?: string;
+  email?: string;
+  phone?: string;
+  name?: string;
+  cursor?: string;
+  limit?: number;
+}
+export interface FoundUserView {
+  userUri: string;
+  handle?: string;
+  nick?: string;
+  email?: string;
+  phone?: string;
+  displayName?: string;
+}
+export interface FindResultView {
+  status: 'success' | 'notFound' | 'ambiguous' | 'forbidden' | 'unsupportedField';
+  domain: string;
+  results: FoundUserView[];
+  nextCursor?: string;
+}
+
 export type CoreEvent =
   | { type: 'accounts'; accounts: AccountView[] }
+  | { type: 'consent'; accountId: string; consent: ConsentListView }
   | { type: 'rooms'; accountId: string; rooms: RoomView[] }
   | { type: 'message'; accountId: string; message: MessageView }
   | { type: 'error'; accountId?: string; message: string };
@@ -119,6 +186,23 @@ export interface MimiApi {
     page(accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]>;
     send(accountId: string, roomUri: string, text: string): Promise<MessageView>;
   };
+  /** `user` is handle@domain or a mimi:// user URI; `roomUri` null = every room. */
+  consent: {
+    list(accountId: string): Promise<ConsentListView>;
+    request(accountId: string, user: string, roomUri: string | null): Promise<ConsentActionView>;
+    cancel(accountId: string, user: string, roomUri: string | null): Promise<ConsentActionView>;
+    grant(accountId: string, user: string, roomUri: string | null): Promise<ConsentActionView>;
+    decline(accountId: string, user: string): Promise<ConsentActionView>;
+    revoke(accountId: string, user: string, roomUri: string | null): Promise<ConsentActionView>;
+    block(accountId: string, user: string): Promise<ConsentActionView>;
+    unblock(accountId: string, user: string): Promise<ConsentActionView>;
+  };
+  people: {
+    find(accountId: string, query: FindArgs): Promise<FindResultView>;
+    myProfile(accountId: string): Promise<MyProfileView>;
+    setProfileFields(accountId: string, fields: ProfileFieldsArgs): Promise<MyProfileView>;
+    setSearchable(accountId: string, field: ProfileField, on: boolean): Promise<MyProfileView>;
+  };
   /** Subscribe to core events; returns an unsubscribe function. */
   onEvent(listener: (event: CoreEvent) => void): () => void;
 }
@@ -181,6 +265,60 @@ const signIn: Check = (v, name) => {
   optional(str(64))(o.deviceName, `${name}.deviceName`);
   optional(pem)(o.caPem, `${name}.caPem`);
 };
+/** handle@domain or mimi://domain/u/handle: printable, no spaces inside. */
+const userAddress: Check = (v, name) => {
+  str(300)(v, name);
+  if (!/^\S+$/.test(v as string)) fail(name, 'must be a user address such as bob@b.example');
+  if (!(v as string).includes('@') && !(v as string).startsWith('mimi://')) fail(name, 'must be handle@domain or a mimi:// user URI');
+};
+const nullable =
+  (c: Check): Check =>
+  (v, name) => {
+    if (v !== null) c(v, name);
+  };
+const bool: Check = (v, name) => {
+  if (typeof v !== 'boolean') fail(name, 'must be true or false');
+};
+const plainObject = (v: unknown, name: string, allowed: readonly string[]): Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) fail(name, 'must be an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(name, `has unknown field ${k.slice(0, 40)}`);
+  return o;
+};
+const domainName: Check = (v, name) => {
+  str(253)(v, name);
+  if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(v as string)) fail(name, 'must be a lowercase domain such as b.example');
+};
+const phone: Check = (v, name) => {
+  str(16)(v, name);
+  if (!/^\+[1-9][0-9]{1,14}$/.test(v as string)) fail(name, 'must be a phone number in international form, e.g. +12125551212');
+};
+const email: Check = (v, name) => {
+  str(254, 3)(v, name);
+  if (!/^[^\s@]+@[^\s@]+$/.test(v as string)) fail(name, 'must be an email address');
+};
+const profileField: Check = (v, name) => {
+  if (typeof v !== 'string' || !(PROFILE_FIELD_NAMES as readonly string[]).includes(v)) fail(name, `must be one of ${PROFILE_FIELD_NAMES.join(', ')}`);
+};
+const findArgs: Check = (v, name) => {
+  const o = plainObject(v, name, ['domain', 'handle', 'nick', 'email', 'phone', 'name', 'cursor', 'limit']);
+  optional(domainName)(o.domain, `${name}.domain`);
+  optional(str(300))(o.handle, `${name}.handle`);
+  optional(str(64))(o.nick, `${name}.nick`);
+  optional(email)(o.email, `${name}.email`);
+  optional(phone)(o.phone, `${name}.phone`);
+  optional(str(100, 3))(o.name, `${name}.name`);
+  optional(str(512))(o.cursor, `${name}.cursor`);
+  optional(int(1, 50))(o.limit, `${name}.limit`);
+  if (!['handle', 'nick', 'email', 'phone', 'name'].some((k) => o[k] !== undefined && o[k] !== null)) fail(name, 'needs at least one of handle, nick, email, phone, name');
+};
+const profileFields: Check = (v, name) => {
+  const o = plainObject(v, name, ['nick', 'email', 'phone', 'displayName']);
+  optional(str(64))(o.nick, `${name}.nick`);
+  optional(email)(o.email, `${name}.email`);
+  optional(phone)(o.phone, `${name}.phone`);
+  optional(str(100))(o.displayName, `${name}.displayName`);
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -199,6 +337,18 @@ export const METHODS = {
   'rooms.markRead': [accountId, roomUri],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
+  'consent.list': [accountId],
+  'consent.request': [accountId, userAddress, nullable(roomUri)],
+  'consent.cancel': [accountId, userAddress, nullable(roomUri)],
+  'consent.grant': [accountId, userAddress, nullable(roomUri)],
+  'consent.decline': [accountId, userAddress],
+  'consent.revoke': [accountId, userAddress, nullable(roomUri)],
+  'consent.block': [accountId, userAddress],
+  'consent.unblock': [accountId, userAddress],
+  'people.find': [accountId, findArgs],
+  'people.myProfile': [accountId],
+  'people.setProfileFields': [accountId, profileFields],
+  'people.setSearchable': [accountId, profileField, bool],
 } as const satisfies Record<string, readonly Check[]>;
 
 export type MethodName = keyof typeof METHODS;

@@ -10,6 +10,10 @@ import {
   CoreError,
   type AccountView,
   type AppInfo,
+  type ConsentListView,
+  type FindArgs,
+  type ProfileField,
+  type ProfileFieldsArgs,
   type CoreEvent,
   type MessageView,
   type MimiApi,
@@ -135,6 +139,8 @@ class Core implements AppCore {
     p.on('rooms', () => this.emitRooms(p));
     p.on('connection', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
     p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
+    // Listening makes the Profile fetch the list on connect and on each 'consent' push notice.
+    p.on('consent', (consent: ConsentListView) => this.emit({ type: 'consent', accountId: p.id, consent }));
     // Connect in the background: the UI shows "connecting" and the outbox waits meanwhile.
     p.start().catch(() => undefined);
   }
@@ -255,6 +261,28 @@ class Core implements AppCore {
     page: async (accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]> =>
       this.profile(accountId).page(roomUri, beforeSeq, limit),
     send: (accountId: string, roomUri: string, text: string) => this.profile(accountId).send(roomUri, text),
+  };
+
+  consent = {
+    list: (accountId: string) => this.profile(accountId).consentList(),
+    request: (accountId: string, user: string, roomUri: string | null) => this.profile(accountId).requestConsent(user, roomUri ?? undefined),
+    cancel: (accountId: string, user: string, roomUri: string | null) => this.profile(accountId).cancelConsentRequest(user, roomUri ?? undefined),
+    grant: (accountId: string, user: string, roomUri: string | null) => this.profile(accountId).grantConsent(user, roomUri ?? undefined),
+    decline: (accountId: string, user: string) => this.profile(accountId).declineConsent(user),
+    revoke: (accountId: string, user: string, roomUri: string | null) => this.profile(accountId).revokeConsent(user, roomUri ?? undefined),
+    block: (accountId: string, user: string) => this.profile(accountId).blockUser(user),
+    unblock: (accountId: string, user: string) => this.profile(accountId).unblockUser(user),
+  };
+
+  people = {
+    find: (accountId: string, query: FindArgs) => {
+      // Absent and null mean the same here; the provider API only knows absent.
+      const q = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined && v !== null)) as FindArgs;
+      return this.profile(accountId).find(q);
+    },
+    myProfile: (accountId: string) => this.profile(accountId).myProfile(),
+    setProfileFields: (accountId: string, fields: ProfileFieldsArgs) => this.profile(accountId).setProfileFields(fields),
+    setSearchable: (accountId: string, field: ProfileField, on: boolean) => this.profile(accountId).setSearchable(field, on),
   };
 
   onEvent(listener: (e: CoreEvent) => void): () => void {

@@ -12,6 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
 import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import { quietConsentAndPeople } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -129,6 +130,7 @@ function fakeCore() {
         return m;
       },
     },
+    ...quietConsentAndPeople(ME, 'alice'),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { AccountView, CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
 import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import { quietConsentAndPeople } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -77,6 +78,7 @@ function historyCore() {
         return m;
       },
     },
+    ...quietConsentAndPeople(ME, 'alice'),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { CoreError, type AccountView, type CoreEvent, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import { EVENTS_SUBPROTOCOL, startBridge, tokenMatches, type Bridge } from '../../src-main/bridge/bridge-server.js';
+import { quietConsentAndPeople } from '../e2e/stub-domains.js';
 
 interface Call {
   method: string;
@@ -51,6 +52,7 @@ function recordingCore() {
         throw new CoreError('roomUnknown', 'No such room.');
       }),
     },
+    ...quietConsentAndPeople('mimi://localhost/u/alice', 'alice'),
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -41,6 +41,18 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.markRead': ['acct-1', ROOM],
   'messages.page': ['acct-1', ROOM, null, 50],
   'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],
+  'consent.list': ['acct-1'],
+  'consent.request': ['acct-1', 'bob@b.example', ROOM],
+  'consent.cancel': ['acct-1', 'mimi://b.example/u/bob', null],
+  'consent.grant': ['acct-1', 'bob@b.example', null],
+  'consent.decline': ['acct-1', 'bob@b.example'],
+  'consent.revoke': ['acct-1', 'bob@b.example', ROOM],
+  'consent.block': ['acct-1', 'bob@b.example'],
+  'consent.unblock': ['acct-1', 'bob@b.example'],
+  'people.find': ['acct-1', { domain: 'b.example', handle: 'bob', limit: 20 }],
+  'people.myProfile': ['acct-1'],
+  'people.setProfileFields': ['acct-1', { nick: 'bobby', email: 'bob@mail.example', phone: '+12125551212', displayName: null }],
+  'people.setSearchable': ['acct-1', 'email', true],
 };
 
 test('every method accepts well-formed arguments', () => {
@@ -191,4 +203,35 @@ test('dispatchCall validates before calling and never throws', async () => {
   // validateCall alone would coerce ['rooms.create'] to its string key; dispatchCall checks the type.
   assert.equal((await dispatchCall(core, ['rooms.create'], ['acct-1', 'ok'], quiet)).ok, false);
   assert.equal(called, 3);
+});
+
+test('consent and people methods refuse hostile arguments', () => {
+  // user addresses: not strings, empty, spaces, control characters, no domain, huge
+  for (const user of [42, null, {}, ['bob@b.example'], '', 'bob', 'bob @b.example', 'bob@b.example\u0000', 'x'.repeat(301) + '@b.example'])
+    for (const m of ['consent.request', 'consent.grant', 'consent.revoke', 'consent.cancel']) rejects(m, ['acct-1', user, null]);
+  for (const user of [7, 'bob', 'a b@c']) for (const m of ['consent.decline', 'consent.block', 'consent.unblock']) rejects(m, ['acct-1', user]);
+  // the room must be null (every room) or a mimi:// room URI; undefined is not "every room" over IPC
+  for (const room of ['lunch', 'https://b.example/r/x', 5, {}, 'mimi://' + 'x'.repeat(600)]) rejects('consent.request', ['acct-1', 'bob@b.example', room]);
+  rejects('consent.grant', ['acct-1', 'bob@b.example']);
+  rejects('consent.decline', ['acct-1', 'bob@b.example', ROOM]);
+  rejects('consent.list', [{}]);
+
+  // find: a plain object with known fields and at least one search field
+  for (const q of [null, 'bob', [], { }, { domain: 'b.example' }, { handle: 'bob', extra: 1 }, { __proto__: { handle: 'bob' } }, { handle: 42 }, { handle: 'x'.repeat(301) },
+    { domain: 'B.Example', handle: 'bob' }, { domain: 'b.example/../x', handle: 'bob' }, { domain: 'a b', handle: 'bob' }, { email: 'not-an-email' }, { phone: '2125551212' },
+    { phone: '+1 212 555' }, { name: 'ab' }, { handle: 'bob', limit: 0 }, { handle: 'bob', limit: 51 }, { handle: 'bob', limit: 1.5 }, { handle: 'bob', cursor: 9 }, { handle: 'bob\u0007' }])
+    rejects('people.find', ['acct-1', q]);
+  rejects('people.find', ['acct-1', Object.assign(Object.create({ polluted: true }), { handle: 'bob' })]);
+  assert.doesNotThrow(() => validateCall('people.find', ['acct-1', { name: 'Bob', domain: 'localhost' }]));
+  assert.doesNotThrow(() => validateCall('people.find', ['acct-1', { phone: '+12125551212' }]));
+
+  // profile fields: known fields only, strings or null (clear)
+  for (const f of [null, [], 'nick', { nick: 5 }, { searchable: { email: true } }, { handle: 'other' }, { email: 'nope' }, { phone: 'call me' }, { displayName: 'x'.repeat(101) }, { nick: '' }])
+    rejects('people.setProfileFields', ['acct-1', f]);
+  assert.doesNotThrow(() => validateCall('people.setProfileFields', ['acct-1', {}]));
+  assert.doesNotThrow(() => validateCall('people.setProfileFields', ['acct-1', { email: null, phone: null }]));
+
+  // searchable: a known field and a real boolean
+  for (const [field, on] of [['password', true], ['', true], ['__proto__', true], [1, true], ['email', 'true'], ['email', 1], ['email', null]] as const)
+    rejects('people.setSearchable', ['acct-1', field, on]);
 });

@@ -15,6 +15,9 @@ const CODES: ReadonlySet<string> = new Set<CoreErrorCode>([
   'notMember',
   'noAccount',
   'noKeyMaterial',
+  'noConsent',
+  'rateLimited',
+  'secretStorage',
   'internal',
 ]);
 
