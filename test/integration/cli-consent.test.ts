@@ -4,27 +4,10 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { ROOT, tempDir } from '../helpers/provider-process.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function mimi(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+import { mimi, type Run } from '../helpers/mimi-cli.js';
+import { tempDir } from '../helpers/provider-process.js';
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {

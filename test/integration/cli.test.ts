@@ -2,34 +2,13 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { mimi } from '../helpers/mimi-cli.js';
 import { ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
 
 const VECTORS = path.resolve(ROOT, '../shared/vectors/mimi-content');
 let provider: ProviderProcess;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  raw: Buffer;
-}
-
-function mimi(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      const raw = Buffer.concat(out);
-      resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr, raw });
-    });
-  });
-}
 
 before(async () => {
   provider = await startProviderProcess({ domain: 'a.example' });
