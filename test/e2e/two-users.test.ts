@@ -206,6 +206,38 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   assert.ok(senders.includes('You') && senders.includes('bob'), `senders shown: ${senders.join(', ')}`);
   await screenshot(b.page, '06-after-reload-bob');
 
+  // --- discovery through the real core and provider: A makes the display name findable, B finds A ---
+  await a.page.getByTestId('open-people').click();
+  await a.page.getByTestId('people-tab-settings').click();
+  await a.page.getByTestId('searchable-row').first().waitFor({ timeout: WAIT });
+  assert.deepEqual(
+    await Promise.all(['handle', 'nick', 'email', 'phone', 'name'].map((f) => a.page.getByTestId(`searchable-${f}`).isChecked())),
+    [true, false, false, false, false],
+    'by default only the exact handle is searchable',
+  );
+  await a.page.getByTestId('profile-name').fill('Alice Liddell');
+  await a.page.getByTestId('profile-save').click();
+  await a.page.getByTestId('searchable-saved').filter({ hasText: 'Saved.' }).waitFor({ timeout: WAIT });
+  await a.page.getByTestId('searchable-name').check();
+  await a.page.locator('[data-testid=searchable-row][data-field=name]').filter({ hasText: 'Findable' }).waitFor({ timeout: WAIT });
+  assert.equal((await a.core.people.myProfile(aliceId)).searchable.name, true);
+
+  await b.page.getByTestId('open-people').click();
+  await b.page.getByTestId('people-tab-find').click();
+  await b.page.getByTestId('find-field').selectOption('name');
+  await b.page.getByTestId('find-value').fill('liddell');
+  await b.page.getByTestId('find-submit').click();
+  const found = b.page.getByTestId('find-result');
+  await found.first().waitFor({ timeout: WAIT });
+  assert.equal(await found.count(), 1);
+  assert.match(await found.first().innerText(), /Alice Liddell\s+alice/);
+  // Same provider: no consent needed, so no "Ask for consent".
+  assert.equal(await found.first().getByTestId('find-ask').count(), 0);
+  await screenshot(b.page, '08-find-people-real-core');
+  await b.page.getByTestId('people-tab-consent').click();
+  await b.page.getByTestId('granted-empty').waitFor({ timeout: WAIT });
+  for (const s of [a, b]) await s.page.getByTestId('people-close').click();
+
   // --- adding a second account opens the sign-in dialog over the workspace ---
   await a.page.getByTestId('add-account').click();
   await a.page.getByTestId('add-account-dialog').waitFor();

@@ -7,6 +7,8 @@ import type { AppInfo, CoreEvent } from '../../../src-shared/contract.js';
 import { api, transport } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { useAccountsStore } from './accounts.js';
+import { useConsentStore } from './consent.js';
+import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
 import { useRoomsStore } from './rooms.js';
 
@@ -46,6 +48,7 @@ export const useAppStore = defineStore('app', () => {
     const accounts = useAccountsStore();
     const rooms = useRoomsStore();
     const messages = useMessagesStore();
+    const consent = useConsentStore();
     switch (event.type) {
       case 'accounts': {
         const before = new Set(accounts.list.map((a) => a.id));
@@ -54,11 +57,17 @@ export const useAppStore = defineStore('app', () => {
           if (!event.accounts.some((a) => a.id === id)) {
             rooms.forget(id);
             messages.forget(id);
+            consent.forget(id);
+            usePeopleStore().forget(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
+        for (const a of event.accounts) if (!consent.byAccount[a.id]) void consent.load(a.id).catch(() => undefined);
         break;
       }
+      case 'consent':
+        consent.apply(event.accountId, event.consent);
+        break;
       case 'rooms':
         rooms.apply(event.accountId, event.rooms);
         break;
@@ -79,6 +88,7 @@ export const useAppStore = defineStore('app', () => {
     const messages = useMessagesStore();
     await accounts.refresh();
     await Promise.all(accounts.list.map((a) => rooms.load(a.id)));
+    await Promise.all(accounts.list.map((a) => useConsentStore().load(a.id).catch(() => undefined)));
     const open = accounts.list.flatMap((a) => (rooms.selected[a.id] ? [{ accountId: a.id, roomUri: rooms.selected[a.id]! }] : []));
     await messages.resync(open);
   }
@@ -102,6 +112,9 @@ export const useAppStore = defineStore('app', () => {
       await accounts.refresh();
       const rooms = useRoomsStore();
       await Promise.all(accounts.list.map((a) => rooms.load(a.id).catch((e) => reportError(e, a.id))));
+      // Consent needs the provider; an offline one sends the list once it connects.
+      const consent = useConsentStore();
+      for (const a of accounts.list) void consent.load(a.id).catch(() => undefined);
     } catch (e) {
       reportError(e);
     } finally {
