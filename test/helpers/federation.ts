@@ -5,7 +5,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { ensureDevCa } from '../../src-provider/dev-ca.js';
-import { startProviderProcess, tempDir, type ProviderProcess } from './provider-process.js';
+import { freePort, startProviderProcess, tempDir, type ProviderProcess } from './provider-process.js';
 
 export interface FederatedProvider extends ProviderProcess {
   /** Start again on the same data dir, port and configuration (after stop or kill9). */
@@ -57,16 +57,6 @@ async function tcpLink(targetPort: number): Promise<{ port: number; link: Link }
   return { port: (server.address() as net.AddressInfo).port, link };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface FederationOptions {
   /**

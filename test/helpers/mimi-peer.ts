@@ -6,21 +6,14 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureDevCa, type DevCaFiles } from '../../src-provider/dev-ca.js';
 import { ensureFederationIdentity } from '../../src-provider/federation/mtls.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
+import { freePort } from './provider-process.js';
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** A provider's identity toward peers: its CA (for --trust) and its mTLS client certificate. */
 export interface PeerIdentity {

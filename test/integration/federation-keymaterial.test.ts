@@ -8,7 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bytesEqual, fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
@@ -38,16 +37,10 @@ import type { S2sDeps, S2sReply } from '../../src-provider/federation/s2s-handle
 import { KeyPackages } from '../../src-provider/key-packages.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import type { Store } from '../../src-provider/store.js';
+import { freePort } from '../helpers/provider-process.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface Call {
   peer: string;

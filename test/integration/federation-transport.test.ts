@@ -13,7 +13,6 @@ import { spawn } from 'node:child_process';
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -29,7 +28,7 @@ import { SeenLog, SEEN_RETENTION_MS } from '../../src-provider/federation/seen-l
 import { ApiFailure } from '../../src-provider/errors.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
-import { ROOT } from '../helpers/provider-process.js';
+import { freePort, ROOT } from '../helpers/provider-process.js';
 import { waitUntil } from '../helpers/provider-fixture.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -95,13 +94,6 @@ class Recorder {
 
 // ---- providers ----
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 class Node {
   p?: RunningProvider;
