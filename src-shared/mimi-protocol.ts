@@ -32,7 +32,6 @@
 //   decoded as UTF-8 text (invalid UTF-8 is malformed).
 // SemiPrivateMessage has no assigned wire format yet and is not supported.
 
-import { fromUtf8, utf8 } from './bytes.js';
 import {
   readCapabilities,
   readCredential,
@@ -68,137 +67,32 @@ import {
   type RequiredCapabilities,
   type Welcome,
 } from './mls-structs.js';
-import { MlsWireError, peekMlsMessage } from './mls-wire.js';
-import { TlsError, TlsWriter } from './tls.js';
+import { peekMlsMessage } from './mls-wire.js';
+import { TlsWriter } from './tls.js';
+import {
+  Bad,
+  decodeWith,
+  encodeWith,
+  enumDef,
+  enumNumber,
+  In,
+  MimiWireError,
+  isObject,
+  nest,
+  Out,
+  readText,
+  struct,
+  textBytes,
+  type Codec,
+} from './tls-struct.js';
 
 export type { Fields } from './mls-structs.js';
+export { MimiWireError } from './tls-struct.js';
 
 export const MIMI_MEDIA_TYPE = 'application/mimi';
 
-export class MimiWireError extends Error {
-  constructor(
-    /** The structure whose field failed (the innermost one). */
-    readonly structure: string,
-    readonly field: string,
-    readonly detail: string,
-    /** From the outermost structure down, e.g. "FanoutMessage.ratchetTreeOption > RatchetTreeOption.ratchet_tree". */
-    readonly path: string = `${structure}.${field}`,
-  ) {
-    super(`${path}: ${detail}`);
-    this.name = 'MimiWireError';
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Codec machinery
-
-/** A value-level problem inside a field; the field scope turns it into a MimiWireError. */
-class Bad extends Error {}
-
-function nest(e: unknown, structure: string, field: string): MimiWireError {
-  if (e instanceof MimiWireError) return new MimiWireError(e.structure, e.field, e.detail, `${structure}.${field} > ${e.path}`);
-  const known = e instanceof Bad || e instanceof TlsError || e instanceof MlsWireError;
-  const detail = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return new MimiWireError(structure, field, detail);
-}
-
-/** Reads the fields of one structure, attributing failures to the field being read. */
-class In {
-  constructor(
-    readonly r: StructReader,
-    private readonly struct: string,
-  ) {}
-
-  get<T>(field: string, read: (r: StructReader) => T): T {
-    try {
-      return read(this.r);
-    } catch (e) {
-      throw nest(e, this.struct, field);
-    }
-  }
-
-  list<T>(field: string, read: (r: StructReader) => T): T[] {
-    const body = this.get(field, (r) => r.opaqueV());
-    const sub = new StructReader(body);
-    const items: T[] = [];
-    while (sub.remaining > 0) {
-      const before = sub.remaining;
-      try {
-        items.push(read(sub));
-        if (sub.remaining === before) throw new Bad('vector item consumed no bytes');
-      } catch (e) {
-        throw nest(e, this.struct, `${field}[${items.length}]`);
-      }
-    }
-    return items;
-  }
-
-  opt<T>(field: string, read: (r: StructReader) => T): T | undefined {
-    return this.get(field, (r) => r.opt(read));
-  }
-
-  enum<T extends string>(field: string, def: EnumDef<T>): T {
-    return this.get(field, (r) => readEnum(r, def));
-  }
-}
-
-/** Writes the fields of one structure, attributing failures to the field being written. */
-class Out {
-  constructor(
-    readonly w: TlsWriter,
-    private readonly struct: string,
-  ) {}
-
-  put(field: string, write: (w: TlsWriter) => void): void {
-    try {
-      write(this.w);
-    } catch (e) {
-      throw nest(e, this.struct, field);
-    }
-  }
-
-  list<T>(field: string, items: readonly T[], write: (w: TlsWriter, item: T) => void): void {
-    if (!Array.isArray(items)) throw nest(new Bad('must be an array'), this.struct, field);
-    const inner = new TlsWriter();
-    items.forEach((item, i) => {
-      try {
-        write(inner, item);
-      } catch (e) {
-        throw nest(e, this.struct, `${field}[${i}]`);
-      }
-    });
-    this.put(field, (w) => w.opaqueV(inner.finish()));
-  }
-
-  opt<T>(field: string, value: T | undefined, write: (w: TlsWriter, v: T) => void): void {
-    this.put(field, (w) => w.optional(value ?? undefined, write));
-  }
-
-  enum<T extends string>(field: string, def: EnumDef<T>, value: T): void {
-    this.put(field, (w) => writeEnum(w, def, value));
-  }
-}
-
-interface Codec<T> {
-  readonly name: string;
-  read(r: StructReader): T;
-  write(w: TlsWriter, value: Fields<T>): void;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
-function struct<T>(name: string, read: (s: In) => T, write: (o: Out, v: Fields<T>) => void): Codec<T> {
-  return {
-    name,
-    read: (r) => read(new In(r, name)),
-    write: (w, v) => {
-      if (!isObject(v)) throw nest(new Bad('must be an object'), name, '(value)');
-      write(new Out(w, name), v);
-    },
-  };
-}
+// Codec machinery (tls-struct.ts), and what only MIMI bodies need
 
 /** An RFC 9420 structure from mls-structs: forwarded as `raw` when present, else encoded from fields. */
 function mlsStruct<T extends object>(
@@ -222,29 +116,6 @@ function mlsStruct<T extends object>(
   };
 }
 
-function decodeWith<T>(c: Codec<T>, bytes: Uint8Array): T {
-  if (!(bytes instanceof Uint8Array)) throw new MimiWireError(c.name, '(input)', 'must be a Uint8Array');
-  const r = new StructReader(bytes);
-  let value: T;
-  try {
-    value = c.read(r);
-  } catch (e) {
-    throw e instanceof MimiWireError ? e : nest(e, c.name, '(value)');
-  }
-  if (r.remaining !== 0) throw new MimiWireError(c.name, '(end)', `${r.remaining} trailing bytes`);
-  return value;
-}
-
-function encodeWith<T>(c: Codec<T>, value: Fields<T>): Uint8Array {
-  const w = new TlsWriter();
-  try {
-    c.write(w, value);
-  } catch (e) {
-    throw e instanceof MimiWireError ? e : nest(e, c.name, '(value)');
-  }
-  return w.finish();
-}
-
 // Primitive field helpers
 
 function bytes(v: unknown): Uint8Array {
@@ -263,24 +134,7 @@ const putFixed = (v: unknown, n: number) => (w: TlsWriter) => {
   w.bytes(v as Uint8Array);
 };
 
-/** `opaque x<V>` holding UTF-8 text (URIs, `string`). */
-function readText(r: StructReader): string {
-  const b = r.opaqueV();
-  try {
-    return fromUtf8(b);
-  } catch {
-    throw new Bad('is not valid UTF-8');
-  }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-const putText = (v: unknown) => (w: TlsWriter) => {
-  if (typeof v !== 'string') throw new Bad('must be a string');
-  // TextEncoder would silently turn a lone surrogate into U+FFFD; refuse instead.
-  if (LONE_SURROGATE.test(v)) throw new Bad('is not well-formed Unicode (lone surrogate)');
-  w.opaqueV(utf8(v));
-};
+const putText = (v: unknown) => (w: TlsWriter) => void w.opaqueV(textBytes(v));
 
 const putU16 = (v: unknown) => (w: TlsWriter) => void w.u16(v as number);
 const putU32 = (v: unknown) => (w: TlsWriter) => void w.u32(v as number);
@@ -288,36 +142,6 @@ const putU64 = (v: unknown) => (w: TlsWriter) => {
   if (typeof v !== 'bigint') throw new Bad('must be a bigint');
   w.u64(v);
 };
-
-// Enums
-
-interface EnumDef<T extends string> {
-  readonly name: string;
-  readonly values: Readonly<Record<T, number>>;
-  readonly names: ReadonlyMap<number, T>;
-}
-
-function enumDef<T extends string>(name: string, values: Record<T, number>): EnumDef<T> {
-  return { name, values, names: new Map(Object.entries(values).map(([k, v]) => [v as number, k as T])) };
-}
-
-function readEnum<T extends string>(r: StructReader, def: EnumDef<T>): T {
-  const v = r.u8();
-  const name = def.names.get(v);
-  if (name === undefined) throw new Bad(`unknown ${def.name} value ${v}`);
-  return name;
-}
-
-function enumNumber<T extends string>(def: EnumDef<T>, value: T): number {
-  if (typeof value !== 'string' || !Object.prototype.hasOwnProperty.call(def.values, value)) {
-    throw new Bad(`unknown ${def.name} '${String(value)}'`);
-  }
-  return def.values[value];
-}
-
-function writeEnum<T extends string>(w: TlsWriter, def: EnumDef<T>, value: T): void {
-  w.u8(enumNumber(def, value));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Enumerations (all uint8 on the wire)

@@ -38,14 +38,7 @@ export class StructReader extends TlsReader {
 
   /** `T items<V>`: every item must end exactly at the end of the declared length. */
   list<T>(readItem: (r: StructReader) => T): T[] {
-    const sub = new StructReader(this.opaqueV());
-    const items: T[] = [];
-    while (sub.remaining > 0) {
-      const before = sub.remaining;
-      items.push(readItem(sub));
-      if (sub.remaining === before) throw new TlsError('vector item reader consumed no bytes');
-    }
-    return items;
+    return this.readItems(new StructReader(this.opaqueV()), readItem);
   }
 
   /** `optional<T>` */

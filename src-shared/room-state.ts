@@ -8,13 +8,12 @@
 // a receiver compares the old and new state (checkRoomStateChange) where an AppDataUpdate receiver
 // would apply the update. See docs/room-state.md for the choices and the draft gaps resolved.
 //
-// Codecs are strict, in the style of mimi-protocol.ts: truncation, trailing bytes, unknown values
+// Codecs are strict (the tls-struct.ts machinery mimi-protocol.ts uses too): truncation, trailing bytes, unknown values
 // (capabilities, optional presence octets, components) and malformed text throw MimiWireError naming
 // the innermost structure and field, with `path` leading to it. Rules beyond syntax (unique users,
 // defined roles, the one-change-per-user commit rule, ...) throw RoomStateError, a MimiWireError.
 // Encoders check the same things, so whatever encodes also decodes. Everything here is pure.
 
-import { utf8 } from './bytes.js';
 import { decodeAppDataDictionary, encodeAppDataDictionary, MimiWireError, type ComponentData } from './mimi-protocol.js';
 import {
   BANNED_ROLE_INDEX,
@@ -32,7 +31,8 @@ import {
   type PolicyPresetName,
   type RoomChange,
 } from './room-policy.js';
-import { TlsError, TlsReader, TlsWriter } from './tls.js';
+import { TlsReader, TlsWriter } from './tls.js';
+import { Bad, decodeText, decodeWith, encodeWith, isObject, nest, struct, textBytes } from './tls-struct.js';
 
 export { decodeAppDataDictionary, encodeAppDataDictionary, type ComponentData };
 
@@ -135,134 +135,15 @@ export interface RoomState {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Codec machinery
+// Codec machinery (tls-struct.ts), and what only the room state needs
 
-/** A syntax-level problem inside a field (becomes MimiWireError). */
-class Bad extends Error {}
 /** A rule-level problem inside a field (becomes RoomStateError). */
-class Rule extends Error {}
-
-function nest(e: unknown, structure: string, field: string): MimiWireError {
-  if (e instanceof MimiWireError) {
-    const Ctor = e instanceof RoomStateError ? RoomStateError : MimiWireError;
-    return new Ctor(e.structure, e.field, e.detail, `${structure}.${field} > ${e.path}`);
-  }
-  if (e instanceof Rule) return new RoomStateError(structure, field, e.message);
-  const known = e instanceof Bad || e instanceof TlsError;
-  const detail = known ? (e as Error).message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  return new MimiWireError(structure, field, detail);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
-/** Reads one structure's fields, attributing failures to the field being read. */
-class In {
-  constructor(
-    private readonly r: TlsReader,
-    private readonly struct: string,
-  ) {}
-
-  get<T>(field: string, read: (r: TlsReader) => T): T {
-    try {
-      return read(this.r);
-    } catch (e) {
-      throw nest(e, this.struct, field);
-    }
-  }
-
-  list<T>(field: string, read: (r: TlsReader) => T): T[] {
-    const body = this.get(field, (r) => r.opaqueV());
-    const sub = new TlsReader(body);
-    const items: T[] = [];
-    while (sub.remaining > 0) {
-      const before = sub.remaining;
-      try {
-        items.push(read(sub));
-        if (sub.remaining === before) throw new Bad('vector item consumed no bytes');
-      } catch (e) {
-        throw nest(e, this.struct, `${field}[${items.length}]`);
-      }
-    }
-    return items;
-  }
-
-  /** Runs a rule over already-read values. */
-  check(field: string, rule: () => void): void {
-    this.get(field, rule);
+class Rule extends Bad {
+  override at(structure: string, field: string): MimiWireError {
+    return new RoomStateError(structure, field, this.message);
   }
 }
 
-/** Writes one structure's fields, attributing failures to the field being written. */
-class Out {
-  constructor(
-    private readonly w: TlsWriter,
-    private readonly struct: string,
-  ) {}
-
-  put(field: string, write: (w: TlsWriter) => void): void {
-    try {
-      write(this.w);
-    } catch (e) {
-      throw nest(e, this.struct, field);
-    }
-  }
-
-  list<T>(field: string, items: unknown, write: (w: TlsWriter, item: T) => void): void {
-    if (!Array.isArray(items)) throw nest(new Bad('must be an array'), this.struct, field);
-    const inner = new TlsWriter();
-    (items as T[]).forEach((item, i) => {
-      try {
-        write(inner, item);
-      } catch (e) {
-        throw nest(e, this.struct, `${field}[${i}]`);
-      }
-    });
-    this.put(field, (w) => w.opaqueV(inner.finish()));
-  }
-
-  check(field: string, rule: () => void): void {
-    this.put(field, rule);
-  }
-}
-
-interface Codec<T> {
-  readonly name: string;
-  read(r: TlsReader): T;
-  write(w: TlsWriter, v: T): void;
-}
-
-function struct<T>(name: string, read: (s: In) => T, write: (o: Out, v: T) => void): Codec<T> {
-  return {
-    name,
-    read: (r) => read(new In(r, name)),
-    write: (w, v) => {
-      if (!isObject(v)) throw nest(new Bad('must be an object'), name, '(value)');
-      write(new Out(w, name), v);
-    },
-  };
-}
-
-function decodeWith<T>(c: Codec<T>, bytes: Uint8Array): T {
-  if (!(bytes instanceof Uint8Array)) throw new MimiWireError(c.name, '(input)', 'must be a Uint8Array');
-  const r = new TlsReader(bytes);
-  const value = c.read(r);
-  if (r.remaining !== 0) throw new MimiWireError(c.name, '(end)', `${r.remaining} trailing bytes`);
-  return value;
-}
-
-function encodeWith<T>(c: Codec<T>, value: T): Uint8Array {
-  const w = new TlsWriter();
-  c.write(w, value);
-  return w.finish();
-}
-
-// Field helpers
-
-// ignoreBOM keeps a leading U+FEFF in the string, so re-encoding is byte-exact.
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 // RFC 3986 URI characters (ASCII only), with well-formed percent-encoding, after a scheme.
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]]|%[0-9A-Fa-f]{2})*$/;
 
@@ -276,23 +157,17 @@ function checkText(s: string, kind: TextKind): void {
   if (kind === 'httpsUriOrEmpty' && !/^https:/i.test(s)) throw new Bad('must be an https URI');
 }
 
+/** Text is decoded keeping a leading BOM, so re-encoding is byte-exact. */
 function readText(r: TlsReader, kind: TextKind): string {
-  const b = r.opaqueV();
-  let s: string;
-  try {
-    s = UTF8.decode(b);
-  } catch {
-    throw new Bad('is not valid UTF-8');
-  }
+  const s = decodeText(r.opaqueV(), { keepBom: true });
   checkText(s, kind);
   return s;
 }
 
 function writeText(w: TlsWriter, v: unknown, kind: TextKind): void {
-  if (typeof v !== 'string') throw new Bad('must be a string');
-  if (LONE_SURROGATE.test(v)) throw new Bad('is not well-formed Unicode (lone surrogate)');
-  checkText(v, kind);
-  w.opaqueV(utf8(v));
+  const b = textBytes(v);
+  checkText(v as string, kind);
+  w.opaqueV(b);
 }
 
 function writeBytes(w: TlsWriter, v: unknown): void {
@@ -414,7 +289,7 @@ export const decodeParticipantListUpdate = (b: Uint8Array): ParticipantListUpdat
 function checkDescriptionContent(d: RichDescription): void {
   if (d.mediaType !== '') return;
   try {
-    UTF8.decode(d.descriptionContent);
+    decodeText(d.descriptionContent, { keepBom: true });
   } catch {
     throw new Rule('an empty media_type means text/plain;charset=utf-8, but the content is not valid UTF-8');
   }

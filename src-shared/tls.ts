@@ -195,7 +195,11 @@ export class TlsReader {
   vector<T>(readItem: (r: TlsReader) => T): T[] {
     const n = this.varintLength();
     const at = this.take(n, 'vector body');
-    const sub = new TlsReader(this.buf, at, at + n);
+    return this.readItems(new TlsReader(this.buf, at, at + n), readItem);
+  }
+
+  /** Parses items from `sub` (a vector body) with `readItem` until it is used up exactly. */
+  protected readItems<R extends TlsReader, T>(sub: R, readItem: (r: R) => T): T[] {
     const items: T[] = [];
     while (sub.remaining > 0) {
       const before = sub.remaining;
