@@ -1,6 +1,7 @@
 // `npm run bench`: figures, not assertions. Runs a real provider process on loopback and real
 // device cores, and prints a table plus ratios. Sizes can be lowered for a quick look:
-//   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 npm run bench
+//   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 BENCH_FED_RTT=100 BENCH_FANOUT=500 npm run bench
+// Federation figures (two providers, a.example hub and b.example follower): see bench-federation.ts.
 
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import path from 'node:path';
@@ -13,12 +14,17 @@ import { ProviderClient, PushConnection } from '../src-main/net/provider-client.
 import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
 import { newRoomUri } from '../src-shared/identifiers.js';
 import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
+import { benchClaims, benchFanout, benchFederatedRoundTrip } from './bench-federation.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
 const RELAY_RECIPIENTS = 10;
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 100);
 const MLS_RUNS = 3;
+const FED_RTT_COUNT = Number(process.env.BENCH_FED_RTT ?? 300);
+const FANOUT_COUNT = Number(process.env.BENCH_FANOUT ?? 2000);
+const CLAIM_USERS = 100;
+const CLAIM_ROUNDS = 3;
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -35,7 +41,10 @@ async function main(): Promise<void> {
   };
   const rows: [string, string][] = [];
   try {
-    console.log(`crypto provider: ${engine.provider}; node ${process.version}; ${RTT_COUNT} round trips, ${RELAY_COUNT} relayed messages, ${MEMBERS}-member commit`);
+    console.log(
+      `crypto provider: ${engine.provider}; node ${process.version}; ${RTT_COUNT} round trips, ${RELAY_COUNT} relayed messages, ${MEMBERS}-member commit; ` +
+        `federation: ${FED_RTT_COUNT} round trips, ${FANOUT_COUNT} fanout messages, claims for ${CLAIM_USERS} users`,
+    );
 
     // 1. Round trip: send on A -> decrypted on B, one at a time.
     const a = await account('rtt-a');
@@ -84,7 +93,25 @@ async function main(): Promise<void> {
     const loop = await eventLoopDuringProcess(engine, MEMBERS);
     rows.push([`event-loop delay while a ${MEMBERS}-member add commit is processed: p50 / p99 / max`, `${ms(loop.p50)} / ${ms(loop.p99)} / ${ms(loop.max)}`]);
     rows.push([`  (that processing took)`, ms(loop.processMs)]);
+
+    // 5. Federation (bench-federation.ts): a.example hosts the room, b.example follows.
+    const fedLat = await benchFederatedRoundTrip(engine, FED_RTT_COUNT);
+    rows.push(['federated round trip p50 (send at a.example -> decrypted at b.example)', ms(pct(fedLat, 50))]);
+    rows.push(['federated round trip p99', ms(pct(fedLat, 99))]);
+    const bulkFan = await benchFanout(engine, FANOUT_COUNT, true);
+    const oneFan = await benchFanout(engine, FANOUT_COUNT, false);
+    rows.push([`fanout hub -> follower, bulk /notify: messages per second (${bulkFan.messages} in ${bulkFan.requests} requests, median of ${bulkFan.bursts})`, bulkFan.messagesPerSec.toFixed(0)]);
+    rows.push([`fanout hub -> follower, one message per request: messages per second (${oneFan.messages} in ${oneFan.requests} requests, median of ${oneFan.bursts})`, oneFan.messagesPerSec.toFixed(0)]);
+    const claims = await benchClaims(engine, CLAIM_USERS, CLAIM_ROUNDS);
+    rows.push([`KeyPackage claim for ${claims.users} users at b.example, one bulk request (median of ${claims.rounds})`, ms(claims.bulkMs)]);
+    rows.push([`  (of which a.example signing the ${claims.users} requests)`, ms(claims.signMs)]);
+    rows.push([`KeyPackage claim for ${claims.users} users at b.example, ${claims.users} requests (median of ${claims.rounds})`, ms(claims.singleMs)]);
+
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
+    rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);
+    rows.push(['ratio federated round-trip p99 / p50', (pct(fedLat, 99) / pct(fedLat, 50)).toFixed(2)]);
+    rows.push(['ratio fanout bulk / one per request (messages per second)', (bulkFan.messagesPerSec / oneFan.messagesPerSec).toFixed(2)]);
+    rows.push([`ratio claim ${claims.users} requests / one bulk request (time)`, (claims.singleMs / claims.bulkMs).toFixed(2)]);
   } finally {
     for (const p of profiles) await p.close().catch(() => undefined);
     await provider.stop();
