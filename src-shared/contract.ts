@@ -6,6 +6,8 @@
 // others, and every argument is checked by the same validator in the main process before the core
 // sees it. The renderer never receives key material: only the view types defined here.
 
+import type { ConsentListResponse, ConsentOutcome } from './provider-api.js';
+
 export interface AccountView {
   id: string; // local account id (folder name)
   userUri: string;
@@ -55,17 +57,9 @@ export interface AppInfo {
 }
 
 /** Consent between users of different providers (users of one provider need none). */
-export type ConsentStatus = 'pending' | 'granted' | 'revoked';
-export interface ConsentListView {
-  /** Requests from users of other providers waiting for my decision. */
-  incoming: { user: string; roomUri?: string; at: number }[];
-  /** Who may add me: to every room (no roomUri) or to one room. */
-  granted: { user: string; roomUri?: string; at: number }[];
-  /** Who may not, and whose requests are dropped silently. */
-  blocked: { user: string; at: number }[];
-  /** My requests and what the other side answered ('revoked' also covers declined). */
-  outgoing: { user: string; roomUri?: string; status: ConsentStatus; at: number }[];
-}
+/** The same shape the provider answers (src-shared/provider-api.ts). */
+export type ConsentStatus = ConsentOutcome;
+export type ConsentListView = ConsentListResponse;
 export interface ConsentActionView {
   /** requested: the other provider took the request; notNeeded: same provider, no consent needed. */
   outcome: 'requested' | 'notNeeded' | 'done';
