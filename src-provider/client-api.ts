@@ -168,6 +168,13 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : hub.sendMessage(actor, roomUri, input));
     })
     .route(ROUTES.groupInfo, async (ctx) => ok(await groupInfo(auth(ctx), ctx.params.roomId)))
+    .route(ROUTES.proposals, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req);
+      const proposals = b64List(o, 'proposals');
+      const roomUri = ctx.params.roomId;
+      return ok(follower.isRemote(roomUri) ? await follower.forwardProposals(actor, roomUri, proposals) : hub.proposals(actor, roomUri, proposals));
+    })
     .route(ROUTES.hubSender, (ctx) => {
       auth(ctx);
       return ok({ externalSender: toB64(svc.hubSender) });

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
-import { MlsWireError, peekMlsMessage, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
+import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
 import { decodeRatchetTree, treeLeaves } from '../src-shared/mls-structs.js';
 import { encodeFanoutMessage, type FanoutMessage } from '../src-shared/mimi-protocol.js';
 import { externalRemoveProposal } from '../src-shared/external-proposal.js';
@@ -429,10 +429,13 @@ export class Hub {
         for (const d of removed) if (!usersAfter.has(userOfDevice(d))) participantsAfter.delete(userOfDevice(d));
       }
 
-      // A deleted account leaves the list once its last device has left the group.
+      // A user who left (their own Remove proposals) or whose account was deleted leaves the list
+      // once their last device has left the group.
+      const pendingBefore = new Set(this.store.pendingRemovals(roomUri));
       for (const d of removed) {
         const u = userOfDevice(d);
-        if (!usersAfter.has(u) && domainOf(u) === this.domain && !this.store.userByUri(u)) participantsAfter.delete(u);
+        const gone = pendingBefore.has(d) || (domainOf(u) === this.domain && !this.store.userByUri(u));
+        if (!usersAfter.has(u) && gone) participantsAfter.delete(u);
       }
       // The hub's own pending Removes must be in the next commit (draft-ietf-mimi-protocol-06,
       // "Bob Leaves the Room": the hub requires committers to include its cached proposals).
@@ -493,6 +496,82 @@ export class Hub {
       const response: CommitResponse = { epoch: newEpoch.toString(), acceptedTimestamp: ts };
       if (local && input.requestId) this.store.recordResponse(local.deviceUri, 'commit', input.requestId, JSON.stringify(response), ts);
       return response;
+    });
+  }
+
+  // ---- standalone proposals ----
+
+  /** Proposals from one of our own devices (client API). */
+  proposals(actor: HubActor, roomUri: string, proposals: Uint8Array[]): { acceptedTimestamp: number } {
+    return this.acceptProposals({ kind: 'device', actor }, roomUri, proposals);
+  }
+
+  /** Proposals a follower forwarded (`/update` with a proposal HandshakeBundle). */
+  proposalsFromPeer(peerDomain: string, roomUri: string, proposals: Uint8Array[]): { acceptedTimestamp: number } {
+    return this.acceptProposals({ kind: 'peer', domain: peerDomain }, roomUri, proposals);
+  }
+
+  /**
+   * A member's Remove proposals for its own user's devices: how a user leaves (MLS does not let a
+   * device commit its own removal). The hub keeps them pending, fans them out in order, and the
+   * next commit must include them (the room policy will allow other proposals later).
+   */
+  private acceptProposals(source: HubSource, roomUri: string, proposals: Uint8Array[]): { acceptedTimestamp: number } {
+    if (proposals.length === 0) throw badRequest('no proposals');
+    const parsed = proposals.map((p, i) => {
+      const info = peek(p, `proposals[${i}]`);
+      if (info.wireFormat !== 'public' || info.contentType !== 'proposal') throw badRequest(`proposals[${i}] is not a PublicMessage proposal`);
+      checkGroup(info, roomUri, `proposals[${i}]`);
+      if (info.senderType !== 'member') throw new ApiFailure('notAllowed', `proposals[${i}] is from a ${info.senderType} sender, not a member`);
+      let body;
+      try {
+        body = peekProposal(p);
+      } catch (e) {
+        throw badRequest(`proposals[${i}] is malformed: ${(e as Error).message}`);
+      }
+      if (body.removed === undefined) throw new ApiFailure('notAllowed', `proposals[${i}]: this hub accepts only Remove proposals from members (proposal type ${body.proposalType})`);
+      return { info, removed: body.removed, digest: digest(p) };
+    });
+    const local = source.kind === 'device' ? source.actor : undefined;
+    return this.write((queued) => {
+      const room = this.requireRoom(roomUri);
+      const epoch = BigInt(room.epoch);
+      const seen = local ? undefined : this.store.acceptedByDigest(roomUri, parsed[0].digest);
+      if (seen && seen.kind === 'proposal') return { acceptedTimestamp: seen.accepted_ts };
+      const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : this.store.roomDevices(roomUri);
+      const devices = this.store.roomDevices(roomUri);
+      let sender = '';
+      for (const [i, p] of parsed.entries()) {
+        if (p.info.epoch !== epoch) {
+          throw new ApiFailure('wrongEpoch', `proposals[${i}] is for epoch ${p.info.epoch}, the room is at epoch ${epoch}`, { currentEpoch: epoch });
+        }
+        const from = leaves[p.info.senderLeafIndex ?? -1] ?? '';
+        if (!from || (sender && from !== sender)) throw badRequest(`proposals[${i}] is not signed by the same member device as the others`);
+        sender = from;
+        const target = leaves[p.removed] ?? '';
+        if (!target) throw badRequest(`proposals[${i}] removes leaf ${p.removed}, which holds no member device`);
+        if (userOfDevice(target) !== userOfDevice(from)) {
+          throw new ApiFailure('notAllowed', `${userOfDevice(from)} may only propose removing their own devices, not ${target}`);
+        }
+      }
+      if (local && sender !== local.deviceUri) throw new ApiFailure('notAllowed', `the proposals are signed by ${sender}, not by this device`);
+      if (source.kind === 'peer' && domainOf(sender) !== source.domain) throw new ApiFailure('notAllowed', `${source.domain} cannot submit proposals signed by ${sender}`);
+      const ts = this.now();
+      for (const p of parsed) this.store.addPendingRemoval(roomUri, leaves[p.removed], ts);
+      // Our devices get each proposal as its own handshake event; followers get one FanoutMessage
+      // whose moreProposals is the rest, as the draft asks.
+      const recipients = devices.filter((d) => d !== sender);
+      const localRecipients = recipients.filter((d) => domainOf(d) === this.domain);
+      for (const [i, p] of proposals.entries()) {
+        const event = this.store.insertEvent({ room_uri: roomUri, kind: 'commit', epoch, sender_device: sender, payload: p, accepted_ts: ts });
+        if (i === 0) {
+          this.fanout(roomUri, event, recipients, { timestamp: BigInt(ts), message: p, kind: 'proposal', moreProposals: proposals.slice(1) }, queued);
+        } else {
+          this.fanout(roomUri, event, localRecipients, { timestamp: BigInt(ts), message: p, kind: 'proposal', moreProposals: [] }, queued);
+        }
+      }
+      this.store.recordAccepted(roomUri, parsed[0].digest, 'proposal', epoch, ts);
+      return { acceptedTimestamp: ts };
     });
   }
 

@@ -158,6 +158,19 @@ export function peekMlsMessage(bytes: Uint8Array): MlsMessageInfo {
   });
 }
 
+/** What a PublicMessage proposal proposes: its type number, and the leaf a Remove removes. */
+export function peekProposal(bytes: Uint8Array): { proposalType: number; removed?: number } {
+  return guarded('MLSMessage', () => {
+    const r = new TlsReader(bytes);
+    const info: MlsMessageInfo = readHeader(r);
+    if (info.wireFormat !== 'public') throw new MlsWireError(`a proposal must be a PublicMessage, not ${info.wireFormat}`);
+    readPublicHeader(r, info);
+    if (info.contentType !== 'proposal') throw new MlsWireError(`carries ${info.contentType} content, not a proposal`);
+    const proposalType = r.u16();
+    return proposalType === 3 ? { proposalType, removed: r.u32() } : { proposalType };
+  });
+}
+
 /** KeyPackageRefs (EncryptedGroupSecrets.new_member) of an MLSMessage carrying a Welcome. */
 export function welcomeRecipients(bytes: Uint8Array): Uint8Array[] {
   return guarded('Welcome', () => {

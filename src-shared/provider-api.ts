@@ -28,6 +28,7 @@ export const ROUTES = {
   getRoom: 'GET /v1/rooms/:roomId', // -> RoomInfo
   commit: 'POST /v1/rooms/:roomId/commit', // CommitRequest -> CommitResponse | 409 wrongEpoch
   sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
+  proposals: 'POST /v1/rooms/:roomId/proposals', // ProposalsRequest -> { acceptedTimestamp }: leaving (own Removes)
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
   hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
   deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices
@@ -177,6 +178,11 @@ export interface SendMessageRequest {
 export interface SendMessageResponse {
   acceptedTimestamp: number;
   duplicate: boolean;
+}
+
+/** Standalone proposals (PublicMessages), today a member's Removes of its own user's devices. */
+export interface ProposalsRequest {
+  proposals: B64[];
 }
 
 /** The provider's MLS external-sender identity (RFC 9420 ExternalSender encoding). */

@@ -685,7 +685,34 @@ export class Profile extends EventEmitter {
    * the first commit, and the others find nothing left to commit once they have caught up.
    */
   private async commitPendingProposals(roomUri: string): Promise<void> {
-    await this.commitWithRetry(roomUri, async (s) => (s.pendingProposals() > 0 ? s.update() : undefined), {});
+    // A proposal removing this device is committed by someone else (MLS forbids doing it oneself).
+    await this.commitWithRetry(roomUri, async (s) => (s.pendingProposals() > 0 && !s.pendingRemovesSelf() ? s.update() : undefined), {});
+  }
+
+  /**
+   * Leave a room: propose the removal of all of this account's devices in it; another member's
+   * next commit (their clients make it on their own) carries it out. The room is read-only here
+   * from now on.
+   */
+  async leaveRoom(roomUri: string): Promise<RoomView> {
+    const view = this.roomView(roomUri);
+    if (view.members.length === 0) return view; // already out
+    await this.serial.run(async () => {
+      const s = this.session(roomUri);
+      const mine = s.members().filter((m) => userOfDevice(m.identity) === this.config.userUri).map((m) => m.identity);
+      const { session, proposals } = await s.proposeRemove(mine);
+      try {
+        await this.client.proposals(roomUri, { proposals: proposals.map(toB64) });
+      } catch (e) {
+        throw toCoreError(e, 'Could not leave the room');
+      }
+      this.db.tx(() => {
+        this.saveSession(roomUri, session);
+        this.db.markLeft(roomUri);
+      });
+    });
+    this.emit('rooms');
+    return this.roomView(roomUri);
   }
 
   /** Delete this account at the provider (all its devices); hubs then remove its devices from rooms. */

@@ -74,6 +74,10 @@ export interface GroupSession {
   members(): Member[];
   /** Proposals received (e.g. the hub's Removes) that the next commit of this device will include. */
   pendingProposals(): number;
+  /** A pending proposal removes this device: it cannot commit (MLS forbids it); someone else will. */
+  pendingRemovesSelf(): boolean;
+  /** Remove proposals (PublicMessages) for every leaf of `identities`, e.g. this device leaving. */
+  proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }>;
   /** Serialise everything needed to restore this session (tree included). */
   encode(): Uint8Array;
 

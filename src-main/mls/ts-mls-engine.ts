@@ -47,6 +47,7 @@
 import {
   createApplicationMessage,
   createCommit,
+  createProposal,
   createGroup,
   createGroupInfoWithExternalPub,
   decodeGroupState,
@@ -293,6 +294,30 @@ class TsMlsSession implements GroupSession {
 
   pendingProposals(): number {
     return Object.keys(this.state.unappliedProposals).length;
+  }
+
+  pendingRemovesSelf(): boolean {
+    return Object.values(this.state.unappliedProposals).some(
+      (p) => p.proposal.proposalType === 'remove' && p.proposal.remove.removed === this.ownLeafIndex,
+    );
+  }
+
+  async proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }> {
+    this.checkActive();
+    const members = this.members();
+    let state = this.state;
+    const proposals: Uint8Array[] = [];
+    for (const identity of new Set(identities)) {
+      const matches = members.filter((m) => m.identity === identity);
+      if (matches.length === 0) throw new MlsError('notMember', `${identity} is not a member of ${this.groupId}`);
+      for (const m of matches) {
+        // PublicMessage, so the hub can see what is proposed.
+        const res = await wrap('invalid', () => createProposal(state, true, { proposalType: 'remove', remove: { removed: m.leafIndex } }, this.ctx.impl));
+        state = res.newState;
+        proposals.push(encodeMlsMessage(res.message));
+      }
+    }
+    return { session: this.next(state), proposals };
   }
 
   encode(): Uint8Array {

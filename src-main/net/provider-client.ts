@@ -27,6 +27,7 @@ import {
   type SetProfileRequest,
   type GroupInfoResponse,
   type HubSenderResponse,
+  type ProposalsRequest,
   type LoginRequest,
   type MeResponse,
   type PushAck,
@@ -236,6 +237,10 @@ export class ProviderClient {
 
   groupInfo(roomUri: string): Promise<GroupInfoResponse> {
     return this.request('GET', roomPath(roomUri, '/groupInfo'));
+  }
+
+  proposals(roomUri: string, req: ProposalsRequest): Promise<{ acceptedTimestamp: number }> {
+    return this.request('POST', roomPath(roomUri, '/proposals'), req);
   }
 
   hubSender(): Promise<HubSenderResponse> {

@@ -45,11 +45,28 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     if (hubOf(roomUri) !== domain || !hub.hosts(roomUri)) throw new ApiFailure('roomUnknown', `${roomUri} is not hosted by ${domain}`);
   };
 
+  /** A refusal of the hub logic as the UpdateRoomResponse the draft defines. */
+  const updateFailure = (e: unknown): S2sReply => {
+    if (!(e instanceof ApiFailure) || e.code === 'roomUnknown' || e.code === 'internal') throw e;
+    if (e.code === 'wrongEpoch') {
+      return ok(encodeUpdateRoomResponse({ responseCode: 'wrongEpoch', errorDescription: e.message, currentEpoch: e.currentEpoch ?? 0n }));
+    }
+    if (e.code === 'badRequest') return ok(encodeUpdateRoomResponse({ responseCode: 'invalidProposal', errorDescription: e.message, invalidProposals: [] }));
+    return ok(encodeUpdateRoomResponse({ responseCode: 'notAllowed', errorDescription: e.message }));
+  };
+
   const update = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
     hostedHere(roomUri);
     const { bundle } = decoded('UpdateRequest', () => decodeUpdateRequest(body));
     const refuse = (responseCode: 'notAllowed', errorDescription: string) => ok(encodeUpdateRoomResponse({ responseCode, errorDescription }));
-    if (bundle.contentType === 'proposal') return refuse('notAllowed', 'this hub does not accept standalone proposals yet; send a commit');
+    if (bundle.contentType === 'proposal') {
+      try {
+        const res = hub.proposalsFromPeer(peer, roomUri, [bundle.proposalOrCommit, ...bundle.moreProposals]);
+        return ok(encodeUpdateRoomResponse({ responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(res.acceptedTimestamp) }));
+      } catch (e) {
+        return updateFailure(e);
+      }
+    }
     if (bundle.groupInfoOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full GroupInfo');
     if (bundle.ratchetTreeOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full ratchet tree');
     try {
@@ -61,12 +78,7 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
       });
       return ok(encodeUpdateRoomResponse({ responseCode: 'success', errorDescription: '', acceptedTimestamp: BigInt(res.acceptedTimestamp) }));
     } catch (e) {
-      if (!(e instanceof ApiFailure) || e.code === 'roomUnknown' || e.code === 'internal') throw e;
-      if (e.code === 'wrongEpoch') {
-        return ok(encodeUpdateRoomResponse({ responseCode: 'wrongEpoch', errorDescription: e.message, currentEpoch: e.currentEpoch ?? 0n }));
-      }
-      if (e.code === 'badRequest') return ok(encodeUpdateRoomResponse({ responseCode: 'invalidProposal', errorDescription: e.message, invalidProposals: [] }));
-      return refuse('notAllowed', e.message);
+      return updateFailure(e);
     }
   };
 

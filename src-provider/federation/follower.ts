@@ -159,6 +159,37 @@ export class Follower {
     return response;
   }
 
+  /** Our device's standalone proposals (leaving: Removes of its own user's devices) to the hub. */
+  async forwardProposals(actor: HubActor, roomUri: string, proposals: Uint8Array[]): Promise<{ acceptedTimestamp: number }> {
+    const hub = hubOf(roomUri);
+    if (proposals.length === 0) throw badRequest('no proposals');
+    if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
+      throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
+    }
+    let body: Uint8Array;
+    try {
+      body = encodeUpdateRequest({ bundle: { proposalOrCommit: proposals[0], contentType: 'proposal', moreProposals: proposals.slice(1) } });
+    } catch (e) {
+      throw badRequest(`proposals are malformed: ${(e as Error).message}`);
+    }
+    this.store.tx(() => {
+      for (const p of proposals) this.store.recordForwarded(digest(p), actor.deviceUri, this.now());
+    });
+    let res;
+    try {
+      res = decodeUpdateRoomResponse((await this.peers.post(hub, 'update', roomUri, body)).body);
+    } catch (e) {
+      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
+      throw peerFailure(e, `the room's hub ${hub} did not take the proposals`);
+    }
+    if (res.responseCode === 'wrongEpoch') {
+      throw new ApiFailure('wrongEpoch', `the hub is at epoch ${res.currentEpoch}: ${res.errorDescription}`, { currentEpoch: res.currentEpoch });
+    }
+    if (res.responseCode === 'invalidProposal') throw badRequest(`the hub ${hub} found the proposals invalid: ${res.errorDescription}`);
+    if (res.responseCode !== 'success') throw new ApiFailure('notAllowed', `the hub ${hub} does not allow this: ${res.errorDescription}`);
+    return { acceptedTimestamp: Number(res.acceptedTimestamp) };
+  }
+
   async forwardMessage(actor: HubActor, roomUri: string, input: MessageInput): Promise<SendMessageResponse> {
     const hub = hubOf(roomUri);
     if (input.message.length > MAX_MESSAGE_BYTES) {
@@ -254,18 +285,22 @@ export class Follower {
     const recipients = this.store.roomDevices(roomUri).filter((d) => d !== sender);
     if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
     if (recipients.length === 0) return;
-    // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind.
-    const event = this.store.insertEvent({
-      room_uri: roomUri,
-      kind: m.kind === 'application' ? 'message' : 'commit',
-      epoch: info.epoch!,
-      sender_device: sender ?? hub,
-      payload: m.message,
-      accepted_ts: ts,
-    });
-    for (const d of recipients) {
-      this.store.enqueue(d, event);
-      queued.add(d);
+    // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind;
+    // a proposal's moreProposals become events of their own, in order.
+    const payloads = m.kind === 'proposal' ? [m.message, ...m.moreProposals] : [m.message];
+    for (const payload of payloads) {
+      const event = this.store.insertEvent({
+        room_uri: roomUri,
+        kind: m.kind === 'application' ? 'message' : 'commit',
+        epoch: info.epoch!,
+        sender_device: sender ?? hub,
+        payload,
+        accepted_ts: ts,
+      });
+      for (const d of recipients) {
+        this.store.enqueue(d, event);
+        queued.add(d);
+      }
     }
   }
 

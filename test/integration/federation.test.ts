@@ -220,3 +220,29 @@ test("the hub removes a deleted account's devices: its external Remove proposal 
     db.close();
   }
 });
+
+test('bob@b.example leaves an a.example room: his Remove proposals go through the hub and a member commits them', async () => {
+  const f = await federation(['a.example', 'b.example']);
+  const alice = await user(f['a.example'], 'alice');
+  const bob = await user(f['b.example'], 'bob');
+  const room = await alice.createRoom('Leaving');
+  await alice.addMember(room.roomUri, 'bob@b.example');
+  await waitFor(() => bob.rooms().length === 1, 'bob to join');
+  await bob.send(room.roomUri, 'bye all');
+  await waitFor(() => texts(alice, room.roomUri).includes('bye all'), 'the goodbye at alice');
+  const left = await bob.leaveRoom(room.roomUri);
+  assert.deepEqual(left.members, [], 'the room is read-only for bob at once');
+  // alice's client commits bob's proposal by itself.
+  await waitFor(() => alice.roomView(room.roomUri).members.join() === 'mimi://a.example/u/alice', "bob's device to leave alice's group", 20_000);
+  assert.equal(alice.roomView(room.roomUri).epoch, '2');
+  await alice.send(room.roomUri, 'after bob left');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(texts(bob, room.roomUri).includes('after bob left'), false, 'bob gets nothing after leaving');
+  const db = new Database(path.join(f['a.example'].dataDir, DB_FILE), { readonly: true });
+  try {
+    const participants = db.prepare('SELECT user_uri FROM room_participants WHERE room_uri = ?').all(room.roomUri) as { user_uri: string }[];
+    assert.deepEqual(participants.map((r) => r.user_uri), ['mimi://a.example/u/alice']);
+  } finally {
+    db.close();
+  }
+});
