@@ -585,8 +585,11 @@ export class Hub {
     this.write((queued) => {
       this.requireRoom(roomUri);
       const now = this.now();
-      for (const d of devices) this.store.addPendingRemoval(roomUri, d, now);
-      this.proposePendingRemovals(roomUri, queued);
+      const fresh = devices.filter((d) => !this.store.pendingRemovals(roomUri).includes(d));
+      for (const d of fresh) this.store.addPendingRemoval(roomUri, d, now);
+      // Only the new ones: those already pending were proposed in this epoch (by us or a member),
+      // and a second Remove of one leaf would make every commit invalid.
+      this.proposePendingRemovals(roomUri, queued, new Set(fresh));
     });
   }
 
@@ -596,9 +599,13 @@ export class Hub {
     return this.store.roomsWithDevicesOf(`mimi://${p.domain}/d/${p.handle}/`);
   }
 
-  /** Proposes, for the room's current epoch, the Removes still pending; forgets those done. */
-  private proposePendingRemovals(roomUri: string, queued: Set<string>): void {
-    const pending = this.store.pendingRemovals(roomUri);
+  /**
+   * Proposes, for the room's current epoch, the Removes still pending (or only those in `only`);
+   * forgets those done. After a commit every pending one is proposed again: proposals do not
+   * outlive their epoch.
+   */
+  private proposePendingRemovals(roomUri: string, queued: Set<string>, only?: Set<string>): void {
+    const pending = this.store.pendingRemovals(roomUri).filter((d) => !only || only.has(d));
     if (pending.length === 0) return;
     const room = this.requireRoom(roomUri);
     const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : this.store.roomDevices(roomUri);

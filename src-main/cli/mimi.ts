@@ -20,6 +20,8 @@ const USAGE = `usage:
   mimi --profile DIR create-room NAME     prints the room URI
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
+  mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
+  mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR tail ROOM --count N --timeout S
   mimi --profile DIR consent list         JSON: incoming requests, granted, blocked, outgoing with outcome
@@ -66,6 +68,10 @@ function parseArgs(argv: string[]): Parsed {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') throw new UsageError('');
+    if (a === '--yes') {
+      flags.set('yes', 'true'); // the one boolean option: confirms delete-account
+      continue;
+    }
     if (a.startsWith('--')) {
       const name = a.slice(2);
       if (!FLAGS_WITH_VALUE.has(name)) throw new UsageError(`unknown option ${a}`);
@@ -125,6 +131,8 @@ async function contentCommand(args: string[]): Promise<void> {
 async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
   const dir = path.resolve(need(p, 'profile'));
   const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p) });
+  // Problems with one event (a message that does not decrypt, ...) are reported, not fatal.
+  profile.on('error', (message: string) => process.stderr.write(`mimi: warning: ${message}\n`));
   try {
     await profile.start();
     return await fn(profile);
@@ -178,6 +186,17 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, async (profile) => {
         await profile.addMember(profile.resolveRoom(args[0]), args[1]);
       });
+    case 'leave':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => {
+        await profile.leaveRoom(profile.resolveRoom(args[0]));
+      });
+    case 'delete-account':
+      arity(args, 0, cmd);
+      if (!p.flags.has('yes')) {
+        throw new UsageError('delete-account removes the account and all its devices for good; add --yes to confirm');
+      }
+      return withProfile(p, (profile) => profile.deleteAccount());
     case 'send':
       arity(args, 2, cmd);
       return withProfile(p, async (profile) => {

@@ -42,3 +42,38 @@ test('mimi add ROOM bob@b.example, send and tail across providers', async () => 
   assert.notEqual(nowhere.code, 0);
   assert.match(nowhere.stderr, /c\.example/);
 });
+
+test('mimi leave ROOM and mimi delete-account --yes', async () => {
+  const f = await startFederation(['a.example', 'b.example']);
+  running.push(f['a.example'], f['b.example']);
+  links.push(f.links['a.example'], f.links['b.example']);
+  const alice = path.join(tempDir('cli-leave-a'), 'p');
+  const bob = path.join(tempDir('cli-leave-b'), 'p');
+  const carol = path.join(tempDir('cli-leave-c'), 'p');
+  const reg = (dir: string, p: FederatedProvider, handle: string) =>
+    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
+  assert.equal((await reg(alice, f['a.example'], 'alice')).code, 0);
+  assert.equal((await reg(bob, f['b.example'], 'bob')).code, 0);
+  assert.equal((await reg(carol, f['a.example'], 'carol')).code, 0);
+  const room = (await mimi(['--profile', alice, 'create-room', 'leaving'])).stdout.trim();
+  assert.equal((await mimi(['--profile', alice, 'add', room, 'bob@b.example'])).code, 0);
+  assert.equal((await mimi(['--profile', alice, 'add', room, 'carol'])).code, 0);
+  const members = async () => (await mimi(['--profile', alice, 'rooms'])).stdout.split('\t')[2]?.trim();
+  // bob leaves; alice's client commits his proposal when it next runs.
+  const leave = await mimi(['--profile', bob, 'leave', room]);
+  assert.equal(leave.code, 0, leave.stderr);
+  // carol deletes her account (needs --yes).
+  const refused = await mimi(['--profile', carol, 'delete-account']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /--yes/);
+  assert.equal((await mimi(['--profile', carol, 'delete-account', '--yes'])).code, 0);
+  // Alice's next run processes both proposals and commits them.
+  const sent = await mimi(['--profile', alice, 'send', room, 'still here']);
+  assert.equal(sent.code, 0, sent.stderr);
+  let now = '';
+  for (let i = 0; i < 20 && now !== 'alice@a.example'; i++) {
+    now = (await members()) ?? '';
+    if (now !== 'alice@a.example') await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(now, 'alice@a.example');
+});
