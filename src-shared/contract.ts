@@ -173,6 +173,8 @@ export interface MimiApi {
     list(accountId: string): Promise<RoomView[]>;
     create(accountId: string, name: string): Promise<RoomView>;
     addMember(accountId: string, roomUri: string, user: string): Promise<RoomView>;
+    /** Leave: this account's devices are proposed for removal; the room turns read-only here. */
+    leave(accountId: string, roomUri: string): Promise<RoomView>;
     markRead(accountId: string, roomUri: string): Promise<void>;
   };
   messages: {
@@ -328,6 +330,7 @@ export const METHODS = {
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100)],
   'rooms.addMember': [accountId, roomUri, str(300)],
+  'rooms.leave': [accountId, roomUri],
   'rooms.markRead': [accountId, roomUri],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],

@@ -254,6 +254,7 @@ class Core implements AppCore {
     list: async (accountId: string): Promise<RoomView[]> => this.profile(accountId).rooms(),
     create: (accountId: string, name: string) => this.profile(accountId).createRoom(name),
     addMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).addMember(roomUri, user),
+    leave: (accountId: string, roomUri: string) => this.profile(accountId).leaveRoom(roomUri),
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
   };
 

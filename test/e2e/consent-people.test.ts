@@ -84,6 +84,9 @@ function fakeCore() {
       create: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },
+      leave: async () => {
+        throw new CoreError('internal', 'not in this fixture');
+      },
       addMember: async (_a, _r, user) => {
         const uri = userOf(user);
         const ok = consent.outgoing.some((o) => o.user === uri && o.status === 'granted');

@@ -104,6 +104,12 @@ function fakeCore() {
       create: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },
+      leave: async (_a, roomUri) => {
+        const r = room(roomUri);
+        r.view = { ...r.view, members: [] };
+        roomsChanged();
+        return r.view;
+      },
       addMember: async (_a, roomUri, user) => {
         const r = room(roomUri);
         if (r.hubGone) throw new CoreError('roomUnknown', `Could not fetch key material for ${user}: the room no longer exists on its provider.`);

@@ -64,6 +64,7 @@ function historyCore() {
       list: async () => [room()],
       create: async () => room(),
       addMember: async () => room(),
+      leave: async () => room(),
       markRead: async () => undefined,
     },
     messages: {

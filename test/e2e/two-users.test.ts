@@ -238,6 +238,17 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await b.page.getByTestId('granted-empty').waitFor({ timeout: WAIT });
   for (const s of [a, b]) await s.page.getByTestId('people-close').click();
 
+  // --- bob leaves Lunch: a second click confirms; alice's client commits his Remove proposal ---
+  await roomByUri(b.page, lunchUri).click();
+  await b.page.getByTestId('leave-room').click();
+  await b.page.getByTestId('leave-confirm').waitFor();
+  await screenshot(b.page, '09-leave-confirm');
+  await b.page.getByTestId('leave-confirm-yes').click();
+  await b.page.getByTestId('room-left').waitFor({ timeout: WAIT });
+  assert.equal(await b.page.getByTestId('composer-input').isDisabled(), true);
+  await roomByUri(a.page, lunchUri).click();
+  await a.page.getByTestId('chat').locator('.chat-head', { hasText: '1 member' }).waitFor({ timeout: WAIT });
+
   // --- adding a second account opens the sign-in dialog over the workspace ---
   await a.page.getByTestId('add-account').click();
   await a.page.getByTestId('add-account-dialog').waitFor();

@@ -38,6 +38,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans'],
   'rooms.addMember': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
+  'rooms.leave': ['acct-1', ROOM],
   'rooms.markRead': ['acct-1', ROOM],
   'messages.page': ['acct-1', ROOM, null, 50],
   'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],

@@ -93,6 +93,12 @@ export const useRoomsStore = defineStore('rooms', () => {
     return room;
   }
 
+  async function leave(accountId: string, roomUri: string): Promise<RoomView> {
+    const room = await api().rooms.leave(accountId, roomUri);
+    upsert(accountId, room);
+    return room;
+  }
+
   async function markRead(accountId: string, roomUri: string): Promise<void> {
     const room = roomsOf(accountId).find((r) => r.roomUri === roomUri);
     if (room && room.unread > 0) upsert(accountId, { ...room, unread: 0 });
@@ -145,6 +151,7 @@ export const useRoomsStore = defineStore('rooms', () => {
     load,
     create,
     addMember,
+    leave,
     markRead,
     select,
     recheck,
