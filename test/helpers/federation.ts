@@ -5,7 +5,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { ensureDevCa } from '../../src-provider/dev-ca.js';
-import { freePort, startProviderProcess, tempDir, type ProviderProcess } from './provider-process.js';
+import { restartablePort, startProviderProcess, tempDir, type ProviderProcess } from './provider-process.js';
 
 export interface FederatedProvider extends ProviderProcess {
   /** Start again on the same data dir, port and configuration (after stop or kill9). */
@@ -83,7 +83,7 @@ export async function startFederation(
     domains.map(async (domain) => {
       const dataDir = tempDir(`fed-${domain}`);
       await ensureDevCa(dataDir, domain); // the CA must exist before peers can be told to trust it
-      const listenPort = await freePort();
+      const listenPort = await restartablePort(); // restart() reuses it
       const { port: linkPort, link } = await tcpLink(listenPort);
       return { domain, dataDir, listenPort, linkPort, link };
     }),

@@ -13,6 +13,7 @@ import type { DeviceKeys, GeneratedKeyPackage, MlsEngine } from '../../src-main/
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
+import { restartablePort } from './provider-process.js';
 
 export const TABLES = [
   'users',
@@ -50,7 +51,7 @@ export async function startTestProvider(
   const start = (port: number) =>
     startProvider({ domain, port, dataDir, ...opts, log: (m) => logs.push(m) });
   const tp: TestProvider = {
-    p: await start(0),
+    p: await start(await restartablePort()), // restart() reuses the port
     dataDir,
     dbFile: path.join(dataDir, DB_FILE),
     client(token) {

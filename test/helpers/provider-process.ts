@@ -32,6 +32,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768+ here), for a server that is restarted on
+ * the same port: ports from listen(0) or outgoing connections can never take it in between.
+ */
+export async function restartablePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 20000-31999');
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `mimi-${prefix}-`));
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
-import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+import { restartablePort, startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 let provider: ProviderProcess;
 let engine: MlsEngine;
@@ -16,7 +16,7 @@ const open: Profile[] = [];
 
 before(async () => {
   engine = await createMlsEngine();
-  provider = await startProviderProcess({ domain: 'a.example' });
+  provider = await startProviderProcess({ domain: 'a.example', port: await restartablePort() });
 });
 
 after(async () => {

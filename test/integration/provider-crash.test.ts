@@ -14,7 +14,7 @@ import type { PushEvent, PushFrame } from '../../src-shared/provider-api.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
 import WebSocket from 'ws';
-import { ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
+import { restartablePort, ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
 
 const BURST = 400;
 let provider: ProviderProcess | undefined;
@@ -50,7 +50,7 @@ test('SIGKILL mid-burst, restart, retry: every message delivered exactly once', 
   const engine = await createMlsEngine();
   const dataDir = tempDir('crash');
   dirs.push(dataDir);
-  provider = await startProviderProcess({ domain: 'a.example', dataDir });
+  provider = await startProviderProcess({ domain: 'a.example', dataDir, port: await restartablePort() });
   const port = provider.port;
   const client = (token?: string) => new ProviderClient({ baseUrl: provider!.url, caPem: provider!.caPem, token, timeoutMs: 10_000 });
 
