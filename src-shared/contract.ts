@@ -6,7 +6,7 @@
 // others, and every argument is checked by the same validator in the main process before the core
 // sees it. The renderer never receives key material: only the view types defined here.
 
-import type { ConsentListResponse, ConsentOutcome } from './provider-api.js';
+import { PROFILE_FIELDS, type ConsentListResponse, type ConsentOutcome, type MyProfile, type ProfileFieldName } from './provider-api.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -67,19 +67,10 @@ export interface ConsentActionView {
   notified: boolean;
 }
 
-/** Profile fields others may search for ('name' is the display name). */
-export const PROFILE_FIELD_NAMES = ['handle', 'nick', 'email', 'phone', 'name'] as const;
-export type ProfileField = (typeof PROFILE_FIELD_NAMES)[number];
-export interface MyProfileView {
-  userUri: string;
-  handle: string;
-  nick?: string;
-  email?: string;
-  phone?: string;
-  displayName?: string;
-  /** Default: only handle. */
-  searchable: Record<ProfileField, boolean>;
-}
+/** Profile fields others may search for: the provider's list (src-shared/provider-api.ts). */
+export const PROFILE_FIELD_NAMES = PROFILE_FIELDS;
+export type ProfileField = ProfileFieldName;
+export type MyProfileView = MyProfile;
 /** A string sets the field, null clears it, absent leaves it. */
 export interface ProfileFieldsArgs {
   nick?: string | null;
