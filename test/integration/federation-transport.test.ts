@@ -12,7 +12,6 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -29,6 +28,7 @@ import { ApiFailure } from '../../src-provider/errors.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
 import { freePort, ROOT } from '../helpers/provider-process.js';
+import { rawRequest as peerRawRequest, type RawResponse } from '../helpers/mimi-peer.js';
 import { waitUntil } from '../helpers/provider-fixture.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -167,46 +167,12 @@ async function withNodes(domains: string[], fn: (...nodes: Node[]) => Promise<vo
   }
 }
 
-interface RawResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-/** One HTTPS request to `target` as an arbitrary client (with or without a client certificate). */
-function rawRequest(
-  target: Node,
-  o: { method?: string; path: string; headers?: Record<string, string>; body?: Uint8Array; cert?: string; key?: string },
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: target.port,
-        method: o.method ?? 'POST',
-        path: o.path,
-        headers: { ...(o.body ? { 'content-length': String(o.body.length) } : {}), ...o.headers },
-        ca: target.ca.caPem,
-        servername: target.domain,
-        cert: o.cert,
-        key: o.key,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(o.body ? Buffer.from(o.body) : undefined);
-  });
-}
+/** One HTTPS request to `target` as an arbitrary client (test/helpers/mimi-peer.ts). */
+const rawRequest = (target: Node, o: Parameters<typeof peerRawRequest>[1]) =>
+  peerRawRequest({ domain: target.domain, port: target.port, caPem: target.ca.caPem }, o);
 
 const errorCode = (r: RawResponse): string => (JSON.parse(r.body.toString('utf8')) as { error: { code: string } }).error.code;
 const errorMessage = (r: RawResponse): string => (JSON.parse(r.body.toString('utf8')) as { error: { message: string } }).error.message;
-
 /**
  * Opens a TLS connection to `target` with a client certificate, sends an HTTP request right after
  * the handshake and collects whatever comes back until the connection closes.
