@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ensureRendererBuilt } from '../../scripts/renderer-build.js';
+import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
+import type { MimiApi } from '../../src-shared/contract.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -51,4 +53,29 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The real bridge in front of a fake core, and one Chromium page on it (problems collected). */
+export interface FakeCoreSession {
+  browser: Browser;
+  bridge: Bridge;
+  page: Page;
+  problems: string[];
+  close(): Promise<void>;
+}
+
+export async function openOnFakeCore(core: MimiApi, viewport: { width: number; height: number }): Promise<FakeCoreSession> {
+  const bridge = await startBridge({ core, rendererDir: builtRenderer() });
+  const browser = await launchChromium();
+  const page = await (await browser.newContext({ viewport })).newPage();
+  return {
+    browser,
+    bridge,
+    page,
+    problems: collectPageProblems(page),
+    async close() {
+      await browser.close();
+      await bridge.close();
+    },
+  };
 }

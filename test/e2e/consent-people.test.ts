@@ -18,8 +18,8 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
-import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import type { Bridge } from '../../src-main/bridge/bridge-server.js';
+import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -193,16 +193,14 @@ let page: Page;
 let problems: string[];
 const fixture = fakeCore();
 
+let session: FakeCoreSession | undefined;
 before(async () => {
-  bridge = await startBridge({ core: fixture.core, rendererDir: builtRenderer() });
-  browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-  problems = collectPageProblems(page);
+  session = await openOnFakeCore(fixture.core, { width: 1200, height: 800 });
+  ({ browser, bridge, page, problems } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 const request = (user: string) => page.locator(`[data-testid=consent-request][data-user="${user}"]`);

@@ -10,8 +10,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
-import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
-import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import type { Bridge } from '../../src-main/bridge/bridge-server.js';
+import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { quietConsentAndPeople } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
@@ -170,17 +170,14 @@ let page: Page;
 let problems: string[];
 const fixture = fakeCore();
 
+let session: FakeCoreSession | undefined;
 before(async () => {
-  const rendererDir = builtRenderer();
-  bridge = await startBridge({ core: fixture.core, rendererDir });
-  browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-  problems = collectPageProblems(page);
+  session = await openOnFakeCore(fixture.core, { width: 1200, height: 800 });
+  ({ browser, bridge, page, problems } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 const roomItem = (uri: string) => page.locator(`[data-testid=room-item][data-room-uri="${uri}"]`);

@@ -5,10 +5,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { AccountView, CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
-import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
-import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import type { Bridge } from '../../src-main/bridge/bridge-server.js';
+import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { quietConsentAndPeople } from './stub-domains.js';
 
 const COUNT = 10_000;
@@ -97,23 +97,19 @@ function historyCore() {
   };
 }
 
-let browser: Browser;
 let bridge: Bridge;
 let page: Page;
 let problems: string[];
 const fixture = historyCore();
 
+let session: FakeCoreSession | undefined;
 before(async () => {
-  const rendererDir = builtRenderer();
-  bridge = await startBridge({ core: fixture.core, rendererDir });
-  browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: { width: 1100, height: 800 } })).newPage();
-  problems = collectPageProblems(page);
+  session = await openOnFakeCore(fixture.core, { width: 1100, height: 800 });
+  ({ bridge, page, problems } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await bridge?.close();
+  await session?.close();
 });
 
 const rowsInDom = () => page.getByTestId('message-row').count();
