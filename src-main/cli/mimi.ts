@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError } from '../../src-shared/contract.js';
+import { CoreError, ROOM_PRESETS, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
 import { displayHandle } from '../../src-shared/identifiers.js';
@@ -17,12 +17,16 @@ const USAGE = `usage:
   mimi content encode FILE.json          write deterministic CBOR to stdout
   mimi --profile DIR register --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
   mimi --profile DIR login    --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
-  mimi --profile DIR create-room NAME     prints the room URI
+  mimi --profile DIR create-room NAME [--preset cooperative|moderated]   prints the room URI
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
+  mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
+  mimi --profile DIR room-set ROOM [--name N] [--description D] [--avatar URL] [--subject S]   '' clears
+  mimi --profile DIR role ROOM USER ROLE  ROLE: a role name (group_admin, ordinary_user, ...) or index
+  mimi --profile DIR kick|ban|unban ROOM USER
   mimi --profile DIR tail ROOM --count N --timeout S
   mimi --profile DIR consent list         JSON: incoming requests, granted, blocked, outgoing with outcome
   mimi --profile DIR consent request|cancel USER [--room ROOM]   ask USER (another provider) for consent
@@ -33,7 +37,10 @@ const USAGE = `usage:
   mimi --profile DIR searchable FIELD on|off   FIELD: handle, nick, email, phone, name (default: handle only)
   mimi --profile DIR profile show|set FIELD VALUE|clear FIELD   FIELD: nick, email, phone, name
 options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
-ROOM is a room URI or a room's unique name.`;
+ROOM is a room URI or a room's unique name.
+exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
+            or notAllowed (the room's policy forbids it; the message names the missing capability);
+            2 usage.`;
 
 class UsageError extends Error {}
 
@@ -60,6 +67,10 @@ const FLAGS_WITH_VALUE = new Set([
   'domain',
   'limit',
   'cursor',
+  'preset',
+  'description',
+  'avatar',
+  'subject',
 ]);
 
 function parseArgs(argv: string[]): Parsed {
@@ -170,12 +181,15 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
-    case 'create-room':
+    case 'create-room': {
       arity(args, 1, cmd);
+      const preset = p.flags.get('preset') ?? 'cooperative';
+      if (!(ROOM_PRESETS as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${ROOM_PRESETS.join(', ')}`);
       return withProfile(p, async (profile) => {
-        const room = await profile.createRoom(args[0]);
+        const room = await profile.createRoom(args[0], preset as RoomPreset);
         process.stdout.write(room.roomUri + '\n');
       });
+    }
     case 'rooms':
       arity(args, 0, cmd);
       return withProfile(p, async (profile) => {
@@ -210,6 +224,25 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UsageError('--count must be 1-10000');
       if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
       return withProfile(p, (profile) => tail(profile, args[0], count, timeout));
+    }
+    case 'room-state':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => printJson(profile.roomStateDocument(profile.resolveRoom(args[0]))));
+    case 'room-set':
+      return roomSetCommand(p, args);
+    case 'role': {
+      arity(args, 3, cmd);
+      const [room, user, roleArg] = args;
+      // Digits are an index; anything else is a role name, which the core looks up in this room's policy.
+      const role = /^\d{1,5}$/.test(roleArg) ? Number(roleArg) : roleArg;
+      return withProfile(p, async (profile) => void (await profile.setRole(profile.resolveRoom(room), user, role)));
+    }
+    case 'kick':
+    case 'ban':
+    case 'unban': {
+      arity(args, 2, cmd);
+      const [room, user] = args;
+      return withProfile(p, async (profile) => void (await profile[cmd](profile.resolveRoom(room), user)));
     }
     case 'consent':
       return consentCommand(p, args);
@@ -247,6 +280,21 @@ function profileCommand(p: Parsed, args: string[]): Promise<void> {
   if (!Object.prototype.hasOwnProperty.call(SETTABLE, field)) throw new UsageError(`profile ${sub} FIELD: one of ${Object.keys(SETTABLE).join(', ')}`);
   const key = SETTABLE[field as keyof typeof SETTABLE];
   return withProfile(p, async (profile) => printJson(await profile.setProfileFields({ [key]: sub === 'set' ? value : null })));
+}
+
+const METADATA_FLAGS = ['name', 'description', 'avatar', 'subject'] as const;
+
+function roomSetCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 1, 'room-set');
+  const changes: RoomMetadataArgs = {};
+  for (const k of METADATA_FLAGS) {
+    const v = p.flags.get(k);
+    if (v !== undefined) changes[k] = v;
+  }
+  if (Object.keys(changes).length === 0) throw new UsageError(`room-set needs at least one of ${METADATA_FLAGS.map((k) => `--${k}`).join(', ')}`);
+  // The app's IPC layer refuses other avatars and the core does not check, so this entry point has to.
+  if (changes.avatar !== undefined && changes.avatar !== '' && !/^https:\/\/[^\s]+$/.test(changes.avatar)) throw new UsageError('--avatar must be an https URL, or \'\' for none');
+  return withProfile(p, async (profile) => void (await profile.setRoomMetadata(profile.resolveRoom(args[0]), changes)));
 }
 
 function findCommand(p: Parsed, args: string[]): Promise<void> {
