@@ -140,7 +140,11 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.createRoom, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      return ok(hub.createRoom(actor, str(o, 'roomUri', { max: 512 })), 201);
+      const roomUri = str(o, 'roomUri', { max: 512 });
+      const groupInfo = optB64(o, 'groupInfo');
+      const ratchetTree = optB64(o, 'ratchetTree');
+      if ((groupInfo === undefined) !== (ratchetTree === undefined)) throw badRequest('groupInfo and ratchetTree come together');
+      return ok(hub.createRoom(actor, roomUri, groupInfo && ratchetTree ? { groupInfo, ratchetTree } : undefined), 201);
     })
     .route(ROUTES.listRooms, (ctx) => ok({ rooms: hub.listRooms(auth(ctx)) satisfies RoomInfo[] }))
     .route(ROUTES.getRoom, (ctx) => ok(hub.getRoom(auth(ctx), ctx.params.roomId)))

@@ -13,7 +13,11 @@ import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
-import { decodeRatchetTree, treeLeaves } from '../src-shared/mls-structs.js';
+import { commitGroupContextExtensions, decodeGroupInfo, decodeRatchetTree, treeLeaves, unwrapMlsMessage } from '../src-shared/mls-structs.js';
+import { checkCommit, checkMessage, denialText } from '../src-shared/room-commit.js';
+import { BANNED_ROLE_INDEX } from '../src-shared/room-policy.js';
+import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../src-shared/room-state.js';
+import { MimiWireError } from '../src-shared/mimi-protocol.js';
 import { encodeFanoutMessage, type FanoutMessage } from '../src-shared/mimi-protocol.js';
 import { externalRemoveProposal } from '../src-shared/external-proposal.js';
 import type { Fields } from '../src-shared/mls-structs.js';
@@ -146,6 +150,38 @@ interface CommitChecked {
   external: boolean;
   devicesAfter: string[];
   welcomeRefs: Uint8Array[];
+  /** The room state extension data in the new epoch's GroupContext (undefined: none). */
+  stateAfter?: Uint8Array;
+  /** Whether the Commit carries a GroupContextExtensions proposal (else the extensions stay). */
+  changesExtensions: boolean;
+}
+
+/** The room state extension data of an MLSMessage(group_info)'s GroupContext, or undefined. */
+function roomStateOf(groupInfo: Uint8Array): { groupId: Uint8Array; epoch: bigint; extensions: { extensionType: number; extensionData: Uint8Array }[]; state?: Uint8Array } {
+  let gc;
+  try {
+    gc = decodeGroupInfo(unwrapMlsMessage(groupInfo).body).groupContext;
+  } catch (e) {
+    throw badRequest(`groupInfo is not a valid GroupInfo: ${(e as Error).message}`);
+  }
+  const found = gc.extensions.filter((e) => e.extensionType === ROOM_STATE_EXTENSION_TYPE);
+  if (found.length > 1) throw badRequest('groupInfo: the GroupContext has two room state extensions');
+  return { groupId: gc.groupId, epoch: gc.epoch, extensions: gc.extensions, state: found[0]?.extensionData };
+}
+
+/** Decodes a room state for checking; a malformed one is refused as the draft's invalid change. */
+function decodeState(bytes: Uint8Array, what: string): RoomState {
+  try {
+    return decodeRoomStateExtension(bytes);
+  } catch (e) {
+    if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `${what}: invalid room state: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Users on the list who may have clients: the hub's participants (banned users are not). */
+function listedUsers(state: RoomState): string[] {
+  return state.participants.filter((p) => p.roleIndex !== BANNED_ROLE_INDEX).map((p) => p.user);
 }
 
 export class Hub {
@@ -207,7 +243,11 @@ export class Hub {
 
   // ---- rooms ----
 
-  createRoom(actor: HubActor, roomUri: string): RoomInfo {
+  /**
+   * A new room. `initial` is its epoch 0 GroupInfo and tree: a room state in that GroupContext
+   * makes the room managed (the creator alone on the list), and the hub enforces it from then on.
+   */
+  createRoom(actor: HubActor, roomUri: string, initial?: { groupInfo: Uint8Array; ratchetTree: Uint8Array }): RoomInfo {
     let ok = false;
     try {
       const parsed = parseMimiUri(roomUri);
@@ -218,12 +258,31 @@ export class Hub {
     if (!ok) {
       throw badRequest(`roomUri must be mimi://${this.domain}/r/<id>`);
     }
+    let stateBytes: Uint8Array | undefined;
+    if (initial) {
+      const gi = peek(initial.groupInfo, 'groupInfo');
+      if (gi.wireFormat !== 'groupInfo') throw badRequest(`groupInfo is an MLS ${gi.wireFormat} message, not a GroupInfo`);
+      checkGroup(gi, roomUri, 'groupInfo');
+      if (gi.epoch !== 0n) throw badRequest(`a new room's groupInfo is for epoch 0, not ${gi.epoch}`);
+      const devices = treeDevices(initial.ratchetTree, 'ratchetTree').filter(Boolean);
+      if (devices.length !== 1 || devices[0] !== actor.deviceUri) throw badRequest('a new room\'s ratchet tree holds exactly the creating device');
+      stateBytes = roomStateOf(initial.groupInfo).state;
+      if (stateBytes) {
+        const state = decodeState(stateBytes, 'groupInfo');
+        if (state.participants.length !== 1 || state.participants[0].user !== actor.userUri || state.participants[0].roleIndex === BANNED_ROLE_INDEX) {
+          throw badRequest('a new room\'s participant list holds exactly its creator');
+        }
+        if (state.metadata.roomUri !== roomUri) throw badRequest(`the room state names room ${state.metadata.roomUri}, not ${roomUri}`);
+      }
+    }
     return this.write(() => {
       if (!this.store.insertRoom(roomUri, this.now())) {
         throw new ApiFailure('badRequest', `room ${roomUri} already exists`, { status: 409 });
       }
       this.store.addParticipant(roomUri, actor.userUri);
       this.store.addRoomDevice(roomUri, actor.deviceUri);
+      if (initial) this.store.setInitialGroup(roomUri, initial.groupInfo, initial.ratchetTree);
+      if (stateBytes) this.store.setRoomState(roomUri, stateBytes);
       return this.roomInfo(this.store.room(roomUri)!);
     });
   }
@@ -285,7 +344,22 @@ export class Hub {
       for (const u of list) if (!isUserUri(u)) throw badRequest(`${field}: ${JSON.stringify(u)} is not a user URI`);
     }
     for (const u of input.addUsers ?? []) if (input.removeUsers?.includes(u)) throw badRequest(`${u} is both added and removed`);
-    return { info, external, devicesAfter, welcomeRefs };
+    // Hold the GroupInfo to what the Commit does to the GroupContext extensions: the room state the
+    // hub checks is then the one every member's key schedule will confirm.
+    const gc = roomStateOf(input.groupInfo);
+    let proposed;
+    try {
+      proposed = commitGroupContextExtensions(input.commit);
+    } catch (e) {
+      throw badRequest(`commit is malformed: ${(e as Error).message}`);
+    }
+    if (proposed) {
+      const same =
+        proposed.length === gc.extensions.length &&
+        proposed.every((e, i) => e.extensionType === gc.extensions[i].extensionType && bytesEqual(e.extensionData, gc.extensions[i].extensionData));
+      if (!same) throw badRequest('groupInfo: its GroupContext extensions are not the ones the commit\'s GroupContextExtensions proposal sets');
+    }
+    return { info, external, devicesAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined };
   }
 
   /** A commit from one of our own devices (client API). */
@@ -299,7 +373,7 @@ export class Hub {
   }
 
   private acceptCommit(source: HubSource, roomUri: string, input: CommitInput): CommitResponse {
-    const { info, external, devicesAfter, welcomeRefs } = this.checkCommit(roomUri, input);
+    const { info, external, devicesAfter, welcomeRefs, stateAfter, changesExtensions } = this.checkCommit(roomUri, input);
     const local = source.kind === 'device' ? source.actor : undefined;
     const commitDigest = digest(input.commit);
 
@@ -399,11 +473,51 @@ export class Hub {
         throw new ApiFailure('notAllowed', 'this provider does not federate: it cannot add devices of other providers');
       }
 
+      // The room state: the Commit must keep it (or change it through its proposal), and the room
+      // policy must allow everything it does.
+      const pendingBefore = new Set(this.store.pendingRemovals(roomUri));
+      const stateBefore = room.room_state ?? undefined;
+      let managedAfter: RoomState | undefined;
+      if (stateBefore || stateAfter) {
+        if (!stateBefore) throw new ApiFailure('notAllowed', 'this room has no room state; a commit cannot add one');
+        if (!stateAfter) throw new ApiFailure('notAllowed', 'a commit cannot drop the room state');
+        if (!changesExtensions && !bytesEqual(stateBefore, stateAfter)) {
+          throw badRequest('groupInfo: the room state differs from the current one, but the commit does not change the GroupContext extensions');
+        }
+        const before = decodeState(stateBefore, 'stored room state');
+        managedAfter = decodeState(stateAfter, 'groupInfo');
+        let verdict;
+        try {
+          verdict = checkCommit({
+            before,
+            after: managedAfter,
+            committer: userOfDevice(sender),
+            devicesBefore,
+            devicesAfter: [...after],
+            departed: new Set(removed.filter((d) => pendingBefore.has(d))),
+          });
+        } catch (e) {
+          if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the commit breaks the room state rules: ${e.message}`);
+          throw e;
+        }
+        if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this commit: ${denialText(verdict)}`);
+      }
+
       // Participant list after the commit.
       const participantsBefore = new Set(this.store.participants(roomUri));
       const participantsAfter = new Set(participantsBefore);
       const usersAfter = new Set([...after].map(userOfDevice));
-      if (local) {
+      if (managedAfter) {
+        // A managed room's participants are its list; the request's addUsers/removeUsers are not needed.
+        participantsAfter.clear();
+        for (const u of listedUsers(managedAfter)) {
+          const p = parseMimiUri(u);
+          if (!participantsBefore.has(u) && p.domain === this.domain && !this.store.userByUri(u)) {
+            throw new ApiFailure('userUnknown', `cannot add ${u}: no such user on ${this.domain}`, { status: 400 });
+          }
+          participantsAfter.add(u);
+        }
+      } else if (local) {
         for (const u of input.addUsers ?? []) {
           const p = parseMimiUri(u);
           if (p.domain === this.domain && !this.store.userByUri(u)) {
@@ -430,9 +544,8 @@ export class Hub {
       }
 
       // A user who left (their own Remove proposals) or whose account was deleted leaves the list
-      // once their last device has left the group.
-      const pendingBefore = new Set(this.store.pendingRemovals(roomUri));
-      for (const d of removed) {
+      // once their last device has left the group (a managed room's list says so itself).
+      for (const d of managedAfter ? [] : removed) {
         const u = userOfDevice(d);
         const gone = pendingBefore.has(d) || (domainOf(u) === this.domain && !this.store.userByUri(u));
         if (!usersAfter.has(u) && gone) participantsAfter.delete(u);
@@ -454,6 +567,7 @@ export class Hub {
       for (const u of participantsAfter) if (!participantsBefore.has(u)) this.store.addParticipant(roomUri, u);
       for (const d of removed) this.store.removeRoomDevice(roomUri, d);
       for (const d of added) this.store.addRoomDevice(roomUri, d);
+      if (managedAfter) this.store.setRoomState(roomUri, stateAfter!);
 
       const ts = this.now();
       // Every device that was in the epoch being left hears of the commit, including removed ones
@@ -680,6 +794,13 @@ export class Hub {
           throw new ApiFailure('notAllowed', `${user} is not an active participant of ${roomUri}`);
         }
         sender = user;
+      }
+      if (room.room_state) {
+        // A muted or banned user's messages stop here (negative policy: the hub can read who sent
+        // it from the transport, not from the PrivateMessage).
+        const senderUser = local ? userOfDevice(sender) : sender;
+        const verdict = checkMessage(decodeState(room.room_state, 'stored room state'), senderUser);
+        if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this message: ${denialText(verdict)}`);
       }
       const epoch = BigInt(room.epoch);
       const msgEpoch = info.epoch!;

@@ -49,6 +49,8 @@ export interface RoomRow {
   created_at: number;
   /** NULL: this provider is the room's hub; else the hub's domain and this provider is a follower. */
   hub_domain: string | null;
+  /** Hub: the room state extension (src-shared/room-state.ts) of the current epoch; NULL for an unmanaged room. */
+  room_state: Buffer | null;
 }
 
 export interface NewEvent {
@@ -240,6 +242,10 @@ const MIGRATIONS: string[] = [
   CREATE INDEX user_profiles_email ON user_profiles(email COLLATE NOCASE);
   CREATE INDEX user_profiles_phone ON user_profiles(phone);
   `,
+  // v6: the room state (participant list, metadata, roles) the hub enforces, from the GroupContext.
+  `
+  ALTER TABLE rooms ADD COLUMN room_state BLOB;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -336,6 +342,8 @@ function prepareStatements(db: Database.Database) {
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
       'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
     ),
+    setRoomState: db.prepare<[Buffer | null, string]>('UPDATE rooms SET room_state = ? WHERE room_uri = ?'),
+    setInitialGroup: db.prepare<[Buffer, Buffer, string]>('UPDATE rooms SET group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = 0'),
     participants: db.prepare<[string], { user_uri: string }>(
       'SELECT user_uri FROM room_participants WHERE room_uri = ? ORDER BY rowid',
     ),
@@ -536,6 +544,13 @@ export class Store {
   /** Compare-and-set on the epoch; false when another commit already moved it. */
   advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {
     return this.s.advanceEpoch.run(to, Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri, from).changes === 1;
+  }
+  setRoomState(roomUri: string, state: Uint8Array | null): void {
+    this.s.setRoomState.run(state ? Buffer.from(state) : null, roomUri);
+  }
+  /** The GroupInfo and tree of a new room's epoch 0. */
+  setInitialGroup(roomUri: string, groupInfo: Uint8Array, ratchetTree: Uint8Array): void {
+    this.s.setInitialGroup.run(Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri);
   }
   participants(roomUri: string): string[] {
     return this.s.participants.all(roomUri).map((r) => r.user_uri);

@@ -33,6 +33,51 @@ export interface RoomView {
   epoch: string;
 }
 
+/** The room policy presets a new room can start with (src-shared/room-policy.ts). */
+export const ROOM_PRESETS = ['cooperative', 'moderated'] as const;
+export type RoomPreset = (typeof ROOM_PRESETS)[number];
+
+/** A user on a room's participant list (banned users included: role 1). */
+export interface RoomMemberView {
+  user: string; // user URI
+  roleIndex: number;
+  roleName: string;
+  /** Has clients in the room's MLS group (a kicked or banned user has none). */
+  active: boolean;
+  /** What this account's role lets it do to this member now; `roles`: the role indexes it may move them to. */
+  can: { kick: boolean; ban: boolean; unban: boolean; roles: number[] };
+}
+
+export interface RoomRoleView {
+  roleIndex: number;
+  roleName: string;
+  capabilities: string[]; // registry names, e.g. canBan
+}
+
+/** The room state every member's MLS key schedule agrees on: metadata, participants and roles. */
+export interface RoomSettingsView {
+  roomUri: string;
+  /** False for a room without room state (created by an older client): no roles, nothing enforced. */
+  managed: boolean;
+  metadata: { name: string; description: string; avatar: string; subject: string };
+  participants: RoomMemberView[];
+  roles: RoomRoleView[];
+  myRoleIndex: number;
+  myRoleName: string;
+  /** Metadata fields this account may change. */
+  canEdit: { name: boolean; description: boolean; avatar: boolean; subject: boolean };
+  canAddParticipant: boolean;
+  canSendMessage: boolean;
+}
+
+/** Room metadata to change; absent fields stay. `avatar` is an https URL or '' for none. */
+export interface RoomMetadataArgs {
+  name?: string;
+  description?: string;
+  avatar?: string;
+  subject?: string;
+}
+
 export interface MessageView {
   /** Local row id: stable order key for paging. */
   seq: number;
@@ -126,6 +171,7 @@ export type CoreErrorCode =
   | 'noConsent' // the user to add has not consented (for this room); the message names how to ask
   | 'rateLimited' // the provider (or the one asked) refuses more of these for now; try later
   | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one
+  | 'notAllowed' // the room policy forbids it; the message names the missing capability
   | 'internal';
 
 export class CoreError extends Error {
@@ -162,11 +208,22 @@ export interface MimiApi {
   };
   rooms: {
     list(accountId: string): Promise<RoomView[]>;
-    create(accountId: string, name: string): Promise<RoomView>;
+    /** `preset` null = the cooperative room. */
+    create(accountId: string, name: string, preset: RoomPreset | null): Promise<RoomView>;
     addMember(accountId: string, roomUri: string, user: string): Promise<RoomView>;
     /** Leave: this account's devices are proposed for removal; the room turns read-only here. */
     leave(accountId: string, roomUri: string): Promise<RoomView>;
     markRead(accountId: string, roomUri: string): Promise<void>;
+    /** Participants with roles, metadata, and what this account may change. */
+    settings(accountId: string, roomUri: string): Promise<RoomSettingsView>;
+    setMetadata(accountId: string, roomUri: string, metadata: RoomMetadataArgs): Promise<RoomSettingsView>;
+    /** Move a participant to another role (role index). */
+    setRole(accountId: string, roomUri: string, user: string, roleIndex: number): Promise<RoomSettingsView>;
+    /** Remove a participant's clients; they stay on the list and may come back. */
+    kick(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
+    /** Move a user to role 1 (banned) and remove their clients; they cannot come back until unbanned. */
+    ban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
+    unban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
   };
   messages: {
     /** Newest-first page; `beforeSeq` pages back. */
@@ -306,6 +363,32 @@ const profileFields: Check = (v, name) => {
   optional(phone)(o.phone, `${name}.phone`);
   optional(str(100))(o.displayName, `${name}.displayName`);
 };
+const roomPreset: Check = (v, name) => {
+  if (typeof v !== 'string' || !(ROOM_PRESETS as readonly string[]).includes(v)) fail(name, `must be one of ${ROOM_PRESETS.join(', ')}`);
+};
+const avatarUrl: Check = (v, name) => {
+  str(512, 0)(v, name);
+  if (v === '') return;
+  let u: URL;
+  try {
+    u = new URL(v as string);
+  } catch {
+    fail(name, 'must be an https URL or empty');
+  }
+  if (u.protocol !== 'https:') fail(name, 'must be an https URL or empty');
+};
+const roomMetadata: Check = (v, name) => {
+  const o = plainObject(v, name, ['name', 'description', 'avatar', 'subject']);
+  optional(str(100, 0))(o.name, `${name}.name`);
+  optional(str(2000, 0))(o.description, `${name}.description`);
+  optional(avatarUrl)(o.avatar, `${name}.avatar`);
+  optional(str(200, 0))(o.subject, `${name}.subject`);
+  if (!['name', 'description', 'avatar', 'subject'].some((k) => o[k] !== undefined)) fail(name, 'needs at least one of name, description, avatar, subject');
+};
+/** The same check outside IPC (e.g. the `mimi` command calls the core directly). */
+export function checkRoomMetadataArgs(v: unknown): asserts v is RoomMetadataArgs {
+  roomMetadata(v, 'room details');
+}
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -319,10 +402,16 @@ export const METHODS = {
   'accounts.switchTo': [accountId],
   'accounts.signOut': [accountId],
   'rooms.list': [accountId],
-  'rooms.create': [accountId, str(100)],
+  'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.addMember': [accountId, roomUri, str(300)],
   'rooms.leave': [accountId, roomUri],
   'rooms.markRead': [accountId, roomUri],
+  'rooms.settings': [accountId, roomUri],
+  'rooms.setMetadata': [accountId, roomUri, roomMetadata],
+  'rooms.setRole': [accountId, roomUri, userAddress, int(2, 65535)],
+  'rooms.kick': [accountId, roomUri, userAddress],
+  'rooms.ban': [accountId, roomUri, userAddress],
+  'rooms.unban': [accountId, roomUri, userAddress],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
   'consent.list': [accountId],

@@ -644,7 +644,10 @@ function skipPreSharedKeyId(r: StructReader): void {
 
 /** Consumes one Proposal (RFC 9420 12.1, draft-ietf-mls-extensions 4.7, 4.8, 4.10). */
 function skipProposal(r: StructReader): void {
-  const type = r.u16();
+  skipProposalBody(r, r.u16());
+}
+
+function skipProposalBody(r: StructReader, type: number): void {
   switch (type) {
     case PROPOSAL_TYPES.add:
       readKeyPackage(r);
@@ -774,5 +777,46 @@ export function unwrapMlsMessage(bytes: Uint8Array): { wireFormat: WireFormat; b
     const start = r.offset;
     skipBody(r, wireFormat);
     return { wireFormat, body: r.rawSince(start) };
+  });
+}
+
+/**
+ * The extensions of the GroupContextExtensions proposal a PublicMessage Commit carries by value,
+ * or undefined when it carries none (RFC 9420 12.4: ProposalOrRef). A hub without group keys can
+ * hold a Commit's GroupInfo to what the Commit really changes with it.
+ */
+export function commitGroupContextExtensions(message: Uint8Array): Extension[] | undefined {
+  return decodeAll('MLSMessage', message, (r) => {
+    if (readHeader(r) !== 'public') throw new MlsWireError('a commit must be a PublicMessage');
+    r.opaqueV(); // group_id
+    r.u64(); // epoch
+    const senderType = r.u8();
+    if (senderType === 1 || senderType === 2) r.u32();
+    else if (senderType !== 3 && senderType !== 4) throw new MlsWireError(`unknown sender_type ${senderType}`);
+    r.opaqueV(); // authenticated_data
+    if (r.u8() !== 3) throw new MlsWireError('the message does not carry a Commit');
+    let found: Extension[] | undefined;
+    r.list((s) => {
+      const kind = s.u8();
+      if (kind === 2) {
+        s.opaqueV(); // ProposalRef
+        return undefined;
+      }
+      if (kind !== 1) throw new MlsWireError(`unknown ProposalOrRefType ${kind}`);
+      const type = s.u16();
+      if (type === PROPOSAL_TYPES.group_context_extensions) {
+        if (found) throw new MlsWireError('a Commit carries two GroupContextExtensions proposals');
+        found = readExtensions(s);
+      } else skipProposalBody(s, type);
+      return undefined;
+    });
+    r.opt((s) => {
+      readLeafNode(s);
+      s.opaqueV();
+    });
+    r.opaqueV(); // signature
+    r.opaqueV(); // confirmation_tag
+    if (senderType === 1) r.opaqueV(); // membership_tag
+    return found;
   });
 }

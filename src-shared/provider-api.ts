@@ -137,6 +137,13 @@ export interface ClaimResponse {
 export interface CreateRoomRequest {
   /** Room URI the client chose (mimi://<this domain>/r/<random>), also the MLS group_id. */
   roomUri: string;
+  /**
+   * MLSMessage(group_info) and ratchet tree of epoch 0 (base64). Their GroupContext carries the
+   * room state (participant list, metadata, roles) the hub enforces from then on; a room created
+   * without them is unmanaged (no roles, nothing enforced).
+   */
+  groupInfo?: string;
+  ratchetTree?: string;
 }
 
 export interface RoomInfo {

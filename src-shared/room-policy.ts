@@ -664,7 +664,7 @@ const MEMBERSHIP: { [K in MembershipChange['kind']]: (c: Extract<MembershipChang
   },
 };
 
-function roleLabel(r: Role | undefined, index: number): string {
+export function roleLabel(r: Role | undefined, index: number): string {
   return r ? `role ${index} (${r.roleName})` : `role ${index}`;
 }
 

@@ -17,6 +17,9 @@ import {
   type CoreEvent,
   type MessageView,
   type MimiApi,
+  type RoomMetadataArgs,
+  type RoomPreset,
+  type RoomSettingsView,
   type RoomView,
   type SignInArgs,
 } from '../../src-shared/contract.js';
@@ -252,10 +255,16 @@ class Core implements AppCore {
 
   rooms = {
     list: async (accountId: string): Promise<RoomView[]> => this.profile(accountId).rooms(),
-    create: (accountId: string, name: string) => this.profile(accountId).createRoom(name),
+    create: (accountId: string, name: string, preset: RoomPreset | null) => this.profile(accountId).createRoom(name, preset ?? undefined),
     addMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).addMember(roomUri, user),
     leave: (accountId: string, roomUri: string) => this.profile(accountId).leaveRoom(roomUri),
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
+    settings: async (accountId: string, roomUri: string): Promise<RoomSettingsView> => this.profile(accountId).roomSettings(roomUri),
+    setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),
+    setRole: (accountId: string, roomUri: string, user: string, roleIndex: number) => this.profile(accountId).setRole(roomUri, user, roleIndex),
+    kick: (accountId: string, roomUri: string, user: string) => this.profile(accountId).kick(roomUri, user),
+    ban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).ban(roomUri, user),
+    unban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).unban(roomUri, user),
   };
 
   messages = {

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CoreError, type MessageView, type RoomView } from '../../src-shared/contract.js';
+import { CoreError, checkRoomMetadataArgs, type MessageView, type RoomMetadataArgs, type RoomPreset, type RoomSettingsView, type RoomView } from '../../src-shared/contract.js';
 import {
   PROFILE_FIELDS,
   type ConsentActionResponse,
@@ -35,6 +35,23 @@ import { openSecretStore, probeSecretStore, SecretStoreError, type SecretMode, t
 import { Vault } from '../secrets/vault.js';
 import { ProviderClient, ProviderError, PushConnection } from '../net/provider-client.js';
 import { Serial } from './serial.js';
+import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
+import { initialRoomState, roleOf, type RoomState } from '../../src-shared/room-state.js';
+import { BANNED_ROLE_INDEX, type CheckResult } from '../../src-shared/room-policy.js';
+import {
+  addedRole,
+  readRoomState,
+  resolveRole,
+  roomSettingsView,
+  roomStateDocument,
+  roomStateExtension,
+  withMetadata,
+  withoutParticipants,
+  withParticipant,
+  withRole,
+  withRoomState,
+  type RoomStateDocument,
+} from './room-view.js';
 
 /** Single-use KeyPackages kept on the provider; topped up when fewer remain. */
 const KEY_PACKAGE_TARGET = 20;
@@ -109,6 +126,8 @@ function toCoreError(e: unknown, what: string): Error {
         return new CoreError('invalidArgument', `${what}: ${e.message}`);
       case 'rateLimited':
         return new CoreError('rateLimited', `${what}: ${e.message}`);
+      case 'notAllowed':
+        return new CoreError('notAllowed', `${what}: ${e.message}`);
       default:
         return new CoreError('internal', `${what}: ${e.message}`);
     }
@@ -314,9 +333,11 @@ export class Profile extends EventEmitter {
     const members = room.left ? [] : [...new Set(this.session(roomUri).members().map((m) => userOfDevice(m.identity)))];
     const last = this.db.pageMessages(roomUri, null, 1)[0];
     const others = members.filter((m) => m !== this.config.userUri).map(displayHandle);
+    // The shared name (room metadata) wins over the name this device gave the room.
+    const shared = room.left ? undefined : this.roomStateOf(this.session(roomUri))?.metadata.roomName;
     return {
       roomUri,
-      name: room.name || (others.length ? others.join(', ') : 'Empty room'),
+      name: shared || room.name || (others.length ? others.join(', ') : 'Empty room'),
       hubDomain: room.hubDomain,
       ...(this.unreachableHubs.has(room.hubDomain) ? { hubUnreachable: true } : {}),
       members,
@@ -355,8 +376,12 @@ export class Profile extends EventEmitter {
 
   // ---- rooms ----
 
-  async createRoom(name: string): Promise<RoomView> {
+  async createRoom(name: string, preset: RoomPreset = 'cooperative'): Promise<RoomView> {
+    if (name.length > 100) throw new CoreError('invalidArgument', 'A room name has at most 100 characters.');
     const roomUri = newRoomUri(this.config.domain);
+    // The room state (creator as admin, the name, the preset's roles) is in the GroupContext from
+    // epoch 0, and the hub reads it from the GroupInfo it gets with the room.
+    const state = initialRoomState({ roomUri, creator: this.config.userUri, roomName: name, preset });
     // The hub (our provider) goes first in external_senders so it can propose Removes, e.g. of a
     // deleted account's devices (ts-mls finds external senders only in that position).
     let hubSender: Uint8Array;
@@ -366,9 +391,10 @@ export class Profile extends EventEmitter {
       throw toCoreError(e, 'Could not create the room');
     }
     await this.serial.run(async () => {
-      const session = await this.engine.createGroup(this.keys, roomUri, [{ type: EXTERNAL_SENDERS_EXTENSION, data: hubSender }]);
+      const session = await this.engine.createGroup(this.keys, roomUri, [{ type: EXTERNAL_SENDERS_EXTENSION, data: hubSender }, roomStateExtension(state)]);
+      const info = await session.groupInfo();
       try {
-        await this.client.createRoom({ roomUri });
+        await this.client.createRoom({ roomUri, groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree) });
       } catch (e) {
         throw toCoreError(e, 'Could not create the room');
       }
@@ -388,6 +414,13 @@ export class Profile extends EventEmitter {
       throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob, bob@b.example or mimi://b.example/u/bob.`);
     }
     this.roomView(roomUri); // throws roomUnknown
+    // Refuse before any KeyPackage is spent if our role may not add them.
+    const current = this.roomStateOf(this.session(roomUri));
+    if (current) {
+      if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw new CoreError('notAllowed', `${displayHandle(userUri)} is banned from this room; unban them first.`);
+      const role = roleOf(current, userUri) || addedRole(current, this.config.userUri);
+      this.precheck(this.session(roomUri), roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [`${userUri.replace('/u/', '/d/')}/candidate`], `add ${displayHandle(userUri)}`);
+    }
     let claim;
     try {
       claim = await this.client.claim({ roomUri, users: [userUri] });
@@ -408,9 +441,171 @@ export class Profile extends EventEmitter {
     }
     const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
     if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now.`);
-    await this.commitWithRetry(roomUri, (s) => s.add(keyPackages), { addUsers: [userUri] });
+    const addedDevices = keyPackages.map((k) => this.engine.keyPackageIdentity(k));
+    await this.commitWithRetry(
+      roomUri,
+      async (s) => {
+        const state = this.roomStateOf(s);
+        if (!state) return s.add(keyPackages);
+        // The user goes on the list in the same commit that adds their clients.
+        const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, this.config.userUri));
+        return this.commitRoomChange(s, next, [], keyPackages, addedDevices, `add ${displayHandle(userUri)}`);
+      },
+      { addUsers: [userUri] },
+    );
     this.emit('rooms');
     return this.roomView(roomUri);
+  }
+
+  // ---- room state: roles, kick, ban, metadata ----
+
+  private roomStateOf(s: GroupSession): RoomState | undefined {
+    return readRoomState(s.extensions());
+  }
+
+  private activeUsers(s: GroupSession): Set<string> {
+    return new Set(s.members().map((m) => userOfDevice(m.identity)));
+  }
+
+  private managedState(roomUri: string): { s: GroupSession; state: RoomState } {
+    const room = this.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    const s = this.session(roomUri);
+    const state = this.roomStateOf(s);
+    if (!state) throw new CoreError('invalidArgument', 'This room has no room state (an older client created it): it has no roles to change.');
+    return { s, state };
+  }
+
+  /** Participants with roles, metadata, and what this account may do. */
+  roomSettings(roomUri: string): RoomSettingsView {
+    const room = this.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const s = this.session(roomUri);
+    return roomSettingsView(roomUri, room.left ? undefined : this.roomStateOf(s), this.config.userUri, room.left ? new Set() : this.activeUsers(s));
+  }
+
+  /** The room state as JSON (for `mimi room-state`), with the encoded components. */
+  roomStateDocument(roomUri: string): RoomStateDocument {
+    if (!this.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const s = this.session(roomUri);
+    return roomStateDocument(roomUri, this.roomStateOf(s), this.activeUsers(s));
+  }
+
+  async setRoomMetadata(roomUri: string, args: RoomMetadataArgs): Promise<RoomSettingsView> {
+    checkRoomMetadataArgs(args);
+    this.managedState(roomUri);
+    return this.changeRoom(roomUri, 'change the room details', (state) => ({ state: withMetadata(state, args) }));
+  }
+
+  /** Move `user` to another role (index or name). */
+  async setRole(roomUri: string, user: string, role: number | string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    const roleIndex = resolveRole(state, role);
+    if (roleIndex === undefined) {
+      throw new CoreError('invalidArgument', `This room has no role "${role}"; its roles are ${state.policy.roles.map((r) => `${r.roleIndex} ${r.roleName}`).join(', ')}.`);
+    }
+    if (roleIndex === BANNED_ROLE_INDEX) return this.ban(roomUri, user);
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
+    return this.changeRoom(roomUri, `change the role of ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, roleIndex) }));
+  }
+
+  /** Remove a participant's clients; they stay on the list (and may come back). */
+  async kick(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { s } = this.managedState(roomUri);
+    if (!this.activeUsers(s).has(userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} has no clients in this room.`);
+    return this.changeRoom(roomUri, `kick ${displayHandle(userUri)}`, (st, sess) => ({ state: st, remove: this.devicesOf(sess, userUri) }));
+  }
+
+  /** Move `user` to role 1 (banned) and remove their clients in the same commit. */
+  async ban(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    this.managedState(roomUri);
+    return this.changeRoom(roomUri, `ban ${displayHandle(userUri)}`, (st, sess) => ({
+      state: roleOf(st, userUri) ? withRole(st, userUri, BANNED_ROLE_INDEX) : withParticipant(st, userUri, BANNED_ROLE_INDEX),
+      remove: this.devicesOf(sess, userUri),
+    }));
+  }
+
+  /** Lift a ban: the user gets the role an added user gets, without clients; add them to bring them back. */
+  async unban(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not banned from this room.`);
+    return this.changeRoom(roomUri, `unban ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.config.userUri)) }));
+  }
+
+  private userArg(user: string): string {
+    try {
+      return parseUserAddress(user, this.config.domain);
+    } catch {
+      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob, bob@b.example or mimi://b.example/u/bob.`);
+    }
+  }
+
+  private devicesOf(s: GroupSession, userUri: string): string[] {
+    return s.members().filter((m) => userOfDevice(m.identity) === userUri).map((m) => m.identity);
+  }
+
+  /** One commit changing the room state (and removing clients), rebuilt on the state of each attempt. */
+  private async changeRoom(roomUri: string, what: string, plan: (state: RoomState, s: GroupSession) => { state: RoomState; remove?: string[] }): Promise<RoomSettingsView> {
+    await this.commitWithRetry(
+      roomUri,
+      async (s) => {
+        const state = this.roomStateOf(s);
+        if (!state) throw new CoreError('invalidArgument', 'This room has no room state.');
+        const p = plan(state, s);
+        return this.commitRoomChange(s, p.state, p.remove ?? [], [], [], what);
+      },
+      {},
+      `Could not ${what}`,
+    );
+    this.emit('rooms');
+    return this.roomSettings(roomUri);
+  }
+
+  /**
+   * Build a commit that moves the room to `next` (plus: users whose every client is leaving by
+   * pending proposal leave the list), after checking it as the hub and every member will.
+   */
+  private async commitRoomChange(s: GroupSession, next: RoomState, remove: string[], add: Uint8Array[], addedDevices: string[], what: string): Promise<CommitOutput> {
+    const target = this.withDepartures(s, next);
+    this.precheck(s, target, remove, addedDevices, what);
+    return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
+  }
+
+  /** `next` without the users all of whose clients pending Remove proposals of their own (or the hub's) take out. */
+  private withDepartures(s: GroupSession, next: RoomState): RoomState {
+    const departing = new Set(s.pendingRemovals().filter((r) => r.departed).map((r) => r.identity));
+    if (departing.size === 0) return next;
+    const gone = new Set<string>();
+    for (const u of this.activeUsers(s)) if (this.devicesOf(s, u).every((d) => departing.has(d))) gone.add(u);
+    return withoutParticipants(next, gone);
+  }
+
+  /** Throws CoreError('notAllowed') naming the missing capability if the commit would be refused. */
+  private precheck(s: GroupSession, next: RoomState, remove: string[], addedDevices: string[], what: string): void {
+    const before = this.roomStateOf(s);
+    if (!before) return;
+    const pending = s.pendingRemovals();
+    const gone = new Set([...remove, ...pending.map((r) => r.identity)]);
+    const devicesBefore = s.members().map((m) => m.identity);
+    let result: CheckResult;
+    try {
+      result = checkCommit({
+        before,
+        after: next,
+        committer: this.config.userUri,
+        devicesBefore,
+        devicesAfter: [...devicesBefore.filter((d) => !gone.has(d)), ...addedDevices],
+        departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),
+      });
+    } catch (e) {
+      throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);
+    }
+    if (!result.ok) throw new CoreError('notAllowed', `Cannot ${what}: your ${denialText(result)}.`);
   }
 
   /**
@@ -422,6 +617,7 @@ export class Profile extends EventEmitter {
     roomUri: string,
     build: (s: GroupSession) => Promise<CommitOutput | undefined>,
     extra: { addUsers?: string[]; removeUsers?: string[]; removeDevices?: string[] },
+    what = 'The room change was refused',
   ): Promise<void> {
     const requestId = toB64(randomBytes(16));
     for (let attempt = 1; ; attempt++) {
@@ -440,7 +636,7 @@ export class Profile extends EventEmitter {
           });
         } catch (e) {
           if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
-          throw toCoreError(e, 'The room change was refused');
+          throw toCoreError(e, what);
         }
         this.saveSession(roomUri, out.pending);
         return 'done' as const;
@@ -477,6 +673,9 @@ export class Profile extends EventEmitter {
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
     if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
+    const state = this.roomStateOf(this.session(roomUri));
+    const may = state ? checkMessage(state, this.config.userUri) : { ok: true as const };
+    if (!may.ok) throw new CoreError('notAllowed', `You cannot send messages in this room: your ${denialText(may)}.`);
     const content = encodeContent(textMessage({ senderUri: this.config.userUri, roomUri, text }));
     const id = toHex(messageId(content));
     const row = this.db.tx(() => {
@@ -629,8 +828,20 @@ export class Profile extends EventEmitter {
     // Our own commits come back to no one; a commit for an epoch we already left is stale.
     if (ev.kind === 'commit' && msgEpoch < s.epoch) return;
     const { session, result } = await s.process(fromB64(ev.payload));
+    const state = this.roomStateOf(s);
+    if (result.kind === 'commit' && !result.selfRemoved && state) this.verifyCommit(s, session, state, result);
     if (result.kind === 'application') {
       const sender = userOfDevice(result.senderIdentity);
+      const may = state ? checkMessage(state, sender) : { ok: true as const };
+      if (!may.ok) {
+        // A muted or banned sender's message got past the hub: keep the ratchet, hide the message.
+        this.db.tx(() => {
+          this.saveSession(ev.roomUri, session);
+          this.db.setMeta('cursor', String(ev.seq));
+        });
+        this.emit('error', `A message from ${displayHandle(sender)} was hidden: the room policy does not let them send (${may.denied}).`);
+        return;
+      }
       const content = result.plaintext;
       const c = decodeContent(content); // throws on malformed content; nothing stored
       const senderExt = c.extensions.get(1);
@@ -660,6 +871,36 @@ export class Profile extends EventEmitter {
     this.emit('rooms');
   }
 
+  /**
+   * Every member checks a commit as the hub does and does not adopt one the room policy forbids:
+   * the group then stays at the old epoch here, which is what "ignored" costs.
+   */
+  private verifyCommit(before: GroupSession, after: GroupSession, state: RoomState, result: Extract<Awaited<ReturnType<GroupSession['process']>>['result'], { kind: 'commit' }>): void {
+    const next = this.roomStateOf(after);
+    const who = (() => {
+      try {
+        return userOfDevice(result.committer);
+      } catch {
+        return '';
+      }
+    })();
+    let verdict: CheckResult;
+    try {
+      if (!next) throw new Error('the commit drops the room state');
+      verdict = checkCommit({
+        before: state,
+        after: next,
+        committer: who,
+        devicesBefore: before.members().map((m) => m.identity),
+        devicesAfter: after.members().map((m) => m.identity),
+        departed: new Set(result.departed),
+      });
+    } catch (e) {
+      throw new MlsError('invalid', `ignored a commit by ${who ? displayHandle(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);
+    }
+    if (!verdict.ok) throw new MlsError('invalid', `ignored a commit by ${displayHandle(who)} that the room policy forbids: ${denialText(verdict)}`);
+  }
+
   /** Rooms this account is in at the hub but this device is not (a newly signed-in device): join by external commit. */
   private async joinMissingRooms(): Promise<void> {
     const rooms = await this.client.listRooms();
@@ -686,7 +927,16 @@ export class Profile extends EventEmitter {
    */
   private async commitPendingProposals(roomUri: string): Promise<void> {
     // A proposal removing this device is committed by someone else (MLS forbids doing it oneself).
-    await this.commitWithRetry(roomUri, async (s) => (s.pendingProposals() > 0 && !s.pendingRemovesSelf() ? s.update() : undefined), {});
+    await this.commitWithRetry(
+      roomUri,
+      async (s) => {
+        if (s.pendingProposals() === 0 || s.pendingRemovesSelf()) return undefined;
+        const state = this.roomStateOf(s);
+        // Users leaving (or deleted) also leave the participant list, in the same commit.
+        return state ? this.commitRoomChange(s, state, [], [], [], 'apply the pending changes') : s.update();
+      },
+      {},
+    );
   }
 
   /**

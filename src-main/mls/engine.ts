@@ -50,6 +50,10 @@ export type Incoming =
       epoch: bigint; // new epoch
       added: string[]; // identities
       removed: string[]; // identities
+      /** The committing device (an external joiner's own identity for an external commit). */
+      committer: string;
+      /** Removed identities whose Remove proposal came from their own user's device or an external sender (the hub). */
+      departed: string[];
       /** True when this device was removed: the session is finished. */
       selfRemoved: boolean;
     }
@@ -76,6 +80,10 @@ export interface GroupSession {
   pendingProposals(): number;
   /** A pending proposal removes this device: it cannot commit (MLS forbids it); someone else will. */
   pendingRemovesSelf(): boolean;
+  /** Leaves the pending Remove proposals would remove; `departed` when proposed by their own user or the hub. */
+  pendingRemovals(): { identity: string; departed: boolean }[];
+  /** GroupContext extensions of the current epoch, in order (RFC 9420 type numbers). */
+  extensions(): { type: number; data: Uint8Array }[];
   /** Remove proposals (PublicMessages) for every leaf of `identities`, e.g. this device leaving. */
   proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }>;
   /** Serialise everything needed to restore this session (tree included). */
@@ -89,6 +97,11 @@ export interface GroupSession {
   add(keyPackages: Uint8Array[]): Promise<CommitOutput>;
   /** Commit removing every leaf whose identity is in `identities`. */
   remove(identities: string[]): Promise<CommitOutput>;
+  /**
+   * One commit with all of these (and the pending proposals): Adds, Removes, and a
+   * GroupContextExtensions proposal that replaces the whole extension list with `extensions`.
+   */
+  commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: { type: number; data: Uint8Array }[] }): Promise<CommitOutput>;
   /** Empty commit (path update): rotates this device's keys. */
   update(): Promise<CommitOutput>;
 

@@ -96,6 +96,7 @@ import {
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
 import { bytesEqual, concatBytes, fromUtf8, utf8 } from '../../src-shared/bytes.js';
+import { userOfDevice } from '../../src-shared/identifiers.js';
 
 /** A GroupContext extension in RFC 9420 wire terms (type number + extension_data). */
 export interface GroupContextExtension {
@@ -107,11 +108,17 @@ const KEY_PACKAGE_LIFETIME_S = 90n * 24n * 3600n;
 /** KeyPackages are valid from an hour ago so a peer whose clock runs behind still accepts them. */
 const CLOCK_SKEW_S = 3600n;
 
+/**
+ * The room state GroupContext extension (src-shared/room-state.ts). RFC 9420 lets a group use a
+ * non-default extension only if every leaf lists it, so every KeyPackage and leaf says it does.
+ */
+const ROOM_STATE_EXTENSION = 0xf006;
+
 /** What our leaves advertise. Default extension/proposal types (1..5 / 1..7) are implicit. */
 const CAPABILITIES: Capabilities = {
   versions: ['mls10'],
   ciphersuites: [SUITE_NAME],
-  extensions: [],
+  extensions: [ROOM_STATE_EXTENSION],
   proposals: [],
   credentials: ['basic'],
 };
@@ -302,6 +309,26 @@ class TsMlsSession implements GroupSession {
     );
   }
 
+  pendingRemovals(): { identity: string; departed: boolean }[] {
+    const tree = this.state.ratchetTree;
+    const identityAt = (leaf: number): string | undefined => {
+      const node = tree[leaf * 2];
+      return node?.nodeType === 'leaf' ? leafIdentity(node.leaf) : undefined;
+    };
+    const out: { identity: string; departed: boolean }[] = [];
+    for (const p of Object.values(this.state.unappliedProposals)) {
+      if (p.proposal.proposalType !== 'remove') continue;
+      const identity = identityAt(p.proposal.remove.removed);
+      if (identity === undefined) continue;
+      out.push({ identity, departed: departedBy(identity, p.senderLeafIndex === undefined ? undefined : identityAt(p.senderLeafIndex)) });
+    }
+    return out;
+  }
+
+  extensions(): { type: number; data: Uint8Array }[] {
+    return this.state.groupContext.extensions.map((e) => ({ type: extensionTypeNumber(e.extensionType), data: e.extensionData }));
+  }
+
   async proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }> {
     this.checkActive();
     const members = this.members();
@@ -379,7 +406,7 @@ class TsMlsSession implements GroupSession {
     if (pm.contentType === 'proposal') {
       return { session: this.next(res.newState), result: { kind: 'proposal', epoch: current } };
     }
-    return this.commitResult(res.newState, proposalsSeen.proposals, undefined);
+    return this.commitResult(res.newState, proposalsSeen.proposals, undefined, senderData.leafIndex);
   }
 
   private async processPublic(pm: PublicMessage): Promise<{ session: GroupSession; result: Incoming }> {
@@ -408,27 +435,36 @@ class TsMlsSession implements GroupSession {
       return { session: this.next(res.newState), result: { kind: 'proposal', epoch: current } };
     }
     const joiner = content.sender.senderType === 'new_member_commit' ? content.commit.path?.leafNode : undefined;
-    return this.commitResult(res.newState, proposalsSeen.proposals, joiner);
+    return this.commitResult(res.newState, proposalsSeen.proposals, joiner, content.sender.senderType === 'member' ? content.sender.leafIndex : undefined);
   }
 
   private commitResult(
     newState: ClientState,
     proposals: ProposalWithSender[],
     externalJoiner: LeafNode | undefined,
+    committerLeaf: number | undefined,
   ): { session: GroupSession; result: Incoming } {
     const selfRemoved = newState.groupActiveState.kind === 'removedFromGroup';
     const oldTree = this.state.ratchetTree;
+    const identityAt = (leaf: number | undefined): string | undefined => {
+      const node = leaf === undefined ? undefined : oldTree[leaf * 2];
+      return node?.nodeType === 'leaf' ? leafIdentity(node.leaf) : undefined;
+    };
     const removed: string[] = [];
+    const departed: string[] = [];
     const added: string[] = [];
-    for (const { proposal } of proposals) {
+    for (const { proposal, senderLeafIndex } of proposals) {
       if (proposal.proposalType === 'remove') {
-        const node = oldTree[proposal.remove.removed * 2];
-        if (node?.nodeType === 'leaf') removed.push(leafIdentity(node.leaf));
+        const identity = identityAt(proposal.remove.removed);
+        if (identity === undefined) continue;
+        removed.push(identity);
+        if (departedBy(identity, identityAt(senderLeafIndex))) departed.push(identity);
       } else if (proposal.proposalType === 'add') {
         added.push(credentialIdentity(proposal.add.keyPackage.leafNode.credential));
       }
     }
     if (externalJoiner !== undefined) added.push(credentialIdentity(externalJoiner.credential));
+    const committer = externalJoiner !== undefined ? credentialIdentity(externalJoiner.credential) : (identityAt(committerLeaf) ?? '');
     return {
       session: this.next(newState),
       result: {
@@ -437,6 +473,8 @@ class TsMlsSession implements GroupSession {
         epoch: selfRemoved ? this.state.groupContext.epoch + 1n : newState.groupContext.epoch,
         added,
         removed,
+        committer,
+        departed,
         selfRemoved,
       },
     };
@@ -464,6 +502,25 @@ class TsMlsSession implements GroupSession {
 
   async update(): Promise<CommitOutput> {
     return this.commit([]);
+  }
+
+  async commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: GroupContextExtension[] }): Promise<CommitOutput> {
+    const members = this.members();
+    const own = members.find((m) => m.leafIndex === this.ownLeafIndex)?.identity;
+    const proposals: Proposal[] = [];
+    for (const m of changes.add ?? []) proposals.push({ proposalType: 'add', add: { keyPackage: decodeKeyPackageMessage(m) } });
+    const pending = new Set(Object.values(this.state.unappliedProposals).flatMap((p) => (p.proposal.proposalType === 'remove' ? [p.proposal.remove.removed] : [])));
+    for (const identity of new Set(changes.remove ?? [])) {
+      if (identity === own) throw new MlsError('invalid', 'a device cannot remove itself with a commit');
+      const matches = members.filter((m) => m.identity === identity);
+      if (matches.length === 0) throw new MlsError('notMember', `${identity} is not a member of ${this.groupId}`);
+      // A leaf already proposed for removal is removed by that proposal; a second Remove is invalid.
+      for (const m of matches) if (!pending.has(m.leafIndex)) proposals.push({ proposalType: 'remove', remove: { removed: m.leafIndex } });
+    }
+    if (changes.extensions) {
+      proposals.push({ proposalType: 'group_context_extensions', groupContextExtensions: { extensions: changes.extensions.map(toTsMlsExtension) } });
+    }
+    return this.commit(proposals);
   }
 
   async groupInfo(): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }> {
@@ -690,6 +747,23 @@ const DEFAULT_EXTENSION_NAMES: Record<number, Extension['extensionType']> = {
   4: 'external_pub',
   5: 'external_senders',
 };
+
+function extensionTypeNumber(t: Extension['extensionType']): number {
+  if (typeof t === 'number') return t;
+  const n = Object.entries(DEFAULT_EXTENSION_NAMES).find(([, name]) => name === t)?.[0];
+  if (n === undefined) throw new MlsError('invalid', `unknown extension type ${String(t)}`);
+  return Number(n);
+}
+
+/** A Remove proposed by the removed leaf's own user, or by an external sender (the hub: no leaf). */
+function departedBy(removed: string, proposer: string | undefined): boolean {
+  if (proposer === undefined) return true;
+  try {
+    return userOfDevice(proposer) === userOfDevice(removed);
+  } catch {
+    return proposer === removed; // identities that are not device URIs belong to no user
+  }
+}
 
 function toTsMlsExtension(e: GroupContextExtension): Extension {
   return { extensionType: DEFAULT_EXTENSION_NAMES[e.type] ?? e.type, extensionData: e.data };

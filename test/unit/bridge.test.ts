@@ -46,6 +46,24 @@ function recordingCore() {
       addMember: record('rooms.addMember', () => room),
       leave: record('rooms.leave', () => room),
       markRead: record('rooms.markRead', () => undefined),
+      settings: record('rooms.settings', () => {
+        throw new CoreError('roomUnknown', 'No such room.');
+      }),
+      setMetadata: record('rooms.setMetadata', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canChangeRoomName.');
+      }),
+      setRole: record('rooms.setRole', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canChangeUserRole.');
+      }),
+      kick: record('rooms.kick', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canKick.');
+      }),
+      ban: record('rooms.ban', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canBan.');
+      }),
+      unban: record('rooms.unban', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canUnBan.');
+      }),
     },
     messages: {
       page: record('messages.page', () => []),
@@ -119,12 +137,12 @@ test('the URL is loopback and carries a 32-byte token in the fragment only', () 
 
 test('a good call reaches the core and its value comes back', async () => {
   harness.calls.length = 0;
-  const r = await rpc({ method: 'rooms.create', args: ['acct1', 'Lunch'] });
+  const r = await rpc({ method: 'rooms.create', args: ['acct1', 'Lunch', null] });
   assert.equal(r.status, 200);
   const body = JSON.parse(r.body);
   assert.equal(body.ok, true);
   assert.equal(body.value.name, 'Lunch');
-  assert.deepEqual(harness.calls, [{ method: 'rooms.create', args: ['acct1', 'Lunch'] }]);
+  assert.deepEqual(harness.calls, [{ method: 'rooms.create', args: ['acct1', 'Lunch', null] }]);
 });
 
 test('/rpc without a token is 401 and the core is not called', async () => {
@@ -186,8 +204,8 @@ test('hostile arguments get invalidArgument and never reach the core', async () 
     { method: 42, args: [] },
     { method: 'accounts.switchTo', args: 'acct1' },
     { method: 'accounts.switchTo', args: [{ toString: 'x' }] },
-    { method: 'rooms.create', args: ['acct1', 'x'.repeat(101)] },
-    { method: 'rooms.create', args: ['acct1', 'a\u0000b'] },
+    { method: 'rooms.create', args: ['acct1', 'x'.repeat(101), null] },
+    { method: 'rooms.create', args: ['acct1', 'a\u0000b', null] },
     { method: 'messages.page', args: ['acct1', 'mimi://a/r/x', -1, 10] },
     { method: 'messages.page', args: ['acct1', 'https://a/r/x', null, 10] },
     JSON.parse('{"method":"accounts.register","args":[{"handle":"bob","password":"hunter22","__proto__":{"admin":true}}]}'),

@@ -36,10 +36,16 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.switchTo': ['acct-1'],
   'accounts.signOut': ['acct-1'],
   'rooms.list': ['acct-1'],
-  'rooms.create': ['acct-1', 'Lunch plans'],
+  'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.addMember': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
   'rooms.leave': ['acct-1', ROOM],
   'rooms.markRead': ['acct-1', ROOM],
+  'rooms.settings': ['acct-1', ROOM],
+  'rooms.setMetadata': ['acct-1', ROOM, { name: 'Lunch', avatar: 'https://a.example/lunch.png', description: '' }],
+  'rooms.setRole': ['acct-1', ROOM, 'bob@b.example', 3],
+  'rooms.kick': ['acct-1', ROOM, 'bob@b.example'],
+  'rooms.ban': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
+  'rooms.unban': ['acct-1', ROOM, 'bob@b.example'],
   'messages.page': ['acct-1', ROOM, null, 50],
   'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],
   'consent.list': ['acct-1'],
@@ -89,7 +95,7 @@ test('wrong types are refused', () => {
   rejects('rooms.list', [null]);
   rejects('rooms.list', [{ toString: () => 'acct' }]);
   rejects('rooms.list', [['acct']]);
-  rejects('rooms.create', ['acct-1', 7]);
+  rejects('rooms.create', ['acct-1', 7, null]);
   rejects('messages.page', ['acct-1', ROOM, '10', 50]);
   rejects('messages.page', ['acct-1', ROOM, 1.5, 50]);
   rejects('messages.page', ['acct-1', ROOM, -1, 50]);
@@ -114,7 +120,7 @@ test('extra fields on objects are refused, including prototype-pollution keys', 
 test('oversized and empty strings are refused', () => {
   rejects('rooms.list', ['']);
   rejects('rooms.list', ['a'.repeat(65)]);
-  rejects('rooms.create', ['acct-1', 'n'.repeat(101)]);
+  rejects('rooms.create', ['acct-1', 'n'.repeat(101), null]);
   rejects('messages.send', ['acct-1', ROOM, 'm'.repeat(16_001)]);
   rejects('messages.send', ['acct-1', ROOM, '']);
   rejects('rooms.addMember', ['acct-1', ROOM, 'u'.repeat(301)]);
@@ -124,9 +130,29 @@ test('oversized and empty strings are refused', () => {
   assert.doesNotThrow(() => validateCall('messages.send', ['acct-1', ROOM, 'm'.repeat(16_000)]));
 });
 
+test('room state arguments: presets, roles, metadata and avatars are checked', () => {
+  rejects('rooms.create', ['acct-1', 'x', 'anarchy']);
+  rejects('rooms.create', ['acct-1', 'x']);
+  rejects('rooms.setRole', ['acct-1', ROOM, 'bob@b.example', 1]); // banning is rooms.ban
+  rejects('rooms.setRole', ['acct-1', ROOM, 'bob@b.example', 0]);
+  rejects('rooms.setRole', ['acct-1', ROOM, 'bob@b.example', 2.5]);
+  rejects('rooms.setRole', ['acct-1', ROOM, 'bob@b.example', '3']);
+  rejects('rooms.setRole', ['acct-1', ROOM, 'bob b.example', 3]);
+  rejects('rooms.ban', ['acct-1', ROOM, '']);
+  rejects('rooms.kick', ['acct-1', 'https://a.example/r/x', 'bob@b.example']);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, {}]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, { name: 'x', mood: 'happy' }]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, { avatar: 'http://a.example/x.png' }]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, { avatar: 'javascript:alert(1)' }]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, { name: 'n'.repeat(101) }]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, { subject: 'bell\u0007' }]);
+  rejects('rooms.setMetadata', ['acct-1', ROOM, JSON.parse('{"name":"x","__proto__":{"polluted":true}}')]);
+  assert.doesNotThrow(() => validateCall('rooms.setMetadata', ['acct-1', ROOM, { avatar: '' }]));
+});
+
 test('control characters are refused (newline and tab in messages are fine)', () => {
-  rejects('rooms.create', ['acct-1', 'a\u0000b']);
-  rejects('rooms.create', ['acct-1', 'bell\u0007']);
+  rejects('rooms.create', ['acct-1', 'a\u0000b', null]);
+  rejects('rooms.create', ['acct-1', 'bell\u0007', null]);
   rejects('messages.send', ['acct-1', ROOM, 'escape \u001b[31m red']);
   rejects('rooms.list', ['acct\u0008']);
   rejects('accounts.register', [{ handle: 'ali\u0000ce', password: 'correct horse' }]);
@@ -174,8 +200,8 @@ test('apiFromTransport exposes exactly the contract methods as functions', async
     },
     () => () => {},
   );
-  assert.equal(await api.rooms.create('acct-1', 'x'), 'ok');
-  assert.deepEqual(calls, [['rooms.create', ['acct-1', 'x']]]);
+  assert.equal(await api.rooms.create('acct-1', 'x', 'moderated'), 'ok');
+  assert.deepEqual(calls, [['rooms.create', ['acct-1', 'x', 'moderated']]]);
   assert.equal(typeof api.onEvent, 'function');
 });
 
@@ -192,9 +218,9 @@ test('dispatchCall validates before calling and never throws', async () => {
     },
   } as unknown as CallableCore;
   const quiet = () => {};
-  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'ok'], quiet), { ok: true, value: { name: 'ok' } });
-  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'gone'], quiet), { ok: false, error: { code: 'noAccount', message: 'Sign in first.' } });
-  const internal = await dispatchCall(core, 'rooms.create', ['acct-1', 'boom'], quiet);
+  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'ok', null], quiet), { ok: true, value: { name: 'ok' } });
+  assert.deepEqual(await dispatchCall(core, 'rooms.create', ['acct-1', 'gone', null], quiet), { ok: false, error: { code: 'noAccount', message: 'Sign in first.' } });
+  const internal = await dispatchCall(core, 'rooms.create', ['acct-1', 'boom', null], quiet);
   assert.deepEqual(internal, { ok: false, error: toWireError(new Error('x')) });
   assert.equal(called, 3);
   const bad = await dispatchCall(core, '__proto__', [], quiet);

@@ -1,0 +1,131 @@
+// Whole-commit checks of the room state: the one place that decides whether a Commit may change the
+// participant list, metadata, roles and the MLS membership the way it does. The hub runs it on
+// every Commit of a managed room (negative policy, draft-mcmillion-mimi-delivery-service section 4)
+// and every client runs it before adopting a Commit, so a Commit that slipped past a bad hub is
+// ignored by honest members. Pure: the callers read the two states from the GroupContext and the
+// two device lists from the ratchet trees.
+//
+// What it adds to checkRoomStateChange (room-state.ts), which only sees the two lists:
+// - order of operations: after the Commit, every user with clients in the group is on the list in
+//   a role that allows active participants (so never banned);
+// - client changes the list does not show: removing another participant's clients while they stay
+//   on the list is a kick, removing one's own is canRemoveOwnClient, adding one's own (a new device,
+//   often by external commit) is canAddOwnClient, adding clients for another listed user needs
+//   canAddParticipant;
+// - departures: devices removed by Remove proposals of their own user (leaving) or of the hub
+//   (account deleted) were authorized when proposed; a user all of whose clients departed may be
+//   taken off the list by whoever commits.
+
+import { userOfDevice } from './identifiers.js';
+import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
+import { checkRoomStateChange, roleOf, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
+
+export interface CommitFacts {
+  before: RoomState;
+  after: RoomState;
+  /** The committer's user URI (an external joiner's for an external commit). */
+  committer: string;
+  /** Device URIs in the group before and after (blank leaves left out). */
+  devicesBefore: readonly string[];
+  devicesAfter: readonly string[];
+  /** Removed devices whose Remove proposal came from their own user or from the hub. */
+  departed?: ReadonlySet<string>;
+}
+
+const usersOf = (devices: readonly string[]): Map<string, Set<string>> => {
+  const m = new Map<string, Set<string>>();
+  for (const d of devices) {
+    const u = userOfDevice(d);
+    if (!m.has(u)) m.set(u, new Set());
+    m.get(u)!.add(d);
+  }
+  return m;
+};
+
+/** Can users in `roleIndex` have clients in the group? */
+function allowsActive(state: RoomState, roleIndex: number): boolean {
+  const role = state.policy.roles.find((r) => r.roleIndex === roleIndex);
+  return roleIndex !== 0 && roleIndex !== BANNED_ROLE_INDEX && role !== undefined && role.maximumActiveParticipantsConstraint !== 0;
+}
+
+/**
+ * Is this Commit valid and authorized under the room state it starts from? Throws RoomStateError
+ * when it is invalid whatever the roles; returns the first denial otherwise.
+ */
+export function checkCommit(f: CommitFacts): CheckResult {
+  validateRoomState(f.before);
+  validateRoomState(f.after);
+  const before = usersOf(f.devicesBefore);
+  const after = usersOf(f.devicesAfter);
+  const departed = f.departed ?? new Set<string>();
+
+  // Clients only for users on the list, in a role that may have them.
+  for (const [user] of after) {
+    const role = roleOf(f.after, user);
+    if (role === BANNED_ROLE_INDEX) throw new RoomStateError('Commit', 'devices', `${user} is banned and cannot have clients in the room`);
+    if (!allowsActive(f.after, role)) {
+      throw new RoomStateError('Commit', 'devices', `${user} has clients in the room but ${role === 0 ? 'is not on the participant list' : `role ${role} allows no active participants`}`);
+    }
+  }
+
+  // Users whose every client departed leave the list on their own authority (checked when proposed).
+  let start = f.before;
+  for (const [user, devices] of before) {
+    const allDeparted = !after.has(user) && [...devices].every((d) => departed.has(d));
+    if (allDeparted && roleOf(f.after, user) === 0 && roleOf(start, user) !== 0) {
+      start = { ...start, participants: start.participants.filter((p) => p.user !== user) };
+    }
+  }
+  const active = new Set([...before.keys()].filter((u) => roleOf(start, u) !== 0));
+  const listed = checkRoomStateChange(start, f.after, f.committer, { activeUsers: active });
+  if (!listed.ok) return listed;
+
+  const check = (change: RoomChange): CheckResult => checkChange(start.policy, start.participants, f.committer, change, { activeUsers: active });
+  for (const user of new Set([...before.keys(), ...after.keys()])) {
+    const had = before.get(user) ?? new Set<string>();
+    const has = after.get(user) ?? new Set<string>();
+    const removed = [...had].filter((d) => !has.has(d));
+    const added = [...has].filter((d) => !had.has(d));
+    const roleBefore = roleOf(start, user);
+    const roleAfter = roleOf(f.after, user);
+    if (removed.length > 0 && roleBefore !== 0) {
+      // Leaving the list or being banned removes the clients too: authorized with the list change.
+      const listChange = roleAfter === 0 || roleAfter === BANNED_ROLE_INDEX;
+      const ownDeparture = removed.every((d) => departed.has(d));
+      if (!listChange && !ownDeparture) {
+        const r = user === f.committer ? check({ kind: 'removeOwnClient', lastClient: has.size === 0 }) : check({ kind: 'kick', user });
+        if (!r.ok) return r;
+      }
+    }
+    if (added.length > 0 && roleBefore !== 0) {
+      // Joining the list with clients was authorized with the list change (addParticipant, join).
+      if (user === f.committer) {
+        const r = check({ kind: 'addOwnClient' });
+        if (!r.ok) return r;
+      } else if (!holds(start, f.committer, 'canAddParticipant')) {
+        return { ok: false, denied: 'canAddParticipant', reason: `${roleName(start, f.committer)} does not have canAddParticipant (adding clients of ${user})` };
+      }
+    }
+  }
+  return { ok: true };
+}
+
+function holds(state: RoomState, user: string, cap: CapabilityName): boolean {
+  const role = state.policy.roles.find((r) => r.roleIndex === roleOf(state, user));
+  return role?.roleCapabilities.includes(cap) ?? false;
+}
+
+function roleName(state: RoomState, user: string): string {
+  const idx = roleOf(state, user);
+  return roleLabel(state.policy.roles.find((r) => r.roleIndex === idx), idx);
+}
+
+/** May `sender` send application messages (canSendMessage) under `state`? */
+export function checkMessage(state: RoomState, sender: string): CheckResult {
+  return checkChange(state.policy, state.participants, sender, { kind: 'sendMessage' });
+}
+
+/** One line for a denial: the reason and the capability it lacks. */
+export function denialText(r: Extract<CheckResult, { ok: false }>): string {
+  return r.reason.includes(r.denied) ? r.reason : `${r.reason} (${r.denied})`;
+}
