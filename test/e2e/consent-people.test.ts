@@ -20,6 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
+import { unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -96,6 +97,7 @@ function fakeCore() {
         return lunch;
       },
       markRead: async () => undefined,
+      ...unmanagedRoomSettings((roomUri) => (roomUri === LUNCH ? lunch : undefined)),
     },
     messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
     consent: {

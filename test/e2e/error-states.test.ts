@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { quietConsentAndPeople } from './stub-domains.js';
+import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -121,6 +121,7 @@ function fakeCore() {
         r.view = { ...r.view, unread: 0 };
         roomsChanged();
       },
+      ...unmanagedRoomSettings((roomUri) => rooms.get(roomUri)?.view),
     },
     messages: {
       page: async (_a, roomUri, beforeSeq, limit) =>

@@ -1,6 +1,7 @@
-// Consent and people for in-memory fake cores that are not about them: nothing pending, nobody found.
+// Consent, people and room settings for in-memory fake cores that are not about them: nothing
+// pending, nobody found, rooms without roles.
 
-import type { ConsentListView, MimiApi, MyProfileView } from '../../src-shared/contract.js';
+import { CoreError, type ConsentListView, type MimiApi, type MyProfileView, type RoomSettingsView, type RoomView } from '../../src-shared/contract.js';
 
 export function quietConsentAndPeople(userUri: string, handle: string): Pick<MimiApi, 'consent' | 'people'> {
   const empty = (): ConsentListView => ({ incoming: [], granted: [], blocked: [], outgoing: [] });
@@ -15,4 +16,33 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
       setSearchable: async () => me(),
     },
   };
+}
+
+type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'ban' | 'unban';
+
+/**
+ * Room settings as the core gives them for a room without room state: no roles, nothing anyone
+ * may change. `findRoom` answers undefined for a room the fake does not have (roomUnknown).
+ */
+export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | undefined): Pick<MimiApi['rooms'], SettingsMethods> {
+  const view = (roomUri: string): RoomSettingsView => {
+    const room = findRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    return {
+      roomUri,
+      managed: false,
+      metadata: { name: room.name, description: '', avatar: '', subject: '' },
+      participants: room.members.map((user) => ({ user, roleIndex: 0, roleName: '', active: true, can: { kick: false, ban: false, unban: false, roles: [] } })),
+      roles: [],
+      myRoleIndex: 0,
+      myRoleName: '',
+      canEdit: { name: false, description: false, avatar: false, subject: false },
+      canAddParticipant: true,
+      canSendMessage: true,
+    };
+  };
+  const refuse = async (): Promise<RoomSettingsView> => {
+    throw new CoreError('notAllowed', 'This room has no roles to change (not in this fixture).');
+  };
+  return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, ban: refuse, unban: refuse };
 }

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { AccountView, CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { quietConsentAndPeople } from './stub-domains.js';
+import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -66,6 +66,7 @@ function historyCore() {
       addMember: async () => room(),
       leave: async () => room(),
       markRead: async () => undefined,
+      ...unmanagedRoomSettings((roomUri) => (roomUri === ROOM ? room() : undefined)),
     },
     messages: {
       page: async (_a, _r, beforeSeq, limit) => {

@@ -151,8 +151,12 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await a.page.getByTestId('add-member-input').fill('bob');
   await a.page.getByTestId('add-member-submit').click();
   await eventually('bob in the member list', async () => (await a.page.getByTestId('member-item').count()) === 2, WAIT);
-  const memberNames = (await a.page.getByTestId('member-item').allInnerTexts()).map((t) => t.replace(/^\S+\s+/, '').trim());
+  const memberNames = (await a.page.getByTestId('member-item').allInnerTexts()).map((t) => t.replace(/^\S+\s+/, '').split('\n')[0].trim());
   assert.deepEqual(memberNames, ['alice (you)', 'bob']);
+  // Roles of a cooperative room (the default preset): its creator is group_admin, whom they add an
+  // ordinary_user. They come from the room state, which reaches the list after the add's commit.
+  const roles = async () => (await a.page.getByTestId('member-role').allInnerTexts()).join(',');
+  await eventually('roles in the member list', async () => (await roles()) === 'group_admin,ordinary_user', WAIT);
 
   // --- B sees the room; A writes while B has it closed: unread shows ---
   // (B may know the room under another name: match it by URI.)

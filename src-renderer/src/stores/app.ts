@@ -11,6 +11,7 @@ import { useConsentStore } from './consent.js';
 import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
 import { useRoomsStore } from './rooms.js';
+import { useRoomSettingsStore } from './room-settings.js';
 
 export interface Notice {
   id: number;
@@ -59,6 +60,7 @@ export const useAppStore = defineStore('app', () => {
             messages.forget(id);
             consent.forget(id);
             usePeopleStore().forget(id);
+            useRoomSettingsStore().forget(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
@@ -70,6 +72,7 @@ export const useAppStore = defineStore('app', () => {
         break;
       case 'rooms':
         rooms.apply(event.accountId, event.rooms);
+        useRoomSettingsStore().onRooms(event.accountId, event.rooms);
         break;
       case 'message':
         messages.apply(event.accountId, event.message);
@@ -91,6 +94,7 @@ export const useAppStore = defineStore('app', () => {
     await Promise.all(accounts.list.map((a) => useConsentStore().load(a.id).catch(() => undefined)));
     const open = accounts.list.flatMap((a) => (rooms.selected[a.id] ? [{ accountId: a.id, roomUri: rooms.selected[a.id]! }] : []));
     await messages.resync(open);
+    await useRoomSettingsStore().resync();
   }
 
   async function init(): Promise<void> {

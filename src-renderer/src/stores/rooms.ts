@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { MessageView, RoomView } from '../../../src-shared/contract.js';
+import type { MessageView, RoomPreset, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 
 const byRecentActivity = (a: RoomView, b: RoomView): number =>
@@ -80,8 +80,9 @@ export const useRoomsStore = defineStore('rooms', () => {
     }
   }
 
-  async function create(accountId: string, name: string): Promise<RoomView> {
-    const room = await api().rooms.create(accountId, name);
+  /** `preset` null: the core's default (cooperative). */
+  async function create(accountId: string, name: string, preset: RoomPreset | null = null): Promise<RoomView> {
+    const room = await api().rooms.create(accountId, name, preset);
     upsert(accountId, room);
     await select(accountId, room.roomUri);
     return room;

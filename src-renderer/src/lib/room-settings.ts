@@ -1,0 +1,106 @@
+// What the room settings screen derives from a RoomSettingsView: who goes in which group, which
+// roles a member can be moved to, which metadata fields really changed, and when a room's settings
+// are stale. Kept free of Vue so it is unit tested on its own.
+
+import type { RoomMemberView, RoomMetadataArgs, RoomRoleView, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
+
+/** role_index 1 is "banned" in every policy (room-policy.ts): the draft reserves it. */
+export const BANNED_ROLE = 1;
+
+export const METADATA_FIELDS = ['name', 'description', 'avatar', 'subject'] as const;
+export type MetadataField = (typeof METADATA_FIELDS)[number];
+export type Metadata = RoomSettingsView['metadata'];
+
+export interface MemberGroups {
+  /** On the participant list and not banned; the viewer first, then by label. */
+  members: RoomMemberView[];
+  banned: RoomMemberView[];
+}
+
+export function groupMembers(view: RoomSettingsView, selfUri: string, label: (user: string) => string): MemberGroups {
+  const order = (a: RoomMemberView, b: RoomMemberView) => Number(b.user === selfUri) - Number(a.user === selfUri) || label(a.user).localeCompare(label(b.user));
+  const all = [...view.participants].sort(order);
+  return { members: all.filter((m) => m.roleIndex !== BANNED_ROLE), banned: all.filter((m) => m.roleIndex === BANNED_ROLE) };
+}
+
+export function roleName(roles: readonly RoomRoleView[], roleIndex: number): string {
+  return roles.find((r) => r.roleIndex === roleIndex)?.roleName ?? `role ${roleIndex}`;
+}
+
+export interface RoleOption {
+  roleIndex: number;
+  roleName: string;
+}
+
+/**
+ * The roles a member may be moved to, as the core allows them. Roles 0 and 1 are left out: leaving
+ * the list and banning are their own actions (kick, ban), and setRole refuses them.
+ */
+export function roleTargets(view: RoomSettingsView, member: RoomMemberView): RoleOption[] {
+  return member.can.roles
+    .filter((i) => i > BANNED_ROLE && i !== member.roleIndex)
+    .map((i) => ({ roleIndex: i, roleName: roleName(view.roles, i) }));
+}
+
+export interface MemberActions {
+  kick: boolean;
+  ban: boolean;
+  unban: boolean;
+  roles: RoleOption[];
+  any: boolean;
+}
+
+/**
+ * What the row offers: only what the core's `can` allows. Kicking a member with no clients in the
+ * room (already kicked) would remove nothing, so it is not offered even where allowed.
+ */
+export function memberActions(view: RoomSettingsView, member: RoomMemberView): MemberActions {
+  const kick = member.can.kick && member.active;
+  const roles = roleTargets(view, member);
+  return { kick, ban: member.can.ban, unban: member.can.unban, roles, any: kick || member.can.ban || member.can.unban || roles.length > 0 };
+}
+
+/** Single-line fields are compared and sent trimmed; a description keeps its own whitespace. */
+const clean = (field: MetadataField, v: string): string => (field === 'description' ? v : v.trim());
+
+/**
+ * The fields to send: only those the user edited, may edit, and that differ from the room's
+ * current value. Sending an unchanged field would make a commit that changes nothing, and
+ * sending one the role may not change is refused as a whole.
+ */
+export function metadataChanges(current: Metadata, draft: Partial<Metadata>, canEdit: RoomSettingsView['canEdit']): RoomMetadataArgs {
+  const out: RoomMetadataArgs = {};
+  for (const f of METADATA_FIELDS) {
+    const d = draft[f];
+    if (d === undefined || !canEdit[f]) continue;
+    const v = clean(f, d);
+    if (v !== current[f]) out[f] = v;
+  }
+  return out;
+}
+
+/** Checks the core would refuse anyway, said before the round trip; undefined when fine. */
+export function metadataProblem(changes: RoomMetadataArgs): string | undefined {
+  if (changes.name !== undefined && changes.name.length > 100) return 'The room name can be at most 100 characters.';
+  if (changes.subject !== undefined && changes.subject.length > 200) return 'The subject can be at most 200 characters.';
+  if (changes.description !== undefined && changes.description.length > 2000) return 'The description can be at most 2000 characters.';
+  if (changes.avatar) {
+    let ok = false;
+    try {
+      ok = new URL(changes.avatar).protocol === 'https:';
+    } catch {
+      ok = false;
+    }
+    if (!ok) return 'The avatar must be an https:// address (or empty for none).';
+  }
+  return undefined;
+}
+
+/**
+ * What in a RoomView moves when the room state may have changed: it changes only with a commit,
+ * which moves the epoch (and usually the member list). Other room list updates (unread counts,
+ * previews) leave this alone, so they do not reload the settings.
+ */
+export function roomStamp(room: RoomView): string {
+  return `${room.epoch}|${[...room.members].sort().join(' ')}`;
+}

@@ -1,0 +1,204 @@
+// Room settings per room: metadata, participants with roles, and what this account may change.
+// They are part of the room state every member agrees on, which changes only with a commit; the
+// core then sends a new room list, so a room whose epoch or members moved is reloaded. Each action
+// keeps its own last error, so a refusal shows next to the button that caused it.
+
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
+import { api } from '../api.js';
+import { toCoreError } from '../lib/coded-error.js';
+import { roomStamp } from '../lib/room-settings.js';
+import { useRoomsStore } from './rooms.js';
+
+export type SettingsAction = 'load' | 'metadata' | 'kick' | 'ban' | 'unban' | 'role';
+
+const roomKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
+/** Member actions are kept per member: a refusal for bob must not show next to carl. */
+const actionKey = (action: SettingsAction, user?: string): string => (user ? `${action}:${user}` : action);
+
+export const useRoomSettingsStore = defineStore('roomSettings', () => {
+  const views = ref<Record<string, RoomSettingsView | undefined>>({});
+  const errors = ref<Record<string, Record<string, string | undefined> | undefined>>({});
+  const busy = ref<Record<string, Record<string, boolean> | undefined>>({});
+
+  /** Rooms whose settings were asked for, with the room list stamp they were loaded at. */
+  const tracked = new Map<string, string>();
+  const loads = new Map<string, { again: boolean; done: Promise<void> }>();
+  /**
+   * Requests of one room can come back out of order (a reload racing an action): each request
+   * gets a number and an answer is applied only if no later-started one was applied already.
+   */
+  let nextSeq = 1;
+  const appliedSeq = new Map<string, number>();
+
+  function of(accountId: string | undefined, roomUri: string | undefined): RoomSettingsView | undefined {
+    return accountId && roomUri ? views.value[roomKey(accountId, roomUri)] : undefined;
+  }
+
+  function errorOf(accountId: string, roomUri: string, action: SettingsAction, user?: string): string | undefined {
+    return errors.value[roomKey(accountId, roomUri)]?.[actionKey(action, user)];
+  }
+
+  function isBusy(accountId: string, roomUri: string, action: SettingsAction, user?: string): boolean {
+    return !!busy.value[roomKey(accountId, roomUri)]?.[actionKey(action, user)];
+  }
+
+  function setError(key: string, action: string, message: string | undefined): void {
+    const e = (errors.value[key] ??= {});
+    if (message === undefined) delete e[action];
+    else e[action] = message;
+  }
+
+  function setBusy(key: string, action: string, on: boolean): void {
+    const b = (busy.value[key] ??= {});
+    if (on) b[action] = true;
+    else delete b[action];
+  }
+
+  /** The role name of a participant, when the room has roles at all. */
+  function roleNameOf(accountId: string, roomUri: string, user: string): string | undefined {
+    const v = of(accountId, roomUri);
+    if (!v?.managed) return undefined;
+    return v.participants.find((p) => p.user === user)?.roleName;
+  }
+
+  function accept(key: string, seq: number, view: RoomSettingsView): boolean {
+    if (seq < (appliedSeq.get(key) ?? 0)) return false;
+    appliedSeq.set(key, seq);
+    views.value[key] = view;
+    return true;
+  }
+
+  function stampNow(accountId: string, roomUri: string): string {
+    const room = useRoomsStore()
+      .roomsOf(accountId)
+      .find((r) => r.roomUri === roomUri);
+    return room ? roomStamp(room) : '';
+  }
+
+  async function fetchOnce(accountId: string, roomUri: string): Promise<void> {
+    const key = roomKey(accountId, roomUri);
+    const seq = nextSeq++;
+    try {
+      const view = await api().rooms.settings(accountId, roomUri);
+      if (accept(key, seq, view)) setError(key, 'load', undefined);
+    } catch (e) {
+      if (seq >= (appliedSeq.get(key) ?? 0)) setError(key, 'load', toCoreError(e).message);
+    }
+  }
+
+  /** (Re)load a room's settings; calls while one is running make it run once more, not once each. */
+  function load(accountId: string, roomUri: string): Promise<void> {
+    const key = roomKey(accountId, roomUri);
+    if (!tracked.has(key)) tracked.set(key, stampNow(accountId, roomUri));
+    const running = loads.get(key);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          await fetchOnce(accountId, roomUri);
+        } while (entry.again && tracked.has(key));
+      } finally {
+        loads.delete(key);
+      }
+    })();
+    loads.set(key, entry);
+    return entry.done;
+  }
+
+  /** Load once; later changes arrive through `onRooms`. */
+  function ensure(accountId: string, roomUri: string): Promise<void> {
+    const key = roomKey(accountId, roomUri);
+    if (tracked.has(key) && (views.value[key] || loads.has(key))) return loads.get(key)?.done ?? Promise.resolve();
+    return load(accountId, roomUri);
+  }
+
+  /** A new room list from the core: reload the watched rooms whose state may have moved. */
+  function onRooms(accountId: string, rooms: RoomView[]): void {
+    const prefix = `${accountId}\n`;
+    for (const [key, stamp] of [...tracked]) {
+      if (!key.startsWith(prefix)) continue;
+      const roomUri = key.slice(prefix.length);
+      const room = rooms.find((r) => r.roomUri === roomUri);
+      if (!room) {
+        drop(key);
+        continue;
+      }
+      const now = roomStamp(room);
+      if (now === stamp) continue;
+      tracked.set(key, now);
+      void load(accountId, roomUri);
+    }
+  }
+
+  async function run(accountId: string, roomUri: string, action: SettingsAction, user: string | undefined, call: () => Promise<RoomSettingsView>): Promise<boolean> {
+    const key = roomKey(accountId, roomUri);
+    const ak = actionKey(action, user);
+    if (busy.value[key]?.[ak]) return false;
+    if (!tracked.has(key)) tracked.set(key, stampNow(accountId, roomUri));
+    setBusy(key, ak, true);
+    setError(key, ak, undefined);
+    const seq = nextSeq++;
+    try {
+      accept(key, seq, await call());
+      return true;
+    } catch (e) {
+      const ce = toCoreError(e);
+      setError(key, ak, ce.message);
+      // A refusal means what this screen offered was out of date (a role changed meanwhile).
+      if (ce.code === 'notAllowed') void load(accountId, roomUri);
+      if (ce.code === 'roomUnknown' || ce.code === 'notMember') void useRoomsStore().recheck(accountId, ce.code === 'roomUnknown' ? roomUri : undefined);
+      return false;
+    } finally {
+      setBusy(key, ak, false);
+    }
+  }
+
+  async function setMetadata(accountId: string, roomUri: string, changes: RoomMetadataArgs): Promise<boolean> {
+    const ok = await run(accountId, roomUri, 'metadata', undefined, () => api().rooms.setMetadata(accountId, roomUri, changes));
+    // The room list names rooms too; the new name should show there without waiting for an event.
+    if (ok && changes.name !== undefined) void useRoomsStore().load(accountId).catch(() => undefined);
+    return ok;
+  }
+
+  const setRole = (accountId: string, roomUri: string, user: string, roleIndex: number) =>
+    run(accountId, roomUri, 'role', user, () => api().rooms.setRole(accountId, roomUri, user, roleIndex));
+  const kick = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'kick', user, () => api().rooms.kick(accountId, roomUri, user));
+  const ban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'ban', user, () => api().rooms.ban(accountId, roomUri, user));
+  const unban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'unban', user, () => api().rooms.unban(accountId, roomUri, user));
+
+  /** Errors of an earlier visit are not about what is on screen now. */
+  function clearErrors(accountId: string, roomUri: string): void {
+    delete errors.value[roomKey(accountId, roomUri)];
+  }
+
+  function drop(key: string): void {
+    tracked.delete(key);
+    appliedSeq.delete(key);
+    delete views.value[key];
+    delete errors.value[key];
+    delete busy.value[key];
+  }
+
+  /** After missing events (the bridge reconnected): reload everything watched. */
+  async function resync(): Promise<void> {
+    await Promise.all(
+      [...tracked.keys()].map((key) => {
+        const [accountId, roomUri] = key.split('\n');
+        return load(accountId, roomUri);
+      }),
+    );
+  }
+
+  function forget(accountId: string): void {
+    for (const key of [...tracked.keys()]) if (key.startsWith(`${accountId}\n`)) drop(key);
+  }
+
+  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, ban, unban, clearErrors, resync, forget };
+});

@@ -1,0 +1,396 @@
+// Room settings as a person sees them: roles in the member list, the settings panel with the
+// room's details (editable only where the role allows) and its participants with the actions the
+// core says this account may take, a refusal shown next to the action that caused it, the panel
+// following the room as it changes, and the policy preset picked when creating a room. The core
+// behind the (real) bridge is an in-memory MimiApi that answers like the core would: a
+// cooperative room where alice is group_admin.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import {
+  CoreError,
+  type AccountView,
+  type CoreEvent,
+  type MimiApi,
+  type RoomMemberView,
+  type RoomMetadataArgs,
+  type RoomRoleView,
+  type RoomSettingsView,
+  type RoomView,
+} from '../../src-shared/contract.js';
+import type { Bridge } from '../../src-main/bridge/bridge-server.js';
+import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
+import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
+
+const ME = 'mimi://localhost/u/alice';
+const BOB = 'mimi://localhost/u/bob';
+const CARL = 'mimi://b.example/u/carl';
+const DAVE = 'mimi://localhost/u/dave';
+const ERIN = 'mimi://localhost/u/erin';
+const LUNCH = 'mimi://localhost/r/lunch';
+const ACCT = 'acct-alice';
+
+const ROLES: RoomRoleView[] = [
+  { roleIndex: 0, roleName: 'no_role', capabilities: [] },
+  { roleIndex: 1, roleName: 'banned', capabilities: [] },
+  { roleIndex: 2, roleName: 'ordinary_user', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName'] },
+  { roleIndex: 3, roleName: 'group_admin', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName', 'canBan', 'canUnBan', 'canKick', 'canChangeUserRole', 'canChangeRoomDescription'] },
+  { roleIndex: 4, roleName: 'super_admin', capabilities: ['canBan', 'canKick', 'canChangeUserRole', 'canDestroyRoom'] },
+];
+const roleName = (i: number) => ROLES.find((r) => r.roleIndex === i)!.roleName;
+
+function fakeCore() {
+  const listeners = new Set<(e: CoreEvent) => void>();
+  const emit = (e: CoreEvent) => listeners.forEach((l) => l(e));
+  const calls: { method: string; args: unknown[] }[] = [];
+  const note = (method: string, args: unknown[]) => calls.push({ method, args });
+
+  let myRole = 3;
+  let epoch = 7;
+  const metadata = { name: 'Lunch', description: 'Where and when we eat', avatar: '', subject: 'Tacos on Friday?' };
+  let participants: { user: string; roleIndex: number; active: boolean }[] = [
+    { user: ME, roleIndex: 3, active: true },
+    { user: BOB, roleIndex: 2, active: true },
+    { user: CARL, roleIndex: 2, active: true },
+    { user: DAVE, roleIndex: 4, active: true },
+    { user: ERIN, roleIndex: 1, active: false },
+  ];
+  const others: RoomView[] = [];
+
+  const none = { kick: false, ban: false, unban: false, roles: [] as number[] };
+  // What the cooperative policy lets a group_admin do: act on ordinary users and admins, not on a
+  // super_admin; an ordinary_user here may do none of it.
+  const canOn = (p: { user: string; roleIndex: number; active: boolean }): RoomMemberView['can'] => {
+    if (myRole !== 3 || p.user === ME || p.roleIndex === 4) return none;
+    if (p.roleIndex === 1) return { ...none, unban: true };
+    return { kick: p.active, ban: true, unban: false, roles: [0, 1, 2, 3] };
+  };
+  const settings = (): RoomSettingsView => ({
+    roomUri: LUNCH,
+    managed: true,
+    metadata: { ...metadata },
+    participants: participants.map((p) => ({ ...p, roleName: roleName(p.roleIndex), can: canOn(p) })),
+    roles: ROLES,
+    myRoleIndex: myRole,
+    myRoleName: roleName(myRole),
+    canEdit: { name: true, description: myRole >= 3, avatar: true, subject: true },
+    canAddParticipant: true,
+    canSendMessage: true,
+  });
+  const lunch = (): RoomView => ({
+    roomUri: LUNCH,
+    name: metadata.name,
+    hubDomain: 'localhost',
+    members: participants.filter((p) => p.active && p.roleIndex > 1).map((p) => p.user),
+    unread: 0,
+    epoch: String(epoch),
+  });
+  const list = () => [lunch(), ...others];
+  /** A commit: the epoch moves and the core sends the new room list. */
+  const commit = () => {
+    epoch++;
+    emit({ type: 'rooms', accountId: ACCT, rooms: list() });
+  };
+  const needs = (capability: string) => {
+    if (!ROLES.find((r) => r.roleIndex === myRole)!.capabilities.includes(capability)) throw new CoreError('notAllowed', `Your role ${roleName(myRole)} lacks ${capability}`);
+  };
+  const find = (user: string) => {
+    const p = participants.find((x) => x.user === user);
+    if (!p) throw new CoreError('invalidArgument', `${user} is not on the participant list`);
+    return p;
+  };
+  const room = (roomUri: string) => {
+    if (roomUri !== LUNCH) throw new CoreError('invalidArgument', 'only Lunch has settings in this fixture');
+  };
+
+  const account = (): AccountView => ({
+    id: ACCT,
+    userUri: ME,
+    handle: 'alice',
+    domain: 'localhost',
+    providerUrl: 'https://127.0.0.1:1',
+    deviceUri: 'mimi://localhost/d/alice/dev1',
+    connection: 'online',
+    active: true,
+    unreadTotal: 0,
+  });
+  const plain = unmanagedRoomSettings((roomUri) => list().find((r) => r.roomUri === roomUri));
+
+  const core: MimiApi = {
+    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
+    accounts: {
+      list: async () => [account()],
+      register: async () => account(),
+      login: async () => account(),
+      switchTo: async () => [account()],
+      signOut: async () => [account()],
+    },
+    rooms: {
+      list: async () => list(),
+      create: async (...args) => {
+        note('create', args);
+        const [, name] = args;
+        const r: RoomView = { roomUri: `mimi://localhost/r/${name.toLowerCase()}`, name, hubDomain: 'localhost', members: [ME], unread: 0, epoch: '0' };
+        others.push(r);
+        return r;
+      },
+      addMember: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
+      leave: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
+      markRead: async () => undefined,
+      settings: async (...args) => {
+        note('settings', args);
+        if (args[1] !== LUNCH) return plain.settings(...args);
+        return settings();
+      },
+      setMetadata: async (...args) => {
+        note('setMetadata', args);
+        room(args[1]);
+        const m: RoomMetadataArgs = args[2];
+        if (m.name !== undefined) needs('canChangeRoomName');
+        if (m.description !== undefined) needs('canChangeRoomDescription');
+        Object.assign(metadata, m);
+        commit();
+        return settings();
+      },
+      setRole: async (...args) => {
+        note('setRole', args);
+        room(args[1]);
+        needs('canChangeUserRole');
+        find(args[2]).roleIndex = args[3];
+        commit();
+        return settings();
+      },
+      kick: async (...args) => {
+        note('kick', args);
+        room(args[1]);
+        needs('canKick');
+        find(args[2]).active = false;
+        commit();
+        return settings();
+      },
+      ban: async (...args) => {
+        note('ban', args);
+        room(args[1]);
+        needs('canBan');
+        Object.assign(find(args[2]), { roleIndex: 1, active: false });
+        commit();
+        return settings();
+      },
+      unban: async (...args) => {
+        note('unban', args);
+        room(args[1]);
+        needs('canUnBan');
+        participants = participants.filter((p) => p.user !== args[2]);
+        commit();
+        return settings();
+      },
+    },
+    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
+    ...quietConsentAndPeople(ME, 'alice'),
+    onEvent(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+  return {
+    core,
+    calls,
+    callsOf: (method: string) => calls.filter((c) => c.method === method),
+    /** Another member changes the subject: a commit this device only hears about. */
+    remoteSubject(subject: string) {
+      metadata.subject = subject;
+      commit();
+    },
+    /** Another admin demoted alice, and the commit has not reached this device yet. */
+    demoteSilently() {
+      myRole = 2;
+      find(ME).roleIndex = 2;
+    },
+  };
+}
+
+let browser: Browser;
+let bridge: Bridge;
+let page: Page;
+let problems: string[];
+const fixture = fakeCore();
+let session: FakeCoreSession | undefined;
+
+before(async () => {
+  session = await openOnFakeCore(fixture.core, { width: 1280, height: 860 });
+  ({ browser, bridge, page, problems } = session);
+});
+
+after(async () => {
+  await session?.close();
+});
+
+const panel = () => page.getByTestId('room-settings');
+const row = (user: string) => panel().locator(`[data-testid=room-member][data-user="${user}"]`);
+
+test('the member list shows roles; the settings panel shows them and offers only what the core allows', async () => {
+  await page.goto(bridge.url);
+  await page.locator('[data-testid=room-item][data-room-name="Lunch"]').click();
+  const memberList = page.getByTestId('member-list');
+  await eventually('roles in the member list', async () => (await memberList.getByTestId('member-role').count()) === 4);
+  const items = await memberList.getByTestId('member-item').allInnerTexts();
+  assert.match(items[0], /alice \(you\)\s+group_admin/);
+  assert.ok(items.some((t) => /bob\s+ordinary_user/.test(t)));
+  assert.ok(items.some((t) => /dave\s+super_admin/.test(t)));
+  assert.ok(!items.some((t) => /erin/.test(t)), 'a banned user is not a member');
+
+  await page.getByRole('button', { name: 'Room settings', exact: true }).click();
+  await panel().waitFor();
+  assert.equal(await page.getByTestId('member-list').count(), 0, 'the settings take the member panel’s place');
+  assert.equal(await page.getByTestId('my-role').innerText(), 'Your role: group_admin');
+  assert.equal(await panel().getByLabel('Name', { exact: true }).inputValue(), 'Lunch');
+  assert.equal(await panel().getByLabel('Description', { exact: true }).inputValue(), 'Where and when we eat');
+  assert.equal(await panel().getByLabel('Subject', { exact: true }).inputValue(), 'Tacos on Friday?');
+  assert.ok(await panel().getByRole('button', { name: 'Save', exact: true }).isDisabled(), 'nothing to save yet');
+
+  // Roles, and the members/banned groups.
+  const roleOf = async (user: string) => row(user).getByTestId('room-member-role').innerText();
+  assert.deepEqual(await Promise.all([ME, BOB, CARL, DAVE].map(roleOf)), ['group_admin', 'ordinary_user', 'ordinary_user', 'super_admin']);
+  assert.equal(await page.getByTestId('room-members').getByTestId('room-member').count(), 4);
+  const banned = page.getByTestId('room-banned');
+  assert.deepEqual(await banned.getByTestId('room-member').evaluateAll((els) => els.map((e) => e.getAttribute('data-user'))), [ERIN]);
+  assert.match(await panel().getByRole('heading', { name: /Banned/ }).innerText(), /Banned \(1\)/);
+
+  // Actions only where `can` allows them.
+  assert.equal(await row(BOB).getByRole('button', { name: 'Kick bob', exact: true }).count(), 1);
+  assert.equal(await row(BOB).getByRole('button', { name: 'Ban bob', exact: true }).count(), 1);
+  assert.equal(await row(BOB).getByRole('button', { name: 'Unban bob', exact: true }).count(), 0);
+  const options = await row(BOB).getByLabel('New role for bob', { exact: true }).locator('option').allInnerTexts();
+  assert.deepEqual(options, ['Change role…', 'group_admin'], 'only the roles in can.roles, not the current one, not no_role/banned');
+  assert.equal(await row(DAVE).getByRole('button').count(), 0, 'a super_admin is out of a group_admin’s reach');
+  assert.equal(await row(DAVE).getByRole('combobox').count(), 0);
+  assert.equal(await row(ME).getByRole('button').count(), 0);
+  assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban']);
+  await screenshot(page, '30-room-settings');
+});
+
+test('editing the name sends only the name; a change made elsewhere shows without losing what is typed', async () => {
+  await panel().getByLabel('Name', { exact: true }).fill('Lunch club');
+  await panel().getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByTestId('room-meta-saved').waitFor();
+  assert.deepEqual(fixture.callsOf('setMetadata').at(-1)?.args, [ACCT, LUNCH, { name: 'Lunch club' }]);
+  await eventually('new name in the header', async () => (await page.getByTestId('room-title').innerText()) === 'Lunch club');
+  assert.ok(await panel().getByRole('button', { name: 'Save', exact: true }).isDisabled());
+
+  // Typing a description, then someone else changes the subject: the panel reloads on the commit.
+  await panel().getByLabel('Description', { exact: true }).fill('Noon, usually');
+  const loads = fixture.callsOf('settings').length;
+  fixture.remoteSubject('Pizza instead');
+  await eventually('subject updated', async () => (await panel().getByLabel('Subject', { exact: true }).inputValue()) === 'Pizza instead');
+  assert.ok(fixture.callsOf('settings').length > loads);
+  assert.equal(await panel().getByLabel('Description', { exact: true }).inputValue(), 'Noon, usually', 'the draft survives the reload');
+  await panel().getByLabel('Description', { exact: true }).press('Escape');
+  assert.equal(await panel().count(), 1, 'Escape does not throw away unsaved edits');
+  await panel().getByRole('button', { name: 'Undo changes', exact: true }).click();
+  assert.equal(await panel().getByLabel('Description', { exact: true }).inputValue(), 'Where and when we eat');
+  assert.equal(fixture.callsOf('setMetadata').length, 1);
+});
+
+test('role change, kick (confirmed; Escape cancels) and unban', async () => {
+  await row(BOB).getByLabel('New role for bob', { exact: true }).selectOption({ label: 'group_admin' });
+  await row(BOB).getByRole('button', { name: 'Set role of bob', exact: true }).click();
+  await eventually('bob promoted', async () => (await row(BOB).getByTestId('room-member-role').innerText()) === 'group_admin');
+  assert.deepEqual(fixture.callsOf('setRole').at(-1)?.args, [ACCT, LUNCH, BOB, 3]);
+
+  // A slip is caught: Kick asks first, and Escape backs out with the focus where it was.
+  await row(CARL).getByRole('button', { name: 'Kick carl@b.example', exact: true }).click();
+  const confirm = row(CARL).getByRole('button', { name: 'Confirm: kick carl@b.example', exact: true });
+  await confirm.waitFor();
+  assert.ok(await confirm.evaluate((el) => el === document.activeElement), 'the confirm button has the focus');
+  await page.keyboard.press('Escape');
+  await eventually('confirm gone', async () => (await confirm.count()) === 0);
+  assert.ok(await row(CARL).getByRole('button', { name: 'Kick carl@b.example', exact: true }).evaluate((el) => el === document.activeElement));
+  assert.equal(await panel().count(), 1, 'Escape in the confirmation does not close the panel');
+  assert.equal(fixture.callsOf('kick').length, 0);
+
+  await page.keyboard.press('Enter');
+  await confirm.waitFor();
+  await page.keyboard.press('Enter');
+  await row(CARL).getByTestId('room-member-inactive').waitFor();
+  assert.ok(await row(CARL).evaluate((el) => el.contains(document.activeElement)), 'the keyboard stays in the row');
+  assert.deepEqual(fixture.callsOf('kick').at(-1)?.args, [ACCT, LUNCH, CARL]);
+  assert.equal(await row(CARL).getByRole('button', { name: /^Kick/ }).count(), 0, 'nobody to kick any more');
+  assert.equal(await row(CARL).getByRole('button', { name: 'Ban carl@b.example', exact: true }).count(), 1);
+
+  await row(ERIN).getByRole('button', { name: 'Unban erin', exact: true }).click();
+  await eventually('banned group gone', async () => (await page.getByTestId('room-banned').count()) === 0);
+  assert.deepEqual(fixture.callsOf('unban').at(-1)?.args, [ACCT, LUNCH, ERIN]);
+});
+
+test('a refused action shows the core’s message next to it, and the panel catches up with the real role', async () => {
+  fixture.demoteSilently();
+  await row(BOB).getByRole('button', { name: 'Ban bob', exact: true }).click();
+  await row(BOB).getByRole('button', { name: 'Confirm: ban bob', exact: true }).click();
+  const alert = row(BOB).getByRole('alert');
+  await alert.waitFor();
+  assert.equal(await alert.innerText(), 'Your role ordinary_user lacks canBan');
+  assert.equal(await alert.getAttribute('data-action'), 'ban');
+  assert.equal(await panel().getByRole('alert').count(), 1, 'only next to the refused action');
+  // The refusal showed the screen was stale: it reloads, and offers nothing the role cannot do.
+  await eventually('role reloaded', async () => (await page.getByTestId('my-role').innerText()) === 'Your role: ordinary_user');
+  assert.equal(await panel().getByRole('button', { name: /^(Kick|Ban|Unban|Set role)/ }).count(), 0);
+  assert.equal(await panel().getByRole('textbox', { name: 'Description', exact: true }).count(), 0, 'description is read-only text now');
+  assert.equal(await page.getByTestId('room-meta-description-readonly').innerText(), 'Where and when we eat');
+  assert.equal(await panel().getByRole('textbox', { name: 'Name', exact: true }).count(), 1, 'an ordinary_user may still rename');
+  assert.equal(await alert.innerText(), 'Your role ordinary_user lacks canBan', 'the message stays after the reload');
+  await screenshot(page, '31-room-settings-refused');
+
+  // Escape closes the panel and gives the focus back to its button; the member list returns.
+  await panel().getByRole('heading', { name: 'Room settings', exact: true }).focus();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('member-list').waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Room settings', exact: true }).evaluate((el) => el === document.activeElement));
+  // Reopened, the old refusal is gone: it was about the screen as it was then.
+  await page.getByRole('button', { name: 'Room settings', exact: true }).click();
+  await panel().waitFor();
+  assert.equal(await panel().getByRole('alert').count(), 0);
+});
+
+test('creating a room: the policy preset is picked in the form (cooperative by default)', async () => {
+  await page.getByTestId('new-room').click();
+  const preset = page.getByLabel('Who can do what', { exact: true });
+  assert.equal(await preset.inputValue(), 'cooperative');
+  assert.deepEqual(await preset.locator('option').allInnerTexts(), ['Cooperative (default)', 'Moderated']);
+  await page.getByLabel('Room name', { exact: true }).fill('Board');
+  await preset.selectOption({ label: 'Moderated' });
+  assert.match(await page.locator('#new-room-preset-hint').innerText(), /moderators can mute, kick or ban/);
+  await screenshot(page, '32-create-room-preset');
+  await page.getByTestId('create-room-submit').click();
+  await page.locator('[data-testid=room-item][data-room-name="Board"]').waitFor();
+  assert.deepEqual(fixture.callsOf('create').at(-1)?.args, [ACCT, 'Board', 'moderated']);
+
+  await page.getByTestId('new-room').click();
+  assert.equal(await page.getByLabel('Who can do what', { exact: true }).inputValue(), 'cooperative', 'each new room starts from the default');
+  await page.getByLabel('Room name', { exact: true }).fill('Cafe');
+  await page.getByLabel('Room name', { exact: true }).press('Enter');
+  await page.locator('[data-testid=room-item][data-room-name="Cafe"]').waitFor();
+  assert.deepEqual(fixture.callsOf('create').at(-1)?.args, [ACCT, 'Cafe', 'cooperative']);
+  // A room without room state: the panel says so and offers nothing.
+  await page.getByRole('button', { name: 'Room settings', exact: true }).click();
+  await page.getByTestId('room-unmanaged').waitFor();
+  assert.equal(await panel().getByRole('textbox').count(), 0);
+  assert.equal(await panel().getByRole('button', { name: /^(Kick|Ban|Unban|Set role|Save)/ }).count(), 0);
+});
+
+test('dark, narrow: the panel floats over the timeline', async () => {
+  const dark = await browser.newContext({ viewport: { width: 820, height: 700 }, colorScheme: 'dark' });
+  const darkPage = await dark.newPage();
+  const darkProblems = collectPageProblems(darkPage);
+  await darkPage.goto(bridge.url);
+  await darkPage.locator('[data-testid=room-item][data-room-name="Lunch club"]').click();
+  await darkPage.getByRole('button', { name: 'Room settings', exact: true }).click();
+  const p = darkPage.getByTestId('room-settings');
+  await p.waitFor();
+  await p.locator(`[data-testid=room-member][data-user="${BOB}"]`).waitFor();
+  assert.equal(await p.evaluate((el) => getComputedStyle(el).position), 'absolute');
+  await screenshot(darkPage, '33-dark-narrow-room-settings');
+  await dark.close();
+  assert.deepEqual(darkProblems, []);
+  assert.deepEqual(problems, []);
+});
