@@ -410,6 +410,9 @@ export class Hub {
         if (added.length !== 1) throw badRequest(`an external commit must add exactly one device, this one adds ${added.length}`);
         sender = added[0];
         const joinerUser = userOfDevice(sender);
+        if (room.room_state && decodeState(room.room_state, 'stored room state').participants.some((p) => p.user === joinerUser && p.roleIndex === BANNED_ROLE_INDEX)) {
+          throw new ApiFailure('notAllowed', `${joinerUser} is banned from ${roomUri}`);
+        }
         for (const d of removed) {
           if (userOfDevice(d) !== joinerUser) throw new ApiFailure('notAllowed', `an external commit may only remove its own user's devices, not ${d}`);
         }
@@ -439,10 +442,10 @@ export class Hub {
           }
         });
       }
-      // ... and a follower removes only its own devices (an external joiner only its own user's,
-      // above) or those the hub itself proposed to remove, until removals are checked against the
-      // commit's Remove proposals and the room policy.
-      if (source.kind === 'peer' && !external) {
+      // ... and, in a room without room state, a follower removes only its own devices (an
+      // external joiner only its own user's, above) or those the hub itself proposed to remove; in
+      // a managed room the room policy decides who may remove whom (below).
+      if (source.kind === 'peer' && !external && !room.room_state) {
         const proposedByHub = new Set(this.store.pendingRemovals(roomUri));
         for (const d of removed) {
           if (domainOf(d) !== source.domain && !proposedByHub.has(d)) {

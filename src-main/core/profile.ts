@@ -28,6 +28,7 @@ import { fromB64, toB64, toHex, fromUtf8, utf8 } from '../../src-shared/bytes.js
 import { decodeContent, encodeContent, messageId, summarize, textMessage } from '../../src-shared/content.js';
 import { displayHandle, newRoomUri, parseMimiUri, parseUserAddress, userOfDevice } from '../../src-shared/identifiers.js';
 import { welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
 import type { DeviceKeys, GroupSession, MlsEngine, CommitOutput } from '../mls/engine.js';
 import { MlsError } from '../mls/engine.js';
 import { ProfileDb, type MessageRow } from '../db/profile-db.js';
@@ -827,9 +828,10 @@ export class Profile extends EventEmitter {
     const msgEpoch = BigInt(ev.epoch);
     // Our own commits come back to no one; a commit for an epoch we already left is stale.
     if (ev.kind === 'commit' && msgEpoch < s.epoch) return;
-    const { session, result } = await s.process(fromB64(ev.payload));
+    const payload = fromB64(ev.payload);
+    const { session, result } = await s.process(payload);
     const state = this.roomStateOf(s);
-    if (result.kind === 'commit' && !result.selfRemoved && state) this.verifyCommit(s, session, state, result);
+    if (result.kind === 'commit' && state) this.verifyCommit(s, session, state, result, payload);
     if (result.kind === 'application') {
       const sender = userOfDevice(result.senderIdentity);
       const may = state ? checkMessage(state, sender) : { ok: true as const };
@@ -875,8 +877,23 @@ export class Profile extends EventEmitter {
    * Every member checks a commit as the hub does and does not adopt one the room policy forbids:
    * the group then stays at the old epoch here, which is what "ignored" costs.
    */
-  private verifyCommit(before: GroupSession, after: GroupSession, state: RoomState, result: Extract<Awaited<ReturnType<GroupSession['process']>>['result'], { kind: 'commit' }>): void {
-    const next = this.roomStateOf(after);
+  private verifyCommit(
+    before: GroupSession,
+    after: GroupSession,
+    state: RoomState,
+    result: Extract<Awaited<ReturnType<GroupSession['process']>>['result'], { kind: 'commit' }>,
+    commit: Uint8Array,
+  ): void {
+    // The new state is what the commit's GroupContextExtensions proposal sets (read from the
+    // PublicMessage: a member the commit removes gets no new GroupContext from ts-mls, and must be
+    // able to refuse its own unauthorized removal too).
+    let next: RoomState | undefined;
+    try {
+      const proposed = commitGroupContextExtensions(commit);
+      next = proposed ? readRoomState(proposed.map((e) => ({ type: e.extensionType, data: e.extensionData }))) : state;
+    } catch {
+      next = result.selfRemoved ? undefined : this.roomStateOf(after);
+    }
     const who = (() => {
       try {
         return userOfDevice(result.committer);
