@@ -458,7 +458,10 @@ class TsMlsSession implements GroupSession {
         const identity = identityAt(proposal.remove.removed);
         if (identity === undefined) continue;
         removed.push(identity);
-        if (departedBy(identity, identityAt(senderLeafIndex))) departed.push(identity);
+        // An external commit carries its Removes by value (RFC 9420 12.4.3.2), so a Remove without
+        // a sender leaf is the joiner's own there, and an external sender's (the hub's) otherwise.
+        const proposer = senderLeafIndex === undefined && externalJoiner !== undefined ? credentialIdentity(externalJoiner.credential) : identityAt(senderLeafIndex);
+        if (departedBy(identity, proposer)) departed.push(identity);
       } else if (proposal.proposalType === 'add') {
         added.push(credentialIdentity(proposal.add.keyPackage.leafNode.credential));
       }
