@@ -302,6 +302,9 @@ export class Hub {
   /** GroupInfo for a local participant (a new device joining by external commit). */
   groupInfo(actor: HubActor, roomUri: string): GroupInfoResponse {
     const row = this.requireRoom(roomUri);
+    if (row.room_state && decodeState(row.room_state, 'stored room state').participants.some((p) => p.user === actor.userUri && p.roleIndex === BANNED_ROLE_INDEX)) {
+      throw new ApiFailure('notAllowed', `${actor.userUri} is banned from ${roomUri}`);
+    }
     this.requireParticipant(roomUri, actor.userUri);
     if (!row.group_info || !row.ratchet_tree) {
       throw new ApiFailure('notFound', `room ${roomUri} has no GroupInfo yet (no commit accepted so far)`);

@@ -213,6 +213,8 @@ export interface MimiApi {
     addMember(accountId: string, roomUri: string, user: string): Promise<RoomView>;
     /** Leave: this account's devices are proposed for removal; the room turns read-only here. */
     leave(accountId: string, roomUri: string): Promise<RoomView>;
+    /** Join by the room's link (URI): for participants without clients in it, e.g. after a kick. */
+    join(accountId: string, roomUri: string): Promise<RoomView>;
     markRead(accountId: string, roomUri: string): Promise<void>;
     /** Participants with roles, metadata, and what this account may change. */
     settings(accountId: string, roomUri: string): Promise<RoomSettingsView>;
@@ -405,6 +407,7 @@ export const METHODS = {
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.addMember': [accountId, roomUri, str(300)],
   'rooms.leave': [accountId, roomUri],
+  'rooms.join': [accountId, roomUri],
   'rooms.markRead': [accountId, roomUri],
   'rooms.settings': [accountId, roomUri],
   'rooms.setMetadata': [accountId, roomUri, roomMetadata],

@@ -21,6 +21,7 @@ const USAGE = `usage:
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
+  mimi --profile DIR join ROOM-URI        join by the room's link (participants only, e.g. after a kick)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
@@ -199,6 +200,12 @@ async function main(argv: string[]): Promise<void> {
       arity(args, 2, cmd);
       return withProfile(p, async (profile) => {
         await profile.addMember(profile.resolveRoom(args[0]), args[1]);
+      });
+    case 'join':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => {
+        const room = await profile.joinRoom(args[0]);
+        process.stdout.write(`${room.roomUri}\n`);
       });
     case 'leave':
       arity(args, 1, cmd);

@@ -258,6 +258,7 @@ class Core implements AppCore {
     create: (accountId: string, name: string, preset: RoomPreset | null) => this.profile(accountId).createRoom(name, preset ?? undefined),
     addMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).addMember(roomUri, user),
     leave: (accountId: string, roomUri: string) => this.profile(accountId).leaveRoom(roomUri),
+    join: (accountId: string, roomUri: string) => this.profile(accountId).joinRoom(roomUri),
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
     settings: async (accountId: string, roomUri: string): Promise<RoomSettingsView> => this.profile(accountId).roomSettings(roomUri),
     setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),

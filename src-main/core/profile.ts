@@ -923,19 +923,60 @@ export class Profile extends EventEmitter {
     const rooms = await this.client.listRooms();
     for (const r of rooms) {
       if (this.db.getRoom(r.roomUri)) continue;
-      const gi = await this.client.groupInfo(r.roomUri);
-      const { pending, commit } = await this.engine.joinExternal(this.keys, fromB64(gi.groupInfo), fromB64(gi.ratchetTree));
-      const info = await pending.groupInfo();
       try {
-        await this.client.commit(r.roomUri, { commit: toB64(commit), groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree), requestId: toB64(randomBytes(16)) });
+        await this.joinExternally(r.roomUri);
       } catch (e) {
         if (e instanceof ProviderError && e.code === 'wrongEpoch') continue; // joined next time we connect
         throw e;
       }
-      this.db.insertRoom({ roomUri: r.roomUri, name: '', hubDomain: r.hubDomain, epoch: pending.epoch, groupState: pending.encode() });
-      this.sessions.set(r.roomUri, pending);
       this.emit('rooms');
     }
+  }
+
+  /** GroupInfo from the hub, external commit, and the room is this device's again (or for the first time). */
+  private async joinExternally(roomUri: string): Promise<void> {
+    const gi = await this.client.groupInfo(roomUri);
+    const { pending, commit } = await this.engine.joinExternal(this.keys, fromB64(gi.groupInfo), fromB64(gi.ratchetTree));
+    const info = await pending.groupInfo();
+    await this.client.commit(roomUri, { commit: toB64(commit), groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree), requestId: toB64(randomBytes(16)) });
+    this.db.tx(() => {
+      if (this.db.getRoom(roomUri)) {
+        this.db.markRejoined(roomUri);
+        this.saveSession(roomUri, pending);
+      } else {
+        this.db.insertRoom({ roomUri, name: '', hubDomain: parseMimiUri(roomUri).domain, epoch: pending.epoch, groupState: pending.encode() });
+      }
+    });
+    this.sessions.set(roomUri, pending);
+  }
+
+  /**
+   * Join a room by its link (its URI): for a participant whose clients are not in the group, e.g.
+   * after a kick or after leaving from another device. Banned users and users not on the list
+   * are refused by the hub.
+   */
+  async joinRoom(roomUri: string): Promise<RoomView> {
+    try {
+      if (parseMimiUri(roomUri).kind !== 'room') throw new Error('not a room');
+    } catch {
+      throw new CoreError('invalidArgument', `"${roomUri}" is not a room link; it looks like mimi://a.example/r/…`);
+    }
+    const local = this.db.getRoom(roomUri);
+    if (local && !local.left && this.session(roomUri).members().some((m) => m.identity === this.config.deviceUri)) return this.roomView(roomUri);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.serial.run(() => this.joinExternally(roomUri));
+        break;
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'wrongEpoch' && attempt < COMMIT_ATTEMPTS) continue; // someone committed first: fetch again
+        if (e instanceof ProviderError && (e.code === 'notMember' || e.code === 'notAllowed')) {
+          throw new CoreError('notAllowed', `Cannot join ${roomUri}: ${e.message}. Only participants can join by link; if you were banned, a member must unban you and add you again.`);
+        }
+        throw toCoreError(e, 'Could not join the room');
+      }
+    }
+    this.emit('rooms');
+    return this.roomView(roomUri);
   }
 
   /**

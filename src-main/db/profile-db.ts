@@ -170,6 +170,11 @@ export class ProfileDb {
     this.db.prepare('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
   }
 
+  /** Back in a room this device had left or been removed from (it joined again). */
+  markRejoined(roomUri: string): void {
+    this.db.prepare('UPDATE rooms SET left_room = 0 WHERE room_uri = ?').run(roomUri);
+  }
+
   markRead(roomUri: string): void {
     this.db.prepare('UPDATE rooms SET unread = 0 WHERE room_uri = ?').run(roomUri);
   }

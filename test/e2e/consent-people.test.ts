@@ -85,6 +85,9 @@ function fakeCore() {
       create: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },
+      join: async () => {
+        throw new CoreError('internal', 'not in this fixture');
+      },
       leave: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },

@@ -104,6 +104,10 @@ function fakeCore() {
       create: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },
+      join: async (_a, roomUri) => {
+        joinCalls.push(roomUri);
+        throw new CoreError('notAllowed', `Cannot join ${roomUri}: mimi://localhost/u/alice is banned. Only participants can join by link.`);
+      },
       leave: async (_a, roomUri) => {
         const r = room(roomUri);
         r.view = { ...r.view, members: [] };
@@ -165,6 +169,7 @@ function fakeCore() {
   };
 }
 
+const joinCalls: string[] = [];
 let browser: Browser;
 let bridge: Bridge;
 let page: Page;
@@ -240,6 +245,11 @@ test('unread counts, members, a left room, a vanished room, a room its provider 
   assert.match(await page.getByTestId('composer-readonly').innerText(), /not a member of this room any more/);
   await page.getByTestId('members-left').waitFor();
   assert.equal(await page.getByTestId('add-member-form').count(), 0);
+  // "Join again" asks the core; a refusal (here: banned) is said next to the button.
+  await page.getByRole('button', { name: 'Join again' }).click();
+  await page.getByTestId('rejoin-error').waitFor();
+  assert.match(await page.getByTestId('rejoin-error').innerText(), /banned/);
+  assert.deepEqual(joinCalls, [ROOM.old]);
   await screenshot(page, '12-room-left');
 
   // --- the open room disappears from the core's list: a clear state, not a silent switch ---

@@ -136,6 +136,7 @@ function fakeCore() {
         return r;
       },
       addMember: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
+      join: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       leave: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       markRead: async () => undefined,
       settings: async (...args) => {

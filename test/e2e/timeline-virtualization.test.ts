@@ -64,6 +64,7 @@ function historyCore() {
       list: async () => [room()],
       create: async () => room(),
       addMember: async () => room(),
+      join: async () => room(),
       leave: async () => room(),
       markRead: async () => undefined,
       ...unmanagedRoomSettings((roomUri) => (roomUri === ROOM ? room() : undefined)),

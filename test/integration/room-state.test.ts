@@ -125,6 +125,12 @@ test('cooperative room across two providers: each capability allowed for one rol
   await agree(room, [alice, bob], 'kick');
   await waitFor(() => dave.roomView(room).members.length === 0, 'dave to learn he was kicked');
   assert.deepEqual(roleOf(alice, room, D), { user: D, roleIndex: 2, roleName: 'ordinary_user', active: false });
+  // A kicked user may come back by the room's link (external commit: canAddOwnClient).
+  await dave.joinRoom(room);
+  await agree(room, [alice, bob, dave], 'dave back by link');
+  assert.equal(roleOf(bob, room, D)?.active, true);
+  await dave.send(room, 'back');
+  await waitFor(() => alice.page(room, null, 5).some((m) => m.text === 'back'), "dave's message after rejoining");
 
   // Ban and unban (canBan, canUnBan) of a user of the other provider; the banned role has no clients.
   await alice.addMember(room, 'carol');
@@ -239,10 +245,13 @@ test('a banned user cannot come back: no GroupInfo, and an external commit is re
   await agree(room, [alice], 'dave banned');
   await waitFor(() => dave.roomView(room).members.length === 0, 'dave to learn of the ban');
 
+  // The room's link does not work for him, on this device or a new one.
+  await refused(dave.joinRoom(room), 'Only participants can join');
   // A new device of dave's: the room is not among his rooms, and its GroupInfo is refused.
   const dave2 = await user(f['b.example'], 'dave', 'login');
   assert.equal(dave2.rooms().some((r) => r.roomUri === room), false);
   await assert.rejects(inside(dave2).client.groupInfo(room), (e: unknown) => e instanceof ProviderError && e.code === 'notMember');
+  await refused(dave2.joinRoom(room), 'Only participants can join');
   // An external commit from a GroupInfo he still has (from before the ban, and the current one).
   const current = await inside(alice).session(room).groupInfo();
   const rejoin = async (info: { groupInfo: Uint8Array; ratchetTree: Uint8Array }, requestId: string) => {

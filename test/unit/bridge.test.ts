@@ -44,6 +44,7 @@ function recordingCore() {
       list: record('rooms.list', () => [room]),
       create: record('rooms.create', (_a, name) => ({ ...room, name: String(name) })),
       addMember: record('rooms.addMember', () => room),
+      join: record('rooms.join', () => room),
       leave: record('rooms.leave', () => room),
       markRead: record('rooms.markRead', () => undefined),
       settings: record('rooms.settings', () => {

@@ -38,6 +38,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.addMember': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
+  'rooms.join': ['acct-1', ROOM],
   'rooms.leave': ['acct-1', ROOM],
   'rooms.markRead': ['acct-1', ROOM],
   'rooms.settings': ['acct-1', ROOM],

@@ -94,6 +94,13 @@ export const useRoomsStore = defineStore('rooms', () => {
     return room;
   }
 
+  /** Join again by the room's link (the core refuses non-participants and banned users). */
+  async function join(accountId: string, roomUri: string): Promise<RoomView> {
+    const room = await api().rooms.join(accountId, roomUri);
+    upsert(accountId, room);
+    return room;
+  }
+
   async function leave(accountId: string, roomUri: string): Promise<RoomView> {
     const room = await api().rooms.leave(accountId, roomUri);
     upsert(accountId, room);
@@ -152,6 +159,7 @@ export const useRoomsStore = defineStore('rooms', () => {
     load,
     create,
     addMember,
+    join,
     leave,
     markRead,
     select,
