@@ -179,6 +179,9 @@ function decodeState(bytes: Uint8Array, what: string): RoomState {
   }
 }
 
+/** RFC 9420 extension type of external_senders. */
+const EXTERNAL_SENDERS_EXTENSION = 5;
+
 /** Users on the list who may have clients: the hub's participants (banned users are not). */
 function listedUsers(state: RoomState): string[] {
   return state.participants.filter((p) => p.roleIndex !== BANNED_ROLE_INDEX).map((p) => p.user);
@@ -273,6 +276,13 @@ export class Hub {
           throw badRequest('a new room\'s participant list holds exactly its creator');
         }
         if (state.metadata.roomUri !== roomUri) throw badRequest(`the room state names room ${state.metadata.roomUri}, not ${roomUri}`);
+        // The same rules as every later commit: the creator's role must allow clients in the group.
+        try {
+          checkCommit({ before: state, after: state, committer: actor.userUri, devicesBefore: devices, devicesAfter: devices });
+        } catch (e) {
+          if (e instanceof MimiWireError) throw badRequest(`the room state is not valid for a new room: ${e.message}`);
+          throw e;
+        }
       }
     }
     return this.write(() => {
@@ -492,6 +502,16 @@ export class Hub {
         }
         const before = decodeState(stateBefore, 'stored room state');
         managedAfter = decodeState(stateAfter, 'groupInfo');
+        const extensionsOf = (gi: Uint8Array) => roomStateOf(gi).extensions.map((e) => ({ type: e.extensionType, data: e.extensionData }));
+        const extensionsBefore = room.group_info ? extensionsOf(room.group_info) : undefined;
+        const extensionsAfter = extensionsOf(input.groupInfo);
+        // The hub proposes Removes (deleted accounts) as the first external sender: no commit may take that away.
+        const hubSenderOf = (l: { type: number; data: Uint8Array }[] | undefined) => l?.find((e) => e.type === EXTERNAL_SENDERS_EXTENSION);
+        const hubBefore = hubSenderOf(extensionsBefore);
+        const hubAfter = hubSenderOf(extensionsAfter);
+        if (hubBefore && (!hubAfter || !bytesEqual(hubBefore.data, hubAfter.data) || extensionsAfter[0]?.type !== EXTERNAL_SENDERS_EXTENSION)) {
+          throw new ApiFailure('notAllowed', "a commit cannot change or move the room's external_senders (the hub's)");
+        }
         let verdict;
         try {
           verdict = checkCommit({
@@ -501,6 +521,8 @@ export class Hub {
             devicesBefore,
             devicesAfter: [...after],
             departed: new Set(removed.filter((d) => pendingBefore.has(d))),
+            extensionsBefore,
+            extensionsAfter,
           });
         } catch (e) {
           if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the commit breaks the room state rules: ${e.message}`);

@@ -45,7 +45,7 @@ export interface RoomMemberView {
   /** Has clients in the room's MLS group (a kicked or banned user has none). */
   active: boolean;
   /** What this account's role lets it do to this member now; `roles`: the role indexes it may move them to. */
-  can: { kick: boolean; ban: boolean; unban: boolean; roles: number[] };
+  can: { kick: boolean; remove: boolean; ban: boolean; unban: boolean; roles: number[] };
 }
 
 export interface RoomRoleView {
@@ -223,6 +223,8 @@ export interface MimiApi {
     setRole(accountId: string, roomUri: string, user: string, roleIndex: number): Promise<RoomSettingsView>;
     /** Remove a participant's clients; they stay on the list and may come back. */
     kick(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
+    /** Take a user off the participant list, with their clients (canRemoveParticipant). */
+    removeMember(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
     /** Move a user to role 1 (banned) and remove their clients; they cannot come back until unbanned. */
     ban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
     unban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
@@ -413,6 +415,7 @@ export const METHODS = {
   'rooms.setMetadata': [accountId, roomUri, roomMetadata],
   'rooms.setRole': [accountId, roomUri, userAddress, int(2, 65535)],
   'rooms.kick': [accountId, roomUri, userAddress],
+  'rooms.removeMember': [accountId, roomUri, userAddress],
   'rooms.ban': [accountId, roomUri, userAddress],
   'rooms.unban': [accountId, roomUri, userAddress],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],

@@ -18,7 +18,7 @@
 
 import { userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
-import { checkRoomStateChange, roleOf, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
+import { checkRoomStateChange, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
 
 export interface CommitFacts {
   before: RoomState;
@@ -30,6 +30,21 @@ export interface CommitFacts {
   devicesAfter: readonly string[];
   /** Removed devices whose Remove proposal came from their own user or from the hub. */
   departed?: ReadonlySet<string>;
+  /**
+   * The whole GroupContext extension lists before and after (RFC 9420 type numbers), when the
+   * caller has them: changing any extension but the room state (external_senders,
+   * required_capabilities, ...) is an MLS operational policy change.
+   */
+  extensionsBefore?: readonly { type: number; data: Uint8Array }[];
+  extensionsAfter?: readonly { type: number; data: Uint8Array }[];
+}
+
+/** Are the extension lists equal once the room state extension is left out? */
+function sameOtherExtensions(a: readonly { type: number; data: Uint8Array }[], b: readonly { type: number; data: Uint8Array }[]): boolean {
+  const others = (l: readonly { type: number; data: Uint8Array }[]) => l.filter((e) => e.type !== ROOM_STATE_EXTENSION_TYPE);
+  const x = others(a);
+  const y = others(b);
+  return x.length === y.length && x.every((e, i) => e.type === y[i].type && e.data.length === y[i].data.length && e.data.every((v, j) => v === y[i].data[j]));
 }
 
 const usersOf = (devices: readonly string[]): Map<string, Set<string>> => {
@@ -79,6 +94,10 @@ export function checkCommit(f: CommitFacts): CheckResult {
   const active = new Set([...before.keys()].filter((u) => roleOf(start, u) !== 0));
   const listed = checkRoomStateChange(start, f.after, f.committer, { activeUsers: active });
   if (!listed.ok) return listed;
+  if (f.extensionsBefore && f.extensionsAfter && !sameOtherExtensions(f.extensionsBefore, f.extensionsAfter)) {
+    const r = checkChange(start.policy, start.participants, f.committer, { kind: 'use', capability: 'canChangeMlsOperationalPolicies' }, { activeUsers: active });
+    if (!r.ok) return r;
+  }
 
   const check = (change: RoomChange): CheckResult => checkChange(start.policy, start.participants, f.committer, change, { activeUsers: active });
   for (const user of new Set([...before.keys(), ...after.keys()])) {

@@ -22,6 +22,7 @@ const USAGE = `usage:
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
   mimi --profile DIR join ROOM-URI        join by the room's link (participants only, e.g. after a kick)
+  mimi --profile DIR remove ROOM USER     take USER off the participant list, clients and all
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
@@ -250,6 +251,11 @@ async function main(argv: string[]): Promise<void> {
       arity(args, 2, cmd);
       const [room, user] = args;
       return withProfile(p, async (profile) => void (await profile[cmd](profile.resolveRoom(room), user)));
+    }
+    case 'remove': {
+      arity(args, 2, cmd);
+      const [room, user] = args;
+      return withProfile(p, async (profile) => void (await profile.removeMember(profile.resolveRoom(room), user)));
     }
     case 'consent':
       return consentCommand(p, args);

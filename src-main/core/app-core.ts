@@ -264,6 +264,7 @@ class Core implements AppCore {
     setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),
     setRole: (accountId: string, roomUri: string, user: string, roleIndex: number) => this.profile(accountId).setRole(roomUri, user, roleIndex),
     kick: (accountId: string, roomUri: string, user: string) => this.profile(accountId).kick(roomUri, user),
+    removeMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).removeMember(roomUri, user),
     ban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).ban(roomUri, user),
     unban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).unban(roomUri, user),
   };

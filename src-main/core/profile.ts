@@ -520,6 +520,18 @@ export class Profile extends EventEmitter {
     return this.changeRoom(roomUri, `kick ${displayHandle(userUri)}`, (st, sess) => ({ state: st, remove: this.devicesOf(sess, userUri) }));
   }
 
+  /** Take `user` off the participant list, and their clients out of the group, in one commit. */
+  async removeMember(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
+    if (userUri === this.config.userUri) throw new CoreError('invalidArgument', 'To remove yourself, leave the room.');
+    return this.changeRoom(roomUri, `remove ${displayHandle(userUri)}`, (st, sess) => ({
+      state: withoutParticipants(st, new Set([userUri])),
+      remove: this.devicesOf(sess, userUri),
+    }));
+  }
+
   /** Move `user` to role 1 (banned) and remove their clients in the same commit. */
   async ban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
@@ -808,8 +820,11 @@ export class Profile extends EventEmitter {
       const session = await this.engine.joinFromWelcome(this.keys, welcome, { publicMessage: kp.publicMessage, ref, privateState: kp.privateState }, ev.ratchetTree ? fromB64(ev.ratchetTree) : undefined);
       this.db.tx(() => {
         if (!kp.lastResort) this.db.deleteKeyPackage(refHex);
-        if (this.db.getRoom(ev.roomUri)) this.saveSession(ev.roomUri, session);
-        else this.db.insertRoom({ roomUri: ev.roomUri, name: '', hubDomain: parseMimiUri(ev.roomUri).domain, epoch: session.epoch, groupState: session.encode() });
+        if (this.db.getRoom(ev.roomUri)) {
+          // Added again after being removed (kicked, banned and unbanned, or left): a member again.
+          this.db.markRejoined(ev.roomUri);
+          this.saveSession(ev.roomUri, session);
+        } else this.db.insertRoom({ roomUri: ev.roomUri, name: '', hubDomain: parseMimiUri(ev.roomUri).domain, epoch: session.epoch, groupState: session.encode() });
         this.db.setMeta('cursor', String(ev.seq));
       });
       this.sessions.set(ev.roomUri, session);
@@ -888,11 +903,14 @@ export class Profile extends EventEmitter {
     // PublicMessage: a member the commit removes gets no new GroupContext from ts-mls, and must be
     // able to refuse its own unauthorized removal too).
     let next: RoomState | undefined;
+    let extensionsAfter: { type: number; data: Uint8Array }[] | undefined;
     try {
       const proposed = commitGroupContextExtensions(commit);
-      next = proposed ? readRoomState(proposed.map((e) => ({ type: e.extensionType, data: e.extensionData }))) : state;
+      extensionsAfter = proposed ? proposed.map((e) => ({ type: e.extensionType, data: e.extensionData })) : before.extensions();
+      next = readRoomState(extensionsAfter);
     } catch {
       next = result.selfRemoved ? undefined : this.roomStateOf(after);
+      extensionsAfter = result.selfRemoved ? undefined : after.extensions();
     }
     const who = (() => {
       try {
@@ -911,6 +929,8 @@ export class Profile extends EventEmitter {
         devicesBefore: before.members().map((m) => m.identity),
         devicesAfter: after.members().map((m) => m.identity),
         departed: new Set(result.departed),
+        extensionsBefore: before.extensions(),
+        extensionsAfter,
       });
     } catch (e) {
       throw new MlsError('invalid', `ignored a commit by ${who ? displayHandle(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);

@@ -249,6 +249,8 @@ describe('POST /v1/rooms: the epoch-0 GroupInfo and tree', () => {
       ['a room state listing carol instead', await (await group(alice.keys, roomUri, initialRoomState({ roomUri, creator: carol.userUri }))).groupInfo(), 400, 'badRequest', /exactly its creator/],
       ['a room state listing alice and carol', await (await group(alice.keys, roomUri, withParticipant(state, carol.userUri, 2))).groupInfo(), 400, 'badRequest', /exactly its creator/],
       ['a room state with the creator banned', await (await group(alice.keys, roomUri, withRole(state, alice.userUri, 1))).groupInfo(), 400, 'badRequest', /exactly its creator/],
+      // policy_enforcer allows no active participants: such a room could never take a commit.
+      ['a room state with the creator in a role without clients', await (await group(alice.keys, roomUri, withRole(state, alice.userUri, 5))).groupInfo(), 400, 'badRequest', /not valid for a new room: .*allows no active participants/],
       ['a room state naming another room', await (await group(alice.keys, roomUri, initialRoomState({ roomUri: newRoom('named'), creator: alice.userUri }))).groupInfo(), 400, 'badRequest', /names room .*named.*not /],
       ['two room state extensions', await (await group(alice.keys, roomUri, state, [{ type: ROOM_STATE_EXTENSION_TYPE, data: encoded }])).groupInfo(), 400, 'badRequest', /two room state extensions/],
     ];
@@ -345,6 +347,21 @@ describe('commits to a managed room', () => {
       refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: honest.groupInfo }), 400, 'badRequest', /room state differs from the current one, but the commit does not change the GroupContext extensions/);
       // Two room states in one GroupContext: which one would the hub check?
       refused(await postCommit(alice, room.uri, twice), 400, 'badRequest', /two room state extensions/);
+    });
+  });
+
+  test("the hub's external_senders cannot be dropped, and other extensions change only with canChangeMlsOperationalPolicies", async () => {
+    const s = sessionOf(room, alice);
+    const noHub = await s.commitChanges({ extensions: extsOf(room).filter((e) => e.type !== EXTERNAL_SENDERS_EXTENSION) });
+    const moved = await s.commitChanges({ extensions: [...extsOf(room)].reverse() });
+    await unchanged(room.uri, async () => {
+      refused(await postCommit(alice, room.uri, noHub), 403, 'notAllowed', /external_senders/);
+      refused(await postCommit(alice, room.uri, moved), 403, 'notAllowed', /external_senders/);
+    });
+    // Another extension added by a group_admin, whose role lacks canChangeMlsOperationalPolicies.
+    const extra = await s.commitChanges({ extensions: [...extsOf(room), { type: 0xf0aa, data: new Uint8Array([1]) }] });
+    await unchanged(room.uri, async () => {
+      refused(await postCommit(alice, room.uri, extra), 403, 'notAllowed', /canChangeMlsOperationalPolicies/);
     });
   });
 

@@ -102,7 +102,7 @@ test('cooperative room across two providers: each capability allowed for one rol
   assert.equal(encoded(bob, room), before);
   const settings = bob.roomSettings(room);
   const daveRow = settings.participants.find((p) => p.user === D)!;
-  assert.deepEqual(daveRow.can, { kick: false, ban: false, unban: false, roles: [] }, 'the app offers bob nothing against dave');
+  assert.deepEqual(daveRow.can, { kick: false, remove: true, ban: false, unban: false, roles: [] }, 'the app offers bob only what ordinary_user may: removing dave');
   assert.equal(settings.canEdit.name, true);
   assert.equal(settings.canEdit.description, false);
 
@@ -151,6 +151,13 @@ test('cooperative room across two providers: each capability allowed for one rol
   await agree(room, [alice, bob, carol], 'alice demoted');
   await refused(alice.setRole(room, 'bob@b.example', 'ordinary_user'), 'canChangeUserRole');
   await refused(bob.ban(room, 'bob@b.example'), 'canBan');
+
+  // canRemoveParticipant: an ordinary_user of one provider takes another provider's user off the list.
+  await carol.removeMember(room, 'dave@b.example');
+  await agree(room, [alice, bob, carol], 'dave removed');
+  assert.equal(roleOf(alice, room, D), undefined);
+  await waitFor(() => dave.roomView(room).members.length === 0, 'dave to learn he was removed');
+  await refused(dave.joinRoom(room), 'Only participants can join');
 });
 
 test('moderated room: a muted speaker cannot send (own client, hub, and the other members agree)', async () => {
@@ -163,8 +170,17 @@ test('moderated room: a muted speaker cannot send (own client, hub, and the othe
   await bob.send(room, 'hello from the floor');
   await waitFor(() => alice.page(room, null, 10).some((m) => m.text === 'hello from the floor'), 'a speaker speaks');
 
-  // speaker lacks canChangeUserRole; super_admin has it: mute bob (attendee has no canSendMessage).
+  // A speaker lacks the managing capabilities the super_admin has.
   await refused(dave.setRole(room, 'bob@b.example', 'attendee'), 'canChangeUserRole');
+  await refused(dave.addMember(room, 'carol@a.example'), 'canAddParticipant');
+  await refused(dave.removeMember(room, 'bob@b.example'), 'canRemoveParticipant');
+  await refused(dave.setRoomMetadata(room, { name: 'Dave hall' }), 'canChangeRoomName');
+  await refused(dave.kick(room, 'bob@b.example'), 'canKick');
+  await refused(dave.ban(room, 'bob@b.example'), 'canBan');
+  await alice.setRoomMetadata(room, { name: 'Town hall, Friday' });
+  await agree(room, [alice, bob, dave], 'renamed by the super_admin');
+  assert.equal(dave.roomView(room).name, 'Town hall, Friday');
+  // Mute bob (attendee has no canSendMessage).
   await alice.setRole(room, 'bob@b.example', 'attendee');
   await agree(room, [alice, bob, dave], 'bob muted');
   assert.equal(bob.roomSettings(room).canSendMessage, false);
@@ -184,6 +200,10 @@ test('moderated room: a muted speaker cannot send (own client, hub, and the othe
   assert.equal(alice.page(room, null, 1)[0].seq, seq, 'no message stored');
   assert.equal(alice.page(room, null, 50).some((m) => m.text === 'tampered'), false);
   await agree(room, [alice, bob, dave], 'after the muted attempt');
+  // canRemoveParticipant, held: the super_admin takes dave off the list.
+  await alice.removeMember(room, 'dave@b.example');
+  await agree(room, [alice, bob], 'dave removed');
+  assert.deepEqual(alice.roomStateDocument(room).participants.map((p) => p.user).sort(), [A, B]);
 });
 
 test('a tampered client that commits a forbidden change is refused by the hub and ignored by the members', async () => {

@@ -59,6 +59,9 @@ function recordingCore() {
       kick: record('rooms.kick', () => {
         throw new CoreError('notAllowed', 'Your role lacks canKick.');
       }),
+      removeMember: record('rooms.removeMember', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canRemoveParticipant.');
+      }),
       ban: record('rooms.ban', () => {
         throw new CoreError('notAllowed', 'Your role lacks canBan.');
       }),

@@ -45,6 +45,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.setMetadata': ['acct-1', ROOM, { name: 'Lunch', avatar: 'https://a.example/lunch.png', description: '' }],
   'rooms.setRole': ['acct-1', ROOM, 'bob@b.example', 3],
   'rooms.kick': ['acct-1', ROOM, 'bob@b.example'],
+  'rooms.removeMember': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.ban': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
   'rooms.unban': ['acct-1', ROOM, 'bob@b.example'],
   'messages.page': ['acct-1', ROOM, null, 50],
