@@ -1,7 +1,8 @@
 // Room settings as a person sees them: roles in the member list, the settings panel with the
 // room's details (editable only where the role allows) and its participants with the actions the
 // core says this account may take, a refusal shown next to the action that caused it, the panel
-// following the room as it changes, and the policy preset picked when creating a room. The core
+// following the room as it changes, kick (devices out, still a participant) told apart from remove
+// (off the participant list), and the policy preset picked when creating a room. The core
 // behind the (real) bridge is an in-memory MimiApi that answers like the core would: a
 // cooperative room where alice is group_admin.
 
@@ -35,7 +36,7 @@ const ROLES: RoomRoleView[] = [
   { roleIndex: 0, roleName: 'no_role', capabilities: [] },
   { roleIndex: 1, roleName: 'banned', capabilities: [] },
   { roleIndex: 2, roleName: 'ordinary_user', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName'] },
-  { roleIndex: 3, roleName: 'group_admin', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName', 'canBan', 'canUnBan', 'canKick', 'canChangeUserRole', 'canChangeRoomDescription'] },
+  { roleIndex: 3, roleName: 'group_admin', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName', 'canBan', 'canUnBan', 'canKick', 'canRemoveParticipant', 'canChangeUserRole', 'canChangeRoomDescription'] },
   { roleIndex: 4, roleName: 'super_admin', capabilities: ['canBan', 'canKick', 'canChangeUserRole', 'canDestroyRoom'] },
 ];
 const roleName = (i: number) => ROLES.find((r) => r.roleIndex === i)!.roleName;
@@ -58,14 +59,18 @@ function fakeCore() {
   ];
   const others: RoomView[] = [];
 
-  const none = { kick: false, ban: false, unban: false, roles: [] as number[] };
+  const none = { kick: false, remove: false, ban: false, unban: false, roles: [] as number[] };
   // What the cooperative policy lets a group_admin do: act on ordinary users and admins, not on a
-  // super_admin; an ordinary_user here may do none of it.
+  // super_admin; an ordinary_user here may do none of it. Removing is allowed with or without
+  // clients in the room; this fixture leaves it off for a banned user, so one row offers other
+  // actions but not Remove.
   const canOn = (p: { user: string; roleIndex: number; active: boolean }): RoomMemberView['can'] => {
     if (myRole !== 3 || p.user === ME || p.roleIndex === 4) return none;
     if (p.roleIndex === 1) return { ...none, unban: true };
-    return { kick: p.active, ban: true, unban: false, roles: [0, 1, 2, 3] };
+    return { kick: p.active, remove: true, ban: true, unban: false, roles: [0, 1, 2, 3] };
   };
+  /** A one-off failure for the next removeMember (the hub did not answer, say). */
+  let failRemove: CoreError | undefined;
   const settings = (): RoomSettingsView => ({
     roomUri: LUNCH,
     managed: true,
@@ -170,6 +175,18 @@ function fakeCore() {
         commit();
         return settings();
       },
+      removeMember: async (...args) => {
+        note('removeMember', args);
+        room(args[1]);
+        const failure = failRemove;
+        failRemove = undefined;
+        if (failure) throw failure;
+        needs('canRemoveParticipant');
+        find(args[2]);
+        participants = participants.filter((p) => p.user !== args[2]);
+        commit();
+        return settings();
+      },
       ban: async (...args) => {
         note('ban', args);
         room(args[1]);
@@ -202,6 +219,10 @@ function fakeCore() {
     remoteSubject(subject: string) {
       metadata.subject = subject;
       commit();
+    },
+    /** The next removeMember fails with this error. */
+    failNextRemove(e: CoreError) {
+      failRemove = e;
     },
     /** Another admin demoted alice, and the commit has not reached this device yet. */
     demoteSilently() {
@@ -260,14 +281,16 @@ test('the member list shows roles; the settings panel shows them and offers only
 
   // Actions only where `can` allows them.
   assert.equal(await row(BOB).getByRole('button', { name: 'Kick bob', exact: true }).count(), 1);
+  assert.equal(await row(BOB).getByRole('button', { name: 'Remove bob', exact: true }).count(), 1);
   assert.equal(await row(BOB).getByRole('button', { name: 'Ban bob', exact: true }).count(), 1);
   assert.equal(await row(BOB).getByRole('button', { name: 'Unban bob', exact: true }).count(), 0);
+  assert.deepEqual(await row(BOB).getByRole('button').allInnerTexts(), ['Set', 'Kick', 'Remove', 'Ban']);
   const options = await row(BOB).getByLabel('New role for bob', { exact: true }).locator('option').allInnerTexts();
   assert.deepEqual(options, ['Change role…', 'group_admin'], 'only the roles in can.roles, not the current one, not no_role/banned');
   assert.equal(await row(DAVE).getByRole('button').count(), 0, 'a super_admin is out of a group_admin’s reach');
   assert.equal(await row(DAVE).getByRole('combobox').count(), 0);
   assert.equal(await row(ME).getByRole('button').count(), 0);
-  assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban']);
+  assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban'], 'no Remove where can.remove is false');
   await screenshot(page, '30-room-settings');
 });
 
@@ -293,7 +316,7 @@ test('editing the name sends only the name; a change made elsewhere shows withou
   assert.equal(fixture.callsOf('setMetadata').length, 1);
 });
 
-test('role change, kick (confirmed; Escape cancels) and unban', async () => {
+test('role change, kick (confirmed; Escape cancels), remove (confirmed; a failure shows, a retry works) and unban', async () => {
   await row(BOB).getByLabel('New role for bob', { exact: true }).selectOption({ label: 'group_admin' });
   await row(BOB).getByRole('button', { name: 'Set role of bob', exact: true }).click();
   await eventually('bob promoted', async () => (await row(BOB).getByTestId('room-member-role').innerText()) === 'group_admin');
@@ -303,6 +326,11 @@ test('role change, kick (confirmed; Escape cancels) and unban', async () => {
   await row(CARL).getByRole('button', { name: 'Kick carl@b.example', exact: true }).click();
   const confirm = row(CARL).getByRole('button', { name: 'Confirm: kick carl@b.example', exact: true });
   await confirm.waitFor();
+  assert.equal(
+    await row(CARL).getByTestId('member-confirm-question').innerText(),
+    'Take carl@b.example’s devices out of the room? They stay a participant and can come back with the room’s link.',
+  );
+  assert.equal(await row(CARL).getByRole('group', { name: 'Kick carl@b.example?', exact: true }).count(), 1);
   assert.ok(await confirm.evaluate((el) => el === document.activeElement), 'the confirm button has the focus');
   await page.keyboard.press('Escape');
   await eventually('confirm gone', async () => (await confirm.count()) === 0);
@@ -318,6 +346,31 @@ test('role change, kick (confirmed; Escape cancels) and unban', async () => {
   assert.deepEqual(fixture.callsOf('kick').at(-1)?.args, [ACCT, LUNCH, CARL]);
   assert.equal(await row(CARL).getByRole('button', { name: /^Kick/ }).count(), 0, 'nobody to kick any more');
   assert.equal(await row(CARL).getByRole('button', { name: 'Ban carl@b.example', exact: true }).count(), 1);
+  assert.equal(await row(CARL).getByRole('button', { name: 'Remove carl@b.example', exact: true }).count(), 1, 'a kicked participant can still be taken off the list');
+
+  // Remove asks too, saying what it does beyond a kick; a failure shows in the row, a retry works.
+  fixture.failNextRemove(new CoreError('providerUnreachable', 'The hub localhost did not answer. Try again in a moment.'));
+  await row(CARL).getByRole('button', { name: 'Remove carl@b.example', exact: true }).click();
+  const confirmRemove = row(CARL).getByRole('button', { name: 'Confirm: remove carl@b.example', exact: true });
+  await confirmRemove.waitFor();
+  assert.equal(await row(CARL).getByTestId('member-confirm-question').innerText(), 'Remove carl@b.example from the room and its participant list? They can be added again.');
+  assert.equal(await confirmRemove.innerText(), 'Remove');
+  assert.ok(await confirmRemove.evaluate((el) => el === document.activeElement));
+  await confirmRemove.click();
+  const removeAlert = row(CARL).getByRole('alert');
+  await removeAlert.waitFor();
+  assert.equal(await removeAlert.innerText(), 'The hub localhost did not answer. Try again in a moment.');
+  assert.equal(await removeAlert.getAttribute('data-action'), 'remove');
+  assert.equal(await panel().getByRole('alert').count(), 1, 'only next to the failed action');
+  assert.deepEqual(fixture.callsOf('removeMember').at(-1)?.args, [ACCT, LUNCH, CARL]);
+  assert.equal(await row(CARL).count(), 1, 'still on the list');
+
+  await row(CARL).getByRole('button', { name: 'Remove carl@b.example', exact: true }).click();
+  await confirmRemove.click();
+  await eventually('carl off the participant list', async () => (await row(CARL).count()) === 0);
+  assert.equal(fixture.callsOf('removeMember').length, 2);
+  assert.deepEqual(fixture.callsOf('removeMember').at(-1)?.args, [ACCT, LUNCH, CARL]);
+  assert.equal(await panel().getByRole('alert').count(), 0);
 
   await row(ERIN).getByRole('button', { name: 'Unban erin', exact: true }).click();
   await eventually('banned group gone', async () => (await page.getByTestId('room-banned').count()) === 0);
@@ -335,7 +388,7 @@ test('a refused action shows the core’s message next to it, and the panel catc
   assert.equal(await panel().getByRole('alert').count(), 1, 'only next to the refused action');
   // The refusal showed the screen was stale: it reloads, and offers nothing the role cannot do.
   await eventually('role reloaded', async () => (await page.getByTestId('my-role').innerText()) === 'Your role: ordinary_user');
-  assert.equal(await panel().getByRole('button', { name: /^(Kick|Ban|Unban|Set role)/ }).count(), 0);
+  assert.equal(await panel().getByRole('button', { name: /^(Kick|Remove|Ban|Unban|Set role)/ }).count(), 0);
   assert.equal(await panel().getByRole('textbox', { name: 'Description', exact: true }).count(), 0, 'description is read-only text now');
   assert.equal(await page.getByTestId('room-meta-description-readonly').innerText(), 'Where and when we eat');
   assert.equal(await panel().getByRole('textbox', { name: 'Name', exact: true }).count(), 1, 'an ordinary_user may still rename');
@@ -376,7 +429,7 @@ test('creating a room: the policy preset is picked in the form (cooperative by d
   await page.getByRole('button', { name: 'Room settings', exact: true }).click();
   await page.getByTestId('room-unmanaged').waitFor();
   assert.equal(await panel().getByRole('textbox').count(), 0);
-  assert.equal(await panel().getByRole('button', { name: /^(Kick|Ban|Unban|Set role|Save)/ }).count(), 0);
+  assert.equal(await panel().getByRole('button', { name: /^(Kick|Remove|Ban|Unban|Set role|Save)/ }).count(), 0);
 });
 
 test('dark, narrow: the panel floats over the timeline', async () => {

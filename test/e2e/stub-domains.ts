@@ -18,7 +18,7 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
   };
 }
 
-type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'ban' | 'unban';
+type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'removeMember' | 'ban' | 'unban';
 
 /**
  * Room settings as the core gives them for a room without room state: no roles, nothing anyone
@@ -32,7 +32,7 @@ export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | 
       roomUri,
       managed: false,
       metadata: { name: room.name, description: '', avatar: '', subject: '' },
-      participants: room.members.map((user) => ({ user, roleIndex: 0, roleName: '', active: true, can: { kick: false, ban: false, unban: false, roles: [] } })),
+      participants: room.members.map((user) => ({ user, roleIndex: 0, roleName: '', active: true, can: { kick: false, remove: false, ban: false, unban: false, roles: [] } })),
       roles: [],
       myRoleIndex: 0,
       myRoleName: '',
@@ -44,5 +44,5 @@ export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | 
   const refuse = async (): Promise<RoomSettingsView> => {
     throw new CoreError('notAllowed', 'This room has no roles to change (not in this fixture).');
   };
-  return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, ban: refuse, unban: refuse };
+  return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, removeMember: refuse, ban: refuse, unban: refuse };
 }

@@ -14,7 +14,7 @@ const CARL = 'mimi://b.example/u/carl';
 const ERIN = 'mimi://a.example/u/erin';
 const ROOM = 'mimi://a.example/r/r1';
 
-const none = { kick: false, ban: false, unban: false, roles: [] as number[] };
+const none = { kick: false, remove: false, ban: false, unban: false, roles: [] as number[] };
 const member = (user: string, roleIndex: number, roleName: string, over: Partial<RoomMemberView> = {}): RoomMemberView => ({ user, roleIndex, roleName, active: true, can: none, ...over });
 
 function view(participants: RoomMemberView[]): RoomSettingsView {
@@ -69,13 +69,28 @@ test('roleTargets: only the roles the core allows, without the current one and w
 
 test('memberActions: nothing the can flags do not allow; no kick for a member already out of the group', () => {
   const v = view([]);
-  assert.deepEqual(memberActions(v, member(ME, 3, 'group_admin')), { kick: false, ban: false, unban: false, roles: [], any: false });
-  const bob = memberActions(v, member(BOB, 2, 'ordinary_user', { can: { kick: true, ban: true, unban: false, roles: [] } }));
-  assert.deepEqual([bob.kick, bob.ban, bob.unban, bob.any], [true, true, false, true]);
-  const kicked = memberActions(v, member(BOB, 2, 'ordinary_user', { active: false, can: { kick: true, ban: false, unban: false, roles: [] } }));
+  assert.deepEqual(memberActions(v, member(ME, 3, 'group_admin')), { kick: false, remove: false, ban: false, unban: false, roles: [], any: false });
+  const bob = memberActions(v, member(BOB, 2, 'ordinary_user', { can: { kick: true, remove: false, ban: true, unban: false, roles: [] } }));
+  assert.deepEqual([bob.kick, bob.remove, bob.ban, bob.unban, bob.any], [true, false, true, false, true]);
+  const kicked = memberActions(v, member(BOB, 2, 'ordinary_user', { active: false, can: { kick: true, remove: false, ban: false, unban: false, roles: [] } }));
   assert.deepEqual([kicked.kick, kicked.any], [false, false]);
   const erin = memberActions(v, member(ERIN, 1, 'banned', { active: false, can: { ...none, unban: true } }));
-  assert.deepEqual([erin.unban, erin.ban, erin.any], [true, false, true]);
+  assert.deepEqual([erin.unban, erin.ban, erin.remove, erin.any], [true, false, false, true]);
+});
+
+test('memberActions.remove: offered exactly where can.remove is, with or without clients in the room', () => {
+  const v = view([]);
+  const carl = memberActions(v, member(CARL, 2, 'ordinary_user', { can: { ...none, remove: true } }));
+  assert.deepEqual(carl, { kick: false, remove: true, ban: false, unban: false, roles: [], any: true }, 'remove alone is enough for the row to offer something');
+  // Kicked (no clients): nothing to kick, but they are still on the list, so they can be removed.
+  const kicked = memberActions(v, member(CARL, 2, 'ordinary_user', { active: false, can: { ...none, kick: true, remove: true } }));
+  assert.deepEqual([kicked.kick, kicked.remove, kicked.any], [false, true, true]);
+  // Allowed to kick but not to remove: kick only.
+  const kickOnly = memberActions(v, member(CARL, 2, 'ordinary_user', { can: { ...none, kick: true } }));
+  assert.deepEqual([kickOnly.kick, kickOnly.remove], [true, false]);
+  // A banned user where the core allows removing them (off the list, so no longer banned).
+  const erin = memberActions(v, member(ERIN, 1, 'banned', { active: false, can: { ...none, remove: true, unban: true } }));
+  assert.deepEqual([erin.remove, erin.unban, erin.ban], [true, true, false]);
 });
 
 test('metadataChanges: only edited, editable, really changed fields; single-line fields trimmed', () => {

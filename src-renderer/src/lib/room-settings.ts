@@ -34,7 +34,7 @@ export interface RoleOption {
 
 /**
  * The roles a member may be moved to, as the core allows them. Roles 0 and 1 are left out: leaving
- * the list and banning are their own actions (kick, ban), and setRole refuses them.
+ * the list and banning are their own actions (remove, ban), and setRole refuses them.
  */
 export function roleTargets(view: RoomSettingsView, member: RoomMemberView): RoleOption[] {
   return member.can.roles
@@ -43,7 +43,10 @@ export function roleTargets(view: RoomSettingsView, member: RoomMemberView): Rol
 }
 
 export interface MemberActions {
+  /** Take their clients out of the group; they stay on the participant list and may rejoin. */
   kick: boolean;
+  /** Take them off the participant list, clients and all (canRemoveParticipant). */
+  remove: boolean;
   ban: boolean;
   unban: boolean;
   roles: RoleOption[];
@@ -52,12 +55,14 @@ export interface MemberActions {
 
 /**
  * What the row offers: only what the core's `can` allows. Kicking a member with no clients in the
- * room (already kicked) would remove nothing, so it is not offered even where allowed.
+ * room (already kicked) would remove nothing, so it is not offered even where allowed; removing
+ * still takes them off the list, so it is.
  */
 export function memberActions(view: RoomSettingsView, member: RoomMemberView): MemberActions {
   const kick = member.can.kick && member.active;
+  const { remove, ban, unban } = member.can;
   const roles = roleTargets(view, member);
-  return { kick, ban: member.can.ban, unban: member.can.unban, roles, any: kick || member.can.ban || member.can.unban || roles.length > 0 };
+  return { kick, remove, ban, unban, roles, any: kick || remove || ban || unban || roles.length > 0 };
 }
 
 /** Single-line fields are compared and sent trimmed; a description keeps its own whitespace. */

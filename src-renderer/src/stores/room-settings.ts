@@ -11,7 +11,7 @@ import { toCoreError } from '../lib/coded-error.js';
 import { roomStamp } from '../lib/room-settings.js';
 import { useRoomsStore } from './rooms.js';
 
-export type SettingsAction = 'load' | 'metadata' | 'kick' | 'ban' | 'unban' | 'role';
+export type SettingsAction = 'load' | 'metadata' | 'kick' | 'remove' | 'ban' | 'unban' | 'role';
 
 const roomKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
 /** Member actions are kept per member: a refusal for bob must not show next to carl. */
@@ -170,6 +170,8 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
   const setRole = (accountId: string, roomUri: string, user: string, roleIndex: number) =>
     run(accountId, roomUri, 'role', user, () => api().rooms.setRole(accountId, roomUri, user, roleIndex));
   const kick = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'kick', user, () => api().rooms.kick(accountId, roomUri, user));
+  const remove = (accountId: string, roomUri: string, user: string) =>
+    run(accountId, roomUri, 'remove', user, () => api().rooms.removeMember(accountId, roomUri, user));
   const ban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'ban', user, () => api().rooms.ban(accountId, roomUri, user));
   const unban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'unban', user, () => api().rooms.unban(accountId, roomUri, user));
 
@@ -200,5 +202,5 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     for (const key of [...tracked.keys()]) if (key.startsWith(`${accountId}\n`)) drop(key);
   }
 
-  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, ban, unban, clearErrors, resync, forget };
+  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, clearErrors, resync, forget };
 });
