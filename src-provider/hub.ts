@@ -14,7 +14,7 @@ import { bytesEqual, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
 import { commitGroupContextExtensions, decodeGroupInfo, decodeRatchetTree, treeLeaves, unwrapMlsMessage } from '../src-shared/mls-structs.js';
-import { checkCommit, checkMessage, denialText } from '../src-shared/room-commit.js';
+import { checkCommit, checkDeparture, checkMessage, denialText } from '../src-shared/room-commit.js';
 import { BANNED_ROLE_INDEX } from '../src-shared/room-policy.js';
 import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../src-shared/room-state.js';
 import { MimiWireError } from '../src-shared/mimi-protocol.js';
@@ -521,6 +521,7 @@ export class Hub {
             devicesBefore,
             devicesAfter: [...after],
             departed: new Set(removed.filter((d) => pendingBefore.has(d))),
+            removedByHub: new Set(this.store.hubRemovals(roomUri)),
             extensionsBefore,
             extensionsAfter,
           });
@@ -698,6 +699,14 @@ export class Hub {
       }
       if (local && sender !== local.deviceUri) throw new ApiFailure('notAllowed', `the proposals are signed by ${sender}, not by this device`);
       if (source.kind === 'peer' && domainOf(sender) !== source.domain) throw new ApiFailure('notAllowed', `${source.domain} cannot submit proposals signed by ${sender}`);
+      if (room.room_state) {
+        // Leaving (all of one's devices) is canRemoveSelf, dropping some of them canRemoveOwnClient.
+        const user = userOfDevice(sender);
+        const removing = new Set(parsed.map((p) => leaves[p.removed]));
+        const all = devices.filter((d) => userOfDevice(d) === user).every((d) => removing.has(d));
+        const verdict = checkDeparture(decodeState(room.room_state, 'stored room state'), user, all);
+        if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids these proposals: ${denialText(verdict)}`);
+      }
       const ts = this.now();
       for (const p of parsed) this.store.addPendingRemoval(roomUri, leaves[p.removed], ts);
       // Our devices get each proposal as its own handshake event; followers get one FanoutMessage
@@ -728,7 +737,7 @@ export class Hub {
       this.requireRoom(roomUri);
       const now = this.now();
       const fresh = devices.filter((d) => !this.store.pendingRemovals(roomUri).includes(d));
-      for (const d of fresh) this.store.addPendingRemoval(roomUri, d, now);
+      for (const d of fresh) this.store.addPendingRemoval(roomUri, d, now, true);
       // Only the new ones: those already pending were proposed in this epoch (by us or a member),
       // and a second Remove of one leaf would make every commit invalid.
       this.proposePendingRemovals(roomUri, queued, new Set(fresh));
@@ -823,15 +832,17 @@ export class Hub {
         }
         sender = user;
       }
-      if (room.room_state) {
+      const epoch = BigInt(room.epoch);
+      const msgEpoch = info.epoch!;
+      // Checked against the state of the epoch the message names (one epoch of grace, below).
+      const stateThen = msgEpoch + 1n === epoch && room.prev_room_state ? room.prev_room_state : room.room_state;
+      if (stateThen) {
         // A muted or banned user's messages stop here (negative policy: the hub can read who sent
         // it from the transport, not from the PrivateMessage).
         const senderUser = local ? userOfDevice(sender) : sender;
-        const verdict = checkMessage(decodeState(room.room_state, 'stored room state'), senderUser);
+        const verdict = checkMessage(decodeState(stateThen, 'stored room state'), senderUser);
         if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this message: ${denialText(verdict)}`);
       }
-      const epoch = BigInt(room.epoch);
-      const msgEpoch = info.epoch!;
       // One epoch of grace: a message encrypted just before a commit landed is still delivered.
       if (msgEpoch + 1n < epoch) {
         throw new ApiFailure('epochTooOld', `message is from epoch ${msgEpoch}; the room is at epoch ${epoch}`, {

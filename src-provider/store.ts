@@ -51,6 +51,8 @@ export interface RoomRow {
   hub_domain: string | null;
   /** Hub: the room state extension (src-shared/room-state.ts) of the current epoch; NULL for an unmanaged room. */
   room_state: Buffer | null;
+  /** Hub: the room state of the epoch before (messages of that epoch are still accepted). */
+  prev_room_state: Buffer | null;
 }
 
 export interface NewEvent {
@@ -245,6 +247,8 @@ const MIGRATIONS: string[] = [
   // v6: the room state (participant list, metadata, roles) the hub enforces, from the GroupContext.
   `
   ALTER TABLE rooms ADD COLUMN room_state BLOB;
+  ALTER TABLE rooms ADD COLUMN prev_room_state BLOB;
+  ALTER TABLE pending_removals ADD COLUMN by_hub INTEGER NOT NULL DEFAULT 0;
   `,
 ];
 
@@ -328,10 +332,11 @@ function prepareStatements(db: Database.Database) {
     ),
     forwardedBy: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM forwarded WHERE digest = ?'),
     expireForwarded: db.prepare<[number]>('DELETE FROM forwarded WHERE created_at < ?'),
-    addPendingRemoval: db.prepare<[string, string, number]>(
-      'INSERT OR IGNORE INTO pending_removals (room_uri, device_uri, created_at) VALUES (?, ?, ?)',
+    addPendingRemoval: db.prepare<[string, string, number, number]>(
+      'INSERT OR IGNORE INTO pending_removals (room_uri, device_uri, created_at, by_hub) VALUES (?, ?, ?, ?)',
     ),
     pendingRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? ORDER BY rowid'),
+    hubRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? AND by_hub = 1 ORDER BY rowid'),
     donePendingRemoval: db.prepare<[string, string]>('DELETE FROM pending_removals WHERE room_uri = ? AND device_uri = ?'),
     roomsWithDevicesOf: db.prepare<[string], { room_uri: string }>(
       `SELECT DISTINCT d.room_uri FROM room_devices d JOIN rooms r ON r.room_uri = d.room_uri
@@ -342,7 +347,7 @@ function prepareStatements(db: Database.Database) {
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
       'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
     ),
-    setRoomState: db.prepare<[Buffer | null, string]>('UPDATE rooms SET room_state = ? WHERE room_uri = ?'),
+    setRoomState: db.prepare<[Buffer | null, string]>('UPDATE rooms SET prev_room_state = room_state, room_state = ? WHERE room_uri = ?'),
     setInitialGroup: db.prepare<[Buffer, Buffer, string]>('UPDATE rooms SET group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = 0'),
     participants: db.prepare<[string], { user_uri: string }>(
       'SELECT user_uri FROM room_participants WHERE room_uri = ? ORDER BY rowid',
@@ -523,8 +528,13 @@ export class Store {
 
   // ---- the hub's pending Remove proposals ----
 
-  addPendingRemoval(roomUri: string, deviceUri: string, now: number): void {
-    this.s.addPendingRemoval.run(roomUri, deviceUri, now);
+  /** `byHub`: the hub proposed it (deleted account), not the device's own user (leaving). */
+  addPendingRemoval(roomUri: string, deviceUri: string, now: number, byHub = false): void {
+    this.s.addPendingRemoval.run(roomUri, deviceUri, now, byHub ? 1 : 0);
+  }
+  /** The pending removals the hub itself proposed. */
+  hubRemovals(roomUri: string): string[] {
+    return this.s.hubRemovals.all(roomUri).map((r) => r.device_uri);
   }
   pendingRemovals(roomUri: string): string[] {
     return this.s.pendingRemovals.all(roomUri).map((r) => r.device_uri);
@@ -545,6 +555,7 @@ export class Store {
   advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {
     return this.s.advanceEpoch.run(to, Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri, from).changes === 1;
   }
+  /** The new epoch's room state; the one it replaces is kept as the previous epoch's. */
   setRoomState(roomUri: string, state: Uint8Array | null): void {
     this.s.setRoomState.run(state ? Buffer.from(state) : null, roomUri);
   }

@@ -31,6 +31,11 @@ export interface CommitFacts {
   /** Removed devices whose Remove proposal came from their own user or from the hub. */
   departed?: ReadonlySet<string>;
   /**
+   * Those of `departed` the hub proposed (deleted accounts): the provider's decision, not the
+   * user's, so no capability of theirs is asked for. The others are the user's own action.
+   */
+  removedByHub?: ReadonlySet<string>;
+  /**
    * The whole GroupContext extension lists before and after (RFC 9420 type numbers), when the
    * caller has them: changing any extension but the room state (external_senders,
    * required_capabilities, ...) is an MLS operational policy change.
@@ -91,6 +96,15 @@ export function checkCommit(f: CommitFacts): CheckResult {
       start = { ...start, participants: start.participants.filter((p) => p.user !== user) };
     }
   }
+  // A departure by the user's own proposals is their action: leaving needs canRemoveSelf, dropping
+  // some of their clients canRemoveOwnClient (under the state the commit starts from).
+  const byHub = f.removedByHub ?? new Set<string>();
+  for (const [user, devices] of before) {
+    const own = [...devices].filter((d) => departed.has(d) && !byHub.has(d) && !(after.get(user)?.has(d) ?? false));
+    if (own.length === 0) continue;
+    const r = checkDeparture(f.before, user, own.length === devices.size);
+    if (!r.ok) return r;
+  }
   const active = new Set([...before.keys()].filter((u) => roleOf(start, u) !== 0));
   const listed = checkRoomStateChange(start, f.after, f.committer, { activeUsers: active });
   if (!listed.ok) return listed;
@@ -137,6 +151,12 @@ function holds(state: RoomState, user: string, cap: CapabilityName): boolean {
 function roleName(state: RoomState, user: string): string {
   const idx = roleOf(state, user);
   return roleLabel(state.policy.roles.find((r) => r.roleIndex === idx), idx);
+}
+
+/** May `user` propose removing its own clients: all of them (leaving: canRemoveSelf) or some (canRemoveOwnClient)? */
+export function checkDeparture(state: RoomState, user: string, all: boolean): CheckResult {
+  if (roleOf(state, user) === 0) return { ok: true }; // not on the list: nothing of the policy's to leave
+  return checkChange(state.policy, state.participants, user, all ? { kind: 'removeParticipant', user } : { kind: 'removeOwnClient', lastClient: false });
 }
 
 /** May `sender` send application messages (canSendMessage) under `state`? */

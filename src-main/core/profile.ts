@@ -37,7 +37,7 @@ import { Vault } from '../secrets/vault.js';
 import { ProviderClient, ProviderError, PushConnection } from '../net/provider-client.js';
 import { Serial } from './serial.js';
 import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
-import { initialRoomState, roleOf, type RoomState } from '../../src-shared/room-state.js';
+import { initialRoomState, roleOf, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
 import { BANNED_ROLE_INDEX, type CheckResult } from '../../src-shared/room-policy.js';
 import {
   addedRole,
@@ -464,6 +464,21 @@ export class Profile extends EventEmitter {
     return readRoomState(s.extensions());
   }
 
+  /** Keep the room state of the epoch a commit leaves: messages of that epoch still arrive for a while. */
+  private notePriorState(roomUri: string, before: GroupSession): void {
+    const ext = before.extensions().find((e) => e.type === ROOM_STATE_EXTENSION_TYPE);
+    this.db.setMeta(`prior-room-state:${roomUri}`, JSON.stringify({ epoch: before.epoch.toString(), state: ext ? toB64(ext.data) : null }));
+  }
+
+  /** The room state of `epoch` if it is the one before the current epoch, else `fallback`. */
+  private priorState(roomUri: string, epoch: bigint, fallback: RoomState | undefined): RoomState | undefined {
+    const raw = this.db.getMeta(`prior-room-state:${roomUri}`);
+    if (!raw) return fallback;
+    const prior = JSON.parse(raw) as { epoch: string; state: string | null };
+    if (BigInt(prior.epoch) !== epoch) return fallback;
+    return prior.state ? readRoomState([{ type: ROOM_STATE_EXTENSION_TYPE, data: fromB64(prior.state) }]) : undefined;
+  }
+
   private activeUsers(s: GroupSession): Set<string> {
     return new Set(s.members().map((m) => userOfDevice(m.identity)));
   }
@@ -614,6 +629,7 @@ export class Profile extends EventEmitter {
         devicesBefore,
         devicesAfter: [...devicesBefore.filter((d) => !gone.has(d)), ...addedDevices],
         departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),
+        removedByHub: new Set(pending.filter((r) => r.byHub).map((r) => r.identity)),
       });
     } catch (e) {
       throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);
@@ -651,7 +667,10 @@ export class Profile extends EventEmitter {
           if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
           throw toCoreError(e, what);
         }
-        this.saveSession(roomUri, out.pending);
+        this.db.tx(() => {
+          this.notePriorState(roomUri, s);
+          this.saveSession(roomUri, out.pending);
+        });
         return 'done' as const;
       });
       if (outcome === 'done') return;
@@ -849,7 +868,9 @@ export class Profile extends EventEmitter {
     if (result.kind === 'commit' && state) this.verifyCommit(s, session, state, result, payload);
     if (result.kind === 'application') {
       const sender = userOfDevice(result.senderIdentity);
-      const may = state ? checkMessage(state, sender) : { ok: true as const };
+      // Judged by the state of the epoch it was sent in, as the hub judged it.
+      const then = result.epoch < s.epoch ? this.priorState(ev.roomUri, result.epoch, state) : state;
+      const may = then ? checkMessage(then, sender) : { ok: true as const };
       if (!may.ok) {
         // A muted or banned sender's message got past the hub: keep the ratchet, hide the message.
         this.db.tx(() => {
@@ -880,6 +901,7 @@ export class Profile extends EventEmitter {
     }
     if (result.kind === 'proposal') void this.commitPendingProposals(ev.roomUri).catch((e) => this.emit('error', toCoreError(e, 'Could not apply a change the room\'s hub asked for').message));
     this.db.tx(() => {
+      if (result.kind === 'commit') this.notePriorState(ev.roomUri, s);
       this.saveSession(ev.roomUri, session);
       if (result.kind === 'commit' && result.selfRemoved) this.db.markLeft(ev.roomUri);
       this.db.setMeta('cursor', String(ev.seq));
@@ -929,6 +951,7 @@ export class Profile extends EventEmitter {
         devicesBefore: before.members().map((m) => m.identity),
         devicesAfter: after.members().map((m) => m.identity),
         departed: new Set(result.departed),
+        removedByHub: new Set(result.removedByHub),
         extensionsBefore: before.extensions(),
         extensionsAfter,
       });

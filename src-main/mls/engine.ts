@@ -54,6 +54,8 @@ export type Incoming =
       committer: string;
       /** Removed identities whose Remove proposal came from their own user's device or an external sender (the hub). */
       departed: string[];
+      /** Those of `departed` an external sender (the hub) proposed. */
+      removedByHub: string[];
       /** True when this device was removed: the session is finished. */
       selfRemoved: boolean;
     }
@@ -80,8 +82,8 @@ export interface GroupSession {
   pendingProposals(): number;
   /** A pending proposal removes this device: it cannot commit (MLS forbids it); someone else will. */
   pendingRemovesSelf(): boolean;
-  /** Leaves the pending Remove proposals would remove; `departed` when proposed by their own user or the hub. */
-  pendingRemovals(): { identity: string; departed: boolean }[];
+  /** Leaves the pending Remove proposals would remove; `departed` when proposed by their own user or the hub (`byHub`). */
+  pendingRemovals(): { identity: string; departed: boolean; byHub: boolean }[];
   /** GroupContext extensions of the current epoch, in order (RFC 9420 type numbers). */
   extensions(): { type: number; data: Uint8Array }[];
   /** Remove proposals (PublicMessages) for every leaf of `identities`, e.g. this device leaving. */

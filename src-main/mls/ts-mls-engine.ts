@@ -309,18 +309,18 @@ class TsMlsSession implements GroupSession {
     );
   }
 
-  pendingRemovals(): { identity: string; departed: boolean }[] {
+  pendingRemovals(): { identity: string; departed: boolean; byHub: boolean }[] {
     const tree = this.state.ratchetTree;
     const identityAt = (leaf: number): string | undefined => {
       const node = tree[leaf * 2];
       return node?.nodeType === 'leaf' ? leafIdentity(node.leaf) : undefined;
     };
-    const out: { identity: string; departed: boolean }[] = [];
+    const out: { identity: string; departed: boolean; byHub: boolean }[] = [];
     for (const p of Object.values(this.state.unappliedProposals)) {
       if (p.proposal.proposalType !== 'remove') continue;
       const identity = identityAt(p.proposal.remove.removed);
       if (identity === undefined) continue;
-      out.push({ identity, departed: departedBy(identity, p.senderLeafIndex === undefined ? undefined : identityAt(p.senderLeafIndex)) });
+      out.push({ identity, departed: departedBy(identity, p.senderLeafIndex === undefined ? undefined : identityAt(p.senderLeafIndex)), byHub: p.senderLeafIndex === undefined });
     }
     return out;
   }
@@ -452,6 +452,7 @@ class TsMlsSession implements GroupSession {
     };
     const removed: string[] = [];
     const departed: string[] = [];
+    const removedByHub: string[] = [];
     const added: string[] = [];
     for (const { proposal, senderLeafIndex } of proposals) {
       if (proposal.proposalType === 'remove') {
@@ -462,6 +463,7 @@ class TsMlsSession implements GroupSession {
         // a sender leaf is the joiner's own there, and an external sender's (the hub's) otherwise.
         const proposer = senderLeafIndex === undefined && externalJoiner !== undefined ? credentialIdentity(externalJoiner.credential) : identityAt(senderLeafIndex);
         if (departedBy(identity, proposer)) departed.push(identity);
+        if (proposer === undefined) removedByHub.push(identity);
       } else if (proposal.proposalType === 'add') {
         added.push(credentialIdentity(proposal.add.keyPackage.leafNode.credential));
       }
@@ -478,6 +480,7 @@ class TsMlsSession implements GroupSession {
         removed,
         committer,
         departed,
+        removedByHub,
         selfRemoved,
       },
     };

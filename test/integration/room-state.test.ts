@@ -12,6 +12,7 @@ import { Profile } from '../../src-main/core/profile.js';
 import { readRoomState, withRole, withRoomState, withMetadata } from '../../src-main/core/room-view.js';
 import { CoreError } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
+import { encodeContent, textMessage } from '../../src-shared/content.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
@@ -37,7 +38,7 @@ async function user(provider: FederatedProvider, handle: string, how: 'register'
   const dir = path.join(tempDir(`rs-${handle}`), 'profile');
   const details = { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle}'s laptop` };
   const p = how === 'register' ? await Profile.register(dir, details, { engine, secretMode: 'plaintext' }) : await Profile.login(dir, details, { engine, secretMode: 'plaintext' });
-  p.on('error', () => undefined); // hidden messages and ignored commits are reported; tests assert on state
+  p.on('error', (m) => { if (process.env.RS_DEBUG) console.error(handle, m); }); // hidden messages and ignored commits are reported; tests assert on state
   profiles.push(p);
   await p.start();
   return p;
@@ -180,25 +181,32 @@ test('moderated room: a muted speaker cannot send (own client, hub, and the othe
   await alice.setRoomMetadata(room, { name: 'Town hall, Friday' });
   await agree(room, [alice, bob, dave], 'renamed by the super_admin');
   assert.equal(dave.roomView(room).name, 'Town hall, Friday');
-  // Mute bob (attendee has no canSendMessage).
+  // Mute bob (attendee has no canSendMessage). A message bob wrote just before is judged by the
+  // epoch it names, by the hub and by the members: it arrives.
+  const early = await inside(bob).session(room).encrypt(encodeContent(textMessage({ senderUri: B, roomUri: room, text: 'said before the mute' })));
   await alice.setRole(room, 'bob@b.example', 'attendee');
   await agree(room, [alice, bob, dave], 'bob muted');
+  await inside(bob).client.sendMessage(room, { message: toB64(early.message), requestId: 'before-the-mute' });
+  await waitFor(() => alice.page(room, null, 10).some((m) => m.text === 'said before the mute') && dave.page(room, null, 10).some((m) => m.text === 'said before the mute'), 'the message from the epoch before the mute');
   assert.equal(bob.roomSettings(room).canSendMessage, false);
   await refused(bob.send(room, 'let me speak'), 'canSendMessage');
 
   // A client that ignores the rule: bob encrypts and submits anyway. The hub refuses it (over
   // /submitMessage, whose notAllowed answer carries no reason).
   const s = inside(bob).session(room);
-  const { message } = await s.encrypt(new TextEncoder().encode('tampered'));
+  const { message } = await s.encrypt(encodeContent(textMessage({ senderUri: B, roomUri: room, text: 'tampered' })));
   await assert.rejects(inside(bob).client.sendMessage(room, { message: toB64(message), requestId: 'tampered-1' }), (e: unknown) => {
     assert.ok(e instanceof ProviderError && e.code === 'notAllowed', String(e));
     return true;
   });
   // ... and a member that still gets it (as from a hub that failed to check) hides it.
   const seq = alice.page(room, null, 1)[0].seq;
+  const reported: string[] = [];
+  alice.on('error', (m: string) => reported.push(m));
   await inside(alice).onGroupMessage({ seq: 1e9, kind: 'message', roomUri: room, epoch: s.epoch.toString(), payload: toB64(message), acceptedTimestamp: Date.now() } as PushEvent);
   assert.equal(alice.page(room, null, 1)[0].seq, seq, 'no message stored');
   assert.equal(alice.page(room, null, 50).some((m) => m.text === 'tampered'), false);
+  assert.ok(reported.some((m) => /hidden.*canSendMessage/.test(m)), reported.join('\n'));
   await agree(room, [alice, bob, dave], 'after the muted attempt');
   // canRemoveParticipant, held: the super_admin takes dave off the list.
   await alice.removeMember(room, 'dave@b.example');

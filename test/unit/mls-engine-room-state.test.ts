@@ -170,8 +170,8 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     assert.equal(left.session.pendingRemovesSelf(), true);
     a = await processProposals(a, left.proposals);
     b = await processProposals(b, left.proposals);
-    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: true }]);
-    assert.deepEqual(b.pendingRemovals(), [{ identity: CAROL, departed: true }]);
+    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: true, byHub: false }]);
+    assert.deepEqual(b.pendingRemovals(), [{ identity: CAROL, departed: true, byHub: false }]);
 
     // Naming carol in `remove` too must not add a second Remove of her leaf.
     const changed = carolGone(extensions);
@@ -179,6 +179,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     const bob = await processCommit(b, out);
     assert.deepEqual(bob.result.removed, [CAROL]);
     assert.deepEqual(bob.result.departed, [CAROL]);
+    assert.deepEqual(bob.result.removedByHub, []);
     assert.equal(bob.result.committer, ALICE);
     assert.deepEqual(bob.session.extensions(), changed);
     assert.deepEqual(bob.session.pendingRemovals(), []);
@@ -190,7 +191,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     let { a, b } = await groupOfThree(engine);
     const proposed = await b.proposeRemove([CAROL]);
     a = await processProposals(a, proposed.proposals);
-    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: false }]);
+    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: false, byHub: false }]);
     const out = await a.update();
     const bob = await processCommit(proposed.session, out);
     assert.deepEqual(bob.result.removed, [CAROL]);
@@ -204,7 +205,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     const proposal = externalRemoveProposal({ groupId: ROOM, epoch: a.epoch, senderIndex: 0, removed: carolLeaf, signingKey: hub.privateKey });
     a = await processProposals(a, [proposal]);
     b = await processProposals(b, [proposal]);
-    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: true }]);
+    assert.deepEqual(a.pendingRemovals(), [{ identity: CAROL, departed: true, byHub: true }]);
 
     // Bob commits this time, so `committer` is not just "the group's creator".
     const changed = carolGone(extensions);
@@ -213,6 +214,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     assert.equal(alice.result.committer, BOB);
     assert.deepEqual(alice.result.removed, [CAROL]);
     assert.deepEqual(alice.result.departed, [CAROL]);
+    assert.deepEqual(alice.result.removedByHub, [CAROL]);
     assert.deepEqual(alice.session.extensions(), changed);
     assert.deepEqual(alice.session.members().map((m) => m.identity), [ALICE, BOB]);
   });

@@ -91,7 +91,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     let c = addCarol.sessions[0];
     const bobSeesCarol = await expectCommit(b, addCarol.out);
     b = bobSeesCarol.next;
-    assert.deepEqual(bobSeesCarol.result, { kind: 'commit', epoch: 2n, added: [CAROL], removed: [], committer: ALICE, departed: [], selfRemoved: false });
+    assert.deepEqual(bobSeesCarol.result, { kind: 'commit', epoch: 2n, added: [CAROL], removed: [], committer: ALICE, departed: [], removedByHub: [], selfRemoved: false });
     r = await send(c, b, 'carol here');
     c = r.sender;
     b = r.receiver;
@@ -103,9 +103,9 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     c = rm.pending;
     const aliceSees = await expectCommit(a, rm);
     a = aliceSees.next;
-    assert.deepEqual(aliceSees.result, { kind: 'commit', epoch: 3n, added: [], removed: [BOB], committer: CAROL, departed: [], selfRemoved: false });
+    assert.deepEqual(aliceSees.result, { kind: 'commit', epoch: 3n, added: [], removed: [BOB], committer: CAROL, departed: [], removedByHub: [], selfRemoved: false });
     const bobSees = await expectCommit(b, rm);
-    assert.deepEqual(bobSees.result, { kind: 'commit', epoch: 3n, added: [], removed: [BOB], committer: CAROL, departed: [], selfRemoved: true });
+    assert.deepEqual(bobSees.result, { kind: 'commit', epoch: 3n, added: [], removed: [BOB], committer: CAROL, departed: [], removedByHub: [], selfRemoved: true });
     assert.deepEqual(
       a.members().map((m) => m.identity),
       [ALICE, CAROL],
@@ -131,7 +131,7 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     let d = joined.pending;
     for (const s of [a, b]) {
       const { result } = await s.process(joined.commit);
-      assert.deepEqual(result, { kind: 'commit', epoch: 2n, added: [DAVE], removed: [], committer: DAVE, departed: [], selfRemoved: false });
+      assert.deepEqual(result, { kind: 'commit', epoch: 2n, added: [DAVE], removed: [], committer: DAVE, departed: [], removedByHub: [], selfRemoved: false });
     }
     a = (await a.process(joined.commit)).session;
     b = (await b.process(joined.commit)).session;
@@ -162,7 +162,7 @@ test('a device that lost its state rejoins externally and replaces its old leaf'
   const { groupInfo, ratchetTree } = await adder.groupInfo();
   const rejoin = await engine.joinExternal(bob, groupInfo, ratchetTree);
   const { session: a, result } = await adder.process(rejoin.commit);
-  assert.deepEqual(result, { kind: 'commit', epoch: 2n, added: [BOB], removed: [BOB], committer: BOB, departed: [BOB], selfRemoved: false });
+  assert.deepEqual(result, { kind: 'commit', epoch: 2n, added: [BOB], removed: [BOB], committer: BOB, departed: [BOB], removedByHub: [], selfRemoved: false });
   assert.deepEqual(
     a.members().map((m) => m.identity),
     [ALICE, BOB],

@@ -272,6 +272,36 @@ test('departed clients of a user who stays listed need no kick', () => {
   assert.equal(denied(checkCommit({ ...f, devicesAfter: minus(trioDevices, dev('carol'), dev('carol', 2)) })), 'canKick');
 });
 
+test('a departure is the user\'s own action: leaving needs canRemoveSelf, dropping some clients canRemoveOwnClient, the hub\'s needs nothing', () => {
+  // A moderated guest may leave (canRemoveSelf) but not drop one of its clients (no canRemoveOwnClient).
+  const mod = room('moderated', [
+    [ALICE, M.superAdmin],
+    [BOB, M.guest],
+  ]);
+  const devices = [dev('alice'), dev('bob'), dev('bob', 2)];
+  const partial: CommitFacts = {
+    before: mod,
+    after: mod,
+    committer: ALICE,
+    devicesBefore: devices,
+    devicesAfter: minus(devices, dev('bob', 2)),
+    departed: new Set([dev('bob', 2)]),
+  };
+  assert.equal(denied(checkCommit(partial)), 'canRemoveOwnClient');
+  // The same removal proposed by the hub (a deleted device) is the provider's decision.
+  assert.deepEqual(checkCommit({ ...partial, removedByHub: new Set([dev('bob', 2)]) }), OK);
+  // Leaving with every client is canRemoveSelf, which a guest has ...
+  const leave: CommitFacts = { ...partial, after: without(mod, BOB), devicesAfter: [dev('alice')], departed: new Set([dev('bob'), dev('bob', 2)]) };
+  assert.deepEqual(checkCommit(leave), OK);
+  // ... and a role without it cannot leave by proposal (a custom policy: guests lose canRemoveSelf).
+  const stuck: RoomState = {
+    ...mod,
+    policy: { roles: mod.policy.roles.map((r) => (r.roleIndex === M.guest ? { ...r, roleCapabilities: r.roleCapabilities.filter((c) => c !== 'canRemoveSelf') } : r)) },
+  };
+  assert.equal(denied(checkCommit({ ...leave, before: stuck, after: without(stuck, BOB) })), 'canRemoveSelf');
+  assert.deepEqual(checkCommit({ ...leave, before: stuck, after: without(stuck, BOB), removedByHub: new Set([dev('bob'), dev('bob', 2)]) }), OK);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Metadata and messages
 
