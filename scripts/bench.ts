@@ -15,6 +15,7 @@ import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
 import { newRoomUri } from '../src-shared/identifiers.js';
 import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
 import { benchClaims, benchFanout, benchFederatedRoundTrip } from './bench-federation.js';
+import { benchRoomState } from './bench-room-state.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -107,7 +108,15 @@ async function main(): Promise<void> {
     rows.push([`  (of which a.example signing the ${claims.users} requests)`, ms(claims.signMs)]);
     rows.push([`KeyPackage claim for ${claims.users} users at b.example, ${claims.users} requests (median of ${claims.rounds})`, ms(claims.singleMs)]);
 
+    // 6. Room state: the per-commit check the hub and every member run, in a small and a large room.
+    const smallRoom = benchRoomState(MEMBERS);
+    const bigRoom = benchRoomState(MEMBERS * 10);
+    for (const r of [smallRoom, bigRoom]) {
+      rows.push([`room state check of a commit adding one user, ${r.participants} participants (median)`, ms(r.checkMs)]);
+      rows.push([`  (room state extension size)`, `${(r.extensionBytes / 1024).toFixed(1)} KiB`]);
+    }
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
+    rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);
     rows.push(['ratio federated round-trip p99 / p50', (pct(fedLat, 99) / pct(fedLat, 50)).toFixed(2)]);
     rows.push(['ratio fanout bulk / one per request (messages per second)', (bulkFan.messagesPerSec / oneFan.messagesPerSec).toFixed(2)]);

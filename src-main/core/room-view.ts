@@ -139,7 +139,8 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
     active: activeUsers.has(p.user),
     can: {
       kick: p.user !== me && activeUsers.has(p.user) && ok({ kind: 'kick', user: p.user }),
-      remove: p.user !== me && ok({ kind: 'removeParticipant', user: p.user }),
+      // A banned user is not offered "remove": it would lift the ban without saying so (unban does that).
+      remove: p.user !== me && p.roleIndex !== BANNED_ROLE_INDEX && ok({ kind: 'removeParticipant', user: p.user }),
       ban: p.user !== me && p.roleIndex !== BANNED_ROLE_INDEX && ok({ kind: 'ban', user: p.user }),
       unban: p.roleIndex === BANNED_ROLE_INDEX && ok({ kind: 'unban', user: p.user, role: addedRole(state, me) }),
       roles:
