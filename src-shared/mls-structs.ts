@@ -699,13 +699,19 @@ function skipCommit(r: StructReader): void {
   });
 }
 
-function skipPublicMessage(r: StructReader): void {
+/** FramedContent up to content_type: group_id, epoch, sender, authenticated_data. Returns the sender type. */
+function skipFramedContentHeader(r: StructReader): number {
   r.opaqueV(); // group_id
   r.u64(); // epoch
   const senderType = r.u8();
   if (senderType === 1 || senderType === 2) r.u32();
   else if (senderType !== 3 && senderType !== 4) throw new MlsWireError(`unknown sender_type ${senderType}`);
   r.opaqueV(); // authenticated_data
+  return senderType;
+}
+
+function skipPublicMessage(r: StructReader): void {
+  const senderType = skipFramedContentHeader(r);
   const contentType = r.u8();
   if (contentType === 1) r.opaqueV(); // application_data
   else if (contentType === 2) skipProposal(r);
@@ -788,12 +794,7 @@ export function unwrapMlsMessage(bytes: Uint8Array): { wireFormat: WireFormat; b
 export function commitGroupContextExtensions(message: Uint8Array): Extension[] | undefined {
   return decodeAll('MLSMessage', message, (r) => {
     if (readHeader(r) !== 'public') throw new MlsWireError('a commit must be a PublicMessage');
-    r.opaqueV(); // group_id
-    r.u64(); // epoch
-    const senderType = r.u8();
-    if (senderType === 1 || senderType === 2) r.u32();
-    else if (senderType !== 3 && senderType !== 4) throw new MlsWireError(`unknown sender_type ${senderType}`);
-    r.opaqueV(); // authenticated_data
+    const senderType = skipFramedContentHeader(r);
     if (r.u8() !== 3) throw new MlsWireError('the message does not carry a Commit');
     let found: Extension[] | undefined;
     r.list((s) => {
