@@ -335,7 +335,13 @@ export class Profile extends EventEmitter {
     const last = this.db.pageMessages(roomUri, null, 1)[0];
     const others = members.filter((m) => m !== this.config.userUri).map(displayHandle);
     // The shared name (room metadata) wins over the name this device gave the room.
-    const shared = room.left ? undefined : this.roomStateOf(this.session(roomUri))?.metadata.roomName;
+    // A room this device left keeps its last group state, so the name stays the one it last saw.
+    let shared: string | undefined;
+    try {
+      shared = this.roomStateOf(this.session(roomUri))?.metadata.roomName;
+    } catch {
+      shared = undefined;
+    }
     return {
       roomUri,
       name: shared || room.name || (others.length ? others.join(', ') : 'Empty room'),
@@ -1013,7 +1019,13 @@ export class Profile extends EventEmitter {
       } catch (e) {
         if (e instanceof ProviderError && e.code === 'wrongEpoch' && attempt < COMMIT_ATTEMPTS) continue; // someone committed first: fetch again
         if (e instanceof ProviderError && (e.code === 'notMember' || e.code === 'notAllowed')) {
-          throw new CoreError('notAllowed', `Cannot join ${roomUri}: ${e.message}. Only participants can join by link; if you were banned, a member must unban you and add you again.`);
+          // The hub says "banned" only to its own users; other providers' users hear "not a participant".
+          throw new CoreError(
+            'notAllowed',
+            /\bbanned\b/.test(e.message)
+              ? 'You are banned from this room. A member has to unban you and add you again.'
+              : 'Only participants can join a room by its link; ask a member to add you.',
+          );
         }
         throw toCoreError(e, 'Could not join the room');
       }

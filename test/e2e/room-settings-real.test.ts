@@ -169,12 +169,15 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
   await screenshot(a.page, '42-real-room-settings-banned');
 
   await b.page.getByTestId('room-left').waitFor({ timeout: WAIT });
+  // Out of the room, it keeps the shared name it last had (not "Empty room").
+  await b.page.getByTestId('room-title').filter({ hasText: 'Team lunch' }).waitFor({ timeout: WAIT });
+  assert.equal(await roomByUri(b.page, roomUri).getAttribute('data-room-name'), 'Team lunch');
   assert.equal(await panel(b.page).count(), 0, 'the settings close for someone out of the room');
   assert.equal(await b.page.getByTestId('composer-input').isDisabled(), true);
   await b.page.getByTestId('rejoin-room').click();
   const refusal = b.page.getByTestId('room-left').getByRole('alert');
   await refusal.waitFor({ timeout: WAIT });
-  assert.match(await refusal.innerText(), /Cannot join/);
+  assert.match(await refusal.innerText(), /You are banned from this room/);
   assert.equal(await b.page.getByTestId('room-left').count(), 1, 'still out');
   await screenshot(b.page, '43-real-rejoin-refused');
 
