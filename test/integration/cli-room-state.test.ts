@@ -177,6 +177,22 @@ test('ban: role 1 "banned", no clients, cannot be added; unban lets alice add hi
   assert.deepEqual(member(b, BOB), { roleIndex: 2, roleName: 'ordinary_user', active: true });
 });
 
+test('join by the room link after a kick; remove takes bob off the list, and then the link is refused', async () => {
+  ok(await as(alice, 'kick', room, 'bob@b.example'), 'kick');
+  await until(bob, (d) => !member(d, BOB).active, 'bob sees the kick');
+  assert.equal(ok(await as(bob, 'join', room), 'join after kick').stdout.trim(), room);
+  assert.equal(member(await bobAgrees('after join'), BOB).active, true);
+
+  ok(await as(alice, 'remove', room, 'bob@b.example'), 'remove');
+  const a = await roomState(alice);
+  assert.equal(a.participants.some((p) => p.user === BOB), false, 'bob is off the list');
+  const refused = await as(bob, 'join', room);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /Only participants can join/);
+  ok(await as(alice, 'add', room, 'bob@b.example'), 'add after remove');
+  assert.equal(member(await bobAgrees('after add after remove'), BOB).active, true);
+});
+
 test('create-room --preset moderated: the moderated roles, creator super_admin', async () => {
   const stage = ok(await as(alice, 'create-room', 'stage', '--preset', 'moderated'), 'create moderated').stdout.trim();
   const s = await roomState(alice, stage);
