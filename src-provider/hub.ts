@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
-import { commitGroupContextExtensions, decodeGroupInfo, decodeRatchetTree, treeLeaves, unwrapMlsMessage } from '../src-shared/mls-structs.js';
+import { commitSummary, decodeGroupInfo, decodeRatchetTree, treeLeaves, unwrapMlsMessage, type CommitSummary } from '../src-shared/mls-structs.js';
 import { checkCommit, checkDeparture, checkMessage, denialText } from '../src-shared/room-commit.js';
 import { BANNED_ROLE_INDEX } from '../src-shared/room-policy.js';
 import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../src-shared/room-state.js';
@@ -154,6 +154,7 @@ interface CommitChecked {
   stateAfter?: Uint8Array;
   /** Whether the Commit carries a GroupContextExtensions proposal (else the extensions stay). */
   changesExtensions: boolean;
+  summary: CommitSummary;
 }
 
 /** The room state extension data of an MLSMessage(group_info)'s GroupContext, or undefined. */
@@ -360,19 +361,20 @@ export class Hub {
     // Hold the GroupInfo to what the Commit does to the GroupContext extensions: the room state the
     // hub checks is then the one every member's key schedule will confirm.
     const gc = roomStateOf(input.groupInfo);
-    let proposed;
+    let summary: CommitSummary;
     try {
-      proposed = commitGroupContextExtensions(input.commit);
+      summary = commitSummary(input.commit);
     } catch (e) {
       throw badRequest(`commit is malformed: ${(e as Error).message}`);
     }
+    const proposed = summary.groupContextExtensions;
     if (proposed) {
       const same =
         proposed.length === gc.extensions.length &&
         proposed.every((e, i) => e.extensionType === gc.extensions[i].extensionType && bytesEqual(e.extensionData, gc.extensions[i].extensionData));
       if (!same) throw badRequest('groupInfo: its GroupContext extensions are not the ones the commit\'s GroupContextExtensions proposal sets');
     }
-    return { info, external, devicesAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined };
+    return { info, external, devicesAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, summary };
   }
 
   /** A commit from one of our own devices (client API). */
@@ -386,7 +388,7 @@ export class Hub {
   }
 
   private acceptCommit(source: HubSource, roomUri: string, input: CommitInput): CommitResponse {
-    const { info, external, devicesAfter, welcomeRefs, stateAfter, changesExtensions } = this.checkCommit(roomUri, input);
+    const { info, external, devicesAfter, welcomeRefs, stateAfter, changesExtensions, summary } = this.checkCommit(roomUri, input);
     const local = source.kind === 'device' ? source.actor : undefined;
     const commitDigest = digest(input.commit);
 
@@ -464,6 +466,37 @@ export class Hub {
           if (domainOf(d) !== source.domain && !proposedByHub.has(d)) {
             throw new ApiFailure('notAllowed', `${source.domain} cannot remove ${d}, a device of another provider`);
           }
+        }
+      }
+      // ... and the tree's membership changes are the ones the Commit proposes: by-value Removes and
+      // Adds, plus referenced proposals the hub holds (its own and members' pending Removes). Then
+      // the room policy below judges what the commit really does, not what a bundle claims.
+      if (room.ratchet_tree) {
+        const leavesBefore = treeDevices(room.ratchet_tree, 'stored ratchet tree');
+        const byValue = new Set<string>();
+        for (const leaf of summary.removes) {
+          const d = leavesBefore[leaf];
+          if (!d) throw badRequest(`commit removes leaf ${leaf}, which holds no member device`);
+          byValue.add(d);
+        }
+        for (const d of byValue) if (after.has(d)) throw badRequest(`commit removes ${d}, but the ratchetTree keeps it`);
+        const pending = new Set(this.store.pendingRemovals(roomUri));
+        const byReference = removed.filter((d) => !byValue.has(d));
+        for (const d of byReference) {
+          if (!pending.has(d) || summary.references === 0) throw badRequest(`ratchetTree drops ${d}, which the commit does not remove`);
+        }
+        const addedByValue = summary.adds.map((kp) => {
+          const cred = kp.leafNode.credential;
+          if (cred.credentialType !== 'basic') throw badRequest(`commit adds a KeyPackage with a ${cred.credentialType} credential, not basic`);
+          try {
+            return fromUtf8(cred.identity);
+          } catch {
+            throw badRequest('commit adds a KeyPackage whose identity is not UTF-8');
+          }
+        });
+        const addedInTree = added.filter((d) => !(external && d === sender));
+        if (addedByValue.length !== addedInTree.length || addedByValue.some((d) => !addedInTree.includes(d))) {
+          throw badRequest(`ratchetTree adds ${addedInTree.join(', ') || 'nobody'}, the commit adds ${addedByValue.join(', ') || 'nobody'}`);
         }
       }
       for (const d of input.removeDevices ?? []) {

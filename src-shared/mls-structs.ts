@@ -786,29 +786,44 @@ export function unwrapMlsMessage(bytes: Uint8Array): { wireFormat: WireFormat; b
   });
 }
 
+/** What a PublicMessage Commit proposes by value, and how many proposals it references. */
+export interface CommitSummary {
+  senderType: number;
+  /** Leaf indexes of by-value Remove proposals. */
+  removes: number[];
+  /** KeyPackages of by-value Add proposals. */
+  adds: KeyPackage[];
+  /** The extensions of its by-value GroupContextExtensions proposal, if it has one. */
+  groupContextExtensions?: Extension[];
+  /** Proposals included by reference (ProposalRef). */
+  references: number;
+}
+
 /**
- * The extensions of the GroupContextExtensions proposal a PublicMessage Commit carries by value,
- * or undefined when it carries none (RFC 9420 12.4: ProposalOrRef). A hub without group keys can
- * hold a Commit's GroupInfo to what the Commit really changes with it.
+ * Reads a PublicMessage Commit's proposals (RFC 9420 12.4: ProposalOrRef). A hub without group
+ * keys can hold the ratchet tree and GroupInfo of a commit bundle to what the Commit really does.
  */
-export function commitGroupContextExtensions(message: Uint8Array): Extension[] | undefined {
+export function commitSummary(message: Uint8Array): CommitSummary {
   return decodeAll('MLSMessage', message, (r) => {
     if (readHeader(r) !== 'public') throw new MlsWireError('a commit must be a PublicMessage');
     const senderType = skipFramedContentHeader(r);
     if (r.u8() !== 3) throw new MlsWireError('the message does not carry a Commit');
-    let found: Extension[] | undefined;
+    const summary: CommitSummary = { senderType, removes: [], adds: [], references: 0 };
     r.list((s) => {
       const kind = s.u8();
       if (kind === 2) {
         s.opaqueV(); // ProposalRef
+        summary.references++;
         return undefined;
       }
       if (kind !== 1) throw new MlsWireError(`unknown ProposalOrRefType ${kind}`);
       const type = s.u16();
       if (type === PROPOSAL_TYPES.group_context_extensions) {
-        if (found) throw new MlsWireError('a Commit carries two GroupContextExtensions proposals');
-        found = readExtensions(s);
-      } else skipProposalBody(s, type);
+        if (summary.groupContextExtensions) throw new MlsWireError('a Commit carries two GroupContextExtensions proposals');
+        summary.groupContextExtensions = readExtensions(s);
+      } else if (type === PROPOSAL_TYPES.remove) summary.removes.push(s.u32());
+      else if (type === PROPOSAL_TYPES.add) summary.adds.push(readKeyPackage(s));
+      else skipProposalBody(s, type);
       return undefined;
     });
     r.opt((s) => {
@@ -818,6 +833,11 @@ export function commitGroupContextExtensions(message: Uint8Array): Extension[] |
     r.opaqueV(); // signature
     r.opaqueV(); // confirmation_tag
     if (senderType === 1) r.opaqueV(); // membership_tag
-    return found;
+    return summary;
   });
+}
+
+/** The extensions of a Commit's by-value GroupContextExtensions proposal, or undefined when it has none. */
+export function commitGroupContextExtensions(message: Uint8Array): Extension[] | undefined {
+  return commitSummary(message).groupContextExtensions;
 }

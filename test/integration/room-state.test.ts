@@ -235,7 +235,19 @@ test('a tampered client that commits a forbidden change is refused by the hub an
     assert.match(e.message, /canBan/);
     return true;
   });
-  // The same from carol, whose provider is the hub: the refusal names the capability.
+  // The same ban with the tree from before, which hides carol's removal from a hub that reads
+  // membership from the tree: the hub compares the tree with the commit's proposals.
+  const treeBefore = (await s.groupInfo()).ratchetTree;
+  await assert.rejects(submit({ ...forged, ratchetTree: treeBefore }, 'lying-tree'), (e: unknown) => e instanceof ProviderError);
+  assert.equal(alice.roomView(room).epoch, epoch);
+  // The same from carol, whose provider is the hub: the refusal names the capability, and a lying
+  // tree is named as such.
+  const cs0 = inside(carol).session(room);
+  const kickBob = await cs0.commitChanges({ remove: cs0.members().filter((m) => m.identity.includes('/d/bob/')).map((m) => m.identity) });
+  await assert.rejects(
+    inside(carol).client.commit(room, { commit: toB64(kickBob.commit), groupInfo: toB64(kickBob.groupInfo), ratchetTree: toB64((await cs0.groupInfo()).ratchetTree), requestId: 'lying-tree-carol' }),
+    (e: unknown) => e instanceof ProviderError && e.code === 'badRequest' && /ratchetTree keeps it/.test(e.message),
+  );
   const cs = inside(carol).session(room);
   const bobDevices = cs.members().filter((m) => m.identity.includes('/d/bob/')).map((m) => m.identity);
   const forgedByCarol = await cs.commitChanges({ remove: bobDevices, extensions: withRoomState(cs.extensions(), withRole(readRoomState(cs.extensions())!, B, 1)) });

@@ -9,7 +9,7 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { roomStateExtension, withMetadata } from '../../src-main/core/room-view.js';
 import { initialRoomState, ROOM_STATE_EXTENSION_TYPE } from '../../src-shared/room-state.js';
-import { basicCredential, commitGroupContextExtensions, encodeExternalSender, type Extension } from '../../src-shared/mls-structs.js';
+import { basicCredential, commitGroupContextExtensions, commitSummary, encodeExternalSender, type Extension } from '../../src-shared/mls-structs.js';
 import { externalRemoveProposal } from '../../src-shared/external-proposal.js';
 import { generateSignatureKeyPair } from '../../src-shared/mls-crypto.js';
 import { MlsWireError } from '../../src-shared/mls-wire.js';
@@ -75,6 +75,25 @@ function group(): Promise<Fixture> {
 
 // ---------------------------------------------------------------------------------------------
 // Real commits
+
+test('commitSummary: by-value Removes (leaf indexes), Adds (KeyPackages), the GCE, and references', async () => {
+  const { a, c, keyPackage } = await group();
+  const carolLeaf = a.members().find((m) => m.identity === CAROL)!.leafIndex;
+  const both = await a.commitChanges({ add: [keyPackage], remove: [CAROL], extensions: renamed });
+  const summary = commitSummary(both.commit);
+  assert.equal(summary.senderType, 1);
+  assert.deepEqual(summary.removes, [carolLeaf]);
+  assert.deepEqual(
+    summary.adds.map((k) => (k.leafNode.credential.credentialType === 'basic' ? new TextDecoder().decode(k.leafNode.credential.identity) : '')),
+    [DAVE],
+  );
+  assert.deepEqual(plain(summary.groupContextExtensions), renamed);
+  assert.equal(summary.references, 0);
+  // Carol's own Remove proposal, committed by alice by reference.
+  const left = await c.proposeRemove([CAROL]);
+  const withRef = await (await a.process(left.proposals[0])).session.update();
+  assert.deepEqual(commitSummary(withRef.commit), { senderType: 1, removes: [], adds: [], references: 1 });
+});
 
 test('commits without a GroupContextExtensions proposal: undefined', async () => {
   const { a, keyPackage } = await group();
