@@ -37,3 +37,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "ensure-system-deps: node_modules missing or older than package-lock.json; running npm ci"
   ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund
 fi
+
+# npm runs it as postinstall; again here for a node_modules installed with --ignore-scripts.
+node scripts/patch-ts-mls.mjs

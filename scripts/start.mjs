@@ -15,6 +15,11 @@ const { ensureRendererBuilt } = await import('./renderer-build.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
+// The ts-mls fix (scripts/patch-ts-mls.mjs) normally ran at install; make sure before any commit is made.
+{
+  const patched = spawnSync(process.execPath, [path.join(root, 'scripts/patch-ts-mls.mjs')], { stdio: 'inherit' });
+  if (patched.status !== 0) process.exit(patched.status ?? 1);
+}
 
 /** Run a child with our stdio; pass on Ctrl-C/SIGTERM and exit with its status. */
 function runChild(command, childArgs, env = process.env) {
