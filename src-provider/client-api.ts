@@ -4,6 +4,7 @@
 import { parseMimiUri, parseUserAddress } from '../src-shared/identifiers.js';
 import { ROUTES, type ClaimResponse, type ConsentListResponse, type FindResponse, type MyProfile, type GroupInfoResponse, type RoomInfo } from '../src-shared/provider-api.js';
 import { toB64 } from '../src-shared/bytes.js';
+import { encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol.js';
 import type { Follower } from './federation/follower.js';
 import type { Accounts, Actor } from './accounts.js';
 import type { ConsentService } from './consent.js';
@@ -178,6 +179,27 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const proposals = b64List(o, 'proposals');
       const roomUri = ctx.params.roomId;
       return ok(follower.isRemote(roomUri) ? await follower.forwardProposals(actor, roomUri, proposals) : hub.proposals(actor, roomUri, proposals));
+    })
+    .route(ROUTES.reportAbuse, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req);
+      const alleged = str(o, 'user', { max: 512 });
+      if (o.note !== undefined && typeof o.note !== 'string') throw badRequest('field "note" must be a string');
+      const note = (o.note as string | undefined) ?? '';
+      const reasonCode = o.reasonCode === undefined ? 0 : o.reasonCode;
+      if (typeof reasonCode !== 'number' || !Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 255) throw badRequest('field "reasonCode" must be an integer 0-255');
+      const report: AbuseReport = { reportingUser: actor.userUri, allegedAbuserUri: alleged, reasonCode, note, messages: [], abuseExtensions: [] };
+      let encoded: Uint8Array;
+      try {
+        encoded = encodeAbuseReport(report);
+      } catch (e) {
+        throw badRequest(`the report cannot be encoded: ${(e as Error).message}`);
+      }
+      const roomUri = ctx.params.roomId;
+      // The hub decides whether the reporter may report (a participant whose role has canReportAbuse).
+      if (follower.isRemote(roomUri)) await follower.forwardAbuseReport(roomUri, encoded);
+      else hub.reportAbuse(actor, roomUri, report, encoded);
+      return ok({ accepted: true }, 201);
     })
     .route(ROUTES.hubSender, (ctx) => {
       auth(ctx);

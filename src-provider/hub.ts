@@ -15,9 +15,9 @@ import { parseMimiUri, userOfDevice } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients, type MlsMessageInfo } from '../src-shared/mls-wire.js';
 import { commitSummary, decodeGroupInfo, decodeRatchetTree, treeLeaves, unwrapMlsMessage, type CommitSummary } from '../src-shared/mls-structs.js';
 import { checkCommit, checkDeparture, checkMessage, denialText } from '../src-shared/room-commit.js';
-import { BANNED_ROLE_INDEX } from '../src-shared/room-policy.js';
+import { BANNED_ROLE_INDEX, checkChange } from '../src-shared/room-policy.js';
 import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../src-shared/room-state.js';
-import { MimiWireError } from '../src-shared/mimi-protocol.js';
+import { MimiWireError, type AbuseReport } from '../src-shared/mimi-protocol.js';
 import { encodeFanoutMessage, type FanoutMessage } from '../src-shared/mimi-protocol.js';
 import { externalRemoveProposal } from '../src-shared/external-proposal.js';
 import type { Fields } from '../src-shared/mls-structs.js';
@@ -179,6 +179,10 @@ function decodeState(bytes: Uint8Array, what: string): RoomState {
     throw e;
   }
 }
+
+/** Abuse reports: a note of up to 4 KiB and a handful of messages ("a handful of allegedly AbusiveMessages"). */
+const MAX_ABUSE_NOTE_BYTES = 4096;
+const MAX_ABUSE_MESSAGES = 16;
 
 /** RFC 9420 extension type of external_senders. */
 const EXTERNAL_SENDERS_EXTENSION = 5;
@@ -807,6 +811,60 @@ export class Hub {
       const event = this.store.insertEvent({ room_uri: roomUri, kind: 'commit', epoch: BigInt(room.epoch), sender_device: `mimi://${this.domain}`, payload: proposal, accepted_ts: ts });
       this.fanout(roomUri, event, devices, { timestamp: BigInt(ts), message: proposal, kind: 'proposal', moreProposals: [] }, queued);
     }
+  }
+
+  // ---- abuse reports ----
+
+  /** An abuse report from one of our own users (client API). */
+  reportAbuse(actor: HubActor, roomUri: string, report: AbuseReport, encoded: Uint8Array): { id: number } {
+    return this.acceptAbuseReport({ kind: 'device', actor }, roomUri, report, encoded);
+  }
+
+  /** An abuse report a follower forwarded for one of its users (`/reportAbuse`). */
+  reportAbuseFromPeer(peerDomain: string, roomUri: string, report: AbuseReport, encoded: Uint8Array): { id: number } {
+    return this.acceptAbuseReport({ kind: 'peer', domain: peerDomain }, roomUri, report, encoded);
+  }
+
+  /**
+   * Keeps a report for the operator. Negative policy: the reporter must be a participant whose role
+   * has canReportAbuse. Reported messages are stored unverified: this hub issues no franks yet.
+   */
+  private acceptAbuseReport(source: HubSource, roomUri: string, report: AbuseReport, encoded: Uint8Array): { id: number } {
+    for (const [field, uri] of [
+      ['reportingUser', report.reportingUser],
+      ['allegedAbuserUri', report.allegedAbuserUri],
+    ] as const) {
+      if (!isUserUri(uri)) throw badRequest(`${field} ${JSON.stringify(uri.slice(0, 100))} is not a user URI`);
+    }
+    if (utf8(report.note).length > MAX_ABUSE_NOTE_BYTES) throw badRequest(`the note is over ${MAX_ABUSE_NOTE_BYTES} bytes`);
+    if (report.messages.length > MAX_ABUSE_MESSAGES) throw badRequest(`a report carries at most ${MAX_ABUSE_MESSAGES} messages`);
+    if (source.kind === 'device' && report.reportingUser !== source.actor.userUri) {
+      throw new ApiFailure('notAllowed', `${source.actor.userUri} cannot report in the name of ${report.reportingUser}`);
+    }
+    if (source.kind === 'peer' && domainOf(report.reportingUser) !== source.domain) {
+      throw new ApiFailure('notAllowed', `${source.domain} cannot report in the name of ${report.reportingUser}, a user of another provider`);
+    }
+    return this.write(() => {
+      const room = this.requireRoom(roomUri);
+      this.requireParticipant(roomUri, report.reportingUser);
+      if (room.room_state) {
+        const state = decodeState(room.room_state, 'stored room state');
+        const verdict = checkChange(state.policy, state.participants, report.reportingUser, { kind: 'use', capability: 'canReportAbuse' });
+        if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this report: ${denialText(verdict)}`);
+      }
+      const id = this.store.addAbuseReport({
+        room_uri: roomUri,
+        reporter: report.reportingUser,
+        alleged: report.allegedAbuserUri,
+        reason: report.reasonCode,
+        note: report.note,
+        messages: report.messages.length,
+        report: encoded,
+        via_domain: source.kind === 'peer' ? source.domain : null,
+        received_at: this.now(),
+      });
+      return { id };
+    });
   }
 
   // ---- application messages ----

@@ -55,6 +55,19 @@ export interface RoomRow {
   prev_room_state: Buffer | null;
 }
 
+export interface AbuseReportRow {
+  id: number;
+  room_uri: string;
+  reporter: string;
+  alleged: string;
+  reason: number;
+  note: string;
+  messages: number;
+  report: Buffer;
+  via_domain: string | null;
+  received_at: number;
+}
+
 export interface NewEvent {
   room_uri: string;
   kind: EventKind;
@@ -249,6 +262,21 @@ const MIGRATIONS: string[] = [
   ALTER TABLE rooms ADD COLUMN room_state BLOB;
   ALTER TABLE rooms ADD COLUMN prev_room_state BLOB;
   ALTER TABLE pending_removals ADD COLUMN by_hub INTEGER NOT NULL DEFAULT 0;
+  -- Abuse reports about rooms hosted here (draft-ietf-mimi-protocol-06 "Report abuse"), for the
+  -- operator. The encoded AbuseReport is kept as received; messages in it are unverified (no franking).
+  CREATE TABLE abuse_reports (
+    id INTEGER PRIMARY KEY,
+    room_uri TEXT NOT NULL,
+    reporter TEXT NOT NULL,
+    alleged TEXT NOT NULL,
+    reason INTEGER NOT NULL,
+    note TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    report BLOB NOT NULL,
+    via_domain TEXT,            -- the follower provider that forwarded it; NULL: a local user
+    received_at INTEGER NOT NULL
+  );
+  CREATE INDEX abuse_reports_room ON abuse_reports(room_uri, received_at);
   `,
 ];
 
@@ -347,6 +375,10 @@ function prepareStatements(db: Database.Database) {
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
       'UPDATE rooms SET epoch = ?, group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = ?',
     ),
+    insertAbuseReport: db.prepare<[string, string, string, number, string, number, Buffer, string | null, number]>(
+      'INSERT INTO abuse_reports (room_uri, reporter, alleged, reason, note, messages, report, via_domain, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    abuseReports: db.prepare<[string], AbuseReportRow>('SELECT * FROM abuse_reports WHERE room_uri = ? ORDER BY id'),
     setRoomState: db.prepare<[Buffer | null, string]>('UPDATE rooms SET prev_room_state = room_state, room_state = ? WHERE room_uri = ?'),
     setInitialGroup: db.prepare<[Buffer, Buffer, string]>('UPDATE rooms SET group_info = ?, ratchet_tree = ? WHERE room_uri = ? AND epoch = 0'),
     participants: db.prepare<[string], { user_uri: string }>(
@@ -554,6 +586,14 @@ export class Store {
   /** Compare-and-set on the epoch; false when another commit already moved it. */
   advanceEpoch(roomUri: string, from: bigint, to: bigint, groupInfo: Uint8Array, ratchetTree: Uint8Array): boolean {
     return this.s.advanceEpoch.run(to, Buffer.from(groupInfo), Buffer.from(ratchetTree), roomUri, from).changes === 1;
+  }
+  addAbuseReport(r: Omit<AbuseReportRow, 'id' | 'report'> & { report: Uint8Array }): number {
+    return Number(
+      this.s.insertAbuseReport.run(r.room_uri, r.reporter, r.alleged, r.reason, r.note, r.messages, Buffer.from(r.report), r.via_domain, r.received_at).lastInsertRowid,
+    );
+  }
+  abuseReports(roomUri: string): AbuseReportRow[] {
+    return this.s.abuseReports.all(roomUri);
   }
   /** The new epoch's room state; the one it replaces is kept as the previous epoch's. */
   setRoomState(roomUri: string, state: Uint8Array | null): void {

@@ -68,6 +68,8 @@ export interface RoomSettingsView {
   canEdit: { name: boolean; description: boolean; avatar: boolean; subject: boolean };
   canAddParticipant: boolean;
   canSendMessage: boolean;
+  /** May report other participants to the room's hub (canReportAbuse). */
+  canReportAbuse: boolean;
 }
 
 /** Room metadata to change; absent fields stay. `avatar` is an https URL or '' for none. */
@@ -228,6 +230,8 @@ export interface MimiApi {
     /** Move a user to role 1 (banned) and remove their clients; they cannot come back until unbanned. */
     ban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
     unban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
+    /** Report `user` to the room's hub (MIMI /reportAbuse); `note` says what happened (may be empty). */
+    reportAbuse(accountId: string, roomUri: string, user: string, note: string): Promise<void>;
   };
   messages: {
     /** Newest-first page; `beforeSeq` pages back. */
@@ -418,6 +422,7 @@ export const METHODS = {
   'rooms.removeMember': [accountId, roomUri, userAddress],
   'rooms.ban': [accountId, roomUri, userAddress],
   'rooms.unban': [accountId, roomUri, userAddress],
+  'rooms.reportAbuse': [accountId, roomUri, userAddress, str(2000, 0)],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
   'consent.list': [accountId],

@@ -29,6 +29,7 @@ export const ROUTES = {
   commit: 'POST /v1/rooms/:roomId/commit', // CommitRequest -> CommitResponse | 409 wrongEpoch
   sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
   proposals: 'POST /v1/rooms/:roomId/proposals', // ProposalsRequest -> { acceptedTimestamp }: leaving (own Removes)
+  reportAbuse: 'POST /v1/rooms/:roomId/reportAbuse', // ReportAbuseRequest -> { accepted: true } (201); sent on to the room's hub
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
   hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
   deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices
@@ -190,6 +191,16 @@ export interface SendMessageResponse {
 /** Standalone proposals (PublicMessages), today a member's Removes of its own user's devices. */
 export interface ProposalsRequest {
   proposals: B64[];
+}
+
+/** An abuse report about `user` in a room (draft-ietf-mimi-protocol-06 "Report abuse"). */
+export interface ReportAbuseRequest {
+  /** The alleged abuser: a user URI. */
+  user: string;
+  /** What happened, in the reporter's words (UTF-8, up to 4 KiB; may be empty). */
+  note: string;
+  /** AbuseType; the draft has no taxonomy yet: 0 = not given. */
+  reasonCode?: number;
 }
 
 /** The provider's MLS external-sender identity (RFC 9420 ExternalSender encoding). */

@@ -23,6 +23,7 @@ const USAGE = `usage:
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
   mimi --profile DIR join ROOM-URI        join by the room's link (participants only, e.g. after a kick)
   mimi --profile DIR remove ROOM USER     take USER off the participant list, clients and all
+  mimi --profile DIR report ROOM USER [--note TEXT]   report USER to the room's hub (needs canReportAbuse)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
@@ -70,6 +71,7 @@ const FLAGS_WITH_VALUE = new Set([
   'limit',
   'cursor',
   'preset',
+  'note',
   'description',
   'avatar',
   'subject',
@@ -251,6 +253,12 @@ async function main(argv: string[]): Promise<void> {
       arity(args, 2, cmd);
       const [room, user] = args;
       return withProfile(p, async (profile) => void (await profile[cmd](profile.resolveRoom(room), user)));
+    }
+    case 'report': {
+      arity(args, 2, cmd);
+      const [room, user] = args;
+      const note = p.flags.get('note') ?? '';
+      return withProfile(p, async (profile) => void (await profile.reportAbuse(profile.resolveRoom(room), user, note)));
     }
     case 'remove': {
       arity(args, 2, cmd);

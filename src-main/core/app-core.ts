@@ -267,6 +267,7 @@ class Core implements AppCore {
     removeMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).removeMember(roomUri, user),
     ban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).ban(roomUri, user),
     unban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).unban(roomUri, user),
+    reportAbuse: (accountId: string, roomUri: string, user: string, note: string) => this.profile(accountId).reportAbuse(roomUri, user, note),
   };
 
   messages = {

@@ -38,7 +38,7 @@ import { ProviderClient, ProviderError, PushConnection } from '../net/provider-c
 import { Serial } from './serial.js';
 import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { initialRoomState, roleOf, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
-import { BANNED_ROLE_INDEX, type CheckResult } from '../../src-shared/room-policy.js';
+import { BANNED_ROLE_INDEX, checkChange, type CheckResult } from '../../src-shared/room-policy.js';
 import {
   addedRole,
   readRoomState,
@@ -561,6 +561,28 @@ export class Profile extends EventEmitter {
       state: roleOf(st, userUri) ? withRole(st, userUri, BANNED_ROLE_INDEX) : withParticipant(st, userUri, BANNED_ROLE_INDEX),
       remove: this.devicesOf(sess, userUri),
     }));
+  }
+
+  /**
+   * Report `user` to the room's hub (draft-ietf-mimi-protocol-06 "Report abuse"): the hub keeps it
+   * for its operator. Our role must have canReportAbuse; the hub checks that too.
+   */
+  async reportAbuse(roomUri: string, user: string, note: string): Promise<void> {
+    const userUri = this.userArg(user);
+    if (userUri === this.config.userUri) throw new CoreError('invalidArgument', 'You cannot report yourself.');
+    if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
+    const room = this.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const state = this.roomStateOf(this.session(roomUri));
+    if (state) {
+      const may = checkChange(state.policy, state.participants, this.config.userUri, { kind: 'use', capability: 'canReportAbuse' });
+      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayHandle(userUri)}: your ${denialText(may)}.`);
+    }
+    try {
+      await this.client.reportAbuse(roomUri, { user: userUri, note });
+    } catch (e) {
+      throw toCoreError(e, `Could not report ${displayHandle(userUri)}`);
+    }
   }
 
   /** Lift a ban: the user gets the role an added user gets, without clients; add them to bring them back. */

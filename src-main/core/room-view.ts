@@ -128,6 +128,7 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
       canEdit: { name: false, description: false, avatar: false, subject: false },
       canAddParticipant: false,
       canSendMessage: true,
+      canReportAbuse: true,
     };
   }
   const ok = (change: RoomChange): boolean => checkChange(state.policy, state.participants, me, change, { activeUsers }).ok;
@@ -165,6 +166,7 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
     // Adding a user who is not on the list yet: the check needs a candidate, any non-participant will do.
     canAddParticipant: ok({ kind: 'addParticipant', user: 'mimi://invalid/u/candidate', role: addedRole(state, me) }),
     canSendMessage: ok({ kind: 'sendMessage' }),
+    canReportAbuse: ok({ kind: 'use', capability: 'canReportAbuse' }),
   };
 }
 

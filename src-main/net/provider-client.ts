@@ -28,6 +28,7 @@ import {
   type GroupInfoResponse,
   type HubSenderResponse,
   type ProposalsRequest,
+  type ReportAbuseRequest,
   type LoginRequest,
   type MeResponse,
   type PushAck,
@@ -241,6 +242,10 @@ export class ProviderClient {
 
   proposals(roomUri: string, req: ProposalsRequest): Promise<{ acceptedTimestamp: number }> {
     return this.request('POST', roomPath(roomUri, '/proposals'), req);
+  }
+
+  reportAbuse(roomUri: string, req: ReportAbuseRequest): Promise<{ accepted: true }> {
+    return this.request('POST', roomPath(roomUri, '/reportAbuse'), req);
   }
 
   hubSender(): Promise<HubSenderResponse> {

@@ -7,7 +7,14 @@
 // defines. A body that does not parse is 400, a room we do not host is 404, an unknown endpoint
 // 501; those carry a JSON ApiError (see docs/decisions.md).
 
-import { decodeSubmitMessageRequest, decodeUpdateRequest, encodeSubmitMessageResponse, encodeUpdateRoomResponse, MimiWireError } from '../../src-shared/mimi-protocol.js';
+import {
+  decodeAbuseReport,
+  decodeSubmitMessageRequest,
+  decodeUpdateRequest,
+  encodeSubmitMessageResponse,
+  encodeUpdateRoomResponse,
+  MimiWireError,
+} from '../../src-shared/mimi-protocol.js';
 import { encodeRatchetTree, wrapMlsMessage } from '../../src-shared/mls-structs.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -97,9 +104,19 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     }
   };
 
+  // "There is no response body. The response code only indicates if the abuse report was
+  // accepted": 201 empty when kept, an ApiError (403 notAllowed, 404, 400) when not.
+  const reportAbuse = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
+    hostedHere(roomUri);
+    const report = decoded('AbuseReport', () => decodeAbuseReport(body));
+    hub.reportAbuseFromPeer(peer, roomUri, report, body);
+    return { status: 201, body: new Uint8Array(0) };
+  };
+
   const routes: Record<string, EndpointService> = {
     update,
     submitMessage,
+    reportAbuse,
     notify: (peer, roomUri, body) => follower.notify(peer, roomUri, body),
     ...deps.services,
   };

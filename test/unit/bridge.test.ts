@@ -62,6 +62,7 @@ function recordingCore() {
       removeMember: record('rooms.removeMember', () => {
         throw new CoreError('notAllowed', 'Your role lacks canRemoveParticipant.');
       }),
+      reportAbuse: record('rooms.reportAbuse', () => undefined),
       ban: record('rooms.ban', () => {
         throw new CoreError('notAllowed', 'Your role lacks canBan.');
       }),

@@ -46,6 +46,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.setRole': ['acct-1', ROOM, 'bob@b.example', 3],
   'rooms.kick': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.removeMember': ['acct-1', ROOM, 'bob@b.example'],
+  'rooms.reportAbuse': ['acct-1', ROOM, 'bob@b.example', 'spam links, over and over'],
   'rooms.ban': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
   'rooms.unban': ['acct-1', ROOM, 'bob@b.example'],
   'messages.page': ['acct-1', ROOM, null, 50],
