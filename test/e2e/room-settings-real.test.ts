@@ -2,7 +2,8 @@
 // provider, B signs up on it), each with their own core, bridge and browser page, as in
 // two-users.test.ts. Roles from a cooperative room's state in both member lists, a rename and a
 // description reaching the other member (who may rename but sees the description read-only), no
-// Ban/Kick against a group_admin for an ordinary_user, a promotion seen on both pages, a ban (the
+// Ban/Kick against a group_admin for an ordinary_user (but Report, which reaches the hub with its
+// note), a promotion seen on both pages, a ban (the
 // banned user's page says they are out, and "Join again" is refused by the hub), an unban and an
 // add that bring them back, writable, with a message arriving.
 
@@ -14,6 +15,8 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
 import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
+import { DB_FILE } from '../../src-provider/store.js';
+import { withDb } from '../helpers/mimi-peer.js';
 import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
@@ -142,8 +145,19 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
   assert.equal(await roleIn(b.page, ALICE), 'group_admin');
   assert.equal(await roleIn(b.page, BOB), 'ordinary_user');
   for (const id of ['member-kick', 'member-ban', 'member-remove', 'member-role-select']) assert.equal(await row(b.page, ALICE).getByTestId(id).count(), 0, `no ${id} on alice for bob`);
-  assert.equal(await row(b.page, ALICE).getByRole('button').count(), 0);
+  // ...but he may report her (a cooperative ordinary_user has canReportAbuse); never himself.
+  assert.deepEqual(await row(b.page, ALICE).getByRole('button').allInnerTexts(), ['Report']);
+  assert.equal(await row(b.page, BOB).getByRole('button').count(), 0);
   await screenshot(b.page, '41-real-room-settings-bob');
+  const NOTE = 'Renamed the room\nwithout asking';
+  await row(b.page, ALICE).getByRole('button', { name: 'Report alice', exact: true }).click();
+  await row(b.page, ALICE).getByRole('textbox', { name: 'What happened?', exact: true }).fill(NOTE);
+  await row(b.page, ALICE).getByRole('button', { name: 'Send report', exact: true }).click();
+  await row(b.page, ALICE).getByRole('status').filter({ hasText: 'Reported to the room’s provider.' }).waitFor({ timeout: WAIT });
+  assert.equal(await row(b.page, ALICE).getByRole('alert').count(), 0);
+  // The room's hub (A's embedded provider) keeps it for its operator, note and all.
+  const hubReports = withDb(path.join(a.dir, 'provider', DB_FILE), (db) => db.prepare('SELECT reporter, alleged, note FROM abuse_reports WHERE room_uri = ?').all(roomUri));
+  assert.deepEqual(hubReports, [{ reporter: BOB, alleged: ALICE, note: NOTE }]);
 
   // --- 4. alice promotes bob to group_admin; both pages show it ---
   await row(a.page, BOB).getByTestId('member-role-select').selectOption({ label: 'group_admin' });

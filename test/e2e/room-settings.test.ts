@@ -2,7 +2,9 @@
 // room's details (editable only where the role allows) and its participants with the actions the
 // core says this account may take, a refusal shown next to the action that caused it, the panel
 // following the room as it changes, kick (devices out, still a participant) told apart from remove
-// (off the participant list), and the policy preset picked when creating a room. The core
+// (off the participant list), reporting someone to the room's provider (offered only where the
+// role may, never on yourself; the note sent as typed; nothing reloaded), and the policy preset
+// picked when creating a room. The core
 // behind the (real) bridge is an in-memory MimiApi that answers like the core would: a
 // cooperative room where alice is group_admin.
 
@@ -36,7 +38,13 @@ const ROLES: RoomRoleView[] = [
   { roleIndex: 0, roleName: 'no_role', capabilities: [] },
   { roleIndex: 1, roleName: 'banned', capabilities: [] },
   { roleIndex: 2, roleName: 'ordinary_user', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName'] },
-  { roleIndex: 3, roleName: 'group_admin', capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName', 'canBan', 'canUnBan', 'canKick', 'canRemoveParticipant', 'canChangeUserRole', 'canChangeRoomDescription'] },
+  // Unlike the real cooperative preset, this fixture's ordinary_user may not report abuse: a role
+  // without canReportAbuse, to see Report go away.
+  {
+    roleIndex: 3,
+    roleName: 'group_admin',
+    capabilities: ['canAddParticipant', 'canSendMessage', 'canChangeRoomName', 'canBan', 'canUnBan', 'canKick', 'canRemoveParticipant', 'canChangeUserRole', 'canChangeRoomDescription', 'canReportAbuse'],
+  },
   { roleIndex: 4, roleName: 'super_admin', capabilities: ['canBan', 'canKick', 'canChangeUserRole', 'canDestroyRoom'] },
 ];
 const roleName = (i: number) => ROLES.find((r) => r.roleIndex === i)!.roleName;
@@ -71,6 +79,11 @@ function fakeCore() {
   };
   /** A one-off failure for the next removeMember (the hub did not answer, say). */
   let failRemove: CoreError | undefined;
+  /** A one-off failure for the next reportAbuse. */
+  let failReport: CoreError | undefined;
+  /** The policy took canReportAbuse from alice's role: a change this device has not seen yet. */
+  let reportingRevoked = false;
+  const mayReport = () => !reportingRevoked && ROLES.find((r) => r.roleIndex === myRole)!.capabilities.includes('canReportAbuse');
   const settings = (): RoomSettingsView => ({
     roomUri: LUNCH,
     managed: true,
@@ -82,6 +95,7 @@ function fakeCore() {
     canEdit: { name: true, description: myRole >= 3, avatar: true, subject: true },
     canAddParticipant: true,
     canSendMessage: true,
+    canReportAbuse: mayReport(),
   });
   const lunch = (): RoomView => ({
     roomUri: LUNCH,
@@ -203,6 +217,17 @@ function fakeCore() {
         commit();
         return settings();
       },
+      // A report goes to the hub and changes nothing in the room: no commit, no new settings.
+      reportAbuse: async (...args) => {
+        note('reportAbuse', args);
+        room(args[1]);
+        const failure = failReport;
+        failReport = undefined;
+        if (failure) throw failure;
+        if (!mayReport()) throw new CoreError('notAllowed', `Cannot report ${args[2].split('/u/')[1]}: your role ${roleName(myRole)} lacks canReportAbuse.`);
+        if (args[2] === ME) throw new CoreError('invalidArgument', 'You cannot report yourself.');
+        find(args[2]);
+      },
     },
     messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
     ...quietConsentAndPeople(ME, 'alice'),
@@ -223,6 +248,14 @@ function fakeCore() {
     /** The next removeMember fails with this error. */
     failNextRemove(e: CoreError) {
       failRemove = e;
+    },
+    /** The next reportAbuse fails with this error. */
+    failNextReport(e: CoreError) {
+      failReport = e;
+    },
+    /** alice's role loses canReportAbuse (or gets it back) without this device hearing of it. */
+    revokeReportingSilently(revoked = true) {
+      reportingRevoked = revoked;
     },
     /** Another admin demoted alice, and the commit has not reached this device yet. */
     demoteSilently() {
@@ -284,13 +317,13 @@ test('the member list shows roles; the settings panel shows them and offers only
   assert.equal(await row(BOB).getByRole('button', { name: 'Remove bob', exact: true }).count(), 1);
   assert.equal(await row(BOB).getByRole('button', { name: 'Ban bob', exact: true }).count(), 1);
   assert.equal(await row(BOB).getByRole('button', { name: 'Unban bob', exact: true }).count(), 0);
-  assert.deepEqual(await row(BOB).getByRole('button').allInnerTexts(), ['Set', 'Kick', 'Remove', 'Ban']);
+  assert.deepEqual(await row(BOB).getByRole('button').allInnerTexts(), ['Set', 'Kick', 'Remove', 'Ban', 'Report']);
   const options = await row(BOB).getByLabel('New role for bob', { exact: true }).locator('option').allInnerTexts();
   assert.deepEqual(options, ['Change role…', 'group_admin'], 'only the roles in can.roles, not the current one, not no_role/banned');
-  assert.equal(await row(DAVE).getByRole('button').count(), 0, 'a super_admin is out of a group_admin’s reach');
+  assert.deepEqual(await row(DAVE).getByRole('button').allInnerTexts(), ['Report'], 'a super_admin is out of a group_admin’s reach, but can be reported');
   assert.equal(await row(DAVE).getByRole('combobox').count(), 0);
-  assert.equal(await row(ME).getByRole('button').count(), 0);
-  assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban'], 'no Remove where can.remove is false');
+  assert.equal(await row(ME).getByRole('button').count(), 0, 'nothing on yourself, not even Report');
+  assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban', 'Report'], 'no Remove where can.remove is false');
   await screenshot(page, '30-room-settings');
 });
 
@@ -377,6 +410,103 @@ test('role change, kick (confirmed; Escape cancels), remove (confirmed; a failur
   assert.deepEqual(fixture.callsOf('unban').at(-1)?.args, [ACCT, LUNCH, ERIN]);
 });
 
+test('report: Escape and Cancel back out; the note reaches the core as typed, the row says it went, nothing reloads; a failure and a refusal show in the row', async () => {
+  const isFocused = (l: ReturnType<Page['locator']>) => l.evaluate((el) => el === document.activeElement);
+  const reportDave = row(DAVE).getByRole('button', { name: 'Report dave', exact: true });
+  const daveNote = row(DAVE).getByRole('textbox', { name: 'What happened?', exact: true });
+  assert.equal(await row(ME).getByRole('button', { name: /^Report/ }).count(), 0, 'never on yourself');
+  assert.equal(await row(BOB).getByRole('button', { name: 'Report bob', exact: true }).count(), 1);
+
+  // Escape cancels (the panel stays), and so does Cancel; the focus goes back to Report each time.
+  await reportDave.click();
+  await daveNote.waitFor();
+  assert.ok(await isFocused(daveNote), 'the note has the focus');
+  assert.equal(await row(DAVE).getByRole('form', { name: 'Report dave', exact: true }).count(), 1);
+  await daveNote.fill('never mind');
+  await page.keyboard.press('Escape');
+  await eventually('report form gone', async () => (await daveNote.count()) === 0);
+  assert.ok(await isFocused(reportDave));
+  assert.equal(await panel().count(), 1, 'Escape in the report form does not close the panel');
+  await reportDave.click();
+  assert.equal(await daveNote.inputValue(), '', 'a cancelled note is not kept');
+  await row(DAVE).getByRole('button', { name: 'Cancel', exact: true }).click();
+  await eventually('report form gone', async () => (await daveNote.count()) === 0);
+  assert.ok(await isFocused(reportDave));
+  assert.equal(fixture.callsOf('reportAbuse').length, 0);
+
+  // Sent: the note exactly as typed (lines, spacing, markup-like text), a status in the row, no reload.
+  const NOTE = '  Posted the same link 40 times.\n\nThen: "buy <b>now</b>" & more…  ';
+  const loads = fixture.callsOf('settings').length;
+  await reportDave.click();
+  await daveNote.fill(NOTE);
+  await row(DAVE).getByRole('button', { name: 'Send report', exact: true }).scrollIntoViewIfNeeded();
+  await screenshot(page, '34-room-settings-report');
+  await row(DAVE).getByRole('button', { name: 'Send report', exact: true }).click();
+  const daveStatus = row(DAVE).getByRole('status');
+  await daveStatus.waitFor();
+  assert.equal(await daveStatus.innerText(), 'Reported to the room’s provider.');
+  assert.deepEqual(fixture.callsOf('reportAbuse').at(-1)?.args, [ACCT, LUNCH, DAVE, NOTE]);
+  assert.equal(await daveNote.count(), 0, 'the form is gone');
+  assert.ok(await isFocused(reportDave), 'the keyboard stays in the row');
+  assert.equal(await panel().getByRole('alert').count(), 0);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(fixture.callsOf('settings').length, loads, 'nothing in the room changed: the settings are not reloaded');
+
+  // A failure shows the core's message in the row and keeps the form; the retry goes through. An
+  // empty note is sent as it is.
+  fixture.failNextReport(new CoreError('providerUnreachable', 'The hub localhost did not answer. Try again in a moment.'));
+  await row(BOB).getByRole('button', { name: 'Report bob', exact: true }).click();
+  const send = row(BOB).getByRole('button', { name: 'Send report', exact: true });
+  await send.click();
+  const bobAlert = row(BOB).getByRole('alert');
+  await bobAlert.waitFor();
+  assert.equal(await bobAlert.innerText(), 'The hub localhost did not answer. Try again in a moment.');
+  assert.equal(await bobAlert.getAttribute('data-action'), 'report');
+  assert.equal(await panel().getByRole('alert').count(), 1, 'only next to the failed report');
+  assert.equal(await row(BOB).getByRole('status').count(), 0);
+  assert.equal(await row(BOB).getByRole('textbox', { name: 'What happened?', exact: true }).count(), 1, 'the form stays for a retry');
+  await send.click();
+  await row(BOB).getByRole('status').waitFor();
+  assert.equal(await bobAlert.count(), 0);
+  assert.deepEqual(
+    fixture.callsOf('reportAbuse').map((c) => c.args),
+    [
+      [ACCT, LUNCH, DAVE, NOTE],
+      [ACCT, LUNCH, BOB, ''],
+      [ACCT, LUNCH, BOB, ''],
+    ],
+  );
+  assert.equal(await daveStatus.innerText(), 'Reported to the room’s provider.', 'each row keeps its own status');
+
+  // Refused: the role lost canReportAbuse meanwhile. The core's message shows in the row; the
+  // refusal reloads the settings and Report goes, the other actions stay. (Ctrl+Enter sends too.)
+  fixture.revokeReportingSilently();
+  await reportDave.click();
+  assert.equal(await daveStatus.count(), 0, 'a new report clears the old status');
+  await daveNote.fill('and again');
+  await page.keyboard.press('Control+Enter');
+  const daveAlert = row(DAVE).getByRole('alert');
+  await daveAlert.waitFor();
+  assert.equal(await daveAlert.innerText(), 'Cannot report dave: your role group_admin lacks canReportAbuse.');
+  assert.equal(await daveAlert.getAttribute('data-action'), 'report');
+  assert.deepEqual(fixture.callsOf('reportAbuse').at(-1)?.args, [ACCT, LUNCH, DAVE, 'and again']);
+  await eventually('Report no longer offered', async () => (await panel().getByRole('button', { name: /^Report/ }).count()) === 0);
+  assert.equal(await daveNote.count(), 0, 'the form goes with it');
+  assert.equal(await daveAlert.innerText(), 'Cannot report dave: your role group_admin lacks canReportAbuse.', 'the message stays after the reload');
+  assert.ok(await row(DAVE).evaluate((el) => el.contains(document.activeElement)), 'the keyboard stays in the row');
+  assert.equal(await row(BOB).getByRole('button', { name: 'Kick bob', exact: true }).count(), 1, 'the rest is still offered');
+
+  // Reopened, the old refusal is gone; allowed again, Report is back with the next commit.
+  await panel().getByTestId('room-settings-close').click();
+  await page.getByRole('button', { name: 'Room settings', exact: true }).click();
+  await row(DAVE).waitFor();
+  assert.equal(await panel().getByRole('alert').count(), 0);
+  assert.equal(await panel().getByRole('status').count(), 0);
+  fixture.revokeReportingSilently(false);
+  fixture.remoteSubject('Pizza instead');
+  await reportDave.waitFor();
+});
+
 test('a refused action shows the core’s message next to it, and the panel catches up with the real role', async () => {
   fixture.demoteSilently();
   await row(BOB).getByRole('button', { name: 'Ban bob', exact: true }).click();
@@ -388,7 +518,7 @@ test('a refused action shows the core’s message next to it, and the panel catc
   assert.equal(await panel().getByRole('alert').count(), 1, 'only next to the refused action');
   // The refusal showed the screen was stale: it reloads, and offers nothing the role cannot do.
   await eventually('role reloaded', async () => (await page.getByTestId('my-role').innerText()) === 'Your role: ordinary_user');
-  assert.equal(await panel().getByRole('button', { name: /^(Kick|Remove|Ban|Unban|Set role)/ }).count(), 0);
+  assert.equal(await panel().getByRole('button', { name: /^(Kick|Remove|Ban|Unban|Set role|Report)/ }).count(), 0, 'this ordinary_user may not report either');
   assert.equal(await panel().getByRole('textbox', { name: 'Description', exact: true }).count(), 0, 'description is read-only text now');
   assert.equal(await page.getByTestId('room-meta-description-readonly').innerText(), 'Where and when we eat');
   assert.equal(await panel().getByRole('textbox', { name: 'Name', exact: true }).count(), 1, 'an ordinary_user may still rename');

@@ -18,11 +18,13 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
   };
 }
 
-type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'removeMember' | 'ban' | 'unban';
+type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'removeMember' | 'ban' | 'unban' | 'reportAbuse';
 
 /**
  * Room settings as the core gives them for a room without room state: no roles, nothing anyone
- * may change. `findRoom` answers undefined for a room the fake does not have (roomUnknown).
+ * may change. Reporting is allowed, as the real core allows it there (nothing is enforced), and
+ * a report is taken and goes nowhere. `findRoom` answers undefined for a room the fake does not
+ * have (roomUnknown).
  */
 export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | undefined): Pick<MimiApi['rooms'], SettingsMethods> {
   const view = (roomUri: string): RoomSettingsView => {
@@ -39,10 +41,14 @@ export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | 
       canEdit: { name: false, description: false, avatar: false, subject: false },
       canAddParticipant: true,
       canSendMessage: true,
+      canReportAbuse: true,
     };
   };
   const refuse = async (): Promise<RoomSettingsView> => {
     throw new CoreError('notAllowed', 'This room has no roles to change (not in this fixture).');
   };
-  return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, removeMember: refuse, ban: refuse, unban: refuse };
+  const reportAbuse = async (_a: string, roomUri: string): Promise<void> => {
+    view(roomUri);
+  };
+  return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, removeMember: refuse, ban: refuse, unban: refuse, reportAbuse };
 }

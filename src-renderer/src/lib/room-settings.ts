@@ -50,19 +50,39 @@ export interface MemberActions {
   ban: boolean;
   unban: boolean;
   roles: RoleOption[];
+  /** Report them to the room's hub (canReportAbuse); never offered on yourself. */
+  report: boolean;
   any: boolean;
 }
 
 /**
  * What the row offers: only what the core's `can` allows. Kicking a member with no clients in the
  * room (already kicked) would remove nothing, so it is not offered even where allowed; removing
- * still takes them off the list, so it is.
+ * still takes them off the list, so it is. Reporting depends on the viewer's role only
+ * (`view.canReportAbuse`), so it is offered on everyone else, banned users included.
  */
-export function memberActions(view: RoomSettingsView, member: RoomMemberView): MemberActions {
+export function memberActions(view: RoomSettingsView, member: RoomMemberView, isSelf: boolean): MemberActions {
   const kick = member.can.kick && member.active;
   const { remove, ban, unban } = member.can;
   const roles = roleTargets(view, member);
-  return { kick, remove, ban, unban, roles, any: kick || remove || ban || unban || roles.length > 0 };
+  const report = view.canReportAbuse && !isSelf;
+  return { kick, remove, ban, unban, roles, report, any: kick || remove || ban || unban || report || roles.length > 0 };
+}
+
+/** The API takes a note of up to 2000 characters; the core sends at most 4 KiB of it (UTF-8). */
+export const REPORT_NOTE_MAX = 2000;
+const REPORT_NOTE_MAX_BYTES = 4096;
+
+/**
+ * Checks the bridge or the core would refuse anyway, said before the round trip; undefined when
+ * the note can be sent. The note itself is sent as typed (an empty one too).
+ */
+export function reportNoteProblem(note: string): string | undefined {
+  if (note.length > REPORT_NOTE_MAX) return `The note can be at most ${REPORT_NOTE_MAX} characters.`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(note)) return 'The note contains control characters; remove them and try again.';
+  if (new TextEncoder().encode(note).length > REPORT_NOTE_MAX_BYTES) return 'The note is too long to send (at most 4 KiB; fewer characters in non-Latin scripts).';
+  return undefined;
 }
 
 /** Single-line fields are compared and sent trimmed; a description keeps its own whitespace. */

@@ -11,7 +11,7 @@ import { toCoreError } from '../lib/coded-error.js';
 import { roomStamp } from '../lib/room-settings.js';
 import { useRoomsStore } from './rooms.js';
 
-export type SettingsAction = 'load' | 'metadata' | 'kick' | 'remove' | 'ban' | 'unban' | 'role';
+export type SettingsAction = 'load' | 'metadata' | 'kick' | 'remove' | 'ban' | 'unban' | 'role' | 'report';
 
 const roomKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
 /** Member actions are kept per member: a refusal for bob must not show next to carl. */
@@ -137,7 +137,11 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     }
   }
 
-  async function run(accountId: string, roomUri: string, action: SettingsAction, user: string | undefined, call: () => Promise<RoomSettingsView>): Promise<boolean> {
+  /**
+   * One action: busy while it runs, its own error on failure. A call that changes the room answers
+   * the new settings, which are applied; one that changes nothing in it (a report) answers nothing.
+   */
+  async function run(accountId: string, roomUri: string, action: SettingsAction, user: string | undefined, call: () => Promise<RoomSettingsView | void>): Promise<boolean> {
     const key = roomKey(accountId, roomUri);
     const ak = actionKey(action, user);
     if (busy.value[key]?.[ak]) return false;
@@ -146,7 +150,8 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     setError(key, ak, undefined);
     const seq = nextSeq++;
     try {
-      accept(key, seq, await call());
+      const view = await call();
+      if (view) accept(key, seq, view);
       return true;
     } catch (e) {
       const ce = toCoreError(e);
@@ -174,6 +179,9 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     run(accountId, roomUri, 'remove', user, () => api().rooms.removeMember(accountId, roomUri, user));
   const ban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'ban', user, () => api().rooms.ban(accountId, roomUri, user));
   const unban = (accountId: string, roomUri: string, user: string) => run(accountId, roomUri, 'unban', user, () => api().rooms.unban(accountId, roomUri, user));
+  /** A report goes to the room's hub and changes nothing in the room: the settings are not reloaded. */
+  const report = (accountId: string, roomUri: string, user: string, note: string) =>
+    run(accountId, roomUri, 'report', user, () => api().rooms.reportAbuse(accountId, roomUri, user, note));
 
   /** Errors of an earlier visit are not about what is on screen now. */
   function clearErrors(accountId: string, roomUri: string): void {
@@ -202,5 +210,5 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     for (const key of [...tracked.keys()]) if (key.startsWith(`${accountId}\n`)) drop(key);
   }
 
-  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, clearErrors, resync, forget };
+  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };
 });
