@@ -713,7 +713,7 @@ const ABUSE_REPORT = struct<AbuseReport>(
     reportingUser: s.get('reportingUser', readUri),
     allegedAbuserUri: s.get('allegedAbuserUri', readUri),
     reasonCode: s.get('reasonCode', (r) => r.u8()),
-    note: s.get('note', (r) => readText(r)),
+    note: s.get('note', (r) => readText(r, { keepBom: true })),
     messages: s.list('messages', ABUSIVE_MESSAGE.read),
     abuseExtensions: s.get('abuse_extensions', APP_DATA_DICTIONARY.read),
   }),

@@ -376,7 +376,8 @@ export class Profile extends EventEmitter {
   /** Resolve a room given as URI or as its (unique) name. */
   resolveRoom(ref: string): string {
     if (this.db.getRoom(ref)) return ref;
-    const byName = this.db.listRooms().filter((r) => r.name === ref);
+    // The name shown (the shared room name, else the one given here), as `mimi rooms` prints it.
+    const byName = this.rooms().filter((r) => r.name === ref);
     if (byName.length === 1) return byName[0].roomUri;
     throw new CoreError('roomUnknown', byName.length ? `Several rooms are named "${ref}"; use the room URI.` : `No room "${ref}". List rooms with: mimi rooms`);
   }

@@ -159,17 +159,16 @@ export class Follower {
     return response;
   }
 
-  /** Our device's standalone proposals (leaving: Removes of its own user's devices) to the hub. */
   /** A local user's abuse report about a room hosted elsewhere: to that room's hub (`/reportAbuse`). */
   async forwardAbuseReport(roomUri: string, encoded: Uint8Array): Promise<void> {
-    const hub = hubOf(roomUri);
     try {
-      await this.peers.post(hub, 'reportAbuse', roomUri, encoded);
+      await this.peers.post(hubOf(roomUri), 'reportAbuse', roomUri, encoded);
     } catch (e) {
-      throw peerFailure(e, `the room's hub ${hub} did not take the report`);
+      throw peerFailure(e, 'the abuse report');
     }
   }
 
+  /** Our device's standalone proposals (leaving: Removes of its own user's devices) to the hub. */
   async forwardProposals(actor: HubActor, roomUri: string, proposals: Uint8Array[]): Promise<{ acceptedTimestamp: number }> {
     const hub = hubOf(roomUri);
     if (proposals.length === 0) throw badRequest('no proposals');

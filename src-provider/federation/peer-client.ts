@@ -312,7 +312,7 @@ export class PeerClient {
 }
 
 /** Codes a peer's 4xx may be relayed to our own client with (never 'unauthorized': that would log the client out). */
-const RELAYED_CODES = new Set<ApiErrorCode>(['notAllowed', 'roomUnknown', 'notMember', 'userUnknown', 'rateLimited', 'tooLarge']);
+const RELAYED_CODES = new Set<ApiErrorCode>(['badRequest', 'notAllowed', 'roomUnknown', 'notMember', 'userUnknown', 'rateLimited', 'tooLarge']);
 
 /**
  * A peer failure as something our client can act on: `peerUnreachable` (502) when trying again

@@ -103,6 +103,14 @@ test('a note-only report (no messages, no extensions): the exact bytes, and back
   assert.deepStrictEqual(checkWire(bytes), report({ note, reasonCode: 7 }));
 });
 
+test('a note that starts with a byte-order mark keeps it, so the report re-encodes to the same bytes', () => {
+  const report = { reportingUser: 'mimi://b.example/u/bob', allegedAbuserUri: 'mimi://a.example/u/mallory', reasonCode: 0, note: '\ufeffhi', messages: [], abuseExtensions: [] };
+  const bytes = encodeAbuseReport(report);
+  const back = decodeAbuseReport(bytes);
+  assert.equal(back.note, '\ufeffhi');
+  assert.deepEqual(encodeAbuseReport(back), bytes);
+});
+
 test('the smallest report: empty note, reason 0', () => {
   const bytes = encodeAbuseReport(report());
   assert.equal(bytes.length, 1 + utf8(REPORTER).length + 1 + utf8(ALLEGED).length + 1 + 1 + 1 + 1);
