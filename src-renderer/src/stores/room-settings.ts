@@ -165,12 +165,9 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     }
   }
 
-  async function setMetadata(accountId: string, roomUri: string, changes: RoomMetadataArgs): Promise<boolean> {
-    const ok = await run(accountId, roomUri, 'metadata', undefined, () => api().rooms.setMetadata(accountId, roomUri, changes));
-    // The room list names rooms too; the new name should show there without waiting for an event.
-    if (ok && changes.name !== undefined) void useRoomsStore().load(accountId).catch(() => undefined);
-    return ok;
-  }
+  /** A new name reaches the room list through the 'rooms' event the core sends after every commit. */
+  const setMetadata = (accountId: string, roomUri: string, changes: RoomMetadataArgs) =>
+    run(accountId, roomUri, 'metadata', undefined, () => api().rooms.setMetadata(accountId, roomUri, changes));
 
   const setRole = (accountId: string, roomUri: string, user: string, roleIndex: number) =>
     run(accountId, roomUri, 'role', user, () => api().rooms.setRole(accountId, roomUri, user, roleIndex));
