@@ -29,31 +29,10 @@ export const useConsentStore = defineStore('consent', () => {
   /** Run one action; `roomUri` only matters for request, cancel, grant and revoke. */
   async function act(accountId: string, action: ConsentAction, user: string, roomUri?: string): Promise<ConsentActionView> {
     const c = api().consent;
-    const room = roomUri ?? null;
-    let res: ConsentActionView;
-    switch (action) {
-      case 'request':
-        res = await c.request(accountId, user, room);
-        break;
-      case 'cancel':
-        res = await c.cancel(accountId, user, room);
-        break;
-      case 'grant':
-        res = await c.grant(accountId, user, room);
-        break;
-      case 'revoke':
-        res = await c.revoke(accountId, user, room);
-        break;
-      case 'decline':
-        res = await c.decline(accountId, user);
-        break;
-      case 'block':
-        res = await c.block(accountId, user);
-        break;
-      case 'unblock':
-        res = await c.unblock(accountId, user);
-        break;
-    }
+    const res =
+      action === 'decline' || action === 'block' || action === 'unblock'
+        ? await c[action](accountId, user)
+        : await c[action](accountId, user, roomUri ?? null);
     await load(accountId).catch(() => undefined);
     return res;
   }
