@@ -158,7 +158,7 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
       setError(key, ak, ce.message);
       // A refusal means what this screen offered was out of date (a role changed meanwhile).
       if (ce.code === 'notAllowed') void load(accountId, roomUri);
-      if (ce.code === 'roomUnknown' || ce.code === 'notMember') void useRoomsStore().recheck(accountId, ce.code === 'roomUnknown' ? roomUri : undefined);
+      useRoomsStore().recheckAfter(accountId, roomUri, ce.code);
       return false;
     } finally {
       setBusy(key, ak, false);

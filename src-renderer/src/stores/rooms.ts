@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { MessageView, RoomPreset, RoomView } from '../../../src-shared/contract.js';
+import type { CoreErrorCode, MessageView, RoomPreset, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 
 const byRecentActivity = (a: RoomView, b: RoomView): number =>
@@ -129,6 +129,14 @@ export const useRoomsStore = defineStore('rooms', () => {
     if (unknownRoomUri && roomsOf(accountId).some((r) => r.roomUri === unknownRoomUri)) lostOnProvider.value[`${accountId}\n${unknownRoomUri}`] = true;
   }
 
+  /**
+   * After the core refused an action on `roomUri`: `roomUnknown` and `notMember` mean this screen's
+   * room list is out of date, so it is checked again (see `recheck`). Other refusals change nothing.
+   */
+  function recheckAfter(accountId: string, roomUri: string, code: CoreErrorCode): void {
+    if (code === 'roomUnknown' || code === 'notMember') void recheck(accountId, code === 'roomUnknown' ? roomUri : undefined);
+  }
+
   /** This session learnt that the room's provider refuses it as unknown (see `recheck`). */
   function isLostOnProvider(accountId: string | undefined, roomUri: string | undefined): boolean {
     return !!accountId && !!roomUri && !!lostOnProvider.value[`${accountId}\n${roomUri}`];
@@ -164,6 +172,7 @@ export const useRoomsStore = defineStore('rooms', () => {
     markRead,
     select,
     recheck,
+    recheckAfter,
     isLostOnProvider,
     dismissGone,
     forget,
