@@ -20,7 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -56,30 +56,13 @@ function fakeCore() {
     { userUri: DAN, handle: 'dan', displayName: 'Dan Beaumont', email: 'dan@mail.example' },
   ];
   let lunch: RoomView = { roomUri: LUNCH, name: 'Lunch', hubDomain: 'localhost', members: [ME], unread: 0, epoch: '1' };
-  const account = (): AccountView => ({
-    id: ACCT,
-    userUri: ME,
-    handle: 'alice',
-    domain: 'localhost',
-    providerUrl: 'https://127.0.0.1:1',
-    deviceUri: 'mimi://localhost/d/alice/dev1',
-    connection: 'online',
-    active: true,
-    unreadTotal: 0,
-  });
+  const account = (): AccountView => localAccount({ id: ACCT, userUri: ME, handle: 'alice' });
   const userOf = (u: string) => parseUserAddress(u, 'localhost');
   const done = (changedCount = 1) => ({ outcome: 'done' as const, changed: changedCount, notified: true });
   const note = (method: string, args: unknown[]) => calls.push({ method, args });
 
   const core: MimiApi = {
-    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
-    accounts: {
-      list: async () => [account()],
-      register: async () => account(),
-      login: async () => account(),
-      switchTo: async () => [account()],
-      signOut: async () => [account()],
-    },
+    ...signedInAs(account),
     rooms: {
       list: async () => [lunch],
       create: async () => {

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, quietConsentAndPeople, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -63,17 +63,8 @@ function fakeCore() {
   addRoom(ROOM.across, 'Across', [ME, 'mimi://b.example/u/bea'], 0, [msg(ROOM.across, 'mimi://b.example/u/bea', 'Hosted at b.example', 0)]);
   rooms.get(ROOM.across)!.view = { ...rooms.get(ROOM.across)!.view, hubDomain: 'b.example', hubUnreachable: true };
 
-  const account = (): AccountView => ({
-    id: 'acct-alice',
-    userUri: ME,
-    handle: 'alice',
-    domain: 'localhost',
-    providerUrl: 'https://127.0.0.1:1',
-    deviceUri: 'mimi://localhost/d/alice/dev1',
-    connection: 'online',
-    active: true,
-    unreadTotal: [...rooms.values()].reduce((n, r) => n + r.view.unread, 0),
-  });
+  const account = (): AccountView =>
+    localAccount({ id: 'acct-alice', userUri: ME, handle: 'alice', unreadTotal: [...rooms.values()].reduce((n, r) => n + r.view.unread, 0) });
   const list = () => [...rooms.values()].map((r) => r.view);
   const room = (roomUri: string): FakeRoom => {
     const r = rooms.get(roomUri);
@@ -91,14 +82,7 @@ function fakeCore() {
   };
 
   const core: MimiApi = {
-    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
-    accounts: {
-      list: async () => [account()],
-      register: async () => account(),
-      login: async () => account(),
-      switchTo: async () => [account()],
-      signOut: async () => [account()],
-    },
+    ...signedInAs(account),
     rooms: {
       list: async () => list(),
       create: async () => {

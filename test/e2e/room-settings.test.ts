@@ -24,7 +24,7 @@ import {
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, quietConsentAndPeople, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -123,28 +123,11 @@ function fakeCore() {
     if (roomUri !== LUNCH) throw new CoreError('invalidArgument', 'only Lunch has settings in this fixture');
   };
 
-  const account = (): AccountView => ({
-    id: ACCT,
-    userUri: ME,
-    handle: 'alice',
-    domain: 'localhost',
-    providerUrl: 'https://127.0.0.1:1',
-    deviceUri: 'mimi://localhost/d/alice/dev1',
-    connection: 'online',
-    active: true,
-    unreadTotal: 0,
-  });
+  const account = (): AccountView => localAccount({ id: ACCT, userUri: ME, handle: 'alice' });
   const plain = unmanagedRoomSettings((roomUri) => list().find((r) => r.roomUri === roomUri));
 
   const core: MimiApi = {
-    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
-    accounts: {
-      list: async () => [account()],
-      register: async () => account(),
-      login: async () => account(),
-      switchTo: async () => [account()],
-      signOut: async () => [account()],
-    },
+    ...signedInAs(account),
     rooms: {
       list: async () => list(),
       create: async (...args) => {

@@ -1,7 +1,36 @@
-// Consent, people and room settings for in-memory fake cores that are not about them: nothing
-// pending, nobody found, rooms without roles.
+// The app, accounts, consent, people and room settings for in-memory fake cores that are not about
+// them: one account signed in on localhost, nothing pending, nobody found, rooms without roles.
 
-import { CoreError, type ConsentListView, type MimiApi, type MyProfileView, type RoomSettingsView, type RoomView } from '../../src-shared/contract.js';
+import { CoreError, type AccountView, type ConsentListView, type MimiApi, type MyProfileView, type RoomSettingsView, type RoomView } from '../../src-shared/contract.js';
+
+/** The one account of a fake core: on localhost, online, active, nothing unread unless given. */
+export function localAccount(a: { id: string; userUri: string; handle: string; unreadTotal?: number }): AccountView {
+  return {
+    id: a.id,
+    userUri: a.userUri,
+    handle: a.handle,
+    domain: 'localhost',
+    providerUrl: 'https://127.0.0.1:1',
+    deviceUri: `mimi://localhost/d/${a.handle}/dev1`,
+    connection: 'online',
+    active: true,
+    unreadTotal: a.unreadTotal ?? 0,
+  };
+}
+
+/** A browser-mode app whose only account is always signed in: every accounts call answers with it. */
+export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts'> {
+  return {
+    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
+    accounts: {
+      list: async () => [account()],
+      register: async () => account(),
+      login: async () => account(),
+      switchTo: async () => [account()],
+      signOut: async () => [account()],
+    },
+  };
+}
 
 export function quietConsentAndPeople(userUri: string, handle: string): Pick<MimiApi, 'consent' | 'people'> {
   const empty = (): ConsentListView => ({ incoming: [], granted: [], blocked: [], outgoing: [] });

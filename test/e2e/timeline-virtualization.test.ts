@@ -6,10 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import type { AccountView, CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
+import type { CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { quietConsentAndPeople, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, quietConsentAndPeople, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -38,28 +38,11 @@ function historyCore() {
     status: sender === ME ? 'sent' : 'received',
   });
   for (let seq = 1; seq <= COUNT; seq++) messages.push(make(seq, seq % 3 === 0 ? ME : OTHER));
-  const account: AccountView = {
-    id: 'acct-alice',
-    userUri: ME,
-    handle: 'alice',
-    domain: 'localhost',
-    providerUrl: 'https://127.0.0.1:1',
-    deviceUri: 'mimi://localhost/d/alice/dev1',
-    connection: 'online',
-    active: true,
-    unreadTotal: 0,
-  };
+  const account = localAccount({ id: 'acct-alice', userUri: ME, handle: 'alice' });
   const room = (): RoomView => ({ roomUri: ROOM, name: 'History', hubDomain: 'localhost', members: [ME, OTHER], unread: 0, epoch: '1' });
   let pageCalls = 0;
   const core: MimiApi = {
-    app: { info: async () => ({ mode: 'browser', version: 'test' }) },
-    accounts: {
-      list: async () => [account],
-      register: async () => account,
-      login: async () => account,
-      switchTo: async () => [account],
-      signOut: async () => [account],
-    },
+    ...signedInAs(() => account),
     rooms: {
       list: async () => [room()],
       create: async () => room(),
