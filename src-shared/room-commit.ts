@@ -18,7 +18,7 @@
 
 import { userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
-import { checkRoomStateChange, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
+import { checkValidRoomStateChange, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
 
 export interface CommitFacts {
   before: RoomState;
@@ -62,6 +62,12 @@ const usersOf = (devices: readonly string[]): Map<string, Set<string>> => {
   return m;
 };
 
+/** roleOf for many users: one pass over the participant list. */
+function roleLookup(state: RoomState): (user: string) => number {
+  const roles = new Map(state.participants.map((p) => [p.user, p.roleIndex] as const));
+  return (user) => roles.get(user) ?? 0;
+}
+
 /** Can users in `roleIndex` have clients in the group? */
 function allowsActive(state: RoomState, roleIndex: number): boolean {
   const role = state.policy.roles.find((r) => r.roleIndex === roleIndex);
@@ -78,10 +84,12 @@ export function checkCommit(f: CommitFacts): CheckResult {
   const before = usersOf(f.devicesBefore);
   const after = usersOf(f.devicesAfter);
   const departed = f.departed ?? new Set<string>();
+  const roleBefore = roleLookup(f.before);
+  const roleAfter = roleLookup(f.after);
 
   // Clients only for users on the list, in a role that may have them.
   for (const [user] of after) {
-    const role = roleOf(f.after, user);
+    const role = roleAfter(user);
     if (role === BANNED_ROLE_INDEX) throw new RoomStateError('Commit', 'devices', `${user} is banned and cannot have clients in the room`);
     if (!allowsActive(f.after, role)) {
       throw new RoomStateError('Commit', 'devices', `${user} has clients in the room but ${role === 0 ? 'is not on the participant list' : `role ${role} allows no active participants`}`);
@@ -89,13 +97,13 @@ export function checkCommit(f: CommitFacts): CheckResult {
   }
 
   // Users whose every client departed leave the list on their own authority (checked when proposed).
-  let start = f.before;
+  const leavers = new Set<string>();
   for (const [user, devices] of before) {
     const allDeparted = !after.has(user) && [...devices].every((d) => departed.has(d));
-    if (allDeparted && roleOf(f.after, user) === 0 && roleOf(start, user) !== 0) {
-      start = { ...start, participants: start.participants.filter((p) => p.user !== user) };
-    }
+    if (allDeparted && roleAfter(user) === 0 && roleBefore(user) !== 0) leavers.add(user);
   }
+  const start = leavers.size === 0 ? f.before : { ...f.before, participants: f.before.participants.filter((p) => !leavers.has(p.user)) };
+  const roleStart = (user: string): number => (leavers.has(user) ? 0 : roleBefore(user));
   // A departure by the user's own proposals is their action: leaving needs canRemoveSelf, dropping
   // some of their clients canRemoveOwnClient (under the state the commit starts from).
   const byHub = f.removedByHub ?? new Set<string>();
@@ -105,8 +113,9 @@ export function checkCommit(f: CommitFacts): CheckResult {
     const r = checkDeparture(f.before, user, own.length === devices.size);
     if (!r.ok) return r;
   }
-  const active = new Set([...before.keys()].filter((u) => roleOf(start, u) !== 0));
-  const listed = checkRoomStateChange(start, f.after, f.committer, { activeUsers: active });
+  const active = new Set([...before.keys()].filter((u) => roleStart(u) !== 0));
+  // Both states were validated above, and `start` only lacks some participants of f.before.
+  const listed = checkValidRoomStateChange(start, f.after, f.committer, { activeUsers: active });
   if (!listed.ok) return listed;
   if (f.extensionsBefore && f.extensionsAfter && !sameOtherExtensions(f.extensionsBefore, f.extensionsAfter)) {
     const r = checkChange(start.policy, start.participants, f.committer, { kind: 'use', capability: 'canChangeMlsOperationalPolicies' }, { activeUsers: active });
@@ -119,18 +128,18 @@ export function checkCommit(f: CommitFacts): CheckResult {
     const has = after.get(user) ?? new Set<string>();
     const removed = [...had].filter((d) => !has.has(d));
     const added = [...has].filter((d) => !had.has(d));
-    const roleBefore = roleOf(start, user);
-    const roleAfter = roleOf(f.after, user);
-    if (removed.length > 0 && roleBefore !== 0) {
+    const from = roleStart(user);
+    const to = roleAfter(user);
+    if (removed.length > 0 && from !== 0) {
       // Leaving the list or being banned removes the clients too: authorized with the list change.
-      const listChange = roleAfter === 0 || roleAfter === BANNED_ROLE_INDEX;
+      const listChange = to === 0 || to === BANNED_ROLE_INDEX;
       const ownDeparture = removed.every((d) => departed.has(d));
       if (!listChange && !ownDeparture) {
         const r = user === f.committer ? check({ kind: 'removeOwnClient', lastClient: has.size === 0 }) : check({ kind: 'kick', user });
         if (!r.ok) return r;
       }
     }
-    if (added.length > 0 && roleBefore !== 0) {
+    if (added.length > 0 && from !== 0) {
       // Joining the list with clients was authorized with the list change (addParticipant, join).
       if (user === f.committer) {
         const r = check({ kind: 'addOwnClient' });

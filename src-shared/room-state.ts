@@ -572,6 +572,11 @@ export function applyParticipantListUpdate(state: RoomState, update: Participant
  */
 export function applyParticipantListUpdates(state: RoomState, updates: readonly ParticipantListUpdate[]): RoomState {
   validateRoomState(state);
+  return applyToValid(state, updates);
+}
+
+/** applyParticipantListUpdates on a state already validated. */
+function applyToValid(state: RoomState, updates: readonly ParticipantListUpdate[]): RoomState {
   const roles = new Set(state.policy.roles.map((r) => r.roleIndex));
   const touched = new Set<string>();
   const touch = (user: string, field: string): void => {
@@ -660,7 +665,13 @@ export function checkParticipantListUpdate(
   update: ParticipantListUpdate,
   context: CheckContext = {},
 ): CheckResult {
-  applyParticipantListUpdate(state, update);
+  validateRoomState(state);
+  return authorizeUpdate(state, actorUser, update, context);
+}
+
+/** checkParticipantListUpdate on a state already validated. */
+function authorizeUpdate(state: RoomState, actorUser: string, update: ParticipantListUpdate, context: CheckContext): CheckResult {
+  applyToValid(state, [update]); // throws when the update is invalid
   const roles = new Map(state.policy.roles.map((r) => [r.roleIndex, r] as const));
   let list: UserRolePair[] = state.participants.map((p) => ({ ...p }));
   const active = new Set(
@@ -749,6 +760,11 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function checkRoomStateChange(before: RoomState, after: RoomState, actorUser: string, context: CheckContext = {}): CheckResult {
   validateRoomState(before);
   validateRoomState(after);
+  return checkValidRoomStateChange(before, after, actorUser, context);
+}
+
+/** checkRoomStateChange for two states the caller has already validated (validateRoomState). */
+export function checkValidRoomStateChange(before: RoomState, after: RoomState, actorUser: string, context: CheckContext = {}): CheckResult {
   const fields = metadataChanges(before.metadata, after.metadata);
   const update = diffParticipantList(before.participants, after.participants);
   const policyChanged = !bytesEqual(encodeRoleData(before.policy), encodeRoleData(after.policy));
@@ -764,5 +780,5 @@ export function checkRoomStateChange(before: RoomState, after: RoomState, actorU
     const r = checkChange(before.policy, before.participants, actorUser, { kind: 'changeMetadata', fields }, context);
     if (!r.ok) return r;
   }
-  return isEmptyParticipantListUpdate(update) ? { ok: true } : checkParticipantListUpdate(before, actorUser, update, context);
+  return isEmptyParticipantListUpdate(update) ? { ok: true } : authorizeUpdate(before, actorUser, update, context);
 }
