@@ -8,6 +8,7 @@ import type { CoreErrorCode, MessageView } from '../../../src-shared/contract.js
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { upsertBySeq } from '../lib/message-list.js';
+import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
 
 export const PAGE_SIZE = 200;
 
@@ -23,13 +24,11 @@ export interface Conversation {
 
 const EMPTY: Conversation = markRaw({ items: [], hasMore: false, loadingOlder: false, loaded: false });
 
-export const conversationKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
-
 export const useMessagesStore = defineStore('messages', () => {
   const conversations = shallowReactive(new Map<string, Conversation>());
 
   function get(accountId: string, roomUri: string): Conversation {
-    return conversations.get(conversationKey(accountId, roomUri)) ?? EMPTY;
+    return conversations.get(roomKey(accountId, roomUri)) ?? EMPTY;
   }
 
   function put(key: string, c: Conversation): void {
@@ -37,7 +36,7 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   async function loadLatest(accountId: string, roomUri: string): Promise<void> {
-    const key = conversationKey(accountId, roomUri);
+    const key = roomKey(accountId, roomUri);
     try {
       const page = await api().messages.page(accountId, roomUri, null, PAGE_SIZE);
       const newest = page[0]?.seq ?? -1;
@@ -56,7 +55,7 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   async function loadOlder(accountId: string, roomUri: string): Promise<void> {
-    const key = conversationKey(accountId, roomUri);
+    const key = roomKey(accountId, roomUri);
     const c = get(accountId, roomUri);
     if (!c.loaded || !c.hasMore || c.loadingOlder) return;
     put(key, { ...c, loadingOlder: true });
@@ -79,7 +78,7 @@ export const useMessagesStore = defineStore('messages', () => {
 
   /** A message event: update an open conversation (others load fresh when opened). */
   function apply(accountId: string, message: MessageView): void {
-    const key = conversationKey(accountId, message.roomUri);
+    const key = roomKey(accountId, message.roomUri);
     const c = conversations.get(key);
     if (!c?.loaded) return;
     put(key, { ...c, items: upsertBySeq(c.items, [message]) });
@@ -87,13 +86,13 @@ export const useMessagesStore = defineStore('messages', () => {
 
   /** After the event stream was down: reload what is on screen, drop the rest. */
   async function resync(open: Array<{ accountId: string; roomUri: string }>): Promise<void> {
-    const keep = new Set(open.map((o) => conversationKey(o.accountId, o.roomUri)));
+    const keep = new Set(open.map((o) => roomKey(o.accountId, o.roomUri)));
     for (const k of [...conversations.keys()]) if (!keep.has(k)) conversations.delete(k);
     await Promise.all(open.map((o) => loadLatest(o.accountId, o.roomUri)));
   }
 
   function forget(accountId: string): void {
-    for (const k of [...conversations.keys()]) if (k.startsWith(`${accountId}\n`)) conversations.delete(k);
+    for (const k of [...conversations.keys()]) if (isKeyOfAccount(k, accountId)) conversations.delete(k);
   }
 
   return { conversations, get, loadLatest, ensureLoaded, loadOlder, send, apply, resync, forget };

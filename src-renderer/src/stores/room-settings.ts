@@ -9,11 +9,11 @@ import type { RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { roomStamp } from '../lib/room-settings.js';
+import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
 import { useRoomsStore } from './rooms.js';
 
 export type SettingsAction = 'load' | 'metadata' | 'kick' | 'remove' | 'ban' | 'unban' | 'role' | 'report';
 
-const roomKey = (accountId: string, roomUri: string): string => `${accountId}\n${roomUri}`;
 /** Member actions are kept per member: a refusal for bob must not show next to carl. */
 const actionKey = (action: SettingsAction, user?: string): string => (user ? `${action}:${user}` : action);
 
@@ -204,7 +204,7 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
   }
 
   function forget(accountId: string): void {
-    for (const key of [...tracked.keys()]) if (key.startsWith(`${accountId}\n`)) drop(key);
+    for (const key of [...tracked.keys()]) if (isKeyOfAccount(key, accountId)) drop(key);
   }
 
   return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };

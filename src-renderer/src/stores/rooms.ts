@@ -4,6 +4,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { CoreErrorCode, MessageView, RoomPreset, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
+import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
 
 const byRecentActivity = (a: RoomView, b: RoomView): number =>
   (b.lastMessage?.timestamp ?? 0) - (a.lastMessage?.timestamp ?? 0) || a.name.localeCompare(b.name);
@@ -25,9 +26,9 @@ export const useRoomsStore = defineStore('rooms', () => {
   const selected = ref<Record<string, string | undefined>>({});
   const loading = ref<Record<string, boolean>>({});
   const gone = ref<Record<string, GoneRoom | undefined>>({});
-  /** Rooms (accountId\nroomUri) this device still has but whose provider answered "unknown room". */
+  /** Rooms (by roomKey) this device still has but whose provider answered "unknown room". */
   const lostOnProvider = ref<Record<string, true>>({});
-  /** Newest message seq seen per room (accountId\nroomUri), so a late status update of an older message does not become the preview. */
+  /** Newest message seq seen per room (by roomKey), so a late status update of an older message does not become the preview. */
   const newestSeq = new Map<string, number>();
 
   function roomsOf(accountId: string | undefined): RoomView[] {
@@ -60,7 +61,7 @@ export const useRoomsStore = defineStore('rooms', () => {
    * a new room list for incoming messages, not for the ones written here).
    */
   function noteMessage(accountId: string, message: MessageView): void {
-    const key = `${accountId}\n${message.roomUri}`;
+    const key = roomKey(accountId, message.roomUri);
     if (message.seq < (newestSeq.get(key) ?? -1)) return;
     newestSeq.set(key, message.seq);
     if (message.reaction) return; // a reaction is not what the preview shows
@@ -126,7 +127,7 @@ export const useRoomsStore = defineStore('rooms', () => {
    */
   async function recheck(accountId: string, unknownRoomUri?: string): Promise<void> {
     await load(accountId).catch(() => undefined);
-    if (unknownRoomUri && roomsOf(accountId).some((r) => r.roomUri === unknownRoomUri)) lostOnProvider.value[`${accountId}\n${unknownRoomUri}`] = true;
+    if (unknownRoomUri && roomsOf(accountId).some((r) => r.roomUri === unknownRoomUri)) lostOnProvider.value[roomKey(accountId, unknownRoomUri)] = true;
   }
 
   /**
@@ -139,7 +140,7 @@ export const useRoomsStore = defineStore('rooms', () => {
 
   /** This session learnt that the room's provider refuses it as unknown (see `recheck`). */
   function isLostOnProvider(accountId: string | undefined, roomUri: string | undefined): boolean {
-    return !!accountId && !!roomUri && !!lostOnProvider.value[`${accountId}\n${roomUri}`];
+    return !!accountId && !!roomUri && !!lostOnProvider.value[roomKey(accountId, roomUri)];
   }
 
   function dismissGone(accountId: string): void {
@@ -150,8 +151,8 @@ export const useRoomsStore = defineStore('rooms', () => {
     delete byAccount.value[accountId];
     delete selected.value[accountId];
     delete gone.value[accountId];
-    for (const k of [...newestSeq.keys()]) if (k.startsWith(`${accountId}\n`)) newestSeq.delete(k);
-    for (const k of Object.keys(lostOnProvider.value)) if (k.startsWith(`${accountId}\n`)) delete lostOnProvider.value[k];
+    for (const k of [...newestSeq.keys()]) if (isKeyOfAccount(k, accountId)) newestSeq.delete(k);
+    for (const k of Object.keys(lostOnProvider.value)) if (isKeyOfAccount(k, accountId)) delete lostOnProvider.value[k];
   }
 
   return {
