@@ -154,11 +154,15 @@ interface CommitChecked {
   stateAfter?: Uint8Array;
   /** Whether the Commit carries a GroupContextExtensions proposal (else the extensions stay). */
   changesExtensions: boolean;
+  /** The new epoch's GroupContext extensions, as the room state check takes them. */
+  extensionsAfter: GroupContextExtension[];
   summary: CommitSummary;
 }
 
-/** The room state extension data of an MLSMessage(group_info)'s GroupContext, or undefined. */
-function roomStateOf(groupInfo: Uint8Array): { groupId: Uint8Array; epoch: bigint; extensions: { extensionType: number; extensionData: Uint8Array }[]; state?: Uint8Array } {
+type GroupContextExtension = { type: number; data: Uint8Array };
+
+/** The GroupContext extensions of an MLSMessage(group_info), and its room state extension data (or undefined). */
+function roomStateOf(groupInfo: Uint8Array): { extensions: GroupContextExtension[]; state?: Uint8Array } {
   let gc;
   try {
     gc = decodeGroupInfo(unwrapMlsMessage(groupInfo).body).groupContext;
@@ -167,7 +171,7 @@ function roomStateOf(groupInfo: Uint8Array): { groupId: Uint8Array; epoch: bigin
   }
   const found = gc.extensions.filter((e) => e.extensionType === ROOM_STATE_EXTENSION_TYPE);
   if (found.length > 1) throw badRequest('groupInfo: the GroupContext has two room state extensions');
-  return { groupId: gc.groupId, epoch: gc.epoch, extensions: gc.extensions, state: found[0]?.extensionData };
+  return { extensions: gc.extensions.map((e) => ({ type: e.extensionType, data: e.extensionData })), state: found[0]?.extensionData };
 }
 
 /** Decodes a room state for checking; a malformed one is refused as the draft's invalid change. */
@@ -375,10 +379,10 @@ export class Hub {
     if (proposed) {
       const same =
         proposed.length === gc.extensions.length &&
-        proposed.every((e, i) => e.extensionType === gc.extensions[i].extensionType && bytesEqual(e.extensionData, gc.extensions[i].extensionData));
+        proposed.every((e, i) => e.extensionType === gc.extensions[i].type && bytesEqual(e.extensionData, gc.extensions[i].data));
       if (!same) throw badRequest('groupInfo: its GroupContext extensions are not the ones the commit\'s GroupContextExtensions proposal sets');
     }
-    return { info, external, devicesAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, summary };
+    return { info, external, devicesAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary };
   }
 
   /** A commit from one of our own devices (client API). */
@@ -392,7 +396,7 @@ export class Hub {
   }
 
   private acceptCommit(source: HubSource, roomUri: string, input: CommitInput): CommitResponse {
-    const { info, external, devicesAfter, welcomeRefs, stateAfter, changesExtensions, summary } = this.checkCommit(roomUri, input);
+    const { info, external, devicesAfter, welcomeRefs, stateAfter, changesExtensions, extensionsAfter, summary } = this.checkCommit(roomUri, input);
     const local = source.kind === 'device' ? source.actor : undefined;
     const commitDigest = digest(input.commit);
 
@@ -417,6 +421,9 @@ export class Hub {
       }
 
       const devicesBefore = this.store.roomDevices(roomUri);
+      // The current epoch's tree (index = leaf index) and room state, decoded once for this commit.
+      const leavesBefore = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : undefined;
+      const stateBefore = room.room_state ? decodeState(room.room_state, 'stored room state') : undefined;
       const before = new Set(devicesBefore);
       const after = new Set(devicesAfter.filter(Boolean));
       const added = [...after].filter((d) => !before.has(d));
@@ -429,7 +436,7 @@ export class Hub {
         if (added.length !== 1) throw badRequest(`an external commit must add exactly one device, this one adds ${added.length}`);
         sender = added[0];
         const joinerUser = userOfDevice(sender);
-        if (room.room_state && decodeState(room.room_state, 'stored room state').participants.some((p) => p.user === joinerUser && p.roleIndex === BANNED_ROLE_INDEX)) {
+        if (stateBefore?.participants.some((p) => p.user === joinerUser && p.roleIndex === BANNED_ROLE_INDEX)) {
           throw new ApiFailure('notAllowed', `${joinerUser} is banned from ${roomUri}`);
         }
         for (const d of removed) {
@@ -439,8 +446,7 @@ export class Hub {
           throw new ApiFailure('notMember', `${joinerUser} is not a participant of ${roomUri}`);
         }
       } else {
-        const currentLeaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : devicesBefore;
-        sender = currentLeaves[info.senderLeafIndex ?? -1] ?? '';
+        sender = (leavesBefore ?? devicesBefore)[info.senderLeafIndex ?? -1] ?? '';
         if (!sender || !before.has(sender)) throw badRequest(`commit is signed by leaf ${info.senderLeafIndex}, which holds no member device`);
       }
       if (local && sender !== local.deviceUri) {
@@ -453,8 +459,7 @@ export class Hub {
       // Membership is read from the bundle's tree, not from the commit's proposals, so hold the
       // tree to what any commit must keep: no member moves to another leaf (RFC 9420: Remove blanks
       // a leaf, Add fills the leftmost blank one) ...
-      if (room.ratchet_tree) {
-        const leavesBefore = treeDevices(room.ratchet_tree, 'stored ratchet tree');
+      if (leavesBefore) {
         leavesBefore.forEach((d, i) => {
           if (d && after.has(d) && devicesAfter[i] !== d) {
             throw badRequest(`ratchetTree moves ${d} from leaf ${i} to leaf ${devicesAfter.indexOf(d)}; a commit never moves a member`);
@@ -475,8 +480,7 @@ export class Hub {
       // ... and the tree's membership changes are the ones the Commit proposes: by-value Removes and
       // Adds, plus referenced proposals the hub holds (its own and members' pending Removes). Then
       // the room policy below judges what the commit really does, not what a bundle claims.
-      if (room.ratchet_tree) {
-        const leavesBefore = treeDevices(room.ratchet_tree, 'stored ratchet tree');
+      if (leavesBefore) {
         const byValue = new Set<string>();
         for (const leaf of summary.removes) {
           const d = leavesBefore[leaf];
@@ -529,21 +533,17 @@ export class Hub {
       // The room state: the Commit must keep it (or change it through its proposal), and the room
       // policy must allow everything it does.
       const pendingBefore = new Set(this.store.pendingRemovals(roomUri));
-      const stateBefore = room.room_state ?? undefined;
       let managedAfter: RoomState | undefined;
       if (stateBefore || stateAfter) {
         if (!stateBefore) throw new ApiFailure('notAllowed', 'this room has no room state; a commit cannot add one');
         if (!stateAfter) throw new ApiFailure('notAllowed', 'a commit cannot drop the room state');
-        if (!changesExtensions && !bytesEqual(stateBefore, stateAfter)) {
+        if (!changesExtensions && !bytesEqual(room.room_state!, stateAfter)) {
           throw badRequest('groupInfo: the room state differs from the current one, but the commit does not change the GroupContext extensions');
         }
-        const before = decodeState(stateBefore, 'stored room state');
         managedAfter = decodeState(stateAfter, 'groupInfo');
-        const extensionsOf = (gi: Uint8Array) => roomStateOf(gi).extensions.map((e) => ({ type: e.extensionType, data: e.extensionData }));
-        const extensionsBefore = room.group_info ? extensionsOf(room.group_info) : undefined;
-        const extensionsAfter = extensionsOf(input.groupInfo);
+        const extensionsBefore = room.group_info ? roomStateOf(room.group_info).extensions : undefined;
         // The hub proposes Removes (deleted accounts) as the first external sender: no commit may take that away.
-        const hubSenderOf = (l: { type: number; data: Uint8Array }[] | undefined) => l?.find((e) => e.type === EXTERNAL_SENDERS_EXTENSION);
+        const hubSenderOf = (l: GroupContextExtension[] | undefined) => l?.find((e) => e.type === EXTERNAL_SENDERS_EXTENSION);
         const hubBefore = hubSenderOf(extensionsBefore);
         const hubAfter = hubSenderOf(extensionsAfter);
         if (hubBefore && (!hubAfter || !bytesEqual(hubBefore.data, hubAfter.data) || extensionsAfter[0]?.type !== EXTERNAL_SENDERS_EXTENSION)) {
@@ -552,7 +552,7 @@ export class Hub {
         let verdict;
         try {
           verdict = checkCommit({
-            before,
+            before: stateBefore,
             after: managedAfter,
             committer: userOfDevice(sender),
             devicesBefore,
@@ -718,8 +718,8 @@ export class Hub {
       const epoch = BigInt(room.epoch);
       const seen = local ? undefined : this.store.acceptedByDigest(roomUri, parsed[0].digest);
       if (seen && seen.kind === 'proposal') return { acceptedTimestamp: seen.accepted_ts };
-      const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : this.store.roomDevices(roomUri);
       const devices = this.store.roomDevices(roomUri);
+      const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : devices;
       let sender = '';
       for (const [i, p] of parsed.entries()) {
         if (p.info.epoch !== epoch) {
@@ -796,8 +796,8 @@ export class Hub {
     const pending = this.store.pendingRemovals(roomUri).filter((d) => !only || only.has(d));
     if (pending.length === 0) return;
     const room = this.requireRoom(roomUri);
-    const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : this.store.roomDevices(roomUri);
     const devices = this.store.roomDevices(roomUri);
+    const leaves = room.ratchet_tree ? treeDevices(room.ratchet_tree, 'stored ratchet tree') : devices;
     const ts = this.now();
     for (const d of pending) {
       const leaf = leaves.indexOf(d);
