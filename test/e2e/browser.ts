@@ -1,11 +1,14 @@
-// Shared pieces of the browser e2e tests: the system Chromium, the built renderer, screenshots.
+// Shared pieces of the browser e2e tests: the system Chromium, the built renderer, screenshots,
+// a page on a fake core, and a person on a real core.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureRendererBuilt } from '../../scripts/renderer-build.js';
 import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
+import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
 import type { MimiApi } from '../../src-shared/contract.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -78,4 +81,35 @@ export async function openOnFakeCore(core: MimiApi, viewport: { width: number; h
       await bridge.close();
     },
   };
+}
+
+/** One person on the real core: their own data dir, core, bridge, and a browser context with one page (problems collected). */
+export interface RealCoreSide {
+  dir: string;
+  core: AppCore;
+  bridge: Bridge;
+  context: BrowserContext;
+  page: Page;
+  problems: string[];
+}
+
+export async function openOnRealCore(
+  browser: Browser,
+  rendererDir: string,
+  o: { dirPrefix: string; embeddedProvider: boolean; viewport: { width: number; height: number } },
+): Promise<RealCoreSide> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), o.dirPrefix));
+  const core = await createAppCore({ dataDir: dir, mode: 'browser', embeddedProvider: o.embeddedProvider, secretMode: 'plaintext' });
+  const bridge = await startBridge({ core, rendererDir });
+  const context = await browser.newContext({ viewport: o.viewport });
+  const page = await context.newPage();
+  return { dir, core, bridge, context, page, problems: collectPageProblems(page) };
+}
+
+/** Closes the side's context, bridge and core (unless the test already closed it) and removes its data dir. */
+export async function closeRealCoreSide(s: RealCoreSide, o: { coreClosed?: boolean } = {}): Promise<void> {
+  await s.context.close().catch(() => undefined);
+  await s.bridge.close();
+  if (!o.coreClosed) await s.core.close();
+  fs.rmSync(s.dir, { recursive: true, force: true });
 }

@@ -9,40 +9,21 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
-import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
+import type { Browser, Page } from 'playwright-core';
 import { DB_FILE } from '../../src-provider/store.js';
 import { withDb } from '../helpers/mimi-peer.js';
-import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import { builtRenderer, closeRealCoreSide, eventually, launchChromium, openOnRealCore, screenshot, type RealCoreSide } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 const WAIT = 20_000;
 
-interface Side {
-  dir: string;
-  core: AppCore;
-  bridge: Bridge;
-  context: BrowserContext;
-  page: Page;
-  problems: string[];
-}
-
 let browser: Browser;
-let a: Side;
-let b: Side;
+let a: RealCoreSide;
+let b: RealCoreSide;
 
-async function side(rendererDir: string, label: string, embeddedProvider: boolean): Promise<Side> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mimi-e2e-settings-${label}-`));
-  const core = await createAppCore({ dataDir: dir, mode: 'browser', embeddedProvider, secretMode: 'plaintext' });
-  const bridge = await startBridge({ core, rendererDir });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-  const page = await context.newPage();
-  return { dir, core, bridge, context, page, problems: collectPageProblems(page) };
-}
+const side = (rendererDir: string, label: string, embeddedProvider: boolean): Promise<RealCoreSide> =>
+  openOnRealCore(browser, rendererDir, { dirPrefix: `mimi-e2e-settings-${label}-`, embeddedProvider, viewport: { width: 1280, height: 860 } });
 
 before(async () => {
   const rendererDir = builtRenderer();
@@ -55,10 +36,7 @@ after(async () => {
   // B first: its core talks to the provider A's core hosts.
   for (const s of [b, a]) {
     if (!s) continue;
-    await s.context.close().catch(() => undefined);
-    await s.bridge.close();
-    await s.core.close();
-    fs.rmSync(s.dir, { recursive: true, force: true });
+    await closeRealCoreSide(s);
   }
   await browser?.close();
 });

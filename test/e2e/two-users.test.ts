@@ -4,40 +4,19 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
-import { startBridge, type Bridge } from '../../src-main/bridge/bridge-server.js';
-import { builtRenderer, collectPageProblems, eventually, launchChromium, screenshot } from './browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { builtRenderer, closeRealCoreSide, eventually, launchChromium, openOnRealCore, screenshot, type RealCoreSide } from './browser.js';
 
 const PASSWORD = 'correct horse battery';
 const WAIT = 45_000;
 
-interface Side {
-  dir: string;
-  core: AppCore;
-  bridge: Bridge;
-  context: BrowserContext;
-  page: Page;
-  problems: string[];
-}
-
 let browser: Browser;
-let a: Side;
-let b: Side;
+let a: RealCoreSide;
+let b: RealCoreSide;
 let aClosed = false;
 
-async function side(browserRef: Browser, rendererDir: string, label: string, embeddedProvider: boolean): Promise<Side> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mimi-e2e-${label}-`));
-  const core = await createAppCore({ dataDir: dir, mode: 'browser', embeddedProvider, secretMode: 'plaintext' });
-  const bridge = await startBridge({ core, rendererDir });
-  const context = await browserRef.newContext({ viewport: { width: 1200, height: 800 } });
-  const page = await context.newPage();
-  const problems = collectPageProblems(page);
-  return { dir, core, bridge, context, page, problems };
-}
+const side = (browserRef: Browser, rendererDir: string, label: string, embeddedProvider: boolean): Promise<RealCoreSide> =>
+  openOnRealCore(browserRef, rendererDir, { dirPrefix: `mimi-e2e-${label}-`, embeddedProvider, viewport: { width: 1200, height: 800 } });
 
 before(async () => {
   const rendererDir = builtRenderer();
@@ -49,10 +28,7 @@ before(async () => {
 after(async () => {
   for (const s of [a, b]) {
     if (!s) continue;
-    await s.context.close().catch(() => undefined);
-    await s.bridge.close();
-    if (s !== a || !aClosed) await s.core.close();
-    fs.rmSync(s.dir, { recursive: true, force: true });
+    await closeRealCoreSide(s, { coreClosed: s === a && aClosed });
   }
   await browser?.close();
 });
