@@ -6,7 +6,18 @@
 // others, and every argument is checked by the same validator in the main process before the core
 // sees it. The renderer never receives key material: only the view types defined here.
 
-import { PROFILE_FIELDS, type ConsentListResponse, type ConsentOutcome, type MyProfile, type ProfileFieldName } from './provider-api.js';
+import {
+  PROFILE_FIELDS,
+  type ConsentActionResponse,
+  type ConsentListResponse,
+  type ConsentOutcome,
+  type FindRequest,
+  type FindResponse,
+  type FoundUser,
+  type MyProfile,
+  type ProfileFieldName,
+  type SetProfileRequest,
+} from './provider-api.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -103,54 +114,24 @@ export interface AppInfo {
   embeddedProviderUrl?: string;
 }
 
-/** Consent between users of different providers (users of one provider need none). */
-/** The same shape the provider answers (src-shared/provider-api.ts). */
+/**
+ * Consent between users of different providers (users of one provider need none) and discovery:
+ * the same shapes the provider answers (src-shared/provider-api.ts).
+ */
 export type ConsentStatus = ConsentOutcome;
 export type ConsentListView = ConsentListResponse;
-export interface ConsentActionView {
-  /** requested: the other provider took the request; notNeeded: same provider, no consent needed. */
-  outcome: 'requested' | 'notNeeded' | 'done';
-  changed: number;
-  notified: boolean;
-}
+export type ConsentActionView = ConsentActionResponse;
 
-/** Profile fields others may search for: the provider's list (src-shared/provider-api.ts). */
+/** Profile fields others may search for: the provider's list. */
 export const PROFILE_FIELD_NAMES = PROFILE_FIELDS;
 export type ProfileField = ProfileFieldName;
 export type MyProfileView = MyProfile;
-/** A string sets the field, null clears it, absent leaves it. */
-export interface ProfileFieldsArgs {
-  nick?: string | null;
-  email?: string | null;
-  phone?: string | null;
-  displayName?: string | null;
-}
-/** Every given field must match (AND): exact handle, nick, email, phone; name is a substring (3+ characters). */
-export interface FindArgs {
-  /** Provider domain to search; default: the handle's domain, else the account's. */
-  domain?: string;
-  handle?: string;
-  nick?: string;
-  email?: string;
-  phone?: string;
-  name?: string;
-  cursor?: string;
-  limit?: number;
-}
-export interface FoundUserView {
-  userUri: string;
-  handle?: string;
-  nick?: string;
-  email?: string;
-  phone?: string;
-  displayName?: string;
-}
-export interface FindResultView {
-  status: 'success' | 'notFound' | 'ambiguous' | 'forbidden' | 'unsupportedField';
-  domain: string;
-  results: FoundUserView[];
-  nextCursor?: string;
-}
+/** A string sets the field, null clears it, absent leaves it (searchability: setSearchable). */
+export type ProfileFieldsArgs = Omit<SetProfileRequest, 'searchable'>;
+/** Every given field must match (AND); `domain` defaults to the handle's domain, else the account's. */
+export type FindArgs = Omit<FindRequest, 'wholeProfile'>;
+export type FoundUserView = FoundUser;
+export type FindResultView = FindResponse;
 
 export type CoreEvent =
   | { type: 'accounts'; accounts: AccountView[] }
