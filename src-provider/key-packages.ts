@@ -2,7 +2,6 @@
 // first); a device's last-resort package is reused only when none is left. Every hand-out is
 // recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its device.
 
-import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { toB64, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUri } from '../src-shared/identifiers.js';
@@ -10,7 +9,7 @@ import { MlsWireError, peekMlsMessage } from '../src-shared/mls-wire.js';
 import type { ClaimResponse, KeyMaterialClientCode, KeyMaterialUserCode } from '../src-shared/provider-api.js';
 import { TlsWriter } from '../src-shared/tls.js';
 import { ApiFailure, badRequest } from './errors.js';
-import type { Store } from './store.js';
+import type { KeyPackageRow, Store } from './store.js';
 
 /** Unclaimed single-use packages a device may keep on the provider. */
 export const MAX_STORED_KEY_PACKAGES = 1000;
@@ -54,8 +53,6 @@ export interface ClaimRequester {
 }
 
 export class KeyPackages {
-  private unclaimedStmt?: Database.Statement<[string], { id: number; ref: Buffer; bytes: Buffer }>;
-
   constructor(
     private readonly store: Store,
     readonly domain: string,
@@ -119,13 +116,13 @@ export class KeyPackages {
     const clients: ClaimResponse['results'][number]['clients'] = [];
     for (const device of this.store.devicesOfUser(user.id)) {
       if (device.device_uri === requester.deviceUri) continue;
-      const kp = this.pick(device.device_uri);
-      if (!kp) {
+      const kp = this.claimOneFor(device.device_uri); // every package will do: success or keyMaterialExhausted
+      if (kp.status !== 'success') {
         clients.push({ deviceUri: device.device_uri, status: 'keyMaterialExhausted' satisfies KeyMaterialClientCode });
         continue;
       }
       this.store.recordClaim(kp.ref, roomUri, device.device_uri, requester.deviceUri, now);
-      clients.push({ deviceUri: device.device_uri, status: 'success', keyPackage: toB64(kp.bytes) });
+      clients.push({ deviceUri: device.device_uri, status: 'success', keyPackage: toB64(kp.keyPackage) });
     }
     const served = clients.filter((c) => c.status === 'success').length;
     const status: KeyMaterialUserCode =
@@ -142,12 +139,9 @@ export class KeyPackages {
    */
   claimOneFor(deviceUri: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): DeviceClaimOutcome {
     if (!this.store.db.inTransaction) throw new Error('claimOneFor must run inside store.tx');
-    this.unclaimedStmt ??= this.store.db.prepare<[string], { id: number; ref: Buffer; bytes: Buffer }>(
-      'SELECT id, ref, bytes FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0 ORDER BY id',
-    );
     let incompatible = false;
-    let chosen: { id: number; ref: Buffer; bytes: Buffer } | undefined;
-    for (const row of this.unclaimedStmt.iterate(deviceUri)) {
+    let chosen: KeyPackageRow | undefined;
+    for (const row of this.store.unclaimedKeyPackages(deviceUri)) {
       const verdict = judge(new Uint8Array(row.bytes));
       if (verdict === 'ok') {
         chosen = row;
@@ -167,17 +161,5 @@ export class KeyPackages {
       if (verdict === 'incompatible') incompatible = true;
     }
     return incompatible ? { status: 'nothingCompatible' } : { status: 'keyMaterialExhausted' };
-  }
-
-  /** Oldest unclaimed single-use package (marked claimed here), else the last-resort one. */
-  private pick(deviceUri: string): { ref: Uint8Array; bytes: Uint8Array } | undefined {
-    const single = this.store.oldestUnclaimed(deviceUri);
-    if (single) {
-      const bytes = new Uint8Array(single.bytes); // copy before markClaimed clears the stored bytes
-      if (!this.store.markClaimed(single.id)) throw new Error('KeyPackage claimed twice inside one transaction');
-      return { ref: new Uint8Array(single.ref), bytes };
-    }
-    const lr = this.store.lastResort(deviceUri);
-    return lr ? { ref: new Uint8Array(lr.ref), bytes: new Uint8Array(lr.bytes) } : undefined;
   }
 }

@@ -328,8 +328,8 @@ function prepareStatements(db: Database.Database) {
     lastResort: db.prepare<[string], KeyPackageRow>(
       'SELECT * FROM key_packages WHERE device_uri = ? AND last_resort = 1 ORDER BY id DESC LIMIT 1',
     ),
-    oldestUnclaimed: db.prepare<[string], KeyPackageRow>(
-      'SELECT * FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0 ORDER BY id LIMIT 1',
+    unclaimed: db.prepare<[string], KeyPackageRow>(
+      'SELECT * FROM key_packages WHERE device_uri = ? AND last_resort = 0 AND claimed = 0 ORDER BY id',
     ),
     // Single-use packages are not needed once claimed: drop the bytes, keep the row so a re-upload
     // of the same package (a retried upload) cannot make it claimable again.
@@ -505,8 +505,9 @@ export class Store {
   lastResort(deviceUri: string): KeyPackageRow | undefined {
     return this.s.lastResort.get(deviceUri);
   }
-  oldestUnclaimed(deviceUri: string): KeyPackageRow | undefined {
-    return this.s.oldestUnclaimed.get(deviceUri);
+  /** The device's unclaimed single-use packages, oldest first (stop iterating before writing). */
+  unclaimedKeyPackages(deviceUri: string): IterableIterator<KeyPackageRow> {
+    return this.s.unclaimed.iterate(deviceUri);
   }
   /** True if this call claimed it (false: someone else got there first). */
   markClaimed(id: number): boolean {
