@@ -12,7 +12,7 @@
 
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromUtf8, utf8 } from './bytes.js';
-import { MLS10, MlsWireError, type WireFormat } from './mls-wire.js';
+import { guarded, MLS10, MlsWireError, type WireFormat } from './mls-wire.js';
 import { TlsError, TlsReader, TlsWriter } from './tls.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -71,21 +71,10 @@ interface Raw {
   raw: Uint8Array;
 }
 
-/** Converts TLS-level failures to MlsWireError naming the structure. */
-function guard<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof MlsWireError) throw e;
-    if (e instanceof TlsError) throw new MlsWireError(`malformed ${what}: ${e.message}`);
-    throw e;
-  }
-}
-
 /** Decodes one complete structure: trailing bytes are an error. */
 function decodeAll<T>(what: string, bytes: Uint8Array, read: (r: StructReader) => T): T {
   if (!(bytes instanceof Uint8Array)) throw new MlsWireError(`${what}: input must be a Uint8Array`);
-  return guard(what, () => {
+  return guarded(what, () => {
     const r = new StructReader(bytes);
     const value = read(r);
     r.done();
@@ -94,7 +83,7 @@ function decodeAll<T>(what: string, bytes: Uint8Array, read: (r: StructReader) =
 }
 
 function encodeWith<T>(what: string, value: T, write: (w: TlsWriter, v: T) => void): Uint8Array {
-  return guard(what, () => {
+  return guarded(what, () => {
     const w = new TlsWriter();
     write(w, value);
     return w.finish();

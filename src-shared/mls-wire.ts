@@ -72,7 +72,7 @@ function readHeader(r: TlsReader): { version: number; wireFormat: WireFormat } {
 }
 
 /** Runs a parser, converting low-level TLS decoding failures into MlsWireError. */
-function guarded<T>(what: string, parse: () => T): T {
+export function guarded<T>(what: string, parse: () => T): T {
   try {
     return parse();
   } catch (e) {
