@@ -23,10 +23,10 @@
 
 import type Database from 'better-sqlite3';
 import { parseMimiUri, type ParsedMimiUri } from '../src-shared/identifiers.js';
-import { decodeConsentEntry, encodeConsentEntry, MimiWireError, type ConsentEntry, type Fields } from '../src-shared/mimi-protocol.js';
+import { decodeConsentEntry, encodeConsentEntry, type ConsentEntry, type Fields } from '../src-shared/mimi-protocol.js';
 import type { ConsentActionResponse, ConsentListResponse, ConsentOutcome } from '../src-shared/provider-api.js';
 import type { Actor } from './accounts.js';
-import { ApiFailure, badRequest } from './errors.js';
+import { ApiFailure, badRequest, decodeStrict } from './errors.js';
 import type { ConsentDecision } from './federation/key-material.js';
 import { PeerError, peerFailure, type PeerClient } from './federation/peer-client.js';
 import type { S2sReply } from './federation/s2s-handler.js';
@@ -312,12 +312,7 @@ export class ConsentService {
   private incoming(peer: string, param: string, body: Uint8Array, endpoint: string, what: string): ConsentEntry {
     if (body.length > MAX_CONSENT_BODY_BYTES) throw new ApiFailure('tooLarge', `a ConsentEntry is at most ${MAX_CONSENT_BODY_BYTES} bytes`);
     if (param !== this.domain) throw badRequest(`${endpoint}/{${what}} names ${JSON.stringify(param)}, but this provider is ${this.domain}`);
-    try {
-      return decodeConsentEntry(body);
-    } catch (e) {
-      if (e instanceof MimiWireError) throw badRequest(`malformed ConsentEntry: ${e.message}`);
-      throw e;
-    }
+    return decodeStrict(decodeConsentEntry, body, 'ConsentEntry');
   }
 
   /** `remote` must be a user of the peer, `local` an existing user here; a roomId a room URI. */

@@ -52,7 +52,7 @@ import {
 } from '../src-shared/provider-api.js';
 import type { Actor } from './accounts.js';
 import { relayPeerFailure } from './consent.js';
-import { ApiFailure, badRequest } from './errors.js';
+import { ApiFailure, badRequest, decodeStrict } from './errors.js';
 import type { PeerClient } from './federation/peer-client.js';
 import type { S2sReply } from './federation/s2s-handler.js';
 import type { Store } from './store.js';
@@ -345,13 +345,7 @@ export class DirectorySearch {
   serve(peer: string, param: string, body: Uint8Array): S2sReply {
     if (body.length > MAX_QUERY_BODY_BYTES) throw new ApiFailure('tooLarge', `an IdentifierRequest is at most ${MAX_QUERY_BODY_BYTES} bytes`);
     if (param !== this.domain) throw badRequest(`identifierQuery/{domain} names ${JSON.stringify(param)}, but this provider is ${this.domain}`);
-    let req: IdentifierRequest;
-    try {
-      req = decodeIdentifierRequest(body);
-    } catch (e) {
-      if (e instanceof MimiWireError) throw badRequest(`malformed IdentifierRequest: ${e.message}`);
-      throw e;
-    }
+    const req = decodeStrict(decodeIdentifierRequest, body, 'IdentifierRequest');
     pageOf(req.idRequestExtensions); // a malformed paging component is refused before it costs a token
     this.limit(`peer:${peer}`, `identifier queries from ${peer}`);
     return { status: 200, body: encodeIdentifierResponse(this.answer(req)) };
@@ -434,13 +428,7 @@ export class DirectorySearch {
 function pageOf(extensions: ComponentData[]): { cursor: string; limit: number } {
   const c = extensions.find((e) => e.componentId === ID_PAGE_REQUEST_COMPONENT_ID);
   if (!c) return { cursor: '', limit: DEFAULT_PAGE_SIZE };
-  let page;
-  try {
-    page = decodeIdentifierPageRequest(c.data);
-  } catch (e) {
-    if (e instanceof MimiWireError) throw badRequest(`malformed paging component: ${e.message}`);
-    throw e;
-  }
+  const page = decodeStrict(decodeIdentifierPageRequest, c.data, 'paging component');
   if (page.cursor.length > MAX_CURSOR_BYTES) throw badRequest('paging cursor is too long');
   let cursor: string;
   try {

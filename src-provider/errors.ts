@@ -2,6 +2,7 @@
 // every transport (client API now, MIMI server-to-server later) reports the same condition the
 // same way; anything else that escapes a handler is an internal error and is never shown to clients.
 
+import { MimiWireError } from '../src-shared/mimi-protocol.js';
 import type { ApiError, ApiErrorCode } from '../src-shared/provider-api.js';
 
 const DEFAULT_STATUS: Record<ApiErrorCode, number> = {
@@ -44,3 +45,13 @@ export class ApiFailure extends Error {
 }
 
 export const badRequest = (message: string, status = 400): ApiFailure => new ApiFailure('badRequest', message, { status });
+
+/** Decodes a MIMI structure a peer sent; one that does not decode is a 400 "malformed <what>". */
+export function decodeStrict<T>(decode: (b: Uint8Array) => T, body: Uint8Array, what: string): T {
+  try {
+    return decode(body);
+  } catch (e) {
+    if (e instanceof MimiWireError) throw badRequest(`malformed ${what}: ${e.message}`);
+    throw e;
+  }
+}

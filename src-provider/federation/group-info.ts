@@ -49,11 +49,10 @@ import {
   groupInfoRequestTbs,
   groupInfoResponseTbs,
   MimiWireError,
-  type GroupInfoRequest,
   type GroupInfoRequestTBS,
   type GroupInfoResponse,
 } from '../../src-shared/mimi-protocol.js';
-import { ApiFailure, badRequest } from '../errors.js';
+import { ApiFailure, badRequest, decodeStrict } from '../errors.js';
 import type { Store } from '../store.js';
 import { SUPPORTED_CIPHER_SUITE } from './key-material.js';
 import { peerFailure } from './peer-client.js';
@@ -147,13 +146,7 @@ export class GroupInfoService {
   }
 
   private respond(peer: string, roomId: string, body: Uint8Array): GroupInfoResponse {
-    let req: GroupInfoRequest;
-    try {
-      req = decodeGroupInfoRequest(body);
-    } catch (e) {
-      if (e instanceof MimiWireError) throw badRequest(`malformed GroupInfoRequest: ${e.message}`);
-      throw e;
-    }
+    const req = decodeStrict(decodeGroupInfoRequest, body, 'GroupInfoRequest');
     if (req.cipherSuite !== SUPPORTED_CIPHER_SUITE) throw badRequest(`cipher_suite ${req.cipherSuite} is not supported (only ${SUPPORTED_CIPHER_SUITE})`);
     if (req.groupInfoPublicKey.length !== X25519_PUBLIC_KEY_SIZE) {
       throw badRequest(`groupInfoPublicKey must be a ${X25519_PUBLIC_KEY_SIZE}-byte X25519 key`);

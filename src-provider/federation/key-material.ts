@@ -70,7 +70,7 @@ import {
 import type { ClaimResponse, KeyMaterialUserCode } from '../../src-shared/provider-api.js';
 
 export { peerFailure } from './peer-client.js';
-import { ApiFailure, badRequest } from '../errors.js';
+import { ApiFailure, badRequest, decodeStrict } from '../errors.js';
 import type { KeyPackages, KeyPackageVerdict } from '../key-packages.js';
 import type { Store } from '../store.js';
 import { peerFailure, type PeerClient } from './peer-client.js';
@@ -115,14 +115,6 @@ const badPeerAnswer = (domain: string, what: string, why: string): ApiFailure =>
 
 const parseAs = parseMimiUriAs;
 
-function decodeStrict<T>(decode: (b: Uint8Array) => T, body: Uint8Array, what: string): T {
-  try {
-    return decode(body);
-  } catch (e) {
-    if (e instanceof MimiWireError) throw badRequest(`malformed ${what}: ${e.message}`);
-    throw e;
-  }
-}
 
 function credentialIdentity(req: KeyMaterialRequestTBS): string | undefined {
   const c = req.requesterCredential;
