@@ -24,6 +24,7 @@ import { startFederation, type FederatedProvider } from '../helpers/federation.j
 import { apiError, mimiPost, peerIdentity, withDb, type PeerIdentity, type Target } from '../helpers/mimi-peer.js';
 import { clientCall } from '../helpers/room-state-fixture.js';
 import { mimi, type Run } from '../helpers/mimi-cli.js';
+import { testProfile } from '../helpers/profiles.js';
 import { tempDir, waitFor } from '../helpers/provider-process.js';
 
 let engine: MlsEngine;
@@ -46,17 +47,8 @@ let stage: string;
 
 const client = (p: Profile): ProviderClient => (p as unknown as { client: ProviderClient }).client;
 
-async function user(provider: FederatedProvider, handle: string): Promise<Profile> {
-  const dir = path.join(tempDir(`ar-${handle}`), 'profile');
-  const p = await Profile.register(
-    dir,
-    { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle}'s laptop` },
-    { engine, secretMode: 'plaintext' },
-  );
-  p.on('error', (m) => { if (process.env.AR_DEBUG) console.error(handle, m); });
-  profiles.push(p);
-  await p.start();
-  return p;
+function user(provider: FederatedProvider, handle: string): Promise<Profile> {
+  return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'ar', onError: (m) => { if (process.env.AR_DEBUG) console.error(handle, m); } });
 }
 
 before(async () => {

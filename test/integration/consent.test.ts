@@ -22,7 +22,8 @@ import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { PeerClient, PeerError } from '../../src-provider/federation/peer-client.js';
 import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { tempDir, waitFor } from '../helpers/provider-process.js';
+import { testProfile } from '../helpers/profiles.js';
+import { waitFor } from '../helpers/provider-process.js';
 
 let engine: MlsEngine;
 let A: FederatedProvider;
@@ -48,12 +49,8 @@ after(async () => {
   for (const c of closers) await c().catch(() => undefined);
 });
 
-async function user(provider: FederatedProvider, handle: string): Promise<Profile> {
-  const dir = path.join(tempDir(`consent-${handle}`), 'profile');
-  const p = await Profile.register(dir, { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: handle }, { engine, secretMode: 'plaintext' });
-  profiles.push(p);
-  await p.start();
-  return p;
+function user(provider: FederatedProvider, handle: string): Promise<Profile> {
+  return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'consent', deviceName: handle });
 }
 
 function readDb<T>(p: FederatedProvider, sql: string, ...params: unknown[]): T {

@@ -28,7 +28,7 @@ import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { PeerClient, PeerError } from '../../src-provider/federation/peer-client.js';
 import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { tempDir } from '../helpers/provider-process.js';
+import { testProfile } from '../helpers/profiles.js';
 
 let engine: MlsEngine;
 let A: FederatedProvider;
@@ -49,11 +49,9 @@ async function federation(args: string[] = []) {
   return f;
 }
 
-async function user(provider: FederatedProvider, handle: string): Promise<Profile> {
-  const dir = path.join(tempDir(`disc-${handle}`), 'profile');
-  const p = await Profile.register(dir, { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: handle }, { engine, secretMode: 'plaintext' });
-  profiles.push(p);
-  return p;
+/** Registered and not started. */
+function user(provider: FederatedProvider, handle: string): Promise<Profile> {
+  return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'disc', deviceName: handle, start: false });
 }
 
 /** A PeerClient speaking as `from` (its federation identity) to `to`. */

@@ -12,7 +12,8 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
 import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
-import { tempDir, waitFor } from '../helpers/provider-process.js';
+import { testProfile } from '../helpers/profiles.js';
+import { waitFor } from '../helpers/provider-process.js';
 
 let engine: MlsEngine;
 const profiles: Profile[] = [];
@@ -35,13 +36,8 @@ async function federation(domains: string[], trust?: Record<string, string[]>) {
   return f;
 }
 
-async function user(provider: FederatedProvider, handle: string, how: 'register' | 'login' = 'register', dir?: string): Promise<Profile> {
-  const profileDir = dir ?? path.join(tempDir(`fed-user-${handle}`), 'profile');
-  const details = { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle}'s laptop` };
-  const p = how === 'register' ? await Profile.register(profileDir, details, { engine, secretMode: 'plaintext' }) : await Profile.login(profileDir, details, { engine, secretMode: 'plaintext' });
-  profiles.push(p);
-  await p.start();
-  return p;
+function user(provider: FederatedProvider, handle: string, how: 'register' | 'login' = 'register', dir?: string): Promise<Profile> {
+  return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'fed-user', dir, how });
 }
 
 const texts = (p: Profile, room: string) =>

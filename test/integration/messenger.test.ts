@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
+import { testProfile } from '../helpers/profiles.js';
 import { restartablePort, startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 let provider: ProviderProcess;
@@ -24,13 +25,8 @@ after(async () => {
   await provider?.stop();
 });
 
-async function account(handle: string, how: 'register' | 'login' = 'register'): Promise<Profile> {
-  const dir = path.join(tempDir(`user-${handle}`), 'profile');
-  const details = { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle} test device` };
-  const p = how === 'register' ? await Profile.register(dir, details, { engine, secretMode: 'plaintext' }) : await Profile.login(dir, details, { engine, secretMode: 'plaintext' });
-  open.push(p);
-  await p.start();
-  return p;
+function account(handle: string, how: 'register' | 'login' = 'register'): Promise<Profile> {
+  return testProfile(provider, handle, { engine, keep: open, dirPrefix: 'user', how, deviceName: `${handle} test device` });
 }
 
 const texts = (p: Profile, room: string) =>

@@ -5,7 +5,6 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { MlsError, type DeviceKeys, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
@@ -16,7 +15,8 @@ import { encodeContent, textMessage } from '../../src-shared/content.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
-import { tempDir, waitFor } from '../helpers/provider-process.js';
+import { testProfile } from '../helpers/profiles.js';
+import { waitFor } from '../helpers/provider-process.js';
 
 let engine: MlsEngine;
 const profiles: Profile[] = [];
@@ -34,14 +34,9 @@ interface Inside {
 }
 const inside = (p: Profile): Inside => p as unknown as Inside;
 
-async function user(provider: FederatedProvider, handle: string, how: 'register' | 'login' = 'register'): Promise<Profile> {
-  const dir = path.join(tempDir(`rs-${handle}`), 'profile');
-  const details = { providerUrl: provider.url, caPem: provider.caPem, handle, password: `pw-${handle}-secret`, deviceName: `${handle}'s laptop` };
-  const p = how === 'register' ? await Profile.register(dir, details, { engine, secretMode: 'plaintext' }) : await Profile.login(dir, details, { engine, secretMode: 'plaintext' });
-  p.on('error', (m) => { if (process.env.RS_DEBUG) console.error(handle, m); }); // hidden messages and ignored commits are reported; tests assert on state
-  profiles.push(p);
-  await p.start();
-  return p;
+function user(provider: FederatedProvider, handle: string, how: 'register' | 'login' = 'register'): Promise<Profile> {
+  // Hidden messages and ignored commits are reported as 'error'; tests assert on state.
+  return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'rs', how, onError: (m) => { if (process.env.RS_DEBUG) console.error(handle, m); } });
 }
 
 before(async () => {
