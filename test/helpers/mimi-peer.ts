@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { decodeGroupInfo, decodeRatchetTree, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { encodeUpdateRequest } from '../../src-shared/mimi-protocol.js';
+import type { CommitOutput } from '../../src-main/mls/engine.js';
 import { ensureDevCa, type DevCaFiles } from '../../src-provider/dev-ca.js';
 import { ensureFederationIdentity } from '../../src-provider/federation/mtls.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
@@ -147,6 +150,18 @@ export function mimiPost(target: Target, as: Pick<PeerIdentity, 'domain' | 'cert
     body,
     cert: as.cert,
     key: as.key,
+  });
+}
+
+/** The /update body a follower provider sends for a commit: the commit, its full GroupInfo and full ratchet tree. */
+export function updateBody(out: Pick<CommitOutput, 'commit' | 'groupInfo' | 'ratchetTree'>): Uint8Array {
+  return encodeUpdateRequest({
+    bundle: {
+      proposalOrCommit: out.commit,
+      contentType: 'commit',
+      groupInfoOption: { representation: 'full', groupInfo: decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body) },
+      ratchetTreeOption: { representation: 'full', ratchetTree: decodeRatchetTree(out.ratchetTree) },
+    },
   });
 }
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { fromB64, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
 import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../../src-shared/identifiers.js';
-import { basicCredential, decodeGroupInfo, decodeRatchetTree, encodeRatchetTree, treeLeaves, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { basicCredential, decodeRatchetTree, encodeRatchetTree, treeLeaves } from '../../src-shared/mls-structs.js';
 import { peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
 import {
   decodeSubmitMessageResponse,
@@ -21,7 +21,6 @@ import {
   encodeGroupInfoRequest,
   encodeKeyMaterialRequest,
   encodeSubmitMessageRequest,
-  encodeUpdateRequest,
   type FanoutMessage,
   type Fields,
   type SubmitMessageResponse,
@@ -39,6 +38,7 @@ import {
   peerIdentity,
   rawRequest,
   targetOf,
+  updateBody,
   withDb,
   type PeerIdentity,
   type RawResponse,
@@ -111,17 +111,6 @@ async function aliceAdvances(): Promise<void> {
 }
 
 // ---- request bodies, as a follower provider builds them ----
-
-function updateBody(out: Pick<CommitOutput, 'commit' | 'groupInfo' | 'ratchetTree'>): Uint8Array {
-  return encodeUpdateRequest({
-    bundle: {
-      proposalOrCommit: out.commit,
-      contentType: 'commit',
-      groupInfoOption: { representation: 'full', groupInfo: decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body) },
-      ratchetTreeOption: { representation: 'full', ratchetTree: decodeRatchetTree(out.ratchetTree) },
-    },
-  });
-}
 
 const submitBody = (message: Uint8Array, sendingUri: string): Uint8Array => encodeSubmitMessageRequest({ protocol: 'mls10', appMessage: message, sendingUri });
 

@@ -17,12 +17,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { bytesEqual, fromB64, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
 import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../../src-shared/identifiers.js';
-import { decodeGroupInfo, decodeRatchetTree, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
 import {
   decodeSubmitMessageResponse,
   decodeUpdateRoomResponse,
   encodeSubmitMessageRequest,
-  encodeUpdateRequest,
 } from '../../src-shared/mimi-protocol.js';
 import { roomPath } from '../../src-shared/provider-api.js';
 import {
@@ -45,7 +43,7 @@ import { Hub } from '../../src-provider/hub.js';
 import { ApiFailure } from '../../src-provider/errors.js';
 import { Store } from '../../src-provider/store.js';
 import { ensureProviderIdentity } from '../../src-provider/federation/provider-identity.js';
-import { mimiPost, PeerNode, targetOf, type RawResponse } from '../helpers/mimi-peer.js';
+import { mimiPost, PeerNode, targetOf, updateBody, type RawResponse } from '../helpers/mimi-peer.js';
 import {
   clientCall,
   EXTERNAL_SENDERS_EXTENSION,
@@ -186,17 +184,6 @@ async function addMember(room: Room, dev: Dev, role: number): Promise<void> {
 }
 
 // ---- MIMI bodies, as b.example would send them ----
-
-function updateBody(out: Pick<CommitOutput, 'commit' | 'groupInfo' | 'ratchetTree'>): Uint8Array {
-  return encodeUpdateRequest({
-    bundle: {
-      proposalOrCommit: out.commit,
-      contentType: 'commit',
-      groupInfoOption: { representation: 'full', groupInfo: decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body) },
-      ratchetTreeOption: { representation: 'full', ratchetTree: decodeRatchetTree(out.ratchetTree) },
-    },
-  });
-}
 
 const asB = (endpoint: string, roomUri: string, body: Uint8Array): Promise<RawResponse> => mimiPost(targetOf(A), B.id, endpoint, roomUri, body);
 
