@@ -24,7 +24,7 @@ import { MAX_MESSAGE_BYTES, type CommitResponse, type SendMessageResponse } from
 import { ApiFailure, badRequest } from '../errors.js';
 import type { CommitInput, HubActor, MessageInput } from '../hub.js';
 import type { Store } from '../store.js';
-import { peerFailure, type PeerClient } from './peer-client.js';
+import { peerFailure, type PeerClient, type PeerEndpoint } from './peer-client.js';
 import type { S2sReply } from './s2s-handler.js';
 import type { SeenLog } from './seen-log.js';
 
@@ -137,11 +137,10 @@ export class Follower {
     });
     let res;
     try {
-      res = decodeUpdateRoomResponse((await this.peers.post(hub, 'update', roomUri, body)).body);
+      res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the change`);
     } catch (e) {
       if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
-      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
-      throw peerFailure(e, `the room's hub ${hub} did not take the change`);
+      throw e;
     }
     if (res.responseCode !== 'success') {
       if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
@@ -184,13 +183,7 @@ export class Follower {
     this.store.tx(() => {
       for (const p of proposals) this.store.recordForwarded(digest(p), actor.deviceUri, this.now());
     });
-    let res;
-    try {
-      res = decodeUpdateRoomResponse((await this.peers.post(hub, 'update', roomUri, body)).body);
-    } catch (e) {
-      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
-      throw peerFailure(e, `the room's hub ${hub} did not take the proposals`);
-    }
+    const res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the proposals`);
     if (res.responseCode === 'wrongEpoch') {
       throw new ApiFailure('wrongEpoch', `the hub is at epoch ${res.currentEpoch}: ${res.errorDescription}`, { currentEpoch: res.currentEpoch });
     }
@@ -218,13 +211,7 @@ export class Follower {
       throw badRequest(`message is not a PrivateMessage carrying application data: ${(e as Error).message}`);
     }
     this.store.recordForwarded(digest(input.message), actor.deviceUri, this.now());
-    let res;
-    try {
-      res = decodeSubmitMessageResponse((await this.peers.post(hub, 'submitMessage', roomUri, body)).body);
-    } catch (e) {
-      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
-      throw peerFailure(e, `the room's hub ${hub} did not take the message`);
-    }
+    const res = await this.askHub(hub, 'submitMessage', roomUri, body, decodeSubmitMessageResponse, `the room's hub ${hub} did not take the message`);
     if (res.statusCode === 'epochTooOld') {
       throw new ApiFailure('epochTooOld', `the hub is at epoch ${res.currentEpoch}`, { currentEpoch: res.currentEpoch });
     }
@@ -232,6 +219,16 @@ export class Follower {
     const response: SendMessageResponse = { acceptedTimestamp: Number(res.acceptedTimestamp), duplicate: false };
     if (input.requestId) this.store.recordResponse(actor.deviceUri, 'message', input.requestId, JSON.stringify(response), this.now());
     return response;
+  }
+
+  /** Posts to the room's hub and decodes its answer: a malformed one is a 502, a failed request what peerFailure makes of it. */
+  private async askHub<T>(hub: string, endpoint: PeerEndpoint, roomUri: string, body: Uint8Array, decode: (b: Uint8Array) => T, what: string): Promise<T> {
+    try {
+      return decode((await this.peers.post(hub, endpoint, roomUri, body)).body);
+    } catch (e) {
+      if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
+      throw peerFailure(e, what);
+    }
   }
 
   // ---- the hub -> our devices (/notify) ----
