@@ -236,14 +236,13 @@ export class Hub {
 
   /** True when this provider hosts `roomUri` (not merely follows it as a member's provider). */
   hosts(roomUri: string): boolean {
-    const row = this.store.room(roomUri);
-    return row !== undefined && row.hub_domain === null;
+    return this.store.hostedRoom(roomUri) !== undefined;
   }
 
   /** A room this provider hosts (not a follower's row for a remote room). */
   private requireRoom(roomUri: string): RoomRow {
-    const row = this.store.room(roomUri);
-    if (!row || row.hub_domain !== null) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
+    const row = this.store.hostedRoom(roomUri);
+    if (!row) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
     return row;
   }
 

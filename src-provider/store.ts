@@ -535,6 +535,11 @@ export class Store {
   room(roomUri: string): RoomRow | undefined {
     return this.s.room.get(roomUri);
   }
+  /** The room's row when this provider is its hub (not a follower's row for a remote room). */
+  hostedRoom(roomUri: string): RoomRow | undefined {
+    const row = this.s.room.get(roomUri);
+    return row?.hub_domain === null ? row : undefined;
+  }
   /** Follower: make sure a row exists for a room hosted at `hubDomain`. */
   ensureFollowerRoom(roomUri: string, hubDomain: string, now: number): void {
     this.s.insertFollowerRoom.run(roomUri, now, hubDomain);

@@ -156,8 +156,8 @@ export class GroupInfoService {
     }
     const refuse = (status: 'notAuthorized' | 'noSuchRoom'): GroupInfoResponse => ({ protocol: 'mls10', roomId, status });
     const room = parseAs('room', roomId);
-    const row = room && room.domain === this.domain ? this.store.room(roomId) : undefined;
-    if (!row || ((row as { hub_domain?: string | null }).hub_domain ?? null) !== null) return refuse('noSuchRoom');
+    const row = room && room.domain === this.domain ? this.store.hostedRoom(roomId) : undefined;
+    if (!row) return refuse('noSuchRoom');
 
     const who = credentialUser(req);
     const byParticipation = who !== undefined && this.store.isParticipant(roomId, who.user);

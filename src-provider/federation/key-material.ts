@@ -255,9 +255,7 @@ export class KeyMaterialService {
   private isHostedHere(roomUri: string): boolean {
     const room = parseAs('room', roomUri);
     if (!room || room.domain !== this.domain) return false;
-    const row = this.store.room(roomUri);
-    // A follower's row for a remote room names its hub (store migration 2); ours has none.
-    return row !== undefined && ((row as { hub_domain?: string | null }).hub_domain ?? null) === null;
+    return this.store.hostedRoom(roomUri) !== undefined;
   }
 
   /**
