@@ -11,6 +11,11 @@ export interface Run {
   raw: Buffer;
 }
 
+/** `mimi --profile DIR register` for `handle` on provider `p` (its URL and CA file), password 'correct horse'. */
+export function register(dir: string, p: { url: string; caFile: string }, handle: string): Promise<Run> {
+  return mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
+}
+
 export function mimi(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });

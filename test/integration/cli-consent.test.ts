@@ -5,8 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { mimi, type Run } from '../helpers/mimi-cli.js';
+import { startFederation } from '../helpers/federation.js';
+import { mimi, register, type Run } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -25,10 +25,8 @@ test('mimi consent list|request|grant|revoke|decline|block, find, searchable, pr
   closers.push(() => f['a.example'].stop(), () => f['b.example'].stop(), () => f.links['a.example'].close(), () => f.links['b.example'].close());
   const alice = path.join(tempDir('cli-consent-a'), 'p');
   const bob = path.join(tempDir('cli-consent-b'), 'p');
-  const reg = (dir: string, p: FederatedProvider, handle: string) =>
-    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
-  ok(await reg(alice, f['a.example'], 'alice'), 'register alice');
-  ok(await reg(bob, f['b.example'], 'bob'), 'register bob');
+  ok(await register(alice, f['a.example'], 'alice'), 'register alice');
+  ok(await register(bob, f['b.example'], 'bob'), 'register bob');
   const room = ok(await mimi(['--profile', alice, 'create-room', 'lunch']), 'create-room').stdout.trim();
 
   // Without consent: non-zero exit, and the message names what is missing and how to ask.

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
-import { mimi } from '../helpers/mimi-cli.js';
+import { mimi, register } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
 
 const running: FederatedProvider[] = [];
@@ -21,10 +21,8 @@ test('mimi add ROOM bob@b.example, send and tail across providers', async () => 
   links.push(f.links['a.example'], f.links['b.example']);
   const alice = path.join(tempDir('cli-fed-a'), 'p');
   const bob = path.join(tempDir('cli-fed-b'), 'p');
-  const reg = (dir: string, p: FederatedProvider, handle: string) =>
-    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
-  assert.equal((await reg(alice, f['a.example'], 'alice')).code, 0);
-  assert.equal((await reg(bob, f['b.example'], 'bob')).code, 0);
+  assert.equal((await register(alice, f['a.example'], 'alice')).code, 0);
+  assert.equal((await register(bob, f['b.example'], 'bob')).code, 0);
   const created = await mimi(['--profile', alice, 'create-room', 'across']);
   assert.equal(created.code, 0, created.stderr);
   const room = created.stdout.trim();
@@ -50,11 +48,9 @@ test('mimi leave ROOM and mimi delete-account --yes', async () => {
   const alice = path.join(tempDir('cli-leave-a'), 'p');
   const bob = path.join(tempDir('cli-leave-b'), 'p');
   const carol = path.join(tempDir('cli-leave-c'), 'p');
-  const reg = (dir: string, p: FederatedProvider, handle: string) =>
-    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
-  assert.equal((await reg(alice, f['a.example'], 'alice')).code, 0);
-  assert.equal((await reg(bob, f['b.example'], 'bob')).code, 0);
-  assert.equal((await reg(carol, f['a.example'], 'carol')).code, 0);
+  assert.equal((await register(alice, f['a.example'], 'alice')).code, 0);
+  assert.equal((await register(bob, f['b.example'], 'bob')).code, 0);
+  assert.equal((await register(carol, f['a.example'], 'carol')).code, 0);
   const room = (await mimi(['--profile', alice, 'create-room', 'leaving'])).stdout.trim();
   assert.equal((await mimi(['--profile', alice, 'add', room, 'bob@b.example'])).code, 0);
   assert.equal((await mimi(['--profile', alice, 'add', room, 'carol'])).code, 0);

@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { mimi, type Run } from '../helpers/mimi-cli.js';
+import { startFederation } from '../helpers/federation.js';
+import { mimi, register, type Run } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
 
 interface Participant {
@@ -84,10 +84,8 @@ before(async () => {
   closers.push(() => f['a.example'].stop(), () => f['b.example'].stop(), () => f.links['a.example'].close(), () => f.links['b.example'].close());
   alice = path.join(tempDir('cli-rs-a'), 'p');
   bob = path.join(tempDir('cli-rs-b'), 'p');
-  const reg = (dir: string, p: FederatedProvider, handle: string) =>
-    mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
-  ok(await reg(alice, f['a.example'], 'alice'), 'register alice');
-  ok(await reg(bob, f['b.example'], 'bob'), 'register bob');
+  ok(await register(alice, f['a.example'], 'alice'), 'register alice');
+  ok(await register(bob, f['b.example'], 'bob'), 'register bob');
   // For every room: the test adds bob again after kick and unban.
   ok(await as(bob, 'consent', 'grant', 'alice@a.example'), 'grant');
   room = ok(await as(alice, 'create-room', 'state'), 'create-room').stdout.trim();
