@@ -137,6 +137,13 @@ function toCoreError(e: unknown, what: string): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/**
+ * Decoded room states by session. The app reads the state on every message, room view, send and
+ * commit; a session is an immutable value, so its state never changes. Callers must not mutate
+ * the returned state (the with* helpers in room-view.ts build new ones).
+ */
+const decodedRoomStates = new WeakMap<GroupSession, RoomState | undefined>();
+
 export class Profile extends EventEmitter {
   private readonly sessions = new Map<string, GroupSession>();
   /** Hubs of other providers that did not answer our provider lately (shown on their rooms). */
@@ -467,8 +474,12 @@ export class Profile extends EventEmitter {
 
   // ---- room state: roles, kick, ban, metadata ----
 
+  /** The room state of a session, decoded once per session (sessions are immutable: one per epoch). */
   private roomStateOf(s: GroupSession): RoomState | undefined {
-    return readRoomState(s.extensions());
+    if (decodedRoomStates.has(s)) return decodedRoomStates.get(s);
+    const state = readRoomState(s.extensions()); // a malformed state throws each time, as before
+    decodedRoomStates.set(s, state);
+    return state;
   }
 
   /** Keep the room state of the epoch a commit leaves: messages of that epoch still arrive for a while. */
