@@ -422,12 +422,7 @@ export class Profile extends EventEmitter {
 
   /** Add a user (all their devices) to a room: claim KeyPackages, commit, hub routes the Welcome. */
   async addMember(roomUri: string, user: string): Promise<RoomView> {
-    let userUri: string;
-    try {
-      userUri = parseUserAddress(user, this.config.domain);
-    } catch (e) {
-      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob, bob@b.example or mimi://b.example/u/bob.`);
-    }
+    const userUri = this.userArg(user);
     this.roomView(roomUri); // throws roomUnknown
     // Refuse before any KeyPackage is spent if our role may not add them.
     const current = this.roomStateOf(this.session(roomUri));
@@ -605,11 +600,12 @@ export class Profile extends EventEmitter {
     return this.changeRoom(roomUri, `unban ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.config.userUri)) }));
   }
 
-  private userArg(user: string): string {
+  /** A user address as typed (bob, bob@b.example, a URI) as a user URI; `forms` is the hint on failure. */
+  private userArg(user: string, forms = 'bob, bob@b.example or mimi://b.example/u/bob'): string {
     try {
       return parseUserAddress(user, this.config.domain);
     } catch {
-      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob, bob@b.example or mimi://b.example/u/bob.`);
+      throw new CoreError('invalidArgument', `"${user}" is not a user address; write ${forms}.`);
     }
   }
 
@@ -1173,12 +1169,8 @@ export class Profile extends EventEmitter {
     room: string | undefined,
     what: string,
   ): Promise<ConsentActionResponse> {
-    let userUri: string;
-    try {
-      userUri = parseUserAddress(user, this.config.domain);
-    } catch {
-      throw new CoreError('invalidArgument', `"${user}" is not a user address; write bob@b.example or mimi://b.example/u/bob.`);
-    }
+    // Consent concerns users of other providers, so the hint leaves out the bare handle.
+    const userUri = this.userArg(user, 'bob@b.example or mimi://b.example/u/bob');
     const roomUri = room === undefined ? undefined : this.roomArg(room);
     let res: ConsentActionResponse;
     try {
