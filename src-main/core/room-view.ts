@@ -114,6 +114,14 @@ export function withMetadata(state: RoomState, args: RoomMetadataArgs): RoomStat
 
 // ---- views ----
 
+function roleNameOf(state: RoomState, roleIndex: number): string {
+  return state.policy.roles.find((r) => r.roleIndex === roleIndex)?.roleName ?? `role ${roleIndex}`;
+}
+
+function metadataView(state: RoomState): { name: string; description: string; avatar: string; subject: string } {
+  return { name: state.metadata.roomName, description: descriptionText(state), avatar: state.metadata.roomAvatar, subject: state.metadata.roomSubject };
+}
+
 /** The settings screen's view: every action is offered only if the checker would allow it now. */
 export function roomSettingsView(roomUri: string, state: RoomState | undefined, me: string, activeUsers: ReadonlySet<string>): RoomSettingsView {
   if (!state) {
@@ -132,7 +140,9 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
     };
   }
   const ok = (change: RoomChange): boolean => checkChange(state.policy, state.participants, me, change, { activeUsers }).ok;
-  const roleName = (i: number): string => state.policy.roles.find((r) => r.roleIndex === i)?.roleName ?? `role ${i}`;
+  const roleName = (i: number): string => roleNameOf(state, i);
+  // The role an added (or unbanned) user gets is the same for every participant: asked once.
+  const added = addedRole(state, me);
   const participants: RoomMemberView[] = state.participants.map((p) => ({
     user: p.user,
     roleIndex: p.roleIndex,
@@ -143,7 +153,7 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
       // A banned user is not offered "remove": it would lift the ban without saying so (unban does that).
       remove: p.user !== me && p.roleIndex !== BANNED_ROLE_INDEX && ok({ kind: 'removeParticipant', user: p.user }),
       ban: p.user !== me && p.roleIndex !== BANNED_ROLE_INDEX && ok({ kind: 'ban', user: p.user }),
-      unban: p.roleIndex === BANNED_ROLE_INDEX && ok({ kind: 'unban', user: p.user, role: addedRole(state, me) }),
+      unban: p.roleIndex === BANNED_ROLE_INDEX && ok({ kind: 'unban', user: p.user, role: added }),
       roles:
         p.user === me || p.roleIndex === BANNED_ROLE_INDEX
           ? []
@@ -157,14 +167,14 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
   return {
     roomUri,
     managed: true,
-    metadata: { name: state.metadata.roomName, description: descriptionText(state), avatar: state.metadata.roomAvatar, subject: state.metadata.roomSubject },
+    metadata: metadataView(state),
     participants,
     roles: state.policy.roles.map((r) => ({ roleIndex: r.roleIndex, roleName: r.roleName, capabilities: [...r.roleCapabilities] })),
     myRoleIndex: mine,
     myRoleName: roleName(mine),
     canEdit: { name: field('roomName'), description: field('roomDescriptions'), avatar: field('roomAvatar'), subject: field('roomSubject') },
     // Adding a user who is not on the list yet: the check needs a candidate, any non-participant will do.
-    canAddParticipant: ok({ kind: 'addParticipant', user: 'mimi://invalid/u/candidate', role: addedRole(state, me) }),
+    canAddParticipant: ok({ kind: 'addParticipant', user: 'mimi://invalid/u/candidate', role: added }),
     canSendMessage: ok({ kind: 'sendMessage' }),
     canReportAbuse: ok({ kind: 'use', capability: 'canReportAbuse' }),
   };
@@ -198,8 +208,8 @@ export function roomStateDocument(roomUri: string, state: RoomState | undefined,
   return {
     roomUri,
     managed: true,
-    metadata: { name: state.metadata.roomName, description: descriptionText(state), avatar: state.metadata.roomAvatar, subject: state.metadata.roomSubject },
-    participants: state.participants.map((p) => ({ user: p.user, roleIndex: p.roleIndex, roleName: roleName(p.roleIndex), active: activeUsers.has(p.user) })),
+    metadata: metadataView(state),
+    participants: state.participants.map((p) => ({ user: p.user, roleIndex: p.roleIndex, roleName: roleNameOf(state, p.roleIndex), active: activeUsers.has(p.user) })),
     roles: state.policy.roles.map((r) => ({
       roleIndex: r.roleIndex,
       roleName: r.roleName,
