@@ -136,6 +136,28 @@ function countRows(dataDir: string, sql: string, ...params: unknown[]): number {
 
 // ---- 1. cross-provider round trip ----------------------------------------------------------
 
+/** `count` messages from `from`, one at a time, each timed until `to` has decrypted it; sorted latencies in ms. */
+export async function roundTrips(from: Profile, to: Profile, roomUri: string, count: number, label: string): Promise<number[]> {
+  const lat: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const text = `${label} ${i}`;
+    const got = new Promise<void>((resolve) => {
+      const on = (m: MessageView) => {
+        if (m.text === text) {
+          to.off('message', on);
+          resolve();
+        }
+      };
+      to.on('message', on);
+    });
+    const t0 = performance.now();
+    await from.send(roomUri, text);
+    await got;
+    lat.push(performance.now() - t0);
+  }
+  return lat.sort((x, y) => x - y);
+}
+
 export async function benchFederatedRoundTrip(engine: MlsEngine, count: number): Promise<number[]> {
   const a = await prepare('a.example');
   const b = await prepare('b.example');
@@ -154,24 +176,7 @@ export async function benchFederatedRoundTrip(engine: MlsEngine, count: number):
     const room = await alice.createRoom('federated rtt');
     await alice.addMember(room.roomUri, 'fed-bob@b.example');
     await waitFor(() => bob.rooms().length === 1, 'bob@b.example joins the a.example room');
-    const lat: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const text = `fed rtt ${i}`;
-      const got = new Promise<void>((resolve) => {
-        const on = (m: MessageView) => {
-          if (m.text === text) {
-            bob.off('message', on);
-            resolve();
-          }
-        };
-        bob.on('message', on);
-      });
-      const t0 = performance.now();
-      await alice.send(room.roomUri, text);
-      await got;
-      lat.push(performance.now() - t0);
-    }
-    return lat.sort((x, y) => x - y);
+    return await roundTrips(alice, bob, room.roomUri, count, 'fed rtt');
   } finally {
     for (const p of profiles) await p.close().catch(() => undefined);
     await Promise.all([pa.stop(), pb.stop()]);

@@ -8,13 +8,12 @@ import path from 'node:path';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
 import { benchMls } from '../src-main/mls/bench-mls.js';
 import { Profile } from '../src-main/core/profile.js';
-import type { MessageView } from '../src-shared/contract.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
 import { ProviderClient, PushConnection } from '../src-main/net/provider-client.js';
 import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
 import { newRoomUri } from '../src-shared/identifiers.js';
 import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
-import { benchClaims, benchFanout, benchFederatedRoundTrip } from './bench-federation.js';
+import { benchClaims, benchFanout, benchFederatedRoundTrip, roundTrips } from './bench-federation.js';
 import { benchRoomState } from './bench-room-state.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
@@ -53,24 +52,7 @@ async function main(): Promise<void> {
     const room = await a.createRoom('rtt');
     await a.addMember(room.roomUri, 'rtt-b');
     await waitFor(() => b.rooms().length === 1, 'b joins');
-    const lat: number[] = [];
-    for (let i = 0; i < RTT_COUNT; i++) {
-      const text = `rtt ${i}`;
-      const got = new Promise<void>((resolve) => {
-        const on = (m: MessageView) => {
-          if (m.text === text) {
-            b.off('message', on);
-            resolve();
-          }
-        };
-        b.on('message', on);
-      });
-      const t0 = performance.now();
-      await a.send(room.roomUri, text);
-      await got;
-      lat.push(performance.now() - t0);
-    }
-    lat.sort((x, y) => x - y);
+    const lat = await roundTrips(a, b, room.roomUri, RTT_COUNT, 'rtt');
     rows.push(['round trip p50 (send -> decrypted at recipient)', ms(pct(lat, 50))]);
     rows.push(['round trip p99', ms(pct(lat, 99))]);
 
