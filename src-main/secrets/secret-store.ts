@@ -89,15 +89,7 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
     if (keychain.ok) return keychain.store;
     const safeReason = safeStorageUnavailableReason(safeStorage);
     if (safeReason === null) return SafeStorageStore.open(o.profileDir, safeStorage!);
-    throw new SecretStoreError(
-      'no-secure-storage',
-      'No secure place to keep this profile\'s secrets was found.\n' +
-        `  - OS keychain: ${keychain.reason}\n` +
-        `  - Electron safeStorage: ${safeReason}\n` +
-        `${HOW_TO_FIX_KEYCHAIN}\n` +
-        'Alternatively use the desktop app (Electron safeStorage), or explicitly accept unencrypted ' +
-        'secrets on disk with `--secrets plaintext` or MIMI_SECRETS=plaintext.',
-    );
+    throw noSecureStorage(keychain.reason, safeReason);
   }
 }
 
@@ -118,11 +110,16 @@ export async function probeSecretStore(opts: Omit<OpenSecretStoreOptions, 'names
   if (opts.preferred === 'keychain') {
     throw new SecretStoreError('unavailable', `Requested secret storage: the OS keychain, which is not available: ${keychain.reason}\n${HOW_TO_FIX_KEYCHAIN}`);
   }
-  throw new SecretStoreError(
+  throw noSecureStorage(keychain.reason, safeStorageUnavailableReason(opts.safeStorage));
+}
+
+/** Neither the keychain nor safeStorage can be used: what is wrong with each, and the ways out. */
+function noSecureStorage(keychainReason: string, safeStorageReason: string | null): SecretStoreError {
+  return new SecretStoreError(
     'no-secure-storage',
     'No secure place to keep this profile\'s secrets was found.\n' +
-      `  - OS keychain: ${keychain.reason}\n` +
-      `  - Electron safeStorage: ${safeStorageUnavailableReason(opts.safeStorage)}\n` +
+      `  - OS keychain: ${keychainReason}\n` +
+      `  - Electron safeStorage: ${safeStorageReason}\n` +
       `${HOW_TO_FIX_KEYCHAIN}\n` +
       'Alternatively use the desktop app (Electron safeStorage), or explicitly accept unencrypted ' +
       'secrets on disk with `--secrets plaintext` or MIMI_SECRETS=plaintext.',
