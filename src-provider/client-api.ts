@@ -37,6 +37,8 @@ export interface ClientApiServices {
   hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
   publicUrl: () => string;
+  /** Directory keys of the MIMI endpoints the provider serves (none while federation is off). */
+  servedMimiEndpoints: () => readonly string[];
 }
 
 /** The push stream path (ROUTES.events), served by the WebSocket upgrade handler. */
@@ -256,7 +258,7 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .add('GET', EVENTS_PATH, () => {
       throw new ApiFailure('badRequest', `${EVENTS_PATH} is a WebSocket endpoint (send Upgrade: websocket)`, { status: 426 });
     })
-    .add('GET', DIRECTORY_PATH, () => ok(mimiDirectory(svc.publicUrl())))
+    .add('GET', DIRECTORY_PATH, () => ok(mimiDirectory(svc.publicUrl(), svc.servedMimiEndpoints())))
     .add('*', `${MIMI_PREFIX}/*`, () => {
       throw new ApiFailure('notFound', 'MIMI server-to-server endpoints are not served by this provider', { status: 501 });
     });

@@ -23,12 +23,17 @@ export const MIMI_ENDPOINTS = {
 
 export type MimiDirectory = Record<keyof typeof MIMI_ENDPOINTS, string>;
 
-/** The directory document for a provider reachable at `baseUrl` (scheme://host[:port], no trailing slash). */
-export function mimiDirectory(baseUrl: string): MimiDirectory {
+/**
+ * The directory document for a provider reachable at `baseUrl` (scheme://host[:port], no trailing
+ * slash). It names only the endpoints in `served`: a peer that reads the directory must be able to
+ * rely on every URL in it (an endpoint we know but do not serve, such as proxyDownload, is left out).
+ */
+export function mimiDirectory(baseUrl: string, served: Iterable<string>): Partial<MimiDirectory> {
   const base = baseUrl.replace(/\/+$/, '') + MIMI_PREFIX;
-  const out = {} as MimiDirectory;
+  const out: Partial<MimiDirectory> = {};
+  const wanted = new Set(served);
   for (const [key, template] of Object.entries(MIMI_ENDPOINTS) as [keyof MimiDirectory, string][]) {
-    out[key] = base + template;
+    if (wanted.has(key)) out[key] = base + template;
   }
   return out;
 }

@@ -238,6 +238,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     directorySearch,
     hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
+    servedMimiEndpoints: () => s2s?.endpoints ?? [],
   });
 
   const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {

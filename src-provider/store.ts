@@ -347,6 +347,8 @@ function prepareStatements(db: Database.Database) {
     insertFollowerRoom: db.prepare<[string, number, string]>(
       'INSERT OR IGNORE INTO rooms (room_uri, epoch, created_at, hub_domain) VALUES (?, 0, ?, ?)',
     ),
+    deleteFollowerRoom: db.prepare<[string]>('DELETE FROM rooms WHERE room_uri = ? AND hub_domain IS NOT NULL'),
+    forgetForwarded: db.prepare<[Buffer, string]>('DELETE FROM forwarded WHERE digest = ? AND device_uri = ?'),
     setFollowerEpoch: db.prepare<[bigint, string, bigint]>('UPDATE rooms SET epoch = ? WHERE room_uri = ? AND epoch < ?'),
     accepted: db.prepare<[string, Buffer], { kind: string; epoch: number; accepted_ts: number }>(
       'SELECT kind, epoch, accepted_ts FROM accepted WHERE room_uri = ? AND digest = ?',
@@ -540,9 +542,13 @@ export class Store {
     const row = this.s.room.get(roomUri);
     return row?.hub_domain === null ? row : undefined;
   }
-  /** Follower: make sure a row exists for a room hosted at `hubDomain`. */
-  ensureFollowerRoom(roomUri: string, hubDomain: string, now: number): void {
-    this.s.insertFollowerRoom.run(roomUri, now, hubDomain);
+  /** Follower: make sure a row exists for a room hosted at `hubDomain`; true when this created it. */
+  ensureFollowerRoom(roomUri: string, hubDomain: string, now: number): boolean {
+    return this.s.insertFollowerRoom.run(roomUri, now, hubDomain).changes === 1;
+  }
+  /** Follower: drop a remote room's row and (cascade) everything kept for it. Never a hosted room. */
+  deleteFollowerRoom(roomUri: string): void {
+    this.s.deleteFollowerRoom.run(roomUri);
   }
   /** Follower: the newest epoch seen in the hub's fanout (for RoomInfo only; never enforced). */
   noteFollowerEpoch(roomUri: string, epoch: bigint): void {
@@ -559,6 +565,10 @@ export class Store {
   }
   recordForwarded(digest: Uint8Array, deviceUri: string, now: number): void {
     this.s.putForwarded.run(Buffer.from(digest), deviceUri, now);
+  }
+  /** Undo recordForwarded for a request the hub refused (it will never fan it out). */
+  forgetForwarded(digest: Uint8Array, deviceUri: string): void {
+    this.s.forgetForwarded.run(Buffer.from(digest), deviceUri);
   }
   forwardedBy(digest: Uint8Array): string | undefined {
     return this.s.forwardedBy.get(Buffer.from(digest))?.device_uri;
@@ -615,8 +625,9 @@ export class Store {
   isParticipant(roomUri: string, userUri: string): boolean {
     return this.s.isParticipant.get(roomUri, userUri) !== undefined;
   }
-  addParticipant(roomUri: string, userUri: string): void {
-    this.s.addParticipant.run(roomUri, userUri);
+  /** True when the user was not a participant before. */
+  addParticipant(roomUri: string, userUri: string): boolean {
+    return this.s.addParticipant.run(roomUri, userUri).changes === 1;
   }
   removeParticipant(roomUri: string, userUri: string): void {
     this.s.removeParticipant.run(roomUri, userUri);
@@ -630,8 +641,9 @@ export class Store {
   isRoomDevice(roomUri: string, deviceUri: string): boolean {
     return this.s.isRoomDevice.get(roomUri, deviceUri) !== undefined;
   }
-  addRoomDevice(roomUri: string, deviceUri: string): void {
-    this.s.addRoomDevice.run(roomUri, deviceUri);
+  /** True when the device was not in the room before. */
+  addRoomDevice(roomUri: string, deviceUri: string): boolean {
+    return this.s.addRoomDevice.run(roomUri, deviceUri).changes === 1;
   }
   removeRoomDevice(roomUri: string, deviceUri: string): void {
     this.s.removeRoomDevice.run(roomUri, deviceUri);

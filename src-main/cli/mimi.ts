@@ -43,7 +43,17 @@ options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keyc
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
             or notAllowed (the room's policy forbids it; the message names the missing capability);
-            2 usage.`;
+            2 usage; 3 (send only) queued: the message is stored in this profile's outbox but the
+            provider has not accepted it yet; the next mimi command (or the app) on this profile
+            sends it, once.`;
+
+/** `send`: the message is in the outbox, not yet accepted by the provider. */
+const EXIT_QUEUED = 3;
+/** How long `send`, and any command that finds queued messages, waits for the provider to take them. */
+const DELIVERY_WAIT_MS = 15000;
+
+/** The message is safe in the outbox; the provider just did not take it yet (exit 3). */
+class QueuedError extends Error {}
 
 class UsageError extends Error {}
 
@@ -143,14 +153,72 @@ async function contentCommand(args: string[]): Promise<void> {
   }
 }
 
-async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
+async function openProfile(p: Parsed): Promise<Profile> {
   const dir = path.resolve(need(p, 'profile'));
   const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p) });
   // Problems with one event (a message that does not decrypt, ...) are reported, not fatal.
   profile.on('error', (message: string) => process.stderr.write(`mimi: warning: ${message}\n`));
+  return profile;
+}
+
+async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
+  const profile = await openProfile(p);
+  const waiting = profile.queuedMessages(); // the pump starts sending them as soon as we are online
   try {
     await profile.start();
-    return await fn(profile);
+    const result = await fn(profile);
+    await deliverQueued(profile, waiting);
+    return result;
+  } finally {
+    await profile.close();
+  }
+}
+
+/**
+ * Messages an earlier `send` left in the outbox go out with whatever command runs next on the
+ * profile, not only when the app is opened. The provider deduplicates by request id, so a message
+ * whose answer was lost before is still delivered once.
+ */
+async function deliverQueued(profile: Profile, waiting: number): Promise<void> {
+  if (waiting === 0) return;
+  try {
+    await profile.flushOutbox(DELIVERY_WAIT_MS);
+    process.stderr.write(`mimi: sent ${waiting} message(s) that were waiting in the outbox\n`);
+  } catch (e) {
+    process.stderr.write(`mimi: warning: ${(e as Error).message} They stay queued for the next mimi command or the app.\n`);
+  }
+}
+
+/**
+ * `send`: the message goes into the profile's outbox (its database) before anything waits on the
+ * network, so a provider that is down or slow costs nothing but time: exit 3 says it is queued.
+ */
+async function sendCommand(p: Parsed, roomRef: string, text: string): Promise<void> {
+  const profile = await openProfile(p);
+  let refusal: string | undefined;
+  profile.on('error', (message: string) => (refusal = message));
+  try {
+    let roomUri: string;
+    try {
+      roomUri = profile.resolveRoom(roomRef);
+    } catch (e) {
+      if (!(e instanceof CoreError && e.code === 'roomUnknown')) throw e;
+      await profile.start(DELIVERY_WAIT_MS); // the Welcome into it may still be on its way
+      roomUri = profile.resolveRoom(roomRef);
+    }
+    const queued = await profile.send(roomUri, text);
+    const deadline = Date.now() + DELIVERY_WAIT_MS;
+    try {
+      await profile.start(DELIVERY_WAIT_MS);
+      await profile.flushOutbox(Math.max(1000, deadline - Date.now()));
+    } catch (e) {
+      if (!(e instanceof CoreError && e.code === 'providerUnreachable')) throw e;
+      throw new QueuedError(
+        `the provider did not accept the message in time (${e.message}) It is queued in this profile's outbox and will be sent, once, by the next mimi command on this profile or by the app.`,
+      );
+    }
+    const sent = profile.page(roomUri, queued.seq + 1, 1)[0];
+    if (sent?.seq === queued.seq && sent.status === 'failed') throw new CoreError('internal', refusal ?? 'The provider refused the message; it was not sent.');
   } finally {
     await profile.close();
   }
@@ -178,7 +246,15 @@ async function main(argv: string[]): Promise<void> {
       const opts = { engine, secretMode: secretMode(p) };
       const profile = cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
       try {
-        if (cmd === 'login') await profile.start(); // joins the account's rooms as this new device
+        if (cmd === 'login') {
+          // Joins the account's rooms as this new device. The sign-in itself is done either way: if
+          // the provider is slow now, the next command on this profile joins them (never "try again":
+          // a second login into the same folder is refused).
+          await profile.start().catch((e: unknown) => {
+            if (!(e instanceof CoreError && e.code === 'providerUnreachable')) throw e;
+            process.stderr.write(`mimi: warning: signed in, but the account's rooms are not joined yet (${e.message}) The next mimi command on this profile joins them.\n`);
+          });
+        }
         process.stdout.write(`${profile.config.userUri}\t${profile.config.deviceUri}\n`);
       } finally {
         await profile.close();
@@ -223,10 +299,7 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, (profile) => profile.deleteAccount());
     case 'send':
       arity(args, 2, cmd);
-      return withProfile(p, async (profile) => {
-        await profile.send(profile.resolveRoom(args[0]), args[1]);
-        await profile.flushOutbox();
-      });
+      return sendCommand(p, args[0], args[1]);
     case 'tail': {
       arity(args, 1, cmd);
       const count = Number(need(p, 'count'));
@@ -394,6 +467,10 @@ async function tail(profile: Profile, roomRef: string, count: number, timeoutS: 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: unknown) => {
+    if (e instanceof QueuedError) {
+      process.stderr.write(`mimi: ${e.message}\n`);
+      process.exit(EXIT_QUEUED);
+    }
     if (e instanceof UsageError) {
       if (e.message) process.stderr.write(`mimi: ${e.message}\n`);
       process.stderr.write(USAGE + '\n');

@@ -110,9 +110,9 @@ function toCoreError(e: unknown, what: string): Error {
   if (e instanceof ProviderError) {
     switch (e.code) {
       case 'unreachable':
-        return new CoreError('providerUnreachable', `${what}: ${e.message}. Check that the provider is running and the address is right; messages wait in the outbox meanwhile.`);
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; check that the provider is running and the address is right, then try again.`);
       case 'peerUnreachable':
-        return new CoreError('providerUnreachable', `${what}: ${e.message}. Messages wait in the outbox until it is back.`);
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; try again when it is back (messages you send meanwhile wait in the outbox).`);
       case 'wrongPassword':
         return new CoreError('wrongPassword', 'Wrong handle or password.');
       case 'handleTaken':
@@ -297,7 +297,9 @@ export class Profile extends EventEmitter {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.off('caughtUp', done);
-        reject(new CoreError('providerUnreachable', `The provider at ${this.client.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running; you can keep writing, messages wait in the outbox.`));
+        // Only what is true for every caller: this did not reach the provider. Whether anything
+        // waits in the outbox is for the caller to say (the CLI's send queues first, then waits).
+        reject(new CoreError('providerUnreachable', `The provider at ${this.client.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running and try again.`));
       }, timeoutMs);
       const done = () => {
         clearTimeout(t);
@@ -755,6 +757,11 @@ export class Profile extends EventEmitter {
     this.emit('message', view);
     this.kickOutbox();
     return view;
+  }
+
+  /** Messages stored on this device that the provider has not accepted yet. */
+  queuedMessages(): number {
+    return this.db.outbox().length;
   }
 
   /** Resolves when the outbox is empty (or rejects after the timeout). */

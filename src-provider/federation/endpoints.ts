@@ -122,6 +122,7 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
   };
 
   return {
+    endpoints: Object.keys(routes),
     async handle(peer, endpoint, param, body) {
       const route = routes[endpoint];
       if (!route) throw new ApiFailure('notFound', `${domain} does not implement the MIMI ${endpoint} endpoint yet`, { status: 501 });

@@ -65,6 +65,13 @@ function mlsBody(bytes: Uint8Array, wireFormat: string, what: string): Uint8Arra
   }
 }
 
+/** Which rows a provisional join created. */
+interface JoinRows {
+  room: boolean;
+  device: boolean;
+  participant: boolean;
+}
+
 export class Follower {
   private readonly domain: string;
   private readonly store: Store;
@@ -130,20 +137,31 @@ export class Follower {
       if (e instanceof ApiFailure) throw e;
       throw badRequest(`commit bundle is malformed: ${(e as Error).message}`);
     }
-    // Before the request: the hub's fanout of this commit may reach us before its answer does.
-    this.store.tx(() => {
-      this.store.recordForwarded(digest(input.commit), actor.deviceUri, this.now());
-      if (external) this.join(roomUri, hub, actor.deviceUri);
+    // Before the request: the hub's fanout of this commit (and of what follows it) may reach us
+    // before its answer does, and must find the joining device. Until the hub accepts, these rows
+    // are provisional: any refusal or failure undoes exactly what was written here, in one
+    // transaction, so a made-up room leaves nothing behind (not even its rooms row).
+    const commitDigest = digest(input.commit);
+    const provisional = this.store.tx(() => {
+      this.store.recordForwarded(commitDigest, actor.deviceUri, this.now());
+      return external ? this.join(roomUri, hub, actor.deviceUri) : undefined;
     });
+    const undo = () =>
+      this.store.tx(() => {
+        this.store.forgetForwarded(commitDigest, actor.deviceUri);
+        if (provisional) this.undoJoin(roomUri, actor.deviceUri, provisional);
+      });
     let res;
     try {
       res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the change`);
     } catch (e) {
-      if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
+      // A member's commit whose answer timed out may still have been accepted: keep its forwarded
+      // row (it expires) so the fanout is not handed back to the sender. A joiner is undone in full.
+      if (external || !(e instanceof ApiFailure && e.code === 'peerUnreachable')) undo();
       throw e;
     }
     if (res.responseCode !== 'success') {
-      if (external) this.store.tx(() => this.leave(roomUri, actor.deviceUri));
+      undo();
       if (res.responseCode === 'wrongEpoch') {
         throw new ApiFailure('wrongEpoch', `the hub is at epoch ${res.currentEpoch}: ${res.errorDescription}`, { currentEpoch: res.currentEpoch });
       }
@@ -180,10 +198,16 @@ export class Follower {
     } catch (e) {
       throw badRequest(`proposals are malformed: ${(e as Error).message}`);
     }
+    const digests = proposals.map(digest);
     this.store.tx(() => {
-      for (const p of proposals) this.store.recordForwarded(digest(p), actor.deviceUri, this.now());
+      for (const d of digests) this.store.recordForwarded(d, actor.deviceUri, this.now());
     });
-    const res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the proposals`);
+    const forget = () => this.store.tx(() => digests.forEach((d) => this.store.forgetForwarded(d, actor.deviceUri)));
+    const res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the proposals`).catch((e: unknown) => {
+      if (!(e instanceof ApiFailure && e.code === 'peerUnreachable')) forget(); // a timeout may have been accepted
+      throw e;
+    });
+    if (res.responseCode !== 'success') forget();
     if (res.responseCode === 'wrongEpoch') {
       throw new ApiFailure('wrongEpoch', `the hub is at epoch ${res.currentEpoch}: ${res.errorDescription}`, { currentEpoch: res.currentEpoch });
     }
@@ -210,8 +234,14 @@ export class Follower {
     } catch (e) {
       throw badRequest(`message is not a PrivateMessage carrying application data: ${(e as Error).message}`);
     }
-    this.store.recordForwarded(digest(input.message), actor.deviceUri, this.now());
-    const res = await this.askHub(hub, 'submitMessage', roomUri, body, decodeSubmitMessageResponse, `the room's hub ${hub} did not take the message`);
+    const messageDigest = digest(input.message);
+    this.store.recordForwarded(messageDigest, actor.deviceUri, this.now());
+    const forget = () => this.store.forgetForwarded(messageDigest, actor.deviceUri);
+    const res = await this.askHub(hub, 'submitMessage', roomUri, body, decodeSubmitMessageResponse, `the room's hub ${hub} did not take the message`).catch((e: unknown) => {
+      if (!(e instanceof ApiFailure && e.code === 'peerUnreachable')) forget(); // a timeout may have been accepted
+      throw e;
+    });
+    if (res.statusCode !== 'success') forget();
     if (res.statusCode === 'epochTooOld') {
       throw new ApiFailure('epochTooOld', `the hub is at epoch ${res.currentEpoch}`, { currentEpoch: res.currentEpoch });
     }
@@ -310,16 +340,22 @@ export class Follower {
     }
   }
 
-  /** One of our devices is now in a remote room. */
-  private join(roomUri: string, hub: string, deviceUri: string): void {
-    this.store.ensureFollowerRoom(roomUri, hub, this.now());
-    this.store.addRoomDevice(roomUri, deviceUri);
-    this.store.addParticipant(roomUri, userOfDevice(deviceUri));
+  /** One of our devices is now in a remote room; says which rows this created (for undoJoin). */
+  private join(roomUri: string, hub: string, deviceUri: string): JoinRows {
+    return {
+      room: this.store.ensureFollowerRoom(roomUri, hub, this.now()),
+      device: this.store.addRoomDevice(roomUri, deviceUri),
+      participant: this.store.addParticipant(roomUri, userOfDevice(deviceUri)),
+    };
   }
 
-  private leave(roomUri: string, deviceUri: string): void {
-    this.store.removeRoomDevice(roomUri, deviceUri);
-    const user = userOfDevice(deviceUri);
-    if (!this.store.roomDevices(roomUri).some((d) => userOfDevice(d) === user)) this.store.removeParticipant(roomUri, user);
+  /** Takes back what join() created, and only that (the device may have been in the room already). */
+  private undoJoin(roomUri: string, deviceUri: string, created: JoinRows): void {
+    if (created.room) {
+      this.store.deleteFollowerRoom(roomUri); // cascades to the rows below and to anything fanned out meanwhile
+      return;
+    }
+    if (created.device) this.store.removeRoomDevice(roomUri, deviceUri);
+    if (created.participant) this.store.removeParticipant(roomUri, userOfDevice(deviceUri));
   }
 }

@@ -29,6 +29,11 @@ export interface S2sHandler {
    * body (already bounded by MAX_BODY_BYTES). Throw ApiFailure for a JSON ApiError answer.
    */
   handle(peer: string, endpoint: string, param: string, body: Uint8Array): Promise<S2sReply>;
+  /**
+   * The directory keys this handler really serves (the MIMI directory announces only these).
+   * A handler that does not say is taken to serve none.
+   */
+  readonly endpoints?: readonly string[];
 }
 
 /** Everything the endpoint logic may need, built by startProvider. */

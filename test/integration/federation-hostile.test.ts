@@ -29,7 +29,7 @@ import {
 import { MAX_BODY_BYTES, MAX_MESSAGE_BYTES } from '../../src-shared/provider-api.js';
 import type { CommitOutput, DeviceKeys, GeneratedKeyPackage, GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
-import { ProviderClient } from '../../src-main/net/provider-client.js';
+import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
 import {
   apiError,
   count,
@@ -598,6 +598,37 @@ describe('a hostile peer', () => {
     const got = await bobS.process(new Uint8Array(last));
     bobS = got.session;
     assert.ok(got.result.kind === 'application' && Buffer.from(got.result.plaintext).toString() === 'not evicted');
+  });
+
+  test('a signed-in user\'s external commits for made-up rooms elsewhere are refused and leave no row on the follower', async () => {
+    // An external commit (new_member_commit) for a group nobody hosts: a.example is up and answers
+    // roomUnknown; c.example has no address at all (down). Either way b.example must keep nothing:
+    // no rooms row, no room_devices / room_participants, no forwarded entry, and GET answers 404.
+    const madeUp = async (domain: string) => {
+      const roomUri = `mimi://${domain}/r/made-up-${toHex(randomBytes(8))}`;
+      const owner = await engine.newDeviceKeys(mkDeviceUri(domain, 'mallory', 'phone'));
+      const info = await (await engine.createGroup(owner, roomUri)).groupInfo();
+      const { pending, commit } = await engine.joinExternal(bob.keys, info.groupInfo, info.ratchetTree);
+      assert.equal(peekMlsMessage(commit).senderType, 'new_member_commit');
+      const gi = await pending.groupInfo();
+      return { roomUri, req: { commit: toB64(commit), groupInfo: toB64(gi.groupInfo), ratchetTree: toB64(gi.ratchetTree), requestId: requestId() } };
+    };
+    const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => madeUp(i % 2 ? 'a.example' : 'c.example')));
+    await changesNothing(async () => {
+      for (const { roomUri, req } of attempts) {
+        const hubUp = roomUri.startsWith('mimi://a.example/');
+        await assert.rejects(bob.client.commit(roomUri, req), (e: ProviderError) => {
+          assert.ok(e instanceof ProviderError, String(e));
+          assert.deepEqual([e.status, e.code], hubUp ? [404, 'roomUnknown'] : [502, 'peerUnreachable'], e.message);
+          return true;
+        });
+        await assert.rejects(bob.client.getRoom(roomUri), (e: ProviderError) => {
+          assert.deepEqual([e.status, e.code], [404, 'roomUnknown'], e.message);
+          return true;
+        });
+      }
+    });
+    withDb(B.dbFile, (db) => assert.equal(count(db, "SELECT count(*) AS n FROM rooms WHERE room_uri LIKE '%made-up-%'"), 0));
   });
 
   test('after all that, both providers still carry the room: messages both ways and a commit from b.example', async () => {
