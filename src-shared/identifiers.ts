@@ -2,6 +2,8 @@
 //   user    mimi://<domain>/u/<handle>
 //   device  mimi://<domain>/d/<handle>/<deviceId>
 //   room    mimi://<domain>/r/<roomId>
+//   pseudonym mimi://<domain>/p/<id>  (a user's or a client's pseudonym: a random id its provider
+//           issued; nothing in it names the account, so only that provider can map it back)
 //
 // We only ever produce one spelling per identifier (lowercase domain, no port, no percent-encoding,
 // no query/fragment) and the parser accepts only that spelling. URIs are compared as strings
@@ -19,11 +21,12 @@ export class IdentifierError extends Error {
 }
 
 export interface ParsedMimiUri {
-  kind: 'user' | 'device' | 'room';
+  kind: 'user' | 'device' | 'room' | 'pseudonym';
   domain: string;
   handle?: string;
   deviceId?: string;
   roomId?: string;
+  pseudonymId?: string;
 }
 
 const SCHEME = 'mimi://';
@@ -75,6 +78,19 @@ export function roomUri(domain: string, id: string): string {
   return `${SCHEME}${domain}/r/${id}`;
 }
 
+export function pseudonymUri(domain: string, id: string): string {
+  checkDomain(domain);
+  checkId('pseudonym id', id);
+  return `${SCHEME}${domain}/p/${id}`;
+}
+
+/** A fresh pseudonym on `domain`: 16 random bytes (base64url), unrelated to any account. */
+export function newPseudonymUri(domain: string): string {
+  const id = new Uint8Array(16);
+  crypto.getRandomValues(id);
+  return pseudonymUri(domain, toB64(id));
+}
+
 /** A fresh room URI on `domain` with an unguessable id (16 random bytes, base64url). */
 export function newRoomUri(domain: string): string {
   const id = new Uint8Array(16);
@@ -100,6 +116,10 @@ export function parseMimiUri(s: string): ParsedMimiUri {
       if (rest.length !== 1) break;
       checkId('room id', rest[0]);
       return { kind: 'room', domain, roomId: rest[0] };
+    case 'p':
+      if (rest.length !== 1) break;
+      checkId('pseudonym id', rest[0]);
+      return { kind: 'pseudonym', domain, pseudonymId: rest[0] };
   }
   throw new IdentifierError(`unsupported mimi URI form: ${JSON.stringify(s)}`);
 }
