@@ -7,8 +7,11 @@ import {
   domainOf,
   isValidDomain,
   isValidHandle,
+  newPseudonymUri,
   newRoomUri,
   parseMimiUri,
+  parseMimiUriAs,
+  pseudonymUri,
   parseUserAddress,
   roomUri,
   userOfDevice,
@@ -126,4 +129,20 @@ test('newRoomUri makes distinct rooms with a 16-byte base64url id', () => {
   }
   assert.equal(seen.size, 50);
   assert.throws(() => newRoomUri('bad domain'), isIdError);
+});
+
+test('pseudonym URIs: mimi://domain/p/id, random ids that name no account, strict parsing', () => {
+  assert.equal(pseudonymUri('a.example', 'Zx9-_'), 'mimi://a.example/p/Zx9-_');
+  assert.deepEqual(parseMimiUri('mimi://a.example/p/Zx9-_'), { kind: 'pseudonym', domain: 'a.example', pseudonymId: 'Zx9-_' });
+  const p1 = newPseudonymUri('a.example');
+  const p2 = newPseudonymUri('a.example');
+  assert.notEqual(p1, p2);
+  const id = parseMimiUri(p1).pseudonymId!;
+  assert.equal(fromB64(id).length, 16);
+  assert.equal(parseMimiUriAs('user', p1), undefined, 'a pseudonym is not a user URI');
+  assert.throws(() => userOfDevice(p1), isIdError);
+  for (const bad of ['mimi://a.example/p/', 'mimi://a.example/p/a/b', 'mimi://a.example/p/a%20b', 'mimi://A.example/p/x']) {
+    assert.throws(() => parseMimiUri(bad), isIdError, bad);
+  }
+  assert.throws(() => pseudonymUri('a.example', 'has space'), isIdError);
 });
