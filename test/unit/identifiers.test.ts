@@ -74,7 +74,7 @@ test('parseMimiUri is strict about the spelling', () => {
     'mimi://b.example/d/bob',
     'mimi://b.example/d/bob/dev/x',
     'mimi://b.example/r/',
-    'mimi://b.example/p/koala',
+    'mimi://b.example/x/koala', // no such form (/p/ is a pseudonym now)
     'mimi://b.example/x/bob',
     'mimi://B.example/u/bob',
     'MIMI://b.example/u/bob',
