@@ -32,6 +32,7 @@ import { SeenLog } from './federation/seen-log.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { Hub } from './hub.js';
 import { KeyPackages } from './key-packages.js';
+import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.js';
 import { PushHub } from './push.js';
 import { openStore } from './store.js';
 
@@ -69,6 +70,12 @@ export interface ProviderOptions {
   consent?: ConsentMode;
   /** Identifier queries (discovery) allowed per minute per requesting provider and per local user; default 60. */
   searchRatePerMinute?: number;
+  /**
+   * Pseudonym issuance per account (pseudonyms.ts): a bucket of `burst` (default 50, also the most
+   * one request gets), refilled by `perHour` (default 20), and at most `maxActive` (default 500)
+   * active at once.
+   */
+  pseudonymLimits?: Partial<PseudonymLimits>;
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -158,6 +165,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const log = opts.log ?? ((msg: string) => process.stderr.write(`[provider ${opts.domain}] ${msg}\n`));
   const host = opts.host ?? '127.0.0.1';
   const fedConfig = federationConfig(opts.federation);
+  const limits = pseudonymLimits(opts.pseudonymLimits); // a bad option fails before anything is opened
   const tls = await ensureDevCa(opts.dataDir, opts.domain);
   const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
   const store = openStore(opts.dataDir);
@@ -171,6 +179,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const accounts = new Accounts(store, opts.domain);
   const keyPackages = new KeyPackages(store, opts.domain);
+  const pseudonyms = new Pseudonyms({ domain: opts.domain, store, limits });
   // Federation objects come before the hub so the hub can enqueue fanout inside its transactions.
   const peerClient = new PeerClient({
     ownDomain: opts.domain,
@@ -236,9 +245,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     remoteGroupInfo: groupInfo,
     consent,
     directorySearch,
+    pseudonyms,
     hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
-    servedMimiEndpoints: () => s2s?.endpoints ?? [],
+    servedMimiEndpoints: () => (s2s ? (s2s.endpoints ?? Object.keys(MIMI_ENDPOINTS)) : []),
   });
 
   const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {

@@ -31,7 +31,7 @@ export interface S2sHandler {
   handle(peer: string, endpoint: string, param: string, body: Uint8Array): Promise<S2sReply>;
   /**
    * The directory keys this handler really serves (the MIMI directory announces only these).
-   * A handler that does not say is taken to serve none.
+   * A handler that does not say (a test's or a bench's own) is taken to serve every endpoint.
    */
   readonly endpoints?: readonly string[];
 }
