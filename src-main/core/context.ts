@@ -1,0 +1,62 @@
+// What every concern of a Profile shares. Profile builds one ProfileContext and hands it to each
+// module (outbox, incoming, membership, room state actions, consent, discovery, KeyPackages, the
+// connection); a new concern gets what it needs from here instead of from Profile's privates, and
+// takes the other modules it builds on as constructor arguments.
+
+import type { ConsentListResponse } from '../../src-shared/provider-api.js';
+import type { MessageView } from '../../src-shared/contract.js';
+import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
+import type { ProfileDb } from '../db/profile-db.js';
+import type { ProviderClient } from '../net/provider-client.js';
+import type { ProfileConfig } from './account-files.js';
+import type { GroupSessions } from './group-sessions.js';
+import type { Serial } from './serial.js';
+
+export type ConnectionState = 'online' | 'connecting' | 'offline';
+
+/** Every event a Profile emits, with its arguments (the app core and the CLI listen to these). */
+export interface ProfileEventMap {
+  /** A message was stored, sent, or failed (the same seq may come again with a new status). */
+  message: [view: MessageView];
+  /** The room list, a room's members, name, epoch or unread count changed. */
+  rooms: [];
+  /** Some room moved to a new epoch (commit processed or Welcome joined). */
+  epoch: [];
+  /** Something went wrong in the background; the text is for the user. */
+  error: [message: string];
+  connection: [state: ConnectionState];
+  /** The push stream delivered the backlog for the first time since start(). */
+  caughtUp: [];
+  /** Another commit won the epoch; this device rebuilds its commit once it is at `epoch`. */
+  commitRetry: [roomUri: string, epoch: bigint];
+  /** The consent list changed (only fetched while someone listens). */
+  consent: [list: ConsentListResponse];
+}
+
+export type ProfileEvent = keyof ProfileEventMap;
+export type ProfileListener<K extends ProfileEvent> = (...args: ProfileEventMap[K]) => void;
+
+export interface ProfileContext {
+  /** This account's settings (profile.json). */
+  readonly config: ProfileConfig;
+  /** The home provider, authenticated as this device. */
+  readonly client: ProviderClient;
+  readonly db: ProfileDb;
+  /** This device's signature keys. */
+  readonly keys: DeviceKeys;
+  readonly engine: MlsEngine;
+  /** Every read-modify-write of MLS group state runs through this, in order. */
+  readonly serial: Serial;
+  /** The group session of each room. */
+  readonly sessions: GroupSessions;
+  /** Hubs of other providers that did not answer our provider lately (shown on their rooms). */
+  readonly unreachableHubs: Set<string>;
+  /** True once close() has begun: background work stops. */
+  readonly closed: boolean;
+  /** Profile's events (it is the EventEmitter the app listens to). */
+  emit<K extends ProfileEvent>(event: K, ...args: ProfileEventMap[K]): void;
+  on<K extends ProfileEvent>(event: K, listener: ProfileListener<K>): void;
+  once<K extends ProfileEvent>(event: K, listener: ProfileListener<K>): void;
+  off<K extends ProfileEvent>(event: K, listener: ProfileListener<K>): void;
+  listenerCount(event: ProfileEvent): number;
+}

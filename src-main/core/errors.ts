@@ -1,0 +1,39 @@
+// The one translation of failures from below (the provider, the MLS layer) into CoreErrors a
+// person can act on. Every module of the profile reports provider failures through toCoreError.
+
+import { CoreError } from '../../src-shared/contract.js';
+import { MlsError } from '../mls/engine.js';
+import { ProviderError } from '../net/provider-client.js';
+
+/** Map provider failures to errors a person can act on. */
+export function toCoreError(e: unknown, what: string): Error {
+  if (e instanceof CoreError) return e;
+  if (e instanceof ProviderError) {
+    switch (e.code) {
+      case 'unreachable':
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; check that the provider is running and the address is right, then try again.`);
+      case 'peerUnreachable':
+        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; try again when it is back (messages you send meanwhile wait in the outbox).`);
+      case 'wrongPassword':
+        return new CoreError('wrongPassword', 'Wrong handle or password.');
+      case 'handleTaken':
+        return new CoreError('handleTaken', 'That handle is taken on this provider; choose another.');
+      case 'userUnknown':
+        return new CoreError('userUnknown', `${what}: no such user on that provider.`);
+      case 'roomUnknown':
+        return new CoreError('roomUnknown', `${what}: the room no longer exists on its provider.`);
+      case 'notMember':
+        return new CoreError('notMember', `${what}: you are not a member of this room.`);
+      case 'badRequest':
+        return new CoreError('invalidArgument', `${what}: ${e.message}`);
+      case 'rateLimited':
+        return new CoreError('rateLimited', `${what}: ${e.message}`);
+      case 'notAllowed':
+        return new CoreError('notAllowed', `${what}: ${e.message}`);
+      default:
+        return new CoreError('internal', `${what}: ${e.message}`);
+    }
+  }
+  if (e instanceof MlsError) return new CoreError('internal', `${what}: encryption layer error (${e.code}): ${e.message}`);
+  return e instanceof Error ? e : new Error(String(e));
+}

@@ -1,0 +1,173 @@
+// Events from the push stream: a Welcome (this device was added to a room), a commit, or an
+// application message. Each is processed and stored together with the push cursor in one
+// transaction; commits are checked against the room policy as the hub checks them, and messages
+// against the state of the epoch they were sent in.
+
+import { CoreError } from '../../src-shared/contract.js';
+import type { PushEvent } from '../../src-shared/provider-api.js';
+import { fromB64, toHex } from '../../src-shared/bytes.js';
+import { decodeContent, messageId } from '../../src-shared/content.js';
+import { displayHandle, parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
+import { welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
+import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
+import type { RoomState } from '../../src-shared/room-state.js';
+import type { CheckResult } from '../../src-shared/room-policy.js';
+import { MlsError, type GroupSession, type Incoming } from '../mls/engine.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+import { roomStateOf } from './group-sessions.js';
+import type { KeyPackages } from './key-packages.js';
+import { toView } from './message-view.js';
+import type { RoomCommits } from './room-commits.js';
+import { readRoomState } from './room-view.js';
+
+export class IncomingEvents {
+  constructor(
+    private readonly ctx: ProfileContext,
+    private readonly commits: RoomCommits,
+    private readonly keyPackages: KeyPackages,
+  ) {}
+
+  /**
+   * Process one push event and store the push cursor past it. Never throws for a bad event: the
+   * caller confirms the seq to the push stream afterwards.
+   */
+  async handleEvent(ev: PushEvent): Promise<void> {
+    try {
+      if (ev.kind === 'welcome') await this.onWelcome(ev);
+      else if (ev.kind === 'commit' || ev.kind === 'message') await this.onGroupMessage(ev);
+    } catch (e) {
+      // One undecryptable or stale event must not stall the stream: report it and move on.
+      this.ctx.emit('error', toCoreError(e, `Could not process a ${ev.kind} in ${ev.roomUri}`).message);
+    }
+    this.ctx.db.setMeta('cursor', String(ev.seq));
+  }
+
+  private async onWelcome(ev: PushEvent): Promise<void> {
+    const { db, engine, keys, sessions } = this.ctx;
+    const welcome = fromB64(ev.payload);
+    for (const ref of welcomeRecipients(welcome)) {
+      const refHex = toHex(ref);
+      const kp = db.getKeyPackage(refHex);
+      if (!kp) continue;
+      const session = await engine.joinFromWelcome(keys, welcome, { publicMessage: kp.publicMessage, ref, privateState: kp.privateState }, ev.ratchetTree ? fromB64(ev.ratchetTree) : undefined);
+      db.tx(() => {
+        if (!kp.lastResort) db.deleteKeyPackage(refHex);
+        if (db.getRoom(ev.roomUri)) {
+          // Added again after being removed (kicked, banned and unbanned, or left): a member again.
+          db.markRejoined(ev.roomUri);
+          sessions.save(ev.roomUri, session);
+        } else db.insertRoom({ roomUri: ev.roomUri, name: '', hubDomain: parseMimiUri(ev.roomUri).domain, epoch: session.epoch, groupState: session.encode() });
+        db.setMeta('cursor', String(ev.seq));
+      });
+      sessions.set(ev.roomUri, session);
+      this.ctx.emit('rooms');
+      this.ctx.emit('epoch');
+      void this.keyPackages.replenish(false).catch(() => undefined);
+      return;
+    }
+    throw new MlsError('notMember', 'a Welcome arrived for none of our KeyPackages');
+  }
+
+  async onGroupMessage(ev: PushEvent): Promise<void> {
+    const { db, sessions, config } = this.ctx;
+    const room = db.getRoom(ev.roomUri);
+    if (!room) throw new CoreError('roomUnknown', 'event for a room we are not in');
+    const s = sessions.get(ev.roomUri);
+    const msgEpoch = BigInt(ev.epoch);
+    // Our own commits come back to no one; a commit for an epoch we already left is stale.
+    if (ev.kind === 'commit' && msgEpoch < s.epoch) return;
+    const payload = fromB64(ev.payload);
+    const { session, result } = await s.process(payload);
+    const state = roomStateOf(s);
+    if (result.kind === 'commit' && state) verifyCommit(s, session, state, result, payload);
+    if (result.kind === 'application') {
+      const sender = userOfDevice(result.senderIdentity);
+      // Judged by the state of the epoch it was sent in, as the hub judged it.
+      const then = result.epoch < s.epoch ? sessions.priorState(ev.roomUri, result.epoch, state) : state;
+      const may = then ? checkMessage(then, sender) : { ok: true as const };
+      if (!may.ok) {
+        // A muted or banned sender's message got past the hub: keep the ratchet, hide the message.
+        db.tx(() => {
+          sessions.save(ev.roomUri, session);
+          db.setMeta('cursor', String(ev.seq));
+        });
+        this.ctx.emit('error', `A message from ${displayHandle(sender)} was hidden: the room policy does not let them send (${may.denied}).`);
+        return;
+      }
+      const content = result.plaintext;
+      const c = decodeContent(content); // throws on malformed content; nothing stored
+      const senderExt = c.extensions.get(1);
+      if (typeof senderExt === 'string' && senderExt !== sender) throw new MlsError('invalid', 'content sender does not match the MLS sender');
+      const own = sender === config.userUri;
+      const row = db.tx(() => {
+        sessions.save(ev.roomUri, session);
+        db.setMeta('cursor', String(ev.seq));
+        return db.insertMessage(
+          { roomUri: ev.roomUri, messageId: toHex(messageId(content)), sender, content, timestamp: ev.acceptedTimestamp, status: own ? 'sent' : 'received' },
+          !own,
+        );
+      });
+      if (row) {
+        this.ctx.emit('message', toView(row));
+        this.ctx.emit('rooms');
+      }
+      return;
+    }
+    if (result.kind === 'proposal') void this.commits.commitPendingProposals(ev.roomUri).catch((e) => this.ctx.emit('error', toCoreError(e, 'Could not apply a change the room\'s hub asked for').message));
+    db.tx(() => {
+      if (result.kind === 'commit') sessions.notePriorState(ev.roomUri, s);
+      sessions.save(ev.roomUri, session);
+      if (result.kind === 'commit' && result.selfRemoved) db.markLeft(ev.roomUri);
+      db.setMeta('cursor', String(ev.seq));
+    });
+    this.ctx.emit('epoch');
+    this.ctx.emit('rooms');
+  }
+}
+
+/**
+ * Every member checks a commit as the hub does and does not adopt one the room policy forbids:
+ * the group then stays at the old epoch here, which is what "ignored" costs.
+ */
+function verifyCommit(before: GroupSession, after: GroupSession, state: RoomState, result: Extract<Incoming, { kind: 'commit' }>, commit: Uint8Array): void {
+  // The new state is what the commit's GroupContextExtensions proposal sets (read from the
+  // PublicMessage: a member the commit removes gets no new GroupContext from ts-mls, and must be
+  // able to refuse its own unauthorized removal too).
+  let next: RoomState | undefined;
+  let extensionsAfter: { type: number; data: Uint8Array }[] | undefined;
+  try {
+    const proposed = commitGroupContextExtensions(commit);
+    extensionsAfter = proposed ? proposed.map((e) => ({ type: e.extensionType, data: e.extensionData })) : before.extensions();
+    next = readRoomState(extensionsAfter);
+  } catch {
+    next = result.selfRemoved ? undefined : roomStateOf(after);
+    extensionsAfter = result.selfRemoved ? undefined : after.extensions();
+  }
+  const who = (() => {
+    try {
+      return userOfDevice(result.committer);
+    } catch {
+      return '';
+    }
+  })();
+  let verdict: CheckResult;
+  try {
+    if (!next) throw new Error('the commit drops the room state');
+    verdict = checkCommit({
+      before: state,
+      after: next,
+      committer: who,
+      devicesBefore: before.members().map((m) => m.identity),
+      devicesAfter: after.members().map((m) => m.identity),
+      departed: new Set(result.departed),
+      removedByHub: new Set(result.removedByHub),
+      extensionsBefore: before.extensions(),
+      extensionsAfter,
+    });
+  } catch (e) {
+    throw new MlsError('invalid', `ignored a commit by ${who ? displayHandle(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);
+  }
+  if (!verdict.ok) throw new MlsError('invalid', `ignored a commit by ${displayHandle(who)} that the room policy forbids: ${denialText(verdict)}`);
+}

@@ -1,0 +1,204 @@
+// Rooms and who is in them: creating a room, adding a user (all their devices), joining by link
+// or by external commit (a newly signed-in device joins the account's rooms), and leaving.
+
+import { randomBytes } from 'node:crypto';
+import { CoreError, type RoomPreset, type RoomView } from '../../src-shared/contract.js';
+import { fromB64, toB64 } from '../../src-shared/bytes.js';
+import { displayHandle, newRoomUri, parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
+import { initialRoomState, roleOf } from '../../src-shared/room-state.js';
+import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
+import { ProviderError } from '../net/provider-client.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+import { roomStateOf } from './group-sessions.js';
+import { COMMIT_ATTEMPTS, type RoomCommits } from './room-commits.js';
+import type { RoomReads } from './room-reads.js';
+import { addedRole, roomStateExtension, withParticipant } from './room-view.js';
+import { userArg } from './user-args.js';
+
+/** RFC 9420 extension type of external_senders. */
+const EXTERNAL_SENDERS_EXTENSION = 5;
+
+export class Membership {
+  /** Our provider's ExternalSender, fetched once per session. */
+  private hubSender?: Uint8Array;
+
+  constructor(
+    private readonly ctx: ProfileContext,
+    private readonly commits: RoomCommits,
+    private readonly reads: RoomReads,
+  ) {}
+
+  async createRoom(name: string, preset: RoomPreset = 'cooperative'): Promise<RoomView> {
+    const { config, client, engine, keys, db, sessions } = this.ctx;
+    if (name.length > 100) throw new CoreError('invalidArgument', 'A room name has at most 100 characters.');
+    const roomUri = newRoomUri(config.domain);
+    // The room state (creator as admin, the name, the preset's roles) is in the GroupContext from
+    // epoch 0, and the hub reads it from the GroupInfo it gets with the room.
+    const state = initialRoomState({ roomUri, creator: config.userUri, roomName: name, preset });
+    // The hub (our provider) goes first in external_senders so it can propose Removes, e.g. of a
+    // deleted account's devices (ts-mls finds external senders only in that position).
+    let hubSender: Uint8Array;
+    try {
+      hubSender = this.hubSender ??= fromB64((await client.hubSender()).externalSender);
+    } catch (e) {
+      throw toCoreError(e, 'Could not create the room');
+    }
+    await this.ctx.serial.run(async () => {
+      const session = await engine.createGroup(keys, roomUri, [{ type: EXTERNAL_SENDERS_EXTENSION, data: hubSender }, roomStateExtension(state)]);
+      const info = await session.groupInfo();
+      try {
+        await client.createRoom({ roomUri, groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree) });
+      } catch (e) {
+        throw toCoreError(e, 'Could not create the room');
+      }
+      db.insertRoom({ roomUri, name, hubDomain: config.domain, epoch: session.epoch, groupState: session.encode() });
+      sessions.set(roomUri, session);
+    });
+    this.ctx.emit('rooms');
+    return this.reads.roomView(roomUri);
+  }
+
+  /** Add a user (all their devices) to a room: claim KeyPackages, commit, hub routes the Welcome. */
+  async addMember(roomUri: string, user: string): Promise<RoomView> {
+    const { config, client, engine, sessions } = this.ctx;
+    const userUri = userArg(config.domain, user);
+    this.reads.roomView(roomUri); // throws roomUnknown
+    // Refuse before any KeyPackage is spent if our role may not add them.
+    const current = roomStateOf(sessions.get(roomUri));
+    if (current) {
+      if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw new CoreError('notAllowed', `${displayHandle(userUri)} is banned from this room; unban them first.`);
+      const role = roleOf(current, userUri) || addedRole(current, config.userUri);
+      this.commits.precheck(sessions.get(roomUri), roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [`${userUri.replace('/u/', '/d/')}/candidate`], `add ${displayHandle(userUri)}`);
+    }
+    let claim;
+    try {
+      claim = await client.claim({ roomUri, users: [userUri] });
+    } catch (e) {
+      throw toCoreError(e, `Could not fetch key material for ${displayHandle(userUri)}`);
+    }
+    const result = claim.results.find((r) => r.userUri === userUri);
+    if (!result || (result.status !== 'success' && result.status !== 'partialSuccess')) {
+      const status = result?.status ?? 'userUnknown';
+      if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayHandle(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
+      if (status === 'noConsent') {
+        throw new CoreError('noConsent', `${displayHandle(userUri)} has not consented to being added by you (noConsent). Ask for consent first: mimi consent request ${displayHandle(userUri)}`);
+      }
+      if (status === 'noConsentForThisRoom') {
+        throw new CoreError('noConsent', `${displayHandle(userUri)} has consented to other rooms, not this one (noConsentForThisRoom). Ask for consent for it: mimi consent request ${displayHandle(userUri)} --room ${roomUri}`);
+      }
+      throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now (${status}).`);
+    }
+    const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
+    if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now.`);
+    const addedDevices = keyPackages.map((k) => engine.keyPackageIdentity(k));
+    await this.commits.commitWithRetry(
+      roomUri,
+      async (s) => {
+        const state = roomStateOf(s);
+        if (!state) return s.add(keyPackages);
+        // The user goes on the list in the same commit that adds their clients.
+        const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, config.userUri));
+        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, `add ${displayHandle(userUri)}`);
+      },
+      { addUsers: [userUri] },
+    );
+    this.ctx.emit('rooms');
+    return this.reads.roomView(roomUri);
+  }
+
+  /** Rooms this account is in at the hub but this device is not (a newly signed-in device): join by external commit. */
+  async joinMissingRooms(): Promise<void> {
+    const rooms = await this.ctx.client.listRooms();
+    for (const r of rooms) {
+      if (this.ctx.db.getRoom(r.roomUri)) continue;
+      try {
+        await this.joinExternally(r.roomUri);
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'wrongEpoch') continue; // joined next time we connect
+        throw e;
+      }
+      this.ctx.emit('rooms');
+    }
+  }
+
+  /** GroupInfo from the hub, external commit, and the room is this device's again (or for the first time). */
+  private async joinExternally(roomUri: string): Promise<void> {
+    const { client, engine, keys, db, sessions } = this.ctx;
+    const gi = await client.groupInfo(roomUri);
+    const { pending, commit } = await engine.joinExternal(keys, fromB64(gi.groupInfo), fromB64(gi.ratchetTree));
+    const info = await pending.groupInfo();
+    await client.commit(roomUri, { commit: toB64(commit), groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree), requestId: toB64(randomBytes(16)) });
+    db.tx(() => {
+      if (db.getRoom(roomUri)) {
+        db.markRejoined(roomUri);
+        sessions.save(roomUri, pending);
+      } else {
+        db.insertRoom({ roomUri, name: '', hubDomain: parseMimiUri(roomUri).domain, epoch: pending.epoch, groupState: pending.encode() });
+      }
+    });
+    sessions.set(roomUri, pending);
+  }
+
+  /**
+   * Join a room by its link (its URI): for a participant whose clients are not in the group, e.g.
+   * after a kick or after leaving from another device. Banned users and users not on the list
+   * are refused by the hub.
+   */
+  async joinRoom(roomUri: string): Promise<RoomView> {
+    try {
+      if (parseMimiUri(roomUri).kind !== 'room') throw new Error('not a room');
+    } catch {
+      throw new CoreError('invalidArgument', `"${roomUri}" is not a room link; it looks like mimi://a.example/r/…`);
+    }
+    const local = this.ctx.db.getRoom(roomUri);
+    if (local && !local.left && this.ctx.sessions.get(roomUri).members().some((m) => m.identity === this.ctx.config.deviceUri)) return this.reads.roomView(roomUri);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ctx.serial.run(() => this.joinExternally(roomUri));
+        break;
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'wrongEpoch' && attempt < COMMIT_ATTEMPTS) continue; // someone committed first: fetch again
+        if (e instanceof ProviderError && (e.code === 'notMember' || e.code === 'notAllowed')) {
+          // The hub says "banned" only to its own users; other providers' users hear "not a participant".
+          throw new CoreError(
+            'notAllowed',
+            /\bbanned\b/.test(e.message)
+              ? 'You are banned from this room. A member has to unban you and add you again.'
+              : 'Only participants can join a room by its link; ask a member to add you.',
+          );
+        }
+        throw toCoreError(e, 'Could not join the room');
+      }
+    }
+    this.ctx.emit('rooms');
+    return this.reads.roomView(roomUri);
+  }
+
+  /**
+   * Leave a room: propose the removal of all of this account's devices in it; another member's
+   * next commit (their clients make it on their own) carries it out. The room is read-only here
+   * from now on.
+   */
+  async leaveRoom(roomUri: string): Promise<RoomView> {
+    const view = this.reads.roomView(roomUri);
+    if (view.members.length === 0) return view; // already out
+    await this.ctx.serial.run(async () => {
+      const { client, db, sessions, config } = this.ctx;
+      const s = sessions.get(roomUri);
+      const mine = s.members().filter((m) => userOfDevice(m.identity) === config.userUri).map((m) => m.identity);
+      const { session, proposals } = await s.proposeRemove(mine);
+      try {
+        await client.proposals(roomUri, { proposals: proposals.map(toB64) });
+      } catch (e) {
+        throw toCoreError(e, 'Could not leave the room');
+      }
+      db.tx(() => {
+        sessions.save(roomUri, session);
+        db.markLeft(roomUri);
+      });
+    });
+    this.ctx.emit('rooms');
+    return this.reads.roomView(roomUri);
+  }
+}

@@ -1,0 +1,157 @@
+// Sending messages. send() stores the message as pending and queues it in one transaction; the
+// pump then encrypts each queued message (persisting the advanced ratchet before anything leaves
+// the machine) and posts it with a stable requestId, so a retry after a lost answer is not
+// delivered twice. Transient failures retry in order; permanent refusals mark the message failed.
+
+import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import { toB64, toHex } from '../../src-shared/bytes.js';
+import { encodeContent, messageId, textMessage } from '../../src-shared/content.js';
+import { parseMimiUri } from '../../src-shared/identifiers.js';
+import { checkMessage, denialText } from '../../src-shared/room-commit.js';
+import { ProviderError } from '../net/provider-client.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+import { roomStateOf } from './group-sessions.js';
+import { toView } from './message-view.js';
+import type { RoomCommits } from './room-commits.js';
+
+export class Outbox {
+  private pumping = false;
+  private pumpAgain = false;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: ProfileContext,
+    private readonly commits: RoomCommits,
+  ) {}
+
+  async send(roomUri: string, text: string): Promise<MessageView> {
+    const { db, config } = this.ctx;
+    const room = db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
+    const state = roomStateOf(this.ctx.sessions.get(roomUri));
+    const may = state ? checkMessage(state, config.userUri) : { ok: true as const };
+    if (!may.ok) throw new CoreError('notAllowed', `You cannot send messages in this room: your ${denialText(may)}.`);
+    const content = encodeContent(textMessage({ senderUri: config.userUri, roomUri, text }));
+    const id = toHex(messageId(content));
+    const row = db.tx(() => {
+      const m = db.insertMessage({ roomUri, messageId: id, sender: config.userUri, content, timestamp: Date.now(), status: 'pending' }, false)!;
+      db.enqueue({ requestId: id, roomUri, messageSeq: m.seq, content });
+      return m;
+    });
+    const view = toView(row);
+    this.ctx.emit('message', view);
+    this.kick();
+    return view;
+  }
+
+  /** Messages stored on this device that the provider has not accepted yet. */
+  queued(): number {
+    return this.ctx.db.outbox().length;
+  }
+
+  /** Resolves when the outbox is empty (or rejects after the timeout). */
+  async flush(timeoutMs = 15000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.kick();
+    while (this.ctx.db.outbox().length > 0) {
+      if (Date.now() > deadline) throw new CoreError('providerUnreachable', `${this.ctx.db.outbox().length} message(s) still wait in the outbox; the provider did not accept them in time.`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Start the pump, or have it run once more when it is already running. */
+  kick(): void {
+    if (this.ctx.closed) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.pump().finally(() => {
+      this.pumping = false;
+      if (this.pumpAgain) {
+        this.pumpAgain = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** No more retries (the profile is closing). */
+  stop(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  private async pump(): Promise<void> {
+    const { db, sessions, serial, client } = this.ctx;
+    for (const item of db.outbox()) {
+      if (this.ctx.closed) return;
+      let epochWait: bigint | undefined;
+      try {
+        // Encrypt and persist the advanced ratchet before the ciphertext leaves: a generation key
+        // must never be used twice, even if we crash right after sending.
+        // MLS forbids application messages while proposals are pending: commit them first.
+        if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
+        const message = await serial.run(async () => {
+          const s = sessions.get(item.roomUri);
+          const { session, message } = await s.encrypt(item.content);
+          sessions.save(item.roomUri, session);
+          return message;
+        });
+        db.bumpAttempts(item.requestId);
+        const res = await client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId });
+        this.noteHub(item.roomUri, true);
+        db.tx(() => {
+          db.dequeue(item.requestId);
+          db.setMessageStatus(item.messageSeq, 'sent', res.acceptedTimestamp);
+        });
+        this.emitMessage(item.messageSeq);
+      } catch (e) {
+        if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) {
+          epochWait = e.currentEpoch;
+        } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'peerUnreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
+          if (e.code === 'peerUnreachable') this.noteHub(item.roomUri, false);
+          this.scheduleRetry();
+          return; // keep order: nothing after this one goes first
+        } else {
+          // A permanent refusal (not a member, room gone, malformed): tell the user, don't retry forever.
+          db.tx(() => {
+            db.dequeue(item.requestId);
+            db.setMessageStatus(item.messageSeq, 'failed');
+          });
+          this.emitMessage(item.messageSeq);
+          this.ctx.emit('error', toCoreError(e, 'A message could not be sent').message);
+          continue;
+        }
+      }
+      if (epochWait !== undefined) {
+        await this.commits.waitForEpoch(item.roomUri, epochWait).catch(() => this.scheduleRetry());
+        this.pumpAgain = true;
+        return;
+      }
+    }
+  }
+
+  /** Tracks whether a room's hub (when it is another provider) answers; the UI shows it. */
+  private noteHub(roomUri: string, reachable: boolean): void {
+    const hub = parseMimiUri(roomUri).domain;
+    const unreachable = this.ctx.unreachableHubs;
+    if (hub === this.ctx.config.domain || reachable !== unreachable.has(hub)) return;
+    if (reachable) unreachable.delete(hub);
+    else unreachable.add(hub);
+    this.ctx.emit('rooms');
+  }
+
+  private scheduleRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.kick(), 2000);
+    this.retryTimer.unref?.();
+  }
+
+  private emitMessage(seq: number): void {
+    const row = this.ctx.db.getMessage(seq);
+    if (row) this.ctx.emit('message', toView(row));
+  }
+}

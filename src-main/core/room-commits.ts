@@ -1,0 +1,148 @@
+// Making MLS commits for this device: build one against the current epoch, check it as the hub
+// and every member will, submit it, adopt the new state only once the hub accepts it, and retry
+// on top of whatever commit won the epoch instead. Membership, room state actions, the outbox
+// and incoming proposals all commit through here.
+
+import { randomBytes } from 'node:crypto';
+import { CoreError } from '../../src-shared/contract.js';
+import { toB64 } from '../../src-shared/bytes.js';
+import { checkCommit, denialText } from '../../src-shared/room-commit.js';
+import type { RoomState } from '../../src-shared/room-state.js';
+import type { CheckResult } from '../../src-shared/room-policy.js';
+import type { CommitOutput, GroupSession } from '../mls/engine.js';
+import { ProviderError } from '../net/provider-client.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+import { activeUsers, devicesOf, roomStateOf } from './group-sessions.js';
+import { withoutParticipants, withRoomState } from './room-view.js';
+
+/** How often a commit is rebuilt after losing the epoch to another one before giving up. */
+export const COMMIT_ATTEMPTS = 5;
+
+export class RoomCommits {
+  constructor(private readonly ctx: ProfileContext) {}
+
+  /**
+   * Build a commit that moves the room to `next` (plus: users whose every client is leaving by
+   * pending proposal leave the list), after checking it as the hub and every member will.
+   */
+  async commitRoomChange(s: GroupSession, next: RoomState, remove: string[], add: Uint8Array[], addedDevices: string[], what: string): Promise<CommitOutput> {
+    const target = this.withDepartures(s, next);
+    this.precheck(s, target, remove, addedDevices, what);
+    return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
+  }
+
+  /** `next` without the users all of whose clients pending Remove proposals of their own (or the hub's) take out. */
+  private withDepartures(s: GroupSession, next: RoomState): RoomState {
+    const departing = new Set(s.pendingRemovals().filter((r) => r.departed).map((r) => r.identity));
+    if (departing.size === 0) return next;
+    const gone = new Set<string>();
+    for (const u of activeUsers(s)) if (devicesOf(s, u).every((d) => departing.has(d))) gone.add(u);
+    return withoutParticipants(next, gone);
+  }
+
+  /** Throws CoreError('notAllowed') naming the missing capability if the commit would be refused. */
+  precheck(s: GroupSession, next: RoomState, remove: string[], addedDevices: string[], what: string): void {
+    const before = roomStateOf(s);
+    if (!before) return;
+    const pending = s.pendingRemovals();
+    const gone = new Set([...remove, ...pending.map((r) => r.identity)]);
+    const devicesBefore = s.members().map((m) => m.identity);
+    let result: CheckResult;
+    try {
+      result = checkCommit({
+        before,
+        after: next,
+        committer: this.ctx.config.userUri,
+        devicesBefore,
+        devicesAfter: [...devicesBefore.filter((d) => !gone.has(d)), ...addedDevices],
+        departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),
+        removedByHub: new Set(pending.filter((r) => r.byHub).map((r) => r.identity)),
+      });
+    } catch (e) {
+      throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);
+    }
+    if (!result.ok) throw new CoreError('notAllowed', `Cannot ${what}: your ${denialText(result)}.`);
+  }
+
+  /**
+   * Create a commit against the current epoch and submit it; adopt the new state only when the hub
+   * accepts it. If another commit won the epoch, wait until the push stream brings us there, then
+   * build the commit again on top of it.
+   */
+  async commitWithRetry(
+    roomUri: string,
+    build: (s: GroupSession) => Promise<CommitOutput | undefined>,
+    extra: { addUsers?: string[]; removeUsers?: string[]; removeDevices?: string[] },
+    what = 'The room change was refused',
+  ): Promise<void> {
+    const { client, db, sessions, serial } = this.ctx;
+    const requestId = toB64(randomBytes(16));
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await serial.run(async () => {
+        const s = sessions.get(roomUri);
+        const out = await build(s);
+        if (!out) return 'done' as const; // nothing left to commit (e.g. someone else committed it)
+        try {
+          await client.commit(roomUri, {
+            commit: toB64(out.commit),
+            welcome: out.welcome ? toB64(out.welcome) : undefined,
+            groupInfo: toB64(out.groupInfo),
+            ratchetTree: toB64(out.ratchetTree),
+            ...extra,
+            requestId: `${requestId}-${s.epoch}`,
+          });
+        } catch (e) {
+          if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
+          throw toCoreError(e, what);
+        }
+        db.tx(() => {
+          sessions.notePriorState(roomUri, s);
+          sessions.save(roomUri, out.pending);
+        });
+        return 'done' as const;
+      });
+      if (outcome === 'done') return;
+      this.ctx.emit('commitRetry', roomUri, outcome);
+      if (attempt >= COMMIT_ATTEMPTS) throw new CoreError('internal', 'The room kept changing while this change was being made; try again.');
+      await this.waitForEpoch(roomUri, outcome);
+    }
+  }
+
+  /** Resolves once the push stream has brought the room to `epoch` (or rejects after the timeout). */
+  waitForEpoch(roomUri: string, epoch: bigint, timeoutMs = 15000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.ctx.sessions.get(roomUri).epoch >= epoch) {
+          clearTimeout(t);
+          this.ctx.off('epoch', check);
+          resolve();
+        }
+      };
+      const t = setTimeout(() => {
+        this.ctx.off('epoch', check);
+        reject(new CoreError('providerUnreachable', 'The room did not catch up with its hub in time; check the connection and try again.'));
+      }, timeoutMs);
+      this.ctx.on('epoch', check);
+      check();
+    });
+  }
+
+  /**
+   * Commit the proposals this device holds (the hub's Removes): every member tries, the hub takes
+   * the first commit, and the others find nothing left to commit once they have caught up.
+   */
+  async commitPendingProposals(roomUri: string): Promise<void> {
+    // A proposal removing this device is committed by someone else (MLS forbids doing it oneself).
+    await this.commitWithRetry(
+      roomUri,
+      async (s) => {
+        if (s.pendingProposals() === 0 || s.pendingRemovesSelf()) return undefined;
+        const state = roomStateOf(s);
+        // Users leaving (or deleted) also leave the participant list, in the same commit.
+        return state ? this.commitRoomChange(s, state, [], [], [], 'apply the pending changes') : s.update();
+      },
+      {},
+    );
+  }
+}

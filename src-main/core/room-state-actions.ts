@@ -1,0 +1,149 @@
+// The room state every member agrees on, as this account sees and changes it: the settings view,
+// the state document, metadata, roles, kick, remove, ban, unban, and reporting abuse to the hub.
+// Each change is one commit built on the state of the epoch it lands in (RoomCommits).
+
+import { CoreError, checkRoomMetadataArgs, type RoomMetadataArgs, type RoomSettingsView } from '../../src-shared/contract.js';
+import { utf8 } from '../../src-shared/bytes.js';
+import { displayHandle } from '../../src-shared/identifiers.js';
+import { denialText } from '../../src-shared/room-commit.js';
+import { roleOf, type RoomState } from '../../src-shared/room-state.js';
+import { BANNED_ROLE_INDEX, checkChange } from '../../src-shared/room-policy.js';
+import type { GroupSession } from '../mls/engine.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+import { activeUsers, devicesOf, roomStateOf } from './group-sessions.js';
+import type { RoomCommits } from './room-commits.js';
+import { addedRole, resolveRole, roomSettingsView, roomStateDocument, withMetadata, withoutParticipants, withParticipant, withRole, type RoomStateDocument } from './room-view.js';
+import { userArg } from './user-args.js';
+
+export class RoomStateActions {
+  constructor(
+    private readonly ctx: ProfileContext,
+    private readonly commits: RoomCommits,
+  ) {}
+
+  private userArg(user: string): string {
+    return userArg(this.ctx.config.domain, user);
+  }
+
+  private managedState(roomUri: string): { s: GroupSession; state: RoomState } {
+    const room = this.ctx.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    const s = this.ctx.sessions.get(roomUri);
+    const state = roomStateOf(s);
+    if (!state) throw new CoreError('invalidArgument', 'This room has no room state (an older client created it): it has no roles to change.');
+    return { s, state };
+  }
+
+  /** Participants with roles, metadata, and what this account may do. */
+  roomSettings(roomUri: string): RoomSettingsView {
+    const room = this.ctx.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const s = this.ctx.sessions.get(roomUri);
+    return roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.ctx.config.userUri, room.left ? new Set() : activeUsers(s));
+  }
+
+  /** The room state as JSON (for `mimi room-state`), with the encoded components. */
+  roomStateDocument(roomUri: string): RoomStateDocument {
+    if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const s = this.ctx.sessions.get(roomUri);
+    return roomStateDocument(roomUri, roomStateOf(s), activeUsers(s));
+  }
+
+  async setRoomMetadata(roomUri: string, args: RoomMetadataArgs): Promise<RoomSettingsView> {
+    checkRoomMetadataArgs(args);
+    this.managedState(roomUri);
+    return this.changeRoom(roomUri, 'change the room details', (state) => ({ state: withMetadata(state, args) }));
+  }
+
+  /** Move `user` to another role (index or name). */
+  async setRole(roomUri: string, user: string, role: number | string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    const roleIndex = resolveRole(state, role);
+    if (roleIndex === undefined) {
+      throw new CoreError('invalidArgument', `This room has no role "${role}"; its roles are ${state.policy.roles.map((r) => `${r.roleIndex} ${r.roleName}`).join(', ')}.`);
+    }
+    if (roleIndex === BANNED_ROLE_INDEX) return this.ban(roomUri, user);
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
+    return this.changeRoom(roomUri, `change the role of ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, roleIndex) }));
+  }
+
+  /** Remove a participant's clients; they stay on the list (and may come back). */
+  async kick(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { s } = this.managedState(roomUri);
+    if (!activeUsers(s).has(userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} has no clients in this room.`);
+    return this.changeRoom(roomUri, `kick ${displayHandle(userUri)}`, (st, sess) => ({ state: st, remove: devicesOf(sess, userUri) }));
+  }
+
+  /** Take `user` off the participant list, and their clients out of the group, in one commit. */
+  async removeMember(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
+    if (userUri === this.ctx.config.userUri) throw new CoreError('invalidArgument', 'To remove yourself, leave the room.');
+    return this.changeRoom(roomUri, `remove ${displayHandle(userUri)}`, (st, sess) => ({
+      state: withoutParticipants(st, new Set([userUri])),
+      remove: devicesOf(sess, userUri),
+    }));
+  }
+
+  /** Move `user` to role 1 (banned) and remove their clients in the same commit. */
+  async ban(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    this.managedState(roomUri);
+    return this.changeRoom(roomUri, `ban ${displayHandle(userUri)}`, (st, sess) => ({
+      state: roleOf(st, userUri) ? withRole(st, userUri, BANNED_ROLE_INDEX) : withParticipant(st, userUri, BANNED_ROLE_INDEX),
+      remove: devicesOf(sess, userUri),
+    }));
+  }
+
+  /**
+   * Report `user` to the room's hub (draft-ietf-mimi-protocol-06 "Report abuse"): the hub keeps it
+   * for its operator. Our role must have canReportAbuse; the hub checks that too.
+   */
+  async reportAbuse(roomUri: string, user: string, note: string): Promise<void> {
+    const userUri = this.userArg(user);
+    if (userUri === this.ctx.config.userUri) throw new CoreError('invalidArgument', 'You cannot report yourself.');
+    if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
+    const room = this.ctx.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const state = roomStateOf(this.ctx.sessions.get(roomUri));
+    if (state) {
+      const may = checkChange(state.policy, state.participants, this.ctx.config.userUri, { kind: 'use', capability: 'canReportAbuse' });
+      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayHandle(userUri)}: your ${denialText(may)}.`);
+    }
+    try {
+      await this.ctx.client.reportAbuse(roomUri, { user: userUri, note });
+    } catch (e) {
+      throw toCoreError(e, `Could not report ${displayHandle(userUri)}`);
+    }
+  }
+
+  /** Lift a ban: the user gets the role an added user gets, without clients; add them to bring them back. */
+  async unban(roomUri: string, user: string): Promise<RoomSettingsView> {
+    const userUri = this.userArg(user);
+    const { state } = this.managedState(roomUri);
+    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not banned from this room.`);
+    return this.changeRoom(roomUri, `unban ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.ctx.config.userUri)) }));
+  }
+
+  /** One commit changing the room state (and removing clients), rebuilt on the state of each attempt. */
+  private async changeRoom(roomUri: string, what: string, plan: (state: RoomState, s: GroupSession) => { state: RoomState; remove?: string[] }): Promise<RoomSettingsView> {
+    await this.commits.commitWithRetry(
+      roomUri,
+      async (s) => {
+        const state = roomStateOf(s);
+        if (!state) throw new CoreError('invalidArgument', 'This room has no room state.');
+        const p = plan(state, s);
+        return this.commits.commitRoomChange(s, p.state, p.remove ?? [], [], [], what);
+      },
+      {},
+      `Could not ${what}`,
+    );
+    this.ctx.emit('rooms');
+    return this.roomSettings(roomUri);
+  }
+}
