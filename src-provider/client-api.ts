@@ -2,7 +2,19 @@
 // modules: decode and type-check the JSON, authenticate, call accounts / key packages / hub.
 
 import { parseMimiUri, parseUserAddress } from '../src-shared/identifiers.js';
-import { ROUTES, type ClaimResponse, type ConsentListResponse, type FindResponse, type MyProfile, type GroupInfoResponse, type RoomInfo } from '../src-shared/provider-api.js';
+import {
+  ROUTES,
+  type ClaimResponse,
+  type ConsentListResponse,
+  type FindResponse,
+  type GroupInfoResponse,
+  type IssuePseudonymsResponse,
+  type MyProfile,
+  type PseudonymKeyPackageCount,
+  type PseudonymListResponse,
+  type RetirePseudonymResponse,
+  type RoomInfo,
+} from '../src-shared/provider-api.js';
 import { toB64 } from '../src-shared/bytes.js';
 import { encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol.js';
 import type { Follower } from './federation/follower.js';
@@ -12,8 +24,9 @@ import type { DirectorySearch } from './directory-search.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
-import { b64, b64List, optB64, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
+import { b64, b64List, bool, int, onlyFields, optB64, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
+import type { Pseudonyms } from './pseudonyms.js';
 
 export interface ClientApiServices {
   accounts: Accounts;
@@ -33,6 +46,8 @@ export interface ClientApiServices {
   consent?: ConsentService;
   /** Profile fields, searchability and user search (directory-search.ts). */
   directorySearch?: DirectorySearch;
+  /** The accounts' pseudonyms (pseudonyms.ts). */
+  pseudonyms?: Pseudonyms;
   /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
   hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
@@ -53,8 +68,12 @@ export function clientApiRouter(svc: ClientApiServices): Router {
   const federationOff = (what: string) =>
     new ApiFailure('notAllowed', `${what} needs federation, which this provider has not set up (start it with --peer/--trust)`);
 
-  /** Local users of a room hosted here are claimed here; everyone else through MIMI /keyMaterial. */
-  const claim = async (actor: Actor, roomUri: string, users: string[]): Promise<ClaimResponse> => {
+  /**
+   * Local users of a room hosted here are claimed here; everyone else through MIMI /keyMaterial.
+   * `requestingUser` is the account's user URI or the user pseudonym it claims as.
+   */
+  const claim = async (actor: Actor, roomUri: string, users: string[], requestingUser: string): Promise<ClaimResponse> => {
+    const requester = { deviceUri: actor.deviceUri, userUri: requestingUser };
     const unique = [...new Set(users)];
     const isLocal = (u: string) => {
       try {
@@ -71,13 +90,13 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     }
     // Room and membership checks (a claim of nobody) come first, then the remote claims, then the
     // local ones: a failing peer leaves our own users' KeyPackages unspent.
-    if (!remoteRoom) keyPackages.claim(actor, roomUri, []);
+    if (!remoteRoom) keyPackages.claim(requester, roomUri, []);
     const results: ClaimResponse['results'] = [];
     if (elsewhere.length) {
       if (!svc.remoteKeyMaterial) throw federationOff('Adding users of other providers');
-      results.push(...(await svc.remoteKeyMaterial.claimForRoom(actor.userUri, roomUri, elsewhere)));
+      results.push(...(await svc.remoteKeyMaterial.claimForRoom(requestingUser, roomUri, elsewhere)));
     }
-    if (here.length) results.push(...keyPackages.claim(actor, roomUri, here).results);
+    if (here.length) results.push(...keyPackages.claim(requester, roomUri, here).results);
     const order = new Map(unique.map((u, i) => [u, i]));
     return { results: results.sort((a, b) => (order.get(a.userUri) ?? 0) - (order.get(b.userUri) ?? 0)) };
   };
@@ -94,6 +113,10 @@ export function clientApiRouter(svc: ClientApiServices): Router {
   const search = (): DirectorySearch => {
     if (!svc.directorySearch) throw new ApiFailure('notAllowed', 'this provider does not offer user search');
     return svc.directorySearch;
+  };
+  const pseudonyms = (): Pseudonyms => {
+    if (!svc.pseudonyms) throw new ApiFailure('notAllowed', 'this provider does not issue pseudonyms');
+    return svc.pseudonyms;
   };
   const consent = (): ConsentService => {
     if (!svc.consent) throw new ApiFailure('notAllowed', 'this provider does not handle consent');
@@ -138,7 +161,10 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.claimKeyPackages, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      return ok(await claim(actor, str(o, 'roomUri'), strList(o, 'users', { max: MAX_LIST })));
+      const roomUri = str(o, 'roomUri');
+      const users = strList(o, 'users', { max: MAX_LIST });
+      const as = o.asPseudonym === undefined || o.asPseudonym === null ? undefined : str(o, 'asPseudonym', { max: 512 });
+      return ok(await claim(actor, roomUri, users, as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as)));
     })
     .route(ROUTES.createRoom, async (ctx) => {
       const actor = auth(ctx);
@@ -245,6 +271,28 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.unblockUser, async (ctx) => {
       const { actor, user } = await consentArgs(ctx);
       return ok(consent().unblock(actor, user));
+    })
+    .route(ROUTES.pseudonyms, (ctx) => ok(pseudonyms().list(auth(ctx)) satisfies PseudonymListResponse))
+    .route(ROUTES.issuePseudonyms, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 1024);
+      onlyFields(o, ['count']);
+      const service = pseudonyms();
+      return ok(service.issue(actor, int(o, 'count', { min: 1, max: service.maxPerRequest })) satisfies IssuePseudonymsResponse, 201);
+    })
+    .route(ROUTES.retirePseudonym, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['userPseudonym']);
+      return ok(pseudonyms().retire(actor, str(o, 'userPseudonym', { max: 512 })) satisfies RetirePseudonymResponse);
+    })
+    .route(ROUTES.uploadPseudonymKeyPackages, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req);
+      onlyFields(o, ['clientPseudonym', 'keyPackages', 'connectionOnly']);
+      const clientPseudonym = str(o, 'clientPseudonym', { max: 512 });
+      const connectionOnly = bool(o, 'connectionOnly');
+      return ok(pseudonyms().uploadKeyPackages(actor, clientPseudonym, b64List(o, 'keyPackages'), connectionOnly) satisfies PseudonymKeyPackageCount);
     })
     .route(ROUTES.myProfile, (ctx) => ok(search().profile(auth(ctx)) satisfies MyProfile))
     .route(ROUTES.setMyProfile, async (ctx) => {

@@ -18,6 +18,9 @@
 //   429 is what HTTP has for it).
 // - Found fields travel as OIDC standard claims: preferred_username, nickname, email,
 //   phone_number, name.
+// - Pseudonyms (pseudonyms.ts) are never found: only accounts are searched, and a query naming a
+//   pseudonym URI anywhere is answered notFound before any lookup; a profile field may not hold one
+//   (a user's own pseudonym in their nick would tie the two together for every searcher).
 
 import type Database from 'better-sqlite3';
 import { fromB64, fromUtf8, toB64, utf8 } from '../src-shared/bytes.js';
@@ -71,6 +74,8 @@ const MAX_VALUE = { nick: 64, email: 254, phone: 16, displayName: 128 } as const
 const PHONE_RE = /^\+[1-9][0-9]{6,14}$/;
 const EMAIL_RE = /^[^\s@<>()[\],;:"]+@[^\s@<>()[\],;:"]+\.[^\s@<>()[\],;:"]+$/;
 const CONTROL_RE = /\p{Cc}/u;
+/** A pseudonym URI (mimi://<domain>/p/<id>) anywhere in a value, in any letter case. */
+const PSEUDONYM_IN_VALUE_RE = /mimi:\/\/[^/\s]+\/p\//i;
 
 /** OIDC standard claim names the fields travel as. */
 const CLAIM: Record<ProfileFieldName, string> = {
@@ -216,6 +221,7 @@ export class DirectorySearch {
         return;
       }
       const t = cleanText(name, v, name === 'phone' ? 32 : MAX_VALUE[name]);
+      if (PSEUDONYM_IN_VALUE_RE.test(t)) throw badRequest(`${name} must not contain a pseudonym URI (it would tie the pseudonym to this account)`);
       if (name === 'email' && !EMAIL_RE.test(t)) throw badRequest(`email ${JSON.stringify(t)} is not an address like name@example.org`);
       if (name === 'phone') {
         const p = normalizePhone(t);
@@ -293,6 +299,7 @@ export class DirectorySearch {
     if (elements.some((e) => e.searchType === 'wholeProfile' || e.searchType === 'oidcStdClaim' || e.searchType === 'vcardField')) {
       return { code: 'unsupportedField' };
     }
+    if (elements.some((e) => PSEUDONYM_IN_VALUE_RE.test(e.searchValue))) return { code: 'notFound' };
     const where: string[] = [];
     const params: unknown[] = [];
     for (const e of elements) {

@@ -191,6 +191,36 @@ export function strList(o: Record<string, unknown>, name: string, opts: { option
   return v as string[];
 }
 
+export function int(o: Record<string, unknown>, name: string, opts: { min: number; max: number }): number {
+  const v = o[name];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw badRequest(`field "${name}" must be an integer`);
+  if (v < opts.min || v > opts.max) throw badRequest(`field "${name}" must be ${opts.min}-${opts.max} (got ${v})`);
+  return v;
+}
+
+export function bool(o: Record<string, unknown>, name: string): boolean {
+  const v = o[name];
+  if (typeof v !== 'boolean') throw badRequest(`field "${name}" must be true or false`);
+  return v;
+}
+
+/** Refuses fields a route does not know, so a misspelt option is not silently ignored. */
+export function onlyFields(o: Record<string, unknown>, names: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!names.includes(k)) throw badRequest(`unknown field "${k}" (expected ${names.map((n) => `"${n}"`).join(', ')})`);
+  }
+}
+
+/** A 429 that also says when to try again (Retry-After, whole seconds, at least 1). */
+export class RateLimitedFailure extends ApiFailure {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super('rateLimited', message);
+  }
+}
+
 // ---- responses ----
 
 const SECURITY_HEADERS = {
@@ -226,5 +256,6 @@ export function sendError(res: ServerResponse, err: unknown, log: (msg: string) 
   // After refusing an oversize body the rest of it is still on the wire; close the connection
   // instead of reading it.
   const headers: Record<string, string> = failure.status === 413 ? { connection: 'close' } : {};
+  if (failure instanceof RateLimitedFailure) headers['retry-after'] = String(Math.max(1, Math.ceil(failure.retryAfterMs / 1000)));
   sendJson(res, failure.status, failure.toBody(), headers);
 }

@@ -1,15 +1,21 @@
 // KeyPackage publication and claiming. Single-use packages are handed out at most once (oldest
 // first); a device's last-resort package is reused only when none is left. Every hand-out is
 // recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its device.
+//
+// Pseudonyms (pseudonyms.ts) keep their KeyPackages in a table of their own. A user pseudonym is
+// served only its connection-only ones, only to a requester that is itself a pseudonym, and the
+// client listed is its client pseudonym; for anyone else, and for a retired or unknown pseudonym,
+// the answer is the unknown user's. No claim of a real user reads that table, and one KeyPackage
+// is never published for two identities (it would tie the pseudonym to its account).
 
 import { createHash } from 'node:crypto';
 import { toB64, utf8 } from '../src-shared/bytes.js';
-import { parseMimiUri } from '../src-shared/identifiers.js';
+import { parseMimiUri, parseMimiUriAs } from '../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage } from '../src-shared/mls-wire.js';
 import type { ClaimResponse, KeyMaterialClientCode, KeyMaterialUserCode } from '../src-shared/provider-api.js';
 import { TlsWriter } from '../src-shared/tls.js';
 import { ApiFailure, badRequest } from './errors.js';
-import type { KeyPackageRow, Store } from './store.js';
+import type { Store } from './store.js';
 
 /** Unclaimed single-use packages a device may keep on the provider. */
 export const MAX_STORED_KEY_PACKAGES = 1000;
@@ -49,8 +55,32 @@ export type DeviceClaimOutcome =
 
 export interface ClaimRequester {
   deviceUri: string;
+  /** The account's user URI, or the user pseudonym it claims as. */
   userUri: string;
 }
+
+/** What `claimConnection` found: the target's client pseudonym, the device behind it (never shown) and the outcome. */
+export interface ConnectionClaim {
+  clientPseudonym: string;
+  deviceUri: string;
+  outcome: DeviceClaimOutcome;
+}
+
+/** The first row `judge` accepts, and whether some row was usable but incompatible. */
+function firstAcceptable<R extends { bytes: Buffer }>(
+  rows: IterableIterator<R>,
+  judge: (keyPackage: Uint8Array) => KeyPackageVerdict,
+): { chosen?: R; incompatible: boolean } {
+  let incompatible = false;
+  for (const row of rows) {
+    const verdict = judge(new Uint8Array(row.bytes));
+    if (verdict === 'ok') return { chosen: row, incompatible }; // ends the iteration, so the caller may write
+    if (verdict === 'incompatible') incompatible = true;
+  }
+  return { incompatible };
+}
+
+const isPseudonym = (uri: string): boolean => parseMimiUriAs('pseudonym', uri) !== undefined;
 
 export class KeyPackages {
   constructor(
@@ -65,6 +95,11 @@ export class KeyPackages {
     if (lastResort) checkKeyPackage(lastResort, 'lastResort');
     return this.store.tx(() => {
       const now = this.now();
+      for (const kp of lastResort ? [...keyPackages, lastResort] : keyPackages) {
+        if (this.store.keyPackageRefOfPseudonym(keyPackageRef(kp))) {
+          throw badRequest('a KeyPackage was published for a pseudonym; a device needs KeyPackages of its own (one would tie the two together)');
+        }
+      }
       for (const kp of keyPackages) this.store.insertKeyPackage(deviceUri, keyPackageRef(kp), kp, false, now);
       if (lastResort) {
         this.store.deleteLastResort(deviceUri);
@@ -101,6 +136,7 @@ export class KeyPackages {
   }
 
   private claimForUser(requester: ClaimRequester, roomUri: string, userUri: string): ClaimResponse['results'][number] {
+    if (parseMimiUriAs('pseudonym', userUri)?.domain === this.domain) return this.claimForPseudonym(requester, roomUri, userUri);
     let local = false;
     try {
       const p = parseMimiUri(userUri);
@@ -130,6 +166,36 @@ export class KeyPackages {
     return { userUri, status, clients };
   }
 
+  private claimForPseudonym(requester: ClaimRequester, roomUri: string, target: string): ClaimResponse['results'][number] {
+    const found = this.claimConnection(target, requester.userUri);
+    if (!found) return { userUri: target, status: 'userUnknown', clients: [] };
+    const { clientPseudonym, deviceUri, outcome } = found;
+    if (outcome.status !== 'success') {
+      return { userUri: target, status: 'noCompatibleMaterial', clients: [{ deviceUri: clientPseudonym, status: 'keyMaterialExhausted' }] };
+    }
+    this.store.recordClaim(outcome.ref, roomUri, deviceUri, requester.deviceUri, this.now());
+    return { userUri: target, status: 'success', clients: [{ deviceUri: clientPseudonym, status: 'success', keyPackage: toB64(outcome.keyPackage) }] };
+  }
+
+  /**
+   * Claims the oldest connection-only KeyPackage of the user pseudonym `target` that `judge`
+   * accepts, for `requestingUser`. Undefined when the requester is not a pseudonym or `target` is
+   * no active pseudonym of this provider: the caller answers exactly as for an unknown user, so the
+   * answer says nothing about whether the pseudonym exists. No consent is asked: knowing the
+   * pseudonym is what allows it. Must run inside `store.tx`; does not record the claim.
+   */
+  claimConnection(target: string, requestingUser: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): ConnectionClaim | undefined {
+    if (!this.store.db.inTransaction) throw new Error('claimConnection must run inside store.tx');
+    if (!isPseudonym(requestingUser)) return undefined;
+    const p = this.store.pseudonymByUser(target);
+    if (!p || p.state !== 'active') return undefined;
+    const found = { clientPseudonym: p.client_pseudonym, deviceUri: p.device_uri };
+    const { chosen, incompatible } = firstAcceptable(this.store.unclaimedConnectionKeyPackages(p.client_pseudonym), judge);
+    if (!chosen) return { ...found, outcome: incompatible ? { status: 'nothingCompatible' } : { status: 'keyMaterialExhausted' } };
+    if (!this.store.markPseudonymKeyPackageClaimed(chosen.id)) throw new Error('KeyPackage claimed twice inside one transaction');
+    return { ...found, outcome: { status: 'success', ref: new Uint8Array(chosen.ref), keyPackage: new Uint8Array(chosen.bytes), lastResort: false } };
+  }
+
   /**
    * Claims one KeyPackage of `deviceUri` that `judge` accepts: the oldest acceptable unclaimed
    * single-use one (marked claimed, so it is never handed out again), else the last-resort one if
@@ -139,16 +205,9 @@ export class KeyPackages {
    */
   claimOneFor(deviceUri: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): DeviceClaimOutcome {
     if (!this.store.db.inTransaction) throw new Error('claimOneFor must run inside store.tx');
-    let incompatible = false;
-    let chosen: KeyPackageRow | undefined;
-    for (const row of this.store.unclaimedKeyPackages(deviceUri)) {
-      const verdict = judge(new Uint8Array(row.bytes));
-      if (verdict === 'ok') {
-        chosen = row;
-        break; // ends the iteration, so the write below may use the connection
-      }
-      if (verdict === 'incompatible') incompatible = true;
-    }
+    const picked = firstAcceptable(this.store.unclaimedKeyPackages(deviceUri), judge);
+    const chosen = picked.chosen;
+    let incompatible = picked.incompatible;
     if (chosen) {
       const bytes = new Uint8Array(chosen.bytes);
       if (!this.store.markClaimed(chosen.id)) throw new Error('KeyPackage claimed twice inside one transaction');

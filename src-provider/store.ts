@@ -89,6 +89,32 @@ export interface InboxEntry {
   accepted_ts: number;
 }
 
+/** One issued pseudonym pair (pseudonyms.ts): never shown to another provider with its account. */
+export interface PseudonymRow {
+  user_pseudonym: string;
+  client_pseudonym: string;
+  user_id: number;
+  device_uri: string;
+  state: 'active' | 'retired';
+  issued_at: number;
+  retired_at: number | null;
+}
+
+/** A pseudonym with its unclaimed KeyPackages counted, for its account's listing. */
+export interface PseudonymListRow extends PseudonymRow {
+  connection_kps: number;
+  other_kps: number;
+}
+
+export interface PseudonymKeyPackageRow {
+  id: number;
+  client_pseudonym: string;
+  ref: Buffer;
+  bytes: Buffer;
+  connection_only: number;
+  claimed: number;
+}
+
 /** Each entry upgrades the schema from version i to i+1 (PRAGMA user_version). Append only. */
 const MIGRATIONS: string[] = [
   `
@@ -278,6 +304,42 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX abuse_reports_room ON abuse_reports(room_uri, received_at);
   `,
+  // v7: pseudonyms (pseudonyms.ts). Each row pairs a user pseudonym with the client pseudonym of the
+  // device it was issued to; a retired row stays so its URIs are never issued or served again, and
+  // goes only with the account. Their KeyPackages live apart from key_packages, so no claim of a
+  // real user can ever reach one. The issuance token bucket is kept here so a restart refills nothing.
+  `
+  CREATE TABLE pseudonyms (
+    user_pseudonym TEXT PRIMARY KEY,
+    client_pseudonym TEXT NOT NULL UNIQUE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_uri TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    state TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+    issued_at INTEGER NOT NULL,
+    retired_at INTEGER
+  );
+  CREATE INDEX pseudonyms_user ON pseudonyms(user_id, state);
+  CREATE TABLE pseudonym_key_packages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, -- insertion order = "oldest first"
+    client_pseudonym TEXT NOT NULL REFERENCES pseudonyms(client_pseudonym) ON DELETE CASCADE,
+    ref BLOB NOT NULL,
+    bytes BLOB NOT NULL,
+    connection_only INTEGER NOT NULL,
+    claimed INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    UNIQUE (client_pseudonym, ref)
+  );
+  CREATE INDEX pseudonym_key_packages_pick ON pseudonym_key_packages(client_pseudonym, connection_only, claimed, id);
+  CREATE INDEX pseudonym_key_packages_ref ON pseudonym_key_packages(ref);
+  -- One KeyPackage must not serve two identities (it would tie a pseudonym to its account): both
+  -- uploads look the ref up in the other table.
+  CREATE INDEX key_packages_ref ON key_packages(ref);
+  CREATE TABLE pseudonym_quota (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    tokens REAL NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -433,6 +495,46 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO idempotency (device_uri, route, request_id, response, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
     expireIdempotent: db.prepare<[number]>('DELETE FROM idempotency WHERE created_at < ?'),
+
+    insertPseudonym: db.prepare<[string, string, number, string, number]>(
+      "INSERT INTO pseudonyms (user_pseudonym, client_pseudonym, user_id, device_uri, state, issued_at) VALUES (?, ?, ?, ?, 'active', ?)",
+    ),
+    pseudonymByUser: db.prepare<[string], PseudonymRow>('SELECT * FROM pseudonyms WHERE user_pseudonym = ?'),
+    pseudonymByClient: db.prepare<[string], PseudonymRow>('SELECT * FROM pseudonyms WHERE client_pseudonym = ?'),
+    pseudonymsOf: db.prepare<[number], PseudonymListRow>(
+      `SELECT p.*,
+          (SELECT count(*) FROM pseudonym_key_packages k
+            WHERE k.client_pseudonym = p.client_pseudonym AND k.claimed = 0 AND k.connection_only = 1) AS connection_kps,
+          (SELECT count(*) FROM pseudonym_key_packages k
+            WHERE k.client_pseudonym = p.client_pseudonym AND k.claimed = 0 AND k.connection_only = 0) AS other_kps
+         FROM pseudonyms p WHERE p.user_id = ? ORDER BY p.issued_at, p.rowid`,
+    ),
+    countActivePseudonyms: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM pseudonyms WHERE user_id = ? AND state = 'active'"),
+    retirePseudonym: db.prepare<[number, string]>("UPDATE pseudonyms SET state = 'retired', retired_at = ? WHERE user_pseudonym = ? AND state = 'active'"),
+    insertPseudonymKeyPackage: db.prepare<[string, Buffer, Buffer, number, number]>(
+      'INSERT OR IGNORE INTO pseudonym_key_packages (client_pseudonym, ref, bytes, connection_only, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    pseudonymKeyPackageCounts: db.prepare<[string], { connection_only: number; other: number }>(
+      `SELECT coalesce(sum(connection_only), 0) AS connection_only, coalesce(sum(1 - connection_only), 0) AS other
+         FROM pseudonym_key_packages WHERE client_pseudonym = ? AND claimed = 0`,
+    ),
+    unclaimedConnectionKeyPackages: db.prepare<[string], PseudonymKeyPackageRow>(
+      'SELECT * FROM pseudonym_key_packages WHERE client_pseudonym = ? AND connection_only = 1 AND claimed = 0 ORDER BY id',
+    ),
+    markPseudonymKeyPackageClaimed: db.prepare<[number]>(
+      "UPDATE pseudonym_key_packages SET claimed = 1, bytes = x'' WHERE id = ? AND claimed = 0",
+    ),
+    deletePseudonymKeyPackages: db.prepare<[string]>('DELETE FROM pseudonym_key_packages WHERE client_pseudonym = ?'),
+    pseudonymRefElsewhere: db.prepare<[Buffer, string], { one: number }>(
+      'SELECT 1 AS one FROM pseudonym_key_packages WHERE ref = ? AND client_pseudonym <> ? LIMIT 1',
+    ),
+    anyPseudonymRef: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM pseudonym_key_packages WHERE ref = ? LIMIT 1'),
+    anyDeviceRef: db.prepare<[Buffer], { one: number }>('SELECT 1 AS one FROM key_packages WHERE ref = ? LIMIT 1'),
+    pseudonymQuota: db.prepare<[number], { tokens: number; updated_at: number }>('SELECT tokens, updated_at FROM pseudonym_quota WHERE user_id = ?'),
+    putPseudonymQuota: db.prepare<[number, number, number]>(
+      `INSERT INTO pseudonym_quota (user_id, tokens, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
+    ),
   };
 }
 
@@ -676,6 +778,67 @@ export class Store {
     const removed = this.s.deleteInboxUpTo.run(deviceUri, seq).changes;
     for (const { event_id } of ids) this.s.deleteEventIfUnreferenced.run(event_id, event_id);
     return removed;
+  }
+
+  // ---- pseudonyms ----
+
+  insertPseudonym(userPseudonym: string, clientPseudonym: string, userId: number, deviceUri: string, now: number): void {
+    this.s.insertPseudonym.run(userPseudonym, clientPseudonym, userId, deviceUri, now);
+  }
+  pseudonymByUser(userPseudonym: string): PseudonymRow | undefined {
+    return this.s.pseudonymByUser.get(userPseudonym);
+  }
+  pseudonymByClient(clientPseudonym: string): PseudonymRow | undefined {
+    return this.s.pseudonymByClient.get(clientPseudonym);
+  }
+  /** Every pseudonym of the account, oldest first, with its unclaimed KeyPackages counted. */
+  pseudonymsOf(userId: number): PseudonymListRow[] {
+    return this.s.pseudonymsOf.all(userId);
+  }
+  countActivePseudonyms(userId: number): number {
+    return this.s.countActivePseudonyms.get(userId)!.n;
+  }
+  /** True when this call retired it (false: it was retired already). */
+  retirePseudonym(userPseudonym: string, now: number): boolean {
+    return this.s.retirePseudonym.run(now, userPseudonym).changes === 1;
+  }
+  insertPseudonymKeyPackage(clientPseudonym: string, ref: Uint8Array, bytes: Uint8Array, connectionOnly: boolean, now: number): void {
+    this.s.insertPseudonymKeyPackage.run(clientPseudonym, Buffer.from(ref), Buffer.from(bytes), connectionOnly ? 1 : 0, now);
+  }
+  /** Unclaimed KeyPackages of a client pseudonym, by kind. */
+  pseudonymKeyPackageCounts(clientPseudonym: string): { connectionOnly: number; other: number } {
+    const r = this.s.pseudonymKeyPackageCounts.get(clientPseudonym)!;
+    return { connectionOnly: r.connection_only, other: r.other };
+  }
+  /** The client pseudonym's unclaimed connection-only packages, oldest first (stop iterating before writing). */
+  unclaimedConnectionKeyPackages(clientPseudonym: string): IterableIterator<PseudonymKeyPackageRow> {
+    return this.s.unclaimedConnectionKeyPackages.iterate(clientPseudonym);
+  }
+  /** True if this call claimed it. */
+  markPseudonymKeyPackageClaimed(id: number): boolean {
+    return this.s.markPseudonymKeyPackageClaimed.run(id).changes === 1;
+  }
+  /** Withdraws every KeyPackage of a client pseudonym; returns how many unclaimed ones went. */
+  deletePseudonymKeyPackages(clientPseudonym: string): number {
+    const { connectionOnly, other } = this.pseudonymKeyPackageCounts(clientPseudonym);
+    this.s.deletePseudonymKeyPackages.run(clientPseudonym);
+    return connectionOnly + other;
+  }
+  /** Whether a KeyPackageRef is held by some identity other than `clientPseudonym` (a device, or another pseudonym). */
+  keyPackageRefHeldElsewhere(ref: Uint8Array, clientPseudonym: string): boolean {
+    const r = Buffer.from(ref);
+    return this.s.anyDeviceRef.get(r) !== undefined || this.s.pseudonymRefElsewhere.get(r, clientPseudonym) !== undefined;
+  }
+  /** Whether a KeyPackageRef was ever uploaded for a pseudonym. */
+  keyPackageRefOfPseudonym(ref: Uint8Array): boolean {
+    return this.s.anyPseudonymRef.get(Buffer.from(ref)) !== undefined;
+  }
+  pseudonymQuota(userId: number): { tokens: number; updatedAt: number } | undefined {
+    const r = this.s.pseudonymQuota.get(userId);
+    return r && { tokens: r.tokens, updatedAt: r.updated_at };
+  }
+  setPseudonymQuota(userId: number, tokens: number, now: number): void {
+    this.s.putPseudonymQuota.run(userId, tokens, now);
   }
 
   // ---- idempotency ----

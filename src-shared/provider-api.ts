@@ -47,6 +47,12 @@ export const ROUTES = {
   myProfile: 'GET /v1/me/profile', // -> MyProfile
   setMyProfile: 'POST /v1/me/profile', // SetProfileRequest -> MyProfile
   find: 'POST /v1/find', // FindRequest -> FindResponse; another domain is asked with /identifierQuery
+  // Pseudonyms (draft-mahy-mimi-pseudonyms "Connection flow"): issued by this provider to this
+  // account, never linked to it toward other providers.
+  pseudonyms: 'GET /v1/pseudonyms', // -> PseudonymListResponse (every device's, active and retired)
+  issuePseudonyms: 'POST /v1/pseudonyms', // IssuePseudonymsRequest -> IssuePseudonymsResponse (201) | 429 rateLimited
+  retirePseudonym: 'POST /v1/pseudonyms/retire', // RetirePseudonymRequest -> RetirePseudonymResponse
+  uploadPseudonymKeyPackages: 'POST /v1/pseudonyms/keyPackages', // UploadPseudonymKeyPackagesRequest -> PseudonymKeyPackageCount
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -126,6 +132,11 @@ export interface ClaimRequest {
   roomUri: string;
   /** User URIs (any provider; only local ones are served in the single-provider build). */
   users: string[];
+  /**
+   * Claim as this user pseudonym of the caller's account (active) instead of as the account. Only a
+   * pseudonym is served a pseudonym's connection-only KeyPackages; `users` may then name pseudonyms.
+   */
+  asPseudonym?: string;
 }
 export interface ClaimResponse {
   results: {
@@ -311,6 +322,77 @@ export interface FindResponse {
   nextCursor?: string;
 }
 
+// ---- Pseudonyms ----
+
+export type PseudonymState = 'active' | 'retired';
+
+/** Unclaimed KeyPackages stored for a client pseudonym. */
+export interface PseudonymKeyPackageCount {
+  /** Handed out only to pseudonyms, only for the connection flow. */
+  connectionOnly: number;
+  /** Stored, but handed out by no claim yet (for rooms of pseudonyms to come). */
+  other: number;
+}
+
+/** One issued pair, as only its own account sees it. */
+export interface PseudonymInfo {
+  /** mimi://<this domain>/p/<random>: the user in a connection room. */
+  userPseudonym: string;
+  /** mimi://<this domain>/p/<random>: the one client of `deviceUri` behind it. */
+  clientPseudonym: string;
+  /** The device of this account it was issued to (it alone uploads its KeyPackages). */
+  deviceUri: string;
+  state: PseudonymState;
+  issuedAt: number;
+  retiredAt?: number;
+  keyPackages: PseudonymKeyPackageCount;
+}
+
+/** The account's issuance allowance: a token bucket, one token per pseudonym. */
+export interface PseudonymQuota {
+  /** Pseudonyms that may be issued right now. */
+  available: number;
+  /** The most the bucket holds, and the most one request may ask for. */
+  burst: number;
+  /** Tokens added back per hour (continuously). */
+  perHour: number;
+  /** Active pseudonyms the account holds, and the most it may hold. */
+  active: number;
+  maxActive: number;
+}
+
+export interface IssuePseudonymsRequest {
+  /** 1 to min(burst, 50). */
+  count: number;
+}
+export interface IssuePseudonymsResponse {
+  issued: PseudonymInfo[];
+  quota: PseudonymQuota;
+}
+
+export interface PseudonymListResponse {
+  pseudonyms: PseudonymInfo[];
+  quota: PseudonymQuota;
+}
+
+export interface RetirePseudonymRequest {
+  userPseudonym: string;
+}
+export interface RetirePseudonymResponse {
+  pseudonym: PseudonymInfo;
+  /** Unclaimed KeyPackages withdrawn by this call (0 when it was retired already). */
+  withdrawnKeyPackages: number;
+}
+
+/** Answered with the client pseudonym's PseudonymKeyPackageCount after the upload. */
+export interface UploadPseudonymKeyPackagesRequest {
+  /** A client pseudonym issued to THIS device, active. */
+  clientPseudonym: string;
+  /** MLSMessage(mls_key_package) encodings, each usable once; 1-100 per request. */
+  keyPackages: B64[];
+  /** The KeyPackages carry the connection-only extension: served only for the connection flow. */
+  connectionOnly: boolean;
+}
 // ---- Push stream (WebSocket, JSON text frames) ----
 
 export type PushEventKind = 'welcome' | 'commit' | 'message' | 'room';

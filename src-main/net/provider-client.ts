@@ -41,6 +41,11 @@ import {
   type SendMessageResponse,
   type SessionResponse,
   type UploadKeyPackagesRequest,
+  type IssuePseudonymsResponse,
+  type PseudonymKeyPackageCount,
+  type PseudonymListResponse,
+  type RetirePseudonymResponse,
+  type UploadPseudonymKeyPackagesRequest,
 } from '../../src-shared/provider-api.js';
 
 export type ProviderErrorCode = ApiErrorCode | 'unreachable';
@@ -282,6 +287,27 @@ export class ProviderClient {
 
   find(req: FindRequest): Promise<FindResponse> {
     return this.request('POST', path(ROUTES.find), req);
+  }
+
+  // ---- pseudonyms ----
+
+  /** New user + client pseudonym pairs for this device; 429 rateLimited over the account's allowance. */
+  issuePseudonyms(count: number): Promise<IssuePseudonymsResponse> {
+    return this.request('POST', path(ROUTES.issuePseudonyms), { count });
+  }
+
+  /** Every pseudonym of the account (all its devices), active and retired, and the allowance left. */
+  pseudonyms(): Promise<PseudonymListResponse> {
+    return this.request('GET', path(ROUTES.pseudonyms));
+  }
+
+  retirePseudonym(userPseudonym: string): Promise<RetirePseudonymResponse> {
+    return this.request('POST', path(ROUTES.retirePseudonym), { userPseudonym });
+  }
+
+  /** KeyPackages for a client pseudonym issued to this device. */
+  uploadPseudonymKeyPackages(req: UploadPseudonymKeyPackagesRequest): Promise<PseudonymKeyPackageCount> {
+    return this.request('POST', path(ROUTES.uploadPseudonymKeyPackages), req);
   }
 
   directory(): Promise<MimiDirectory> {

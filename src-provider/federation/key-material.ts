@@ -19,6 +19,13 @@
 //   user, on the target's domain) and every KeyPackageRef recorded as room -> client URI, whose
 //   domain is where the hub later sends the Welcome.
 // - Anything else: userUnknown (we neither serve nor host it).
+// - Pseudonyms (mimi://D/p/...) may stand wherever a user does, as requestingUser and as
+//   targetUser. A local pseudonym target is served only its connection-only KeyPackages, only when
+//   the requester is a pseudonym too (connection rooms are between pseudonyms), without consent
+//   (knowing the pseudonym is the capability); its one client is listed by its client pseudonym,
+//   never a device. A real requester, a retired or an unknown pseudonym get the unknown user's
+//   answer (key-packages.ts claimConnection). A pseudonym requester's credential must name the
+//   pseudonym itself: nothing links it to a device.
 //
 // User codes: success = material for every device; partialSuccess = for some; noCompatibleMaterial
 // = for none (clients listed with their codes, which the draft allows; also used for a user with no
@@ -71,7 +78,7 @@ import type { ClaimResponse, KeyMaterialUserCode } from '../../src-shared/provid
 
 export { peerFailure } from './peer-client.js';
 import { ApiFailure, badRequest, decodeStrict } from '../errors.js';
-import type { KeyPackages, KeyPackageVerdict } from '../key-packages.js';
+import type { DeviceClaimOutcome, KeyPackages, KeyPackageVerdict } from '../key-packages.js';
 import type { Store } from '../store.js';
 import { peerFailure, type PeerClient } from './peer-client.js';
 import type { ProviderIdentity } from './provider-identity.js';
@@ -114,6 +121,8 @@ const badPeerAnswer = (domain: string, what: string, why: string): ApiFailure =>
   new ApiFailure('internal', `provider ${domain} sent an unusable ${what}: ${why}`, { status: 502 });
 
 const parseAs = parseMimiUriAs;
+/** A user URI or a pseudonym (either may request or be claimed). */
+const parseParty = (uri: string) => parseAs('user', uri) ?? parseAs('pseudonym', uri);
 
 
 function credentialIdentity(req: KeyMaterialRequestTBS): string | undefined {
@@ -205,7 +214,7 @@ export class KeyMaterialService {
       const responses = await this.answer(checked, bulkDomain, true, body);
       return { status: 200, body: encodeBulkKeyMaterialResponse({ responses }) };
     }
-    if (!parseAs('user', param)) throw badRequest(`keyMaterial path parameter ${JSON.stringify(param)} is neither a user URI nor a provider URI`);
+    if (!parseParty(param)) throw badRequest(`keyMaterial path parameter ${JSON.stringify(param)} is neither a user URI, a pseudonym nor a provider URI`);
     const req = decodeStrict(decodeKeyMaterialRequest, body, 'KeyMaterialRequest');
     const checked = this.check(peer, req, { user: param }, 'request');
     const [response] = await this.answer([checked], parseMimiUri(param).domain, false, body);
@@ -214,11 +223,11 @@ export class KeyMaterialService {
 
   /** Everything that refuses a request outright (HTTP error, nothing spent), then its route. */
   private check(peer: string, req: KeyMaterialRequest, target: { user: string } | { domain: string }, what: string): Checked {
-    const requesting = parseAs('user', req.requestingUser);
-    const targetUser = parseAs('user', req.targetUser);
+    const requesting = parseParty(req.requestingUser);
+    const targetUser = parseParty(req.targetUser);
     const room = parseAs('room', req.roomId);
-    if (!requesting) throw badRequest(`${what}: requestingUser ${JSON.stringify(req.requestingUser)} is not a user URI`);
-    if (!targetUser) throw badRequest(`${what}: targetUser ${JSON.stringify(req.targetUser)} is not a user URI`);
+    if (!requesting) throw badRequest(`${what}: requestingUser ${JSON.stringify(req.requestingUser)} is not a user URI or pseudonym`);
+    if (!targetUser) throw badRequest(`${what}: targetUser ${JSON.stringify(req.targetUser)} is not a user URI or pseudonym`);
     if (!room) throw badRequest(`${what}: roomId ${JSON.stringify(req.roomId)} is not a room URI`);
     if ('user' in target && req.targetUser !== target.user) {
       throw badRequest(`${what}: targetUser ${req.targetUser} does not match the path (${target.user})`);
@@ -230,7 +239,7 @@ export class KeyMaterialService {
       throw new ApiFailure('notAllowed', `${what}: key_material_request_signature does not verify`);
     }
     const identity = credentialIdentity(req);
-    const device = identity !== undefined ? parseAs('device', identity) : undefined;
+    const device = identity !== undefined && requesting.kind === 'user' ? parseAs('device', identity) : undefined;
     const namesRequester = identity === req.requestingUser || (device !== undefined && userOfDevice(identity!) === req.requestingUser);
     if (!namesRequester) {
       throw new ApiFailure('notAllowed', `${what}: requesterCredential must be a BasicCredential naming ${req.requestingUser} or one of its devices`);
@@ -290,30 +299,32 @@ export class KeyMaterialService {
   /** Inside the store transaction. */
   private serveLocal(c: Checked): KeyMaterialResponse {
     const { req } = c;
-    const user = this.store.userByUri(req.targetUser);
-    if (!user) return this.userOnly(req.targetUser, 'userUnknown');
-    const consent = this.consent(req.requestingUser, req.targetUser, req.roomId);
-    if (consent !== 'ok') return this.userOnly(req.targetUser, consent);
     const now = this.now();
     const nowSeconds = BigInt(Math.floor(now / 1000));
-    const required = req.requiredCapabilities;
+    const judge = (kp: Uint8Array) => judgeKeyPackage(kp, req.acceptableCiphersuites, req.requiredCapabilities, nowSeconds);
     const clients: ClientKeyMaterial[] = [];
-    for (const device of this.store.devicesOfUser(user.id)) {
-      if (device.device_uri === c.requesterDevice) continue;
-      const outcome = this.keyPackages.claimOneFor(device.device_uri, (kp) =>
-        judgeKeyPackage(kp, req.acceptableCiphersuites, required, nowSeconds),
-      );
+    /** One client's outcome; the claim is recorded for `deviceUri`, where our Welcome routing looks. */
+    const add = (clientUri: string, deviceUri: string, outcome: DeviceClaimOutcome) => {
       if (outcome.status !== 'success') {
         // Capabilities are not disclosed (the draft allows omitting them for privacy).
-        clients.push({ clientStatus: outcome.status, clientUri: device.device_uri });
-        continue;
+        clients.push({ clientStatus: outcome.status, clientUri });
+        return;
       }
-      this.store.recordClaim(outcome.ref, req.roomId, device.device_uri, req.requestingUser, now);
-      clients.push({
-        clientStatus: 'success',
-        clientUri: device.device_uri,
-        keyPackage: decodeKeyPackage(unwrapMlsMessage(outcome.keyPackage).body),
-      });
+      this.store.recordClaim(outcome.ref, req.roomId, deviceUri, req.requestingUser, now);
+      clients.push({ clientStatus: 'success', clientUri, keyPackage: decodeKeyPackage(unwrapMlsMessage(outcome.keyPackage).body) });
+    };
+    if (parseAs('pseudonym', req.targetUser)) {
+      const found = this.keyPackages.claimConnection(req.targetUser, req.requestingUser, judge);
+      if (!found) return this.userOnly(req.targetUser, 'userUnknown');
+      add(found.clientPseudonym, found.deviceUri, found.outcome);
+    } else {
+      const user = this.store.userByUri(req.targetUser);
+      if (!user) return this.userOnly(req.targetUser, 'userUnknown');
+      const consent = this.consent(req.requestingUser, req.targetUser, req.roomId);
+      if (consent !== 'ok') return this.userOnly(req.targetUser, consent);
+      for (const device of this.store.devicesOfUser(user.id)) {
+        if (device.device_uri !== c.requesterDevice) add(device.device_uri, device.device_uri, this.keyPackages.claimOneFor(device.device_uri, judge));
+      }
     }
     const served = clients.filter((x) => x.clientStatus === 'success').length;
     const userStatus: KeyMaterialUserCode =
@@ -362,11 +373,13 @@ export class KeyMaterialService {
     const listsClients = res.userStatus === 'success' || res.userStatus === 'partialSuccess' || res.userStatus === 'noCompatibleMaterial';
     if (!listsClients && res.clients.length > 0) throw bad(`user status ${res.userStatus} must not list clients`);
     const seen = new Set<string>();
+    const pseudonymTarget = parseAs('pseudonym', req.targetUser) !== undefined;
     for (const client of res.clients) {
-      const d = parseAs('device', client.clientUri);
-      if (!d || d.domain !== targetDomain || userOfDevice(client.clientUri) !== req.targetUser) {
-        throw bad(`client ${client.clientUri} is not a device of ${req.targetUser}`);
-      }
+      // A pseudonym's clients are client pseudonyms: nothing ties them to it but the answer itself.
+      const ok = pseudonymTarget
+        ? parseAs('pseudonym', client.clientUri)?.domain === targetDomain
+        : parseAs('device', client.clientUri)?.domain === targetDomain && userOfDevice(client.clientUri) === req.targetUser;
+      if (!ok) throw bad(`client ${client.clientUri} is not a ${pseudonymTarget ? 'client pseudonym' : 'device'} of ${req.targetUser}`);
       if (seen.has(client.clientUri)) throw bad(`client ${client.clientUri} is listed twice`);
       seen.add(client.clientUri);
       if (client.clientStatus === 'success' && !req.acceptableCiphersuites.includes(client.keyPackage.cipherSuite)) {
@@ -426,8 +439,8 @@ export class KeyMaterialService {
     targetUsers: string[],
     opts: { requiredCapabilities?: Fields<RequiredCapabilities> } = {},
   ): Promise<ClaimResult[]> {
-    const requester = parseAs('user', requestingUser);
-    if (!requester || requester.domain !== this.domain) throw badRequest(`requestingUser must be a user URI of ${this.domain}`);
+    const requester = parseParty(requestingUser);
+    if (!requester || requester.domain !== this.domain) throw badRequest(`requestingUser must be a user URI or pseudonym of ${this.domain}`);
     const room = parseAs('room', roomUri);
     if (!room) throw badRequest(`${JSON.stringify(roomUri)} is not a room URI`);
     const hostedHere = room.domain === this.domain;
@@ -440,8 +453,8 @@ export class KeyMaterialService {
     const byDomain = new Map<string, string[]>();
     const order: string[] = [];
     for (const user of new Set(targetUsers)) {
-      const p = parseAs('user', user);
-      if (!p) throw badRequest(`${JSON.stringify(user)} is not a user URI`);
+      const p = parseParty(user);
+      if (!p) throw badRequest(`${JSON.stringify(user)} is not a user URI or pseudonym`);
       if (hostedHere && p.domain === this.domain) continue;
       order.push(user);
       byDomain.set(p.domain, [...(byDomain.get(p.domain) ?? []), user]);
