@@ -11,8 +11,14 @@
 // HandshakeBundle) can be delimited. Errors are MlsWireError, never a RangeError.
 
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromUtf8, utf8 } from './bytes.js';
+import { bytesEqual, fromUtf8, utf8 } from './bytes.js';
 import { guarded, MLS10, MlsWireError, type WireFormat } from './mls-wire.js';
+import {
+  PSEUDONYMOUS_CREDENTIAL_TYPE,
+  readPseudonymousCredential,
+  writePseudonymousCredential,
+  type PseudonymousCredential,
+} from './pseudonymous-credential.js';
 import { TlsError, TlsReader, TlsWriter } from './tls.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -125,17 +131,27 @@ function invert<T extends string>(table: Record<T, number>): Record<number, T> {
 // ---------------------------------------------------------------------------------------------
 // Credential (RFC 9420 5.3)
 
-export const CREDENTIAL_TYPES = { basic: 1, x509: 2 } as const;
+/**
+ * RFC 9420's credential types, plus our private-use PseudonymousCredential (pseudonymous-credential.ts,
+ * draft-ietf-mimi-protocol-06 "Minimal metadata rooms"), whose content follows credential_type with
+ * no length prefix of its own.
+ */
+export const CREDENTIAL_TYPES = { basic: 1, x509: 2, pseudonymous: PSEUDONYMOUS_CREDENTIAL_TYPE } as const;
 export type CredentialType = keyof typeof CREDENTIAL_TYPES;
 const CREDENTIAL_NAMES = invert(CREDENTIAL_TYPES);
 
 export type Credential = Raw &
-  ({ credentialType: 'basic'; identity: Uint8Array } | { credentialType: 'x509'; certificates: Uint8Array[] });
+  (
+    | { credentialType: 'basic'; identity: Uint8Array }
+    | { credentialType: 'x509'; certificates: Uint8Array[] }
+    | ({ credentialType: 'pseudonymous' } & PseudonymousCredential)
+  );
 
 export function readCredential(r: StructReader): Credential {
   return r.withRaw((s): Fields<Credential> => {
     const type = enumName(CREDENTIAL_NAMES, s.u16(), 'credential_type');
     if (type === 'basic') return { credentialType: 'basic', identity: s.opaqueV() };
+    if (type === 'pseudonymous') return { credentialType: 'pseudonymous', ...readPseudonymousCredential(s) };
     return { credentialType: 'x509', certificates: s.list((c) => c.opaqueV()) };
   });
 }
@@ -143,6 +159,7 @@ export function readCredential(r: StructReader): Credential {
 export function writeCredential(w: TlsWriter, c: Fields<Credential>): void {
   w.u16(enumValue(CREDENTIAL_TYPES, c.credentialType, 'credential_type'));
   if (c.credentialType === 'basic') opaque(w, c.identity, 'Credential.identity');
+  else if (c.credentialType === 'pseudonymous') writePseudonymousCredential(w, c);
   else {
     if (!Array.isArray(c.certificates)) throw new MlsWireError('Credential.certificates must be an array');
     w.vector(c.certificates, (x, cert) => opaque(x, cert, 'Credential.certificates[]'));
@@ -424,11 +441,19 @@ export const encodeRatchetTree = (t: Fields<RatchetTree>): Uint8Array => encodeW
 
 export interface TreeLeaf {
   leafIndex: number;
+  /** A basic credential's identity (our device URIs), or a pseudonymous credential's client pseudonym. */
   identity: string;
   signatureKey: Uint8Array;
+  credentialType: 'basic' | 'pseudonymous';
+  /** Pseudonymous leaves: the user pseudonym, the same for all clients of one user in the room. */
+  userPseudonym?: string;
 }
 
-/** Non-blank leaves (leaf i is node 2i) with the UTF-8 identity of their basic credential. */
+/**
+ * Non-blank leaves (leaf i is node 2i) with the UTF-8 identity of their basic credential, or the
+ * client pseudonym of their pseudonymous credential (so a hub can route by its domain without
+ * learning who is behind it). Any other credential type is an error.
+ */
 export function treeLeaves(tree: Fields<RatchetTree>): TreeLeaf[] {
   const out: TreeLeaf[] = [];
   for (let i = 0; i < tree.nodes.length; i += 2) {
@@ -436,14 +461,28 @@ export function treeLeaves(tree: Fields<RatchetTree>): TreeLeaf[] {
     if (!node) continue;
     if (node.nodeType !== 'leaf') throw new MlsWireError(`ratchet_tree node ${i} is not a leaf`);
     const cred = node.leaf.credential;
-    if (cred.credentialType !== 'basic') throw new MlsWireError(`leaf ${i / 2} has a ${cred.credentialType} credential, not basic`);
+    if (cred.credentialType === 'pseudonymous') {
+      // The decoder has checked both pseudonyms; the key must be the leaf's, as for the engine.
+      if (!bytesEqual(cred.signaturePublicKey, node.leaf.signatureKey)) {
+        throw new MlsWireError(`leaf ${i / 2}: the pseudonymous credential's signature_public_key is not the leaf's signature_key`);
+      }
+      out.push({
+        leafIndex: i / 2,
+        identity: cred.clientPseudonym,
+        signatureKey: node.leaf.signatureKey,
+        credentialType: 'pseudonymous',
+        userPseudonym: cred.userPseudonym,
+      });
+      continue;
+    }
+    if (cred.credentialType !== 'basic') throw new MlsWireError(`leaf ${i / 2} has a ${cred.credentialType} credential, not basic or pseudonymous`);
     let identity: string;
     try {
       identity = fromUtf8(cred.identity);
     } catch {
       throw new MlsWireError(`leaf ${i / 2} identity is not valid UTF-8`);
     }
-    out.push({ leafIndex: i / 2, identity, signatureKey: node.leaf.signatureKey });
+    out.push({ leafIndex: i / 2, identity, signatureKey: node.leaf.signatureKey, credentialType: 'basic' });
   }
   return out;
 }

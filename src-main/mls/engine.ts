@@ -7,14 +7,35 @@
 // the wire is an RFC 9420 MLSMessage encoding (or, for the ratchet tree, the RFC 9420
 // `optional<Node> ratchet_tree<V>` encoding).
 
+import type { IdentityLinkKey, IdentityLinkStatus } from '../../src-shared/identity-link.js';
+
+export type { IdentityLinkKey, IdentityLinkStatus };
+
 export const CIPHERSUITE_ID = 0x0001; // MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
 
-/** A device's long-term MLS signing identity. Private key bytes are kept in the SecretStore. */
+/**
+ * A client's MLS signing identity. Private key bytes are kept in the SecretStore.
+ * - A device: BasicCredential, `identity` is the device URI, the long-term device key.
+ * - A pseudonymous client (minimal-metadata rooms, docs/pseudonyms.md): PseudonymousCredential,
+ *   `identity` is the client pseudonym, a fresh key of its own, and `pseudonymous` set.
+ */
 export interface DeviceKeys {
-  /** BasicCredential identity: the device URI (mimi://domain/d/user/device). */
+  /** The device URI (mimi://domain/d/user/device), or the client pseudonym (mimi://domain/p/id). */
   identity: string;
   signaturePublicKey: Uint8Array;
   signaturePrivateKey: Uint8Array;
+  pseudonymous?: PseudonymousIdentity;
+}
+
+export interface PseudonymousIdentity {
+  /** The user pseudonym: the same for all of the user's clients in the room. */
+  userPseudonym: string;
+  /**
+   * An IdentityLinkPlaintext (src-shared/identity-link.ts): the real device credential and its
+   * signature over this client's PseudonymousCredentialTBS. It reveals who is behind the pseudonym:
+   * store it like a private key. Sealed under the room's identity link key into the leaf.
+   */
+  identityLink: Uint8Array;
 }
 
 export interface GeneratedKeyPackage {
@@ -28,9 +49,18 @@ export interface GeneratedKeyPackage {
 
 export interface Member {
   leafIndex: number;
-  /** The credential identity (device URI). */
+  /** The credential identity: the device URI, or the client pseudonym of a pseudonymous leaf. */
   identity: string;
+  /** Only on pseudonymous leaves. */
+  pseudonym?: {
+    userPseudonym: string;
+    /** The leaf's whole MLS Credential (credential_type 0xF001 + PseudonymousCredential). */
+    credential: Uint8Array;
+  };
 }
+
+/** The identity link of a pseudonymous member, opened with this member's identity link keys. */
+export type MemberIdentityLink = { leafIndex: number; identity: string; userPseudonym: string } & IdentityLinkStatus;
 
 export interface CommitOutput {
   /** The session as it will be once the hub accepts the commit. Do not adopt it before then. */
@@ -58,6 +88,8 @@ export type Incoming =
       removedByHub: string[];
       /** True when this device was removed: the session is finished. */
       selfRemoved: boolean;
+      /** Pseudonymous members whose identity link changed (re-read identityLinks()); only when some did. */
+      identityLinksChanged?: string[];
     }
   | { kind: 'proposal'; epoch: bigint };
 
@@ -109,6 +141,25 @@ export interface GroupSession {
 
   /** Current GroupInfo (with external_pub) and ratchet tree, for the hub. */
   groupInfo(): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
+
+  // Minimal-metadata rooms (docs/pseudonyms.md). Groups without pseudonymous leaves hold no keys.
+
+  /**
+   * The identity link of every pseudonymous member, opened and verified (or why not). A verified
+   * link proves that the holder of `deviceSignatureKey` vouches for the pseudonyms; `authenticate`
+   * (the same check as for a basic leaf: is this key the device's?) turns a failure into `invalid`.
+   */
+  identityLinks(opts?: { authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean }): MemberIdentityLink[];
+  /** The identity link keys this member holds (secret), e.g. to send to an external joiner. */
+  identityLinkKeys(): IdentityLinkKey[];
+  /** Adds keys received in the group (IDENTITY_LINK_KEYS_MEDIA_TYPE); keys already held win. */
+  withIdentityLinkKeys(keys: IdentityLinkKey[]): GroupSession;
+  /**
+   * Commit (a path update) that replaces this client's identity link by one sealed under the newest
+   * identity link key: right after joining (the KeyPackage leaf could only carry an empty link),
+   * and whenever the link should move to a newer key. `keys` are this client's pseudonymous keys.
+   */
+  publishIdentityLink(keys: DeviceKeys): Promise<CommitOutput>;
 }
 
 export interface MlsEngine {
@@ -116,10 +167,17 @@ export interface MlsEngine {
   readonly provider: 'webcrypto' | 'noble';
 
   newDeviceKeys(identity: string): Promise<DeviceKeys>;
-  generateKeyPackages(keys: DeviceKeys, count: number): Promise<GeneratedKeyPackage[]>;
+  /**
+   * Keys of a pseudonymous client of `device` (a fresh signature key pair, never the device's),
+   * for one room: `client` and `user` are `mimi://<domain>/p/<id>` pseudonyms. The device key
+   * signs the identity link here and is not needed afterwards.
+   */
+  newPseudonymousKeys(device: DeviceKeys, pseudonyms: { client: string; user: string }): Promise<DeviceKeys>;
+  /** `connectionOnly`: mark them valid for initial connections only (src-shared/connection-request.ts). */
+  generateKeyPackages(keys: DeviceKeys, count: number, opts?: { connectionOnly?: boolean }): Promise<GeneratedKeyPackage[]>;
   /** KeyPackageRef of an MLSMessage(mls_key_package). */
   keyPackageRef(publicMessage: Uint8Array): Promise<Uint8Array>;
-  /** Identity inside an MLSMessage(mls_key_package); throws MlsError('malformed') on bad input. */
+  /** Identity (device URI or client pseudonym) inside an MLSMessage(mls_key_package); throws MlsError('malformed') on bad input. */
   keyPackageIdentity(publicMessage: Uint8Array): string;
 
   /**

@@ -43,6 +43,21 @@
 // must speak ts-mls's forms.
 // - ts-mls decodes extension types 1..5 to names ("external_senders" etc.) and compares by name,
 //   so extensions handed to it must use those names, not numbers (see toTsMlsExtension).
+//
+// Pseudonymous clients (minimal-metadata rooms, docs/pseudonyms.md):
+// - ts-mls 1.6.4 cannot decode credential types other than basic/x509 and would prefix any other
+//   with a length; scripts/patch-ts-mls.mjs teaches it our PseudonymousCredential (0xF001), which
+//   ts-mls names "61441" and keeps as `data` (the struct without credential_type).
+// - ts-mls has no way to change a leaf's credential: an UpdatePath copies the old LeafNode's
+//   credential, and there is no API to make an Update proposal (nor to keep its new HPKE key).
+//   Receivers do accept a changed credential in an UpdatePath (they verify the new LeafNode's
+//   signature and call the authentication service). publishIdentityLink() therefore commits from
+//   a copy of the state whose own leaf already carries the new credential: createUpdatePath then
+//   signs a LeafNode with it. Receivers check that only the identity link changed (successorProblem).
+// - The Welcome's GroupInfo extensions (createCommit's groupInfoExtensions, joinGroupWithExtensions)
+//   are encrypted to the joiners only: identity link keys travel there, never in groupInfo().
+// - The MLS exporter of an epoch (mlsExporter) derives the identity link key of epochs whose commit
+//   added or removed a leaf; a removed member cannot compute it.
 
 import {
   createApplicationMessage,
@@ -57,9 +72,10 @@ import {
   encodeGroupState,
   encodeMlsMessage,
   generateKeyPackageWithKey,
-  joinGroup,
   joinGroupExternal,
+  joinGroupWithExtensions,
   makePskIndex,
+  mlsExporter,
   processPrivateMessage,
   processPublicMessage,
   type Capabilities,
@@ -91,12 +107,36 @@ import {
   type GeneratedKeyPackage,
   type GroupSession,
   type Incoming,
+  type IdentityLinkKey,
   type Member,
+  type MemberIdentityLink,
   type MlsEngine,
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
-import { bytesEqual, concatBytes, fromUtf8, utf8 } from '../../src-shared/bytes.js';
-import { userOfDevice } from '../../src-shared/identifiers.js';
+import { bytesEqual, concatBytes, fromUtf8, toB64, utf8 } from '../../src-shared/bytes.js';
+import { parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
+import { CONNECTION_ONLY_EXTENSION_TYPE, connectionOnlyExtension } from '../../src-shared/connection-request.js';
+import {
+  createIdentityLink,
+  decodeIdentityLinkKeys,
+  encodeIdentityLinkKeys,
+  IDENTITY_LINK_KEYS_EXTENSION_TYPE,
+  identityLinkEpoch,
+  identityLinkProblem,
+  ILK_EXPORTER_LABEL,
+  ILK_SIZE,
+  linkConsistency,
+  openIdentityLink,
+  sealIdentityLink,
+} from '../../src-shared/identity-link.js';
+import {
+  decodePseudonymousCredential,
+  encodePseudonymousCredential,
+  encodePseudonymousMlsCredential,
+  PSEUDONYMOUS_CREDENTIAL_TYPE,
+  type PseudonymousCredential,
+} from '../../src-shared/pseudonymous-credential.js';
+import { TlsReader, TlsWriter } from '../../src-shared/tls.js';
 
 /** A GroupContext extension in RFC 9420 wire terms (type number + extension_data). */
 export interface GroupContextExtension {
@@ -114,13 +154,21 @@ const CLOCK_SKEW_S = 3600n;
  */
 const ROOM_STATE_EXTENSION = 0xf006;
 
-/** What our leaves advertise. Default extension/proposal types (1..5 / 1..7) are implicit. */
+/** ts-mls's name for the PseudonymousCredential type 0xF001 (its open enum uses the decimal string). */
+const PSEUDONYMOUS = String(PSEUDONYMOUS_CREDENTIAL_TYPE) as Credential['credentialType'];
+
+/**
+ * What our leaves advertise. Default extension/proposal types (1..5 / 1..7) are implicit. Every leaf,
+ * basic or pseudonymous, lists both credential types: RFC 9420 (and ts-mls) require every member to
+ * support every credential type in the tree, and a connection's bootstrap room mixes them. The
+ * connection-only marker is a KeyPackage extension, which RFC 9420 10 wants listed too.
+ */
 const CAPABILITIES: Capabilities = {
   versions: ['mls10'],
   ciphersuites: [SUITE_NAME],
-  extensions: [ROOM_STATE_EXTENSION],
+  extensions: [ROOM_STATE_EXTENSION, CONNECTION_ONLY_EXTENSION_TYPE],
   proposals: [],
-  credentials: ['basic'],
+  credentials: ['basic', PSEUDONYMOUS],
 };
 
 const CLIENT_CONFIG: ClientConfig = {
@@ -141,9 +189,16 @@ const CLIENT_CONFIG: ClientConfig = {
   keyPackageEqualityConfig: defaultKeyPackageEqualityConfig,
   paddingConfig: defaultPaddingConfig,
   authService: {
-    // The core authenticates device URIs; here we only insist identities are readable.
-    async validateCredential(credential: Credential) {
-      return credential.credentialType === 'basic' && isUtf8(credential.identity);
+    // The core authenticates device URIs; here we only insist identities are readable. A
+    // pseudonymous credential must decode strictly and name the leaf's own signature key.
+    async validateCredential(credential: Credential, signaturePublicKey: Uint8Array) {
+      if (credential.credentialType === 'basic') return isUtf8(credential.identity);
+      try {
+        const p = pseudonymousOf(credential);
+        return p !== undefined && bytesEqual(p.signaturePublicKey, signaturePublicKey);
+      } catch {
+        return false;
+      }
     },
   },
 };
@@ -179,14 +234,35 @@ class TsMlsEngine implements MlsEngine {
     return { identity, signaturePublicKey: pair.publicKey, signaturePrivateKey: ed25519Seed(pair.signKey) };
   }
 
-  async generateKeyPackages(keys: DeviceKeys, count: number): Promise<GeneratedKeyPackage[]> {
+  async newPseudonymousKeys(device: DeviceKeys, pseudonyms: { client: string; user: string }): Promise<DeviceKeys> {
+    if (device?.pseudonymous !== undefined) throw new MlsError('invalid', 'pseudonymous keys belong to a device, not to another pseudonym');
+    if (!parseMimiUriAs('device', device?.identity)) throw new MlsError('invalid', `not a device URI: ${JSON.stringify(device?.identity)}`);
+    const deviceSeed = await checkDeviceKeys(device, this.ctx.impl);
+    const pair = await this.ctx.impl.signature.keygen();
+    const signaturePublicKey = pair.publicKey;
+    const tbs = { clientPseudonym: pseudonyms?.client, userPseudonym: pseudonyms?.user, signaturePublicKey };
+    let identityLink: Uint8Array;
+    try {
+      identityLink = createIdentityLink({ ...device, signaturePrivateKey: deviceSeed }, tbs);
+    } catch (err) {
+      throw new MlsError('invalid', (err as Error).message);
+    }
+    return {
+      identity: tbs.clientPseudonym,
+      signaturePublicKey,
+      signaturePrivateKey: ed25519Seed(pair.signKey),
+      pseudonymous: { userPseudonym: tbs.userPseudonym, identityLink },
+    };
+  }
+
+  async generateKeyPackages(keys: DeviceKeys, count: number, opts: { connectionOnly?: boolean } = {}): Promise<GeneratedKeyPackage[]> {
     if (!Number.isInteger(count) || count < 1 || count > 10_000) {
       throw new MlsError('invalid', `KeyPackage count must be an integer in 1..10000, got ${count}`);
     }
     const signKey = await checkDeviceKeys(keys, this.ctx.impl);
     const out: GeneratedKeyPackage[] = [];
     for (let i = 0; i < count; i++) {
-      const kp = await newKeyPackage(keys, signKey, this.ctx.impl);
+      const kp = await newKeyPackage(keys, signKey, this.ctx.impl, { connectionOnly: opts.connectionOnly === true });
       out.push({
         publicMessage: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: kp.publicPackage }),
         ref: await makeKeyPackageRef(kp.publicPackage, this.ctx.impl.hash),
@@ -211,11 +287,14 @@ class TsMlsEngine implements MlsEngine {
   async createGroup(keys: DeviceKeys, groupId: string, extensions: GroupContextExtension[] = []): Promise<GroupSession> {
     if (typeof groupId !== 'string' || groupId.length === 0) throw new MlsError('invalid', 'group id must be a non-empty string');
     const signKey = await checkDeviceKeys(keys, this.ctx.impl);
-    const kp = await newKeyPackage(keys, signKey, this.ctx.impl);
+    // A pseudonymous creator draws the first identity link key and seals its own link at once.
+    const ilk: IdentityLinkKey | undefined = keys.pseudonymous ? { epoch: 0n, key: crypto.getRandomValues(new Uint8Array(ILK_SIZE)) } : undefined;
+    const identityLinkCiphertext = ilk ? sealOwnLink(keys, groupId, ilk) : undefined;
+    const kp = await newKeyPackage(keys, signKey, this.ctx.impl, { identityLinkCiphertext });
     const state = await wrap('invalid', () =>
       createGroup(utf8(groupId), kp.publicPackage, kp.privatePackage, extensions.map(toTsMlsExtension), this.ctx.impl, this.ctx.config),
     );
-    return new TsMlsSession(this.ctx, state);
+    return new TsMlsSession(this.ctx, state, ilk ? [ilk] : []);
   }
 
   async joinFromWelcome(
@@ -238,10 +317,20 @@ class TsMlsEngine implements MlsEngine {
       throw new MlsError('notMember', 'Welcome is not addressed to this KeyPackage');
     }
     const privateKeys: PrivateKeyPackage = { ...priv, signaturePrivateKey: signKey };
-    const state = await wrap('invalid', () =>
-      joinGroup(w, kp, privateKeys, makePskIndex(undefined, {}), this.ctx.impl, tree, undefined, this.ctx.config),
+    const [state, groupInfoExtensions] = await wrap('invalid', () =>
+      joinGroupWithExtensions(w, kp, privateKeys, makePskIndex(undefined, {}), this.ctx.impl, tree, undefined, this.ctx.config),
     );
-    return new TsMlsSession(this.ctx, state);
+    const sent = groupInfoExtensions.filter((e) => e.extensionType === IDENTITY_LINK_KEYS_EXTENSION_TYPE);
+    if (sent.length > 1) throw new MlsError('malformed', 'the Welcome carries two identity link key extensions');
+    let welcomeKeys: IdentityLinkKey[] = [];
+    if (sent.length === 1) {
+      try {
+        welcomeKeys = decodeIdentityLinkKeys(sent[0].extensionData);
+      } catch (err) {
+        throw new MlsError('malformed', `identity link keys in the Welcome: ${(err as Error).message}`);
+      }
+    }
+    return new TsMlsSession(this.ctx, state, await nextIlks(this.ctx.impl, accepted(welcomeKeys, state), undefined, state));
   }
 
   async joinExternal(
@@ -263,14 +352,16 @@ class TsMlsEngine implements MlsEngine {
       joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, resync, this.ctx.impl, tree, this.ctx.config),
     );
     return {
-      pending: new TsMlsSession(this.ctx, newState),
+      // An external joiner learns older identity link keys only from a member (withIdentityLinkKeys).
+      pending: new TsMlsSession(this.ctx, newState, await nextIlks(this.ctx.impl, [], undefined, newState)),
       commit: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_public_message', publicMessage }),
       newEpoch: newState.groupContext.epoch,
     };
   }
 
   restore(encoded: Uint8Array): GroupSession {
-    return new TsMlsSession(this.ctx, decodeSessionState(encoded, this.ctx.config));
+    const { state, ilks } = decodeSessionState(encoded, this.ctx.config);
+    return new TsMlsSession(this.ctx, state, ilks);
   }
 }
 
@@ -283,6 +374,8 @@ class TsMlsSession implements GroupSession {
   constructor(
     private readonly ctx: Ctx,
     private readonly state: ClientState,
+    /** Identity link keys, ascending by epoch; empty in groups that never had a pseudonymous leaf. */
+    private readonly ilks: readonly IdentityLinkKey[] = [],
   ) {
     this.groupId = new TextDecoder().decode(state.groupContext.groupId);
   }
@@ -296,7 +389,69 @@ class TsMlsSession implements GroupSession {
   }
 
   members(): Member[] {
-    return leaves(this.state.ratchetTree).map(({ leafIndex, leaf }) => ({ leafIndex, identity: leafIdentity(leaf) }));
+    return leaves(this.state.ratchetTree).map(({ leafIndex, leaf }) => {
+      const p = pseudonymousOf(leaf.credential);
+      if (p === undefined) return { leafIndex, identity: leafIdentity(leaf) };
+      return { leafIndex, identity: p.clientPseudonym, pseudonym: { userPseudonym: p.userPseudonym, credential: encodePseudonymousMlsCredential(p) } };
+    });
+  }
+
+  identityLinks(opts: { authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean } = {}): MemberIdentityLink[] {
+    const out: MemberIdentityLink[] = [];
+    for (const { leafIndex, leaf } of leaves(this.state.ratchetTree)) {
+      const p = pseudonymousOf(leaf.credential);
+      if (p === undefined) continue;
+      const base = { leafIndex, identity: p.clientPseudonym, userPseudonym: p.userPseudonym };
+      const status = openIdentityLink({ groupId: this.groupId, keys: this.ilks, credential: p });
+      if (status.status === 'verified' && opts.authenticate && !opts.authenticate(status.deviceUri, status.deviceSignatureKey)) {
+        out.push({ ...base, status: 'invalid', reason: `the link is signed by a key that is not ${status.deviceUri}'s` });
+      } else out.push({ ...base, ...status });
+    }
+    // The draft's rule across links: one user pseudonym per user, one user per user pseudonym.
+    const verified = out.flatMap((l) => (l.status === 'verified' ? [{ clientPseudonym: l.identity, userPseudonym: l.userPseudonym, userUri: l.userUri }] : []));
+    const conflicts = linkConsistency(verified);
+    return out.map((l) => {
+      const reason = conflicts.get(l.identity);
+      return reason === undefined ? l : { leafIndex: l.leafIndex, identity: l.identity, userPseudonym: l.userPseudonym, status: 'invalid', reason };
+    });
+  }
+
+  identityLinkKeys(): IdentityLinkKey[] {
+    return this.ilks.map((k) => ({ epoch: k.epoch, key: k.key.slice() }));
+  }
+
+  withIdentityLinkKeys(keys: IdentityLinkKey[]): GroupSession {
+    if (!Array.isArray(keys)) throw new MlsError('invalid', 'identity link keys must be an array');
+    for (const k of keys) {
+      if (typeof k?.epoch !== 'bigint' || !(k.key instanceof Uint8Array) || k.key.length !== ILK_SIZE) {
+        throw new MlsError('invalid', `an identity link key is an epoch (bigint) and ${ILK_SIZE} bytes`);
+      }
+    }
+    return this.next(this.state, pruneIlks(mergeIlks(this.ilks, accepted(keys, this.state)), this.state.ratchetTree));
+  }
+
+  async publishIdentityLink(keys: DeviceKeys): Promise<CommitOutput> {
+    this.checkActive();
+    if (keys?.pseudonymous === undefined) throw new MlsError('invalid', 'publishIdentityLink needs the keys of a pseudonymous client');
+    const own = this.state.ratchetTree[this.ownLeafIndex * 2];
+    if (own?.nodeType !== 'leaf') throw new MlsError('invalid', 'own leaf is blank');
+    const current = pseudonymousOf(own.leaf.credential);
+    if (
+      current === undefined ||
+      !bytesEqual(own.leaf.signaturePublicKey, keys.signaturePublicKey) ||
+      current.clientPseudonym !== keys.identity ||
+      current.userPseudonym !== keys.pseudonymous.userPseudonym
+    ) {
+      throw new MlsError('invalid', "these keys are not the ones of this client's leaf");
+    }
+    const newest = this.ilks.at(-1);
+    if (newest === undefined) throw new MlsError('invalid', 'no identity link key yet: wait for one from the group (withIdentityLinkKeys)');
+    const credential = { ...current, identityLinkCiphertext: sealOwnLink(keys, this.groupId, newest) };
+    // ts-mls copies the committer's credential from its own leaf into the UpdatePath LeafNode, so
+    // the commit starts from a tree whose own leaf already has the new one (header comment).
+    const tree = this.state.ratchetTree.slice();
+    tree[this.ownLeafIndex * 2] = { nodeType: 'leaf', leaf: { ...own.leaf, credential: tsCredential(credential) } };
+    return this.commit([], { ...this.state, ratchetTree: tree });
   }
 
   pendingProposals(): number {
@@ -311,16 +466,12 @@ class TsMlsSession implements GroupSession {
 
   pendingRemovals(): { identity: string; departed: boolean; byHub: boolean }[] {
     const tree = this.state.ratchetTree;
-    const identityAt = (leaf: number): string | undefined => {
-      const node = tree[leaf * 2];
-      return node?.nodeType === 'leaf' ? leafIdentity(node.leaf) : undefined;
-    };
     const out: { identity: string; departed: boolean; byHub: boolean }[] = [];
     for (const p of Object.values(this.state.unappliedProposals)) {
       if (p.proposal.proposalType !== 'remove') continue;
-      const identity = identityAt(p.proposal.remove.removed);
-      if (identity === undefined) continue;
-      out.push({ identity, departed: departedBy(identity, p.senderLeafIndex === undefined ? undefined : identityAt(p.senderLeafIndex)), byHub: p.senderLeafIndex === undefined });
+      const removed = leafAt(tree, p.proposal.remove.removed);
+      if (removed === undefined) continue;
+      out.push({ identity: leafIdentity(removed), departed: departedBy(removed, leafAt(tree, p.senderLeafIndex)), byHub: p.senderLeafIndex === undefined });
     }
     return out;
   }
@@ -348,7 +499,7 @@ class TsMlsSession implements GroupSession {
   }
 
   encode(): Uint8Array {
-    return concatBytes(SESSION_MAGIC, encodeGroupState(this.state));
+    return encodeSessionState(this.state, this.ilks);
   }
 
   async encrypt(plaintext: Uint8Array, authenticatedData?: Uint8Array): Promise<{ session: GroupSession; message: Uint8Array }> {
@@ -438,31 +589,48 @@ class TsMlsSession implements GroupSession {
     return this.commitResult(res.newState, proposalsSeen.proposals, joiner, content.sender.senderType === 'member' ? content.sender.leafIndex : undefined);
   }
 
-  private commitResult(
+  private async commitResult(
     newState: ClientState,
     proposals: ProposalWithSender[],
     externalJoiner: LeafNode | undefined,
     committerLeaf: number | undefined,
-  ): { session: GroupSession; result: Incoming } {
+  ): Promise<{ session: GroupSession; result: Incoming }> {
     const selfRemoved = newState.groupActiveState.kind === 'removedFromGroup';
     const oldTree = this.state.ratchetTree;
     const identityAt = (leaf: number | undefined): string | undefined => {
-      const node = leaf === undefined ? undefined : oldTree[leaf * 2];
-      return node?.nodeType === 'leaf' ? leafIdentity(node.leaf) : undefined;
+      const node = leafAt(oldTree, leaf);
+      return node === undefined ? undefined : leafIdentity(node);
     };
+    // Leaves that stay where they were may only change their identity link (ts-mls does not check).
+    const updated = new Set(proposals.flatMap((p) => (p.proposal.proposalType === 'update' && p.senderLeafIndex !== undefined ? [p.senderLeafIndex] : [])));
+    if (committerLeaf !== undefined) updated.add(committerLeaf);
+    const identityLinksChanged: string[] = [];
+    if (!selfRemoved) {
+      for (const leaf of updated) {
+        const before = leafAt(oldTree, leaf);
+        const after = leafAt(newState.ratchetTree, leaf);
+        if (before === undefined || after === undefined) continue;
+        const problem = successorProblem(before, after);
+        if (problem) throw new MlsError('invalid', `leaf ${leaf} (${leafIdentity(before)}): ${problem}`);
+        const a = pseudonymousOf(before.credential);
+        const b = pseudonymousOf(after.credential);
+        if (a && b && !bytesEqual(a.identityLinkCiphertext, b.identityLinkCiphertext)) identityLinksChanged.push(b.clientPseudonym);
+      }
+    }
     const removed: string[] = [];
     const departed: string[] = [];
     const removedByHub: string[] = [];
     const added: string[] = [];
     for (const { proposal, senderLeafIndex } of proposals) {
       if (proposal.proposalType === 'remove') {
-        const identity = identityAt(proposal.remove.removed);
-        if (identity === undefined) continue;
+        const leaf = leafAt(oldTree, proposal.remove.removed);
+        if (leaf === undefined) continue;
+        const identity = leafIdentity(leaf);
         removed.push(identity);
         // An external commit carries its Removes by value (RFC 9420 12.4.3.2), so a Remove without
         // a sender leaf is the joiner's own there, and an external sender's (the hub's) otherwise.
-        const proposer = senderLeafIndex === undefined && externalJoiner !== undefined ? credentialIdentity(externalJoiner.credential) : identityAt(senderLeafIndex);
-        if (departedBy(identity, proposer)) departed.push(identity);
+        const proposer = senderLeafIndex === undefined && externalJoiner !== undefined ? externalJoiner : leafAt(oldTree, senderLeafIndex);
+        if (departedBy(leaf, proposer)) departed.push(identity);
         if (proposer === undefined) removedByHub.push(identity);
       } else if (proposal.proposalType === 'add') {
         added.push(credentialIdentity(proposal.add.keyPackage.leafNode.credential));
@@ -471,7 +639,7 @@ class TsMlsSession implements GroupSession {
     if (externalJoiner !== undefined) added.push(credentialIdentity(externalJoiner.credential));
     const committer = externalJoiner !== undefined ? credentialIdentity(externalJoiner.credential) : (identityAt(committerLeaf) ?? '');
     return {
-      session: this.next(newState),
+      session: selfRemoved ? this.next(newState, []) : this.next(newState, await nextIlks(this.ctx.impl, this.ilks, oldTree, newState)),
       result: {
         kind: 'commit',
         // ts-mls leaves a removed member's state in the old epoch; the commit still moved the group on.
@@ -482,6 +650,7 @@ class TsMlsSession implements GroupSession {
         departed,
         removedByHub,
         selfRemoved,
+        ...(identityLinksChanged.length > 0 ? { identityLinksChanged } : {}),
       },
     };
   }
@@ -533,19 +702,24 @@ class TsMlsSession implements GroupSession {
     return exportGroupInfo(this.state, this.ctx.impl);
   }
 
-  private async commit(proposals: Proposal[]): Promise<CommitOutput> {
+  /** `from`: the state to commit from (publishIdentityLink's copy with the new own credential). */
+  private async commit(proposals: Proposal[], from: ClientState = this.state): Promise<CommitOutput> {
     this.checkActive();
+    const joining = proposals.some((p) => p.proposalType === 'add') || Object.values(from.unappliedProposals).some((p) => p.proposal.proposalType === 'add');
+    // Joiners get the identity link keys the new tree's links need, inside the encrypted GroupInfo.
+    const groupInfoExtensions: Extension[] =
+      joining && this.ilks.length > 0 ? [{ extensionType: IDENTITY_LINK_KEYS_EXTENSION_TYPE, extensionData: encodeIdentityLinkKeys(this.ilks) }] : [];
     const res = await wrap('invalid', () =>
       createCommit(
-        { state: this.state, cipherSuite: this.ctx.impl, pskIndex: makePskIndex(this.state, {}) },
+        { state: from, cipherSuite: this.ctx.impl, pskIndex: makePskIndex(from, {}) },
         // PublicMessage so the hub can validate and apply it; no ratchet_tree in the Welcome
         // because the tree is delivered separately.
-        { extraProposals: proposals, wireAsPublicMessage: true, ratchetTreeExtension: false },
+        { extraProposals: proposals, wireAsPublicMessage: true, ratchetTreeExtension: false, groupInfoExtensions },
       ),
     );
     const { groupInfo, ratchetTree } = await exportGroupInfo(res.newState, this.ctx.impl);
     return {
-      pending: this.next(res.newState),
+      pending: this.next(res.newState, await nextIlks(this.ctx.impl, this.ilks, this.state.ratchetTree, res.newState)),
       commit: encodeMlsMessage(res.commit),
       welcome:
         res.welcome === undefined ? undefined : encodeMlsMessage({ version: 'mls10', wireformat: 'mls_welcome', welcome: res.welcome }),
@@ -555,8 +729,8 @@ class TsMlsSession implements GroupSession {
     };
   }
 
-  private next(state: ClientState): TsMlsSession {
-    return new TsMlsSession(this.ctx, state);
+  private next(state: ClientState, ilks: readonly IdentityLinkKey[] = this.ilks): TsMlsSession {
+    return new TsMlsSession(this.ctx, state, ilks);
   }
 
   private checkGroup(groupId: Uint8Array): void {
@@ -596,16 +770,42 @@ function recordCommitProposals(): { callback: IncomingMessageCallback; proposals
 // ---------------------------------------------------------------------------------------------
 // KeyPackages and device keys
 
-async function newKeyPackage(keys: DeviceKeys, signKey: Uint8Array, impl: CiphersuiteImpl) {
+/**
+ * A KeyPackage of `keys`. A pseudonymous leaf carries `identityLinkCiphertext`, empty unless the
+ * caller already holds the room's identity link key (only the creator of a group does).
+ */
+async function newKeyPackage(
+  keys: DeviceKeys,
+  signKey: Uint8Array,
+  impl: CiphersuiteImpl,
+  opts: { connectionOnly?: boolean; identityLinkCiphertext?: Uint8Array } = {},
+) {
   const now = BigInt(Math.floor(Date.now() / 1000));
+  const credential: Credential = keys.pseudonymous
+    ? tsCredential({ ...pseudonymousTbs(keys), identityLinkCiphertext: opts.identityLinkCiphertext ?? new Uint8Array(0) })
+    : { credentialType: 'basic', identity: utf8(keys.identity) };
+  const extensions: Extension[] = opts.connectionOnly ? [toTsMlsExtension(connectionOnlyExtension())] : [];
   return generateKeyPackageWithKey(
-    { credentialType: 'basic', identity: utf8(keys.identity) },
+    credential,
     CAPABILITIES,
     { notBefore: now - CLOCK_SKEW_S, notAfter: now + KEY_PACKAGE_LIFETIME_S },
-    [],
+    extensions,
     { signKey, publicKey: keys.signaturePublicKey },
     impl,
   );
+}
+
+function pseudonymousTbs(keys: DeviceKeys) {
+  return { clientPseudonym: keys.identity, userPseudonym: keys.pseudonymous!.userPseudonym, signaturePublicKey: keys.signaturePublicKey };
+}
+
+/** This client's identity link sealed under `ilk` for group `groupId`. */
+function sealOwnLink(keys: DeviceKeys, groupId: string, ilk: IdentityLinkKey): Uint8Array {
+  try {
+    return sealIdentityLink({ groupId, key: ilk, credential: pseudonymousTbs(keys), link: keys.pseudonymous!.identityLink });
+  } catch (err) {
+    throw new MlsError('invalid', (err as Error).message);
+  }
 }
 
 const PROBE = utf8('mimi device key check');
@@ -624,6 +824,15 @@ async function checkDeviceKeys(keys: DeviceKeys, impl: CiphersuiteImpl): Promise
   }
   const ok = await impl.signature.verify(keys.signaturePublicKey, PROBE, await impl.signature.sign(seed, PROBE)).catch(() => false);
   if (!ok) throw new MlsError('invalid', 'device signature private key does not match its public key');
+  if (keys.pseudonymous !== undefined) {
+    // The credential and the sealed link are built from these: refuse keys that do not fit together.
+    const p = keys.pseudonymous;
+    if (!parseMimiUriAs('pseudonym', keys.identity)) throw new MlsError('invalid', `client pseudonym ${JSON.stringify(keys.identity)} is not a mimi pseudonym URI`);
+    if (!parseMimiUriAs('pseudonym', p.userPseudonym)) throw new MlsError('invalid', `user pseudonym ${JSON.stringify(p.userPseudonym)} is not a mimi pseudonym URI`);
+    if (!(p.identityLink instanceof Uint8Array)) throw new MlsError('invalid', 'identity link must be bytes');
+    const problem = identityLinkProblem(p.identityLink, pseudonymousTbs(keys));
+    if (problem) throw new MlsError('invalid', `identity link: ${problem}`);
+  }
   return seed;
 }
 
@@ -659,17 +868,36 @@ function readU16Prefixed(b: Uint8Array, offset: number): { value: Uint8Array; en
 }
 
 // ---------------------------------------------------------------------------------------------
-// Session state encoding: "MLS" || 0x01 || ts-mls GroupState (tree and private keys included).
+// Session state encoding:
+//   "MLS" || 0x01 || ts-mls GroupState (tree and private keys included), for groups without
+//   identity link keys (every group of basic clients: the encoding did not change for them);
+//   "MLS" || 0x02 || opaque group_state<V> || IdentityLinkKeys, for groups with them.
 
 const SESSION_MAGIC = new Uint8Array([0x4d, 0x4c, 0x53, 0x01]);
+const SESSION_MAGIC_ILK = new Uint8Array([0x4d, 0x4c, 0x53, 0x02]);
 
-function decodeSessionState(encoded: Uint8Array, config: ClientConfig): ClientState {
-  if (!(encoded instanceof Uint8Array) || encoded.length < SESSION_MAGIC.length || !bytesEqual(encoded.subarray(0, 4), SESSION_MAGIC)) {
-    throw new MlsError('malformed', 'not an encoded MLS session');
-  }
-  const state = decodeAll(decodeGroupState, encoded.subarray(4), 'session state');
+function encodeSessionState(state: ClientState, ilks: readonly IdentityLinkKey[]): Uint8Array {
+  if (ilks.length === 0) return concatBytes(SESSION_MAGIC, encodeGroupState(state));
+  return concatBytes(SESSION_MAGIC_ILK, new TlsWriter().opaqueV(encodeGroupState(state)).finish(), encodeIdentityLinkKeys(ilks));
+}
+
+function decodeSessionState(encoded: Uint8Array, config: ClientConfig): { state: ClientState; ilks: IdentityLinkKey[] } {
+  const magic = encoded instanceof Uint8Array && encoded.length >= 4 ? encoded.subarray(0, 4) : undefined;
+  let groupState: Uint8Array;
+  let ilks: IdentityLinkKey[] = [];
+  if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC)) groupState = encoded.subarray(4);
+  else if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC_ILK)) {
+    try {
+      const r = new TlsReader(encoded, 4);
+      groupState = r.opaqueV();
+      ilks = decodeIdentityLinkKeys(r.bytes(r.remaining));
+    } catch (err) {
+      throw new MlsError('malformed', `session state: ${(err as Error).message}`);
+    }
+  } else throw new MlsError('malformed', 'not an encoded MLS session');
+  const state = decodeAll(decodeGroupState, groupState, 'session state');
   if (state.groupContext.cipherSuite !== SUITE_NAME) throw new MlsError('invalid', `unsupported ciphersuite ${state.groupContext.cipherSuite}`);
-  return { ...state, clientConfig: config };
+  return { state: { ...state, clientConfig: config }, ilks };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -728,13 +956,107 @@ function leafIdentity(leaf: LeafNode): string {
   return credentialIdentity(leaf.credential);
 }
 
+function leafAt(tree: RatchetTree, leafIndex: number | undefined): LeafNode | undefined {
+  const node = leafIndex === undefined ? undefined : tree[leafIndex * 2];
+  return node?.nodeType === 'leaf' ? node.leaf : undefined;
+}
+
+/** The device URI of a basic credential, the client pseudonym of a pseudonymous one. */
 function credentialIdentity(c: Credential): string {
+  const p = pseudonymousOf(c);
+  if (p !== undefined) return p.clientPseudonym;
   if (c.credentialType !== 'basic') throw new MlsError('invalid', `unsupported credential type ${c.credentialType}`);
   try {
     return fromUtf8(c.identity);
   } catch {
     throw new MlsError('malformed', 'credential identity is not UTF-8');
   }
+}
+
+/** The PseudonymousCredential in a ts-mls credential, undefined for other types; MlsError('malformed') if it does not decode. */
+function pseudonymousOf(c: Credential): PseudonymousCredential | undefined {
+  if ((c.credentialType as string) !== PSEUDONYMOUS) return undefined;
+  try {
+    return decodePseudonymousCredential((c as unknown as { data: Uint8Array }).data);
+  } catch (err) {
+    throw new MlsError('malformed', (err as Error).message);
+  }
+}
+
+/** ts-mls's form of a PseudonymousCredential (the patched codec writes `data` after the type). */
+function tsCredential(c: PseudonymousCredential): Credential {
+  return { credentialType: PSEUDONYMOUS, data: encodePseudonymousCredential(c) } as unknown as Credential;
+}
+
+/**
+ * Why `after` cannot replace `before` at the same leaf (RFC 9420 5.3.1: the new credential must be a
+ * valid successor): the credential type, the signature key and the identity must stay; a
+ * pseudonymous leaf may change its identity link only.
+ */
+function successorProblem(before: LeafNode, after: LeafNode): string | undefined {
+  if (!bytesEqual(before.signaturePublicKey, after.signaturePublicKey)) return 'the signature key changed';
+  const a = pseudonymousOf(before.credential);
+  const b = pseudonymousOf(after.credential);
+  if ((a === undefined) !== (b === undefined)) return 'the credential type changed';
+  if (a && b) {
+    if (a.clientPseudonym !== b.clientPseudonym || a.userPseudonym !== b.userPseudonym) return 'the pseudonyms changed';
+    return undefined;
+  }
+  return leafIdentity(before) === leafIdentity(after) ? undefined : 'the credential identity changed';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity link keys (docs/pseudonyms.md)
+
+function hasPseudonymousLeaf(tree: RatchetTree): boolean {
+  return leaves(tree).some(({ leaf }) => (leaf.credential.credentialType as string) === PSEUDONYMOUS);
+}
+
+/** Whether the set of (leaf index, signature key) differs: a leaf was added or removed. */
+function membershipChanged(before: RatchetTree, after: RatchetTree): boolean {
+  const key = (t: RatchetTree) => leaves(t).map(({ leafIndex, leaf }) => `${leafIndex}:${toB64(leaf.signaturePublicKey)}`).join(',');
+  return key(before) !== key(after);
+}
+
+/**
+ * The identity link keys after moving to `state`'s epoch (`before`: the previous tree; undefined
+ * for a join). A join, or a commit that added or removed a leaf, introduces the key of the new
+ * epoch from its exporter, in groups with a pseudonymous leaf. Then unused keys are dropped.
+ */
+async function nextIlks(impl: CiphersuiteImpl, ilks: readonly IdentityLinkKey[], before: RatchetTree | undefined, state: ClientState): Promise<IdentityLinkKey[]> {
+  let keys = [...ilks];
+  const tree = state.ratchetTree;
+  if (hasPseudonymousLeaf(tree) && (before === undefined || membershipChanged(before, tree))) {
+    const epoch = state.groupContext.epoch;
+    const key = await mlsExporter(state.keySchedule.exporterSecret, ILK_EXPORTER_LABEL, new Uint8Array(0), ILK_SIZE, impl);
+    keys = mergeIlks(keys, [{ epoch, key }]);
+  }
+  return pruneIlks(keys, tree);
+}
+
+/** Keeps the newest key and those some leaf's link is sealed under (forward secrecy of the rest). */
+function pruneIlks(keys: readonly IdentityLinkKey[], tree: RatchetTree): IdentityLinkKey[] {
+  const used = new Set<bigint>();
+  for (const { leaf } of leaves(tree)) {
+    const p = (leaf.credential.credentialType as string) === PSEUDONYMOUS ? pseudonymousOf(leaf.credential) : undefined;
+    const epoch = p === undefined ? undefined : identityLinkEpoch(p);
+    if (epoch !== undefined) used.add(epoch);
+  }
+  const newest = keys.at(-1)?.epoch;
+  return keys.filter((k) => k.epoch === newest || used.has(k.epoch));
+}
+
+/** The union by epoch, ascending; on a conflict the key in `held` wins. */
+function mergeIlks(held: readonly IdentityLinkKey[], received: readonly IdentityLinkKey[]): IdentityLinkKey[] {
+  const byEpoch = new Map<bigint, IdentityLinkKey>();
+  for (const k of received) byEpoch.set(k.epoch, { epoch: k.epoch, key: k.key.slice() });
+  for (const k of held) byEpoch.set(k.epoch, k);
+  return [...byEpoch.values()].sort((a, b) => (a.epoch < b.epoch ? -1 : a.epoch > b.epoch ? 1 : 0));
+}
+
+/** Received keys that can exist: none from an epoch after the current one. */
+function accepted(keys: readonly IdentityLinkKey[], state: ClientState): IdentityLinkKey[] {
+  return keys.filter((k) => k.epoch <= state.groupContext.epoch);
 }
 
 function isUtf8(b: Uint8Array): boolean {
@@ -761,13 +1083,21 @@ function extensionTypeNumber(t: Extension['extensionType']): number {
   return Number(n);
 }
 
-/** A Remove proposed by the removed leaf's own user, or by an external sender (the hub: no leaf). */
-function departedBy(removed: string, proposer: string | undefined): boolean {
+/**
+ * A Remove proposed by the removed leaf's own user, or by an external sender (the hub: no leaf).
+ * Pseudonymous leaves belong to the same user when they share the user pseudonym.
+ */
+function departedBy(removed: LeafNode, proposer: LeafNode | undefined): boolean {
   if (proposer === undefined) return true;
+  const a = pseudonymousOf(removed.credential);
+  const b = pseudonymousOf(proposer.credential);
+  if (a || b) return a !== undefined && b !== undefined && a.userPseudonym === b.userPseudonym;
+  const removedId = leafIdentity(removed);
+  const proposerId = leafIdentity(proposer);
   try {
-    return userOfDevice(proposer) === userOfDevice(removed);
+    return userOfDevice(proposerId) === userOfDevice(removedId);
   } catch {
-    return proposer === removed; // identities that are not device URIs belong to no user
+    return proposerId === removedId; // identities that are not device URIs belong to no user
   }
 }
 
