@@ -6,6 +6,7 @@ import {
   ROUTES,
   type ClaimResponse,
   type ConsentListResponse,
+  type DestroyRoomResponse,
   type FindResponse,
   type GroupInfoResponse,
   type IssuePseudonymsResponse,
@@ -101,10 +102,15 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     return { results: results.sort((a, b) => (order.get(a.userUri) ?? 0) - (order.get(b.userUri) ?? 0)) };
   };
 
-  const groupInfo = async (actor: Actor, roomUri: string): Promise<GroupInfoResponse> => {
-    if (!follower.isRemote(roomUri)) return hub.groupInfo(actor, roomUri);
+  /** The optional asPseudonym of a request: who of the account it acts as, when not the account itself. */
+  const asPseudonymOf = (o: Record<string, unknown>): string | undefined =>
+    o.asPseudonym === undefined || o.asPseudonym === null ? undefined : str(o, 'asPseudonym', { max: 512 });
+
+  const groupInfo = async (actor: Actor, roomUri: string, asPseudonym: string | undefined): Promise<GroupInfoResponse> => {
+    if (!follower.isRemote(roomUri)) return hub.groupInfo(actor, roomUri, asPseudonym);
     if (!svc.remoteGroupInfo) throw federationOff('Joining a room of another provider');
-    const gi = await svc.remoteGroupInfo.fetch(roomUri, actor.deviceUri);
+    // The hub authorizes by participation: the pseudonym's, never the device behind it.
+    const gi = await svc.remoteGroupInfo.fetch(roomUri, asPseudonym === undefined ? actor.deviceUri : pseudonyms().actingAs(actor, asPseudonym));
     return { epoch: gi.epoch, groupInfo: toB64(gi.groupInfo), ratchetTree: toB64(gi.ratchetTree) };
   };
   const auth = (ctx: RouteContext): Actor => accounts.authenticate(ctx.req.headers.authorization);
@@ -163,7 +169,7 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const o = await readJsonObject(ctx.req);
       const roomUri = str(o, 'roomUri');
       const users = strList(o, 'users', { max: MAX_LIST });
-      const as = o.asPseudonym === undefined || o.asPseudonym === null ? undefined : str(o, 'asPseudonym', { max: 512 });
+      const as = asPseudonymOf(o);
       return ok(await claim(actor, roomUri, users, as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as)));
     })
     .route(ROUTES.createRoom, async (ctx) => {
@@ -196,11 +202,21 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.sendMessage, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
-      const input = { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID) };
+      const input = { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID), asPseudonym: asPseudonymOf(o) };
       const roomUri = ctx.params.roomId;
       return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : hub.sendMessage(actor, roomUri, input));
     })
-    .route(ROUTES.groupInfo, async (ctx) => ok(await groupInfo(auth(ctx), ctx.params.roomId)))
+    .route(ROUTES.groupInfo, async (ctx) => {
+      const as = ctx.url.searchParams.get('asPseudonym');
+      return ok(await groupInfo(auth(ctx), ctx.params.roomId, as === null ? undefined : as));
+    })
+    .route(ROUTES.destroyRoom, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['asPseudonym']);
+      const roomUri = ctx.params.roomId;
+      return ok((follower.isRemote(roomUri) ? follower.destroyRoom(roomUri) : hub.destroyRoom(actor, roomUri, asPseudonymOf(o))) satisfies DestroyRoomResponse);
+    })
     .route(ROUTES.proposals, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
@@ -216,7 +232,11 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const note = (o.note as string | undefined) ?? '';
       const reasonCode = o.reasonCode === undefined ? 0 : o.reasonCode;
       if (typeof reasonCode !== 'number' || !Number.isInteger(reasonCode) || reasonCode < 0 || reasonCode > 255) throw badRequest('field "reasonCode" must be an integer 0-255');
-      const report: AbuseReport = { reportingUser: actor.userUri, allegedAbuserUri: alleged, reasonCode, note, messages: [], abuseExtensions: [] };
+      // In a room the account is in as a pseudonym, it reports as that pseudonym (checked here for
+      // the room's hub elsewhere, which can only check the domain; and again by our own hub).
+      const as = asPseudonymOf(o);
+      const reportingUser = as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as);
+      const report: AbuseReport = { reportingUser, allegedAbuserUri: alleged, reasonCode, note, messages: [], abuseExtensions: [] };
       let encoded: Uint8Array;
       try {
         encoded = encodeAbuseReport(report);
@@ -235,12 +255,12 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     })
     .route(ROUTES.deleteAccount, (ctx) => {
       const actor = auth(ctx);
-      // The rooms hosted here lose the account's devices through the hub's Remove proposals;
-      // the account itself (devices, tokens, KeyPackages, inbox) goes at once.
-      const rooms = hub.roomsWithDevicesOf(actor.userUri);
-      const devices = accounts.me(actor).devices.map((d) => d.deviceUri);
+      // The rooms hosted here lose the account's members (devices and client pseudonyms) through
+      // the hub's Remove proposals; the account itself (devices, tokens, KeyPackages, pseudonyms,
+      // inbox) goes at once, so its members are read first.
+      const members = hub.membersOfAccount(actor);
       accounts.deleteAccount(actor);
-      for (const room of rooms) hub.proposeRemoval(room, devices);
+      for (const [room, identities] of members) hub.proposeRemoval(room, identities);
       return ok({ deleted: true });
     })
     .route(ROUTES.consents, (ctx) => ok(consent().list(auth(ctx)) satisfies ConsentListResponse))

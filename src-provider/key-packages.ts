@@ -1,12 +1,15 @@
 // KeyPackage publication and claiming. Single-use packages are handed out at most once (oldest
 // first); a device's last-resort package is reused only when none is left. Every hand-out is
-// recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its device.
+// recorded by KeyPackageRef and room, which is how the hub later routes a Welcome to its member
+// (and holds the commit's Add to that KeyPackage).
 //
 // Pseudonyms (pseudonyms.ts) keep their KeyPackages in a table of their own. A user pseudonym is
 // served only its connection-only ones, only to a requester that is itself a pseudonym, and the
 // client listed is its client pseudonym; for anyone else, and for a retired or unknown pseudonym,
 // the answer is the unknown user's. No claim of a real user reads that table, and one KeyPackage
-// is never published for two identities (it would tie the pseudonym to its account).
+// is never published for two identities (it would tie the pseudonym to its account). A claim is
+// recorded for the client pseudonym, never for the device behind it, here and at the room's hub
+// alike: the Welcome reaches the device through the pseudonyms table (room-members.ts).
 
 import { createHash } from 'node:crypto';
 import { toB64, utf8 } from '../src-shared/bytes.js';
@@ -15,6 +18,7 @@ import { MlsWireError, peekMlsMessage } from '../src-shared/mls-wire.js';
 import type { ClaimResponse, KeyMaterialClientCode, KeyMaterialUserCode } from '../src-shared/provider-api.js';
 import { TlsWriter } from '../src-shared/tls.js';
 import { ApiFailure, badRequest } from './errors.js';
+import { LocalIdentities } from './room-members.js';
 import type { Store } from './store.js';
 
 /** Unclaimed single-use packages a device may keep on the provider. */
@@ -59,10 +63,9 @@ export interface ClaimRequester {
   userUri: string;
 }
 
-/** What `claimConnection` found: the target's client pseudonym, the device behind it (never shown) and the outcome. */
+/** What `claimConnection` found: the target's client pseudonym and the outcome. */
 export interface ConnectionClaim {
   clientPseudonym: string;
-  deviceUri: string;
   outcome: DeviceClaimOutcome;
 }
 
@@ -83,11 +86,15 @@ function firstAcceptable<R extends { bytes: Buffer }>(
 const isPseudonym = (uri: string): boolean => parseMimiUriAs('pseudonym', uri) !== undefined;
 
 export class KeyPackages {
+  private readonly identities: LocalIdentities;
+
   constructor(
     private readonly store: Store,
     readonly domain: string,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.identities = new LocalIdentities(store, domain);
+  }
 
   upload(deviceUri: string, keyPackages: Uint8Array[], lastResort?: Uint8Array): { available: number } {
     if (keyPackages.length === 0 && !lastResort) throw badRequest('nothing to upload: keyPackages is empty and no lastResort');
@@ -126,7 +133,7 @@ export class KeyPackages {
   claim(requester: ClaimRequester, roomUri: string, users: string[]): ClaimResponse {
     return this.store.tx(() => {
       if (!this.store.room(roomUri)) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
-      if (!this.store.isRoomDevice(roomUri, requester.deviceUri)) {
+      if (this.identities.membersOfDevice(roomUri, requester.deviceUri).length === 0) {
         throw new ApiFailure('notMember', 'only member devices of the room can claim KeyPackages for it');
       }
       const results: ClaimResponse['results'] = [];
@@ -157,7 +164,7 @@ export class KeyPackages {
         clients.push({ deviceUri: device.device_uri, status: 'keyMaterialExhausted' satisfies KeyMaterialClientCode });
         continue;
       }
-      this.store.recordClaim(kp.ref, roomUri, device.device_uri, requester.deviceUri, now);
+      this.store.recordClaim(kp.ref, roomUri, device.device_uri, requester.userUri, now);
       clients.push({ deviceUri: device.device_uri, status: 'success', keyPackage: toB64(kp.keyPackage) });
     }
     const served = clients.filter((c) => c.status === 'success').length;
@@ -169,11 +176,11 @@ export class KeyPackages {
   private claimForPseudonym(requester: ClaimRequester, roomUri: string, target: string): ClaimResponse['results'][number] {
     const found = this.claimConnection(target, requester.userUri);
     if (!found) return { userUri: target, status: 'userUnknown', clients: [] };
-    const { clientPseudonym, deviceUri, outcome } = found;
+    const { clientPseudonym, outcome } = found;
     if (outcome.status !== 'success') {
       return { userUri: target, status: 'noCompatibleMaterial', clients: [{ deviceUri: clientPseudonym, status: 'keyMaterialExhausted' }] };
     }
-    this.store.recordClaim(outcome.ref, roomUri, deviceUri, requester.deviceUri, this.now());
+    this.store.recordClaim(outcome.ref, roomUri, clientPseudonym, requester.userUri, this.now());
     return { userUri: target, status: 'success', clients: [{ deviceUri: clientPseudonym, status: 'success', keyPackage: toB64(outcome.keyPackage) }] };
   }
 
@@ -189,7 +196,7 @@ export class KeyPackages {
     if (!isPseudonym(requestingUser)) return undefined;
     const p = this.store.pseudonymByUser(target);
     if (!p || p.state !== 'active') return undefined;
-    const found = { clientPseudonym: p.client_pseudonym, deviceUri: p.device_uri };
+    const found = { clientPseudonym: p.client_pseudonym };
     const { chosen, incompatible } = firstAcceptable(this.store.unclaimedConnectionKeyPackages(p.client_pseudonym), judge);
     if (!chosen) return { ...found, outcome: incompatible ? { status: 'nothingCompatible' } : { status: 'keyMaterialExhausted' } };
     if (!this.store.markPseudonymKeyPackageClaimed(chosen.id)) throw new Error('KeyPackage claimed twice inside one transaction');

@@ -37,6 +37,7 @@ import type { Actor } from './accounts.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { RateLimitedFailure } from './http.js';
 import { checkKeyPackage, keyPackageRef } from './key-packages.js';
+import { LocalIdentities } from './room-members.js';
 import type { PseudonymRow, Store } from './store.js';
 
 /** Default bucket: 50 pseudonyms at once, 20 more per hour, 500 active at most. */
@@ -93,10 +94,12 @@ export class Pseudonyms {
   readonly limits: PseudonymLimits;
   private readonly store: Store;
   private readonly now: () => number;
+  private readonly identities: LocalIdentities;
 
   constructor(opts: PseudonymsOptions) {
     this.domain = opts.domain;
     this.store = opts.store;
+    this.identities = new LocalIdentities(opts.store, opts.domain);
     this.now = opts.now ?? Date.now;
     this.limits = pseudonymLimits(opts.limits);
   }
@@ -214,13 +217,9 @@ export class Pseudonyms {
     });
   }
 
-  /** The user pseudonym a claim is made as: an active one of the actor's account. */
+  /** The user pseudonym a request is made as (asPseudonym): an active one of the actor's account. */
   actingAs(actor: Actor, userPseudonym: string): string {
-    this.checkUri(userPseudonym, 'asPseudonym');
-    const row = this.store.pseudonymByUser(userPseudonym);
-    if (!row || row.user_id !== actor.userId) throw notYours(userPseudonym, 'user pseudonyms');
-    if (row.state !== 'active') throw badRequest(`${userPseudonym} is retired; claim as an active pseudonym`);
-    return userPseudonym;
+    return this.identities.actingUser(actor, userPseudonym);
   }
 
   private checkUri(uri: string, field: string): void {

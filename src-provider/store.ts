@@ -5,6 +5,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { userOfDevice } from '../src-shared/identifiers.js';
 
 export type EventKind = 'welcome' | 'commit' | 'message' | 'room';
 
@@ -340,6 +341,21 @@ const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  // v8: rooms with pseudonymous members (room-members.ts). A room_devices row names a member: a
+  // device URI, or a client pseudonym; user_uri is its user (the device's, or the user pseudonym its
+  // credential names), which the hub needs between commits and cannot derive from a pseudonym.
+  // Rows from before are devices: their user comes from the URI. A destroyed room leaves only its
+  // URI behind, so that nobody can create it again under members' stale follower state. (From v8
+  // on, key_package_claims.device_uri may be a client pseudonym and claimed_by is the requesting
+  // user or pseudonym, never a device.)
+  `
+  ALTER TABLE room_devices ADD COLUMN user_uri TEXT NOT NULL DEFAULT '';
+  UPDATE room_devices SET user_uri = mimi_user_of_device(device_uri);
+  CREATE TABLE destroyed_rooms (
+    room_uri TEXT PRIMARY KEY,
+    destroyed_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -349,6 +365,8 @@ export const DB_FILE = 'provider.sqlite';
 const IDEMPOTENCY_TTL_MS = 30 * 24 * 3600 * 1000;
 
 function migrate(db: Database.Database): void {
+  // v8 derives the users of existing room members from their device URIs.
+  db.function('mimi_user_of_device', { deterministic: true }, (uri: unknown) => userOfDevice(String(uri)));
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`database schema version ${current} is newer than this provider (${MIGRATIONS.length})`);
@@ -430,10 +448,6 @@ function prepareStatements(db: Database.Database) {
     pendingRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? ORDER BY rowid'),
     hubRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? AND by_hub = 1 ORDER BY rowid'),
     donePendingRemoval: db.prepare<[string, string]>('DELETE FROM pending_removals WHERE room_uri = ? AND device_uri = ?'),
-    roomsWithDevicesOf: db.prepare<[string], { room_uri: string }>(
-      `SELECT DISTINCT d.room_uri FROM room_devices d JOIN rooms r ON r.room_uri = d.room_uri
-        WHERE r.hub_domain IS NULL AND d.device_uri LIKE ? ESCAPE '\\'`,
-    ),
     deleteUser: db.prepare<[number]>('DELETE FROM users WHERE id = ?'),
     room: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_uri = ?'),
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
@@ -457,17 +471,38 @@ function prepareStatements(db: Database.Database) {
     removeParticipant: db.prepare<[string, string]>(
       'DELETE FROM room_participants WHERE room_uri = ? AND user_uri = ?',
     ),
-    roomsOfUser: db.prepare<[string], RoomRow>(
-      `SELECT r.* FROM rooms r JOIN room_participants p ON p.room_uri = r.room_uri
-        WHERE p.user_uri = ? ORDER BY r.created_at, r.room_uri`,
-    ),
     roomDevices: db.prepare<[string], { device_uri: string }>(
       'SELECT device_uri FROM room_devices WHERE room_uri = ? ORDER BY rowid',
     ),
     isRoomDevice: db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM room_devices WHERE room_uri = ? AND device_uri = ?',
     ),
-    addRoomDevice: db.prepare<[string, string]>('INSERT OR IGNORE INTO room_devices (room_uri, device_uri) VALUES (?, ?)'),
+    roomMembers: db.prepare<[string], { device_uri: string; user_uri: string }>(
+      'SELECT device_uri, user_uri FROM room_devices WHERE room_uri = ? ORDER BY rowid',
+    ),
+    addRoomDevice: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO room_devices (room_uri, device_uri, user_uri) VALUES (?, ?, ?)'),
+    accountOfDevice: db.prepare<[string], { user_id: number }>('SELECT user_id FROM devices WHERE device_uri = ?'),
+    roomsOfAccount: db.prepare<[string, number], RoomRow>(
+      `SELECT r.* FROM rooms r WHERE r.room_uri IN (
+          SELECT room_uri FROM room_participants WHERE user_uri = ?
+          UNION SELECT p.room_uri FROM pseudonyms s JOIN room_participants p ON p.user_uri = s.user_pseudonym WHERE s.user_id = ?)
+        ORDER BY r.created_at, r.room_uri`,
+    ),
+    accountParticipant: db.prepare<[string, string, number], { user_uri: string }>(
+      `SELECT user_uri FROM room_participants WHERE room_uri = ?
+          AND (user_uri = ? OR user_uri IN (SELECT user_pseudonym FROM pseudonyms WHERE user_id = ?))
+        ORDER BY rowid LIMIT 1`,
+    ),
+    hostedMembersOfAccount: db.prepare<[string, number], { room_uri: string; device_uri: string }>(
+      `SELECT d.room_uri, d.device_uri FROM room_devices d JOIN rooms r ON r.room_uri = d.room_uri
+        WHERE r.hub_domain IS NULL
+          AND (d.device_uri LIKE ? ESCAPE '\\' OR d.device_uri IN (SELECT client_pseudonym FROM pseudonyms WHERE user_id = ?))
+        ORDER BY d.room_uri, d.rowid`,
+    ),
+    deleteClaimsOfRoom: db.prepare<[string]>('DELETE FROM key_package_claims WHERE room_uri = ?'),
+    deleteHostedRoom: db.prepare<[string]>('DELETE FROM rooms WHERE room_uri = ? AND hub_domain IS NULL'),
+    tombstone: db.prepare<[string, number]>('INSERT OR IGNORE INTO destroyed_rooms (room_uri, destroyed_at) VALUES (?, ?)'),
+    destroyed: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM destroyed_rooms WHERE room_uri = ?'),
     removeRoomDevice: db.prepare<[string, string]>('DELETE FROM room_devices WHERE room_uri = ? AND device_uri = ?'),
 
     insertEvent: db.prepare<[string, string, bigint, string, Buffer, Buffer | null, number]>(
@@ -552,6 +587,9 @@ export class Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Deleted rows are overwritten with zeros, not left in free pages: what the provider forgets
+    // (delivered events, fanout, a destroyed room's members) is gone from the file, not only unreachable.
+    this.db.pragma('secure_delete = ON');
     migrate(this.db);
     this.s = prepareStatements(this.db);
   }
@@ -692,10 +730,15 @@ export class Store {
   donePendingRemoval(roomUri: string, deviceUri: string): void {
     this.s.donePendingRemoval.run(roomUri, deviceUri);
   }
-  /** Rooms hosted here with a device whose URI starts with `devicePrefix`. */
-  roomsWithDevicesOf(devicePrefix: string): string[] {
+  /**
+   * The members an account has in rooms hosted here, by room: its devices (URIs starting with
+   * `devicePrefix`) and the client pseudonyms issued to any of its devices.
+   */
+  hostedMembersOfAccount(devicePrefix: string, userId: number): Map<string, string[]> {
     const like = devicePrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
-    return this.s.roomsWithDevicesOf.all(like).map((r) => r.room_uri);
+    const out = new Map<string, string[]>();
+    for (const r of this.s.hostedMembersOfAccount.all(like, userId)) out.set(r.room_uri, [...(out.get(r.room_uri) ?? []), r.device_uri]);
+    return out;
   }
   /** Deletes an account: its devices, tokens, KeyPackages and inbox go with it (cascade). */
   deleteUser(userId: number): void {
@@ -734,18 +777,57 @@ export class Store {
   removeParticipant(roomUri: string, userUri: string): void {
     this.s.removeParticipant.run(roomUri, userUri);
   }
-  roomsOfUser(userUri: string): RoomRow[] {
-    return this.s.roomsOfUser.all(userUri);
+  /** Rooms with `userUri` or a user pseudonym of account `userId` on their participant list. */
+  roomsOfAccount(userUri: string, userId: number): RoomRow[] {
+    return this.s.roomsOfAccount.all(userUri, userId);
   }
+  /** Who of account `userId` (`userUri` itself, else one of its user pseudonyms) is on the room's list. */
+  accountParticipant(roomUri: string, userUri: string, userId: number): string | undefined {
+    return this.s.accountParticipant.get(roomUri, userUri, userId)?.user_uri;
+  }
+  /** The account a device belongs to. */
+  accountOfDevice(deviceUri: string): number | undefined {
+    return this.s.accountOfDevice.get(deviceUri)?.user_id;
+  }
+  /** The identities of the room's members (device URIs, client pseudonyms), in the order they came. */
   roomDevices(roomUri: string): string[] {
     return this.s.roomDevices.all(roomUri).map((r) => r.device_uri);
   }
-  isRoomDevice(roomUri: string, deviceUri: string): boolean {
-    return this.s.isRoomDevice.get(roomUri, deviceUri) !== undefined;
+  /** The room's members with their users. */
+  roomMembers(roomUri: string): { identity: string; user: string }[] {
+    return this.s.roomMembers.all(roomUri).map((r) => ({ identity: r.device_uri, user: r.user_uri }));
   }
-  /** True when the device was not in the room before. */
-  addRoomDevice(roomUri: string, deviceUri: string): boolean {
-    return this.s.addRoomDevice.run(roomUri, deviceUri).changes === 1;
+  isRoomDevice(roomUri: string, identity: string): boolean {
+    return this.s.isRoomDevice.get(roomUri, identity) !== undefined;
+  }
+  /** True when the member was not in the room before. `user`: the device's user, or the user pseudonym. */
+  addRoomDevice(roomUri: string, identity: string, user: string): boolean {
+    return this.s.addRoomDevice.run(roomUri, identity, user).changes === 1;
+  }
+  /**
+   * Hub: deletes everything kept of a hosted room (its row and, by cascade, list, members, events
+   * and their inbox rows, accepted digests, pending removals; its KeyPackage claims) and keeps
+   * only its URI, so that it is never created again. Abuse reports about it stay, for the operator.
+   */
+  destroyHostedRoom(roomUri: string, now: number): boolean {
+    this.s.deleteClaimsOfRoom.run(roomUri);
+    const gone = this.s.deleteHostedRoom.run(roomUri).changes === 1;
+    if (gone) this.s.tombstone.run(roomUri, now);
+    return gone;
+  }
+  /** Whether a room of this URI was hosted here and destroyed. */
+  wasDestroyed(roomUri: string): boolean {
+    return this.s.destroyed.get(roomUri) !== undefined;
+  }
+  /**
+   * Runs `fn` and, when it returns, moves the WAL into the database file and truncates it: the older
+   * versions of the pages `fn` changed are then gone from the WAL too (deleted content is zeroed
+   * already: secure_delete). Best effort: a reader holding the WAL open makes the checkpoint partial.
+   */
+  scrubbing<T>(fn: () => T): T {
+    const result = fn();
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return result;
   }
   removeRoomDevice(roomUri: string, deviceUri: string): void {
     this.s.removeRoomDevice.run(roomUri, deviceUri);

@@ -50,13 +50,28 @@ export type RoomPreset = (typeof ROOM_PRESETS)[number];
 
 /** A user on a room's participant list (banned users included: role 1). */
 export interface RoomMemberView {
-  user: string; // user URI
+  user: string; // user URI, or a user pseudonym (mimi://domain/p/...) in a room with pseudonyms
+  /**
+   * For a pseudonym: the real user behind it as far as this account could verify it (an identity
+   * link opened with the room's key and its signature checked), or why not.
+   */
+  identity?: IdentityView;
   roleIndex: number;
   roleName: string;
   /** Has clients in the room's MLS group (a kicked or banned user has none). */
   active: boolean;
   /** What this account's role lets it do to this member now; `roles`: the role indexes it may move them to. */
   can: { kick: boolean; remove: boolean; ban: boolean; unban: boolean; roles: number[] };
+}
+
+/** The real identity behind a pseudonym, as this account learned it inside the room. */
+export interface IdentityView {
+  /** The real user URI, once known. */
+  user?: string;
+  /** True only when the link opened and its signature by the real device key checked out. */
+  verified: boolean;
+  /** Why it is not verified (not yet received, forged, ...): shown next to the pseudonym. */
+  problem?: string;
 }
 
 export interface RoomRoleView {
@@ -108,6 +123,54 @@ export interface MessageView {
   deleted?: boolean;
 }
 
+/** One pseudonym of an account's pool: a user pseudonym and this device's client pseudonym under it. */
+export interface PseudonymView {
+  userPseudonym: string; // mimi://<provider>/p/<random>
+  clientPseudonym: string;
+  /** unused: in no room yet; inUse: in `rooms`; retired: never used again (its rooms are left). */
+  state: 'unused' | 'inUse' | 'retired';
+  rooms: { roomUri: string; name: string }[];
+  issuedAt: number;
+  /** Connection-only KeyPackages of it that its provider holds. */
+  keyPackages: number;
+}
+
+/** An account's pseudonym pool. The app refills it in the background when fewer than `threshold` are unused. */
+export interface PseudonymPoolView {
+  accountId: string;
+  pseudonyms: PseudonymView[];
+  unused: number;
+  threshold: number;
+  batch: number;
+  refilling: boolean;
+  /** The last refill failed (offline, rate-limited, ...): what happened and what to do. */
+  problem?: string;
+}
+
+/**
+ * A connection request (draft-mahy-mimi-pseudonyms, connection flow): someone met under a
+ * pseudonym in a bootstrap room discloses who they are and offers a second pseudonym to talk on.
+ */
+export interface ConnectionView {
+  /** Stable id: the bootstrap room's URI. */
+  id: string;
+  direction: 'incoming' | 'outgoing';
+  /** Incoming: the requester's real user URI from the disclosure. Outgoing: the user asked. */
+  peer: string;
+  /** Incoming: the disclosure's signature checked out and it is bound to this bootstrap room. */
+  verified: boolean;
+  problem?: string;
+  state: 'pending' | 'accepted' | 'declined' | 'failed';
+  at: number;
+  /** The minimal-metadata room the two now talk in, once accepted. */
+  roomUri?: string;
+}
+
+export interface ConnectionsView {
+  incoming: ConnectionView[];
+  outgoing: ConnectionView[];
+}
+
 export interface AppInfo {
   mode: 'electron' | 'browser';
   version: string;
@@ -138,6 +201,8 @@ export type CoreEvent =
   | { type: 'consent'; accountId: string; consent: ConsentListView }
   | { type: 'rooms'; accountId: string; rooms: RoomView[] }
   | { type: 'message'; accountId: string; message: MessageView }
+  | { type: 'pseudonyms'; accountId: string; pool: PseudonymPoolView }
+  | { type: 'connections'; accountId: string; connections: ConnectionsView }
   | { type: 'error'; accountId?: string; message: string };
 
 /** Errors carry a stable code; the message tells the user what to do next. */
@@ -193,6 +258,8 @@ export interface MimiApi {
     list(accountId: string): Promise<RoomView[]>;
     /** `preset` null = the cooperative room. */
     create(accountId: string, name: string, preset: RoomPreset | null): Promise<RoomView>;
+    /** A minimal-metadata room: every member appears as a pseudonym; real identities travel only inside the group. */
+    createMinimalMetadata(accountId: string, name: string, preset: RoomPreset | null): Promise<RoomView>;
     addMember(accountId: string, roomUri: string, user: string): Promise<RoomView>;
     /** Leave: this account's devices are proposed for removal; the room turns read-only here. */
     leave(accountId: string, roomUri: string): Promise<RoomView>;
@@ -229,6 +296,21 @@ export interface MimiApi {
     revoke(accountId: string, user: string, roomUri: string | null): Promise<ConsentActionView>;
     block(accountId: string, user: string): Promise<ConsentActionView>;
     unblock(accountId: string, user: string): Promise<ConsentActionView>;
+  };
+  /** Each account's pseudonym pool (its provider issues them; the app keeps the pool filled). */
+  pseudonyms: {
+    list(accountId: string): Promise<PseudonymPoolView>;
+    /** Ask the provider for `count` more now. */
+    refill(accountId: string, count: number): Promise<PseudonymPoolView>;
+    /** Never use it again: its rooms are left and its KeyPackages withdrawn. */
+    retire(accountId: string, userPseudonym: string): Promise<PseudonymPoolView>;
+  };
+  connections: {
+    list(accountId: string): Promise<ConnectionsView>;
+    /** Start the connection flow with `user` (handle@domain or a user URI). */
+    connect(accountId: string, user: string): Promise<ConnectionsView>;
+    accept(accountId: string, id: string): Promise<ConnectionsView>;
+    decline(accountId: string, id: string): Promise<ConnectionsView>;
   };
   people: {
     find(accountId: string, query: FindArgs): Promise<FindResultView>;
@@ -378,6 +460,10 @@ const roomMetadata: Check = (v, name) => {
 export function checkRoomMetadataArgs(v: unknown): asserts v is RoomMetadataArgs {
   roomMetadata(v, 'room details');
 }
+const pseudonym: Check = (v, name) => {
+  str(300)(v, name);
+  if (!/^mimi:\/\/[a-z0-9.-]+\/p\/[A-Za-z0-9._~-]{1,128}$/.test(v as string)) fail(name, 'must be a pseudonym URI (mimi://domain/p/...)');
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -392,6 +478,7 @@ export const METHODS = {
   'accounts.signOut': [accountId],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
+  'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],
   'rooms.addMember': [accountId, roomUri, str(300)],
   'rooms.leave': [accountId, roomUri],
   'rooms.join': [accountId, roomUri],
@@ -414,6 +501,13 @@ export const METHODS = {
   'consent.revoke': [accountId, userAddress, nullable(roomUri)],
   'consent.block': [accountId, userAddress],
   'consent.unblock': [accountId, userAddress],
+  'pseudonyms.list': [accountId],
+  'pseudonyms.refill': [accountId, int(1, 50)],
+  'pseudonyms.retire': [accountId, pseudonym],
+  'connections.list': [accountId],
+  'connections.connect': [accountId, userAddress],
+  'connections.accept': [accountId, roomUri],
+  'connections.decline': [accountId, roomUri],
   'people.find': [accountId, findArgs],
   'people.myProfile': [accountId],
   'people.setProfileFields': [accountId, profileFields],

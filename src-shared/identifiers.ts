@@ -170,6 +170,21 @@ export function displayHandle(uri: string): string {
   return `${p.handle}@${p.domain}`;
 }
 
+/**
+ * How a room participant is shown in text: `bob@b.example` for a user, the whole URI for a
+ * pseudonym (it is the only name the room has for them; the app shows a verified identity beside it).
+ */
+export function displayUser(uri: string): string {
+  return parseMimiUriAs('pseudonym', uri) ? uri : displayHandle(uri);
+}
+
+/** A user address as typed (see parseUserAddress), or a pseudonym URI (rooms with pseudonyms). */
+export function parseParticipantAddress(s: string, defaultDomain?: string): string {
+  const input = typeof s === 'string' ? s.trim() : s;
+  if (typeof input === 'string' && parseMimiUriAs('pseudonym', input)) return input;
+  return parseUserAddress(input, defaultDomain);
+}
+
 /** The user URI a device URI belongs to. */
 export function userOfDevice(uri: string): string {
   const p = parseAs('device', uri);

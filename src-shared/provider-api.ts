@@ -30,9 +30,10 @@ export const ROUTES = {
   sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
   proposals: 'POST /v1/rooms/:roomId/proposals', // ProposalsRequest -> { acceptedTimestamp }: leaving (own Removes)
   reportAbuse: 'POST /v1/rooms/:roomId/reportAbuse', // ReportAbuseRequest -> { accepted: true } (201); sent on to the room's hub
-  groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // -> GroupInfoResponse (members' own users only)
+  groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // ?asPseudonym=P (optional) -> GroupInfoResponse (participants only: the account's user, or P)
+  destroyRoom: 'POST /v1/rooms/:roomId/destroy', // DestroyRoomRequest -> DestroyRoomResponse; rooms hosted by this provider only
   hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
-  deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices
+  deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices and client pseudonyms
   // Consent (draft-ietf-mimi-protocol-06 "Consent"; docs/decisions.md "Consent"): USER is a user URI
   // of another provider; users of one provider need no consent.
   consents: 'GET /v1/consents', // -> ConsentListResponse
@@ -193,6 +194,13 @@ export interface SendMessageRequest {
   message: B64;
   /** Idempotency key chosen by the client's outbox; a retry with the same key is not delivered twice. */
   requestId: string;
+  /**
+   * The user pseudonym (of this account, active) the device sends as, when it is in the room as a
+   * client pseudonym: required then, since the PrivateMessage hides its sender. The provider checks
+   * that the device's client pseudonym in the room names it, and the room's hub gets it as the
+   * sending user. Absent: the device sends as itself.
+   */
+  asPseudonym?: string;
 }
 export interface SendMessageResponse {
   acceptedTimestamp: number;
@@ -212,6 +220,21 @@ export interface ReportAbuseRequest {
   note: string;
   /** AbuseType; the draft has no taxonomy yet: 0 = not given. */
   reasonCode?: number;
+  /** Report as this user pseudonym of the account (active): in a room the account is in as a pseudonym. */
+  asPseudonym?: string;
+}
+
+/**
+ * Destroys a room this provider hosts: everything the hub keeps of it goes, and its members then get
+ * roomUnknown. Only a participant whose role has canDestroyRoom may (docs/decisions.md "Destroying
+ * a room"); a room without room state cannot be destroyed, nor one hosted by another provider.
+ */
+export interface DestroyRoomRequest {
+  /** Act as this user pseudonym of the account (active), when it is the one on the room's list. */
+  asPseudonym?: string;
+}
+export interface DestroyRoomResponse {
+  destroyed: true;
 }
 
 /** The provider's MLS external-sender identity (RFC 9420 ExternalSender encoding). */

@@ -14,20 +14,29 @@
 //   canAddParticipant;
 // - departures: devices removed by Remove proposals of their own user (leaving) or of the hub
 //   (account deleted) were authorized when proposed; a user all of whose clients departed may be
-//   taken off the list by whoever commits.
+//   taken off the list by whoever commits;
+// - pseudonyms (minimal-metadata rooms): a member's user is the user pseudonym its credential names
+//   (`userOf`), and a pseudonym joins the list only together with a client naming it, since nobody
+//   but its holder can vouch for it.
 
-import { userOfDevice } from './identifiers.js';
+import { parseMimiUriAs, userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
 import { checkValidRoomStateChange, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
 
 export interface CommitFacts {
   before: RoomState;
   after: RoomState;
-  /** The committer's user URI (an external joiner's for an external commit). */
+  /** The committer's user URI or user pseudonym (an external joiner's for an external commit). */
   committer: string;
-  /** Device URIs in the group before and after (blank leaves left out). */
+  /** Member identities in the group before and after (blank leaves left out): device URIs, client pseudonyms. */
   devicesBefore: readonly string[];
   devicesAfter: readonly string[];
+  /**
+   * The user of a member: the device's user for a device URI (the default, userOfDevice), the user
+   * pseudonym its PseudonymousCredential names for a client pseudonym. Needed for every identity of
+   * both lists once a room has pseudonymous leaves (the ratchet trees say it).
+   */
+  userOf?: (identity: string) => string;
   /** Removed devices whose Remove proposal came from their own user or from the hub. */
   departed?: ReadonlySet<string>;
   /**
@@ -52,10 +61,10 @@ function sameOtherExtensions(a: readonly { type: number; data: Uint8Array }[], b
   return x.length === y.length && x.every((e, i) => e.type === y[i].type && e.data.length === y[i].data.length && e.data.every((v, j) => v === y[i].data[j]));
 }
 
-const usersOf = (devices: readonly string[]): Map<string, Set<string>> => {
+const usersOf = (devices: readonly string[], userOf: (identity: string) => string): Map<string, Set<string>> => {
   const m = new Map<string, Set<string>>();
   for (const d of devices) {
-    const u = userOfDevice(d);
+    const u = userOf(d);
     if (!m.has(u)) m.set(u, new Set());
     m.get(u)!.add(d);
   }
@@ -81,8 +90,9 @@ function allowsActive(state: RoomState, roleIndex: number): boolean {
 export function checkCommit(f: CommitFacts): CheckResult {
   validateRoomState(f.before);
   validateRoomState(f.after);
-  const before = usersOf(f.devicesBefore);
-  const after = usersOf(f.devicesAfter);
+  const userOf = f.userOf ?? userOfDevice;
+  const before = usersOf(f.devicesBefore, userOf);
+  const after = usersOf(f.devicesAfter, userOf);
   const departed = f.departed ?? new Set<string>();
   const roleBefore = roleLookup(f.before);
   const roleAfter = roleLookup(f.after);
@@ -93,6 +103,14 @@ export function checkCommit(f: CommitFacts): CheckResult {
     if (role === BANNED_ROLE_INDEX) throw new RoomStateError('Commit', 'devices', `${user} is banned and cannot have clients in the room`);
     if (!allowsActive(f.after, role)) {
       throw new RoomStateError('Commit', 'devices', `${user} has clients in the room but ${role === 0 ? 'is not on the participant list' : `role ${role} allows no active participants`}`);
+    }
+  }
+
+  // A pseudonym that joins the list has a client in the group naming it.
+  const listedBefore = new Set(f.before.participants.map((p) => p.user));
+  for (const p of f.after.participants) {
+    if (!listedBefore.has(p.user) && parseMimiUriAs('pseudonym', p.user) && !after.has(p.user)) {
+      throw new RoomStateError('Commit', 'participants', `${p.user} is a pseudonym: it joins the participant list only together with a client of its own`);
     }
   }
 

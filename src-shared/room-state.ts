@@ -47,6 +47,14 @@ export const PARTICIPANT_LIST_COMPONENT_ID = 0x0022;
 export const ROOM_METADATA_COMPONENT_ID = 0x0023;
 /** draft-ietf-mimi-room-policy-03 IANA: roles_list (TBD1, suggested value 0x0025). */
 export const ROLES_LIST_COMPONENT_ID = 0x0025;
+/** draft-ietf-mimi-room-policy-03 IANA: base_room_policy (TBD3, suggested value 0x0027). */
+export const BASE_ROOM_POLICY_COMPONENT_ID = 0x0027;
+/**
+ * Ours (private-use component range, docs/pseudonyms.md): the room is a minimal-metadata room of
+ * draft-ietf-mimi-protocol-06, where every leaf credential must be a PseudonymousCredential and the
+ * participant list names only pseudonyms. component_data is empty. Only with pseudonyms_allowed.
+ */
+export const MINIMAL_METADATA_COMPONENT_ID = 0xf0a1;
 
 /** A well-formed value that breaks a rule of the drafts (or of the room's own policy data). */
 export class RoomStateError extends MimiWireError {
@@ -128,10 +136,31 @@ export interface RoleData {
 /** The room policy carried in the room state: the roles_list component. */
 export type RoomPolicy = RoleData;
 
+/** draft-ietf-mimi-room-policy-03 BaseRoomPolicy (base_room_policy). Absent maximums: no maximum. */
+export interface BaseRoomPolicy {
+  fixedMembership: boolean;
+  parentDependant: boolean;
+  /** `Uri parent_room<V>`: the draft's vector; empty for a room without a parent. */
+  parentRoom: string[];
+  multiDevice: boolean;
+  maxClients?: number;
+  maxUsers?: number;
+  /** Clients may use pseudonymous identifiers in their MLS credentials. */
+  pseudonymsAllowed: boolean;
+  persistentRoom: boolean;
+  discoverable: boolean;
+  /** The other policy components of the room (roles_list, ...). */
+  policyComponentIds: number[];
+}
+
 export interface RoomState {
   participants: UserRolePair[];
   metadata: RoomMetaData;
   policy: RoomPolicy;
+  /** The base policy; rooms created before it existed have none (pseudonyms then count as allowed). */
+  base?: BaseRoomPolicy;
+  /** A minimal-metadata room: pseudonyms required (MINIMAL_METADATA_COMPONENT_ID). */
+  minimalMetadata?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,12 +480,93 @@ export const encodeRoleData = (v: RoleData): Uint8Array => encodeWith(ROLE_DATA,
 export const decodeRoleData = (b: Uint8Array): RoleData => decodeWith(ROLE_DATA, b);
 
 // ---------------------------------------------------------------------------------------------
+// Base room policy (draft-ietf-mimi-room-policy-03 "Base Room Policy")
+
+function readBool(r: TlsReader): boolean {
+  const v = r.u8();
+  if (v > 1) throw new Bad(`bool must be 0 or 1, not ${v}`);
+  return v === 1;
+}
+
+function writeBool(w: TlsWriter, v: unknown): void {
+  if (typeof v !== 'boolean') throw new Bad('must be true or false');
+  w.u8(v ? 1 : 0);
+}
+
+const BASE_ROOM_POLICY = struct<BaseRoomPolicy>(
+  'BaseRoomPolicy',
+  (s) => {
+    const fixedMembership = s.get('fixed_membership', readBool);
+    const parentDependant = s.get('parent_dependant', readBool);
+    const parentRoom = s.list('parent_room', (r) => readText(r, 'uri'));
+    const multiDevice = s.get('multi_device', readBool);
+    const maxClients = s.get('max_clients', readOptU32);
+    const maxUsers = s.get('max_users', readOptU32);
+    const pseudonymsAllowed = s.get('pseudonyms_allowed', readBool);
+    const persistentRoom = s.get('persistent_room', readBool);
+    const discoverable = s.get('discoverable', readBool);
+    const policyComponentIds = s.list('policy_component_ids', (r) => r.u16());
+    return {
+      fixedMembership,
+      parentDependant,
+      parentRoom,
+      multiDevice,
+      ...(maxClients !== undefined ? { maxClients } : {}),
+      ...(maxUsers !== undefined ? { maxUsers } : {}),
+      pseudonymsAllowed,
+      persistentRoom,
+      discoverable,
+      policyComponentIds,
+    };
+  },
+  (o, v) => {
+    o.put('fixed_membership', (w) => writeBool(w, v.fixedMembership));
+    o.put('parent_dependant', (w) => writeBool(w, v.parentDependant));
+    o.list('parent_room', v.parentRoom, (w, u) => writeText(w, u, 'uri'));
+    o.put('multi_device', (w) => writeBool(w, v.multiDevice));
+    o.put('max_clients', (w) => writeOptU32(w, v.maxClients));
+    o.put('max_users', (w) => writeOptU32(w, v.maxUsers));
+    o.put('pseudonyms_allowed', (w) => writeBool(w, v.pseudonymsAllowed));
+    o.put('persistent_room', (w) => writeBool(w, v.persistentRoom));
+    o.put('discoverable', (w) => writeBool(w, v.discoverable));
+    o.list('policy_component_ids', v.policyComponentIds, (w, id) => {
+      if (typeof id !== 'number') throw new Bad('must be a number');
+      w.u16(id);
+    });
+  },
+);
+
+export const encodeBaseRoomPolicy = (v: BaseRoomPolicy): Uint8Array => encodeWith(BASE_ROOM_POLICY, v);
+export const decodeBaseRoomPolicy = (b: Uint8Array): BaseRoomPolicy => decodeWith(BASE_ROOM_POLICY, b);
+
+/** The base policy of a new room: multi-device, persistent, not discoverable; pseudonyms as asked. */
+export function defaultBasePolicy(pseudonymsAllowed: boolean): BaseRoomPolicy {
+  return {
+    fixedMembership: false,
+    parentDependant: false,
+    parentRoom: [],
+    multiDevice: true,
+    pseudonymsAllowed,
+    persistentRoom: true,
+    discoverable: false,
+    policyComponentIds: [ROLES_LIST_COMPONENT_ID],
+  };
+}
+
+/** Whether clients may use pseudonymous credentials here (a room without a base policy: yes). */
+export function pseudonymsAllowed(state: Pick<RoomState, 'base'>): boolean {
+  return state.base?.pseudonymsAllowed ?? true;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Room state through the app_data_dictionary
 
 const COMPONENT_NAMES: ReadonlyMap<number, string> = new Map([
   [PARTICIPANT_LIST_COMPONENT_ID, 'participant_list'],
   [ROOM_METADATA_COMPONENT_ID, 'room_metadata'],
   [ROLES_LIST_COMPONENT_ID, 'roles_list'],
+  [BASE_ROOM_POLICY_COMPONENT_ID, 'base_room_policy'],
+  [MINIMAL_METADATA_COMPONENT_ID, 'minimal_metadata'],
 ]);
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
@@ -488,11 +598,16 @@ function encodeComponents(state: RoomState): ComponentData[] {
   const participants = part('participants', () => encodeParticipantListData({ participants: state.participants }));
   const metadata = part('metadata', () => encodeRoomMetaData(state.metadata));
   const policy = part('policy', () => encodeRoleData(state.policy));
+  const base = state.base === undefined ? undefined : part('base', () => encodeBaseRoomPolicy(state.base!));
   crossRules(state.participants, state.policy);
+  minimalMetadataRules(state);
+  // Ascending component ids (the AppDataDictionary requires it); the optional ones only when set.
   return [
     { componentId: PARTICIPANT_LIST_COMPONENT_ID, data: participants },
     { componentId: ROOM_METADATA_COMPONENT_ID, data: metadata },
     { componentId: ROLES_LIST_COMPONENT_ID, data: policy },
+    ...(base ? [{ componentId: BASE_ROOM_POLICY_COMPONENT_ID, data: base }] : []),
+    ...(state.minimalMetadata ? [{ componentId: MINIMAL_METADATA_COMPONENT_ID, data: new Uint8Array(0) }] : []),
   ];
 }
 
@@ -526,18 +641,43 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
   const participants = component(PARTICIPANT_LIST_COMPONENT_ID, decodeParticipantListData).participants;
   const metadata = component(ROOM_METADATA_COMPONENT_ID, decodeRoomMetaData);
   const policy = component(ROLES_LIST_COMPONENT_ID, decodeRoleData);
+  const base = found.has(BASE_ROOM_POLICY_COMPONENT_ID) ? component(BASE_ROOM_POLICY_COMPONENT_ID, decodeBaseRoomPolicy) : undefined;
+  const mmr = found.get(MINIMAL_METADATA_COMPONENT_ID);
+  if (mmr !== undefined && mmr.length !== 0) throw new RoomStateError('AppDataDictionary', 'component_data[minimal_metadata]', 'must be empty');
+  const state: RoomState = { participants, metadata, policy, ...(base ? { base } : {}), ...(mmr !== undefined ? { minimalMetadata: true } : {}) };
   crossRules(participants, policy);
-  return { participants, metadata, policy };
+  minimalMetadataRules(state);
+  return state;
+}
+
+/** A minimal-metadata room allows pseudonyms and lists only pseudonyms (the tree's rule is room-commit.ts's). */
+function minimalMetadataRules(state: RoomState): void {
+  if (!state.minimalMetadata) return;
+  if (!pseudonymsAllowed(state)) throw new RoomStateError('RoomState', 'minimal_metadata', 'a minimal-metadata room must allow pseudonyms (base_room_policy.pseudonyms_allowed)');
+  state.participants.forEach((p, i) => {
+    if (!/^mimi:\/\/[^/]+\/p\/[^/]+$/.test(p.user)) throw new RoomStateError('RoomState', `participants[${i}]`, `${p.user} is not a pseudonym; a minimal-metadata room lists only pseudonyms`);
+  });
 }
 
 /** A new room's state: the creator in the preset's creator role, the name, nothing else set. */
-export function initialRoomState(opts: { roomUri: string; creator: string; roomName?: string; preset?: PolicyPresetName }): RoomState {
+export function initialRoomState(opts: {
+  roomUri: string;
+  creator: string;
+  roomName?: string;
+  preset?: PolicyPresetName;
+  /** Every member a pseudonym (implies pseudonyms allowed). */
+  minimalMetadata?: boolean;
+  /** Default true: clients may take part under pseudonyms (e.g. a connection's bootstrap room). */
+  pseudonymsAllowed?: boolean;
+}): RoomState {
   const preset = POLICY_PRESETS[opts.preset ?? 'cooperative'];
   if (preset === undefined) throw new TypeError(`unknown policy preset ${String(opts.preset)}`);
   const state: RoomState = {
     participants: [{ user: opts.creator, roleIndex: preset.creatorRole }],
     metadata: { roomUri: opts.roomUri, roomName: opts.roomName ?? '', roomDescriptions: [], roomAvatar: '', roomSubject: '', roomMood: '' },
     policy: structuredClone(preset.policy),
+    base: defaultBasePolicy(opts.minimalMetadata === true || opts.pseudonymsAllowed !== false),
+    ...(opts.minimalMetadata ? { minimalMetadata: true } : {}),
   };
   validateRoomState(state);
   return state;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CoreError, ROOM_PRESETS, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
-import { displayHandle } from '../../src-shared/identifiers.js';
+import { displayUser } from '../../src-shared/identifiers.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { SecretMode } from '../secrets/secret-store.js';
 import { Profile } from '../core/profile.js';
@@ -17,7 +17,8 @@ const USAGE = `usage:
   mimi content encode FILE.json          write deterministic CBOR to stdout
   mimi --profile DIR register --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
   mimi --profile DIR login    --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
-  mimi --profile DIR create-room NAME [--preset cooperative|moderated]   prints the room URI
+  mimi --profile DIR create-room NAME [--preset cooperative|moderated] [--minimal-metadata]   prints the room URI
+                          --minimal-metadata: members appear as pseudonyms; identities are verified inside
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
@@ -39,6 +40,10 @@ const USAGE = `usage:
                           [--limit N] [--cursor C]    JSON: status, results, nextCursor (fields ANDed)
   mimi --profile DIR searchable FIELD on|off   FIELD: handle, nick, email, phone, name (default: handle only)
   mimi --profile DIR profile show|set FIELD VALUE|clear FIELD   FIELD: nick, email, phone, name
+  mimi --profile DIR pseudonyms [--refill N] [--retire P]   JSON: the pseudonym pool (each pseudonym's state and rooms)
+  mimi --profile DIR connect USER         ask USER to connect (connection flow under pseudonyms); prints the request id
+  mimi --profile DIR connections          JSON: incoming and outgoing connection requests with their state
+  mimi --profile DIR accept|decline REQUEST   answer an incoming request (REQUEST: its id from connections)
 options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
@@ -85,6 +90,8 @@ const FLAGS_WITH_VALUE = new Set([
   'description',
   'avatar',
   'subject',
+  'refill',
+  'retire',
 ]);
 
 function parseArgs(argv: string[]): Parsed {
@@ -93,8 +100,8 @@ function parseArgs(argv: string[]): Parsed {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') throw new UsageError('');
-    if (a === '--yes') {
-      flags.set('yes', 'true'); // the one boolean option: confirms delete-account
+    if (a === '--yes' || a === '--minimal-metadata') {
+      flags.set(a.slice(2), 'true'); // the boolean options: confirm delete-account; a minimal-metadata room
       continue;
     }
     if (a.startsWith('--')) {
@@ -153,9 +160,18 @@ async function contentCommand(args: string[]): Promise<void> {
   }
 }
 
+/** MIMI_BOOTSTRAP_DESTROY_DELAY_MS=MIN-MAX: when a connection's bootstrap room goes (tests, demos). */
+function destroyDelay(): readonly [number, number] | undefined {
+  const v = process.env.MIMI_BOOTSTRAP_DESTROY_DELAY_MS;
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,9})-(\d{1,9})$/.exec(v);
+  if (!m || Number(m[1]) > Number(m[2])) throw new UsageError('MIMI_BOOTSTRAP_DESTROY_DELAY_MS must be MIN-MAX in milliseconds, e.g. 60000-600000');
+  return [Number(m[1]), Number(m[2])];
+}
+
 async function openProfile(p: Parsed): Promise<Profile> {
   const dir = path.resolve(need(p, 'profile'));
-  const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p) });
+  const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p), bootstrapDestroyDelayMs: destroyDelay() });
   // Problems with one event (a message that does not decrypt, ...) are reported, not fatal.
   profile.on('error', (message: string) => process.stderr.write(`mimi: warning: ${message}\n`));
   return profile;
@@ -168,6 +184,7 @@ async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): 
     await profile.start();
     const result = await fn(profile);
     await deliverQueued(profile, waiting);
+    await profile.runDueWork(); // e.g. a connection's bootstrap room whose time has come
     return result;
   } finally {
     await profile.close();
@@ -266,14 +283,14 @@ async function main(argv: string[]): Promise<void> {
       const preset = p.flags.get('preset') ?? 'cooperative';
       if (!(ROOM_PRESETS as readonly string[]).includes(preset)) throw new UsageError(`--preset must be one of ${ROOM_PRESETS.join(', ')}`);
       return withProfile(p, async (profile) => {
-        const room = await profile.createRoom(args[0], preset as RoomPreset);
+        const room = p.flags.has('minimal-metadata') ? await profile.createMinimalMetadataRoom(args[0], preset as RoomPreset) : await profile.createRoom(args[0], preset as RoomPreset);
         process.stdout.write(room.roomUri + '\n');
       });
     }
     case 'rooms':
       arity(args, 0, cmd);
       return withProfile(p, async (profile) => {
-        for (const r of profile.rooms()) process.stdout.write(`${r.roomUri}\t${r.name}\t${r.members.map(displayHandle).join(',')}\n`);
+        for (const r of profile.rooms()) process.stdout.write(`${r.roomUri}\t${r.name}\t${r.members.map(displayUser).join(',')}\n`);
       });
     case 'add':
       arity(args, 2, cmd);
@@ -351,6 +368,22 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'profile':
       return profileCommand(p, args);
+    case 'pseudonyms':
+      return pseudonymsCommand(p, args);
+    case 'connect':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => {
+        const view = await profile.connect(args[0]);
+        await profile.flushOutbox(DELIVERY_WAIT_MS); // the request itself is a message
+        process.stdout.write(`${view.outgoing[view.outgoing.length - 1].id}\n`);
+      });
+    case 'connections':
+      arity(args, 0, cmd);
+      return withProfile(p, async (profile) => printJson(profile.connectionList()));
+    case 'accept':
+    case 'decline':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => printJson(cmd === 'accept' ? await profile.acceptConnection(args[0]) : await profile.declineConnection(args[0])));
     case undefined:
       throw new UsageError('');
     default:
@@ -374,6 +407,24 @@ function profileCommand(p: Parsed, args: string[]): Promise<void> {
   if (!Object.prototype.hasOwnProperty.call(SETTABLE, field)) throw new UsageError(`profile ${sub} FIELD: one of ${Object.keys(SETTABLE).join(', ')}`);
   const key = SETTABLE[field as keyof typeof SETTABLE];
   return withProfile(p, async (profile) => printJson(await profile.setProfileFields({ [key]: sub === 'set' ? value : null })));
+}
+
+/**
+ * `pseudonyms`: the pool as JSON; `--refill N` asks the provider for N more first, `--retire P`
+ * retires one (its rooms are left, its KeyPackages withdrawn). Without either, an empty or low pool
+ * is topped up (the app does that in the background; a script has no background).
+ */
+function pseudonymsCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 0, 'pseudonyms');
+  const refill = p.flags.get('refill');
+  const retire = p.flags.get('retire');
+  if (refill !== undefined && !/^\d{1,2}$/.test(refill)) throw new UsageError('--refill takes a number from 1 to 50');
+  return withProfile(p, async (profile) => {
+    if (retire !== undefined) await profile.retirePseudonym(retire);
+    if (refill !== undefined) await profile.refillPseudonyms(Number(refill));
+    else if (retire === undefined && profile.pseudonymPool().unused < profile.pseudonymPool().threshold) await profile.refillPseudonyms(profile.pseudonymPool().batch);
+    printJson(profile.pseudonymPool());
+  });
 }
 
 const METADATA_FLAGS = ['name', 'description', 'avatar', 'subject'] as const;
@@ -456,7 +507,7 @@ async function tail(profile: Profile, roomRef: string, count: number, timeoutS: 
     }
     const rows = profile.page(roomUri, null, count);
     if (rows.length >= count) {
-      for (const m of rows.reverse()) process.stdout.write(`${displayHandle(m.sender)}\t${m.text}\n`);
+      for (const m of rows.reverse()) process.stdout.write(`${displayUser(m.sender)}\t${m.text}\n`);
       return;
     }
     if (Date.now() > deadline) throw new CoreError('internal', `only ${rows.length} of ${count} message(s) arrived within ${timeoutS} s`);

@@ -36,6 +36,16 @@ export interface ProfileOptions {
   /** Overrides for the embedded provider, whose port and CA are the app's to decide. */
   providerUrl?: string;
   caPem?: string;
+  /**
+   * Keep the pseudonym pool filled in the background once connected (the app). Off for the `mimi`
+   * command, whose runs are short: it refills when a command needs a pseudonym or is asked to.
+   */
+  keepPseudonymPool?: boolean;
+  /**
+   * The connection flow destroys a bootstrap room after a random delay in this range (ms) once
+   * the request is answered (connections.ts); default 1 to 10 minutes.
+   */
+  bootstrapDestroyDelayMs?: readonly [number, number];
 }
 
 export interface SignInDetails {

@@ -11,6 +11,8 @@ import {
   type AccountView,
   type AppInfo,
   type ConsentListView,
+  type ConnectionsView,
+  type PseudonymPoolView,
   type FindArgs,
   type ProfileField,
   type ProfileFieldsArgs,
@@ -119,6 +121,7 @@ class Core implements AppCore {
       engine: this.engine,
       secretMode: this.opts.secretMode,
       safeStorage: this.opts.safeStorage,
+      keepPseudonymPool: true,
       ...(embedded && this.provider ? { providerUrl: this.provider.url, caPem: this.provider.caPem } : {}),
     };
   }
@@ -144,6 +147,8 @@ class Core implements AppCore {
     p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
     // Listening makes the Profile fetch the list on connect and on each 'consent' push notice.
     p.on('consent', (consent: ConsentListView) => this.emit({ type: 'consent', accountId: p.id, consent }));
+    p.on('pseudonyms', (pool: PseudonymPoolView) => this.emit({ type: 'pseudonyms', accountId: p.id, pool }));
+    p.on('connections', (connections: ConnectionsView) => this.emit({ type: 'connections', accountId: p.id, connections }));
     // Connect in the background: the UI shows "connecting" and the outbox waits meanwhile.
     p.start().catch(() => undefined);
   }
@@ -256,6 +261,7 @@ class Core implements AppCore {
   rooms = {
     list: async (accountId: string): Promise<RoomView[]> => this.profile(accountId).rooms(),
     create: (accountId: string, name: string, preset: RoomPreset | null) => this.profile(accountId).createRoom(name, preset ?? undefined),
+    createMinimalMetadata: (accountId: string, name: string, preset: RoomPreset | null) => this.profile(accountId).createMinimalMetadataRoom(name, preset ?? undefined),
     addMember: (accountId: string, roomUri: string, user: string) => this.profile(accountId).addMember(roomUri, user),
     leave: (accountId: string, roomUri: string) => this.profile(accountId).leaveRoom(roomUri),
     join: (accountId: string, roomUri: string) => this.profile(accountId).joinRoom(roomUri),
@@ -285,6 +291,19 @@ class Core implements AppCore {
     revoke: (accountId: string, user: string, roomUri: string | null) => this.profile(accountId).revokeConsent(user, roomUri ?? undefined),
     block: (accountId: string, user: string) => this.profile(accountId).blockUser(user),
     unblock: (accountId: string, user: string) => this.profile(accountId).unblockUser(user),
+  };
+
+  connections = {
+    list: async (accountId: string): Promise<ConnectionsView> => this.profile(accountId).connectionList(),
+    connect: (accountId: string, user: string) => this.profile(accountId).connect(user),
+    accept: (accountId: string, id: string) => this.profile(accountId).acceptConnection(id),
+    decline: (accountId: string, id: string) => this.profile(accountId).declineConnection(id),
+  };
+
+  pseudonyms = {
+    list: async (accountId: string): Promise<PseudonymPoolView> => this.profile(accountId).pseudonymPool(),
+    refill: (accountId: string, count: number) => this.profile(accountId).refillPseudonyms(count),
+    retire: (accountId: string, userPseudonym: string) => this.profile(accountId).retirePseudonym(userPseudonym),
   };
 
   people = {

@@ -4,7 +4,7 @@
 // takes the other modules it builds on as constructor arguments.
 
 import type { ConsentListResponse } from '../../src-shared/provider-api.js';
-import type { MessageView } from '../../src-shared/contract.js';
+import type { ConnectionsView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import type { ProviderClient } from '../net/provider-client.js';
@@ -31,6 +31,10 @@ export interface ProfileEventMap {
   commitRetry: [roomUri: string, epoch: bigint];
   /** The consent list changed (only fetched while someone listens). */
   consent: [list: ConsentListResponse];
+  /** The pseudonym pool changed (issued, used by a room, retired, refilling, a problem). */
+  pseudonyms: [pool: PseudonymPoolView];
+  /** A connection request arrived or changed state. */
+  connections: [view: ConnectionsView];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

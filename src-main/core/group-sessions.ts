@@ -3,10 +3,11 @@
 // once per session) and the room state of the epoch before the current one.
 
 import { CoreError } from '../../src-shared/contract.js';
-import { fromB64, toB64 } from '../../src-shared/bytes.js';
+import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
 import { userOfDevice } from '../../src-shared/identifiers.js';
 import { ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
-import type { GroupSession, MlsEngine } from '../mls/engine.js';
+import type { GroupSession, Member, MemberIdentityLink, MlsEngine } from '../mls/engine.js';
+import type { IdentityView } from '../../src-shared/contract.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import { readRoomState } from './room-view.js';
 
@@ -72,12 +73,102 @@ export function roomStateOf(s: GroupSession): RoomState | undefined {
   return state;
 }
 
+/**
+ * The user a member's leaf speaks for: the device's user for a basic credential, the user
+ * pseudonym for a pseudonymous one (a room with pseudonyms names only those).
+ */
+export function userOfMember(m: Member): string {
+  return m.pseudonym?.userPseudonym ?? userOfDevice(m.identity);
+}
+
+/** The user behind a client identity (device URI or client pseudonym) in any of `sessions`. */
+export function userOfIdentity(identity: string, ...sessions: GroupSession[]): string {
+  for (const s of sessions) {
+    const m = s.members().find((x) => x.identity === identity);
+    if (m) return userOfMember(m);
+  }
+  return userOfDevice(identity); // not a leaf (any more): only a device URI names its user
+}
+
+/** Who this account is in the room: the user of this device's own leaf. */
+export function myUser(s: GroupSession, fallback: string): string {
+  const mine = s.members().find((m) => m.leafIndex === s.ownLeafIndex);
+  return mine ? userOfMember(mine) : fallback;
+}
+
+/** leaf identity -> user, for the room-state checks (room-commit.ts). */
+export function leafUsers(...sessions: GroupSession[]): (identity: string) => string {
+  const map = new Map<string, string>();
+  for (const s of sessions) for (const m of s.members()) map.set(m.identity, userOfMember(m));
+  return (identity) => map.get(identity) ?? userOfDevice(identity);
+}
+
+/**
+ * The real identity behind each pseudonym in the room, as far as this member can verify it: every
+ * client of the pseudonym has a verified identity link (sealed with the room's key, signed by the
+ * real device key) and all of them name the same user. `me`: this account's own pseudonym is shown
+ * as this account.
+ */
+export function memberIdentities(
+  s: GroupSession,
+  myRealUser: string,
+  authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean,
+): Map<string, IdentityView> {
+  const out = new Map<string, IdentityView>();
+  if (!s.members().some((m) => m.pseudonym)) return out;
+  const me = myUser(s, myRealUser);
+  const byUser = new Map<string, MemberIdentityLink[]>();
+  for (const l of s.identityLinks({ authenticate })) byUser.set(l.userPseudonym, [...(byUser.get(l.userPseudonym) ?? []), l]);
+  for (const [pseudonym, links] of byUser) {
+    if (pseudonym === me) {
+      out.set(pseudonym, { user: myRealUser, verified: true });
+      continue;
+    }
+    const users = new Set(links.flatMap((l) => (l.status === 'verified' ? [l.userUri] : [])));
+    const open = links.find((l) => l.status !== 'verified');
+    if (!open && users.size === 1) {
+      out.set(pseudonym, { user: [...users][0], verified: true });
+      continue;
+    }
+    const problem =
+      users.size > 1
+        ? 'its clients name different people'
+        : open?.status === 'pending'
+          ? 'has not published their identity in this room yet'
+          : open?.status === 'unknownKey'
+            ? 'their identity is sealed under a room key this device does not have yet'
+            : open?.status === 'invalid'
+              ? `their identity link is not valid: ${open.reason}`
+              : 'unknown';
+    out.set(pseudonym, { verified: false, problem });
+  }
+  return out;
+}
+
+/**
+ * Device keys as this device first saw them (trust on first use): there is no key directory yet,
+ * so a link signed by a key other than the one first seen for that device is not verified. Our
+ * own device must sign with our own key.
+ */
+export function deviceKeyCheck(db: ProfileDb, own: { identity: string; signaturePublicKey: Uint8Array }): (deviceUri: string, key: Uint8Array) => boolean {
+  return (deviceUri, key) => {
+    const hex = toHex(key);
+    if (deviceUri === own.identity) return hex === toHex(own.signaturePublicKey);
+    const seen = db.getMeta(`device-key:${deviceUri}`);
+    if (seen === undefined) {
+      db.setMeta(`device-key:${deviceUri}`, hex);
+      return true;
+    }
+    return seen === hex;
+  };
+}
+
 /** The users with at least one client in the group. */
 export function activeUsers(s: GroupSession): Set<string> {
-  return new Set(s.members().map((m) => userOfDevice(m.identity)));
+  return new Set(s.members().map(userOfMember));
 }
 
 /** The identities of `userUri`'s clients in the group. */
 export function devicesOf(s: GroupSession, userUri: string): string[] {
-  return s.members().filter((m) => userOfDevice(m.identity) === userUri).map((m) => m.identity);
+  return s.members().filter((m) => userOfMember(m) === userUri).map((m) => m.identity);
 }

@@ -6,23 +6,44 @@
 import { CoreError } from '../../src-shared/contract.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
-import { decodeContent, messageId } from '../../src-shared/content.js';
-import { displayHandle, parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
+import { decodeContent, messageId, type MimiContent } from '../../src-shared/content.js';
+import { displayUser, parseMimiUri } from '../../src-shared/identifiers.js';
 import { welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { findIdentityLinkKeys } from '../../src-shared/identity-link.js';
+import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
 import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
 import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
 import type { RoomState } from '../../src-shared/room-state.js';
 import type { CheckResult } from '../../src-shared/room-policy.js';
-import { MlsError, type GroupSession, type Incoming } from '../mls/engine.js';
+import { MlsError, type DeviceKeys, type GroupSession, type Incoming } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { roomStateOf } from './group-sessions.js';
+import { leafUsers, myUser, roomStateOf, userOfIdentity } from './group-sessions.js';
 import type { KeyPackages } from './key-packages.js';
 import { toView } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 import { readRoomState } from './room-view.js';
 
+/** What other concerns (pseudonyms, connections) add to incoming events. */
+export interface IncomingHooks {
+  /** The keys of one of our client pseudonyms: a Welcome to its KeyPackage joins with them. */
+  pseudonymKeys(clientPseudonym: string): DeviceKeys | undefined;
+  /** Whether a connection-only KeyPackage of these pseudonymous keys may be used: a request of ours awaits its answer. */
+  expectsConnection(keys: DeviceKeys): boolean;
+  /** After a Welcome joined `roomUri` as one of our pseudonyms (its keys). */
+  joinedAsPseudonym(roomUri: string, keys: DeviceKeys): void;
+  /**
+   * A decrypted message before it is stored: 'timeline' to store it as usual, 'consumed' when a
+   * hook took it (a control message such as a connection request), never shown as text.
+   */
+  message(roomUri: string, sender: string, content: MimiContent, session: GroupSession): 'timeline' | 'consumed';
+  /** After a commit was adopted. */
+  committed(roomUri: string, session: GroupSession): void;
+}
+
 export class IncomingEvents {
+  hooks?: IncomingHooks;
+
   constructor(
     private readonly ctx: ProfileContext,
     private readonly commits: RoomCommits,
@@ -51,7 +72,15 @@ export class IncomingEvents {
       const refHex = toHex(ref);
       const kp = db.getKeyPackage(refHex);
       if (!kp) continue;
-      const session = await engine.joinFromWelcome(keys, welcome, { publicMessage: kp.publicMessage, ref, privateState: kp.privateState }, ev.ratchetTree ? fromB64(ev.ratchetTree) : undefined);
+      // A KeyPackage of one of our pseudonyms joins with that pseudonym's own keys.
+      const joinKeys = kp.clientPseudonym ? this.hooks?.pseudonymKeys(kp.clientPseudonym) : keys;
+      if (!joinKeys) throw new MlsError('notMember', `a Welcome arrived for a KeyPackage of ${kp.clientPseudonym}, a pseudonym this device no longer holds`);
+      // A KeyPackage valid for initial connections only is used for nothing else: only the answer
+      // to one of our own connection requests may welcome it.
+      if (kp.clientPseudonym && isConnectionOnlyKeyPackage(kp.publicMessage) && !this.hooks?.expectsConnection(joinKeys)) {
+        throw new MlsError('invalid', `refused a Welcome into ${ev.roomUri}: it used a KeyPackage valid for initial connections only, and no connection request of ours is waiting for it`);
+      }
+      const session = await engine.joinFromWelcome(joinKeys, welcome, { publicMessage: kp.publicMessage, ref, privateState: kp.privateState }, ev.ratchetTree ? fromB64(ev.ratchetTree) : undefined);
       db.tx(() => {
         if (!kp.lastResort) db.deleteKeyPackage(refHex);
         if (db.getRoom(ev.roomUri)) {
@@ -64,7 +93,8 @@ export class IncomingEvents {
       sessions.set(ev.roomUri, session);
       this.ctx.emit('rooms');
       this.ctx.emit('epoch');
-      void this.keyPackages.replenish(false).catch(() => undefined);
+      if (kp.clientPseudonym) this.hooks?.joinedAsPseudonym(ev.roomUri, joinKeys);
+      else void this.keyPackages.replenish(false).catch(() => undefined);
       return;
     }
     throw new MlsError('notMember', 'a Welcome arrived for none of our KeyPackages');
@@ -83,7 +113,7 @@ export class IncomingEvents {
     const state = roomStateOf(s);
     if (result.kind === 'commit' && state) verifyCommit(s, session, state, result, payload);
     if (result.kind === 'application') {
-      const sender = userOfDevice(result.senderIdentity);
+      const sender = userOfIdentity(result.senderIdentity, s, session);
       // Judged by the state of the epoch it was sent in, as the hub judged it.
       const then = result.epoch < s.epoch ? sessions.priorState(ev.roomUri, result.epoch, state) : state;
       const may = then ? checkMessage(then, sender) : { ok: true as const };
@@ -93,14 +123,33 @@ export class IncomingEvents {
           sessions.save(ev.roomUri, session);
           db.setMeta('cursor', String(ev.seq));
         });
-        this.ctx.emit('error', `A message from ${displayHandle(sender)} was hidden: the room policy does not let them send (${may.denied}).`);
+        this.ctx.emit('error', `A message from ${displayUser(sender)} was hidden: the room policy does not let them send (${may.denied}).`);
         return;
       }
       const content = result.plaintext;
       const c = decodeContent(content); // throws on malformed content; nothing stored
       const senderExt = c.extensions.get(1);
       if (typeof senderExt === 'string' && senderExt !== sender) throw new MlsError('invalid', 'content sender does not match the MLS sender');
-      const own = sender === config.userUri;
+      const own = sender === myUser(s, config.userUri);
+      // Identity link keys for a member who joined without a Welcome (docs/pseudonyms.md): kept in
+      // the group state, never shown.
+      const linkKeys = own ? undefined : findIdentityLinkKeys(c);
+      if (linkKeys) {
+        const updated = session.withIdentityLinkKeys(linkKeys);
+        db.tx(() => {
+          sessions.save(ev.roomUri, updated);
+          db.setMeta('cursor', String(ev.seq));
+        });
+        this.ctx.emit('rooms');
+        return;
+      }
+      if (!own && this.hooks?.message(ev.roomUri, sender, c, session) === 'consumed') {
+        db.tx(() => {
+          sessions.save(ev.roomUri, session);
+          db.setMeta('cursor', String(ev.seq));
+        });
+        return;
+      }
       const row = db.tx(() => {
         sessions.save(ev.roomUri, session);
         db.setMeta('cursor', String(ev.seq));
@@ -122,6 +171,7 @@ export class IncomingEvents {
       if (result.kind === 'commit' && result.selfRemoved) db.markLeft(ev.roomUri);
       db.setMeta('cursor', String(ev.seq));
     });
+    if (result.kind === 'commit') this.hooks?.committed(ev.roomUri, session);
     this.ctx.emit('epoch');
     this.ctx.emit('rooms');
   }
@@ -147,7 +197,7 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
   }
   const who = (() => {
     try {
-      return userOfDevice(result.committer);
+      return userOfIdentity(result.committer, before, after);
     } catch {
       return '';
     }
@@ -159,6 +209,7 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
       before: state,
       after: next,
       committer: who,
+      userOf: leafUsers(before, after),
       devicesBefore: before.members().map((m) => m.identity),
       devicesAfter: after.members().map((m) => m.identity),
       departed: new Set(result.departed),
@@ -167,7 +218,7 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
       extensionsAfter,
     });
   } catch (e) {
-    throw new MlsError('invalid', `ignored a commit by ${who ? displayHandle(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);
+    throw new MlsError('invalid', `ignored a commit by ${who ? displayUser(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);
   }
-  if (!verdict.ok) throw new MlsError('invalid', `ignored a commit by ${displayHandle(who)} that the room policy forbids: ${denialText(verdict)}`);
+  if (!verdict.ok) throw new MlsError('invalid', `ignored a commit by ${displayUser(who)} that the room policy forbids: ${denialText(verdict)}`);
 }

@@ -4,13 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { CoreError, type RoomPreset, type RoomView } from '../../src-shared/contract.js';
 import { fromB64, toB64 } from '../../src-shared/bytes.js';
-import { displayHandle, newRoomUri, parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
-import { initialRoomState, roleOf } from '../../src-shared/room-state.js';
+import { displayUser, newRoomUri, parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
+import { initialRoomState, pseudonymsAllowed, roleOf } from '../../src-shared/room-state.js';
+import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import { ProviderError } from '../net/provider-client.js';
+import type { DeviceKeys } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { roomStateOf } from './group-sessions.js';
+import { devicesOf, myUser, roomStateOf } from './group-sessions.js';
 import { COMMIT_ATTEMPTS, type RoomCommits } from './room-commits.js';
 import type { RoomReads } from './room-reads.js';
 import { addedRole, roomStateExtension, withParticipant } from './room-view.js';
@@ -29,13 +31,23 @@ export class Membership {
     private readonly reads: RoomReads,
   ) {}
 
-  async createRoom(name: string, preset: RoomPreset = 'cooperative'): Promise<RoomView> {
-    const { config, client, engine, keys, db, sessions } = this.ctx;
+  /**
+   * A new room with this device as its one member. `as`: take part under a pseudonym of the pool
+   * (its own keys; the room state names the user pseudonym as creator) instead of the account.
+   */
+  async createRoom(
+    name: string,
+    preset: RoomPreset = 'cooperative',
+    as?: { keys: DeviceKeys; userPseudonym: string; minimalMetadata?: boolean },
+    localName = name,
+  ): Promise<RoomView> {
+    const { config, client, engine, db, sessions } = this.ctx;
+    const keys = as?.keys ?? this.ctx.keys;
     if (name.length > 100) throw new CoreError('invalidArgument', 'A room name has at most 100 characters.');
     const roomUri = newRoomUri(config.domain);
     // The room state (creator as admin, the name, the preset's roles) is in the GroupContext from
     // epoch 0, and the hub reads it from the GroupInfo it gets with the room.
-    const state = initialRoomState({ roomUri, creator: config.userUri, roomName: name, preset });
+    const state = initialRoomState({ roomUri, creator: as?.userPseudonym ?? config.userUri, roomName: name, preset, minimalMetadata: as?.minimalMetadata });
     // The hub (our provider) goes first in external_senders so it can propose Removes, e.g. of a
     // deleted account's devices (ts-mls finds external senders only in that position).
     let hubSender: Uint8Array;
@@ -52,7 +64,7 @@ export class Membership {
       } catch (e) {
         throw toCoreError(e, 'Could not create the room');
       }
-      db.insertRoom({ roomUri, name, hubDomain: config.domain, epoch: session.epoch, groupState: session.encode() });
+      db.insertRoom({ roomUri, name: localName, hubDomain: config.domain, epoch: session.epoch, groupState: session.encode() });
       sessions.set(roomUri, session);
     });
     this.ctx.emit('rooms');
@@ -61,45 +73,75 @@ export class Membership {
 
   /** Add a user (all their devices) to a room: claim KeyPackages, commit, hub routes the Welcome. */
   async addMember(roomUri: string, user: string): Promise<RoomView> {
-    const { config, client, engine, sessions } = this.ctx;
+    const { config, client, sessions } = this.ctx;
     const userUri = userArg(config.domain, user);
     this.reads.roomView(roomUri); // throws roomUnknown
     // Refuse before any KeyPackage is spent if our role may not add them.
-    const current = roomStateOf(sessions.get(roomUri));
-    if (current) {
-      if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw new CoreError('notAllowed', `${displayHandle(userUri)} is banned from this room; unban them first.`);
-      const role = roleOf(current, userUri) || addedRole(current, config.userUri);
-      this.commits.precheck(sessions.get(roomUri), roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [`${userUri.replace('/u/', '/d/')}/candidate`], `add ${displayHandle(userUri)}`);
-    }
+    this.precheckAdd(roomUri, userUri);
+    // Where this account is a pseudonym, it claims as that pseudonym: the target's provider
+    // learns nothing of the account.
+    const me = myUser(sessions.get(roomUri), config.userUri);
+    const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
     let claim;
     try {
-      claim = await client.claim({ roomUri, users: [userUri] });
+      claim = await client.claim({ roomUri, users: [userUri], ...(asPseudonym ? { asPseudonym } : {}) });
     } catch (e) {
-      throw toCoreError(e, `Could not fetch key material for ${displayHandle(userUri)}`);
+      throw toCoreError(e, `Could not fetch key material for ${displayUser(userUri)}`);
     }
     const result = claim.results.find((r) => r.userUri === userUri);
     if (!result || (result.status !== 'success' && result.status !== 'partialSuccess')) {
       const status = result?.status ?? 'userUnknown';
-      if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayHandle(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
+      if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayUser(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
       if (status === 'noConsent') {
-        throw new CoreError('noConsent', `${displayHandle(userUri)} has not consented to being added by you (noConsent). Ask for consent first: mimi consent request ${displayHandle(userUri)}`);
+        throw new CoreError('noConsent', `${displayUser(userUri)} has not consented to being added by you (noConsent). Ask for consent first: mimi consent request ${displayUser(userUri)}`);
       }
       if (status === 'noConsentForThisRoom') {
-        throw new CoreError('noConsent', `${displayHandle(userUri)} has consented to other rooms, not this one (noConsentForThisRoom). Ask for consent for it: mimi consent request ${displayHandle(userUri)} --room ${roomUri}`);
+        throw new CoreError('noConsent', `${displayUser(userUri)} has consented to other rooms, not this one (noConsentForThisRoom). Ask for consent for it: mimi consent request ${displayUser(userUri)} --room ${roomUri}`);
       }
-      throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now (${status}).`);
+      throw new CoreError('noKeyMaterial', `${displayUser(userUri)} has no device that can join right now (${status}).`);
     }
     const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
-    if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayHandle(userUri)} has no device that can join right now.`);
+    if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayUser(userUri)} has no device that can join right now.`);
+    // KeyPackages valid for initial connections only are for the connection flow (connections.ts), nothing else.
+    if (keyPackages.some((k) => isConnectionOnlyKeyPackage(k))) {
+      throw new CoreError('notAllowed', `${displayUser(userUri)} offers only KeyPackages valid for initial connections; they cannot be added to this room. Connect with them first.`);
+    }
+    return this.addClients(roomUri, userUri, keyPackages);
+  }
+
+  /** Whether our role may add `userUri` here (and they are not banned); throws what is missing. */
+  private precheckAdd(roomUri: string, userUri: string): void {
+    const { config, sessions } = this.ctx;
+    const s = sessions.get(roomUri);
+    const current = roomStateOf(s);
+    if (!current) return;
+    if (current.minimalMetadata && !parseMimiUriAs('pseudonym', userUri)) {
+      throw new CoreError('notAllowed', `This is a minimal-metadata room: every member takes part as a pseudonym. Add one of ${displayUser(userUri)}'s pseudonyms (mimi://…/p/…) instead.`);
+    }
+    if (!pseudonymsAllowed(current) && parseMimiUriAs('pseudonym', userUri)) throw new CoreError('notAllowed', 'This room does not allow pseudonyms (pseudonyms_allowed is off).');
+    if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw new CoreError('notAllowed', `${displayUser(userUri)} is banned from this room; unban them first.`);
+    const role = roleOf(current, userUri) || addedRole(current, myUser(s, config.userUri));
+    const candidate = `${userUri}#candidate`;
+    this.commits.precheck(s, roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [candidate], `add ${displayUser(userUri)}`, (d) =>
+      d === candidate ? userUri : undefined,
+    );
+  }
+
+  /**
+   * Add `userUri`'s clients from KeyPackages already in hand (claimed, or carried in a connection
+   * request): they go on the participant list in the same commit.
+   */
+  async addClients(roomUri: string, userUri: string, keyPackages: Uint8Array[]): Promise<RoomView> {
+    const { config, engine } = this.ctx;
+    this.precheckAdd(roomUri, userUri);
     const addedDevices = keyPackages.map((k) => engine.keyPackageIdentity(k));
     await this.commits.commitWithRetry(
       roomUri,
       async (s) => {
         const state = roomStateOf(s);
         if (!state) return s.add(keyPackages);
-        // The user goes on the list in the same commit that adds their clients.
-        const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, config.userUri));
-        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, `add ${displayHandle(userUri)}`);
+        const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, myUser(s, config.userUri)));
+        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, `add ${displayUser(userUri)}`, (d) => (addedDevices.includes(d) ? userUri : undefined));
       },
       { addUsers: [userUri] },
     );
@@ -186,7 +228,7 @@ export class Membership {
     await this.ctx.serial.run(async () => {
       const { client, db, sessions, config } = this.ctx;
       const s = sessions.get(roomUri);
-      const mine = s.members().filter((m) => userOfDevice(m.identity) === config.userUri).map((m) => m.identity);
+      const mine = devicesOf(s, myUser(s, config.userUri));
       const { session, proposals } = await s.proposeRemove(mine);
       try {
         await client.proposals(roomUri, { proposals: proposals.map(toB64) });

@@ -5,13 +5,13 @@
 
 import { CoreError, type MessageView } from '../../src-shared/contract.js';
 import { toB64, toHex } from '../../src-shared/bytes.js';
-import { encodeContent, messageId, textMessage } from '../../src-shared/content.js';
-import { parseMimiUri } from '../../src-shared/identifiers.js';
+import { encodeContent, messageId, textMessage, type MimiContent } from '../../src-shared/content.js';
+import { parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { roomStateOf } from './group-sessions.js';
+import { myUser, roomStateOf } from './group-sessions.js';
 import { toView } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 
@@ -26,18 +26,28 @@ export class Outbox {
   ) {}
 
   async send(roomUri: string, text: string): Promise<MessageView> {
+    if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
+    return this.sendContent(roomUri, (me) => textMessage({ senderUri: me, roomUri, text }));
+  }
+
+  /**
+   * Queue any mimi-content message (text, or a part such as a connection request). `build` gets
+   * the sender: this account, or its pseudonym in a room with pseudonyms, in MLS and in the content.
+   */
+  async sendContent(roomUri: string, build: (me: string) => MimiContent): Promise<MessageView> {
     const { db, config } = this.ctx;
     const room = db.getRoom(roomUri);
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
-    if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
-    const state = roomStateOf(this.ctx.sessions.get(roomUri));
-    const may = state ? checkMessage(state, config.userUri) : { ok: true as const };
+    const session = this.ctx.sessions.get(roomUri);
+    const state = roomStateOf(session);
+    const me = myUser(session, config.userUri);
+    const may = state ? checkMessage(state, me) : { ok: true as const };
     if (!may.ok) throw new CoreError('notAllowed', `You cannot send messages in this room: your ${denialText(may)}.`);
-    const content = encodeContent(textMessage({ senderUri: config.userUri, roomUri, text }));
+    const content = encodeContent(build(me));
     const id = toHex(messageId(content));
     const row = db.tx(() => {
-      const m = db.insertMessage({ roomUri, messageId: id, sender: config.userUri, content, timestamp: Date.now(), status: 'pending' }, false)!;
+      const m = db.insertMessage({ roomUri, messageId: id, sender: me, content, timestamp: Date.now(), status: 'pending' }, false)!;
       db.enqueue({ requestId: id, roomUri, messageSeq: m.seq, content });
       return m;
     });
@@ -94,14 +104,17 @@ export class Outbox {
         // must never be used twice, even if we crash right after sending.
         // MLS forbids application messages while proposals are pending: commit them first.
         if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
-        const message = await serial.run(async () => {
+        const { message, me } = await serial.run(async () => {
           const s = sessions.get(item.roomUri);
           const { session, message } = await s.encrypt(item.content);
           sessions.save(item.roomUri, session);
-          return message;
+          return { message, me: myUser(s, this.ctx.config.userUri) };
         });
         db.bumpAttempts(item.requestId);
-        const res = await client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId });
+        // A PrivateMessage hides its sender: where we are a pseudonym, say which one (the provider
+        // checks it is ours and names it to the hub instead of the account).
+        const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
+        const res = await client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId, ...(asPseudonym ? { asPseudonym } : {}) });
         this.noteHub(item.roomUri, true);
         db.tx(() => {
           db.dequeue(item.requestId);

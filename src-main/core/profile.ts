@@ -17,6 +17,8 @@
 //   consent-actions.ts     consent requests, grants and blocks
 //   discovery.ts           profile fields and searching for users
 //   key-packages.ts        this device's KeyPackages on the provider
+//   pseudonym-pool.ts      the account's pseudonyms, their keys and KeyPackages
+//   connections.ts         the connection flow (requests under pseudonyms, accept, decline)
 //
 // Data flow of one message: send() stores it as pending and queues it in the outbox in one
 // transaction -> the outbox pump encrypts it (persisting the advanced ratchet before anything
@@ -26,7 +28,7 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { MessageView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
+import type { ConnectionsView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
 import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import type { SecretMode, SecretStore } from '../secrets/secret-store.js';
@@ -42,6 +44,8 @@ import { IncomingEvents } from './incoming.js';
 import { KeyPackages } from './key-packages.js';
 import { Membership } from './membership.js';
 import { Outbox } from './outbox.js';
+import { PseudonymPool } from './pseudonym-pool.js';
+import { Connections } from './connections.js';
 import { RoomCommits } from './room-commits.js';
 import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
@@ -66,7 +70,10 @@ export class Profile extends EventEmitter {
   private readonly consent: ConsentActions;
   private readonly discovery: Discovery;
   private readonly keyPackages: KeyPackages;
+  private readonly pool: PseudonymPool;
+  private readonly connections: Connections;
   private readonly link: ProviderConnection;
+  private readonly commits: RoomCommits;
   private readonly secrets: SecretStore;
   // Also in ctx, and kept here because tests reach them (as they do session() and onGroupMessage()).
   private readonly client: ProviderClient;
@@ -76,6 +83,7 @@ export class Profile extends EventEmitter {
     readonly dir: string,
     account: OpenedAccount,
     engine: MlsEngine,
+    opts: Pick<ProfileOptions, 'keepPseudonymPool' | 'bootstrapDestroyDelayMs'> = {},
   ) {
     super();
     const { config, client, db, keys } = account;
@@ -103,6 +111,7 @@ export class Profile extends EventEmitter {
       listenerCount: (event) => this.listenerCount(event),
     };
     const commits = new RoomCommits(this.ctx);
+    this.commits = commits;
     this.reads = new RoomReads(this.ctx);
     this.membership = new Membership(this.ctx, commits, this.reads);
     this.roomState = new RoomStateActions(this.ctx, commits);
@@ -111,6 +120,28 @@ export class Profile extends EventEmitter {
     this.incoming = new IncomingEvents(this.ctx, commits, this.keyPackages);
     this.consent = new ConsentActions(this.ctx, this.reads);
     this.discovery = new Discovery(this.ctx);
+    this.pool = new PseudonymPool(this.ctx, () => this.id);
+    if (opts.keepPseudonymPool) {
+      this.on('caughtUp', () => {
+        this.pool.maintain();
+        void this.pool.syncCounts();
+      });
+    }
+    this.connections = new Connections(this.ctx, this.pool, this.membership, this.outbox, opts.bootstrapDestroyDelayMs);
+    this.incoming.hooks = {
+      pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
+      expectsConnection: (keys) => this.connections.expects(keys),
+      joinedAsPseudonym: (roomUri, keys) => {
+        this.pool.noteRoom(keys.pseudonymous!.userPseudonym, roomUri);
+        this.connections.onJoined(roomUri, keys);
+        // The KeyPackage's leaf carried no identity link (no room key existed yet): publish it now.
+        void this.publishIdentityLink(roomUri, keys);
+      },
+      message: (roomUri, sender, content) => this.connections.onMessage(roomUri, sender, content),
+      committed: () => undefined,
+    };
+    this.on('epoch', () => this.connections.checkDeclines());
+    this.on('caughtUp', () => void this.connections.runDue());
     this.link = new ProviderConnection(this.ctx, {
       pushOptions: account.pushOptions,
       incoming: this.incoming,
@@ -155,7 +186,7 @@ export class Profile extends EventEmitter {
   }
 
   static async open(dir: string, opts: ProfileOptions): Promise<Profile> {
-    return new Profile(dir, await openAccount(dir, opts), opts.engine);
+    return new Profile(dir, await openAccount(dir, opts), opts.engine, opts);
   }
 
   // ---- connection ----
@@ -170,6 +201,8 @@ export class Profile extends EventEmitter {
     this.closed = true;
     this.outbox.stop();
     this.link.stop();
+    this.connections.stop();
+    await this.pool.settled();
     await this.ctx.serial.run(() => undefined);
     this.client.close();
     this.ctx.db.close();
@@ -191,8 +224,10 @@ export class Profile extends EventEmitter {
     return this.reads.roomView(roomUri);
   }
 
+  /** The rooms to show (a connection request's bootstrap room is plumbing: see connections()). */
   rooms(): RoomView[] {
-    return this.reads.rooms();
+    const hidden = this.connections.bootstrapRooms();
+    return this.reads.rooms().filter((r) => !hidden.has(r.roomUri));
   }
 
   page(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
@@ -216,6 +251,18 @@ export class Profile extends EventEmitter {
 
   createRoom(name: string, preset: RoomPreset = 'cooperative'): Promise<RoomView> {
     return this.membership.createRoom(name, preset);
+  }
+
+  /**
+   * A minimal-metadata room (draft-ietf-mimi-protocol-06): this account takes part as an unused
+   * pseudonym of its pool, so the room, its tree and the hub name only pseudonyms; each member's
+   * real identity travels sealed in their leaf (docs/pseudonyms.md).
+   */
+  async createMinimalMetadataRoom(name: string, preset: RoomPreset = 'cooperative'): Promise<RoomView> {
+    const { row, keys } = await this.pool.takeOrRefill();
+    const view = await this.membership.createRoom(name, preset, { keys, userPseudonym: row.userPseudonym, minimalMetadata: true });
+    this.pool.noteRoom(row.userPseudonym, view.roomUri);
+    return view;
   }
 
   /** Add a user (all their devices) to a room: claim KeyPackages, commit, hub routes the Welcome. */
@@ -356,6 +403,57 @@ export class Profile extends EventEmitter {
   /** Search a provider (default: the handle's, else mine) for users; fields are ANDed. */
   find(query: FindRequest): Promise<FindResponse> {
     return this.discovery.find(query);
+  }
+
+  // ---- pseudonyms ----
+
+  /** The pool: each pseudonym's state and rooms, the refill settings and any problem. */
+  pseudonymPool(): PseudonymPoolView {
+    return this.pool.view();
+  }
+
+  /** Ask the provider for `count` more pseudonyms now. */
+  refillPseudonyms(count: number): Promise<PseudonymPoolView> {
+    return this.pool.refill(count);
+  }
+
+  /** Retire a pseudonym: withdrawn at the provider, its rooms left, never used again. */
+  retirePseudonym(userPseudonym: string): Promise<PseudonymPoolView> {
+    return this.pool.retire(userPseudonym, (roomUri) => this.membership.leaveRoom(roomUri));
+  }
+
+  /** Seal this client's identity link under the room's newest key and publish it (a commit). */
+  private async publishIdentityLink(roomUri: string, keys: DeviceKeys): Promise<void> {
+    try {
+      await this.commits.commitWithRetry(roomUri, (s) => s.publishIdentityLink(keys), {}, 'Could not publish your identity to the room');
+    } catch (e) {
+      this.emit('error', toCoreError(e, 'Could not publish your identity to the room').message);
+    }
+  }
+
+  // ---- connections ----
+
+  /** Work that waits for a time and this profile being open (destroying bootstrap rooms). */
+  runDueWork(): Promise<void> {
+    return this.connections.runDue();
+  }
+
+  /** Incoming and outgoing connection requests with their state. */
+  connectionList(): ConnectionsView {
+    return this.connections.list();
+  }
+
+  /** Start the connection flow with `user` (draft-mahy-mimi-pseudonyms 4.1). */
+  connect(user: string): Promise<ConnectionsView> {
+    return this.connections.connect(user);
+  }
+
+  acceptConnection(id: string): Promise<ConnectionsView> {
+    return this.connections.accept(id);
+  }
+
+  declineConnection(id: string): Promise<ConnectionsView> {
+    return this.connections.decline(id);
   }
 
   // ---- key material ----

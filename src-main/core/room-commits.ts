@@ -13,7 +13,7 @@ import type { CommitOutput, GroupSession } from '../mls/engine.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { activeUsers, devicesOf, roomStateOf } from './group-sessions.js';
+import { activeUsers, devicesOf, leafUsers, myUser, roomStateOf } from './group-sessions.js';
 import { withoutParticipants, withRoomState } from './room-view.js';
 
 /** How often a commit is rebuilt after losing the epoch to another one before giving up. */
@@ -26,9 +26,17 @@ export class RoomCommits {
    * Build a commit that moves the room to `next` (plus: users whose every client is leaving by
    * pending proposal leave the list), after checking it as the hub and every member will.
    */
-  async commitRoomChange(s: GroupSession, next: RoomState, remove: string[], add: Uint8Array[], addedDevices: string[], what: string): Promise<CommitOutput> {
+  async commitRoomChange(
+    s: GroupSession,
+    next: RoomState,
+    remove: string[],
+    add: Uint8Array[],
+    addedDevices: string[],
+    what: string,
+    addedUsers?: (identity: string) => string | undefined,
+  ): Promise<CommitOutput> {
     const target = this.withDepartures(s, next);
-    this.precheck(s, target, remove, addedDevices, what);
+    this.precheck(s, target, remove, addedDevices, what, addedUsers);
     return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
   }
 
@@ -42,9 +50,13 @@ export class RoomCommits {
   }
 
   /** Throws CoreError('notAllowed') naming the missing capability if the commit would be refused. */
-  precheck(s: GroupSession, next: RoomState, remove: string[], addedDevices: string[], what: string): void {
+  precheck(s: GroupSession, next: RoomState, remove: string[], addedDevices: string[], what: string, addedUsers?: (identity: string) => string | undefined): void {
     const before = roomStateOf(s);
     if (!before) return;
+    // Whose client each leaf is: the tree says it for members, the caller for clients being added
+    // (a pseudonym's client pseudonym does not name its user).
+    const members = leafUsers(s);
+    const userOf = (d: string): string => addedUsers?.(d) ?? members(d);
     const pending = s.pendingRemovals();
     const gone = new Set([...remove, ...pending.map((r) => r.identity)]);
     const devicesBefore = s.members().map((m) => m.identity);
@@ -53,7 +65,8 @@ export class RoomCommits {
       result = checkCommit({
         before,
         after: next,
-        committer: this.ctx.config.userUri,
+        committer: myUser(s, this.ctx.config.userUri),
+        userOf,
         devicesBefore,
         devicesAfter: [...devicesBefore.filter((d) => !gone.has(d)), ...addedDevices],
         departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),

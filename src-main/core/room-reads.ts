@@ -2,9 +2,9 @@
 // messages, unread counts, and a room given by URI or by name.
 
 import { CoreError, type MessageView, type RoomView } from '../../src-shared/contract.js';
-import { displayHandle, userOfDevice } from '../../src-shared/identifiers.js';
+import { displayUser } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
-import { roomStateOf } from './group-sessions.js';
+import { activeUsers, myUser, roomStateOf } from './group-sessions.js';
 import { messageText, toView } from './message-view.js';
 
 export class RoomReads {
@@ -14,9 +14,11 @@ export class RoomReads {
     const { db, sessions, config } = this.ctx;
     const room = db.getRoom(roomUri);
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}; it may have been removed.`);
-    const members = room.left ? [] : [...new Set(sessions.get(roomUri).members().map((m) => userOfDevice(m.identity)))];
+    const session = sessions.get(roomUri);
+    const members = room.left ? [] : [...activeUsers(session)];
     const last = db.pageMessages(roomUri, null, 1)[0];
-    const others = members.filter((m) => m !== config.userUri).map(displayHandle);
+    const me = myUser(session, config.userUri);
+    const others = members.filter((m) => m !== me).map(displayUser);
     // The shared name (room metadata) wins over the name this device gave the room.
     // A room this device left keeps its last group state, so the name stays the one it last saw.
     let shared: string | undefined;

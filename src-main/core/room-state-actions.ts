@@ -4,14 +4,14 @@
 
 import { CoreError, checkRoomMetadataArgs, type RoomMetadataArgs, type RoomSettingsView } from '../../src-shared/contract.js';
 import { utf8 } from '../../src-shared/bytes.js';
-import { displayHandle } from '../../src-shared/identifiers.js';
+import { displayUser } from '../../src-shared/identifiers.js';
 import { denialText } from '../../src-shared/room-commit.js';
 import { roleOf, type RoomState } from '../../src-shared/room-state.js';
 import { BANNED_ROLE_INDEX, checkChange } from '../../src-shared/room-policy.js';
 import type { GroupSession } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { activeUsers, devicesOf, roomStateOf } from './group-sessions.js';
+import { activeUsers, deviceKeyCheck, devicesOf, memberIdentities, myUser, roomStateOf } from './group-sessions.js';
 import type { RoomCommits } from './room-commits.js';
 import { addedRole, resolveRole, roomSettingsView, roomStateDocument, withMetadata, withoutParticipants, withParticipant, withRole, type RoomStateDocument } from './room-view.js';
 import { userArg } from './user-args.js';
@@ -41,14 +41,14 @@ export class RoomStateActions {
     const room = this.ctx.db.getRoom(roomUri);
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     const s = this.ctx.sessions.get(roomUri);
-    return roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.ctx.config.userUri, room.left ? new Set() : activeUsers(s));
+    return roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.me(roomUri), room.left ? new Set() : activeUsers(s), room.left ? new Map() : memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
   }
 
   /** The room state as JSON (for `mimi room-state`), with the encoded components. */
   roomStateDocument(roomUri: string): RoomStateDocument {
     if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     const s = this.ctx.sessions.get(roomUri);
-    return roomStateDocument(roomUri, roomStateOf(s), activeUsers(s));
+    return roomStateDocument(roomUri, roomStateOf(s), activeUsers(s), memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
   }
 
   async setRoomMetadata(roomUri: string, args: RoomMetadataArgs): Promise<RoomSettingsView> {
@@ -66,25 +66,25 @@ export class RoomStateActions {
       throw new CoreError('invalidArgument', `This room has no role "${role}"; its roles are ${state.policy.roles.map((r) => `${r.roleIndex} ${r.roleName}`).join(', ')}.`);
     }
     if (roleIndex === BANNED_ROLE_INDEX) return this.ban(roomUri, user);
-    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
-    return this.changeRoom(roomUri, `change the role of ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, roleIndex) }));
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not a participant of this room.`);
+    return this.changeRoom(roomUri, `change the role of ${displayUser(userUri)}`, (st) => ({ state: withRole(st, userUri, roleIndex) }));
   }
 
   /** Remove a participant's clients; they stay on the list (and may come back). */
   async kick(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { s } = this.managedState(roomUri);
-    if (!activeUsers(s).has(userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} has no clients in this room.`);
-    return this.changeRoom(roomUri, `kick ${displayHandle(userUri)}`, (st, sess) => ({ state: st, remove: devicesOf(sess, userUri) }));
+    if (!activeUsers(s).has(userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} has no clients in this room.`);
+    return this.changeRoom(roomUri, `kick ${displayUser(userUri)}`, (st, sess) => ({ state: st, remove: devicesOf(sess, userUri) }));
   }
 
   /** Take `user` off the participant list, and their clients out of the group, in one commit. */
   async removeMember(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { state } = this.managedState(roomUri);
-    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not a participant of this room.`);
-    if (userUri === this.ctx.config.userUri) throw new CoreError('invalidArgument', 'To remove yourself, leave the room.');
-    return this.changeRoom(roomUri, `remove ${displayHandle(userUri)}`, (st, sess) => ({
+    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not a participant of this room.`);
+    if (userUri === this.me(roomUri)) throw new CoreError('invalidArgument', 'To remove yourself, leave the room.');
+    return this.changeRoom(roomUri, `remove ${displayUser(userUri)}`, (st, sess) => ({
       state: withoutParticipants(st, new Set([userUri])),
       remove: devicesOf(sess, userUri),
     }));
@@ -94,7 +94,7 @@ export class RoomStateActions {
   async ban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     this.managedState(roomUri);
-    return this.changeRoom(roomUri, `ban ${displayHandle(userUri)}`, (st, sess) => ({
+    return this.changeRoom(roomUri, `ban ${displayUser(userUri)}`, (st, sess) => ({
       state: roleOf(st, userUri) ? withRole(st, userUri, BANNED_ROLE_INDEX) : withParticipant(st, userUri, BANNED_ROLE_INDEX),
       remove: devicesOf(sess, userUri),
     }));
@@ -106,19 +106,19 @@ export class RoomStateActions {
    */
   async reportAbuse(roomUri: string, user: string, note: string): Promise<void> {
     const userUri = this.userArg(user);
-    if (userUri === this.ctx.config.userUri) throw new CoreError('invalidArgument', 'You cannot report yourself.');
+    if (userUri === this.ctx.config.userUri || (this.ctx.db.getRoom(roomUri) && userUri === this.me(roomUri))) throw new CoreError('invalidArgument', 'You cannot report yourself.');
     if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
     const room = this.ctx.db.getRoom(roomUri);
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     const state = roomStateOf(this.ctx.sessions.get(roomUri));
     if (state) {
-      const may = checkChange(state.policy, state.participants, this.ctx.config.userUri, { kind: 'use', capability: 'canReportAbuse' });
-      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayHandle(userUri)}: your ${denialText(may)}.`);
+      const may = checkChange(state.policy, state.participants, this.me(roomUri), { kind: 'use', capability: 'canReportAbuse' });
+      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayUser(userUri)}: your ${denialText(may)}.`);
     }
     try {
       await this.ctx.client.reportAbuse(roomUri, { user: userUri, note });
     } catch (e) {
-      throw toCoreError(e, `Could not report ${displayHandle(userUri)}`);
+      throw toCoreError(e, `Could not report ${displayUser(userUri)}`);
     }
   }
 
@@ -126,8 +126,13 @@ export class RoomStateActions {
   async unban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { state } = this.managedState(roomUri);
-    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw new CoreError('invalidArgument', `${displayHandle(userUri)} is not banned from this room.`);
-    return this.changeRoom(roomUri, `unban ${displayHandle(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.ctx.config.userUri)) }));
+    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not banned from this room.`);
+    return this.changeRoom(roomUri, `unban ${displayUser(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.me(roomUri))) }));
+  }
+
+  /** This account as the room knows it: its user, or its pseudonym in a room with pseudonyms. */
+  private me(roomUri: string): string {
+    return myUser(this.ctx.sessions.get(roomUri), this.ctx.config.userUri);
   }
 
   /** One commit changing the room state (and removing clients), rebuilt on the state of each attempt. */

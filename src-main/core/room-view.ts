@@ -3,7 +3,7 @@
 // same checker the hub uses), the JSON document `mimi room-state` prints, and the new states that
 // role changes, bans and metadata edits commit. Pure: no I/O, no MLS.
 
-import type { RoomMemberView, RoomMetadataArgs, RoomSettingsView } from '../../src-shared/contract.js';
+import type { IdentityView, RoomMemberView, RoomMetadataArgs, RoomSettingsView } from '../../src-shared/contract.js';
 import { fromUtf8, toHex, utf8 } from '../../src-shared/bytes.js';
 import {
   BANNED_ROLE_INDEX,
@@ -123,13 +123,23 @@ function metadataView(state: RoomState): { name: string; description: string; av
 }
 
 /** The settings screen's view: every action is offered only if the checker would allow it now. */
-export function roomSettingsView(roomUri: string, state: RoomState | undefined, me: string, activeUsers: ReadonlySet<string>): RoomSettingsView {
+/**
+ * `identities`: for participants who are pseudonyms, the real identity this account verified
+ * (group-sessions.ts memberIdentities); shown beside the pseudonym.
+ */
+export function roomSettingsView(
+  roomUri: string,
+  state: RoomState | undefined,
+  me: string,
+  activeUsers: ReadonlySet<string>,
+  identities: ReadonlyMap<string, IdentityView> = new Map(),
+): RoomSettingsView {
   if (!state) {
     return {
       roomUri,
       managed: false,
       metadata: { name: '', description: '', avatar: '', subject: '' },
-      participants: [...activeUsers].map((user) => ({ user, roleIndex: 0, roleName: '', active: true, can: { kick: false, remove: false, ban: false, unban: false, roles: [] } })),
+      participants: [...activeUsers].map((user) => ({ user, ...withIdentity(identities, user), roleIndex: 0, roleName: '', active: true, can: { kick: false, remove: false, ban: false, unban: false, roles: [] } })),
       roles: [],
       myRoleIndex: 0,
       myRoleName: '',
@@ -145,6 +155,7 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
   const added = addedRole(state, me);
   const participants: RoomMemberView[] = state.participants.map((p) => ({
     user: p.user,
+    ...withIdentity(identities, p.user),
     roleIndex: p.roleIndex,
     roleName: roleName(p.roleIndex),
     active: activeUsers.has(p.user),
@@ -181,11 +192,18 @@ export function roomSettingsView(roomUri: string, state: RoomState | undefined, 
 }
 
 /** What `mimi room-state` prints: participants with roles, the policy, and the encoded components. */
+/** `{ identity }` for a participant with a known or checked identity, else nothing. */
+function withIdentity(identities: ReadonlyMap<string, IdentityView>, user: string): { identity?: IdentityView } {
+  const id = identities.get(user);
+  return id ? { identity: id } : {};
+}
+
 export interface RoomStateDocument {
   roomUri: string;
   managed: boolean;
   metadata: { name: string; description: string; avatar: string; subject: string } | null;
-  participants: { user: string; roleIndex: number; roleName: string; active: boolean }[];
+  /** `identity`: for a pseudonym, the real user behind it as this member verified it (or why not). */
+  participants: { user: string; identity?: IdentityView; roleIndex: number; roleName: string; active: boolean }[];
   roles: {
     roleIndex: number;
     roleName: string;
@@ -200,16 +218,21 @@ export interface RoomStateDocument {
   encoded: { participantList: string; roomMetadata: string; rolesList: string } | null;
 }
 
-export function roomStateDocument(roomUri: string, state: RoomState | undefined, activeUsers: ReadonlySet<string>): RoomStateDocument {
+export function roomStateDocument(
+  roomUri: string,
+  state: RoomState | undefined,
+  activeUsers: ReadonlySet<string>,
+  identities: ReadonlyMap<string, IdentityView> = new Map(),
+): RoomStateDocument {
   if (!state) {
-    return { roomUri, managed: false, metadata: null, participants: [...activeUsers].map((user) => ({ user, roleIndex: 0, roleName: '', active: true })), roles: [], encoded: null };
+    return { roomUri, managed: false, metadata: null, participants: [...activeUsers].map((user) => ({ user, ...withIdentity(identities, user), roleIndex: 0, roleName: '', active: true })), roles: [], encoded: null };
   }
   const roleName = (i: number): string => state.policy.roles.find((r) => r.roleIndex === i)?.roleName ?? `role ${i}`;
   return {
     roomUri,
     managed: true,
     metadata: metadataView(state),
-    participants: state.participants.map((p) => ({ user: p.user, roleIndex: p.roleIndex, roleName: roleNameOf(state, p.roleIndex), active: activeUsers.has(p.user) })),
+    participants: state.participants.map((p) => ({ user: p.user, ...withIdentity(identities, p.user), roleIndex: p.roleIndex, roleName: roleNameOf(state, p.roleIndex), active: activeUsers.has(p.user) })),
     roles: state.policy.roles.map((r) => ({
       roleIndex: r.roleIndex,
       roleName: r.roleName,

@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import type { Vault } from '../secrets/vault.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -51,7 +51,59 @@ const MIGRATIONS: Record<number, string> = {
       created_at INTEGER NOT NULL
     );
   `,
+  // The pseudonym pool (issued by the provider; each with its own sealed MLS signature key and
+  // identity link), the rooms each is used in, and connection requests. A KeyPackage made for a
+  // pseudonym names its client pseudonym, so a Welcome to it joins with the pseudonym's keys.
+  2: `
+    ALTER TABLE key_packages ADD COLUMN client_pseudonym TEXT;
+    CREATE TABLE pseudonyms (
+      user_pseudonym TEXT PRIMARY KEY,
+      client_pseudonym TEXT NOT NULL UNIQUE,
+      keys BLOB NOT NULL,
+      issued_at INTEGER NOT NULL,
+      retired_at INTEGER
+    );
+    CREATE TABLE pseudonym_rooms (
+      user_pseudonym TEXT NOT NULL REFERENCES pseudonyms(user_pseudonym) ON DELETE CASCADE,
+      room_uri TEXT NOT NULL,
+      PRIMARY KEY (user_pseudonym, room_uri)
+    );
+    CREATE TABLE connections (
+      id TEXT PRIMARY KEY,
+      direction TEXT NOT NULL CHECK (direction IN ('incoming', 'outgoing')),
+      peer TEXT NOT NULL,
+      verified INTEGER NOT NULL,
+      problem TEXT,
+      state TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      room_uri TEXT,
+      details BLOB
+    );
+  `,
 };
+
+/** A pseudonym of the pool as stored (keys sealed; `keys` is the engine's DeviceKeys as JSON). */
+export interface PseudonymRow {
+  userPseudonym: string;
+  clientPseudonym: string;
+  keys: Uint8Array;
+  issuedAt: number;
+  retiredAt?: number;
+  rooms: string[];
+}
+
+export interface ConnectionRow {
+  id: string;
+  direction: 'incoming' | 'outgoing';
+  peer: string;
+  verified: boolean;
+  problem?: string;
+  state: 'pending' | 'accepted' | 'declined' | 'failed';
+  at: number;
+  roomUri?: string;
+  /** Sealed: what the request carried or what we sent (second pseudonym, KeyPackages, ...). */
+  details?: Uint8Array;
+}
 
 export interface RoomRow {
   roomUri: string;
@@ -166,6 +218,11 @@ export class ProfileDb {
     this.db.prepare('UPDATE rooms SET group_state = ?, epoch = ? WHERE room_uri = ?').run(this.vault.seal(state, `group:${roomUri}`), epoch.toString(), roomUri);
   }
 
+  /** The name this device gives the room (the shared name in the room state wins where set). */
+  renameRoom(roomUri: string, name: string): void {
+    this.db.prepare('UPDATE rooms SET name = ? WHERE room_uri = ?').run(name, roomUri);
+  }
+
   markLeft(roomUri: string): void {
     this.db.prepare('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
   }
@@ -227,17 +284,88 @@ export class ProfileDb {
   }
 
   // ---- key packages ----
-  saveKeyPackage(refHex: string, publicMessage: Uint8Array, privateState: Uint8Array, lastResort: boolean): void {
+  /** `clientPseudonym`: the KeyPackage is of that pseudonym of ours, not of the device. */
+  saveKeyPackage(refHex: string, publicMessage: Uint8Array, privateState: Uint8Array, lastResort: boolean, clientPseudonym?: string): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO key_packages(ref, public_message, private_state, last_resort, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(refHex, publicMessage, this.vault.seal(privateState, `kp:${refHex}`), lastResort ? 1 : 0, Date.now());
+      .prepare('INSERT OR REPLACE INTO key_packages(ref, public_message, private_state, last_resort, created_at, client_pseudonym) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(refHex, publicMessage, this.vault.seal(privateState, `kp:${refHex}`), lastResort ? 1 : 0, Date.now(), clientPseudonym ?? null);
   }
-  getKeyPackage(refHex: string): { publicMessage: Uint8Array; privateState: Uint8Array; lastResort: boolean } | undefined {
-    const r = this.db.prepare('SELECT public_message, private_state, last_resort FROM key_packages WHERE ref = ?').get(refHex) as
-      | { public_message: Buffer; private_state: Buffer; last_resort: number }
+  getKeyPackage(refHex: string): { publicMessage: Uint8Array; privateState: Uint8Array; lastResort: boolean; clientPseudonym?: string } | undefined {
+    const r = this.db.prepare('SELECT public_message, private_state, last_resort, client_pseudonym FROM key_packages WHERE ref = ?').get(refHex) as
+      | { public_message: Buffer; private_state: Buffer; last_resort: number; client_pseudonym: string | null }
       | undefined;
     if (!r) return undefined;
-    return { publicMessage: new Uint8Array(r.public_message), privateState: this.vault.open(new Uint8Array(r.private_state), `kp:${refHex}`), lastResort: r.last_resort === 1 };
+    return {
+      publicMessage: new Uint8Array(r.public_message),
+      privateState: this.vault.open(new Uint8Array(r.private_state), `kp:${refHex}`),
+      lastResort: r.last_resort === 1,
+      ...(r.client_pseudonym ? { clientPseudonym: r.client_pseudonym } : {}),
+    };
+  }
+  /** Drop the private keys of a pseudonym's KeyPackages (it was retired: they are withdrawn). */
+  deletePseudonymKeyPackages(clientPseudonym: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE client_pseudonym = ?').run(clientPseudonym);
+  }
+
+  // ---- pseudonyms ----
+  insertPseudonym(p: { userPseudonym: string; clientPseudonym: string; keys: Uint8Array; issuedAt: number }): void {
+    this.db
+      .prepare('INSERT INTO pseudonyms(user_pseudonym, client_pseudonym, keys, issued_at) VALUES (?, ?, ?, ?)')
+      .run(p.userPseudonym, p.clientPseudonym, this.vault.seal(p.keys, `pseudonym:${p.userPseudonym}`), p.issuedAt);
+  }
+  pseudonyms(): PseudonymRow[] {
+    const rooms = new Map<string, string[]>();
+    for (const r of this.db.prepare('SELECT user_pseudonym, room_uri FROM pseudonym_rooms ORDER BY rowid').all() as { user_pseudonym: string; room_uri: string }[]) {
+      rooms.set(r.user_pseudonym, [...(rooms.get(r.user_pseudonym) ?? []), r.room_uri]);
+    }
+    return (this.db.prepare('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+      userPseudonym: r.user_pseudonym as string,
+      clientPseudonym: r.client_pseudonym as string,
+      keys: this.vault.open(new Uint8Array(r.keys as Buffer), `pseudonym:${r.user_pseudonym as string}`),
+      issuedAt: r.issued_at as number,
+      ...(r.retired_at !== null ? { retiredAt: r.retired_at as number } : {}),
+      rooms: rooms.get(r.user_pseudonym as string) ?? [],
+    }));
+  }
+  pseudonym(userOrClientPseudonym: string): PseudonymRow | undefined {
+    return this.pseudonyms().find((p) => p.userPseudonym === userOrClientPseudonym || p.clientPseudonym === userOrClientPseudonym);
+  }
+  notePseudonymRoom(userPseudonym: string, roomUri: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO pseudonym_rooms(user_pseudonym, room_uri) VALUES (?, ?)').run(userPseudonym, roomUri);
+  }
+  retirePseudonym(userPseudonym: string, at: number): void {
+    this.db.prepare('UPDATE pseudonyms SET retired_at = ? WHERE user_pseudonym = ? AND retired_at IS NULL').run(at, userPseudonym);
+  }
+
+  // ---- connections ----
+  putConnection(c: ConnectionRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO connections(id, direction, peer, verified, problem, state, at, room_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET peer = excluded.peer, verified = excluded.verified, problem = excluded.problem, state = excluded.state,
+           room_uri = excluded.room_uri, details = excluded.details`,
+      )
+      .run(c.id, c.direction, c.peer, c.verified ? 1 : 0, c.problem ?? null, c.state, c.at, c.roomUri ?? null, c.details ? this.vault.seal(c.details, `connection:${c.id}`) : null);
+  }
+  connections(): ConnectionRow[] {
+    return (this.db.prepare('SELECT * FROM connections ORDER BY at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+      id: r.id as string,
+      direction: r.direction as ConnectionRow['direction'],
+      peer: r.peer as string,
+      verified: r.verified === 1,
+      ...(r.problem !== null ? { problem: r.problem as string } : {}),
+      state: r.state as ConnectionRow['state'],
+      at: r.at as number,
+      ...(r.room_uri !== null ? { roomUri: r.room_uri as string } : {}),
+      ...(r.details !== null ? { details: this.vault.open(new Uint8Array(r.details as Buffer), `connection:${r.id as string}`) } : {}),
+    }));
+  }
+  /** Ids (bootstrap room URIs) of all connection requests, without opening their details. */
+  connectionIds(): Set<string> {
+    return new Set((this.db.prepare('SELECT id FROM connections').all() as { id: string }[]).map((r) => r.id));
+  }
+  connection(id: string): ConnectionRow | undefined {
+    return this.connections().find((c) => c.id === id);
   }
   /** Drop older last-resort KeyPackages once a new one is uploaded (the provider keeps only the newest). */
   deleteLastResortExcept(refHex: string): void {

@@ -21,6 +21,8 @@ import {
   type ConsentActionResponse,
   type ConsentListResponse,
   type CreateRoomRequest,
+  type DestroyRoomRequest,
+  type DestroyRoomResponse,
   type FindRequest,
   type FindResponse,
   type MyProfile,
@@ -241,8 +243,15 @@ export class ProviderClient {
     return this.request('POST', roomPath(roomUri, '/messages'), req);
   }
 
-  groupInfo(roomUri: string): Promise<GroupInfoResponse> {
-    return this.request('GET', roomPath(roomUri, '/groupInfo'));
+  /** `asPseudonym`: fetch it as this user pseudonym of the account (a room it is in as a pseudonym). */
+  groupInfo(roomUri: string, opts: { asPseudonym?: string } = {}): Promise<GroupInfoResponse> {
+    const query = opts.asPseudonym === undefined ? '' : `?asPseudonym=${encodeURIComponent(opts.asPseudonym)}`;
+    return this.request('GET', roomPath(roomUri, `/groupInfo${query}`));
+  }
+
+  /** Destroys a room this provider hosts (canDestroyRoom); `asPseudonym` when the account is on its list as that pseudonym. */
+  destroyRoom(roomUri: string, req: DestroyRoomRequest = {}): Promise<DestroyRoomResponse> {
+    return this.request('POST', roomPath(roomUri, '/destroy'), req);
   }
 
   proposals(roomUri: string, req: ProposalsRequest): Promise<{ acceptedTimestamp: number }> {

@@ -114,7 +114,16 @@ export class FanoutOutbox {
       deleteRange: this.db.prepare<[string, number, number]>('DELETE FROM fed_outbox WHERE domain = ? AND id BETWEEN ? AND ?'),
       domains: this.db.prepare<[], { domain: string }>('SELECT DISTINCT domain FROM fed_outbox'),
       pending: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM fed_outbox'),
+      forgetRoom: this.db.prepare<[string]>('DELETE FROM fed_outbox WHERE room_uri = ?'),
     };
+  }
+
+  /**
+   * Drops every row still waiting for a room (it was destroyed at the hub). Inside the destroying
+   * transaction; a batch of it in flight is deleted by range afterwards all the same.
+   */
+  forgetRoom(roomUri: string): void {
+    this.s.forgetRoom.run(roomUri);
   }
 
   /**

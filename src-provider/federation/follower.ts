@@ -3,12 +3,21 @@
 // `/notify` fanout comes back here to be queued for our devices in the room.
 //
 // What a follower knows of a remote room is only what concerns its own users: a `rooms` row with
-// hub_domain set, its own devices in room_devices (added when a Welcome for them arrives or when
+// hub_domain set, its own members in room_devices (added when a Welcome for them arrives or when
 // one of them joins by external commit) and their users in room_participants. It never sees
-// plaintext, and it does not need the room's tree.
+// plaintext, and it does not keep the room's tree.
+//
+// A member of ours may be a device or a client pseudonym we issued (room-members.ts): then the
+// room's rows, events and the `forwarded` notes name the pseudonym and its user pseudonym, and only
+// the device's inbox rows name the device. Before it forwards a member's commit or message, the
+// follower checks that the device may act as that member (the pseudonyms are its own to vouch for:
+// the hub cannot tell who is behind them).
+//
+// A hub that answers a member's request with roomUnknown no longer has the room (it was destroyed):
+// the follower then drops what it kept of it, so its members find it unknown here too.
 
 import { createHash } from 'node:crypto';
-import { userOfDevice, parseMimiUri } from '../../src-shared/identifiers.js';
+import { parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
 import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
 import {
@@ -23,6 +32,7 @@ import {
 import { MAX_MESSAGE_BYTES, type CommitResponse, type SendMessageResponse } from '../../src-shared/provider-api.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import type { CommitInput, HubActor, MessageInput } from '../hub.js';
+import { LocalIdentities, treeMembers, type RoomMember } from '../room-members.js';
 import type { Store } from '../store.js';
 import { peerFailure, type PeerClient, type PeerEndpoint } from './peer-client.js';
 import type { S2sReply } from './s2s-handler.js';
@@ -79,19 +89,54 @@ export class Follower {
   private readonly seen: SeenLog;
   private readonly now: () => number;
   private readonly onQueued: (deviceUris: string[]) => void;
+  private readonly identities: LocalIdentities;
 
   constructor(opts: FollowerOptions) {
     this.domain = opts.domain;
     this.store = opts.store;
+    this.identities = new LocalIdentities(opts.store, opts.domain);
     this.peers = opts.peerClient;
     this.seen = opts.seenLog;
     this.now = opts.now ?? Date.now;
     this.onQueued = opts.onQueued ?? (() => {});
   }
 
-  /** One of our devices is in the remote room (as far as this follower knows). */
+  /** One of our devices is in the remote room, as itself or as a client pseudonym (as far as this follower knows). */
   isMemberDevice(roomUri: string, deviceUri: string): boolean {
-    return this.store.isRoomDevice(roomUri, deviceUri);
+    return this.identities.membersOfDevice(roomUri, deviceUri).length > 0;
+  }
+
+  /** MIMI has no way to ask a hub to destroy a room: only the hub's own users can (hub.ts destroyRoom). */
+  destroyRoom(roomUri: string): never {
+    throw new ApiFailure(
+      'notAllowed',
+      `${roomUri} is hosted by ${hubOf(roomUri)}: only users of that provider can destroy it (MIMI has no request for a follower to ask a hub to)`,
+    );
+  }
+
+  /**
+   * The member of ours a forwarded commit comes from, found in its new tree: a member's own leaf
+   * (its index in the commit header), or the one leaf an external commit gives this device. The
+   * device must be allowed to act as it.
+   */
+  private committingMember(actor: HubActor, roomUri: string, ratchetTree: Uint8Array, senderLeafIndex: number | undefined, external: boolean): RoomMember {
+    const members = treeMembers(ratchetTree, 'ratchetTree');
+    let member: RoomMember | undefined;
+    if (external) {
+      const own = members.filter((m): m is RoomMember => m !== undefined && this.identities.isDevicesIdentity(m.identity, actor.deviceUri));
+      if (own.length !== 1) {
+        throw new ApiFailure('notAllowed', `an external commit of ${actor.deviceUri} adds exactly one member that is this device or a client pseudonym issued to it; this one adds ${own.length}`);
+      }
+      member = own[0];
+    } else {
+      member = members[senderLeafIndex ?? -1];
+      if (!member || !this.store.isRoomDevice(roomUri, member.identity)) {
+        throw new ApiFailure('notAllowed', `commit is signed by leaf ${senderLeafIndex}, which holds no member of this device in ${roomUri}`);
+      }
+    }
+    const problem = this.identities.ownershipProblem(actor.deviceUri, member);
+    if (problem) throw new ApiFailure('notAllowed', `commit is signed by ${member.identity}: ${problem}`);
+    return member;
   }
 
   /** True when `roomUri` is hosted by another provider. */
@@ -119,9 +164,10 @@ export class Follower {
     }
     if (info.wireFormat !== 'public' || info.contentType !== 'commit') throw badRequest('commit must be a PublicMessage carrying a Commit');
     const external = info.senderType === 'new_member_commit';
-    if (!external && !this.store.isRoomDevice(roomUri, actor.deviceUri)) {
+    if (!external && !this.isMemberDevice(roomUri, actor.deviceUri)) {
       throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
     }
+    const member = this.committingMember(actor, roomUri, input.ratchetTree, info.senderLeafIndex, external);
     let body: Uint8Array;
     try {
       body = encodeUpdateRequest({
@@ -143,13 +189,13 @@ export class Follower {
     // transaction, so a made-up room leaves nothing behind (not even its rooms row).
     const commitDigest = digest(input.commit);
     const provisional = this.store.tx(() => {
-      this.store.recordForwarded(commitDigest, actor.deviceUri, this.now());
-      return external ? this.join(roomUri, hub, actor.deviceUri) : undefined;
+      this.store.recordForwarded(commitDigest, member.identity, this.now());
+      return external ? this.join(roomUri, hub, member) : undefined;
     });
     const undo = () =>
       this.store.tx(() => {
-        this.store.forgetForwarded(commitDigest, actor.deviceUri);
-        if (provisional) this.undoJoin(roomUri, actor.deviceUri, provisional);
+        this.store.forgetForwarded(commitDigest, member.identity);
+        if (provisional) this.undoJoin(roomUri, member, provisional);
       });
     let res;
     try {
@@ -189,9 +235,9 @@ export class Follower {
   async forwardProposals(actor: HubActor, roomUri: string, proposals: Uint8Array[]): Promise<{ acceptedTimestamp: number }> {
     const hub = hubOf(roomUri);
     if (proposals.length === 0) throw badRequest('no proposals');
-    if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
-      throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
-    }
+    // Whoever it is in the room as (a retired pseudonym may still leave); the hub checks the leaves.
+    const [member] = this.identities.membersOfDevice(roomUri, actor.deviceUri);
+    if (!member) throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
     let body: Uint8Array;
     try {
       body = encodeUpdateRequest({ bundle: { proposalOrCommit: proposals[0], contentType: 'proposal', moreProposals: proposals.slice(1) } });
@@ -200,9 +246,9 @@ export class Follower {
     }
     const digests = proposals.map(digest);
     this.store.tx(() => {
-      for (const d of digests) this.store.recordForwarded(d, actor.deviceUri, this.now());
+      for (const d of digests) this.store.recordForwarded(d, member.identity, this.now());
     });
-    const forget = () => this.store.tx(() => digests.forEach((d) => this.store.forgetForwarded(d, actor.deviceUri)));
+    const forget = () => this.store.tx(() => digests.forEach((d) => this.store.forgetForwarded(d, member.identity)));
     const res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the proposals`).catch((e: unknown) => {
       if (!(e instanceof ApiFailure && e.code === 'peerUnreachable')) forget(); // a timeout may have been accepted
       throw e;
@@ -225,18 +271,18 @@ export class Follower {
       const done = this.store.idempotentResponse(actor.deviceUri, 'message', input.requestId);
       if (done) return { ...(JSON.parse(done) as SendMessageResponse), duplicate: true };
     }
-    if (!this.store.isRoomDevice(roomUri, actor.deviceUri)) {
-      throw new ApiFailure('notMember', `${actor.deviceUri} is not a member device of ${roomUri}`);
-    }
+    // The member it sends as: the device, or its client pseudonym whose user it names (the
+    // PrivateMessage hides the sender; the hub checks the user it is told against the room).
+    const member = this.identities.actingMember(roomUri, this.identities.membersOfDevice(roomUri, actor.deviceUri), actor, input.asPseudonym);
     let body: Uint8Array;
     try {
-      body = encodeSubmitMessageRequest({ protocol: 'mls10', appMessage: input.message, sendingUri: actor.userUri });
+      body = encodeSubmitMessageRequest({ protocol: 'mls10', appMessage: input.message, sendingUri: member.user });
     } catch (e) {
       throw badRequest(`message is not a PrivateMessage carrying application data: ${(e as Error).message}`);
     }
     const messageDigest = digest(input.message);
-    this.store.recordForwarded(messageDigest, actor.deviceUri, this.now());
-    const forget = () => this.store.forgetForwarded(messageDigest, actor.deviceUri);
+    this.store.recordForwarded(messageDigest, member.identity, this.now());
+    const forget = () => this.store.forgetForwarded(messageDigest, member.identity);
     const res = await this.askHub(hub, 'submitMessage', roomUri, body, decodeSubmitMessageResponse, `the room's hub ${hub} did not take the message`).catch((e: unknown) => {
       if (!(e instanceof ApiFailure && e.code === 'peerUnreachable')) forget(); // a timeout may have been accepted
       throw e;
@@ -257,7 +303,10 @@ export class Follower {
       return decode((await this.peers.post(hub, endpoint, roomUri, body)).body);
     } catch (e) {
       if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the hub ${hub} sent a malformed answer: ${e.message}`, { status: 502 });
-      throw peerFailure(e, what);
+      const failure = peerFailure(e, what);
+      // The hub no longer has the room: neither do we.
+      if (failure.code === 'roomUnknown') this.store.tx(() => this.store.deleteFollowerRoom(roomUri));
+      throw failure;
     }
   }
 
@@ -301,13 +350,16 @@ export class Follower {
     const ts = Number(m.timestamp);
     if (m.kind === 'welcome') {
       const tree = m.ratchetTreeOption.representation === 'full' ? encodeRatchetTree(m.ratchetTreeOption.ratchetTree) : null;
+      // Welcomes are routed by the claims of our KeyPackages: a device's, or a client pseudonym's.
       const devices = new Set<string>();
       for (const ref of welcomeRecipients(m.message)) {
-        const device = this.store.claimedDevice(ref, roomUri);
-        if (device && parseMimiUri(device).domain === this.domain && this.store.deviceExists(device)) devices.add(device);
+        const identity = this.store.claimedDevice(ref, roomUri);
+        const device = identity && this.identities.deliveryDevice(identity);
+        if (!identity || !device) continue; // none of ours (a hub may send a Welcome to several providers)
+        this.join(roomUri, hub, this.welcomedMember(identity, tree));
+        devices.add(device);
       }
-      if (devices.size === 0) return; // none of ours (a hub may send a Welcome to several providers)
-      for (const d of devices) this.join(roomUri, hub, d);
+      if (devices.size === 0) return;
       const event = this.store.insertEvent({ room_uri: roomUri, kind: 'welcome', epoch: 0n, sender_device: hub, payload: m.message, ratchet_tree: tree, accepted_ts: ts });
       for (const d of devices) {
         this.store.enqueue(d, event);
@@ -315,12 +367,16 @@ export class Follower {
       }
       return;
     }
-    if (!this.store.room(roomUri)) return; // no device of ours is in it (any more)
+    if (!this.store.room(roomUri)) return; // no member of ours is in it (any more)
     const info = peekMlsMessage(m.message);
     const sender = this.store.forwardedBy(digest(m.message));
-    const recipients = this.store.roomDevices(roomUri).filter((d) => d !== sender);
+    const recipients = new Set<string>();
+    for (const identity of this.store.roomDevices(roomUri)) {
+      const device = identity !== sender ? this.identities.deliveryDevice(identity) : undefined;
+      if (device) recipients.add(device);
+    }
     if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
-    if (recipients.length === 0) return;
+    if (recipients.size === 0) return;
     // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind;
     // a proposal's moreProposals become events of their own, in order.
     const payloads = m.kind === 'proposal' ? [m.message, ...m.moreProposals] : [m.message];
@@ -340,22 +396,41 @@ export class Follower {
     }
   }
 
-  /** One of our devices is now in a remote room; says which rows this created (for undoJoin). */
-  private join(roomUri: string, hub: string, deviceUri: string): JoinRows {
+  /**
+   * The member a Welcome adds for our `identity`. A device's user is in its URI. A client
+   * pseudonym's user pseudonym is the one its leaf in the Welcome's tree names (a user's clients
+   * share one), provided it is one of the same account's: the hub's tree is not trusted with how
+   * our accounts' pseudonyms belong together. Otherwise, its own pair's.
+   */
+  private welcomedMember(identity: string, tree: Uint8Array | null): RoomMember {
+    const pseudonym = this.store.pseudonymByClient(identity);
+    if (!pseudonym) return { identity, user: userOfDevice(identity), pseudonymous: false };
+    let named: string | undefined;
+    try {
+      named = tree ? treeMembers(tree, "the Welcome's ratchet tree").find((m) => m?.identity === identity)?.user : undefined;
+    } catch {
+      named = undefined; // the Welcome itself is for the client to judge
+    }
+    const sameAccount = named !== undefined && this.store.pseudonymByUser(named)?.user_id === pseudonym.user_id;
+    return { identity, user: sameAccount ? named! : pseudonym.user_pseudonym, pseudonymous: true };
+  }
+
+  /** A member of ours is now in a remote room; says which rows this created (for undoJoin). */
+  private join(roomUri: string, hub: string, member: RoomMember): JoinRows {
     return {
       room: this.store.ensureFollowerRoom(roomUri, hub, this.now()),
-      device: this.store.addRoomDevice(roomUri, deviceUri),
-      participant: this.store.addParticipant(roomUri, userOfDevice(deviceUri)),
+      device: this.store.addRoomDevice(roomUri, member.identity, member.user),
+      participant: this.store.addParticipant(roomUri, member.user),
     };
   }
 
-  /** Takes back what join() created, and only that (the device may have been in the room already). */
-  private undoJoin(roomUri: string, deviceUri: string, created: JoinRows): void {
+  /** Takes back what join() created, and only that (the member may have been in the room already). */
+  private undoJoin(roomUri: string, member: RoomMember, created: JoinRows): void {
     if (created.room) {
       this.store.deleteFollowerRoom(roomUri); // cascades to the rows below and to anything fanned out meanwhile
       return;
     }
-    if (created.device) this.store.removeRoomDevice(roomUri, deviceUri);
-    if (created.participant) this.store.removeParticipant(roomUri, userOfDevice(deviceUri));
+    if (created.device) this.store.removeRoomDevice(roomUri, member.identity);
+    if (created.participant) this.store.removeParticipant(roomUri, member.user);
   }
 }

@@ -7,9 +7,10 @@
 //   malformed, unsigned or unsupported (cipher suite, HPKE key size) requests are HTTP errors.
 // - The room must be hosted here, else status noSuchRoom.
 // - Authorization: the requestingCredential is a BasicCredential naming a user or device URI of
-//   the PEER's domain (mTLS authenticated it; see provider-identity.ts) and that user is a
-//   participant of the room, or the request carries a joining code the `joiningCode` hook accepts
-//   (default: none is). Otherwise notAuthorized.
+//   the PEER's domain, or a user pseudonym of it ("the requesting client's real or pseudonymous
+//   identity"; mTLS authenticated the peer, see provider-identity.ts) and that user is a participant
+//   of the room, or the request carries a joining code the `joiningCode` hook accepts (default:
+//   none is). Otherwise notAuthorized. A pseudonym's provider names the pseudonym, never its device.
 // - A room whose hub holds no GroupInfo yet (no commit accepted so far) answers noSuchRoom: there
 //   is no MLS group to join yet, and the requester's remedy (try again later) is the same. This is
 //   decided only after authorization, so it tells an outsider nothing notAuthorized does not.
@@ -95,7 +96,7 @@ const PIN_SCHEMA = `
 
 const parseAs = parseMimiUriAs;
 
-/** The user a BasicCredential names (directly or through one of its devices), with its domain. */
+/** The user a BasicCredential names (directly, through one of its devices, or as a user pseudonym), with its domain. */
 function credentialUser(req: GroupInfoRequestTBS): { user: string; domain: string } | undefined {
   const c = req.requestingCredential;
   if (c.credentialType !== 'basic') return undefined;
@@ -105,7 +106,7 @@ function credentialUser(req: GroupInfoRequestTBS): { user: string; domain: strin
   } catch {
     return undefined;
   }
-  const user = parseAs('user', identity);
+  const user = parseAs('user', identity) ?? parseAs('pseudonym', identity);
   if (user) return { user: identity, domain: user.domain };
   const device = parseAs('device', identity);
   if (device) return { user: userOfDevice(identity), domain: device.domain };
@@ -200,8 +201,8 @@ export class GroupInfoService {
   async fetch(roomUri: string, requester: string, opts: { joiningCode?: Uint8Array } = {}): Promise<FetchedGroupInfo> {
     const room = parseAs('room', roomUri);
     if (!room) throw badRequest(`${JSON.stringify(roomUri)} is not a room URI`);
-    const who = parseAs('user', requester) ?? parseAs('device', requester);
-    if (!who || who.domain !== this.domain) throw badRequest(`requester must be a user or device URI of ${this.domain}`);
+    const who = parseAs('user', requester) ?? parseAs('device', requester) ?? parseAs('pseudonym', requester);
+    if (!who || who.domain !== this.domain) throw badRequest(`requester must be a user URI, device URI or user pseudonym of ${this.domain}`);
     const hub = room.domain;
 
     const hpke = generateHpkeKeyPair();

@@ -303,27 +303,27 @@ export class KeyMaterialService {
     const nowSeconds = BigInt(Math.floor(now / 1000));
     const judge = (kp: Uint8Array) => judgeKeyPackage(kp, req.acceptableCiphersuites, req.requiredCapabilities, nowSeconds);
     const clients: ClientKeyMaterial[] = [];
-    /** One client's outcome; the claim is recorded for `deviceUri`, where our Welcome routing looks. */
-    const add = (clientUri: string, deviceUri: string, outcome: DeviceClaimOutcome) => {
+    /** One client's outcome; the claim is recorded for `clientUri` (a device, or a client pseudonym), where our Welcome routing looks. */
+    const add = (clientUri: string, outcome: DeviceClaimOutcome) => {
       if (outcome.status !== 'success') {
         // Capabilities are not disclosed (the draft allows omitting them for privacy).
         clients.push({ clientStatus: outcome.status, clientUri });
         return;
       }
-      this.store.recordClaim(outcome.ref, req.roomId, deviceUri, req.requestingUser, now);
+      this.store.recordClaim(outcome.ref, req.roomId, clientUri, req.requestingUser, now);
       clients.push({ clientStatus: 'success', clientUri, keyPackage: decodeKeyPackage(unwrapMlsMessage(outcome.keyPackage).body) });
     };
     if (parseAs('pseudonym', req.targetUser)) {
       const found = this.keyPackages.claimConnection(req.targetUser, req.requestingUser, judge);
       if (!found) return this.userOnly(req.targetUser, 'userUnknown');
-      add(found.clientPseudonym, found.deviceUri, found.outcome);
+      add(found.clientPseudonym, found.outcome);
     } else {
       const user = this.store.userByUri(req.targetUser);
       if (!user) return this.userOnly(req.targetUser, 'userUnknown');
       const consent = this.consent(req.requestingUser, req.targetUser, req.roomId);
       if (consent !== 'ok') return this.userOnly(req.targetUser, consent);
       for (const device of this.store.devicesOfUser(user.id)) {
-        if (device.device_uri !== c.requesterDevice) add(device.device_uri, device.device_uri, this.keyPackages.claimOneFor(device.device_uri, judge));
+        if (device.device_uri !== c.requesterDevice) add(device.device_uri, this.keyPackages.claimOneFor(device.device_uri, judge));
       }
     }
     const served = clients.filter((x) => x.clientStatus === 'success').length;

@@ -2,5 +2,6 @@ import { createApp } from 'vue';
 import { createPinia } from 'pinia';
 import App from './App.vue';
 import './styles.css';
+import './pseudonyms.css';
 
 createApp(App).use(createPinia()).mount('#app');

@@ -31,6 +31,30 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 }
 
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/**
+ * axe-core's violations on what the page shows now (its default rules: WCAG A/AA and best
+ * practices, colour contrast included). axe is put into the page by the DevTools protocol, which
+ * the page's CSP does not govern, so the page's own policy stays as strict as in use.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) {
+    const { default: axe } = await import('axe-core');
+    await page.evaluate(axe.source);
+  }
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: typeof import('axe-core') }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? null, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+}
+
 /** Problems the page reported: script errors and CSP violations must not happen. */
 export function collectPageProblems(page: Page): string[] {
   const problems: string[] = [];

@@ -20,7 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -84,6 +84,7 @@ function fakeCore() {
       },
       markRead: async () => undefined,
       ...unmanagedRoomSettings((roomUri) => (roomUri === LUNCH ? lunch : undefined)),
+      ...noMinimalMetadataRooms,
     },
     messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
     consent: {
@@ -134,6 +135,7 @@ function fakeCore() {
         return done();
       },
     },
+    ...quietPseudonymsAndConnections(),
     people: {
       find: async (...args) => {
         note('find', args);

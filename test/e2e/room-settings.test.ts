@@ -24,7 +24,7 @@ import {
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, quietConsentAndPeople, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -211,9 +211,11 @@ function fakeCore() {
         if (args[2] === ME) throw new CoreError('invalidArgument', 'You cannot report yourself.');
         find(args[2]);
       },
+      ...noMinimalMetadataRooms,
     },
     messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
     ...quietConsentAndPeople(ME, 'alice'),
+    ...quietPseudonymsAndConnections(),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

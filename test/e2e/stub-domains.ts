@@ -1,7 +1,30 @@
 // The app, accounts, consent, people and room settings for in-memory fake cores that are not about
 // them: one account signed in on localhost, nothing pending, nobody found, rooms without roles.
 
-import { CoreError, type AccountView, type ConsentListView, type MimiApi, type MyProfileView, type RoomSettingsView, type RoomView } from '../../src-shared/contract.js';
+import {
+  CoreError,
+  type AccountView,
+  type ConsentListView,
+  type ConnectionsView,
+  type CoreEvent,
+  type MimiApi,
+  type MyProfileView,
+  type PseudonymPoolView,
+  type RoomSettingsView,
+  type RoomView,
+} from '../../src-shared/contract.js';
+
+/** A fake core's event stream: what `emit` sends reaches every page subscribed through the bridge. */
+export function eventHub(): { emit(e: CoreEvent): void; onEvent: MimiApi['onEvent'] } {
+  const listeners = new Set<(e: CoreEvent) => void>();
+  return {
+    emit: (e) => listeners.forEach((l) => l(e)),
+    onEvent(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+}
 
 /** The one account of a fake core: on localhost, online, active, nothing unread unless given. */
 export function localAccount(a: { id: string; userUri: string; handle: string; unreadTotal?: number }): AccountView {
@@ -46,6 +69,29 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
     },
   };
 }
+
+/**
+ * No pseudonyms and no connection requests: an empty pool the app does not refill (threshold 0),
+ * nobody asking to connect. Changing anything is refused, as these fixtures are not about it.
+ */
+export function quietPseudonymsAndConnections(): Pick<MimiApi, 'pseudonyms' | 'connections'> {
+  const pool = (accountId: string): PseudonymPoolView => ({ accountId, pseudonyms: [], unused: 0, threshold: 0, batch: 0, refilling: false });
+  const none = (): ConnectionsView => ({ incoming: [], outgoing: [] });
+  const refuse = async (): Promise<never> => {
+    throw new CoreError('internal', 'not in this fixture');
+  };
+  return {
+    pseudonyms: { list: async (accountId) => pool(accountId), refill: refuse, retire: refuse },
+    connections: { list: async () => none(), connect: refuse, accept: refuse, decline: refuse },
+  };
+}
+
+/** For fake cores whose rooms are all ordinary ones. */
+export const noMinimalMetadataRooms: Pick<MimiApi['rooms'], 'createMinimalMetadata'> = {
+  createMinimalMetadata: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+};
 
 type SettingsMethods = 'settings' | 'setMetadata' | 'setRole' | 'kick' | 'removeMember' | 'ban' | 'unban' | 'reportAbuse';
 

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, quietConsentAndPeople, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -51,6 +51,7 @@ function historyCore() {
       leave: async () => room(),
       markRead: async () => undefined,
       ...unmanagedRoomSettings((roomUri) => (roomUri === ROOM ? room() : undefined)),
+      ...noMinimalMetadataRooms,
     },
     messages: {
       page: async (_a, _r, beforeSeq, limit) => {
@@ -65,6 +66,7 @@ function historyCore() {
       },
     },
     ...quietConsentAndPeople(ME, 'alice'),
+    ...quietPseudonymsAndConnections(),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

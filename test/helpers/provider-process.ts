@@ -18,6 +18,8 @@ export interface ProviderProcess {
   caPem: string;
   caFile: string;
   child: ChildProcess;
+  /** Everything the provider wrote to stdout and stderr so far (its log). */
+  output(): string;
   /** SIGKILL: no chance to flush or close anything. */
   kill9(): Promise<void>;
   stop(): Promise<void>;
@@ -60,7 +62,12 @@ export async function startProviderProcess(opts: { domain: string; dataDir?: str
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  let all = '';
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    all += d;
+  });
+  child.stdout!.on('data', (d) => (all += d));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`provider did not start in 20 s: ${stderr}`)), 20000);
@@ -87,6 +94,7 @@ export async function startProviderProcess(opts: { domain: string; dataDir?: str
     caFile,
     caPem: fs.readFileSync(caFile, 'utf8'),
     child,
+    output: () => all,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

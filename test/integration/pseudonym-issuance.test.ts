@@ -317,11 +317,12 @@ describe('pseudonyms', () => {
     const ref = await refHex(r.clients[0].keyPackage!);
     assert.equal(ref, connectionRefs[0], 'the oldest connection-only KeyPackage, byte-exact');
     assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 2, other: 2 });
-    // The hub routes the Welcome to b.example by the client pseudonym; b.example to bob's device.
+    // The hub routes the Welcome to b.example by the client pseudonym; b.example to bob's device,
+    // through its pseudonyms table: neither claim names the device.
     const claimAt = (node: PeerNode) =>
       withDb(node.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE ref = ? AND room_uri = ?').get(Buffer.from(ref, 'hex'), aliceRoom));
     assert.deepEqual(claimAt(A), { device_uri: pB.clientPseudonym, claimed_by: aliceP });
-    assert.deepEqual(claimAt(B), { device_uri: bob.deviceUri, claimed_by: aliceP });
+    assert.deepEqual(claimAt(B), { device_uri: pB.clientPseudonym, claimed_by: aliceP });
 
     // A real user asking for the same pseudonym: exactly the unknown user's answer, nothing spent.
     const nobody = mkUserUri('b.example', handle('nobody'));

@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { CoreError, type AccountView, type CoreEvent, type MimiApi, type RoomView } from '../../src-shared/contract.js';
+import { CoreError, type AccountView, type ConnectionsView, type CoreEvent, type MimiApi, type PseudonymPoolView, type RoomView } from '../../src-shared/contract.js';
 import { EVENTS_SUBPROTOCOL, startBridge, tokenMatches, type Bridge } from '../../src-main/bridge/bridge-server.js';
 import { quietConsentAndPeople } from '../e2e/stub-domains.js';
 
@@ -16,6 +16,9 @@ interface Call {
   method: string;
   args: unknown[];
 }
+
+const pool = (accountId: string): PseudonymPoolView => ({ accountId, pseudonyms: [], unused: 0, threshold: 4, batch: 4, refilling: false });
+const noConnections = (): ConnectionsView => ({ incoming: [], outgoing: [] });
 
 function recordingCore() {
   const calls: Call[] = [];
@@ -43,6 +46,7 @@ function recordingCore() {
     rooms: {
       list: record('rooms.list', () => [room]),
       create: record('rooms.create', (_a, name) => ({ ...room, name: String(name) })),
+      createMinimalMetadata: record('rooms.createMinimalMetadata', (_a, name) => ({ ...room, name: String(name), members: ['mimi://a.example/p/me'] })),
       addMember: record('rooms.addMember', () => room),
       join: record('rooms.join', () => room),
       leave: record('rooms.leave', () => room),
@@ -77,6 +81,21 @@ function recordingCore() {
       }),
     },
     ...quietConsentAndPeople('mimi://localhost/u/alice', 'alice'),
+    pseudonyms: {
+      list: record('pseudonyms.list', (a) => pool(String(a))),
+      refill: record('pseudonyms.refill', (a) => ({ ...pool(String(a)), refilling: true })),
+      retire: record('pseudonyms.retire', () => {
+        throw new CoreError('invalidArgument', 'That pseudonym is not in this account’s pool.');
+      }),
+    },
+    connections: {
+      list: record('connections.list', () => noConnections()),
+      connect: record('connections.connect', () => {
+        throw new CoreError('userUnknown', 'There is no user bob on b.example.');
+      }),
+      accept: record('connections.accept', () => noConnections()),
+      decline: record('connections.decline', () => noConnections()),
+    },
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -221,6 +240,40 @@ test('hostile arguments get invalidArgument and never reach the core', async () 
     assert.equal(r.status, 200, JSON.stringify(body));
     const parsed = JSON.parse(r.body);
     assert.equal(parsed.ok, false);
+    assert.equal(parsed.error.code, 'invalidArgument', JSON.stringify(body));
+  }
+  assert.equal(harness.calls.length, 0);
+});
+
+test('pseudonym and connection calls reach the core; bad pseudonyms, counts and ids do not', async () => {
+  harness.calls.length = 0;
+  const refill = JSON.parse((await rpc({ method: 'pseudonyms.refill', args: ['acct1', 4] })).body);
+  assert.deepEqual(refill, { ok: true, value: { ...pool('acct1'), refilling: true } });
+  const retire = JSON.parse((await rpc({ method: 'pseudonyms.retire', args: ['acct1', 'mimi://a.example/p/abc'] })).body);
+  assert.deepEqual(retire.error, { code: 'invalidArgument', message: 'That pseudonym is not in this account’s pool.' });
+  const connect = JSON.parse((await rpc({ method: 'connections.connect', args: ['acct1', 'bob@b.example'] })).body);
+  assert.equal(connect.error.code, 'userUnknown');
+  const accept = JSON.parse((await rpc({ method: 'connections.accept', args: ['acct1', 'mimi://a.example/r/boot'] })).body);
+  assert.deepEqual(accept, { ok: true, value: noConnections() });
+  const minimal = JSON.parse((await rpc({ method: 'rooms.createMinimalMetadata', args: ['acct1', 'Quiet', null] })).body);
+  assert.equal(minimal.value.name, 'Quiet');
+  assert.deepEqual(
+    harness.calls.map((c) => c.method),
+    ['pseudonyms.refill', 'pseudonyms.retire', 'connections.connect', 'connections.accept', 'rooms.createMinimalMetadata'],
+  );
+
+  harness.calls.length = 0;
+  for (const body of [
+    { method: 'pseudonyms.refill', args: ['acct1', 0] },
+    { method: 'pseudonyms.refill', args: ['acct1', 1000] },
+    { method: 'pseudonyms.retire', args: ['acct1', 'mimi://a.example/u/alice'] },
+    { method: 'pseudonyms.retire', args: ['acct1', 'mimi://a.example/p/../../x'] },
+    { method: 'connections.accept', args: ['acct1', 'https://a.example/r/boot'] },
+    { method: 'connections.decline', args: ['acct1'] },
+    { method: 'connections.connect', args: ['acct1', 'bob'] },
+  ]) {
+    const parsed = JSON.parse((await rpc(body)).body);
+    assert.equal(parsed.ok, false, JSON.stringify(body));
     assert.equal(parsed.error.code, 'invalidArgument', JSON.stringify(body));
   }
   assert.equal(harness.calls.length, 0);

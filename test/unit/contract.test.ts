@@ -7,6 +7,7 @@ import { CoreError, METHODS, apiFromTransport, resolveMethod, toWireError, valid
 import { dispatchCall, type CallableCore } from '../../src-main/bridge/rpc-dispatch.js';
 
 const ROOM = 'mimi://a.example/r/lunch';
+const PSEUDONYM = 'mimi://a.example/p/q3Jx8Lw0R2mYbT1vKc9aZg';
 
 function rejects(method: unknown, args: unknown, label = `${String(method)} ${safeJson(args)}`): CoreError {
   let thrown: unknown;
@@ -37,6 +38,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.signOut': ['acct-1'],
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
+  'rooms.createMinimalMetadata': ['acct-1', 'Quiet corner', 'moderated'],
   'rooms.addMember': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
   'rooms.join': ['acct-1', ROOM],
   'rooms.leave': ['acct-1', ROOM],
@@ -59,6 +61,13 @@ const GOOD: Record<MethodName, unknown[]> = {
   'consent.revoke': ['acct-1', 'bob@b.example', ROOM],
   'consent.block': ['acct-1', 'bob@b.example'],
   'consent.unblock': ['acct-1', 'bob@b.example'],
+  'pseudonyms.list': ['acct-1'],
+  'pseudonyms.refill': ['acct-1', 5],
+  'pseudonyms.retire': ['acct-1', PSEUDONYM],
+  'connections.list': ['acct-1'],
+  'connections.connect': ['acct-1', 'bob@b.example'],
+  'connections.accept': ['acct-1', ROOM],
+  'connections.decline': ['acct-1', ROOM],
   'people.find': ['acct-1', { domain: 'b.example', handle: 'bob', limit: 20 }],
   'people.myProfile': ['acct-1'],
   'people.setProfileFields': ['acct-1', { nick: 'bobby', email: 'bob@mail.example', phone: '+12125551212', displayName: null }],
@@ -264,4 +273,52 @@ test('consent and people methods refuse hostile arguments', () => {
   // searchable: a known field and a real boolean
   for (const [field, on] of [['password', true], ['', true], ['__proto__', true], [1, true], ['email', 'true'], ['email', 1], ['email', null]] as const)
     rejects('people.setSearchable', ['acct-1', field, on]);
+});
+
+test('pseudonym and connection methods check their arguments', () => {
+  // minimal-metadata rooms take the same name and preset as ordinary ones
+  assert.doesNotThrow(() => validateCall('rooms.createMinimalMetadata', ['acct-1', 'x', null]));
+  for (const args of [['acct-1', '', null], ['acct-1', 'n'.repeat(101), null], ['acct-1', 'x', 'anarchy'], ['acct-1', 'x'], ['acct-1', 'a\u0000b', null], [7, 'x', null]])
+    rejects('rooms.createMinimalMetadata', args);
+
+  // refill: a whole count from 1 to 50
+  assert.doesNotThrow(() => validateCall('pseudonyms.refill', ['acct-1', 1]));
+  assert.doesNotThrow(() => validateCall('pseudonyms.refill', ['acct-1', 50]));
+  for (const n of [0, 51, -1, 2.5, '5', null, Number.NaN, Number.POSITIVE_INFINITY]) rejects('pseudonyms.refill', ['acct-1', n]);
+  rejects('pseudonyms.refill', ['acct-1']);
+  rejects('pseudonyms.list', []);
+  rejects('pseudonyms.list', ['']);
+
+  // retire: a pseudonym URI, not a user, room or device URI, nothing around it
+  assert.doesNotThrow(() => validateCall('pseudonyms.retire', ['acct-1', 'mimi://b.example/p/abc-_.~9']));
+  for (const p of [
+    'mimi://a.example/u/alice',
+    'mimi://a.example/r/lunch',
+    'mimi://a.example/d/alice/dev1',
+    'mimi://A.Example/p/abc',
+    'mimi://a.example/p/',
+    'mimi://a.example/p/abc/def',
+    'mimi://a.example/p/ab c',
+    'mimi://a.example/p/abc?x=1',
+    `mimi://a.example/p/${'x'.repeat(129)}`,
+    'https://a.example/p/abc',
+    'p/abc',
+    '',
+    42,
+    null,
+    { toString: () => PSEUDONYM },
+  ])
+    rejects('pseudonyms.retire', ['acct-1', p]);
+
+  // connect: a user address, as for consent
+  assert.doesNotThrow(() => validateCall('connections.connect', ['acct-1', 'mimi://b.example/u/bob']));
+  for (const user of ['bob', 'bob @b.example', '', 'x'.repeat(301) + '@b.example', 'bob@b.example\u0007', 5, null]) rejects('connections.connect', ['acct-1', user]);
+
+  // accept / decline: the request's id is its bootstrap room's URI
+  for (const m of ['connections.accept', 'connections.decline']) {
+    for (const id of ['lunch', 'https://a.example/r/x', '', 'mimi://' + 'r'.repeat(600), 3, null, {}]) rejects(m, ['acct-1', id]);
+    rejects(m, ['acct-1']);
+    rejects(m, ['acct-1', ROOM, 'extra']);
+  }
+  rejects('connections.list', [null]);
 });

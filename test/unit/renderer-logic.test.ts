@@ -1,14 +1,30 @@
 // The renderer's pure logic: timeline geometry, the message list merge, how rows are built, how
-// error codes survive Electron's contextBridge, and how people are named.
+// error codes survive Electron's contextBridge, how people are named, and how pseudonyms, their
+// pools and connection requests read.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import { CoreError, type ConnectionView, type MessageView, type PseudonymPoolView, type PseudonymView } from '../../src-shared/contract.js';
 import { RowHeights } from '../../src-renderer/src/lib/virtual-layout.js';
 import { upsertBySeq } from '../../src-renderer/src/lib/message-list.js';
 import { buildRows } from '../../src-renderer/src/lib/timeline-model.js';
 import { errorAcrossBridge, toCoreError } from '../../src-renderer/src/lib/coded-error.js';
 import { initials, personName } from '../../src-renderer/src/lib/identity.js';
+import {
+  CONNECTION_STATE_TEXT,
+  groupPseudonyms,
+  isMinimalMetadataRoom,
+  isPseudonym,
+  isSelf,
+  memberName,
+  pendingIncoming,
+  poolSummary,
+  pseudonymState,
+  refillCount,
+  retireQuestion,
+  selfIn,
+  shortPseudonym,
+} from '../../src-renderer/src/lib/pseudonyms.js';
 
 const ALICE = 'mimi://a.example/u/alice';
 const BOB = 'mimi://b.example/u/bob';
@@ -172,4 +188,80 @@ test('people are shown by handle on their own provider, handle@domain elsewhere'
   assert.equal(initials('alice'), 'A');
   assert.equal(initials('mary-jane'), 'MJ');
   assert.equal(initials(''), '?');
+});
+
+// ---- pseudonyms ----
+
+const PSEUDO = 'mimi://b.example/p/Hs5dPq8WnE2rTy6uIo0pLk';
+
+function pseudonym(over: Partial<PseudonymView> = {}): PseudonymView {
+  return { userPseudonym: PSEUDO, clientPseudonym: `${PSEUDO}-c`, state: 'unused', rooms: [], issuedAt: T0, keyPackages: 5, ...over };
+}
+
+test('pseudonyms are shortened for display and told apart from users', () => {
+  assert.equal(shortPseudonym(PSEUDO), 'p/Hs5dPq…');
+  assert.equal(shortPseudonym('mimi://b.example/p/abc1234'), 'p/abc1234', 'short ids are kept whole');
+  assert.equal(shortPseudonym(BOB), BOB);
+  assert.equal(isPseudonym(PSEUDO), true);
+  assert.equal(isPseudonym(BOB), false);
+  assert.equal(isPseudonym('not a uri'), false);
+  assert.equal(isMinimalMetadataRoom([PSEUDO, 'mimi://a.example/p/x1']), true);
+  assert.equal(isMinimalMetadataRoom([PSEUDO, BOB]), false);
+  assert.equal(isMinimalMetadataRoom([]), false, 'a room left has no members, and says nothing');
+});
+
+test('a member behind a pseudonym is named by verified identity only', () => {
+  assert.deepEqual(memberName(BOB, undefined, 'a.example'), { label: 'bob@b.example', handle: 'bob' });
+  const verified = memberName(PSEUDO, { user: BOB, verified: true }, 'b.example');
+  assert.deepEqual(verified, { label: 'bob', handle: 'bob', pseudonym: { short: 'p/Hs5dPq…', full: PSEUDO }, verified: true });
+  // A claimed but unverified identity is not printed as the name.
+  const forged = memberName(PSEUDO, { user: BOB, verified: false, problem: 'bad signature' }, 'a.example');
+  assert.equal(forged.label, 'p/Hs5dPq…');
+  assert.equal(forged.verified, false);
+  assert.equal(forged.problem, 'bad signature');
+  assert.equal(memberName(PSEUDO, undefined, 'a.example').problem, 'no identity received yet');
+  // The viewer's own pseudonym is the viewer.
+  assert.equal(memberName(PSEUDO, undefined, 'a.example', ALICE).label, 'alice');
+  const pool: PseudonymPoolView = { accountId: 'a', pseudonyms: [pseudonym()], unused: 1, threshold: 2, batch: 3, refilling: false };
+  assert.equal(isSelf(PSEUDO, ALICE, pool), true);
+  assert.equal(isSelf(ALICE, ALICE, undefined), true);
+  assert.equal(isSelf(BOB, ALICE, pool), false);
+  assert.equal(selfIn([BOB, PSEUDO], ALICE, pool), PSEUDO, 'in a minimal-metadata room: its pseudonym there');
+  assert.equal(selfIn([BOB], ALICE, pool), ALICE);
+});
+
+test('pool logic: refill count, grouping by state, and what the screens say', () => {
+  assert.equal(refillCount({ unused: 2, threshold: 4, batch: 3 }), 3, 'at least a batch');
+  assert.equal(refillCount({ unused: 0, threshold: 10, batch: 3 }), 10, 'back to the threshold');
+  assert.equal(refillCount({ unused: 9, threshold: 4, batch: 0 }), 1, 'always at least one');
+  assert.equal(refillCount({ unused: 0, threshold: 500, batch: 80 }), 50, 'never more than the core takes');
+
+  const inUse = pseudonym({ userPseudonym: 'mimi://b.example/p/u1', state: 'inUse', rooms: [{ roomUri: 'mimi://b.example/r/1', name: 'Lunch' }, { roomUri: 'mimi://b.example/r/2', name: 'Books' }] });
+  const older = pseudonym({ userPseudonym: 'mimi://b.example/p/o1', issuedAt: T0 - 1000 });
+  const newer = pseudonym({ userPseudonym: 'mimi://b.example/p/n1', issuedAt: T0 + 1000 });
+  const retired = pseudonym({ userPseudonym: 'mimi://b.example/p/r1', state: 'retired', keyPackages: 0 });
+  const groups = groupPseudonyms({ accountId: 'a', pseudonyms: [older, retired, inUse, newer], unused: 2, threshold: 4, batch: 3, refilling: false });
+  assert.deepEqual(groups.unused.map((p) => p.userPseudonym), [newer.userPseudonym, older.userPseudonym]);
+  assert.deepEqual(groups.inUse, [inUse]);
+  assert.deepEqual(groups.retired, [retired]);
+  assert.deepEqual(groupPseudonyms(undefined), { inUse: [], unused: [], retired: [] });
+
+  assert.equal(pseudonymState(inUse), 'In “Lunch”, “Books”');
+  assert.equal(pseudonymState(older), 'Unused');
+  assert.equal(pseudonymState(retired), 'Retired');
+  assert.equal(retireQuestion(inUse, 'b.example'), 'Retire p/u1? You leave its 2 rooms (“Lunch”, “Books”), its KeyPackages are withdrawn from b.example, and it is never used again.');
+  assert.equal(retireQuestion({ ...inUse, rooms: [inUse.rooms[0]] }, 'b.example').includes('You leave its room (“Lunch”)'), true);
+  assert.equal(retireQuestion(older, 'b.example'), 'Retire p/o1? It is in no room. Its KeyPackages are withdrawn from b.example, and it is never used again.');
+  assert.equal(poolSummary({ accountId: 'a', pseudonyms: [], unused: 2, threshold: 4, batch: 3, refilling: false }), '2 unused. When fewer than 4 are unused, the app asks for 3 more.');
+  assert.match(poolSummary({ accountId: 'a', pseudonyms: [], unused: 0, threshold: 0, batch: 0, refilling: false }), /does not refill/);
+});
+
+test('pending incoming connection requests come oldest first; answered ones are left out', () => {
+  const c = (id: string, at: number, state: ConnectionView['state']): ConnectionView => ({ id, direction: 'incoming', peer: BOB, verified: true, state, at });
+  assert.deepEqual(
+    pendingIncoming([c('mimi://x/r/2', 20, 'pending'), c('mimi://x/r/1', 10, 'pending'), c('mimi://x/r/3', 5, 'accepted'), c('mimi://x/r/4', 1, 'declined')]).map((x) => x.id),
+    ['mimi://x/r/1', 'mimi://x/r/2'],
+  );
+  assert.equal(CONNECTION_STATE_TEXT.incoming.pending, 'waiting for your answer');
+  assert.equal(CONNECTION_STATE_TEXT.outgoing.pending, 'waiting for an answer');
 });

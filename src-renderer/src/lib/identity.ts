@@ -1,7 +1,7 @@
 // How people and rooms are named on screen. Users are shown by handle alone when they share the
 // viewer's provider, and as handle@domain otherwise, so two "bob"s on different providers differ.
 
-import { parseMimiUri } from '../../../src-shared/identifiers.js';
+import { parseMimiUri, parseUserAddress } from '../../../src-shared/identifiers.js';
 
 export interface PersonName {
   handle: string;
@@ -26,4 +26,18 @@ export function initials(name: string): string {
   const first = letters[0]?.[0] ?? '?';
   const second = letters.length > 1 ? letters[1][0] : '';
   return (first + second).toUpperCase();
+}
+
+/**
+ * What a person typed as a user address (`bob`, `bob@b.example`, `mimi://b.example/u/bob`; a bare
+ * handle is on the viewer's provider), as a user URI, or the sentence that says what is wrong.
+ */
+export function typedUser(typed: string, viewerDomain: string): { uri: string } | { problem: string } {
+  const input = typed.trim();
+  if (!input) return { problem: 'Type a handle such as bob, bob@b.example or mimi://b.example/u/bob.' };
+  try {
+    return { uri: parseUserAddress(input, viewerDomain) };
+  } catch {
+    return { problem: `“${input}” is not a user address. Use bob, bob@b.example or mimi://b.example/u/bob.` };
+  }
 }

@@ -8,6 +8,8 @@ import { api, transport } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { useAccountsStore } from './accounts.js';
 import { useConsentStore } from './consent.js';
+import { useConnectionsStore } from './connections.js';
+import { usePseudonymsStore } from './pseudonyms.js';
 import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
 import { useRoomsStore } from './rooms.js';
@@ -61,14 +63,23 @@ export const useAppStore = defineStore('app', () => {
             consent.forget(id);
             usePeopleStore().forget(id);
             useRoomSettingsStore().forget(id);
+            usePseudonymsStore().forget(id);
+            useConnectionsStore().forget(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
         for (const a of event.accounts) if (!consent.byAccount[a.id]) void consent.load(a.id).catch(() => undefined);
+        for (const a of event.accounts) loadPseudonymsAndConnections(a.id, true);
         break;
       }
       case 'consent':
         consent.apply(event.accountId, event.consent);
+        break;
+      case 'pseudonyms':
+        usePseudonymsStore().apply(event.accountId, event.pool);
+        break;
+      case 'connections':
+        useConnectionsStore().apply(event.accountId, event.connections);
         break;
       case 'rooms':
         rooms.apply(event.accountId, event.rooms);
@@ -84,6 +95,17 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
+  /**
+   * Pools and connection requests need the provider, like consent: an offline one sends them once
+   * it connects, so a failure here is not worth a notice. `onlyMissing`: leave loaded ones alone.
+   */
+  function loadPseudonymsAndConnections(accountId: string, onlyMissing = false): void {
+    const pseudonyms = usePseudonymsStore();
+    const connections = useConnectionsStore();
+    if (!onlyMissing || !pseudonyms.byAccount[accountId]) void pseudonyms.load(accountId).catch(() => undefined);
+    if (!onlyMissing || !connections.byAccount[accountId]) void connections.load(accountId).catch(() => undefined);
+  }
+
   /** Everything currently on screen, to reload after missing events. */
   async function resync(): Promise<void> {
     const accounts = useAccountsStore();
@@ -92,6 +114,7 @@ export const useAppStore = defineStore('app', () => {
     await accounts.refresh();
     await Promise.all(accounts.list.map((a) => rooms.load(a.id)));
     await Promise.all(accounts.list.map((a) => useConsentStore().load(a.id).catch(() => undefined)));
+    for (const a of accounts.list) loadPseudonymsAndConnections(a.id);
     const open = accounts.list.flatMap((a) => (rooms.selected[a.id] ? [{ accountId: a.id, roomUri: rooms.selected[a.id]! }] : []));
     await messages.resync(open);
     await useRoomSettingsStore().resync();
@@ -119,6 +142,7 @@ export const useAppStore = defineStore('app', () => {
       // Consent needs the provider; an offline one sends the list once it connects.
       const consent = useConsentStore();
       for (const a of accounts.list) void consent.load(a.id).catch(() => undefined);
+      for (const a of accounts.list) loadPseudonymsAndConnections(a.id);
     } catch (e) {
       reportError(e);
     } finally {

@@ -6,7 +6,7 @@ import { ref } from 'vue';
 import type { FindArgs, FindResultView, MyProfileView, ProfileField, ProfileFieldsArgs } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 
-export type PeopleTab = 'consent' | 'find' | 'settings';
+export type PeopleTab = 'consent' | 'connections' | 'find' | 'settings';
 
 export const usePeopleStore = defineStore('people', () => {
   const open = ref<Record<string, PeopleTab | undefined>>({});

@@ -5,7 +5,7 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
+import type { IdentityView, RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { roomStamp } from '../lib/room-settings.js';
@@ -61,6 +61,11 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     const v = of(accountId, roomUri);
     if (!v?.managed) return undefined;
     return v.participants.find((p) => p.user === user)?.roleName;
+  }
+
+  /** For a pseudonym in the room: the real identity as this account verified it (or why not). */
+  function identityOf(accountId: string, roomUri: string, user: string): IdentityView | undefined {
+    return of(accountId, roomUri)?.participants.find((p) => p.user === user)?.identity;
   }
 
   function accept(key: string, seq: number, view: RoomSettingsView): boolean {
@@ -207,5 +212,5 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     for (const key of [...tracked.keys()]) if (isKeyOfAccount(key, accountId)) drop(key);
   }
 
-  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };
+  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, identityOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };
 });

@@ -81,9 +81,13 @@ export const useRoomsStore = defineStore('rooms', () => {
     }
   }
 
-  /** `preset` null: the core's default (cooperative). */
-  async function create(accountId: string, name: string, preset: RoomPreset | null = null): Promise<RoomView> {
-    const room = await api().rooms.create(accountId, name, preset);
+  /**
+   * `preset` null: the core's default (cooperative). `minimalMetadata`: every member appears as a
+   * pseudonym, real identities travel only inside the encrypted group.
+   */
+  async function create(accountId: string, name: string, preset: RoomPreset | null = null, minimalMetadata = false): Promise<RoomView> {
+    const rooms = api().rooms;
+    const room = minimalMetadata ? await rooms.createMinimalMetadata(accountId, name, preset) : await rooms.create(accountId, name, preset);
     upsert(accountId, room);
     await select(accountId, room.roomUri);
     return room;

@@ -1,0 +1,220 @@
+// The account's pseudonym pool (draft-mahy-mimi-pseudonyms): pseudonyms its provider issued,
+// each a user pseudonym plus this device's client pseudonym under it, with an MLS signature key
+// of its own (never the device's) and an identity link signed by the device key. Rooms that should
+// not name the account (minimal-metadata rooms, connection rooms) take one from here.
+//
+// Keeping it filled: when fewer than POOL_THRESHOLD are unused, ask for POOL_BATCH more in the
+// background (once connected, and after each pseudonym is taken). The provider rate-limits
+// issuance per account; a refusal becomes the pool's `problem` and is retried on the next trigger,
+// never in a loop. Each pseudonym gets CONNECTION_KEY_PACKAGES connection-only KeyPackages on the
+// provider, for the connection flow's "claim more if those in the request expired" case.
+
+import { CoreError, type PseudonymPoolView, type PseudonymView } from '../../src-shared/contract.js';
+import { fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
+import type { DeviceKeys } from '../mls/engine.js';
+import type { PseudonymRow } from '../db/profile-db.js';
+import type { ProfileContext } from './context.js';
+import { toCoreError } from './errors.js';
+
+/** Refill when fewer unused pseudonyms than this remain. */
+export const POOL_THRESHOLD = 3;
+/** How many one refill asks for. */
+export const POOL_BATCH = 5;
+/** Connection-only KeyPackages uploaded per pseudonym. */
+export const CONNECTION_KEY_PACKAGES = 2;
+
+interface StoredKeys {
+  identity: string;
+  pub: string;
+  priv: string;
+  userPseudonym: string;
+  identityLink: string;
+}
+
+export function encodePseudonymKeys(k: DeviceKeys): Uint8Array {
+  if (!k.pseudonymous) throw new Error('not pseudonymous keys');
+  const s: StoredKeys = {
+    identity: k.identity,
+    pub: toB64(k.signaturePublicKey),
+    priv: toB64(k.signaturePrivateKey),
+    userPseudonym: k.pseudonymous.userPseudonym,
+    identityLink: toB64(k.pseudonymous.identityLink),
+  };
+  return utf8(JSON.stringify(s));
+}
+
+export function decodePseudonymKeys(b: Uint8Array): DeviceKeys {
+  const s = JSON.parse(fromUtf8(b)) as StoredKeys;
+  return {
+    identity: s.identity,
+    signaturePublicKey: fromB64(s.pub),
+    signaturePrivateKey: fromB64(s.priv),
+    pseudonymous: { userPseudonym: s.userPseudonym, identityLink: fromB64(s.identityLink) },
+  };
+}
+
+export class PseudonymPool {
+  private refilling?: Promise<void>;
+  private problem?: string;
+  /** Connection-only KeyPackages per client pseudonym, as the provider last said. */
+  private keyPackageCounts = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: ProfileContext,
+    private readonly accountId: () => string,
+  ) {}
+
+  view(): PseudonymPoolView {
+    const { db } = this.ctx;
+    const rows = db.pseudonyms();
+    const names = new Map(db.listRooms().map((r) => [r.roomUri, r.name]));
+    const pseudonyms: PseudonymView[] = rows.map((r) => ({
+      userPseudonym: r.userPseudonym,
+      clientPseudonym: r.clientPseudonym,
+      state: r.retiredAt !== undefined ? 'retired' : r.rooms.length ? 'inUse' : 'unused',
+      rooms: r.rooms.map((roomUri) => ({ roomUri, name: names.get(roomUri) || roomUri })),
+      issuedAt: r.issuedAt,
+      keyPackages: r.retiredAt !== undefined ? 0 : (this.keyPackageCounts.get(r.clientPseudonym) ?? 0),
+    }));
+    return {
+      accountId: this.accountId(),
+      pseudonyms,
+      unused: pseudonyms.filter((p) => p.state === 'unused').length,
+      threshold: POOL_THRESHOLD,
+      batch: POOL_BATCH,
+      refilling: this.refilling !== undefined,
+      ...(this.problem ? { problem: this.problem } : {}),
+    };
+  }
+
+  private unused(): PseudonymRow[] {
+    return this.ctx.db.pseudonyms().filter((p) => p.retiredAt === undefined && p.rooms.length === 0);
+  }
+
+  /** Top the pool up in the background when it runs low; failures only set `problem`. */
+  maintain(): void {
+    if (this.ctx.closed || this.refilling || this.unused().length >= POOL_THRESHOLD) return;
+    void this.refill(POOL_BATCH).catch(() => undefined);
+  }
+
+  /** Ask the provider for `count` pseudonyms now, make their keys and KeyPackages, store them. */
+  async refill(count: number): Promise<PseudonymPoolView> {
+    if (!Number.isInteger(count) || count < 1 || count > 50) throw new CoreError('invalidArgument', 'Ask for 1 to 50 pseudonyms at a time.');
+    while (this.refilling) await this.refilling.catch(() => undefined);
+    const run = this.issue(count);
+    this.refilling = run;
+    this.emitPool();
+    try {
+      await run;
+      this.problem = undefined;
+    } catch (e) {
+      const err = toCoreError(e, 'Could not get new pseudonyms');
+      this.problem = err instanceof CoreError && err.code === 'rateLimited' ? `${err.message} The app asks again later.` : err.message;
+      throw err;
+    } finally {
+      this.refilling = undefined;
+      this.emitPool();
+    }
+    return this.view();
+  }
+
+  private async issue(count: number): Promise<void> {
+    const { client, engine, keys, db } = this.ctx;
+    const { issued } = await client.issuePseudonyms(count);
+    for (const p of issued) {
+      const pk = await engine.newPseudonymousKeys(keys, { client: p.clientPseudonym, user: p.userPseudonym });
+      const kps = await engine.generateKeyPackages(pk, CONNECTION_KEY_PACKAGES, { connectionOnly: true });
+      // Stored before the upload: a crash after it leaves KeyPackages whose private halves we hold.
+      db.tx(() => {
+        db.insertPseudonym({ userPseudonym: p.userPseudonym, clientPseudonym: p.clientPseudonym, keys: encodePseudonymKeys(pk), issuedAt: p.issuedAt });
+        for (const kp of kps) db.saveKeyPackage(toHex(kp.ref), kp.publicMessage, kp.privateState, false, p.clientPseudonym);
+      });
+      const counts = await client.uploadPseudonymKeyPackages({ clientPseudonym: p.clientPseudonym, keyPackages: kps.map((k) => toB64(k.publicMessage)), connectionOnly: true });
+      this.keyPackageCounts.set(p.clientPseudonym, counts.connectionOnly);
+    }
+  }
+
+  /** The provider's view of KeyPackage counts (shown in the manager); best effort. */
+  async syncCounts(): Promise<void> {
+    try {
+      const { pseudonyms } = await this.ctx.client.pseudonyms();
+      for (const p of pseudonyms) this.keyPackageCounts.set(p.clientPseudonym, p.keyPackages.connectionOnly);
+      this.emitPool();
+    } catch {
+      // offline: the counts stay as they were
+    }
+  }
+
+  /** An unused pseudonym for a new room (refills behind it). */
+  take(): { row: PseudonymRow; keys: DeviceKeys } {
+    const row = this.unused()[0];
+    if (!row) {
+      this.maintain();
+      throw new CoreError(
+        'noKeyMaterial',
+        this.problem ? `No unused pseudonym left: ${this.problem}` : 'No unused pseudonym left; the app is getting new ones from your provider. Try again in a moment.',
+      );
+    }
+    return { row, keys: decodePseudonymKeys(row.keys) };
+  }
+
+  /** An unused pseudonym, asking the provider for more first when none is left. */
+  async takeOrRefill(): Promise<{ row: PseudonymRow; keys: DeviceKeys }> {
+    await this.settled();
+    if (this.unused().length === 0) await this.refill(POOL_BATCH);
+    return this.take();
+  }
+
+  /** The keys of one of our pseudonyms (user or client pseudonym). */
+  keysOf(pseudonym: string): DeviceKeys | undefined {
+    const row = this.ctx.db.pseudonym(pseudonym);
+    return row ? decodePseudonymKeys(row.keys) : undefined;
+  }
+
+  /** `roomUri` uses this pseudonym (it is no longer unused). */
+  noteRoom(userPseudonym: string, roomUri: string): void {
+    this.ctx.db.notePseudonymRoom(userPseudonym, roomUri);
+    this.emitPool();
+    this.maintain();
+  }
+
+  /**
+   * Never use it again: the provider withdraws its KeyPackages and will not serve it; its rooms
+   * are left by `leave` (the caller's membership), and its private KeyPackages dropped here.
+   */
+  async retire(userPseudonym: string, leave: (roomUri: string) => Promise<unknown>): Promise<PseudonymPoolView> {
+    const { db, client } = this.ctx;
+    const row = db.pseudonym(userPseudonym);
+    if (!row || row.userPseudonym !== userPseudonym) throw new CoreError('invalidArgument', `${userPseudonym} is not one of this account's pseudonyms on this device.`);
+    if (row.retiredAt !== undefined) return this.view();
+    try {
+      await client.retirePseudonym(userPseudonym);
+    } catch (e) {
+      throw toCoreError(e, 'Could not retire the pseudonym');
+    }
+    db.tx(() => {
+      db.retirePseudonym(userPseudonym, Date.now());
+      db.deletePseudonymKeyPackages(row.clientPseudonym);
+    });
+    const problems: string[] = [];
+    for (const roomUri of row.rooms) {
+      const room = db.getRoom(roomUri);
+      if (!room || room.left) continue;
+      await leave(roomUri).catch((e: unknown) => problems.push(`${room.name || roomUri}: ${(e as Error).message}`));
+    }
+    this.keyPackageCounts.delete(row.clientPseudonym);
+    this.emitPool();
+    this.maintain();
+    if (problems.length) throw new CoreError('providerUnreachable', `The pseudonym is retired, but leaving its rooms failed (${problems.join('; ')}). Leave them from the room list.`);
+    return this.view();
+  }
+
+  /** Resolves when no refill is running (close() waits for this before closing the database). */
+  async settled(): Promise<void> {
+    while (this.refilling) await this.refilling.catch(() => undefined);
+  }
+
+  private emitPool(): void {
+    this.ctx.emit('pseudonyms', this.view());
+  }
+}

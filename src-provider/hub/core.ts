@@ -1,0 +1,130 @@
+// What every part of the hub shares: its options, the store transaction that wraps each call (and
+// announces queued devices and fanout once it has committed), and the room lookups all of them
+// start with. The parts are split by concern: rooms.ts (lifecycle), commits.ts, proposals.ts,
+// messages.ts, abuse-reports.ts, and routing.ts (where an accepted event goes).
+
+import type { RoomInfo } from '../../src-shared/provider-api.js';
+import { ApiFailure } from '../errors.js';
+import { LocalIdentities, storedMembers, type RoomMember } from '../room-members.js';
+import type { RoomRow, Store } from '../store.js';
+
+export interface HubActor {
+  deviceUri: string;
+  userUri: string;
+}
+
+/** Who hands the hub a commit or message: one of our own devices, or a follower provider. */
+export type HubSource = { kind: 'device'; actor: HubActor } | { kind: 'peer'; domain: string };
+
+export interface CommitInput {
+  commit: Uint8Array;
+  /** MLSMessage(welcome) */
+  welcome?: Uint8Array;
+  /** MLSMessage(group_info) for the new epoch */
+  groupInfo: Uint8Array;
+  /** RFC 9420 ratchet_tree extension encoding of the new epoch's tree */
+  ratchetTree: Uint8Array;
+  /** Participant list changes; local clients state them, for peers they are derived from the tree. */
+  addUsers?: string[];
+  removeUsers?: string[];
+  /** Local clients may restate the members they remove; checked against the tree. */
+  removeDevices?: string[];
+  /** Local clients' idempotency key. Peers are deduplicated by the commit's digest. */
+  requestId?: string;
+}
+
+export interface MessageInput {
+  message: Uint8Array;
+  requestId?: string;
+  /** Peers: the sending user or user pseudonym (SubmitMessageRequest.sendingUri). */
+  sendingUri?: string;
+  /** Local devices in the room as a pseudonym: the user pseudonym they send as. */
+  asPseudonym?: string;
+}
+
+/** Where fanout to other providers goes: the durable outbox in production. */
+export interface FanoutSink {
+  enqueue(domain: string, roomUri: string, fanoutMessage: Uint8Array): void;
+  kick(): void;
+  /** Drops what is still queued for a room (it was destroyed); inside the destroying transaction. */
+  forgetRoom?(roomUri: string): void;
+}
+
+export interface HubOptions {
+  store: Store;
+  domain: string;
+  now?: () => number;
+  /** Called after a transaction that queued events for these devices has committed. */
+  onQueued?: (deviceUris: string[]) => void;
+  /** Fanout to follower providers; without it, rooms cannot have remote members. */
+  fanout?: FanoutSink;
+  /**
+   * Who may join by external commit without being a participant already (e.g. with a joining code
+   * presented to /groupInfo). Returns true to admit `userUri`, and is then consumed.
+   */
+  admitJoiner?: (roomUri: string, userUri: string) => boolean;
+  /**
+   * This provider's external-sender signing key (Ed25519 seed). Our clients list it first in the
+   * external_senders of rooms they create here, so the hub can propose Removes in them.
+   */
+  externalSenderKey?: Uint8Array;
+}
+
+export class HubCore {
+  readonly store: Store;
+  readonly domain: string;
+  readonly now: () => number;
+  readonly fanoutSink?: FanoutSink;
+  readonly admitJoiner: (roomUri: string, userUri: string) => boolean;
+  readonly externalSenderKey?: Uint8Array;
+  readonly identities: LocalIdentities;
+  private readonly onQueued: (deviceUris: string[]) => void;
+
+  constructor(opts: HubOptions) {
+    this.store = opts.store;
+    this.domain = opts.domain;
+    this.now = opts.now ?? Date.now;
+    this.onQueued = opts.onQueued ?? (() => {});
+    this.fanoutSink = opts.fanout;
+    this.admitJoiner = opts.admitJoiner ?? (() => false);
+    this.externalSenderKey = opts.externalSenderKey;
+    this.identities = new LocalIdentities(opts.store, opts.domain);
+  }
+
+  /** Runs `fn` in a transaction and announces queued devices and fanout once it has committed. */
+  write<T>(fn: (queued: Set<string>) => T): T {
+    const queued = new Set<string>();
+    const result = this.store.tx(() => fn(queued));
+    if (queued.size) this.onQueued([...queued]);
+    this.fanoutSink?.kick();
+    return result;
+  }
+
+  roomInfo(row: RoomRow): RoomInfo {
+    return {
+      roomUri: row.room_uri,
+      hubDomain: row.hub_domain ?? this.domain,
+      epoch: String(row.epoch),
+      participants: this.store.participants(row.room_uri),
+      createdAt: row.created_at,
+    };
+  }
+
+  /** A room this provider hosts (not a follower's row for a remote room). */
+  requireRoom(roomUri: string): RoomRow {
+    const row = this.store.hostedRoom(roomUri);
+    if (!row) throw new ApiFailure('roomUnknown', `no room ${roomUri} on ${this.domain}`);
+    return row;
+  }
+
+  requireParticipant(roomUri: string, userUri: string): void {
+    if (!this.store.isParticipant(roomUri, userUri)) {
+      throw new ApiFailure('notMember', `${userUri} is not a participant of ${roomUri}`);
+    }
+  }
+
+  /** The room's members as stored (their users included), in the order they came. */
+  members(roomUri: string): RoomMember[] {
+    return storedMembers(this.store, roomUri);
+  }
+}

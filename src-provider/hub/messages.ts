@@ -1,0 +1,91 @@
+// Application messages to a hosted room. A PrivateMessage hides its sender from the hub, so the
+// hub takes the sender from the transport: one of our devices (the member it is in the room as:
+// itself, or the client pseudonym whose user it names in asPseudonym), or a follower provider
+// speaking for one of its users or user pseudonyms (SubmitMessageRequest.sendingUri).
+
+import { MAX_MESSAGE_BYTES, type SendMessageResponse } from '../../src-shared/provider-api.js';
+import { checkMessage, denialText } from '../../src-shared/room-commit.js';
+import { ApiFailure, badRequest } from '../errors.js';
+import { isPartyUri } from '../room-members.js';
+import type { HubCore, HubSource, MessageInput } from './core.js';
+import { checkGroup, decodeState, digest, domainOf, peek } from './mls-input.js';
+import { fanout } from './routing.js';
+
+export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, input: MessageInput): SendMessageResponse {
+  if (input.message.length > MAX_MESSAGE_BYTES) {
+    throw new ApiFailure('tooLarge', `message is ${input.message.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`);
+  }
+  const info = peek(input.message, 'message');
+  if (info.wireFormat !== 'private') throw badRequest(`message must be a PrivateMessage, got ${info.wireFormat}`);
+  if (info.contentType !== 'application') {
+    throw badRequest(`message carries ${info.contentType} content; only application messages are accepted here`);
+  }
+  checkGroup(info, roomUri, 'message');
+  const local = source.kind === 'device' ? source.actor : undefined;
+  // A peer speaks only for its own users, and that is checked before the replay lookup below:
+  // otherwise any provider could have an accepted message "accepted" again in someone's name.
+  if (source.kind === 'peer') {
+    const user = input.sendingUri ?? '';
+    if (!isPartyUri(user) || domainOf(user) !== source.domain) {
+      throw new ApiFailure('notAllowed', `sendingUri ${JSON.stringify(user)} is not a user of ${source.domain}`);
+    }
+  }
+  const messageDigest = digest(input.message);
+
+  return hub.write((queued) => {
+    if (local && input.requestId) {
+      const done = hub.store.idempotentResponse(local.deviceUri, 'message', input.requestId);
+      if (done) return { ...(JSON.parse(done) as SendMessageResponse), duplicate: true };
+    }
+    const room = hub.requireRoom(roomUri);
+    // (Local devices are deduplicated by request id, above.)
+    const seen = local ? undefined : hub.store.acceptedByDigest(roomUri, messageDigest);
+    if (seen && seen.kind === 'message') return { acceptedTimestamp: seen.accepted_ts, duplicate: true };
+    const members = hub.members(roomUri);
+    let sender: string;
+    let senderUser: string;
+    if (local) {
+      const member = hub.identities.actingMember(roomUri, members, local, input.asPseudonym);
+      sender = member.identity;
+      senderUser = member.user;
+    } else {
+      const user = input.sendingUri!; // a user or user pseudonym of the peer's domain (checked above)
+      if (!hub.store.isParticipant(roomUri, user) || !members.some((m) => m.user === user)) {
+        throw new ApiFailure('notAllowed', `${user} is not an active participant of ${roomUri}`);
+      }
+      sender = user;
+      senderUser = user;
+    }
+    const epoch = BigInt(room.epoch);
+    const msgEpoch = info.epoch!;
+    // Checked against the state of the epoch the message names (one epoch of grace, below).
+    const stateThen = msgEpoch + 1n === epoch && room.prev_room_state ? room.prev_room_state : room.room_state;
+    if (stateThen) {
+      // A muted or banned user's messages stop here (negative policy: the hub can read who sent
+      // it from the transport, not from the PrivateMessage).
+      const verdict = checkMessage(decodeState(stateThen, 'stored room state'), senderUser);
+      if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this message: ${denialText(verdict)}`);
+    }
+    // One epoch of grace: a message encrypted just before a commit landed is still delivered.
+    if (msgEpoch + 1n < epoch) {
+      throw new ApiFailure('epochTooOld', `message is from epoch ${msgEpoch}; the room is at epoch ${epoch}`, { currentEpoch: epoch });
+    }
+    if (msgEpoch > epoch) {
+      throw new ApiFailure('notAllowed', `message is from epoch ${msgEpoch}, ahead of the room's epoch ${epoch}`, { status: 400, currentEpoch: epoch });
+    }
+    const ts = hub.now();
+    const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: msgEpoch, sender_device: sender, payload: input.message, accepted_ts: ts });
+    // A follower's own member is filtered out by that follower (it knows which device sent it); a
+    // follower whose only member in the room is the sender gets nothing.
+    let recipients = members.map((m) => m.identity).filter((d) => d !== sender);
+    if (source.kind === 'peer') {
+      const atOrigin = members.filter((m) => domainOf(m.identity) === source.domain);
+      if (atOrigin.length === 1) recipients = recipients.filter((d) => d !== atOrigin[0].identity);
+    }
+    fanout(hub, roomUri, eventId, recipients, { timestamp: BigInt(ts), message: input.message, kind: 'application' }, queued);
+    hub.store.recordAccepted(roomUri, messageDigest, 'message', msgEpoch, ts);
+    const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false };
+    if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
+    return response;
+  });
+}

@@ -1,0 +1,70 @@
+// What the hub reads from the MLS objects it is handed, without any group keys: message headers
+// (peek), the group a message belongs to, the GroupContext extensions of a GroupInfo and the room
+// state among them. Malformed input is a 400 (a malformed room state: the draft's invalid change).
+
+import { createHash } from 'node:crypto';
+import { bytesEqual, fromUtf8, utf8 } from '../../src-shared/bytes.js';
+import { parseMimiUri } from '../../src-shared/identifiers.js';
+import { MlsWireError, peekMlsMessage, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
+import { decodeGroupInfo, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { MimiWireError } from '../../src-shared/mimi-protocol.js';
+import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
+import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
+import { ApiFailure, badRequest } from '../errors.js';
+
+export type GroupContextExtension = { type: number; data: Uint8Array };
+
+/** RFC 9420 extension type of external_senders. */
+export const EXTERNAL_SENDERS_EXTENSION = 5;
+
+export const domainOf = (uri: string): string => parseMimiUri(uri).domain;
+export const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
+
+export function peek(bytes: Uint8Array, what: string): MlsMessageInfo {
+  try {
+    return peekMlsMessage(bytes);
+  } catch (e) {
+    if (e instanceof MlsWireError) throw badRequest(`${what} is not a valid MLSMessage: ${e.message}`);
+    throw e;
+  }
+}
+
+export function checkGroup(info: MlsMessageInfo, roomUri: string, what: string): void {
+  if (!info.groupId || !bytesEqual(info.groupId, utf8(roomUri))) {
+    let group = '?';
+    try {
+      group = info.groupId ? fromUtf8(info.groupId) : '?';
+    } catch {
+      group = '(binary group id)';
+    }
+    throw badRequest(`${what} belongs to group ${JSON.stringify(group)}, not to room ${roomUri}`);
+  }
+}
+
+/** The GroupContext extensions of an MLSMessage(group_info), and its room state extension data (or undefined). */
+export function roomStateOf(groupInfo: Uint8Array): { extensions: GroupContextExtension[]; state?: Uint8Array } {
+  let gc;
+  try {
+    gc = decodeGroupInfo(unwrapMlsMessage(groupInfo).body).groupContext;
+  } catch (e) {
+    throw badRequest(`groupInfo is not a valid GroupInfo: ${(e as Error).message}`);
+  }
+  const found = gc.extensions.filter((e) => e.extensionType === ROOM_STATE_EXTENSION_TYPE);
+  if (found.length > 1) throw badRequest('groupInfo: the GroupContext has two room state extensions');
+  return { extensions: gc.extensions.map((e) => ({ type: e.extensionType, data: e.extensionData })), state: found[0]?.extensionData };
+}
+
+/** Decodes a room state for checking; a malformed one is refused as the draft's invalid change. */
+export function decodeState(bytes: Uint8Array, what: string): RoomState {
+  try {
+    return decodeRoomStateExtension(bytes);
+  } catch (e) {
+    if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `${what}: invalid room state: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Users on the list who may have clients: the hub's participants (banned users are not). */
+export function listedUsers(state: RoomState): string[] {
+  return state.participants.filter((p) => p.roleIndex !== BANNED_ROLE_INDEX).map((p) => p.user);
+}

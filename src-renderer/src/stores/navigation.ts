@@ -1,0 +1,31 @@
+// Which screen has the main area: the open room, People (per account, on one of its tabs) or the
+// pseudonym manager (one screen for all accounts). Opening one closes the others, so the room
+// pane's links never leave two screens claiming to be open.
+
+import { usePeopleStore, type PeopleTab } from './people.js';
+import { usePseudonymsStore } from './pseudonyms.js';
+import { useRoomsStore } from './rooms.js';
+
+export function showRooms(accountId: string): void {
+  usePeopleStore().close(accountId);
+  usePseudonymsStore().open = false;
+}
+
+export function showPeople(accountId: string, tab: PeopleTab): void {
+  usePseudonymsStore().open = false;
+  usePeopleStore().show(accountId, tab);
+}
+
+export function showPseudonyms(accountId: string): void {
+  usePeopleStore().close(accountId);
+  usePseudonymsStore().open = true;
+}
+
+/** Open a room of `accountId` (e.g. the one a connection created) in place of whatever is shown. */
+export async function openRoom(accountId: string, roomUri: string): Promise<void> {
+  showRooms(accountId);
+  const rooms = useRoomsStore();
+  // A room the core just created may not be in this screen's list yet.
+  if (!rooms.roomsOf(accountId).some((r) => r.roomUri === roomUri)) await rooms.load(accountId);
+  await rooms.select(accountId, roomUri);
+}
