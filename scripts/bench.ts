@@ -15,6 +15,7 @@ import { newRoomUri } from '../src-shared/identifiers.js';
 import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
 import { benchClaims, benchFanout, benchFederatedRoundTrip, roundTrips } from './bench-federation.js';
 import { benchRoomState } from './bench-room-state.js';
+import { benchPseudonymousRooms } from './bench-pseudonyms.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -25,6 +26,7 @@ const FED_RTT_COUNT = Number(process.env.BENCH_FED_RTT ?? 300);
 const FANOUT_COUNT = Number(process.env.BENCH_FANOUT ?? 2000);
 const CLAIM_USERS = 100;
 const CLAIM_ROUNDS = 3;
+const MMR_MEMBERS = Number(process.env.BENCH_MMR_MEMBERS ?? 20);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -97,6 +99,13 @@ async function main(): Promise<void> {
       rows.push([`room state check of a commit adding one user, ${r.participants} participants (median)`, ms(r.checkMs)]);
       rows.push([`  (room state extension size)`, `${(r.extensionBytes / 1024).toFixed(1)} KiB`]);
     }
+    // 7. Minimal-metadata rooms against plain ones (bench-pseudonyms.ts), the engine alone.
+    const { plain, mmr } = await benchPseudonymousRooms(engine, MMR_MEMBERS, MLS_RUNS);
+    rows.push([`plain room: commit adding ${MMR_MEMBERS} / join from Welcome / one message (median of ${MLS_RUNS})`, `${ms(plain.addMs)} / ${ms(plain.joinMs)} / ${ms(plain.messageMs)}`]);
+    rows.push([`minimal-metadata room: the same`, `${ms(mmr.addMs)} / ${ms(mmr.joinMs)} / ${ms(mmr.messageMs)}`]);
+    rows.push([`minimal-metadata room: a joiner's identity-link commit, processed / verifying every link`, `${ms(mmr.publishMs!)} / ${ms(mmr.verifyAllMs!)}`]);
+    rows.push([`commit / welcome size, plain vs minimal-metadata`, `${(plain.commitBytes / 1024).toFixed(1)} / ${(plain.welcomeBytes / 1024).toFixed(1)} KiB vs ${(mmr.commitBytes / 1024).toFixed(1)} / ${(mmr.welcomeBytes / 1024).toFixed(1)} KiB`]);
+    rows.push(['ratio minimal-metadata / plain: add, join, message', [mmr.addMs / plain.addMs, mmr.joinMs / plain.joinMs, mmr.messageMs / plain.messageMs].map((x) => x.toFixed(2)).join(', ')]);
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
     rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);

@@ -5,6 +5,7 @@ import { parseMimiUri, parseUserAddress } from '../src-shared/identifiers.js';
 import {
   ROUTES,
   type ClaimResponse,
+  type ConnectionRequestPolicyResponse,
   type ConsentListResponse,
   type DestroyRoomResponse,
   type FindResponse,
@@ -97,7 +98,12 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       if (!svc.remoteKeyMaterial) throw federationOff('Adding users of other providers');
       results.push(...(await svc.remoteKeyMaterial.claimForRoom(requestingUser, roomUri, elsewhere)));
     }
-    if (here.length) results.push(...keyPackages.claim(requester, roomUri, here).results);
+    // A pseudonym's claim of one of our users is a connection request, which the user's setting
+    // decides (consent.ts) as it does over /keyMaterial; a refusal reads like any noConsent.
+    const refused = here.filter((u) => svc.consent?.connectionRequestDecision(requestingUser, u) === 'noConsent');
+    const served = here.filter((u) => !refused.includes(u));
+    if (served.length) results.push(...keyPackages.claim(requester, roomUri, served).results);
+    results.push(...refused.map((userUri) => ({ userUri, status: 'noConsent' as const, clients: [] })));
     const order = new Map(unique.map((u, i) => [u, i]));
     return { results: results.sort((a, b) => (order.get(a.userUri) ?? 0) - (order.get(b.userUri) ?? 0)) };
   };
@@ -291,6 +297,12 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.unblockUser, async (ctx) => {
       const { actor, user } = await consentArgs(ctx);
       return ok(consent().unblock(actor, user));
+    })
+    .route(ROUTES.connectionRequestPolicy, (ctx) => ok(consent().connectionRequestPolicy(auth(ctx)) satisfies ConnectionRequestPolicyResponse))
+    .route(ROUTES.setConnectionRequestPolicy, async (ctx) => {
+      const actor = auth(ctx);
+      // 100 domains of up to 253 characters, quoted: well under 64 KiB.
+      return ok(consent().setConnectionRequestPolicy(actor, await readJsonObject(ctx.req, 64 * 1024)) satisfies ConnectionRequestPolicyResponse);
     })
     .route(ROUTES.pseudonyms, (ctx) => ok(pseudonyms().list(auth(ctx)) satisfies PseudonymListResponse))
     .route(ROUTES.issuePseudonyms, async (ctx) => {

@@ -11,6 +11,12 @@
 //   accepted with 201 and dropped, and the requester is not told.
 // - With `mode: 'open'` (provider flag --consent open) the check always passes; requests and
 //   decisions are still recorded and conveyed.
+// - A pseudonym fetching a local user's KeyPackages is a connection request (the connection
+//   flow's bootstrap room, docs/pseudonyms.md). Consent cannot apply (nobody can grant or block a
+//   pseudonym: it names no one), so the user's connection request setting decides alone, in both
+//   modes and for pseudonyms of this provider too: anyone (the default), pseudonyms of listed
+//   domains, or nobody. A refusal is the ordinary noConsent answer, so the requester learns no
+//   more than from any refused add.
 //
 // Decisions are stored at the TARGET's provider (it is the one that enforces them). The requester's
 // provider keeps its users' requests with the outcome the target's provider reports through
@@ -22,6 +28,13 @@
 // Devices are told of a change by a push notice (not stored; clients fetch the list on connect).
 
 import type Database from 'better-sqlite3';
+import {
+  allowsConnectionRequestFrom,
+  connectionRequestPolicyProblem,
+  DEFAULT_CONNECTION_REQUEST_POLICY,
+  type ConnectionRequestMode,
+  type ConnectionRequestPolicy,
+} from '../src-shared/connection-request-policy.js';
 import { parseMimiUri, type ParsedMimiUri } from '../src-shared/identifiers.js';
 import { decodeConsentEntry, encodeConsentEntry, type ConsentEntry, type Fields } from '../src-shared/mimi-protocol.js';
 import type { ConsentActionResponse, ConsentListResponse, ConsentOutcome } from '../src-shared/provider-api.js';
@@ -108,6 +121,12 @@ function prepare(db: Database.Database) {
     outgoingOf: db.prepare<[string], { target_uri: string; room_uri: string; status: ConsentOutcome; updated_at: number }>(
       'SELECT target_uri, room_uri, status, updated_at FROM consent_requests_out WHERE requester_uri = ? ORDER BY updated_at, target_uri, room_uri',
     ),
+
+    policy: db.prepare<[string], { mode: ConnectionRequestMode; domains: string }>('SELECT mode, domains FROM connection_request_policies WHERE user_uri = ?'),
+    putPolicy: db.prepare<[string, string, string, number]>(
+      `INSERT INTO connection_request_policies (user_uri, mode, domains, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_uri) DO UPDATE SET mode = excluded.mode, domains = excluded.domains, updated_at = excluded.updated_at`,
+    ),
   };
 }
 
@@ -138,6 +157,8 @@ export class ConsentService {
   // The check (KeyMaterialService `consent` hook; runs inside its store transaction)
 
   decide(requestingUser: string, targetUser: string, roomId: string): ConsentDecision {
+    const connection = this.connectionRequestDecision(requestingUser, targetUser);
+    if (connection) return connection;
     if (this.mode === 'open') return 'ok';
     const requester = parseAs('user', requestingUser);
     const target = parseAs('user', targetUser);
@@ -149,8 +170,37 @@ export class ConsentService {
     return rows.length > 0 ? 'noConsentForThisRoom' : 'noConsent';
   }
 
+  /**
+   * For a claim of the real user `targetUser` by a pseudonym (a connection request): whether the
+   * user's setting lets a pseudonym of that domain through. Undefined for any other claim. Blocks
+   * are not consulted: they name real users, and a pseudonym is none of them.
+   */
+  connectionRequestDecision(requestingUser: string, targetUser: string): ConsentDecision | undefined {
+    const pseudonym = parseAs('pseudonym', requestingUser);
+    if (!pseudonym || !parseAs('user', targetUser)) return undefined;
+    return allowsConnectionRequestFrom(this.policyOf(targetUser), pseudonym.domain) ? 'ok' : 'noConsent';
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Client API (the actor is a local user)
+
+  connectionRequestPolicy(actor: Actor): ConnectionRequestPolicy {
+    return this.policyOf(actor.userUri);
+  }
+
+  /** Replaces the actor's setting with `body` ({ mode, domains }); anything else is refused whole. */
+  setConnectionRequestPolicy(actor: Actor, body: Record<string, unknown>): ConnectionRequestPolicy {
+    const problem = connectionRequestPolicyProblem(body);
+    if (problem) throw badRequest(`the connection request setting ${problem}`);
+    const policy: ConnectionRequestPolicy = { mode: body.mode as ConnectionRequestMode, domains: [...(body.domains as string[])] };
+    this.store.tx(() => this.s.putPolicy.run(actor.userUri, policy.mode, JSON.stringify(policy.domains), this.now()));
+    return policy;
+  }
+
+  private policyOf(userUri: string): ConnectionRequestPolicy {
+    const row = this.s.policy.get(userUri);
+    return row ? { mode: row.mode, domains: JSON.parse(row.domains) as string[] } : { ...DEFAULT_CONNECTION_REQUEST_POLICY, domains: [] };
+  }
 
   list(actor: Actor): ConsentListResponse {
     const decisions = this.s.decisionsOf.all(actor.userUri);

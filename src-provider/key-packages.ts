@@ -63,7 +63,7 @@ export interface ClaimRequester {
   userUri: string;
 }
 
-/** What `claimConnection` found: the target's client pseudonym and the outcome. */
+/** What `claimPseudonym` found: the target's client pseudonym and the outcome. */
 export interface ConnectionClaim {
   clientPseudonym: string;
   outcome: DeviceClaimOutcome;
@@ -174,7 +174,7 @@ export class KeyPackages {
   }
 
   private claimForPseudonym(requester: ClaimRequester, roomUri: string, target: string): ClaimResponse['results'][number] {
-    const found = this.claimConnection(target, requester.userUri);
+    const found = this.claimPseudonym(target, requester.userUri);
     if (!found) return { userUri: target, status: 'userUnknown', clients: [] };
     const { clientPseudonym, outcome } = found;
     if (outcome.status !== 'success') {
@@ -185,19 +185,22 @@ export class KeyPackages {
   }
 
   /**
-   * Claims the oldest connection-only KeyPackage of the user pseudonym `target` that `judge`
-   * accepts, for `requestingUser`. Undefined when the requester is not a pseudonym or `target` is
+   * Claims the oldest KeyPackage of the user pseudonym `target` that `judge` accepts, for
+   * `requestingUser`, to add it to a room of pseudonyms. Never a connection-only one: those are for
+   * the connection flow alone, which carries them inside the request (end to end), and a claim
+   * cannot show that it is for a connection (MIMI's KeyMaterialRequest has no field for a purpose),
+   * so no claim is ever served one. Undefined when the requester is not a pseudonym or `target` is
    * no active pseudonym of this provider: the caller answers exactly as for an unknown user, so the
    * answer says nothing about whether the pseudonym exists. No consent is asked: knowing the
    * pseudonym is what allows it. Must run inside `store.tx`; does not record the claim.
    */
-  claimConnection(target: string, requestingUser: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): ConnectionClaim | undefined {
-    if (!this.store.db.inTransaction) throw new Error('claimConnection must run inside store.tx');
+  claimPseudonym(target: string, requestingUser: string, judge: (keyPackage: Uint8Array) => KeyPackageVerdict = () => 'ok'): ConnectionClaim | undefined {
+    if (!this.store.db.inTransaction) throw new Error('claimPseudonym must run inside store.tx');
     if (!isPseudonym(requestingUser)) return undefined;
     const p = this.store.pseudonymByUser(target);
     if (!p || p.state !== 'active') return undefined;
     const found = { clientPseudonym: p.client_pseudonym };
-    const { chosen, incompatible } = firstAcceptable(this.store.unclaimedConnectionKeyPackages(p.client_pseudonym), judge);
+    const { chosen, incompatible } = firstAcceptable(this.store.unclaimedRoomKeyPackages(p.client_pseudonym), judge);
     if (!chosen) return { ...found, outcome: incompatible ? { status: 'nothingCompatible' } : { status: 'keyMaterialExhausted' } };
     if (!this.store.markPseudonymKeyPackageClaimed(chosen.id)) throw new Error('KeyPackage claimed twice inside one transaction');
     return { ...found, outcome: { status: 'success', ref: new Uint8Array(chosen.ref), keyPackage: new Uint8Array(chosen.bytes), lastResort: false } };

@@ -356,6 +356,16 @@ const MIGRATIONS: string[] = [
     destroyed_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v9: who may send a local user connection requests (consent.ts; claims by pseudonyms). No row =
+  // the default, anyone. `domains` is a JSON array of lowercase domains, kept in every mode.
+  `
+  CREATE TABLE connection_request_policies (
+    user_uri TEXT PRIMARY KEY REFERENCES users(user_uri) ON DELETE CASCADE,
+    mode TEXT NOT NULL CHECK (mode IN ('anyone', 'domains', 'nobody')),
+    domains TEXT NOT NULL DEFAULT '[]',
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -553,8 +563,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT coalesce(sum(connection_only), 0) AS connection_only, coalesce(sum(1 - connection_only), 0) AS other
          FROM pseudonym_key_packages WHERE client_pseudonym = ? AND claimed = 0`,
     ),
-    unclaimedConnectionKeyPackages: db.prepare<[string], PseudonymKeyPackageRow>(
-      'SELECT * FROM pseudonym_key_packages WHERE client_pseudonym = ? AND connection_only = 1 AND claimed = 0 ORDER BY id',
+    unclaimedRoomKeyPackages: db.prepare<[string], PseudonymKeyPackageRow>(
+      'SELECT * FROM pseudonym_key_packages WHERE client_pseudonym = ? AND connection_only = 0 AND claimed = 0 ORDER BY id',
     ),
     markPseudonymKeyPackageClaimed: db.prepare<[number]>(
       "UPDATE pseudonym_key_packages SET claimed = 1, bytes = x'' WHERE id = ? AND claimed = 0",
@@ -892,9 +902,9 @@ export class Store {
     const r = this.s.pseudonymKeyPackageCounts.get(clientPseudonym)!;
     return { connectionOnly: r.connection_only, other: r.other };
   }
-  /** The client pseudonym's unclaimed connection-only packages, oldest first (stop iterating before writing). */
-  unclaimedConnectionKeyPackages(clientPseudonym: string): IterableIterator<PseudonymKeyPackageRow> {
-    return this.s.unclaimedConnectionKeyPackages.iterate(clientPseudonym);
+  /** A pseudonym's unclaimed KeyPackages that are not connection-only, oldest first (stop iterating before writing). */
+  unclaimedRoomKeyPackages(clientPseudonym: string): IterableIterator<PseudonymKeyPackageRow> {
+    return this.s.unclaimedRoomKeyPackages.iterate(clientPseudonym);
   }
   /** True if this call claimed it. */
   markPseudonymKeyPackageClaimed(id: number): boolean {

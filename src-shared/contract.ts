@@ -18,6 +18,7 @@ import {
   type ProfileFieldName,
   type SetProfileRequest,
 } from './provider-api.js';
+import { connectionRequestPolicyProblem, type ConnectionRequestPolicy } from './connection-request-policy.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -171,6 +172,13 @@ export interface ConnectionsView {
   outgoing: ConnectionView[];
 }
 
+/**
+ * Who may send this account connection requests, kept at its provider: anyone (the default), only
+ * pseudonyms of the listed provider domains, or nobody. A refused request fails on the sender's
+ * side like any add without consent. `domains` is kept in every mode and used only in 'domains'.
+ */
+export type ConnectionRequestPolicyView = ConnectionRequestPolicy;
+
 export interface AppInfo {
   mode: 'electron' | 'browser';
   version: string;
@@ -311,6 +319,10 @@ export interface MimiApi {
     connect(accountId: string, user: string): Promise<ConnectionsView>;
     accept(accountId: string, id: string): Promise<ConnectionsView>;
     decline(accountId: string, id: string): Promise<ConnectionsView>;
+    /** Who may send this account connection requests. */
+    policy(accountId: string): Promise<ConnectionRequestPolicyView>;
+    /** Replace it (domains lowercase, at most 100; at least one for mode 'domains'); answers it as stored. */
+    setPolicy(accountId: string, policy: ConnectionRequestPolicyView): Promise<ConnectionRequestPolicyView>;
   };
   people: {
     find(accountId: string, query: FindArgs): Promise<FindResultView>;
@@ -464,6 +476,11 @@ const pseudonym: Check = (v, name) => {
   str(300)(v, name);
   if (!/^mimi:\/\/[a-z0-9.-]+\/p\/[A-Za-z0-9._~-]{1,128}$/.test(v as string)) fail(name, 'must be a pseudonym URI (mimi://domain/p/...)');
 };
+const connectionRequestPolicy: Check = (v, name) => {
+  plainObject(v, name, ['mode', 'domains']);
+  const problem = connectionRequestPolicyProblem(v);
+  if (problem) fail(name, problem);
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -508,6 +525,8 @@ export const METHODS = {
   'connections.connect': [accountId, userAddress],
   'connections.accept': [accountId, roomUri],
   'connections.decline': [accountId, roomUri],
+  'connections.policy': [accountId],
+  'connections.setPolicy': [accountId, connectionRequestPolicy],
   'people.find': [accountId, findArgs],
   'people.myProfile': [accountId],
   'people.setProfileFields': [accountId, profileFields],

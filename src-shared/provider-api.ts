@@ -8,6 +8,8 @@
 // Every route is listed in `ROUTES`; request and response shapes follow. Errors always have the
 // shape `ApiError` with a stable `code` a client can switch on.
 
+import type { ConnectionRequestPolicy } from './connection-request-policy.js';
+
 export const API_PREFIX = '/v1';
 
 /** Bodies larger than this are refused with 413 before parsing. */
@@ -54,6 +56,9 @@ export const ROUTES = {
   issuePseudonyms: 'POST /v1/pseudonyms', // IssuePseudonymsRequest -> IssuePseudonymsResponse (201) | 429 rateLimited
   retirePseudonym: 'POST /v1/pseudonyms/retire', // RetirePseudonymRequest -> RetirePseudonymResponse
   uploadPseudonymKeyPackages: 'POST /v1/pseudonyms/keyPackages', // UploadPseudonymKeyPackagesRequest -> PseudonymKeyPackageCount
+  // Who may send this user connection requests (claims of the user's KeyPackages by pseudonyms).
+  connectionRequestPolicy: 'GET /v1/connection-requests', // -> ConnectionRequestPolicyResponse
+  setConnectionRequestPolicy: 'PUT /v1/connection-requests', // SetConnectionRequestPolicyRequest -> ConnectionRequestPolicyResponse
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -416,6 +421,16 @@ export interface UploadPseudonymKeyPackagesRequest {
   /** The KeyPackages carry the connection-only extension: served only for the connection flow. */
   connectionOnly: boolean;
 }
+// ---- Connection requests ----
+
+/**
+ * A claim of a user's KeyPackages by a pseudonym is a connection request (the connection flow's
+ * bootstrap room); the user's provider allows it by this setting alone, whatever its consent mode,
+ * and refuses it with the ordinary noConsent answer. Default: anyone.
+ */
+export type SetConnectionRequestPolicyRequest = ConnectionRequestPolicy;
+export type ConnectionRequestPolicyResponse = ConnectionRequestPolicy;
+
 // ---- Push stream (WebSocket, JSON text frames) ----
 
 export type PushEventKind = 'welcome' | 'commit' | 'message' | 'room';

@@ -21,7 +21,7 @@
 
 import { parseMimiUriAs, userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
-import { checkValidRoomStateChange, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
+import { checkValidRoomStateChange, pseudonymsAllowed, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
 
 export interface CommitFacts {
   before: RoomState;
@@ -103,6 +103,20 @@ export function checkCommit(f: CommitFacts): CheckResult {
     if (role === BANNED_ROLE_INDEX) throw new RoomStateError('Commit', 'devices', `${user} is banned and cannot have clients in the room`);
     if (!allowsActive(f.after, role)) {
       throw new RoomStateError('Commit', 'devices', `${user} has clients in the room but ${role === 0 ? 'is not on the participant list' : `role ${role} allows no active participants`}`);
+    }
+  }
+
+  // The base policy and the minimal-metadata mode are fixed when the room is made: a member could
+  // otherwise turn a room of pseudonyms into one that names people, or let pseudonyms into a room
+  // that refuses them, after the others joined on those terms. (Changing them would need
+  // canChangeRoomMembershipStyle and a rule for the clients already there; not offered yet.)
+  if (JSON.stringify(f.before.base ?? null) !== JSON.stringify(f.after.base ?? null) || !!f.before.minimalMetadata !== !!f.after.minimalMetadata) {
+    throw new RoomStateError('Commit', 'base_room_policy', 'the base room policy and the minimal-metadata mode cannot change after the room is created');
+  }
+  // pseudonyms_allowed off: every client names its real user (draft-ietf-mimi-room-policy "Base Room Policy").
+  if (!pseudonymsAllowed(f.after)) {
+    for (const [user] of after) {
+      if (parseMimiUriAs('pseudonym', user)) throw new RoomStateError('Commit', 'devices', `${user} is a pseudonym, and this room does not allow pseudonyms`);
     }
   }
 

@@ -11,6 +11,7 @@ import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { SecretMode } from '../secrets/secret-store.js';
 import { Profile } from '../core/profile.js';
 import { PROFILE_FIELDS, type FindRequest, type ProfileFieldName } from '../../src-shared/provider-api.js';
+import { parseDomainList } from '../../src-shared/connection-request-policy.js';
 
 const USAGE = `usage:
   mimi content decode FILE.cbor          print the message as JSON with its message ID
@@ -44,6 +45,9 @@ const USAGE = `usage:
   mimi --profile DIR connect USER         ask USER to connect (connection flow under pseudonyms); prints the request id
   mimi --profile DIR connections          JSON: incoming and outgoing connection requests with their state
   mimi --profile DIR accept|decline REQUEST   answer an incoming request (REQUEST: its id from connections)
+  mimi --profile DIR connection-requests  JSON: who may send you connection requests (mode, domains)
+  mimi --profile DIR connection-requests anyone|nobody|from DOMAIN [DOMAIN ...]   set it (default anyone);
+                          from: only pseudonyms of these providers; a refused request fails as noConsent
 options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
@@ -384,6 +388,8 @@ async function main(argv: string[]): Promise<void> {
     case 'decline':
       arity(args, 1, cmd);
       return withProfile(p, async (profile) => printJson(cmd === 'accept' ? await profile.acceptConnection(args[0]) : await profile.declineConnection(args[0])));
+    case 'connection-requests':
+      return connectionRequestsCommand(p, args);
     case undefined:
       throw new UsageError('');
     default:
@@ -425,6 +431,27 @@ function pseudonymsCommand(p: Parsed, args: string[]): Promise<void> {
     else if (retire === undefined && profile.pseudonymPool().unused < profile.pseudonymPool().threshold) await profile.refillPseudonyms(profile.pseudonymPool().batch);
     printJson(profile.pseudonymPool());
   });
+}
+
+/**
+ * `connection-requests`: the setting as JSON; with `anyone`, `nobody` or `from DOMAIN...` it is set
+ * first. anyone and nobody keep the list of domains (the provider stores it in every mode), so
+ * going back to `from` a list later starts from it in the app.
+ */
+function connectionRequestsCommand(p: Parsed, args: string[]): Promise<void> {
+  const [mode, ...domains] = args;
+  if (mode === undefined) return withProfile(p, async (profile) => printJson(await profile.connectionRequestPolicy()));
+  if (mode === 'anyone' || mode === 'nobody') {
+    arity(args, 1, `connection-requests ${mode}`);
+    return withProfile(p, async (profile) => {
+      const current = await profile.connectionRequestPolicy();
+      printJson(await profile.setConnectionRequestPolicy({ mode, domains: current.domains }));
+    });
+  }
+  if (mode !== 'from') throw new UsageError('connection-requests takes nothing (show it), anyone, nobody, or from DOMAIN [DOMAIN ...]');
+  const list = parseDomainList(domains.join(' '));
+  if (list.length === 0) throw new UsageError('connection-requests from takes one or more DOMAINs, e.g. from b.example c.example');
+  return withProfile(p, async (profile) => printJson(await profile.setConnectionRequestPolicy({ mode: 'domains', domains: list })));
 }
 
 const METADATA_FLAGS = ['name', 'description', 'avatar', 'subject'] as const;

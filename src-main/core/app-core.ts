@@ -11,6 +11,7 @@ import {
   type AccountView,
   type AppInfo,
   type ConsentListView,
+  type ConnectionRequestPolicyView,
   type ConnectionsView,
   type PseudonymPoolView,
   type FindArgs,
@@ -298,6 +299,8 @@ class Core implements AppCore {
     connect: (accountId: string, user: string) => this.profile(accountId).connect(user),
     accept: (accountId: string, id: string) => this.profile(accountId).acceptConnection(id),
     decline: (accountId: string, id: string) => this.profile(accountId).declineConnection(id),
+    policy: (accountId: string) => this.profile(accountId).connectionRequestPolicy(),
+    setPolicy: (accountId: string, policy: ConnectionRequestPolicyView) => this.profile(accountId).setConnectionRequestPolicy(policy),
   };
 
   pseudonyms = {

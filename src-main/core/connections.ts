@@ -191,6 +191,7 @@ export class Connections {
 
   /** Destroy every bootstrap room whose time has come; schedule the others. */
   async runDue(): Promise<void> {
+    if (this.ctx.closed) return; // e.g. after the account was deleted
     const { db, client } = this.ctx;
     for (const c of db.connections()) {
       const d = details(c);

@@ -154,6 +154,9 @@ export class Membership {
     const rooms = await this.ctx.client.listRooms();
     for (const r of rooms) {
       if (this.ctx.db.getRoom(r.roomUri)) continue;
+      // Rooms the account is in only as a pseudonym: that pseudonym's keys live on the device it
+      // was issued to, and a device joins under its own client pseudonyms (not built yet).
+      if (!r.participants.includes(this.ctx.config.userUri)) continue;
       try {
         await this.joinExternally(r.roomUri);
       } catch (e) {

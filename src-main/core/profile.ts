@@ -19,6 +19,7 @@
 //   key-packages.ts        this device's KeyPackages on the provider
 //   pseudonym-pool.ts      the account's pseudonyms, their keys and KeyPackages
 //   connections.ts         the connection flow (requests under pseudonyms, accept, decline)
+//   connection-request-policy.ts  who may send this account connection requests (kept at the provider)
 //
 // Data flow of one message: send() stores it as pending and queues it in the outbox in one
 // transaction -> the outbox pump encrypts it (persisting the advanced ratchet before anything
@@ -28,7 +29,7 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { ConnectionsView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionsView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
 import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import type { SecretMode, SecretStore } from '../secrets/secret-store.js';
@@ -46,6 +47,7 @@ import { Membership } from './membership.js';
 import { Outbox } from './outbox.js';
 import { PseudonymPool } from './pseudonym-pool.js';
 import { Connections } from './connections.js';
+import { ConnectionRequestSetting } from './connection-request-policy.js';
 import { RoomCommits } from './room-commits.js';
 import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
@@ -72,6 +74,7 @@ export class Profile extends EventEmitter {
   private readonly keyPackages: KeyPackages;
   private readonly pool: PseudonymPool;
   private readonly connections: Connections;
+  private readonly connectionRequests: ConnectionRequestSetting;
   private readonly link: ProviderConnection;
   private readonly commits: RoomCommits;
   private readonly secrets: SecretStore;
@@ -128,6 +131,7 @@ export class Profile extends EventEmitter {
       });
     }
     this.connections = new Connections(this.ctx, this.pool, this.membership, this.outbox, opts.bootstrapDestroyDelayMs);
+    this.connectionRequests = new ConnectionRequestSetting(this.ctx);
     this.incoming.hooks = {
       pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
       expectsConnection: (keys) => this.connections.expects(keys),
@@ -454,6 +458,15 @@ export class Profile extends EventEmitter {
 
   declineConnection(id: string): Promise<ConnectionsView> {
     return this.connections.decline(id);
+  }
+
+  /** Who may send this account connection requests: anyone (default), some provider domains, or nobody. */
+  connectionRequestPolicy(): Promise<ConnectionRequestPolicyView> {
+    return this.connectionRequests.get();
+  }
+
+  setConnectionRequestPolicy(policy: ConnectionRequestPolicyView): Promise<ConnectionRequestPolicyView> {
+    return this.connectionRequests.set(policy);
   }
 
   // ---- key material ----

@@ -6,8 +6,9 @@
 // Keeping it filled: when fewer than POOL_THRESHOLD are unused, ask for POOL_BATCH more in the
 // background (once connected, and after each pseudonym is taken). The provider rate-limits
 // issuance per account; a refusal becomes the pool's `problem` and is retried on the next trigger,
-// never in a loop. Each pseudonym gets CONNECTION_KEY_PACKAGES connection-only KeyPackages on the
-// provider, for the connection flow's "claim more if those in the request expired" case.
+// never in a loop. Each pseudonym gets ROOM_KEY_PACKAGES ordinary KeyPackages on the provider, so
+// that a member of a room of pseudonyms who knows it can add it (claiming as their own pseudonym).
+// Connection-only KeyPackages are not uploaded: the connection flow carries them in the request.
 
 import { CoreError, type PseudonymPoolView, type PseudonymView } from '../../src-shared/contract.js';
 import { fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
@@ -20,8 +21,8 @@ import { toCoreError } from './errors.js';
 export const POOL_THRESHOLD = 3;
 /** How many one refill asks for. */
 export const POOL_BATCH = 5;
-/** Connection-only KeyPackages uploaded per pseudonym. */
-export const CONNECTION_KEY_PACKAGES = 2;
+/** Ordinary KeyPackages uploaded per pseudonym (each single use). */
+export const ROOM_KEY_PACKAGES = 3;
 
 interface StoredKeys {
   identity: string;
@@ -56,7 +57,7 @@ export function decodePseudonymKeys(b: Uint8Array): DeviceKeys {
 export class PseudonymPool {
   private refilling?: Promise<void>;
   private problem?: string;
-  /** Connection-only KeyPackages per client pseudonym, as the provider last said. */
+  /** Unclaimed KeyPackages per client pseudonym, as the provider last said. */
   private keyPackageCounts = new Map<string, number>();
 
   constructor(
@@ -123,14 +124,14 @@ export class PseudonymPool {
     const { issued } = await client.issuePseudonyms(count);
     for (const p of issued) {
       const pk = await engine.newPseudonymousKeys(keys, { client: p.clientPseudonym, user: p.userPseudonym });
-      const kps = await engine.generateKeyPackages(pk, CONNECTION_KEY_PACKAGES, { connectionOnly: true });
+      const kps = await engine.generateKeyPackages(pk, ROOM_KEY_PACKAGES);
       // Stored before the upload: a crash after it leaves KeyPackages whose private halves we hold.
       db.tx(() => {
         db.insertPseudonym({ userPseudonym: p.userPseudonym, clientPseudonym: p.clientPseudonym, keys: encodePseudonymKeys(pk), issuedAt: p.issuedAt });
         for (const kp of kps) db.saveKeyPackage(toHex(kp.ref), kp.publicMessage, kp.privateState, false, p.clientPseudonym);
       });
-      const counts = await client.uploadPseudonymKeyPackages({ clientPseudonym: p.clientPseudonym, keyPackages: kps.map((k) => toB64(k.publicMessage)), connectionOnly: true });
-      this.keyPackageCounts.set(p.clientPseudonym, counts.connectionOnly);
+      const counts = await client.uploadPseudonymKeyPackages({ clientPseudonym: p.clientPseudonym, keyPackages: kps.map((k) => toB64(k.publicMessage)), connectionOnly: false });
+      this.keyPackageCounts.set(p.clientPseudonym, counts.other);
     }
   }
 
@@ -138,7 +139,7 @@ export class PseudonymPool {
   async syncCounts(): Promise<void> {
     try {
       const { pseudonyms } = await this.ctx.client.pseudonyms();
-      for (const p of pseudonyms) this.keyPackageCounts.set(p.clientPseudonym, p.keyPackages.connectionOnly);
+      for (const p of pseudonyms) this.keyPackageCounts.set(p.clientPseudonym, p.keyPackages.other);
       this.emitPool();
     } catch {
       // offline: the counts stay as they were

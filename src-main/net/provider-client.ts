@@ -17,6 +17,7 @@ import {
   type ClaimResponse,
   type CommitRequest,
   type CommitResponse,
+  type ConnectionRequestPolicyResponse,
   type ConsentActionRequest,
   type ConsentActionResponse,
   type ConsentListResponse,
@@ -26,6 +27,7 @@ import {
   type FindRequest,
   type FindResponse,
   type MyProfile,
+  type SetConnectionRequestPolicyRequest,
   type SetProfileRequest,
   type GroupInfoResponse,
   type HubSenderResponse,
@@ -282,6 +284,15 @@ export class ProviderClient {
     req: ConsentActionRequest,
   ): Promise<ConsentActionResponse> {
     return this.request('POST', path(ROUTES[action]), req);
+  }
+
+  /** Who may send this user connection requests (claims by pseudonyms); default anyone. */
+  connectionRequestPolicy(): Promise<ConnectionRequestPolicyResponse> {
+    return this.request('GET', path(ROUTES.connectionRequestPolicy));
+  }
+
+  setConnectionRequestPolicy(req: SetConnectionRequestPolicyRequest): Promise<ConnectionRequestPolicyResponse> {
+    return this.request('PUT', path(ROUTES.setConnectionRequestPolicy), req);
   }
 
   // ---- discovery ----

@@ -20,11 +20,12 @@
 //   domain is where the hub later sends the Welcome.
 // - Anything else: userUnknown (we neither serve nor host it).
 // - Pseudonyms (mimi://D/p/...) may stand wherever a user does, as requestingUser and as
-//   targetUser. A local pseudonym target is served only its connection-only KeyPackages, only when
-//   the requester is a pseudonym too (connection rooms are between pseudonyms), without consent
-//   (knowing the pseudonym is the capability); its one client is listed by its client pseudonym,
-//   never a device. A real requester, a retired or an unknown pseudonym get the unknown user's
-//   answer (key-packages.ts claimConnection). A pseudonym requester's credential must name the
+//   targetUser. A local pseudonym target is served only its ordinary KeyPackages (never
+//   connection-only ones: the connection flow carries those end to end), only when the requester
+//   is a pseudonym too (rooms of pseudonyms), without consent (knowing the pseudonym is the
+//   capability); its one client is listed by its client pseudonym, never a device. A real
+//   requester, a retired or an unknown pseudonym get the unknown user's answer
+//   (key-packages.ts claimPseudonym). A pseudonym requester's credential must name the
 //   pseudonym itself: nothing links it to a device.
 //
 // User codes: success = material for every device; partialSuccess = for some; noCompatibleMaterial
@@ -314,7 +315,7 @@ export class KeyMaterialService {
       clients.push({ clientStatus: 'success', clientUri, keyPackage: decodeKeyPackage(unwrapMlsMessage(outcome.keyPackage).body) });
     };
     if (parseAs('pseudonym', req.targetUser)) {
-      const found = this.keyPackages.claimConnection(req.targetUser, req.requestingUser, judge);
+      const found = this.keyPackages.claimPseudonym(req.targetUser, req.requestingUser, judge);
       if (!found) return this.userOnly(req.targetUser, 'userUnknown');
       add(found.clientPseudonym, found.outcome);
     } else {

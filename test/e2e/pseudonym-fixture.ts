@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   CoreError,
   type AccountView,
+  type ConnectionRequestPolicyView,
   type ConnectionView,
   type ConnectionsView,
   type MessageView,
@@ -107,6 +108,9 @@ export function pseudonymCore() {
     },
     [B]: { incoming: [], outgoing: [] },
   };
+  // Who may send each account requests; `failPolicy` makes the next change fail as the core says it.
+  const policies: Record<string, ConnectionRequestPolicyView> = { [A]: { mode: 'anyone', domains: [] }, [B]: { mode: 'nobody', domains: [] } };
+  let failPolicy: CoreError | undefined;
   const connectionsChanged = (acct: string) => emit({ type: 'connections', accountId: acct, connections: structuredClone(connections[acct]) });
   const request = (acct: string, id: string): ConnectionView => {
     const c = connections[acct].incoming.find((x) => x.id === id);
@@ -280,6 +284,16 @@ export function pseudonymCore() {
         connectionsChanged(acct);
         return structuredClone(connections[acct]);
       },
+      policy: async (acct) => structuredClone(policies[acct]),
+      setPolicy: async (...args) => {
+        note('setPolicy', args);
+        const [acct, policy] = args;
+        const failure = failPolicy;
+        failPolicy = undefined;
+        if (failure) throw failure;
+        policies[acct] = structuredClone(policy);
+        return structuredClone(policies[acct]);
+      },
     },
     ...quietConsentAndPeople(ME_A, 'alice'),
     onEvent,
@@ -290,6 +304,11 @@ export function pseudonymCore() {
     calls,
     pools,
     connections,
+    policies,
+    /** The next change of a connection request setting fails with `e`. */
+    failNextPolicy(e: CoreError) {
+      failPolicy = e;
+    },
     /** The provider delivers what a refill asked for: the new pseudonyms arrive by event. */
     finishRefill(acct: string, count: number) {
       issue(acct, count);

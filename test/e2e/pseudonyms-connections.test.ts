@@ -3,13 +3,15 @@
 // one account and for two side by side (refill with its progress, retire behind a confirmation,
 // updates pushed by the core), incoming connection requests (accepted, declined, one whose
 // identity could not be verified), and a minimal-metadata room whose members show the identity
-// verified behind each pseudonym. Every screen is checked with axe-core, light and dark, wide
-// and narrow.
+// verified behind each pseudonym, and who may send the account connection requests (anyone, some
+// providers, nobody: typed by keyboard, a typo said before anything is sent, the core's refusal
+// shown). Every screen is checked with axe-core, light and dark, wide and narrow.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
+import { CoreError } from '../../src-shared/contract.js';
 import { axeViolations, collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { A, B, BOB, B_PROBLEM, CAROL, CAROL_PROBLEM, DAVE, ODD_PROBLEM, P_BOB, P_MINE, P_ODD, P_SPARE, pseudonymCore } from './pseudonym-fixture.js';
 
@@ -249,6 +251,15 @@ test('dark mode in a narrow window: the same screens pass axe and fit the width'
   await fits('connections');
   await accessible(dark, 'dark: connections');
   await screenshot(dark, '71-dark-narrow-connections');
+  // Who may send connection requests, with its list of providers open.
+  await dark.getByTestId('request-policy-domains').check();
+  const list = dark.getByTestId('request-policy-list');
+  await list.scrollIntoViewIfNeeded();
+  await fits('connection request setting');
+  const box = await list.boundingBox();
+  assert.ok(box && box.x + box.width <= 720, 'the list fits the window');
+  await accessible(dark, 'dark: connection request setting');
+  await screenshot(dark, '74-dark-narrow-request-policy');
 
   await dark.locator('[data-testid=room-item][data-room-name="Quiet corner"]').click();
   await dark.getByTestId('toggle-settings').click();
@@ -260,5 +271,68 @@ test('dark mode in a narrow window: the same screens pass axe and fit the width'
   await screenshot(dark, '72-dark-narrow-minimal-room');
   await context.close();
   assert.deepEqual(darkProblems, []);
+  assert.deepEqual(problems, []);
+});
+
+test('who may send connection requests: anyone by default; a list of providers typed by keyboard, a typo caught first; the core\'s refusal shown', async () => {
+  await page.getByTestId('open-people').click();
+  await page.getByTestId('people-tab-connections').click();
+  const form = page.getByTestId('request-policy');
+  const radio = (mode: string) => form.getByTestId(`request-policy-${mode}`);
+  await radio('anyone').waitFor();
+  assert.equal(await radio('anyone').isChecked(), true, 'the setting as the core has it: anyone');
+  assert.equal(await form.getByTestId('request-policy-list').count(), 0, 'no list to type while anyone may ask');
+  assert.equal(await form.getByRole('group', { name: 'Who may send you connection requests?' }).count(), 1);
+  assert.match(await radio('anyone').getAttribute('aria-describedby').then((id) => form.locator(`#${id}`).innerText()), /waits for your answer/);
+
+  // By keyboard: arrow to "Only from these providers", Tab into its list, type, Enter saves.
+  await radio('anyone').focus();
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await radio('domains').isChecked(), true);
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedTestId(page), 'request-policy-list');
+  await page.keyboard.type('B.example, c_example');
+  await page.keyboard.press('Enter');
+  const error = form.getByTestId('request-policy-error');
+  await error.waitFor();
+  assert.equal(await error.innerText(), '“c_example” is not a provider’s domain. Type domains such as b.example, separated by commas or spaces.');
+  assert.equal(await form.getByTestId('request-policy-list').getAttribute('aria-invalid'), 'true');
+  assert.equal(await focusedTestId(page), 'request-policy-list', 'the focus stays on what to fix');
+  assert.deepEqual(callsOf('setPolicy'), [], 'nothing sent');
+
+  await form.getByTestId('request-policy-list').fill('B.example c.example, b.example');
+  await page.keyboard.press('Enter');
+  const done = form.getByTestId('request-policy-done');
+  await done.filter({ hasText: 'Saved. Only people on b.example and c.example may send you connection requests.' }).waitFor();
+  assert.deepEqual(callsOf('setPolicy'), [[A, { mode: 'domains', domains: ['b.example', 'c.example'] }]]);
+  assert.equal(await form.getByTestId('request-policy-list').inputValue(), 'b.example, c.example', 'as stored');
+  assert.equal(await error.count(), 0);
+  await accessible(page, 'connection request setting with a list');
+  await screenshot(page, '73-connection-request-policy');
+
+  await form.getByTestId('request-policy-save').click();
+  await done.filter({ hasText: /^Nothing changed\./ }).waitFor();
+  assert.equal(callsOf('setPolicy').length, 1);
+
+  // The core's refusal is shown as it says it, and the stored setting stays; then it goes through.
+  fx.failNextPolicy(new CoreError('providerUnreachable', 'Could not change who may send you connection requests: localhost can’t be reached. Nothing was changed.'));
+  await radio('nobody').check();
+  assert.equal(await form.getByTestId('request-policy-list').count(), 0);
+  await form.getByTestId('request-policy-save').click();
+  await error.filter({ hasText: 'Could not change who may send you connection requests: localhost can’t be reached. Nothing was changed.' }).waitFor();
+  assert.equal(await error.getAttribute('role'), 'alert');
+  assert.deepEqual(fx.policies[A], { mode: 'domains', domains: ['b.example', 'c.example'] });
+  await accessible(page, 'connection request setting with an error');
+  await form.getByTestId('request-policy-save').click();
+  await done.filter({ hasText: 'Saved. Nobody can send you connection requests.' }).waitFor();
+  assert.deepEqual(callsOf('setPolicy').at(-1), [A, { mode: 'nobody', domains: ['b.example', 'c.example'] }], 'the list is kept for later');
+
+  // Shown again as the core has it: nobody, and the list there to pick up again.
+  await page.getByTestId('people-tab-find').click();
+  await page.getByTestId('people-tab-connections').click();
+  await radio('nobody').waitFor();
+  assert.equal(await radio('nobody').isChecked(), true);
+  await radio('domains').check();
+  assert.equal(await form.getByTestId('request-policy-list').inputValue(), 'b.example, c.example');
   assert.deepEqual(problems, []);
 });

@@ -72,7 +72,8 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
 
 /**
  * No pseudonyms and no connection requests: an empty pool the app does not refill (threshold 0),
- * nobody asking to connect. Changing anything is refused, as these fixtures are not about it.
+ * nobody asking to connect, anyone allowed to (the default setting). Changing anything is refused,
+ * as these fixtures are not about it.
  */
 export function quietPseudonymsAndConnections(): Pick<MimiApi, 'pseudonyms' | 'connections'> {
   const pool = (accountId: string): PseudonymPoolView => ({ accountId, pseudonyms: [], unused: 0, threshold: 0, batch: 0, refilling: false });
@@ -82,7 +83,14 @@ export function quietPseudonymsAndConnections(): Pick<MimiApi, 'pseudonyms' | 'c
   };
   return {
     pseudonyms: { list: async (accountId) => pool(accountId), refill: refuse, retire: refuse },
-    connections: { list: async () => none(), connect: refuse, accept: refuse, decline: refuse },
+    connections: {
+      list: async () => none(),
+      connect: refuse,
+      accept: refuse,
+      decline: refuse,
+      policy: async () => ({ mode: 'anyone', domains: [] }),
+      setPolicy: refuse,
+    },
   };
 }
 

@@ -2,10 +2,11 @@
 // b.example, each with its own data dir, dev CA and port, trusting each other; consent REQUIRED):
 // issuance and listing, the per-account rate limit (429 + Retry-After, nothing else of the account
 // affected, kept across a restart), KeyPackages only from the owning device, retiring, ownership
-// and bad-input errors that change nothing, claims (a pseudonym's connection-only KeyPackages go
-// only to pseudonyms, without consent; everyone else, and a retired or unknown pseudonym, gets the
-// unknown user's answer; real users never get connection-only KeyPackages), discovery that never
-// finds a pseudonym, and scans of the other provider's SQLite file and logs for the account.
+// and bad-input errors that change nothing, claims (a pseudonym's ordinary KeyPackages go only to
+// pseudonyms, without consent; its connection-only ones go to nobody, since the connection flow
+// carries them in the request: a pseudonym holding only those answers a claim with no KeyPackage;
+// everyone else, and a retired or unknown pseudonym, gets the unknown user's answer), discovery that
+// never finds a pseudonym, and scans of the other provider's SQLite file and logs for the account.
 //
 // The hub side of rooms between pseudonyms is not built yet (the hub puts the creating account on a
 // room's participant list), so the test itself puts the requesting pseudonym on its room's list.
@@ -132,6 +133,10 @@ describe('pseudonyms', () => {
   let pB: PseudonymInfo;
   const connectionRefs: string[] = [];
   const otherRefs: string[] = [];
+  /** bob's pseudonym with connection-only KeyPackages and nothing else. */
+  let pOnlyConn: PseudonymInfo;
+  /** Refs of pB's KeyPackages handed out to alice's pseudonym, in order. */
+  const claimedByAlice: string[] = [];
   let aliceP: string;
   let aliceRoom: string;
   let carlRoom: string;
@@ -214,10 +219,15 @@ describe('pseudonyms', () => {
       { connectionOnly: 3, other: 2 },
     );
     assert.deepEqual(findPseudonym((await bobPhone.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 3, other: 2 });
-    // Bob's other pseudonyms get connection KeyPackages too (used below).
+    // Bob's other pseudonyms get connection-only KeyPackages and nothing else (no claim may be
+    // served them: below).
     for (const p of bobIssued.slice(1, 3)) {
-      await bob.client.uploadPseudonymKeyPackages({ clientPseudonym: p.clientPseudonym, keyPackages: (await keyPackages(p.clientPseudonym, 2)).map(toB64), connectionOnly: true });
+      assert.deepEqual(
+        await bob.client.uploadPseudonymKeyPackages({ clientPseudonym: p.clientPseudonym, keyPackages: (await keyPackages(p.clientPseudonym, 2)).map(toB64), connectionOnly: true }),
+        { connectionOnly: 2, other: 0 },
+      );
     }
+    pOnlyConn = bobIssued[2];
   });
 
   test('bad input and ownership errors: a clear 400, the same for someone else\'s as for an unknown one, and nothing changes', async () => {
@@ -299,7 +309,7 @@ describe('pseudonyms', () => {
     assert.equal(snapshot(B), before);
   });
 
-  test('across providers: a pseudonym claims a pseudonym\'s connection KeyPackage without consent; a real user gets the unknown user\'s answer', async () => {
+  test('across providers: a pseudonym claims a pseudonym\'s ordinary KeyPackages without consent, never a connection-only one; a real user gets the unknown user\'s answer', async () => {
     aliceP = (await alice.client.issuePseudonyms(1)).issued[0].userPseudonym;
     aliceRoom = await roomOf(alice);
     addParticipant(A, aliceRoom, aliceP);
@@ -315,8 +325,9 @@ describe('pseudonyms', () => {
       clients: [{ deviceUri: pB.clientPseudonym, status: 'success', keyPackage: undefined }],
     });
     const ref = await refHex(r.clients[0].keyPackage!);
-    assert.equal(ref, connectionRefs[0], 'the oldest connection-only KeyPackage, byte-exact');
-    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 2, other: 2 });
+    assert.equal(ref, otherRefs[0], 'the oldest ordinary KeyPackage, byte-exact (the connection-only ones are older, and not served)');
+    claimedByAlice.push(ref);
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 3, other: 1 });
     // The hub routes the Welcome to b.example by the client pseudonym; b.example to bob's device,
     // through its pseudonyms table: neither claim names the device.
     const claimAt = (node: PeerNode) =>
@@ -329,7 +340,7 @@ describe('pseudonyms', () => {
     const unknownP = newPseudonymUri('b.example');
     const real = await carl.client.claim({ roomUri: carlRoom, users: [pB.userPseudonym, unknownP, nobody] });
     assert.deepEqual(real.results, [unknownUser(pB.userPseudonym), unknownUser(unknownP), unknownUser(nobody)]);
-    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 2, other: 2 });
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 3, other: 1 });
 
     // On the wire: the same HTTP answer, byte for byte but the URI, for each of these.
     const asked = [
@@ -344,16 +355,56 @@ describe('pseudonyms', () => {
       assert.equal(res.headers['content-type'], 'application/mimi');
       assert.deepEqual(new Uint8Array(res.body), encodeKeyMaterialResponse({ protocol: 'mls10', userStatus: 'userUnknown', userUri: target, clients: [] }), `${requester} -> ${target}`);
     }
+
+    // With both kinds stored, claims get the ordinary ones until none is left, then nothing: the
+    // connection-only ones are never handed out.
+    const second = await alice.client.claim({ roomUri: aliceRoom, users: [pB.userPseudonym], asPseudonym: aliceP });
+    assert.deepEqual([second.results[0].status, second.results[0].clients.length, second.results[0].clients[0].deviceUri, second.results[0].clients[0].status], ['success', 1, pB.clientPseudonym, 'success']);
+    const secondRef = await refHex(second.results[0].clients[0].keyPackage!);
+    assert.equal(secondRef, otherRefs[1], 'the next ordinary KeyPackage');
+    claimedByAlice.push(secondRef);
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 3, other: 0 });
+    const exhausted = (p: PseudonymInfo): ClaimResponse['results'][number] => ({
+      userUri: p.userPseudonym,
+      status: 'noCompatibleMaterial',
+      clients: [{ deviceUri: p.clientPseudonym, status: 'keyMaterialExhausted' }],
+    });
+    const exhaustedOnWire = (p: PseudonymInfo) =>
+      encodeKeyMaterialResponse({ protocol: 'mls10', userStatus: 'noCompatibleMaterial', userUri: p.userPseudonym, clients: [{ clientStatus: 'keyMaterialExhausted', clientUri: p.clientPseudonym }] });
+    // Only connection-only ones left (pB), or never anything else (pOnlyConn): no KeyPackage, through
+    // the client API and on the wire, and nothing claimed, recorded or counted differently anywhere.
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pOnlyConn.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
+    const [beforeA, beforeB] = [snapshot(A), snapshot(B)];
+    for (const p of [pB, pOnlyConn]) {
+      const viaApi = await alice.client.claim({ roomUri: aliceRoom, users: [p.userPseudonym], asPseudonym: aliceP });
+      assert.deepEqual(viaApi.results, [exhausted(p)], p.userPseudonym);
+      const res = await mimiPost(targetOf(B), A.id, 'keyMaterial', p.userPseudonym, signedByA(aliceP, p.userPseudonym, aliceRoom));
+      assert.equal(res.status, 200, res.body.toString());
+      assert.equal(res.headers['content-type'], 'application/mimi');
+      assert.deepEqual(new Uint8Array(res.body), exhaustedOnWire(p), p.userPseudonym);
+    }
+    assert.equal(snapshot(A), beforeA, 'a.example recorded no claim');
+    assert.equal(snapshot(B), beforeB, 'b.example claimed and recorded nothing');
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym).keyPackages, { connectionOnly: 3, other: 0 });
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pOnlyConn.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
   });
 
-  test('real users never get connection-only KeyPackages; the local claim path follows the same rules', async () => {
-    // erin: one KeyPackage for her device, two connection-only ones for her pseudonym.
+  test('real users never get a pseudonym\'s KeyPackages, pseudonyms never its connection-only ones; the local claim path follows the same rules', async () => {
+    // erin: one KeyPackage for her device; for her pseudonym two connection-only ones, then (newer)
+    // an ordinary one.
     const [erinP] = (await erin.client.issuePseudonyms(1)).issued;
     const deviceKp = (await keyPackages(erin.deviceUri, 1))[0];
     await erin.client.uploadKeyPackages({ keyPackages: [toB64(deviceKp)] });
-    const erinConn = await keyPackages(erinP.clientPseudonym, 2);
+    const erinKeys = await engine.newDeviceKeys(erinP.clientPseudonym);
+    const erinConn = await keyPackages(erinP.clientPseudonym, 2, erinKeys);
+    const [erinOther] = await keyPackages(erinP.clientPseudonym, 1, erinKeys);
     await erin.client.uploadPseudonymKeyPackages({ clientPseudonym: erinP.clientPseudonym, keyPackages: erinConn.map(toB64), connectionOnly: true });
+    assert.deepEqual(
+      await erin.client.uploadPseudonymKeyPackages({ clientPseudonym: erinP.clientPseudonym, keyPackages: [toB64(erinOther)], connectionOnly: false }),
+      { connectionOnly: 2, other: 1 },
+    );
     const erinConnRefs = await Promise.all(erinConn.map((k) => refHex(k)));
+    const erinOtherRef = await refHex(erinOther);
     await erin.client.consentAction('grantConsent', { user: carl.userUri });
 
     const first = await carl.client.claim({ roomUri: carlRoom, users: [erin.userUri] });
@@ -365,36 +416,68 @@ describe('pseudonyms', () => {
     ]);
     // The local path at b.example: a real user of the same provider, no consent needed, same outcome.
     const doraRoom = await roomOf(dora);
-    const local = await dora.client.claim({ roomUri: doraRoom, users: [erin.userUri, pB.userPseudonym] });
+    const local = await dora.client.claim({ roomUri: doraRoom, users: [erin.userUri, pB.userPseudonym, erinP.userPseudonym] });
     assert.deepEqual(local.results, [
       { userUri: erin.userUri, status: 'noCompatibleMaterial', clients: [{ deviceUri: erin.deviceUri, status: 'keyMaterialExhausted' }] },
       unknownUser(pB.userPseudonym),
+      unknownUser(erinP.userPseudonym),
     ]);
-    assert.deepEqual(findPseudonym((await erin.client.pseudonyms()).pseudonyms, erinP.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
+    assert.deepEqual(findPseudonym((await erin.client.pseudonyms()).pseudonyms, erinP.userPseudonym).keyPackages, { connectionOnly: 2, other: 1 });
 
-    // Dora as her pseudonym, locally: erin's pseudonym is served, by its client pseudonym.
+    // Dora as her pseudonym, locally: erin's pseudonym is served, by its client pseudonym, its
+    // ordinary KeyPackage (the connection-only ones are older, and not served).
     const [doraP] = (await dora.client.pseudonyms()).pseudonyms;
     const asPseudonym = await dora.client.claim({ roomUri: doraRoom, users: [erinP.userPseudonym], asPseudonym: doraP.userPseudonym });
     const [c] = asPseudonym.results[0].clients;
-    assert.deepEqual([asPseudonym.results[0].status, c.deviceUri, c.status], ['success', erinP.clientPseudonym, 'success']);
-    assert.equal(await refHex(c.keyPackage!), erinConnRefs[0]);
-    // ... and a real user of b.example is never served bob's pseudonym's "other" KeyPackages either.
-    const stored = withDb(B.dbFile, (db) => db.prepare('SELECT claimed, connection_only, ref FROM pseudonym_key_packages WHERE client_pseudonym = ?').all(pB.clientPseudonym)) as {
-      claimed: number;
-      connection_only: number;
-      ref: Buffer;
-    }[];
-    assert.deepEqual(
-      stored.filter((k) => k.claimed).map((k) => k.ref.toString('hex')),
-      [connectionRefs[0]],
-      'only the one connection-only KeyPackage claimed by a pseudonym was ever handed out',
+    assert.deepEqual([asPseudonym.results[0].status, asPseudonym.results[0].clients.length, c.deviceUri, c.status], ['success', 1, erinP.clientPseudonym, 'success']);
+    assert.equal(await refHex(c.keyPackage!), erinOtherRef);
+    assert.deepEqual(findPseudonym((await erin.client.pseudonyms()).pseudonyms, erinP.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
+    // Only connection-only ones left (erin's), or never anything else (bob's pOnlyConn): no
+    // KeyPackage for a pseudonym either, and nothing claimed or recorded.
+    const beforeB = snapshot(B);
+    const again = await dora.client.claim({ roomUri: doraRoom, users: [erinP.userPseudonym, pOnlyConn.userPseudonym], asPseudonym: doraP.userPseudonym });
+    assert.deepEqual(again.results, [
+      { userUri: erinP.userPseudonym, status: 'noCompatibleMaterial', clients: [{ deviceUri: erinP.clientPseudonym, status: 'keyMaterialExhausted' }] },
+      { userUri: pOnlyConn.userPseudonym, status: 'noCompatibleMaterial', clients: [{ deviceUri: pOnlyConn.clientPseudonym, status: 'keyMaterialExhausted' }] },
+    ]);
+    assert.equal(snapshot(B), beforeB, 'nothing claimed, nothing recorded');
+    assert.deepEqual(findPseudonym((await erin.client.pseudonyms()).pseudonyms, erinP.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
+    assert.deepEqual(findPseudonym((await bob.client.pseudonyms()).pseudonyms, pOnlyConn.userPseudonym).keyPackages, { connectionOnly: 2, other: 0 });
+
+    // What was ever handed out of the pseudonyms' KeyPackages: the ordinary ones, each to a
+    // pseudonym's claim (never to a real user); no connection-only one.
+    type Stored = { claimed: number; connection_only: number; ref: Buffer };
+    const stored = (clientPseudonym: string) =>
+      withDb(B.dbFile, (db) => db.prepare('SELECT claimed, connection_only, ref FROM pseudonym_key_packages WHERE client_pseudonym = ? ORDER BY id').all(clientPseudonym)) as Stored[];
+    const claimedRefs = (rows: Stored[]) => rows.filter((k) => k.claimed).map((k) => k.ref.toString('hex'));
+    const bobs = stored(pB.clientPseudonym);
+    assert.deepEqual(claimedRefs(bobs), claimedByAlice, "only the ordinary KeyPackages claimed by alice's pseudonym were ever handed out");
+    assert.deepEqual(claimedByAlice, otherRefs);
+    assert.ok(bobs.filter((k) => k.claimed).every((k) => k.connection_only === 0));
+    assert.ok(connectionRefs.every((ref) => bobs.some((k) => k.ref.toString('hex') === ref && k.connection_only === 1 && !k.claimed)), 'every connection-only one unclaimed');
+    const erins = stored(erinP.clientPseudonym);
+    assert.deepEqual(claimedRefs(erins), [erinOtherRef]);
+    assert.ok(erinConnRefs.every((ref) => erins.some((k) => k.ref.toString('hex') === ref && k.connection_only === 1 && !k.claimed)));
+    assert.ok(stored(pOnlyConn.clientPseudonym).every((k) => k.connection_only === 1 && !k.claimed));
+    // The claims recorded at b.example for the pseudonyms' clients: each by a pseudonym.
+    const claimsAtB = withDb(B.dbFile, (db) =>
+      db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE device_uri IN (?, ?, ?) ORDER BY rowid').all(pB.clientPseudonym, erinP.clientPseudonym, pOnlyConn.clientPseudonym),
     );
-    assert.ok(otherRefs.every((ref) => stored.some((k) => k.ref.toString('hex') === ref && !k.claimed)));
+    assert.deepEqual(claimsAtB, [
+      { device_uri: pB.clientPseudonym, claimed_by: aliceP },
+      { device_uri: pB.clientPseudonym, claimed_by: aliceP },
+      { device_uri: erinP.clientPseudonym, claimed_by: doraP.userPseudonym },
+    ]);
   });
 
   test('retiring withdraws the KeyPackages; the pseudonym then answers like an unknown user everywhere', async () => {
+    // One more ordinary KeyPackage, so that both kinds are unclaimed when it retires.
+    assert.deepEqual(
+      await bob.client.uploadPseudonymKeyPackages({ clientPseudonym: pB.clientPseudonym, keyPackages: (await keyPackages(pB.clientPseudonym, 1)).map(toB64), connectionOnly: false }),
+      { connectionOnly: 3, other: 1 },
+    );
     const before = findPseudonym((await bob.client.pseudonyms()).pseudonyms, pB.userPseudonym);
-    assert.deepEqual(before.keyPackages, { connectionOnly: 2, other: 2 });
+    assert.deepEqual(before.keyPackages, { connectionOnly: 3, other: 1 });
     const retired = await bobPhone.client.retirePseudonym(pB.userPseudonym); // any device of the account
     assert.equal(retired.withdrawnKeyPackages, 4);
     assert.equal(retired.pseudonym.state, 'retired');

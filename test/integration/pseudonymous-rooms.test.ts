@@ -4,10 +4,12 @@
 // (newPseudonymousKeys: PseudonymousCredential leaves), requests go through the client API
 // (ProviderClient), pseudonyms are issued by the providers themselves.
 //
-// - An MMR created by a pseudonym of alice@a, with a pseudonym of bob@b added by a claim of its
-//   connection-only KeyPackage over /keyMaterial, one of ann@a claimed locally, and a second device
+// - An MMR created by a pseudonym of alice@a, with a pseudonym of bob@b added by a claim of one of
+//   its ordinary KeyPackages over /keyMaterial, one of ann@a claimed locally, and a second device
 //   of bob joining by external commit under bob's user pseudonym: every Welcome, commit and message
-//   reaches exactly the devices behind the pseudonyms, through their inboxes.
+//   reaches exactly the devices behind the pseudonyms, through their inboxes. A claim is never
+//   served a connection-only KeyPackage (the connection flow carries those in the request): while a
+//   pseudonym holds only those, a claim for it gets no KeyPackage, remotely and locally.
 // - Hostile requests (a client pseudonym not issued to the device, a retired one, another account's
 //   user pseudonym, a pseudonym put on the list without a client, a KeyPackage not claimed) are
 //   refused with clear errors at the hub or the follower, and no row changes at either provider.
@@ -78,12 +80,26 @@ async function pseudonym(dev: Dev, user?: string): Promise<Pseud> {
   return { dev, ...p, issuedUser: issued.userPseudonym, keys: await engine.newPseudonymousKeys(dev.keys, p), kps: new Map() };
 }
 
-/** Connection-only KeyPackages of `p`, uploaded for its client pseudonym. */
-async function connectionKeyPackages(p: Pseud, n: number): Promise<void> {
-  const made = await engine.generateKeyPackages(p.keys, n, { connectionOnly: true });
+/**
+ * KeyPackages of `p`, uploaded for its client pseudonym: ordinary ones (what a claim is served), or
+ * connection-only ones (never served to a claim). Their hex refs; the counts the provider answers.
+ */
+async function pseudonymKeyPackages(p: Pseud, n: number, connectionOnly = false): Promise<{ refs: string[]; counts: { connectionOnly: number; other: number } }> {
+  const made = await engine.generateKeyPackages(p.keys, n, connectionOnly ? { connectionOnly: true } : undefined);
   for (const k of made) p.kps.set(toHex(k.ref), k);
-  await p.dev.client.uploadPseudonymKeyPackages({ clientPseudonym: p.client, keyPackages: made.map((k) => toB64(k.publicMessage)), connectionOnly: true });
+  const counts = await p.dev.client.uploadPseudonymKeyPackages({ clientPseudonym: p.client, keyPackages: made.map((k) => toB64(k.publicMessage)), connectionOnly });
+  return { refs: made.map((k) => toHex(k.ref)), counts };
 }
+
+/** The provider's counts of `p`'s unclaimed KeyPackages, as its account lists them. */
+async function countsOf(p: Pseud): Promise<{ connectionOnly: number; other: number }> {
+  const listed = (await p.dev.client.pseudonyms()).pseudonyms.find((x) => x.clientPseudonym === p.client);
+  assert.ok(listed, `${p.client} is listed`);
+  return listed.keyPackages;
+}
+
+/** The answer to a claim for `p` when it has no KeyPackage a claim may be served. */
+const exhausted = (p: Pseud) => ({ userUri: p.issuedUser, status: 'noCompatibleMaterial', clients: [{ deviceUri: p.client, status: 'keyMaterialExhausted' }] });
 
 let counter = 0;
 const requestId = () => `pr-${process.pid}-${++counter}`;
@@ -258,21 +274,35 @@ describe('rooms with pseudonymous members', () => {
     hubSender = fromB64((await alice.client.hubSender()).externalSender);
   });
 
-  test('an MMR at a.example: created by a pseudonym, a pseudonym of b.example added by a claim of its connection KeyPackage, welcomed on the device behind it', async () => {
+  test('an MMR at a.example: created by a pseudonym, a pseudonym of b.example added by a claim of its ordinary KeyPackage (never a connection-only one), welcomed on the device behind it', async () => {
     aP = await pseudonym(alice);
     bP = await pseudonym(bob);
-    await connectionKeyPackages(bP, 2);
+    const connRefs = (await pseudonymKeyPackages(bP, 2, true)).refs;
     mmr = await createRoom(alice, aP, aP.user, 'MMR');
     // Listed for alice's account (as her pseudonym), nowhere else.
     assert.deepEqual((await alice.client.listRooms()).map((r) => r.roomUri), [mmr.uri]);
     assert.deepEqual(await alice.client.getRoom(mmr.uri).then((r) => r.participants), [aP.user]);
     assert.deepEqual(await ann.client.listRooms(), []);
 
-    // alice claims as her pseudonym; b.example serves bob's pseudonym's connection KeyPackage.
+    // While bob's pseudonym holds only connection-only KeyPackages, a claim over /keyMaterial gets
+    // none of them: no KeyPackage at all, and nothing is claimed or recorded.
+    const claimedAt = (node: PeerNode) => withDb(node.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ?').all(mmr.uri));
+    await unchanged(async () => {
+      assert.deepEqual((await alice.client.claim({ roomUri: mmr.uri, users: [bP.user], asPseudonym: aP.user })).results, [exhausted(bP)]);
+    });
+    assert.deepEqual(await countsOf(bP), { connectionOnly: 2, other: 0 });
+    assert.deepEqual([claimedAt(A), claimedAt(B)], [[], []]);
+
+    // With ordinary ones too (newer than the connection-only ones), b.example serves an ordinary one.
+    const { refs: otherRefs, counts } = await pseudonymKeyPackages(bP, 2);
+    assert.deepEqual(counts, { connectionOnly: 2, other: 2 });
     const claim = await alice.client.claim({ roomUri: mmr.uri, users: [bP.user], asPseudonym: aP.user });
     const [c] = claim.results[0].clients;
-    assert.deepEqual([claim.results[0].status, c.deviceUri, c.status], ['success', bP.client, 'success']);
-    const claimedAt = (node: PeerNode) => withDb(node.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ?').all(mmr.uri));
+    assert.deepEqual([claim.results[0].status, claim.results[0].clients.length, c.deviceUri, c.status], ['success', 1, bP.client, 'success']);
+    const ref = toHex(await engine.keyPackageRef(fromB64(c.keyPackage!)));
+    assert.equal(ref, otherRefs[0], 'the oldest ordinary KeyPackage');
+    assert.ok(!connRefs.includes(ref));
+    assert.deepEqual(await countsOf(bP), { connectionOnly: 2, other: 1 }, 'the connection-only ones untouched');
     assert.deepEqual(claimedAt(A), [{ device_uri: bP.client, claimed_by: aP.user }]);
     assert.deepEqual(claimedAt(B), [{ device_uri: bP.client, claimed_by: aP.user }], 'b.example too records the client pseudonym, not the device');
 
@@ -338,14 +368,23 @@ describe('rooms with pseudonymous members', () => {
 
   test('a pseudonym of a.example claimed locally: the Welcome reaches the device it was issued to', async () => {
     nP = await pseudonym(ann);
-    await connectionKeyPackages(nP, 1);
+    const claimsAtA = () => withDb(A.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ? ORDER BY rowid').all(mmr.uri));
+    // Only a connection-only KeyPackage: the local claim gets no KeyPackage, nothing is recorded.
+    const connRefs = (await pseudonymKeyPackages(nP, 1, true)).refs;
+    await unchanged(async () => {
+      assert.deepEqual((await alice.client.claim({ roomUri: mmr.uri, users: [nP.user], asPseudonym: aP.user })).results, [exhausted(nP)]);
+    });
+    assert.deepEqual(await countsOf(nP), { connectionOnly: 1, other: 0 });
+
+    // With an ordinary one too: that one is served, the connection-only one stays.
+    const { refs: otherRefs } = await pseudonymKeyPackages(nP, 1);
     const claim = await alice.client.claim({ roomUri: mmr.uri, users: [nP.user], asPseudonym: aP.user });
     const [c] = claim.results[0].clients;
-    assert.deepEqual([c.deviceUri, c.status], [nP.client, 'success']);
-    assert.deepEqual(
-      withDb(A.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ? ORDER BY rowid').all(mmr.uri)).at(-1),
-      { device_uri: nP.client, claimed_by: aP.user },
-    );
+    assert.deepEqual([claim.results[0].status, claim.results[0].clients.length, c.deviceUri, c.status], ['success', 1, nP.client, 'success']);
+    const ref = toHex(await engine.keyPackageRef(fromB64(c.keyPackage!)));
+    assert.deepEqual([ref, connRefs.includes(ref)], [otherRefs[0], false]);
+    assert.deepEqual(await countsOf(nP), { connectionOnly: 1, other: 0 });
+    assert.deepEqual(claimsAtA().at(-1), { device_uri: nP.client, claimed_by: aP.user });
     const add = await addMember(mmr, aP, fromB64(c.keyPackage!), nP.user);
     assert.ok(got(ann, mmr.uri, add.welcome!), "the Welcome is in ann's device's inbox");
     assert.ok(got(bob, mmr.uri, add.commit), 'the commit reached bob');
@@ -436,7 +475,7 @@ describe('rooms with pseudonymous members', () => {
     const planted = await mmr.sessions.get(aP.client)!.commitChanges({ extensions: withStateData(mmr.exts, adding) });
 
     // A leaf under a pseudonym of b.example with keys of alice's own making, and a Welcome for it.
-    await connectionKeyPackages(bP2, 1);
+    await pseudonymKeyPackages(bP2, 1);
     const made = await engine.generateKeyPackages(await engine.newPseudonymousKeys(alice.keys, { client: bP2.client, user: bP2.user }), 1);
     const forged = await mmr.sessions.get(aP.client)!.commitChanges({ add: [made[0].publicMessage], extensions: withStateData(mmr.exts, withParticipant(mmr.state, bP2.user, 2)) });
     // The same forged leaf with the Welcome of bP2's KeyPackage, claimed for the room.

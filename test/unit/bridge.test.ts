@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { CoreError, type AccountView, type ConnectionsView, type CoreEvent, type MimiApi, type PseudonymPoolView, type RoomView } from '../../src-shared/contract.js';
+import { CoreError, type AccountView, type ConnectionRequestPolicyView, type ConnectionsView, type CoreEvent, type MimiApi, type PseudonymPoolView, type RoomView } from '../../src-shared/contract.js';
 import { EVENTS_SUBPROTOCOL, startBridge, tokenMatches, type Bridge } from '../../src-main/bridge/bridge-server.js';
 import { quietConsentAndPeople } from '../e2e/stub-domains.js';
 
@@ -95,6 +95,8 @@ function recordingCore() {
       }),
       accept: record('connections.accept', () => noConnections()),
       decline: record('connections.decline', () => noConnections()),
+      policy: record('connections.policy', () => ({ mode: 'anyone' as const, domains: [] })),
+      setPolicy: record('connections.setPolicy', (_a, p) => p as ConnectionRequestPolicyView),
     },
     onEvent(listener) {
       listeners.add(listener);
@@ -257,9 +259,13 @@ test('pseudonym and connection calls reach the core; bad pseudonyms, counts and 
   assert.deepEqual(accept, { ok: true, value: noConnections() });
   const minimal = JSON.parse((await rpc({ method: 'rooms.createMinimalMetadata', args: ['acct1', 'Quiet', null] })).body);
   assert.equal(minimal.value.name, 'Quiet');
+  const policy = JSON.parse((await rpc({ method: 'connections.policy', args: ['acct1'] })).body);
+  assert.deepEqual(policy, { ok: true, value: { mode: 'anyone', domains: [] } });
+  const set = JSON.parse((await rpc({ method: 'connections.setPolicy', args: ['acct1', { mode: 'domains', domains: ['b.example'] }] })).body);
+  assert.deepEqual(set, { ok: true, value: { mode: 'domains', domains: ['b.example'] } });
   assert.deepEqual(
     harness.calls.map((c) => c.method),
-    ['pseudonyms.refill', 'pseudonyms.retire', 'connections.connect', 'connections.accept', 'rooms.createMinimalMetadata'],
+    ['pseudonyms.refill', 'pseudonyms.retire', 'connections.connect', 'connections.accept', 'rooms.createMinimalMetadata', 'connections.policy', 'connections.setPolicy'],
   );
 
   harness.calls.length = 0;
@@ -271,6 +277,9 @@ test('pseudonym and connection calls reach the core; bad pseudonyms, counts and 
     { method: 'connections.accept', args: ['acct1', 'https://a.example/r/boot'] },
     { method: 'connections.decline', args: ['acct1'] },
     { method: 'connections.connect', args: ['acct1', 'bob'] },
+    { method: 'connections.setPolicy', args: ['acct1', { mode: 'maybe', domains: [] }] },
+    { method: 'connections.setPolicy', args: ['acct1', { mode: 'domains', domains: ['B.EXAMPLE'] }] },
+    { method: 'connections.setPolicy', args: ['acct1', { mode: 'nobody', domains: [], note: 'x' }] },
   ]) {
     const parsed = JSON.parse((await rpc(body)).body);
     assert.equal(parsed.ok, false, JSON.stringify(body));

@@ -68,6 +68,8 @@ const GOOD: Record<MethodName, unknown[]> = {
   'connections.connect': ['acct-1', 'bob@b.example'],
   'connections.accept': ['acct-1', ROOM],
   'connections.decline': ['acct-1', ROOM],
+  'connections.policy': ['acct-1'],
+  'connections.setPolicy': ['acct-1', { mode: 'domains', domains: ['b.example', 'c.example'] }],
   'people.find': ['acct-1', { domain: 'b.example', handle: 'bob', limit: 20 }],
   'people.myProfile': ['acct-1'],
   'people.setProfileFields': ['acct-1', { nick: 'bobby', email: 'bob@mail.example', phone: '+12125551212', displayName: null }],
@@ -321,4 +323,42 @@ test('pseudonym and connection methods check their arguments', () => {
     rejects(m, ['acct-1', ROOM, 'extra']);
   }
   rejects('connections.list', [null]);
+});
+
+test('the connection request setting: exactly { mode, domains }, lowercase valid domains, no duplicates, at most 100, one at least for domains', () => {
+  const many = Array.from({ length: 100 }, (_, i) => `p${i}.example`);
+  for (const policy of [
+    { mode: 'anyone', domains: [] },
+    { mode: 'nobody', domains: ['kept.example'] },
+    { mode: 'anyone', domains: ['b.example'] },
+    { mode: 'domains', domains: ['localhost'] },
+    { mode: 'domains', domains: many },
+  ])
+    assert.doesNotThrow(() => validateCall('connections.setPolicy', ['acct-1', policy]), JSON.stringify(policy).slice(0, 60));
+  for (const policy of [
+    null,
+    'anyone',
+    [],
+    { mode: 'anyone' },
+    { domains: [] },
+    { mode: 'everyone', domains: [] },
+    { mode: 'ANYONE', domains: [] },
+    { mode: 'domains', domains: [] },
+    { mode: 'domains', domains: 'b.example' },
+    { mode: 'domains', domains: ['B.example'] },
+    { mode: 'domains', domains: ['b.example', 'b.example'] },
+    { mode: 'domains', domains: ['b.example:8443'] },
+    { mode: 'domains', domains: ['https://b.example'] },
+    { mode: 'domains', domains: ['127.0.0.1'] },
+    { mode: 'domains', domains: [' b.example'] },
+    { mode: 'domains', domains: [''] },
+    { mode: 'domains', domains: [7] },
+    { mode: 'domains', domains: [...many, 'one-more.example'] },
+    { mode: 'anyone', domains: [], extra: true },
+    Object.assign(Object.create({ inherited: 1 }), { mode: 'anyone', domains: [] }),
+  ])
+    rejects('connections.setPolicy', ['acct-1', policy]);
+  rejects('connections.setPolicy', ['acct-1']);
+  rejects('connections.policy', []);
+  rejects('connections.policy', ['acct-1', 'extra']);
 });

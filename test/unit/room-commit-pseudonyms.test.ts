@@ -70,3 +70,31 @@ test('a pseudonym joins the participant list only with a client naming it', () =
   const kicked = planted;
   assert.deepEqual(checkCommit({ before: kicked, after: kicked, committer: A_USER, devicesBefore: [A_CLIENT], devicesAfter: [A_CLIENT], userOf }), OK);
 });
+
+test('base room policy: fixed after creation; pseudonyms_allowed off refuses pseudonymous clients; a minimal-metadata room refuses real ones', () => {
+  const open = state([[A_USER, ADMIN]]);
+  const facts = (before: RoomState, after: RoomState, devicesAfter: string[]): CommitFacts => ({
+    before,
+    after,
+    committer: after.participants[0].user,
+    devicesBefore: [A_CLIENT],
+    devicesAfter,
+    userOf,
+  });
+  // Turning pseudonyms off, or a room into a minimal-metadata one, is refused whoever commits it.
+  assert.throws(() => checkCommit(facts(open, { ...open, base: { ...open.base!, pseudonymsAllowed: false } }, [A_CLIENT])), (e) => e instanceof RoomStateError && /cannot change after the room is created/.test(e.message));
+  assert.throws(() => checkCommit(facts(open, { ...open, minimalMetadata: true }, [A_CLIENT])), /cannot change after the room is created/);
+  assert.deepEqual(checkCommit(facts(open, open, [A_CLIENT])), OK);
+
+  // A room that does not allow pseudonyms: a client naming a pseudonym cannot be in it.
+  const real = { ...initialRoomState({ roomUri: ROOM, creator: CAROL, pseudonymsAllowed: false }) };
+  const withB = { ...real, participants: [...real.participants, { user: B_USER, roleIndex: ORDINARY }] };
+  const carolAdds = (after: RoomState, devicesAfter: string[]): CommitFacts => ({ before: real, after, committer: CAROL, devicesBefore: [CAROL_DEVICE], devicesAfter, userOf });
+  assert.throws(() => checkCommit(carolAdds(withB, [CAROL_DEVICE, B_LAPTOP])), /does not allow pseudonyms/);
+
+  // A minimal-metadata room: every client's user must be on the list, and the list holds only pseudonyms.
+  const mmr = initialRoomState({ roomUri: ROOM, creator: A_USER, minimalMetadata: true });
+  assert.throws(() => checkCommit({ before: mmr, after: mmr, committer: A_USER, devicesBefore: [A_CLIENT], devicesAfter: [A_CLIENT, CAROL_DEVICE], userOf }), /not on the participant list/);
+  const withBob = { ...mmr, participants: [...mmr.participants, { user: B_USER, roleIndex: ORDINARY }] };
+  assert.deepEqual(checkCommit({ before: mmr, after: withBob, committer: A_USER, devicesBefore: [A_CLIENT], devicesAfter: [A_CLIENT, B_LAPTOP], userOf }), OK);
+});

@@ -4,7 +4,7 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { ConnectionView, ConnectionsView } from '../../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionView, ConnectionsView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { pendingIncoming } from '../lib/pseudonyms.js';
 
@@ -14,6 +14,8 @@ export type ConnectionAnswer = 'accept' | 'decline';
 
 export const useConnectionsStore = defineStore('connections', () => {
   const byAccount = ref<Record<string, ConnectionsView | undefined>>({});
+  /** Who may send each account requests, as its provider last said (fetched when shown). */
+  const policies = ref<Record<string, ConnectionRequestPolicyView | undefined>>({});
 
   function of(accountId: string | undefined): ConnectionsView {
     return (accountId && byAccount.value[accountId]) || EMPTY;
@@ -44,9 +46,22 @@ export const useConnectionsStore = defineStore('connections', () => {
     return list.incoming.find((c) => c.id === id);
   }
 
-  function forget(accountId: string): void {
-    delete byAccount.value[accountId];
+  async function loadPolicy(accountId: string): Promise<ConnectionRequestPolicyView> {
+    const policy = await api().connections.policy(accountId);
+    policies.value[accountId] = policy;
+    return policy;
   }
 
-  return { byAccount, of, waiting, apply, load, connect, answer, forget };
+  async function setPolicy(accountId: string, policy: ConnectionRequestPolicyView): Promise<ConnectionRequestPolicyView> {
+    const stored = await api().connections.setPolicy(accountId, policy);
+    policies.value[accountId] = stored;
+    return stored;
+  }
+
+  function forget(accountId: string): void {
+    delete byAccount.value[accountId];
+    delete policies.value[accountId];
+  }
+
+  return { byAccount, policies, of, waiting, apply, load, connect, answer, loadPolicy, setPolicy, forget };
 });
