@@ -98,12 +98,7 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       if (!svc.remoteKeyMaterial) throw federationOff('Adding users of other providers');
       results.push(...(await svc.remoteKeyMaterial.claimForRoom(requestingUser, roomUri, elsewhere)));
     }
-    // A pseudonym's claim of one of our users is a connection request, which the user's setting
-    // decides (consent.ts) as it does over /keyMaterial; a refusal reads like any noConsent.
-    const refused = here.filter((u) => svc.consent?.connectionRequestDecision(requestingUser, u) === 'noConsent');
-    const served = here.filter((u) => !refused.includes(u));
-    if (served.length) results.push(...keyPackages.claim(requester, roomUri, served).results);
-    results.push(...refused.map((userUri) => ({ userUri, status: 'noConsent' as const, clients: [] })));
+    if (here.length) results.push(...keyPackages.claim(requester, roomUri, here).results);
     const order = new Map(unique.map((u, i) => [u, i]));
     return { results: results.sort((a, b) => (order.get(a.userUri) ?? 0) - (order.get(b.userUri) ?? 0)) };
   };

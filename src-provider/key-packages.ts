@@ -4,9 +4,11 @@
 // (and holds the commit's Add to that KeyPackage).
 //
 // Pseudonyms (pseudonyms.ts) keep their KeyPackages in a table of their own. A user pseudonym is
-// served only its connection-only ones, only to a requester that is itself a pseudonym, and the
-// client listed is its client pseudonym; for anyone else, and for a retired or unknown pseudonym,
-// the answer is the unknown user's. No claim of a real user reads that table, and one KeyPackage
+// served only its ordinary ones (never connection-only: the connection flow carries those in the
+// request), only to a requester that is itself a pseudonym, and the client listed is its client
+// pseudonym; for anyone else, and for a retired or unknown pseudonym, the answer is the unknown
+// user's. A pseudonym claiming a real local user is a connection request: the user's setting
+// decides (consent.ts connectionRequestDecision), as it does over MIMI. No claim of a real user reads that table, and one KeyPackage
 // is never published for two identities (it would tie the pseudonym to its account). A claim is
 // recorded for the client pseudonym, never for the device behind it, here and at the room's hub
 // alike: the Welcome reaches the device through the pseudonyms table (room-members.ts).
@@ -20,6 +22,7 @@ import { TlsWriter } from '../src-shared/tls.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { LocalIdentities } from './room-members.js';
 import type { Store } from './store.js';
+import type { ConsentDecision } from './federation/key-material.js';
 
 /** Unclaimed single-use packages a device may keep on the provider. */
 export const MAX_STORED_KEY_PACKAGES = 1000;
@@ -87,6 +90,11 @@ const isPseudonym = (uri: string): boolean => parseMimiUriAs('pseudonym', uri) !
 
 export class KeyPackages {
   private readonly identities: LocalIdentities;
+  /**
+   * A pseudonym's claim of a real local user's KeyPackages (a connection request): the target's
+   * setting decides; undefined for other claims. Set once the consent service exists (server.ts).
+   */
+  connectionRequests?: (requestingUser: string, targetUser: string) => ConsentDecision | undefined;
 
   constructor(
     private readonly store: Store,
@@ -154,6 +162,8 @@ export class KeyPackages {
     // Users of other providers are served by MIMI federation (not in this build).
     const user = local ? this.store.userByUri(userUri) : undefined;
     if (!user) return { userUri, status: 'userUnknown', clients: [] };
+    const asked = this.connectionRequests?.(requester.userUri, userUri);
+    if (asked !== undefined && asked !== 'ok') return { userUri, status: asked, clients: [] };
 
     const now = this.now();
     const clients: ClaimResponse['results'][number]['clients'] = [];

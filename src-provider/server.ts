@@ -207,6 +207,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     notify: (devices) => push.signal(devices, { type: 'notice', topic: 'consent' }),
     log,
   });
+  keyPackages.connectionRequests = (requester, target) => consent.connectionRequestDecision(requester, target);
   const directorySearch = new DirectorySearch({ domain: opts.domain, store, peerClient, ratePerMinute: opts.searchRatePerMinute });
   const keyMaterial = new KeyMaterialService({
     domain: opts.domain,

@@ -559,6 +559,9 @@ function prepareStatements(db: Database.Database) {
     insertPseudonymKeyPackage: db.prepare<[string, Buffer, Buffer, number, number]>(
       'INSERT OR IGNORE INTO pseudonym_key_packages (client_pseudonym, ref, bytes, connection_only, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
+    pseudonymKeyPackageByRef: db.prepare<[Buffer], { client_pseudonym: string; connection_only: number }>(
+      'SELECT client_pseudonym, connection_only FROM pseudonym_key_packages WHERE ref = ?',
+    ),
     pseudonymKeyPackageCounts: db.prepare<[string], { connection_only: number; other: number }>(
       `SELECT coalesce(sum(connection_only), 0) AS connection_only, coalesce(sum(1 - connection_only), 0) AS other
          FROM pseudonym_key_packages WHERE client_pseudonym = ? AND claimed = 0`,
@@ -896,6 +899,14 @@ export class Store {
   }
   insertPseudonymKeyPackage(clientPseudonym: string, ref: Uint8Array, bytes: Uint8Array, connectionOnly: boolean, now: number): void {
     this.s.insertPseudonymKeyPackage.run(clientPseudonym, Buffer.from(ref), Buffer.from(bytes), connectionOnly ? 1 : 0, now);
+  }
+  /**
+   * The client pseudonym whose device uploaded the connection-only KeyPackage `ref` (those travel
+   * inside a connection request, never through a claim, so this is how a Welcome to one is routed).
+   */
+  connectionKeyPackageOwner(ref: Uint8Array): string | undefined {
+    const r = this.s.pseudonymKeyPackageByRef.get(Buffer.from(ref));
+    return r && r.connection_only === 1 ? r.client_pseudonym : undefined;
   }
   /** Unclaimed KeyPackages of a client pseudonym, by kind. */
   pseudonymKeyPackageCounts(clientPseudonym: string): { connectionOnly: number; other: number } {

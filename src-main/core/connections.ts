@@ -28,7 +28,7 @@ import type { ConnectionRow } from '../db/profile-db.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
-import { activeUsers, deviceKeyCheck } from './group-sessions.js';
+import { deviceKeyCheck, devicesOf } from './group-sessions.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { PseudonymPool } from './pseudonym-pool.js';
@@ -116,6 +116,9 @@ export class Connections {
       db.tx(() => {
         for (const kp of kps) db.saveKeyPackage(toHex(kp.ref), kp.publicMessage, kp.privateState, false, second.row.clientPseudonym);
       });
+      // Published to our own provider too (never handed out there): that is how the hubs vouch
+      // for it and how the Welcome that answers the request finds this device.
+      await this.ctx.client.uploadPseudonymKeyPackages({ clientPseudonym: second.row.clientPseudonym, keyPackages: kps.map((k) => toB64(k.publicMessage)), connectionOnly: true });
       const request = createConnectionRequest({
         bootstrapRoom: id,
         bootstrapPseudonym: boot.row.userPseudonym,
@@ -171,7 +174,9 @@ export class Connections {
       } catch {
         continue;
       }
-      if (!activeUsers(session).has(c.peer) && session.pendingRemovals().length === 0) this.settle(c, 'declined');
+      // Gone, or leaving: all of their clients are out or proposed out by their own user.
+      const leaving = new Set(session.pendingRemovals().filter((r) => r.departed).map((r) => r.identity));
+      if (devicesOf(session, c.peer).every((d) => leaving.has(d))) this.settle(c, 'declined');
     }
   }
 

@@ -353,7 +353,8 @@ export class Follower {
       // Welcomes are routed by the claims of our KeyPackages: a device's, or a client pseudonym's.
       const devices = new Set<string>();
       for (const ref of welcomeRecipients(m.message)) {
-        const identity = this.store.claimedDevice(ref, roomUri);
+        // A connection's KeyPackage was never claimed: its owner's upload says whose it is.
+        const identity = this.store.claimedDevice(ref, roomUri) ?? this.store.connectionKeyPackageOwner(ref);
         const device = identity && this.identities.deliveryDevice(identity);
         if (!identity || !device) continue; // none of ours (a hub may send a Welcome to several providers)
         this.join(roomUri, hub, this.welcomedMember(identity, tree));

@@ -11,6 +11,7 @@ import { bytesEqual, fromUtf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { MlsWireError, welcomeRecipients, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
 import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage } from '../../src-shared/mls-structs.js';
+import { hasConnectionOnlyMarker } from '../../src-shared/connection-request.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
 import type { CommitResponse } from '../../src-shared/provider-api.js';
 import { checkCommit, denialText } from '../../src-shared/room-commit.js';
@@ -232,6 +233,27 @@ function checkTree(hub: HubCore, source: HubSource, room: RoomRow, bundle: Bundl
 function welcomedMembers(hub: HubCore, roomUri: string, bundle: Bundle, c: Change): string[] {
   const added = new Set(c.added.map((m) => m.identity));
   const welcomed: string[] = [];
+  // The one exception to "claimed": a KeyPackage valid for initial connections only, of a client
+  // pseudonym, travels inside a connection request (end to end), never through a claim. Accepting
+  // the connection adds it. Its own provider vouches for it: ours, by the upload from the device the
+  // pseudonym was issued to; another provider, by delivering the Welcome only if that is so. The ref
+  // is recorded like a claim (in this transaction), so the Welcome is routed as any other.
+  for (const kp of bundle.summary.adds) {
+    const identity = keyPackageIdentity(kp);
+    const ref = keyPackageRef(kp.raw);
+    if (hub.store.claimedDevice(ref, roomUri) !== undefined || !parseMimiUriAs('pseudonym', identity)) continue;
+    let connectionOnly: boolean;
+    try {
+      connectionOnly = hasConnectionOnlyMarker(kp);
+    } catch (e) {
+      throw badRequest(`the commit adds ${identity} with a malformed KeyPackage: ${(e as Error).message}`);
+    }
+    if (!connectionOnly) continue; // refused below: not claimed
+    if (domainOf(identity) === hub.domain && hub.store.connectionKeyPackageOwner(ref) !== identity) {
+      throw badRequest(`the commit adds ${identity} with a connection KeyPackage its device did not publish here`);
+    }
+    hub.store.recordClaim(ref, roomUri, identity, c.sender.user, hub.now());
+  }
   for (const ref of bundle.welcomeRefs) {
     const identity = hub.store.claimedDevice(ref, roomUri);
     if (!identity) throw badRequest('welcome is addressed to a KeyPackage that was not claimed for this room');
