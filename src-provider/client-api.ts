@@ -1,7 +1,7 @@
 // The client API routes (src-shared/provider-api.ts ROUTES) mapped onto the transport-free logic
 // modules: decode and type-check the JSON, authenticate, call accounts / key packages / hub.
 
-import { parseMimiUri, parseUserAddress } from '../src-shared/identifiers.js';
+import { parseMimiUri, parseMimiUriAs, parseUserAddress } from '../src-shared/identifiers.js';
 import {
   ROUTES,
   type ClaimResponse,
@@ -22,11 +22,11 @@ import { encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol
 import type { Follower } from './federation/follower.js';
 import type { Accounts, Actor } from './accounts.js';
 import type { ConsentService } from './consent.js';
-import type { DirectorySearch } from './directory-search.js';
+import { RateLimiter, type DirectorySearch } from './directory-search.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
-import { b64, b64List, bool, int, onlyFields, optB64, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
+import { b64, b64List, bool, int, onlyFields, optB64, RateLimitedFailure, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
@@ -46,6 +46,11 @@ export interface ClientApiServices {
   };
   /** Consent requests and decisions (consent.ts). */
   consent?: ConsentService;
+  /**
+   * Connection requests an account may start (claims of real users' KeyPackages as one of its
+   * pseudonyms): a bucket of `burst`, refilled by `perHour`. Its own bucket: nothing else waits.
+   */
+  connectionRequestLimits?: { burst: number; perHour: number };
   /** Profile fields, searchability and user search (directory-search.ts). */
   directorySearch?: DirectorySearch;
   /** The accounts' pseudonyms (pseudonyms.ts). */
@@ -74,7 +79,25 @@ export function clientApiRouter(svc: ClientApiServices): Router {
    * Local users of a room hosted here are claimed here; everyone else through MIMI /keyMaterial.
    * `requestingUser` is the account's user URI or the user pseudonym it claims as.
    */
+  const connectionLimits = svc.connectionRequestLimits ?? { burst: 10, perHour: 10 };
+  const connectionRequests = new RateLimiter(connectionLimits.perHour / 60, Date.now, connectionLimits.burst);
+  /** A claim as a pseudonym for real users starts a connection request: one token per user. */
+  const limitConnectionRequests = (actor: Actor, users: string[], requestingUser: string): void => {
+    if (requestingUser === actor.userUri) return;
+    for (const u of new Set(users)) {
+      if (!parseMimiUriAs('user', u)) continue;
+      const wait = connectionRequests.take(actor.userUri);
+      if (wait > 0) {
+        throw new RateLimitedFailure(
+          `too many connection requests: ${connectionLimits.burst} at once and ${connectionLimits.perHour} an hour; try again in ${Math.ceil(wait / 1000)} s`,
+          wait,
+        );
+      }
+    }
+  };
+
   const claim = async (actor: Actor, roomUri: string, users: string[], requestingUser: string): Promise<ClaimResponse> => {
+    limitConnectionRequests(actor, users, requestingUser);
     const requester = { deviceUri: actor.deviceUri, userUri: requestingUser };
     const unique = [...new Set(users)];
     const isLocal = (u: string) => {

@@ -88,20 +88,24 @@ const CLAIM: Record<ProfileFieldName, string> = {
 
 // ---- rate limiting ----
 
-/** Token buckets by key, in memory: `ratePerMinute` burst, refilled continuously. */
+/** Token buckets by key, in memory: `burst` tokens (default `ratePerMinute`), refilled continuously. */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly burst: number;
   constructor(
     readonly ratePerMinute: number,
     private readonly now: () => number = Date.now,
-  ) {}
+    burst?: number,
+  ) {
+    this.burst = burst ?? ratePerMinute;
+  }
 
   /** Takes a token; returns 0 when allowed, else the ms until one is available. */
   take(key: string): number {
     const now = this.now();
     const perMs = this.ratePerMinute / 60_000;
-    const b = this.buckets.get(key) ?? { tokens: this.ratePerMinute, at: now };
-    b.tokens = Math.min(this.ratePerMinute, b.tokens + (now - b.at) * perMs);
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * perMs);
     b.at = now;
     this.buckets.set(key, b);
     if (this.buckets.size > 10_000) this.sweep(now, perMs);
@@ -114,7 +118,7 @@ export class RateLimiter {
 
   /** Forgets buckets that have filled up again (they behave like new ones). */
   private sweep(now: number, perMs: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * perMs >= this.ratePerMinute) this.buckets.delete(k);
+    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * perMs >= this.burst) this.buckets.delete(k);
   }
 }
 

@@ -76,6 +76,8 @@ export interface ProviderOptions {
    * active at once.
    */
   pseudonymLimits?: Partial<PseudonymLimits>;
+  /** Connection requests an account may start: a bucket of `burst` (default 10), refilled by `perHour` (default 10). */
+  connectionRequestLimits?: { burst: number; perHour: number };
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -249,6 +251,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     pseudonyms,
     hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
+    connectionRequestLimits: opts.connectionRequestLimits,
     servedMimiEndpoints: () => (s2s ? (s2s.endpoints ?? Object.keys(MIMI_ENDPOINTS)) : []),
   });
 

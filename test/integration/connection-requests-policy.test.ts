@@ -277,6 +277,31 @@ describe('connection request setting', () => {
   });
 });
 
+describe('connection requests are rate-limited per account', () => {
+  test('an account starts at most 10 at once (429 with Retry-After); its other claims and the other accounts are not held up', async () => {
+    const eve = await register(A, 'eve');
+    const other = await register(A, 'otto');
+    const eveRoom = await roomAsPseudonym(eve);
+    const otherRoom = await roomAsPseudonym(other);
+    // Unknown users of b.example: each claim still starts a connection request (no probing for free).
+    const target = (i: number) => `mimi://b.example/u/nobody-${i}-${toHex(randomBytes(3))}`;
+    for (let i = 0; i < 10; i++) {
+      const r = await eve.client.claim({ roomUri: eveRoom.roomUri, users: [target(i)], asPseudonym: eveRoom.pseudonym });
+      assert.equal(r.results[0].status, 'userUnknown');
+    }
+    const over = await api(eve, 'POST', '/v1/keyPackages/claim', { roomUri: eveRoom.roomUri, users: [target(10)], asPseudonym: eveRoom.pseudonym });
+    assert.equal(over.status, 429, over.body.toString());
+    assert.equal(over.json.error.code, 'rateLimited');
+    assert.match(over.json.error.message, /connection requests/);
+    assert.ok(Number(over.headers['retry-after']) >= 1, 'Retry-After says when');
+    // Not a connection request: eve claiming as herself, and another account's requests, go through.
+    const own = newRoomUri('a.example');
+    await eve.client.createRoom({ roomUri: own });
+    assert.equal((await eve.client.claim({ roomUri: own, users: [target(11)] })).results[0].status, 'userUnknown');
+    assert.equal((await other.client.claim({ roomUri: otherRoom.roomUri, users: [target(12)], asPseudonym: otherRoom.pseudonym })).results[0].status, 'userUnknown');
+  });
+});
+
 describe('mimi connection-requests', () => {
   const stops: (FederatedProvider | Link)[] = [];
   const alice = path.join(tempDir('crp-alice'), 'p');
