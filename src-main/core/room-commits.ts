@@ -157,5 +157,9 @@ export class RoomCommits {
       },
       {},
     );
+    // The members changed (someone left): the room list and headers must say so now, not at
+    // whatever event comes next (the proposal's own 'rooms' event went out before this commit).
+    this.ctx.emit('epoch');
+    this.ctx.emit('rooms');
   }
 }
