@@ -19,6 +19,7 @@ export interface RoomCost {
   verifyAllMs?: number;
 }
 
+const MESSAGES = 20;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function keys(engine: MlsEngine, i: number, tag: string, pseudonymous: boolean): Promise<DeviceKeys> {
@@ -57,10 +58,14 @@ async function once(engine: MlsEngine, members: number, pseudonymous: boolean, r
     cost.verifyAllMs = performance.now() - t;
     if (!links.some((l) => l.status === 'verified')) throw new Error('bench: no identity link verified');
   }
+  // Messages: the mean of MESSAGES round trips (encrypt at one member, decrypt at the other).
   t = performance.now();
-  const sent = await ownerSession.encrypt(utf8('bench message'));
-  await joined.process(sent.message);
-  cost.messageMs = performance.now() - t;
+  for (let i = 0; i < MESSAGES; i++) {
+    const sent = await ownerSession.encrypt(utf8(`bench message ${i}`));
+    ownerSession = sent.session;
+    joined = (await joined.process(sent.message)).session;
+  }
+  cost.messageMs = (performance.now() - t) / MESSAGES;
   return cost;
 }
 
@@ -68,6 +73,8 @@ async function once(engine: MlsEngine, members: number, pseudonymous: boolean, r
 export async function benchPseudonymousRooms(engine: MlsEngine, members: number, runs: number): Promise<{ plain: RoomCost; mmr: RoomCost }> {
   const plain: RoomCost[] = [];
   const mmr: RoomCost[] = [];
+  await once(engine, 2, false, -1); // warm-up (JIT), not counted
+  await once(engine, 2, true, -1);
   for (let r = 0; r < runs; r++) {
     plain.push(await once(engine, members, false, r));
     mmr.push(await once(engine, members, true, r));

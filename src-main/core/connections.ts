@@ -71,16 +71,7 @@ export class Connections {
   }
 
   list(): ConnectionsView {
-    const view = (c: ConnectionRow): ConnectionView => ({
-      id: c.id,
-      direction: c.direction,
-      peer: c.peer,
-      verified: c.verified,
-      ...(c.problem ? { problem: c.problem } : {}),
-      state: c.state,
-      at: c.at,
-      ...(c.roomUri ? { roomUri: c.roomUri } : {}),
-    });
+    const view = ({ details: _secret, ...c }: ConnectionRow): ConnectionView => c;
     const all = this.ctx.db.connections();
     return { incoming: all.filter((c) => c.direction === 'incoming').map(view), outgoing: all.filter((c) => c.direction === 'outgoing').map(view) };
   }

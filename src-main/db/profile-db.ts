@@ -7,6 +7,7 @@
 // transaction: a crash leaves either the old or the new state, never a mix.
 
 import Database from 'better-sqlite3';
+import type { ConnectionView } from '../../src-shared/contract.js';
 import type { Vault } from '../secrets/vault.js';
 
 const SCHEMA_VERSION = 2;
@@ -92,18 +93,11 @@ export interface PseudonymRow {
   rooms: string[];
 }
 
-export interface ConnectionRow {
-  id: string;
-  direction: 'incoming' | 'outgoing';
-  peer: string;
-  verified: boolean;
-  problem?: string;
-  state: 'pending' | 'accepted' | 'declined' | 'failed';
-  at: number;
-  roomUri?: string;
+/** A connection request as the app shows it, plus what only this device keeps of it. */
+export type ConnectionRow = ConnectionView & {
   /** Sealed: what the request carried or what we sent (second pseudonym, KeyPackages, ...). */
   details?: Uint8Array;
-}
+};
 
 export interface RoomRow {
   roomUri: string;
