@@ -41,6 +41,12 @@ export interface AppCoreOptions {
   secretMode?: SecretMode;
   safeStorage?: SafeStorageLike;
   version?: string;
+  /**
+   * When a connection's bootstrap room is destroyed once its request is answered, as [min, max]
+   * ms (connections.ts; default 1 to 10 minutes). Unset: MIMI_BOOTSTRAP_DESTROY_DELAY_MS=MIN-MAX,
+   * as for the `mimi` command, so tests and demos need not wait minutes.
+   */
+  bootstrapDestroyDelayMs?: readonly [number, number];
 }
 
 export interface AppCore extends MimiApi {
@@ -56,7 +62,16 @@ interface AccountsIndex {
   order: string[];
 }
 
+/** MIMI_BOOTSTRAP_DESTROY_DELAY_MS=MIN-MAX (ms), or undefined when unset; a malformed value is refused. */
+export function bootstrapDestroyDelayFromEnv(v = process.env.MIMI_BOOTSTRAP_DESTROY_DELAY_MS): readonly [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,9})-(\d{1,9})$/.exec(v);
+  if (!m || Number(m[1]) > Number(m[2])) throw new Error('MIMI_BOOTSTRAP_DESTROY_DELAY_MS must be MIN-MAX in milliseconds, e.g. 60000-600000');
+  return [Number(m[1]), Number(m[2])];
+}
+
 export async function createAppCore(opts: AppCoreOptions): Promise<AppCore> {
+  opts = { ...opts, bootstrapDestroyDelayMs: opts.bootstrapDestroyDelayMs ?? bootstrapDestroyDelayFromEnv() };
   fs.mkdirSync(path.join(opts.dataDir, 'accounts'), { recursive: true, mode: 0o700 });
   const engine = await createMlsEngine();
   let provider: RunningProvider | undefined;
@@ -123,6 +138,7 @@ class Core implements AppCore {
       secretMode: this.opts.secretMode,
       safeStorage: this.opts.safeStorage,
       keepPseudonymPool: true,
+      bootstrapDestroyDelayMs: this.opts.bootstrapDestroyDelayMs,
       ...(embedded && this.provider ? { providerUrl: this.provider.url, caPem: this.provider.caPem } : {}),
     };
   }
