@@ -132,7 +132,7 @@ export interface PseudonymView {
   state: 'unused' | 'inUse' | 'retired';
   rooms: { roomUri: string; name: string }[];
   issuedAt: number;
-  /** Connection-only KeyPackages of it that its provider holds. */
+  /** KeyPackages of it that its provider holds for adds to rooms of pseudonyms (each single use). */
   keyPackages: number;
 }
 

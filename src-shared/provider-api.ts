@@ -140,7 +140,9 @@ export interface ClaimRequest {
   users: string[];
   /**
    * Claim as this user pseudonym of the caller's account (active) instead of as the account. Only a
-   * pseudonym is served a pseudonym's connection-only KeyPackages; `users` may then name pseudonyms.
+   * pseudonym is served a pseudonym's KeyPackages (never connection-only ones); `users` may then
+   * name pseudonyms. Claiming a real user as a pseudonym is a connection request: the user's
+   * setting decides, and the account's connection requests are rate-limited.
    */
   asPseudonym?: string;
 }
