@@ -15,6 +15,7 @@
 import { CoreError, type ConnectionView, type ConnectionsView } from '../../src-shared/contract.js';
 import { fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
 import {
+  DEFAULT_MAX_AGE_MS,
   connectionRequestContent,
   createConnectionRequest,
   decodeConnectionRequest,
@@ -117,6 +118,9 @@ export class Connections {
         device: { identity: keys.identity, signaturePublicKey: keys.signaturePublicKey, signaturePrivateKey: keys.signaturePrivateKey },
         keyPackages: kps.map((k) => k.publicMessage),
       });
+      // Unanswered, the request expires when receivers stop accepting it (its maximum age), and the
+      // bootstrap room goes then; an answer brings that forward (settle()).
+      d.destroyAt = Date.now() + DEFAULT_MAX_AGE_MS;
       this.put({ ...row, details: packDetails(d) });
       await this.outbox.sendContent(id, (me) => connectionRequestContent({ senderUri: me, roomUri: id, request }));
     } catch (e) {
@@ -203,9 +207,10 @@ export class Connections {
         // Gone already is done; anything else is tried again on the next start.
         if (!(e instanceof ProviderError && e.code === 'roomUnknown')) continue;
       }
+      const expired = c.state === 'pending' ? { state: 'failed' as const, problem: 'No answer in time: the request expired, and its room is gone.' } : {};
       db.tx(() => {
         if (db.getRoom(c.id)) db.markLeft(c.id);
-        db.putConnection({ ...c, details: packDetails({ ...d, destroyed: true }) });
+        db.putConnection({ ...c, ...expired, details: packDetails({ ...d, destroyed: true }) });
       });
       this.ctx.emit('connections', this.list());
     }

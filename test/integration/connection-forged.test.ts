@@ -15,6 +15,9 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
+import { withDb } from '../helpers/mimi-peer.js';
+import { DB_FILE } from '../../src-provider/store.js';
+import path from 'node:path';
 
 let engine: MlsEngine;
 let A: FederatedProvider;
@@ -95,4 +98,20 @@ test('a replayed and a forged disclosure show as unverified with their reason, a
     await inside(mallory).membership.addMember(view.roomUri, 'bob@b.example');
     return { roomUri: view.roomUri, pseudonym: row.userPseudonym };
   }
+});
+
+test('an unanswered request expires: its bootstrap room is destroyed at its hub and the request says so', async () => {
+  const id = (await alice.connect('bob@b.example')).outgoing.at(-1)!.id;
+  await waitFor(() => incoming(id) !== undefined, 'the request at bob', 30000);
+  const row = inside(alice).ctx.db.connection(id);
+  const details = JSON.parse(Buffer.from(row.details).toString('utf8')) as { destroyAt: number };
+  assert.ok(details.destroyAt > Date.now() + 6 * 24 * 3600 * 1000, 'unanswered, it lasts as long as a request is accepted (7 days)');
+  // Seven days later (the stored deadline moved back instead of the clock moved forward):
+  inside(alice).ctx.db.putConnection({ ...row, details: Buffer.from(JSON.stringify({ ...details, destroyAt: Date.now() - 1 })) });
+  await alice.runDueWork();
+  const out = alice.connectionList().outgoing.find((c) => c.id === id)!;
+  assert.equal(out.state, 'failed');
+  assert.match(out.problem!, /expired/);
+  const left = withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number });
+  assert.equal(left.n, 0, 'the hub kept nothing of the bootstrap room');
 });
