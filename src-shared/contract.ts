@@ -128,7 +128,10 @@ export interface MessageView {
 export interface PseudonymView {
   userPseudonym: string; // mimi://<provider>/p/<random>
   clientPseudonym: string;
-  /** unused: in no room yet; inUse: in `rooms`; retired: never used again (its rooms are left). */
+  /**
+   * unused: in no room yet; inUse: taken for a room (never handed out again), `rooms` naming those
+   * it is still in (none once they are left or destroyed); retired: never used again (its rooms are left).
+   */
   state: 'unused' | 'inUse' | 'retired';
   rooms: { roomUri: string; name: string }[];
   issuedAt: number;

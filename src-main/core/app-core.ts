@@ -348,8 +348,11 @@ class Core implements AppCore {
 
   async close(): Promise<void> {
     for (const t of this.roomsTimer.values()) clearTimeout(t);
-    for (const p of this.profiles.values()) await p.close();
+    // Out of the map first: a profile that closes says it went offline, and the account list that
+    // event rebuilds must not read a profile closed before it.
+    const profiles = [...this.profiles.values()];
     this.profiles.clear();
+    for (const p of profiles) await p.close();
     await this.provider?.close();
   }
 }

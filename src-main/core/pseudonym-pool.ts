@@ -68,12 +68,13 @@ export class PseudonymPool {
   view(): PseudonymPoolView {
     const { db } = this.ctx;
     const rows = db.pseudonyms();
-    const names = new Map(db.listRooms().map((r) => [r.roomUri, r.name]));
+    // The rooms it is in now: not those left or destroyed since (a connection's bootstrap room).
+    const names = new Map(db.listRooms().flatMap((r) => (r.left ? [] : [[r.roomUri, r.name] as const])));
     const pseudonyms: PseudonymView[] = rows.map((r) => ({
       userPseudonym: r.userPseudonym,
       clientPseudonym: r.clientPseudonym,
       state: r.retiredAt !== undefined ? 'retired' : r.rooms.length ? 'inUse' : 'unused',
-      rooms: r.rooms.map((roomUri) => ({ roomUri, name: names.get(roomUri) || roomUri })),
+      rooms: r.rooms.flatMap((roomUri) => (names.has(roomUri) ? [{ roomUri, name: names.get(roomUri) || roomUri }] : [])),
       issuedAt: r.issuedAt,
       keyPackages: r.retiredAt !== undefined ? 0 : (this.keyPackageCounts.get(r.clientPseudonym) ?? 0),
     }));

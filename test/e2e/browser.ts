@@ -1,6 +1,7 @@
 // Shared pieces of the browser e2e tests: the system Chromium, the built renderer, screenshots,
 // a page on a fake core, and a person on a real core.
 
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,12 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
     const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? null, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
   });
+}
+
+/** Fails, listing what axe found, unless what the page shows now has no violations. */
+export async function assertAccessible(page: Page, what: string): Promise<void> {
+  const violations = await axeViolations(page);
+  assert.deepEqual(violations, [], `${what}: axe found ${violations.map((v) => `${v.id} (${v.help}) at ${v.targets.join(', ')}`).join('; ')}`);
 }
 
 /** Problems the page reported: script errors and CSP violations must not happen. */
@@ -136,4 +143,62 @@ export async function closeRealCoreSide(s: RealCoreSide, o: { coreClosed?: boole
   await s.bridge.close();
   if (!o.coreClosed) await s.core.close();
   fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+/** Two people on one provider: A's core runs the embedded provider, B's core signs up on it. */
+export interface RealCorePair {
+  browser: Browser;
+  a: RealCoreSide;
+  b: RealCoreSide;
+}
+
+export async function openPairOnOneProvider(label: string, viewport: { width: number; height: number }): Promise<RealCorePair> {
+  const rendererDir = builtRenderer();
+  const browser = await launchChromium();
+  const side = (who: string, embeddedProvider: boolean) => openOnRealCore(browser, rendererDir, { dirPrefix: `mimi-e2e-${label}-${who}-`, embeddedProvider, viewport });
+  let a: RealCoreSide | undefined;
+  try {
+    a = await side('alice', true);
+    return { browser, a, b: await side('bob', false) };
+  } catch (e) {
+    await closePair({ browser, a });
+    throw e;
+  }
+}
+
+/** B first: its core talks to the provider A's core hosts. Takes what `before` got as far as opening. */
+export async function closePair(p: Partial<RealCorePair> | undefined): Promise<void> {
+  for (const s of [p?.b, p?.a]) if (s) await closeRealCoreSide(s);
+  await p?.browser?.close();
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export async function openAdvanced(page: Page): Promise<void> {
+  if (!(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open))) await page.locator('.advanced summary').click();
+}
+
+/** Creates an account from the sign-in form (on `provider`, else the embedded one) and waits until it is the active one. */
+export async function register(page: Page, handle: string, provider?: { url: string; caPem: string }, timeout = 20_000): Promise<void> {
+  await page.getByTestId('signin').waitFor();
+  await page.getByTestId('tab-register').click();
+  await page.getByTestId('signin-handle').fill(handle);
+  await page.getByTestId('signin-password').fill(PASSWORD);
+  if (provider) {
+    await openAdvanced(page);
+    await page.getByTestId('signin-provider').fill(provider.url);
+    await page.getByTestId('signin-ca').fill(provider.caPem);
+  }
+  await page.getByTestId('signin-submit').click();
+  await page.getByTestId('active-account').filter({ hasText: handle }).waitFor({ timeout });
+}
+
+/** alice signs up on A's page (the embedded provider), then bob on B's page, on A's provider. */
+export async function signUpPair({ a, b }: Pick<RealCorePair, 'a' | 'b'>): Promise<void> {
+  await a.page.goto(a.bridge.url);
+  await register(a.page, 'alice');
+  const embedded = a.core.embedded;
+  assert.ok(embedded, 'core A runs the embedded provider');
+  await b.page.goto(b.bridge.url);
+  await register(b.page, 'bob', embedded);
 }

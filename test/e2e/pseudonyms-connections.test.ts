@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { CoreError } from '../../src-shared/contract.js';
-import { axeViolations, collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
+import { assertAccessible as accessible, collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { A, B, BOB, B_PROBLEM, CAROL, CAROL_PROBLEM, DAVE, ODD_PROBLEM, P_BOB, P_MINE, P_ODD, P_SPARE, pseudonymCore } from './pseudonym-fixture.js';
 
 const fx = pseudonymCore();
@@ -30,11 +30,6 @@ before(async () => {
 after(async () => {
   await session?.close();
 });
-
-async function accessible(p: Page, what: string): Promise<void> {
-  const violations = await axeViolations(p);
-  assert.deepEqual(violations, [], `${what}: axe found ${violations.map((v) => `${v.id} (${v.help}) at ${v.targets.join(', ')}`).join('; ')}`);
-}
 
 const callsOf = (method: string) => fx.calls.filter((c) => c.method === method).map((c) => c.args);
 const pool = (p: Page, account: string) => p.locator(`[data-testid=pseudonym-pool][data-account="${account}"]`);

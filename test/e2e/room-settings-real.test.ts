@@ -10,50 +10,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DB_FILE } from '../../src-provider/store.js';
 import { withDb } from '../helpers/mimi-peer.js';
-import { builtRenderer, closeRealCoreSide, eventually, launchChromium, openOnRealCore, screenshot, type RealCoreSide } from './browser.js';
+import { closePair, eventually, openPairOnOneProvider, screenshot, signUpPair, type RealCorePair, type RealCoreSide } from './browser.js';
 
-const PASSWORD = 'correct horse battery';
 const WAIT = 20_000;
 
-let browser: Browser;
+let pair: RealCorePair | undefined;
 let a: RealCoreSide;
 let b: RealCoreSide;
 
-const side = (rendererDir: string, label: string, embeddedProvider: boolean): Promise<RealCoreSide> =>
-  openOnRealCore(browser, rendererDir, { dirPrefix: `mimi-e2e-settings-${label}-`, embeddedProvider, viewport: { width: 1280, height: 860 } });
-
 before(async () => {
-  const rendererDir = builtRenderer();
-  browser = await launchChromium();
-  a = await side(rendererDir, 'alice', true);
-  b = await side(rendererDir, 'bob', false);
+  pair = await openPairOnOneProvider('settings', { width: 1280, height: 860 });
+  ({ a, b } = pair);
 });
 
-after(async () => {
-  // B first: its core talks to the provider A's core hosts.
-  for (const s of [b, a]) {
-    if (!s) continue;
-    await closeRealCoreSide(s);
-  }
-  await browser?.close();
-});
-
-async function register(page: Page, handle: string, provider?: { url: string; caPem: string }): Promise<void> {
-  await page.getByTestId('signin').waitFor();
-  await page.getByTestId('tab-register').click();
-  await page.getByTestId('signin-handle').fill(handle);
-  await page.getByTestId('signin-password').fill(PASSWORD);
-  if (provider) {
-    if (!(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open))) await page.locator('.advanced summary').click();
-    await page.getByTestId('signin-provider').fill(provider.url);
-    await page.getByTestId('signin-ca').fill(provider.caPem);
-  }
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('active-account').filter({ hasText: handle }).waitFor({ timeout: WAIT });
-}
+after(() => closePair(pair));
 
 const roomByUri = (page: Page, uri: string) => page.locator(`[data-testid=room-item][data-room-uri="${uri}"]`);
 const panel = (page: Page) => page.getByTestId('room-settings');
@@ -68,12 +41,7 @@ async function openSettings(page: Page): Promise<void> {
 
 test('room settings on the real core: roles, metadata, promotion, ban, unban and add again', async () => {
   // --- two accounts on A's embedded provider ---
-  await a.page.goto(a.bridge.url);
-  await register(a.page, 'alice');
-  const embedded = a.core.embedded;
-  assert.ok(embedded, 'core A runs the embedded provider');
-  await b.page.goto(b.bridge.url);
-  await register(b.page, 'bob', embedded);
+  await signUpPair({ a, b });
   const alice = (await a.core.accounts.list())[0];
   const bob = (await b.core.accounts.list())[0];
   const ALICE = alice.userUri;

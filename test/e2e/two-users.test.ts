@@ -5,9 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { builtRenderer, closeRealCoreSide, eventually, launchChromium, openOnRealCore, screenshot, type RealCoreSide } from './browser.js';
+import { PASSWORD, builtRenderer, closeRealCoreSide, eventually, launchChromium, openAdvanced, openOnRealCore, register, screenshot, type RealCoreSide } from './browser.js';
 
-const PASSWORD = 'correct horse battery';
 const WAIT = 45_000;
 
 let browser: Browser;
@@ -37,23 +36,6 @@ const messageText = (page: Page, text: string) => page.locator('[data-testid=mes
 const room = (page: Page, name: string) => page.locator(`[data-testid=room-item][data-room-name="${name}"]`);
 const roomByUri = (page: Page, uri: string) => page.locator(`[data-testid=room-item][data-room-uri="${uri}"]`);
 
-async function openAdvanced(page: Page): Promise<void> {
-  if (!(await page.locator('details.advanced').evaluate((d) => (d as HTMLDetailsElement).open))) await page.locator('.advanced summary').click();
-}
-
-async function register(page: Page, handle: string, provider?: { url: string; caPem: string }): Promise<void> {
-  await page.getByTestId('tab-register').click();
-  await page.getByTestId('signin-handle').fill(handle);
-  await page.getByTestId('signin-password').fill(PASSWORD);
-  if (provider) {
-    await openAdvanced(page);
-    await page.getByTestId('signin-provider').fill(provider.url);
-    await page.getByTestId('signin-ca').fill(provider.caPem);
-  }
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('active-account').filter({ hasText: handle }).waitFor({ timeout: WAIT });
-}
-
 async function send(page: Page, text: string): Promise<void> {
   const input = page.getByTestId('composer-input');
   await input.fill(text);
@@ -75,7 +57,7 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await a.page.getByTestId('signin-submit').click();
   assert.match(await a.page.getByTestId('signin-error').innerText(), /Handles are 1–32 characters/);
 
-  await register(a.page, 'alice');
+  await register(a.page, 'alice', undefined, WAIT);
   // No room yet: an empty state, and a composer that cannot be used.
   await a.page.getByTestId('rooms-empty').waitFor();
   assert.equal(await a.page.getByTestId('composer-input').isDisabled(), true);
@@ -111,7 +93,7 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   await b.page.getByTestId('signin-submit').click();
   await b.page.getByTestId('signin-error').filter({ hasText: 'is taken' }).waitFor({ timeout: WAIT });
   await screenshot(b.page, '02-handle-taken');
-  await register(b.page, 'bob', embedded);
+  await register(b.page, 'bob', embedded, WAIT);
 
   // --- A creates a room and adds B ---
   await a.page.getByTestId('new-room').click();

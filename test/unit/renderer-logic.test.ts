@@ -248,6 +248,7 @@ test('pool logic: refill count, grouping by state, and what the screens say', ()
 
   assert.equal(pseudonymState(inUse), 'In “Lunch”, “Books”');
   assert.equal(pseudonymState(older), 'Unused');
+  assert.equal(pseudonymState({ ...inUse, rooms: [] }), 'Used before, in no room now');
   assert.equal(pseudonymState(retired), 'Retired');
   assert.equal(retireQuestion(inUse, 'b.example'), 'Retire p/u1? You leave its 2 rooms (“Lunch”, “Books”), its KeyPackages are withdrawn from b.example, and it is never used again.');
   assert.equal(retireQuestion({ ...inUse, rooms: [inUse.rooms[0]] }, 'b.example').includes('You leave its room (“Lunch”)'), true);

@@ -92,7 +92,9 @@ const quoted = (names: readonly string[]) => names.map((n) => `“${n}”`).join
 /** The state as a short phrase: unused, the rooms it is in, or retired. */
 export function pseudonymState(p: PseudonymView): string {
   if (p.state === 'retired') return 'Retired';
-  if (p.state === 'unused' || p.rooms.length === 0) return 'Unused';
+  if (p.state === 'unused') return 'Unused';
+  // Taken for a room that is gone (left, or a connection's bootstrap room): never handed out again.
+  if (p.rooms.length === 0) return 'Used before, in no room now';
   return `In ${quoted(p.rooms.map((r) => r.name))}`;
 }
 
