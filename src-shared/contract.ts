@@ -19,6 +19,7 @@ import {
   type SetProfileRequest,
 } from './provider-api.js';
 import { connectionRequestPolicyProblem, type ConnectionRequestPolicy } from './connection-request-policy.js';
+import { parseMimiUriAs } from './identifiers.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -477,7 +478,7 @@ export function checkRoomMetadataArgs(v: unknown): asserts v is RoomMetadataArgs
 }
 const pseudonym: Check = (v, name) => {
   str(300)(v, name);
-  if (!/^mimi:\/\/[a-z0-9.-]+\/p\/[A-Za-z0-9._~-]{1,128}$/.test(v as string)) fail(name, 'must be a pseudonym URI (mimi://domain/p/...)');
+  if (!parseMimiUriAs('pseudonym', v as string)) fail(name, 'must be a pseudonym URI (mimi://domain/p/...)');
 };
 const connectionRequestPolicy: Check = (v, name) => {
   plainObject(v, name, ['mode', 'domains']);

@@ -32,6 +32,7 @@ import {
   type RoomChange,
 } from './room-policy.js';
 import { TlsReader, TlsWriter } from './tls.js';
+import { parseMimiUriAs } from './identifiers.js';
 import { Bad, decodeText, decodeWith, encodeWith, isObject, nest, struct, textBytes } from './tls-struct.js';
 
 export { decodeAppDataDictionary, encodeAppDataDictionary, type ComponentData };
@@ -655,7 +656,7 @@ function minimalMetadataRules(state: RoomState): void {
   if (!state.minimalMetadata) return;
   if (!pseudonymsAllowed(state)) throw new RoomStateError('RoomState', 'minimal_metadata', 'a minimal-metadata room must allow pseudonyms (base_room_policy.pseudonyms_allowed)');
   state.participants.forEach((p, i) => {
-    if (!/^mimi:\/\/[^/]+\/p\/[^/]+$/.test(p.user)) throw new RoomStateError('RoomState', `participants[${i}]`, `${p.user} is not a pseudonym; a minimal-metadata room lists only pseudonyms`);
+    if (!parseMimiUriAs('pseudonym', p.user)) throw new RoomStateError('RoomState', `participants[${i}]`, `${p.user} is not a pseudonym; a minimal-metadata room lists only pseudonyms`);
   });
 }
 

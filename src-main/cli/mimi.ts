@@ -428,7 +428,10 @@ function pseudonymsCommand(p: Parsed, args: string[]): Promise<void> {
   return withProfile(p, async (profile) => {
     if (retire !== undefined) await profile.retirePseudonym(retire);
     if (refill !== undefined) await profile.refillPseudonyms(Number(refill));
-    else if (retire === undefined && profile.pseudonymPool().unused < profile.pseudonymPool().threshold) await profile.refillPseudonyms(profile.pseudonymPool().batch);
+    else if (retire === undefined) {
+      const pool = profile.pseudonymPool();
+      if (pool.unused < pool.threshold) await profile.refillPseudonyms(pool.batch);
+    }
     printJson(profile.pseudonymPool());
   });
 }

@@ -102,7 +102,7 @@ export class PseudonymPool {
   /** Ask the provider for `count` pseudonyms now, make their keys and KeyPackages, store them. */
   async refill(count: number): Promise<PseudonymPoolView> {
     if (!Number.isInteger(count) || count < 1 || count > 50) throw new CoreError('invalidArgument', 'Ask for 1 to 50 pseudonyms at a time.');
-    while (this.refilling) await this.refilling.catch(() => undefined);
+    await this.settled();
     const run = this.issue(count);
     this.refilling = run;
     this.emitPool();
@@ -157,7 +157,7 @@ export class PseudonymPool {
         this.problem ? `No unused pseudonym left: ${this.problem}` : 'No unused pseudonym left; the app is getting new ones from your provider. Try again in a moment.',
       );
     }
-    return { row, keys: decodePseudonymKeys(row.keys) };
+    return { row, keys: decodePseudonymKeys(this.ctx.db.pseudonymKeys(row.userPseudonym)!) };
   }
 
   /** An unused pseudonym, asking the provider for more first when none is left. */
@@ -169,8 +169,8 @@ export class PseudonymPool {
 
   /** The keys of one of our pseudonyms (user or client pseudonym). */
   keysOf(pseudonym: string): DeviceKeys | undefined {
-    const row = this.ctx.db.pseudonym(pseudonym);
-    return row ? decodePseudonymKeys(row.keys) : undefined;
+    const keys = this.ctx.db.pseudonymKeys(pseudonym);
+    return keys ? decodePseudonymKeys(keys) : undefined;
   }
 
   /** `roomUri` uses this pseudonym (it is no longer unused). */

@@ -83,11 +83,10 @@ const MIGRATIONS: Record<number, string> = {
   `,
 };
 
-/** A pseudonym of the pool as stored (keys sealed; `keys` is the engine's DeviceKeys as JSON). */
+/** A pseudonym of the pool as stored (its keys are apart: pseudonymKeys). */
 export interface PseudonymRow {
   userPseudonym: string;
   clientPseudonym: string;
-  keys: Uint8Array;
   issuedAt: number;
   retiredAt?: number;
   rooms: string[];
@@ -301,6 +300,15 @@ export class ProfileDb {
     this.db.prepare('DELETE FROM key_packages WHERE client_pseudonym = ?').run(clientPseudonym);
   }
 
+  /** Drop older last-resort KeyPackages once a new one is uploaded (the provider keeps only the newest). */
+  deleteLastResortExcept(refHex: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1 AND ref <> ?').run(refHex);
+  }
+  deleteKeyPackage(refHex: string): void {
+    this.db.prepare('DELETE FROM key_packages WHERE ref = ?').run(refHex);
+  }
+
+
   // ---- pseudonyms ----
   insertPseudonym(p: { userPseudonym: string; clientPseudonym: string; keys: Uint8Array; issuedAt: number }): void {
     this.db
@@ -312,17 +320,30 @@ export class ProfileDb {
     for (const r of this.db.prepare('SELECT user_pseudonym, room_uri FROM pseudonym_rooms ORDER BY rowid').all() as { user_pseudonym: string; room_uri: string }[]) {
       rooms.set(r.user_pseudonym, [...(rooms.get(r.user_pseudonym) ?? []), r.room_uri]);
     }
-    return (this.db.prepare('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+    return (this.db.prepare('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => this.pseudonymRow(r, rooms.get(r.user_pseudonym as string) ?? []));
+  }
+  /** One pseudonym by its user or client pseudonym. */
+  pseudonym(userOrClientPseudonym: string): PseudonymRow | undefined {
+    const r = this.db.prepare('SELECT * FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ?').get(userOrClientPseudonym, userOrClientPseudonym) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    const rooms = (this.db.prepare('SELECT room_uri FROM pseudonym_rooms WHERE user_pseudonym = ? ORDER BY rowid').all(r.user_pseudonym) as { room_uri: string }[]).map((x) => x.room_uri);
+    return this.pseudonymRow(r, rooms);
+  }
+  /** The sealed keys of one pseudonym (the engine's DeviceKeys as JSON), opened only when used. */
+  pseudonymKeys(userOrClientPseudonym: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT user_pseudonym, keys FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ?').get(userOrClientPseudonym, userOrClientPseudonym) as
+      | { user_pseudonym: string; keys: Buffer }
+      | undefined;
+    return r ? this.vault.open(new Uint8Array(r.keys), `pseudonym:${r.user_pseudonym}`) : undefined;
+  }
+  private pseudonymRow(r: Record<string, unknown>, rooms: string[]): PseudonymRow {
+    return {
       userPseudonym: r.user_pseudonym as string,
       clientPseudonym: r.client_pseudonym as string,
-      keys: this.vault.open(new Uint8Array(r.keys as Buffer), `pseudonym:${r.user_pseudonym as string}`),
       issuedAt: r.issued_at as number,
       ...(r.retired_at !== null ? { retiredAt: r.retired_at as number } : {}),
-      rooms: rooms.get(r.user_pseudonym as string) ?? [],
-    }));
-  }
-  pseudonym(userOrClientPseudonym: string): PseudonymRow | undefined {
-    return this.pseudonyms().find((p) => p.userPseudonym === userOrClientPseudonym || p.clientPseudonym === userOrClientPseudonym);
+      rooms,
+    };
   }
   notePseudonymRoom(userPseudonym: string, roomUri: string): void {
     this.db.prepare('INSERT OR IGNORE INTO pseudonym_rooms(user_pseudonym, room_uri) VALUES (?, ?)').run(userPseudonym, roomUri);
@@ -342,7 +363,18 @@ export class ProfileDb {
       .run(c.id, c.direction, c.peer, c.verified ? 1 : 0, c.problem ?? null, c.state, c.at, c.roomUri ?? null, c.details ? this.vault.seal(c.details, `connection:${c.id}`) : null);
   }
   connections(): ConnectionRow[] {
-    return (this.db.prepare('SELECT * FROM connections ORDER BY at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+    return (this.db.prepare('SELECT * FROM connections ORDER BY at, rowid').all() as Record<string, unknown>[]).map((r) => this.connectionRow(r));
+  }
+  /** Ids (bootstrap room URIs) of all connection requests, without opening their details. */
+  connectionIds(): Set<string> {
+    return new Set((this.db.prepare('SELECT id FROM connections').all() as { id: string }[]).map((r) => r.id));
+  }
+  connection(id: string): ConnectionRow | undefined {
+    const r = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? this.connectionRow(r) : undefined;
+  }
+  private connectionRow(r: Record<string, unknown>): ConnectionRow {
+    return {
       id: r.id as string,
       direction: r.direction as ConnectionRow['direction'],
       peer: r.peer as string,
@@ -352,21 +384,7 @@ export class ProfileDb {
       at: r.at as number,
       ...(r.room_uri !== null ? { roomUri: r.room_uri as string } : {}),
       ...(r.details !== null ? { details: this.vault.open(new Uint8Array(r.details as Buffer), `connection:${r.id as string}`) } : {}),
-    }));
-  }
-  /** Ids (bootstrap room URIs) of all connection requests, without opening their details. */
-  connectionIds(): Set<string> {
-    return new Set((this.db.prepare('SELECT id FROM connections').all() as { id: string }[]).map((r) => r.id));
-  }
-  connection(id: string): ConnectionRow | undefined {
-    return this.connections().find((c) => c.id === id);
-  }
-  /** Drop older last-resort KeyPackages once a new one is uploaded (the provider keeps only the newest). */
-  deleteLastResortExcept(refHex: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1 AND ref <> ?').run(refHex);
-  }
-  deleteKeyPackage(refHex: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE ref = ?').run(refHex);
+    };
   }
 
   // ---- outbox ----
