@@ -74,6 +74,8 @@ test('the pseudonym manager: one pool, then both accounts side by side; refill w
   assert.equal(await refill.innerText(), 'Get 3 more now');
   await refill.click();
   await a.getByTestId('pool-refilling').waitFor();
+  // The page shows progress as soon as it asks; the call reaches the core over the bridge just after.
+  await eventually('the refill call at the core', async () => callsOf('refill').length > 0);
   assert.deepEqual(callsOf('refill'), [[A, 3]]);
   assert.equal(await refill.isDisabled(), true, 'no second refill while one runs');
   assert.match(await a.getByTestId('pool-done').innerText(), /Asked localhost for 3 more\./);
