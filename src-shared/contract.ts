@@ -20,6 +20,7 @@ import {
 } from './provider-api.js';
 import { connectionRequestPolicyProblem, type ConnectionRequestPolicy } from './connection-request-policy.js';
 import { parseMimiUriAs } from './identifiers.js';
+import { parseJoinLink } from './join-link.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -183,6 +184,75 @@ export interface ConnectionsView {
  */
 export type ConnectionRequestPolicyView = ConnectionRequestPolicy;
 
+/** A join link of a room. The hub keeps only a hash of its code, so `link` is known only where it was made. */
+export interface JoinLinkView {
+  /** The code's public id (hex of the start of its hash): what revoking names. */
+  id: string;
+  roomUri: string;
+  /** The link to hand out; only on the device that made it. */
+  link?: string;
+  roleIndex: number;
+  roleName: string;
+  /** null = any number of uses. */
+  maxUses: number | null;
+  usesLeft: number | null;
+  expiresAt: number | null;
+  passphrase: boolean;
+  /** A knock room's link: whoever uses it may only knock. */
+  knock: boolean;
+  createdBy: string;
+  createdAt: number;
+  state: 'active' | 'expired' | 'usedUp' | 'revoked';
+}
+
+/** How a new link works: null = the default (any number of uses, no expiry, no passphrase, the room's role for joiners). */
+export interface JoinLinkArgs {
+  uses: number | null;
+  expiresInSeconds: number | null;
+  passphrase: string | null;
+  roleIndex: number | null;
+}
+
+/** A knock someone sent to the admins of a room (received in its knock room). */
+export interface KnockView {
+  id: string;
+  /** The room they want to join. */
+  roomUri: string;
+  roomName: string;
+  /** Who knocks: a user URI, or a user pseudonym. */
+  from: string;
+  note: string;
+  at: number;
+  state: 'pending' | 'admitted' | 'declined';
+  /** Why admitting failed last time, if it did. */
+  problem?: string;
+}
+
+/** A knock this account sent. */
+export interface MyKnockView {
+  id: string;
+  roomUri: string;
+  /** As the link's room said; '' until known. */
+  roomName: string;
+  /** Knocked as (a user pseudonym when it knocked under one). */
+  as: string;
+  at: number;
+  state: 'sending' | 'waiting' | 'admitted' | 'failed';
+  problem?: string;
+}
+
+export interface KnocksView {
+  incoming: KnockView[];
+  outgoing: MyKnockView[];
+}
+
+/** A room's knock room and the link that lets anyone knock. */
+export interface KnockRoomView {
+  roomUri: string;
+  knockRoomUri: string;
+  link: string;
+}
+
 export interface AppInfo {
   mode: 'electron' | 'browser';
   version: string;
@@ -215,6 +285,9 @@ export type CoreEvent =
   | { type: 'message'; accountId: string; message: MessageView }
   | { type: 'pseudonyms'; accountId: string; pool: PseudonymPoolView }
   | { type: 'connections'; accountId: string; connections: ConnectionsView }
+  | { type: 'knocks'; accountId: string; knocks: KnocksView }
+  /** A mimi: link opened from outside the app (the OS handed it to the running app). */
+  | { type: 'openLink'; link: string }
   | { type: 'error'; accountId?: string; message: string };
 
 /** Errors carry a stable code; the message tells the user what to do next. */
@@ -232,6 +305,8 @@ export type CoreErrorCode =
   | 'rateLimited' // the provider (or the one asked) refuses more of these for now; try later
   | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one
   | 'notAllowed' // the room policy forbids it; the message names the missing capability
+  | 'linkRefused' // a join or knock link that is unknown, expired, used up or revoked; the message says which
+  | 'passphraseRequired' // the link needs a passphrase, and none or a wrong one was given
   | 'internal';
 
 export class CoreError extends Error {
@@ -327,6 +402,24 @@ export interface MimiApi {
     policy(accountId: string): Promise<ConnectionRequestPolicyView>;
     /** Replace it (domains lowercase, at most 100; at least one for mode 'domains'); answers it as stored. */
     setPolicy(accountId: string, policy: ConnectionRequestPolicyView): Promise<ConnectionRequestPolicyView>;
+  };
+  /** Join links: made by members whose role allows it, used by anyone who has one. */
+  links: {
+    create(accountId: string, roomUri: string, args: JoinLinkArgs): Promise<JoinLinkView>;
+    list(accountId: string, roomUri: string): Promise<JoinLinkView[]>;
+    revoke(accountId: string, roomUri: string, id: string): Promise<JoinLinkView[]>;
+    /** Join by a link; `passphrase` when it asks for one; `asPseudonym`: under a pseudonym of the pool. */
+    join(accountId: string, link: string, passphrase: string | null, asPseudonym: boolean): Promise<RoomView>;
+  };
+  /** Knocks: asking a room's admins to be let in, through its knock room. */
+  knocks: {
+    list(accountId: string): Promise<KnocksView>;
+    /** The room's knock room (made on first use, with the room's admins in it) and its link. */
+    knockRoom(accountId: string, roomUri: string): Promise<KnockRoomView>;
+    /** Knock with a knock link: a note, and KeyPackages the admins add if they admit. */
+    knock(accountId: string, link: string, note: string, asPseudonym: boolean): Promise<KnocksView>;
+    admit(accountId: string, id: string): Promise<KnocksView>;
+    decline(accountId: string, id: string): Promise<KnocksView>;
   };
   people: {
     find(accountId: string, query: FindArgs): Promise<FindResultView>;
@@ -485,6 +578,26 @@ const connectionRequestPolicy: Check = (v, name) => {
   const problem = connectionRequestPolicyProblem(v);
   if (problem) fail(name, problem);
 };
+const joinLink: Check = (v, name) => {
+  str(2048)(v, name);
+  try {
+    parseJoinLink(v as string);
+  } catch (e) {
+    fail(name, `is not a room link: ${(e as Error).message}`);
+  }
+};
+const joinLinkArgs: Check = (v, name) => {
+  plainObject(v, name, ['uses', 'expiresInSeconds', 'passphrase', 'roleIndex']);
+  const o = v as Record<string, unknown>;
+  optional(int(1, 100000))(o.uses, `${name}.uses`);
+  optional(int(60, 366 * 24 * 3600))(o.expiresInSeconds, `${name}.expiresInSeconds`);
+  optional(str(200, 4))(o.passphrase, `${name}.passphrase`);
+  optional(int(2, 65535))(o.roleIndex, `${name}.roleIndex`);
+};
+const linkId: Check = (v, name) => {
+  str(64)(v, name);
+  if (!/^[0-9a-f]{16,64}$/.test(v as string)) fail(name, 'must be a link id (hex)');
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -531,6 +644,15 @@ export const METHODS = {
   'connections.decline': [accountId, roomUri],
   'connections.policy': [accountId],
   'connections.setPolicy': [accountId, connectionRequestPolicy],
+  'links.create': [accountId, roomUri, joinLinkArgs],
+  'links.list': [accountId, roomUri],
+  'links.revoke': [accountId, roomUri, linkId],
+  'links.join': [accountId, joinLink, nullable(str(200, 1)), bool],
+  'knocks.list': [accountId],
+  'knocks.knockRoom': [accountId, roomUri],
+  'knocks.knock': [accountId, joinLink, str(1000, 0), bool],
+  'knocks.admit': [accountId, str(64)],
+  'knocks.decline': [accountId, str(64)],
   'people.find': [accountId, findArgs],
   'people.myProfile': [accountId],
   'people.setProfileFields': [accountId, profileFields],

@@ -13,6 +13,8 @@ import {
   type ConsentListView,
   type ConnectionRequestPolicyView,
   type ConnectionsView,
+  type JoinLinkArgs,
+  type KnocksView,
   type PseudonymPoolView,
   type FindArgs,
   type ProfileField,
@@ -166,6 +168,7 @@ class Core implements AppCore {
     p.on('consent', (consent: ConsentListView) => this.emit({ type: 'consent', accountId: p.id, consent }));
     p.on('pseudonyms', (pool: PseudonymPoolView) => this.emit({ type: 'pseudonyms', accountId: p.id, pool }));
     p.on('connections', (connections: ConnectionsView) => this.emit({ type: 'connections', accountId: p.id, connections }));
+    p.on('knocks', (knocks: KnocksView) => this.emit({ type: 'knocks', accountId: p.id, knocks }));
     // Connect in the background: the UI shows "connecting" and the outbox waits meanwhile.
     p.start().catch(() => undefined);
   }
@@ -317,6 +320,22 @@ class Core implements AppCore {
     decline: (accountId: string, id: string) => this.profile(accountId).declineConnection(id),
     policy: (accountId: string) => this.profile(accountId).connectionRequestPolicy(),
     setPolicy: (accountId: string, policy: ConnectionRequestPolicyView) => this.profile(accountId).setConnectionRequestPolicy(policy),
+  };
+
+  links = {
+    create: (accountId: string, roomUri: string, args: JoinLinkArgs) => this.profile(accountId).createJoinLink(roomUri, args),
+    list: (accountId: string, roomUri: string) => this.profile(accountId).joinLinks(roomUri),
+    revoke: (accountId: string, roomUri: string, id: string) => this.profile(accountId).revokeJoinLink(roomUri, id),
+    join: (accountId: string, link: string, passphrase: string | null, asPseudonym: boolean) =>
+      this.profile(accountId).joinByLink(link, { passphrase: passphrase ?? undefined, asPseudonym }),
+  };
+
+  knocks = {
+    list: async (accountId: string): Promise<KnocksView> => this.profile(accountId).knockList(),
+    knockRoom: (accountId: string, roomUri: string) => this.profile(accountId).knockRoom(roomUri),
+    knock: (accountId: string, link: string, note: string, asPseudonym: boolean) => this.profile(accountId).knock(link, note, { asPseudonym }),
+    admit: (accountId: string, id: string) => this.profile(accountId).admitKnock(id),
+    decline: (accountId: string, id: string) => this.profile(accountId).declineKnock(id),
   };
 
   pseudonyms = {

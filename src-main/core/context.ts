@@ -4,7 +4,7 @@
 // takes the other modules it builds on as constructor arguments.
 
 import type { ConsentListResponse } from '../../src-shared/provider-api.js';
-import type { ConnectionsView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
+import type { ConnectionsView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import type { ProviderClient } from '../net/provider-client.js';
@@ -35,6 +35,8 @@ export interface ProfileEventMap {
   pseudonyms: [pool: PseudonymPoolView];
   /** A connection request arrived or changed state. */
   connections: [view: ConnectionsView];
+  /** A knock arrived, was answered, or one of ours changed state. */
+  knocks: [view: KnocksView];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

@@ -20,6 +20,8 @@
 //   pseudonym-pool.ts      the account's pseudonyms, their keys and KeyPackages
 //   connections.ts         the connection flow (requests under pseudonyms, accept, decline)
 //   connection-request-policy.ts  who may send this account connection requests (kept at the provider)
+//   join-links.ts          making, listing and revoking a room's join links, and joining by one
+//   knocks.ts              knock rooms, knocking, and admitting or declining knocks
 //
 // Data flow of one message: send() stores it as pending and queues it in the outbox in one
 // transaction -> the outbox pump encrypts it (persisting the advanced ratchet before anything
@@ -29,7 +31,7 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { ConnectionRequestPolicyView, ConnectionsView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
 import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import type { SecretMode, SecretStore } from '../secrets/secret-store.js';
@@ -48,6 +50,8 @@ import { Outbox } from './outbox.js';
 import { PseudonymPool } from './pseudonym-pool.js';
 import { Connections } from './connections.js';
 import { ConnectionRequestSetting } from './connection-request-policy.js';
+import { JoinLinks } from './join-links.js';
+import { Knocks } from './knocks.js';
 import { RoomCommits } from './room-commits.js';
 import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
@@ -75,6 +79,8 @@ export class Profile extends EventEmitter {
   private readonly pool: PseudonymPool;
   private readonly connections: Connections;
   private readonly connectionRequests: ConnectionRequestSetting;
+  private readonly joinLinkActions: JoinLinks;
+  private readonly knockActions: Knocks;
   private readonly link: ProviderConnection;
   private readonly commits: RoomCommits;
   private readonly secrets: SecretStore;
@@ -132,6 +138,8 @@ export class Profile extends EventEmitter {
     }
     this.connections = new Connections(this.ctx, this.pool, this.membership, this.outbox, opts.bootstrapDestroyDelayMs);
     this.connectionRequests = new ConnectionRequestSetting(this.ctx);
+    this.joinLinkActions = new JoinLinks(this.ctx, commits, this.reads, this.pool);
+    this.knockActions = new Knocks(this.ctx, this.joinLinkActions, this.membership, this.outbox, this.pool);
     this.incoming.hooks = {
       pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
       expectsConnection: (keys) => this.connections.expects(keys),
@@ -467,6 +475,45 @@ export class Profile extends EventEmitter {
 
   setConnectionRequestPolicy(policy: ConnectionRequestPolicyView): Promise<ConnectionRequestPolicyView> {
     return this.connectionRequests.set(policy);
+  }
+
+  // ---- join links and knocks ----
+
+  createJoinLink(roomUri: string, args: Partial<JoinLinkArgs>): Promise<JoinLinkView> {
+    return this.joinLinkActions.create(roomUri, args);
+  }
+
+  joinLinks(roomUri: string): Promise<JoinLinkView[]> {
+    return this.joinLinkActions.list(roomUri);
+  }
+
+  revokeJoinLink(roomUri: string, id: string): Promise<JoinLinkView[]> {
+    return this.joinLinkActions.revoke(roomUri, id);
+  }
+
+  /** Join a room by a join link (the hub checks the code; members check the hub's admission ticket). */
+  joinByLink(link: string, opts: { passphrase?: string; asPseudonym?: boolean } = {}): Promise<RoomView> {
+    return this.joinLinkActions.join(link, opts);
+  }
+
+  knockList(): KnocksView {
+    return this.knockActions.list();
+  }
+
+  knockRoom(roomUri: string): Promise<KnockRoomView> {
+    return this.knockActions.knockRoom(roomUri);
+  }
+
+  knock(link: string, note: string, opts: { asPseudonym?: boolean } = {}): Promise<KnocksView> {
+    return this.knockActions.knock(link, note, opts);
+  }
+
+  admitKnock(id: string): Promise<KnocksView> {
+    return this.knockActions.admit(id);
+  }
+
+  declineKnock(id: string): Promise<KnocksView> {
+    return this.knockActions.decline(id);
   }
 
   // ---- key material ----

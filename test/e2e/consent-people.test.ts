@@ -20,7 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -136,6 +136,7 @@ function fakeCore() {
       },
     },
     ...quietPseudonymsAndConnections(),
+    ...quietLinksAndKnocks(),
     people: {
       find: async (...args) => {
         note('find', args);

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -128,6 +128,7 @@ function fakeCore() {
     },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),
+    ...quietLinksAndKnocks(),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -19,7 +19,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { eventHub, localAccount, quietConsentAndPeople } from './stub-domains.js';
+import { eventHub, localAccount, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -202,6 +202,7 @@ export function pseudonymCore() {
   };
 
   const core: MimiApi = {
+    ...quietLinksAndKnocks(),
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
       list: async () => accountsList(),

@@ -24,7 +24,7 @@ import {
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -216,6 +216,7 @@ function fakeCore() {
     messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),
+    ...quietLinksAndKnocks(),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -94,6 +94,17 @@ export function quietPseudonymsAndConnections(): Pick<MimiApi, 'pseudonyms' | 'c
   };
 }
 
+/** No join links and no knocks: empty lists; making or using one is refused, as these fixtures are not about it. */
+export function quietLinksAndKnocks(): Pick<MimiApi, 'links' | 'knocks'> {
+  const refuse = async (): Promise<never> => {
+    throw new CoreError('internal', 'not in this fixture');
+  };
+  return {
+    links: { create: refuse, list: async () => [], revoke: refuse, join: refuse },
+    knocks: { list: async () => ({ incoming: [], outgoing: [] }), knockRoom: refuse, knock: refuse, admit: refuse, decline: refuse },
+  };
+}
+
 /** For fake cores whose rooms are all ordinary ones. */
 export const noMinimalMetadataRooms: Pick<MimiApi['rooms'], 'createMinimalMetadata'> = {
   createMinimalMetadata: async () => {

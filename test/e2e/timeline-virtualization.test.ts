@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -67,6 +67,7 @@ function historyCore() {
     },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),
+    ...quietLinksAndKnocks(),
     onEvent(l) {
       listeners.add(l);
       return () => listeners.delete(l);

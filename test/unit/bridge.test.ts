@@ -98,6 +98,21 @@ function recordingCore() {
       policy: record('connections.policy', () => ({ mode: 'anyone' as const, domains: [] })),
       setPolicy: record('connections.setPolicy', (_a, p) => p as ConnectionRequestPolicyView),
     },
+    links: {
+      create: record('links.create', () => {
+        throw new CoreError('notAllowed', 'Your role may not make links.');
+      }),
+      list: record('links.list', () => []),
+      revoke: record('links.revoke', () => []),
+      join: record('links.join', () => room),
+    },
+    knocks: {
+      list: record('knocks.list', () => ({ incoming: [], outgoing: [] })),
+      knockRoom: record('knocks.knockRoom', () => ({ roomUri: room.roomUri, knockRoomUri: 'mimi://a.example/r/knock', link: 'mimi://a.example/r/knock?code=AAAAAAAAAAAAAAAAAAAAAA&knock=1' })),
+      knock: record('knocks.knock', () => ({ incoming: [], outgoing: [] })),
+      admit: record('knocks.admit', () => ({ incoming: [], outgoing: [] })),
+      decline: record('knocks.decline', () => ({ incoming: [], outgoing: [] })),
+    },
     onEvent(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -70,6 +70,15 @@ const GOOD: Record<MethodName, unknown[]> = {
   'connections.decline': ['acct-1', ROOM],
   'connections.policy': ['acct-1'],
   'connections.setPolicy': ['acct-1', { mode: 'domains', domains: ['b.example', 'c.example'] }],
+  'links.create': ['acct-1', ROOM, { uses: 1, expiresInSeconds: 3600, passphrase: 'open sesame', roleIndex: 3 }],
+  'links.list': ['acct-1', ROOM],
+  'links.revoke': ['acct-1', ROOM, '0123456789abcdef'],
+  'links.join': ['acct-1', `${ROOM}?code=AAAAAAAAAAAAAAAAAAAAAA&passphrase=1`, 'open sesame', false],
+  'knocks.list': ['acct-1'],
+  'knocks.knockRoom': ['acct-1', ROOM],
+  'knocks.knock': ['acct-1', `${ROOM}?code=AAAAAAAAAAAAAAAAAAAAAA&knock=1`, 'hi, I am carol from the meetup', true],
+  'knocks.admit': ['acct-1', 'k1'],
+  'knocks.decline': ['acct-1', 'k1'],
   'people.find': ['acct-1', { domain: 'b.example', handle: 'bob', limit: 20 }],
   'people.myProfile': ['acct-1'],
   'people.setProfileFields': ['acct-1', { nick: 'bobby', email: 'bob@mail.example', phone: '+12125551212', displayName: null }],
@@ -102,6 +111,20 @@ test('arguments must be an array of the exact length', () => {
   rejects('rooms.list', []);
   rejects('rooms.list', ['a', 'b']);
   rejects('messages.page', ['acct-1', ROOM, null]);
+});
+
+test('join link arguments: malformed links, arguments out of range and unknown fields are refused', () => {
+  rejects('links.join', ['acct-1', ROOM, null, false]); // no code
+  rejects('links.join', ['acct-1', `${ROOM}?code=short`, null, false]);
+  rejects('links.join', ['acct-1', `${ROOM}?code=AAAAAAAAAAAAAAAAAAAAAA&admin=1`, null, false]);
+  rejects('links.join', ['acct-1', 'mimi://a.example/u/bob?code=AAAAAAAAAAAAAAAAAAAAAA', null, false]);
+  rejects('links.join', ['acct-1', `${ROOM}?code=AAAAAAAAAAAAAAAAAAAAAA`, '', false]);
+  rejects('links.create', ['acct-1', ROOM, { uses: 0, expiresInSeconds: null, passphrase: null, roleIndex: null }]);
+  rejects('links.create', ['acct-1', ROOM, { uses: null, expiresInSeconds: 5, passphrase: null, roleIndex: null }]);
+  rejects('links.create', ['acct-1', ROOM, { uses: null, expiresInSeconds: null, passphrase: 'abc', roleIndex: null }]);
+  rejects('links.create', ['acct-1', ROOM, { uses: null, expiresInSeconds: null, passphrase: null, roleIndex: 1 }]);
+  rejects('links.create', ['acct-1', ROOM, { uses: null, role: 'admin' }]);
+  rejects('links.revoke', ['acct-1', ROOM, 'not-hex']);
 });
 
 test('wrong types are refused', () => {

@@ -21,6 +21,8 @@ const KNOWN: Record<CoreErrorCode, true> = {
   rateLimited: true,
   secretStorage: true,
   notAllowed: true,
+  linkRefused: true,
+  passphraseRequired: true,
   internal: true,
 };
 const CODES: ReadonlySet<string> = new Set(Object.keys(KNOWN));
