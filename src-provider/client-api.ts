@@ -29,6 +29,9 @@ import type { Hub } from './hub.js';
 import { b64, b64List, bool, int, onlyFields, optB64, RateLimitedFailure, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
+import type { JoinLinkInfo, JoinByCodeResponse } from '../src-shared/provider-api.js';
+import { decodeJoinTicket, encodeJoinTicket } from '../src-shared/join-ticket.js';
+import type { JoinLinks, JoinTicketRequest } from './join-links.js';
 
 export interface ClientApiServices {
   accounts: Accounts;
@@ -42,7 +45,13 @@ export interface ClientApiServices {
   };
   /** GroupInfo of rooms hosted elsewhere (`/groupInfo` at their hub). */
   remoteGroupInfo?: {
-    fetch(roomUri: string, requester: string): Promise<{ epoch: string; groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
+    fetch(roomUri: string, requester: string, opts?: { joiningCode?: Uint8Array }): Promise<{ epoch: string; groupInfo: Uint8Array; ratchetTree: Uint8Array }>;
+  };
+  /** Join links of rooms hosted here (join-links.ts). */
+  joinLinks?: JoinLinks;
+  /** Admission tickets from the hubs of rooms hosted elsewhere (`/joinTicket`). */
+  remoteJoinTickets?: {
+    fetch(roomUri: string, req: JoinTicketRequest): Promise<Uint8Array>;
   };
   /** Consent requests and decisions (consent.ts). */
   consent?: ConsentService;
@@ -140,6 +149,32 @@ export function clientApiRouter(svc: ClientApiServices): Router {
   const auth = (ctx: RouteContext): Actor => accounts.authenticate(ctx.req.headers.authorization);
   const ok = (body: unknown, status = 200) => ({ status, body });
 
+  const links = (roomUri: string): JoinLinks => {
+    if (follower.isRemote(roomUri)) throw new ApiFailure('notAllowed', `links of ${roomUri} are made at its hub, ${parseMimiUri(roomUri).domain}; this provider cannot make them for you yet`);
+    if (!svc.joinLinks) throw new ApiFailure('notAllowed', 'this provider does not offer join links');
+    return svc.joinLinks;
+  };
+  /**
+   * A code traded for the hub's ticket and the room's GroupInfo: at our own hub directly, or at
+   * another's with /joinTicket and then /groupInfo with the ticket as the joining code.
+   */
+  const joinByCode = async (actor: Actor, roomUri: string, o: { code: Uint8Array; passphrase?: string; signatureKey: Uint8Array; asPseudonym?: string }): Promise<JoinByCodeResponse> => {
+    const joiner = o.asPseudonym === undefined ? actor.userUri : pseudonyms().actingAs(actor, o.asPseudonym);
+    if (!follower.isRemote(roomUri)) {
+      if (!svc.joinLinks) throw new ApiFailure('notAllowed', 'this provider does not offer join links');
+      const ticket = svc.joinLinks.issue(roomUri, joiner, { code: o.code, passphrase: o.passphrase, signatureKey: o.signatureKey });
+      const gi = hub.groupInfoForTicket(roomUri);
+      return { ...gi, ticket: toB64(encodeJoinTicket(ticket)) };
+    }
+    if (!svc.remoteJoinTickets || !svc.remoteGroupInfo) throw federationOff('Joining a room of another provider');
+    const ticket = await svc.remoteJoinTickets.fetch(roomUri, { joiner, code: o.code, passphrase: o.passphrase, signatureKey: o.signatureKey });
+    // The hub's own signature is checked by the members; here only that it is for this joiner.
+    const t = decodeJoinTicket(ticket);
+    if (t.roomUri !== roomUri || t.joiner !== joiner) throw new ApiFailure('internal', `hub ${parseMimiUri(roomUri).domain} sent a ticket for someone else`, { status: 502 });
+    const gi = await svc.remoteGroupInfo.fetch(roomUri, joiner, { joiningCode: ticket });
+    return { epoch: gi.epoch, groupInfo: toB64(gi.groupInfo), ratchetTree: toB64(gi.ratchetTree), ticket: toB64(ticket) };
+  };
+
   const search = (): DirectorySearch => {
     if (!svc.directorySearch) throw new ApiFailure('notAllowed', 'this provider does not offer user search');
     return svc.directorySearch;
@@ -233,6 +268,53 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.groupInfo, async (ctx) => {
       const as = ctx.url.searchParams.get('asPseudonym');
       return ok(await groupInfo(auth(ctx), ctx.params.roomId, as === null ? undefined : as));
+    })
+    .route(ROUTES.createLink, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['codeHash', 'roleIndex', 'maxUses', 'expiresInSeconds', 'passphrase', 'knockFor', 'asPseudonym']);
+      const roomUri = ctx.params.roomId;
+      const as = asPseudonymOf(o);
+      const actingUser = as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as);
+      const opt = (k: string, o2: { min: number; max: number }) => (o[k] === undefined || o[k] === null ? undefined : int(o, k, o2));
+      return ok(
+        links(roomUri).create(actingUser, roomUri, {
+          codeHash: b64(o, 'codeHash'),
+          roleIndex: opt('roleIndex', { min: 2, max: 65535 }),
+          maxUses: opt('maxUses', { min: 1, max: 100000 }),
+          expiresInSeconds: opt('expiresInSeconds', { min: 60, max: 366 * 86400 }),
+          passphrase: o.passphrase === undefined || o.passphrase === null ? undefined : str(o, 'passphrase', { min: 4, max: 200 }),
+          knockFor: o.knockFor === undefined || o.knockFor === null ? undefined : str(o, 'knockFor', { max: 512 }),
+        }) satisfies JoinLinkInfo,
+        201,
+      );
+    })
+    .route(ROUTES.listLinks, (ctx) => {
+      const actor = auth(ctx);
+      const as = ctx.url.searchParams.get('asPseudonym');
+      const roomUri = ctx.params.roomId;
+      return ok({ links: links(roomUri).list(as === null ? actor.userUri : pseudonyms().actingAs(actor, as), roomUri) });
+    })
+    .route(ROUTES.revokeLink, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['id', 'asPseudonym']);
+      const as = asPseudonymOf(o);
+      const roomUri = ctx.params.roomId;
+      return ok({ links: links(roomUri).revoke(as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as), roomUri, str(o, 'id', { max: 64 })) });
+    })
+    .route(ROUTES.joinByCode, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['code', 'passphrase', 'signatureKey', 'asPseudonym']);
+      return ok(
+        await joinByCode(actor, ctx.params.roomId, {
+          code: b64(o, 'code'),
+          passphrase: o.passphrase === undefined || o.passphrase === null ? undefined : str(o, 'passphrase', { max: 200 }),
+          signatureKey: b64(o, 'signatureKey'),
+          asPseudonym: asPseudonymOf(o),
+        }),
+      );
     })
     .route(ROUTES.destroyRoom, async (ctx) => {
       const actor = auth(ctx);

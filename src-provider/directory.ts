@@ -19,6 +19,8 @@ export const MIMI_ENDPOINTS = {
   identifierQuery: '/identifierQuery/{domain}',
   reportAbuse: '/reportAbuse/{roomId}',
   proxyDownload: '/proxyDownload/{downloadUrl}',
+  // Private use (docs/join-links.md): a join link's code traded for the hub's admission ticket.
+  joinTicket: '/joinTicket/{roomId}',
 } as const;
 
 export type MimiDirectory = Record<keyof typeof MIMI_ENDPOINTS, string>;

@@ -20,6 +20,8 @@ const DEFAULT_STATUS: Record<ApiErrorCode, number> = {
   notFound: 404,
   rateLimited: 429,
   internal: 500,
+  linkRefused: 403,
+  passphraseRequired: 403,
   peerUnreachable: 502,
 };
 

@@ -14,6 +14,8 @@
 
 import type { AbuseReport } from '../src-shared/mimi-protocol.js';
 import type { CommitResponse, GroupInfoResponse, RoomInfo, SendMessageResponse } from '../src-shared/provider-api.js';
+import { toB64 } from '../src-shared/bytes.js';
+import { ApiFailure } from './errors.js';
 import { acceptAbuseReport } from './hub/abuse-reports.js';
 import { acceptCommit } from './hub/commits.js';
 import { HubCore, type CommitInput, type HubActor, type HubOptions, type MessageInput } from './hub/core.js';
@@ -59,6 +61,13 @@ export class Hub {
   /** GroupInfo for a local participant (a new device joining by external commit), as its user or `asPseudonym`. */
   groupInfo(actor: HubActor, roomUri: string, asPseudonym?: string): GroupInfoResponse {
     return groupInfo(this.core, actor, roomUri, asPseudonym);
+  }
+
+  /** The GroupInfo for a joiner who was just given an admission ticket (join-links.ts). */
+  groupInfoForTicket(roomUri: string): GroupInfoResponse {
+    const row = this.core.requireRoom(roomUri);
+    if (!row.group_info || !row.ratchet_tree) throw new ApiFailure('notFound', `room ${roomUri} has no GroupInfo yet (no commit accepted so far)`);
+    return { epoch: String(row.epoch), groupInfo: toB64(row.group_info), ratchetTree: toB64(row.ratchet_tree) };
   }
 
   /** Deletes a hosted room for a participant whose role has canDestroyRoom (as its user or `asPseudonym`). */

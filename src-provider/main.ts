@@ -10,7 +10,7 @@ import { startProvider } from './server.js';
 
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
-                [--search-rate <n>]
+                [--search-rate <n>] [--knock-ttl <seconds>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -24,6 +24,7 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
                 with that user's consent; open: without it
   --search-rate identifier queries (user search) allowed per minute per peer provider and per
                 local user (default 60)
+  --knock-ttl   seconds a knocker may stay in a knock room before the hub removes it (default 120)
 `;
 
 function usage(problem: string): never {
@@ -45,6 +46,7 @@ function parse() {
         trust: { type: 'string', multiple: true },
         consent: { type: 'string' },
         'search-rate': { type: 'string' },
+        'knock-ttl': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -63,6 +65,8 @@ function parse() {
   if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) usage(`invalid --port ${values.port}`);
   const consent = values.consent ?? 'required';
   if (consent !== 'required' && consent !== 'open') usage(`--consent must be required or open, not ${consent}`);
+  const knockTtl = values['knock-ttl'];
+  if (knockTtl !== undefined && (!/^\d{1,6}$/.test(knockTtl) || Number(knockTtl) < 1)) usage(`--knock-ttl must be a positive number of seconds, not ${knockTtl}`);
   const searchRate = values['search-rate'];
   if (searchRate !== undefined && (!/^\d{1,6}$/.test(searchRate) || Number(searchRate) < 1)) usage(`--search-rate must be a positive integer, not ${searchRate}`);
   let federation;
@@ -87,6 +91,7 @@ function parse() {
     federation,
     consent: consent as 'required' | 'open',
     searchRatePerMinute: searchRate === undefined ? undefined : Number(searchRate),
+    knockTtlMs: knockTtl === undefined ? undefined : Number(knockTtl) * 1000,
   };
 }
 

@@ -54,6 +54,11 @@ function memberOfLeaf(leaf: TreeLeaf, what: string): RoomMember {
 
 /** The members of an encoded ratchet tree, by leaf index (undefined: a blank leaf). */
 export function treeMembers(tree: Uint8Array, what: string): (RoomMember | undefined)[] {
+  return treeMembersAndLeaves(tree, what).members;
+}
+
+/** treeMembers, and the leaves they were read from (signature keys, extensions). */
+export function treeMembersAndLeaves(tree: Uint8Array, what: string): { members: (RoomMember | undefined)[]; leaves: TreeLeaf[] } {
   let leaves;
   try {
     leaves = treeLeaves(decodeRatchetTree(tree));
@@ -71,7 +76,7 @@ export function treeMembers(tree: Uint8Array, what: string): (RoomMember | undef
   }
   // One URI is a client or a user in a room, never both: the users of members stay unambiguous.
   for (const m of out) if (m && identities.has(m.user)) throw badRequest(`${what}: ${m.user} is both a member and a member's user`);
-  return out;
+  return { members: out, leaves };
 }
 
 /** The members a provider keeps for a room (room_devices), in the order they came. */

@@ -9,7 +9,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { isValidDomain } from '../src-shared/identifiers.js';
+import { isValidDomain, parseMimiUri } from '../src-shared/identifiers.js';
 import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
@@ -21,7 +21,7 @@ import { ApiFailure, badRequest } from './errors.js';
 import { federationConfig, type FederationConfig, type FederationOptions } from './federation/config.js';
 import { FanoutOutbox, type FanoutOutboxOptions } from './federation/fanout-outbox.js';
 import { authenticatePeer, ensureFederationIdentity, guardPeerConnections, peerTlsServerOptions } from './federation/mtls.js';
-import { MIMI_CONTENT_TYPE, PeerClient } from './federation/peer-client.js';
+import { MIMI_CONTENT_TYPE, PeerClient, peerFailure } from './federation/peer-client.js';
 import type { S2sFactory, S2sHandler } from './federation/s2s-handler.js';
 import { mimiEndpoints } from './federation/endpoints.js';
 import { Follower } from './federation/follower.js';
@@ -31,6 +31,7 @@ import { ensureProviderIdentity } from './federation/provider-identity.js';
 import { SeenLog } from './federation/seen-log.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { Hub } from './hub.js';
+import { encodeJoinTicketRequest, JoinLinks, serveJoinTicket, ticketFromResponse } from './join-links.js';
 import { KeyPackages } from './key-packages.js';
 import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.js';
 import { PushHub } from './push.js';
@@ -78,6 +79,10 @@ export interface ProviderOptions {
   pseudonymLimits?: Partial<PseudonymLimits>;
   /** Connection requests an account may start: a bucket of `burst` (default 10), refilled by `perHour` (default 10). */
   connectionRequestLimits?: { burst: number; perHour: number };
+  /** Join link attempts per requester: a bucket of `burst` (default 10), `perMinute` back (default 2); a provider gets ten times that. */
+  joinLinkAttempts?: { burst: number; perMinute: number };
+  /** How long a knocker may stay in a knock room before the hub proposes its removal (default 120 s). */
+  knockTtlMs?: number;
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -193,13 +198,34 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
   const seenLog = new SeenLog(store.db);
   const identity = ensureProviderIdentity(opts.dataDir, opts.domain);
+  const joinLinks = new JoinLinks({
+    store,
+    domain: opts.domain,
+    hubKeySeed: identity.signaturePrivateKey,
+    hubPublicKey: identity.signaturePublicKey,
+    attempts: opts.joinLinkAttempts,
+  });
   const hub = new Hub({
     store,
     domain: opts.domain,
     onQueued: (devices) => push.notify(devices),
     fanout: outbox,
     externalSenderKey: identity.signaturePrivateKey,
+    joinLinks,
   });
+  // Knockers who have not left on their own within the time are removed by the hub (external sender).
+  const knockTtl = opts.knockTtlMs ?? 120_000;
+  const knockSweep = setInterval(
+    () => {
+      try {
+        for (const [room, identities] of joinLinks.overdueKnockers(knockTtl)) hub.proposeRemoval(room, identities);
+      } catch (e) {
+        log(`knock room sweep: ${(e as Error).message}`);
+      }
+    },
+    Math.min(5000, Math.max(200, knockTtl / 4)),
+  );
+  knockSweep.unref();
   const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
   const consent = new ConsentService({
     domain: opts.domain,
@@ -219,7 +245,13 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     identity,
     consent: (requester, target, room) => consent.decide(requester, target, room),
   });
-  const groupInfo = new GroupInfoService({ domain: opts.domain, store, peerClient, identity });
+  const groupInfo = new GroupInfoService({
+    domain: opts.domain,
+    store,
+    peerClient,
+    identity,
+    joiningCode: (roomId, code, requester) => joinLinks.authorizesGroupInfo(roomId, code, requester),
+  });
   const s2s: S2sHandler | undefined =
     opts.s2s === 'off'
       ? undefined
@@ -236,6 +268,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
               requestConsent: (peer, param, body) => consent.serveRequest(peer, param, body),
               updateConsent: (peer, param, body) => consent.serveUpdate(peer, param, body),
               identifierQuery: (peer, param, body) => directorySearch.serve(peer, param, body),
+              joinTicket: (peer, param, body) => ({ status: 200, body: serveJoinTicket(joinLinks, peer, param, body) }),
             },
           }));
   let url = '';
@@ -246,6 +279,19 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     follower,
     remoteKeyMaterial: keyMaterial,
     remoteGroupInfo: groupInfo,
+    joinLinks,
+    remoteJoinTickets: {
+      fetch: async (roomUri, req) => {
+        const hub = parseMimiUri(roomUri).domain;
+        let body: Uint8Array;
+        try {
+          body = (await peerClient.post(hub, 'joinTicket', roomUri, encodeJoinTicketRequest(req))).body;
+        } catch (e) {
+          throw peerFailure(e, `a join ticket for ${roomUri}`);
+        }
+        return ticketFromResponse(hub, body);
+      },
+    },
     consent,
     directorySearch,
     pseudonyms,
@@ -320,6 +366,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const close = () =>
     (closing ??= (async () => {
       // Stop fanout first: closing the peer client aborts in-flight deliveries (their rows stay).
+      clearInterval(knockSweep);
       const outboxClosed = outbox.close();
       peerClient.close();
       await outboxClosed;

@@ -48,7 +48,7 @@ export interface RoomView {
 }
 
 /** The room policy presets a new room can start with (src-shared/room-policy.ts). */
-export const ROOM_PRESETS = ['cooperative', 'moderated'] as const;
+export const ROOM_PRESETS = ['cooperative', 'moderated', 'administered'] as const;
 export type RoomPreset = (typeof ROOM_PRESETS)[number];
 
 /** A user on a room's participant list (banned users included: role 1). */

@@ -46,6 +46,8 @@ export function parseJoinLink(text: string): JoinLink {
   const params = new URLSearchParams(s.slice(q + 1));
   const code = params.get('code');
   if (code === null || !CODE.test(code)) bad('its code is missing or cut short');
-  for (const k of params.keys()) if (!['code', 'passphrase', 'knock'].includes(k)) bad(`it has an unknown part "${k}"`);
+  const keys = [...params.keys()];
+  for (const k of keys) if (!['code', 'passphrase', 'knock'].includes(k)) bad(`it has an unknown part "${k}"`);
+  if (new Set(keys).size !== keys.length) bad('a part of it appears twice');
   return { roomUri, code: code!, passphrase: params.get('passphrase') === '1', knock: params.get('knock') === '1' };
 }

@@ -447,6 +447,8 @@ export interface TreeLeaf {
   credentialType: 'basic' | 'pseudonymous';
   /** Pseudonymous leaves: the user pseudonym, the same for all clients of one user in the room. */
   userPseudonym?: string;
+  /** The LeafNode's extensions (e.g. a join ticket, src-shared/join-ticket.ts). */
+  extensions: { type: number; data: Uint8Array }[];
 }
 
 /**
@@ -472,6 +474,7 @@ export function treeLeaves(tree: Fields<RatchetTree>): TreeLeaf[] {
         signatureKey: node.leaf.signatureKey,
         credentialType: 'pseudonymous',
         userPseudonym: cred.userPseudonym,
+        extensions: leafExtensions(node.leaf),
       });
       continue;
     }
@@ -482,10 +485,12 @@ export function treeLeaves(tree: Fields<RatchetTree>): TreeLeaf[] {
     } catch {
       throw new MlsWireError(`leaf ${i / 2} identity is not valid UTF-8`);
     }
-    out.push({ leafIndex: i / 2, identity, signatureKey: node.leaf.signatureKey, credentialType: 'basic' });
+    out.push({ leafIndex: i / 2, identity, signatureKey: node.leaf.signatureKey, credentialType: 'basic', extensions: leafExtensions(node.leaf) });
   }
   return out;
 }
+
+const leafExtensions = (leaf: Fields<LeafNode>) => leaf.extensions.map((e) => ({ type: e.extensionType, data: e.extensionData }));
 
 // ---------------------------------------------------------------------------------------------
 // GroupContext, GroupInfo (RFC 9420 8.1, 12.4.3)

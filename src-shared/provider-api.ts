@@ -59,6 +59,12 @@ export const ROUTES = {
   // Who may send this user connection requests (claims of the user's KeyPackages by pseudonyms).
   connectionRequestPolicy: 'GET /v1/connection-requests', // -> ConnectionRequestPolicyResponse
   setConnectionRequestPolicy: 'PUT /v1/connection-requests', // SetConnectionRequestPolicyRequest -> ConnectionRequestPolicyResponse
+  // Join links (docs/join-links.md): the hub keeps only SHA-256(code); a joiner trades the code for
+  // an admission ticket and the room's GroupInfo in one call, for rooms hosted here or elsewhere.
+  createLink: 'POST /v1/rooms/:roomId/links', // CreateLinkRequest -> JoinLinkInfo (201); rooms hosted here
+  listLinks: 'GET /v1/rooms/:roomId/links', // ?asPseudonym=P -> { links: JoinLinkInfo[] }
+  revokeLink: 'POST /v1/rooms/:roomId/links/revoke', // RevokeLinkRequest -> { links: JoinLinkInfo[] }
+  joinByCode: 'POST /v1/rooms/:roomId/joinByCode', // JoinByCodeRequest -> JoinByCodeResponse | 403 linkRefused/passphraseRequired | 429
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -84,10 +90,59 @@ export type ApiErrorCode =
   | 'notFound'
   | 'rateLimited'
   | 'internal'
+  | 'linkRefused' // a join link that is unknown, revoked, expired or used up; the message says which
+  | 'passphraseRequired' // the join link needs its passphrase, and none or a wrong one came
   | 'peerUnreachable'; // another provider this request needs (the room's hub, a user's provider) did not answer; retry later
 
 export interface ApiError {
   error: { code: ApiErrorCode; message: string; currentEpoch?: string };
+}
+
+/** A join link as the hub keeps it (never the code itself). */
+export interface JoinLinkInfo {
+  id: string;
+  roomUri: string;
+  roleIndex: number;
+  maxUses: number | null;
+  uses: number;
+  expiresAt: number | null;
+  passphrase: boolean;
+  /** A knock room's link: the room knocked at. */
+  knockFor?: string;
+  createdBy: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface CreateLinkRequest {
+  /** SHA-256 of the 16-byte code, base64. */
+  codeHash: B64;
+  roleIndex?: number;
+  maxUses?: number;
+  expiresInSeconds?: number;
+  passphrase?: string;
+  knockFor?: string;
+  asPseudonym?: string;
+}
+
+export interface RevokeLinkRequest {
+  id: string;
+  asPseudonym?: string;
+}
+
+export interface JoinByCodeRequest {
+  /** The 16-byte code from the link, base64. */
+  code: B64;
+  passphrase?: string;
+  /** The joining leaf's Ed25519 signature key, base64: the ticket is for that leaf. */
+  signatureKey: B64;
+  /** Join as this user pseudonym of the account (its client pseudonym's leaf). */
+  asPseudonym?: string;
+}
+
+export interface JoinByCodeResponse extends GroupInfoResponse {
+  /** The JoinTicket (src-shared/join-ticket.ts) to carry in the joining LeafNode, base64. */
+  ticket: B64;
 }
 
 /** Handles: 1-32 chars, lowercase letters, digits, '.', '_', '-'; must start with a letter or digit. */

@@ -51,6 +51,13 @@ export interface CommitFacts {
    */
   extensionsBefore?: readonly { type: number; data: Uint8Array }[];
   extensionsAfter?: readonly { type: number; data: Uint8Array }[];
+  /**
+   * Users not (yet) on the list whose client in the group carries a valid join ticket of the hub
+   * (src-shared/join-ticket.ts; the caller verified it), with the ticket's role. Such a user may
+   * have clients in the group: it joined by external commit with a code (canUseJoinCode), and lists
+   * itself in that role with its next commit.
+   */
+  admitted?: ReadonlyMap<string, number>;
 }
 
 /** Are the extension lists equal once the room state extension is left out? */
@@ -98,8 +105,9 @@ export function checkCommit(f: CommitFacts): CheckResult {
   const roleAfter = roleLookup(f.after);
 
   // Clients only for users on the list, in a role that may have them.
+  const admitted = f.admitted ?? new Map<string, number>();
   for (const [user] of after) {
-    const role = roleAfter(user);
+    const role = roleAfter(user) || (admitted.get(user) ?? 0);
     if (role === BANNED_ROLE_INDEX) throw new RoomStateError('Commit', 'devices', `${user} is banned and cannot have clients in the room`);
     if (!allowsActive(f.after, role)) {
       throw new RoomStateError('Commit', 'devices', `${user} has clients in the room but ${role === 0 ? 'is not on the participant list' : `role ${role} allows no active participants`}`);
@@ -147,7 +155,7 @@ export function checkCommit(f: CommitFacts): CheckResult {
   }
   const active = new Set([...before.keys()].filter((u) => roleStart(u) !== 0));
   // Both states were validated above, and `start` only lacks some participants of f.before.
-  const listed = checkValidRoomStateChange(start, f.after, f.committer, { activeUsers: active });
+  const listed = checkValidRoomStateChange(start, f.after, f.committer, { activeUsers: active, admitted });
   if (!listed.ok) return listed;
   if (f.extensionsBefore && f.extensionsAfter && !sameOtherExtensions(f.extensionsBefore, f.extensionsAfter)) {
     const r = checkChange(start.policy, start.participants, f.committer, { kind: 'use', capability: 'canChangeMlsOperationalPolicies' }, { activeUsers: active });
@@ -170,6 +178,16 @@ export function checkCommit(f: CommitFacts): CheckResult {
         const r = user === f.committer ? check({ kind: 'removeOwnClient', lastClient: has.size === 0 }) : check({ kind: 'kick', user });
         if (!r.ok) return r;
       }
+    }
+    if (added.length > 0 && from === 0 && to === 0) {
+      // Clients of a user not on the list: only an admitted joiner's own external commit (above, the
+      // ticket made them allowed at all), authorized as a join by code under the state before.
+      const role = admitted.get(user);
+      if (role === undefined || user !== f.committer || had.size > 0) {
+        return { ok: false, denied: 'canAddParticipant', reason: `${user} is not on the participant list; only their own join with a join ticket adds their clients` };
+      }
+      const r = check({ kind: 'join', via: 'joinCode', role });
+      if (!r.ok) return r;
     }
     if (added.length > 0 && from !== 0) {
       // Joining the list with clients was authorized with the list change (addParticipant, join).

@@ -279,6 +279,65 @@ export const COOPERATIVE_ROOM_POLICY: RoomPolicy = {
   ],
 };
 
+// The draft's "Strictly administered room": only admins add and remove people, and anyone with a
+// join code the admins made joins as an ordinary user (no_role holds canUseJoinCode, 0 -> 2). The
+// preset for rooms that people join by link (docs/join-links.md).
+const ADMINISTERED_ORDINARY: readonly CapabilityName[] = COOPERATIVE_ORDINARY.filter((c) => c !== 'canAddParticipant' && c !== 'canRemoveParticipant' && !c.startsWith('canChangeRoom'));
+const ADMINISTERED_ADMIN: readonly CapabilityName[] = [
+  ...ADMINISTERED_ORDINARY.filter((c) => c !== 'canEditOwnTopic'),
+  'canAddParticipant',
+  'canRemoveParticipant',
+  'canBan',
+  'canUnBan',
+  'canKick',
+  'canChangeUserRole',
+  'canCreateJoinCode',
+  'canDeleteJoinCode',
+  'canDeleteOtherReaction',
+  'canDeleteOtherMessage',
+  'canEditOwnTopic',
+  'canEditOtherTopic',
+  'canChangeRoomDescription',
+  'canChangeRoomName',
+  'canChangeRoomAvatar',
+  'canChangeRoomSubject',
+  'canChangeRoomMood',
+];
+const ADMINISTERED_SUPER: readonly CapabilityName[] = [
+  ...ADMINISTERED_ADMIN,
+  'canChangeRoomMembershipStyle',
+  'canChangeRoleDefinitions',
+  'canChangePreauthorizedUserList',
+  'canDestroyRoom',
+  'canSendMLSReinitProposal',
+];
+
+/** The draft's strictly administered room, roles 0-5. */
+export const ADMINISTERED_ROOM_POLICY: RoomPolicy = {
+  roles: [
+    role(0, 'no_role', ['canUseJoinCode'], { maxActive: 0 }, [[0, [2]]]),
+    role(1, 'banned', [], { maxActive: 0 }, []),
+    role(2, 'ordinary_user', ADMINISTERED_ORDINARY, {}, [
+      [0, [2]],
+      [2, [0]],
+    ]),
+    role(3, 'group_admin', ADMINISTERED_ADMIN, { min: 1 }, [
+      [0, [1, 2, 3]],
+      [1, [0, 2, 3]],
+      [2, [0, 1, 3]],
+      [3, [0, 1, 2]],
+    ]),
+    role(4, 'super_admin', ADMINISTERED_SUPER, {}, allAmong([0, 1, 2, 3, 4])),
+    role(5, 'policy_enforcer', POLICY_ENFORCER_CAPABILITIES, { min: 1, max: 2, maxActive: 0 }, [
+      [0, [1]],
+      [1, [0]],
+      [2, [0, 1]],
+      [3, [0, 1]],
+      [4, [0, 1]],
+    ]),
+  ],
+};
+
 // "Moderated room". Two references in the draft are resolved: speaker "includes all the capabilities
 // of a speaker" (itself) is read as attendee's, and moderator "of an ordinary_user" (no such role in
 // this example) as speaker's.
@@ -393,6 +452,8 @@ export const POLICY_PRESETS = {
   cooperative: { policy: COOPERATIVE_ROOM_POLICY, creatorRole: 3, addedRole: 2 },
   /** The creator owns the room (super_admin); added users are speakers, whom a moderator can mute (attendee). */
   moderated: { policy: MODERATED_ROOM_POLICY, creatorRole: 6, addedRole: 4 },
+  /** Admins add people or hand out join links; joiners by link are ordinary users. */
+  administered: { policy: ADMINISTERED_ROOM_POLICY, creatorRole: 3, addedRole: 2 },
 } as const satisfies Record<string, PolicyPreset>;
 export type PolicyPresetName = keyof typeof POLICY_PRESETS;
 
@@ -442,6 +503,11 @@ export interface CheckContext {
    * Default: every participant whose role allows active participants (maximum_active != 0).
    */
   activeUsers?: ReadonlySet<string>;
+  /**
+   * Users admitted by a join ticket the hub signed (src-shared/join-ticket.ts), with its role: one
+   * of them who lists itself in that role joins by code (canUseJoinCode) rather than openly.
+   */
+  admitted?: ReadonlyMap<string, number>;
 }
 
 const OK: CheckResult = { ok: true };

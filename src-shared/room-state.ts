@@ -822,7 +822,7 @@ function authorizeUpdate(state: RoomState, actorUser: string, update: Participan
   const step = (attempts: RoomChange[], apply: () => void): CheckResult => {
     let first: CheckResult | undefined;
     for (const change of attempts) {
-      const result = checkChange(state.policy, list, actorUser, change, { activeUsers: active });
+      const result = checkChange(state.policy, list, actorUser, change, { activeUsers: active, admitted: context.admitted });
       if (result.ok) {
         apply();
         return result;
@@ -862,7 +862,9 @@ function authorizeUpdate(state: RoomState, actorUser: string, update: Participan
       p.roleIndex === BANNED_ROLE_INDEX
         ? [{ kind: 'ban', user: p.user }]
         : p.user === actorUser
-          ? [{ kind: 'join', via: 'openJoin', role: p.roleIndex }]
+          ? context.admitted?.get(p.user) === p.roleIndex
+            ? [{ kind: 'join', via: 'joinCode', role: p.roleIndex }]
+            : [{ kind: 'join', via: 'openJoin', role: p.roleIndex }]
           : [{ kind: 'addParticipant', user: p.user, role: p.roleIndex }];
     const result = step(attempts, () => {
       list = [...list, { user: p.user, roleIndex: p.roleIndex }];

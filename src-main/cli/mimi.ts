@@ -3,15 +3,37 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError, ROOM_PRESETS, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
+import { CoreError, ROOM_PRESETS, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
-import { displayUser } from '../../src-shared/identifiers.js';
+import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
+import { formatJoinLink } from '../../src-shared/join-link.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { SecretMode } from '../secrets/secret-store.js';
 import { Profile } from '../core/profile.js';
 import { PROFILE_FIELDS, type FindRequest, type ProfileFieldName } from '../../src-shared/provider-api.js';
 import { parseDomainList } from '../../src-shared/connection-request-policy.js';
+import { UsageError, arity, need, noFlags, parseArgs, type Parsed } from './args.js';
+import {
+  checkJoinPassphrase,
+  checkLinkId,
+  checkNewPassphrase,
+  checkNote,
+  describeLink,
+  incomingKnocksTable,
+  joinTarget,
+  knockOfRoom,
+  linkExitCode,
+  linksTable,
+  newKnock,
+  oneLine,
+  outgoingKnocksTable,
+  parseDuration,
+  parseLinkArg,
+  parseUses,
+  resolveRoleArg,
+  who,
+} from './link-args.js';
 
 const USAGE = `usage:
   mimi content decode FILE.cbor          print the message as JSON with its message ID
@@ -24,6 +46,8 @@ const USAGE = `usage:
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
   mimi --profile DIR join ROOM-URI        join by the room's link (participants only, e.g. after a kick)
+  mimi --profile DIR join LINK [--passphrase P] [--as-pseudonym]   join by a join link (mimi://…?code=…);
+                          prints the room URI; --as-pseudonym: take part as a pseudonym of the pool
   mimi --profile DIR remove ROOM USER     take USER off the participant list, clients and all
   mimi --profile DIR report ROOM USER [--note TEXT]   report USER to the room's hub (needs canReportAbuse)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
@@ -48,86 +72,33 @@ const USAGE = `usage:
   mimi --profile DIR connection-requests  JSON: who may send you connection requests (mode, domains)
   mimi --profile DIR connection-requests anyone|nobody|from DOMAIN [DOMAIN ...]   set it (default anyone);
                           from: only pseudonyms of these providers; a refused request fails as noConsent
+  mimi --profile DIR link create ROOM [--uses N] [--expires DURATION] [--passphrase P] [--role R]
+                          make a join link: prints the link, then its id, uses, expiry and role;
+                          DURATION: 30m, 2h, 7d, 3600s (1 minute to 366 days); R: role name or index
+  mimi --profile DIR link list ROOM       the room's join links: id, state, uses left/max, expiry, passphrase,
+                          role, who made it, and the link (known only on the device that made it)
+  mimi --profile DIR link revoke ROOM ID  nobody can join with that link any more
+  mimi --profile DIR knock-room create ROOM   prints the room's knock link (anyone with it may ask to join)
+  mimi --profile DIR knock LINK [--note TEXT] [--as-pseudonym]   ask the admins to let you in
+  mimi --profile DIR knocks [ROOM]        knocks on your rooms (id, room, from, when, state, note) and your own
+  mimi --profile DIR admit|reject ROOM KNOCK   answer a knock on ROOM (KNOCK: its id from knocks)
 options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
             or notAllowed (the room's policy forbids it; the message names the missing capability);
-            2 usage; 3 (send only) queued: the message is stored in this profile's outbox but the
-            provider has not accepted it yet; the next mimi command (or the app) on this profile
-            sends it, once.`;
+            2 usage; 3 (send, knock) queued: the message or knock is stored in this profile's
+            outbox but the provider has not accepted it yet; the next mimi command (or the app)
+            on this profile sends it, once; 4 (join LINK, knock) the link was refused
+            (linkRefused: unknown, expired, used up or revoked; the message says which) or it
+            needs a passphrase and none or a wrong one was given (passphraseRequired).`;
 
-/** `send`: the message is in the outbox, not yet accepted by the provider. */
+/** `send`, `knock`: it is in the outbox, not yet accepted by the provider. (Exit 4, a refused link: link-args.ts.) */
 const EXIT_QUEUED = 3;
 /** How long `send`, and any command that finds queued messages, waits for the provider to take them. */
 const DELIVERY_WAIT_MS = 15000;
 
 /** The message is safe in the outbox; the provider just did not take it yet (exit 3). */
 class QueuedError extends Error {}
-
-class UsageError extends Error {}
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string>;
-}
-
-const FLAGS_WITH_VALUE = new Set([
-  'profile',
-  'provider',
-  'ca',
-  'handle',
-  'password',
-  'device-name',
-  'count',
-  'timeout',
-  'secrets',
-  'room',
-  'nick',
-  'email',
-  'phone',
-  'name',
-  'domain',
-  'limit',
-  'cursor',
-  'preset',
-  'note',
-  'description',
-  'avatar',
-  'subject',
-  'refill',
-  'retire',
-]);
-
-function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') throw new UsageError('');
-    if (a === '--yes' || a === '--minimal-metadata') {
-      flags.set(a.slice(2), 'true'); // the boolean options: confirm delete-account; a minimal-metadata room
-      continue;
-    }
-    if (a.startsWith('--')) {
-      const name = a.slice(2);
-      if (!FLAGS_WITH_VALUE.has(name)) throw new UsageError(`unknown option ${a}`);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      flags.set(name, v);
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
-
-function need(p: Parsed, flag: string): string {
-  const v = p.flags.get(flag);
-  if (v === undefined) throw new UsageError(`--${flag} is required`);
-  return v;
-}
-
-function arity(args: string[], n: number, what: string): void {
-  if (args.length !== n) throw new UsageError(`${what} takes ${n} argument(s)`);
-}
 
 function secretMode(p: Parsed): SecretMode | undefined {
   const v = p.flags.get('secrets') ?? process.env.MIMI_SECRETS;
@@ -302,11 +273,7 @@ async function main(argv: string[]): Promise<void> {
         await profile.addMember(profile.resolveRoom(args[0]), args[1]);
       });
     case 'join':
-      arity(args, 1, cmd);
-      return withProfile(p, async (profile) => {
-        const room = await profile.joinRoom(args[0]);
-        process.stdout.write(`${room.roomUri}\n`);
-      });
+      return joinCommand(p, args);
     case 'leave':
       arity(args, 1, cmd);
       return withProfile(p, async (profile) => {
@@ -390,6 +357,17 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, async (profile) => printJson(cmd === 'accept' ? await profile.acceptConnection(args[0]) : await profile.declineConnection(args[0])));
     case 'connection-requests':
       return connectionRequestsCommand(p, args);
+    case 'link':
+      return linkCommand(p, args);
+    case 'knock-room':
+      return knockRoomCommand(p, args);
+    case 'knock':
+      return knockCommand(p, args);
+    case 'knocks':
+      return knocksCommand(p, args);
+    case 'admit':
+    case 'reject':
+      return answerKnockCommand(p, cmd, args);
     case undefined:
       throw new UsageError('');
     default:
@@ -455,6 +433,141 @@ function connectionRequestsCommand(p: Parsed, args: string[]): Promise<void> {
   const list = parseDomainList(domains.join(' '));
   if (list.length === 0) throw new UsageError('connection-requests from takes one or more DOMAINs, e.g. from b.example c.example');
   return withProfile(p, async (profile) => printJson(await profile.setConnectionRequestPolicy({ mode: 'domains', domains: list })));
+}
+
+/** `join`: by a join link (it has `?code=`), or as before by the room's URI (participants only). */
+function joinCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 1, 'join');
+  const target = joinTarget(args[0]);
+  if (target.kind === 'room') {
+    if (p.flags.has('passphrase') || p.flags.has('as-pseudonym')) throw new UsageError('--passphrase and --as-pseudonym go with a join link (mimi://…?code=…), not with a room URI');
+    return withProfile(p, async (profile) => {
+      const room = await profile.joinRoom(target.roomUri);
+      process.stdout.write(`${room.roomUri}\n`);
+    });
+  }
+  if (target.link.knock) throw new CoreError('invalidArgument', 'This is a knock link: it asks the room\'s admins to let you in. Knock with: mimi knock LINK [--note TEXT]');
+  const given = p.flags.get('passphrase');
+  const passphrase = given === undefined ? undefined : checkJoinPassphrase(given);
+  // Asking before anything goes to the hub: a try without it would only be refused.
+  if (target.link.passphrase && passphrase === undefined) {
+    throw new CoreError('passphraseRequired', 'This link needs a passphrase as well; ask whoever gave you the link for it and add --passphrase P.');
+  }
+  return withProfile(p, async (profile) => {
+    const room = await profile.joinByLink(target.text, { passphrase, asPseudonym: p.flags.has('as-pseudonym') });
+    process.stdout.write(`${room.roomUri}\n`);
+  });
+}
+
+/** `link create|list|revoke`: a room's join links. */
+function linkCommand(p: Parsed, args: string[]): Promise<void> {
+  const [sub, room, id] = args;
+  const createFlags = ['uses', 'expires', 'passphrase', 'role'] as const;
+  if (sub === 'create') {
+    arity(args, 2, 'link create');
+    const linkArgs: Partial<JoinLinkArgs> = {};
+    const [uses, expires, passphrase, role] = createFlags.map((f) => p.flags.get(f));
+    if (uses !== undefined) linkArgs.uses = parseUses(uses);
+    if (expires !== undefined) linkArgs.expiresInSeconds = parseDuration(expires);
+    if (passphrase !== undefined) linkArgs.passphrase = checkNewPassphrase(passphrase);
+    return withProfile(p, async (profile) => {
+      const roomUri = profile.resolveRoom(room);
+      if (role !== undefined) linkArgs.roleIndex = resolveRoleArg(role, profile.roomSettings(roomUri).roles);
+      const view = await profile.createJoinLink(roomUri, linkArgs);
+      if (!view.link) throw new CoreError('internal', `The link ${view.id} was made but its text did not come back; revoke it (mimi link revoke ROOM ${view.id}) and make another.`);
+      process.stdout.write(`${view.link}\n${describeLink(view)}\n`);
+    });
+  }
+  noFlags(p, createFlags, `link ${sub ?? ''}`.trim());
+  if (sub === 'list') {
+    arity(args, 2, 'link list');
+    return withProfile(p, async (profile) => {
+      const links = await profile.joinLinks(profile.resolveRoom(room));
+      process.stdout.write(links.length ? linksTable(links) : `No join links for ${room}; make one with: mimi link create ${room}\n`);
+    });
+  }
+  if (sub === 'revoke') {
+    arity(args, 3, 'link revoke');
+    const linkId = checkLinkId(id);
+    return withProfile(p, async (profile) => {
+      const links = await profile.revokeJoinLink(profile.resolveRoom(room), linkId);
+      const state = links.find((l) => l.id === linkId)?.state ?? 'revoked';
+      process.stdout.write(`Link ${linkId} is ${state}; nobody can join with it any more.\n`);
+    });
+  }
+  throw new UsageError('link takes create ROOM [--uses N] [--expires DURATION] [--passphrase P] [--role R], list ROOM, or revoke ROOM ID');
+}
+
+/** `knock-room create ROOM`: the room's knock room (made on first use) and its link. */
+function knockRoomCommand(p: Parsed, args: string[]): Promise<void> {
+  if (args[0] !== 'create') throw new UsageError('knock-room takes create ROOM');
+  arity(args, 2, 'knock-room create');
+  return withProfile(p, async (profile) => {
+    const view = await profile.knockRoom(profile.resolveRoom(args[1]));
+    process.stdout.write(`${view.link}\n`);
+  });
+}
+
+/** `knock LINK`: ask a room's admins to let this account in. */
+function knockCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 1, 'knock');
+  const link = parseLinkArg(args[0]);
+  if (!link.knock) throw new CoreError('invalidArgument', 'This is a join link, not a knock link: join with it directly: mimi join LINK');
+  const note = checkNote(p.flags.get('note') ?? '');
+  const text = formatJoinLink(link);
+  return withProfile(p, async (profile) => {
+    const before = profile.knockList();
+    const after = await profile.knock(text, note, { asPseudonym: p.flags.has('as-pseudonym') });
+    try {
+      await profile.flushOutbox(DELIVERY_WAIT_MS); // the knock itself is a message in the knock room
+    } catch (e) {
+      if (!(e instanceof CoreError && e.code === 'providerUnreachable')) throw e;
+      throw new QueuedError(`the provider did not take the knock in time (${e.message}) It is queued in this profile's outbox and will be sent, once, by the next mimi command on this profile or by the app.`);
+    }
+    const mine = newKnock(before, profile.knockList()) ?? newKnock(before, after);
+    if (mine?.state === 'failed') throw new CoreError('internal', `The knock did not go through: ${mine.problem ?? 'no reason given'}`);
+    const room = oneLine(mine?.roomName || mine?.roomUri || link.roomUri);
+    process.stdout.write(`Knocked; waiting for the admins of ${room}.${mine ? ` (knock ${mine.id}; see mimi knocks)` : ''}\n`);
+  });
+}
+
+/** `knocks [ROOM]`: knocks on this account's rooms, and its own knocks, with their state. */
+function knocksCommand(p: Parsed, args: string[]): Promise<void> {
+  if (args.length > 1) throw new UsageError('knocks takes at most one ROOM');
+  const [room] = args;
+  return withProfile(p, async (profile) => {
+    let roomUri: string | undefined;
+    if (room !== undefined) {
+      try {
+        roomUri = profile.resolveRoom(room);
+      } catch (e) {
+        // A room this account knocked on is not one of its rooms (yet): its URI still filters.
+        if (!(e instanceof CoreError && e.code === 'roomUnknown' && parseMimiUriAs('room', room))) throw e;
+        roomUri = room;
+      }
+    }
+    const all = profile.knockList();
+    const incoming = all.incoming.filter((k) => roomUri === undefined || k.roomUri === roomUri);
+    const outgoing = all.outgoing.filter((k) => roomUri === undefined || k.roomUri === roomUri);
+    const where = room === undefined ? 'your rooms' : room;
+    process.stdout.write(incoming.length ? `Knocks on ${where}:\n${incomingKnocksTable(incoming)}` : `No knocks on ${where}.\n`);
+    process.stdout.write(outgoing.length ? `\nYour knocks:\n${outgoingKnocksTable(outgoing)}` : `\nYou have no knocks${room === undefined ? '' : ` on ${room}`}.\n`);
+  });
+}
+
+/** `admit|reject ROOM KNOCK`: answer a knock on one of this account's rooms. */
+function answerKnockCommand(p: Parsed, cmd: 'admit' | 'reject', args: string[]): Promise<void> {
+  arity(args, 2, cmd);
+  const [room, id] = args;
+  return withProfile(p, async (profile) => {
+    const roomUri = profile.resolveRoom(room);
+    const knock = knockOfRoom(profile.knockList(), id, roomUri, room);
+    const view = cmd === 'admit' ? await profile.admitKnock(id) : await profile.declineKnock(id);
+    const now = view.incoming.find((k) => k.id === id);
+    if (cmd === 'admit' && now?.state !== 'admitted' && now?.problem) throw new CoreError('internal', `Could not admit ${who(knock.from)}: ${now.problem}`);
+    const name = oneLine(knock.roomName || room);
+    process.stdout.write(cmd === 'admit' ? `Admitted ${who(knock.from)} to ${name}.\n` : `Declined the knock of ${who(knock.from)} on ${name}.\n`);
+  });
 }
 
 const METADATA_FLAGS = ['name', 'description', 'avatar', 'subject'] as const;
@@ -560,6 +673,6 @@ main(process.argv.slice(2)).then(
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`mimi: ${msg}\n`);
     if (process.env.MIMI_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exit(1);
+    process.exit(linkExitCode(e) ?? 1);
   },
 );

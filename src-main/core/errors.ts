@@ -30,6 +30,10 @@ export function toCoreError(e: unknown, what: string): Error {
         return new CoreError('rateLimited', `${what}: ${e.message}`);
       case 'notAllowed':
         return new CoreError('notAllowed', `${what}: ${e.message}`);
+      case 'linkRefused':
+        return new CoreError('linkRefused', `${what}: ${e.message}.`);
+      case 'passphraseRequired':
+        return new CoreError('passphraseRequired', `${what}: ${e.message}.`);
       default:
         return new CoreError('internal', `${what}: ${e.message}`);
     }

@@ -13,6 +13,7 @@ import { findIdentityLinkKeys } from '../../src-shared/identity-link.js';
 import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
 import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
 import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
+import { admittedIn, knockTicketOf } from './admission.js';
 import type { RoomState } from '../../src-shared/room-state.js';
 import type { CheckResult } from '../../src-shared/room-policy.js';
 import { MlsError, type DeviceKeys, type GroupSession, type Incoming } from '../mls/engine.js';
@@ -37,8 +38,8 @@ export interface IncomingHooks {
    * hook took it (a control message such as a connection request), never shown as text.
    */
   message(roomUri: string, sender: string, content: MimiContent, session: GroupSession): 'timeline' | 'consumed';
-  /** After a commit was adopted. */
-  committed(roomUri: string, session: GroupSession): void;
+  /** After a commit was adopted (`result`: what it did, e.g. a client joined by external commit). */
+  committed(roomUri: string, session: GroupSession, result: Extract<Incoming, { kind: 'commit' }>): void;
 }
 
 export class IncomingEvents {
@@ -116,7 +117,10 @@ export class IncomingEvents {
       const sender = userOfIdentity(result.senderIdentity, s, session);
       // Judged by the state of the epoch it was sent in, as the hub judged it.
       const then = result.epoch < s.epoch ? sessions.priorState(ev.roomUri, result.epoch, state) : state;
-      const may = then ? checkMessage(then, sender) : { ok: true as const };
+      let may = then ? checkMessage(then, sender) : ({ ok: true } as CheckResult);
+      // A knocker (in with the hub's knock ticket, not on the list) sends its one knock (knocks.ts;
+      // the hub lets one through).
+      if (!may.ok && knockTicketOf(session, sender, leafUsers(s, session))) may = { ok: true };
       if (!may.ok) {
         // A muted or banned sender's message got past the hub: keep the ratchet, hide the message.
         db.tx(() => {
@@ -132,8 +136,9 @@ export class IncomingEvents {
       if (typeof senderExt === 'string' && senderExt !== sender) throw new MlsError('invalid', 'content sender does not match the MLS sender');
       const own = sender === myUser(s, config.userUri);
       // Identity link keys for a member who joined without a Welcome (docs/pseudonyms.md): kept in
-      // the group state, never shown.
-      const linkKeys = own ? undefined : findIdentityLinkKeys(c);
+      // the group state, never shown. They may come from another device of this account (a client
+      // of the same user pseudonym), so "own" does not matter here.
+      const linkKeys = findIdentityLinkKeys(c);
       if (linkKeys) {
         const updated = session.withIdentityLinkKeys(linkKeys);
         db.tx(() => {
@@ -171,7 +176,7 @@ export class IncomingEvents {
       if (result.kind === 'commit' && result.selfRemoved) db.markLeft(ev.roomUri);
       db.setMeta('cursor', String(ev.seq));
     });
-    if (result.kind === 'commit') this.hooks?.committed(ev.roomUri, session);
+    if (result.kind === 'commit') this.hooks?.committed(ev.roomUri, session, result);
     this.ctx.emit('epoch');
     this.ctx.emit('rooms');
   }
@@ -216,6 +221,8 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
       removedByHub: new Set(result.removedByHub),
       extensionsBefore: before.extensions(),
       extensionsAfter,
+      // Joiners by link: the tree after the commit (a removed member's own view lacks it: the tree before).
+      admitted: admittedIn(result.selfRemoved ? before : after, state, leafUsers(before, after), before),
     });
   } catch (e) {
     throw new MlsError('invalid', `ignored a commit by ${who ? displayUser(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);

@@ -1,13 +1,34 @@
-// Knocks (docs/join-links.md): a room's knock room holds its admins; anyone with the knock link
-// joins it by external commit, sends one knock (who, a note, KeyPackages), and leaves by its own
-// Remove proposals. Admins admit (add the knocker to the room with those KeyPackages) or decline.
+// Knocks (draft-mahy-mimi-pseudonyms 4.3, docs/join-links.md): a room's knock room holds its
+// admins; anyone with the knock link joins it by external commit, sends one knock (who, a note, and
+// for a pseudonym KeyPackages to add it with), and leaves by its own Remove proposals, which the
+// admins' clients commit. Admins admit (add the knocker to the room) or decline (nothing is sent).
+//
+// Kept on this device (profile meta, JSON): the knock rooms this account made (`knockRoom:<room>`),
+// knocks received (`knocks:in`) and sent (`knocks:out`).
 
-import { CoreError, type KnockRoomView, type KnocksView } from '../../src-shared/contract.js';
+import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
+import { CoreError, type KnockRoomView, type KnocksView, type KnockView, type MyKnockView } from '../../src-shared/contract.js';
+import type { MimiContent } from '../../src-shared/content.js';
+import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
+import { findKnock, knockContent, MAX_KNOCK_NOTE, type Knock } from '../../src-shared/knock.js';
+import { checkChange } from '../../src-shared/room-policy.js';
+import { randomBytes } from 'node:crypto';
+import type { GroupSession } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
-import type { JoinLinks } from './join-links.js';
+import { toCoreError } from './errors.js';
+import { leafUsers, myUser, roomStateOf } from './group-sessions.js';
+import { knockTicketOf } from './admission.js';
+import { addedRole } from './room-view.js';
+import { JoinLinks } from './join-links.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { PseudonymPool } from './pseudonym-pool.js';
+
+interface StoredKnock extends KnockView {
+  knocker: string;
+  keyPackages: string[];
+}
+const MAX_KEPT = 500;
 
 export class Knocks {
   constructor(
@@ -18,23 +39,186 @@ export class Knocks {
     private readonly pool: PseudonymPool,
   ) {}
 
+  private read<T>(key: string): T[] {
+    const v = this.ctx.db.getMeta(key);
+    return v ? (JSON.parse(v) as T[]) : [];
+  }
+
+  private write<T>(key: string, list: T[]): void {
+    this.ctx.db.setMeta(key, JSON.stringify(list.slice(-MAX_KEPT)));
+  }
+
   list(): KnocksView {
-    return { incoming: [], outgoing: [] };
+    const rooms = new Set(this.ctx.db.listRooms().filter((r) => !r.left).map((r) => r.roomUri));
+    const incoming = this.read<StoredKnock>('knocks:in').map(({ knocker: _k, keyPackages: _p, ...v }) => v);
+    // A knock of ours is admitted once the room is ours (its Welcome came).
+    const outgoing = this.read<MyKnockView>('knocks:out').map((k) => (k.state === 'waiting' && rooms.has(k.roomUri) ? { ...k, state: 'admitted' as const } : k));
+    return { incoming: incoming.reverse(), outgoing: outgoing.reverse() };
   }
 
-  async knockRoom(_roomUri: string): Promise<KnockRoomView> {
-    throw new CoreError('internal', 'knocks are being built');
+  private emit(): void {
+    this.ctx.emit('knocks', this.list());
   }
 
-  async knock(_link: string, _note: string, _opts: { asPseudonym?: boolean }): Promise<KnocksView> {
-    throw new CoreError('internal', 'knocks are being built');
+  /** The room's knock room, made on first use (administered, with a knock link), and that link. */
+  async knockRoom(roomUri: string): Promise<KnockRoomView> {
+    const known = this.ctx.db.getMeta(`knockRoom:${roomUri}`);
+    if (known) return JSON.parse(known) as KnockRoomView;
+    const s = this.ctx.sessions.get(roomUri); // throws roomUnknown
+    const state = roomStateOf(s);
+    const me = myUser(s, this.ctx.config.userUri);
+    if (state) {
+      const may = checkChange(state.policy, state.participants, me, { kind: 'addParticipant', user: 'mimi://knock.invalid/u/someone', role: addedRole(state, me) });
+      if (!may.ok) throw new CoreError('notAllowed', `Only people who may add others to this room can open it to knocks: your ${may.reason}.`);
+    }
+    const name = this.ctx.db.getRoom(roomUri)?.name || displayUser(roomUri);
+    const knock = await this.membership.createRoom(`Knocks: ${name}`.slice(0, 100), 'administered');
+    const link = await this.links.create(knock.roomUri, { knockFor: roomUri });
+    // The room's other admins take part too, as far as they can be added (best effort: a knock
+    // room with only its maker still works).
+    const admins = (state?.participants ?? []).filter((p) => p.user !== me && holds(state!, p.user, 'canAddParticipant')).map((p) => p.user);
+    const problems: string[] = [];
+    for (const a of admins) await this.membership.addMember(knock.roomUri, a).catch((e: unknown) => problems.push(`${displayUser(a)}: ${(e as Error).message}`));
+    if (problems.length) this.ctx.emit('error', `The knock room was made, but some admins could not be added (${problems.join('; ')}).`);
+    const view: KnockRoomView = { roomUri, knockRoomUri: knock.roomUri, link: link.link! };
+    this.ctx.db.setMeta(`knockRoom:${roomUri}`, JSON.stringify(view));
+    this.ctx.db.setMeta(`knockRoomFor:${knock.roomUri}`, roomUri);
+    return view;
   }
 
-  async admit(_id: string): Promise<KnocksView> {
-    throw new CoreError('internal', 'knocks are being built');
+  /** Knock: join the knock room by its link, send the knock, leave. */
+  async knock(text: string, note: string, opts: { asPseudonym?: boolean } = {}): Promise<KnocksView> {
+    const link = JoinLinks.parse(text);
+    if (!link.knock) throw new CoreError('invalidArgument', 'This is a link to join a room, not to knock. Join with it instead.');
+    if ([...note].length > MAX_KNOCK_NOTE) throw new CoreError('invalidArgument', `A note has at most ${MAX_KNOCK_NOTE} characters.`);
+    const joined = await this.links.enter(link, { asPseudonym: opts.asPseudonym });
+    const target = joined.ticket.knockFor;
+    const id = toHex(randomBytes(8));
+    const out = this.read<MyKnockView>('knocks:out');
+    const me = myUser(this.ctx.sessions.get(link.roomUri), this.ctx.config.userUri);
+    const record: MyKnockView = { id, roomUri: target ?? '', roomName: '', as: me, at: Date.now(), state: 'sending' };
+    this.write('knocks:out', [...out, record]);
+    this.emit();
+    const set = (patch: Partial<MyKnockView>) => {
+      this.write(
+        'knocks:out',
+        this.read<MyKnockView>('knocks:out').map((k) => (k.id === id ? { ...k, ...patch } : k)),
+      );
+      this.emit();
+    };
+    try {
+      if (!target) throw new CoreError('invalidArgument', 'The link opened a room that is not a knock room; nothing was sent.');
+      // A pseudonym is added with KeyPackages of its own (connection-only: its provider vouches
+      // for them by the upload, as for a connection request); a real user is claimed as usual.
+      let keyPackages: Uint8Array[] = [];
+      if (joined.pseudonymKeys) {
+        const kps = await this.ctx.engine.generateKeyPackages(joined.pseudonymKeys, 1, { connectionOnly: true });
+        this.ctx.db.tx(() => {
+          for (const kp of kps) this.ctx.db.saveKeyPackage(toHex(kp.ref), kp.publicMessage, kp.privateState, false, joined.pseudonymKeys!.identity);
+        });
+        await this.ctx.client.uploadPseudonymKeyPackages({ clientPseudonym: joined.pseudonymKeys.identity, keyPackages: kps.map((k) => toB64(k.publicMessage)), connectionOnly: true });
+        keyPackages = kps.map((k) => k.publicMessage);
+      }
+      const knock: Knock = { targetRoom: target, knocker: me, note, keyPackages };
+      await this.outbox.sendControl(link.roomUri, (sender) => knockContent({ senderUri: sender, roomUri: link.roomUri, knock }));
+      await this.outbox.flush();
+      set({ state: 'waiting' });
+    } catch (e) {
+      set({ state: 'failed', problem: toCoreError(e, 'Could not knock').message });
+      throw toCoreError(e, 'Could not knock');
+    } finally {
+      // Leave at once: the knock room is for the admins (the hub removes knockers who stay).
+      await this.membership.leaveRoom(link.roomUri).catch(() => undefined);
+    }
+    return this.list();
   }
 
-  async decline(_id: string): Promise<KnocksView> {
-    throw new CoreError('internal', 'knocks are being built');
+  /**
+   * Whether a Welcome to a connection-only KeyPackage of these pseudonymous keys is one we wait
+   * for: a knock of ours, sent as that pseudonym, not yet answered.
+   */
+  expects(keys: { pseudonymous?: { userPseudonym: string } }): boolean {
+    const as = keys.pseudonymous?.userPseudonym;
+    return as !== undefined && this.read<MyKnockView>('knocks:out').some((k) => k.as === as && k.state === 'waiting');
   }
+
+  /** An incoming message in a knock room of ours: a knock is kept for the admins, never shown as text. */
+  onMessage(roomUri: string, sender: string, content: MimiContent, session: GroupSession): 'timeline' | 'consumed' {
+    let knock: Knock | undefined;
+    try {
+      knock = findKnock(content);
+    } catch (e) {
+      this.ctx.emit('error', `A malformed knock was ignored: ${(e as Error).message}`);
+      return 'consumed';
+    }
+    if (!knock) return 'timeline';
+    // A knock counts from a member who came in with the hub's knock ticket for that very room
+    // (every admin can check it, not only the one who made the knock room), and names itself.
+    const ticket = knockTicketOf(session, sender, leafUsers(session));
+    const target = ticket?.knockFor;
+    if (!target || knock.targetRoom !== target || knock.knocker !== sender) {
+      this.ctx.emit('error', `A knock from ${displayUser(sender)} was ignored: it does not fit this knock room.`);
+      return 'consumed';
+    }
+    const list = this.read<StoredKnock>('knocks:in');
+    const entry: StoredKnock = {
+      id: toHex(randomBytes(8)),
+      roomUri: target,
+      roomName: this.ctx.db.getRoom(target)?.name ?? '',
+      from: sender,
+      note: knock.note,
+      at: Date.now(),
+      state: 'pending',
+      knocker: sender,
+      keyPackages: knock.keyPackages.map(toB64),
+    };
+    this.ctx.db.setMeta(`knockRoomFor:${roomUri}`, target);
+    this.write('knocks:in', [...list, entry]);
+    this.emit();
+    return 'consumed';
+  }
+
+  private pending(id: string): StoredKnock {
+    const k = this.read<StoredKnock>('knocks:in').find((x) => x.id === id);
+    if (!k) throw new CoreError('invalidArgument', `No knock ${id}; see the list of knocks.`);
+    if (k.state !== 'pending') throw new CoreError('invalidArgument', `That knock was ${k.state} already.`);
+    return k;
+  }
+
+  private mark(id: string, patch: Partial<StoredKnock>): void {
+    this.write(
+      'knocks:in',
+      this.read<StoredKnock>('knocks:in').map((k) => (k.id === id ? { ...k, ...patch } : k)),
+    );
+    this.emit();
+  }
+
+  async admit(id: string): Promise<KnocksView> {
+    const k = this.pending(id);
+    try {
+      if (parseMimiUriAs('pseudonym', k.knocker)) {
+        if (k.keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayUser(k.knocker)} sent no KeyPackages; they can knock again.`);
+        await this.membership.addClients(k.roomUri, k.knocker, k.keyPackages.map(fromB64));
+      } else {
+        await this.membership.addMember(k.roomUri, k.knocker);
+      }
+    } catch (e) {
+      const err = toCoreError(e, `Could not admit ${displayUser(k.knocker)}`);
+      this.mark(id, { problem: err.message });
+      throw err;
+    }
+    this.mark(id, { state: 'admitted', problem: undefined });
+    return this.list();
+  }
+
+  async decline(id: string): Promise<KnocksView> {
+    this.pending(id);
+    this.mark(id, { state: 'declined' });
+    return this.list();
+  }
+}
+
+function holds(state: NonNullable<ReturnType<typeof roomStateOf>>, user: string, cap: string): boolean {
+  const role = state.policy.roles.find((r) => r.roleIndex === (state.participants.find((p) => p.user === user)?.roleIndex ?? 0));
+  return role?.roleCapabilities.includes(cap as never) ?? false;
 }

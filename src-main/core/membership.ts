@@ -11,6 +11,7 @@ import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { DeviceKeys } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
+import type { PseudonymDevices } from './pseudonym-devices.js';
 import { toCoreError } from './errors.js';
 import { devicesOf, myUser, roomStateOf } from './group-sessions.js';
 import { COMMIT_ATTEMPTS, type RoomCommits } from './room-commits.js';
@@ -24,6 +25,8 @@ const EXTERNAL_SENDERS_EXTENSION = 5;
 export class Membership {
   /** Our provider's ExternalSender, fetched once per session. */
   private hubSender?: Uint8Array;
+  /** Joins the rooms the account is in only as another device's pseudonym (set by Profile). */
+  pseudonymDevices?: PseudonymDevices;
 
   constructor(
     private readonly ctx: ProfileContext,
@@ -149,14 +152,16 @@ export class Membership {
     return this.reads.roomView(roomUri);
   }
 
-  /** Rooms this account is in at the hub but this device is not (a newly signed-in device): join by external commit. */
+  /**
+   * Rooms this account is in at the hub but this device is not (a newly signed-in device): join by
+   * external commit. As the account: with the device's own keys. As a user pseudonym another device
+   * was issued: as a client pseudonym of this device's own under it (pseudonym-devices.ts).
+   */
   async joinMissingRooms(): Promise<void> {
     const rooms = await this.ctx.client.listRooms();
     for (const r of rooms) {
       if (this.ctx.db.getRoom(r.roomUri)) continue;
-      // Rooms the account is in only as a pseudonym: that pseudonym's keys live on the device it
-      // was issued to, and a device joins under its own client pseudonyms (not built yet).
-      if (!r.participants.includes(this.ctx.config.userUri)) continue;
+      if (!r.participants.includes(this.ctx.config.userUri)) continue; // as a pseudonym: below
       try {
         await this.joinExternally(r.roomUri);
       } catch (e) {
@@ -165,6 +170,7 @@ export class Membership {
       }
       this.ctx.emit('rooms');
     }
+    await this.pseudonymDevices?.joinMissing(rooms);
   }
 
   /** GroupInfo from the hub, external commit, and the room is this device's again (or for the first time). */

@@ -15,6 +15,12 @@ import { myUser, roomStateOf } from './group-sessions.js';
 import { toView } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 
+/**
+ * The outbox row of a control message names this message seq: no timeline row has it (seqs start
+ * at 1), so marking it sent or failed touches nothing and emits no 'message' event.
+ */
+export const CONTROL_MESSAGE_SEQ = 0;
+
 export class Outbox {
   private pumping = false;
   private pumpAgain = false;
@@ -55,6 +61,20 @@ export class Outbox {
     this.ctx.emit('message', view);
     this.kick();
     return view;
+  }
+
+  /**
+   * Queue a control message (identity link keys for a member who joined by external commit):
+   * encrypted, ordered and retried like any message, but never stored in the timeline, so it is in
+   * no page, room preview, unread count or 'message' event here either (the receivers consume it).
+   */
+  async sendControl(roomUri: string, build: (me: string) => MimiContent): Promise<void> {
+    const { db, config } = this.ctx;
+    const room = db.getRoom(roomUri);
+    if (!room || room.left) return; // nobody to tell any more
+    const content = encodeContent(build(myUser(this.ctx.sessions.get(roomUri), config.userUri)));
+    db.enqueue({ requestId: toHex(messageId(content)), roomUri, messageSeq: CONTROL_MESSAGE_SEQ, content });
+    this.kick();
   }
 
   /** Messages stored on this device that the provider has not accepted yet. */
@@ -135,7 +155,8 @@ export class Outbox {
             db.setMessageStatus(item.messageSeq, 'failed');
           });
           this.emitMessage(item.messageSeq);
-          this.ctx.emit('error', toCoreError(e, 'A message could not be sent').message);
+          const what = item.messageSeq === CONTROL_MESSAGE_SEQ ? "The room's identity keys could not be sent to a member who joined" : 'A message could not be sent';
+          this.ctx.emit('error', toCoreError(e, what).message);
           continue;
         }
       }

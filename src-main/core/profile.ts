@@ -48,6 +48,7 @@ import { KeyPackages } from './key-packages.js';
 import { Membership } from './membership.js';
 import { Outbox } from './outbox.js';
 import { PseudonymPool } from './pseudonym-pool.js';
+import { PseudonymDevices } from './pseudonym-devices.js';
 import { Connections } from './connections.js';
 import { ConnectionRequestSetting } from './connection-request-policy.js';
 import { JoinLinks } from './join-links.js';
@@ -130,6 +131,8 @@ export class Profile extends EventEmitter {
     this.consent = new ConsentActions(this.ctx, this.reads);
     this.discovery = new Discovery(this.ctx);
     this.pool = new PseudonymPool(this.ctx, () => this.id);
+    const devices = (this.membership.pseudonymDevices = new PseudonymDevices(this.ctx, this.pool, commits, this.outbox));
+    this.on('caughtUp', () => devices.watch());
     if (opts.keepPseudonymPool) {
       this.on('caughtUp', () => {
         this.pool.maintain();
@@ -139,18 +142,20 @@ export class Profile extends EventEmitter {
     this.connections = new Connections(this.ctx, this.pool, this.membership, this.outbox, opts.bootstrapDestroyDelayMs);
     this.connectionRequests = new ConnectionRequestSetting(this.ctx);
     this.joinLinkActions = new JoinLinks(this.ctx, commits, this.reads, this.pool);
+    this.joinLinkActions.onJoinedAsPseudonym = (roomUri, keys) => void this.publishIdentityLink(roomUri, keys);
     this.knockActions = new Knocks(this.ctx, this.joinLinkActions, this.membership, this.outbox, this.pool);
     this.incoming.hooks = {
       pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
-      expectsConnection: (keys) => this.connections.expects(keys),
+      expectsConnection: (keys) => this.connections.expects(keys) || this.knockActions.expects(keys),
       joinedAsPseudonym: (roomUri, keys) => {
         this.pool.noteRoom(keys.pseudonymous!.userPseudonym, roomUri);
         this.connections.onJoined(roomUri, keys);
         // The KeyPackage's leaf carried no identity link (no room key existed yet): publish it now.
         void this.publishIdentityLink(roomUri, keys);
       },
-      message: (roomUri, sender, content) => this.connections.onMessage(roomUri, sender, content),
-      committed: () => undefined,
+      message: (roomUri, sender, content, session) =>
+        this.knockActions.onMessage(roomUri, sender, content, session) === 'consumed' ? 'consumed' : this.connections.onMessage(roomUri, sender, content),
+      committed: (roomUri, session, result) => devices.committed(roomUri, session, result),
     };
     this.on('epoch', () => this.connections.checkDeclines());
     this.on('caughtUp', () => void this.connections.runDue());

@@ -9,6 +9,10 @@
 // never in a loop. Each pseudonym gets ROOM_KEY_PACKAGES ordinary KeyPackages on the provider, so
 // that a member of a room of pseudonyms who knows it can add it (claiming as their own pseudonym).
 // Connection-only KeyPackages are not uploaded: the connection flow carries them in the request.
+//
+// A pseudonym may also be taken to *act as* a user pseudonym another device of the account was
+// issued (`actAs`, pseudonym-devices.ts): only its client pseudonym is used, under that user
+// pseudonym, with keys of its own; the manager shows it under that user pseudonym.
 
 import { CoreError, type PseudonymPoolView, type PseudonymView } from '../../src-shared/contract.js';
 import { fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
@@ -59,6 +63,12 @@ export class PseudonymPool {
   private problem?: string;
   /** Unclaimed KeyPackages per client pseudonym, as the provider last said. */
   private keyPackageCounts = new Map<string, number>();
+  /**
+   * Handed out by take() in this run: a row counts as used only once its room is noted, and flows
+   * that take one (connect, a new room, joining as another device's pseudonym in the background)
+   * may run at once; none may get a row another already holds. Forgotten at restart.
+   */
+  private readonly handedOut = new Set<string>();
 
   constructor(
     private readonly ctx: ProfileContext,
@@ -71,12 +81,15 @@ export class PseudonymPool {
     // The rooms it is in now: not those left or destroyed since (a connection's bootstrap room).
     const names = new Map(db.listRooms().flatMap((r) => (r.left ? [] : [[r.roomUri, r.name] as const])));
     const pseudonyms: PseudonymView[] = rows.map((r) => ({
-      userPseudonym: r.userPseudonym,
+      // A client acting under another device's user pseudonym is that pseudonym in its rooms (the
+      // app recognises the account by it); its own user pseudonym is never shown to anyone.
+      userPseudonym: r.actsAs ?? r.userPseudonym,
       clientPseudonym: r.clientPseudonym,
-      state: r.retiredAt !== undefined ? 'retired' : r.rooms.length ? 'inUse' : 'unused',
+      state: r.retiredAt !== undefined ? 'retired' : r.rooms.length || r.actsAs ? 'inUse' : 'unused',
       rooms: r.rooms.flatMap((roomUri) => (names.has(roomUri) ? [{ roomUri, name: names.get(roomUri) || roomUri }] : [])),
       issuedAt: r.issuedAt,
-      keyPackages: r.retiredAt !== undefined ? 0 : (this.keyPackageCounts.get(r.clientPseudonym) ?? 0),
+      // Its KeyPackages on the provider name its own user pseudonym, so no add can use them.
+      keyPackages: r.retiredAt !== undefined || r.actsAs ? 0 : (this.keyPackageCounts.get(r.clientPseudonym) ?? 0),
     }));
     return {
       accountId: this.accountId(),
@@ -90,7 +103,7 @@ export class PseudonymPool {
   }
 
   private unused(): PseudonymRow[] {
-    return this.ctx.db.pseudonyms().filter((p) => p.retiredAt === undefined && p.rooms.length === 0);
+    return this.ctx.db.pseudonyms().filter((p) => p.retiredAt === undefined && p.rooms.length === 0 && p.actsAs === undefined && !this.handedOut.has(p.userPseudonym));
   }
 
   /** Top the pool up in the background when it runs low; failures only set `problem`. */
@@ -157,6 +170,7 @@ export class PseudonymPool {
         this.problem ? `No unused pseudonym left: ${this.problem}` : 'No unused pseudonym left; the app is getting new ones from your provider. Try again in a moment.',
       );
     }
+    this.handedOut.add(row.userPseudonym);
     return { row, keys: decodePseudonymKeys(this.ctx.db.pseudonymKeys(row.userPseudonym)!) };
   }
 
@@ -165,6 +179,32 @@ export class PseudonymPool {
     await this.settled();
     if (this.unused().length === 0) await this.refill(POOL_BATCH);
     return this.take();
+  }
+
+  /**
+   * Keys of this device's own client under `userPseudonym`, a user pseudonym another device of the
+   * account was issued: the client that acts under it already, or an unused pseudonym of the pool
+   * reserved for it now (its client pseudonym with keys of its own naming `userPseudonym`). One
+   * client per user pseudonym, whatever the number of rooms: that is what the other device does too.
+   */
+  async actAs(userPseudonym: string): Promise<{ row: PseudonymRow; keys: DeviceKeys }> {
+    const { db, engine } = this.ctx;
+    let acting = db.actingAs(userPseudonym);
+    for (let attempt = 0; !acting && attempt < 3; attempt++) {
+      const { row } = await this.takeOrRefill();
+      // false: the row is no longer unused (retired meanwhile): take the next one.
+      if (db.reservePseudonymToActAs(row.clientPseudonym, userPseudonym)) acting = db.actingAs(userPseudonym);
+    }
+    if (!acting) throw new CoreError('noKeyMaterial', 'No unused pseudonym could be reserved; try again in a moment.');
+    if (acting.row.retiredAt !== undefined) throw new CoreError('notAllowed', `This device's client under ${userPseudonym} was retired; it does not take part as that pseudonym again.`);
+    let keys = acting.keys ? decodePseudonymKeys(acting.keys) : undefined;
+    if (!keys) {
+      keys = await engine.newPseudonymousKeys(this.ctx.keys, { client: acting.row.clientPseudonym, user: userPseudonym });
+      db.setActingKeys(acting.row.clientPseudonym, encodePseudonymKeys(keys));
+    }
+    this.emitPool();
+    this.maintain();
+    return { row: acting.row, keys };
   }
 
   /** The keys of one of our pseudonyms (user or client pseudonym). */
@@ -187,15 +227,19 @@ export class PseudonymPool {
   async retire(userPseudonym: string, leave: (roomUri: string) => Promise<unknown>): Promise<PseudonymPoolView> {
     const { db, client } = this.ctx;
     const row = db.pseudonym(userPseudonym);
-    if (!row || row.userPseudonym !== userPseudonym) throw new CoreError('invalidArgument', `${userPseudonym} is not one of this account's pseudonyms on this device.`);
+    if (!row || (row.userPseudonym !== userPseudonym && row.actsAs !== userPseudonym)) {
+      throw new CoreError('invalidArgument', `${userPseudonym} is not one of this account's pseudonyms on this device.`);
+    }
     if (row.retiredAt !== undefined) return this.view();
     try {
-      await client.retirePseudonym(userPseudonym);
+      // A client acting under another device's user pseudonym: retiring its own pair retires this
+      // client (the provider then lets it act as nobody); the user pseudonym stays that device's.
+      await client.retirePseudonym(row.userPseudonym);
     } catch (e) {
       throw toCoreError(e, 'Could not retire the pseudonym');
     }
     db.tx(() => {
-      db.retirePseudonym(userPseudonym, Date.now());
+      db.retirePseudonym(row.userPseudonym, Date.now());
       db.deletePseudonymKeyPackages(row.clientPseudonym);
     });
     const problems: string[] = [];

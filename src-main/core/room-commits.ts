@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreError } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import { checkCommit, denialText } from '../../src-shared/room-commit.js';
+import { admittedIn } from './admission.js';
 import type { RoomState } from '../../src-shared/room-state.js';
 import type { CheckResult } from '../../src-shared/room-policy.js';
 import type { CommitOutput, GroupSession } from '../mls/engine.js';
@@ -71,6 +72,7 @@ export class RoomCommits {
         devicesAfter: [...devicesBefore.filter((d) => !gone.has(d)), ...addedDevices],
         departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),
         removedByHub: new Set(pending.filter((r) => r.byHub).map((r) => r.identity)),
+        admitted: admittedIn(s, before, members),
       });
     } catch (e) {
       throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { ConnectionView } from '../../src-shared/contract.js';
 import type { Vault } from '../secrets/vault.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -81,6 +81,16 @@ const MIGRATIONS: Record<number, string> = {
       details BLOB
     );
   `,
+  // A pseudonym of the pool whose client pseudonym acts under a user pseudonym that another device
+  // of the account was issued: this device joined that pseudonym's rooms by external commit
+  // (pseudonym-devices.ts). `acts_as` is that user pseudonym, `acting_keys` this client's sealed
+  // keys for it (NULL while being made); `keys` stays the pair's own. One client per user
+  // pseudonym on a device, as the draft asks for a user's clients in a room.
+  3: `
+    ALTER TABLE pseudonyms ADD COLUMN acts_as TEXT;
+    ALTER TABLE pseudonyms ADD COLUMN acting_keys BLOB;
+    CREATE UNIQUE INDEX pseudonyms_acts_as ON pseudonyms(acts_as) WHERE acts_as IS NOT NULL;
+  `,
 };
 
 /** A pseudonym of the pool as stored (its keys are apart: pseudonymKeys). */
@@ -90,6 +100,8 @@ export interface PseudonymRow {
   issuedAt: number;
   retiredAt?: number;
   rooms: string[];
+  /** Its client pseudonym acts under this user pseudonym of another device of the account (migration 3). */
+  actsAs?: string;
 }
 
 /** A connection request as the app shows it, plus what only this device keeps of it. */
@@ -322,9 +334,11 @@ export class ProfileDb {
     }
     return (this.db.prepare('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => this.pseudonymRow(r, rooms.get(r.user_pseudonym as string) ?? []));
   }
-  /** One pseudonym by its user or client pseudonym. */
+  /** One pseudonym by its user or client pseudonym, or by the user pseudonym its client acts under. */
   pseudonym(userOrClientPseudonym: string): PseudonymRow | undefined {
-    const r = this.db.prepare('SELECT * FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ?').get(userOrClientPseudonym, userOrClientPseudonym) as Record<string, unknown> | undefined;
+    const r = this.db
+      .prepare('SELECT * FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ? OR acts_as = ?')
+      .get(userOrClientPseudonym, userOrClientPseudonym, userOrClientPseudonym) as Record<string, unknown> | undefined;
     if (!r) return undefined;
     const rooms = (this.db.prepare('SELECT room_uri FROM pseudonym_rooms WHERE user_pseudonym = ? ORDER BY rowid').all(r.user_pseudonym) as { room_uri: string }[]).map((x) => x.room_uri);
     return this.pseudonymRow(r, rooms);
@@ -343,7 +357,38 @@ export class ProfileDb {
       issuedAt: r.issued_at as number,
       ...(r.retired_at !== null ? { retiredAt: r.retired_at as number } : {}),
       rooms,
+      ...(r.acts_as !== null ? { actsAs: r.acts_as as string } : {}),
     };
+  }
+  /**
+   * Reserve the unused pseudonym of `clientPseudonym` to act under `actsAs` (another device's user
+   * pseudonym); false when it is taken. Its own KeyPackages name its own user pseudonym, which it
+   * will never be in a room as: their private halves go, so no Welcome can use them.
+   */
+  reservePseudonymToActAs(clientPseudonym: string, actsAs: string): boolean {
+    return this.tx(() => {
+      const res = this.db
+        .prepare(
+          `UPDATE pseudonyms SET acts_as = ? WHERE client_pseudonym = ? AND acts_as IS NULL AND retired_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM pseudonym_rooms r WHERE r.user_pseudonym = pseudonyms.user_pseudonym)`,
+        )
+        .run(actsAs, clientPseudonym);
+      if (res.changes === 0) return false;
+      this.deletePseudonymKeyPackages(clientPseudonym);
+      return true;
+    });
+  }
+  /** This client's keys under the user pseudonym it acts as (the engine's DeviceKeys as JSON). */
+  setActingKeys(clientPseudonym: string, keys: Uint8Array): void {
+    this.db.prepare('UPDATE pseudonyms SET acting_keys = ? WHERE client_pseudonym = ?').run(this.vault.seal(keys, `pseudonym-acting:${clientPseudonym}`), clientPseudonym);
+  }
+  /** The pseudonym of ours whose client acts under `userPseudonym`, with those keys (undefined until made). */
+  actingAs(userPseudonym: string): { row: PseudonymRow; keys?: Uint8Array } | undefined {
+    const r = this.db.prepare('SELECT * FROM pseudonyms WHERE acts_as = ?').get(userPseudonym) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    const row = this.pseudonym(r.client_pseudonym as string)!;
+    const keys = r.acting_keys === null ? undefined : this.vault.open(new Uint8Array(r.acting_keys as Buffer), `pseudonym-acting:${row.clientPseudonym}`);
+    return { row, ...(keys ? { keys } : {}) };
   }
   notePseudonymRoom(userPseudonym: string, roomUri: string): void {
     this.db.prepare('INSERT OR IGNORE INTO pseudonym_rooms(user_pseudonym, room_uri) VALUES (?, ?)').run(userPseudonym, roomUri);

@@ -2,7 +2,7 @@
 // it picks the data directory, locks the renderer down, and turns every contract method into one
 // validated IPC handler.
 
-import { BrowserWindow, app, dialog, ipcMain, nativeTheme, protocol, safeStorage, session, type IpcMainInvokeEvent } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, nativeTheme, protocol, safeStorage, session, type WebFrameMain } from 'electron';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ import { dispatchCall, type RpcResult } from '../bridge/rpc-dispatch.js';
 import { mimeTypeFor, resolveRendererFile } from '../bridge/static-files.js';
 import { APP_ENTRY_URL, APP_HOST, APP_SCHEME, isAppUrl } from './app-protocol.js';
 import { parseLaunchOptions } from './launch-options.js';
+import { LinkInbox, joinLinkFrom, joinLinkFromArgv, protocolClient } from './link-handler.js';
+import { EVENTS_SUBSCRIBED_CHANNEL } from './window-signals.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.join(here, '../renderer');
@@ -36,22 +38,38 @@ if (launch.profileDir) app.setPath('userData', launch.profileDir);
 // Must happen before `ready`.
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
+let core: AppCore | undefined;
+let mainWindow: BrowserWindow | undefined;
+
+// mimi: links the OS opens with this app (link-handler.ts), held until the window's page listens.
+const links = new LinkInbox(sendLinkToWindow);
+
+// macOS hands links to the app as open-url, including the one that launches it, which is emitted
+// before `ready`: listen from the start.
+app.on('open-url', (event, url) => {
+  event.preventDefault();
+  openLink(joinLinkFrom(url));
+});
+
 // One process per profile: a second launch on the same profile focuses the first window instead
-// of opening the same database twice.
+// of opening the same database twice, and hands over the link it was started with, if any.
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   void main();
 }
 
-let core: AppCore | undefined;
-let mainWindow: BrowserWindow | undefined;
-
 async function main(): Promise<void> {
-  app.on('second-instance', () => {
-    if (!mainWindow) return;
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
+  app.on('second-instance', (_event, argv) => {
+    const link = joinLinkFromArgv(argv);
+    if (link) openLink(link);
+    else showWindow();
+  });
+  registerAsLinkHandler();
+  const startLink = joinLinkFromArgv(process.argv.slice(1));
+  if (startLink) links.offer(startLink);
+  ipcMain.on(EVENTS_SUBSCRIBED_CHANNEL, (event) => {
+    if (mainWindow && event.sender === mainWindow.webContents && trustedSender(event)) links.windowReady();
   });
   hardenAllWebContents();
   await app.whenReady();
@@ -102,7 +120,17 @@ function createWindow(): BrowserWindow {
   });
   win.once('ready-to-show', () => win.show());
   win.on('closed', () => {
-    if (mainWindow === win) mainWindow = undefined;
+    if (mainWindow !== win) return;
+    mainWindow = undefined;
+    links.windowGone();
+  });
+  // A new page (a reload) subscribes afresh; until it does, links wait (did-navigate: only
+  // navigations that happened, not the ones will-navigate refuses).
+  win.webContents.on('did-navigate', () => {
+    if (mainWindow === win) links.windowGone();
+  });
+  win.webContents.on('render-process-gone', () => {
+    if (mainWindow === win) links.windowGone();
   });
   void win.loadURL(devServerUrl ?? APP_ENTRY_URL);
   return win;
@@ -143,7 +171,7 @@ function serveRenderer(): void {
 }
 
 /** Only our own top-level page may call the core; an injected frame or foreign page may not. */
-function trustedSender(event: IpcMainInvokeEvent): boolean {
+function trustedSender(event: { senderFrame: WebFrameMain | null }): boolean {
   const frame = event.senderFrame;
   return !!frame && frame.parent === null && isAppUrl(frame.url, devServerUrl);
 }
@@ -162,6 +190,61 @@ function forwardEvent(event: CoreEvent): void {
     if (win.isDestroyed() || !isAppUrl(win.webContents.getURL(), devServerUrl)) continue;
     win.webContents.send(EVENT_CHANNEL, event);
   }
+}
+
+/**
+ * Make this app the one the OS opens mimi: links with. Only the default profile registers: a
+ * side-by-side instance (`--profile`, also what the tests start) must not take links away from it.
+ * Where that cannot be done at run time (an unpackaged app on Linux has no desktop entry; see
+ * protocolClient) this does nothing, and links still work when passed on the command line.
+ */
+function registerAsLinkHandler(): void {
+  if (launch.profileDir) return;
+  const client = protocolClient({
+    platform: process.platform,
+    defaultApp: !!process.defaultApp,
+    execPath: process.execPath,
+    argv: process.argv,
+    resolve: (p) => path.resolve(p),
+  });
+  if (!client) return;
+  const { scheme, path: exe, args } = client;
+  try {
+    // The packaged form is called with the scheme alone, not with undefined path and arguments.
+    const isDefault = exe ? app.isDefaultProtocolClient(scheme, exe, args) : app.isDefaultProtocolClient(scheme);
+    if (!isDefault) void (exe ? app.setAsDefaultProtocolClient(scheme, exe, args) : app.setAsDefaultProtocolClient(scheme));
+  } catch (e) {
+    console.warn('[mimi] could not register as the handler of mimi: links:', e);
+  }
+}
+
+/** A link arrived (already checked to be a room link, or undefined when it was not one). */
+function openLink(link: string | undefined): void {
+  if (!link) return;
+  links.offer(link);
+  showWindow();
+}
+
+function showWindow(): void {
+  // On macOS the app lives on with no window; a link then needs one.
+  if (!mainWindow) {
+    if (core && app.isReady()) mainWindow = createWindow();
+    return;
+  }
+  if (mainWindow.isMinimized()) mainWindow.restore();
+  mainWindow.focus();
+}
+
+/** Hand a link to the page as a core event; a window that is gone meanwhile gets it when back. */
+function sendLinkToWindow(link: string): void {
+  const win = mainWindow;
+  if (!win || win.isDestroyed() || !isAppUrl(win.webContents.getURL(), devServerUrl)) {
+    links.windowGone();
+    links.offer(link);
+    return;
+  }
+  const event: CoreEvent = { type: 'openLink', link };
+  win.webContents.send(EVENT_CHANNEL, event);
 }
 
 // Close the core (flush the database, drop provider connections) before the process ends.

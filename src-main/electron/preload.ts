@@ -6,6 +6,7 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { EVENT_CHANNEL, apiFromTransport, channelOf, type CoreEvent, type WireError } from '../../src-shared/contract.js';
 import { errorAcrossBridge } from '../../src-renderer/src/lib/coded-error.js';
+import { EVENTS_SUBSCRIBED_CHANNEL } from './window-signals.js';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; error: WireError };
 
@@ -18,6 +19,8 @@ const api = apiFromTransport(
   (listener) => {
     const forward = (_e: IpcRendererEvent, event: CoreEvent) => listener(event);
     ipcRenderer.on(EVENT_CHANNEL, forward);
+    // Tells the main process events now arrive (a mimi: link opened during start-up waits for it).
+    ipcRenderer.send(EVENTS_SUBSCRIBED_CHANNEL);
     return () => {
       ipcRenderer.removeListener(EVENT_CHANNEL, forward);
     };

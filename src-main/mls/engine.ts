@@ -51,6 +51,9 @@ export interface Member {
   leafIndex: number;
   /** The credential identity: the device URI, or the client pseudonym of a pseudonymous leaf. */
   identity: string;
+  signatureKey: Uint8Array;
+  /** The LeafNode's extensions (RFC 9420 type numbers), e.g. a join ticket. */
+  extensions: { type: number; data: Uint8Array }[];
   /** Only on pseudonymous leaves. */
   pseudonym?: {
     userPseudonym: string;
@@ -196,6 +199,8 @@ export interface MlsEngine {
     keys: DeviceKeys,
     groupInfo: Uint8Array,
     ratchetTree: Uint8Array,
+    /** `leafExtensions`: extensions of the joining LeafNode, e.g. a join ticket (src-shared/join-ticket.ts). */
+    opts?: { leafExtensions?: { type: number; data: Uint8Array }[] },
   ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }>;
   restore(encoded: Uint8Array): GroupSession;
 

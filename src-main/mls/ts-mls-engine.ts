@@ -116,6 +116,7 @@ import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './cr
 import { bytesEqual, concatBytes, fromUtf8, toB64, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { CONNECTION_ONLY_EXTENSION_TYPE, connectionOnlyExtension } from '../../src-shared/connection-request.js';
+import { JOIN_TICKET_EXTENSION_TYPE } from '../../src-shared/join-ticket.js';
 import {
   createIdentityLink,
   decodeIdentityLinkKeys,
@@ -166,7 +167,7 @@ const PSEUDONYMOUS = String(PSEUDONYMOUS_CREDENTIAL_TYPE) as Credential['credent
 const CAPABILITIES: Capabilities = {
   versions: ['mls10'],
   ciphersuites: [SUITE_NAME],
-  extensions: [ROOM_STATE_EXTENSION, CONNECTION_ONLY_EXTENSION_TYPE],
+  extensions: [ROOM_STATE_EXTENSION, CONNECTION_ONLY_EXTENSION_TYPE, JOIN_TICKET_EXTENSION_TYPE],
   proposals: [],
   credentials: ['basic', PSEUDONYMOUS],
 };
@@ -337,6 +338,7 @@ class TsMlsEngine implements MlsEngine {
     keys: DeviceKeys,
     groupInfo: Uint8Array,
     ratchetTree: Uint8Array,
+    opts: { leafExtensions?: { type: number; data: Uint8Array }[] } = {},
   ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }> {
     const gi = decodeMessageOf(groupInfo, 'mls_group_info', 'GroupInfo').groupInfo;
     const tree = decodeTree(ratchetTree);
@@ -344,7 +346,7 @@ class TsMlsEngine implements MlsEngine {
     if (gi.groupContext.cipherSuite !== SUITE_NAME) {
       throw new MlsError('invalid', `unsupported ciphersuite ${gi.groupContext.cipherSuite}`);
     }
-    const kp = await newKeyPackage(keys, signKey, this.ctx.impl);
+    const kp = await newKeyPackage(keys, signKey, this.ctx.impl, { leafExtensions: opts.leafExtensions });
     // A device that lost its state rejoins with the same signature key: ts-mls's "resync" adds a
     // Remove of the stale leaf to the external commit (RFC 9420 12.4.3.2).
     const resync = tree.some((n) => n?.nodeType === 'leaf' && bytesEqual(n.leaf.signaturePublicKey, keys.signaturePublicKey));
@@ -391,8 +393,9 @@ class TsMlsSession implements GroupSession {
   members(): Member[] {
     return leaves(this.state.ratchetTree).map(({ leafIndex, leaf }) => {
       const p = pseudonymousOf(leaf.credential);
-      if (p === undefined) return { leafIndex, identity: leafIdentity(leaf) };
-      return { leafIndex, identity: p.clientPseudonym, pseudonym: { userPseudonym: p.userPseudonym, credential: encodePseudonymousMlsCredential(p) } };
+      const common = { leafIndex, signatureKey: leaf.signaturePublicKey, extensions: leaf.extensions.map(fromTsMlsExtension) };
+      if (p === undefined) return { ...common, identity: leafIdentity(leaf) };
+      return { ...common, identity: p.clientPseudonym, pseudonym: { userPseudonym: p.userPseudonym, credential: encodePseudonymousMlsCredential(p) } };
     });
   }
 
@@ -778,7 +781,7 @@ async function newKeyPackage(
   keys: DeviceKeys,
   signKey: Uint8Array,
   impl: CiphersuiteImpl,
-  opts: { connectionOnly?: boolean; identityLinkCiphertext?: Uint8Array } = {},
+  opts: { connectionOnly?: boolean; identityLinkCiphertext?: Uint8Array; leafExtensions?: { type: number; data: Uint8Array }[] } = {},
 ) {
   const now = BigInt(Math.floor(Date.now() / 1000));
   const credential: Credential = keys.pseudonymous
@@ -792,6 +795,7 @@ async function newKeyPackage(
     extensions,
     { signKey, publicKey: keys.signaturePublicKey },
     impl,
+    (opts.leafExtensions ?? []).map(toTsMlsExtension),
   );
 }
 
@@ -1103,6 +1107,10 @@ function departedBy(removed: LeafNode, proposer: LeafNode | undefined): boolean 
 
 function toTsMlsExtension(e: GroupContextExtension): Extension {
   return { extensionType: DEFAULT_EXTENSION_NAMES[e.type] ?? e.type, extensionData: e.data };
+}
+
+function fromTsMlsExtension(e: Extension): GroupContextExtension {
+  return { type: extensionTypeNumber(e.extensionType), data: e.extensionData };
 }
 
 /** Runs a ts-mls call, turning its failures into MlsError with a code that says what went wrong. */

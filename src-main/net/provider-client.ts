@@ -50,6 +50,11 @@ import {
   type PseudonymListResponse,
   type RetirePseudonymResponse,
   type UploadPseudonymKeyPackagesRequest,
+  type CreateLinkRequest,
+  type JoinByCodeRequest,
+  type JoinByCodeResponse,
+  type JoinLinkInfo,
+  type RevokeLinkRequest,
 } from '../../src-shared/provider-api.js';
 
 export type ProviderErrorCode = ApiErrorCode | 'unreachable';
@@ -249,6 +254,25 @@ export class ProviderClient {
   groupInfo(roomUri: string, opts: { asPseudonym?: string } = {}): Promise<GroupInfoResponse> {
     const query = opts.asPseudonym === undefined ? '' : `?asPseudonym=${encodeURIComponent(opts.asPseudonym)}`;
     return this.request('GET', roomPath(roomUri, `/groupInfo${query}`));
+  }
+
+  /** A join link for a room hosted by our provider (the code stays with us: only its hash goes). */
+  createLink(roomUri: string, req: CreateLinkRequest): Promise<JoinLinkInfo> {
+    return this.request('POST', roomPath(roomUri, '/links'), req);
+  }
+
+  listLinks(roomUri: string, opts: { asPseudonym?: string } = {}): Promise<{ links: JoinLinkInfo[] }> {
+    const query = opts.asPseudonym === undefined ? '' : `?asPseudonym=${encodeURIComponent(opts.asPseudonym)}`;
+    return this.request('GET', roomPath(roomUri, `/links${query}`));
+  }
+
+  revokeLink(roomUri: string, req: RevokeLinkRequest): Promise<{ links: JoinLinkInfo[] }> {
+    return this.request('POST', roomPath(roomUri, '/links/revoke'), req);
+  }
+
+  /** Trade a link's code for the hub's admission ticket and the room's GroupInfo. */
+  joinByCode(roomUri: string, req: JoinByCodeRequest): Promise<JoinByCodeResponse> {
+    return this.request('POST', roomPath(roomUri, '/joinByCode'), req);
   }
 
   /** Destroys a room this provider hosts (canDestroyRoom); `asPseudonym` when the account is on its list as that pseudonym. */

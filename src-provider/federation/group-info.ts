@@ -65,8 +65,8 @@ export const GROUP_INFO_REQUEST_LABEL = 'GroupInfoRequestTBS';
 export const GROUP_INFO_RESPONSE_LABEL = 'GroupInfoResponseTBS';
 const X25519_PUBLIC_KEY_SIZE = 32;
 
-/** Whether `code` lets its bearer fetch the GroupInfo of `roomId` without being a participant. */
-export type JoiningCodeHook = (roomId: string, code: Uint8Array) => boolean;
+/** Whether `code` lets `requester` (a user or user pseudonym) fetch the GroupInfo of `roomId` without being a participant. */
+export type JoiningCodeHook = (roomId: string, code: Uint8Array, requester: string) => boolean;
 
 export interface FetchedGroupInfo {
   /** Decimal u64, from the GroupInfo's GroupContext. */
@@ -162,7 +162,7 @@ export class GroupInfoService {
 
     const who = credentialUser(req);
     const byParticipation = who !== undefined && this.store.isParticipant(roomId, who.user);
-    const byCode = req.joiningCode !== undefined && this.joiningCode(roomId, req.joiningCode);
+    const byCode = req.joiningCode !== undefined && who !== undefined && this.joiningCode(roomId, req.joiningCode, who.user);
     if (who === undefined || who.domain !== peer || !(byParticipation || byCode)) return refuse('notAuthorized');
     if (!row.group_info || !row.ratchet_tree) return refuse('noSuchRoom');
 

@@ -24,6 +24,7 @@ export const PEER_ENDPOINTS = [
   'updateConsent',
   'identifierQuery',
   'reportAbuse',
+  'joinTicket',
 ] as const;
 export type PeerEndpoint = (typeof PEER_ENDPOINTS)[number];
 

@@ -10,7 +10,8 @@
 import { bytesEqual, fromUtf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { MlsWireError, welcomeRecipients, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
-import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage } from '../../src-shared/mls-structs.js';
+import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage, type TreeLeaf } from '../../src-shared/mls-structs.js';
+import { admittedByTickets, joinTicketOfLeaf } from '../../src-shared/join-ticket.js';
 import { hasConnectionOnlyMarker } from '../../src-shared/connection-request.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
 import type { CommitResponse } from '../../src-shared/provider-api.js';
@@ -18,7 +19,7 @@ import { checkCommit, denialText } from '../../src-shared/room-commit.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import type { RoomState } from '../../src-shared/room-state.js';
 import { ApiFailure, badRequest } from '../errors.js';
-import { isPartyUri, present, treeMembers, type RoomMember } from '../room-members.js';
+import { isPartyUri, present, treeMembers, treeMembersAndLeaves, type RoomMember } from '../room-members.js';
 import type { RoomRow } from '../store.js';
 import type { CommitInput, HubCore, HubSource } from './core.js';
 import { checkGroup, decodeState, digest, domainOf, EXTERNAL_SENDERS_EXTENSION, listedUsers, peek, roomStateOf, type GroupContextExtension } from './mls-input.js';
@@ -31,6 +32,8 @@ interface Bundle {
   external: boolean;
   /** The new epoch's members, by leaf index. */
   membersAfter: (RoomMember | undefined)[];
+  /** The new epoch's leaves (signature keys, extensions), in tree order. */
+  leaves: TreeLeaf[];
   welcomeRefs: Uint8Array[];
   /** The room state extension data in the new epoch's GroupContext (undefined: none). */
   stateAfter?: Uint8Array;
@@ -56,7 +59,7 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
   checkGroup(gi, roomUri, 'groupInfo');
   if (gi.epoch !== info.epoch! + 1n) throw badRequest(`groupInfo is for epoch ${gi.epoch}, the commit creates epoch ${info.epoch! + 1n}`);
   if (input.ratchetTree.length === 0) throw badRequest('ratchetTree is empty');
-  const membersAfter = treeMembers(input.ratchetTree, 'ratchetTree');
+  const { members: membersAfter, leaves } = treeMembersAndLeaves(input.ratchetTree, 'ratchetTree');
   let welcomeRefs: Uint8Array[] = [];
   if (input.welcome) {
     try {
@@ -90,7 +93,7 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
       proposed.every((e, i) => e.extensionType === gc.extensions[i].type && bytesEqual(e.extensionData, gc.extensions[i].data));
     if (!same) throw badRequest("groupInfo: its GroupContext extensions are not the ones the commit's GroupContextExtensions proposal sets");
   }
-  return { info, external, membersAfter, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary };
+  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary };
 }
 
 /** The member a by-value Add's KeyPackage makes. */
@@ -161,9 +164,18 @@ function membershipChange(hub: HubCore, source: HubSource, room: RoomRow, bundle
     throw new ApiFailure('notAllowed', `${source.domain} cannot submit a commit signed by ${sender.identity}`);
   }
   if (removed.some((m) => m.identity === sender.identity)) throw new ApiFailure('notAllowed', 'a commit cannot remove its own sender');
-  // Last, as admitting may spend a joining code: only on a joiner that is who it says it is.
-  if (bundle.external && !hub.store.isParticipant(roomUri, sender.user) && !hub.admitJoiner(roomUri, sender.user)) {
-    throw new ApiFailure('notMember', `${sender.user} is not a participant of ${roomUri}`);
+  // Last, as admitting spends a use of a join link: only on a joiner that is who it says it is. (The
+  // transaction undoes the use if the room policy refuses the commit below.)
+  if (bundle.external && !hub.store.isParticipant(roomUri, sender.user)) {
+    const leaf = bundle.leaves.find((l) => l.identity === sender.identity)!;
+    if (!hub.joinLinks) throw new ApiFailure('notMember', `${sender.user} is not a participant of ${roomUri}`);
+    let ticket;
+    try {
+      ticket = joinTicketOfLeaf(leaf.extensions);
+    } catch (e) {
+      throw badRequest(`the joiner's leaf: ${(e as Error).message}`);
+    }
+    hub.joinLinks.admit(roomUri, { identity: sender.identity, user: sender.user, signatureKey: leaf.signatureKey, ticket });
   }
   return { before, after, added, removed, sender, leavesBefore, userOf };
 }
@@ -312,6 +324,14 @@ function checkRoomState(hub: HubCore, room: RoomRow, bundle: Bundle, c: Change, 
       removedByHub: new Set(hub.store.hubRemovals(room.room_uri)),
       extensionsBefore,
       extensionsAfter,
+      admitted: hub.joinLinks
+        ? admittedByTickets(
+            bundle.leaves.map((l) => ({ user: c.userOf.get(l.identity)!, signatureKey: l.signatureKey, extensions: l.extensions })),
+            room.room_uri,
+            hub.joinLinks.hubPublicKey,
+            new Set(stateBefore.participants.map((p) => p.user)),
+          )
+        : undefined,
     });
   } catch (e) {
     if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the commit breaks the room state rules: ${e.message}`);
@@ -426,7 +446,10 @@ export function acceptCommit(hub: HubCore, source: HubSource, roomUri: string, i
     }
     for (const u of participants.before) if (!participants.after.has(u)) hub.store.removeParticipant(roomUri, u);
     for (const u of participants.after) if (!participants.before.has(u)) hub.store.addParticipant(roomUri, u);
-    for (const m of c.removed) hub.store.removeRoomDevice(roomUri, m.identity);
+    for (const m of c.removed) {
+      hub.store.removeRoomDevice(roomUri, m.identity);
+      hub.joinLinks?.knockerLeft(roomUri, m.identity);
+    }
     for (const m of c.added) hub.store.addRoomDevice(roomUri, m.identity, m.user);
     if (managedAfter) hub.store.setRoomState(roomUri, bundle.stateAfter!);
 

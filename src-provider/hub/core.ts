@@ -7,6 +7,7 @@ import type { RoomInfo } from '../../src-shared/provider-api.js';
 import { ApiFailure } from '../errors.js';
 import { LocalIdentities, storedMembers, type RoomMember } from '../room-members.js';
 import type { RoomRow, Store } from '../store.js';
+import type { JoinLinks } from '../join-links.js';
 
 export interface HubActor {
   deviceUri: string;
@@ -59,10 +60,10 @@ export interface HubOptions {
   /** Fanout to follower providers; without it, rooms cannot have remote members. */
   fanout?: FanoutSink;
   /**
-   * Who may join by external commit without being a participant already (e.g. with a joining code
-   * presented to /groupInfo). Returns true to admit `userUri`, and is then consumed.
+   * Join links (join-links.ts): who may join by external commit without being a participant
+   * already (an admission ticket in the joiner's leaf), and knock rooms.
    */
-  admitJoiner?: (roomUri: string, userUri: string) => boolean;
+  joinLinks?: JoinLinks;
   /**
    * This provider's external-sender signing key (Ed25519 seed). Our clients list it first in the
    * external_senders of rooms they create here, so the hub can propose Removes in them.
@@ -75,7 +76,7 @@ export class HubCore {
   readonly domain: string;
   readonly now: () => number;
   readonly fanoutSink?: FanoutSink;
-  readonly admitJoiner: (roomUri: string, userUri: string) => boolean;
+  readonly joinLinks?: JoinLinks;
   readonly externalSenderKey?: Uint8Array;
   readonly identities: LocalIdentities;
   private readonly onQueued: (deviceUris: string[]) => void;
@@ -86,7 +87,7 @@ export class HubCore {
     this.now = opts.now ?? Date.now;
     this.onQueued = opts.onQueued ?? (() => {});
     this.fanoutSink = opts.fanout;
-    this.admitJoiner = opts.admitJoiner ?? (() => false);
+    this.joinLinks = opts.joinLinks;
     this.externalSenderKey = opts.externalSenderKey;
     this.identities = new LocalIdentities(opts.store, opts.domain);
   }

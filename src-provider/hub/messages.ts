@@ -50,11 +50,27 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
       senderUser = member.user;
     } else {
       const user = input.sendingUri!; // a user or user pseudonym of the peer's domain (checked above)
-      if (!hub.store.isParticipant(roomUri, user) || !members.some((m) => m.user === user)) {
+      const knocking = members.find((m) => m.user === user && hub.joinLinks?.isKnocker(roomUri, m.identity));
+      if (!knocking && (!hub.store.isParticipant(roomUri, user) || !members.some((m) => m.user === user))) {
         throw new ApiFailure('notAllowed', `${user} is not an active participant of ${roomUri}`);
       }
-      sender = user;
+      sender = knocking?.identity ?? user;
       senderUser = user;
+    }
+    // A knock room's knocker (joined by its knock link, not on the list) sends one message, the
+    // knock, and only the room's listed members (its admins) get it: other knockers never do.
+    const knock = hub.joinLinks?.isKnocker(roomUri, sender) ? hub.joinLinks : undefined;
+    if (knock) {
+      knock.acceptKnock(roomUri, sender);
+      const listed = new Set(hub.store.participants(roomUri));
+      const ts = hub.now();
+      const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: info.epoch!, sender_device: sender, payload: input.message, accepted_ts: ts });
+      const admins = members.filter((m) => listed.has(m.user)).map((m) => m.identity);
+      fanout(hub, roomUri, eventId, admins, { timestamp: BigInt(ts), message: input.message, kind: 'application' }, queued);
+      hub.store.recordAccepted(roomUri, messageDigest, 'message', info.epoch!, ts);
+      const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false };
+      if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
+      return response;
     }
     const epoch = BigInt(room.epoch);
     const msgEpoch = info.epoch!;

@@ -128,6 +128,7 @@ export function destroyRoom(hub: HubCore, actor: HubActor, roomUri: string, asPs
       const verdict = checkChange(state.policy, state.participants, user, { kind: 'use', capability: 'canDestroyRoom' });
       if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids destroying ${roomUri}: ${denialText(verdict)}`);
       hub.fanoutSink?.forgetRoom?.(roomUri);
+      hub.joinLinks?.forgetRoom(roomUri);
       hub.store.destroyHostedRoom(roomUri, hub.now());
     }),
   );

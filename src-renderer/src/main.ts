@@ -3,5 +3,6 @@ import { createPinia } from 'pinia';
 import App from './App.vue';
 import './styles.css';
 import './pseudonyms.css';
+import './links.css';
 
 createApp(App).use(createPinia()).mount('#app');

@@ -10,12 +10,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { bytesEqual, fromB64, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
+import { bytesEqual, fromB64, fromHex, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
+import { encodeJoinTicket, JOIN_TICKET_EXTENSION_TYPE, signJoinTicket } from '../../src-shared/join-ticket.js';
+import { JoinLinks } from '../../src-provider/join-links.js';
 import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../../src-shared/identifiers.js';
 import {
   decodeSubmitMessageResponse,
@@ -482,22 +484,14 @@ describe('messages in a managed room', () => {
   });
 });
 
-describe('a Hub in-process with an admitJoiner that admits everyone', () => {
-  test("a banned user's external commit is refused as banned, and the hook is not asked", async () => {
+describe('a Hub in-process with join links: tickets signed by the hub itself', () => {
+  test("a banned user's external commit is refused as banned without spending a use; a ticket for a role the policy does not allow is refused and spends nothing", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-rs-hub-'));
     const store = new Store(path.join(dir, 'provider.sqlite'));
     try {
       const identity = ensureProviderIdentity(dir, 'a.example');
-      const asked: string[] = [];
-      const hub = new Hub({
-        store,
-        domain: 'a.example',
-        externalSenderKey: identity.signaturePrivateKey,
-        admitJoiner: (_room, user) => {
-          asked.push(user);
-          return true;
-        },
-      });
+      const joinLinks = new JoinLinks({ store, domain: 'a.example', hubKeySeed: identity.signaturePrivateKey, hubPublicKey: identity.signaturePublicKey });
+      const hub = new Hub({ store, domain: 'a.example', externalSenderKey: identity.signaturePrivateKey, joinLinks });
       const actor = (domain: string, handle: string) => ({ userUri: mkUserUri(domain, handle), deviceUri: mkDeviceUri(domain, handle, 'd1') });
       const owner = actor('a.example', 'alice');
       const dave = actor('a.example', 'dave'); // local, banned
@@ -507,7 +501,7 @@ describe('a Hub in-process with an admitJoiner that admits everyone', () => {
       for (const u of [owner, dave, erin]) store.insertUser(u.userUri.split('/u/')[1], u.userUri, 'x', Date.now());
 
       const roomUri = 'mimi://a.example/r/in-process';
-      const state0 = initialRoomState({ roomUri, creator: owner.userUri, roomName: 'In process' });
+      const state0 = initialRoomState({ roomUri, creator: owner.userUri, roomName: 'In process', preset: 'administered' });
       const exts = roomExtensions(identity.externalSender.raw, state0);
       const g0 = await engine.createGroup(await engine.newDeviceKeys(owner.deviceUri), roomUri, exts);
       hub.createRoom(owner, roomUri, await g0.groupInfo());
@@ -515,10 +509,24 @@ describe('a Hub in-process with an admitJoiner that admits everyone', () => {
       const banned = withParticipant(withParticipant(state0, dave.userUri, 1), frank.userUri, 1);
       const banCommit = await g0.commitChanges({ extensions: withStateData(exts, banned) });
       hub.commit(owner, roomUri, { ...banCommit, requestId: requestId() });
+      const code = randomBytes(16);
+      const link = joinLinks.create(owner.userUri, roomUri, { codeHash: new Uint8Array(createHash('sha256').update(code).digest()) });
+      const uses = () => joinLinks.list(owner.userUri, roomUri)[0].uses;
 
-      const rejoin = async (who: { deviceUri: string }) => {
+      // Tickets as the hub signs them, for each joiner's own leaf (a banned user gets none from
+      // the link, so these are minted directly: the commit check must stand on its own).
+      const rejoin = async (who: { userUri: string; deviceUri: string }, roleIndex = 2) => {
+        const keys = await engine.newDeviceKeys(who.deviceUri);
+        const ticket = signJoinTicket(identity.signaturePrivateKey, {
+          roomUri,
+          joiner: who.userUri,
+          signatureKey: keys.signaturePublicKey,
+          roleIndex,
+          codeId: fromHex(link.id),
+          notAfter: Date.now() + 60_000,
+        });
         const gi = await banCommit.pending.groupInfo();
-        const { pending, commit } = await engine.joinExternal(await engine.newDeviceKeys(who.deviceUri), gi.groupInfo, gi.ratchetTree);
+        const { pending, commit } = await engine.joinExternal(keys, gi.groupInfo, gi.ratchetTree, { leafExtensions: [{ type: JOIN_TICKET_EXTENSION_TYPE, data: encodeJoinTicket(ticket) }] });
         return { commit, ...(await pending.groupInfo()) };
       };
       const snapshot = () => {
@@ -546,16 +554,19 @@ describe('a Hub in-process with an admitJoiner that admits everyone', () => {
       const before = snapshot();
       const daveJoin = await rejoin(dave);
       const frankJoin = await rejoin(frank);
-      const erinJoin = await rejoin(erin);
+      const erinJoin = await rejoin(erin, 3);
       refusedWith(() => hub.commit(dave, roomUri, { ...daveJoin, requestId: requestId() }), 'notAllowed', /mimi:\/\/a\.example\/u\/dave is banned/);
       refusedWith(() => hub.commitFromPeer('b.example', roomUri, daveJoin), 'notAllowed', /dave is banned/);
       refusedWith(() => hub.commitFromPeer('b.example', roomUri, frankJoin), 'notAllowed', /frank is banned/);
-      // A joining code must not be spent on a banned user's attempt.
-      assert.deepEqual(asked, []);
-      // Not banned but not listed either: the hook admits erin past the membership check, and the
-      // room state still refuses a client of a user who is not on the list.
-      refusedWith(() => hub.commit(erin, roomUri, { ...erinJoin, requestId: requestId() }), 'notAllowed', /not on the participant list/);
+      // A link's use must not be spent on a banned user's attempt.
+      assert.equal(uses(), 0);
+      // Not banned but not listed either, with a hub-signed ticket for a role a code may not give
+      // (no_role may only move to 2): admitted past the membership check, refused by the policy,
+      // and the use that admitting counted is undone with the rest of the transaction.
+      refusedWith(() => hub.commit(erin, roomUri, { ...erinJoin, requestId: requestId() }), 'notAllowed', /canUseJoinCode/);
+      assert.equal(uses(), 0);
       assert.deepEqual(snapshot(), before, 'nothing stored');
+
 
       // Unbanned, dave is an ordinary participant and the same kind of external commit is accepted.
       const unban = await banCommit.pending.commitChanges({ extensions: withStateData(exts, withRole(banned, dave.userUri, 2)) });

@@ -59,7 +59,11 @@ for (const provider of ['webcrypto', 'noble'] as const) {
     let a = await engine.createGroup(alice, ROOM);
     assert.equal(a.groupId, ROOM);
     assert.equal(a.epoch, 0n);
-    assert.deepEqual(a.members(), [{ leafIndex: 0, identity: ALICE }]);
+    assert.deepEqual(
+      a.members().map(({ leafIndex, identity, extensions }) => ({ leafIndex, identity, extensions })),
+      [{ leafIndex: 0, identity: ALICE, extensions: [] }],
+    );
+    assert.deepEqual(a.members()[0].signatureKey, alice.signaturePublicKey, "members() gives each leaf's signature key");
 
     const addBob = await addMembers(engine, a, [bob]);
     a = addBob.adder;

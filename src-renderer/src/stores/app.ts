@@ -9,6 +9,8 @@ import { toCoreError } from '../lib/coded-error.js';
 import { useAccountsStore } from './accounts.js';
 import { useConsentStore } from './consent.js';
 import { useConnectionsStore } from './connections.js';
+import { useKnocksStore } from './knocks.js';
+import { useLinksStore } from './links.js';
 import { usePseudonymsStore } from './pseudonyms.js';
 import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
@@ -65,6 +67,8 @@ export const useAppStore = defineStore('app', () => {
             useRoomSettingsStore().forget(id);
             usePseudonymsStore().forget(id);
             useConnectionsStore().forget(id);
+            useKnocksStore().forget(id);
+            useLinksStore().forget(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
@@ -81,6 +85,14 @@ export const useAppStore = defineStore('app', () => {
       case 'connections':
         useConnectionsStore().apply(event.accountId, event.connections);
         break;
+      case 'knocks':
+        useKnocksStore().apply(event.accountId, event.knocks);
+        break;
+      case 'openLink':
+        // A mimi: link opened outside the app: the join dialog, filled in, for the active account
+        // (or for the first one signed in, if none is yet).
+        useLinksStore().openDialog(event.link);
+        break;
       case 'rooms':
         rooms.apply(event.accountId, event.rooms);
         useRoomSettingsStore().onRooms(event.accountId, event.rooms);
@@ -96,14 +108,16 @@ export const useAppStore = defineStore('app', () => {
   }
 
   /**
-   * Pools and connection requests need the provider, like consent: an offline one sends them once
-   * it connects, so a failure here is not worth a notice. `onlyMissing`: leave loaded ones alone.
+   * Pools, connection requests and knocks need the provider, like consent: an offline one sends
+   * them once it connects, so a failure here is not worth a notice. `onlyMissing`: leave loaded ones alone.
    */
   function loadPseudonymsAndConnections(accountId: string, onlyMissing = false): void {
     const pseudonyms = usePseudonymsStore();
     const connections = useConnectionsStore();
+    const knocks = useKnocksStore();
     if (!onlyMissing || !pseudonyms.byAccount[accountId]) void pseudonyms.load(accountId).catch(() => undefined);
     if (!onlyMissing || !connections.byAccount[accountId]) void connections.load(accountId).catch(() => undefined);
+    if (!onlyMissing || !knocks.byAccount[accountId]) void knocks.load(accountId).catch(() => undefined);
   }
 
   /** Everything currently on screen, to reload after missing events. */

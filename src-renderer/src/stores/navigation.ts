@@ -1,7 +1,8 @@
-// Which screen has the main area: the open room, People (per account, on one of its tabs) or the
-// pseudonym manager (one screen for all accounts). Opening one closes the others, so the room
-// pane's links never leave two screens claiming to be open.
+// Which screen has the main area: the open room, People (per account, on one of its tabs), the
+// pseudonym manager (one screen for all accounts) or Knocks (the active account's). Opening one
+// closes the others, so the room pane's links never leave two screens claiming to be open.
 
+import { useKnocksStore } from './knocks.js';
 import { usePeopleStore, type PeopleTab } from './people.js';
 import { usePseudonymsStore } from './pseudonyms.js';
 import { useRoomsStore } from './rooms.js';
@@ -9,16 +10,25 @@ import { useRoomsStore } from './rooms.js';
 export function showRooms(accountId: string): void {
   usePeopleStore().close(accountId);
   usePseudonymsStore().open = false;
+  useKnocksStore().open = false;
 }
 
 export function showPeople(accountId: string, tab: PeopleTab): void {
   usePseudonymsStore().open = false;
+  useKnocksStore().open = false;
   usePeopleStore().show(accountId, tab);
 }
 
 export function showPseudonyms(accountId: string): void {
   usePeopleStore().close(accountId);
+  useKnocksStore().open = false;
   usePseudonymsStore().open = true;
+}
+
+export function showKnocks(accountId: string): void {
+  usePeopleStore().close(accountId);
+  usePseudonymsStore().open = false;
+  useKnocksStore().open = true;
 }
 
 /** Open a room of `accountId` (e.g. the one a connection created) in place of whatever is shown. */

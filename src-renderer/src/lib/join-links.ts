@@ -1,0 +1,223 @@
+// How join links and knocks read on screen, and what the "new link" and "join with a link" forms
+// send: the options a person picked as the JoinLinkArgs the core takes (or the sentence that says
+// what to fix), a pasted link checked before anything is sent, and each link's and knock's state
+// in words. Kept free of Vue so it is unit tested on its own.
+
+import type { JoinLinkArgs, JoinLinkView, KnockView, MyKnockView, RoomRoleView } from '../../../src-shared/contract.js';
+import { parseMimiUri } from '../../../src-shared/identifiers.js';
+import { JoinLinkError, parseJoinLink, type JoinLink } from '../../../src-shared/join-link.js';
+import { who } from './consent-text.js';
+import { isPseudonym, shortPseudonym } from './pseudonyms.js';
+import { BANNED_ROLE } from './room-settings.js';
+
+// ---- making a link ----
+
+export type UsesChoice = 'unlimited' | 'once' | 'count';
+export type ExpiryChoice = 'none' | '1h' | '1d' | '7d' | 'custom';
+export type ExpiryUnit = 'minutes' | 'hours' | 'days';
+
+/** The new-link form as typed: numbers stay text until checked, so a half-typed one is not lost. */
+export interface LinkDraft {
+  uses: UsesChoice;
+  /** For `uses: 'count'`. */
+  count: string;
+  expiry: ExpiryChoice;
+  /** For `expiry: 'custom'`: so many minutes, hours or days from now. */
+  customAmount: string;
+  customUnit: ExpiryUnit;
+  /** Empty: anyone with the link may join without one. */
+  passphrase: string;
+  /** null: the role the room gives people who join. */
+  roleIndex: number | null;
+}
+
+export const NEW_LINK_DRAFT: Readonly<LinkDraft> = Object.freeze({
+  uses: 'unlimited',
+  count: '5',
+  expiry: '1d',
+  customAmount: '3',
+  customUnit: 'days',
+  passphrase: '',
+  roleIndex: null,
+});
+
+/** What the core accepts (contract.ts, joinLinkArgs). */
+export const MAX_LINK_USES = 100_000;
+export const MIN_EXPIRY_SECONDS = 60;
+export const MAX_EXPIRY_SECONDS = 366 * 24 * 3600;
+export const PASSPHRASE_MIN = 4;
+export const PASSPHRASE_MAX = 200;
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+export const EXPIRY_PRESETS: Record<Exclude<ExpiryChoice, 'none' | 'custom'>, number> = { '1h': HOUR, '1d': DAY, '7d': 7 * DAY };
+const UNIT_SECONDS: Record<ExpiryUnit, number> = { minutes: 60, hours: HOUR, days: DAY };
+
+/** Which field a problem is about, so the form can mark it and put the focus there. */
+export type LinkDraftField = 'count' | 'custom' | 'passphrase';
+
+/** A whole number typed in a field, or undefined for anything else ("3.5", "1e3", "", "five"). */
+function wholeNumber(text: string): number | undefined {
+  const t = text.trim();
+  return /^[0-9]{1,9}$/.test(t) ? Number(t) : undefined;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/**
+ * A passphrase is compared as typed but for spaces at either end, which are dropped both when the
+ * link is made and when it is used: a space copied along with it must not lock anyone out.
+ */
+export function cleanPassphrase(p: string): string {
+  return p.trim();
+}
+
+export function linkArgsFromDraft(d: LinkDraft): { args: JoinLinkArgs } | { problem: string; field: LinkDraftField } {
+  let uses: number | null = null;
+  if (d.uses === 'once') uses = 1;
+  else if (d.uses === 'count') {
+    const n = wholeNumber(d.count);
+    if (n === undefined || n < 1 || n > MAX_LINK_USES) return { problem: `Type how many times the link can be used: a whole number from 1 to ${MAX_LINK_USES.toLocaleString('en')}.`, field: 'count' };
+    uses = n;
+  }
+
+  let expiresInSeconds: number | null = null;
+  if (d.expiry === 'custom') {
+    const n = wholeNumber(d.customAmount);
+    const seconds = n === undefined ? undefined : n * UNIT_SECONDS[d.customUnit];
+    if (seconds === undefined || seconds < MIN_EXPIRY_SECONDS || seconds > MAX_EXPIRY_SECONDS)
+      return { problem: 'Type when the link stops working: a whole number of minutes, hours or days, from 1 minute up to 366 days.', field: 'custom' };
+    expiresInSeconds = seconds;
+  } else if (d.expiry !== 'none') expiresInSeconds = EXPIRY_PRESETS[d.expiry];
+
+  const p = cleanPassphrase(d.passphrase);
+  if (p && p.length < PASSPHRASE_MIN) return { problem: `Make the passphrase at least ${PASSPHRASE_MIN} characters long, or leave it empty for none.`, field: 'passphrase' };
+  if (p.length > PASSPHRASE_MAX) return { problem: `The passphrase can be at most ${PASSPHRASE_MAX} characters.`, field: 'passphrase' };
+  if (CONTROL.test(p)) return { problem: 'The passphrase contains control characters; type it again without them.', field: 'passphrase' };
+
+  return { args: { uses, expiresInSeconds, passphrase: p || null, roleIndex: d.roleIndex } };
+}
+
+/** The roles a link may give: not 0 (not on the participant list) nor 1 (banned). */
+export function linkRoles(roles: readonly RoomRoleView[]): RoomRoleView[] {
+  return roles.filter((r) => r.roleIndex > BANNED_ROLE);
+}
+
+// ---- a link's state in words ----
+
+export const LINK_STATE_TEXT: Record<JoinLinkView['state'], string> = { active: 'active', expired: 'expired', usedUp: 'used up', revoked: 'revoked' };
+
+export function usesText(l: Pick<JoinLinkView, 'maxUses' | 'usesLeft'>): string {
+  if (l.maxUses === null) return 'Unlimited uses';
+  const left = l.usesLeft ?? 0;
+  if (l.maxUses === 1) return left > 0 ? 'Single use, not used yet' : 'Single use, used';
+  return `${left} of ${l.maxUses} uses left`;
+}
+
+/** "45 minutes", "5 hours", "7 days": how long until `ms` from now, rounded for reading. */
+export function duration(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes < 60) return `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} ${hours === 1 ? 'hour' : 'hours'}`;
+  const days = Math.round(hours / 24);
+  return `${days} days`;
+}
+
+/** When the link stops working, relative to `now`; the screen puts the date beside it. */
+export function expiryText(l: Pick<JoinLinkView, 'expiresAt' | 'state'>, now: number): string {
+  if (l.expiresAt === null) return 'Never expires';
+  if (l.state === 'expired' || l.expiresAt <= now) return 'Expired';
+  return `Expires in ${duration(l.expiresAt - now)}`;
+}
+
+/** What the section shows about a link's options, e.g. for the one just made. */
+export function linkSummary(l: JoinLinkView, now: number): string {
+  return [usesText(l), expiryText(l, now), l.passphrase ? 'passphrase needed' : 'no passphrase', `joins as ${l.roleName}`].join(' · ');
+}
+
+/** Active links first (newest first), then the others newest first. */
+export function sortLinks(list: readonly JoinLinkView[]): JoinLinkView[] {
+  return [...list].sort((a, b) => Number(b.state === 'active') - Number(a.state === 'active') || b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+}
+
+// ---- a pasted link ----
+
+export type TypedLink = { link: JoinLink } | { problem: string };
+
+/** What was pasted in the join dialog, checked as the core will check it. */
+export function readTypedLink(text: string): TypedLink {
+  if (!text.trim()) return { problem: 'Paste the link you were given: it starts with mimi:// and has ?code= in it.' };
+  try {
+    return { link: parseJoinLink(text) };
+  } catch (e) {
+    if (e instanceof JoinLinkError) return { problem: e.message };
+    throw e;
+  }
+}
+
+/** The provider that hosts the link's room (the only thing the link says about it). */
+export function linkHost(roomUri: string): string {
+  try {
+    return parseMimiUri(roomUri).domain;
+  } catch {
+    return roomUri;
+  }
+}
+
+// ---- knocks ----
+
+export const KNOCK_NOTE_MAX = 1000;
+
+export function knockNoteProblem(note: string): string | undefined {
+  if (note.length > KNOCK_NOTE_MAX) return `The note can be at most ${KNOCK_NOTE_MAX} characters; shorten it and knock again.`;
+  if (CONTROL.test(note)) return 'The note contains control characters; remove them and knock again.';
+  return undefined;
+}
+
+/**
+ * Who knocked, or made a link: a person as everywhere else, a pseudonym shortened (the full URI
+ * goes in a title). Nobody vouches for who is behind a knocking pseudonym, so none is named.
+ */
+export function userLabel(uri: string, viewerDomain: string): { label: string; pseudonym: boolean } {
+  return isPseudonym(uri) ? { label: shortPseudonym(uri), pseudonym: true } : { label: who(uri, viewerDomain), pseudonym: false };
+}
+
+export const KNOCK_STATE_TEXT: Record<KnockView['state'], string> = { pending: 'waiting for your answer', admitted: 'admitted', declined: 'declined' };
+
+/** Pending knocks oldest first (the order they came in), then the answered ones newest first. */
+export function sortIncomingKnocks(list: readonly KnockView[]): KnockView[] {
+  const pending = list.filter((k) => k.state === 'pending').sort((a, b) => a.at - b.at);
+  const answered = list.filter((k) => k.state !== 'pending').sort((a, b) => b.at - a.at);
+  return [...pending, ...answered];
+}
+
+export function pendingKnocks(list: readonly KnockView[]): KnockView[] {
+  return list.filter((k) => k.state === 'pending');
+}
+
+/** A knocked-on room by its name once known, else by its provider. */
+export function knockRoomLabel(k: Pick<MyKnockView, 'roomName' | 'roomUri'>): string {
+  return k.roomName ? `“${k.roomName}”` : `the room on ${linkHost(k.roomUri)}`;
+}
+
+/** The knocker's side: where their knock is. */
+export function outgoingKnockText(k: MyKnockView): string {
+  const room = knockRoomLabel(k);
+  switch (k.state) {
+    case 'sending':
+      return `Sending your knock to the admins of ${room}…`;
+    case 'waiting':
+      return `Waiting for the admins of ${room}…`;
+    case 'admitted':
+      return `Admitted to ${room}.`;
+    case 'failed':
+      return `Could not knock: ${k.problem || 'the knock did not reach the room’s admins. Use the link again to knock once more.'}`;
+  }
+}
+
+/** Newest first: the knock just sent is on top. */
+export function sortOutgoingKnocks(list: readonly MyKnockView[]): MyKnockView[] {
+  return [...list].sort((a, b) => b.at - a.at);
+}

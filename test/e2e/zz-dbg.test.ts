@@ -1,0 +1,23 @@
+import { test } from 'node:test';
+import { openOnFakeCore, screenshot } from './browser.js';
+import { linksKnocksCore } from './links-knocks-fixture.js';
+test('dbg', async () => {
+  const fx = linksKnocksCore();
+  const s = await openOnFakeCore(fx.core, { width: 480, height: 860 });
+  const page = s.page;
+  await page.goto(s.bridge.url);
+  await page.getByTestId('room-list').waitFor();
+  const over = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  console.log('plain over', await over());
+  await screenshot(page, 'zz-480-plain');
+  await page.locator('[data-testid=room-item][data-room-name="Lunch"]').click();
+  console.log('room over', await over());
+  await screenshot(page, 'zz-480-room');
+  await page.getByTestId('toggle-settings').click();
+  await page.getByTestId('room-links').waitFor();
+  console.log('settings over', await over());
+  const wide = await page.evaluate(() => [...document.querySelectorAll('*')].filter((e) => e.getBoundingClientRect().right > 481).slice(0, 12).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+  console.log(wide.join('\n'));
+  await screenshot(page, 'zz-480-settings');
+  await s.close();
+});
