@@ -13,7 +13,7 @@ import { bytesEqual, fromUtf8, toHex, utf8 } from '../src-shared/bytes.js';
 import { parseMimiUriAs } from '../src-shared/identifiers.js';
 import { JOIN_TICKET_LIFETIME_MS, signJoinTicket, encodeJoinTicket, decodeJoinTicket, joinTicketProblem, type JoinTicket } from '../src-shared/join-ticket.js';
 import type { ApiErrorCode, JoinLinkInfo } from '../src-shared/provider-api.js';
-import { BANNED_ROLE_INDEX, checkChange } from '../src-shared/room-policy.js';
+import { BANNED_ROLE_INDEX, checkChange, joinCodeRoles } from '../src-shared/room-policy.js';
 import { roleOf, type RoomState } from '../src-shared/room-state.js';
 import { denialText } from '../src-shared/room-commit.js';
 import { TlsReader, TlsWriter } from '../src-shared/tls.js';
@@ -171,13 +171,6 @@ export class JoinLinks {
     return decodeState(row.room_state, 'stored room state');
   }
 
-  /** The roles a code may give under `state` (no_role's canUseJoinCode and its authorized changes from 0). */
-  static codeRoles(state: RoomState): number[] {
-    const none = state.policy.roles.find((r) => r.roleIndex === 0);
-    if (!none?.roleCapabilities.includes('canUseJoinCode')) return [];
-    return none.authorizedRoleChanges.filter((c) => c.fromRoleIndex === 0).flatMap((c) => c.targetRoleIndexes).filter((r) => r !== 0 && r !== BANNED_ROLE_INDEX);
-  }
-
   create(
     actingUser: string,
     roomUri: string,
@@ -185,7 +178,7 @@ export class JoinLinks {
   ): JoinLinkInfo {
     const state = this.state(roomUri);
     if (!this.store.isParticipant(roomUri, actingUser)) throw new ApiFailure('notMember', `${actingUser} is not a participant of ${roomUri}`);
-    const roles = JoinLinks.codeRoles(state);
+    const roles = joinCodeRoles(state.policy);
     if (roles.length === 0) {
       throw new ApiFailure('notAllowed', 'this room lets nobody join with a link: its no_role lacks canUseJoinCode (the cooperative preset). Rooms made as "administered" or "moderated" can have links.');
     }

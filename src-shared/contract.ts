@@ -99,6 +99,13 @@ export interface RoomSettingsView {
   canSendMessage: boolean;
   /** May report other participants to the room's hub (canReportAbuse). */
   canReportAbuse: boolean;
+  /**
+   * Join links: whether this account may make them here (the policy lets people join by code and
+   * its role holds canCreateJoinCode), and the roles a link may give (empty: the room takes no codes).
+   */
+  links: { canCreate: boolean; roles: number[] };
+  /** This room's knock link, when this device opened the room to knocks. */
+  knockLink?: string;
 }
 
 /** Room metadata to change; absent fields stay. `avatar` is an https URL or '' for none. */

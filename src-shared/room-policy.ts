@@ -283,8 +283,8 @@ export const COOPERATIVE_ROOM_POLICY: RoomPolicy = {
 // join code the admins made joins as an ordinary user (no_role holds canUseJoinCode, 0 -> 2). The
 // preset for rooms that people join by link (docs/join-links.md).
 const ADMINISTERED_ORDINARY: readonly CapabilityName[] = COOPERATIVE_ORDINARY.filter((c) => c !== 'canAddParticipant' && c !== 'canRemoveParticipant' && !c.startsWith('canChangeRoom'));
-const ADMINISTERED_ADMIN: readonly CapabilityName[] = [
-  ...ADMINISTERED_ORDINARY.filter((c) => c !== 'canEditOwnTopic'),
+/** What the draft's administrators and moderators hold beyond their users (the same list in both presets). */
+const MODERATION: readonly CapabilityName[] = [
   'canAddParticipant',
   'canRemoveParticipant',
   'canBan',
@@ -297,6 +297,10 @@ const ADMINISTERED_ADMIN: readonly CapabilityName[] = [
   'canDeleteOtherMessage',
   'canEditOwnTopic',
   'canEditOtherTopic',
+];
+const ADMINISTERED_ADMIN: readonly CapabilityName[] = [
+  ...ADMINISTERED_ORDINARY.filter((c) => c !== 'canEditOwnTopic'),
+  ...MODERATION,
   'canChangeRoomDescription',
   'canChangeRoomName',
   'canChangeRoomAvatar',
@@ -381,18 +385,7 @@ const MODERATED_SPEAKER: readonly CapabilityName[] = [
 ];
 const MODERATED_MODERATOR: readonly CapabilityName[] = [
   ...MODERATED_SPEAKER,
-  'canAddParticipant',
-  'canRemoveParticipant',
-  'canBan',
-  'canUnBan',
-  'canKick',
-  'canChangeUserRole',
-  'canCreateJoinCode',
-  'canDeleteJoinCode',
-  'canDeleteOtherReaction',
-  'canDeleteOtherMessage',
-  'canEditOwnTopic',
-  'canEditOtherTopic',
+  ...MODERATION,
   'canChangeRoomName',
   'canChangeRoomAvatar',
   'canChangeRoomSubject',
@@ -494,6 +487,16 @@ export type RoomChange =
   | { kind: 'changeMetadata'; fields: readonly MetadataField[] }
   /** Any capability whose holder needs nothing more than holding it (not the membership ones above). */
   | { kind: 'use'; capability: CapabilityName };
+
+/**
+ * The roles a join code may give under `policy`: those no_role's authorized role changes allow from
+ * 0, if no_role holds canUseJoinCode at all (the cooperative preset's does not). Docs: join-links.md.
+ */
+export function joinCodeRoles(policy: RoomPolicy): number[] {
+  const none = policy.roles.find((r) => r.roleIndex === 0);
+  if (!none?.roleCapabilities.includes('canUseJoinCode')) return [];
+  return none.authorizedRoleChanges.filter((c) => c.fromRoleIndex === 0).flatMap((c) => c.targetRoleIndexes).filter((r) => r !== 0 && r !== BANNED_ROLE_INDEX);
+}
 
 export type CheckResult = { ok: true } | { ok: false; denied: CapabilityName; reason: string };
 

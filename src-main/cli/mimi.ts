@@ -40,8 +40,10 @@ const USAGE = `usage:
   mimi content encode FILE.json          write deterministic CBOR to stdout
   mimi --profile DIR register --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
   mimi --profile DIR login    --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
-  mimi --profile DIR create-room NAME [--preset cooperative|moderated] [--minimal-metadata]   prints the room URI
-                          --minimal-metadata: members appear as pseudonyms; identities are verified inside
+  mimi --profile DIR create-room NAME [--preset cooperative|moderated|administered] [--minimal-metadata]
+                          prints the room URI; administered: only admins add people, anyone with a
+                          join link joins; --minimal-metadata: members appear as pseudonyms, identities
+                          are verified inside
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
@@ -439,6 +441,10 @@ function connectionRequestsCommand(p: Parsed, args: string[]): Promise<void> {
 function joinCommand(p: Parsed, args: string[]): Promise<void> {
   arity(args, 1, 'join');
   const target = joinTarget(args[0]);
+  // Neither a link (it has ?code=) nor a room URI: nothing to try, and no profile to open for it.
+  if (target.kind === 'room' && !parseMimiUriAs('room', target.roomUri)) {
+    throw new UsageError(`join takes a join link (mimi://a.example/r/…?code=…) or a room URI (mimi://a.example/r/…); "${oneLine(args[0])}" is neither`);
+  }
   if (target.kind === 'room') {
     if (p.flags.has('passphrase') || p.flags.has('as-pseudonym')) throw new UsageError('--passphrase and --as-pseudonym go with a join link (mimi://…?code=…), not with a room URI');
     return withProfile(p, async (profile) => {
@@ -470,6 +476,8 @@ function linkCommand(p: Parsed, args: string[]): Promise<void> {
     if (uses !== undefined) linkArgs.uses = parseUses(uses);
     if (expires !== undefined) linkArgs.expiresInSeconds = parseDuration(expires);
     if (passphrase !== undefined) linkArgs.passphrase = checkNewPassphrase(passphrase);
+    // Roles 0 (no role) and 1 (banned) are never a way in, whatever the room: refused before anything opens.
+    if (role !== undefined && /^\d{1,5}$/.test(role) && Number(role) < 2) throw new UsageError(`--role ${role}: a link cannot give role 0 (no role) or 1 (banned); give a role from 2 up, or its name (mimi room-state ROOM lists them)`);
     return withProfile(p, async (profile) => {
       const roomUri = profile.resolveRoom(room);
       if (role !== undefined) linkArgs.roleIndex = resolveRoleArg(role, profile.roomSettings(roomUri).roles);

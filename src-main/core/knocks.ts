@@ -9,7 +9,7 @@
 import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
 import { CoreError, type KnockRoomView, type KnocksView, type KnockView, type MyKnockView } from '../../src-shared/contract.js';
 import type { MimiContent } from '../../src-shared/content.js';
-import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
+import { displayUser, parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { findKnock, knockContent, MAX_KNOCK_NOTE, type Knock } from '../../src-shared/knock.js';
 import { checkChange } from '../../src-shared/room-policy.js';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import { JoinLinks } from './join-links.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { PseudonymPool } from './pseudonym-pool.js';
+import { PASSED_THROUGH } from './room-reads.js';
 
 interface StoredKnock extends KnockView {
   knocker: string;
@@ -108,6 +109,8 @@ export class Knocks {
     };
     try {
       if (!target) throw new CoreError('invalidArgument', 'The link opened a room that is not a knock room; nothing was sent.');
+      const there = this.ctx.db.getRoom(target);
+      if (there && !there.left) throw new CoreError('invalidArgument', `You are already in ${there.name || target}; there is nothing to knock for.`);
       // A pseudonym is added with KeyPackages of its own (connection-only: its provider vouches
       // for them by the upload, as for a connection request); a real user is claimed as usual.
       let keyPackages: Uint8Array[] = [];
@@ -127,7 +130,9 @@ export class Knocks {
       set({ state: 'failed', problem: toCoreError(e, 'Could not knock').message });
       throw toCoreError(e, 'Could not knock');
     } finally {
-      // Leave at once: the knock room is for the admins (the hub removes knockers who stay).
+      // Leave at once: the knock room is for the admins (the hub removes knockers who stay). It
+      // is not one of this account's rooms, so it stays out of the room list.
+      this.ctx.db.setMeta(`${PASSED_THROUGH}${link.roomUri}`, '1');
       await this.membership.leaveRoom(link.roomUri).catch(() => undefined);
     }
     return this.list();
@@ -195,6 +200,11 @@ export class Knocks {
 
   async admit(id: string): Promise<KnocksView> {
     const k = this.pending(id);
+    if (this.ctx.sessions.get(k.roomUri).members().some((m) => (m.pseudonym?.userPseudonym ?? userOfDevice(m.identity)) === k.knocker)) {
+      // Added meanwhile (by another admin, or by hand): nothing left to do.
+      this.mark(id, { state: 'admitted', problem: undefined });
+      return this.list();
+    }
     try {
       if (parseMimiUriAs('pseudonym', k.knocker)) {
         if (k.keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayUser(k.knocker)} sent no KeyPackages; they can knock again.`);

@@ -79,6 +79,8 @@ export class Membership {
     const { config, client, sessions } = this.ctx;
     const userUri = userArg(config.domain, user);
     this.reads.roomView(roomUri); // throws roomUnknown
+    // Someone already here has nothing to be added with (MLS would refuse a second Add of a client).
+    if (devicesOf(sessions.get(roomUri), userUri).length > 0) throw new CoreError('invalidArgument', `${displayUser(userUri)} is already in this room.`);
     // Refuse before any KeyPackage is spent if our role may not add them.
     this.precheckAdd(roomUri, userUri);
     // Where this account is a pseudonym, it claims as that pseudonym: the target's provider

@@ -7,6 +7,9 @@ import type { ProfileContext } from './context.js';
 import { activeUsers, myUser, roomStateOf } from './group-sessions.js';
 import { messageText, toView } from './message-view.js';
 
+/** Meta key prefix of rooms this device only passed through (a knock room it knocked in). */
+export const PASSED_THROUGH = 'passedThrough:';
+
 export class RoomReads {
   constructor(private readonly ctx: ProfileContext) {}
 
@@ -40,7 +43,11 @@ export class RoomReads {
   }
 
   rooms(): RoomView[] {
-    return this.ctx.db.listRooms().map((r) => this.roomView(r.roomUri));
+    // A knock room a knocker passed through is plumbing (knocks.ts): not one of its rooms.
+    return this.ctx.db
+      .listRooms()
+      .filter((r) => !(r.left && this.ctx.db.getMeta(`${PASSED_THROUGH}${r.roomUri}`)))
+      .map((r) => this.roomView(r.roomUri));
   }
 
   page(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {

@@ -41,7 +41,10 @@ export class RoomStateActions {
     const room = this.ctx.db.getRoom(roomUri);
     if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     const s = this.ctx.sessions.get(roomUri);
-    return roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.me(roomUri), room.left ? new Set() : activeUsers(s), room.left ? new Map() : memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
+    const view = roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.me(roomUri), room.left ? new Set() : activeUsers(s), room.left ? new Map() : memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
+    // The knock room this device made for the room (knocks.ts keeps it).
+    const knock = this.ctx.db.getMeta(`knockRoom:${roomUri}`);
+    return knock ? { ...view, knockLink: (JSON.parse(knock) as { link: string }).link } : view;
   }
 
   /** The room state as JSON (for `mimi room-state`), with the encoded components. */

@@ -8,6 +8,7 @@ import { fromUtf8, toHex, utf8 } from '../../src-shared/bytes.js';
 import {
   BANNED_ROLE_INDEX,
   checkChange,
+  joinCodeRoles,
   NO_ROLE_INDEX,
   POLICY_PRESETS,
   type PolicyPresetName,
@@ -147,6 +148,7 @@ export function roomSettingsView(
       canAddParticipant: false,
       canSendMessage: true,
       canReportAbuse: true,
+      links: { canCreate: false, roles: [] },
     };
   }
   const ok = (change: RoomChange): boolean => checkChange(state.policy, state.participants, me, change, { activeUsers }).ok;
@@ -188,6 +190,7 @@ export function roomSettingsView(
     canAddParticipant: ok({ kind: 'addParticipant', user: 'mimi://invalid/u/candidate', role: added }),
     canSendMessage: ok({ kind: 'sendMessage' }),
     canReportAbuse: ok({ kind: 'use', capability: 'canReportAbuse' }),
+    links: { canCreate: joinCodeRoles(state.policy).length > 0 && ok({ kind: 'use', capability: 'canCreateJoinCode' }), roles: joinCodeRoles(state.policy) },
   };
 }
 

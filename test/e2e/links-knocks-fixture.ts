@@ -165,6 +165,8 @@ export function linksKnocksCore() {
       canAddParticipant: admin,
       canSendMessage: true,
       canReportAbuse: false,
+      // The fake core lets every member try (it refuses in Announcements itself): the UI shows the core's word.
+      links: { canCreate: true, roles: [2, 3, 4] },
     };
   };
 

@@ -223,7 +223,23 @@ test('alice makes a link with options; it shows as text and as a QR code that sc
   assert.equal(await mine.getByTestId('link-show').getAttribute('aria-expanded'), 'true');
   assert.equal(await mine.getByTestId('link-text').inputValue(), joinLink);
   assert.equal(await mine.getByRole('img', { name: 'QR code for the link to Lunch' }).count(), 1);
-  await mine.getByTestId('link-show').click();
+  // Copying can fail (no permission, say): the link is then selected and the message says which keys copy it.
+  await page.evaluate(() => {
+    navigator.clipboard.writeText = () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
+  });
+  await mine.getByTestId('link-copy').click();
+  const copyError = mine.getByTestId('link-copy-error');
+  await copyError.waitFor();
+  assert.equal(await copyError.innerText(), 'Couldn’t copy it for you. The link is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
+  assert.equal(await mine.getByTestId('link-copied').innerText(), '');
+  const selected = await mine.getByTestId('link-text').evaluate((el) => {
+    const t = el as HTMLTextAreaElement;
+    return document.activeElement === t && t.value.slice(t.selectionStart, t.selectionEnd);
+  });
+  assert.equal(selected, joinLink, 'the whole link is selected, with the focus on it');
+  await page.reload();
+  await openSettings(page, 'Lunch');
+  await linkRow(page, newId).getByTestId('link-show').waitFor();
   assert.deepEqual(problems, []);
 });
 

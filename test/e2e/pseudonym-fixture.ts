@@ -184,6 +184,7 @@ export function pseudonymCore() {
       canAddParticipant: true,
       canSendMessage: true,
       canReportAbuse: false,
+      links: { canCreate: false, roles: [] },
     };
   };
   const refuse = async (): Promise<never> => {

@@ -96,6 +96,7 @@ function fakeCore() {
     canAddParticipant: true,
     canSendMessage: true,
     canReportAbuse: mayReport(),
+    links: { canCreate: false, roles: [] },
   });
   const lunch = (): RoomView => ({
     roomUri: LUNCH,
@@ -526,7 +527,7 @@ test('creating a room: the policy preset is picked in the form (cooperative by d
   await page.getByTestId('new-room').click();
   const preset = page.getByLabel('Who can do what', { exact: true });
   assert.equal(await preset.inputValue(), 'cooperative');
-  assert.deepEqual(await preset.locator('option').allInnerTexts(), ['Cooperative (default)', 'Moderated']);
+  assert.deepEqual(await preset.locator('option').allInnerTexts(), ['Cooperative (default)', 'Moderated', 'Administered, with invite links']);
   await page.getByLabel('Room name', { exact: true }).fill('Board');
   await preset.selectOption({ label: 'Moderated' });
   assert.match(await page.locator('#new-room-preset-hint').innerText(), /moderators can mute, kick or ban/);

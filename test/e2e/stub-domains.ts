@@ -136,6 +136,7 @@ export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | 
       canAddParticipant: true,
       canSendMessage: true,
       canReportAbuse: true,
+      links: { canCreate: false, roles: [] },
     };
   };
   const refuse = async (): Promise<RoomSettingsView> => {

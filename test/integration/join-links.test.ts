@@ -136,6 +136,20 @@ test('the role a link gives: a moderated room’s link for attendees', async () 
   await waitFor(() => listed(alice, r).some(([u, role]) => u === bob.config.userUri && role === 3), 'bob listed as attendee');
 });
 
+test('joining under a pseudonym: the list names only the pseudonym, and the members verify who it is', async () => {
+  const r = (await alice.createRoom('Masked ball', 'administered')).roomUri;
+  const made = await alice.createJoinLink(r, {});
+  await dave.refillPseudonyms(2);
+  await dave.joinByLink(made.link!, { asPseudonym: true });
+  const mine = dave.pseudonymPool().pseudonyms.find((p) => p.rooms.some((x) => x.roomUri === r));
+  assert.ok(mine, "the room is on the pseudonym's line in dave's pool");
+  await waitFor(() => listed(alice, r).some(([u, role]) => u === mine.userPseudonym && role === 2), 'the pseudonym listed as ordinary user');
+  assert.equal(listed(alice, r).some(([u]) => u === dave.config.userUri), false);
+  // dave's identity link (published right after joining) tells alice who it is.
+  await waitFor(() => alice.roomSettings(r).participants.find((p) => p.user === mine.userPseudonym)?.identity?.verified === true, 'alice verifies dave behind the pseudonym');
+  assert.equal(alice.roomSettings(r).participants.find((p) => p.user === mine.userPseudonym)!.identity!.user, dave.config.userUri);
+});
+
 test('a banned user is refused even with a valid link', async () => {
   const r = (await alice.createRoom('No erin', 'administered')).roomUri;
   await alice.ban(r, erin.config.userUri);

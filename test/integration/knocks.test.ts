@@ -80,6 +80,7 @@ test('a user of the follower knocks with a note and leaves; the admin admits him
   // The knock is nowhere in the knock room's timeline, and dave has left it.
   assert.equal(alice.page(knockRoom, null, 50).length, 0);
   await waitFor(() => !inside(alice).session(knockRoom).members().some((m) => m.identity.includes('/d/dave/')), "dave's leaf is gone from the knock room");
+  assert.equal(dave.rooms().some((r) => r.roomUri === knockRoom), false, 'the knock room is not in the knocker’s room list');
 
   await alice.admitKnock(k.id);
   await waitFor(() => dave.rooms().some((r) => r.roomUri === room), 'dave has the room (the Welcome came)');

@@ -36,6 +36,7 @@ function view(participants: RoomMemberView[], over: Partial<RoomSettingsView> = 
     canAddParticipant: true,
     canSendMessage: true,
     canReportAbuse: false,
+    links: { canCreate: false, roles: [] },
     ...over,
   };
 }

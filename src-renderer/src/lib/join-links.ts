@@ -99,9 +99,12 @@ export function linkArgsFromDraft(d: LinkDraft): { args: JoinLinkArgs } | { prob
   return { args: { uses, expiresInSeconds, passphrase: p || null, roleIndex: d.roleIndex } };
 }
 
-/** The roles a link may give: not 0 (not on the participant list) nor 1 (banned). */
-export function linkRoles(roles: readonly RoomRoleView[]): RoomRoleView[] {
-  return roles.filter((r) => r.roleIndex > BANNED_ROLE);
+/**
+ * The roles a link may give: those the room policy lets a code give (`allowed`, from the core's
+ * settings view), never 0 (not on the participant list) nor 1 (banned).
+ */
+export function linkRoles(roles: readonly RoomRoleView[], allowed: readonly number[]): RoomRoleView[] {
+  return roles.filter((r) => r.roleIndex > BANNED_ROLE && allowed.includes(r.roleIndex));
 }
 
 // ---- a link's state in words ----

@@ -132,6 +132,7 @@ export const useAppStore = defineStore('app', () => {
     const open = accounts.list.flatMap((a) => (rooms.selected[a.id] ? [{ accountId: a.id, roomUri: rooms.selected[a.id]! }] : []));
     await messages.resync(open);
     await useRoomSettingsStore().resync();
+    await useLinksStore().resync();
   }
 
   async function init(): Promise<void> {

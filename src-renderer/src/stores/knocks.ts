@@ -40,6 +40,11 @@ export const useKnocksStore = defineStore('knocks', () => {
     apply(accountId, await api().knocks.list(accountId));
   }
 
+  /** Whether this account set up knocking on any room this session (its knocks will show up here). */
+  function hasKnockRoom(accountId: string | undefined): boolean {
+    return !!accountId && Object.keys(knockRooms.value).some((key) => isKeyOfAccount(key, accountId));
+  }
+
   function knockRoomOf(accountId: string, roomUri: string): KnockRoomView | undefined {
     return knockRooms.value[roomKey(accountId, roomUri)];
   }
@@ -75,5 +80,5 @@ export const useKnocksStore = defineStore('knocks', () => {
     for (const key of Object.keys(dismissed.value)) if (isKeyOfAccount(key, accountId)) delete dismissed.value[key];
   }
 
-  return { byAccount, knockRooms, open, dismissed, of, waiting, apply, load, knockRoomOf, knockRoom, knock, answer, dismiss, isDismissed, forget };
+  return { byAccount, knockRooms, open, dismissed, of, waiting, apply, load, hasKnockRoom, knockRoomOf, knockRoom, knock, answer, dismiss, isDismissed, forget };
 });

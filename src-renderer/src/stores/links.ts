@@ -84,11 +84,21 @@ export const useLinksStore = defineStore('links', () => {
     dialog.value = null;
   }
 
+  /** After missing events (the bridge reconnected): reload every room's list on screen or seen. */
+  async function resync(): Promise<void> {
+    await Promise.all(
+      Object.keys(byRoom.value).map((key) => {
+        const [accountId, roomUri] = key.split('\n');
+        return load(accountId, roomUri).catch(() => undefined);
+      }),
+    );
+  }
+
   function forget(accountId: string): void {
     for (const key of Object.keys(byRoom.value)) if (isKeyOfAccount(key, accountId)) delete byRoom.value[key];
     for (const key of Object.keys(made.value)) if (isKeyOfAccount(key, accountId)) delete made.value[key];
     for (const key of [...appliedSeq.keys()]) if (isKeyOfAccount(key, accountId)) appliedSeq.delete(key);
   }
 
-  return { byRoom, made, dialog, of, madeFor, load, create, revoke, join, openDialog, closeDialog, forget };
+  return { byRoom, made, dialog, of, madeFor, load, create, revoke, join, openDialog, closeDialog, resync, forget };
 });
