@@ -31,7 +31,7 @@ import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
 import type { JoinLinkInfo, JoinByCodeResponse } from '../src-shared/provider-api.js';
 import { decodeJoinTicket, encodeJoinTicket } from '../src-shared/join-ticket.js';
-import type { JoinLinks, JoinTicketRequest } from './join-links.js';
+import type { JoinLinks, JoinLinksRequest, JoinTicketRequest } from './join-links.js';
 
 export interface ClientApiServices {
   accounts: Accounts;
@@ -49,6 +49,10 @@ export interface ClientApiServices {
   };
   /** Join links of rooms hosted here (join-links.ts). */
   joinLinks?: JoinLinks;
+  /** Links of rooms hosted elsewhere, made, listed and revoked at their hub (`/joinLinks`). */
+  remoteJoinLinks?: {
+    ask(roomUri: string, req: JoinLinksRequest): Promise<JoinLinkInfo[]>;
+  };
   /** Admission tickets from the hubs of rooms hosted elsewhere (`/joinTicket`). */
   remoteJoinTickets?: {
     fetch(roomUri: string, req: JoinTicketRequest): Promise<Uint8Array>;
@@ -149,10 +153,19 @@ export function clientApiRouter(svc: ClientApiServices): Router {
   const auth = (ctx: RouteContext): Actor => accounts.authenticate(ctx.req.headers.authorization);
   const ok = (body: unknown, status = 200) => ({ status, body });
 
-  const links = (roomUri: string): JoinLinks => {
-    if (follower.isRemote(roomUri)) throw new ApiFailure('notAllowed', `links of ${roomUri} are made at its hub, ${parseMimiUri(roomUri).domain}; this provider cannot make them for you yet`);
+  /** A link request for a room hosted here, or at its hub elsewhere (where our member asks through us). */
+  const linkAction = async (roomUri: string, req: JoinLinksRequest): Promise<JoinLinkInfo[]> => {
+    if (follower.isRemote(roomUri)) {
+      if (!svc.remoteJoinLinks) throw federationOff('Links of a room hosted elsewhere');
+      return svc.remoteJoinLinks.ask(roomUri, req);
+    }
     if (!svc.joinLinks) throw new ApiFailure('notAllowed', 'this provider does not offer join links');
-    return svc.joinLinks;
+    const l = svc.joinLinks;
+    if (req.action === 'create') {
+      const { action: _a, actingUser, ...o } = req;
+      return [l.create(actingUser, roomUri, o)];
+    }
+    return req.action === 'list' ? l.list(req.actingUser, roomUri) : l.revoke(req.actingUser, roomUri, req.id);
   };
   /**
    * A code traded for the hub's ticket and the room's GroupInfo: at our own hub directly, or at
@@ -277,23 +290,23 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const as = asPseudonymOf(o);
       const actingUser = as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as);
       const opt = (k: string, o2: { min: number; max: number }) => (o[k] === undefined || o[k] === null ? undefined : int(o, k, o2));
-      return ok(
-        links(roomUri).create(actingUser, roomUri, {
-          codeHash: b64(o, 'codeHash'),
-          roleIndex: opt('roleIndex', { min: 2, max: 65535 }),
-          maxUses: opt('maxUses', { min: 1, max: 100000 }),
-          expiresInSeconds: opt('expiresInSeconds', { min: 60, max: 366 * 86400 }),
-          passphrase: o.passphrase === undefined || o.passphrase === null ? undefined : str(o, 'passphrase', { min: 4, max: 200 }),
-          knockFor: o.knockFor === undefined || o.knockFor === null ? undefined : str(o, 'knockFor', { max: 512 }),
-        }) satisfies JoinLinkInfo,
-        201,
-      );
+      const [made] = await linkAction(roomUri, {
+        action: 'create',
+        actingUser,
+        codeHash: b64(o, 'codeHash'),
+        roleIndex: opt('roleIndex', { min: 2, max: 65535 }),
+        maxUses: opt('maxUses', { min: 1, max: 100000 }),
+        expiresInSeconds: opt('expiresInSeconds', { min: 60, max: 366 * 86400 }),
+        passphrase: o.passphrase === undefined || o.passphrase === null ? undefined : str(o, 'passphrase', { min: 4, max: 200 }),
+        knockFor: o.knockFor === undefined || o.knockFor === null ? undefined : str(o, 'knockFor', { max: 512 }),
+      });
+      return ok(made satisfies JoinLinkInfo, 201);
     })
-    .route(ROUTES.listLinks, (ctx) => {
+    .route(ROUTES.listLinks, async (ctx) => {
       const actor = auth(ctx);
       const as = ctx.url.searchParams.get('asPseudonym');
       const roomUri = ctx.params.roomId;
-      return ok({ links: links(roomUri).list(as === null ? actor.userUri : pseudonyms().actingAs(actor, as), roomUri) });
+      return ok({ links: await linkAction(roomUri, { action: 'list', actingUser: as === null ? actor.userUri : pseudonyms().actingAs(actor, as) }) });
     })
     .route(ROUTES.revokeLink, async (ctx) => {
       const actor = auth(ctx);
@@ -301,7 +314,7 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       onlyFields(o, ['id', 'asPseudonym']);
       const as = asPseudonymOf(o);
       const roomUri = ctx.params.roomId;
-      return ok({ links: links(roomUri).revoke(as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as), roomUri, str(o, 'id', { max: 64 })) });
+      return ok({ links: await linkAction(roomUri, { action: 'revoke', actingUser: as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as), id: str(o, 'id', { max: 64 }) }) });
     })
     .route(ROUTES.joinByCode, async (ctx) => {
       const actor = auth(ctx);

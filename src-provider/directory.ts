@@ -21,6 +21,8 @@ export const MIMI_ENDPOINTS = {
   proxyDownload: '/proxyDownload/{downloadUrl}',
   // Private use (docs/join-links.md): a join link's code traded for the hub's admission ticket.
   joinTicket: '/joinTicket/{roomId}',
+  // Private use: a follower's member makes, lists and revokes a hosted room's links.
+  joinLinks: '/joinLinks/{roomId}',
 } as const;
 
 export type MimiDirectory = Record<keyof typeof MIMI_ENDPOINTS, string>;

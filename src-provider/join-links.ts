@@ -455,3 +455,161 @@ export function ticketFromResponse(hub: string, body: Uint8Array): Uint8Array {
   if (res.status === 'success') return res.ticket;
   throw new TicketRefused(res.status, `${hub}: ${res.reason || res.status}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The private-use S2S endpoint /joinLinks/{roomId}: a follower's member makes, lists and revokes
+// the links of a room hosted here (docs/join-links.md). The peer speaks for its own users only.
+//
+//   struct {
+//     uint8 action;                   /* 1 create, 2 list, 3 revoke */
+//     opaque acting_user<V>;          /* a user or user pseudonym of the requesting provider */
+//     select (action) {
+//       case create:
+//         opaque code_hash<V>;
+//         uint16 role_index;          /* 0: the room's default for links */
+//         uint32 max_uses;            /* 0: any number */
+//         uint32 expires_in_seconds;  /* 0: never */
+//         opaque passphrase<V>;       /* UTF-8, empty when none */
+//         opaque knock_for<V>;        /* empty unless a knock room's link */
+//       case revoke:
+//         opaque id<V>;
+//       case list:
+//         struct {};
+//     };
+//   } JoinLinksRequest;
+//
+//   struct {
+//     opaque id<V>; uint16 role_index; uint32 max_uses; uint32 uses; uint64 expires_at;
+//     uint8 passphrase; opaque knock_for<V>; opaque created_by<V>; uint64 created_at; uint64 revoked_at;
+//   } JoinLinkEntry;                  /* 0 for "none" in max_uses, expires_at and revoked_at */
+//
+//   struct {
+//     uint8 status;                   /* 1 success, 2 notAllowed, 3 noSuchRoom, 4 notMember, 5 badRequest, 6 notFound */
+//     opaque reason<V>;
+//     JoinLinkEntry links<V>;         /* create: the new link; list and revoke: all of the room's */
+//   } JoinLinksResponse;
+
+export type JoinLinksRequest =
+  | { action: 'create'; actingUser: string; codeHash: Uint8Array; roleIndex?: number; maxUses?: number; expiresInSeconds?: number; passphrase?: string; knockFor?: string }
+  | { action: 'list'; actingUser: string }
+  | { action: 'revoke'; actingUser: string; id: string };
+
+const ACTIONS = { create: 1, list: 2, revoke: 3 } as const;
+const LINKS_STATUS: Record<string, number> = { success: 1, notAllowed: 2, roomUnknown: 3, notMember: 4, badRequest: 5, notFound: 6 };
+
+export function encodeJoinLinksRequest(r: JoinLinksRequest): Uint8Array {
+  const w = new TlsWriter().u8(ACTIONS[r.action]).opaqueV(utf8(r.actingUser));
+  if (r.action === 'create') {
+    w.opaqueV(r.codeHash).u16(r.roleIndex ?? 0).u32(r.maxUses ?? 0).u32(r.expiresInSeconds ?? 0).opaqueV(utf8(r.passphrase ?? '')).opaqueV(utf8(r.knockFor ?? ''));
+  } else if (r.action === 'revoke') w.opaqueV(utf8(r.id));
+  return w.finish();
+}
+
+export function decodeJoinLinksRequest(b: Uint8Array): JoinLinksRequest {
+  const r = new TlsReader(b);
+  const action = r.u8();
+  const actingUser = fromUtf8(r.opaqueV());
+  let out: JoinLinksRequest;
+  if (action === ACTIONS.create) {
+    const codeHash = r.opaqueV();
+    const roleIndex = r.u16();
+    const maxUses = r.u32();
+    const expiresInSeconds = r.u32();
+    const passphrase = fromUtf8(r.opaqueV());
+    const knockFor = fromUtf8(r.opaqueV());
+    out = {
+      action: 'create',
+      actingUser,
+      codeHash,
+      ...(roleIndex ? { roleIndex } : {}),
+      ...(maxUses ? { maxUses } : {}),
+      ...(expiresInSeconds ? { expiresInSeconds } : {}),
+      ...(passphrase ? { passphrase } : {}),
+      ...(knockFor ? { knockFor } : {}),
+    };
+  } else if (action === ACTIONS.list) out = { action: 'list', actingUser };
+  else if (action === ACTIONS.revoke) out = { action: 'revoke', actingUser, id: fromUtf8(r.opaqueV()) };
+  else throw new Error(`unknown action ${action}`);
+  r.done();
+  return out;
+}
+
+function writeEntry(w: TlsWriter, l: JoinLinkInfo): void {
+  w.opaqueV(utf8(l.id)).u16(l.roleIndex).u32(l.maxUses ?? 0).u32(l.uses).u64(BigInt(l.expiresAt ?? 0)).u8(l.passphrase ? 1 : 0);
+  w.opaqueV(utf8(l.knockFor ?? '')).opaqueV(utf8(l.createdBy)).u64(BigInt(l.createdAt)).u64(BigInt(l.revokedAt ?? 0));
+}
+
+function readEntry(r: TlsReader, roomUri: string): JoinLinkInfo {
+  const id = fromUtf8(r.opaqueV());
+  const roleIndex = r.u16();
+  const maxUses = r.u32();
+  const uses = r.u32();
+  const expiresAt = Number(r.u64());
+  const passphrase = r.u8() === 1;
+  const knockFor = fromUtf8(r.opaqueV());
+  const createdBy = fromUtf8(r.opaqueV());
+  const createdAt = Number(r.u64());
+  const revokedAt = Number(r.u64());
+  return {
+    id,
+    roomUri,
+    roleIndex,
+    maxUses: maxUses || null,
+    uses,
+    expiresAt: expiresAt || null,
+    passphrase,
+    ...(knockFor ? { knockFor } : {}),
+    createdBy,
+    createdAt,
+    revokedAt: revokedAt || null,
+  };
+}
+
+export function encodeJoinLinksResponse(status: string, reason: string, links: readonly JoinLinkInfo[]): Uint8Array {
+  const list = new TlsWriter();
+  for (const l of links) writeEntry(list, l);
+  return new TlsWriter().u8(LINKS_STATUS[status] ?? LINKS_STATUS.notAllowed).opaqueV(utf8(reason)).opaqueV(list.finish()).finish();
+}
+
+/** The hub's answer, or its refusal as the ApiFailure it was. */
+export function decodeJoinLinksResponse(hub: string, roomUri: string, b: Uint8Array): JoinLinkInfo[] {
+  let status: number;
+  let reason: string;
+  const links: JoinLinkInfo[] = [];
+  try {
+    const r = new TlsReader(b);
+    status = r.u8();
+    reason = fromUtf8(r.opaqueV());
+    const list = new TlsReader(r.opaqueV());
+    r.done();
+    while (list.remaining > 0) links.push(readEntry(list, roomUri));
+  } catch (e) {
+    throw new ApiFailure('internal', `hub ${hub} sent an unusable JoinLinksResponse: ${(e as Error).message}`, { status: 502 });
+  }
+  if (status === LINKS_STATUS.success) return links;
+  const code = (Object.entries(LINKS_STATUS).find(([, v]) => v === status)?.[0] ?? 'notAllowed') as ApiErrorCode;
+  throw new ApiFailure(code, `${hub}: ${reason}`);
+}
+
+/** Serve /joinLinks/{roomId} for `peer`. */
+export function serveJoinLinks(links: JoinLinks, peer: string, roomId: string, body: Uint8Array): Uint8Array {
+  let req: JoinLinksRequest;
+  try {
+    req = decodeJoinLinksRequest(body);
+  } catch (e) {
+    throw badRequest(`JoinLinksRequest is malformed: ${(e as Error).message}`);
+  }
+  const who = parseMimiUriAs('user', req.actingUser) ?? parseMimiUriAs('pseudonym', req.actingUser);
+  if (!who || who.domain !== peer) return encodeJoinLinksResponse('notAllowed', `the acting user must be a user or pseudonym of ${peer}`, []);
+  try {
+    if (req.action === 'create') {
+      const { action: _a, actingUser, ...o } = req;
+      return encodeJoinLinksResponse('success', '', [links.create(actingUser, roomId, o)]);
+    }
+    if (req.action === 'list') return encodeJoinLinksResponse('success', '', links.list(req.actingUser, roomId));
+    return encodeJoinLinksResponse('success', '', links.revoke(req.actingUser, roomId, req.id));
+  } catch (e) {
+    if (e instanceof ApiFailure && e.code !== 'internal') return encodeJoinLinksResponse(e.code, e.message, []);
+    throw e;
+  }
+}

@@ -31,7 +31,7 @@ import { ensureProviderIdentity } from './federation/provider-identity.js';
 import { SeenLog } from './federation/seen-log.js';
 import { readBody, sendError, sendJson } from './http.js';
 import { Hub } from './hub.js';
-import { encodeJoinTicketRequest, JoinLinks, serveJoinTicket, ticketFromResponse } from './join-links.js';
+import { decodeJoinLinksResponse, encodeJoinLinksRequest, encodeJoinTicketRequest, JoinLinks, serveJoinLinks, serveJoinTicket, ticketFromResponse } from './join-links.js';
 import { KeyPackages } from './key-packages.js';
 import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.js';
 import { PushHub } from './push.js';
@@ -269,6 +269,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
               updateConsent: (peer, param, body) => consent.serveUpdate(peer, param, body),
               identifierQuery: (peer, param, body) => directorySearch.serve(peer, param, body),
               joinTicket: (peer, param, body) => ({ status: 200, body: serveJoinTicket(joinLinks, peer, param, body) }),
+              joinLinks: (peer, param, body) => {
+                if (!hub.hosts(param)) throw new ApiFailure('roomUnknown', `${param} is not hosted by ${opts.domain}`);
+                return { status: 200, body: serveJoinLinks(joinLinks, peer, param, body) };
+              },
             },
           }));
   let url = '';
@@ -290,6 +294,18 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
           throw peerFailure(e, `a join ticket for ${roomUri}`);
         }
         return ticketFromResponse(hub, body);
+      },
+    },
+    remoteJoinLinks: {
+      ask: async (roomUri, req) => {
+        const hub = parseMimiUri(roomUri).domain;
+        let body: Uint8Array;
+        try {
+          body = (await peerClient.post(hub, 'joinLinks', roomUri, encodeJoinLinksRequest(req))).body;
+        } catch (e) {
+          throw peerFailure(e, `the links of ${roomUri}`);
+        }
+        return decodeJoinLinksResponse(hub, roomUri, body);
       },
     },
     consent,

@@ -257,6 +257,9 @@ export class Connections {
       db.putConnection({ id: roomUri, direction: 'incoming', peer: sender, verified: false, problem: `${check.reason}: ${check.detail}`, state: 'pending', at: Date.now() });
     }
     this.ctx.emit('connections', this.list());
+    // The bootstrap room came with its Welcome, so it may be in a room list already: it is plumbing
+    // from now on, and the list is sent again without it.
+    this.ctx.emit('rooms');
     return 'consumed';
   }
 

@@ -25,6 +25,7 @@ export const PEER_ENDPOINTS = [
   'identifierQuery',
   'reportAbuse',
   'joinTicket',
+  'joinLinks',
 ] as const;
 export type PeerEndpoint = (typeof PEER_ENDPOINTS)[number];
 

@@ -127,6 +127,31 @@ test('a revoked link is refused; links list with their state; only admins make l
   await assert.rejects(alice.createJoinLink(coop, {}), refusedWith('notAllowed', /canUseJoinCode/));
 });
 
+test("an admin at the follower makes, lists and revokes the links of the hub's room through his own provider", async () => {
+  const r = (await alice.createRoom('Two homes', 'administered')).roomUri;
+  await alice.addMember(r, bob.config.userUri);
+  await waitFor(() => bob.rooms().some((x) => x.roomUri === r), 'bob is in');
+  // An ordinary user may not make links, wherever he is.
+  await assert.rejects(bob.createJoinLink(r, {}), refusedWith('notAllowed', /canCreateJoinCode/));
+  await alice.setRole(r, bob.config.userUri, 3);
+  await waitFor(() => bob.roomSettings(r).myRoleIndex === 3, 'bob sees himself as group_admin');
+  const made = await bob.createJoinLink(r, { uses: 1 });
+  assert.equal(made.createdBy, bob.config.userUri);
+  assert.ok(made.link, 'the link text is on the device that made it');
+  assert.deepEqual((await alice.joinLinks(r)).map((l) => [l.id, l.createdBy, l.link === undefined]), [[made.id, bob.config.userUri, true]]);
+  await carol.joinByLink(made.link!);
+  await waitFor(() => listed(bob, r).some(([u]) => u === carol.config.userUri), 'bob sees carol listed');
+  const second = await bob.createJoinLink(r, {});
+  const after = await bob.revokeJoinLink(r, second.id);
+  assert.deepEqual(
+    after.map((l) => [l.id, l.state]),
+    [
+      [made.id, 'usedUp'],
+      [second.id, 'revoked'],
+    ],
+  );
+});
+
 test('the role a link gives: a moderated room’s link for attendees', async () => {
   const r = (await alice.createRoom('Lecture', 'moderated')).roomUri;
   const made = await alice.createJoinLink(r, { roleIndex: 3 });

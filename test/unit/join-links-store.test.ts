@@ -13,6 +13,10 @@ import { generateSignatureKeyPair } from '../../src-shared/mls-crypto.js';
 import { encodeRoomStateExtension, initialRoomState } from '../../src-shared/room-state.js';
 import { ApiFailure } from '../../src-provider/errors.js';
 import {
+  decodeJoinLinksRequest,
+  decodeJoinLinksResponse,
+  encodeJoinLinksRequest,
+  serveJoinLinks,
   decodeJoinTicketRequest,
   decodeJoinTicketResponse,
   encodeJoinTicketRequest,
@@ -141,4 +145,30 @@ test('/joinTicket: the request and response wire forms, and a peer speaks only f
   const noPass = serveJoinTicket(links, 'b.example', r, encodeJoinTicketRequest({ ...req, passphrase: undefined }));
   assert.throws(() => ticketFromResponse('a.example', noPass), (e: unknown) => e instanceof TicketRefused && e.code === 'passphraseRequired' && /a\.example: .*passphrase/.test(e.message));
   assert.throws(() => serveJoinTicket(links, 'b.example', r, new Uint8Array([1, 2, 3])), /JoinTicketRequest is malformed/);
+});
+
+test("/joinLinks: the wire forms; a follower's member makes, lists and revokes; the peer speaks only for its own", () => {
+  const r = room('remote-admin');
+  store.addParticipant(r, BOB);
+  // bob is listed as group_admin (role 3) in the stored state.
+  const s = initialRoomState({ roomUri: r, creator: ALICE, preset: 'administered' });
+  store.setRoomState(r, encodeRoomStateExtension({ ...s, participants: [...s.participants, { user: BOB, roleIndex: 3 }] }));
+  const create = { action: 'create' as const, actingUser: BOB, codeHash: hash(code()), maxUses: 3, expiresInSeconds: 3600, passphrase: 'across the wire' };
+  assert.deepEqual(decodeJoinLinksRequest(encodeJoinLinksRequest(create)), create);
+  for (const other of [{ action: 'list' as const, actingUser: BOB }, { action: 'revoke' as const, actingUser: BOB, id: '0011223344556677' }]) {
+    assert.deepEqual(decodeJoinLinksRequest(encodeJoinLinksRequest(other)), other);
+  }
+  const [made] = decodeJoinLinksResponse('a.example', r, serveJoinLinks(links, 'b.example', r, encodeJoinLinksRequest(create)));
+  assert.deepEqual([made.createdBy, made.maxUses, made.uses, made.passphrase, made.expiresAt, made.revokedAt], [BOB, 3, 0, true, now + 3_600_000, null]);
+  const listed = decodeJoinLinksResponse('a.example', r, serveJoinLinks(links, 'b.example', r, encodeJoinLinksRequest({ action: 'list', actingUser: BOB })));
+  assert.deepEqual(listed, links.list(ALICE, r));
+  const revoked = decodeJoinLinksResponse('a.example', r, serveJoinLinks(links, 'b.example', r, encodeJoinLinksRequest({ action: 'revoke', actingUser: BOB, id: made.id })));
+  assert.equal(revoked[0].revokedAt, now);
+  // c.example may not speak for bob; a non-participant of b.example gets the hub's refusal.
+  assert.throws(() => decodeJoinLinksResponse('a.example', r, serveJoinLinks(links, 'c.example', r, encodeJoinLinksRequest({ action: 'list', actingUser: BOB }))), /a\.example: the acting user must be a user or pseudonym of c\.example/);
+  assert.throws(
+    () => decodeJoinLinksResponse('a.example', r, serveJoinLinks(links, 'b.example', r, encodeJoinLinksRequest({ action: 'list', actingUser: MALLORY }))),
+    (e: unknown) => e instanceof ApiFailure && e.code === 'notMember',
+  );
+  assert.throws(() => serveJoinLinks(links, 'b.example', r, new Uint8Array([9, 0])), /JoinLinksRequest is malformed/);
 });
