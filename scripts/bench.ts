@@ -16,6 +16,7 @@ import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider
 import { benchClaims, benchFanout, benchFederatedRoundTrip, roundTrips } from './bench-federation.js';
 import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
+import { benchHubVerify } from './bench-hub-verify.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -27,6 +28,7 @@ const FANOUT_COUNT = Number(process.env.BENCH_FANOUT ?? 2000);
 const CLAIM_USERS = 100;
 const CLAIM_ROUNDS = 3;
 const MMR_MEMBERS = Number(process.env.BENCH_MMR_MEMBERS ?? 20);
+const VERIFY_MEMBERS = Number(process.env.BENCH_VERIFY_MEMBERS ?? 20);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -106,6 +108,11 @@ async function main(): Promise<void> {
     rows.push([`minimal-metadata room: a joiner's identity-link commit, processed / verifying every link`, `${ms(mmr.publishMs!)} / ${ms(mmr.verifyAllMs!)}`]);
     rows.push([`commit / welcome size, plain vs minimal-metadata`, `${(plain.commitBytes / 1024).toFixed(1)} / ${(plain.welcomeBytes / 1024).toFixed(1)} KiB vs ${(mmr.commitBytes / 1024).toFixed(1)} / ${(mmr.welcomeBytes / 1024).toFixed(1)} KiB`]);
     rows.push(['ratio minimal-metadata / plain: add, join, message', [mmr.addMs / plain.addMs, mmr.joinMs / plain.joinMs, mmr.messageMs / plain.messageMs].map((x) => x.toFixed(2)).join(', ')]);
+    // 8. The hub's signature and tree checks on commit acceptance (in-process Hub, real Store).
+    const hv = await benchHubVerify(engine, VERIFY_MEMBERS);
+    rows.push([`hub accepting a path-update commit, ${hv.members}-member room, with / without signature and tree checks (median of ${hv.commits})`, `${ms(hv.acceptMs)} / ${ms(hv.withoutMs)}`]);
+    rows.push([`  (the checks alone: tree hash, parent hashes, GroupInfo and Commit signatures)`, ms(hv.verifyMs)]);
+    rows.push(['ratio hub commit acceptance with / without signature and tree checks', (hv.acceptMs / hv.withoutMs).toFixed(2)]);
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
     rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);

@@ -31,6 +31,7 @@ export function toPushEvent(e: InboxEntry): PushEvent {
     payload: toB64(e.payload),
   };
   if (e.ratchet_tree) ev.ratchetTree = toB64(e.ratchet_tree);
+  if (e.frank) ev.frank = toB64(e.frank);
   return ev;
 }
 

@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { isValidDomain, parseMimiUri } from '../src-shared/identifiers.js';
 import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
+import { AdminConsole, isAdminPath } from './admin.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
 import { ConsentService, type ConsentMode } from './consent.js';
 import { DirectorySearch } from './directory-search.js';
@@ -211,8 +212,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     onQueued: (devices) => push.notify(devices),
     fanout: outbox,
     externalSenderKey: identity.signaturePrivateKey,
+    frankingAgent: identity.externalSender.raw,
     joinLinks,
   });
+  // The operator's moderation queue and actions under /admin/ (admin.ts; its own token).
+  const admin = new AdminConsole({ store, hub, dataDir: opts.dataDir, domain: opts.domain, log, ownOrigins: () => [url, opts.publicUrl ?? ''] });
   // Knockers who have not left on their own within the time are removed by the hub (external sender).
   const knockTtl = opts.knockTtlMs ?? 120_000;
   const knockSweep = setInterval(
@@ -337,6 +341,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
           await serveS2s(s2s, req, res, u);
           return;
         }
+        if (isAdminPath(u.pathname)) {
+          await admin.handle(req, res, u);
+          return;
+        }
         const { handler, params } = router.resolve(req.method ?? 'GET', u.pathname);
         const reply = await handler({ req, url: u, params });
         sendJson(res, reply.status, reply.body);
@@ -377,12 +385,14 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const port = (server.address() as AddressInfo).port;
   url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   outbox.start(); // resume fanout left over from the previous run
+  admin.started(url);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       // Stop fanout first: closing the peer client aborts in-flight deliveries (their rows stay).
       clearInterval(knockSweep);
+      admin.stopped(url);
       const outboxClosed = outbox.close();
       peerClient.close();
       await outboxClosed;

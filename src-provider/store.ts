@@ -77,6 +77,8 @@ export interface NewEvent {
   payload: Uint8Array;
   ratchet_tree?: Uint8Array | null;
   accepted_ts: number;
+  /** An application message's Frank (encoded), when the hub franked it. */
+  frank?: Uint8Array | null;
 }
 
 export interface InboxEntry {
@@ -88,6 +90,7 @@ export interface InboxEntry {
   payload: Buffer;
   ratchet_tree: Buffer | null;
   accepted_ts: number;
+  frank: Buffer | null;
 }
 
 /** One issued pseudonym pair (pseudonyms.ts): never shown to another provider with its account. */
@@ -366,6 +369,17 @@ const MIGRATIONS: string[] = [
     updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v10: the hub's frank of an application message (mimi-protocol Frank encoding), delivered with
+  // it to local devices and followers; the secret keys it is made with, each from when it was in
+  // force (a report about an old message is checked with the key of its time).
+  `
+  ALTER TABLE events ADD COLUMN frank BLOB;
+  CREATE TABLE franking_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hub_key BLOB NOT NULL,
+    from_ts INTEGER NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -515,13 +529,15 @@ function prepareStatements(db: Database.Database) {
     destroyed: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM destroyed_rooms WHERE room_uri = ?'),
     removeRoomDevice: db.prepare<[string, string]>('DELETE FROM room_devices WHERE room_uri = ? AND device_uri = ?'),
 
-    insertEvent: db.prepare<[string, string, bigint, string, Buffer, Buffer | null, number]>(
-      `INSERT INTO events (room_uri, kind, epoch, sender_device, payload, ratchet_tree, accepted_ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    insertEvent: db.prepare<[string, string, bigint, string, Buffer, Buffer | null, number, Buffer | null]>(
+      `INSERT INTO events (room_uri, kind, epoch, sender_device, payload, ratchet_tree, accepted_ts, frank)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    frankingKeys: db.prepare<[], { id: number; hub_key: Buffer; from_ts: number }>('SELECT id, hub_key, from_ts FROM franking_keys ORDER BY from_ts, id'),
+    insertFrankingKey: db.prepare<[Buffer, number]>('INSERT INTO franking_keys (hub_key, from_ts) VALUES (?, ?)'),
     insertInbox: db.prepare<[string, number | bigint]>('INSERT INTO inbox (device_uri, event_id) VALUES (?, ?)'),
     inboxAfter: db.prepare<[string, number, number], InboxEntry>(
-      `SELECT i.seq, e.kind, e.room_uri, e.epoch, e.sender_device, e.payload, e.ratchet_tree, e.accepted_ts
+      `SELECT i.seq, e.kind, e.room_uri, e.epoch, e.sender_device, e.payload, e.ratchet_tree, e.accepted_ts, e.frank
          FROM inbox i JOIN events e ON e.id = i.event_id
         WHERE i.device_uri = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
     ),
@@ -857,8 +873,18 @@ export class Store {
       Buffer.from(e.payload),
       e.ratchet_tree ? Buffer.from(e.ratchet_tree) : null,
       e.accepted_ts,
+      e.frank ? Buffer.from(e.frank) : null,
     );
     return Number(r.lastInsertRowid);
+  }
+
+  /** The hub's franking keys, oldest first (each in force from `from_ts` until the next). */
+  frankingKeys(): { id: number; hub_key: Buffer; from_ts: number }[] {
+    return this.s.frankingKeys.all();
+  }
+
+  addFrankingKey(key: Uint8Array, fromTs: number): void {
+    this.s.insertFrankingKey.run(Buffer.from(key), fromTs);
   }
   /** Queue an event for a device; returns the inbox seq. */
   enqueue(deviceUri: string, eventId: number): number {

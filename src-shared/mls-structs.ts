@@ -874,3 +874,103 @@ export function commitSummary(message: Uint8Array): CommitSummary {
 export function commitGroupContextExtensions(message: Uint8Array): Extension[] | undefined {
   return commitSummary(message).groupContextExtensions;
 }
+
+// ---------------------------------------------------------------------------------------------
+// PublicMessage (RFC 9420 6, 6.2), decoded far enough to check its signature without group keys
+
+export const SENDER_TYPES = { member: 1, external: 2, new_member_proposal: 3, new_member_commit: 4 } as const;
+export type SenderType = keyof typeof SENDER_TYPES;
+const SENDER_TYPE_NAMES = invert(SENDER_TYPES);
+
+/** Sender (RFC 9420 6): `index` is the leaf index of a member, the external_senders index of an external sender. */
+export interface Sender {
+  senderType: SenderType;
+  index?: number;
+}
+
+/** UpdatePath (RFC 9420 7.6); its nodes are kept whole. */
+export interface UpdatePath extends Raw {
+  leafNode: LeafNode;
+  /** The encoded `UpdatePathNode nodes<V>`, length prefix included. */
+  nodes: Uint8Array;
+}
+
+/** FramedContent (RFC 9420 6); `raw` is what FramedContentTBS embeds. */
+export interface FramedContent extends Raw {
+  groupId: Uint8Array;
+  epoch: bigint;
+  sender: Sender;
+  authenticatedData: Uint8Array;
+  contentType: 'application' | 'proposal' | 'commit';
+  /** application: application_data; proposal: the Proposal; commit: the Commit. */
+  body: Uint8Array;
+  /** proposal: its proposal type. */
+  proposalType?: number;
+  /** commit: its UpdatePath, if it has one. */
+  path?: UpdatePath;
+}
+
+/** PublicMessage (RFC 9420 6.2) with FramedContentAuthData unpacked. */
+export interface PublicMessage extends Raw {
+  content: FramedContent;
+  signature: Uint8Array;
+  /** Commits only. */
+  confirmationTag?: Uint8Array;
+  /** Member senders only. */
+  membershipTag?: Uint8Array;
+}
+
+export function readUpdatePath(r: StructReader): UpdatePath {
+  return r.withRaw((s) => {
+    const leafNode = readLeafNode(s);
+    const start = s.offset;
+    s.opaqueV();
+    return { leafNode, nodes: s.rawSince(start) };
+  });
+}
+
+export function readFramedContent(r: StructReader): FramedContent {
+  return r.withRaw((s): Fields<FramedContent> & { path?: UpdatePath } => {
+    const groupId = s.opaqueV();
+    const epoch = s.u64();
+    const senderType = enumName(SENDER_TYPE_NAMES, s.u8(), 'sender_type');
+    const sender: Sender = senderType === 'member' || senderType === 'external' ? { senderType, index: s.u32() } : { senderType };
+    const authenticatedData = s.opaqueV();
+    const ct = s.u8();
+    const start = s.offset;
+    if (ct === 1) {
+      s.opaqueV();
+      return { groupId, epoch, sender, authenticatedData, contentType: 'application', body: s.rawSince(start) };
+    }
+    if (ct === 2) {
+      const proposalType = s.u16();
+      skipProposalBody(s, proposalType);
+      return { groupId, epoch, sender, authenticatedData, contentType: 'proposal', body: s.rawSince(start), proposalType };
+    }
+    if (ct === 3) {
+      s.opaqueV(); // ProposalOrRef proposals<V>
+      const path = s.opt(readUpdatePath);
+      return { groupId, epoch, sender, authenticatedData, contentType: 'commit', body: s.rawSince(start), ...(path ? { path } : {}) };
+    }
+    throw new MlsWireError(`unknown content_type ${ct}`);
+  }) as FramedContent;
+}
+
+export function readPublicMessage(r: StructReader): PublicMessage {
+  return r.withRaw((s) => {
+    const content = readFramedContent(s);
+    const signature = s.opaqueV();
+    const confirmationTag = content.contentType === 'commit' ? s.opaqueV() : undefined;
+    const membershipTag = content.sender.senderType === 'member' ? s.opaqueV() : undefined;
+    return { content, signature, ...(confirmationTag ? { confirmationTag } : {}), ...(membershipTag ? { membershipTag } : {}) };
+  });
+}
+
+/** Decodes an MLSMessage that must carry a PublicMessage. */
+export function decodePublicMessage(message: Uint8Array): PublicMessage {
+  return decodeAll('MLSMessage', message, (r) => {
+    const wireFormat = readHeader(r);
+    if (wireFormat !== 'public') throw new MlsWireError(`expected a PublicMessage, got wire format '${wireFormat}'`);
+    return readPublicMessage(r);
+  });
+}

@@ -267,6 +267,8 @@ export interface SendMessageRequest {
 export interface SendMessageResponse {
   acceptedTimestamp: number;
   duplicate: boolean;
+  /** The hub's Frank (mimi-protocol encoding), in a room whose messages are franked. */
+  frank?: B64;
 }
 
 /** Standalone proposals (PublicMessages), today a member's Removes of its own user's devices. */
@@ -507,6 +509,8 @@ export interface PushEvent {
   payload: B64;
   /** welcome only: the ratchet tree to join with. */
   ratchetTree?: B64;
+  /** message only: the hub's Frank (mimi-protocol encoding), when it franked the message. */
+  frank?: B64;
 }
 /** Sent once the backlog after the cursor is flushed, so a client knows it is live. */
 export interface PushCaughtUp {

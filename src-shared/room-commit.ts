@@ -121,6 +121,13 @@ export function checkCommit(f: CommitFacts): CheckResult {
   if (JSON.stringify(f.before.base ?? null) !== JSON.stringify(f.after.base ?? null) || !!f.before.minimalMetadata !== !!f.after.minimalMetadata) {
     throw new RoomStateError('Commit', 'base_room_policy', 'the base room policy and the minimal-metadata mode cannot change after the room is created');
   }
+  // The franking agent too: a member must not swap the key receivers check the hub's franks with
+  // (the draft wants a new group, by ReInit, for a new agent).
+  const agentBefore = f.before.frankingAgent;
+  const agentAfter = f.after.frankingAgent;
+  if ((agentBefore === undefined) !== (agentAfter === undefined) || (agentBefore && agentAfter && (agentBefore.length !== agentAfter.length || agentBefore.some((b, i) => b !== agentAfter[i])))) {
+    throw new RoomStateError('Commit', 'franking_agent', 'the franking agent cannot change after the room is created');
+  }
   // pseudonyms_allowed off: every client names its real user (draft-ietf-mimi-room-policy "Base Room Policy").
   if (!pseudonymsAllowed(f.after)) {
     for (const [user] of after) {

@@ -15,6 +15,7 @@
 // Encoders check the same things, so whatever encodes also decodes. Everything here is pure.
 
 import { decodeAppDataDictionary, encodeAppDataDictionary, MimiWireError, type ComponentData } from './mimi-protocol.js';
+import { decodeFrankingAgentData, FRANK_AAD_COMPONENT_ID, FRANKING_AGENT_COMPONENT_ID } from './franking.js';
 import {
   BANNED_ROLE_INDEX,
   CAPABILITIES,
@@ -162,6 +163,12 @@ export interface RoomState {
   base?: BaseRoomPolicy;
   /** A minimal-metadata room: pseudonyms required (MINIMAL_METADATA_COMPONENT_ID). */
   minimalMetadata?: boolean;
+  /**
+   * The hub's FrankingAgentData (the franking_agent component, 0x0021; src-shared/franking.ts):
+   * messages are franked, framed with Safe AAD (the safe_aad component, 0x0002, listing frank_aad).
+   * Fixed from creation. Rooms made before franking have none.
+   */
+  frankingAgent?: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,13 +569,21 @@ export function pseudonymsAllowed(state: Pick<RoomState, 'base'>): boolean {
 // ---------------------------------------------------------------------------------------------
 // Room state through the app_data_dictionary
 
+/** draft-ietf-mls-extensions: the GroupContext's list of required Safe AAD components (ComponentID component_ids<V>). */
+export const SAFE_AAD_COMPONENT_ID = 0x0002;
+/** Our safe_aad list: frank_aad only. */
+const SAFE_AAD_FRANKING = new Uint8Array([0x02, 0x00, FRANK_AAD_COMPONENT_ID]);
+
 const COMPONENT_NAMES: ReadonlyMap<number, string> = new Map([
   [PARTICIPANT_LIST_COMPONENT_ID, 'participant_list'],
   [ROOM_METADATA_COMPONENT_ID, 'room_metadata'],
   [ROLES_LIST_COMPONENT_ID, 'roles_list'],
   [BASE_ROOM_POLICY_COMPONENT_ID, 'base_room_policy'],
   [MINIMAL_METADATA_COMPONENT_ID, 'minimal_metadata'],
+  [SAFE_AAD_COMPONENT_ID, 'safe_aad'],
+  [FRANKING_AGENT_COMPONENT_ID, 'franking_agent'],
 ]);
+
 
 const hex4 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
@@ -602,8 +617,11 @@ function encodeComponents(state: RoomState): ComponentData[] {
   const base = state.base === undefined ? undefined : part('base', () => encodeBaseRoomPolicy(state.base!));
   crossRules(state.participants, state.policy);
   minimalMetadataRules(state);
+  const agent = state.frankingAgent === undefined ? undefined : part('frankingAgent', () => (decodeFrankingAgentData(state.frankingAgent!), state.frankingAgent!));
   // Ascending component ids (the AppDataDictionary requires it); the optional ones only when set.
   return [
+    ...(agent ? [{ componentId: SAFE_AAD_COMPONENT_ID, data: SAFE_AAD_FRANKING }] : []),
+    ...(agent ? [{ componentId: FRANKING_AGENT_COMPONENT_ID, data: agent }] : []),
     { componentId: PARTICIPANT_LIST_COMPONENT_ID, data: participants },
     { componentId: ROOM_METADATA_COMPONENT_ID, data: metadata },
     { componentId: ROLES_LIST_COMPONENT_ID, data: policy },
@@ -645,7 +663,19 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
   const base = found.has(BASE_ROOM_POLICY_COMPONENT_ID) ? component(BASE_ROOM_POLICY_COMPONENT_ID, decodeBaseRoomPolicy) : undefined;
   const mmr = found.get(MINIMAL_METADATA_COMPONENT_ID);
   if (mmr !== undefined && mmr.length !== 0) throw new RoomStateError('AppDataDictionary', 'component_data[minimal_metadata]', 'must be empty');
-  const state: RoomState = { participants, metadata, policy, ...(base ? { base } : {}), ...(mmr !== undefined ? { minimalMetadata: true } : {}) };
+  const safeAad = found.get(SAFE_AAD_COMPONENT_ID);
+  const agent = found.get(FRANKING_AGENT_COMPONENT_ID);
+  if ((safeAad === undefined) !== (agent === undefined)) throw new RoomStateError('AppDataDictionary', 'component_data[franking_agent]', 'franking_agent and safe_aad come together');
+  if (safeAad !== undefined && !bytesEqual(safeAad, SAFE_AAD_FRANKING)) throw new RoomStateError('AppDataDictionary', 'component_data[safe_aad]', 'must list exactly frank_aad (0x0020)');
+  if (agent !== undefined) component(FRANKING_AGENT_COMPONENT_ID, decodeFrankingAgentData);
+  const state: RoomState = {
+    participants,
+    metadata,
+    policy,
+    ...(base ? { base } : {}),
+    ...(mmr !== undefined ? { minimalMetadata: true } : {}),
+    ...(agent !== undefined ? { frankingAgent: agent } : {}),
+  };
   crossRules(participants, policy);
   minimalMetadataRules(state);
   return state;
@@ -670,6 +700,8 @@ export function initialRoomState(opts: {
   minimalMetadata?: boolean;
   /** Default true: clients may take part under pseudonyms (e.g. a connection's bootstrap room). */
   pseudonymsAllowed?: boolean;
+  /** The hub's FrankingAgentData: its messages are franked. */
+  frankingAgent?: Uint8Array;
 }): RoomState {
   const preset = POLICY_PRESETS[opts.preset ?? 'cooperative'];
   if (preset === undefined) throw new TypeError(`unknown policy preset ${String(opts.preset)}`);
@@ -679,6 +711,7 @@ export function initialRoomState(opts: {
     policy: structuredClone(preset.policy),
     base: defaultBasePolicy(opts.minimalMetadata === true || opts.pseudonymsAllowed !== false),
     ...(opts.minimalMetadata ? { minimalMetadata: true } : {}),
+    ...(opts.frankingAgent ? { frankingAgent: opts.frankingAgent } : {}),
   };
   validateRoomState(state);
   return state;

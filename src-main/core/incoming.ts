@@ -14,6 +14,7 @@ import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.
 import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
 import { checkCommit, checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { admittedIn, knockTicketOf } from './admission.js';
+import { receivedFrank } from './franks.js';
 import type { RoomState } from '../../src-shared/room-state.js';
 import type { CheckResult } from '../../src-shared/room-policy.js';
 import { MlsError, type DeviceKeys, type GroupSession, type Incoming } from '../mls/engine.js';
@@ -135,6 +136,21 @@ export class IncomingEvents {
       const senderExt = c.extensions.get(1);
       if (typeof senderExt === 'string' && senderExt !== sender) throw new MlsError('invalid', 'content sender does not match the MLS sender');
       const own = sender === myUser(s, config.userUri);
+      // Franking: someone else's message in a franked room carries the hub's frank, and it must
+      // verify, else the message is dropped (the ratchet kept); the frank is kept for reports.
+      let frank: Uint8Array | undefined;
+      if (!own && then?.frankingAgent) {
+        const checked = receivedFrank(ev, payload, content, c, sender, then);
+        if ('problem' in checked) {
+          db.tx(() => {
+            sessions.save(ev.roomUri, session);
+            db.setMeta('cursor', String(ev.seq));
+          });
+          this.ctx.emit('error', `A message from ${displayUser(sender)} was dropped: its franking does not verify (${checked.problem}).`);
+          return;
+        }
+        frank = checked.frank;
+      }
       // Identity link keys for a member who joined without a Welcome (docs/pseudonyms.md): kept in
       // the group state, never shown. They may come from another device of this account (a client
       // of the same user pseudonym), so "own" does not matter here.
@@ -161,6 +177,7 @@ export class IncomingEvents {
         return db.insertMessage(
           { roomUri: ev.roomUri, messageId: toHex(messageId(content)), sender, content, timestamp: ev.acceptedTimestamp, status: own ? 'sent' : 'received' },
           !own,
+          frank,
         );
       });
       if (row) {

@@ -50,7 +50,6 @@ export class Membership {
     const roomUri = newRoomUri(config.domain);
     // The room state (creator as admin, the name, the preset's roles) is in the GroupContext from
     // epoch 0, and the hub reads it from the GroupInfo it gets with the room.
-    const state = initialRoomState({ roomUri, creator: as?.userPseudonym ?? config.userUri, roomName: name, preset, minimalMetadata: as?.minimalMetadata });
     // The hub (our provider) goes first in external_senders so it can propose Removes, e.g. of a
     // deleted account's devices (ts-mls finds external senders only in that position).
     let hubSender: Uint8Array;
@@ -59,6 +58,9 @@ export class Membership {
     } catch (e) {
       throw toCoreError(e, 'Could not create the room');
     }
+    // The same key and credential are the room's franking agent: the hub franks every message and
+    // receivers check its frank (src-shared/franking.ts; FrankingAgentData has ExternalSender's form).
+    const state = initialRoomState({ roomUri, creator: as?.userPseudonym ?? config.userUri, roomName: name, preset, minimalMetadata: as?.minimalMetadata, frankingAgent: hubSender });
     await this.ctx.serial.run(async () => {
       const session = await engine.createGroup(keys, roomUri, [{ type: EXTERNAL_SENDERS_EXTENSION, data: hubSender }, roomStateExtension(state)]);
       const info = await session.groupInfo();

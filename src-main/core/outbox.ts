@@ -3,9 +3,10 @@
 // the machine) and posts it with a stable requestId, so a retry after a lost answer is not
 // delivered twice. Transient failures retry in order; permanent refusals mark the message failed.
 
+import { frankAad, frankingTag } from '../../src-shared/franking.js';
 import { CoreError, type MessageView } from '../../src-shared/contract.js';
 import { toB64, toHex } from '../../src-shared/bytes.js';
-import { encodeContent, messageId, textMessage, type MimiContent } from '../../src-shared/content.js';
+import { decodeContent, encodeContent, messageId, textMessage, type MimiContent } from '../../src-shared/content.js';
 import { parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { ProviderError } from '../net/provider-client.js';
@@ -126,7 +127,11 @@ export class Outbox {
         if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
         const { message, me } = await serial.run(async () => {
           const s = sessions.get(item.roomUri);
-          const { session, message } = await s.encrypt(item.content);
+          // A franked room (its franking_agent set): the tag over the content, keyed by its salt,
+          // rides in the authenticated data, where the hub reads it and receivers check it.
+          const franked = roomStateOf(s)?.frankingAgent !== undefined;
+          const aad = franked ? frankAad(frankingTag(decodeContent(item.content).salt, item.content)) : undefined;
+          const { session, message } = await s.encrypt(item.content, aad);
           sessions.save(item.roomUri, session);
           return { message, me: myUser(s, this.ctx.config.userUri) };
         });

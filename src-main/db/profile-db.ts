@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { ConnectionView } from '../../src-shared/contract.js';
 import type { Vault } from '../secrets/vault.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -90,6 +90,11 @@ const MIGRATIONS: Record<number, string> = {
     ALTER TABLE pseudonyms ADD COLUMN acts_as TEXT;
     ALTER TABLE pseudonyms ADD COLUMN acting_keys BLOB;
     CREATE UNIQUE INDEX pseudonyms_acts_as ON pseudonyms(acts_as) WHERE acts_as IS NOT NULL;
+  `,
+  // The hub's Frank of a received message (mimi-protocol encoding), sealed like its content: what
+  // a report needs besides the content and the accepted timestamp (src-shared/franking.ts).
+  4: `
+    ALTER TABLE messages ADD COLUMN frank BLOB;
   `,
 };
 
@@ -255,10 +260,18 @@ export class ProfileDb {
   }
 
   /** Insert a message unless (room, messageId) is already stored; returns the new row or undefined for a duplicate. */
-  insertMessage(m: Omit<MessageRow, 'seq'>, countUnread: boolean): MessageRow | undefined {
+  insertMessage(m: Omit<MessageRow, 'seq'>, countUnread: boolean, frank?: Uint8Array): MessageRow | undefined {
     const res = this.db
-      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(m.roomUri, m.messageId, m.sender, this.vault.seal(m.content, `message:${m.roomUri}:${m.messageId}`), m.timestamp, m.status);
+      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status, frank) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        m.roomUri,
+        m.messageId,
+        m.sender,
+        this.vault.seal(m.content, `message:${m.roomUri}:${m.messageId}`),
+        m.timestamp,
+        m.status,
+        frank ? this.vault.seal(frank, `frank:${m.roomUri}:${m.messageId}`) : null,
+      );
     if (res.changes === 0) return undefined;
     if (countUnread) this.db.prepare('UPDATE rooms SET unread = unread + 1 WHERE room_uri = ?').run(m.roomUri);
     return { ...m, seq: Number(res.lastInsertRowid) };
@@ -267,6 +280,12 @@ export class ProfileDb {
   setMessageStatus(seq: number, status: MessageStatus, timestamp?: number): void {
     if (timestamp === undefined) this.db.prepare('UPDATE messages SET status = ? WHERE seq = ?').run(status, seq);
     else this.db.prepare('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
+  }
+
+  /** The Frank kept with a received message, if the hub franked it. */
+  messageFrank(roomUri: string, messageId: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT frank FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as { frank: Buffer | null } | undefined;
+    return r?.frank ? this.vault.open(new Uint8Array(r.frank), `frank:${roomUri}:${messageId}`) : undefined;
   }
 
   getMessage(seq: number): MessageRow | undefined {

@@ -7,8 +7,10 @@
 // defines. A body that does not parse is 400, a room we do not host is 404, an unknown endpoint
 // 501; those carry a JSON ApiError (see docs/decisions.md).
 
+import { fromB64 } from '../../src-shared/bytes.js';
 import {
   decodeAbuseReport,
+  decodeFrank,
   decodeSubmitMessageRequest,
   decodeUpdateRequest,
   encodeSubmitMessageResponse,
@@ -94,7 +96,14 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     const req = decoded('SubmitMessageRequest', () => decodeSubmitMessageRequest(body));
     try {
       const res = hub.messageFromPeer(peer, roomUri, { message: req.appMessage, sendingUri: req.sendingUri });
-      return ok(encodeSubmitMessageResponse({ protocol: 'mls10', statusCode: 'success', acceptedTimestamp: BigInt(res.acceptedTimestamp) }));
+      return ok(
+        encodeSubmitMessageResponse({
+          protocol: 'mls10',
+          statusCode: 'success',
+          acceptedTimestamp: BigInt(res.acceptedTimestamp),
+          ...(res.frank ? { frank: decodeFrank(fromB64(res.frank)) } : {}),
+        }),
+      );
     } catch (e) {
       if (!(e instanceof ApiFailure) || e.code === 'roomUnknown' || e.code === 'internal' || e.code === 'badRequest' || e.code === 'tooLarge') throw e;
       if (e.code === 'epochTooOld') {

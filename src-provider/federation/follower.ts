@@ -23,6 +23,7 @@ import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, u
 import {
   decodeFanoutListRaw,
   decodeSubmitMessageResponse,
+  encodeFrank,
   decodeUpdateRoomResponse,
   encodeSubmitMessageRequest,
   encodeUpdateRequest,
@@ -389,6 +390,8 @@ export class Follower {
         sender_device: sender ?? hub,
         payload,
         accepted_ts: ts,
+        // The hub's frank of an application message goes on to our devices with it.
+        frank: m.kind === 'application' && m.frank ? encodeFrank(m.frank) : null,
       });
       for (const d of recipients) {
         this.store.enqueue(d, event);

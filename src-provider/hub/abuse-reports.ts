@@ -1,8 +1,8 @@
 // Abuse reports about rooms hosted here (draft-ietf-mimi-protocol-06 "Report abuse"), from our own
 // users and forwarded by followers (`/reportAbuse`), kept for the operator. Negative policy: the
 // reporter must be a participant whose role has canReportAbuse. In a minimal-metadata room both the
-// reporter and the alleged abuser are pseudonyms. Reported messages are stored unverified: this hub
-// issues no franks yet.
+// reporter and the alleged abuser are pseudonyms. Reported messages are stored unverified: the hub
+// franks messages now (docs/franking.md), but checking the franks in a report is not built yet.
 
 import { utf8 } from '../../src-shared/bytes.js';
 import type { AbuseReport } from '../../src-shared/mimi-protocol.js';

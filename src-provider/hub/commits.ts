@@ -5,12 +5,14 @@
 // same for a local client and for a follower that sends only the standard HandshakeBundle, and it
 // is what decides where fanout goes. The tree is held to what the Commit's proposals do, added
 // leaves to the KeyPackages claimed for the room, the GroupInfo to the Commit's GroupContext
-// extensions, and the room state to the room policy (src-shared/room-commit.ts).
+// extensions, and the room state to the room policy (src-shared/room-commit.ts). First of all, the
+// bundle is authentic: the Commit and GroupInfo signatures verify and the tree is the GroupInfo's
+// (tree hash, parent hashes: src-shared/mls-verify.ts, through mls-input.ts).
 
 import { bytesEqual, fromUtf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { MlsWireError, welcomeRecipients, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
-import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage, type TreeLeaf } from '../../src-shared/mls-structs.js';
+import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage, type PublicMessage, type TreeLeaf } from '../../src-shared/mls-structs.js';
 import { admittedByTickets, joinTicketOfLeaf } from '../../src-shared/join-ticket.js';
 import { hasConnectionOnlyMarker } from '../../src-shared/connection-request.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
@@ -22,7 +24,21 @@ import { ApiFailure, badRequest } from '../errors.js';
 import { isPartyUri, present, treeMembers, treeMembersAndLeaves, type RoomMember } from '../room-members.js';
 import type { RoomRow } from '../store.js';
 import type { CommitInput, HubCore, HubSource } from './core.js';
-import { checkGroup, decodeState, digest, domainOf, EXTERNAL_SENDERS_EXTENSION, listedUsers, peek, roomStateOf, type GroupContextExtension } from './mls-input.js';
+import {
+  checkGroup,
+  decodeState,
+  digest,
+  domainOf,
+  EXTERNAL_SENDERS_EXTENSION,
+  groupInfoOf,
+  listedUsers,
+  peek,
+  publicMessageOf,
+  roomStateOf,
+  verifyGroupInfoAndTree,
+  verifyHandshake,
+  type GroupContextExtension,
+} from './mls-input.js';
 import { proposePendingRemovals } from './proposals.js';
 import { fanout } from './routing.js';
 
@@ -42,6 +58,10 @@ interface Bundle {
   /** The new epoch's GroupContext extensions, as the room state check takes them. */
   extensionsAfter: GroupContextExtension[];
   summary: CommitSummary;
+  /** The Commit, decoded far enough to check its signature. */
+  message: PublicMessage;
+  /** An external commit: the identity of the tree leaf that is its UpdatePath's leaf (the joiner). */
+  pathLeafIdentity?: string;
 }
 
 /** Stateless checks of a commit bundle, before any transaction. */
@@ -93,7 +113,26 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
       proposed.every((e, i) => e.extensionType === gc.extensions[i].type && bytesEqual(e.extensionData, gc.extensions[i].data));
     if (!same) throw badRequest("groupInfo: its GroupContext extensions are not the ones the commit's GroupContextExtensions proposal sets");
   }
-  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary };
+  // The bundle's tree is the one its GroupInfo commits to (tree hash), with valid parent hashes, and
+  // the GroupInfo is signed by its signer's leaf in it (src-shared/mls-verify.ts). The Commit's own
+  // signature needs the current epoch: acceptCommit checks it against the stored GroupInfo and tree.
+  const tree = decodeRatchetTree(input.ratchetTree);
+  verifyGroupInfoAndTree(groupInfoOf(input.groupInfo, 'groupInfo'), tree);
+  const message = publicMessageOf(input.commit, 'commit');
+  // The leaf a Commit's UpdatePath installs is in the new tree: the committer's own leaf, or for an
+  // external commit the joiner's (whose key signs it: the hub's sender must be that leaf's member).
+  const path = message.content.path;
+  let pathLeafIdentity: string | undefined;
+  if (external && !path) throw badRequest('an external commit must carry an UpdatePath');
+  if (path) {
+    const at = external ? tree.nodes.findIndex((n) => n?.nodeType === 'leaf' && bytesEqual(n.leaf.raw, path.leafNode.raw)) : 2 * info.senderLeafIndex!;
+    const node = at >= 0 ? tree.nodes[at] : undefined;
+    if (!node || node.nodeType !== 'leaf' || !bytesEqual(node.leaf.raw, path.leafNode.raw)) {
+      throw badRequest(external ? "ratchetTree does not hold the commit's UpdatePath leaf" : "ratchetTree: the committer's leaf is not the one its UpdatePath sets");
+    }
+    if (external) pathLeafIdentity = membersAfter[at / 2]?.identity;
+  }
+  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary, message, pathLeafIdentity };
 }
 
 /** The member a by-value Add's KeyPackage makes. */
@@ -143,6 +182,7 @@ function membershipChange(hub: HubCore, source: HubSource, room: RoomRow, bundle
     if (bundle.welcomeRefs.length) throw badRequest('an external commit cannot carry a Welcome');
     if (added.length !== 1) throw badRequest(`an external commit must add exactly one member, this one adds ${added.length}`);
     sender = added[0];
+    if (sender.identity !== bundle.pathLeafIdentity) throw badRequest(`the external commit is signed by the leaf of ${bundle.pathLeafIdentity}, not by ${sender.identity}, whom it adds`);
     const joiner = sender.user;
     if (stateBefore?.participants.some((p) => p.user === joiner && p.roleIndex === BANNED_ROLE_INDEX)) {
       throw new ApiFailure('notAllowed', `${joiner} is banned from ${roomUri}`);
@@ -425,6 +465,9 @@ export function acceptCommit(hub: HubCore, source: HubSource, roomUri: string, i
     if (info.epoch !== epoch) {
       throw new ApiFailure('wrongEpoch', `commit is for epoch ${info.epoch}, the room is at epoch ${epoch}`, { currentEpoch: epoch });
     }
+    // Signed by its sender: a member's leaf in the stored tree, or the joiner's UpdatePath leaf, over
+    // the current epoch's GroupContext (the stored GroupInfo's).
+    verifyHandshake(room, bundle.message, 'commit');
 
     const stateBefore = room.room_state ? decodeState(room.room_state, 'stored room state') : undefined;
     const c = membershipChange(hub, source, room, bundle, stateBefore);

@@ -3,6 +3,7 @@
 // start with. The parts are split by concern: rooms.ts (lifecycle), commits.ts, proposals.ts,
 // messages.ts, abuse-reports.ts, and routing.ts (where an accepted event goes).
 
+import { randomBytes } from 'node:crypto';
 import type { RoomInfo } from '../../src-shared/provider-api.js';
 import { ApiFailure } from '../errors.js';
 import { LocalIdentities, storedMembers, type RoomMember } from '../room-members.js';
@@ -69,6 +70,11 @@ export interface HubOptions {
    * external_senders of rooms they create here, so the hub can propose Removes in them.
    */
   externalSenderKey?: Uint8Array;
+  /**
+   * This provider's FrankingAgentData (its external sender's key and credential: the same bytes):
+   * what a room's franking_agent must be for the hub to frank its messages (src-shared/franking.ts).
+   */
+  frankingAgent?: Uint8Array;
 }
 
 export class HubCore {
@@ -78,6 +84,7 @@ export class HubCore {
   readonly fanoutSink?: FanoutSink;
   readonly joinLinks?: JoinLinks;
   readonly externalSenderKey?: Uint8Array;
+  readonly frankingAgent?: Uint8Array;
   readonly identities: LocalIdentities;
   private readonly onQueued: (deviceUris: string[]) => void;
 
@@ -89,6 +96,7 @@ export class HubCore {
     this.fanoutSink = opts.fanout;
     this.joinLinks = opts.joinLinks;
     this.externalSenderKey = opts.externalSenderKey;
+    this.frankingAgent = opts.frankingAgent;
     this.identities = new LocalIdentities(opts.store, opts.domain);
   }
 
@@ -122,6 +130,20 @@ export class HubCore {
     if (!this.store.isParticipant(roomUri, userUri)) {
       throw new ApiFailure('notMember', `${userUri} is not a participant of ${roomUri}`);
     }
+  }
+
+  /**
+   * The secret HMAC key of server franks in force now, made on first use. Keys are kept with when
+   * they came into force, so a report about an old message is checked with the key of its time.
+   */
+  frankingKey(): { key: Uint8Array; at: (ts: number) => Uint8Array | undefined } {
+    let keys = this.store.frankingKeys();
+    if (keys.length === 0) {
+      this.store.addFrankingKey(randomBytes(32), 0);
+      keys = this.store.frankingKeys();
+    }
+    const at = (ts: number) => [...keys].reverse().find((k) => k.from_ts <= ts)?.hub_key;
+    return { key: new Uint8Array(keys[keys.length - 1].hub_key), at: (ts) => at(ts) && new Uint8Array(at(ts)!) };
   }
 
   /** The room's members as stored (their users included), in the order they came. */

@@ -3,6 +3,9 @@
 // itself, or the client pseudonym whose user it names in asPseudonym), or a follower provider
 // speaking for one of its users or user pseudonyms (SubmitMessageRequest.sendingUri).
 
+import { bytesEqual, toB64 } from '../../src-shared/bytes.js';
+import { frankingTagOf, makeFrank } from '../../src-shared/franking.js';
+import { encodeFrank, type Frank } from '../../src-shared/mimi-protocol.js';
 import { MAX_MESSAGE_BYTES, type SendMessageResponse } from '../../src-shared/provider-api.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { ApiFailure, badRequest } from '../errors.js';
@@ -10,6 +13,9 @@ import { isPartyUri } from '../room-members.js';
 import type { HubCore, HubSource, MessageInput } from './core.js';
 import { checkGroup, decodeState, digest, domainOf, peek } from './mls-input.js';
 import { fanout } from './routing.js';
+
+/** MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519, the only suite rooms here use. */
+const FRANKING_CIPHERSUITE = 1;
 
 export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, input: MessageInput): SendMessageResponse {
   if (input.message.length > MAX_MESSAGE_BYTES) {
@@ -57,6 +63,10 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
       sender = knocking?.identity ?? user;
       senderUser = user;
     }
+    // Franking (draft-ietf-mimi-protocol-06): in a room whose franking_agent is ours, every message
+    // carries a franking tag in its Safe AAD, and the hub stamps it with a Frank for this sender,
+    // room and acceptance time. The frank goes back to the sender and out with the message.
+    const frankFor = franker(hub, room.room_state, info.authenticatedData ?? new Uint8Array(), senderUser, roomUri);
     // A knock room's knocker (joined by its knock link, not on the list) sends one message, the
     // knock, and only the room's listed members (its admins) get it: other knockers never do.
     const knock = hub.joinLinks?.isKnocker(roomUri, sender) ? hub.joinLinks : undefined;
@@ -64,11 +74,12 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
       knock.acceptKnock(roomUri, sender);
       const listed = new Set(hub.store.participants(roomUri));
       const ts = hub.now();
-      const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: info.epoch!, sender_device: sender, payload: input.message, accepted_ts: ts });
+      const frank = frankFor(ts);
+      const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: info.epoch!, sender_device: sender, payload: input.message, accepted_ts: ts, frank: frank && encodeFrank(frank) });
       const admins = members.filter((m) => listed.has(m.user)).map((m) => m.identity);
-      fanout(hub, roomUri, eventId, admins, { timestamp: BigInt(ts), message: input.message, kind: 'application' }, queued);
+      fanout(hub, roomUri, eventId, admins, { timestamp: BigInt(ts), message: input.message, kind: 'application', ...(frank ? { frank } : {}) }, queued);
       hub.store.recordAccepted(roomUri, messageDigest, 'message', info.epoch!, ts);
-      const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false };
+      const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false, ...(frank ? { frank: toB64(encodeFrank(frank)) } : {}) };
       if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
       return response;
     }
@@ -90,7 +101,8 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
       throw new ApiFailure('notAllowed', `message is from epoch ${msgEpoch}, ahead of the room's epoch ${epoch}`, { status: 400, currentEpoch: epoch });
     }
     const ts = hub.now();
-    const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: msgEpoch, sender_device: sender, payload: input.message, accepted_ts: ts });
+    const frank = frankFor(ts);
+    const eventId = hub.store.insertEvent({ room_uri: roomUri, kind: 'message', epoch: msgEpoch, sender_device: sender, payload: input.message, accepted_ts: ts, frank: frank && encodeFrank(frank) });
     // A follower's own member is filtered out by that follower (it knows which device sent it); a
     // follower whose only member in the room is the sender gets nothing.
     let recipients = members.map((m) => m.identity).filter((d) => d !== sender);
@@ -98,10 +110,30 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
       const atOrigin = members.filter((m) => domainOf(m.identity) === source.domain);
       if (atOrigin.length === 1) recipients = recipients.filter((d) => d !== atOrigin[0].identity);
     }
-    fanout(hub, roomUri, eventId, recipients, { timestamp: BigInt(ts), message: input.message, kind: 'application' }, queued);
+    fanout(hub, roomUri, eventId, recipients, { timestamp: BigInt(ts), message: input.message, kind: 'application', ...(frank ? { frank } : {}) }, queued);
     hub.store.recordAccepted(roomUri, messageDigest, 'message', msgEpoch, ts);
-    const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false };
+    const response: SendMessageResponse = { acceptedTimestamp: ts, duplicate: false, ...(frank ? { frank: toB64(encodeFrank(frank)) } : {}) };
     if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
     return response;
   });
+}
+
+/**
+ * How the hub franks a message of this room: a function of the acceptance time giving the Frank,
+ * or one giving undefined for a room without franking (made before it, or with another agent).
+ * Throws badRequest, before anything is stored, for a message that should carry a tag and does not.
+ */
+function franker(hub: HubCore, roomState: Uint8Array | null, authenticatedData: Uint8Array, senderUser: string, roomUri: string): (ts: number) => Frank | undefined {
+  const state = roomState ? decodeState(roomState, 'stored room state') : undefined;
+  if (!state?.frankingAgent || !hub.frankingAgent || !hub.externalSenderKey || !bytesEqual(state.frankingAgent, hub.frankingAgent)) return () => undefined;
+  let tag: Uint8Array | undefined;
+  try {
+    tag = frankingTagOf(authenticatedData);
+  } catch (e) {
+    throw badRequest(`the message's authenticated data: ${(e as Error).message}`);
+  }
+  if (!tag) throw badRequest('this room franks its messages: the message must carry a franking tag (the frank_aad Safe AAD item)');
+  const { key } = hub.frankingKey();
+  const signer = hub.externalSenderKey;
+  return (ts) => makeFrank({ hubKey: key, frankingPrivateKey: signer, ciphersuite: FRANKING_CIPHERSUITE, tag: tag!, context: { senderUri: senderUser, roomUri, acceptedTimestamp: BigInt(ts) } });
 }

@@ -1,16 +1,19 @@
 // What the hub reads from the MLS objects it is handed, without any group keys: message headers
 // (peek), the group a message belongs to, the GroupContext extensions of a GroupInfo and the room
 // state among them. Malformed input is a 400 (a malformed room state: the draft's invalid change).
+// And what can be verified without them: signatures, the tree hash and parent hashes (below).
 
 import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUri } from '../../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
-import { decodeGroupInfo, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { decodeGroupInfo, decodePublicMessage, decodeRatchetTree, unwrapMlsMessage, type GroupInfo, type PublicMessage, type RatchetTree } from '../../src-shared/mls-structs.js';
+import { MlsVerifyError, verifyGroupInfoSignature, verifyPublicMessage, verifyTree } from '../../src-shared/mls-verify.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
 import { ApiFailure, badRequest } from '../errors.js';
+import type { RoomRow } from '../store.js';
 
 export type GroupContextExtension = { type: number; data: Uint8Array };
 
@@ -67,4 +70,67 @@ export function decodeState(bytes: Uint8Array, what: string): RoomState {
 /** Users on the list who may have clients: the hub's participants (banned users are not). */
 export function listedUsers(state: RoomState): string[] {
   return state.participants.filter((p) => p.roleIndex !== BANNED_ROLE_INDEX).map((p) => p.user);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures and hashes (src-shared/mls-verify.ts). A signature that does not verify is notAllowed
+// (the message is not from whom it says); a tree that is not the GroupInfo's is a badRequest.
+
+/** Decodes an MLSMessage(group_info). */
+export function groupInfoOf(groupInfo: Uint8Array, what: string): GroupInfo {
+  try {
+    return decodeGroupInfo(unwrapMlsMessage(groupInfo).body);
+  } catch (e) {
+    throw badRequest(`${what} is not a valid GroupInfo: ${(e as Error).message}`);
+  }
+}
+
+/** Decodes an MLSMessage that must be a PublicMessage. */
+export function publicMessageOf(message: Uint8Array, what: string): PublicMessage {
+  try {
+    return decodePublicMessage(message);
+  } catch (e) {
+    throw badRequest(`${what} is malformed: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A new epoch's GroupInfo and ratchet tree: the tree is the one the GroupContext's tree_hash
+ * commits to, its parent hashes are valid, and the GroupInfo is signed by its signer's leaf in it.
+ */
+export function verifyGroupInfoAndTree(groupInfo: GroupInfo, tree: RatchetTree): void {
+  try {
+    verifyTree(tree, groupInfo.groupContext);
+  } catch (e) {
+    if (e instanceof MlsVerifyError) throw badRequest(`ratchetTree does not match the groupInfo: ${e.message}`);
+    throw e;
+  }
+  try {
+    verifyGroupInfoSignature(groupInfo, tree);
+  } catch (e) {
+    if (e instanceof MlsVerifyError) throw new ApiFailure('notAllowed', `groupInfo: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * A PublicMessage handed to the hub for the room's current epoch is signed by its sender, checked
+ * against the stored GroupInfo's GroupContext and the stored tree. A room created without an
+ * initial group (no stored GroupInfo and tree) cannot be checked until its first commit.
+ */
+export function verifyHandshake(room: RoomRow, message: PublicMessage, what: string): void {
+  if (!room.group_info || !room.ratchet_tree) return;
+  const groupContext = groupInfoOf(room.group_info, 'the stored groupInfo').groupContext;
+  let tree: RatchetTree;
+  try {
+    tree = decodeRatchetTree(room.ratchet_tree);
+  } catch (e) {
+    throw badRequest(`the stored ratchet tree is not valid: ${(e as Error).message}`);
+  }
+  try {
+    verifyPublicMessage(message, tree, groupContext);
+  } catch (e) {
+    if (e instanceof MlsVerifyError) throw new ApiFailure('notAllowed', `${what}: ${e.message}`);
+    throw e;
+  }
 }

@@ -10,7 +10,7 @@ import { checkDeparture, denialText } from '../../src-shared/room-commit.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import { treeMembers, type RoomMember } from '../room-members.js';
 import type { HubActor, HubCore, HubSource } from './core.js';
-import { checkGroup, decodeState, digest, domainOf, peek } from './mls-input.js';
+import { checkGroup, decodeState, digest, domainOf, peek, publicMessageOf, verifyHandshake } from './mls-input.js';
 import { fanout } from './routing.js';
 
 /** The room's current tree by leaf index (the stored members' order for a room created without one). */
@@ -33,7 +33,7 @@ export function acceptProposals(hub: HubCore, source: HubSource, roomUri: string
       throw badRequest(`proposals[${i}] is malformed: ${(e as Error).message}`);
     }
     if (body.removed === undefined) throw new ApiFailure('notAllowed', `proposals[${i}]: this hub accepts only Remove proposals from members (proposal type ${body.proposalType})`);
-    return { info, removed: body.removed, digest: digest(p) };
+    return { info, removed: body.removed, digest: digest(p), message: publicMessageOf(p, `proposals[${i}]`) };
   });
   const local = source.kind === 'device' ? source.actor : undefined;
   return hub.write((queued) => {
@@ -49,6 +49,8 @@ export function acceptProposals(hub: HubCore, source: HubSource, roomUri: string
       if (p.info.epoch !== epoch) {
         throw new ApiFailure('wrongEpoch', `proposals[${i}] is for epoch ${p.info.epoch}, the room is at epoch ${epoch}`, { currentEpoch: epoch });
       }
+      // Signed by the member it names, over the current epoch's GroupContext (the stored GroupInfo's).
+      verifyHandshake(room, p.message, `proposals[${i}]`);
       const from = leaves[p.info.senderLeafIndex ?? -1];
       if (!from || (sender && from.identity !== sender.identity)) throw badRequest(`proposals[${i}] is not signed by the same member device as the others`);
       sender = from;

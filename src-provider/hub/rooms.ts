@@ -6,7 +6,7 @@
 // state names its user pseudonym; the hub checks that this provider issued both to the device's
 // account (room-members.ts) and keeps only the pseudonyms.
 
-import { toB64 } from '../../src-shared/bytes.js';
+import { bytesEqual, toB64 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
 import type { GroupInfoResponse, RoomInfo } from '../../src-shared/provider-api.js';
@@ -53,6 +53,10 @@ export function createRoom(hub: HubCore, actor: HubActor, roomUri: string, initi
         throw badRequest("a new room's participant list holds exactly its creator");
       }
       if (state.metadata.roomUri !== roomUri) throw badRequest(`the room state names room ${state.metadata.roomUri}, not ${roomUri}`);
+      // The franking agent is the hub's to publish: its key signs the franks receivers check.
+      if (state.frankingAgent && !(hub.frankingAgent && bytesEqual(state.frankingAgent, hub.frankingAgent))) {
+        throw badRequest(`the room state's franking_agent is not ${hub.domain}'s (ask GET /v1/hubSender for it)`);
+      }
       // The same rules as every later commit: the creator's role must allow clients in the group.
       const devices = [creator.identity];
       try {

@@ -12,7 +12,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { fromB64, toB64, toHex, utf8 } from '../../src-shared/bytes.js';
 import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../../src-shared/identifiers.js';
-import { basicCredential, decodeRatchetTree, encodeRatchetTree, treeLeaves } from '../../src-shared/mls-structs.js';
+import { basicCredential, decodeGroupInfo, decodePublicMessage, decodeRatchetTree, encodeRatchetTree, treeLeaves, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { generateSignatureKeyPair, signWithLabel } from '../../src-shared/mls-crypto.js';
+import { framedContentTbs } from '../../src-shared/mls-verify.js';
 import { peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
 import {
   decodeSubmitMessageResponse,
@@ -149,6 +151,17 @@ function refused(r: RawResponse, status: number, code: string, message?: RegExp)
   const e = apiError(r);
   assert.equal(e.code, code, e.message);
   if (message) assert.match(e.message, message);
+}
+
+/** A PublicMessage with its signature replaced by `signature` (of the same length: the framing stays intact). */
+function withSignature(message: Uint8Array, signature: Uint8Array): Uint8Array {
+  const old = decodePublicMessage(message).signature;
+  assert.equal(signature.length, old.length);
+  const at = Buffer.from(message).indexOf(Buffer.from(old), 4 + decodePublicMessage(message).content.raw.length);
+  assert.ok(at > 0);
+  const out = new Uint8Array(message);
+  out.set(signature, at);
+  return out;
 }
 
 // ---- "changes nothing" ----
@@ -346,6 +359,31 @@ describe('a hostile peer', () => {
       for (const [as, body, why] of cases) {
         const r = updateAnswer(await toA(as, 'update', room, body));
         assert.equal(r.responseCode, 'notAllowed', `${as.domain}: ${r.errorDescription}`);
+        assert.match(r.errorDescription, why);
+      }
+    });
+  });
+
+  test('/update: a forged commit signature or GroupInfo signature is notAllowed; nothing is stored', async () => {
+    const out = await bobS.update(); // bob's real commit
+    const stored = A.running.federation.db.prepare('SELECT group_info FROM rooms WHERE room_uri = ?').get(room) as { group_info: Buffer };
+    const context = decodeGroupInfo(unwrapMlsMessage(new Uint8Array(stored.group_info)).body).groupContext;
+    const message = decodePublicMessage(out.commit);
+    // The signature with one bit flipped, the framing intact.
+    const flipped = withSignature(out.commit, message.signature.map((b, i) => (i === 7 ? b ^ 1 : b)));
+    // The right FramedContentTBS (content and this epoch's GroupContext) signed by a key not in the tree.
+    const intruder = generateSignatureKeyPair();
+    const resigned = withSignature(out.commit, signWithLabel(intruder.privateKey, 'FramedContentTBS', framedContentTbs(message, context)));
+    // A GroupInfo whose signature does not verify (its last byte flipped).
+    const badGi = out.groupInfo.map((b, i, a) => (i === a.length - 1 ? b ^ 1 : b));
+    await changesNothing(async () => {
+      for (const [body, why] of [
+        [updateBody({ ...out, commit: flipped }), /commit: the commit signature does not verify with the signature key of leaf 1/],
+        [updateBody({ ...out, commit: resigned }), /commit: the commit signature does not verify/],
+        [updateBody({ ...out, groupInfo: badGi }), /groupInfo: the GroupInfo signature does not verify/],
+      ] as const) {
+        const r = updateAnswer(await toA(B.id, 'update', room, body));
+        assert.equal(r.responseCode, 'notAllowed', r.errorDescription);
         assert.match(r.errorDescription, why);
       }
     });
@@ -579,13 +617,18 @@ describe('a hostile peer', () => {
     const blanked = encodeRatchetTree({ nodes: tree.nodes.map((n, i) => (i === 0 ? null : n)) });
     // 2. a tree of bob alone (bob moved to leaf 0).
     const lonely = (await (await engine.createGroup(bob.keys, room)).groupInfo()).ratchetTree;
+    // 3. bob's real commit removing alice: signed, its tree the GroupInfo's, and still not b.example's to make.
+    const removing = await bobS.commitChanges({ remove: [alice.deviceUri] });
     await changesNothing(async () => {
-      const drop = updateAnswer(await toA(B.id, 'update', room, updateBody({ ...out, ratchetTree: blanked })));
+      // A tree that is not the one the GroupInfo's tree_hash commits to is refused before anything else.
+      for (const ratchetTree of [blanked, lonely]) {
+        const forged = updateAnswer(await toA(B.id, 'update', room, updateBody({ ...out, ratchetTree })));
+        assert.equal(forged.responseCode, 'invalidProposal');
+        assert.match(forged.errorDescription, /tree hash is not the GroupContext's tree_hash/);
+      }
+      const drop = updateAnswer(await toA(B.id, 'update', room, updateBody(removing)));
       assert.equal(drop.responseCode, 'notAllowed');
       assert.match(drop.errorDescription, /b\.example cannot remove mimi:\/\/a\.example\/d\/alice\/.*another provider/);
-      const moved = updateAnswer(await toA(B.id, 'update', room, updateBody({ ...out, ratchetTree: lonely })));
-      assert.equal(moved.responseCode, 'invalidProposal');
-      assert.match(moved.errorDescription, /moves mimi:\/\/b\.example\/d\/bob\/.* from leaf 1 to leaf 0/);
     });
     // Alice is still a participant and can still send.
     const m = await encrypt(aliceS, 'not evicted');

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { toB64 } from '../../src-shared/bytes.js';
 import { CoreError, type KnocksView } from '../../src-shared/contract.js';
-import { encodeContent } from '../../src-shared/content.js';
+import { decodeContent, encodeContent } from '../../src-shared/content.js';
+import { frankAad, frankingTag } from '../../src-shared/franking.js';
 import { parseJoinLink } from '../../src-shared/join-link.js';
 import { knockContent } from '../../src-shared/knock.js';
 import type { Profile } from '../../src-main/core/profile.js';
@@ -123,7 +124,8 @@ test("a knocker's second message is refused by the hub, and a knocker who stays 
   const send = async (text: string) => {
     const s = inside(mallory).session(knockRoom);
     const content = encodeContent(knockContent({ senderUri: mallory.config.userUri, roomUri: knockRoom, knock: { targetRoom: room, knocker: mallory.config.userUri, note: text, keyPackages: [] } }));
-    const { message } = await s.encrypt(content);
+    // The knock room is franked: the tag over the content goes in the authenticated data.
+    const { message } = await s.encrypt(content, frankAad(frankingTag(decodeContent(content).salt, content)));
     return client.sendMessage(knockRoom, { message: toB64(message), requestId: toB64(randomBytes(8)) });
   };
   await send('first');

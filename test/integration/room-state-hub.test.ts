@@ -39,6 +39,9 @@ import {
 } from '../../src-shared/room-state.js';
 import type { CommitOutput, DeviceKeys, GeneratedKeyPackage, GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
+import { decodeGroupInfo, decodePublicMessage, decodeRatchetTree, encodeGroupInfo, encodeRatchetTree, unwrapMlsMessage, wrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { generateSignatureKeyPair, signWithLabel } from '../../src-shared/mls-crypto.js';
+import { framedContentTbs, groupInfoTbs, treeHash } from '../../src-shared/mls-verify.js';
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { withMetadata, withParticipant, withRole, withoutParticipants } from '../../src-main/core/room-view.js';
 import { Hub } from '../../src-provider/hub.js';
@@ -136,6 +139,46 @@ const withParticipantsData = (encoded: Uint8Array, participants: UserRolePair[])
   );
 
 const drained = () => A.running.federation.outbox.drained();
+
+/** The bytes with one bit flipped at `at`. */
+const flipAt = (bytes: Uint8Array, at: number): Uint8Array => bytes.map((b, i) => (i === at ? b ^ 1 : b));
+
+/** A PublicMessage with its signature replaced by `signature` (of the same length: the framing stays intact). */
+function withSignature(message: Uint8Array, signature: Uint8Array): Uint8Array {
+  const m = decodePublicMessage(message);
+  assert.equal(signature.length, m.signature.length);
+  const at = Buffer.from(message).indexOf(Buffer.from(m.signature), 4 + m.content.raw.length);
+  assert.ok(at > 0);
+  const out = new Uint8Array(message);
+  out.set(signature, at);
+  return out;
+}
+
+/** A GroupInfo (its fields) signed by `signer`, as an MLSMessage. */
+function resign(gi: Parameters<typeof encodeGroupInfo>[0], signer: Dev): Uint8Array {
+  const unsigned = decodeGroupInfo(encodeGroupInfo({ ...gi, signature: new Uint8Array(64) }));
+  return wrapMlsMessage('groupInfo', encodeGroupInfo({ ...unsigned, signature: signWithLabel(signer.keys.signaturePrivateKey, 'GroupInfoTBS', groupInfoTbs(unsigned)) }));
+}
+
+/** The hub's rooms row. */
+const roomRow = (roomUri: string) => {
+  const db = new Database(A.dbFile, { readonly: true });
+  try {
+    return db.prepare('SELECT group_info, ratchet_tree FROM rooms WHERE room_uri = ?').get(roomUri) as { group_info: Buffer; ratchet_tree: Buffer };
+  } finally {
+    db.close();
+  }
+};
+
+/**
+ * `out`'s GroupInfo with the GroupContext extensions of another GroupInfo, re-signed by `signer`: a
+ * committer lying about its own commit with a GroupInfo that is signed and fits the tree.
+ */
+function restated(out: Pick<CommitOutput, 'groupInfo'>, from: Uint8Array, signer: Dev): Uint8Array {
+  const gi = decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body);
+  const extensions = decodeGroupInfo(unwrapMlsMessage(from).body).groupContext.extensions;
+  return resign({ ...gi, groupContext: { ...gi.groupContext, extensions } }, signer);
+}
 
 /** Runs the refused requests of `fn` and asserts the hub stored nothing about `roomUri` (or at all). */
 async function unchanged(roomUri: string, fn: () => Promise<void>): Promise<void> {
@@ -298,7 +341,9 @@ describe('POST /v1/rooms: the epoch-0 GroupInfo and tree', () => {
     const noGce = await g0.update();
     await unchanged(roomUri, async () => {
       refused(await postCommit(alice, roomUri, adding), 403, 'notAllowed', /has no room state; a commit cannot add one/);
-      refused(await postCommit(alice, roomUri, { ...noGce, groupInfo: adding.groupInfo }), 403, 'notAllowed', /has no room state; a commit cannot add one/);
+      // Another commit's GroupInfo does not fit this commit's tree (tree hash); restated and re-signed by the committer, it still states a room state.
+      refused(await postCommit(alice, roomUri, { ...noGce, groupInfo: adding.groupInfo }), 400, 'badRequest', /tree hash is not the GroupContext's tree_hash/);
+      refused(await postCommit(alice, roomUri, { ...noGce, groupInfo: restated(noGce, adding.groupInfo, alice) }), 403, 'notAllowed', /has no room state; a commit cannot add one/);
     });
     accepted(await postCommit(alice, roomUri, noGce));
     assert.equal(storedRoomState(A.dbFile, roomUri), null);
@@ -333,7 +378,8 @@ describe('commits to a managed room', () => {
       // The same extensions in another order are another GroupContext.
       refused(await postCommit(alice, room.uri, { ...reordered, groupInfo: honest.groupInfo }), 400, 'badRequest', /GroupContextExtensions proposal sets/);
       // No GroupContextExtensions proposal: the GroupInfo must keep the state the room has.
-      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: honest.groupInfo }), 400, 'badRequest', /room state differs from the current one, but the commit does not change the GroupContext extensions/);
+      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: honest.groupInfo }), 400, 'badRequest', /tree hash is not the GroupContext's tree_hash/);
+      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: restated(noGce, honest.groupInfo, alice) }), 400, 'badRequest', /room state differs from the current one, but the commit does not change the GroupContext extensions/);
       // Two room states in one GroupContext: which one would the hub check?
       refused(await postCommit(alice, room.uri, twice), 400, 'badRequest', /two room state extensions/);
     });
@@ -360,7 +406,8 @@ describe('commits to a managed room', () => {
     const noGce = await s.update();
     await unchanged(room.uri, async () => {
       refused(await postCommit(alice, room.uri, dropped), 403, 'notAllowed', /cannot drop the room state/);
-      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: dropped.groupInfo }), 403, 'notAllowed', /cannot drop the room state/);
+      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: dropped.groupInfo }), 400, 'badRequest', /tree hash is not the GroupContext's tree_hash/);
+      refused(await postCommit(alice, room.uri, { ...noGce, groupInfo: restated(noGce, dropped.groupInfo, alice) }), 403, 'notAllowed', /cannot drop the room state/);
     });
   });
 
@@ -481,6 +528,87 @@ describe('messages in a managed room', () => {
     accepted(await postMessage(carol, room.uri, early.message));
     // alice (super_admin) still speaks.
     accepted(await postMessage(alice, room.uri, (await sessionOf(room, alice).encrypt(utf8('the chair speaks'))).message));
+  });
+});
+
+describe('signatures and the tree: the hub verifies what it relays', () => {
+  let room: Room; // cooperative: alice group_admin, carol ordinary_user
+
+  before(async () => {
+    room = await managedRoom('verify');
+    await addMember(room, carol, 2);
+  });
+
+  const storedContext = () => decodeGroupInfo(unwrapMlsMessage(new Uint8Array(roomRow(room.uri).group_info)).body).groupContext;
+
+  test('a commit whose signature was forged is notAllowed and nothing is stored; the genuine one is accepted', async () => {
+    const out = await sessionOf(room, alice).update();
+    const message = decodePublicMessage(out.commit);
+    const intruder = generateSignatureKeyPair();
+    const forged: [string, Uint8Array][] = [
+      ['a bit of the signature flipped', withSignature(out.commit, message.signature.map((b, i) => (i === 0 ? b ^ 0x80 : b)))],
+      // The FramedContent's last byte (in the UpdatePath's ciphertexts) flipped, the signature kept.
+      ['a bit of the content flipped', flipAt(out.commit, 4 + message.content.raw.length - 1)],
+      ["the right FramedContentTBS signed by a key that is not alice's leaf's", withSignature(out.commit, signWithLabel(intruder.privateKey, 'FramedContentTBS', framedContentTbs(message, storedContext())))],
+      // carol's key over alice's commit: a member's real key, but not the sender leaf's.
+      ["signed by carol's key, naming alice's leaf", withSignature(out.commit, signWithLabel(carol.keys.signaturePrivateKey, 'FramedContentTBS', framedContentTbs(message, storedContext())))],
+    ];
+    await unchanged(room.uri, async () => {
+      for (const [what, commit] of forged) {
+        const r = await postCommit(alice, room.uri, { ...out, commit });
+        assert.equal(r.status, 403, `${what}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error?.code, 'notAllowed', what);
+        assert.match(r.body.error.message, /commit: the commit signature does not verify with the signature key of leaf 0/, what);
+      }
+      // Over /update as well (b.example may not submit alice's commit anyway: the signature is checked first).
+      const r = updateAnswer(await asB('update', room.uri, updateBody({ ...out, commit: forged[0][1] })));
+      assert.equal(r.responseCode, 'notAllowed');
+    });
+    accepted(await postCommit(alice, room.uri, out));
+    await adopt(room, alice, out);
+  });
+
+  test('a GroupInfo whose signature does not verify is notAllowed; nothing is stored', async () => {
+    const out = await sessionOf(room, alice).update();
+    const gi = decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body);
+    const bySomeoneElse = wrapMlsMessage('groupInfo', encodeGroupInfo({ ...gi, signature: signWithLabel(carol.keys.signaturePrivateKey, 'GroupInfoTBS', groupInfoTbs(gi)) }));
+    await unchanged(room.uri, async () => {
+      refused(await postCommit(alice, room.uri, { ...out, groupInfo: flipAt(out.groupInfo, out.groupInfo.length - 1) }), 403, 'notAllowed', /groupInfo: the GroupInfo signature does not verify with the signature key of leaf 0/);
+      refused(await postCommit(alice, room.uri, { ...out, groupInfo: bySomeoneElse }), 403, 'notAllowed', /groupInfo: the GroupInfo signature does not verify/);
+    });
+  });
+
+  test("a ratchet tree that is not the GroupInfo's (tree hash), or whose parent hashes do not hold, is badRequest; nothing is stored", async () => {
+    const out = await sessionOf(room, alice).update();
+    const other = await sessionOf(room, alice).update(); // the same commit again: other path keys, so another tree
+    // The parent node's encryption key changed, and a GroupInfo re-signed by alice whose tree_hash is that tree's:
+    // only the parent hashes can tell.
+    const tree = decodeRatchetTree(out.ratchetTree);
+    const p = tree.nodes[1]!;
+    assert.equal(p.nodeType, 'parent');
+    const tampered = encodeRatchetTree({
+      nodes: tree.nodes.map((n, i) => (i === 1 && n?.nodeType === 'parent' ? { nodeType: 'parent', parent: { ...n.parent, encryptionKey: n.parent.encryptionKey.map((b, j) => (j === 0 ? b ^ 1 : b)) } } : n)),
+    });
+    const gi = decodeGroupInfo(unwrapMlsMessage(out.groupInfo).body);
+    const rehashed = resign({ ...gi, groupContext: { ...gi.groupContext, treeHash: treeHash(decodeRatchetTree(tampered), 1) } }, alice);
+    await unchanged(room.uri, async () => {
+      refused(await postCommit(alice, room.uri, { ...out, ratchetTree: other.ratchetTree }), 400, 'badRequest', /ratchetTree does not match the groupInfo: .*tree hash is not the GroupContext's tree_hash/);
+      refused(await postCommit(alice, room.uri, { ...out, ratchetTree: tampered }), 400, 'badRequest', /tree hash is not the GroupContext's tree_hash/);
+      refused(await postCommit(alice, room.uri, { ...out, ratchetTree: tampered, groupInfo: rehashed }), 400, 'badRequest', /ratchet tree node 1 is not parent-hash valid/);
+    });
+  });
+
+  test("a Remove proposal whose signature was forged is notAllowed; nothing is stored", async () => {
+    const { proposals } = await sessionOf(room, carol).proposeRemove([carol.deviceUri]);
+    const [proposal] = proposals;
+    const message = decodePublicMessage(proposal);
+    const forged = withSignature(proposal, message.signature.map((b, i) => (i === 63 ? b ^ 1 : b)));
+    const byAlice = withSignature(proposal, signWithLabel(alice.keys.signaturePrivateKey, 'FramedContentTBS', framedContentTbs(message, storedContext())));
+    await unchanged(room.uri, async () => {
+      for (const p of [forged, byAlice]) {
+        refused(await call(carol, 'POST', roomPath(room.uri, '/proposals'), { proposals: [toB64(p)] }), 403, 'notAllowed', /proposals\[0\]: the proposal signature does not verify with the signature key of leaf 1/);
+      }
+    });
   });
 });
 
