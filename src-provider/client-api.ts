@@ -18,7 +18,7 @@ import {
   type RoomInfo,
 } from '../src-shared/provider-api.js';
 import { toB64 } from '../src-shared/bytes.js';
-import { encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol.js';
+import { decodeFrank, encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol.js';
 import type { Follower } from './federation/follower.js';
 import type { Accounts, Actor } from './accounts.js';
 import type { ConsentService } from './consent.js';
@@ -355,7 +355,21 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       // the room's hub elsewhere, which can only check the domain; and again by our own hub).
       const as = asPseudonymOf(o);
       const reportingUser = as === undefined ? actor.userUri : pseudonyms().actingAs(actor, as);
-      const report: AbuseReport = { reportingUser, allegedAbuserUri: alleged, reasonCode, note, messages: [], abuseExtensions: [] };
+      // The reported messages (AbusiveMessage): the room's hub checks each against its frank.
+      if (o.messages !== undefined && (!Array.isArray(o.messages) || o.messages.length > 16)) throw badRequest('field "messages" must be a list of at most 16 messages');
+      const messages = ((o.messages as unknown[] | undefined) ?? []).map((m, i) => {
+        if (typeof m !== 'object' || m === null) throw badRequest(`messages[${i}] must be an object`);
+        const e = m as Record<string, unknown>;
+        onlyFields(e, ['content', 'frank', 'acceptedTimestamp']);
+        let frank;
+        try {
+          frank = decodeFrank(b64(e, 'frank'));
+        } catch (err) {
+          throw badRequest(`messages[${i}].frank is not a Frank: ${(err as Error).message}`);
+        }
+        return { messageContent: b64(e, 'content'), frank, acceptedTimestamp: BigInt(int(e, 'acceptedTimestamp', { min: 0, max: Number.MAX_SAFE_INTEGER })) };
+      });
+      const report: AbuseReport = { reportingUser, allegedAbuserUri: alleged, reasonCode, note, messages, abuseExtensions: [] };
       let encoded: Uint8Array;
       try {
         encoded = encodeAbuseReport(report);

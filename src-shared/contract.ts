@@ -191,6 +191,19 @@ export interface ConnectionsView {
  */
 export type ConnectionRequestPolicyView = ConnectionRequestPolicy;
 
+/**
+ * Why a report is made. draft-ietf-mimi-protocol-06's AbuseType has no taxonomy yet (a TODO): these
+ * private-use codes are ours (docs/decisions.md), 0 meaning "not given".
+ */
+export const REPORT_REASONS = [
+  { code: 0, label: 'Not given' },
+  { code: 0xf1, label: 'Spam or scam' },
+  { code: 0xf2, label: 'Harassment or threats' },
+  { code: 0xf3, label: 'Hate speech' },
+  { code: 0xf4, label: 'Illegal content' },
+  { code: 0xf5, label: 'Something else' },
+] as const;
+
 /** A join link of a room. The hub keeps only a hash of its code, so `link` is known only where it was made. */
 export interface JoinLinkView {
   /** The code's public id (hex of the start of its hash): what revoking names. */
@@ -379,6 +392,11 @@ export interface MimiApi {
     /** Newest-first page; `beforeSeq` pages back. */
     page(accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]>;
     send(accountId: string, roomUri: string, text: string): Promise<MessageView>;
+    /**
+     * Report messages (their message ids, all from one sender) to the room's hub with their franks,
+     * which the hub verifies (docs/franking.md). `reason`: one of REPORT_REASONS' codes, 0 = not given.
+     */
+    report(accountId: string, roomUri: string, messageIds: string[], reason: number, note: string): Promise<void>;
   };
   /** `user` is handle@domain or a mimi:// user URI; `roomUri` null = every room. */
   consent: {
@@ -605,6 +623,17 @@ const linkId: Check = (v, name) => {
   str(64)(v, name);
   if (!/^[0-9a-f]{16,64}$/.test(v as string)) fail(name, 'must be a link id (hex)');
 };
+const messageIds: Check = (v, name) => {
+  if (!Array.isArray(v) || v.length < 1 || v.length > 16) fail(name, 'must be a list of 1-16 message ids');
+  (v as unknown[]).forEach((id, i) => {
+    str(64)(id, `${name}[${i}]`);
+    if (!/^[0-9a-f]{64}$/.test(id as string)) fail(`${name}[${i}]`, 'must be a message id (64 hex digits)');
+  });
+  if (new Set(v as string[]).size !== (v as string[]).length) fail(name, 'lists a message twice');
+};
+const reportReason: Check = (v, name) => {
+  if (!REPORT_REASONS.some((r) => r.code === v)) fail(name, `must be one of ${REPORT_REASONS.map((r) => r.code).join(', ')}`);
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -634,6 +663,7 @@ export const METHODS = {
   'rooms.reportAbuse': [accountId, roomUri, userAddress, str(2000, 0)],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
+  'messages.report': [accountId, roomUri, messageIds, reportReason, str(2000, 0)],
   'consent.list': [accountId],
   'consent.request': [accountId, userAddress, nullable(roomUri)],
   'consent.cancel': [accountId, userAddress, nullable(roomUri)],

@@ -208,3 +208,35 @@ export function frankProblem(p: {
   if (p.contentRoom !== p.roomUri || p.context.roomUri !== p.roomUri) return `it is franked for room ${p.context.roomUri} (content: ${p.contentRoom ?? 'none'}), not ${p.roomUri}`;
   return undefined;
 }
+
+/**
+ * Why a reported message (draft-ietf-mimi-protocol-06 AbusiveMessage) does not prove what the
+ * report says, as the hub that franked it checks it: the content's own franking tag, the hub's
+ * server frank under the key in force at `acceptedTimestamp` (`hubKeyAt`), the integrity
+ * signature, and that the content names the alleged sender and this room. Undefined when it holds.
+ */
+export function abusiveMessageProblem(p: {
+  content: Uint8Array;
+  salt: Uint8Array;
+  contentSender: string | undefined;
+  contentRoom: string | undefined;
+  frank: { serverFrank: Uint8Array; frankingSignatureCiphersuite: number; frankingIntegritySignature: Uint8Array };
+  acceptedTimestamp: bigint;
+  alleged: string;
+  roomUri: string;
+  hubKeyAt: (ts: number) => Uint8Array | undefined;
+  frankingPublicKey: Uint8Array;
+}): string | undefined {
+  if (p.contentSender !== p.alleged) return `the message names ${p.contentSender ?? 'no'} sender, not the reported ${p.alleged}`;
+  if (p.contentRoom !== p.roomUri) return `the message names room ${p.contentRoom ?? 'none'}, not ${p.roomUri}`;
+  const context = { senderUri: p.alleged, roomUri: p.roomUri, acceptedTimestamp: p.acceptedTimestamp };
+  const key = p.hubKeyAt(Number(p.acceptedTimestamp));
+  if (!key) return 'no franking key of this hub was in force at that time';
+  if (!serverFrankValid(key, frankingTag(p.salt, p.content), context, p.frank.serverFrank)) {
+    return 'the frank is not this hub’s for that content, sender, room and time (altered text, a swapped sender or room, or a forged frank)';
+  }
+  if (!verifyWithLabel(p.frankingPublicKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(p.frank.serverFrank, p.frank.frankingSignatureCiphersuite, context), p.frank.frankingIntegritySignature)) {
+    return 'the frank’s integrity signature is not this hub’s';
+  }
+  return undefined;
+}

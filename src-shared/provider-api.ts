@@ -286,6 +286,8 @@ export interface ReportAbuseRequest {
   reasonCode?: number;
   /** Report as this user pseudonym of the account (active): in a room the account is in as a pseudonym. */
   asPseudonym?: string;
+  /** The reported messages with the hub's franks (AbusiveMessage): content and Frank in base64. */
+  messages?: { content: B64; frank: B64; acceptedTimestamp: number }[];
 }
 
 /**

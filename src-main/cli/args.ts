@@ -39,10 +39,13 @@ const FLAGS_WITH_VALUE = new Set([
   'expires',
   'passphrase',
   'role',
+  // report --message
+  'message',
+  'reason',
 ]);
 
 /** Options that take no value: confirm delete-account; a minimal-metadata room; join or knock under a pseudonym. */
-const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym']);
+const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];

@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError, ROOM_PRESETS, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
+import { CoreError, REPORT_REASONS, ROOM_PRESETS, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
@@ -52,13 +52,15 @@ const USAGE = `usage:
                           prints the room URI; --as-pseudonym: take part as a pseudonym of the pool
   mimi --profile DIR remove ROOM USER     take USER off the participant list, clients and all
   mimi --profile DIR report ROOM USER [--note TEXT]   report USER to the room's hub (needs canReportAbuse)
+  mimi --profile DIR report ROOM --message ID[,ID...] [--reason spam|harassment|hate|illegal|other] [--note TEXT]
+                                              report messages of one sender, with the hub's franks (it verifies them)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
   mimi --profile DIR room-set ROOM [--name N] [--description D] [--avatar URL] [--subject S]   '' clears
   mimi --profile DIR role ROOM USER ROLE  ROLE: a role name (group_admin, ordinary_user, ...) or index
   mimi --profile DIR kick|ban|unban ROOM USER
-  mimi --profile DIR tail ROOM --count N --timeout S
+  mimi --profile DIR tail ROOM --count N --timeout S [--ids]
   mimi --profile DIR consent list         JSON: incoming requests, granted, blocked, outgoing with outcome
   mimi --profile DIR consent request|cancel USER [--room ROOM]   ask USER (another provider) for consent
   mimi --profile DIR consent grant|revoke USER [--room ROOM]     let USER add me (to every room, or ROOM)
@@ -296,7 +298,7 @@ async function main(argv: string[]): Promise<void> {
       const timeout = Number(need(p, 'timeout'));
       if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UsageError('--count must be 1-10000');
       if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
-      return withProfile(p, (profile) => tail(profile, args[0], count, timeout));
+      return withProfile(p, (profile) => tail(profile, args[0], count, timeout, p.flags.has('ids')));
     }
     case 'room-state':
       arity(args, 1, cmd);
@@ -318,9 +320,19 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, async (profile) => void (await profile[cmd](profile.resolveRoom(room), user)));
     }
     case 'report': {
+      const note = p.flags.get('note') ?? '';
+      const messages = p.flags.get('message');
+      if (messages !== undefined) {
+        // Reported messages, with the hub's franks (docs/franking.md): the sender is theirs.
+        arity(args, 1, cmd);
+        const ids = messages.split(',').map((x) => x.trim().toLowerCase());
+        if (ids.length > 16 || ids.some((x) => !/^[0-9a-f]{64}$/.test(x))) throw new UsageError('--message takes 1-16 message ids (64 hex digits each, as `mimi tail --ids` prints them), separated by commas');
+        const reason = reportReason(p.flags.get('reason'));
+        return withProfile(p, async (profile) => void (await profile.reportMessages(profile.resolveRoom(args[0]), ids, reason, note)));
+      }
+      if (p.flags.has('reason')) throw new UsageError('--reason goes with --message');
       arity(args, 2, cmd);
       const [room, user] = args;
-      const note = p.flags.get('note') ?? '';
       return withProfile(p, async (profile) => void (await profile.reportAbuse(profile.resolveRoom(room), user, note)));
     }
     case 'remove': {
@@ -644,7 +656,7 @@ function consentCommand(p: Parsed, args: string[]): Promise<void> {
 }
 
 /** Wait until the room holds at least `count` messages, then print the newest `count`, oldest first. */
-async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number): Promise<void> {
+async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number, ids = false): Promise<void> {
   const deadline = Date.now() + timeoutS * 1000;
   let roomUri: string | undefined;
   for (;;) {
@@ -658,7 +670,8 @@ async function tail(profile: Profile, roomRef: string, count: number, timeoutS: 
     }
     const rows = profile.page(roomUri, null, count);
     if (rows.length >= count) {
-      for (const m of rows.reverse()) process.stdout.write(`${displayUser(m.sender)}\t${m.text}\n`);
+      // --ids: the message id first, for `mimi report ROOM --message ID`.
+      for (const m of rows.reverse()) process.stdout.write(`${ids ? `${m.messageId}\t` : ''}${displayUser(m.sender)}\t${m.text}\n`);
       return;
     }
     if (Date.now() > deadline) throw new CoreError('internal', `only ${rows.length} of ${count} message(s) arrived within ${timeoutS} s`);
@@ -684,3 +697,12 @@ main(process.argv.slice(2)).then(
     process.exit(linkExitCode(e) ?? 1);
   },
 );
+
+/** `--reason` as a REPORT_REASONS code: a name (spam, harassment, hate, illegal, other) or the code. */
+function reportReason(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const names: Record<string, number> = { spam: 0xf1, harassment: 0xf2, hate: 0xf3, illegal: 0xf4, other: 0xf5 };
+  const code = names[v.toLowerCase()] ?? (/^\d{1,3}$/.test(v) ? Number(v) : NaN);
+  if (!REPORT_REASONS.some((r) => r.code === code)) throw new UsageError(`--reason must be one of ${Object.keys(names).join(', ')} (or its code)`);
+  return code;
+}

@@ -300,6 +300,7 @@ class Core implements AppCore {
     page: async (accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]> =>
       this.profile(accountId).page(roomUri, beforeSeq, limit),
     send: (accountId: string, roomUri: string, text: string) => this.profile(accountId).send(roomUri, text),
+    report: (accountId: string, roomUri: string, messageIds: string[], reason: number, note: string) => this.profile(accountId).reportMessages(roomUri, messageIds, reason, note),
   };
 
   consent = {

@@ -334,6 +334,11 @@ export class Profile extends EventEmitter {
   }
 
   /** Report `user` to the room's hub, which keeps it for its operator. */
+  /** Report messages of one sender, with the hub's franks of them (the hub verifies them). */
+  reportMessages(roomUri: string, messageIds: string[], reason: number, note: string): Promise<void> {
+    return this.roomState.reportMessages(roomUri, messageIds, reason, note);
+  }
+
   reportAbuse(roomUri: string, user: string, note: string): Promise<void> {
     return this.roomState.reportAbuse(roomUri, user, note);
   }

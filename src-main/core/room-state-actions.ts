@@ -3,12 +3,14 @@
 // Each change is one commit built on the state of the epoch it lands in (RoomCommits).
 
 import { CoreError, checkRoomMetadataArgs, type RoomMetadataArgs, type RoomSettingsView } from '../../src-shared/contract.js';
-import { utf8 } from '../../src-shared/bytes.js';
-import { displayUser } from '../../src-shared/identifiers.js';
+import { toB64, utf8 } from '../../src-shared/bytes.js';
+import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { denialText } from '../../src-shared/room-commit.js';
 import { roleOf, type RoomState } from '../../src-shared/room-state.js';
 import { BANNED_ROLE_INDEX, checkChange } from '../../src-shared/room-policy.js';
 import type { GroupSession } from '../mls/engine.js';
+import type { MessageRow } from '../db/profile-db.js';
+import { messageText } from './message-view.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
 import { activeUsers, deviceKeyCheck, devicesOf, memberIdentities, myUser, roomStateOf } from './group-sessions.js';
@@ -125,6 +127,49 @@ export class RoomStateActions {
     }
   }
 
+  /**
+   * Report messages of one sender to the room's hub with the hub's own franks of them (an
+   * AbuseReport with AbusiveMessages, draft-ietf-mimi-protocol-06): the hub checks each against its
+   * frank, so the report proves what was said, by whom, where and when.
+   */
+  async reportMessages(roomUri: string, messageIds: string[], reason: number, note: string): Promise<void> {
+    if (messageIds.length === 0 || messageIds.length > 16) throw new CoreError('invalidArgument', 'Report 1 to 16 messages at a time.');
+    if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
+    const room = this.ctx.db.getRoom(roomUri);
+    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    const rows = messageIds.map((id) => {
+      const m = this.ctx.db.messageById(roomUri, id);
+      if (!m) throw new CoreError('invalidArgument', `There is no message ${id.slice(0, 12)}… in this room.`);
+      return m;
+    });
+    const senders = new Set(rows.map((m) => m.sender));
+    if (senders.size !== 1) throw new CoreError('invalidArgument', 'A report is about one person: choose messages of one sender.');
+    const [sender] = senders;
+    if (rows.some((m) => m.status !== 'received')) throw new CoreError('invalidArgument', 'You cannot report your own messages.');
+    const unstamped = rows.find((m) => !m.frank);
+    if (unstamped) {
+      throw new CoreError('notAllowed', `The message “${quote(unstamped)}” carries no stamp from the room's provider (the room was made before messages were franked), so it cannot prove anything. Report the person from the room settings instead.`);
+    }
+    const state = roomStateOf(this.ctx.sessions.get(roomUri));
+    const me = this.me(roomUri);
+    if (state) {
+      const may = checkChange(state.policy, state.participants, me, { kind: 'use', capability: 'canReportAbuse' });
+      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayUser(sender)}: your ${denialText(may)}.`);
+    }
+    const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
+    try {
+      await this.ctx.client.reportAbuse(roomUri, {
+        user: sender,
+        note,
+        reasonCode: reason,
+        ...(asPseudonym ? { asPseudonym } : {}),
+        messages: rows.map((m) => ({ content: toB64(m.content), frank: toB64(m.frank!), acceptedTimestamp: m.timestamp })),
+      });
+    } catch (e) {
+      throw toCoreError(e, `Could not report ${displayUser(sender)}`);
+    }
+  }
+
   /** Lift a ban: the user gets the role an added user gets, without clients; add them to bring them back. */
   async unban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
@@ -154,4 +199,10 @@ export class RoomStateActions {
     this.ctx.emit('rooms');
     return this.roomSettings(roomUri);
   }
+}
+
+/** A short quote of a message for an error text. */
+function quote(m: MessageRow): string {
+  const t = messageText(m);
+  return t.length > 40 ? `${t.slice(0, 40)}…` : t;
 }

@@ -282,6 +282,15 @@ export class ProfileDb {
     else this.db.prepare('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
   }
 
+  /** A message by its mimi-content message id (hex), with its kept Frank if any. */
+  messageById(roomUri: string, messageId: string): (MessageRow & { frank?: Uint8Array }) | undefined {
+    const r = this.db.prepare('SELECT * FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    const row = ProfileDb.messageRow(this.vault, r);
+    const frank = r.frank ? this.vault.open(new Uint8Array(r.frank as Buffer), `frank:${roomUri}:${messageId}`) : undefined;
+    return frank ? { ...row, frank } : row;
+  }
+
   /** The Frank kept with a received message, if the hub franked it. */
   messageFrank(roomUri: string, messageId: string): Uint8Array | undefined {
     const r = this.db.prepare('SELECT frank FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as { frank: Buffer | null } | undefined;

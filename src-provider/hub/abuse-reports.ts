@@ -1,10 +1,12 @@
 // Abuse reports about rooms hosted here (draft-ietf-mimi-protocol-06 "Report abuse"), from our own
 // users and forwarded by followers (`/reportAbuse`), kept for the operator. Negative policy: the
 // reporter must be a participant whose role has canReportAbuse. In a minimal-metadata room both the
-// reporter and the alleged abuser are pseudonyms. Reported messages are stored unverified: the hub
-// franks messages now (docs/franking.md), but checking the franks in a report is not built yet.
+// reporter and the alleged abuser are pseudonyms. Each reported message is checked against the
+// hub's own frank of it (docs/franking.md) before the report is kept.
 
 import { utf8 } from '../../src-shared/bytes.js';
+import { decodeContent } from '../../src-shared/content.js';
+import { abusiveMessageProblem, decodeFrankingAgentData } from '../../src-shared/franking.js';
 import type { AbuseReport } from '../../src-shared/mimi-protocol.js';
 import { denialText } from '../../src-shared/room-commit.js';
 import { checkChange } from '../../src-shared/room-policy.js';
@@ -33,6 +35,38 @@ export function acceptAbuseReport(hub: HubCore, source: HubSource, roomUri: stri
   }
   if (source.kind === 'peer' && domainOf(report.reportingUser) !== source.domain) {
     throw new ApiFailure('notAllowed', `${source.domain} cannot report in the name of ${report.reportingUser}, a user of another provider`);
+  }
+  // Each reported message must prove itself with this hub's frank (docs/franking.md): a report
+  // with altered text, a swapped sender or room, or a forged frank is refused whole.
+  if (report.messages.length) {
+    if (!hub.frankingAgent) throw new ApiFailure('notAllowed', 'this hub franks no messages, so it cannot check reported ones');
+    const { at } = hub.frankingKey();
+    const publicKey = decodeFrankingAgentData(hub.frankingAgent).frankingSignatureKey;
+    report.messages.forEach((m, i) => {
+      let c;
+      try {
+        c = decodeContent(m.messageContent);
+      } catch (e) {
+        throw badRequest(`reported message ${i + 1} is not a mimi-content message: ${(e as Error).message}`);
+      }
+      const ext = (n: number) => {
+        const v = c.extensions.get(n);
+        return typeof v === 'string' ? v : undefined;
+      };
+      const problem = abusiveMessageProblem({
+        content: m.messageContent,
+        salt: c.salt,
+        contentSender: ext(1),
+        contentRoom: ext(2),
+        frank: m.frank,
+        acceptedTimestamp: m.acceptedTimestamp,
+        alleged: report.allegedAbuserUri,
+        roomUri,
+        hubKeyAt: at,
+        frankingPublicKey: publicKey,
+      });
+      if (problem) throw new ApiFailure('notAllowed', `reported message ${i + 1} does not verify: ${problem}`);
+    });
   }
   return hub.write(() => {
     const room = hub.requireRoom(roomUri);

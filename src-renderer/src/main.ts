@@ -4,5 +4,6 @@ import App from './App.vue';
 import './styles.css';
 import './pseudonyms.css';
 import './links.css';
+import './reports.css';
 
 createApp(App).use(createPinia()).mount('#app');

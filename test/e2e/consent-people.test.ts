@@ -20,7 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMessageReports, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -86,7 +86,7 @@ function fakeCore() {
       ...unmanagedRoomSettings((roomUri) => (roomUri === LUNCH ? lunch : undefined)),
       ...noMinimalMetadataRooms,
     },
-    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
+    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports },
     consent: {
       list: async () => structuredClone(consent),
       request: async (...args) => {

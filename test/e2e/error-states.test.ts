@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CoreError, type AccountView, type CoreEvent, type MessageView, type MimiApi, type RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, messageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -125,6 +125,8 @@ function fakeCore() {
         post(r, m);
         return m;
       },
+      // Rooms without room state: reporting is allowed there, as the real core allows it (nothing is enforced).
+      ...messageReports({ messagesOf: (roomUri) => rooms.get(roomUri)?.messages, mayReport: () => true }),
     },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),

@@ -25,7 +25,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { formatJoinLink, parseJoinLink } from '../../src-shared/join-link.js';
-import { eventHub, localAccount, quietConsentAndPeople, quietPseudonymsAndConnections } from './stub-domains.js';
+import { eventHub, localAccount, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -277,7 +277,7 @@ export function linksKnocksCore() {
       unban: refuse,
       reportAbuse: refuse,
     },
-    messages: { page: async () => [], send: refuse },
+    messages: { page: async () => [], send: refuse, ...noMessageReports },
     links: {
       create: async (...args) => {
         note('links.create', args);

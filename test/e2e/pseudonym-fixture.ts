@@ -19,7 +19,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { eventHub, localAccount, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
+import { eventHub, localAccount, messageReports, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -236,7 +236,12 @@ export function pseudonymCore() {
       unban: refuse,
       reportAbuse: refuse,
     },
-    messages: { page: async (_acct, uri, beforeSeq) => (uri === QUIET && beforeSeq === null ? [...quietMessages].reverse() : []), send: refuse },
+    messages: {
+      page: async (_acct, uri, beforeSeq) => (uri === QUIET && beforeSeq === null ? [...quietMessages].reverse() : []),
+      send: refuse,
+      // Checked like the core does; here the policy never gives canReportAbuse, so a report is refused.
+      ...messageReports({ messagesOf: (uri) => (uri === QUIET ? quietMessages : []), mayReport: (acct, uri) => settings(acct, uri).canReportAbuse }),
+    },
     pseudonyms: {
       list: async (acct) => structuredClone(pools[acct]),
       refill: async (...args) => {

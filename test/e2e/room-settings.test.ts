@@ -24,7 +24,7 @@ import {
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMessageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -214,7 +214,7 @@ function fakeCore() {
       },
       ...noMinimalMetadataRooms,
     },
-    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')) },
+    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),
     ...quietLinksAndKnocks(),

@@ -7,12 +7,14 @@ import {
   type ConsentListView,
   type ConnectionsView,
   type CoreEvent,
+  type MessageView,
   type MimiApi,
   type MyProfileView,
   type PseudonymPoolView,
   type RoomSettingsView,
   type RoomView,
 } from '../../src-shared/contract.js';
+import { displayUser } from '../../src-shared/identifiers.js';
 
 /** A fake core's event stream: what `emit` sends reaches every page subscribed through the bridge. */
 export function eventHub(): { emit(e: CoreEvent): void; onEvent: MimiApi['onEvent'] } {
@@ -146,4 +148,43 @@ export function unmanagedRoomSettings(findRoom: (roomUri: string) => RoomView | 
     view(roomUri);
   };
   return { settings: async (_a, roomUri) => view(roomUri), setMetadata: refuse, setRole: refuse, kick: refuse, removeMember: refuse, ban: refuse, unban: refuse, reportAbuse };
+}
+
+/** For fake cores that have no messages from others to report: refused, as these fixtures are not about it. */
+export const noMessageReports: Pick<MimiApi['messages'], 'report'> = {
+  report: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+};
+
+export type MessageReportArgs = [accountId: string, roomUri: string, messageIds: string[], reason: number, note: string];
+
+/**
+ * messages.report as the core checks it, for fake cores that hold messages: every id must be a
+ * message of the room, all from one sender, all received (not this account's own), and the room
+ * policy must give canReportAbuse. `messagesOf` answers undefined for a room the fake does not
+ * have. A report that passes goes to `taken` (it would go to the hub) and changes nothing here.
+ */
+export function messageReports(o: {
+  messagesOf: (roomUri: string) => readonly MessageView[] | undefined;
+  mayReport: (accountId: string, roomUri: string) => boolean;
+  taken?: (args: MessageReportArgs) => void;
+}): Pick<MimiApi['messages'], 'report'> {
+  return {
+    report: async (...args) => {
+      const [accountId, roomUri, messageIds] = args;
+      const all = o.messagesOf(roomUri);
+      if (!all) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+      const found = messageIds.map((id) => {
+        const m = all.find((x) => x.messageId === id);
+        if (!m) throw new CoreError('invalidArgument', `There is no message ${id.slice(0, 12)}… in this room.`);
+        return m;
+      });
+      const senders = new Set(found.map((m) => m.sender));
+      if (senders.size !== 1) throw new CoreError('invalidArgument', 'A report is about one person: choose messages of one sender.');
+      if (found.some((m) => m.status !== 'received')) throw new CoreError('invalidArgument', 'You cannot report your own messages.');
+      if (!o.mayReport(accountId, roomUri)) throw new CoreError('notAllowed', `Cannot report ${displayUser(found[0].sender)}: your role lacks canReportAbuse.`);
+      o.taken?.(args);
+    },
+  };
 }

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, messageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -64,6 +64,8 @@ function historyCore() {
         messages.push(m);
         return m;
       },
+      // A room without room state, where reporting is allowed (as the unmanaged settings say).
+      ...messageReports({ messagesOf: (roomUri) => (roomUri === ROOM ? messages : undefined), mayReport: () => true }),
     },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),

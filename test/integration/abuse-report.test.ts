@@ -296,6 +296,8 @@ test('hostile /reportAbuse bodies from a trusted peer: the right status, nothing
     // Limits: a note of 4 KiB, at most 16 messages.
     await expect('a note over 4096 bytes', coop, body({ note: 'é'.repeat(2048) + 'x' }), 400, 'badRequest', /4096 bytes/);
     await expect('17 messages', coop, body({ messages: Array.from({ length: 17 }, (_, i) => msg(i)) }), 400, 'badRequest', /16 messages/);
+    // Reported messages must prove themselves with the hub's frank (franking.test.ts has real ones).
+    await expect('messages with made-up franks', coop, body({ messages: Array.from({ length: 16 }, (_, i) => msg(i)) }), 400, 'badRequest', /reported message 1 is not a mimi-content message/);
     // The policy, as for the client API.
     await expect('a user of b.example in no room', coop, body({ reportingUser: D }), 403, 'notMember');
     await expect('a guest of the moderated room', stage, body(), 403, 'notAllowed', /canReportAbuse/);
@@ -309,13 +311,13 @@ test('hostile /reportAbuse bodies from a trusted peer: the right status, nothing
 
   // At the limits, the report is kept: 201 with an empty body, the bytes as received.
   const before = reports(coop).length;
-  const atLimits = body({ note: 'é'.repeat(2048), reasonCode: 9, messages: Array.from({ length: 16 }, (_, i) => msg(i)), abuseExtensions: [{ componentId: 0xff00, data: Uint8Array.of(1) }] });
+  const atLimits = body({ note: 'é'.repeat(2048), reasonCode: 9, abuseExtensions: [{ componentId: 0xff00, data: Uint8Array.of(1) }] });
   const r = await post(coop, atLimits);
   assert.equal(r.status, 201, r.body.toString());
   assert.equal(r.body.length, 0, 'there is no response body');
   const rows = reports(coop).slice(before);
   assert.equal(rows.length, 1);
-  assert.deepEqual(described(rows[0]), { reporter: B, alleged: C, note: 'é'.repeat(2048), reason: 9, messages: 16, via: 'b.example' });
+  assert.deepEqual(described(rows[0]), { reporter: B, alleged: C, note: 'é'.repeat(2048), reason: 9, messages: 0, via: 'b.example' });
   assert.deepEqual(new Uint8Array(rows[0].report), atLimits, 'the encoded report is kept as received');
   // The alleged abuser need not be a participant (nor of either domain).
   const outsider = await post(coop, body({ allegedAbuserUri: 'mimi://c.example/u/troll' }));
@@ -368,6 +370,19 @@ test('mimi report: exit 0 when the role allows it, 1 naming canReportAbuse when 
   ok(allowed, 'report as attendee');
   assert.equal(allowed.stdout, '');
   assert.deepEqual(reports(stage).slice(before).map(described), [{ reporter: G, alleged: A, note: 'from the back row', reason: 0, messages: 0, via: 'b.example' }]);
+
+  // A message, reported with its frank: `tail --ids` gives its id, the hub verifies the frank.
+  await alice.send(stage, 'buy followers cheap');
+  const tailed = await as('tail', stage, '--count', '1', '--timeout', '20', '--ids');
+  ok(tailed, 'tail --ids');
+  const [id, sender, text] = tailed.stdout.trim().split('\t');
+  assert.deepEqual([id.length, sender, text], [64, 'alice@a.example', 'buy followers cheap']);
+  const withMessage = await as('report', stage, '--message', id, '--reason', 'spam', '--note', 'ads');
+  ok(withMessage, 'report --message');
+  assert.deepEqual(reports(stage).slice(-1).map(described), [{ reporter: G, alleged: A, note: 'ads', reason: 0xf1, messages: 1, via: 'b.example' }]);
+  const badReason = await as('report', stage, '--message', id, '--reason', 'boredom');
+  assert.equal(badReason.code, 2, badReason.stderr);
+  assert.match(badReason.stderr, /--reason must be one of spam, harassment/);
 
   const usage = await as('report', stage);
   assert.equal(usage.code, 2, usage.stderr);

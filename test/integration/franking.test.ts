@@ -32,6 +32,7 @@ const keep: Profile[] = [];
 const errors: string[] = [];
 let alice: Profile;
 let bob: Profile;
+let carol: Profile; // a.example, reports through the hub directly
 let room: string;
 
 interface Inside {
@@ -57,9 +58,11 @@ before(async () => {
   B = f['b.example'];
   alice = await user(A, 'alice');
   bob = await user(B, 'bob');
+  carol = await user(A, 'carol');
   room = (await alice.createRoom('Franked')).roomUri;
   await alice.addMember(room, bob.config.userUri);
-  await waitFor(() => bob.rooms().some((r) => r.roomUri === room), 'bob joins');
+  await alice.addMember(room, carol.config.userUri);
+  await waitFor(() => bob.rooms().some((r) => r.roomUri === room) && carol.rooms().some((r) => r.roomUri === room), 'bob and carol join');
 });
 
 after(async () => {
@@ -98,11 +101,11 @@ test("the room names its hub as franking agent; a message is franked by the hub 
     }),
     undefined,
   );
-  // Both providers hold the frank with the event, and the follower got it in the FanoutMessage.
-  for (const p of [A, B]) {
-    const franks = withDb(path.join(p.dataDir, DB_FILE), (db) => db.prepare("SELECT frank FROM events WHERE room_uri = ? AND kind = 'message' AND frank IS NOT NULL").all(room) as { frank: Buffer }[]);
-    assert.ok(franks.some((f) => Buffer.from(f.frank).equals(Buffer.from(encodeFrank(frank)))), `${p.domain} keeps the frank`);
-  }
+  // carol, a device of the hub's own provider, got the same frank in her push event that bob's
+  // provider got in the FanoutMessage.
+  await waitFor(() => carol.page(room, null, 10).some((m) => m.text === 'franked hello'), 'carol reads it');
+  const carols = inside(carol).ctx.db.messageFrank(room, got.messageId);
+  assert.deepEqual(carols && encodeFrank(decodeFrank(carols)), encodeFrank(frank));
 });
 
 test('a message whose franking tag does not match its content is dropped by the receiver; one without a tag is refused by the hub', async () => {
@@ -145,4 +148,47 @@ test('a frank altered on the way (a follower changing the accepted time) makes t
   });
   assert.ok(errors.slice(before).some((e) => /dropped: its franking does not verify \(the frank's integrity signature/.test(e)), errors.slice(before).join('\n'));
   assert.equal(bob.page(room, null, 30).filter((m) => m.text === 'shifted in time').length, 0);
+});
+
+const reportsAt = () =>
+  withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT reporter, alleged, reason, messages, via_domain AS via FROM abuse_reports WHERE room_uri = ? ORDER BY id').all(room));
+
+test('reports with evidence: a franked message reported from either provider is verified and kept; altered text, a swapped sender or room, a forged or replayed frank are refused', async () => {
+  await alice.send(room, 'send me your password or else');
+  await waitFor(() => bob.page(room, null, 30).some((m) => m.text === 'send me your password or else') && carol.page(room, null, 30).some((m) => m.text === 'send me your password or else'), 'bob and carol read it');
+  const idAt = (p: Profile) => p.page(room, null, 30).find((m) => m.text === 'send me your password or else')!.messageId;
+  // bob, at the follower: his provider forwards the report to the hub, which verifies the frank.
+  await bob.reportMessages(room, [idAt(bob)], 0xf2, 'a threat');
+  // carol, at the hub's own provider.
+  await carol.reportMessages(room, [idAt(carol)], 0xf1, '');
+  assert.deepEqual(reportsAt().slice(-2), [
+    { reporter: bob.config.userUri, alleged: alice.config.userUri, reason: 0xf2, messages: 1, via: 'b.example' },
+    { reporter: carol.config.userUri, alleged: alice.config.userUri, reason: 0xf1, messages: 1, via: null },
+  ]);
+  // Own messages cannot be reported, nor messages of two senders at once.
+  await alice.send(room, 'mine');
+  await waitFor(() => alice.page(room, null, 5).some((m) => m.text === 'mine' && m.status === 'sent'), 'sent');
+  await assert.rejects(alice.reportMessages(room, [alice.page(room, null, 5).find((m) => m.text === 'mine')!.messageId], 0, ''), /your own messages/);
+
+  // Tampered reports, straight to the client API (as a modified client would send them).
+  const row = inside(carol).ctx.db.messageById(room, idAt(carol))!;
+  const genuine = { content: toB64(row.content), frank: toB64(row.frank!), acceptedTimestamp: row.timestamp };
+  const before = reportsAt().length;
+  const refused = async (req: { user: string; messages: (typeof genuine)[] }, roomUri: string, why: RegExp) =>
+    assert.rejects(inside(carol).client.reportAbuse(roomUri, { note: '', ...req }), (e: unknown) => e instanceof ProviderError && e.code === 'notAllowed' && why.test(e.message));
+  const altered = encodeContent(textMessage({ senderUri: alice.config.userUri, roomUri: room, salt: decodeContent(row.content).salt, text: 'send me your photos or else' }));
+  await refused({ user: alice.config.userUri, messages: [{ ...genuine, content: toB64(altered) }] }, room, /altered text, a swapped sender or room, or a forged frank/);
+  // The same message pinned on bob: the content names alice.
+  await refused({ user: bob.config.userUri, messages: [genuine] }, room, /names mimi:\/\/a\.example\/u\/alice sender, not the reported/);
+  // A message claimed to be bob's, with content naming bob but alice's frank.
+  const asBob = encodeContent(textMessage({ senderUri: bob.config.userUri, roomUri: room, salt: decodeContent(row.content).salt, text: 'send me your password or else' }));
+  await refused({ user: bob.config.userUri, messages: [{ ...genuine, content: toB64(asBob) }] }, room, /forged frank/);
+  // Another room of the same hub.
+  const other = (await carol.createRoom('Elsewhere')).roomUri;
+  await refused({ user: alice.config.userUri, messages: [genuine] }, other, /names room .* not /);
+  // A forged frank, and the genuine one replayed at another time.
+  const f = decodeFrank(fromB64(genuine.frank));
+  await refused({ user: alice.config.userUri, messages: [{ ...genuine, frank: toB64(encodeFrank({ ...f, serverFrank: new Uint8Array(randomBytes(32)) })) }] }, room, /forged frank/);
+  await refused({ user: alice.config.userUri, messages: [{ ...genuine, acceptedTimestamp: genuine.acceptedTimestamp + 1000 }] }, room, /forged frank/);
+  assert.equal(reportsAt().length, before, 'nothing kept of the refused reports');
 });

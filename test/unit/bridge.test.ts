@@ -79,6 +79,7 @@ function recordingCore() {
       send: record('messages.send', () => {
         throw new CoreError('roomUnknown', 'No such room.');
       }),
+      report: record('messages.report', () => undefined),
     },
     ...quietConsentAndPeople('mimi://localhost/u/alice', 'alice'),
     pseudonyms: {
@@ -299,6 +300,28 @@ test('pseudonym and connection calls reach the core; bad pseudonyms, counts and 
     const parsed = JSON.parse((await rpc(body)).body);
     assert.equal(parsed.ok, false, JSON.stringify(body));
     assert.equal(parsed.error.code, 'invalidArgument', JSON.stringify(body));
+  }
+  assert.equal(harness.calls.length, 0);
+});
+
+test('a message report reaches the core as sent; bad ids and reasons do not', async () => {
+  harness.calls.length = 0;
+  const ids = ['1'.repeat(64), '2'.repeat(64)];
+  const ok = JSON.parse((await rpc({ method: 'messages.report', args: ['acct1', 'mimi://a.example/r/one', ids, 0xf2, 'kept at it all evening'] })).body);
+  assert.deepEqual(ok, { ok: true });
+  assert.deepEqual(harness.calls, [{ method: 'messages.report', args: ['acct1', 'mimi://a.example/r/one', ids, 0xf2, 'kept at it all evening'] }]);
+
+  harness.calls.length = 0;
+  for (const args of [
+    ['acct1', 'mimi://a.example/r/one', [], 0xf2, ''],
+    ['acct1', 'mimi://a.example/r/one', ['1'.repeat(64), '1'.repeat(64)], 0xf2, ''],
+    ['acct1', 'mimi://a.example/r/one', ['xyz'], 0xf2, ''],
+    ['acct1', 'mimi://a.example/r/one', ['1'.repeat(64)], 7, ''],
+    ['acct1', 'mimi://a.example/r/one', ['1'.repeat(64)], 0xf2, 'n'.repeat(2001)],
+  ]) {
+    const parsed = JSON.parse((await rpc({ method: 'messages.report', args })).body);
+    assert.equal(parsed.ok, false, JSON.stringify(args).slice(0, 120));
+    assert.equal(parsed.error.code, 'invalidArgument');
   }
   assert.equal(harness.calls.length, 0);
 });

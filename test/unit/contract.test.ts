@@ -53,6 +53,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.unban': ['acct-1', ROOM, 'bob@b.example'],
   'messages.page': ['acct-1', ROOM, null, 50],
   'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],
+  'messages.report': ['acct-1', ROOM, ['a'.repeat(64)], 0xf1, 'scam links'],
   'consent.list': ['acct-1'],
   'consent.request': ['acct-1', 'bob@b.example', ROOM],
   'consent.cancel': ['acct-1', 'mimi://b.example/u/bob', null],
@@ -193,6 +194,29 @@ test('control characters are refused (newline and tab in messages are fine)', ()
   rejects('messages.send', ['acct-1', ROOM, 'escape \u001b[31m red']);
   rejects('rooms.list', ['acct\u0008']);
   rejects('accounts.register', [{ handle: 'ali\u0000ce', password: 'correct horse' }]);
+});
+
+test('message reports: 1-16 distinct message ids, a known reason, a note of at most 2000 characters', () => {
+  const id = (n: number) => n.toString(16).padStart(64, '0');
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => id(i + 1));
+  assert.doesNotThrow(() => validateCall('messages.report', ['acct-1', ROOM, ids(16), 0, '']));
+  assert.doesNotThrow(() => validateCall('messages.report', ['acct-1', ROOM, [id(1)], 0xf5, 'n'.repeat(2000)]));
+  rejects('messages.report', ['acct-1', ROOM, [], 0xf1, '']); // nothing to report
+  rejects('messages.report', ['acct-1', ROOM, ids(17), 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, ['A'.repeat(64)], 0xf1, '']); // upper-case hex
+  rejects('messages.report', ['acct-1', ROOM, ['a'.repeat(63)], 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, ['not-a-message-id'], 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, [42], 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, id(1), 0xf1, '']); // one id, not a list
+  rejects('messages.report', ['acct-1', ROOM, [id(1), id(2), id(1)], 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf6, '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], 1, '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], '241', '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], null, '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf1, 'n'.repeat(2001)]);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf1, 'bell\u0007']);
+  rejects('messages.report', ['acct-1', 'https://a.example/r/lunch', [id(1)], 0xf1, '']);
+  rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf1]);
 });
 
 test('a provider CA must be a PEM certificate', () => {

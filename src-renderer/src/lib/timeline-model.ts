@@ -10,6 +10,8 @@ export interface TimelineRow {
   message: MessageView;
   text: string;
   edited: boolean;
+  /** The edit whose text is shown, when edited: a report sends it with the message. */
+  editId?: string;
   deleted: boolean;
   reactions: Array<{ emoji: string; count: number }>;
   /** Start of a group: show sender and time. */
@@ -65,6 +67,7 @@ export function buildRows(messages: readonly MessageView[], selfUri: string | un
       message: m,
       text: deleted ? '' : (validEdit?.text ?? m.text),
       edited: !!validEdit && !deleted,
+      ...(validEdit && !deleted ? { editId: validEdit.messageId } : {}),
       deleted,
       reactions: r ? [...r].map(([emoji, count]) => ({ emoji, count })) : [],
       showHeader,
