@@ -17,6 +17,7 @@ import { benchClaims, benchFanout, benchFederatedRoundTrip, roundTrips } from '.
 import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
 import { benchHubVerify } from './bench-hub-verify.js';
+import { benchFranking } from './bench-franking.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -113,6 +114,11 @@ async function main(): Promise<void> {
     rows.push([`hub accepting a path-update commit, ${hv.members}-member room, with / without signature and tree checks (median of ${hv.commits})`, `${ms(hv.acceptMs)} / ${ms(hv.withoutMs)}`]);
     rows.push([`  (the checks alone: tree hash, parent hashes, GroupInfo and Commit signatures)`, ms(hv.verifyMs)]);
     rows.push(['ratio hub commit acceptance with / without signature and tree checks', (hv.acceptMs / hv.withoutMs).toFixed(2)]);
+    // 9. Franking's cost per message: sender tag, hub frank and receiver check, with MLS around them.
+    const fr = await benchFranking(engine);
+    rows.push([`a message encrypted and decrypted, plain / franked (tag, frank, check; median of ${fr.messages})`, `${ms(fr.plainMs)} / ${ms(fr.frankedMs)}`]);
+    rows.push([`  (the franking steps alone)`, ms(fr.frankingOnlyMs)]);
+    rows.push(['ratio franked / plain message', (fr.frankedMs / fr.plainMs).toFixed(2)]);
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
     rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);

@@ -23,6 +23,7 @@ import { startFederation, type FederatedProvider } from '../helpers/federation.j
 import { withDb } from '../helpers/mimi-peer.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
+import fs from 'node:fs';
 import path from 'node:path';
 
 let engine: MlsEngine;
@@ -191,4 +192,10 @@ test('reports with evidence: a franked message reported from either provider is 
   await refused({ user: alice.config.userUri, messages: [{ ...genuine, frank: toB64(encodeFrank({ ...f, serverFrank: new Uint8Array(randomBytes(32)) })) }] }, room, /forged frank/);
   await refused({ user: alice.config.userUri, messages: [{ ...genuine, acceptedTimestamp: genuine.acceptedTimestamp + 1000 }] }, room, /forged frank/);
   assert.equal(reportsAt().length, before, 'nothing kept of the refused reports');
+
+  // The hub holds the reported text (the report carries it), and no text that was not reported.
+  const hubFiles = fs.readdirSync(A.dataDir).filter((f) => f.startsWith(DB_FILE));
+  const inHub = (text: string) => hubFiles.some((f) => fs.readFileSync(path.join(A.dataDir, f)).includes(Buffer.from(text)));
+  assert.equal(inHub('send me your password or else'), true, 'the reported message is in the report');
+  for (const never of ['franked hello', 'second franked', 'mine', 'what alice really said']) assert.equal(inHub(never), false, `the hub never learns "${never}"`);
 });

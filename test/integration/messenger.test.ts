@@ -3,6 +3,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { DB_FILE } from '../../src-provider/store.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
@@ -63,7 +64,8 @@ test('three users: messages are encrypted end to end and the provider stores no 
 
   // The provider's database (and its WAL) never holds the plaintext.
   for (const f of fs.readdirSync(provider.dataDir)) {
-    if (!f.includes('.db') && !f.endsWith('-wal')) continue;
+    // provider.sqlite and its -wal / -shm files.
+    if (!f.startsWith(DB_FILE)) continue;
     const bytes = fs.readFileSync(path.join(provider.dataDir, f));
     assert.equal(bytes.includes(Buffer.from('tangerine-4711')), false, `${f} contains plaintext`);
     assert.equal(bytes.includes(Buffer.from('pw-alice-secret')), false, `${f} contains a password`);
