@@ -8,6 +8,7 @@
 // admin API: the URL from DIR/admin-url, the token from DIR/admin-token, the CA from DIR/ca.pem.
 // Exit codes: 0 done, 1 failed (no such report, not allowed now, provider unreachable), 2 usage.
 
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -26,6 +27,8 @@ const USAGE = `usage: provider-admin --data <dir> [--json] <command>
   dismiss <id>                                    dismiss an open report (on the data dir)
   remove <id>                                     have the hub remove the alleged abuser's members from the room
                                                   (asks the running provider: <dir>/admin-url, admin-token, ca.pem)
+  rotate-franking-key                             a new secret for the hub's server franks from now on; franks
+                                                  made before stay verifiable with the key of their time
 
   --data   the provider's data directory
   --json   print JSON (reports, show, and the result of dismiss and remove)
@@ -74,7 +77,7 @@ function detailText(d: ReportDetail): string {
 }
 
 /** The provider's store, opened only if it exists and is of this version (no migration from here). */
-function openQueue(dataDir: string): { queue: ModerationQueue; close(): void } {
+function openQueue(dataDir: string): { queue: ModerationQueue; store: Store; close(): void } {
   const file = path.join(dataDir, DB_FILE);
   if (!fs.existsSync(file)) throw new CliError(`no provider database at ${file} (is --data the provider's data dir, and has the provider been started once?)`);
   let version: number;
@@ -94,7 +97,7 @@ function openQueue(dataDir: string): { queue: ModerationQueue; close(): void } {
   const store = new Store(file);
   try {
     const queue = new ModerationQueue(store.db, { hosts: (r) => store.hostedRoom(r) !== undefined, membersOf: (r) => storedMembers(store, r) });
-    return { queue, close: () => store.close() };
+    return { queue, store, close: () => store.close() };
   } catch (e) {
     store.close();
     throw new CliError(`${file}: ${(e as Error).message}`);
@@ -229,6 +232,22 @@ async function run(argv: string[]): Promise<void> {
       const answer = await adminPost(dataDir, `admin/api/reports/${n}/remove`);
       const proposed = Array.isArray(answer.proposed) ? (answer.proposed as string[]) : [];
       out(answer, `report #${n}: the hub proposed removing ${proposed.map(safe).join(', ')}; the room's members commit it`);
+      return;
+    }
+    case 'rotate-franking-key': {
+      if (arg !== undefined) throw usage(`unexpected ${JSON.stringify(arg)}`);
+      // The running provider reads its keys from the database for every frank (hub/core.ts
+      // frankingKey), so the new one is in force at once; reports about older messages are checked
+      // with the key of their time.
+      const db = openQueue(dataDir);
+      try {
+        const from = Date.now();
+        db.store.addFrankingKey(randomBytes(32), from);
+        const keys = db.store.frankingKeys().length;
+        out({ rotated: true, inForceFrom: from, keys }, `a new franking key is in force from ${new Date(from).toISOString()} (${keys} kept)`);
+      } finally {
+        db.close();
+      }
       return;
     }
     default:

@@ -7,10 +7,11 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fromB64, toB64, utf8 } from '../../src-shared/bytes.js';
 import { decodeContent, encodeContent, textMessage } from '../../src-shared/content.js';
-import { decodeFrankingAgentData, frankAad, frankingTag, frankProblem } from '../../src-shared/franking.js';
+import { decodeFrankingAgentData, frankAad, frankingTag, frankProblem, serverFrankValid } from '../../src-shared/franking.js';
 import { decodeFrank, encodeFrank } from '../../src-shared/mimi-protocol.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import type { Profile } from '../../src-main/core/profile.js';
@@ -22,7 +23,7 @@ import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { withDb } from '../helpers/mimi-peer.js';
 import { testProfile } from '../helpers/profiles.js';
-import { waitFor } from '../helpers/provider-process.js';
+import { ROOT, waitFor } from '../helpers/provider-process.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -198,4 +199,39 @@ test('reports with evidence: a franked message reported from either provider is 
   const inHub = (text: string) => hubFiles.some((f) => fs.readFileSync(path.join(A.dataDir, f)).includes(Buffer.from(text)));
   assert.equal(inHub('send me your password or else'), true, 'the reported message is in the report');
   for (const never of ['franked hello', 'second franked', 'mine', 'what alice really said']) assert.equal(inHub(never), false, `the hub never learns "${never}"`);
+});
+
+test("after the hub's franking key is rotated (provider-admin), a report about an older message still verifies, and so does one about a newer message", async () => {
+  await alice.send(room, 'before the rotation');
+  await waitFor(() => carol.page(room, null, 40).some((m) => m.text === 'before the rotation'), 'carol reads it');
+  const rotated = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), '--data', A.dataDir, 'rotate-franking-key'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stdout, /a new franking key is in force from .* \(2 kept\)/);
+  await alice.send(room, 'after the rotation');
+  await waitFor(() => carol.page(room, null, 40).some((m) => m.text === 'after the rotation'), 'carol reads it');
+  const idOf = (text: string) => carol.page(room, null, 40).find((m) => m.text === text)!.messageId;
+  // The two franks were made under different keys.
+  const frankOf = (text: string) => decodeFrank(inside(carol).ctx.db.messageFrank(room, idOf(text))!).serverFrank;
+  const before = reportsAt().length;
+  await carol.reportMessages(room, [idOf('before the rotation')], 0, 'old');
+  await carol.reportMessages(room, [idOf('after the rotation')], 0, 'new');
+  assert.equal(reportsAt().length, before + 2);
+  const keys = withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT hub_key, from_ts FROM franking_keys ORDER BY from_ts').all() as { hub_key: Buffer; from_ts: number }[]);
+  assert.equal(keys.length, 2);
+  // The older message's frank is the old key's, not the new one's: the hub had to pick by time.
+  const row = inside(carol).ctx.db.messageById(room, idOf('before the rotation'))!;
+  const context = { senderUri: alice.config.userUri, roomUri: room, acceptedTimestamp: BigInt(row.timestamp) };
+  const tag = frankingTag(decodeContent(row.content).salt, row.content);
+  assert.deepEqual(
+    keys.map((k) => serverFrankValid(new Uint8Array(k.hub_key), tag, context, frankOf('before the rotation'))),
+    [true, false],
+  );
 });
