@@ -19,7 +19,6 @@ import { denialText } from '../src-shared/room-commit.js';
 import { TlsReader, TlsWriter } from '../src-shared/tls.js';
 import { RateLimiter } from './directory-search.js';
 import { ApiFailure, badRequest } from './errors.js';
-import { RateLimitedFailure } from './http.js';
 import { decodeState } from './hub/mls-input.js';
 import type { Store } from './store.js';
 

@@ -19,6 +19,7 @@
 //   (`userOf`), and a pseudonym joins the list only together with a client naming it, since nobody
 //   but its holder can vouch for it.
 
+import { bytesEqual } from './bytes.js';
 import { parseMimiUriAs, userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
 import { checkValidRoomStateChange, pseudonymsAllowed, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
@@ -125,7 +126,7 @@ export function checkCommit(f: CommitFacts): CheckResult {
   // (the draft wants a new group, by ReInit, for a new agent).
   const agentBefore = f.before.frankingAgent;
   const agentAfter = f.after.frankingAgent;
-  if ((agentBefore === undefined) !== (agentAfter === undefined) || (agentBefore && agentAfter && (agentBefore.length !== agentAfter.length || agentBefore.some((b, i) => b !== agentAfter[i])))) {
+  if ((agentBefore === undefined) !== (agentAfter === undefined) || (agentBefore && agentAfter && !bytesEqual(agentBefore, agentAfter))) {
     throw new RoomStateError('Commit', 'franking_agent', 'the franking agent cannot change after the room is created');
   }
   // pseudonyms_allowed off: every client names its real user (draft-ietf-mimi-room-policy "Base Room Policy").

@@ -258,6 +258,15 @@ const COOPERATIVE_SUPER: readonly CapabilityName[] = [
   'canDestroyRoom',
 ];
 
+/** The policy_enforcer of the draft's five-role rooms (cooperative, strictly administered): role 5. */
+const FIVE_ROLE_POLICY_ENFORCER = role(5, 'policy_enforcer', POLICY_ENFORCER_CAPABILITIES, { min: 1, max: 2, maxActive: 0 }, [
+  [0, [1]],
+  [1, [0]],
+  [2, [0, 1]],
+  [3, [0, 1]],
+  [4, [0, 1]],
+]);
+
 /** The draft's cooperatively administered room, roles 0-5: the default policy of a new room. */
 export const COOPERATIVE_ROOM_POLICY: RoomPolicy = {
   roles: [
@@ -269,13 +278,7 @@ export const COOPERATIVE_ROOM_POLICY: RoomPolicy = {
     ]),
     role(3, 'group_admin', COOPERATIVE_ADMIN, { min: 1 }, allAmong([0, 1, 2, 3])),
     role(4, 'super_admin', COOPERATIVE_SUPER, {}, allAmong([0, 1, 2, 3, 4])),
-    role(5, 'policy_enforcer', POLICY_ENFORCER_CAPABILITIES, { min: 1, max: 2, maxActive: 0 }, [
-      [0, [1]],
-      [1, [0]],
-      [2, [0, 1]],
-      [3, [0, 1]],
-      [4, [0, 1]],
-    ]),
+    FIVE_ROLE_POLICY_ENFORCER,
   ],
 };
 
@@ -332,13 +335,7 @@ export const ADMINISTERED_ROOM_POLICY: RoomPolicy = {
       [3, [0, 1, 2]],
     ]),
     role(4, 'super_admin', ADMINISTERED_SUPER, {}, allAmong([0, 1, 2, 3, 4])),
-    role(5, 'policy_enforcer', POLICY_ENFORCER_CAPABILITIES, { min: 1, max: 2, maxActive: 0 }, [
-      [0, [1]],
-      [1, [0]],
-      [2, [0, 1]],
-      [3, [0, 1]],
-      [4, [0, 1]],
-    ]),
+    FIVE_ROLE_POLICY_ENFORCER,
   ],
 };
 

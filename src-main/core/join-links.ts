@@ -74,6 +74,7 @@ export class JoinLinks {
   async create(roomUri: string, args: Partial<JoinLinkArgs> & { knockFor?: string } = {}): Promise<JoinLinkView> {
     this.reads.roomView(roomUri); // throws roomUnknown
     const code = randomBytes(16);
+    const as = this.actingAs(roomUri);
     let info: JoinLinkInfo;
     try {
       info = await this.ctx.client.createLink(roomUri, {
@@ -83,7 +84,7 @@ export class JoinLinks {
         ...(args.expiresInSeconds != null ? { expiresInSeconds: args.expiresInSeconds } : {}),
         ...(args.passphrase != null ? { passphrase: args.passphrase } : {}),
         ...(args.knockFor ? { knockFor: args.knockFor } : {}),
-        ...(this.actingAs(roomUri) ? { asPseudonym: this.actingAs(roomUri) } : {}),
+        ...(as ? { asPseudonym: as } : {}),
       });
     } catch (e) {
       throw toCoreError(e, 'Could not make the link');

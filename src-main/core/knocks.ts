@@ -9,7 +9,7 @@
 import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
 import { CoreError, type KnockRoomView, type KnocksView, type KnockView, type MyKnockView } from '../../src-shared/contract.js';
 import type { MimiContent } from '../../src-shared/content.js';
-import { displayUser, parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
+import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { findKnock, knockContent, MAX_KNOCK_NOTE, type Knock } from '../../src-shared/knock.js';
 import { checkChange } from '../../src-shared/room-policy.js';
 import { randomBytes } from 'node:crypto';
@@ -22,7 +22,6 @@ import { addedRole } from './room-view.js';
 import { JoinLinks } from './join-links.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
-import type { PseudonymPool } from './pseudonym-pool.js';
 import { PASSED_THROUGH } from './room-reads.js';
 
 interface StoredKnock extends KnockView {
@@ -37,7 +36,6 @@ export class Knocks {
     private readonly links: JoinLinks,
     private readonly membership: Membership,
     private readonly outbox: Outbox,
-    private readonly pool: PseudonymPool,
   ) {}
 
   private read<T>(key: string): T[] {
@@ -69,7 +67,7 @@ export class Knocks {
     const state = roomStateOf(s);
     const me = myUser(s, this.ctx.config.userUri);
     if (state) {
-      const may = checkChange(state.policy, state.participants, me, { kind: 'addParticipant', user: 'mimi://knock.invalid/u/someone', role: addedRole(state, me) });
+      const may = mayAdd(state, me);
       if (!may.ok) throw new CoreError('notAllowed', `Only people who may add others to this room can open it to knocks: your ${may.reason}.`);
     }
     const name = this.ctx.db.getRoom(roomUri)?.name || displayUser(roomUri);
@@ -77,7 +75,7 @@ export class Knocks {
     const link = await this.links.create(knock.roomUri, { knockFor: roomUri });
     // The room's other admins take part too, as far as they can be added (best effort: a knock
     // room with only its maker still works).
-    const admins = (state?.participants ?? []).filter((p) => p.user !== me && holds(state!, p.user, 'canAddParticipant')).map((p) => p.user);
+    const admins = (state?.participants ?? []).filter((p) => p.user !== me && mayAdd(state!, p.user).ok).map((p) => p.user);
     const problems: string[] = [];
     for (const a of admins) await this.membership.addMember(knock.roomUri, a).catch((e: unknown) => problems.push(`${displayUser(a)}: ${(e as Error).message}`));
     if (problems.length) this.ctx.emit('error', `The knock room was made, but some admins could not be added (${problems.join('; ')}).`);
@@ -200,7 +198,8 @@ export class Knocks {
 
   async admit(id: string): Promise<KnocksView> {
     const k = this.pending(id);
-    if (this.ctx.sessions.get(k.roomUri).members().some((m) => (m.pseudonym?.userPseudonym ?? userOfDevice(m.identity)) === k.knocker)) {
+    const session = this.ctx.sessions.get(k.roomUri);
+    if (session.members().some((m) => leafUsers(session)(m.identity) === k.knocker)) {
       // Added meanwhile (by another admin, or by hand): nothing left to do.
       this.mark(id, { state: 'admitted', problem: undefined });
       return this.list();
@@ -228,7 +227,7 @@ export class Knocks {
   }
 }
 
-function holds(state: NonNullable<ReturnType<typeof roomStateOf>>, user: string, cap: string): boolean {
-  const role = state.policy.roles.find((r) => r.roleIndex === (state.participants.find((p) => p.user === user)?.roleIndex ?? 0));
-  return role?.roleCapabilities.includes(cap as never) ?? false;
+/** May `user` add people to the room (the check room settings make: a candidate not on the list, in the role added users get)? */
+function mayAdd(state: NonNullable<ReturnType<typeof roomStateOf>>, user: string) {
+  return checkChange(state.policy, state.participants, user, { kind: 'addParticipant', user: 'mimi://knock.invalid/u/candidate', role: addedRole(state, user) });
 }

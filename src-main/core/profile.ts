@@ -143,7 +143,7 @@ export class Profile extends EventEmitter {
     this.connectionRequests = new ConnectionRequestSetting(this.ctx);
     this.joinLinkActions = new JoinLinks(this.ctx, commits, this.reads, this.pool);
     this.joinLinkActions.onJoinedAsPseudonym = (roomUri, keys) => void this.publishIdentityLink(roomUri, keys);
-    this.knockActions = new Knocks(this.ctx, this.joinLinkActions, this.membership, this.outbox, this.pool);
+    this.knockActions = new Knocks(this.ctx, this.joinLinkActions, this.membership, this.outbox);
     this.incoming.hooks = {
       pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
       expectsConnection: (keys) => this.connections.expects(keys) || this.knockActions.expects(keys),

@@ -8,6 +8,7 @@ import { frankingTagOf, makeFrank } from '../../src-shared/franking.js';
 import { encodeFrank, type Frank } from '../../src-shared/mimi-protocol.js';
 import { MAX_MESSAGE_BYTES, type SendMessageResponse } from '../../src-shared/provider-api.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
+import type { RoomState } from '../../src-shared/room-state.js';
 import { ApiFailure, badRequest } from '../errors.js';
 import { isPartyUri } from '../room-members.js';
 import type { HubCore, HubSource, MessageInput } from './core.js';
@@ -66,7 +67,8 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
     // Franking (draft-ietf-mimi-protocol-06): in a room whose franking_agent is ours, every message
     // carries a franking tag in its Safe AAD, and the hub stamps it with a Frank for this sender,
     // room and acceptance time. The frank goes back to the sender and out with the message.
-    const frankFor = franker(hub, room.room_state, info.authenticatedData ?? new Uint8Array(), senderUser, roomUri);
+    const current = room.room_state ? decodeState(room.room_state, 'stored room state') : undefined;
+    const frankFor = franker(hub, current, info.authenticatedData ?? new Uint8Array(), senderUser, roomUri);
     // A knock room's knocker (joined by its knock link, not on the list) sends one message, the
     // knock, and only the room's listed members (its admins) get it: other knockers never do.
     const knock = hub.joinLinks?.isKnocker(roomUri, sender) ? hub.joinLinks : undefined;
@@ -90,7 +92,7 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
     if (stateThen) {
       // A muted or banned user's messages stop here (negative policy: the hub can read who sent
       // it from the transport, not from the PrivateMessage).
-      const verdict = checkMessage(decodeState(stateThen, 'stored room state'), senderUser);
+      const verdict = checkMessage(stateThen === room.room_state && current ? current : decodeState(stateThen, 'stored room state'), senderUser);
       if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this message: ${denialText(verdict)}`);
     }
     // One epoch of grace: a message encrypted just before a commit landed is still delivered.
@@ -123,8 +125,7 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
  * or one giving undefined for a room without franking (made before it, or with another agent).
  * Throws badRequest, before anything is stored, for a message that should carry a tag and does not.
  */
-function franker(hub: HubCore, roomState: Uint8Array | null, authenticatedData: Uint8Array, senderUser: string, roomUri: string): (ts: number) => Frank | undefined {
-  const state = roomState ? decodeState(roomState, 'stored room state') : undefined;
+function franker(hub: HubCore, state: RoomState | undefined, authenticatedData: Uint8Array, senderUser: string, roomUri: string): (ts: number) => Frank | undefined {
   if (!state?.frankingAgent || !hub.frankingAgent || !hub.externalSenderKey || !bytesEqual(state.frankingAgent, hub.frankingAgent)) return () => undefined;
   let tag: Uint8Array | undefined;
   try {

@@ -20,7 +20,6 @@ import type { Profile } from '../../src-main/core/profile.js';
 import type { ProviderClient } from '../../src-main/net/provider-client.js';
 import { DB_FILE } from '../../src-provider/store.js';
 import { withDb } from '../helpers/mimi-peer.js';
-import { testProfile } from '../helpers/profiles.js';
 import { lounge } from '../helpers/lounge.js';
 import { ROOT, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
