@@ -2,8 +2,8 @@
 // for `npm run bench`: a Hub in-process over a real Store, a room of `members` members, and a run
 // of path-update commits by its creator. Each commit's acceptance (hub.commit, checks included) is
 // timed, and on the same bundle, just before, exactly the checks the hub makes: the GroupInfo and
-// tree (tree hash, parent hashes, GroupInfo signature) and the Commit's signature against the stored
-// epoch. Acceptance without them is the difference, so both figures come from the same run.
+// tree (tree hash, parent hashes, GroupInfo signature), the Commit's signature against the stored
+// epoch, and the signatures of the leaves the commit changes (the committer's). Acceptance without them is the difference, so both figures come from the same run.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import type { MlsEngine } from '../src-main/mls/engine.js';
 import { deviceUri, userUri } from '../src-shared/identifiers.js';
 import { decodeRatchetTree } from '../src-shared/mls-structs.js';
 import { Hub } from '../src-provider/hub.js';
-import { groupInfoOf, publicMessageOf, verifyGroupInfoAndTree, verifyHandshake } from '../src-provider/hub/mls-input.js';
+import { groupInfoOf, publicMessageOf, verifyGroupInfoAndTree, verifyHandshake, verifyNewLeaves } from '../src-provider/hub/mls-input.js';
 import { Store } from '../src-provider/store.js';
 
 export interface HubVerifyFigures {
@@ -59,8 +59,11 @@ export async function benchHubVerify(engine: MlsEngine, members = 20, commits = 
       const out = await session.update();
       const room = store.room(roomUri)!;
       const t0 = performance.now();
-      verifyGroupInfoAndTree(groupInfoOf(out.groupInfo, 'groupInfo'), decodeRatchetTree(out.ratchetTree));
+      const info = groupInfoOf(out.groupInfo, 'groupInfo');
+      const tree = decodeRatchetTree(out.ratchetTree);
+      verifyGroupInfoAndTree(info, tree);
       verifyHandshake(room, publicMessageOf(out.commit, 'commit'), 'commit');
+      verifyNewLeaves(room.ratchet_tree, tree, info.groupContext.groupId);
       const t1 = performance.now();
       hub.commit(owner, roomUri, { ...out, requestId: `bench-${i}` });
       const t2 = performance.now();

@@ -3,8 +3,9 @@
 //   npm run provider-admin -- --data DIR [--json] show ID
 //   npm run provider-admin -- --data DIR dismiss ID
 //   npm run provider-admin -- --data DIR remove ID
+//   npm run provider-admin -- --data DIR ban ID
 // `reports`, `show` and `dismiss` work on the SQLite file directly (the provider may be running:
-// WAL mode). `remove` needs the hub to propose the removal, so it asks the running provider's
+// WAL mode). `remove` and `ban` need the hub to propose them, so they ask the running provider's
 // admin API: the URL from DIR/admin-url, the token from DIR/admin-token, the CA from DIR/ca.pem.
 // Exit codes: 0 done, 1 failed (no such report, not allowed now, provider unreachable), 2 usage.
 
@@ -19,6 +20,7 @@ import { DB_FILE, SCHEMA_VERSION, Store } from './store.js';
 import { ADMIN_TOKEN_FILE, ADMIN_URL_FILE } from './admin.js';
 import { ModerationQueue, parseFilter, parseReportId, type ReportDetail, type ReportView } from './admin-store.js';
 import { storedMembers } from './room-members.js';
+import { banStatus } from './hub/bans.js';
 
 const USAGE = `usage: provider-admin --data <dir> [--json] <command>
 
@@ -27,11 +29,13 @@ const USAGE = `usage: provider-admin --data <dir> [--json] <command>
   dismiss <id>                                    dismiss an open report (on the data dir)
   remove <id>                                     have the hub remove the alleged abuser's members from the room
                                                   (asks the running provider: <dir>/admin-url, admin-token, ca.pem)
+  ban <id>                                        have the hub ban the alleged abuser from the room (banned role,
+                                                  members removed; they cannot come back) (asks the running provider)
   rotate-franking-key                             a new secret for the hub's server franks from now on; franks
                                                   made before stay verifiable with the key of their time
 
   --data   the provider's data directory
-  --json   print JSON (reports, show, and the result of dismiss and remove)
+  --json   print JSON (reports, show, and the result of dismiss, remove and ban)
 `;
 
 class CliError extends Error {
@@ -69,7 +73,7 @@ function detailText(d: ReportDetail): string {
     `  received        ${when(d.receivedAt)} via ${safe(via(d))}`,
     `  messages        ${d.messages}${d.reportedMessages.map((m) => `\n    accepted ${when(m.acceptedAt)}, ${m.bytes} bytes`).join('')}`,
     `  note            ${d.note === '' ? '(none)' : safe(d.note)}`,
-    `  room now        ${!d.room.hosted ? 'not hosted here any more' : `${d.room.memberCount} members; the alleged abuser's: ${d.room.allegedMembers.length === 0 ? 'none' : d.room.allegedMembers.map(safe).join(', ')}`}`,
+    `  room now        ${!d.room.hosted ? 'not hosted here any more' : `${d.room.memberCount} members; the alleged abuser's: ${d.room.allegedMembers.length === 0 ? 'none' : d.room.allegedMembers.map(safe).join(', ')}${d.room.ban === 'banned' ? '; banned' : d.room.ban === 'pending' ? '; ban pending' : ''}`}`,
     `  actions         ${d.actions.length === 0 ? 'none' : ''}`,
     ...d.actions.map((a) => `    ${when(a.at)} ${a.who} (${a.via}) ${a.action} ${safe(a.target)}${a.detail ? `: ${safe(a.detail)}` : ''}`),
   ];
@@ -96,7 +100,7 @@ function openQueue(dataDir: string): { queue: ModerationQueue; store: Store; clo
   }
   const store = new Store(file);
   try {
-    const queue = new ModerationQueue(store.db, { hosts: (r) => store.hostedRoom(r) !== undefined, membersOf: (r) => storedMembers(store, r) });
+    const queue = new ModerationQueue(store.db, { hosts: (r) => store.hostedRoom(r) !== undefined, membersOf: (r) => storedMembers(store, r), banStatus: (r, u) => banStatus(store, r, u) });
     return { queue, store, close: () => store.close() };
   } catch (e) {
     store.close();
@@ -232,6 +236,15 @@ async function run(argv: string[]): Promise<void> {
       const answer = await adminPost(dataDir, `admin/api/reports/${n}/remove`);
       const proposed = Array.isArray(answer.proposed) ? (answer.proposed as string[]) : [];
       out(answer, `report #${n}: the hub proposed removing ${proposed.map(safe).join(', ')}; the room's members commit it`);
+      return;
+    }
+    case 'ban': {
+      const n = id();
+      const answer = await adminPost(dataDir, `admin/api/reports/${n}/ban`);
+      const proposed = Array.isArray(answer.proposed) ? (answer.proposed as string[]) : [];
+      const report = (answer.report ?? {}) as { allegedAbuser?: unknown };
+      const who = typeof report.allegedAbuser === 'string' ? safe(report.allegedAbuser) : 'the alleged abuser';
+      out(answer, `report #${n}: the hub proposed banning ${who}${proposed.length ? ` and removing ${proposed.map(safe).join(', ')}` : ''}; the room's members commit it`);
       return;
     }
     case 'rotate-franking-key': {

@@ -66,6 +66,7 @@ export const ADMIN_HTML = `<!doctype html>
     <ul id="detail-actions" class="actions-log"></ul>
     <div class="buttons">
       <button type="button" id="remove" class="danger">Remove from room</button>
+      <button type="button" id="ban" class="danger">Ban from room</button>
       <button type="button" id="dismiss">Dismiss</button>
       <button type="button" id="back" class="quiet">Back to the reports</button>
     </div>
@@ -316,14 +317,17 @@ export const ADMIN_JS = `'use strict';
     if (!room.hosted) roomText = 'The room is no longer hosted here.';
     else if (room.allegedMembers.length === 0) roomText = r.allegedAbuser + ' has no member in the room now (' + room.memberCount + ' members in all).';
     else roomText = r.allegedAbuser + ' is in the room with ' + room.allegedMembers.length + (room.allegedMembers.length === 1 ? ' device' : ' devices') + ': ' + room.allegedMembers.join(', ') + ' (' + room.memberCount + ' members in all).';
+    if (room.ban === 'banned') roomText += ' ' + r.allegedAbuser + ' is banned from the room.';
+    else if (room.ban === 'pending') roomText += ' The ban waits for a member to commit it.';
     $('detail-room').textContent = roomText;
     var log = $('detail-actions');
     log.textContent = '';
     r.actions.forEach(function (a) {
-      log.appendChild(el('li', when(a.at) + ': ' + a.who + ' (' + a.via + ') ' + (a.action === 'remove' ? 'removed ' + a.target + ' from the room' : 'dismissed the report') + (a.detail ? ' — ' + a.detail : '')));
+      log.appendChild(el('li', when(a.at) + ': ' + a.who + ' (' + a.via + ') ' + (a.action === 'remove' ? 'removed ' + a.target + ' from the room' : a.action === 'ban' ? 'banned ' + a.target + ' from the room' : 'dismissed the report') + (a.detail ? ' — ' + a.detail : '')));
     });
     $('detail-no-actions').hidden = r.actions.length !== 0;
     $('remove').disabled = !room.hosted || room.allegedMembers.length === 0;
+    $('ban').disabled = !room.hosted || room.ban !== null;
     $('dismiss').disabled = r.state !== 'open';
   }
 
@@ -344,15 +348,20 @@ export const ADMIN_JS = `'use strict';
     if (!current) return;
     var r = current;
     if (action === 'remove' && !window.confirm('Have the hub remove ' + r.allegedAbuser + ' from ' + r.roomUri + '?')) return;
+    if (action === 'ban' && !window.confirm('Have the hub ban ' + r.allegedAbuser + ' from ' + r.roomUri + '? They are removed and cannot come back.')) return;
     fail('');
-    say(action === 'remove' ? 'Asking the hub to remove ' + r.allegedAbuser + '…' : 'Dismissing report #' + r.id + '…');
+    say(action === 'remove' ? 'Asking the hub to remove ' + r.allegedAbuser + '…' : action === 'ban' ? 'Asking the hub to ban ' + r.allegedAbuser + '…' : 'Dismissing report #' + r.id + '…');
     $('remove').disabled = true;
+    $('ban').disabled = true;
     $('dismiss').disabled = true;
     api('POST', 'reports/' + r.id + '/' + action).then(function (body) {
       renderDetail(body.report);
+      var devices = body.proposed ? body.proposed.length + (body.proposed.length === 1 ? ' device' : ' devices') : '';
       say(action === 'remove'
-        ? 'The hub proposed removing ' + r.allegedAbuser + ' (' + body.proposed.length + (body.proposed.length === 1 ? ' device' : ' devices') + '); the room\\'s members commit it. Report #' + r.id + ' is actioned.'
-        : 'Report #' + r.id + ' dismissed.');
+        ? 'The hub proposed removing ' + r.allegedAbuser + ' (' + devices + '); the room\\'s members commit it. Report #' + r.id + ' is actioned.'
+        : action === 'ban'
+          ? 'The hub proposed banning ' + r.allegedAbuser + (body.proposed.length ? ' and removing ' + devices : '') + '; the room\\'s members commit it. Report #' + r.id + ' is actioned.'
+          : 'Report #' + r.id + ' dismissed.');
       focusHeading('detail-title');
     }).catch(function (err) {
       if (current) renderDetail(current);
@@ -387,6 +396,7 @@ export const ADMIN_JS = `'use strict';
     $('refresh').addEventListener('click', function () { loadQueue(false); });
     $('back').addEventListener('click', function () { loadQueue('row'); });
     $('remove').addEventListener('click', function () { act('remove'); });
+    $('ban').addEventListener('click', function () { act('ban'); });
     $('dismiss').addEventListener('click', function () { act('dismiss'); });
     window.addEventListener('hashchange', function () { if (token()) route(true); });
     route(false);

@@ -32,7 +32,7 @@ CREATE INDEX IF NOT EXISTS admin_actions_report ON admin_actions(report_id, id);
 export const REPORT_STATES = ['open', 'actioned', 'dismissed'] as const;
 export type ReportState = (typeof REPORT_STATES)[number];
 export type ReportFilter = ReportState | 'all';
-export type AdminActionKind = 'remove' | 'dismiss';
+export type AdminActionKind = 'remove' | 'ban' | 'dismiss';
 
 /** One report as the operator sees it (the JSON of the admin API and of `provider-admin --json`). */
 export interface ReportView {
@@ -71,6 +71,8 @@ export interface RoomNow {
   /** The room's members (devices, client pseudonyms) whose user is the alleged abuser. */
   allegedMembers: string[];
   memberCount: number;
+  /** The alleged abuser is banned from the room (in force), or the hub's ban is waiting for a commit. */
+  ban: 'banned' | 'pending' | null;
 }
 
 export interface ReportDetail extends ReportView {
@@ -84,6 +86,7 @@ export interface ReportDetail extends ReportView {
 export interface RoomLookup {
   hosts(roomUri: string): boolean;
   membersOf(roomUri: string): { identity: string; user: string }[];
+  banStatus(roomUri: string, user: string): 'banned' | 'pending' | undefined;
 }
 
 /** A report as the hub keeps it (store.ts), with the operator's state of it. */
@@ -177,7 +180,12 @@ export class ModerationQueue {
   roomNow(report: Pick<ReportView, 'roomUri' | 'allegedAbuser'>): RoomNow {
     const hosted = this.rooms.hosts(report.roomUri);
     const members = hosted ? this.rooms.membersOf(report.roomUri) : [];
-    return { hosted, allegedMembers: members.filter((m) => m.user === report.allegedAbuser).map((m) => m.identity), memberCount: members.length };
+    return {
+      hosted,
+      allegedMembers: members.filter((m) => m.user === report.allegedAbuser).map((m) => m.identity),
+      memberCount: members.length,
+      ban: (hosted && this.rooms.banStatus(report.roomUri, report.allegedAbuser)) || null,
+    };
   }
 
   actions(reportId?: number): AdminActionView[] {
@@ -209,6 +217,25 @@ export class ModerationQueue {
       throw new ApiFailure('notMember', `${report.allegedAbuser} has no member in ${report.roomUri} (already left or removed)`, { status: 409 });
     }
     return { report, members: now.allegedMembers };
+  }
+
+  /** The report whose alleged abuser the hub should ban (404: no report; 404: the room is gone). */
+  banTarget(id: number): ReportView {
+    const report = this.get(id);
+    if (!this.rooms.hosts(report.roomUri)) throw new ApiFailure('roomUnknown', `room ${report.roomUri} is not hosted here any more`);
+    return report;
+  }
+
+  /** Records a ban the hub has proposed (with Removes of `members`): the report is actioned, the action logged. */
+  recordBan(id: number, via: 'api' | 'cli', members: string[]): ReportView {
+    return this.db.transaction(() => {
+      const report = this.get(id);
+      const at = this.now();
+      this.s.setState.run(id, 'actioned', at);
+      const detail = members.length ? `proposed the ban and the removal of ${members.join(', ')}` : 'proposed the ban (no members in the room)';
+      this.s.addAction.run('admin', via, 'ban', id, report.roomUri, report.allegedAbuser, detail, at);
+      return this.get(id);
+    }).immediate();
   }
 
   /** Records a removal the hub has proposed: the report is actioned, the action logged. */

@@ -1,7 +1,8 @@
 // The operator's moderation console, under /admin/ on the provider's own port: a small page
 // (admin-page.ts) and a JSON API over the queue of abuse reports about the rooms hosted here
-// (admin-store.ts), with two actions: have the hub remove the alleged abuser's members from the
-// room (Remove proposals as the room's external sender, committed by its members), and dismiss.
+// (admin-store.ts), with three actions: have the hub remove the alleged abuser's members from the
+// room (Remove proposals as the room's external sender, committed by its members), ban them (the
+// room state with them in the banned role, and the Removes: hub/bans.ts), and dismiss.
 //
 // Authentication is one admin token, made on first start in the data dir (`admin-token`, 0600,
 // 32 random bytes base64url) and never logged: requests carry `Authorization: Bearer <token>`.
@@ -18,6 +19,7 @@ import { ApiFailure, badRequest } from './errors.js';
 import { readJsonObject, sendJson } from './http.js';
 import type { Hub } from './hub.js';
 import { storedMembers } from './room-members.js';
+import { banStatus } from './hub/bans.js';
 import type { Store } from './store.js';
 import { ModerationQueue, parseFilter, parseReportId, type RoomLookup } from './admin-store.js';
 import { ADMIN_CSS, ADMIN_CSP, ADMIN_HTML, ADMIN_JS } from './admin-page.js';
@@ -96,7 +98,7 @@ export class AdminConsole {
     const { file, token } = ensureAdminToken(opts.dataDir, opts.log);
     this.tokenFile = file;
     this.token = token;
-    const rooms: RoomLookup = { hosts: (r) => opts.hub.hosts(r), membersOf: (r) => storedMembers(opts.store, r) };
+    const rooms: RoomLookup = { hosts: (r) => opts.hub.hosts(r), membersOf: (r) => storedMembers(opts.store, r), banStatus: (r, u) => banStatus(opts.store, r, u) };
     this.queue = new ModerationQueue(opts.store.db, rooms, opts.now);
   }
 
@@ -163,7 +165,7 @@ export class AdminConsole {
       return;
     }
     const action = parts[4];
-    if (action !== 'remove' && action !== 'dismiss') throw new ApiFailure('notFound', `no action ${JSON.stringify(action.slice(0, 40))} (remove, dismiss)`);
+    if (action !== 'remove' && action !== 'ban' && action !== 'dismiss') throw new ApiFailure('notFound', `no action ${JSON.stringify(action.slice(0, 40))} (remove, ban, dismiss)`);
     this.expect(method, 'POST');
     this.checkOrigin(req);
     const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
@@ -175,6 +177,14 @@ export class AdminConsole {
       const report = this.queue.dismiss(id, 'api');
       this.opts.log(`admin: dismissed report ${id} (room ${report.roomUri}, alleged ${report.allegedAbuser})`);
       sendJson(res, 200, { report: this.queue.detail(id) });
+      return;
+    }
+    if (action === 'ban') {
+      const report = this.queue.banTarget(id);
+      const { members } = this.opts.hub.proposeBan(report.roomUri, report.allegedAbuser);
+      this.queue.recordBan(id, 'api', members);
+      this.opts.log(`admin: report ${id}: proposed banning ${report.allegedAbuser} from ${report.roomUri}${members.length ? ` and removing ${members.join(', ')}` : ''}`);
+      sendJson(res, 200, { report: this.queue.detail(id), proposed: members });
       return;
     }
     const { report, members } = this.queue.removalTargets(id);

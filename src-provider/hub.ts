@@ -21,6 +21,7 @@ import { acceptCommit } from './hub/commits.js';
 import { HubCore, type CommitInput, type HubActor, type HubOptions, type MessageInput } from './hub/core.js';
 import { acceptMessage } from './hub/messages.js';
 import { acceptProposals, hostedMembersOfAccount, proposeRemoval } from './hub/proposals.js';
+import { proposeBan } from './hub/bans.js';
 import { createRoom, destroyRoom, getRoom, groupInfo, listRooms, type InitialGroup } from './hub/rooms.js';
 
 export type { CommitInput, FanoutSink, HubActor, HubOptions, HubSource, MessageInput } from './hub/core.js';
@@ -107,6 +108,11 @@ export class Hub {
    */
   proposeRemoval(roomUri: string, identities: string[]): void {
     proposeRemoval(this.core, roomUri, identities);
+  }
+
+  /** Bans `user` from a hosted room (its operator's decision): see hub/bans.ts. */
+  proposeBan(roomUri: string, user: string): { members: string[] } {
+    return proposeBan(this.core, roomUri, user);
   }
 
   /** The members (devices, client pseudonyms) an account has in rooms hosted here, by room. */

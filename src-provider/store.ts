@@ -380,6 +380,39 @@ const MIGRATIONS: string[] = [
     from_ts INTEGER NOT NULL
   );
   `,
+  // v11: bans the operator asked the hub for (hub/bans.ts), pending until a commit puts the user in
+  // the banned role; and the hub's GroupContextExtensions proposal of the current epoch that does it
+  // (its ProposalRef, to know a commit that includes it; the room state it sets). Follower: leaves.
+  `
+  CREATE TABLE pending_bans (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    user_uri TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (room_uri, user_uri)
+  ) WITHOUT ROWID;
+  -- A follower tracks where its own members are in a remote room's tree (their leaf index: from
+  -- the Welcome's tree, from its devices' commits) and the Remove proposals of the epoch, so that a
+  -- commit removing one of them (by value or by reference) ends their deliveries.
+  ALTER TABLE room_devices ADD COLUMN leaf_index INTEGER;
+  CREATE TABLE follower_removes (
+    room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    ref BLOB NOT NULL,
+    leaf INTEGER NOT NULL,
+    PRIMARY KEY (room_uri, ref)
+  ) WITHOUT ROWID;
+  CREATE TABLE hub_state_proposals (
+    room_uri TEXT PRIMARY KEY REFERENCES rooms(room_uri) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    ref BLOB NOT NULL,
+    state BLOB NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // v12: the name a consent request gives its room (consent.ts), shown to the person asked instead
+  // of the room's URI. NULL: the request named none (or came before v12).
+  `
+  ALTER TABLE consent_requests_in ADD COLUMN room_name TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -472,6 +505,14 @@ function prepareStatements(db: Database.Database) {
     pendingRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? ORDER BY rowid'),
     hubRemovals: db.prepare<[string], { device_uri: string }>('SELECT device_uri FROM pending_removals WHERE room_uri = ? AND by_hub = 1 ORDER BY rowid'),
     donePendingRemoval: db.prepare<[string, string]>('DELETE FROM pending_removals WHERE room_uri = ? AND device_uri = ?'),
+    addPendingBan: db.prepare<[string, string, number]>('INSERT OR IGNORE INTO pending_bans (room_uri, user_uri, created_at) VALUES (?, ?, ?)'),
+    pendingBans: db.prepare<[string], { user_uri: string }>('SELECT user_uri FROM pending_bans WHERE room_uri = ? ORDER BY created_at, user_uri'),
+    donePendingBan: db.prepare<[string, string]>('DELETE FROM pending_bans WHERE room_uri = ? AND user_uri = ?'),
+    setHubStateProposal: db.prepare<[string, string, Buffer, Buffer]>(
+      'INSERT INTO hub_state_proposals (room_uri, epoch, ref, state) VALUES (?, ?, ?, ?) ON CONFLICT(room_uri) DO UPDATE SET epoch = excluded.epoch, ref = excluded.ref, state = excluded.state',
+    ),
+    hubStateProposal: db.prepare<[string], { epoch: number | bigint; ref: Buffer; state: Buffer }>('SELECT epoch, ref, state FROM hub_state_proposals WHERE room_uri = ?'),
+    clearHubStateProposal: db.prepare<[string]>('DELETE FROM hub_state_proposals WHERE room_uri = ?'),
     deleteUser: db.prepare<[number]>('DELETE FROM users WHERE id = ?'),
     room: db.prepare<[string], RoomRow>('SELECT * FROM rooms WHERE room_uri = ?'),
     advanceEpoch: db.prepare<[bigint, Buffer, Buffer, string, bigint]>(
@@ -505,6 +546,11 @@ function prepareStatements(db: Database.Database) {
       'SELECT device_uri, user_uri FROM room_devices WHERE room_uri = ? ORDER BY rowid',
     ),
     addRoomDevice: db.prepare<[string, string, string]>('INSERT OR IGNORE INTO room_devices (room_uri, device_uri, user_uri) VALUES (?, ?, ?)'),
+    setMemberLeaf: db.prepare<[number, string, string]>('UPDATE room_devices SET leaf_index = ? WHERE room_uri = ? AND device_uri = ?'),
+    memberAtLeaf: db.prepare<[string, number], { device_uri: string; user_uri: string }>('SELECT device_uri, user_uri FROM room_devices WHERE room_uri = ? AND leaf_index = ?'),
+    noteRemoveProposal: db.prepare<[string, string, Buffer, number]>('INSERT OR IGNORE INTO follower_removes (room_uri, epoch, ref, leaf) VALUES (?, ?, ?, ?)'),
+    removeProposal: db.prepare<[string, string, Buffer], { leaf: number }>('SELECT leaf FROM follower_removes WHERE room_uri = ? AND epoch = ? AND ref = ?'),
+    forgetRemoveProposals: db.prepare<[string, string]>('DELETE FROM follower_removes WHERE room_uri = ? AND epoch < ?'),
     accountOfDevice: db.prepare<[string], { user_id: number }>('SELECT user_id FROM devices WHERE device_uri = ?'),
     roomsOfAccount: db.prepare<[string, number], RoomRow>(
       `SELECT r.* FROM rooms r WHERE r.room_uri IN (
@@ -759,6 +805,29 @@ export class Store {
   donePendingRemoval(roomUri: string, deviceUri: string): void {
     this.s.donePendingRemoval.run(roomUri, deviceUri);
   }
+
+  // ---- the hub's pending bans and its room state proposal ----
+
+  addPendingBan(roomUri: string, userUri: string, now: number): void {
+    this.s.addPendingBan.run(roomUri, userUri, now);
+  }
+  pendingBans(roomUri: string): string[] {
+    return this.s.pendingBans.all(roomUri).map((r) => r.user_uri);
+  }
+  donePendingBan(roomUri: string, userUri: string): void {
+    this.s.donePendingBan.run(roomUri, userUri);
+  }
+  /** Records the hub's GroupContextExtensions proposal for `epoch` (one per room: the newest). */
+  setHubStateProposal(roomUri: string, epoch: bigint, ref: Uint8Array, state: Uint8Array): void {
+    this.s.setHubStateProposal.run(roomUri, epoch.toString(), Buffer.from(ref), Buffer.from(state));
+  }
+  hubStateProposal(roomUri: string): { epoch: bigint; ref: Uint8Array; state: Uint8Array } | undefined {
+    const r = this.s.hubStateProposal.get(roomUri);
+    return r && { epoch: BigInt(r.epoch), ref: new Uint8Array(r.ref), state: new Uint8Array(r.state) };
+  }
+  clearHubStateProposal(roomUri: string): void {
+    this.s.clearHubStateProposal.run(roomUri);
+  }
   /**
    * The members an account has in rooms hosted here, by room: its devices (URIs starting with
    * `devicePrefix`) and the client pseudonyms issued to any of its devices.
@@ -822,6 +891,27 @@ export class Store {
   roomDevices(roomUri: string): string[] {
     return this.s.roomDevices.all(roomUri).map((r) => r.device_uri);
   }
+  // ---- a follower's view of where its members are in a remote room ----
+
+  setMemberLeaf(roomUri: string, identity: string, leaf: number): void {
+    this.s.setMemberLeaf.run(leaf, roomUri, identity);
+  }
+  memberAtLeaf(roomUri: string, leaf: number): { identity: string; user: string } | undefined {
+    const r = this.s.memberAtLeaf.get(roomUri, leaf);
+    return r && { identity: r.device_uri, user: r.user_uri };
+  }
+  noteRemoveProposal(roomUri: string, epoch: bigint, ref: Uint8Array, leaf: number): void {
+    this.s.noteRemoveProposal.run(roomUri, epoch.toString(), Buffer.from(ref), leaf);
+  }
+  /** The leaf a Remove proposal of `epoch` (seen here) removes, by its ProposalRef. */
+  removeProposalLeaf(roomUri: string, epoch: bigint, ref: Uint8Array): number | undefined {
+    return this.s.removeProposal.get(roomUri, epoch.toString(), Buffer.from(ref))?.leaf;
+  }
+  /** Forgets the Remove proposals of epochs before `epoch` (they cannot be committed any more). */
+  forgetRemoveProposals(roomUri: string, epoch: bigint): void {
+    this.s.forgetRemoveProposals.run(roomUri, epoch.toString());
+  }
+
   /** The room's members with their users. */
   roomMembers(roomUri: string): { identity: string; user: string }[] {
     return this.s.roomMembers.all(roomUri).map((r) => ({ identity: r.device_uri, user: r.user_uri }));

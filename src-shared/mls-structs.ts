@@ -828,8 +828,10 @@ export interface CommitSummary {
   adds: KeyPackage[];
   /** The extensions of its by-value GroupContextExtensions proposal, if it has one. */
   groupContextExtensions?: Extension[];
-  /** Proposals included by reference (ProposalRef). */
+  /** How many proposals it includes by reference. */
   references: number;
+  /** Those ProposalRefs, in order. */
+  refs: Uint8Array[];
 }
 
 /**
@@ -841,11 +843,11 @@ export function commitSummary(message: Uint8Array): CommitSummary {
     if (readHeader(r) !== 'public') throw new MlsWireError('a commit must be a PublicMessage');
     const senderType = skipFramedContentHeader(r);
     if (r.u8() !== 3) throw new MlsWireError('the message does not carry a Commit');
-    const summary: CommitSummary = { senderType, removes: [], adds: [], references: 0 };
+    const summary: CommitSummary = { senderType, removes: [], adds: [], references: 0, refs: [] };
     r.list((s) => {
       const kind = s.u8();
       if (kind === 2) {
-        s.opaqueV(); // ProposalRef
+        summary.refs.push(s.opaqueV()); // ProposalRef
         summary.references++;
         return undefined;
       }
@@ -964,6 +966,20 @@ export function readPublicMessage(r: StructReader): PublicMessage {
     const membershipTag = content.sender.senderType === 'member' ? s.opaqueV() : undefined;
     return { content, signature, ...(confirmationTag ? { confirmationTag } : {}), ...(membershipTag ? { membershipTag } : {}) };
   });
+}
+
+const PROPOSAL_REF_LABEL = utf8('MLS 1.0 Proposal Reference');
+
+/**
+ * The ProposalRef (RFC 9420 5.2) of a PublicMessage proposal: RefHash over its AuthenticatedContent
+ * (wire_format, FramedContent, FramedContentAuthData: the signature), with ciphersuite 1's hash.
+ * A commit names the proposals it includes by reference this way.
+ */
+export function proposalRef(message: Uint8Array): Uint8Array {
+  const m = decodePublicMessage(message);
+  if (m.content.contentType !== 'proposal') throw new MlsWireError('a ProposalRef is of a proposal');
+  const authenticatedContent = new TlsWriter().u16(1).bytes(m.content.raw).opaqueV(m.signature).finish();
+  return sha256(new TlsWriter().opaqueV(PROPOSAL_REF_LABEL).opaqueV(authenticatedContent).finish());
 }
 
 /** Decodes an MLSMessage that must carry a PublicMessage. */

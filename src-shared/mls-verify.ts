@@ -1,5 +1,6 @@
 // What a party without group keys can verify of an MLS commit bundle (RFC 9420): the signatures of
-// PublicMessages (6.1, FramedContentTBS) and of GroupInfo (12.4.3, GroupInfoTBS), the tree hash of a
+// PublicMessages (6.1, FramedContentTBS), GroupInfo (12.4.3, GroupInfoTBS), LeafNodes (7.2,
+// LeafNodeTBS) and KeyPackages (10, KeyPackageTBS), the tree hash of a
 // ratchet tree against a GroupContext (7.8), and its parent hashes (7.9.2). The hub runs these before
 // it stores or relays anything, so a forged commit no longer reaches the members to be caught there.
 //
@@ -21,6 +22,7 @@ import {
   writeParentNode,
   type GroupContext,
   type GroupInfo,
+  type KeyPackage,
   type LeafNode,
   type Node,
   type ParentNode,
@@ -218,6 +220,56 @@ export function verifyGroupInfoSignatureWith(groupInfo: GroupInfo, signatureKey:
   if (!verifyWithLabel(signatureKey, 'GroupInfoTBS', groupInfoTbs(groupInfo), groupInfo.signature)) {
     throw new MlsVerifyError(`the GroupInfo signature does not verify with the signature key of leaf ${groupInfo.signer}`);
   }
+}
+
+/** A signed structure's bytes before its trailing `opaque signature<V>`: what was signed. */
+function withoutSignature(raw: Uint8Array, signature: Uint8Array): Uint8Array {
+  const tail = new TlsWriter().opaqueV(signature).finish().length;
+  if (tail > raw.length || !bytesEqual(raw.subarray(raw.length - tail), new TlsWriter().opaqueV(signature).finish())) {
+    throw new MlsVerifyError('the structure does not end with its signature');
+  }
+  return raw.subarray(0, raw.length - tail);
+}
+
+/**
+ * LeafNodeTBS (7.2): the leaf's fields before its signature, and for a leaf made by an Update or a
+ * Commit also the group and its leaf index (a KeyPackage's leaf is signed for any group).
+ */
+export function leafNodeTbs(leaf: LeafNode, groupId: Uint8Array, leafIndex: number): Uint8Array {
+  const w = new TlsWriter().bytes(withoutSignature(leaf.raw, leaf.signature));
+  if (leaf.source.type !== 'key_package') w.opaqueV(groupId).u32(leafIndex);
+  return w.finish();
+}
+
+/** The leaf is signed with its own signature key (as leaf `leafIndex` of group `groupId`). */
+export function verifyLeafNodeSignature(leaf: LeafNode, groupId: Uint8Array, leafIndex: number): void {
+  if (!verifyWithLabel(leaf.signatureKey, 'LeafNodeTBS', leafNodeTbs(leaf, groupId, leafIndex), leaf.signature)) {
+    throw new MlsVerifyError(`the LeafNode signature of leaf ${leafIndex} does not verify with its own signature key`);
+  }
+}
+
+/**
+ * Every leaf of `tree` that is not the same as in `before` (the previous epoch's tree: new members,
+ * the committer's new leaf, updated ones) carries a valid signature. Unchanged leaves were checked
+ * when they came in. Without `before`, every leaf is checked.
+ */
+export function verifyChangedLeaves(tree: RatchetTree, groupId: Uint8Array, before?: RatchetTree): void {
+  for (let i = 0; 2 * i < tree.nodes.length; i++) {
+    const node = tree.nodes[2 * i];
+    if (node?.nodeType !== 'leaf') continue;
+    const old = before?.nodes[2 * i];
+    if (old?.nodeType === 'leaf' && bytesEqual(old.leaf.raw, node.leaf.raw)) continue;
+    verifyLeafNodeSignature(node.leaf, groupId, i);
+  }
+}
+
+/** A KeyPackage (10) is signed with its leaf's signature key, and its leaf is validly signed too. */
+export function verifyKeyPackageSignature(kp: KeyPackage): void {
+  if (kp.leafNode.source.type !== 'key_package') throw new MlsVerifyError("a KeyPackage's leaf must have the key_package source");
+  if (!verifyWithLabel(kp.leafNode.signatureKey, 'KeyPackageTBS', withoutSignature(kp.raw, kp.signature), kp.signature)) {
+    throw new MlsVerifyError('the KeyPackage signature does not verify with its leaf signature key');
+  }
+  verifyLeafNodeSignature(kp.leafNode, new Uint8Array(0), 0);
 }
 
 /** FramedContentTBS (6.1): member and new-member commit senders also sign the epoch's GroupContext. */

@@ -22,7 +22,7 @@
 import { bytesEqual } from './bytes.js';
 import { parseMimiUriAs, userOfDevice } from './identifiers.js';
 import { BANNED_ROLE_INDEX, checkChange, roleLabel, type CapabilityName, type CheckResult, type RoomChange } from './room-policy.js';
-import { checkValidRoomStateChange, pseudonymsAllowed, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
+import { checkValidRoomStateChange, encodeRoleData, metadataChanges, pseudonymsAllowed, roleOf, ROOM_STATE_EXTENSION_TYPE, RoomStateError, validateRoomState, type RoomState } from './room-state.js';
 
 export interface CommitFacts {
   before: RoomState;
@@ -59,6 +59,24 @@ export interface CommitFacts {
    * itself in that role with its next commit.
    */
   admitted?: ReadonlyMap<string, number>;
+  /**
+   * The room state change is the hub's own: its GroupContextExtensions proposal as the room's first
+   * external sender (an operator's ban), committed by reference. The hub acts in the room's
+   * `policy_enforcer` role, draft-ietf-mimi-room-policy's example of a preauthorized role for "policy
+   * enforcing systems incorporated into ... the MIMI Hub" (we carry no Preauthorized users
+   * component, so the role's name stands in for it), and may change nothing but the participant list.
+   */
+  stateByHub?: boolean;
+}
+
+/** Who acts for a hub's room state change in the checks (never a user URI, so never on a list). */
+export const HUB_ACTOR = 'urn:mimi:hub';
+/** The role a hub's own room state changes act in. */
+export const HUB_ROLE_NAME = 'policy_enforcer';
+
+/** The role index the hub acts in under `state`, if the room gives it one. */
+export function hubRoleOf(state: RoomState): number | undefined {
+  return state.policy.roles.find((r) => r.roleName === HUB_ROLE_NAME)?.roleIndex;
 }
 
 /** Are the extension lists equal once the room state extension is left out? */
@@ -136,10 +154,11 @@ export function checkCommit(f: CommitFacts): CheckResult {
     }
   }
 
-  // A pseudonym that joins the list has a client in the group naming it.
+  // A pseudonym that joins the list has a client in the group naming it (but a ban keeps one out,
+  // which needs no one to vouch for it).
   const listedBefore = new Set(f.before.participants.map((p) => p.user));
   for (const p of f.after.participants) {
-    if (!listedBefore.has(p.user) && parseMimiUriAs('pseudonym', p.user) && !after.has(p.user)) {
+    if (!listedBefore.has(p.user) && p.roleIndex !== BANNED_ROLE_INDEX && parseMimiUriAs('pseudonym', p.user) && !after.has(p.user)) {
       throw new RoomStateError('Commit', 'participants', `${p.user} is a pseudonym: it joins the participant list only together with a client of its own`);
     }
   }
@@ -162,10 +181,21 @@ export function checkCommit(f: CommitFacts): CheckResult {
     if (!r.ok) return r;
   }
   const active = new Set([...before.keys()].filter((u) => roleStart(u) !== 0));
+  let actor = f.committer;
+  let actorRole: number | undefined;
+  if (f.stateByHub) {
+    actor = HUB_ACTOR;
+    actorRole = hubRoleOf(f.before);
+    if (actorRole === undefined) return { ok: false, denied: 'canBan', reason: `the room has no ${HUB_ROLE_NAME} role for its hub to act in` };
+    const othersSame = !f.extensionsBefore || !f.extensionsAfter || sameOtherExtensions(f.extensionsBefore, f.extensionsAfter);
+    if (!othersSame || metadataChanges(f.before.metadata, f.after.metadata).length > 0 || !bytesEqual(encodeRoleData(f.before.policy), encodeRoleData(f.after.policy))) {
+      throw new RoomStateError('Commit', 'hub', "the hub's proposal may change the participant list only");
+    }
+  }
   // Both states were validated above, and `start` only lacks some participants of f.before.
-  const listed = checkValidRoomStateChange(start, f.after, f.committer, { activeUsers: active, admitted });
+  const listed = checkValidRoomStateChange(start, f.after, actor, { activeUsers: active, admitted, actorRole });
   if (!listed.ok) return listed;
-  if (f.extensionsBefore && f.extensionsAfter && !sameOtherExtensions(f.extensionsBefore, f.extensionsAfter)) {
+  if (!f.stateByHub && f.extensionsBefore && f.extensionsAfter && !sameOtherExtensions(f.extensionsBefore, f.extensionsAfter)) {
     const r = checkChange(start.policy, start.participants, f.committer, { kind: 'use', capability: 'canChangeMlsOperationalPolicies' }, { activeUsers: active });
     if (!r.ok) return r;
   }

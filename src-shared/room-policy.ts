@@ -508,6 +508,11 @@ export interface CheckContext {
    * of them who lists itself in that role joins by code (canUseJoinCode) rather than openly.
    */
   admitted?: ReadonlyMap<string, number>;
+  /**
+   * The role the actor acts in when it is no participant: the hub, whose moderation proposals act
+   * in the room's policy_enforcer role (room-commit.ts, `stateByHub`). Default: its list entry.
+   */
+  actorRole?: number;
 }
 
 const OK: CheckResult = { ok: true };
@@ -760,7 +765,7 @@ export function checkChange(
     return roles.get(roleOf(user))?.maximumActiveParticipantsConstraint !== 0;
   };
   const holds = (roleIndex: number, cap: CapabilityName): boolean => roles.get(roleIndex)?.roleCapabilities.includes(cap) ?? false;
-  const actorRole = roleOf(actorUser);
+  const actorRole = context.actorRole ?? roleOf(actorUser);
   const lacks = (cap: CapabilityName, roleIndex = actorRole): CheckResult => ({
     ok: false,
     denied: cap,

@@ -855,7 +855,7 @@ function authorizeUpdate(state: RoomState, actorUser: string, update: Participan
   const step = (attempts: RoomChange[], apply: () => void): CheckResult => {
     let first: CheckResult | undefined;
     for (const change of attempts) {
-      const result = checkChange(state.policy, list, actorUser, change, { activeUsers: active, admitted: context.admitted });
+      const result = checkChange(state.policy, list, actorUser, change, { activeUsers: active, admitted: context.admitted, actorRole: context.actorRole });
       if (result.ok) {
         apply();
         return result;

@@ -211,7 +211,7 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
   let extensionsAfter: { type: number; data: Uint8Array }[] | undefined;
   try {
     const proposed = commitGroupContextExtensions(commit);
-    extensionsAfter = proposed ? proposed.map((e) => ({ type: e.extensionType, data: e.extensionData })) : before.extensions();
+    extensionsAfter = proposed ? proposed.map((e) => ({ type: e.extensionType, data: e.extensionData })) : (result.hubExtensions ?? before.extensions());
     next = readRoomState(extensionsAfter);
   } catch {
     next = result.selfRemoved ? undefined : roomStateOf(after);
@@ -240,6 +240,7 @@ function verifyCommit(before: GroupSession, after: GroupSession, state: RoomStat
       extensionsAfter,
       // Joiners by link: the tree after the commit (a removed member's own view lacks it: the tree before).
       admitted: admittedIn(result.selfRemoved ? before : after, state, leafUsers(before, after), before),
+      stateByHub: result.hubExtensions !== undefined,
     });
   } catch (e) {
     throw new MlsError('invalid', `ignored a commit by ${who ? displayUser(who) : 'an unknown device'} that breaks the room state rules: ${(e as Error).message}`);

@@ -15,7 +15,8 @@ import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
 import { activeUsers, devicesOf, leafUsers, myUser, roomStateOf } from './group-sessions.js';
-import { withoutParticipants, withRoomState } from './room-view.js';
+import { readRoomState, withoutParticipants, withRoomState } from './room-view.js';
+import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 
 /** How often a commit is rebuilt after losing the epoch to another one before giving up. */
 export const COMMIT_ATTEMPTS = 5;
@@ -36,9 +37,29 @@ export class RoomCommits {
     what: string,
     addedUsers?: (identity: string) => string | undefined,
   ): Promise<CommitOutput> {
+    // One GroupContextExtensions proposal per commit: while the hub's (a ban) is pending, it goes
+    // first, on its own (commitPendingProposals, which its arrival set off).
+    if (s.pendingHubExtensions()) throw new CoreError('notAllowed', `Cannot ${what} yet: a moderation change from the room's provider is being applied first. Try again in a moment.`);
     const target = this.withDepartures(s, next);
     this.precheck(s, target, remove, addedDevices, what, addedUsers);
     return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
+  }
+
+  /**
+   * Commit the hub's pending room state change (a ban) with the Removes it comes with, all by
+   * reference. The hub sends the state first and the Removes of the banned users' clients right
+   * after: until all of those are here the commit would leave a banned user with clients, so it
+   * waits (the last Remove's arrival sets this off again).
+   */
+  private async commitHubChange(s: GroupSession, extensions: { type: number; data: Uint8Array }[]): Promise<CommitOutput | undefined> {
+    const next = readRoomState(extensions);
+    if (!next) throw new CoreError('notAllowed', "Cannot apply the provider's change: it drops the room state.");
+    const users = leafUsers(s);
+    const pending = new Set(s.pendingRemovals().map((r) => r.identity));
+    const banned = new Set(next.participants.filter((p) => p.roleIndex === BANNED_ROLE_INDEX).map((p) => p.user));
+    if (s.members().some((m) => banned.has(users(m.identity)) && !pending.has(m.identity))) return undefined;
+    this.precheck(s, next, [], [], "apply the provider's moderation change", undefined, extensions);
+    return s.update();
   }
 
   /** `next` without the users all of whose clients pending Remove proposals of their own (or the hub's) take out. */
@@ -51,7 +72,15 @@ export class RoomCommits {
   }
 
   /** Throws CoreError('notAllowed') naming the missing capability if the commit would be refused. */
-  precheck(s: GroupSession, next: RoomState, remove: string[], addedDevices: string[], what: string, addedUsers?: (identity: string) => string | undefined): void {
+  precheck(
+    s: GroupSession,
+    next: RoomState,
+    remove: string[],
+    addedDevices: string[],
+    what: string,
+    addedUsers?: (identity: string) => string | undefined,
+    hubExtensions?: { type: number; data: Uint8Array }[],
+  ): void {
     const before = roomStateOf(s);
     if (!before) return;
     // Whose client each leaf is: the tree says it for members, the caller for clients being added
@@ -73,6 +102,7 @@ export class RoomCommits {
         departed: new Set(pending.filter((r) => r.departed).map((r) => r.identity)),
         removedByHub: new Set(pending.filter((r) => r.byHub).map((r) => r.identity)),
         admitted: admittedIn(s, before, members),
+        ...(hubExtensions ? { stateByHub: true, extensionsBefore: s.extensions(), extensionsAfter: hubExtensions } : {}),
       });
     } catch (e) {
       throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);
@@ -153,6 +183,8 @@ export class RoomCommits {
       roomUri,
       async (s) => {
         if (s.pendingProposals() === 0 || s.pendingRemovesSelf()) return undefined;
+        const hub = s.pendingHubExtensions();
+        if (hub) return this.commitHubChange(s, hub);
         const state = roomStateOf(s);
         // Users leaving (or deleted) also leave the participant list, in the same commit.
         return state ? this.commitRoomChange(s, state, [], [], [], 'apply the pending changes') : s.update();

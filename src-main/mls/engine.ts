@@ -89,6 +89,11 @@ export type Incoming =
       departed: string[];
       /** Those of `departed` an external sender (the hub) proposed. */
       removedByHub: string[];
+      /**
+       * The GroupContext extensions the hub's own GroupContextExtensions proposal sets, when the
+       * commit includes one (by reference: a moderator's ban); checked as the hub's change.
+       */
+      hubExtensions?: { type: number; data: Uint8Array }[];
       /** True when this device was removed: the session is finished. */
       selfRemoved: boolean;
       /** Pseudonymous members whose identity link changed (re-read identityLinks()); only when some did. */
@@ -119,6 +124,8 @@ export interface GroupSession {
   pendingRemovesSelf(): boolean;
   /** Leaves the pending Remove proposals would remove; `departed` when proposed by their own user or the hub (`byHub`). */
   pendingRemovals(): { identity: string; departed: boolean; byHub: boolean }[];
+  /** The GroupContext extensions a pending GroupContextExtensions proposal of the hub (external sender) sets. */
+  pendingHubExtensions(): { type: number; data: Uint8Array }[] | undefined;
   /** GroupContext extensions of the current epoch, in order (RFC 9420 type numbers). */
   extensions(): { type: number; data: Uint8Array }[];
   /** Remove proposals (PublicMessages) for every leaf of `identities`, e.g. this device leaving. */

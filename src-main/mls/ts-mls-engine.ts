@@ -479,6 +479,15 @@ class TsMlsSession implements GroupSession {
     return out;
   }
 
+  pendingHubExtensions(): { type: number; data: Uint8Array }[] | undefined {
+    for (const p of Object.values(this.state.unappliedProposals)) {
+      if (p.proposal.proposalType === 'group_context_extensions' && p.senderLeafIndex === undefined) {
+        return p.proposal.groupContextExtensions.extensions.map((e) => ({ type: extensionTypeNumber(e.extensionType), data: e.extensionData }));
+      }
+    }
+    return undefined;
+  }
+
   extensions(): { type: number; data: Uint8Array }[] {
     return this.state.groupContext.extensions.map((e) => ({ type: extensionTypeNumber(e.extensionType), data: e.extensionData }));
   }
@@ -624,6 +633,7 @@ class TsMlsSession implements GroupSession {
     const departed: string[] = [];
     const removedByHub: string[] = [];
     const added: string[] = [];
+    let hubExtensions: { type: number; data: Uint8Array }[] | undefined;
     for (const { proposal, senderLeafIndex } of proposals) {
       if (proposal.proposalType === 'remove') {
         const leaf = leafAt(oldTree, proposal.remove.removed);
@@ -637,6 +647,9 @@ class TsMlsSession implements GroupSession {
         if (proposer === undefined) removedByHub.push(identity);
       } else if (proposal.proposalType === 'add') {
         added.push(credentialIdentity(proposal.add.keyPackage.leafNode.credential));
+      } else if (proposal.proposalType === 'group_context_extensions' && senderLeafIndex === undefined && externalJoiner === undefined) {
+        // By reference from an external sender: the hub's (an external commit cannot carry one).
+        hubExtensions = proposal.groupContextExtensions.extensions.map((e) => ({ type: extensionTypeNumber(e.extensionType), data: e.extensionData }));
       }
     }
     if (externalJoiner !== undefined) added.push(credentialIdentity(externalJoiner.credential));
@@ -652,6 +665,7 @@ class TsMlsSession implements GroupSession {
         committer,
         departed,
         removedByHub,
+        ...(hubExtensions ? { hubExtensions } : {}),
         selfRemoved,
         ...(identityLinksChanged.length > 0 ? { identityLinksChanged } : {}),
       },

@@ -4,8 +4,9 @@
 //
 // What a follower knows of a remote room is only what concerns its own users: a `rooms` row with
 // hub_domain set, its own members in room_devices (added when a Welcome for them arrives or when
-// one of them joins by external commit) and their users in room_participants. It never sees
-// plaintext, and it does not keep the room's tree.
+// one of them joins by external commit; gone when a commit removes them) and their users in
+// room_participants. It never sees plaintext, and it does not keep the room's tree: only its own
+// members' leaf indexes, and the epoch's Remove proposals, to see which commit removes one of them.
 //
 // A member of ours may be a device or a client pseudonym we issued (room-members.ts): then the
 // room's rows, events and the `forwarded` notes name the pseudonym and its user pseudonym, and only
@@ -18,8 +19,8 @@
 
 import { createHash } from 'node:crypto';
 import { parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
-import { MlsWireError, peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
-import { decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
+import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { commitSummary, decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, proposalRef, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
 import {
   decodeFanoutListRaw,
   decodeSubmitMessageResponse,
@@ -218,6 +219,7 @@ export class Follower {
     const response: CommitResponse = { epoch: String(info.epoch! + 1n), acceptedTimestamp: Number(res.acceptedTimestamp) };
     this.store.tx(() => {
       this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
+      this.noteLeaves(roomUri, input.ratchetTree);
       if (input.requestId) this.store.recordResponse(actor.deviceUri, 'commit', input.requestId, JSON.stringify(response), this.now());
     });
     return response;
@@ -248,6 +250,8 @@ export class Follower {
     const digests = proposals.map(digest);
     this.store.tx(() => {
       for (const d of digests) this.store.recordForwarded(d, member.identity, this.now());
+      // The hub does not send a member's proposals back to it: the commit naming them needs them here.
+      for (const p of proposals) this.noteRemoveProposal(roomUri, p);
     });
     const forget = () => this.store.tx(() => digests.forEach((d) => this.store.forgetForwarded(d, member.identity)));
     const res = await this.askHub(hub, 'update', roomUri, body, decodeUpdateRoomResponse, `the room's hub ${hub} did not take the proposals`).catch((e: unknown) => {
@@ -361,6 +365,7 @@ export class Follower {
         this.join(roomUri, hub, this.welcomedMember(identity, tree));
         devices.add(device);
       }
+      if (tree) this.noteLeaves(roomUri, tree);
       if (devices.size === 0) return;
       const event = this.store.insertEvent({ room_uri: roomUri, kind: 'welcome', epoch: 0n, sender_device: hub, payload: m.message, ratchet_tree: tree, accepted_ts: ts });
       for (const d of devices) {
@@ -378,6 +383,15 @@ export class Follower {
       if (device) recipients.add(device);
     }
     if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
+    if (m.kind === 'proposal') for (const p of [m.message, ...m.moreProposals]) this.noteRemoveProposal(roomUri, p);
+    // Members of ours the commit removes still get it (that is how they learn it), and nothing after.
+    const removed = m.kind === 'commit' ? this.removedBy(roomUri, info.epoch!, m.message) : [];
+    this.enqueueFanout(roomUri, hub, m, info.epoch!, sender, recipients, queued);
+    for (const r of removed) this.memberLeft(roomUri, r);
+  }
+
+  /** Queues a fanned-out message for our devices in the room. */
+  private enqueueFanout(roomUri: string, hub: string, m: FanoutMessage, epoch: bigint, sender: string | undefined, recipients: Set<string>, queued: Set<string>): void {
     if (recipients.size === 0) return;
     // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind;
     // a proposal's moreProposals become events of their own, in order.
@@ -386,10 +400,10 @@ export class Follower {
       const event = this.store.insertEvent({
         room_uri: roomUri,
         kind: m.kind === 'application' ? 'message' : 'commit',
-        epoch: info.epoch!,
+        epoch,
         sender_device: sender ?? hub,
         payload,
-        accepted_ts: ts,
+        accepted_ts: Number(m.timestamp),
         // The hub's frank of an application message goes on to our devices with it.
         frank: m.kind === 'application' && m.frank ? encodeFrank(m.frank) : null,
       });
@@ -417,6 +431,54 @@ export class Follower {
     }
     const sameAccount = named !== undefined && this.store.pseudonymByUser(named)?.user_id === pseudonym.user_id;
     return { identity, user: sameAccount ? named! : pseudonym.user_pseudonym, pseudonymous: true };
+  }
+
+  /** Records where our members are in `tree` (an epoch's ratchet tree): leaf indexes never change. */
+  private noteLeaves(roomUri: string, tree: Uint8Array): void {
+    let leaves;
+    try {
+      leaves = treeMembers(tree, 'ratchet tree');
+    } catch {
+      return; // the members' clients judge the tree; we only lose the tracking
+    }
+    const ours = new Set(this.store.roomDevices(roomUri));
+    leaves.forEach((m, i) => {
+      if (m && ours.has(m.identity)) this.store.setMemberLeaf(roomUri, m.identity, i);
+    });
+  }
+
+  /** Keeps a Remove proposal of the epoch (the hub's, a member's), for the commit that names it by reference. */
+  private noteRemoveProposal(roomUri: string, proposal: Uint8Array): void {
+    try {
+      const removed = peekProposal(proposal).removed;
+      if (removed === undefined) return;
+      this.store.noteRemoveProposal(roomUri, peekMlsMessage(proposal).epoch!, proposalRef(proposal), removed);
+    } catch {
+      // not a proposal we can read: our members' clients judge it
+    }
+  }
+
+  /** Our members a commit of `epoch` removes: by-value Removes and the referenced Remove proposals seen here. */
+  private removedBy(roomUri: string, epoch: bigint, commit: Uint8Array): { identity: string; user: string }[] {
+    let summary;
+    try {
+      summary = commitSummary(commit);
+    } catch {
+      return [];
+    }
+    const leaves = new Set(summary.removes);
+    for (const ref of summary.refs) {
+      const leaf = this.store.removeProposalLeaf(roomUri, epoch, ref);
+      if (leaf !== undefined) leaves.add(leaf);
+    }
+    this.store.forgetRemoveProposals(roomUri, epoch + 1n);
+    return [...leaves].flatMap((leaf) => this.store.memberAtLeaf(roomUri, leaf) ?? []);
+  }
+
+  /** A member of ours left the room (removed by a commit): no more deliveries to it. */
+  private memberLeft(roomUri: string, member: { identity: string; user: string }): void {
+    this.store.removeRoomDevice(roomUri, member.identity);
+    if (!this.store.roomMembers(roomUri).some((m) => m.user === member.user)) this.store.removeParticipant(roomUri, member.user);
   }
 
   /** A member of ours is now in a remote room; says which rows this created (for undoJoin). */

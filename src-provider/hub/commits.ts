@@ -12,7 +12,7 @@
 import { bytesEqual, fromUtf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { MlsWireError, welcomeRecipients, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
-import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage, type PublicMessage, type TreeLeaf } from '../../src-shared/mls-structs.js';
+import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, type KeyPackage, type PublicMessage, type RatchetTree, type TreeLeaf } from '../../src-shared/mls-structs.js';
 import { admittedByTickets, joinTicketOfLeaf } from '../../src-shared/join-ticket.js';
 import { hasConnectionOnlyMarker } from '../../src-shared/connection-request.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
@@ -35,10 +35,13 @@ import {
   peek,
   publicMessageOf,
   roomStateOf,
+  verifyAddedKeyPackage,
   verifyGroupInfoAndTree,
   verifyHandshake,
+  verifyNewLeaves,
   type GroupContextExtension,
 } from './mls-input.js';
+import { hubProposalIncluded, proposePendingBans } from './bans.js';
 import { proposePendingRemovals } from './proposals.js';
 import { fanout } from './routing.js';
 
@@ -62,6 +65,9 @@ interface Bundle {
   message: PublicMessage;
   /** An external commit: the identity of the tree leaf that is its UpdatePath's leaf (the joiner). */
   pathLeafIdentity?: string;
+  /** The new epoch's tree, decoded, and the group's id (for the new leaves' signatures). */
+  tree: RatchetTree;
+  groupId: Uint8Array;
 }
 
 /** Stateless checks of a commit bundle, before any transaction. */
@@ -117,7 +123,9 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
   // the GroupInfo is signed by its signer's leaf in it (src-shared/mls-verify.ts). The Commit's own
   // signature needs the current epoch: acceptCommit checks it against the stored GroupInfo and tree.
   const tree = decodeRatchetTree(input.ratchetTree);
-  verifyGroupInfoAndTree(groupInfoOf(input.groupInfo, 'groupInfo'), tree);
+  const groupInfo = groupInfoOf(input.groupInfo, 'groupInfo');
+  verifyGroupInfoAndTree(groupInfo, tree);
+  summary.adds.forEach((kp, i) => verifyAddedKeyPackage(kp, `the commit's Add ${i + 1}`));
   const message = publicMessageOf(input.commit, 'commit');
   // The leaf a Commit's UpdatePath installs is in the new tree: the committer's own leaf, or for an
   // external commit the joiner's (whose key signs it: the hub's sender must be that leaf's member).
@@ -132,7 +140,7 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
     }
     if (external) pathLeafIdentity = membersAfter[at / 2]?.identity;
   }
-  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary, message, pathLeafIdentity };
+  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary, message, pathLeafIdentity, tree, groupId: groupInfo.groupContext.groupId };
 }
 
 /** The member a by-value Add's KeyPackage makes. */
@@ -333,8 +341,23 @@ function welcomedMembers(hub: HubCore, roomUri: string, bundle: Bundle, c: Chang
  * The room state: the Commit must keep it (or change it through its proposal), and the room policy
  * must allow everything it does. Returns the new state of a managed room.
  */
-function checkRoomState(hub: HubCore, room: RoomRow, bundle: Bundle, c: Change, stateBefore: RoomState | undefined): RoomState | undefined {
-  const { stateAfter, changesExtensions, extensionsAfter } = bundle;
+function checkRoomState(
+  hub: HubCore,
+  room: RoomRow,
+  bundle: Bundle,
+  c: Change,
+  stateBefore: RoomState | undefined,
+  hubExtensions: GroupContextExtension[] | undefined,
+): RoomState | undefined {
+  const { stateAfter, extensionsAfter } = bundle;
+  let changesExtensions = bundle.changesExtensions;
+  if (hubExtensions) {
+    // The hub's own proposal (a ban), by reference: the GroupInfo must show what it sets.
+    if (changesExtensions) throw badRequest("commit carries two GroupContextExtensions proposals (its own and the hub's)");
+    const same = hubExtensions.length === extensionsAfter.length && hubExtensions.every((e, i) => e.type === extensionsAfter[i].type && bytesEqual(e.data, extensionsAfter[i].data));
+    if (!same) throw badRequest("groupInfo: its GroupContext extensions are not the ones the hub's proposal sets");
+    changesExtensions = true;
+  }
   if (!stateBefore && !stateAfter) return undefined;
   if (!stateBefore) throw new ApiFailure('notAllowed', 'this room has no room state; a commit cannot add one');
   if (!stateAfter) throw new ApiFailure('notAllowed', 'a commit cannot drop the room state');
@@ -372,6 +395,7 @@ function checkRoomState(hub: HubCore, room: RoomRow, bundle: Bundle, c: Change, 
             new Set(stateBefore.participants.map((p) => p.user)),
           )
         : undefined,
+      stateByHub: hubExtensions !== undefined,
     });
   } catch (e) {
     if (e instanceof MimiWireError) throw new ApiFailure('notAllowed', `the commit breaks the room state rules: ${e.message}`);
@@ -468,12 +492,13 @@ export function acceptCommit(hub: HubCore, source: HubSource, roomUri: string, i
     // Signed by its sender: a member's leaf in the stored tree, or the joiner's UpdatePath leaf, over
     // the current epoch's GroupContext (the stored GroupInfo's).
     verifyHandshake(room, bundle.message, 'commit');
+    verifyNewLeaves(room.ratchet_tree, bundle.tree, bundle.groupId);
 
     const stateBefore = room.room_state ? decodeState(room.room_state, 'stored room state') : undefined;
     const c = membershipChange(hub, source, room, bundle, stateBefore);
     checkTree(hub, source, room, bundle, c, input.removeDevices ?? []);
     const welcomed = welcomedMembers(hub, roomUri, bundle, c);
-    const managedAfter = checkRoomState(hub, room, bundle, c, stateBefore);
+    const managedAfter = checkRoomState(hub, room, bundle, c, stateBefore, hubProposalIncluded(hub, room, epoch, bundle.summary.refs));
     const participants = participantsAfter(hub, source, roomUri, input, bundle, c, welcomed, managedAfter);
     // The hub's own pending Removes must be in the next commit (draft-ietf-mimi-protocol-06,
     // "Bob Leaves the Room": the hub requires committers to include its cached proposals).
@@ -513,10 +538,12 @@ export function acceptCommit(hub: HubCore, source: HubSource, roomUri: string, i
         ratchet_tree: input.ratchetTree,
         accepted_ts: ts,
       });
-      const ratchetTree = decodeRatchetTree(input.ratchetTree);
+      const ratchetTree = bundle.tree;
       fanout(hub, roomUri, welcomeEvent, welcomed, { timestamp: BigInt(ts), message: input.welcome!, kind: 'welcome', ratchetTreeOption: { representation: 'full', ratchetTree } }, queued);
     }
     hub.store.recordAccepted(roomUri, commitDigest, 'commit', epoch, ts);
+    // The hub's proposals for the new epoch: a ban's room state first, then every pending Remove.
+    proposePendingBans(hub, roomUri, queued);
     proposePendingRemovals(hub, roomUri, queued);
     const response: CommitResponse = { epoch: newEpoch.toString(), acceptedTimestamp: ts };
     if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'commit', input.requestId, JSON.stringify(response), ts);

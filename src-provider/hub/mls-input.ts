@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { bytesEqual, fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUri } from '../../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, type MlsMessageInfo } from '../../src-shared/mls-wire.js';
-import { decodeGroupInfo, decodePublicMessage, decodeRatchetTree, unwrapMlsMessage, type GroupInfo, type PublicMessage, type RatchetTree } from '../../src-shared/mls-structs.js';
-import { MlsVerifyError, verifyGroupInfoSignature, verifyPublicMessage, verifyTree } from '../../src-shared/mls-verify.js';
+import { decodeGroupInfo, decodePublicMessage, decodeRatchetTree, unwrapMlsMessage, type GroupInfo, type KeyPackage, type PublicMessage, type RatchetTree } from '../../src-shared/mls-structs.js';
+import { MlsVerifyError, verifyChangedLeaves, verifyGroupInfoSignature, verifyKeyPackageSignature, verifyPublicMessage, verifyTree } from '../../src-shared/mls-verify.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import { decodeRoomStateExtension, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
@@ -129,6 +129,36 @@ export function verifyHandshake(room: RoomRow, message: PublicMessage, what: str
   }
   try {
     verifyPublicMessage(message, tree, groupContext);
+  } catch (e) {
+    if (e instanceof MlsVerifyError) throw new ApiFailure('notAllowed', `${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+/**
+ * The leaves a commit brings into the tree (new members, its committer's new leaf) are validly
+ * signed, each by its own key for this group and index; those the stored tree already had were
+ * checked when they came. Without a stored tree (a new room), every leaf is checked.
+ */
+export function verifyNewLeaves(storedTree: Uint8Array | null | undefined, tree: RatchetTree, groupId: Uint8Array): void {
+  let before: RatchetTree | undefined;
+  try {
+    before = storedTree ? decodeRatchetTree(storedTree) : undefined;
+  } catch (e) {
+    throw badRequest(`the stored ratchet tree is not valid: ${(e as Error).message}`);
+  }
+  try {
+    verifyChangedLeaves(tree, groupId, before);
+  } catch (e) {
+    if (e instanceof MlsVerifyError) throw new ApiFailure('notAllowed', `ratchetTree: ${e.message}`);
+    throw e;
+  }
+}
+
+/** A KeyPackage an Add carries is signed by its own leaf key (and its leaf too). */
+export function verifyAddedKeyPackage(kp: KeyPackage, what: string): void {
+  try {
+    verifyKeyPackageSignature(kp);
   } catch (e) {
     if (e instanceof MlsVerifyError) throw new ApiFailure('notAllowed', `${what}: ${e.message}`);
     throw e;

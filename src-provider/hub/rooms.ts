@@ -15,7 +15,8 @@ import { BANNED_ROLE_INDEX, checkChange } from '../../src-shared/room-policy.js'
 import { ApiFailure, badRequest } from '../errors.js';
 import { present, treeMembers, type RoomMember } from '../room-members.js';
 import type { HubActor, HubCore } from './core.js';
-import { checkGroup, decodeState, peek, roomStateOf } from './mls-input.js';
+import { checkGroup, decodeState, groupInfoOf, peek, roomStateOf, verifyGroupInfoAndTree, verifyNewLeaves } from './mls-input.js';
+import { decodeRatchetTree } from '../../src-shared/mls-structs.js';
 
 export interface InitialGroup {
   groupInfo: Uint8Array;
@@ -46,6 +47,11 @@ export function createRoom(hub: HubCore, actor: HubActor, roomUri: string, initi
     checkGroup(gi, roomUri, 'groupInfo');
     if (gi.epoch !== 0n) throw badRequest(`a new room's groupInfo is for epoch 0, not ${gi.epoch}`);
     creator = creatorOf(hub, actor, initial.ratchetTree);
+    // Authentic like any commit bundle: the tree is the GroupInfo's, both signed by their leaves.
+    const info = groupInfoOf(initial.groupInfo, 'groupInfo');
+    const tree = decodeRatchetTree(initial.ratchetTree); // creatorOf read it already
+    verifyGroupInfoAndTree(info, tree);
+    verifyNewLeaves(undefined, tree, info.groupContext.groupId);
     stateBytes = roomStateOf(initial.groupInfo).state;
     if (stateBytes) {
       const state = decodeState(stateBytes, 'groupInfo');

@@ -2,7 +2,8 @@
 // real provider process. Four users of a.example (device cores) share a room; carol reports bob,
 // alice reports carol. The operator enters a wrong token (refused), then the one from the data
 // dir, sees both reports, opens carol's and dismisses it, opens bob's and removes him (the hub
-// proposes, a member commits, bob leaves the others' view). axe-clean in light, dark and at 480px;
+// proposes, a member commits, bob leaves the others' view), then bans him (banned on every
+// member's list). axe-clean in light, dark and at 480px;
 // no script errors and no CSP violations. Screenshots 100- to 105-.
 
 import { test, before, after } from 'node:test';
@@ -55,7 +56,7 @@ after(async () => {
 const reportButton = (who: string) => page.getByRole('button', { name: new RegExp(`^Report #\\d+: ${who.replace(/[.]/g, '\\.')}$`) });
 const status = () => page.locator('#status');
 
-test('the moderation page: token, queue, dismiss, remove; accessible in light, dark and narrow', async () => {
+test('the moderation page: token, queue, dismiss, remove, ban; accessible in light, dark and narrow', async () => {
   const response = await page.goto(`${provider.url}/admin/`);
   assert.equal(response?.status(), 200);
   assert.match(response!.headers()['content-security-policy'] ?? '', /default-src 'none'; script-src 'self'/);
@@ -133,6 +134,19 @@ test('the moderation page: token, queue, dismiss, remove; accessible in light, d
   assert.equal(await page.getByRole('button', { name: 'Remove from room' }).isDisabled(), true);
   await assertAccessible(page, 'report detail after removal (light)');
   await screenshot(page, '103-admin-removed');
+
+  // --- and ban him: he left, so the hub's room state proposal alone bans him ---
+  assert.equal(await page.getByRole('button', { name: 'Ban from room' }).isDisabled(), false);
+  page.once('dialog', (d) => void d.accept());
+  await page.getByRole('button', { name: 'Ban from room' }).click();
+  await eventually('the ban to show', async () => (await status().textContent())?.includes(`The hub proposed banning ${B}; the room's members commit it.`));
+  await page.locator('#detail-actions li').filter({ hasText: `admin (api) banned ${B} from the room` }).waitFor();
+  await waitFor(() => [alice, carol, dave].every((p) => p.roomStateDocument(room).participants.find((x) => x.user === B)?.roleName === 'banned'), 'bob banned on every list', 30_000);
+  await page.reload();
+  await page.locator('#detail-room').filter({ hasText: `${B} is banned from the room.` }).waitFor({ timeout: WAIT });
+  assert.equal(await page.getByRole('button', { name: 'Ban from room' }).isDisabled(), true);
+  await assertAccessible(page, 'report detail after the ban (light)');
+  await screenshot(page, '103b-admin-banned');
 
   // --- dark, and narrow ---
   await page.emulateMedia({ colorScheme: 'dark' });

@@ -29,6 +29,7 @@ let token: string;
 const profiles: Profile[] = [];
 let alice: Profile, bob: Profile, carol: Profile, dave: Profile;
 let room: string;
+let errors: Map<string, string[]>;
 
 const A = 'mimi://a.example/u/alice';
 const B = 'mimi://a.example/u/bob';
@@ -107,7 +108,7 @@ before(async () => {
   engine = await createMlsEngine();
   provider = await startProviderProcess({ domain: 'a.example' });
   token = fs.readFileSync(path.join(provider.dataDir, 'admin-token'), 'utf8').trim();
-  ({ alice, bob, carol, dave, room } = await lounge(provider, { engine, keep: profiles, dirPrefix: 'mod' }));
+  ({ alice, bob, carol, dave, room, errors } = await lounge(provider, { engine, keep: profiles, dirPrefix: 'mod' }));
 });
 
 after(async () => {
@@ -338,6 +339,8 @@ test('provider-admin on the data dir: reports, show, dismiss; remove through the
 test('provider-admin remove with the provider stopped: says so, exit 1; admin-url is gone', async () => {
   await alice.reportAbuse(room, 'carol', 'carol again');
   const id = await reportId('carol again');
+  // Up to here nobody's client ran into trouble in the background (what follows the stop may).
+  assert.deepEqual([...errors.values()].flat(), []);
   await provider.stop();
   assert.ok(!fs.existsSync(path.join(provider.dataDir, 'admin-url')), 'the provider removes admin-url on shutdown');
   const r = await cli(['--data', provider.dataDir, 'remove', String(id)]);

@@ -278,6 +278,9 @@ describe('POST /v1/rooms: the epoch-0 GroupInfo and tree', () => {
       ['a tree with a second device', { groupInfo: gi0.groupInfo, ratchetTree: twoDevices.ratchetTree }, 400, 'badRequest', /exactly the creating device/],
       ["a tree of carol's device", await (await group(carol.keys, roomUri, state)).groupInfo(), 400, 'badRequest', /exactly the creating device/],
       ['a tree that is no ratchet tree', { groupInfo: gi0.groupInfo, ratchetTree: randomBytes(40) }, 400, 'badRequest', /ratchetTree is not a valid ratchet tree/],
+      // The creator alone, but not the tree the GroupInfo names; a GroupInfo whose signature is broken.
+      ["the creator's tree of another group", { groupInfo: gi0.groupInfo, ratchetTree: (await (await group(alice.keys, roomUri, state)).groupInfo()).ratchetTree }, 400, 'badRequest', /ratchetTree does not match the groupInfo: .*tree_hash/],
+      ['a GroupInfo whose signature does not verify', { groupInfo: gi0.groupInfo.map((b, i, a) => (i === a.length - 1 ? b ^ 1 : b)), ratchetTree: gi0.ratchetTree }, 403, 'notAllowed', /GroupInfo signature does not verify/],
       ['a room state listing carol instead', await (await group(alice.keys, roomUri, initialRoomState({ roomUri, creator: carol.userUri }))).groupInfo(), 400, 'badRequest', /exactly its creator/],
       ['a room state listing alice and carol', await (await group(alice.keys, roomUri, withParticipant(state, carol.userUri, 2))).groupInfo(), 400, 'badRequest', /exactly its creator/],
       ['a room state with the creator banned', await (await group(alice.keys, roomUri, withRole(state, alice.userUri, 1))).groupInfo(), 400, 'badRequest', /exactly its creator/],

@@ -9,7 +9,7 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { roomStateExtension, withMetadata } from '../../src-main/core/room-view.js';
 import { initialRoomState, ROOM_STATE_EXTENSION_TYPE } from '../../src-shared/room-state.js';
-import { basicCredential, commitGroupContextExtensions, commitSummary, encodeExternalSender, type Extension } from '../../src-shared/mls-structs.js';
+import { basicCredential, commitGroupContextExtensions, commitSummary, encodeExternalSender, proposalRef, type Extension } from '../../src-shared/mls-structs.js';
 import { externalRemoveProposal } from '../../src-shared/external-proposal.js';
 import { generateSignatureKeyPair } from '../../src-shared/mls-crypto.js';
 import { MlsWireError } from '../../src-shared/mls-wire.js';
@@ -92,7 +92,7 @@ test('commitSummary: by-value Removes (leaf indexes), Adds (KeyPackages), the GC
   // Carol's own Remove proposal, committed by alice by reference.
   const left = await c.proposeRemove([CAROL]);
   const withRef = await (await a.process(left.proposals[0])).session.update();
-  assert.deepEqual(commitSummary(withRef.commit), { senderType: 1, removes: [], adds: [], references: 1 });
+  assert.deepEqual(commitSummary(withRef.commit), { senderType: 1, removes: [], adds: [], references: 1, refs: [proposalRef(left.proposals[0])] });
 });
 
 test('commits without a GroupContextExtensions proposal: undefined', async () => {
