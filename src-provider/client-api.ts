@@ -213,7 +213,9 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     }
     if (user === actor.userUri) throw badRequest('consent is between two different users');
     const roomUri = o.roomUri === undefined || o.roomUri === null ? undefined : str(o, 'roomUri', { max: 512 });
-    return { actor, user, roomUri };
+    // Only a request names its room (consent.ts checks it); the other actions take none.
+    const roomName = o.roomName === undefined || o.roomName === null ? undefined : str(o, 'roomName', { max: 512 });
+    return { actor, user, roomUri, roomName };
   };
 
   const credentials = async (ctx: RouteContext) => {
@@ -398,8 +400,8 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     })
     .route(ROUTES.consents, (ctx) => ok(consent().list(auth(ctx)) satisfies ConsentListResponse))
     .route(ROUTES.requestConsent, async (ctx) => {
-      const { actor, user, roomUri } = await consentArgs(ctx);
-      return ok(await consent().request(actor, user, roomUri));
+      const { actor, user, roomUri, roomName } = await consentArgs(ctx);
+      return ok(await consent().request(actor, user, roomUri, roomName));
     })
     .route(ROUTES.cancelConsent, async (ctx) => {
       const { actor, user, roomUri } = await consentArgs(ctx);

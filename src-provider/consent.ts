@@ -26,6 +26,16 @@
 // dropped.
 //
 // Devices are told of a change by a push notice (not stored; clients fetch the list on connect).
+//
+// A request for one room may name it (PROJECT EXTENSION, a consent_extensions component): the
+// target sees "alice wants to add you to “Team”" rather than a room URI. The name is the
+// requester's word for it, shown as such, checked like any text from a peer (UTF-8, 1-128
+// characters, no control characters) and refused with a 400 otherwise. It tells the target's
+// provider the room's name: the requester's app sends it only for rooms whose metadata is not kept
+// from providers (not for minimal-metadata rooms).
+//
+// Incoming requests expire after REQUEST_TTL_MS unanswered: they are no longer listed (nor counted),
+// and the same request made again is a new one.
 
 import type Database from 'better-sqlite3';
 import {
@@ -36,7 +46,8 @@ import {
   type ConnectionRequestPolicy,
 } from '../src-shared/connection-request-policy.js';
 import { parseMimiUri, type ParsedMimiUri } from '../src-shared/identifiers.js';
-import { decodeConsentEntry, encodeConsentEntry, type ConsentEntry, type Fields } from '../src-shared/mimi-protocol.js';
+import { fromUtf8, utf8 } from '../src-shared/bytes.js';
+import { decodeConsentEntry, encodeConsentEntry, type ComponentData, type ConsentEntry, type Fields } from '../src-shared/mimi-protocol.js';
 import type { ConsentActionResponse, ConsentListResponse, ConsentOutcome } from '../src-shared/provider-api.js';
 import type { Actor } from './accounts.js';
 import { ApiFailure, badRequest, decodeStrict } from './errors.js';
@@ -51,6 +62,12 @@ export type ConsentMode = 'required' | 'open';
 export const MAX_CONSENT_BODY_BYTES = 16 * 1024;
 /** Pending requests one local user may have waiting; more are refused with 429 until they decide. */
 export const MAX_PENDING_REQUESTS_PER_USER = 1000;
+
+/** consent_extensions component with the room's name (UTF-8); private use range, like 0xF0D1. */
+export const CONSENT_ROOM_NAME_COMPONENT_ID = 0xf0d3;
+export const MAX_ROOM_NAME_CHARS = 128;
+/** An unanswered incoming request is dropped after this long (30 days). */
+export const REQUEST_TTL_MS = 30 * 24 * 3600 * 1000;
 
 /** '' stands for "every room" in the tables. */
 const ALL = '';
@@ -94,17 +111,18 @@ function prepare(db: Database.Database) {
       'SELECT requester_uri, room_uri, decision, updated_at FROM consent_decisions WHERE target_uri = ? ORDER BY updated_at, requester_uri, room_uri',
     ),
 
-    putIncoming: db.prepare<[string, string, string, number]>(
-      'INSERT OR IGNORE INTO consent_requests_in (target_uri, requester_uri, room_uri, requested_at) VALUES (?, ?, ?, ?)',
+    putIncoming: db.prepare<[string, string, string, number, string | null]>(
+      'INSERT OR IGNORE INTO consent_requests_in (target_uri, requester_uri, room_uri, requested_at, room_name) VALUES (?, ?, ?, ?, ?)',
     ),
+    expireIncoming: db.prepare<[string, number]>('DELETE FROM consent_requests_in WHERE target_uri = ? AND requested_at < ?'),
     deleteIncoming: db.prepare<[string, string, string]>('DELETE FROM consent_requests_in WHERE target_uri = ? AND requester_uri = ? AND room_uri = ?'),
     incomingFrom: db.prepare<[string, string], { room_uri: string }>(
       'SELECT room_uri FROM consent_requests_in WHERE target_uri = ? AND requester_uri = ? ORDER BY room_uri',
     ),
     deleteIncomingFrom: db.prepare<[string, string]>('DELETE FROM consent_requests_in WHERE target_uri = ? AND requester_uri = ?'),
     countIncoming: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM consent_requests_in WHERE target_uri = ?'),
-    incomingOf: db.prepare<[string], { requester_uri: string; room_uri: string; requested_at: number }>(
-      'SELECT requester_uri, room_uri, requested_at FROM consent_requests_in WHERE target_uri = ? ORDER BY requested_at, requester_uri, room_uri',
+    incomingOf: db.prepare<[string], { requester_uri: string; room_uri: string; requested_at: number; room_name: string | null }>(
+      'SELECT requester_uri, room_uri, requested_at, room_name FROM consent_requests_in WHERE target_uri = ? ORDER BY requested_at, requester_uri, room_uri',
     ),
 
     outgoing: db.prepare<[string, string, string], { status: ConsentOutcome }>(
@@ -203,9 +221,13 @@ export class ConsentService {
   }
 
   list(actor: Actor): ConsentListResponse {
+    // Expired requests go before anything is read, so nothing lists or counts one.
+    this.store.tx(() => this.s.expireIncoming.run(actor.userUri, this.now() - REQUEST_TTL_MS));
     const decisions = this.s.decisionsOf.all(actor.userUri);
     return {
-      incoming: this.s.incomingOf.all(actor.userUri).map((r) => withRoom({ user: r.requester_uri, at: r.requested_at }, r.room_uri)),
+      incoming: this.s.incomingOf
+        .all(actor.userUri)
+        .map((r) => withRoom({ user: r.requester_uri, ...(r.room_name !== null && r.room_uri !== ALL ? { roomName: r.room_name } : {}), at: r.requested_at }, r.room_uri)),
       granted: decisions.filter((d) => d.decision === 'grant').map((d) => withRoom({ user: d.requester_uri, at: d.updated_at }, d.room_uri)),
       blocked: decisions.filter((d) => d.decision === 'block').map((d) => ({ user: d.requester_uri, at: d.updated_at })),
       outgoing: this.s.outgoingOf.all(actor.userUri).map((r) => withRoom({ user: r.target_uri, status: r.status, at: r.updated_at }, r.room_uri)),
@@ -213,11 +235,18 @@ export class ConsentService {
   }
 
   /** Asks `targetUser`'s provider for consent; resolves once it accepted the request (201). */
-  async request(actor: Actor, targetUser: string, roomUri?: string): Promise<ConsentActionResponse> {
+  async request(actor: Actor, targetUser: string, roomUri?: string, roomName?: string): Promise<ConsentActionResponse> {
     const target = this.otherUser(targetUser, 'user');
-    if (!target) return { outcome: 'notNeeded', changed: 0, notified: false };
     const room = this.room(roomUri);
-    await this.send(target.domain, 'requestConsent', { consentOperation: 'request', requesterUri: actor.userUri, targetUri: targetUser, ...scopeRoom(room) });
+    let name: string | undefined;
+    if (roomName !== undefined) {
+      if (room === ALL) throw badRequest('roomName names the room of a request for one room: give roomUri with it');
+      name = cleanRoomName(roomName);
+      if (name === undefined) throw badRequest(`roomName must be 1-${MAX_ROOM_NAME_CHARS} characters of text without control characters`);
+    }
+    if (!target) return { outcome: 'notNeeded', changed: 0, notified: false };
+    const extensions: ComponentData[] = name === undefined ? [] : [{ componentId: CONSENT_ROOM_NAME_COMPONENT_ID, data: utf8(name) }];
+    await this.send(target.domain, 'requestConsent', { consentOperation: 'request', requesterUri: actor.userUri, targetUri: targetUser, ...scopeRoom(room) }, extensions);
     const changed = this.store.tx(() => {
       if (this.s.outgoing.get(actor.userUri, targetUser, room)?.status === 'granted') return 0;
       this.s.putOutgoing.run(actor.userUri, targetUser, room, 'pending', this.now());
@@ -312,6 +341,7 @@ export class ConsentService {
     this.checkParties(peer, entry.requesterUri, entry.targetUri, 'requesterUri', 'targetUri');
     const room = entry.roomId ?? ALL;
     const { targetUri, requesterUri } = entry;
+    const roomName = roomNameOf(entry.consentExtensions, room);
     if (entry.consentOperation === 'cancel') {
       const changed = this.store.tx(() => this.s.deleteIncoming.run(targetUri, requesterUri, room).changes);
       if (changed) this.notifyUsers([targetUri]);
@@ -321,11 +351,13 @@ export class ConsentService {
       const decisions = this.s.decisions.all(targetUri, requesterUri);
       if (decisions.some((d) => d.decision === 'block')) return 'blocked';
       if (decisions.some((d) => d.room_uri === ALL || d.room_uri === room)) return 'granted';
+      // An expired request is as good as none: asking again makes a new one.
+      this.s.expireIncoming.run(targetUri, this.now() - REQUEST_TTL_MS);
       if (this.s.incomingFrom.all(targetUri, requesterUri).some((r) => r.room_uri === room)) return 'known';
       if (this.s.countIncoming.get(targetUri)!.n >= MAX_PENDING_REQUESTS_PER_USER) {
         throw new ApiFailure('rateLimited', `${targetUri} has too many consent requests waiting; try again later`);
       }
-      this.s.putIncoming.run(targetUri, requesterUri, room, this.now());
+      this.s.putIncoming.run(targetUri, requesterUri, room, this.now(), roomName ?? null);
       return 'stored';
     });
     if (answer === 'stored') this.notifyUsers([targetUri]);
@@ -395,8 +427,13 @@ export class ConsentService {
     return p;
   }
 
-  private async send(domain: string, endpoint: 'requestConsent' | 'updateConsent', entry: Omit<Fields<ConsentEntry>, 'consentExtensions'>): Promise<void> {
-    const body = encodeConsentEntry({ consentExtensions: [], ...entry } as Fields<ConsentEntry>);
+  private async send(
+    domain: string,
+    endpoint: 'requestConsent' | 'updateConsent',
+    entry: Omit<Fields<ConsentEntry>, 'consentExtensions'>,
+    consentExtensions: ComponentData[] = [],
+  ): Promise<void> {
+    const body = encodeConsentEntry({ consentExtensions, ...entry } as Fields<ConsentEntry>);
     try {
       await this.peerClient.post(domain, endpoint, domain, body);
     } catch (e) {
@@ -436,6 +473,29 @@ export function relayPeerFailure(e: unknown, what: string): ApiFailure {
     return new ApiFailure('rateLimited', `${e.domain} is rate limiting ${what}${after}`);
   }
   return peerFailure(e, what);
+}
+
+/** A room name as shown: NFC, trimmed, 1-128 characters, no control characters; else undefined. */
+export function cleanRoomName(raw: string): string | undefined {
+  const t = raw.normalize('NFC').trim();
+  if (t.length === 0 || [...t].length > MAX_ROOM_NAME_CHARS || /\p{Cc}/u.test(t)) return undefined;
+  return t;
+}
+
+/** The room name component of a request from a peer (400 when it is not a name); only with a room. */
+function roomNameOf(extensions: ComponentData[], room: string): string | undefined {
+  const c = extensions.find((e) => e.componentId === CONSENT_ROOM_NAME_COMPONENT_ID);
+  if (!c) return undefined;
+  if (room === ALL) throw badRequest('a room name component needs a roomId: the request is for every room');
+  let text: string;
+  try {
+    text = fromUtf8(c.data);
+  } catch {
+    throw badRequest('the room name component is not UTF-8');
+  }
+  const name = cleanRoomName(text);
+  if (name === undefined) throw badRequest(`the room name component must be 1-${MAX_ROOM_NAME_CHARS} characters of text without control characters`);
+  return name;
 }
 
 function scopeRoom(room: string): { roomId?: string } {

@@ -156,6 +156,12 @@ function parseHandleAddress(raw: string): [string, string] | undefined {
   return HANDLE_RE.test(handle) && isValidDomain(domain) ? [domain, handle] : undefined;
 }
 
+/** A handle without a domain (`bob`, any letter case) as [domain, handle]; undefined otherwise. */
+function bareHandle(raw: string, domain: string): [string, string] | undefined {
+  const h = raw.trim().toLowerCase();
+  return HANDLE_RE.test(h) ? [domain, h] : undefined;
+}
+
 interface ProfileRow {
   id: number;
   user_uri: string;
@@ -310,7 +316,8 @@ export class DirectorySearch {
       const value = e.searchValue;
       switch (e.searchType) {
         case 'handle': {
-          const a = parseHandleAddress(value);
+          // A bare handle (no domain) can only mean one of ours: the query was sent here.
+          const a = parseHandleAddress(value) ?? bareHandle(value, this.domain);
           if (!a || a[0] !== this.domain) return { code: 'notFound' };
           where.push('(u.handle = ? AND COALESCE(p.handle_searchable, 1) = 1)');
           params.push(a[1]);
@@ -414,6 +421,10 @@ export class DirectorySearch {
     if (domain !== undefined && !isValidDomain(domain)) throw badRequest(`domain ${JSON.stringify(domain)} is not a domain name`);
     if (domain === undefined && handle !== undefined) domain = parseHandleAddress(handle)?.[0];
     domain ??= this.domain;
+    // A bare handle is one of the searched provider's users: sent on as a whole address, which is
+    // what another provider matches.
+    const bare = handle !== undefined ? bareHandle(handle, domain) : undefined;
+    if (bare) elements[0] = { searchType: 'handle', searchValue: `${bare[1]}@${bare[0]}` };
     const limit = o.limit ?? DEFAULT_PAGE_SIZE;
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) throw badRequest(`field "limit" must be an integer 1-${MAX_PAGE_SIZE}`);
     let cursor: Uint8Array = new Uint8Array();

@@ -273,6 +273,32 @@ export interface KnockRoomView {
   link: string;
 }
 
+/**
+ * An account whose keys are protected by a passphrase and not unlocked yet in this run: known from
+ * its folder, usable after `accounts.unlock`.
+ */
+export interface LockedAccountView {
+  id: string;
+  userUri: string;
+  handle: string;
+  domain: string;
+}
+
+/**
+ * Where a new account's keys go. `automatic`: the OS keychain, Electron safeStorage, or the mode the
+ * app was started with; null when no keychain is usable and the person must choose (SecretChoice).
+ */
+export interface SecretStorageView {
+  automatic: 'keychain' | 'safeStorage' | 'plaintext' | null;
+  /** When automatic is null: why no keychain can be used, in one short sentence. */
+  problem?: string;
+}
+
+/** The person's choice when no keychain is usable: a passphrase (asked at each start), or no encryption. */
+export type SecretChoice = { mode: 'passphrase'; passphrase: string } | { mode: 'plaintext' };
+/** Shorter passphrases are refused when an account is created. */
+export const MIN_SECRET_PASSPHRASE_LENGTH = 8;
+
 export interface AppInfo {
   mode: 'electron' | 'browser';
   version: string;
@@ -286,6 +312,17 @@ export interface AppInfo {
 export type ConsentStatus = ConsentOutcome;
 export type ConsentListView = ConsentListResponse;
 export type ConsentActionView = ConsentActionResponse;
+/** One of my consent requests was accepted: `text` says so and what it allows now. */
+export interface ConsentGrantedView {
+  /** Who accepted (user URI). */
+  user: string;
+  /** Only for this room; absent: for every room. */
+  roomUri?: string;
+  /** The room's name here, when this account knows the room. */
+  roomName?: string;
+  at: number;
+  text: string;
+}
 
 /** Profile fields others may search for: the provider's list. */
 export const PROFILE_FIELD_NAMES = PROFILE_FIELDS;
@@ -301,6 +338,7 @@ export type FindResultView = FindResponse;
 export type CoreEvent =
   | { type: 'accounts'; accounts: AccountView[] }
   | { type: 'consent'; accountId: string; consent: ConsentListView }
+  | { type: 'consentGranted'; accountId: string; grant: ConsentGrantedView }
   | { type: 'rooms'; accountId: string; rooms: RoomView[] }
   | { type: 'message'; accountId: string; message: MessageView }
   | { type: 'pseudonyms'; accountId: string; pool: PseudonymPoolView }
@@ -323,7 +361,9 @@ export type CoreErrorCode =
   | 'noKeyMaterial'
   | 'noConsent' // the user to add has not consented (for this room); the message names how to ask
   | 'rateLimited' // the provider (or the one asked) refuses more of these for now; try later
-  | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one
+  | 'secretStorage' // no OS keychain / safeStorage: the message says how to get one or choose another way
+  | 'wrongPassphrase' // the passphrase does not unlock the account's keys; nothing changed
+  | 'providerCertificate' // the provider's TLS certificate is not trusted (wrong or missing CA, wrong address, expired)
   | 'notAllowed' // the room policy forbids it; the message names the missing capability
   | 'linkRefused' // a join or knock link that is unknown, expired, used up or revoked; the message says which
   | 'passphraseRequired' // the link needs a passphrase, and none or a wrong one was given
@@ -347,6 +387,8 @@ export interface SignInArgs {
   deviceName?: string;
   /** PEM of the CA that signs the provider's certificate (dev CAs); omitted = system trust / embedded provider. */
   caPem?: string;
+  /** Only when SecretStorageView.automatic is null (no keychain): where the new account's keys go. */
+  secrets?: SecretChoice;
 }
 
 /** The API as the renderer sees it (window.mimi in Electron, the bridge client in browser mode). */
@@ -360,6 +402,12 @@ export interface MimiApi {
     login(args: SignInArgs): Promise<AccountView>;
     switchTo(accountId: string): Promise<AccountView[]>;
     signOut(accountId: string): Promise<AccountView[]>;
+    /** Where a new account's keys would go; probes the OS keychain. */
+    secretStorage(): Promise<SecretStorageView>;
+    /** Accounts whose keys wait for their passphrase. */
+    locked(): Promise<LockedAccountView[]>;
+    /** Open a locked account with its passphrase (wrongPassphrase: nothing changed). */
+    unlock(accountId: string, passphrase: string): Promise<AccountView[]>;
   };
   rooms: {
     list(accountId: string): Promise<RoomView[]>;
@@ -504,15 +552,26 @@ const pem: Check = (v, name) => {
   if (typeof v !== 'string' || v.length > 16384 || !/^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/.test(v.trim() + '\n'))
     fail(name, 'must be a PEM certificate');
 };
+const secretChoice: Check = (v, name) => {
+  const o = plainObject(v, name, ['mode', 'passphrase']);
+  if (o.mode === 'plaintext') {
+    if (o.passphrase !== undefined) fail(`${name}.passphrase`, 'is only for mode passphrase');
+  } else if (o.mode === 'passphrase') {
+    str(1024, MIN_SECRET_PASSPHRASE_LENGTH)(o.passphrase, `${name}.passphrase`);
+  } else {
+    fail(`${name}.mode`, 'must be passphrase or plaintext');
+  }
+};
 const signIn: Check = (v, name) => {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(name, 'must be an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!['providerUrl', 'handle', 'password', 'deviceName', 'caPem'].includes(k)) fail(name, `has unknown field ${k}`);
+  for (const k of Object.keys(o)) if (!['providerUrl', 'handle', 'password', 'deviceName', 'caPem', 'secrets'].includes(k)) fail(name, `has unknown field ${k}`);
   optional(url)(o.providerUrl, `${name}.providerUrl`);
   str(32)(o.handle, `${name}.handle`);
   str(1024, 1)(o.password, `${name}.password`);
   optional(str(64))(o.deviceName, `${name}.deviceName`);
   optional(pem)(o.caPem, `${name}.caPem`);
+  optional(secretChoice)(o.secrets, `${name}.secrets`);
 };
 /** handle@domain or mimi://domain/u/handle: printable, no spaces inside. */
 const userAddress: Check = (v, name) => {
@@ -646,6 +705,9 @@ export const METHODS = {
   'accounts.login': [signIn],
   'accounts.switchTo': [accountId],
   'accounts.signOut': [accountId],
+  'accounts.secretStorage': [],
+  'accounts.locked': [],
+  'accounts.unlock': [accountId, str(1024)],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],

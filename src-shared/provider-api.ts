@@ -321,6 +321,11 @@ export interface ConsentActionRequest {
   user: string;
   /** Only this room; omitted = every room. Ignored by decline, block and unblock. */
   roomUri?: string;
+  /**
+   * request only, with roomUri: the room's name as the requester's app shows it, so that the
+   * person asked reads which room (1-128 characters; it travels to their provider with the request).
+   */
+  roomName?: string;
 }
 
 export interface ConsentActionResponse {
@@ -336,7 +341,7 @@ export type ConsentOutcome = 'pending' | 'granted' | 'revoked';
 
 export interface ConsentListResponse {
   /** Requests from users of other providers waiting for my decision. */
-  incoming: { user: string; roomUri?: string; at: number }[];
+  incoming: { user: string; roomUri?: string; /** The room's name, as the requester named it. */ roomName?: string; at: number }[];
   /** Who may fetch my KeyPackages (add me): in every room (no roomUri) or in one room. */
   granted: { user: string; roomUri?: string; at: number }[];
   /** Who may not, and whose requests are dropped silently. */

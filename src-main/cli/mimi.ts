@@ -3,13 +3,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError, REPORT_REASONS, ROOM_PRESETS, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
+import { CoreError, REPORT_REASONS, ROOM_PRESETS, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { formatJoinLink } from '../../src-shared/join-link.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
-import type { SecretMode } from '../secrets/secret-store.js';
+import { parseSecretMode, type SecretMode } from '../secrets/secret-store.js';
+import { cliPassphrase, PASSPHRASE_ENV } from './passphrase-prompt.js';
 import { Profile } from '../core/profile.js';
 import { PROFILE_FIELDS, type FindRequest, type ProfileFieldName } from '../../src-shared/provider-api.js';
 import { parseDomainList } from '../../src-shared/connection-request-policy.js';
@@ -86,7 +87,9 @@ const USAGE = `usage:
   mimi --profile DIR knock LINK [--note TEXT] [--as-pseudonym]   ask the admins to let you in
   mimi --profile DIR knocks [ROOM]        knocks on your rooms (id, room, from, when, state, note) and your own
   mimi --profile DIR admit|reject ROOM KNOCK   answer a knock on ROOM (KNOCK: its id from knocks)
-options: --secrets keychain|safeStorage|plaintext (or MIMI_SECRETS; default keychain)
+options: --secrets keychain|safeStorage|passphrase|plaintext (or MIMI_SECRETS; default keychain);
+         passphrase: the profile's secrets are encrypted under a passphrase, read from ${PASSPHRASE_ENV}
+         or asked for in the terminal (when registering, and by every later command)
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
             or notAllowed (the room's policy forbids it; the message names the missing capability);
@@ -107,8 +110,11 @@ class QueuedError extends Error {}
 function secretMode(p: Parsed): SecretMode | undefined {
   const v = p.flags.get('secrets') ?? process.env.MIMI_SECRETS;
   if (v === undefined) return undefined;
-  if (v !== 'keychain' && v !== 'safeStorage' && v !== 'plaintext') throw new UsageError('--secrets must be keychain, safeStorage or plaintext');
-  return v;
+  try {
+    return parseSecretMode(v);
+  } catch {
+    throw new UsageError('--secrets must be keychain, safeStorage, passphrase or plaintext');
+  }
 }
 
 function readFile(file: string): Buffer {
@@ -150,7 +156,8 @@ function destroyDelay(): readonly [number, number] | undefined {
 
 async function openProfile(p: Parsed): Promise<Profile> {
   const dir = path.resolve(need(p, 'profile'));
-  const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p), bootstrapDestroyDelayMs: destroyDelay() });
+  // The passphrase is asked for only if the profile turns out to be a passphrase profile.
+  const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p), passphrase: cliPassphrase(false), bootstrapDestroyDelayMs: destroyDelay() });
   // Problems with one event (a message that does not decrypt, ...) are reported, not fatal.
   profile.on('error', (message: string) => process.stderr.write(`mimi: warning: ${message}\n`));
   return profile;
@@ -159,15 +166,25 @@ async function openProfile(p: Parsed): Promise<Profile> {
 async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
   const profile = await openProfile(p);
   const waiting = profile.queuedMessages(); // the pump starts sending them as soon as we are online
+  profile.on('consentGranted', tellGrant);
   try {
     await profile.start();
     const result = await fn(profile);
     await deliverQueued(profile, waiting);
+    // Answers to our consent requests that came since the last command: told once, on stderr
+    // (stdout stays the command's own output). No answer from the provider here is no news.
+    await profile.consentList().catch(() => undefined);
     await profile.runDueWork(); // e.g. a connection's bootstrap room whose time has come
     return result;
   } finally {
     await profile.close();
   }
+}
+
+/** "mimi: bob@b.example accepted your request: you can now add them to “Team”. (mimi add ROOM bob@b.example)" */
+function tellGrant(g: ConsentGrantedView): void {
+  const how = g.roomUri ? `mimi add ${g.roomUri} ${displayUser(g.user)}` : `mimi add ROOM ${displayUser(g.user)}`;
+  process.stderr.write(`mimi: ${g.text} (${how})\n`);
 }
 
 /**
@@ -213,8 +230,9 @@ async function sendCommand(p: Parsed, roomRef: string, text: string): Promise<vo
         `the provider did not accept the message in time (${e.message}) It is queued in this profile's outbox and will be sent, once, by the next mimi command on this profile or by the app.`,
       );
     }
-    const sent = profile.page(roomUri, queued.seq + 1, 1)[0];
-    if (sent?.seq === queued.seq && sent.status === 'failed') throw new CoreError('internal', refusal ?? 'The provider refused the message; it was not sent.');
+    // A refused message keeps the time it was written, so it is among the newest in the timeline.
+    const sent = profile.page(roomUri, null, 500).find((m) => m.seq === queued.seq);
+    if (sent?.status === 'failed') throw new CoreError('internal', refusal ?? 'The provider refused the message; it was not sent.');
   } finally {
     await profile.close();
   }
@@ -239,7 +257,10 @@ async function main(argv: string[]): Promise<void> {
         deviceName: p.flags.get('device-name') ?? 'mimi command line',
       };
       const engine = await createMlsEngine();
-      const opts = { engine, secretMode: secretMode(p) };
+      const mode = secretMode(p);
+      // Asked before the handle is taken at the provider, so a refused passphrase leaves nothing behind.
+      const passphrase = mode === 'passphrase' ? await cliPassphrase(true)() : undefined;
+      const opts = { engine, secretMode: mode, passphrase };
       const profile = cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
       try {
         if (cmd === 'login') {

@@ -10,7 +10,7 @@ import { fromB64, toB64, fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUri } from '../../src-shared/identifiers.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import { ProfileDb } from '../db/profile-db.js';
-import { openSecretStore, probeSecretStore, SecretStoreError, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
+import { openSecretStore, probeSecretStore, SecretStoreError, type PassphraseSource, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
 import { Vault } from '../secrets/vault.js';
 import { ProviderClient, type PushConnectionOptions } from '../net/provider-client.js';
 import { toCoreError } from './errors.js';
@@ -33,6 +33,8 @@ export interface ProfileOptions {
   engine: MlsEngine;
   secretMode?: SecretMode;
   safeStorage?: SafeStorageLike;
+  /** A passphrase profile's passphrase: set when creating one, needed to open one (see PassphraseStore). */
+  passphrase?: PassphraseSource;
   /** Overrides for the embedded provider, whose port and CA are the app's to decide. */
   providerUrl?: string;
   caPem?: string;
@@ -89,7 +91,7 @@ export async function createAccount(dir: string, d: SignInDetails, opts: Profile
   // Before the handle is taken at the provider: a profile that cannot keep its secrets must not
   // leave a registered account behind.
   try {
-    await probeSecretStore({ profileDir: dir, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+    await probeSecretStore({ profileDir: dir, preferred: opts.secretMode, safeStorage: opts.safeStorage, passphrase: opts.passphrase });
   } catch (e) {
     if (e instanceof SecretStoreError) throw new CoreError('secretStorage', e.message);
     throw e;
@@ -104,7 +106,7 @@ export async function createAccount(dir: string, d: SignInDetails, opts: Profile
   }
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (d.caPem && !d.embedded) writeFileAtomic(path.join(dir, CA_FILE), d.caPem);
-  const secrets = await openSecretStore({ profileDir: dir, namespace: session.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+  const secrets = await openSecretStore({ profileDir: dir, namespace: session.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage, passphrase: opts.passphrase });
   const keys = await opts.engine.newDeviceKeys(session.deviceUri);
   await secrets.set('token', utf8(session.token));
   await secrets.set('device-keys', utf8(JSON.stringify({ identity: keys.identity, pub: toB64(keys.signaturePublicKey), priv: toB64(keys.signaturePrivateKey) })));
@@ -125,15 +127,19 @@ export async function createAccount(dir: string, d: SignInDetails, opts: Profile
   writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2));
 }
 
-/** Read the config, unlock the secrets and the database, and make the provider client. */
-export async function openAccount(dir: string, opts: ProfileOptions): Promise<OpenedAccount> {
-  let config: ProfileConfig;
+/** The account's profile.json (who it is, where its provider is), readable without its secrets. */
+export function readAccountConfig(dir: string): ProfileConfig {
   try {
-    config = JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as ProfileConfig;
+    return JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as ProfileConfig;
   } catch {
     throw new CoreError('noAccount', `No account in ${dir}. Register or log in first.`);
   }
-  const secrets = await openSecretStore({ profileDir: dir, namespace: config.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage });
+}
+
+/** Read the config, unlock the secrets and the database, and make the provider client. */
+export async function openAccount(dir: string, opts: ProfileOptions): Promise<OpenedAccount> {
+  const config = readAccountConfig(dir);
+  const secrets = await openSecretStore({ profileDir: dir, namespace: config.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage, passphrase: opts.passphrase });
   const token = await secrets.get('token');
   const rawKeys = await secrets.get('device-keys');
   if (!token || !rawKeys) throw new CoreError('noAccount', `The keys of ${config.userUri} are missing from the ${secrets.mode} store; sign in again as a new device.`);

@@ -10,6 +10,7 @@ import {
   CoreError,
   type AccountView,
   type AppInfo,
+  type ConsentGrantedView,
   type ConsentListView,
   type ConnectionRequestPolicyView,
   type ConnectionsView,
@@ -27,11 +28,14 @@ import {
   type RoomSettingsView,
   type RoomView,
   type SignInArgs,
+  type LockedAccountView,
+  type SecretStorageView,
 } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { MlsEngine } from '../mls/engine.js';
-import type { SafeStorageLike, SecretMode } from '../secrets/secret-store.js';
+import { detectSecureStorage, recordedSecretMode, SecretStoreError, type SafeStorageLike, type SecretMode } from '../secrets/secret-store.js';
+import { readAccountConfig, type ProfileConfig } from './account-files.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import { Profile } from './profile.js';
 
@@ -101,6 +105,9 @@ async function startEmbeddedProvider(dataDir: string): Promise<RunningProvider> 
 
 class Core implements AppCore {
   private readonly profiles = new Map<string, Profile>();
+  /** Passphrase accounts not unlocked yet in this run: their config, readable without the secrets. */
+  private readonly locked = new Map<string, ProfileConfig>();
+  private readonly unlocking = new Set<string>();
   private readonly listeners = new Set<(e: CoreEvent) => void>();
   private index: AccountsIndex;
 
@@ -134,10 +141,11 @@ class Core implements AppCore {
     fs.renameSync(tmp, this.indexFile);
   }
 
-  private profileOptions(embedded: boolean) {
+  private profileOptions(embedded: boolean, secrets?: { mode: SecretMode; passphrase?: string }) {
     return {
       engine: this.engine,
-      secretMode: this.opts.secretMode,
+      secretMode: secrets?.mode ?? this.opts.secretMode,
+      passphrase: secrets?.passphrase,
       safeStorage: this.opts.safeStorage,
       keepPseudonymPool: true,
       bootstrapDestroyDelayMs: this.opts.bootstrapDestroyDelayMs,
@@ -149,8 +157,13 @@ class Core implements AppCore {
     for (const id of this.index.order) {
       const dir = path.join(this.opts.dataDir, 'accounts', id);
       try {
-        const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'profile.json'), 'utf8')) as { embedded?: boolean };
+        const cfg = readAccountConfig(dir);
         if (cfg.embedded && !this.provider) continue; // its provider is not running in this mode
+        if (recordedSecretMode(dir) === 'passphrase') {
+          // Waits for its passphrase (accounts.unlock); the UI asks for it.
+          this.locked.set(id, cfg);
+          continue;
+        }
         this.attach(await Profile.open(dir, this.profileOptions(!!cfg.embedded)));
       } catch (e) {
         this.emit({ type: 'error', accountId: id, message: `Account ${id} could not be opened: ${(e as Error).message}` });
@@ -166,6 +179,7 @@ class Core implements AppCore {
     p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
     // Listening makes the Profile fetch the list on connect and on each 'consent' push notice.
     p.on('consent', (consent: ConsentListView) => this.emit({ type: 'consent', accountId: p.id, consent }));
+    p.on('consentGranted', (grant: ConsentGrantedView) => this.emit({ type: 'consentGranted', accountId: p.id, grant }));
     p.on('pseudonyms', (pool: PseudonymPoolView) => this.emit({ type: 'pseudonyms', accountId: p.id, pool }));
     p.on('connections', (connections: ConnectionsView) => this.emit({ type: 'connections', accountId: p.id, connections }));
     p.on('knocks', (knocks: KnocksView) => this.emit({ type: 'knocks', accountId: p.id, knocks }));
@@ -242,18 +256,78 @@ class Core implements AppCore {
       return views;
     },
     signOut: async (accountId: string): Promise<AccountView[]> => {
+      if (this.locked.has(accountId)) {
+        // A locked account (its passphrase forgotten, say) leaves the app's list like any other.
+        this.locked.delete(accountId);
+        this.forget(accountId);
+        return this.accountViews();
+      }
       const p = this.profile(accountId);
       await p.close();
       this.profiles.delete(accountId);
-      this.index.order = this.index.order.filter((id) => id !== accountId);
-      if (this.index.active === accountId) this.index.active = this.index.order[0];
-      this.writeIndex();
-      // The folder stays (history is the user's); signing in again creates a new device.
+      this.forget(accountId);
       const views = this.accountViews();
       this.emit({ type: 'accounts', accounts: views });
       return views;
     },
+    secretStorage: async (): Promise<SecretStorageView> => {
+      const configured = this.opts.secretMode;
+      if (configured === 'passphrase') return { automatic: null, problem: 'mimi was started with MIMI_SECRETS=passphrase.' };
+      if (configured !== undefined) return { automatic: configured };
+      const probe = await detectSecureStorage(this.opts.safeStorage);
+      if (probe.ok) return { automatic: probe.mode };
+      return {
+        automatic: null,
+        problem:
+          probe.keychain === 'missing'
+            ? 'The system keychain module (keytar) is not installed or does not load on this computer.'
+            : 'No system keychain (such as GNOME Keyring or KWallet) is running and unlocked on this computer.',
+      };
+    },
+    locked: async (): Promise<LockedAccountView[]> =>
+      this.index.order.flatMap((id) => {
+        const c = this.locked.get(id);
+        return c ? [{ id, userUri: c.userUri, handle: c.handle, domain: c.domain }] : [];
+      }),
+    unlock: (accountId: string, passphrase: string) => this.unlock(accountId, passphrase),
   };
+
+  /** Off the app's list; the folder stays (history is the user's), signing in again creates a new device. */
+  private forget(accountId: string): void {
+    this.index.order = this.index.order.filter((id) => id !== accountId);
+    if (this.index.active === accountId) this.index.active = this.index.order.find((id) => this.profiles.has(id)) ?? this.index.order[0];
+    this.writeIndex();
+  }
+
+  private async unlock(accountId: string, passphrase: string): Promise<AccountView[]> {
+    const cfg = this.locked.get(accountId);
+    if (!cfg) throw new CoreError('noAccount', this.profiles.has(accountId) ? 'This account is unlocked already.' : `No locked account ${accountId}; reload the app.`);
+    // Deriving the key takes a moment; a second click meanwhile must not open the profile twice.
+    if (this.unlocking.has(accountId)) throw new CoreError('invalidArgument', 'This account is being unlocked already; wait a moment.');
+    this.unlocking.add(accountId);
+    let p: Profile;
+    try {
+      // Its recorded mode, whatever new accounts get (MIMI_SECRETS): the record decides, never a default.
+      p = await Profile.open(path.join(this.opts.dataDir, 'accounts', accountId), this.profileOptions(!!cfg.embedded, { mode: 'passphrase', passphrase }));
+    } catch (e) {
+      if (e instanceof SecretStoreError && e.code === 'wrong-passphrase') {
+        throw new CoreError('wrongPassphrase', `That passphrase does not unlock ${cfg.handle}@${cfg.domain}. Check it (passphrases are case-sensitive) and try again.`);
+      }
+      if (e instanceof SecretStoreError) throw new CoreError('secretStorage', `${cfg.handle}@${cfg.domain} could not be unlocked: ${e.message}`);
+      throw e;
+    } finally {
+      this.unlocking.delete(accountId);
+    }
+    this.locked.delete(accountId);
+    if (!this.index.active || !this.profiles.has(this.index.active)) {
+      this.index.active = accountId;
+      this.writeIndex();
+    }
+    this.attach(p);
+    const views = this.accountViews();
+    this.emit({ type: 'accounts', accounts: views });
+    return views;
+  }
 
   private async signIn(args: SignInArgs, how: 'register' | 'login'): Promise<AccountView> {
     const embedded = !args.providerUrl;
@@ -268,7 +342,18 @@ class Core implements AppCore {
       deviceName: args.deviceName ?? `${this.opts.mode === 'electron' ? 'Desktop' : 'Browser'} ${new Date().toISOString().slice(0, 10)}`,
       embedded,
     };
-    const p = how === 'register' ? await Profile.register(dir, details, this.profileOptions(embedded)) : await Profile.login(dir, details, this.profileOptions(embedded));
+    const opts = this.profileOptions(embedded, args.secrets);
+    let p: Profile;
+    try {
+      p = how === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
+    } catch (e) {
+      // Nothing secure is available and the person has not chosen yet: a short answer the sign-in
+      // form turns into the choice (the long explanation with every backend's reason is for the CLI).
+      if (e instanceof CoreError && e.code === 'secretStorage' && !args.secrets && this.opts.secretMode === undefined) {
+        throw new CoreError('secretStorage', "This computer has no keychain to keep the account's keys. Choose a passphrase or unencrypted storage, then try again.");
+      }
+      throw e;
+    }
     this.index.order.push(id);
     this.index.active = id;
     this.writeIndex();

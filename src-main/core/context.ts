@@ -4,7 +4,7 @@
 // takes the other modules it builds on as constructor arguments.
 
 import type { ConsentListResponse } from '../../src-shared/provider-api.js';
-import type { ConnectionsView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
+import type { ConnectionsView, ConsentGrantedView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import type { ProviderClient } from '../net/provider-client.js';
@@ -37,6 +37,8 @@ export interface ProfileEventMap {
   connections: [view: ConnectionsView];
   /** A knock arrived, was answered, or one of ours changed state. */
   knocks: [view: KnocksView];
+  /** Someone accepted one of our consent requests (told once per grant; consent-actions.ts). */
+  consentGranted: [news: ConsentGrantedView];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

@@ -3,7 +3,21 @@
 
 import { CoreError } from '../../src-shared/contract.js';
 import { MlsError } from '../mls/engine.js';
-import { ProviderError } from '../net/provider-client.js';
+import { ProviderError, type CertificateProblem } from '../net/provider-client.js';
+
+/** What to do about a refused provider certificate. */
+function certificateAdvice(p: CertificateProblem): string {
+  switch (p.kind) {
+    case 'untrusted':
+      return "check that the CA certificate is the provider's own CA (a PEM file from its operator; the provider prints its path at start) and that the address is the provider you meant, then try again.";
+    case 'name':
+      return 'check the provider address: use the name its certificate is issued for, then try again.';
+    case 'expired':
+      return "check this computer's date and time; if they are right, the provider's certificate must be renewed by its operator.";
+    case 'other':
+      return "check the provider address and its CA certificate, or ask the provider's operator.";
+  }
+}
 
 /** Map provider failures to errors a person can act on. */
 export function toCoreError(e: unknown, what: string): Error {
@@ -11,6 +25,7 @@ export function toCoreError(e: unknown, what: string): Error {
   if (e instanceof ProviderError) {
     switch (e.code) {
       case 'unreachable':
+        if (e.certificate) return new CoreError('providerCertificate', `${what}: ${e.message}. Nothing was changed; ${certificateAdvice(e.certificate)}`);
         return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; check that the provider is running and the address is right, then try again.`);
       case 'peerUnreachable':
         return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; try again when it is back (messages you send meanwhile wait in the outbox).`);

@@ -10,7 +10,20 @@ import Database from 'better-sqlite3';
 import type { ConnectionView } from '../../src-shared/contract.js';
 import type { Vault } from '../secrets/vault.js';
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
+
+/**
+ * The timeline sort key in SQL, column by column (compareTimeline in src-shared/timeline-order.ts
+ * is the same order in TypeScript): pending messages last in the order they were written, the
+ * others by the hub's acceptance time, then message ID. Unique within a room.
+ */
+const ORDER_KEY_PARTS = [
+  "(status = 'pending')",
+  "(CASE WHEN status = 'pending' THEN seq ELSE timestamp END)",
+  "(CASE WHEN status = 'pending' THEN '' ELSE message_id END)",
+];
+const ORDER_KEY = ORDER_KEY_PARTS.join(', ');
+const ORDER_DESC = ORDER_KEY_PARTS.map((p) => `${p} DESC`).join(', ');
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -95,6 +108,13 @@ const MIGRATIONS: Record<number, string> = {
   // a report needs besides the content and the accepted timestamp (src-shared/franking.ts).
   4: `
     ALTER TABLE messages ADD COLUMN frank BLOB;
+  `,
+  // The timeline in the hub's acceptance order (src-shared/timeline-order.ts), not in the order
+  // messages reached this device: an index on exactly the sort key pageMessages uses. No column is
+  // needed: `timestamp` already holds the hub's acceptance time of every accepted message (the
+  // outbox stores it from the hub's answer, incoming ones arrive with it).
+  5: `
+    CREATE INDEX messages_room_order ON messages(room_uri, ${ORDER_KEY});
   `,
 };
 
@@ -302,13 +322,20 @@ export class ProfileDb {
     return r ? ProfileDb.messageRow(this.vault, r as Record<string, unknown>) : undefined;
   }
 
-  /** Newest first, strictly before `beforeSeq` when given. */
+  /**
+   * Newest first in timeline order (the hub's acceptance order, pending ones last: see ORDER_KEY),
+   * strictly before the message `beforeSeq` when given. A `beforeSeq` this room does not hold
+   * pages by seq, as before the timeline had its own order.
+   */
   pageMessages(roomUri: string, beforeSeq: number | null, limit: number): MessageRow[] {
-    const rows = (
-      beforeSeq === null
-        ? this.db.prepare('SELECT * FROM messages WHERE room_uri = ? ORDER BY seq DESC LIMIT ?').all(roomUri, limit)
-        : this.db.prepare('SELECT * FROM messages WHERE room_uri = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(roomUri, beforeSeq, limit)
-    ) as Record<string, unknown>[];
+    const order = `ORDER BY ${ORDER_DESC} LIMIT ?`;
+    let rows: Record<string, unknown>[];
+    if (beforeSeq === null) rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? ${order}`).all(roomUri, limit) as Record<string, unknown>[];
+    else if (this.db.prepare('SELECT 1 FROM messages WHERE seq = ? AND room_uri = ?').get(beforeSeq, roomUri)) {
+      rows = this.db
+        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND (${ORDER_KEY}) < (SELECT ${ORDER_KEY} FROM messages WHERE seq = ?) ${order}`)
+        .all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
+    } else rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND seq < ? ${order}`).all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
     return rows.map((r) => ProfileDb.messageRow(this.vault, r));
   }
 

@@ -3,6 +3,9 @@
 // root (the provider's dev CA is pinned, the system store is not consulted). Every failure is a
 // `ProviderError` whose `code` is the provider's ApiErrorCode, or 'unreachable' when no answer
 // came back (refused, TLS failure, timeout) - the caller can retry those with the same requestId.
+// A TLS failure because of the provider's certificate stays 'unreachable' (retrying is harmless)
+// but carries `certificate`, so the person is told to check the CA or the address, not their
+// internet connection.
 
 import { EventEmitter } from 'node:events';
 import https from 'node:https';
@@ -67,9 +70,76 @@ export class ProviderError extends Error {
     message: string,
     /** Set with wrongEpoch / epochTooOld: the hub's current epoch. */
     readonly currentEpoch?: bigint,
+    /** Set when TLS failed because of the provider's certificate (see certificateProblem). */
+    readonly certificate?: CertificateProblem,
   ) {
     super(message);
     this.name = 'ProviderError';
+  }
+}
+
+/**
+ * Why the provider's certificate was refused: `untrusted` (not signed by the CA given, or by any
+ * the system trusts when none was given), `name` (issued for another host than the address),
+ * `expired` (outside its validity period), `other` (revoked, bad signature, ...).
+ */
+export interface CertificateProblem {
+  kind: 'untrusted' | 'name' | 'expired' | 'other';
+  /** OpenSSL's / Node's code, e.g. SELF_SIGNED_CERT_IN_CHAIN. */
+  code: string;
+}
+
+const CERT_KINDS: Record<string, CertificateProblem['kind']> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'untrusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'untrusted',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'untrusted',
+  UNABLE_TO_GET_ISSUER_CERT: 'untrusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'untrusted',
+  CERT_UNTRUSTED: 'untrusted',
+  CERT_CHAIN_TOO_LONG: 'untrusted',
+  INVALID_CA: 'untrusted',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'name',
+  HOSTNAME_MISMATCH: 'name',
+  CERT_HAS_EXPIRED: 'expired',
+  CERT_NOT_YET_VALID: 'expired',
+  CERT_REVOKED: 'other',
+  CERT_SIGNATURE_FAILURE: 'other',
+  CERT_REJECTED: 'other',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'other',
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'other',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: 'other',
+  ERROR_IN_CERT_NOT_AFTER_FIELD: 'other',
+};
+
+/** The certificate problem behind a failed TLS connection, or undefined for any other failure. */
+export function certificateProblem(e: unknown): CertificateProblem | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  const kind = CERT_KINDS[code];
+  return kind ? { kind, code } : undefined;
+}
+
+/** What went wrong with the certificate, in words; the caller adds what to do. */
+export function describeCertificateProblem(p: CertificateProblem, baseUrl: string, withCa: boolean): string {
+  switch (p.kind) {
+    case 'untrusted':
+      return withCa
+        ? `the certificate of the provider at ${baseUrl} is not signed by the CA certificate given for it (${p.code})`
+        : `the certificate of the provider at ${baseUrl} is not signed by a certificate authority this computer trusts (${p.code})`;
+    case 'name':
+      return `the certificate of the provider at ${baseUrl} is issued for another name than ${hostOf(baseUrl)} (${p.code})`;
+    case 'expired':
+      return `the certificate of the provider at ${baseUrl} is outside its validity period (${p.code})`;
+    case 'other':
+      return `the certificate of the provider at ${baseUrl} was refused (${p.code})`;
+  }
+}
+
+function hostOf(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).hostname;
+  } catch {
+    return baseUrl;
   }
 }
 
@@ -107,9 +177,11 @@ export class ProviderClient {
   token: string | undefined;
   private readonly agent: https.Agent;
   private readonly timeoutMs: number;
+  private readonly pinnedCa: boolean;
 
   constructor(opts: ProviderClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.pinnedCa = !!opts.caPem;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.agent = new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) });
@@ -122,6 +194,13 @@ export class ProviderClient {
 
   private unreachable(detail: string): ProviderError {
     return new ProviderError(0, 'unreachable', `the provider at ${this.baseUrl} can't be reached: ${detail}`);
+  }
+
+  /** A failed connection: a certificate problem says so, anything else is plain unreachable. */
+  private connectionFailed(e: Error): ProviderError {
+    const cert = certificateProblem(e);
+    if (!cert) return this.unreachable(e.message);
+    return new ProviderError(0, 'unreachable', describeCertificateProblem(cert, this.baseUrl, this.pinnedCa), undefined, cert);
   }
 
   private request<T>(method: string, p: string, body?: unknown, authenticated = true): Promise<T> {
@@ -186,7 +265,7 @@ export class ProviderClient {
         req.destroy();
         fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
       });
-      req.on('error', (e) => fail(this.unreachable(e.message)));
+      req.on('error', (e) => fail(this.connectionFailed(e)));
       req.end(payload);
     });
   }

@@ -22,7 +22,8 @@ const DEFAULT_PROBE_TIMEOUT_MS = 60_000;
 /** Reserved: user keys are printable ASCII without spaces, so this account suffix never clashes. */
 const PROBE_KEY = ' probe';
 
-export type KeychainProbe = { ok: true; store: KeytarStore } | { ok: false; reason: string };
+/** `missing`: keytar (a native module) is not installed or does not load; `refused`: no keyring answered or accepted an entry. */
+export type KeychainProbe = { ok: true; store: KeytarStore } | { ok: false; trouble: 'missing' | 'refused'; reason: string };
 
 export class KeytarStore implements SecretStore {
   readonly mode = 'keychain' as const;
@@ -43,7 +44,7 @@ export class KeytarStore implements SecretStore {
       const mod = (await import('keytar')) as Keytar & { default?: Keytar };
       keytar = mod.default ?? mod;
     } catch (e) {
-      return { ok: false, reason: `the keytar module could not be loaded (${errText(e)})` };
+      return { ok: false, trouble: 'missing', reason: `the keytar module could not be loaded (${errText(e)})` };
     }
     const store = new KeytarStore(keytar, namespace);
     const account = store.account(PROBE_KEY);
@@ -59,7 +60,7 @@ export class KeytarStore implements SecretStore {
         opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
       );
     } catch (e) {
-      return { ok: false, reason: `the Secret Service did not accept a test entry (${errText(e)})` };
+      return { ok: false, trouble: 'refused', reason: `the Secret Service did not accept a test entry (${errText(e)})` };
     }
     return { ok: true, store };
   }

@@ -1,13 +1,17 @@
 // Where a profile keeps its secrets (the database key, device signing keys).
 //
-// Three backends, chosen once per profile and recorded in `<profileDir>/secret-mode.json`:
+// Four backends, chosen once per profile and recorded in `<profileDir>/secret-mode.json`:
 //   keychain    - the OS keychain via keytar (Secret Service on Linux, Keychain on macOS, ...)
 //   safeStorage - Electron's safeStorage, encrypted blobs in a file in the profile folder
-//   plaintext   - a 0600 file; only when explicitly asked for (tests, `--secrets plaintext`)
+//   passphrase  - a file in the profile folder encrypted under a key derived (scrypt) from a
+//                 passphrase the person sets and enters at each start; only when chosen
+//   plaintext   - a 0600 file; only when explicitly asked for (tests, `--secrets plaintext`, or
+//                 the person choosing it in the app after a warning)
 //
 // The recorded mode is never silently downgraded: a keychain profile whose keychain is gone fails
-// with instructions instead of quietly writing secrets to disk, and plaintext is never picked
-// unless asked for. (Same policy as Element Desktop's secret storage.)
+// with instructions instead of quietly writing secrets to disk, and neither passphrase nor
+// plaintext is picked unless asked for: without a keychain the app asks the person to choose.
+// (Same policy as Element Desktop's secret storage.)
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,11 +19,13 @@ import { randomBytes } from 'node:crypto';
 import { KeytarStore } from './keytar-store.js';
 import { SafeStorageStore, safeStorageUnavailableReason, type SafeStorageLike } from './safe-storage-store.js';
 import { PlaintextStore } from './plaintext-store.js';
+import { MIN_PASSPHRASE_LENGTH, PassphraseStore, type PassphraseSource } from './passphrase-store.js';
 
 export type { SafeStorageLike } from './safe-storage-store.js';
 
-export type SecretMode = 'keychain' | 'safeStorage' | 'plaintext';
-export const SECRET_MODES: readonly SecretMode[] = ['keychain', 'safeStorage', 'plaintext'];
+export type SecretMode = 'keychain' | 'safeStorage' | 'passphrase' | 'plaintext';
+export const SECRET_MODES: readonly SecretMode[] = ['keychain', 'safeStorage', 'passphrase', 'plaintext'];
+export type { PassphraseSource } from './passphrase-store.js';
 
 export interface SecretStore {
   readonly mode: SecretMode;
@@ -37,7 +43,9 @@ export type SecretStoreErrorCode =
   | 'mode-mismatch' // a different mode was asked for than the profile records
   | 'namespace-mismatch' // the profile belongs to another namespace
   | 'corrupt' // a file in the profile folder (or a keychain entry) is not what we wrote
-  | 'decrypt-failed'; // safeStorage could not decrypt an entry
+  | 'decrypt-failed' // safeStorage (or the passphrase key) could not decrypt an entry
+  | 'locked' // a passphrase profile was opened without its passphrase
+  | 'wrong-passphrase'; // the passphrase given does not unlock the profile
 
 export class SecretStoreError extends Error {
   override readonly name = 'SecretStoreError';
@@ -65,6 +73,11 @@ export interface OpenSecretStoreOptions {
   preferred?: SecretMode;
   /** Electron's `safeStorage` (passed in by the Electron adapter; absent in the CLI and tests). */
   safeStorage?: SafeStorageLike;
+  /**
+   * For passphrase profiles: set for a new one, asked at each open. A function is called only when
+   * the profile turns out to need it (the CLI prompts then).
+   */
+  passphrase?: PassphraseSource;
 }
 
 export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<SecretStore> {
@@ -100,6 +113,15 @@ export async function openSecretStore(opts: OpenSecretStoreOptions): Promise<Sec
 export async function probeSecretStore(opts: Omit<OpenSecretStoreOptions, 'namespace'>): Promise<void> {
   if (opts.preferred !== undefined) parseSecretMode(opts.preferred);
   if (opts.preferred === 'plaintext' || readModeRecord(opts.profileDir)) return;
+  if (opts.preferred === 'passphrase') {
+    // Nothing external to probe; a passphrase that would be refused must be refused now, before
+    // the handle is taken at the provider.
+    const p = typeof opts.passphrase === 'string' ? opts.passphrase : undefined;
+    if (typeof opts.passphrase !== 'function' && (p === undefined || p.length < MIN_PASSPHRASE_LENGTH)) {
+      throw new SecretStoreError('invalid-argument', `Choose a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters to protect this profile's secrets.`);
+    }
+    return;
+  }
   if (opts.preferred === 'safeStorage' || (opts.preferred === undefined && safeStorageUnavailableReason(opts.safeStorage) === null)) {
     const reason = safeStorageUnavailableReason(opts.safeStorage);
     if (reason === null) return;
@@ -121,9 +143,27 @@ function noSecureStorage(keychainReason: string, safeStorageReason: string | nul
       `  - OS keychain: ${keychainReason}\n` +
       `  - Electron safeStorage: ${safeStorageReason}\n` +
       `${HOW_TO_FIX_KEYCHAIN}\n` +
-      'Alternatively use the desktop app (Electron safeStorage), or explicitly accept unencrypted ' +
-      'secrets on disk with `--secrets plaintext` or MIMI_SECRETS=plaintext.',
+      'Alternatively protect them with a passphrase (`--secrets passphrase`, asked for at each start ' +
+      'or read from MIMI_PASSPHRASE), or explicitly accept unencrypted secrets on disk with ' +
+      '`--secrets plaintext` or MIMI_SECRETS=plaintext.',
   );
+}
+
+/** Where a new profile's secrets would go without asking, or why nowhere secure is available. */
+export type SecureStorageProbe = { ok: true; mode: 'keychain' | 'safeStorage' } | { ok: false; keychain: KeychainTrouble; reason: string };
+export type KeychainTrouble = 'missing' | 'refused';
+
+/** For the app's first start: whether to ask the person where secrets go (nothing secure works). */
+export async function detectSecureStorage(safeStorage?: SafeStorageLike): Promise<SecureStorageProbe> {
+  const keychain = await KeytarStore.tryOpen('mimi-probe');
+  if (keychain.ok) return { ok: true, mode: 'keychain' };
+  if (safeStorageUnavailableReason(safeStorage) === null) return { ok: true, mode: 'safeStorage' };
+  return { ok: false, keychain: keychain.trouble, reason: keychain.reason };
+}
+
+/** The mode recorded for an existing profile, or null for a new one (throws on a corrupt record). */
+export function recordedSecretMode(profileDir: string): SecretMode | null {
+  return readModeRecord(profileDir)?.mode ?? null;
 }
 
 async function openRecorded(rec: ModeRecord, opts: OpenSecretStoreOptions): Promise<SecretStore> {
@@ -164,6 +204,8 @@ async function openMode(mode: SecretMode, opts: OpenSecretStoreOptions, profile:
           '(GNOME Keyring or KWallet) for safeStorage to work.',
       );
     }
+    case 'passphrase':
+      return profile === 'new' ? PassphraseStore.create(opts.profileDir, opts.passphrase) : PassphraseStore.unlock(opts.profileDir, opts.passphrase);
     case 'plaintext':
       return PlaintextStore.open(opts.profileDir);
   }

@@ -1,7 +1,8 @@
 // The renderer's one way to the core. In Electron that is `window.mimi` from the preload; in a
 // browser it is the loopback bridge, whose token arrives in the URL fragment once and is then kept
 // in sessionStorage (per tab, gone when the tab closes) and removed from the address bar so it is
-// not bookmarked, shared or left in history.
+// not bookmarked, shared or left in history. A new link pasted into an open tab (mimi restarted with
+// a new key) only changes the fragment, which loads nothing: the tab takes the new key and reloads.
 
 import { apiFromTransport, resolveMethod, type MethodName, type MimiApi } from '../../src-shared/contract.js';
 import { createBridgeClient } from './bridge-client.js';
@@ -23,15 +24,30 @@ declare global {
 
 const TOKEN_KEY = 'mimi.bridgeToken';
 
+function tokenInHash(): string | null {
+  return new URLSearchParams(location.hash.replace(/^#/, '')).get('token');
+}
+
 function takeTokenFromUrl(): string | null {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const fromHash = params.get('token');
+  const fromHash = tokenInHash();
   if (fromHash) {
     sessionStorage.setItem(TOKEN_KEY, fromHash);
     history.replaceState(null, '', location.pathname + location.search);
     return fromHash;
   }
   return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** A link with another key pasted into this tab: start over with it (every store reloads). */
+function followNewTokens(current: string | null): void {
+  window.addEventListener('hashchange', () => {
+    const fresh = tokenInHash();
+    if (!fresh) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    if (fresh === current) return;
+    sessionStorage.setItem(TOKEN_KEY, fresh);
+    location.reload();
+  });
 }
 
 /** Electron's contextBridge drops error codes; put them back so the UI can switch on them. */
@@ -52,6 +68,7 @@ function createTransport(): Transport {
   const none = () => () => {};
   if (window.mimi) return { mode: 'electron', api: withCodedErrors(window.mimi), onConnectionChange: none, onUnauthorized: none };
   const token = takeTokenFromUrl();
+  followNewTokens(token);
   if (!token) return { mode: 'browser', api: null, onConnectionChange: none, onUnauthorized: none };
   const client = createBridgeClient({ baseUrl: location.origin, token });
   // A refused token is stale (the app restarted with a new one): forget it.

@@ -1,7 +1,9 @@
 // Browser mode's side of the bridge: the same MimiApi as window.mimi in Electron, built from the
 // contract over `POST /rpc` and the `/events` WebSocket. The socket reconnects with backoff; after
 // a reconnect, listeners of `onConnectionChange` reload state, since events sent while it was down
-// are gone.
+// are gone. A browser does not say why a WebSocket upgrade failed, so before each retry one cheap
+// call asks: a 401 there means the app was restarted with a new key, which is reported (and
+// retrying stops) instead of "reconnecting" forever.
 
 import { CoreError, apiFromTransport, type CoreEvent, type MethodName, type MimiApi, type WireError } from '../../src-shared/contract.js';
 
@@ -46,7 +48,10 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
       throw new CoreError('internal', UNREACHABLE);
     }
     if (res.status === 401) {
-      unauthorizedListeners.forEach((l) => l());
+      if (!unauthorized) {
+        unauthorized = true;
+        unauthorizedListeners.forEach((l) => l());
+      }
       throw new CoreError('internal', STALE_KEY);
     }
     const body = (await res.json().catch(() => null)) as { ok?: boolean; value?: unknown; error?: WireError | string } | null;
@@ -62,6 +67,8 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
   // ---- event stream ----
   let socket: WebSocket | null = null;
   let up = false;
+  /** The app refused the token: nothing this client sends can succeed any more. */
+  let unauthorized = false;
   let closed = false;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -95,8 +102,15 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
       setUp(false);
       if (closed || eventListeners.size === 0) return;
       const delay = Math.min(10_000, 500 * 2 ** attempt++);
-      retryTimer = setTimeout(connect, delay);
+      retryTimer = setTimeout(() => void retry(), delay);
     };
+  }
+
+  async function retry(): Promise<void> {
+    if (closed || unauthorized) return;
+    // Any answer but 401 (even "unreachable") means the key may still be good: keep trying.
+    await call('app.info', []).catch(() => undefined);
+    if (!unauthorized) connect();
   }
 
   function onEvent(listener: (e: CoreEvent) => void): () => void {

@@ -25,7 +25,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { formatJoinLink, parseJoinLink } from '../../src-shared/join-link.js';
-import { eventHub, localAccount, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -251,6 +251,7 @@ export function linksKnocksCore() {
   const core: MimiApi = {
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
+      ...keychainNothingLocked,
       list: async () => accountsList(),
       register: refuse,
       login: refuse,

@@ -66,10 +66,19 @@ async function switchTo(p: Page, handle: string): Promise<void> {
   await p.getByTestId('active-account').filter({ hasText: handle }).waitFor();
 }
 
+/** In a narrow window the room list is a drawer and the room's buttons are in a menu: open them first. */
+async function showRoomList(p: Page): Promise<void> {
+  if ((await p.getByTestId('toggle-room-list').getAttribute('aria-expanded')) === 'false') await p.getByTestId('toggle-room-list').click();
+}
+
 async function openSettings(p: Page, roomName: string): Promise<Locator> {
+  await showRoomList(p);
   await room(p, roomName).click();
   await eventually(`${roomName} open`, async () => (await p.getByTestId('room-title').innerText()) === roomName);
-  if (!(await p.getByTestId('room-settings').isVisible())) await p.getByTestId('toggle-settings').click();
+  if (!(await p.getByTestId('room-settings').isVisible())) {
+    if (await p.getByTestId('room-actions-menu').isVisible()) await p.getByTestId('room-actions-menu').click();
+    await p.getByTestId('toggle-settings').click();
+  }
   const links = p.getByTestId('room-links');
   await links.waitFor();
   return links;
@@ -133,7 +142,7 @@ test('alice makes a link with options; it shows as text and as a QR code that sc
   assert.equal(await dave.getByTestId('link-uses').innerText(), 'Unlimited uses');
   assert.equal(await dave.getByTestId('link-expiry').innerText(), 'Never expires');
   assert.equal(await dave.getByTestId('link-passphrase').innerText(), 'Passphrase: no');
-  assert.equal(await dave.getByTestId('link-role').innerText(), 'Joins as ordinary_user');
+  assert.equal(await dave.getByTestId('link-role').innerText(), 'Joins as Member');
   assert.match(await dave.innerText(), /Made by dave,/);
   assert.equal(await dave.getByTestId('link-elsewhere').innerText(), 'Only the device that made this link has its text: copy it from there.');
   assert.equal(await dave.getByTestId('link-show').count(), 0);
@@ -150,8 +159,8 @@ test('alice makes a link with options; it shows as text and as a QR code that sc
   assert.equal(await section.getByTestId('link-uses-count').isChecked(), true, 'typing a number picks "this many times"');
   assert.equal(await section.getByTestId('new-link-expiry').inputValue(), '1d', 'a day unless chosen otherwise');
   const roles = await section.getByTestId('new-link-role').locator('option').allInnerTexts();
-  assert.deepEqual(roles, ['The room’s usual role for newcomers', 'ordinary_user', 'moderator', 'group_admin'], 'neither no_role nor banned');
-  await section.getByTestId('new-link-role').selectOption({ label: 'moderator' });
+  assert.deepEqual(roles, ['The room’s usual role for newcomers', 'Member', 'Moderator', 'Admin'], 'neither no_role nor banned');
+  await section.getByTestId('new-link-role').selectOption({ label: 'Moderator' });
   await section.getByTestId('new-link-passphrase').fill('ab');
   await section.getByTestId('link-create').click();
   const formError = section.getByTestId('link-form-error');
@@ -174,7 +183,7 @@ test('alice makes a link with options; it shows as text and as a QR code that sc
   const made = section.getByTestId('link-made');
   await made.waitFor();
   assert.deepEqual(callsOf('links.create'), [[A, LUNCH, { uses: 3, expiresInSeconds: 86_400, passphrase: 'open sesame', roleIndex: 3 }]]);
-  assert.equal(await made.getByTestId('link-made-summary').innerText(), 'New link: 3 of 3 uses left · Expires in 24 hours · passphrase needed · joins as moderator');
+  assert.equal(await made.getByTestId('link-made-summary').innerText(), 'New link: 3 of 3 uses left · Expires in 24 hours · passphrase needed · joins as Moderator');
   assert.equal(await focusedTestId(page), 'link-made-summary', 'the keyboard is at the new link');
   joinLink = await made.getByTestId('link-text').inputValue();
   assert.match(joinLink, /^mimi:\/\/localhost\/r\/lunch\?code=[A-Za-z0-9_-]{22}&passphrase=1$/);
@@ -193,7 +202,7 @@ test('alice makes a link with options; it shows as text and as a QR code that sc
   await eventually('the new link in the list', async () => (await section.getByTestId('link-item').first().getAttribute('data-id')) === newId);
   assert.equal(await mine.getByTestId('link-uses').innerText(), '3 of 3 uses left');
   assert.equal(await mine.getByTestId('link-passphrase').innerText(), 'Passphrase: yes');
-  assert.equal(await mine.getByTestId('link-role').innerText(), 'Joins as moderator');
+  assert.equal(await mine.getByTestId('link-role').innerText(), 'Joins as Moderator');
   assert.match(await mine.getByTestId('link-expiry').innerText(), /^Expires in 24 hours \(.+\)$/);
   await made.scrollIntoViewIfNeeded();
   await accessible(page, 'room settings with a new link');
@@ -522,6 +531,7 @@ test('dark mode, 480px wide: the links section, its QR code (still dark on light
   await section.getByTestId('link-cancel').click();
   await dark.getByTestId('room-settings-close').click();
 
+  await showRoomList(dark);
   await dark.getByTestId('open-knocks').click();
   await dark.getByTestId('knocks-view').waitFor();
   await fits('knocks screen');
@@ -551,6 +561,7 @@ test('dark mode, 480px wide: the links section, its QR code (still dark on light
   await light.goto(bridge.url);
   await openSettings(light, 'Lunch');
   await accessible(light, 'light narrow: links');
+  await showRoomList(light);
   await light.getByTestId('open-knocks').click();
   await light.getByTestId('knocks-view').waitFor();
   await accessible(light, 'light narrow: knocks');

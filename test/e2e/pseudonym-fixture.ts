@@ -19,7 +19,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { eventHub, localAccount, messageReports, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, messageReports, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -206,6 +206,7 @@ export function pseudonymCore() {
     ...quietLinksAndKnocks(),
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
+      ...keychainNothingLocked,
       list: async () => accountsList(),
       register: refuse,
       login: refuse,

@@ -62,7 +62,7 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
 
   // --- 2. alice's settings: roles; she renames the room and describes it ---
   await openSettings(a.page);
-  assert.equal(await a.page.getByTestId('my-role').innerText(), 'Your role: group_admin');
+  assert.equal(await a.page.getByTestId('my-role').innerText(), 'Your role: Admin');
   await eventually('roles in alice’s settings', async () => (await roleIn(a.page, ALICE)) === 'group_admin' && (await roleIn(a.page, BOB)) === 'ordinary_user', WAIT);
   assert.equal(await a.page.getByTestId('room-members').getByTestId('room-member').count(), 2);
   assert.equal(await a.page.getByTestId('room-banned').count(), 0);
@@ -71,7 +71,7 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
   await panel(a.page).getByLabel('Name', { exact: true }).fill('Team lunch');
   await panel(a.page).getByLabel('Description', { exact: true }).fill('Where and when we eat');
   await panel(a.page).getByTestId('room-meta-save').click();
-  await panel(a.page).getByTestId('room-meta-saved').waitFor({ timeout: WAIT });
+  await panel(a.page).getByTestId('room-meta-saved').filter({ hasText: /^Saved/ }).waitFor({ timeout: WAIT });
   await a.page.getByTestId('room-title').filter({ hasText: 'Team lunch' }).waitFor({ timeout: WAIT });
   await screenshot(a.page, '40-real-room-settings-alice');
 
@@ -80,7 +80,7 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
   await b.page.getByTestId('room-title').filter({ hasText: 'Team lunch' }).waitFor({ timeout: WAIT });
   await eventually('new name in bob’s room list', async () => (await roomByUri(b.page, roomUri).getAttribute('data-room-name')) === 'Team lunch', WAIT);
   await openSettings(b.page);
-  assert.equal(await b.page.getByTestId('my-role').innerText(), 'Your role: ordinary_user');
+  assert.equal(await b.page.getByTestId('my-role').innerText(), 'Your role: Member');
   await eventually('description read-only for bob', async () => (await panel(b.page).getByTestId('room-meta-description-readonly').innerText()) === 'Where and when we eat', WAIT);
   assert.equal(await panel(b.page).getByRole('textbox', { name: 'Description', exact: true }).count(), 0);
   const bobName = panel(b.page).getByRole('textbox', { name: 'Name', exact: true });
@@ -106,11 +106,11 @@ test('room settings on the real core: roles, metadata, promotion, ban, unban and
   assert.deepEqual(hubReports, [{ reporter: BOB, alleged: ALICE, note: NOTE }]);
 
   // --- 4. alice promotes bob to group_admin; both pages show it ---
-  await row(a.page, BOB).getByTestId('member-role-select').selectOption({ label: 'group_admin' });
+  await row(a.page, BOB).getByTestId('member-role-select').selectOption({ label: 'Admin' });
   await row(a.page, BOB).getByTestId('member-role-set').click();
   await eventually('bob group_admin on alice’s page', async () => (await roleIn(a.page, BOB)) === 'group_admin', WAIT);
   await eventually('bob group_admin on bob’s page', async () => (await roleIn(b.page, BOB)) === 'group_admin', WAIT);
-  await eventually('bob’s own role', async () => (await b.page.getByTestId('my-role').innerText()) === 'Your role: group_admin', WAIT);
+  await eventually('bob’s own role', async () => (await b.page.getByTestId('my-role').innerText()) === 'Your role: Admin', WAIT);
   // Now he may change the description too.
   await panel(b.page).getByRole('textbox', { name: 'Description', exact: true }).waitFor({ timeout: WAIT });
   assert.equal(await row(a.page, BOB).getByTestId('member-action-error').count(), 0);

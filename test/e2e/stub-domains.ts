@@ -43,11 +43,21 @@ export function localAccount(a: { id: string; userUri: string; handle: string; u
   };
 }
 
+/** The accounts calls about where keys go, for fakes on a machine with a keychain and no locked account. */
+export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock'> = {
+  secretStorage: async () => ({ automatic: 'keychain' }),
+  locked: async () => [],
+  unlock: async () => {
+    throw new CoreError('noAccount', 'No account is locked.');
+  },
+};
+
 /** A browser-mode app whose only account is always signed in: every accounts call answers with it. */
 export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts'> {
   return {
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
+      ...keychainNothingLocked,
       list: async () => [account()],
       register: async () => account(),
       login: async () => account(),

@@ -112,9 +112,11 @@ test('two users sign up, talk both ways, see unread counts, and keep history acr
   const memberNames = (await a.page.getByTestId('member-item').allInnerTexts()).map((t) => t.replace(/^\S+\s+/, '').split('\n')[0].trim());
   assert.deepEqual(memberNames, ['alice (you)', 'bob']);
   // Roles of a cooperative room (the default preset): its creator is group_admin, whom they add an
-  // ordinary_user. They come from the room state, which reaches the list after the add's commit.
+  // ordinary_user, shown as Admin and Member. They come from the room state, which reaches the list
+  // after the add's commit.
   const roles = async () => (await a.page.getByTestId('member-role').allInnerTexts()).join(',');
-  await eventually('roles in the member list', async () => (await roles()) === 'group_admin,ordinary_user', WAIT);
+  await eventually('roles in the member list', async () => (await roles()) === 'Admin,Member', WAIT);
+  assert.deepEqual(await a.page.getByTestId('member-role').evaluateAll((els) => els.map((e) => e.getAttribute('data-role'))), ['group_admin', 'ordinary_user']);
 
   // --- B sees the room; A writes while B has it closed: unread shows ---
   // (B may know the room under another name: match it by URI.)

@@ -119,9 +119,16 @@ test('default: only an exact handle finds a user, and only the handle comes back
   // Zach turned even the handle off.
   assert.equal((await alice.find({ handle: 'zach@b.example' })).status, 'notFound');
   assert.equal((await alice.find({ domain: 'b.example', nick: 'zach' })).status, 'notFound');
-  // A user nobody has heard of, and a handle of another domain sent to b.example.
+  // A user nobody has heard of; a handle of another domain with b.example chosen is a mistake the
+  // core names before asking anyone (the provider would answer notFound).
   assert.equal((await alice.find({ handle: 'nobody@b.example' })).status, 'notFound');
-  assert.equal((await alice.find({ domain: 'b.example', handle: 'bob@a.example' })).status, 'notFound');
+  await assert.rejects(alice.find({ domain: 'b.example', handle: 'bob@a.example' }), (e: unknown) => {
+    assert.ok(e instanceof CoreError && e.code === 'invalidArgument', String(e));
+    assert.match(e.message, /bob@a\.example is on a\.example, not on b\.example/);
+    return true;
+  });
+  // A bare handle is one of the chosen provider's users.
+  assert.deepEqual(uris(await alice.find({ domain: 'b.example', handle: 'yolanda' })), ['mimi://b.example/u/yolanda']);
   // Our own provider answers for its own domain without asking anyone.
   assert.deepEqual(uris(await alice.find({ handle: 'alice@a.example' })), ['mimi://a.example/u/alice']);
 });

@@ -118,3 +118,34 @@ test('the event stream reconnects with backoff after a drop', async () => {
   assert.equal(sockets.length, 2);
   client.close();
 });
+
+test('after the app restarts with a new key on the same port, the client says so instead of reconnecting forever', async () => {
+  const first = await startBridge({ core, rendererDir: dir, log: () => {} });
+  const port = first.port;
+  const client = createBridgeClient({ baseUrl: `http://127.0.0.1:${port}`, token: first.token, WebSocketImpl: WS });
+  const states: boolean[] = [];
+  client.onConnectionChange((s) => states.push(s));
+  let unauthorized = 0;
+  const told = new Promise<void>((resolve) =>
+    client.onUnauthorized(() => {
+      unauthorized++;
+      resolve();
+    }),
+  );
+  const off = client.api.onEvent(() => undefined);
+  await new Promise<void>((resolve) => client.onConnectionChange((s) => s && resolve()));
+  await first.close();
+  const second = await startBridge({ core, rendererDir: dir, port, log: () => {} });
+  try {
+    await Promise.race([told, new Promise((_, reject) => setTimeout(() => reject(new Error('no unauthorized signal within 5 s')), 5000))]);
+    assert.equal(unauthorized, 1);
+    // And it stops knocking: no further attempt brings the stream up or signals again.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(states, [true, false]);
+    assert.equal(unauthorized, 1);
+  } finally {
+    off();
+    client.close();
+    await second.close();
+  }
+});

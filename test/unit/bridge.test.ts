@@ -42,6 +42,9 @@ function recordingCore() {
       }),
       switchTo: record('accounts.switchTo', () => [] as AccountView[]),
       signOut: record('accounts.signOut', () => [] as AccountView[]),
+      secretStorage: record('accounts.secretStorage', () => ({ automatic: 'keychain' as const })),
+      locked: record('accounts.locked', () => []),
+      unlock: record('accounts.unlock', () => [] as AccountView[]),
     },
     rooms: {
       list: record('rooms.list', () => [room]),

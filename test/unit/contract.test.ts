@@ -36,6 +36,9 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.login': [{ providerUrl: 'https://b.example:8443', handle: 'alice', password: 'correct horse' }],
   'accounts.switchTo': ['acct-1'],
   'accounts.signOut': ['acct-1'],
+  'accounts.secretStorage': [],
+  'accounts.locked': [],
+  'accounts.unlock': ['acct-1', 'my long passphrase'],
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.createMinimalMetadata': ['acct-1', 'Quiet corner', 'moderated'],
@@ -146,6 +149,22 @@ test('wrong types are refused', () => {
   rejects('accounts.register', [[]]);
   rejects('accounts.register', [{ handle: 'alice' }]);
   rejects('accounts.register', [{ handle: 'alice', password: 12345678 }]);
+});
+
+test('the secret storage choice at sign-in: passphrase (8+ characters) or plaintext, nothing else', () => {
+  const args = (secrets: unknown) => [{ handle: 'alice', password: 'correct horse', secrets }];
+  assert.doesNotThrow(() => validateCall('accounts.register', args({ mode: 'passphrase', passphrase: 'eight ch' })));
+  assert.doesNotThrow(() => validateCall('accounts.login', args({ mode: 'plaintext' })));
+  rejects('accounts.register', args({ mode: 'passphrase', passphrase: 'seven c' }));
+  rejects('accounts.register', args({ mode: 'passphrase' }));
+  rejects('accounts.register', args({ mode: 'passphrase', passphrase: 'p'.repeat(1025) }));
+  rejects('accounts.register', args({ mode: 'plaintext', passphrase: 'not for plaintext' }));
+  rejects('accounts.register', args({ mode: 'keychain' }));
+  rejects('accounts.register', args({ mode: 'passphrase', passphrase: 'long enough', keep: true }));
+  rejects('accounts.register', args('plaintext'));
+  rejects('accounts.unlock', ['acct-1', '']);
+  rejects('accounts.unlock', ['acct-1', 'p'.repeat(1025)]);
+  rejects('accounts.unlock', ['acct-1']);
 });
 
 test('extra fields on objects are refused, including prototype-pollution keys', () => {

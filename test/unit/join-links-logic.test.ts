@@ -112,7 +112,7 @@ test('a link\'s uses and expiry in words', () => {
   assert.equal(expiryText(link({ expiresAt: T0 - 1 }), T0), 'Expired', 'past its time, whatever the state says yet');
   assert.equal(expiryText(link({ expiresAt: T0 + HOUR, state: 'expired' }), T0), 'Expired');
 
-  assert.equal(linkSummary(link({ maxUses: 3, usesLeft: 3, expiresAt: T0 + DAY, passphrase: true, roleName: 'moderator' }), T0), '3 of 3 uses left · Expires in 24 hours · passphrase needed · joins as moderator');
+  assert.equal(linkSummary(link({ maxUses: 3, usesLeft: 3, expiresAt: T0 + DAY, passphrase: true, roleName: 'moderator' }), T0), '3 of 3 uses left · Expires in 24 hours · passphrase needed · joins as Moderator');
 });
 
 test('links are listed active first, newest first', () => {

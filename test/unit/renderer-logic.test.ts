@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreError, type ConnectionView, type MessageView, type PseudonymPoolView, type PseudonymView } from '../../src-shared/contract.js';
 import { RowHeights } from '../../src-renderer/src/lib/virtual-layout.js';
-import { upsertBySeq } from '../../src-renderer/src/lib/message-list.js';
+import { upsertInTimeline } from '../../src-renderer/src/lib/message-list.js';
 import { buildRows } from '../../src-renderer/src/lib/timeline-model.js';
 import { errorAcrossBridge, toCoreError } from '../../src-renderer/src/lib/coded-error.js';
 import { initials, personName } from '../../src-renderer/src/lib/identity.js';
@@ -99,23 +99,39 @@ test('RowHeights: measurements of rows that are gone are eventually forgotten', 
 
 // ---- message list ----
 
-test('upsertBySeq keeps seq order, replaces by seq, and never regresses to pending', () => {
-  let list = upsertBySeq([], [msg(5), msg(7)]);
-  list = upsertBySeq(list, [msg(6), msg(9), msg(1)]);
+test('upsertInTimeline keeps timeline order, replaces by seq, and never regresses to pending', () => {
+  let list = upsertInTimeline([], [msg(5), msg(7)]);
+  list = upsertInTimeline(list, [msg(6), msg(9), msg(1)]);
   assert.deepEqual(
     list.map((m) => m.seq),
     [1, 5, 6, 7, 9],
   );
   const sent = msg(9, { status: 'sent', timestamp: 42 });
-  list = upsertBySeq(list, [sent]);
+  list = upsertInTimeline(list, [sent]);
   assert.equal(list.find((m) => m.seq === 9)?.timestamp, 42);
   // The send() answer (pending) arriving after the "sent" event changes nothing.
-  list = upsertBySeq(list, [msg(9, { status: 'pending' }), msg(6, { status: 'pending' })]);
+  list = upsertInTimeline(list, [msg(9, { status: 'pending' }), msg(6, { status: 'pending' })]);
   assert.equal(list.find((m) => m.seq === 9)?.status, 'sent');
   assert.equal(list.find((m) => m.seq === 6)?.status, 'received');
   const before = list;
-  upsertBySeq(list, [msg(3)]);
+  upsertInTimeline(list, [msg(3)]);
   assert.equal(before.length, 5, 'the input array is not changed');
+});
+
+test('upsertInTimeline: a pending message waits at the end, then moves to where the hub accepted it', () => {
+  let list = upsertInTimeline([], [msg(1, { timestamp: 1000 }), msg(2, { timestamp: 3000 })]);
+  list = upsertInTimeline(list, [msg(3, { status: 'pending', timestamp: 9000 })]);
+  list = upsertInTimeline(list, [msg(4, { timestamp: 5000 })]);
+  assert.deepEqual(list.map((m) => m.seq), [1, 2, 4, 3], 'pending last, whatever its own clock says');
+  // The hub accepted it before message 2: it moves there, on every device alike.
+  list = upsertInTimeline(list, [msg(3, { status: 'sent', timestamp: 2000 })]);
+  assert.deepEqual(list.map((m) => m.seq), [1, 3, 2, 4]);
+  // Same millisecond: message ID decides, the same for everyone.
+  list = upsertInTimeline(list, [msg(5, { messageId: 'id0', timestamp: 5000 })]);
+  assert.deepEqual(list.map((m) => m.seq), [1, 3, 2, 5, 4]);
+  // A page merged in at once lands in the same order as one by one.
+  const batch = upsertInTimeline([], [msg(4, { timestamp: 5000 }), msg(5, { messageId: 'id0', timestamp: 5000 }), msg(1, { timestamp: 1000 }), msg(3, { status: 'sent', timestamp: 2000 }), msg(2, { timestamp: 3000 })]);
+  assert.deepEqual(batch.map((m) => m.seq), list.map((m) => m.seq));
 });
 
 // ---- timeline rows ----

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import {
+  detectSecureStorage,
   MODE_FILE,
   openSecretStore,
   parseSecretMode,
@@ -374,4 +375,9 @@ test('keychain: a keychain profile is not downgraded when the keychain is unreac
 
   const back = await openSecretStore({ profileDir, namespace });
   assert.equal((await back.get('db-key'))?.length, 32, 'secrets are still there once the keychain is back');
+});
+
+test('detectSecureStorage: a working keychain means no question at first start', { skip: KEYCHAIN_SKIP }, async () => {
+  assert.deepEqual(await detectSecureStorage(), { ok: true, mode: 'keychain' });
+  assert.deepEqual(await detectSecureStorage(fakeSafeStorage()), { ok: true, mode: 'keychain' }, 'the keychain comes first');
 });

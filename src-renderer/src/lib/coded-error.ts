@@ -20,6 +20,8 @@ const KNOWN: Record<CoreErrorCode, true> = {
   noConsent: true,
   rateLimited: true,
   secretStorage: true,
+  wrongPassphrase: true,
+  providerCertificate: true,
   notAllowed: true,
   linkRefused: true,
   passphraseRequired: true,

@@ -9,6 +9,7 @@ import { JoinLinkError, parseJoinLink, type JoinLink } from '../../../src-shared
 import { who } from './consent-text.js';
 import { isPseudonym, shortPseudonym } from './pseudonyms.js';
 import { BANNED_ROLE } from './room-settings.js';
+import { roleLabel } from './role-names.js';
 
 // ---- making a link ----
 
@@ -137,7 +138,7 @@ export function expiryText(l: Pick<JoinLinkView, 'expiresAt' | 'state'>, now: nu
 
 /** What the section shows about a link's options, e.g. for the one just made. */
 export function linkSummary(l: JoinLinkView, now: number): string {
-  return [usesText(l), expiryText(l, now), l.passphrase ? 'passphrase needed' : 'no passphrase', `joins as ${l.roleName}`].join(' · ');
+  return [usesText(l), expiryText(l, now), l.passphrase ? 'passphrase needed' : 'no passphrase', `joins as ${roleLabel(l.roleName)}`].join(' · ');
 }
 
 /** Active links first (newest first), then the others newest first. */

@@ -35,7 +35,7 @@ export function dayLabel(t: number, now = Date.now()): string {
   return new Date(t).toLocaleDateString(undefined, { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric' });
 }
 
-/** `messages` in ascending seq order. */
+/** `messages` in timeline order (src-shared/timeline-order.ts): the same rows, folds and edits on every member's device. */
 export function buildRows(messages: readonly MessageView[], selfUri: string | undefined, now = Date.now()): TimelineRow[] {
   const reactions = new Map<string, Map<string, number>>();
   const edits = new Map<string, MessageView>();

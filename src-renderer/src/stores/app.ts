@@ -2,7 +2,7 @@
 // the per-domain stores.
 
 import { defineStore } from 'pinia';
-import { ref } from 'vue';
+import { computed, ref } from 'vue';
 import type { AppInfo, CoreEvent } from '../../../src-shared/contract.js';
 import { api, transport } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
@@ -27,8 +27,8 @@ const MAX_NOTICES = 4;
 
 export const useAppStore = defineStore('app', () => {
   const info = ref<AppInfo | null>(null);
-  /** Browser mode: whether the event stream to the app process is up. */
-  const coreReachable = ref(true);
+  /** Browser mode: whether the event stream to the app process is up (kept by the accounts store, the one source). */
+  const coreReachable = computed(() => useAccountsStore().appReachable);
   /** Browser mode: the page's token was missing or refused. */
   const needsLink = ref(transport.api === null);
   const ready = ref(false);
@@ -79,6 +79,9 @@ export const useAppStore = defineStore('app', () => {
       case 'consent':
         consent.apply(event.accountId, event.consent);
         break;
+      case 'consentGranted':
+        consent.noteGranted(event.accountId, event.grant);
+        break;
       case 'pseudonyms':
         usePseudonymsStore().apply(event.accountId, event.pool);
         break;
@@ -126,6 +129,7 @@ export const useAppStore = defineStore('app', () => {
     const rooms = useRoomsStore();
     const messages = useMessagesStore();
     await accounts.refresh();
+    await accounts.refreshLocked();
     await Promise.all(accounts.list.map((a) => rooms.load(a.id)));
     await Promise.all(accounts.list.map((a) => useConsentStore().load(a.id).catch(() => undefined)));
     for (const a of accounts.list) loadPseudonymsAndConnections(a.id);
@@ -142,7 +146,7 @@ export const useAppStore = defineStore('app', () => {
     });
     let wasDown = false;
     transport.onConnectionChange((up) => {
-      coreReachable.value = up;
+      useAccountsStore().appReachable = up;
       if (!up) wasDown = true;
       else if (wasDown) void resync().catch(reportError);
     });
@@ -152,6 +156,8 @@ export const useAppStore = defineStore('app', () => {
       info.value = await api().app.info();
       const accounts = useAccountsStore();
       await accounts.refresh();
+      // Passphrase accounts wait for their passphrase: the sign-in screen (or the account rail) asks.
+      await accounts.refreshLocked();
       const rooms = useRoomsStore();
       await Promise.all(accounts.list.map((a) => rooms.load(a.id).catch((e) => reportError(e, a.id))));
       // Consent needs the provider; an offline one sends the list once it connects.

@@ -7,13 +7,14 @@ import { markRaw, shallowReactive } from 'vue';
 import type { CoreErrorCode, MessageView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
-import { upsertBySeq } from '../lib/message-list.js';
+import { upsertInTimeline } from '../lib/message-list.js';
+import { compareTimeline } from '../../../src-shared/timeline-order.js';
 import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
 
 export const PAGE_SIZE = 200;
 
 export interface Conversation {
-  /** Ascending by seq. */
+  /** In timeline order: the hub's acceptance order, pending messages last (message-list.ts). */
   readonly items: readonly MessageView[];
   readonly hasMore: boolean;
   readonly loadingOlder: boolean;
@@ -39,11 +40,12 @@ export const useMessagesStore = defineStore('messages', () => {
     const key = roomKey(accountId, roomUri);
     try {
       const page = await api().messages.page(accountId, roomUri, null, PAGE_SIZE);
-      const newest = page[0]?.seq ?? -1;
-      // Keep what arrived while the page was loading; drop older items, which may not connect to
-      // this page (after a long disconnect) and load again on scrolling up.
-      const arrived = (conversations.get(key)?.items ?? []).filter((m) => m.seq > newest);
-      put(key, { items: upsertBySeq(page.reverse(), arrived), hasMore: page.length === PAGE_SIZE, loadingOlder: false, loaded: true });
+      const newest = page[0];
+      // Keep what arrived while the page was loading (after the page's newest, in timeline order);
+      // drop older items, which may not connect to this page (after a long disconnect) and load
+      // again on scrolling up.
+      const arrived = (conversations.get(key)?.items ?? []).filter((m) => !newest || compareTimeline(m, newest) > 0);
+      put(key, { items: upsertInTimeline(page.reverse(), arrived), hasMore: page.length === PAGE_SIZE, loadingOlder: false, loaded: true });
     } catch (e) {
       const ce = toCoreError(e);
       put(key, { ...get(accountId, roomUri), loaded: true, error: ce.message, errorCode: ce.code });
@@ -63,7 +65,7 @@ export const useMessagesStore = defineStore('messages', () => {
       const oldest = c.items[0]?.seq ?? null;
       const page = await api().messages.page(accountId, roomUri, oldest, PAGE_SIZE);
       const now = get(accountId, roomUri);
-      put(key, { ...now, items: upsertBySeq(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false, error: undefined, errorCode: undefined });
+      put(key, { ...now, items: upsertInTimeline(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false, error: undefined, errorCode: undefined });
     } catch (e) {
       const ce = toCoreError(e);
       put(key, { ...get(accountId, roomUri), loadingOlder: false, error: ce.message, errorCode: ce.code });
@@ -81,7 +83,7 @@ export const useMessagesStore = defineStore('messages', () => {
     const key = roomKey(accountId, message.roomUri);
     const c = conversations.get(key);
     if (!c?.loaded) return;
-    put(key, { ...c, items: upsertBySeq(c.items, [message]) });
+    put(key, { ...c, items: upsertInTimeline(c.items, [message]) });
   }
 
   /** After the event stream was down: reload what is on screen, drop the rest. */

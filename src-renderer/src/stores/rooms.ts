@@ -21,6 +21,27 @@ export interface GoneRoom {
  */
 export const hasLeft = (room: RoomView): boolean => room.members.length === 0;
 
+/**
+ * The room each account had open, kept in this window's storage, so a reload (or the next start)
+ * opens it again. Per account id: each account has its own rooms. Only the room's URI is kept.
+ */
+const LAST_ROOM_KEY = 'mimi.lastRoom.';
+function rememberRoom(accountId: string, roomUri: string | undefined): void {
+  try {
+    if (roomUri) localStorage.setItem(LAST_ROOM_KEY + accountId, roomUri);
+    else localStorage.removeItem(LAST_ROOM_KEY + accountId);
+  } catch {
+    // storage disabled: nothing is remembered
+  }
+}
+function rememberedRoom(accountId: string): string | undefined {
+  try {
+    return localStorage.getItem(LAST_ROOM_KEY + accountId) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const useRoomsStore = defineStore('rooms', () => {
   const byAccount = ref<Record<string, RoomView[]>>({});
   const selected = ref<Record<string, string | undefined>>({});
@@ -28,6 +49,8 @@ export const useRoomsStore = defineStore('rooms', () => {
   const gone = ref<Record<string, GoneRoom | undefined>>({});
   /** Rooms (by roomKey) this device still has but whose provider answered "unknown room". */
   const lostOnProvider = ref<Record<string, true>>({});
+  /** Accounts whose remembered room was looked for already: only the first list of a session reopens it. */
+  const restored = new Set<string>();
   /** Newest message seq seen per room (by roomKey), so a late status update of an older message does not become the preview. */
   const newestSeq = new Map<string, number>();
 
@@ -47,6 +70,7 @@ export const useRoomsStore = defineStore('rooms', () => {
       const before = roomsOf(accountId).find((r) => r.roomUri === open);
       gone.value[accountId] = { roomUri: open, name: before?.name ?? 'This room' };
       selected.value[accountId] = undefined;
+      rememberRoom(accountId, undefined);
     }
     byAccount.value[accountId] = [...rooms].sort(byRecentActivity);
   }
@@ -79,6 +103,25 @@ export const useRoomsStore = defineStore('rooms', () => {
     } finally {
       loading.value[accountId] = false;
     }
+    await reopenRemembered(accountId);
+  }
+
+  /**
+   * After a reload: the room this account had open, if the core still has it and nothing else was
+   * opened meanwhile. A room that is gone is forgotten rather than shown as gone: nothing was open
+   * in this session to disappear.
+   */
+  async function reopenRemembered(accountId: string): Promise<void> {
+    if (restored.has(accountId)) return;
+    restored.add(accountId);
+    const uri = rememberedRoom(accountId);
+    if (!uri || selected.value[accountId]) return;
+    if (!roomsOf(accountId).some((r) => r.roomUri === uri)) {
+      rememberRoom(accountId, undefined);
+      return;
+    }
+    // Marking it read may fail (core busy, room lost on its provider); the room is open regardless.
+    await select(accountId, uri).catch(() => undefined);
   }
 
   /**
@@ -120,6 +163,8 @@ export const useRoomsStore = defineStore('rooms', () => {
 
   async function select(accountId: string, roomUri: string | undefined): Promise<void> {
     selected.value[accountId] = roomUri;
+    restored.add(accountId); // a room picked before the list came back wins over the remembered one
+    rememberRoom(accountId, roomUri);
     gone.value[accountId] = undefined;
     if (roomUri) await markRead(accountId, roomUri);
   }
@@ -151,7 +196,10 @@ export const useRoomsStore = defineStore('rooms', () => {
     gone.value[accountId] = undefined;
   }
 
+  /** The account is gone from this device (signed out): so is the memory of its open room. */
   function forget(accountId: string): void {
+    rememberRoom(accountId, undefined);
+    restored.delete(accountId);
     delete byAccount.value[accountId];
     delete selected.value[accountId];
     delete gone.value[accountId];
