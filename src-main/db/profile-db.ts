@@ -10,8 +10,6 @@ import Database from 'better-sqlite3';
 import type { ConnectionView } from '../../src-shared/contract.js';
 import type { Vault } from '../secrets/vault.js';
 
-const SCHEMA_VERSION = 5;
-
 /**
  * The timeline sort key in SQL, column by column (compareTimeline in src-shared/timeline-order.ts
  * is the same order in TypeScript): pending messages last in the order they were written, the
@@ -117,6 +115,10 @@ const MIGRATIONS: Record<number, string> = {
     CREATE INDEX messages_room_order ON messages(room_uri, ${ORDER_KEY});
   `,
 };
+
+/** The newest migration; they run in order from the database's user_version, so none may be missing. */
+const SCHEMA_VERSION = Math.max(...Object.keys(MIGRATIONS).map(Number));
+for (let v = 1; v <= SCHEMA_VERSION; v++) if (MIGRATIONS[v] === undefined) throw new Error(`profile-db: migration ${v} is missing`);
 
 /** A pseudonym of the pool as stored (its keys are apart: pseudonymKeys). */
 export interface PseudonymRow {
