@@ -18,6 +18,8 @@ import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
 import { benchHubVerify } from './bench-hub-verify.js';
 import { benchFranking } from './bench-franking.js';
+import { benchSearch } from './bench-search.js';
+import { benchAttachments } from './bench-attachments.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -30,6 +32,7 @@ const CLAIM_USERS = 100;
 const CLAIM_ROUNDS = 3;
 const MMR_MEMBERS = Number(process.env.BENCH_MMR_MEMBERS ?? 20);
 const VERIFY_MEMBERS = Number(process.env.BENCH_VERIFY_MEMBERS ?? 20);
+const SEARCH_MESSAGES = Number(process.env.BENCH_SEARCH ?? 100_000);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -119,6 +122,18 @@ async function main(): Promise<void> {
     rows.push([`a message encrypted and decrypted, plain / franked (tag, frank, check; median of ${fr.messages})`, `${ms(fr.plainMs)} / ${ms(fr.frankedMs)}`]);
     rows.push([`  (the franking steps alone)`, ms(fr.frankingOnlyMs)]);
     rows.push(['ratio franked / plain message', (fr.frankedMs / fr.plainMs).toFixed(2)]);
+    // 10. Message search over a large history (bench-search.ts): the blinded FTS5 index against a scan.
+    const se = await benchSearch(SEARCH_MESSAGES);
+    rows.push([`search index of ${se.messages} messages: built in / size`, `${(se.indexMs / 1000).toFixed(1)} s (${Math.round(se.messages / (se.indexMs / 1000))} messages/s) / ${(se.indexBytes / 1e6).toFixed(1)} MB`]);
+    rows.push([`search over ${se.messages} messages, p50 / p95 (${se.queries} queries of one or two word prefixes)`, `${ms(se.p50Ms)} / ${ms(se.p95Ms)}`]);
+    rows.push([`  (the same without an index: every message opened and matched)`, ms(se.scanMs)]);
+    rows.push(['ratio search without / with the index (p50)', (se.scanMs / se.p50Ms).toFixed(0)]);
+    // 11. Attachments (bench-attachments.ts): a 5 MB image from a.example to b.example, until the
+    // receiver's core has it decrypted for its preview.
+    const at = await benchAttachments(engine);
+    rows.push([`image of ${(at.bytes / 1e6).toFixed(0)} MB, send at a.example -> preview ready at b.example (median of ${at.rounds})`, ms(at.toPreviewMs)]);
+    rows.push([`  (encrypt + upload to a.example / until delivered / download via hub + hash + decrypt)`, `${ms(at.sendMs)} / ${ms(at.deliveredMs)} / ${ms(at.openMs)}`]);
+    rows.push([`image of ${(at.bytes / 1e6).toFixed(0)} MB the other way (b.example's asset fetched by a.example for alice)`, ms(at.reverseToPreviewMs)]);
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
     rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);

@@ -187,6 +187,32 @@ export class Accounts {
     return { deviceUri: row.device_uri, userUri: row.user_uri, handle: row.handle, userId: row.user_id };
   }
 
+  /**
+   * A new password for the actor's account, given the current one. The other devices stay signed
+   * in: a device is an MLS client with its own keys in the account's rooms, and the password only
+   * guards adding new devices (login), so revoking their tokens would strand those clients in every
+   * room without making the account safer against whoever already holds one (that is what deleting
+   * a device is for). Wrong old passwords count toward the same per-handle throttle as logins, so
+   * a stolen token cannot be used to guess the password faster than a login could.
+   */
+  async changePassword(actor: Actor, oldPassword: string, newPassword: string): Promise<void> {
+    if (newPassword.length < MIN_PASSWORD_LENGTH || newPassword.length > MAX_PASSWORD_LENGTH) {
+      throw badRequest(`the new password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters`);
+    }
+    if (this.throttle.blocked(actor.handle)) {
+      throw new ApiFailure('rateLimited', 'too many wrong passwords for this account; try again in a minute');
+    }
+    this.throttle.fail(actor.handle);
+    const user = this.store.userByHandle(actor.handle);
+    if (!user || user.id !== actor.userId || !(await verifyPassword(oldPassword, user.pw_hash))) {
+      throw new ApiFailure('wrongPassword', 'the current password is wrong; nothing was changed');
+    }
+    this.throttle.succeed(actor.handle);
+    const pwHash = await hashPassword(newPassword);
+    // Store has no statement for this one update; its database handle is public for such cases.
+    this.store.tx(() => this.store.db.prepare('UPDATE users SET pw_hash = ? WHERE id = ?').run(pwHash, actor.userId));
+  }
+
   /** Deletes the account with all its devices (their tokens stop working at once). */
   deleteAccount(actor: Actor): void {
     this.store.tx(() => this.store.deleteUser(actor.userId));

@@ -20,7 +20,7 @@ import {
 import { toB64 } from '../src-shared/bytes.js';
 import { decodeFrank, encodeAbuseReport, type AbuseReport } from '../src-shared/mimi-protocol.js';
 import type { Follower } from './federation/follower.js';
-import type { Accounts, Actor } from './accounts.js';
+import { MAX_PASSWORD_LENGTH, type Accounts, type Actor } from './accounts.js';
 import type { ConsentService } from './consent.js';
 import { RateLimiter, type DirectorySearch } from './directory-search.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
@@ -387,6 +387,13 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.hubSender, (ctx) => {
       auth(ctx);
       return ok({ externalSender: toB64(svc.hubSender) });
+    })
+    .route(ROUTES.changePassword, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['oldPassword', 'newPassword']);
+      await accounts.changePassword(actor, str(o, 'oldPassword', { max: MAX_PASSWORD_LENGTH }), str(o, 'newPassword', { max: MAX_PASSWORD_LENGTH }));
+      return ok({ changed: true });
     })
     .route(ROUTES.deleteAccount, (ctx) => {
       const actor = auth(ctx);

@@ -23,6 +23,8 @@ const DEFAULT_STATUS: Record<ApiErrorCode, number> = {
   linkRefused: 403,
   passphraseRequired: 403,
   peerUnreachable: 502,
+  // 507 Insufficient Storage: the request is fine, the account's room on the provider is used up.
+  quotaExceeded: 507,
 };
 
 export class ApiFailure extends Error {

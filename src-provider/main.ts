@@ -10,7 +10,7 @@ import { startProvider } from './server.js';
 
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
-                [--search-rate <n>] [--knock-ttl <seconds>]
+                [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -25,6 +25,8 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --search-rate identifier queries (user search) allowed per minute per peer provider and per
                 local user (default 60)
   --knock-ttl   seconds a knocker may stay in a knock room before the hub removes it (default 120)
+  --max-asset-bytes    largest attachment (encrypted file) a user may upload (default 26214400, 25 MiB)
+  --asset-quota-bytes  total of each account's uploaded attachments (default 524288000, 500 MiB)
 `;
 
 function usage(problem: string): never {
@@ -47,6 +49,8 @@ function parse() {
         consent: { type: 'string' },
         'search-rate': { type: 'string' },
         'knock-ttl': { type: 'string' },
+        'max-asset-bytes': { type: 'string' },
+        'asset-quota-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -69,6 +73,13 @@ function parse() {
   if (knockTtl !== undefined && (!/^\d{1,6}$/.test(knockTtl) || Number(knockTtl) < 1)) usage(`--knock-ttl must be a positive number of seconds, not ${knockTtl}`);
   const searchRate = values['search-rate'];
   if (searchRate !== undefined && (!/^\d{1,6}$/.test(searchRate) || Number(searchRate) < 1)) usage(`--search-rate must be a positive integer, not ${searchRate}`);
+  const byteOption = (name: 'max-asset-bytes' | 'asset-quota-bytes'): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (!/^\d{1,15}$/.test(v) || Number(v) < 1) usage(`--${name} must be a positive number of bytes, not ${v}`);
+    return Number(v);
+  };
+  const assetLimits = { maxAssetBytes: byteOption('max-asset-bytes'), quotaBytes: byteOption('asset-quota-bytes') };
   let federation;
   try {
     const peers = new Map<string, string>();
@@ -92,6 +103,7 @@ function parse() {
     consent: consent as 'required' | 'open',
     searchRatePerMinute: searchRate === undefined ? undefined : Number(searchRate),
     knockTtlMs: knockTtl === undefined ? undefined : Number(knockTtl) * 1000,
+    assetLimits,
   };
 }
 

@@ -13,6 +13,7 @@ import { isValidDomain, parseMimiUri } from '../src-shared/identifiers.js';
 import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { AdminConsole, isAdminPath } from './admin.js';
+import { ASSET_UPLOAD_PATH, AssetService, type AssetLimits } from './assets.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
 import { ConsentService, type ConsentMode } from './consent.js';
 import { DirectorySearch } from './directory-search.js';
@@ -84,6 +85,8 @@ export interface ProviderOptions {
   joinLinkAttempts?: { burst: number; perMinute: number };
   /** How long a knocker may stay in a knock room before the hub proposes its removal (default 120 s). */
   knockTtlMs?: number;
+  /** Attachments (assets.ts): the largest file and each account's total, in bytes. */
+  assetLimits?: Partial<AssetLimits>;
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -273,6 +276,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
               updateConsent: (peer, param, body) => consent.serveUpdate(peer, param, body),
               identifierQuery: (peer, param, body) => directorySearch.serve(peer, param, body),
               joinTicket: (peer, param, body) => ({ status: 200, body: serveJoinTicket(joinLinks, peer, param, body) }),
+              // Streamed by serveS2s before it reaches here; listed so the directory names it.
+              proxyDownload: () => {
+                throw new ApiFailure('notAllowed', 'proxyDownload is a GET', { status: 405 });
+              },
               joinLinks: (peer, param, body) => {
                 if (!hub.hosts(param)) throw new ApiFailure('roomUnknown', `${param} is not hosted by ${opts.domain}`);
                 return { status: 200, body: serveJoinLinks(joinLinks, peer, param, body) };
@@ -321,10 +328,31 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     servedMimiEndpoints: () => (s2s ? (s2s.endpoints ?? Object.keys(MIMI_ENDPOINTS)) : []),
   });
 
+  const assets = new AssetService({
+    store,
+    dataDir: opts.dataDir,
+    domain: opts.domain,
+    accounts,
+    publicUrl: () => opts.publicUrl ?? url,
+    listenUrl: () => url,
+    federation: fedConfig,
+    peerClient,
+    clientCertPem: fedIdentity.certPem,
+    clientKeyPem: fedIdentity.keyPem,
+    hosts: (roomUri) => hub.hosts(roomUri),
+    limits: opts.assetLimits,
+    log,
+  });
+
   const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {
     // Authenticate before anything else, so unauthenticated callers learn nothing about routes.
     const peer = authenticatePeer(req, opts.domain);
     const { endpoint, param } = parseS2sPath(req.method ?? 'GET', u.pathname);
+    if (endpoint === 'proxyDownload') {
+      // The body is a file: streamed from the asset's provider, never held whole.
+      await assets.proxyDownload(peer.domain, param, res);
+      return;
+    }
     if (!isMimiContentType(req.headers['content-type'])) {
       throw badRequest(`Content-Type must be ${MIMI_CONTENT_TYPE}`, 415);
     }
@@ -341,6 +369,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
           await serveS2s(s2s, req, res, u);
           return;
         }
+        if (AssetService.handles(u.pathname)) {
+          await assets.handle(req, res, u);
+          return;
+        }
         if (isAdminPath(u.pathname)) {
           await admin.handle(req, res, u);
           return;
@@ -352,6 +384,19 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         sendError(res, e, log);
       }
     })();
+  });
+  // An upload that says `Expect: 100-continue` is judged on its headers first (assets.ts: token,
+  // size, quota), so a file that would be refused is never sent; anything else just continues.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const u = new URL(req.url ?? '/', 'https://provider.invalid');
+      if (req.method === 'POST' && u.pathname === ASSET_UPLOAD_PATH) assets.precheckUpload(req);
+    } catch (e) {
+      sendError(res, e, log);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
   });
   guardPeerConnections(server, log);
   server.requestTimeout = 30_000;
@@ -395,6 +440,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       admin.stopped(url);
       const outboxClosed = outbox.close();
       peerClient.close();
+      assets.close();
       await outboxClosed;
       push.close(); // close frames first, so clients see a clean 1001 rather than a reset
       await new Promise<void>((resolve) => {

@@ -413,6 +413,19 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE consent_requests_in ADD COLUMN room_name TEXT;
   `,
+  // v13: assets (attachments) uploaded by this provider's users (assets.ts): the ciphertext is the
+  // file DATA/assets/<id>; the row makes it exist (written after the file is durable) and counts
+  // toward its owner's quota.
+  `
+  CREATE TABLE assets (
+    id TEXT PRIMARY KEY,
+    owner_user TEXT NOT NULL,
+    device_uri TEXT NOT NULL,
+    size INTEGER NOT NULL CHECK (size > 0),
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX assets_owner ON assets(owner_user);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,6 +7,7 @@
 // sees it. The renderer never receives key material: only the view types defined here.
 
 import {
+  MIN_PASSWORD_LENGTH,
   PROFILE_FIELDS,
   type ConsentActionResponse,
   type ConsentListResponse,
@@ -21,6 +22,9 @@ import {
 import { connectionRequestPolicyProblem, type ConnectionRequestPolicy } from './connection-request-policy.js';
 import { parseMimiUriAs } from './identifiers.js';
 import { parseJoinLink } from './join-link.js';
+import { reactionProblem } from './reaction-text.js';
+import type { TimelineEvent } from './timeline-events.js';
+export type { TimelineEvent } from './timeline-events.js';
 
 export interface AccountView {
   id: string; // local account id (folder name)
@@ -43,8 +47,15 @@ export interface RoomView {
   hubUnreachable?: boolean;
   members: string[]; // user URIs
   unread: number;
+  /** Muted on this device: no notifications (unread still counted). Absent = not muted. */
+  muted?: boolean;
   lastMessage?: { sender: string; text: string; timestamp: number };
   epoch: string;
+  /**
+   * A direct chat (docs/decisions.md "Direct chats"): the one other person in it (a user URI, or
+   * their pseudonym in a room of pseudonyms). The app names the room after them.
+   */
+  direct?: string;
 }
 
 /** The room policy presets a new room can start with (src-shared/room-policy.ts). */
@@ -116,6 +127,26 @@ export interface RoomMetadataArgs {
   subject?: string;
 }
 
+/** A message found by search (messages.search): where it is, and the text around the match. */
+export interface SearchResultView {
+  roomUri: string;
+  roomName: string;
+  seq: number;
+  messageId: string;
+  sender: string;
+  timestamp: number;
+  /** Up to 160 characters around the first match ('…' where cut). */
+  snippet: string;
+  /** [start, end) of each matched word in `snippet`, for highlighting. */
+  marks: [number, number][];
+}
+
+export interface SearchResponse {
+  results: SearchResultView[];
+  /** Messages not indexed yet (a large history is indexed in the background): results may be missing some. */
+  pending: number;
+}
+
 export interface MessageView {
   /** Local row id: stable order key for paging. */
   seq: number;
@@ -130,8 +161,99 @@ export interface MessageView {
   replaces?: string;
   /** For reactions: the emoji; rendered on the target message later. */
   reaction?: string;
+  /** Its sender retracted it (content-08 delete): shown as "message deleted", `text` empty. */
+  deleted?: boolean;
+  /** Its sender edited it: `text` and `contentType` are the latest edit's, whose id is `editId`. */
+  edited?: boolean;
+  editId?: string;
+  /** Reactions to it, per emoji: how many people, whether the viewer is one of them. */
+  reactions?: ReactionView[];
+  /** A reply: the message it answers, as that reads now (only its id when not on this device). */
+  replyTo?: ReplyQuoteView;
+  /**
+   * Only on a 'message' event: an action on this message (a reaction, an edit, a delete) arrived
+   * or was sent, so this is the message as it reads now, not a new message (nothing to notify).
+   */
+  changed?: true;
+  /**
+   * Set only on timeline events (src-shared/timeline-events.ts: "alice added bob"), which are not
+   * messages: no sender, `text` the event as a sentence, never unread, never reported.
+   */
+  event?: TimelineEvent;
+  /** A file or image the message carries (its name is also `text`); messages.openAttachment fetches it. */
+  attachment?: AttachmentInfoView;
+}
+
+export interface ReactionView {
+  emoji: string;
+  count: number;
+  /** The viewer reacted with it (clicking the chip withdraws theirs). */
+  mine: boolean;
+  senders: string[];
+}
+
+export interface ReplyQuoteView {
+  messageId: string;
+  sender?: string;
+  text?: string;
+  contentType?: string;
   deleted?: boolean;
 }
+
+/** One version of a message: the original, then each edit by its sender, oldest first. */
+export interface MessageVersionView {
+  messageId: string;
+  text: string;
+  contentType: string;
+  timestamp: number;
+  status: MessageView['status'];
+}
+
+/** What a message's attachment is (docs/attachments.md); the bytes come from messages.openAttachment. */
+export interface AttachmentInfoView {
+  filename: string;
+  contentType: string;
+  /** Octets of the file (0 = the sender did not say). */
+  size: number;
+  /** A PNG, JPEG, GIF or WebP the app shows inline. */
+  image: boolean;
+  /** The sender's small preview carried in the (encrypted) message itself, as a data: URL: shown before the file is fetched. */
+  thumbnail?: string;
+}
+
+/** A file to send (messages.sendFile): its name, media type ('' = guess from the name) and bytes in base64. */
+export interface FileArgs {
+  name: string;
+  type: string;
+  data: string;
+  /** Optional: a small JPEG or PNG preview of an image (base64, at most MAX_THUMBNAIL_BYTES), sent inside the message. */
+  thumbnail?: string;
+}
+
+/** The largest preview a message carries (messages are at most 64 KiB). */
+export const MAX_THUMBNAIL_BYTES = 16 * 1024;
+
+/** An opened attachment: decrypted in the core, handed over as a data: URL (the CSP allows img-src data:). */
+export interface OpenedAttachmentView {
+  filename: string;
+  contentType: string;
+  size: number;
+  dataUrl: string;
+}
+
+/** Progress of an upload (sending a file) or download (opening one); `done` of `total` bytes. */
+export interface TransferView {
+  roomUri: string;
+  phase: 'upload' | 'download';
+  /** Downloads: the message whose attachment it is. */
+  messageId?: string;
+  filename: string;
+  done: number;
+  total: number;
+}
+
+/** Files larger than this are refused before anything is read or sent (the provider may allow less). */
+export const MAX_FILE_BYTES = 25 * 1024 * 1024 - 16;
 
 /** One pseudonym of an account's pool: a user pseudonym and this device's client pseudonym under it. */
 export interface PseudonymView {
@@ -294,6 +416,9 @@ export interface SecretStorageView {
   problem?: string;
 }
 
+/** Where one account's keys are kept on this device. */
+export type AccountSecretMode = 'keychain' | 'safeStorage' | 'passphrase' | 'plaintext';
+
 /** The person's choice when no keychain is usable: a passphrase (asked at each start), or no encryption. */
 export type SecretChoice = { mode: 'passphrase'; passphrase: string } | { mode: 'plaintext' };
 /** Shorter passphrases are refused when an account is created. */
@@ -341,11 +466,15 @@ export type CoreEvent =
   | { type: 'consentGranted'; accountId: string; grant: ConsentGrantedView }
   | { type: 'rooms'; accountId: string; rooms: RoomView[] }
   | { type: 'message'; accountId: string; message: MessageView }
+  /** A room change for its timeline (`item.event` set); unlike 'message' it is never unread or notified. */
+  | { type: 'timeline'; accountId: string; item: MessageView }
   | { type: 'pseudonyms'; accountId: string; pool: PseudonymPoolView }
   | { type: 'connections'; accountId: string; connections: ConnectionsView }
   | { type: 'knocks'; accountId: string; knocks: KnocksView }
   /** A mimi: link opened from outside the app (the OS handed it to the running app). */
   | { type: 'openLink'; link: string }
+  /** An attachment's upload or download moving on (progress bars). */
+  | { type: 'transfer'; accountId: string; transfer: TransferView }
   | { type: 'error'; accountId?: string; message: string };
 
 /** Errors carry a stable code; the message tells the user what to do next. */
@@ -408,6 +537,12 @@ export interface MimiApi {
     locked(): Promise<LockedAccountView[]>;
     /** Open a locked account with its passphrase (wrongPassphrase: nothing changed). */
     unlock(accountId: string, passphrase: string): Promise<AccountView[]>;
+    /** How this account's keys are kept on this device (recorded when it was signed in here). */
+    secretMode(accountId: string): Promise<AccountSecretMode>;
+    /** New password at the provider (old one required; wrongPassword: nothing changed). Every device stays signed in. */
+    changePassword(accountId: string, oldPassword: string, newPassword: string): Promise<void>;
+    /** Delete the account at its provider (every device signed out, removed from every room) and from this app. */
+    deleteAccount(accountId: string): Promise<AccountView[]>;
   };
   rooms: {
     list(accountId: string): Promise<RoomView[]>;
@@ -421,6 +556,13 @@ export interface MimiApi {
     /** Join by the room's link (URI): for participants without clients in it, e.g. after a kick. */
     join(accountId: string, roomUri: string): Promise<RoomView>;
     markRead(accountId: string, roomUri: string): Promise<void>;
+    /**
+     * The direct chat with `user` (handle@domain or a user URI): the existing one, or a new room
+     * with the two of you (adding them asks for consent where needed: noConsent says how).
+     */
+    direct(accountId: string, user: string): Promise<RoomView>;
+    /** Mute or unmute the room's notifications on this device (stored in the profile). */
+    setMuted(accountId: string, roomUri: string, muted: boolean): Promise<RoomView>;
     /** Participants with roles, metadata, and what this account may change. */
     settings(accountId: string, roomUri: string): Promise<RoomSettingsView>;
     setMetadata(accountId: string, roomUri: string, metadata: RoomMetadataArgs): Promise<RoomSettingsView>;
@@ -445,6 +587,27 @@ export interface MimiApi {
      * which the hub verifies (docs/franking.md). `reason`: one of REPORT_REASONS' codes, 0 = not given.
      */
     report(accountId: string, roomUri: string, messageIds: string[], reason: number, note: string): Promise<void>;
+    /**
+     * Message actions (content-08; core/message-actions.ts). `messageId` is a timeline message's
+     * id (hex). Each answers the acted-on message as it reads now (for reply: the new message).
+     */
+    reply(accountId: string, roomUri: string, messageId: string, text: string): Promise<MessageView>;
+    /** React with `emoji`, or with `remove` withdraw this account's reaction `emoji` (an unlike). */
+    react(accountId: string, roomUri: string, messageId: string, emoji: string, remove: boolean): Promise<MessageView>;
+    /** Only the sender's own messages; the new text replaces the shown one (history kept). */
+    edit(accountId: string, roomUri: string, messageId: string, text: string): Promise<MessageView>;
+    delete(accountId: string, roomUri: string, messageId: string): Promise<MessageView>;
+    /** The versions of an edited message, the original first. */
+    history(accountId: string, roomUri: string, messageId: string): Promise<MessageVersionView[]>;
+    /**
+     * Messages with, for each word of `query`, a word starting with it (NFKC, case-insensitive;
+     * accents count), newest first; `roomUri` null = every room. The index holds no plaintext.
+     */
+    search(accountId: string, query: string, roomUri: string | null, limit: number): Promise<SearchResponse>;
+    /** Encrypt `file`, upload it to the account's provider and send it (attachments; progress as 'transfer' events). */
+    sendFile(accountId: string, roomUri: string, file: FileArgs): Promise<MessageView>;
+    /** A message's attachment, fetched (through the room's hub if need be), checked and decrypted. */
+    openAttachment(accountId: string, roomUri: string, messageId: string): Promise<OpenedAttachmentView>;
   };
   /** `user` is handle@domain or a mimi:// user URI; `roomUri` null = every room. */
   consent: {
@@ -690,8 +853,32 @@ const messageIds: Check = (v, name) => {
   });
   if (new Set(v as string[]).size !== (v as string[]).length) fail(name, 'lists a message twice');
 };
+const messageId: Check = (v, name) => {
+  str(64)(v, name);
+  if (!/^[0-9a-f]{64}$/.test(v as string)) fail(name, 'must be a message id (64 hex digits)');
+};
+/** One reaction: short, one line (reaction-text.ts says what is wrong). */
+const reaction: Check = (v, name) => {
+  str(200)(v, name);
+  const problem = reactionProblem(v as string);
+  if (problem) fail(name, problem);
+};
 const reportReason: Check = (v, name) => {
   if (!REPORT_REASONS.some((r) => r.code === v)) fail(name, `must be one of ${REPORT_REASONS.map((r) => r.code).join(', ')}`);
+};
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+const fileArgs: Check = (v, name) => {
+  const o = plainObject(v, name, ['name', 'type', 'data', 'thumbnail']);
+  if (o.thumbnail !== undefined) {
+    const t = o.thumbnail;
+    if (typeof t !== 'string' || t.length === 0 || t.length % 4 !== 0 || !BASE64_RE.test(t)) fail(`${name}.thumbnail`, 'must be a preview image in base64');
+    if (((t as string).length / 4) * 3 > MAX_THUMBNAIL_BYTES + 2) fail(`${name}.thumbnail`, `is larger than ${MAX_THUMBNAIL_BYTES / 1024} KiB`);
+  }
+  str(255)(o.name, `${name}.name`);
+  str(255, 0)(o.type, `${name}.type`);
+  if (typeof o.type === 'string' && o.type !== '' && !/^[\w.+-]+\/[\w.+-]+(;[ -~]*)?$/.test(o.type)) fail(`${name}.type`, 'must be a media type such as image/png, or empty');
+  if (typeof o.data !== 'string' || o.data.length === 0 || o.data.length % 4 !== 0 || !BASE64_RE.test(o.data)) fail(`${name}.data`, 'must be the file in base64');
+  if (((o.data as string).length / 4) * 3 > MAX_FILE_BYTES + 2) fail(`${name}.data`, `is larger than ${Math.floor(MAX_FILE_BYTES / 1024 / 1024)} MiB: send a smaller file`);
 };
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
@@ -708,6 +895,9 @@ export const METHODS = {
   'accounts.secretStorage': [],
   'accounts.locked': [],
   'accounts.unlock': [accountId, str(1024)],
+  'accounts.secretMode': [accountId],
+  'accounts.changePassword': [accountId, str(1024), str(1024, MIN_PASSWORD_LENGTH)],
+  'accounts.deleteAccount': [accountId],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],
@@ -715,6 +905,8 @@ export const METHODS = {
   'rooms.leave': [accountId, roomUri],
   'rooms.join': [accountId, roomUri],
   'rooms.markRead': [accountId, roomUri],
+  'rooms.direct': [accountId, userAddress],
+  'rooms.setMuted': [accountId, roomUri, bool],
   'rooms.settings': [accountId, roomUri],
   'rooms.setMetadata': [accountId, roomUri, roomMetadata],
   'rooms.setRole': [accountId, roomUri, userAddress, int(2, 65535)],
@@ -726,6 +918,14 @@ export const METHODS = {
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
   'messages.report': [accountId, roomUri, messageIds, reportReason, str(2000, 0)],
+  'messages.reply': [accountId, roomUri, messageId, str(16000)],
+  'messages.react': [accountId, roomUri, messageId, reaction, bool],
+  'messages.edit': [accountId, roomUri, messageId, str(16000)],
+  'messages.delete': [accountId, roomUri, messageId],
+  'messages.history': [accountId, roomUri, messageId],
+  'messages.search': [accountId, str(200), nullable(roomUri), int(1, 200)],
+  'messages.sendFile': [accountId, roomUri, fileArgs],
+  'messages.openAttachment': [accountId, roomUri, messageId],
   'consent.list': [accountId],
   'consent.request': [accountId, userAddress, nullable(roomUri)],
   'consent.cancel': [accountId, userAddress, nullable(roomUri)],

@@ -35,6 +35,7 @@ export const ROUTES = {
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // ?asPseudonym=P (optional) -> GroupInfoResponse (participants only: the account's user, or P)
   destroyRoom: 'POST /v1/rooms/:roomId/destroy', // DestroyRoomRequest -> DestroyRoomResponse; rooms hosted by this provider only
   hubSender: 'GET /v1/hubSender', // -> HubSenderResponse: put it first in a new room's external_senders
+  changePassword: 'POST /v1/me/password', // ChangePasswordRequest -> { changed: true }; 403 wrongPassword (old one wrong, nothing changed); other devices stay signed in
   deleteAccount: 'DELETE /v1/me', // -> { deleted: true }; hubs propose removal of the account's devices and client pseudonyms
   // Consent (draft-ietf-mimi-protocol-06 "Consent"; docs/decisions.md "Consent"): USER is a user URI
   // of another provider; users of one provider need no consent.
@@ -92,7 +93,8 @@ export type ApiErrorCode =
   | 'internal'
   | 'linkRefused' // a join link that is unknown, revoked, expired or used up; the message says which
   | 'passphraseRequired' // the join link needs its passphrase, and none or a wrong one came
-  | 'peerUnreachable'; // another provider this request needs (the room's hub, a user's provider) did not answer; retry later
+  | 'peerUnreachable' // another provider this request needs (the room's hub, a user's provider) did not answer; retry later
+  | 'quotaExceeded'; // an upload would take the account over its provider's storage quota (docs/attachments.md)
 
 export interface ApiError {
   error: { code: ApiErrorCode; message: string; currentEpoch?: string };
@@ -162,6 +164,12 @@ export interface SessionResponse {
   deviceId: string;
   token: string; // bearer token for this device; the provider stores only its SHA-256
   domain: string;
+}
+
+/** The account's password, changed from one of its devices: the old one is required. */
+export interface ChangePasswordRequest {
+  oldPassword: string;
+  newPassword: string;
 }
 
 export interface MeResponse {

@@ -147,6 +147,12 @@ export function checkCommit(f: CommitFacts): CheckResult {
   if ((agentBefore === undefined) !== (agentAfter === undefined) || (agentBefore && agentAfter && !bytesEqual(agentBefore, agentAfter))) {
     throw new RoomStateError('Commit', 'franking_agent', 'the franking agent cannot change after the room is created');
   }
+  // The asset policy too (docs/attachments.md): who may store a room's files where is agreed at creation.
+  const assetsBefore = f.before.assetPolicy;
+  const assetsAfter = f.after.assetPolicy;
+  if ((assetsBefore === undefined) !== (assetsAfter === undefined) || (assetsBefore && assetsAfter && !bytesEqual(assetsBefore, assetsAfter))) {
+    throw new RoomStateError('Commit', 'asset_policy', 'the asset policy cannot change after the room is created');
+  }
   // pseudonyms_allowed off: every client names its real user (draft-ietf-mimi-room-policy "Base Room Policy").
   if (!pseudonymsAllowed(f.after)) {
     for (const [user] of after) {

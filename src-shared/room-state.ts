@@ -16,6 +16,7 @@
 
 import { decodeAppDataDictionary, encodeAppDataDictionary, MimiWireError, type ComponentData } from './mimi-protocol.js';
 import { decodeFrankingAgentData, FRANK_AAD_COMPONENT_ID, FRANKING_AGENT_COMPONENT_ID } from './franking.js';
+import { ASSET_POLICY_COMPONENT_ID, decodeAssetPolicy } from './asset-policy.js';
 import {
   BANNED_ROLE_INDEX,
   CAPABILITIES,
@@ -169,6 +170,11 @@ export interface RoomState {
    * Fixed from creation. Rooms made before franking have none.
    */
   frankingAgent?: Uint8Array;
+  /**
+   * The asset_policy component (0x002C; src-shared/asset-policy.ts, docs/attachments.md), as its
+   * encoded AssetPolicy (checked on encode and decode). Fixed from creation; new rooms have none.
+   */
+  assetPolicy?: Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -582,6 +588,7 @@ const COMPONENT_NAMES: ReadonlyMap<number, string> = new Map([
   [MINIMAL_METADATA_COMPONENT_ID, 'minimal_metadata'],
   [SAFE_AAD_COMPONENT_ID, 'safe_aad'],
   [FRANKING_AGENT_COMPONENT_ID, 'franking_agent'],
+  [ASSET_POLICY_COMPONENT_ID, 'asset_policy'],
 ]);
 
 
@@ -618,6 +625,7 @@ function encodeComponents(state: RoomState): ComponentData[] {
   crossRules(state.participants, state.policy);
   minimalMetadataRules(state);
   const agent = state.frankingAgent === undefined ? undefined : part('frankingAgent', () => (decodeFrankingAgentData(state.frankingAgent!), state.frankingAgent!));
+  const assets = state.assetPolicy === undefined ? undefined : part('assetPolicy', () => (decodeAssetPolicy(state.assetPolicy!), state.assetPolicy!));
   // Ascending component ids (the AppDataDictionary requires it); the optional ones only when set.
   return [
     ...(agent ? [{ componentId: SAFE_AAD_COMPONENT_ID, data: SAFE_AAD_FRANKING }] : []),
@@ -626,6 +634,7 @@ function encodeComponents(state: RoomState): ComponentData[] {
     { componentId: ROOM_METADATA_COMPONENT_ID, data: metadata },
     { componentId: ROLES_LIST_COMPONENT_ID, data: policy },
     ...(base ? [{ componentId: BASE_ROOM_POLICY_COMPONENT_ID, data: base }] : []),
+    ...(assets ? [{ componentId: ASSET_POLICY_COMPONENT_ID, data: assets }] : []),
     ...(state.minimalMetadata ? [{ componentId: MINIMAL_METADATA_COMPONENT_ID, data: new Uint8Array(0) }] : []),
   ];
 }
@@ -668,6 +677,8 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
   if ((safeAad === undefined) !== (agent === undefined)) throw new RoomStateError('AppDataDictionary', 'component_data[franking_agent]', 'franking_agent and safe_aad come together');
   if (safeAad !== undefined && !bytesEqual(safeAad, SAFE_AAD_FRANKING)) throw new RoomStateError('AppDataDictionary', 'component_data[safe_aad]', 'must list exactly frank_aad (0x0020)');
   if (agent !== undefined) component(FRANKING_AGENT_COMPONENT_ID, decodeFrankingAgentData);
+  const assets = found.get(ASSET_POLICY_COMPONENT_ID);
+  if (assets !== undefined) component(ASSET_POLICY_COMPONENT_ID, decodeAssetPolicy);
   const state: RoomState = {
     participants,
     metadata,
@@ -675,6 +686,7 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
     ...(base ? { base } : {}),
     ...(mmr !== undefined ? { minimalMetadata: true } : {}),
     ...(agent !== undefined ? { frankingAgent: agent } : {}),
+    ...(assets !== undefined ? { assetPolicy: assets } : {}),
   };
   crossRules(participants, policy);
   minimalMetadataRules(state);

@@ -13,7 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { CoreEvent, MimiApi } from '../../src-shared/contract.js';
+import { MAX_FILE_BYTES, type CoreEvent, type MimiApi } from '../../src-shared/contract.js';
 import { contentSecurityPolicy, rendererSecurityHeaders } from './csp.js';
 import { dispatchCall, type InternalErrorLog } from './rpc-dispatch.js';
 import { mimeTypeFor, resolveRendererFile } from './static-files.js';
@@ -43,6 +43,10 @@ export const TOKEN_SUBPROTOCOL_PREFIX = 'token.';
 
 // A message is at most 16,000 characters (contract); JSON-escaped worst case is ~6x that.
 const DEFAULT_MAX_BODY = 128 * 1024;
+// messages.sendFile carries a whole file in base64 (contract MAX_FILE_BYTES, 4/3 of it, plus JSON).
+// Only a request that says so up front (X-Mimi-Method) gets this limit, and only for that method.
+const FILE_METHOD = 'messages.sendFile';
+const FILE_MAX_BODY = Math.ceil(((MAX_FILE_BYTES + 2) / 3) * 4) + 64 * 1024;
 // A client that stops reading must not make the server buffer events without bound.
 const MAX_BUFFERED_EVENT_BYTES = 8 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
@@ -90,7 +94,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     return m?.[1];
   }
 
-  function readBody(req: http.IncomingMessage): Promise<string> {
+  function readBody(req: http.IncomingMessage, maxBody: number): Promise<string> {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > maxBody) return Promise.reject(new HttpError(413, 'Request body too large'));
     // Events rather than `for await`: leaving that loop early destroys the socket, and the
@@ -121,7 +125,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     if (!tokenMatches(token, bearer(req))) throw new HttpError(401, 'Missing or wrong bridge token');
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, 'Content-Type must be application/json');
-    const raw = await readBody(req);
+    const large = req.headers['x-mimi-method'] === FILE_METHOD;
+    const raw = await readBody(req, large ? FILE_MAX_BODY : maxBody);
     let body: unknown;
     try {
       body = JSON.parse(raw);
@@ -131,6 +136,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'Body must be an object');
     const { method, args, ...rest } = body as Record<string, unknown>;
     if (Object.keys(rest).length > 0) throw new HttpError(400, 'Body may only hold method and args');
+    if (large && method !== FILE_METHOD) throw new HttpError(400, `X-Mimi-Method says ${FILE_METHOD}, the body calls another method`);
     const result = await dispatchCall(opts.core, method, args, opts.log);
     sendJson(res, 200, result);
   }

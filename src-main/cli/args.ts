@@ -42,10 +42,14 @@ const FLAGS_WITH_VALUE = new Set([
   // report --message
   'message',
   'reason',
+  // send --file [--type], download --out (attachments)
+  'file',
+  'type',
+  'out',
 ]);
 
-/** Options that take no value: confirm delete-account; a minimal-metadata room; join or knock under a pseudonym. */
-const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids']);
+/** Options that take no value: confirm delete-account; a minimal-metadata room; join or knock under a pseudonym; react --remove. */
+const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids', 'remove']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];

@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError, REPORT_REASONS, ROOM_PRESETS, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
+import { CoreError, REPORT_REASONS, ROOM_PRESETS, type MessageView, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
@@ -57,11 +57,22 @@ const USAGE = `usage:
                                               report messages of one sender, with the hub's franks (it verifies them)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
   mimi --profile DIR send ROOM TEXT
+  mimi --profile DIR reply ROOM MSGID TEXT          answer a message (quoted); MSGID as tail --ids prints it
+  mimi --profile DIR react ROOM MSGID EMOJI [--remove]   react to a message, or withdraw your reaction
+  mimi --profile DIR edit ROOM MSGID TEXT           change the text of a message of yours (history kept)
+  mimi --profile DIR send ROOM --file PATH [--type MEDIA/TYPE]   encrypt PATH, upload it to your provider, send it
+  mimi --profile DIR download ROOM MSGID [--out DIR]   save a message's attachment, decrypted, in DIR (default .)
+  mimi --profile DIR delete ROOM MSGID              retract a message of yours (shown as "message deleted")
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
   mimi --profile DIR room-set ROOM [--name N] [--description D] [--avatar URL] [--subject S]   '' clears
   mimi --profile DIR role ROOM USER ROLE  ROLE: a role name (group_admin, ordinary_user, ...) or index
   mimi --profile DIR kick|ban|unban ROOM USER
-  mimi --profile DIR tail ROOM --count N --timeout S [--ids]
+  mimi --profile DIR tail ROOM --count N --timeout S [--ids]   the newest N messages, oldest first; the
+                          room's events among them as "* alice added bob" lines
+  mimi --profile DIR dm USER [TEXT]       the direct chat with USER (made if there is none; adding them
+                          asks for consent where needed); prints the room URI, then sends TEXT there
+  mimi --profile DIR search WORDS [--room ROOM] [--limit N] [--ids]   messages with a word starting with
+                          each of WORDS, newest first: time, room, sender, text around the match
   mimi --profile DIR consent list         JSON: incoming requests, granted, blocked, outgoing with outcome
   mimi --profile DIR consent request|cancel USER [--room ROOM]   ask USER (another provider) for consent
   mimi --profile DIR consent grant|revoke USER [--room ROOM]     let USER add me (to every room, or ROOM)
@@ -93,7 +104,7 @@ options: --secrets keychain|safeStorage|passphrase|plaintext (or MIMI_SECRETS; d
 ROOM is a room URI or a room's unique name.
 exit codes: 0 done; 1 error, the message says why, e.g. noConsent (the user to add has not consented)
             or notAllowed (the room's policy forbids it; the message names the missing capability);
-            2 usage; 3 (send, knock) queued: the message or knock is stored in this profile's
+            2 usage; 3 (send, reply, react, edit, delete, knock) queued: the message or knock is stored in this profile's
             outbox but the provider has not accepted it yet; the next mimi command (or the app)
             on this profile sends it, once; 4 (join LINK, knock) the link was refused
             (linkRefused: unknown, expired, used up or revoked; the message says which) or it
@@ -238,6 +249,94 @@ async function sendCommand(p: Parsed, roomRef: string, text: string): Promise<vo
   }
 }
 
+/**
+ * `send ROOM --file PATH`: the file is encrypted and uploaded to this account's provider first (it
+ * must be reachable: a file is not kept in the outbox), then the message carrying its key goes the
+ * way of any message (exit 3 when the provider does not take it in time).
+ */
+async function sendFileCommand(p: Parsed, roomRef: string, file: string): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new CoreError('invalidArgument', `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the path of a readable file`);
+  }
+  const contentType = p.flags.get('type') ?? '';
+  await messageActionCommand(p, roomRef, (profile, roomUri) =>
+    profile.sendFile(roomUri, { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), filename: path.basename(file), contentType }),
+  );
+}
+
+/** `download ROOM MSGID [--out DIR]`: the attachment, decrypted, saved in DIR under its own name (never over a file). */
+async function downloadCommand(p: Parsed, roomRef: string, id: string, outDir: string): Promise<void> {
+  if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir} is not a directory`);
+  const saved = await withProfile(p, async (profile) => {
+    const file = await profile.openAttachment(profile.resolveRoom(roomRef), id);
+    const ext = path.extname(file.filename);
+    const stem = file.filename.slice(0, file.filename.length - ext.length);
+    for (let n = 0; n < 1000; n++) {
+      const target = path.join(outDir, n === 0 ? file.filename : `${stem} (${n})${ext}`);
+      try {
+        fs.writeFileSync(target, file.bytes, { flag: 'wx', mode: 0o600 });
+        return target;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CoreError('invalidArgument', `cannot write ${target}: ${(e as Error).message}`);
+      }
+    }
+    throw new CoreError('invalidArgument', `${outDir} already has 1000 files named like ${file.filename}: choose another --out`);
+  });
+  process.stdout.write(`${saved}
+`);
+}
+
+/** A message id as `tail --ids` prints it (64 hex digits). */
+function messageIdArg(v: string): string {
+  const id = v.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError(`MSGID must be a message id (64 hex digits) as mimi tail ROOM --count N --timeout S --ids prints it, not "${v.slice(0, 80)}"`);
+  return id;
+}
+
+/**
+ * reply, react, edit, delete: like `send`, the action goes into the outbox before anything waits
+ * on the network (exit 3 when the provider does not take it in time; the next command sends it).
+ * The profile first catches up with the room, so the message acted on is known here.
+ */
+async function messageActionCommand(p: Parsed, roomRef: string, act: (profile: Profile, roomUri: string) => Promise<unknown>): Promise<void> {
+  const profile = await openProfile(p);
+  let refusal: string | undefined;
+  profile.on('error', (message: string) => (refusal = message));
+  try {
+    try {
+      await profile.start(DELIVERY_WAIT_MS);
+    } catch (e) {
+      // Offline: act on what this device already has; the outbox keeps the action.
+      if (!(e instanceof CoreError && e.code === 'providerUnreachable')) throw e;
+    }
+    const roomUri = profile.resolveRoom(roomRef);
+    await act(profile, roomUri);
+    try {
+      await profile.flushOutbox(DELIVERY_WAIT_MS);
+    } catch (e) {
+      if (!(e instanceof CoreError && e.code === 'providerUnreachable')) throw e;
+      throw new QueuedError(
+        `the provider did not accept it in time (${e.message}) It is queued in this profile's outbox and will be sent, once, by the next mimi command on this profile or by the app.`,
+      );
+    }
+    if (refusal) throw new CoreError('internal', `${refusal} Nothing changed for the others in the room.`);
+  } finally {
+    await profile.close();
+  }
+}
+
+/** What `tail` adds after a message's text (one more tab-separated column, only when there is any). */
+function tailNotes(m: MessageView): string {
+  const notes: string[] = [];
+  if (m.replyTo) notes.push(`reply to ${m.replyTo.messageId.slice(0, 12)}`);
+  if (m.edited) notes.push('edited');
+  if (m.reactions?.length) notes.push(`reactions ${m.reactions.map((r) => `${r.emoji} ${r.count}`).join(' ')}`);
+  return notes.length ? `\t${notes.join('; ')}` : '';
+}
+
 async function main(argv: string[]): Promise<void> {
   const p = parseArgs(argv);
   const [cmd, ...args] = p.positional;
@@ -310,9 +409,35 @@ async function main(argv: string[]): Promise<void> {
         throw new UsageError('delete-account removes the account and all its devices for good; add --yes to confirm');
       }
       return withProfile(p, (profile) => profile.deleteAccount());
+    case 'dm': {
+      if (args.length < 1 || args.length > 2) throw new UsageError('dm takes USER [TEXT]');
+      const roomUri = await withProfile(p, async (profile) => (await profile.openDirect(args[0])).roomUri);
+      process.stdout.write(roomUri + '\n');
+      if (args.length === 2) await sendCommand(p, roomUri, args[1]);
+      return;
+    }
     case 'send':
+      if (p.flags.has('file')) {
+        arity(args, 1, `${cmd} ROOM --file PATH`);
+        return sendFileCommand(p, args[0], p.flags.get('file')!);
+      }
       arity(args, 2, cmd);
       return sendCommand(p, args[0], args[1]);
+    case 'download':
+      arity(args, 2, cmd);
+      return downloadCommand(p, args[0], messageIdArg(args[1]), p.flags.get('out') ?? '.');
+    case 'reply':
+    case 'edit':
+      arity(args, 3, cmd);
+      return messageActionCommand(p, args[0], (profile, roomUri) =>
+        cmd === 'reply' ? profile.messageActions.reply(roomUri, messageIdArg(args[1]), args[2]) : profile.messageActions.edit(roomUri, messageIdArg(args[1]), args[2]),
+      );
+    case 'react':
+      arity(args, 3, cmd);
+      return messageActionCommand(p, args[0], (profile, roomUri) => profile.messageActions.react(roomUri, messageIdArg(args[1]), args[2], p.flags.has('remove')));
+    case 'delete':
+      arity(args, 2, cmd);
+      return messageActionCommand(p, args[0], (profile, roomUri) => profile.messageActions.delete(roomUri, messageIdArg(args[1])));
     case 'tail': {
       arity(args, 1, cmd);
       const count = Number(need(p, 'count'));
@@ -320,6 +445,20 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UsageError('--count must be 1-10000');
       if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
       return withProfile(p, (profile) => tail(profile, args[0], count, timeout, p.flags.has('ids')));
+    }
+    case 'search': {
+      arity(args, 1, cmd);
+      const limit = p.flags.has('limit') ? Number(p.flags.get('limit')) : 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new UsageError('--limit must be 1-200');
+      return withProfile(p, async (profile) => {
+        const room = p.flags.has('room') ? profile.resolveRoom(p.flags.get('room')!) : null;
+        const { results, pending } = profile.searchMessages(args[0], room, limit);
+        for (const r of results) {
+          const line = `${new Date(r.timestamp).toISOString()}\t${r.roomName || r.roomUri}\t${displayUser(r.sender)}\t${r.snippet}`;
+          process.stdout.write(`${p.flags.has('ids') ? `${r.messageId}\t` : ''}${line.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, ' ')}\n`);
+        }
+        if (pending > 0) process.stderr.write(`mimi: ${pending} older message(s) are still being indexed; search again for complete results\n`);
+      });
     }
     case 'room-state':
       arity(args, 1, cmd);
@@ -676,6 +815,29 @@ function consentCommand(p: Parsed, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * `rows` (newest first) oldest first, with the room's events (timeline-events.ts) that lie between
+ * the oldest and the newest of them in their places: `tail --count` counts messages only.
+ */
+function withEvents(profile: Profile, roomUri: string, rows: MessageView[]): MessageView[] {
+  if (rows.length === 0) return [];
+  const oldest = rows[rows.length - 1];
+  const newest = rows[0];
+  const shown = new Set(rows.map((m) => m.seq));
+  const items: MessageView[] = [];
+  for (let before: number | null = null; ; ) {
+    const page = profile.timeline(roomUri, before, 500);
+    items.push(...page);
+    if (page.length < 500 || page.some((m) => m.seq === oldest.seq)) break;
+    before = page[page.length - 1].seq;
+  }
+  const timeline = items.reverse();
+  const from = timeline.findIndex((m) => m.seq === oldest.seq);
+  const to = timeline.findIndex((m) => m.seq === newest.seq);
+  if (from < 0 || to < from) return [...rows].reverse();
+  return timeline.slice(from, to + 1).filter((m) => m.event || shown.has(m.seq)).map((m) => (m.event ? m : rows.find((r) => r.seq === m.seq)!));
+}
+
 /** Wait until the room holds at least `count` messages, then print the newest `count`, oldest first. */
 async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number, ids = false): Promise<void> {
   const deadline = Date.now() + timeoutS * 1000;
@@ -692,7 +854,8 @@ async function tail(profile: Profile, roomRef: string, count: number, timeoutS: 
     const rows = profile.page(roomUri, null, count);
     if (rows.length >= count) {
       // --ids: the message id first, for `mimi report ROOM --message ID`.
-      for (const m of rows.reverse()) process.stdout.write(`${ids ? `${m.messageId}\t` : ''}${displayUser(m.sender)}\t${m.text}\n`);
+      // A deleted message reads as such; edits, replies and reactions follow in a third column.
+      for (const m of withEvents(profile, roomUri, rows)) process.stdout.write(m.event ? `* ${oneLine(m.text)}\n` : `${ids ? `${m.messageId}\t` : ''}${displayUser(m.sender)}\t${m.deleted ? '(message deleted)' : m.text}${tailNotes(m)}\n`);
       return;
     }
     if (Date.now() > deadline) throw new CoreError('internal', `only ${rows.length} of ${count} message(s) arrived within ${timeoutS} s`);

@@ -22,6 +22,8 @@ import {
   type ProfileFieldsArgs,
   type CoreEvent,
   type MessageView,
+  type FileArgs,
+  type OpenedAttachmentView,
   type MimiApi,
   type RoomMetadataArgs,
   type RoomPreset,
@@ -30,8 +32,10 @@ import {
   type SignInArgs,
   type LockedAccountView,
   type SecretStorageView,
+  type AccountSecretMode,
 } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
+import { isPreviewableImage } from '../../src-shared/attachment.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import type { MlsEngine } from '../mls/engine.js';
 import { detectSecureStorage, recordedSecretMode, SecretStoreError, type SafeStorageLike, type SecretMode } from '../secrets/secret-store.js';
@@ -174,6 +178,7 @@ class Core implements AppCore {
   private attach(p: Profile): void {
     this.profiles.set(p.id, p);
     p.on('message', (message: MessageView) => this.emit({ type: 'message', accountId: p.id, message }));
+    p.on('timelineEvent', (item: MessageView) => this.emit({ type: 'timeline', accountId: p.id, item }));
     p.on('rooms', () => this.emitRooms(p));
     p.on('connection', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
     p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
@@ -290,6 +295,18 @@ class Core implements AppCore {
         return c ? [{ id, userUri: c.userUri, handle: c.handle, domain: c.domain }] : [];
       }),
     unlock: (accountId: string, passphrase: string) => this.unlock(accountId, passphrase),
+    secretMode: async (accountId: string): Promise<AccountSecretMode> => this.profile(accountId).secretMode,
+    changePassword: (accountId: string, oldPassword: string, newPassword: string) => this.profile(accountId).changePassword(oldPassword, newPassword),
+    deleteAccount: async (accountId: string): Promise<AccountView[]> => {
+      // The provider deletes it first (a failure there changes nothing here); then it leaves this
+      // app like a signed-out one. Its folder stays, as after signing out: the history is the user's.
+      await this.profile(accountId).deleteAccount();
+      this.profiles.delete(accountId);
+      this.forget(accountId);
+      const views = this.accountViews();
+      this.emit({ type: 'accounts', accounts: views });
+      return views;
+    },
   };
 
   /** Off the app's list; the folder stays (history is the user's), signing in again creates a new device. */
@@ -371,6 +388,8 @@ class Core implements AppCore {
     leave: (accountId: string, roomUri: string) => this.profile(accountId).leaveRoom(roomUri),
     join: (accountId: string, roomUri: string) => this.profile(accountId).joinRoom(roomUri),
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
+    direct: (accountId: string, user: string) => this.profile(accountId).openDirect(user),
+    setMuted: async (accountId: string, roomUri: string, muted: boolean): Promise<RoomView> => this.profile(accountId).setRoomMuted(roomUri, muted),
     settings: async (accountId: string, roomUri: string): Promise<RoomSettingsView> => this.profile(accountId).roomSettings(roomUri),
     setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),
     setRole: (accountId: string, roomUri: string, user: string, roleIndex: number) => this.profile(accountId).setRole(roomUri, user, roleIndex),
@@ -382,10 +401,39 @@ class Core implements AppCore {
   };
 
   messages = {
+    // The app's timeline: messages with the room's events among them (timeline-events.ts).
     page: async (accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]> =>
-      this.profile(accountId).page(roomUri, beforeSeq, limit),
+      this.profile(accountId).timeline(roomUri, beforeSeq, limit),
     send: (accountId: string, roomUri: string, text: string) => this.profile(accountId).send(roomUri, text),
     report: (accountId: string, roomUri: string, messageIds: string[], reason: number, note: string) => this.profile(accountId).reportMessages(roomUri, messageIds, reason, note),
+    reply: (accountId: string, roomUri: string, messageId: string, text: string) => this.profile(accountId).messageActions.reply(roomUri, messageId, text),
+    react: (accountId: string, roomUri: string, messageId: string, emoji: string, remove: boolean) =>
+      this.profile(accountId).messageActions.react(roomUri, messageId, emoji, remove),
+    edit: (accountId: string, roomUri: string, messageId: string, text: string) => this.profile(accountId).messageActions.edit(roomUri, messageId, text),
+    delete: (accountId: string, roomUri: string, messageId: string) => this.profile(accountId).messageActions.delete(roomUri, messageId),
+    history: async (accountId: string, roomUri: string, messageId: string) => this.profile(accountId).messageActions.history(roomUri, messageId),
+    search: async (accountId: string, query: string, roomUri: string | null, limit: number) => this.profile(accountId).searchMessages(query, roomUri, limit),
+    // Attachments (core/attachments.ts): the bytes cross the contract as base64 / a data: URL; the
+    // renderer never sees a key, a URL of the provider, or ciphertext.
+    sendFile: (accountId: string, roomUri: string, file: FileArgs) => {
+      const bytes = Buffer.from(file.data, 'base64');
+      const thumb = file.thumbnail === undefined ? undefined : Buffer.from(file.thumbnail, 'base64');
+      const thumbnail = thumb && new Uint8Array(thumb.buffer, thumb.byteOffset, thumb.byteLength);
+      return this.profile(accountId).sendFile(roomUri, { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), thumbnail, filename: file.name, contentType: file.type }, (p) =>
+        this.emit({ type: 'transfer', accountId, transfer: { roomUri, phase: 'upload', filename: file.name, done: p.done, total: p.total } }),
+      );
+    },
+    openAttachment: async (accountId: string, roomUri: string, messageId: string): Promise<OpenedAttachmentView> => {
+      let filename = '';
+      const a = await this.profile(accountId).openAttachment(roomUri, messageId, (p) =>
+        this.emit({ type: 'transfer', accountId, transfer: { roomUri, phase: 'download', messageId, filename, done: p.done, total: p.total } }),
+      );
+      filename = a.filename;
+      // Only the image types the app previews keep their type; anything else is handed over as
+      // octet-stream, so no data: URL can ever be a document (HTML, SVG) the page would render.
+      const type = isPreviewableImage(a.contentType) ? a.contentType.split(';')[0].trim().toLowerCase() : 'application/octet-stream';
+      return { filename: a.filename, contentType: a.contentType, size: a.size, dataUrl: `data:${type};base64,${Buffer.from(a.bytes).toString('base64')}` };
+    },
   };
 
   consent = {

@@ -39,6 +39,11 @@ export interface ProfileEventMap {
   knocks: [view: KnocksView];
   /** Someone accepted one of our consent requests (told once per grant; consent-actions.ts). */
   consentGranted: [news: ConsentGrantedView];
+  /**
+   * A commit's change to a room, stored as a timeline event (timeline-events.ts). Not a 'message':
+   * it counts as nothing unread and raises no notification.
+   */
+  timelineEvent: [view: MessageView];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

@@ -22,9 +22,11 @@ import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
 import { leafUsers, myUser, roomStateOf, userOfIdentity } from './group-sessions.js';
 import type { KeyPackages } from './key-packages.js';
-import { toView } from './message-view.js';
+import { actionOnReceipt } from './message-actions.js';
+import { eventView, viewSource } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 import { readRoomState } from './room-view.js';
+import { emitTimelineEvents, incomingCommitEvents, storeTimelineEvents } from './timeline-events.js';
 
 /** What other concerns (pseudonyms, connections) add to incoming events. */
 export interface IncomingHooks {
@@ -171,28 +173,41 @@ export class IncomingEvents {
         });
         return;
       }
+      // Reactions, edits and deletes act on earlier messages; a forged edit or delete (not by the
+      // message's sender) is dropped with the ratchet kept (message-actions.ts).
+      const action = actionOnReceipt(db, ev.roomUri, sender, c);
+      if (action && 'ignore' in action) {
+        db.tx(() => {
+          sessions.save(ev.roomUri, session);
+          db.setMeta('cursor', String(ev.seq));
+        });
+        return;
+      }
       const row = db.tx(() => {
         sessions.save(ev.roomUri, session);
         db.setMeta('cursor', String(ev.seq));
         return db.insertMessage(
-          { roomUri: ev.roomUri, messageId: toHex(messageId(content)), sender, content, timestamp: ev.acceptedTimestamp, status: own ? 'sent' : 'received' },
-          !own,
+          { roomUri: ev.roomUri, messageId: toHex(messageId(content)), sender, content, timestamp: ev.acceptedTimestamp, status: own ? 'sent' : 'received', ...(action ? { action } : {}) },
+          !own && !action,
           frank,
         );
       });
-      if (row) {
-        this.ctx.emit('message', toView(row));
-        this.ctx.emit('rooms');
-      }
+      const view = row && eventView(viewSource(this.ctx), row);
+      if (view) this.ctx.emit('message', view);
+      if (row) this.ctx.emit('rooms');
       return;
     }
     if (result.kind === 'proposal') void this.commits.commitPendingProposals(ev.roomUri).catch((e) => this.ctx.emit('error', toCoreError(e, 'Could not apply a change the room\'s hub asked for').message));
-    db.tx(() => {
+    // What the commit did, for the timeline ("alice added bob"), stored with its adoption.
+    const events = result.kind === 'commit' ? incomingCommitEvents(s, session, result, payload) : [];
+    const stored = db.tx(() => {
       if (result.kind === 'commit') sessions.notePriorState(ev.roomUri, s);
       sessions.save(ev.roomUri, session);
       if (result.kind === 'commit' && result.selfRemoved) db.markLeft(ev.roomUri);
       db.setMeta('cursor', String(ev.seq));
+      return result.kind === 'commit' ? storeTimelineEvents(db, ev.roomUri, result.epoch, ev.acceptedTimestamp, events) : [];
     });
+    emitTimelineEvents((v) => this.ctx.emit('timelineEvent', v), stored);
     if (result.kind === 'commit') this.hooks?.committed(ev.roomUri, session, result);
     this.ctx.emit('epoch');
     this.ctx.emit('rooms');

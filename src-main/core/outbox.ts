@@ -13,7 +13,9 @@ import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
 import { toCoreError } from './errors.js';
 import { myUser, roomStateOf } from './group-sessions.js';
-import { toView } from './message-view.js';
+import { looksLikeMarkdown } from '../../src-shared/markdown.js';
+import { actionOnReceipt } from './message-actions.js';
+import { eventView, toView, viewSource } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 
 /**
@@ -34,7 +36,8 @@ export class Outbox {
 
   async send(roomUri: string, text: string): Promise<MessageView> {
     if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
-    return this.sendContent(roomUri, (me) => textMessage({ senderUri: me, roomUri, text }));
+    // Markdown syntax goes as text/markdown (GFM-MIMI), so clients that render it do; plain stays plain.
+    return this.sendContent(roomUri, (me) => textMessage({ senderUri: me, roomUri, text, markdown: looksLikeMarkdown(text) }));
   }
 
   /**
@@ -51,17 +54,23 @@ export class Outbox {
     const me = myUser(session, config.userUri);
     const may = state ? checkMessage(state, me) : { ok: true as const };
     if (!may.ok) throw new CoreError('notAllowed', `You cannot send messages in this room: your ${denialText(may)}.`);
-    const content = encodeContent(build(me));
+    const built = build(me);
+    // An action (reaction, edit, ...) is stored as one, beside the timeline (message-actions.ts).
+    const action = actionOnReceipt(db, roomUri, me, built);
+    if (action && 'ignore' in action) throw new CoreError('notAllowed', `This cannot be sent: it would be ${action.ignore}, which every member ignores.`);
+    const content = encodeContent(built);
     const id = toHex(messageId(content));
     const row = db.tx(() => {
-      const m = db.insertMessage({ roomUri, messageId: id, sender: me, content, timestamp: Date.now(), status: 'pending' }, false)!;
+      const m = db.insertMessage({ roomUri, messageId: id, sender: me, content, timestamp: Date.now(), status: 'pending', ...(action ? { action } : {}) }, false)!;
       db.enqueue({ requestId: id, roomUri, messageSeq: m.seq, content });
       return m;
     });
-    const view = toView(row);
-    this.ctx.emit('message', view);
+    const src = viewSource(this.ctx);
+    // For an action, the message it acts on is what changed on screen.
+    const view = eventView(src, row);
+    if (view) this.ctx.emit('message', view);
     this.kick();
-    return view;
+    return view ?? toView(src, row);
   }
 
   /**
@@ -191,6 +200,7 @@ export class Outbox {
 
   private emitMessage(seq: number): void {
     const row = this.ctx.db.getMessage(seq);
-    if (row) this.ctx.emit('message', toView(row));
+    const view = row && eventView(viewSource(this.ctx), row);
+    if (view) this.ctx.emit('message', view);
   }
 }

@@ -31,12 +31,17 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView } from '../../src-shared/contract.js';
+import { CoreError } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView, SearchResponse } from '../../src-shared/contract.js';
+import { MessageSearch } from './search.js';
 import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import type { SecretMode, SecretStore } from '../secrets/secret-store.js';
-import type { ProviderClient } from '../net/provider-client.js';
+import { ProviderError, type ProviderClient } from '../net/provider-client.js';
 import { accountExists, createAccount, openAccount, type OpenedAccount, type ProfileConfig, type ProfileOptions, type SignInDetails } from './account-files.js';
+import { Attachments, type FileToSend, type OpenedAttachment, type TransferProgress } from './attachments.js';
+import { decodeAssetPolicy } from '../../src-shared/asset-policy.js';
+import { roomStateOf } from './group-sessions.js';
 import { ConsentActions } from './consent-actions.js';
 import type { ConnectionState, ProfileContext } from './context.js';
 import { ProviderConnection } from './connection.js';
@@ -47,12 +52,15 @@ import { IncomingEvents } from './incoming.js';
 import { KeyPackages } from './key-packages.js';
 import { Membership } from './membership.js';
 import { Outbox } from './outbox.js';
+import { MessageActions } from './message-actions.js';
 import { PseudonymPool } from './pseudonym-pool.js';
 import { PseudonymDevices } from './pseudonym-devices.js';
 import { Connections } from './connections.js';
 import { ConnectionRequestSetting } from './connection-request-policy.js';
 import { JoinLinks } from './join-links.js';
 import { Knocks } from './knocks.js';
+import { DirectChats } from './direct-chats.js';
+import { timelinePage } from './timeline-events.js';
 import { RoomCommits } from './room-commits.js';
 import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
@@ -73,6 +81,8 @@ export class Profile extends EventEmitter {
   private readonly membership: Membership;
   private readonly roomState: RoomStateActions;
   private readonly outbox: Outbox;
+  /** Reply, react, edit, delete (message-actions.ts). */
+  readonly messageActions: MessageActions;
   private readonly incoming: IncomingEvents;
   private readonly consent: ConsentActions;
   private readonly discovery: Discovery;
@@ -82,6 +92,10 @@ export class Profile extends EventEmitter {
   private readonly connectionRequests: ConnectionRequestSetting;
   private readonly joinLinkActions: JoinLinks;
   private readonly knockActions: Knocks;
+  private readonly directChats: DirectChats;
+  private readonly search: MessageSearch;
+  /** Files sent and opened (attachments.ts). */
+  private readonly attachments: Attachments;
   private readonly link: ProviderConnection;
   private readonly commits: RoomCommits;
   private readonly secrets: SecretStore;
@@ -126,6 +140,12 @@ export class Profile extends EventEmitter {
     this.membership = new Membership(this.ctx, commits, this.reads);
     this.roomState = new RoomStateActions(this.ctx, commits);
     this.outbox = new Outbox(this.ctx, commits);
+    this.messageActions = new MessageActions(this.ctx, this.outbox);
+    this.attachments = new Attachments(this.ctx, this.outbox, { baseUrl: client.baseUrl, caPem: account.pushOptions.caPem, token: () => client.token }, (roomUri) => {
+      const session = this.ctx.sessions.get(roomUri);
+      const bytes = session ? roomStateOf(session)?.assetPolicy : undefined;
+      return bytes ? decodeAssetPolicy(bytes) : undefined;
+    });
     this.keyPackages = new KeyPackages(this.ctx);
     this.incoming = new IncomingEvents(this.ctx, commits, this.keyPackages);
     this.consent = new ConsentActions(this.ctx, this.reads);
@@ -144,6 +164,7 @@ export class Profile extends EventEmitter {
     this.joinLinkActions = new JoinLinks(this.ctx, commits, this.reads, this.pool);
     this.joinLinkActions.onJoinedAsPseudonym = (roomUri, keys) => void this.publishIdentityLink(roomUri, keys);
     this.knockActions = new Knocks(this.ctx, this.joinLinkActions, this.membership, this.outbox);
+    this.directChats = new DirectChats(this.ctx, this.membership, this.reads);
     this.incoming.hooks = {
       pseudonymKeys: (clientPseudonym) => this.pool.keysOf(clientPseudonym),
       expectsConnection: (keys) => this.connections.expects(keys) || this.knockActions.expects(keys),
@@ -158,6 +179,16 @@ export class Profile extends EventEmitter {
       committed: (roomUri, session, result) => devices.committed(roomUri, session, result),
     };
     this.on('epoch', () => this.connections.checkDeclines());
+    // The search index follows the history in the background: after the backlog, then as messages come.
+    this.search = new MessageSearch(this.ctx, dir, (roomUri) => {
+      try {
+        return this.roomView(roomUri).name;
+      } catch {
+        return '';
+      }
+    });
+    this.on('caughtUp', () => void this.search.catchUpInBackground());
+    this.on('message', () => void this.search.catchUpInBackground());
     this.on('caughtUp', () => void this.connections.runDue());
     this.link = new ProviderConnection(this.ctx, {
       pushOptions: account.pushOptions,
@@ -221,8 +252,30 @@ export class Profile extends EventEmitter {
     this.connections.stop();
     await this.pool.settled();
     await this.ctx.serial.run(() => undefined);
+    this.search.close();
+    this.attachments.close();
     this.client.close();
     this.ctx.db.close();
+  }
+
+  /** Messages matching `query` in every room or one (search.ts): newest first, with snippets. */
+  searchMessages(query: string, roomUri: string | null, limit = 50): SearchResponse {
+    if (typeof query !== 'string' || query.trim().length === 0) throw new CoreError('invalidArgument', 'Type a word to search for.');
+    return this.search.query(query, roomUri === null ? null : this.resolveRoom(roomUri), limit);
+  }
+
+  /**
+   * A new password for signing in new devices (the provider checks the old one; this and the
+   * other devices stay signed in). Wrong old password: wrongPassword, nothing changed.
+   */
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    try {
+      await this.client.changePassword(oldPassword, newPassword);
+    } catch (e) {
+      if (e instanceof ProviderError && e.code === 'wrongPassword')
+        throw new CoreError('wrongPassword', 'The current password is wrong, so nothing was changed. Type the password you sign in with now, then try again.');
+      throw toCoreError(e, 'Could not change the password');
+    }
   }
 
   /** Delete this account at the provider (all its devices); hubs then remove its devices from rooms. */
@@ -251,12 +304,26 @@ export class Profile extends EventEmitter {
     return this.reads.page(roomUri, beforeSeq, limit);
   }
 
+  /** The timeline: messages and the room's events ("alice added bob", `event` set), newest first. */
+  timeline(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
+    return timelinePage(this.ctx, roomUri, beforeSeq, limit);
+  }
+
+  /** The direct chat with `user`: the existing one, or a new room with the two of you (direct-chats.ts). */
+  openDirect(user: string): Promise<RoomView> {
+    return this.directChats.open(user);
+  }
+
   unreadTotal(): number {
     return this.reads.unreadTotal();
   }
 
   markRead(roomUri: string): void {
     this.reads.markRead(roomUri);
+  }
+
+  setRoomMuted(roomUri: string, muted: boolean): RoomView {
+    return this.reads.setMuted(roomUri, muted);
   }
 
   /** Resolve a room given as URI or as its (unique) name. */
@@ -352,6 +419,16 @@ export class Profile extends EventEmitter {
 
   send(roomUri: string, text: string): Promise<MessageView> {
     return this.outbox.send(roomUri, text);
+  }
+
+  /** Encrypts `file`, uploads it to this account's provider and sends it as an attachment (attachments.ts). */
+  sendFile(roomUri: string, file: FileToSend, onProgress?: (p: TransferProgress) => void): Promise<MessageView> {
+    return this.attachments.send(roomUri, file, onProgress);
+  }
+
+  /** The attachment of a message, fetched through this account's provider, checked and decrypted. */
+  openAttachment(roomUri: string, messageId: string, onProgress?: (p: TransferProgress) => void): Promise<OpenedAttachment> {
+    return this.attachments.open(roomUri, messageId, onProgress);
   }
 
   /** Messages stored on this device that the provider has not accepted yet. */

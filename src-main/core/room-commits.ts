@@ -17,6 +17,7 @@ import { toCoreError } from './errors.js';
 import { activeUsers, devicesOf, leafUsers, myUser, roomStateOf } from './group-sessions.js';
 import { readRoomState, withoutParticipants, withRoomState } from './room-view.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
+import { emitTimelineEvents, ownCommitEvents, storeTimelineEvents } from './timeline-events.js';
 
 /** How often a commit is rebuilt after losing the epoch to another one before giving up. */
 export const COMMIT_ATTEMPTS = 5;
@@ -128,23 +129,28 @@ export class RoomCommits {
         const s = sessions.get(roomUri);
         const out = await build(s);
         if (!out) return 'done' as const; // nothing left to commit (e.g. someone else committed it)
+        let accepted: number;
         try {
-          await client.commit(roomUri, {
+          ({ acceptedTimestamp: accepted } = await client.commit(roomUri, {
             commit: toB64(out.commit),
             welcome: out.welcome ? toB64(out.welcome) : undefined,
             groupInfo: toB64(out.groupInfo),
             ratchetTree: toB64(out.ratchetTree),
             ...extra,
             requestId: `${requestId}-${s.epoch}`,
-          });
+          }));
         } catch (e) {
           if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
           throw toCoreError(e, what);
         }
-        db.tx(() => {
+        // What the commit did, for this device's timeline too (the others derive the same events).
+        const events = ownCommitEvents(s, out.pending, this.ctx.config.userUri);
+        const stored = db.tx(() => {
           sessions.notePriorState(roomUri, s);
           sessions.save(roomUri, out.pending);
+          return storeTimelineEvents(db, roomUri, out.newEpoch, accepted, events);
         });
+        emitTimelineEvents((v) => this.ctx.emit('timelineEvent', v), stored);
         return 'done' as const;
       });
       if (outcome === 'done') return;

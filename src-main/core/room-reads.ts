@@ -5,7 +5,8 @@ import { CoreError, type MessageView, type RoomView } from '../../src-shared/con
 import { displayUser } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
 import { activeUsers, myUser, roomStateOf } from './group-sessions.js';
-import { messageText, toView } from './message-view.js';
+import { previewText, toViews, viewSource } from './message-view.js';
+import { DIRECT_META, directPeerOf, roomDisplayName } from './room-view.js';
 
 /** Meta key prefix of rooms this device only passed through (a knock room it knocked in). */
 export const PASSED_THROUGH = 'passedThrough:';
@@ -21,24 +22,31 @@ export class RoomReads {
     const members = room.left ? [] : [...activeUsers(session)];
     const last = db.pageMessages(roomUri, null, 1)[0];
     const me = myUser(session, config.userUri);
-    const others = members.filter((m) => m !== me).map(displayUser);
+    const others = members.filter((m) => m !== me);
     // The shared name (room metadata) wins over the name this device gave the room.
     // A room this device left keeps its last group state, so the name stays the one it last saw.
     let shared: string | undefined;
+    let direct: string | undefined;
     try {
-      shared = roomStateOf(sessions.get(roomUri))?.metadata.roomName;
+      const state = roomStateOf(sessions.get(roomUri));
+      shared = state?.metadata.roomName;
+      // A direct chat is named after the other person (room-view.ts directPeerOf).
+      direct = directPeerOf(state, me, db.getMeta(`${DIRECT_META}${roomUri}`));
     } catch {
       shared = undefined;
     }
     return {
       roomUri,
-      name: shared || room.name || (others.length ? others.join(', ') : 'Empty room'),
+      name: roomDisplayName({ shared, localName: room.name, direct, others }, displayUser),
+      ...(direct ? { direct } : {}),
       hubDomain: room.hubDomain,
       ...(this.ctx.unreachableHubs.has(room.hubDomain) ? { hubUnreachable: true } : {}),
       members,
       unread: room.unread,
+      ...(db.isRoomMuted(roomUri) ? { muted: true } : {}),
       epoch: room.epoch.toString(),
-      lastMessage: last ? { sender: last.sender, text: messageText(last), timestamp: last.timestamp } : undefined,
+      // As the timeline shows it: the latest edit's text, or that it was deleted (its text gone).
+      lastMessage: last ? { sender: last.sender, text: previewText(this.ctx, last), timestamp: last.timestamp } : undefined,
     };
   }
 
@@ -52,7 +60,7 @@ export class RoomReads {
 
   page(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
     if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
-    return this.ctx.db.pageMessages(roomUri, beforeSeq, limit).map(toView);
+    return toViews(viewSource(this.ctx), this.ctx.db.pageMessages(roomUri, beforeSeq, limit));
   }
 
   unreadTotal(): number {
@@ -63,6 +71,13 @@ export class RoomReads {
     if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
     this.ctx.db.markRead(roomUri);
     this.ctx.emit('rooms');
+  }
+
+  /** Mute (no notifications, unread still counted) or unmute a room on this device. */
+  setMuted(roomUri: string, muted: boolean): RoomView {
+    if (!this.ctx.db.setRoomMuted(roomUri, muted)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}; reload the room list.`);
+    this.ctx.emit('rooms');
+    return this.roomView(roomUri);
   }
 
   /** Resolve a room given as URI or as its (unique) name. */

@@ -253,3 +253,34 @@ export function roomStateDocument(
     },
   };
 }
+
+// ---- direct chats (docs/decisions.md "Direct chats") ----
+
+/** Meta key of the person a direct chat this device created is for (kept until they are in it). */
+export const DIRECT_META = 'direct:';
+
+/**
+ * The other person of a direct chat, or undefined for any other room. A direct chat is a room
+ * with no shared name whose participant list holds this account and exactly one other user (in
+ * any role, banned too: it stays the chat with them). `localPeer`: the person this device made
+ * the room for, which names it while they are not on the list yet (their add waits for consent).
+ */
+export function directPeerOf(state: RoomState | undefined, me: string, localPeer?: string): string | undefined {
+  if (!state || state.metadata.roomName !== '') return undefined;
+  if (!state.participants.some((p) => p.user === me)) return undefined;
+  const others = state.participants.filter((p) => p.user !== me);
+  if (others.length === 1) return others[0].user;
+  return others.length === 0 ? localPeer : undefined;
+}
+
+/**
+ * The name a room is listed under: the shared name, else the name this device gave it, else (a
+ * direct chat) the other person, else the others present, else "Empty room". `show` writes a user
+ * as text (displayUser).
+ */
+export function roomDisplayName(o: { shared?: string; localName: string; direct?: string; others: readonly string[] }, show: (user: string) => string): string {
+  if (o.shared) return o.shared;
+  if (o.localName) return o.localName;
+  if (o.direct) return show(o.direct);
+  return o.others.length ? o.others.map(show).join(', ') : 'Empty room';
+}

@@ -8,6 +8,7 @@
 
 import Database from 'better-sqlite3';
 import type { ConnectionView } from '../../src-shared/contract.js';
+import type { ActionKind } from '../../src-shared/content-actions.js';
 import type { Vault } from '../secrets/vault.js';
 
 /**
@@ -114,6 +115,53 @@ const MIGRATIONS: Record<number, string> = {
   5: `
     CREATE INDEX messages_room_order ON messages(room_uri, ${ORDER_KEY});
   `,
+  // Message actions (src-shared/content-actions.ts): a reaction, unlike, edit or delete is kept as
+  // a message row like any other (its content sealed the same way, so the emoji and the new text
+  // stay as private as a message), marked with its kind and the message it acts on, and left out
+  // of the timeline's pages; views fold them into their target (core/message-view.ts). The kind
+  // and target are metadata of the same order as the sender and time, which are in the clear too.
+  6: `
+    ALTER TABLE messages ADD COLUMN action TEXT;
+    ALTER TABLE messages ADD COLUMN target_id TEXT;
+    CREATE INDEX messages_room_target ON messages(room_uri, target_id) WHERE target_id IS NOT NULL;
+  `,
+  // Attachments this device uploaded (core/attachments.ts): a row as soon as the provider accepted
+  // the ciphertext, its message id once the message carrying the key is queued in the same profile.
+  // A row without one is an upload a crash or a refusal left unreferenced (the provider still counts
+  // it toward the quota). Only the URL and size: the key lives in the sealed message content.
+  7: `
+    CREATE TABLE uploaded_assets (
+      url TEXT PRIMARY KEY,
+      room_uri TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      uploaded_at INTEGER NOT NULL,
+      message_id TEXT
+    );
+  `,
+  // Per-room mute: a muted room still counts unread messages, but raises no notification. Kept
+  // here (not in the renderer's storage) so it belongs to the account on this device and survives
+  // a new window or browser.
+  8: `
+    ALTER TABLE rooms ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+  `,
+  // Timeline events (src-shared/timeline-events.ts): what each commit did to the room ("alice
+  // added bob"), in a table of their own so nothing that reads messages (unread counts, previews,
+  // reports, search) ever takes one for a message. `seq` comes from the messages' own counter
+  // (insertTimelineEvents), so one seq names one timeline item of either kind and the renderer
+  // pages both with one cursor. `event_id` is the same on every member's device (the commit's
+  // epoch and the event's place in it), and with the hub's acceptance time orders events among
+  // messages as everywhere else. The event itself names people, so it is sealed like a message.
+  9: `
+    CREATE TABLE timeline_events (
+      seq INTEGER PRIMARY KEY,
+      room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      event_id TEXT NOT NULL,
+      timestamp INTEGER NOT NULL,
+      content BLOB NOT NULL,
+      UNIQUE (room_uri, event_id)
+    );
+    CREATE INDEX timeline_events_room_order ON timeline_events(room_uri, timestamp, event_id);
+  `,
 };
 
 /** The newest migration; they run in order from the database's user_version, so none may be missing. */
@@ -157,6 +205,23 @@ export interface MessageRow {
   content: Uint8Array; // mimi-content CBOR
   timestamp: number;
   status: MessageStatus;
+  /** Set on an action (migration 6): what it does, and to which message (hex id). */
+  action?: MessageAction;
+}
+
+/** A stored action's kind and the message it acts on (an unlike: the reacted-to message, if known). */
+export interface MessageAction {
+  kind: ActionKind;
+  targetId: string | null;
+}
+
+/** A timeline event as stored (migration 9): `content` is the event's JSON (src-shared/timeline-events.ts), opened. */
+export interface TimelineEventRow {
+  seq: number;
+  roomUri: string;
+  eventId: string;
+  timestamp: number;
+  content: Uint8Array;
 }
 
 export interface OutboxRow {
@@ -235,6 +300,20 @@ export class ProfileDb {
     return r ? ProfileDb.roomRow(r as Record<string, unknown>) : undefined;
   }
 
+  /** Rooms muted on this device (no notifications; unread counts stay). */
+  mutedRooms(): Set<string> {
+    return new Set((this.db.prepare('SELECT room_uri FROM rooms WHERE muted = 1').all() as { room_uri: string }[]).map((r) => r.room_uri));
+  }
+
+  isRoomMuted(roomUri: string): boolean {
+    return (this.db.prepare('SELECT muted FROM rooms WHERE room_uri = ?').get(roomUri) as { muted: number } | undefined)?.muted === 1;
+  }
+
+  /** False when there is no such room (nothing changed). */
+  setRoomMuted(roomUri: string, muted: boolean): boolean {
+    return this.db.prepare('UPDATE rooms SET muted = ? WHERE room_uri = ?').run(muted ? 1 : 0, roomUri).changes === 1;
+  }
+
   insertRoom(room: { roomUri: string; name: string; hubDomain: string; epoch: bigint; groupState: Uint8Array }): void {
     this.db
       .prepare('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
@@ -278,13 +357,14 @@ export class ProfileDb {
       content: vault.open(new Uint8Array(r.content as Buffer), `message:${r.room_uri as string}:${r.message_id as string}`),
       timestamp: r.timestamp as number,
       status: r.status as MessageStatus,
+      ...(r.action ? { action: { kind: r.action as ActionKind, targetId: (r.target_id as string | null) ?? null } } : {}),
     };
   }
 
   /** Insert a message unless (room, messageId) is already stored; returns the new row or undefined for a duplicate. */
   insertMessage(m: Omit<MessageRow, 'seq'>, countUnread: boolean, frank?: Uint8Array): MessageRow | undefined {
     const res = this.db
-      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status, frank) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status, frank, action, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(
         m.roomUri,
         m.messageId,
@@ -293,15 +373,47 @@ export class ProfileDb {
         m.timestamp,
         m.status,
         frank ? this.vault.seal(frank, `frank:${m.roomUri}:${m.messageId}`) : null,
+        m.action?.kind ?? null,
+        m.action?.targetId ?? null,
       );
     if (res.changes === 0) return undefined;
     if (countUnread) this.db.prepare('UPDATE rooms SET unread = unread + 1 WHERE room_uri = ?').run(m.roomUri);
     return { ...m, seq: Number(res.lastInsertRowid) };
   }
 
+  /** An upload the provider accepted (migration 7); `messageId` once its message is queued. */
+  noteUpload(url: string, roomUri: string, size: number): void {
+    this.db.prepare('INSERT OR IGNORE INTO uploaded_assets (url, room_uri, size, uploaded_at) VALUES (?, ?, ?, ?)').run(url, roomUri, size, Date.now());
+  }
+
+  uploadSent(url: string, messageId: string): void {
+    this.db.prepare('UPDATE uploaded_assets SET message_id = ? WHERE url = ?').run(messageId, url);
+  }
+
+  /** Uploads no queued message refers to (left by a crash or a refused send). */
+  unsentUploads(): { url: string; roomUri: string; size: number }[] {
+    return this.db.prepare('SELECT url, room_uri AS roomUri, size FROM uploaded_assets WHERE message_id IS NULL ORDER BY uploaded_at').all() as { url: string; roomUri: string; size: number }[];
+  }
+
   setMessageStatus(seq: number, status: MessageStatus, timestamp?: number): void {
     if (timestamp === undefined) this.db.prepare('UPDATE messages SET status = ? WHERE seq = ?').run(status, seq);
     else this.db.prepare('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
+  }
+
+  /** Messages after `seq` in the order they were stored (the search index catches up with these). */
+  messagesAfter(seq: number, limit: number): MessageRow[] {
+    const rows = this.db.prepare('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Record<string, unknown>[];
+    return rows.map((r) => ProfileDb.messageRow(this.vault, r));
+  }
+
+  /** How many messages were stored after `seq`. */
+  countMessagesAfter(seq: number): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM messages WHERE seq > ?').get(seq) as { n: number }).n;
+  }
+
+  /** The vault's key for another purpose (vault.deriveKey): the search index's blinding key. */
+  derivedKey(purpose: string): Uint8Array {
+    return this.vault.deriveKey(purpose);
   }
 
   /** A message by its mimi-content message id (hex), with its kept Frank if any. */
@@ -330,19 +442,94 @@ export class ProfileDb {
    * pages by seq, as before the timeline had its own order.
    */
   pageMessages(roomUri: string, beforeSeq: number | null, limit: number): MessageRow[] {
+    // Actions (migration 6) are folded into their targets, never rows of their own.
     const order = `ORDER BY ${ORDER_DESC} LIMIT ?`;
     let rows: Record<string, unknown>[];
-    if (beforeSeq === null) rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? ${order}`).all(roomUri, limit) as Record<string, unknown>[];
+    if (beforeSeq === null) rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL ${order}`).all(roomUri, limit) as Record<string, unknown>[];
     else if (this.db.prepare('SELECT 1 FROM messages WHERE seq = ? AND room_uri = ?').get(beforeSeq, roomUri)) {
       rows = this.db
-        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND (${ORDER_KEY}) < (SELECT ${ORDER_KEY} FROM messages WHERE seq = ?) ${order}`)
+        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND (${ORDER_KEY}) < (SELECT ${ORDER_KEY} FROM messages WHERE seq = ?) ${order}`)
         .all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
-    } else rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND seq < ? ${order}`).all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
+    } else rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND seq < ? ${order}`).all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
     return rows.map((r) => ProfileDb.messageRow(this.vault, r));
+  }
+
+  /** The actions on the messages `targetIds` (hex), oldest first in timeline order. */
+  actionsOn(roomUri: string, targetIds: readonly string[]): MessageRow[] {
+    if (targetIds.length === 0) return [];
+    // json_each keeps the statement the same whatever the page size (no variable-count limit).
+    return (
+      this.db
+        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND target_id IN (SELECT value FROM json_each(?)) ORDER BY ${ORDER_KEY}`)
+        .all(roomUri, JSON.stringify(targetIds)) as Record<string, unknown>[]
+    ).map((r) => ProfileDb.messageRow(this.vault, r));
   }
 
   countMessages(roomUri: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE room_uri = ?').get(roomUri) as { n: number }).n;
+  }
+
+  // ---- timeline events (migration 9) ----
+
+  /**
+   * Store a commit's events (call inside the transaction that adopts the commit). Each takes the
+   * next seq of the messages' counter, which is moved past it, so message and event seqs never
+   * meet. Returns the rows stored (none for events already there: the same commit seen twice).
+   */
+  insertTimelineEvents(roomUri: string, timestamp: number, events: { eventId: string; content: Uint8Array }[]): TimelineEventRow[] {
+    const out: TimelineEventRow[] = [];
+    for (const e of events) {
+      if (this.db.prepare('SELECT 1 FROM timeline_events WHERE room_uri = ? AND event_id = ?').get(roomUri, e.eventId)) continue;
+      const counter = (this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | undefined)?.seq ?? 0;
+      const top = (this.db.prepare('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
+      const seq = Math.max(counter, top) + 1;
+      if (counter === 0 && !this.db.prepare("SELECT 1 FROM sqlite_sequence WHERE name = 'messages'").get()) this.db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('messages', ?)").run(seq);
+      else this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'").run(seq);
+      this.db
+        .prepare('INSERT INTO timeline_events(seq, room_uri, event_id, timestamp, content) VALUES (?, ?, ?, ?, ?)')
+        .run(seq, roomUri, e.eventId, timestamp, this.vault.seal(e.content, `timeline-event:${roomUri}:${e.eventId}`));
+      out.push({ seq, roomUri, eventId: e.eventId, timestamp, content: e.content });
+    }
+    return out;
+  }
+
+  private timelineEventRow(r: Record<string, unknown>): TimelineEventRow {
+    return {
+      seq: r.seq as number,
+      roomUri: r.room_uri as string,
+      eventId: r.event_id as string,
+      timestamp: r.timestamp as number,
+      content: this.vault.open(new Uint8Array(r.content as Buffer), `timeline-event:${r.room_uri as string}:${r.event_id as string}`),
+    };
+  }
+
+  /** Every event of a room, oldest first (tests, and `mimi tail`). */
+  timelineEvents(roomUri: string): TimelineEventRow[] {
+    return (this.db.prepare('SELECT * FROM timeline_events WHERE room_uri = ? ORDER BY timestamp, event_id').all(roomUri) as Record<string, unknown>[]).map((r) => this.timelineEventRow(r));
+  }
+
+  /**
+   * The timeline of a room, messages and events together, newest first, in the order
+   * pageMessages gives messages (events are never pending: they sort by time, then id), strictly
+   * before the item `beforeSeq` when given.
+   */
+  pageTimeline(roomUri: string, beforeSeq: number | null, limit: number): ({ kind: 'message'; row: MessageRow } | { kind: 'event'; row: TimelineEventRow })[] {
+    const items = `SELECT seq, 0 AS ev, (status = 'pending') AS k1, (CASE WHEN status = 'pending' THEN seq ELSE timestamp END) AS k2, (CASE WHEN status = 'pending' THEN '' ELSE message_id END) AS k3
+        FROM messages WHERE room_uri = @room AND action IS NULL
+      UNION ALL
+      SELECT seq, 1 AS ev, 0 AS k1, timestamp AS k2, event_id AS k3 FROM timeline_events WHERE room_uri = @room`;
+    let keys: { seq: number; ev: number }[];
+    if (beforeSeq === null) {
+      keys = this.db.prepare(`SELECT seq, ev FROM (${items}) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`).all({ room: roomUri, limit }) as { seq: number; ev: number }[];
+    } else {
+      keys = this.db
+        .prepare(`WITH t AS (${items}) SELECT seq, ev FROM t WHERE (k1, k2, k3) < (SELECT k1, k2, k3 FROM t WHERE seq = @before) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`)
+        .all({ room: roomUri, limit, before: beforeSeq }) as { seq: number; ev: number }[];
+    }
+    return keys.map((k) => {
+      if (k.ev === 1) return { kind: 'event' as const, row: this.timelineEventRow(this.db.prepare('SELECT * FROM timeline_events WHERE seq = ?').get(k.seq) as Record<string, unknown>) };
+      return { kind: 'message' as const, row: this.getMessage(k.seq)! };
+    });
   }
 
   // ---- key packages ----

@@ -2,7 +2,7 @@
 // it picks the data directory, locks the renderer down, and turns every contract method into one
 // validated IPC handler.
 
-import { BrowserWindow, app, dialog, ipcMain, nativeTheme, protocol, safeStorage, session, type WebFrameMain } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, nativeTheme, protocol, safeStorage, session, shell, type WebFrameMain } from 'electron';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ import { APP_ENTRY_URL, APP_HOST, APP_SCHEME, isAppUrl } from './app-protocol.js
 import { parseLaunchOptions } from './launch-options.js';
 import { LinkInbox, joinLinkFrom, joinLinkFromArgv, protocolClient } from './link-handler.js';
 import { EVENTS_SUBSCRIBED_CHANNEL } from './window-signals.js';
+import { externalUrl } from './external-links.js';
+import { DESKTOP_CHANNELS, DesktopArgError, checkLoginItem, checkNotification, checkUnread, trayMenu, trayTooltip } from './desktop-ipc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.join(here, '../renderer');
@@ -88,7 +90,9 @@ async function main(): Promise<void> {
     return;
   }
   registerIpc(core);
+  registerDesktopIpc();
   core.onEvent(forwardEvent);
+  createTray();
 
   mainWindow = createWindow();
   app.on('activate', () => {
@@ -143,7 +147,12 @@ function hardenAllWebContents(): void {
     contents.on('will-navigate', (event) => event.preventDefault());
     contents.on('will-redirect', (event) => event.preventDefault());
     contents.on('will-attach-webview', (event) => event.preventDefault());
-    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    // A link in a message (target=_blank) opens in the system browser, http(s) only; no window here.
+    contents.setWindowOpenHandler(({ url }) => {
+      const external = externalUrl(url);
+      if (external) void shell.openExternal(external);
+      return { action: 'deny' };
+    });
   });
 }
 
@@ -190,6 +199,83 @@ function forwardEvent(event: CoreEvent): void {
     if (win.isDestroyed() || !isAppUrl(win.webContents.getURL(), devServerUrl)) continue;
     win.webContents.send(EVENT_CHANNEL, event);
   }
+}
+
+// ---- desktop extras: unread badge, tray, notifications, start on login (desktop-ipc.ts) ----
+
+let tray: Tray | undefined;
+let unread = 0;
+// Notifications stay referenced until closed: one that is garbage-collected loses its click handler.
+const shown = new Set<Notification>();
+
+function registerDesktopIpc(): void {
+  const fromPage = (event: Electron.IpcMainEvent | Electron.IpcMainInvokeEvent): boolean => !!mainWindow && event.sender === mainWindow.webContents && trustedSender(event);
+  ipcMain.on(DESKTOP_CHANNELS.setUnread, (event, count: unknown) => {
+    if (!fromPage(event)) return;
+    try {
+      unread = checkUnread(count);
+    } catch (e) {
+      if (e instanceof DesktopArgError) return console.warn('[mimi] setUnread refused:', e.message);
+      throw e;
+    }
+    // macOS dock and Linux Unity launchers show the count; elsewhere setBadgeCount is a no-op.
+    app.setBadgeCount(unread);
+    refreshTray();
+  });
+  ipcMain.on(DESKTOP_CHANNELS.notify, (event, arg: unknown) => {
+    if (!fromPage(event) || !Notification.isSupported()) return;
+    let n;
+    try {
+      n = checkNotification(arg);
+    } catch (e) {
+      if (e instanceof DesktopArgError) return console.warn('[mimi] notification refused:', e.message);
+      throw e;
+    }
+    const note = new Notification({ title: n.title, body: n.body, silent: false });
+    shown.add(note);
+    note.on('close', () => shown.delete(note));
+    note.on('click', () => {
+      shown.delete(note);
+      showWindow();
+      mainWindow?.webContents.send(DESKTOP_CHANNELS.openRoom, n.accountId, n.roomUri);
+    });
+    note.show();
+  });
+  ipcMain.handle(DESKTOP_CHANNELS.loginItem, (event) => (fromPage(event) ? app.getLoginItemSettings().openAtLogin : false));
+  ipcMain.handle(DESKTOP_CHANNELS.setLoginItem, (event, on: unknown) => {
+    if (!fromPage(event)) return false;
+    app.setLoginItemSettings({ openAtLogin: checkLoginItem(on) });
+    return app.getLoginItemSettings().openAtLogin;
+  });
+}
+
+/** A tray icon with Open and Quit; where the desktop has no tray, the app works without one. */
+function createTray(): void {
+  try {
+    // A small generated dot: the unpackaged app ships no icon file of its own.
+    const icon = nativeImage.createFromDataURL(
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAO0lEQVR4nGNgoAXQj7/wHxumSDNRhhDSjNcQYjVjNYRUzRiGjBpABQMojkaqJCRiDcGrmZAhRGkmFQAALLZwvKnysvoAAAAASUVORK5CYII=',
+    );
+    tray = new Tray(icon);
+    tray.on('click', showWindow);
+    refreshTray();
+  } catch (e) {
+    console.warn('[mimi] no tray icon on this desktop:', e);
+  }
+}
+
+function refreshTray(): void {
+  if (!tray) return;
+  tray.setToolTip(trayTooltip(unread));
+  tray.setContextMenu(
+    Menu.buildFromTemplate(
+      trayMenu(unread).map((item) => ({
+        label: item.label,
+        enabled: item.enabled,
+        click: item.id === 'open' ? showWindow : item.id === 'quit' ? () => app.quit() : undefined,
+      })),
+    ),
+  );
 }
 
 /**

@@ -7,6 +7,8 @@ import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { EVENT_CHANNEL, apiFromTransport, channelOf, type CoreEvent, type WireError } from '../../src-shared/contract.js';
 import { errorAcrossBridge } from '../../src-renderer/src/lib/coded-error.js';
 import { EVENTS_SUBSCRIBED_CHANNEL } from './window-signals.js';
+import { DESKTOP_CHANNELS } from './desktop-ipc.js';
+import type { MimiDesktop } from '../../src-renderer/src/lib/desktop.js';
 
 type IpcResult = { ok: true; value: unknown } | { ok: false; error: WireError };
 
@@ -28,3 +30,22 @@ const api = apiFromTransport(
 );
 
 contextBridge.exposeInMainWorld('mimi', api);
+
+// Desktop extras (desktop-ipc.ts): named functions again, each one fixed channel; main checks
+// every argument and that the call comes from our page.
+const desktop: MimiDesktop = {
+  setUnread: (count) => ipcRenderer.send(DESKTOP_CHANNELS.setUnread, count),
+  notify: (n) => ipcRenderer.send(DESKTOP_CHANNELS.notify, { title: n.title, body: n.body, accountId: n.accountId, roomUri: n.roomUri }),
+  loginItem: () => ipcRenderer.invoke(DESKTOP_CHANNELS.loginItem) as Promise<boolean>,
+  setLoginItem: (on) => ipcRenderer.invoke(DESKTOP_CHANNELS.setLoginItem, on) as Promise<boolean>,
+  onOpenRoom: (listener) => {
+    const forward = (_e: IpcRendererEvent, accountId: unknown, roomUri: unknown) => {
+      if (typeof accountId === 'string' && typeof roomUri === 'string') listener(accountId, roomUri);
+    };
+    ipcRenderer.on(DESKTOP_CHANNELS.openRoom, forward);
+    return () => {
+      ipcRenderer.removeListener(DESKTOP_CHANNELS.openRoom, forward);
+    };
+  },
+};
+contextBridge.exposeInMainWorld('mimiDesktop', desktop);

@@ -371,6 +371,10 @@ export class ProviderClient {
     return this.request('GET', path(ROUTES.hubSender));
   }
 
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    await this.request('POST', path(ROUTES.changePassword), { oldPassword, newPassword });
+  }
+
   async deleteAccount(): Promise<void> {
     await this.request('DELETE', path(ROUTES.deleteAccount));
   }

@@ -7,7 +7,7 @@
 // Sealed format:  version (1 byte, = 1) || nonce (12) || ciphertext || tag (16)
 // The version byte is authenticated too (it is prefixed to the AAD).
 
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { utf8 } from '../../src-shared/bytes.js';
 import type { SecretStore } from './secret-store.js';
 
@@ -52,6 +52,15 @@ export class Vault {
       throw new VaultError('bad-key', `stored "${VAULT_KEY_NAME}" is ${key.length} bytes, expected ${KEY_LEN}; refusing to use or replace it`);
     }
     return new Vault(key);
+  }
+
+  /**
+   * A 32-byte key for another purpose, derived from the data key (HKDF-SHA256, `purpose` as info):
+   * it lives and dies with the data key, and reveals nothing about it.
+   */
+  deriveKey(purpose: string): Uint8Array {
+    if (typeof purpose !== 'string' || purpose.length === 0) throw new VaultError('invalid-argument', 'purpose must be a non-empty string');
+    return new Uint8Array(hkdfSync('sha256', this.#key, new Uint8Array(0), utf8(`mimi vault: ${purpose}`), KEY_LEN));
   }
 
   seal(plaintext: Uint8Array, aad: string): Uint8Array {

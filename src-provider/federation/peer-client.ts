@@ -26,13 +26,14 @@ export const PEER_ENDPOINTS = [
   'reportAbuse',
   'joinTicket',
   'joinLinks',
+  'proxyDownload',
 ] as const;
 export type PeerEndpoint = (typeof PEER_ENDPOINTS)[number];
 
 export const MIMI_CONTENT_TYPE = 'application/mimi';
 
 /** Placeholders a directory URL template may contain (the draft's endpoint text and its example). */
-const PLACEHOLDERS = new Set(['targetUser', 'roomId', 'targetDomain', 'requesterDomain', 'domain', 'requesterUser']);
+const PLACEHOLDERS = new Set(['targetUser', 'roomId', 'targetDomain', 'requesterDomain', 'domain', 'requesterUser', 'downloadUrl']);
 
 export type PeerErrorCode = 'unreachable' | 'rejected' | 'badResponse';
 

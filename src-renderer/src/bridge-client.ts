@@ -39,7 +39,8 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
     try {
       res = await doFetch(`${base}/rpc`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${opts.token}` },
+        // A file (messages.sendFile) is announced up front: only then does the app take a body that large.
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${opts.token}`, ...(method === 'messages.sendFile' ? { 'X-Mimi-Method': method } : {}) },
         body: JSON.stringify({ method, args }),
         cache: 'no-store',
         credentials: 'omit',

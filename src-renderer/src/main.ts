@@ -5,5 +5,7 @@ import './styles.css';
 import './pseudonyms.css';
 import './links.css';
 import './reports.css';
+import './messages.css';
+import './settings.css';
 
 createApp(App).use(createPinia()).mount('#app');

@@ -20,7 +20,7 @@ import {
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMessageReports, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMessageReports, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BEA = 'mimi://b.example/u/bea';
@@ -82,11 +82,12 @@ function fakeCore() {
         emit({ type: 'rooms', accountId: ACCT, rooms: [lunch] });
         return lunch;
       },
+      ...muteNotInFixture,
       markRead: async () => undefined,
       ...unmanagedRoomSettings((roomUri) => (roomUri === LUNCH ? lunch : undefined)),
       ...noMinimalMetadataRooms,
     },
-    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports },
+    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports, ...messageActionsNotInFixture },
     consent: {
       list: async () => structuredClone(consent),
       request: async (...args) => {

@@ -42,6 +42,12 @@ test('the Electron window opens on the sign-in view', { skip, timeout: 180_000 }
     // Exactly the contract's domains (each a group of named functions) and onEvent: nothing else.
     const domains = [...new Set(Object.keys(METHODS).map((m) => m.split('.')[0])), 'onEvent'].sort();
     assert.deepEqual(exposed, { keys: domains, require: 'undefined', process: 'undefined' });
+    // The desktop extras (desktop-ipc.ts): named functions only.
+    const desktopKeys = await page.evaluate(() => Object.keys((window as unknown as { mimiDesktop: Record<string, unknown> }).mimiDesktop).sort());
+    assert.deepEqual(desktopKeys, ['loginItem', 'notify', 'onOpenRoom', 'setLoginItem', 'setUnread']);
+    // A malformed notification is dropped by main (no crash); the window stays.
+    await page.evaluate(() => (window as unknown as { mimiDesktop: { notify(n: unknown): void } }).mimiDesktop.notify({ title: '', body: 'x', accountId: 'a', roomUri: 'https://x' }));
+    assert.equal(typeof (await page.evaluate(() => (window as unknown as { mimiDesktop: { loginItem(): Promise<boolean> } }).mimiDesktop.loginItem())), 'boolean');
     await screenshot(page, '20-electron-signin');
   } finally {
     await app.close();

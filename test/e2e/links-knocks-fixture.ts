@@ -25,7 +25,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { formatJoinLink, parseJoinLink } from '../../src-shared/join-link.js';
-import { eventHub, keychainNothingLocked, localAccount, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -268,6 +268,7 @@ export function linksKnocksCore() {
       addMember: refuse,
       leave: refuse,
       join: refuse,
+      ...muteNotInFixture,
       markRead: async () => undefined,
       settings: async (acct, uri) => settings(acct, uri),
       setMetadata: refuse,
@@ -278,7 +279,7 @@ export function linksKnocksCore() {
       unban: refuse,
       reportAbuse: refuse,
     },
-    messages: { page: async () => [], send: refuse, ...noMessageReports },
+    messages: { page: async () => [], send: refuse, ...noMessageReports, ...messageActionsNotInFixture },
     links: {
       create: async (...args) => {
         note('links.create', args);

@@ -19,7 +19,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { eventHub, keychainNothingLocked, localAccount, messageReports, quietConsentAndPeople, quietLinksAndKnocks } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, messageReports, quietConsentAndPeople, quietLinksAndKnocks, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -227,6 +227,7 @@ export function pseudonymCore() {
       addMember: refuse,
       leave: refuse,
       join: refuse,
+      ...muteNotInFixture,
       markRead: async () => undefined,
       settings: async (acct, uri) => settings(acct, uri),
       setMetadata: refuse,
@@ -238,6 +239,7 @@ export function pseudonymCore() {
       reportAbuse: refuse,
     },
     messages: {
+      ...messageActionsNotInFixture,
       page: async (_acct, uri, beforeSeq) => (uri === QUIET && beforeSeq === null ? [...quietMessages].reverse() : []),
       send: refuse,
       // Checked like the core does; here the policy never gives canReportAbuse, so a report is refused.

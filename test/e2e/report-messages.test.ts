@@ -21,6 +21,8 @@ import {
   signedInAs,
   unmanagedRoomSettings,
   type MessageReportArgs,
+  muteNotInFixture,
+  messageActionsNotInFixture,
 } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
@@ -70,12 +72,14 @@ function fakeCore() {
       addMember: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       join: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       leave: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
+      ...muteNotInFixture,
       markRead: async () => undefined,
       ...plain,
       settings: async (a, roomUri) => ({ ...(await plain.settings(a, roomUri)), canReportAbuse: mayReport(roomUri) }),
       ...noMinimalMetadataRooms,
     },
     messages: {
+      ...messageActionsNotInFixture,
       page: async (_a, roomUri, beforeSeq, limit) =>
         (history[roomUri] ?? [])
           .filter((m) => beforeSeq === null || m.seq < beforeSeq)

@@ -24,7 +24,7 @@ import {
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, noMessageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, noMessageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
 const BOB = 'mimi://localhost/u/bob';
@@ -141,6 +141,7 @@ function fakeCore() {
       addMember: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       join: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       leave: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
+      ...muteNotInFixture,
       markRead: async () => undefined,
       settings: async (...args) => {
         note('settings', args);
@@ -214,7 +215,7 @@ function fakeCore() {
       },
       ...noMinimalMetadataRooms,
     },
-    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports },
+    messages: { page: async () => [], send: async () => Promise.reject(new CoreError('internal', 'not in this fixture')), ...noMessageReports, ...messageActionsNotInFixture },
     ...quietConsentAndPeople(ME, 'alice'),
     ...quietPseudonymsAndConnections(),
     ...quietLinksAndKnocks(),

@@ -44,11 +44,58 @@ export function localAccount(a: { id: string; userUri: string; handle: string; u
 }
 
 /** The accounts calls about where keys go, for fakes on a machine with a keychain and no locked account. */
-export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock'> = {
+export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount'> = {
   secretStorage: async () => ({ automatic: 'keychain' }),
   locked: async () => [],
   unlock: async () => {
     throw new CoreError('noAccount', 'No account is locked.');
+  },
+  secretMode: async () => 'keychain',
+  changePassword: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  deleteAccount: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+};
+
+/** rooms.setMuted for fakes whose tests are not about muting. */
+export const muteNotInFixture: Pick<MimiApi['rooms'], 'setMuted' | 'direct'> = {
+  setMuted: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  // Direct chats ("Message this person") are not in these fixtures either.
+  direct: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+};
+
+/**
+ * Reply, react, edit, delete and history for fakes whose tests are not about message actions; and
+ * search, which finds nothing there.
+ */
+export const messageActionsNotInFixture: Pick<MimiApi['messages'], 'reply' | 'react' | 'edit' | 'delete' | 'history' | 'search' | 'sendFile' | 'openAttachment'> = {
+  search: async () => ({ results: [], pending: 0 }),
+  sendFile: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  openAttachment: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  reply: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  react: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  edit: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  delete: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  history: async () => {
+    throw new CoreError('internal', 'not in this fixture');
   },
 };
 

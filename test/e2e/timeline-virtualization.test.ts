@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import type { CoreEvent, MessageView, MimiApi, RoomView } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
 import { eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
-import { localAccount, messageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings } from './stub-domains.js';
+import { localAccount, messageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 const COUNT = 10_000;
 const MAX_ROWS_IN_DOM = 100;
@@ -49,11 +49,13 @@ function historyCore() {
       addMember: async () => room(),
       join: async () => room(),
       leave: async () => room(),
+      ...muteNotInFixture,
       markRead: async () => undefined,
       ...unmanagedRoomSettings((roomUri) => (roomUri === ROOM ? room() : undefined)),
       ...noMinimalMetadataRooms,
     },
     messages: {
+      ...messageActionsNotInFixture,
       page: async (_a, _r, beforeSeq, limit) => {
         pageCalls++;
         const older = messages.filter((m) => beforeSeq === null || m.seq < beforeSeq);

@@ -112,13 +112,13 @@ describe('accounts', () => {
     assert.equal(dir.updateConsent, `${base}/updateConsent/{requesterDomain}`);
     assert.equal(dir.identifierQuery, `${base}/identifierQuery/{domain}`);
     assert.equal(dir.reportAbuse, `${base}/reportAbuse/{roomId}`);
-    // Announced only what is served: proxyDownload (no attachments yet) would answer 501.
-    assert.equal(dir.proxyDownload, undefined);
+    // The hub's asset proxy (docs/attachments.md).
+    assert.equal(dir.proxyDownload, `${base}/proxyDownload/{downloadUrl}`);
     // Private use (docs/join-links.md): a join link's code traded for the hub's admission ticket,
     // and a follower's member managing a hosted room's links.
     assert.equal(dir.joinTicket, `${base}/joinTicket/{roomId}`);
     assert.equal(dir.joinLinks, `${base}/joinLinks/{roomId}`);
-    assert.deepEqual(Object.keys(dir).sort(), ['groupInfo', 'identifierQuery', 'joinLinks', 'joinTicket', 'keyMaterial', 'notify', 'reportAbuse', 'requestConsent', 'submitMessage', 'update', 'updateConsent']);
+    assert.deepEqual(Object.keys(dir).sort(), ['groupInfo', 'identifierQuery', 'joinLinks', 'joinTicket', 'keyMaterial', 'notify', 'proxyDownload', 'reportAbuse', 'requestConsent', 'submitMessage', 'update', 'updateConsent']);
     // The endpoints it names are for peer providers only: without a client certificate, 401.
     const res = await fetchRaw('POST', '/mimi/v1/update/x', '{}');
     assert.equal(res.status, 401);

@@ -45,6 +45,9 @@ function recordingCore() {
       secretStorage: record('accounts.secretStorage', () => ({ automatic: 'keychain' as const })),
       locked: record('accounts.locked', () => []),
       unlock: record('accounts.unlock', () => [] as AccountView[]),
+      secretMode: record('accounts.secretMode', () => 'keychain' as const),
+      changePassword: record('accounts.changePassword', () => undefined),
+      deleteAccount: record('accounts.deleteAccount', () => [] as AccountView[]),
     },
     rooms: {
       list: record('rooms.list', () => [room]),
@@ -54,6 +57,10 @@ function recordingCore() {
       join: record('rooms.join', () => room),
       leave: record('rooms.leave', () => room),
       markRead: record('rooms.markRead', () => undefined),
+      direct: record('rooms.direct', () => room),
+      setMuted: record('rooms.setMuted', () => {
+        throw new CoreError('roomUnknown', 'Unknown room.');
+      }),
       settings: record('rooms.settings', () => {
         throw new CoreError('roomUnknown', 'No such room.');
       }),
@@ -83,6 +90,26 @@ function recordingCore() {
         throw new CoreError('roomUnknown', 'No such room.');
       }),
       report: record('messages.report', () => undefined),
+      search: record('messages.search', () => ({ results: [], pending: 0 })),
+      sendFile: record('messages.sendFile', () => {
+        throw new CoreError('roomUnknown', 'No such room.');
+      }),
+      openAttachment: record('messages.openAttachment', () => {
+        throw new CoreError('invalidArgument', 'No such message.');
+      }),
+      reply: record('messages.reply', () => {
+        throw new CoreError('invalidArgument', 'No such message.');
+      }),
+      react: record('messages.react', () => {
+        throw new CoreError('invalidArgument', 'No such message.');
+      }),
+      edit: record('messages.edit', () => {
+        throw new CoreError('invalidArgument', 'No such message.');
+      }),
+      delete: record('messages.delete', () => {
+        throw new CoreError('invalidArgument', 'No such message.');
+      }),
+      history: record('messages.history', () => []),
     },
     ...quietConsentAndPeople('mimi://localhost/u/alice', 'alice'),
     pseudonyms: {

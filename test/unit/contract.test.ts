@@ -39,6 +39,9 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.secretStorage': [],
   'accounts.locked': [],
   'accounts.unlock': ['acct-1', 'my long passphrase'],
+  'accounts.secretMode': ['acct-1'],
+  'accounts.changePassword': ['acct-1', 'old password', 'new password 2'],
+  'accounts.deleteAccount': ['acct-1'],
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.createMinimalMetadata': ['acct-1', 'Quiet corner', 'moderated'],
@@ -46,6 +49,8 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.join': ['acct-1', ROOM],
   'rooms.leave': ['acct-1', ROOM],
   'rooms.markRead': ['acct-1', ROOM],
+  'rooms.direct': ['acct-1', 'bob@b.example'],
+  'rooms.setMuted': ['acct-1', 'mimi://a.example/r/lunch', true],
   'rooms.settings': ['acct-1', ROOM],
   'rooms.setMetadata': ['acct-1', ROOM, { name: 'Lunch', avatar: 'https://a.example/lunch.png', description: '' }],
   'rooms.setRole': ['acct-1', ROOM, 'bob@b.example', 3],
@@ -57,6 +62,14 @@ const GOOD: Record<MethodName, unknown[]> = {
   'messages.page': ['acct-1', ROOM, null, 50],
   'messages.send': ['acct-1', ROOM, 'hello\nworld\t🙂'],
   'messages.report': ['acct-1', ROOM, ['a'.repeat(64)], 0xf1, 'scam links'],
+  'messages.search': ['acct-1', 'pumpkin soup', null, 50],
+  'messages.reply': ['acct-1', ROOM, 'b'.repeat(64), 'yes, **noon**'],
+  'messages.react': ['acct-1', ROOM, 'b'.repeat(64), '👍🏽', false],
+  'messages.edit': ['acct-1', ROOM, 'b'.repeat(64), 'fixed'],
+  'messages.delete': ['acct-1', ROOM, 'b'.repeat(64)],
+  'messages.history': ['acct-1', ROOM, 'b'.repeat(64)],
+  'messages.sendFile': ['acct-1', ROOM, { name: 'cat.png', type: 'image/png', data: 'iVBORw0KGgo=' }],
+  'messages.openAttachment': ['acct-1', ROOM, 'c'.repeat(64)],
   'consent.list': ['acct-1'],
   'consent.request': ['acct-1', 'bob@b.example', ROOM],
   'consent.cancel': ['acct-1', 'mimi://b.example/u/bob', null],
@@ -236,6 +249,12 @@ test('message reports: 1-16 distinct message ids, a known reason, a note of at m
   rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf1, 'bell\u0007']);
   rejects('messages.report', ['acct-1', 'https://a.example/r/lunch', [id(1)], 0xf1, '']);
   rejects('messages.report', ['acct-1', ROOM, [id(1)], 0xf1]);
+  assert.doesNotThrow(() => validateCall('messages.search', ['acct-1', 'pump', ROOM, 200]));
+  rejects('messages.search', ['acct-1', '', null, 50]); // nothing to find
+  rejects('messages.search', ['acct-1', 'x'.repeat(201), null, 50]);
+  rejects('messages.search', ['acct-1', 'pump', null, 201]);
+  rejects('messages.search', ['acct-1', 'pump', 'https://a.example/r/lunch', 50]);
+  rejects('messages.search', ['acct-1', 'bell\u0007', null, 50]);
 });
 
 test('a provider CA must be a PEM certificate', () => {

@@ -162,7 +162,7 @@ test('buildRows groups by sender, folds reactions and edits into their message, 
   assert.equal(r3.showHeader, true);
   assert.equal(r1.mine, true);
   assert.equal(r3.mine, false);
-  assert.deepEqual(r1.reactions, [{ emoji: '👍', count: 2 }]);
+  assert.deepEqual(r1.reactions, [{ emoji: '👍', count: 2, mine: false }]);
   assert.equal(r3.text, 'fixed typo', "bob's edit of his own message applies");
   assert.equal(r3.edited, true);
   assert.equal(r1.dayLabel, 'Yesterday');

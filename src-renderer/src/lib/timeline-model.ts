@@ -1,19 +1,28 @@
 // Turns the stored message list into what the timeline draws: reactions and edits are folded into
 // the message they refer to, and consecutive messages from one sender share one header. Pure, so
 // it is tested without a DOM.
+//
+// The core folds actions itself (core/message-view.ts: `edited`, `deleted`, `reactions`,
+// `replyTo` on each message, action rows never in a page); folding the action rows here too keeps
+// a list that still carries them (an older core, a test's fake) reading the same.
 
-import type { MessageView } from '../../../src-shared/contract.js';
+import type { MessageView, ReplyQuoteView } from '../../../src-shared/contract.js';
 
 export interface TimelineRow {
   /** The message seq: stable key for rendering and scroll anchoring. */
   key: number;
   message: MessageView;
   text: string;
+  /** The content type of the text shown (Markdown is rendered as such). */
+  contentType: string;
   edited: boolean;
   /** The edit whose text is shown, when edited: a report sends it with the message. */
   editId?: string;
   deleted: boolean;
-  reactions: Array<{ emoji: string; count: number }>;
+  /** `mine`: the viewer is among those who reacted (clicking the chip withdraws it). */
+  reactions: Array<{ emoji: string; count: number; mine: boolean }>;
+  /** A reply: the message it answers (its quote). */
+  replyTo?: ReplyQuoteView;
   /** Start of a group: show sender and time. */
   showHeader: boolean;
   mine: boolean;
@@ -62,14 +71,18 @@ export function buildRows(messages: readonly MessageView[], selfUri: string | un
     const showHeader = newDay || !prev || prev.sender !== m.sender || m.timestamp - prev.timestamp > GROUP_GAP_MS;
     const r = reactions.get(m.messageId);
     const deleted = !!(m.deleted || validEdit?.deleted);
+    const editId = validEdit?.messageId ?? m.editId;
+    const folded = m.reactions?.map(({ emoji, count, mine }) => ({ emoji, count, mine })) ?? [];
     rows.push({
       key: m.seq,
       message: m,
       text: deleted ? '' : (validEdit?.text ?? m.text),
-      edited: !!validEdit && !deleted,
-      ...(validEdit && !deleted ? { editId: validEdit.messageId } : {}),
+      contentType: validEdit?.contentType ?? m.contentType,
+      edited: (!!validEdit || !!m.edited) && !deleted,
+      ...(editId && !deleted ? { editId } : {}),
       deleted,
-      reactions: r ? [...r].map(([emoji, count]) => ({ emoji, count })) : [],
+      reactions: deleted ? [] : r ? [...r].map(([emoji, count]) => ({ emoji, count, mine: false })) : folded,
+      ...(m.replyTo ? { replyTo: m.replyTo } : {}),
       showHeader,
       mine: m.sender === selfUri,
       dayLabel: newDay ? dayLabel(m.timestamp, now) : undefined,

@@ -16,6 +16,7 @@ import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
 import { useRoomsStore } from './rooms.js';
 import { useRoomSettingsStore } from './room-settings.js';
+import { notifyOfMessage } from '../lib/notify-runtime.js';
 
 export interface Notice {
   id: number;
@@ -100,9 +101,14 @@ export const useAppStore = defineStore('app', () => {
         rooms.apply(event.accountId, event.rooms);
         useRoomSettingsStore().onRooms(event.accountId, event.rooms);
         break;
+      case 'timeline':
+        // A room change ("alice added bob"): in the open timeline only; never unread, never notified.
+        messages.apply(event.accountId, event.item);
+        break;
       case 'message':
         messages.apply(event.accountId, event.message);
         rooms.noteMessage(event.accountId, event.message);
+        notifyOfMessage(event.accountId, event.message);
         break;
       case 'error':
         notify(event.message, event.accountId);

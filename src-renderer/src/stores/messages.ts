@@ -4,7 +4,7 @@
 
 import { defineStore } from 'pinia';
 import { markRaw, shallowReactive } from 'vue';
-import type { CoreErrorCode, MessageView } from '../../../src-shared/contract.js';
+import type { CoreErrorCode, MessageVersionView, MessageView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
 import { upsertInTimeline } from '../lib/message-list.js';
@@ -23,10 +23,42 @@ export interface Conversation {
   readonly errorCode?: CoreErrorCode;
 }
 
+/**
+ * What the composer is doing besides writing a new message: answering `message` (reply) or
+ * changing the text of one of the viewer's own (edit). Set from the timeline, ended by Escape.
+ */
+export interface ComposeMode {
+  mode: 'reply' | 'edit';
+  message: MessageView;
+  /** The text the message shows (an edit starts from it; a reply quotes it). */
+  text: string;
+  senderName: string;
+}
+
 const EMPTY: Conversation = markRaw({ items: [], hasMore: false, loadingOlder: false, loaded: false });
+
+/**
+ * Replies quote their message as it reads now (core/message-view.ts); when an event changes that
+ * message (an edit, a delete), the loaded replies to it get the new quote too, as a page would.
+ */
+function requote(items: MessageView[], changed: MessageView): MessageView[] {
+  if (!items.some((m) => m.replyTo?.messageId === changed.messageId)) return items;
+  const replyTo = {
+    messageId: changed.messageId,
+    sender: changed.sender,
+    text: changed.text,
+    contentType: changed.contentType,
+    ...(changed.deleted ? { deleted: true } : {}),
+  };
+  return items.map((m) => (m.replyTo?.messageId === changed.messageId ? { ...m, replyTo } : m));
+}
 
 export const useMessagesStore = defineStore('messages', () => {
   const conversations = shallowReactive(new Map<string, Conversation>());
+  /** Per room (roomKey): reply or edit in progress in the composer. */
+  const composing = shallowReactive(new Map<string, ComposeMode>());
+  /** Per room: the viewer's newest message that can still be edited (Up in an empty composer). */
+  const lastOwn = shallowReactive(new Map<string, ComposeMode>());
 
   function get(accountId: string, roomUri: string): Conversation {
     return conversations.get(roomKey(accountId, roomUri)) ?? EMPTY;
@@ -78,12 +110,59 @@ export const useMessagesStore = defineStore('messages', () => {
     return message;
   }
 
+  async function reply(accountId: string, roomUri: string, messageId: string, text: string): Promise<MessageView> {
+    const message = await api().messages.reply(accountId, roomUri, messageId, text);
+    apply(accountId, message);
+    return message;
+  }
+
+  /** `remove`: withdraw the viewer's own reaction `emoji`. */
+  async function react(accountId: string, roomUri: string, messageId: string, emoji: string, remove: boolean): Promise<void> {
+    apply(accountId, await api().messages.react(accountId, roomUri, messageId, emoji, remove));
+  }
+
+  async function edit(accountId: string, roomUri: string, messageId: string, text: string): Promise<void> {
+    apply(accountId, await api().messages.edit(accountId, roomUri, messageId, text));
+  }
+
+  async function remove(accountId: string, roomUri: string, messageId: string): Promise<void> {
+    apply(accountId, await api().messages.delete(accountId, roomUri, messageId));
+  }
+
+  function history(accountId: string, roomUri: string, messageId: string): Promise<MessageVersionView[]> {
+    return api().messages.history(accountId, roomUri, messageId);
+  }
+
+  function composeMode(accountId: string, roomUri: string): ComposeMode | undefined {
+    return composing.get(roomKey(accountId, roomUri));
+  }
+
+  function setComposeMode(accountId: string, roomUri: string, mode: ComposeMode | undefined): void {
+    const key = roomKey(accountId, roomUri);
+    if (mode) composing.set(key, markRaw(mode));
+    else composing.delete(key);
+  }
+
+  function lastOwnOf(accountId: string, roomUri: string): ComposeMode | undefined {
+    return lastOwn.get(roomKey(accountId, roomUri));
+  }
+
+  function setLastOwn(accountId: string, roomUri: string, mode: ComposeMode | undefined): void {
+    const key = roomKey(accountId, roomUri);
+    const was = lastOwn.get(key);
+    if (was?.message === mode?.message && was?.text === mode?.text) return;
+    if (mode) lastOwn.set(key, markRaw(mode));
+    else lastOwn.delete(key);
+  }
+
   /** A message event: update an open conversation (others load fresh when opened). */
-  function apply(accountId: string, message: MessageView): void {
+  function apply(accountId: string, event: MessageView): void {
+    // `changed` describes the event, not the message: not kept on the item.
+    const { changed: _changed, ...message } = event;
     const key = roomKey(accountId, message.roomUri);
     const c = conversations.get(key);
     if (!c?.loaded) return;
-    put(key, { ...c, items: upsertInTimeline(c.items, [message]) });
+    put(key, { ...c, items: requote(upsertInTimeline(c.items, [message]), message) });
   }
 
   /** After the event stream was down: reload what is on screen, drop the rest. */
@@ -94,8 +173,27 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   function forget(accountId: string): void {
-    for (const k of [...conversations.keys()]) if (isKeyOfAccount(k, accountId)) conversations.delete(k);
+    for (const map of [conversations, composing, lastOwn]) for (const k of [...map.keys()]) if (isKeyOfAccount(k, accountId)) map.delete(k);
   }
 
-  return { conversations, get, loadLatest, ensureLoaded, loadOlder, send, apply, resync, forget };
+  return {
+    conversations,
+    get,
+    loadLatest,
+    ensureLoaded,
+    loadOlder,
+    send,
+    reply,
+    react,
+    edit,
+    remove,
+    history,
+    composeMode,
+    setComposeMode,
+    lastOwnOf,
+    setLastOwn,
+    apply,
+    resync,
+    forget,
+  };
 });

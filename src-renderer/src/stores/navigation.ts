@@ -6,29 +6,42 @@ import { useKnocksStore } from './knocks.js';
 import { usePeopleStore, type PeopleTab } from './people.js';
 import { usePseudonymsStore } from './pseudonyms.js';
 import { useRoomsStore } from './rooms.js';
+import { useSearchStore } from './search.js';
 
 export function showRooms(accountId: string): void {
+  useSearchStore().open = false;
   usePeopleStore().close(accountId);
   usePseudonymsStore().open = false;
   useKnocksStore().open = false;
 }
 
 export function showPeople(accountId: string, tab: PeopleTab): void {
+  useSearchStore().open = false;
   usePseudonymsStore().open = false;
   useKnocksStore().open = false;
   usePeopleStore().show(accountId, tab);
 }
 
 export function showPseudonyms(accountId: string): void {
+  useSearchStore().open = false;
   usePeopleStore().close(accountId);
   useKnocksStore().open = false;
   usePseudonymsStore().open = true;
 }
 
 export function showKnocks(accountId: string): void {
+  useSearchStore().open = false;
   usePeopleStore().close(accountId);
   usePseudonymsStore().open = false;
   useKnocksStore().open = true;
+}
+
+/** The message search screen (the active account's messages). */
+export function showSearch(accountId: string): void {
+  usePeopleStore().close(accountId);
+  usePseudonymsStore().open = false;
+  useKnocksStore().open = false;
+  useSearchStore().open = true;
 }
 
 /** Open a room of `accountId` (e.g. the one a connection created) in place of whatever is shown. */

@@ -161,6 +161,13 @@ export const useRoomsStore = defineStore('rooms', () => {
     await api().rooms.markRead(accountId, roomUri);
   }
 
+  /** Mute or unmute a room's notifications (kept in the account's profile on this device). */
+  async function setMuted(accountId: string, roomUri: string, muted: boolean): Promise<RoomView> {
+    const room = await api().rooms.setMuted(accountId, roomUri, muted);
+    upsert(accountId, room);
+    return room;
+  }
+
   async function select(accountId: string, roomUri: string | undefined): Promise<void> {
     selected.value[accountId] = roomUri;
     restored.add(accountId); // a room picked before the list came back wins over the remembered one
@@ -223,6 +230,7 @@ export const useRoomsStore = defineStore('rooms', () => {
     join,
     leave,
     markRead,
+    setMuted,
     select,
     recheck,
     recheckAfter,

@@ -1,0 +1,427 @@
+// Assets (attachments): encrypted files that clients upload to their OWN provider and that members
+// of a room fetch again (docs/attachments.md; draft-ietf-mimi-protocol-06 "Download Files").
+//
+//   POST /v1/assets                          a client of this provider uploads ciphertext (bearer token);
+//                                            streamed to DATA/assets, size limit (413) and per-account
+//                                            quota (507) checked before and while the bytes arrive
+//   GET  /assets/{id}                        the asset URL: this provider's clients (bearer token) and
+//                                            trusted peers (mutual TLS) fetch the stored bytes
+//   GET  /v1/rooms/{room}/asset?url=URL      a client asks its own provider for an asset of a room,
+//                                            which fetches it through the room's hub (proxyDownload),
+//                                            or, as that hub itself, from the asset's provider
+//   GET  /mimi/v1/proxyDownload/{url}        the hub's proxy (MIMI, mutual TLS): refuses any URL whose
+//                                            origin is not the asset origin of one of its peers
+//
+// The provider only ever holds ciphertext: the key is in the (MLS-encrypted) message. Nothing here
+// buffers a whole file: bodies are streamed to disk and from disk or peer to the requester.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tls, { type PeerCertificate } from 'node:tls';
+import { fromUtf8 } from '../src-shared/bytes.js';
+import { parseMimiUri } from '../src-shared/identifiers.js';
+import type { Accounts, Actor } from './accounts.js';
+import { ApiFailure, badRequest } from './errors.js';
+import { peerBaseUrl, type FederationConfig } from './federation/config.js';
+import { authenticatePeer } from './federation/mtls.js';
+import type { PeerClient } from './federation/peer-client.js';
+import { sendJson } from './http.js';
+import { LocalIdentities } from './room-members.js';
+import type { Store } from './store.js';
+
+/** Default largest single asset: 25 MiB (an encrypted 5 MB photo fits many times over). */
+export const DEFAULT_MAX_ASSET_BYTES = 25 * 1024 * 1024;
+/** Default per-account total: 500 MiB. */
+export const DEFAULT_ASSET_QUOTA_BYTES = 500 * 1024 * 1024;
+
+export const ASSET_UPLOAD_PATH = '/v1/assets';
+export const ASSET_PATH_PREFIX = '/assets/';
+/** 16 random bytes, base64url: unguessable, and the only thing that names a file on disk. */
+const ASSET_ID_RE = /^[A-Za-z0-9_-]{22}$/;
+const ROOM_ASSET_RE = /^\/v1\/rooms\/([^/]+)\/asset$/;
+
+export interface AssetLimits {
+  maxAssetBytes: number;
+  quotaBytes: number;
+}
+
+export interface AssetServiceOptions {
+  store: Store;
+  dataDir: string;
+  domain: string;
+  accounts: Accounts;
+  /** This provider's base URL as peers and its clients see it (asset URLs are made from it). */
+  publicUrl: () => string;
+  /** The URL it listens on (its own clients may use it; the same files). */
+  listenUrl: () => string;
+  federation: FederationConfig;
+  peerClient: PeerClient;
+  clientCertPem: string;
+  clientKeyPem: string;
+  /** Rooms hosted here. */
+  hosts: (roomUri: string) => boolean;
+  limits?: Partial<AssetLimits>;
+  log: (msg: string) => void;
+  timeoutMs?: number;
+}
+
+const originOf = (u: string): string | null => {
+  try {
+    const url = new URL(u);
+    return url.protocol === 'https:' ? url.origin : null;
+  } catch {
+    return null;
+  }
+};
+
+export function assetLimits(l: Partial<AssetLimits> = {}): AssetLimits {
+  const out = { maxAssetBytes: l.maxAssetBytes ?? DEFAULT_MAX_ASSET_BYTES, quotaBytes: l.quotaBytes ?? DEFAULT_ASSET_QUOTA_BYTES };
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`asset limit ${k} must be a positive integer, not ${v}`);
+  }
+  return out;
+}
+
+const mib = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${n} bytes`);
+
+export class AssetService {
+  readonly limits: AssetLimits;
+  private readonly dir: string;
+  private readonly tmpDir: string;
+  private readonly agent: https.Agent;
+  private readonly identities: LocalIdentities;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: AssetServiceOptions) {
+    this.limits = assetLimits(opts.limits);
+    this.dir = path.join(opts.dataDir, 'assets');
+    this.tmpDir = path.join(this.dir, 'incoming');
+    fs.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+    // Uploads a crash interrupted were never accepted (no row, no 201): nothing to keep.
+    for (const f of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, f), { force: true });
+    this.identities = new LocalIdentities(opts.store, opts.domain);
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    // Our own agent for streamed peer GETs (PeerClient buffers its bodies); same identity and trust.
+    this.agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 16,
+      cert: opts.clientCertPem,
+      key: opts.clientKeyPem,
+      ca: [...opts.federation.trustPem],
+      minVersion: 'TLSv1.2',
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Whether `pathname` is one of ours (the client-side routes; proxyDownload comes via the MIMI prefix). */
+  static handles(pathname: string): boolean {
+    return pathname === ASSET_UPLOAD_PATH || pathname.startsWith(ASSET_PATH_PREFIX) || ROOM_ASSET_RE.test(pathname);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, u: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (u.pathname === ASSET_UPLOAD_PATH) {
+      if (method !== 'POST') throw new ApiFailure('notAllowed', `method ${method} is not allowed here (allowed: POST)`, { status: 405 });
+      const reply = await this.upload(req);
+      sendJson(res, 201, reply);
+      return;
+    }
+    if (method !== 'GET') throw new ApiFailure('notAllowed', `method ${method} is not allowed here (allowed: GET)`, { status: 405 });
+    const room = ROOM_ASSET_RE.exec(u.pathname);
+    if (room) {
+      const actor = this.opts.accounts.authenticate(req.headers.authorization);
+      let roomUri: string;
+      try {
+        roomUri = decodeURIComponent(room[1]);
+      } catch {
+        throw badRequest('the room in the path is not valid percent-encoding');
+      }
+      const url = u.searchParams.get('url');
+      if (!url) throw badRequest('query parameter "url" (the asset URL from the message) is required');
+      await this.roomAsset(actor, roomUri, url, res);
+      return;
+    }
+    // GET /assets/{id}: our own clients by token, peers by their vetted client certificate.
+    const id = u.pathname.slice(ASSET_PATH_PREFIX.length);
+    if (req.headers.authorization !== undefined) this.opts.accounts.authenticate(req.headers.authorization);
+    else authenticatePeer(req, this.opts.domain);
+    this.serveLocal(id, res);
+  }
+
+  // ---- upload ----
+
+  private usedBy(userUri: string): number {
+    const row = this.opts.store.db.prepare('SELECT COALESCE(SUM(size), 0) AS used FROM assets WHERE owner_user = ?').get(userUri) as { used: number };
+    return row.used;
+  }
+
+  private quotaFailure(used: number, size: number): ApiFailure {
+    return new ApiFailure(
+      'quotaExceeded',
+      `your files on this provider take ${mib(used)} of your ${mib(this.limits.quotaBytes)}; this one (${mib(size)}) does not fit. Ask your provider's operator for more room`,
+    );
+  }
+
+  private tooLarge(n: number | string): ApiFailure {
+    return new ApiFailure('tooLarge', `the file is ${typeof n === 'number' ? mib(n) : n}; this provider takes files of at most ${mib(this.limits.maxAssetBytes)}: send a smaller one`);
+  }
+
+  /**
+   * What can be judged from an upload's headers alone (token, declared size, quota): the size.
+   * Also run on `Expect: 100-continue` (server.ts), so a refused file is never sent at all.
+   */
+  precheckUpload(req: IncomingMessage): { actor: Actor; size: number } {
+    const actor = this.opts.accounts.authenticate(req.headers.authorization);
+    const declared = req.headers['content-length'];
+    if (declared === undefined) throw new ApiFailure('badRequest', 'an upload needs a Content-Length header', { status: 411 });
+    if (!/^\d{1,16}$/.test(declared)) throw badRequest('Content-Length must be a number of bytes');
+    const size = Number(declared);
+    if (size === 0) throw badRequest('the upload is empty');
+    if (size > this.limits.maxAssetBytes) throw this.tooLarge(size);
+    const used = this.usedBy(actor.userUri);
+    if (used + size > this.limits.quotaBytes) throw this.quotaFailure(used, size);
+    return { actor, size };
+  }
+
+  private async upload(req: IncomingMessage): Promise<{ url: string; size: number }> {
+    const { actor, size } = this.precheckUpload(req);
+    const tooLarge = (n: number | string) => this.tooLarge(n);
+
+    const id = randomBytes(16).toString('base64url');
+    const tmp = path.join(this.tmpDir, id);
+    let received = 0;
+    const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    try {
+      await pipeline(
+        req,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            received += chunk.length;
+            // Content-Length is what the client promised; more than that is not the file it declared.
+            if (received > size) throw tooLarge('larger than its declared size');
+            yield chunk;
+          }
+        },
+        out,
+      );
+      if (received !== size) throw badRequest(`the upload ended after ${received} of ${size} bytes: try again`);
+      // Durable before it is acknowledged: a 201 means the file survives a crash.
+      const fd = fs.openSync(tmp, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      // Quota again, atomically with the row: two uploads racing must not both squeeze in.
+      const store = this.opts.store;
+      store.tx(() => {
+        const nowUsed = this.usedBy(actor.userUri);
+        if (nowUsed + size > this.limits.quotaBytes) throw this.quotaFailure(nowUsed, size);
+        fs.renameSync(tmp, path.join(this.dir, id));
+        store.db
+          .prepare('INSERT INTO assets (id, owner_user, device_uri, size, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(id, actor.userUri, actor.deviceUri, size, Date.now());
+      });
+    } catch (e) {
+      out.destroy();
+      fs.rmSync(tmp, { force: true });
+      if (e instanceof ApiFailure) throw e;
+      throw badRequest(`the upload was interrupted (${(e as Error).message}): try again`);
+    }
+    return { url: `${this.opts.publicUrl().replace(/\/+$/, '')}${ASSET_PATH_PREFIX}${id}`, size };
+  }
+
+  // ---- download ----
+
+  private serveLocal(id: string, res: ServerResponse): void {
+    if (!ASSET_ID_RE.test(id)) throw new ApiFailure('notFound', 'no such file on this provider');
+    const row = this.opts.store.db.prepare('SELECT size FROM assets WHERE id = ?').get(id) as { size: number } | undefined;
+    if (!row) throw new ApiFailure('notFound', 'no such file on this provider: it was never uploaded here or has been deleted');
+    const stream = fs.createReadStream(path.join(this.dir, id));
+    stream.once('open', () => {
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(row.size),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      stream.pipe(res);
+    });
+    stream.once('error', (e) => {
+      this.opts.log(`asset ${id}: ${e.message}`);
+      if (!res.headersSent) sendJson(res, 500, new ApiFailure('internal', 'the file could not be read').toBody());
+      else res.destroy();
+    });
+  }
+
+  /** The asset's id when `url` names a file of ours (by our public or our listening origin). */
+  private ownAssetId(url: string): string | null {
+    const origin = originOf(url);
+    if (!origin) return null;
+    if (origin !== originOf(this.opts.publicUrl()) && origin !== originOf(this.opts.listenUrl())) return null;
+    const p = new URL(url).pathname;
+    return p.startsWith(ASSET_PATH_PREFIX) ? p.slice(ASSET_PATH_PREFIX.length) : null;
+  }
+
+  /**
+   * The hub's rule (draft-06: "MUST verify that the host part of the downloadUrl is associated with
+   * the asset server domain for one of its peer providers"): the peer whose asset origin (the base
+   * URL it is configured with, scheme, host and port) is the URL's. null: no peer's.
+   */
+  private peerForAsset(url: string): string | null {
+    const origin = originOf(url);
+    if (!origin) return null;
+    for (const [domain] of this.opts.federation.peers) {
+      if (originOf(peerBaseUrl(this.opts.federation, domain)) === origin) return domain;
+    }
+    // A peer without --peer is reached at https://<domain>: that is its asset origin too, if it
+    // takes part in a room hosted here (it has a device in one), which is what makes it a peer.
+    const host = new URL(url).hostname.toLowerCase();
+    if (origin === `https://${host}` && !this.opts.federation.peers.has(host) && host !== this.opts.domain) {
+      const member = this.opts.store.db
+        .prepare("SELECT 1 FROM room_devices WHERE substr(device_uri, 1, length(?)) = ? LIMIT 1")
+        .get(`mimi://${host}/`, `mimi://${host}/`);
+      if (member) return host;
+    }
+    return null;
+  }
+
+  /** Client route: an asset of a room this device is in, direct if ours, else through the room's hub. */
+  private async roomAsset(actor: Actor, roomUri: string, url: string, res: ServerResponse): Promise<void> {
+    let hub: string;
+    try {
+      hub = parseMimiUri(roomUri).domain;
+    } catch {
+      throw badRequest(`${JSON.stringify(roomUri)} is not a room URI`);
+    }
+    if (this.identities.membersOfDevice(roomUri, actor.deviceUri).length === 0) {
+      throw new ApiFailure('notMember', 'only devices in the room can fetch its files');
+    }
+    if (!originOf(url)) throw badRequest('the asset URL must be an https URL');
+    const own = this.ownAssetId(url);
+    if (own !== null) return this.serveLocal(own, res);
+    if (hub === this.opts.domain || this.opts.hosts(roomUri)) {
+      // We are the room's hub: apply the proxyDownload rule to our own client too.
+      return this.proxyAsHub(url, res);
+    }
+    // The draft's flow: the downloading provider asks the hub's proxyDownload, never the asset's
+    // provider itself (which then learns neither this provider nor the room).
+    let target: URL;
+    try {
+      target = await this.opts.peerClient.endpointUrl(hub, 'proxyDownload', url);
+    } catch (e) {
+      throw new ApiFailure('peerUnreachable', `the room's provider ${hub} can't be reached to fetch the file (${(e as Error).message}); try again later`, { status: 502 });
+    }
+    await this.streamFromPeer(hub, target, res, `the file through ${hub}`);
+  }
+
+  /** The MIMI proxyDownload endpoint (we are the hub): `param` is the downloadUrl. */
+  async proxyDownload(peer: string, param: string, res: ServerResponse): Promise<void> {
+    if (!originOf(param)) throw badRequest('the downloadUrl must be an https URL');
+    this.opts.log(`proxyDownload for ${peer}`);
+    await this.proxyAsHub(param, res);
+  }
+
+  private async proxyAsHub(url: string, res: ServerResponse): Promise<void> {
+    const own = this.ownAssetId(url);
+    if (own !== null) return this.serveLocal(own, res);
+    const peer = this.peerForAsset(url);
+    if (!peer) {
+      throw new ApiFailure('notAllowed', `${new URL(url).host} is not the asset server of any provider ${this.opts.domain} federates with: the hub does not fetch from it`);
+    }
+    await this.streamFromPeer(peer, new URL(url), res, `the file from ${peer}`);
+  }
+
+  /** GET `url` at `domain` over mutual TLS and pass the bytes on as they arrive (size-capped). */
+  private streamFromPeer(domain: string, url: URL, res: ServerResponse, what: string): Promise<void> {
+    const cap = this.limits.maxAssetBytes;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (e?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        if (e) reject(e);
+        else resolve();
+      };
+      const unreachable = (why: string) =>
+        new ApiFailure('peerUnreachable', `provider ${domain} can't be reached for ${what} (${why}); try again later`, { status: 502 });
+      const req = https.request(
+        {
+          method: 'GET',
+          protocol: 'https:',
+          hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: url.port || 443,
+          path: url.pathname + url.search,
+          headers: { host: domain, from: `mimi@${this.opts.domain}`, accept: 'application/octet-stream' },
+          agent: this.agent,
+          servername: domain,
+          checkServerIdentity: (_h: string, cert: PeerCertificate) => tls.checkServerIdentity(domain, cert),
+        },
+        (up) => {
+          const status = up.statusCode ?? 0;
+          if (status !== 200) {
+            const chunks: Buffer[] = [];
+            up.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+            up.on('end', () => {
+              let detail = `HTTP ${status}`;
+              try {
+                const err = (JSON.parse(fromUtf8(Buffer.concat(chunks))) as { error?: { message?: string } }).error;
+                if (err?.message) detail = err.message;
+              } catch {
+                // not an ApiError body
+              }
+              if (status === 404) done(new ApiFailure('notFound', `${domain} no longer has the file (${detail})`));
+              else if (status === 403) done(new ApiFailure('notAllowed', `${domain} refused ${what}: ${detail}`));
+              else if (status === 413) done(new ApiFailure('tooLarge', `${domain} refused ${what}: ${detail}`));
+              else done(unreachable(detail));
+            });
+            up.on('error', (e) => done(unreachable(e.message)));
+            return;
+          }
+          const declared = Number(up.headers['content-length']);
+          if (!Number.isSafeInteger(declared) || declared > cap) {
+            up.destroy();
+            done(new ApiFailure('tooLarge', `${domain} offered ${what} of ${Number.isNaN(declared) ? 'unknown' : mib(declared)} size; at most ${mib(cap)} is passed on`));
+            return;
+          }
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'content-length': String(declared),
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+          });
+          // From here on the status is sent: a failure can only cut the body short, which the
+          // requester notices (fewer bytes than Content-Length, and a failing AEAD tag).
+          pipeline(up, res).then(
+            () => done(),
+            () => {
+              res.destroy();
+              done();
+            },
+          );
+        },
+      );
+      const deadline = setTimeout(() => {
+        req.destroy();
+        if (!res.headersSent) done(unreachable(`no answer within ${this.timeoutMs} ms`));
+        else res.destroy();
+      }, this.timeoutMs);
+      req.on('error', (e) => {
+        if (!res.headersSent) done(unreachable(e.message));
+        else {
+          res.destroy();
+          done();
+        }
+      });
+      req.end();
+    });
+  }
+}
