@@ -234,6 +234,7 @@ export interface OutboxRow {
 
 export class ProfileDb {
   private readonly db: Database.Database;
+  private actionsStmt?: Database.Statement;
 
   constructor(
     file: string,
@@ -458,11 +459,12 @@ export class ProfileDb {
   actionsOn(roomUri: string, targetIds: readonly string[]): MessageRow[] {
     if (targetIds.length === 0) return [];
     // json_each keeps the statement the same whatever the page size (no variable-count limit).
-    return (
-      this.db
-        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND target_id IN (SELECT value FROM json_each(?)) ORDER BY ${ORDER_KEY}`)
-        .all(roomUri, JSON.stringify(targetIds)) as Record<string, unknown>[]
-    ).map((r) => ProfileDb.messageRow(this.vault, r));
+    // INDEXED BY: without statistics SQLite prefers the timeline-order index (it saves the sort) and
+    // reads the room's whole history for a handful of targets; a page then costs O(room size).
+    this.actionsStmt ??= this.db.prepare(
+      `SELECT * FROM messages INDEXED BY messages_room_target WHERE room_uri = ? AND target_id IN (SELECT value FROM json_each(?)) ORDER BY ${ORDER_KEY}`,
+    );
+    return (this.actionsStmt.all(roomUri, JSON.stringify(targetIds)) as Record<string, unknown>[]).map((r) => ProfileDb.messageRow(this.vault, r));
   }
 
   countMessages(roomUri: string): number {
