@@ -50,8 +50,25 @@ export const useAccountsStore = defineStore('accounts', () => {
     loaded.value = true;
   }
 
+  /**
+   * The core's 'accounts' events and its answers to calls travel apart (a WebSocket and requests),
+   * so an answer computed before an event may arrive after it and would put back an older state
+   * (an account shown "connecting" that went online meanwhile). Every change of the list comes
+   * with an event, so an answer is applied only if no event was applied while it was on its way.
+   */
+  let eventsApplied = 0;
+  function fromEvent(accounts: AccountView[]): void {
+    eventsApplied++;
+    apply(accounts);
+  }
+  async function answer(call: Promise<AccountView[]>): Promise<void> {
+    const mark = eventsApplied;
+    const accounts = await call;
+    if (eventsApplied === mark) apply(accounts);
+  }
+
   async function refresh(): Promise<void> {
-    apply(await api().accounts.list());
+    await answer(api().accounts.list());
   }
 
   async function refreshLocked(): Promise<void> {
@@ -65,7 +82,7 @@ export const useAccountsStore = defineStore('accounts', () => {
 
   async function signIn(how: 'register' | 'login', args: SignInArgs): Promise<AccountView> {
     const account = how === 'register' ? await api().accounts.register(args) : await api().accounts.login(args);
-    if (!account.active) apply(await api().accounts.switchTo(account.id));
+    if (!account.active) await answer(api().accounts.switchTo(account.id));
     else await refresh();
     adding.value = false;
     return account;
@@ -78,16 +95,16 @@ export const useAccountsStore = defineStore('accounts', () => {
     adding.value = false;
     // Read the list again rather than apply `views`: the account starts connecting as it opens, and
     // an 'accounts' event saying "online" may have overtaken this answer.
-    if (!views.find((a) => a.id === accountId)?.active) apply(await api().accounts.switchTo(accountId));
+    if (!views.find((a) => a.id === accountId)?.active) await answer(api().accounts.switchTo(accountId));
     else await refresh();
   }
 
   async function switchTo(accountId: string): Promise<void> {
-    apply(await api().accounts.switchTo(accountId));
+    await answer(api().accounts.switchTo(accountId));
   }
 
   async function signOut(accountId: string): Promise<void> {
-    apply(await api().accounts.signOut(accountId));
+    await answer(api().accounts.signOut(accountId));
   }
 
   return {
@@ -103,6 +120,7 @@ export const useAccountsStore = defineStore('accounts', () => {
     active,
     activeId,
     apply,
+    fromEvent,
     refresh,
     refreshLocked,
     loadSecretStorage,

@@ -58,7 +58,7 @@ export const useAppStore = defineStore('app', () => {
     switch (event.type) {
       case 'accounts': {
         const before = new Set(accounts.list.map((a) => a.id));
-        accounts.apply(event.accounts);
+        accounts.fromEvent(event.accounts);
         for (const id of before) {
           if (!event.accounts.some((a) => a.id === id)) {
             rooms.forget(id);
