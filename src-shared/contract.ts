@@ -117,6 +117,8 @@ export interface RoomSettingsView {
   links: { canCreate: boolean; roles: number[] };
   /** This room's knock link, when this device opened the room to knocks. */
   knockLink?: string;
+  /** The room's status_notification_policy (absent component: both optional) and whether this account may change it. */
+  receiptPolicy?: ReceiptPolicyView & { canEdit: boolean };
 }
 
 /** Room metadata to change; absent fields stay. `avatar` is an https URL or '' for none. */
@@ -182,6 +184,48 @@ export interface MessageView {
   event?: TimelineEvent;
   /** A file or image the message carries (its name is also `text`); messages.openAttachment fetches it. */
   attachment?: AttachmentInfoView;
+  /**
+   * Only on this account's own messages, and only while it shares and sees receipts: who reported
+   * it delivered or read (draft-mahy-mimi-message-status-01; docs/receipts-and-typing.md).
+   */
+  receipts?: ReceiptsView;
+}
+
+/** Delivery and read receipts of one of your own messages. */
+export interface ReceiptsView {
+  /** Members (user URIs, or pseudonyms) whose client reported it delivered; those who read it are listed in `read` only. */
+  delivered: string[];
+  /** Members who reported it read. */
+  read: string[];
+  /** How many other members the room has now (for "read by everyone"). */
+  of: number;
+}
+
+/** A room policy value of draft-ietf-mimi-room-policy's status_notification_policy component (0x0028). */
+export type Optionality = 'optional' | 'required' | 'forbidden';
+
+/** The room's status_notification_policy: whether members send delivery notifications and read receipts. */
+export interface ReceiptPolicyView {
+  delivery: Optionality;
+  read: Optionality;
+}
+
+/**
+ * This account's privacy switches (kept in its profile database, the same on every screen of this
+ * device). Off: this device sends none, and (as in Signal) shows none of others' either. A room's
+ * policy can forbid them; where it requires them, they are sent whatever the switch says.
+ */
+export interface PrivacyView {
+  deliveryReceipts: boolean;
+  readReceipts: boolean;
+  typing: boolean;
+}
+
+/** What another member shares of themselves in a room (display name, small picture). */
+export interface MemberProfileView {
+  displayName?: string;
+  /** A data:image/png URL, at most 96×96. */
+  avatar?: string;
 }
 
 export interface ReactionView {
@@ -475,6 +519,10 @@ export type CoreEvent =
   | { type: 'openLink'; link: string }
   /** An attachment's upload or download moving on (progress bars). */
   | { type: 'transfer'; accountId: string; transfer: TransferView }
+  /** Who is typing in a room now (others only; empty when nobody is). */
+  | { type: 'typing'; accountId: string; roomUri: string; users: string[] }
+  /** Members' shared profiles in a room changed (all of them, by user). */
+  | { type: 'profiles'; accountId: string; roomUri: string; profiles: Record<string, MemberProfileView> }
   | { type: 'error'; accountId?: string; message: string };
 
 /** Errors carry a stable code; the message tells the user what to do next. */
@@ -498,10 +546,16 @@ export type CoreErrorCode =
   | 'passphraseRequired' // the link needs a passphrase, and none or a wrong one was given
   | 'internal';
 
+/**
+ * `message` is English (the CLI and logs print it); `key` and `params`, when given, name the same
+ * sentence in the app's catalogue (src-shared/i18n) so the window shows it in its own language.
+ */
 export class CoreError extends Error {
   constructor(
     readonly code: CoreErrorCode,
     message: string,
+    readonly key?: string,
+    readonly params?: Record<string, string | number>,
   ) {
     super(message);
     this.name = 'CoreError';
@@ -543,6 +597,11 @@ export interface MimiApi {
     changePassword(accountId: string, oldPassword: string, newPassword: string): Promise<void>;
     /** Delete the account at its provider (every device signed out, removed from every room) and from this app. */
     deleteAccount(accountId: string): Promise<AccountView[]>;
+    /** Change the passphrase of an account kept in a passphrase vault (wrongPassphrase: nothing changed). */
+    changePassphrase(accountId: string, oldPassphrase: string, newPassphrase: string): Promise<void>;
+    /** Receipts and typing: this account's privacy switches. */
+    privacy(accountId: string): Promise<PrivacyView>;
+    setPrivacy(accountId: string, changes: Partial<PrivacyView>): Promise<PrivacyView>;
   };
   rooms: {
     list(accountId: string): Promise<RoomView[]>;
@@ -563,6 +622,10 @@ export interface MimiApi {
     direct(accountId: string, user: string): Promise<RoomView>;
     /** Mute or unmute the room's notifications on this device (stored in the profile). */
     setMuted(accountId: string, roomUri: string, muted: boolean): Promise<RoomView>;
+    /** Members' shared profiles in the room (display names and pictures), by user. */
+    profiles(accountId: string, roomUri: string): Promise<Record<string, MemberProfileView>>;
+    /** Set the room's status_notification_policy (a room state change, like metadata). */
+    setReceiptPolicy(accountId: string, roomUri: string, policy: ReceiptPolicyView): Promise<RoomSettingsView>;
     /** Participants with roles, metadata, and what this account may change. */
     settings(accountId: string, roomUri: string): Promise<RoomSettingsView>;
     setMetadata(accountId: string, roomUri: string, metadata: RoomMetadataArgs): Promise<RoomSettingsView>;
@@ -608,6 +671,8 @@ export interface MimiApi {
     sendFile(accountId: string, roomUri: string, file: FileArgs): Promise<MessageView>;
     /** A message's attachment, fetched (through the room's hub if need be), checked and decrypted. */
     openAttachment(accountId: string, roomUri: string, messageId: string): Promise<OpenedAttachmentView>;
+    /** This account is typing in the room (true; repeated while it goes on) or stopped (false). Sent only when the switch is on. */
+    typing(accountId: string, roomUri: string, typing: boolean): Promise<void>;
   };
   /** `user` is handle@domain or a mimi:// user URI; `roomUri` null = every room. */
   consent: {
@@ -662,6 +727,9 @@ export interface MimiApi {
     myProfile(accountId: string): Promise<MyProfileView>;
     setProfileFields(accountId: string, fields: ProfileFieldsArgs): Promise<MyProfileView>;
     setSearchable(accountId: string, field: ProfileField, on: boolean): Promise<MyProfileView>;
+    /** This account's picture (data:image/png, at most 96×96), shared with its display name in its rooms; null: none. */
+    avatar(accountId: string): Promise<string | null>;
+    setAvatar(accountId: string, avatar: string | null): Promise<string | null>;
   };
   /** Subscribe to core events; returns an unsubscribe function. */
   onEvent(listener: (event: CoreEvent) => void): () => void;
@@ -880,6 +948,21 @@ const fileArgs: Check = (v, name) => {
   if (typeof o.data !== 'string' || o.data.length === 0 || o.data.length % 4 !== 0 || !BASE64_RE.test(o.data)) fail(`${name}.data`, 'must be the file in base64');
   if (((o.data as string).length / 4) * 3 > MAX_FILE_BYTES + 2) fail(`${name}.data`, `is larger than ${Math.floor(MAX_FILE_BYTES / 1024 / 1024)} MiB: send a smaller file`);
 };
+const OPTIONALITY = ['optional', 'required', 'forbidden'];
+const receiptPolicy: Check = (v, name) => {
+  const o = plainObject(v, name, ['delivery', 'read']);
+  for (const k of ['delivery', 'read']) if (!OPTIONALITY.includes(o[k] as string)) fail(`${name}.${k}`, 'must be optional, required or forbidden');
+};
+const privacyChanges: Check = (v, name) => {
+  const o = plainObject(v, name, ['deliveryReceipts', 'readReceipts', 'typing']);
+  for (const [k, x] of Object.entries(o)) bool(x, `${name}.${k}`);
+};
+/** A picture as the app makes it (lib/avatar.ts): a PNG data: URL of at most 96×96, so well under 64 KiB. */
+export const MAX_AVATAR_DATA_URL = 65536;
+const avatarDataUrl: Check = (v, name) => {
+  str(MAX_AVATAR_DATA_URL)(v, name);
+  if (!/^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(v as string)) fail(name, 'must be a data:image/png;base64 URL');
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -898,6 +981,9 @@ export const METHODS = {
   'accounts.secretMode': [accountId],
   'accounts.changePassword': [accountId, str(1024), str(1024, MIN_PASSWORD_LENGTH)],
   'accounts.deleteAccount': [accountId],
+  'accounts.changePassphrase': [accountId, str(1024), str(1024, MIN_SECRET_PASSPHRASE_LENGTH)],
+  'accounts.privacy': [accountId],
+  'accounts.setPrivacy': [accountId, privacyChanges],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],
@@ -907,6 +993,8 @@ export const METHODS = {
   'rooms.markRead': [accountId, roomUri],
   'rooms.direct': [accountId, userAddress],
   'rooms.setMuted': [accountId, roomUri, bool],
+  'rooms.profiles': [accountId, roomUri],
+  'rooms.setReceiptPolicy': [accountId, roomUri, receiptPolicy],
   'rooms.settings': [accountId, roomUri],
   'rooms.setMetadata': [accountId, roomUri, roomMetadata],
   'rooms.setRole': [accountId, roomUri, userAddress, int(2, 65535)],
@@ -926,6 +1014,7 @@ export const METHODS = {
   'messages.search': [accountId, str(200), nullable(roomUri), int(1, 200)],
   'messages.sendFile': [accountId, roomUri, fileArgs],
   'messages.openAttachment': [accountId, roomUri, messageId],
+  'messages.typing': [accountId, roomUri, bool],
   'consent.list': [accountId],
   'consent.request': [accountId, userAddress, nullable(roomUri)],
   'consent.cancel': [accountId, userAddress, nullable(roomUri)],
@@ -956,6 +1045,8 @@ export const METHODS = {
   'people.myProfile': [accountId],
   'people.setProfileFields': [accountId, profileFields],
   'people.setSearchable': [accountId, profileField, bool],
+  'people.avatar': [accountId],
+  'people.setAvatar': [accountId, nullable(avatarDataUrl)],
 } as const satisfies Record<string, readonly Check[]>;
 
 export type MethodName = keyof typeof METHODS;
@@ -998,8 +1089,10 @@ export function apiFromTransport(
 export interface WireError {
   code: CoreErrorCode;
   message: string;
+  key?: string;
+  params?: Record<string, string | number>;
 }
 export function toWireError(e: unknown): WireError {
-  if (e instanceof CoreError) return { code: e.code, message: e.message };
-  return { code: 'internal', message: 'Something went wrong inside the app; details are in the log.' };
+  if (e instanceof CoreError) return { code: e.code, message: e.message, ...(e.key ? { key: e.key, params: e.params ?? {} } : {}) };
+  return { code: 'internal', message: 'Something went wrong inside the app; details are in the log.', key: 'errors.internal', params: {} };
 }

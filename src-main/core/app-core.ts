@@ -297,6 +297,16 @@ class Core implements AppCore {
     unlock: (accountId: string, passphrase: string) => this.unlock(accountId, passphrase),
     secretMode: async (accountId: string): Promise<AccountSecretMode> => this.profile(accountId).secretMode,
     changePassword: (accountId: string, oldPassword: string, newPassword: string) => this.profile(accountId).changePassword(oldPassword, newPassword),
+    // PLACEHOLDERS being built (this session): passphrase change, privacy switches.
+    changePassphrase: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
+    privacy: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
+    setPrivacy: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
     deleteAccount: async (accountId: string): Promise<AccountView[]> => {
       // The provider deletes it first (a failure there changes nothing here); then it leaves this
       // app like a signed-out one. Its folder stays, as after signing out: the history is the user's.
@@ -390,6 +400,12 @@ class Core implements AppCore {
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
     direct: (accountId: string, user: string) => this.profile(accountId).openDirect(user),
     setMuted: async (accountId: string, roomUri: string, muted: boolean): Promise<RoomView> => this.profile(accountId).setRoomMuted(roomUri, muted),
+    profiles: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
+    setReceiptPolicy: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
     settings: async (accountId: string, roomUri: string): Promise<RoomSettingsView> => this.profile(accountId).roomSettings(roomUri),
     setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),
     setRole: (accountId: string, roomUri: string, user: string, roleIndex: number) => this.profile(accountId).setRole(roomUri, user, roleIndex),
@@ -433,7 +449,7 @@ class Core implements AppCore {
       // octet-stream, so no data: URL can ever be a document (HTML, SVG) the page would render.
       const type = isPreviewableImage(a.contentType) ? a.contentType.split(';')[0].trim().toLowerCase() : 'application/octet-stream';
       return { filename: a.filename, contentType: a.contentType, size: a.size, dataUrl: `data:${type};base64,${Buffer.from(a.bytes).toString('base64')}` };
-    },
+    },    typing: async (): Promise<void> => undefined, // PLACEHOLDER: typing indicators being built
   };
 
   consent = {
@@ -487,6 +503,12 @@ class Core implements AppCore {
     myProfile: (accountId: string) => this.profile(accountId).myProfile(),
     setProfileFields: (accountId: string, fields: ProfileFieldsArgs) => this.profile(accountId).setProfileFields(fields),
     setSearchable: (accountId: string, field: ProfileField, on: boolean) => this.profile(accountId).setSearchable(field, on),
+    avatar: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
+    setAvatar: async (): Promise<never> => {
+      throw new CoreError('internal', 'Not built yet.');
+    },
   };
 
   onEvent(listener: (e: CoreEvent) => void): () => void {

@@ -1,9 +1,18 @@
 // The one translation of failures from below (the provider, the MLS layer) into CoreErrors a
 // person can act on. Every module of the profile reports provider failures through toCoreError.
 
-import { CoreError } from '../../src-shared/contract.js';
+import { CoreError, type CoreErrorCode } from '../../src-shared/contract.js';
+import { translate, type Params } from '../../src-shared/i18n/index.js';
 import { MlsError } from '../mls/engine.js';
 import { ProviderError, type CertificateProblem } from '../net/provider-client.js';
+
+/**
+ * A CoreError whose sentence is the catalogue's `key` (src-shared/i18n/en/errors.ts): English in
+ * `message` for the CLI and logs, and the key and parameters for the window to show in its language.
+ */
+export function coreError(code: CoreErrorCode, key: string, params: Params = {}): CoreError {
+  return new CoreError(code, translate(key, params), key, params);
+}
 
 /** What to do about a refused provider certificate. */
 function certificateAdvice(p: CertificateProblem): string {

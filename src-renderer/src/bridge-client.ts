@@ -62,7 +62,7 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
     }
     if (body.ok) return body.value;
     const err = body.error as WireError;
-    throw new CoreError(err.code, err.message);
+    throw new CoreError(err.code, err.message, err.key, err.params);
   }
 
   // ---- event stream ----

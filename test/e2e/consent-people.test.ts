@@ -147,6 +147,8 @@ function fakeCore() {
         return { status: results.length ? 'success' : 'notFound', domain: 'b.example', results };
       },
       myProfile: async () => structuredClone(profile),
+      avatar: async () => null,
+      setAvatar: async () => null,
       setProfileFields: async (_a, fields) => {
         for (const [k, v] of Object.entries(fields)) {
           if (v === null) delete (profile as unknown as Record<string, unknown>)[k];

@@ -44,7 +44,15 @@ export function localAccount(a: { id: string; userUri: string; handle: string; u
 }
 
 /** The accounts calls about where keys go, for fakes on a machine with a keychain and no locked account. */
-export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount'> = {
+export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount' | 'changePassphrase' | 'privacy' | 'setPrivacy'> = {
+  changePassphrase: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  // Receipts and typing: everything shared (the defaults), not changeable here.
+  privacy: async () => ({ deliveryReceipts: true, readReceipts: true, typing: true }),
+  setPrivacy: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
   secretStorage: async () => ({ automatic: 'keychain' }),
   locked: async () => [],
   unlock: async () => {
@@ -60,7 +68,12 @@ export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 
 };
 
 /** rooms.setMuted for fakes whose tests are not about muting. */
-export const muteNotInFixture: Pick<MimiApi['rooms'], 'setMuted' | 'direct'> = {
+export const muteNotInFixture: Pick<MimiApi['rooms'], 'setMuted' | 'direct' | 'profiles' | 'setReceiptPolicy'> = {
+  // Nobody in these fixtures shares a display name or picture.
+  profiles: async () => ({}),
+  setReceiptPolicy: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
   setMuted: async () => {
     throw new CoreError('internal', 'not in this fixture');
   },
@@ -74,7 +87,8 @@ export const muteNotInFixture: Pick<MimiApi['rooms'], 'setMuted' | 'direct'> = {
  * Reply, react, edit, delete and history for fakes whose tests are not about message actions; and
  * search, which finds nothing there.
  */
-export const messageActionsNotInFixture: Pick<MimiApi['messages'], 'reply' | 'react' | 'edit' | 'delete' | 'history' | 'search' | 'sendFile' | 'openAttachment'> = {
+export const messageActionsNotInFixture: Pick<MimiApi['messages'], 'reply' | 'react' | 'edit' | 'delete' | 'history' | 'search' | 'sendFile' | 'openAttachment' | 'typing'> = {
+  typing: async () => undefined,
   search: async () => ({ results: [], pending: 0 }),
   sendFile: async () => {
     throw new CoreError('internal', 'not in this fixture');
@@ -125,6 +139,10 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
       myProfile: async () => me(),
       setProfileFields: async () => me(),
       setSearchable: async () => me(),
+      avatar: async () => null,
+      setAvatar: async () => {
+        throw new CoreError('internal', 'not in this fixture');
+      },
     },
   };
 }

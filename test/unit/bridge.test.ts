@@ -48,6 +48,9 @@ function recordingCore() {
       secretMode: record('accounts.secretMode', () => 'keychain' as const),
       changePassword: record('accounts.changePassword', () => undefined),
       deleteAccount: record('accounts.deleteAccount', () => [] as AccountView[]),
+      changePassphrase: record('accounts.changePassphrase', () => undefined),
+      privacy: record('accounts.privacy', () => ({ deliveryReceipts: true, readReceipts: false, typing: true })),
+      setPrivacy: record('accounts.setPrivacy', () => ({ deliveryReceipts: true, readReceipts: false, typing: false })),
     },
     rooms: {
       list: record('rooms.list', () => [room]),
@@ -58,6 +61,10 @@ function recordingCore() {
       leave: record('rooms.leave', () => room),
       markRead: record('rooms.markRead', () => undefined),
       direct: record('rooms.direct', () => room),
+      profiles: record('rooms.profiles', () => ({})),
+      setReceiptPolicy: record('rooms.setReceiptPolicy', () => {
+        throw new CoreError('notAllowed', 'Your role lacks canChangeRoomPolicy.');
+      }),
       setMuted: record('rooms.setMuted', () => {
         throw new CoreError('roomUnknown', 'Unknown room.');
       }),
@@ -110,6 +117,7 @@ function recordingCore() {
         throw new CoreError('invalidArgument', 'No such message.');
       }),
       history: record('messages.history', () => []),
+      typing: record('messages.typing', () => undefined),
     },
     ...quietConsentAndPeople('mimi://localhost/u/alice', 'alice'),
     pseudonyms: {

@@ -42,6 +42,9 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.secretMode': ['acct-1'],
   'accounts.changePassword': ['acct-1', 'old password', 'new password 2'],
   'accounts.deleteAccount': ['acct-1'],
+  'accounts.changePassphrase': ['acct-1', 'old passphrase', 'a new passphrase'],
+  'accounts.privacy': ['acct-1'],
+  'accounts.setPrivacy': ['acct-1', { readReceipts: false }],
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.createMinimalMetadata': ['acct-1', 'Quiet corner', 'moderated'],
@@ -51,6 +54,8 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.markRead': ['acct-1', ROOM],
   'rooms.direct': ['acct-1', 'bob@b.example'],
   'rooms.setMuted': ['acct-1', 'mimi://a.example/r/lunch', true],
+  'rooms.profiles': ['acct-1', 'mimi://a.example/r/lunch'],
+  'rooms.setReceiptPolicy': ['acct-1', 'mimi://a.example/r/lunch', { delivery: 'optional', read: 'forbidden' }],
   'rooms.settings': ['acct-1', ROOM],
   'rooms.setMetadata': ['acct-1', ROOM, { name: 'Lunch', avatar: 'https://a.example/lunch.png', description: '' }],
   'rooms.setRole': ['acct-1', ROOM, 'bob@b.example', 3],
@@ -70,6 +75,7 @@ const GOOD: Record<MethodName, unknown[]> = {
   'messages.history': ['acct-1', ROOM, 'b'.repeat(64)],
   'messages.sendFile': ['acct-1', ROOM, { name: 'cat.png', type: 'image/png', data: 'iVBORw0KGgo=' }],
   'messages.openAttachment': ['acct-1', ROOM, 'c'.repeat(64)],
+  'messages.typing': ['acct-1', ROOM, true],
   'consent.list': ['acct-1'],
   'consent.request': ['acct-1', 'bob@b.example', ROOM],
   'consent.cancel': ['acct-1', 'mimi://b.example/u/bob', null],
@@ -100,6 +106,8 @@ const GOOD: Record<MethodName, unknown[]> = {
   'people.myProfile': ['acct-1'],
   'people.setProfileFields': ['acct-1', { nick: 'bobby', email: 'bob@mail.example', phone: '+12125551212', displayName: null }],
   'people.setSearchable': ['acct-1', 'email', true],
+  'people.avatar': ['acct-1'],
+  'people.setAvatar': ['acct-1', 'data:image/png;base64,iVBORw0KGgo='],
 };
 
 test('every method accepts well-formed arguments', () => {

@@ -29,11 +29,29 @@ const KNOWN: Record<CoreErrorCode, true> = {
 };
 const CODES: ReadonlySet<string> = new Set(Object.keys(KNOWN));
 
-const PREFIX = /^\[mimi:([A-Za-z]+)\] /;
+// `[mimi:code] message`, or `[mimi:code#{"key":...,"params":...}] message` when the error names
+// its catalogue message (JSON has no `]` followed by a space at its end, and the message follows it).
+const PREFIX = /^\[mimi:([A-Za-z]+)(?:#(\{.*?\}))?\] /s;
 
-/** For the preload: an Error whose message survives the contextBridge with its code. */
+/** For the preload: an Error whose message survives the contextBridge with its code (and catalogue key). */
 export function errorAcrossBridge(w: WireError): Error {
-  return new Error(`[mimi:${w.code}] ${w.message}`);
+  const i18n = w.key ? `#${JSON.stringify({ key: w.key, params: w.params ?? {} })}` : '';
+  return new Error(`[mimi:${w.code}${i18n}] ${w.message}`);
+}
+
+function catalogueRef(json: string | undefined): { key?: string; params?: Record<string, string | number> } {
+  if (!json) return {};
+  try {
+    const v = JSON.parse(json) as { key?: unknown; params?: unknown };
+    if (typeof v.key !== 'string') return {};
+    const params: Record<string, string | number> = {};
+    if (v.params && typeof v.params === 'object') {
+      for (const [k, p] of Object.entries(v.params)) if (typeof p === 'string' || typeof p === 'number') params[k] = p;
+    }
+    return { key: v.key, params };
+  } catch {
+    return {};
+  }
 }
 
 /** Whatever was thrown, as a CoreError the UI can switch on. */
@@ -45,6 +63,9 @@ export function toCoreError(e: unknown): CoreError {
   // Electron may prepend "Error invoking remote method ...: Error: " to the message.
   const stripped = message.replace(/^.*?(?=\[mimi:)/s, '');
   const m = PREFIX.exec(stripped);
-  if (m && CODES.has(m[1])) return new CoreError(m[1] as CoreErrorCode, stripped.slice(m[0].length));
+  if (m && CODES.has(m[1])) {
+    const ref = catalogueRef(m[2]);
+    return new CoreError(m[1] as CoreErrorCode, stripped.slice(m[0].length), ref.key, ref.params);
+  }
   return new CoreError('internal', message || 'Something went wrong.');
 }

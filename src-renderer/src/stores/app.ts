@@ -16,6 +16,8 @@ import { usePeopleStore } from './people.js';
 import { useMessagesStore } from './messages.js';
 import { useRoomsStore } from './rooms.js';
 import { useRoomSettingsStore } from './room-settings.js';
+import { useProfilesStore } from './profiles.js';
+import { useTypingStore } from './typing.js';
 import { notifyOfMessage } from '../lib/notify-runtime.js';
 
 export interface Notice {
@@ -70,6 +72,8 @@ export const useAppStore = defineStore('app', () => {
             useConnectionsStore().forget(id);
             useKnocksStore().forget(id);
             useLinksStore().forget(id);
+            useProfilesStore().forget(id);
+            useTypingStore().forget(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
@@ -109,6 +113,12 @@ export const useAppStore = defineStore('app', () => {
         messages.apply(event.accountId, event.message);
         rooms.noteMessage(event.accountId, event.message);
         notifyOfMessage(event.accountId, event.message);
+        break;
+      case 'typing':
+        useTypingStore().apply(event.accountId, event.roomUri, event.users);
+        break;
+      case 'profiles':
+        useProfilesStore().apply(event.accountId, event.roomUri, event.profiles);
         break;
       case 'error':
         notify(event.message, event.accountId);
