@@ -39,8 +39,9 @@ import { Aes128Gcm, CipherSuite, HkdfSha256 } from '@hpke/core';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
 import { NobleX25519Kem } from '../../src-shared/hpke-x25519.js';
+import { nodeCiphersuite } from './node-crypto-suite.js';
 
-export type ProviderName = 'webcrypto' | 'noble';
+export type ProviderName = 'node' | 'webcrypto' | 'noble';
 
 export const SUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as const;
 
@@ -53,6 +54,7 @@ export interface SelectedProvider {
 
 /** Builds the ciphersuite implementation for one provider (no self test). */
 export async function ciphersuiteFor(provider: ProviderName): Promise<CiphersuiteImpl> {
+  if (provider === 'node') return nodeCiphersuite();
   const suite = getCiphersuiteFromName(SUITE_NAME);
   if (provider === 'webcrypto') return defaultCryptoProvider.getCiphersuiteImpl(suite);
   const base = await nobleCryptoProvider.getCiphersuiteImpl(suite);
