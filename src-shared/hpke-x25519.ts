@@ -48,10 +48,12 @@ export function generateKeyPair(): { privateKey: Uint8Array; publicKey: Uint8Arr
   return { privateKey: sk, publicKey: x25519.getPublicKey(sk) };
 }
 
-/** Encap(pkR): a fresh ephemeral key; throws on a small-order recipient key (all-zero DH). */
-export function encap(pkR: Uint8Array): { sharedSecret: Uint8Array; enc: Uint8Array } {
+/**
+ * Encap(pkR): a fresh ephemeral key (or `skE`, only for known-answer tests); throws on a
+ * small-order recipient key (all-zero DH).
+ */
+export function encap(pkR: Uint8Array, skE: Uint8Array = x25519.utils.randomSecretKey()): { sharedSecret: Uint8Array; enc: Uint8Array } {
   checkKey(pkR, 'public key');
-  const skE = x25519.utils.randomSecretKey();
   const enc = x25519.getPublicKey(skE);
   const dh = x25519.getSharedSecret(skE, pkR);
   return { sharedSecret: extractAndExpand(dh, concat(enc, pkR)), enc };
@@ -134,7 +136,9 @@ export class NobleX25519Kem {
     return keyPair(deriveKeyPair(bytesOf(ikm)).privateKey);
   }
   async encap(params: { recipientPublicKey: CryptoKey; ekm?: unknown }): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
-    const { sharedSecret, enc } = encap(asRaw(params.recipientPublicKey, 'public'));
+    // `ekm` (a key pair of this KEM) fixes the ephemeral key: published examples need it.
+    const skE = params.ekm === undefined ? undefined : asRaw(params.ekm, 'private');
+    const { sharedSecret, enc } = encap(asRaw(params.recipientPublicKey, 'public'), skE);
     return { sharedSecret: buffer(sharedSecret), enc: buffer(enc) };
   }
   async decap(params: { recipientKey: CryptoKey | CryptoKeyPair; enc: ArrayBufferLike | ArrayBufferView }): Promise<ArrayBuffer> {
