@@ -6,7 +6,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
-import { benchMls } from '../src-main/mls/bench-mls.js';
+import { benchKeyPackages, benchMessages, benchMls } from '../src-main/mls/bench-mls.js';
 import { Profile } from '../src-main/core/profile.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
 import { ProviderClient, PushConnection } from '../src-main/net/provider-client.js';
@@ -78,6 +78,26 @@ async function main(): Promise<void> {
     rows.push([`MLS processing that commit (existing member)`, ms(med((r) => r.processMs))]);
     rows.push([`MLS join from its Welcome (new member)`, ms(med((r) => r.joinMs))]);
     rows.push([`commit / welcome size`, `${(runs[0].commitBytes / 1024).toFixed(1)} KiB / ${(runs[0].welcomeBytes / 1024).toFixed(1)} KiB`]);
+
+    // 3b. The same against the baseline in this run: ts-mls's own WebCrypto provider (issue 13's
+    // reference), with the ratio, plus message and KeyPackage throughput on both.
+    const baseline = await createMlsEngine({ forceProvider: 'webcrypto' });
+    const baseRuns: Awaited<ReturnType<typeof benchMls>>[] = [];
+    for (let i = 0; i < MLS_RUNS; i++) baseRuns.push(await benchMls(MEMBERS, baseline));
+    const baseMed = (f: (r: (typeof runs)[number]) => number) => baseRuns.map(f).sort((x, y) => x - y)[Math.floor(baseRuns.length / 2)];
+    for (const [label, f] of [
+      ['commit adding', (r: (typeof runs)[number]) => r.addMs],
+      ['processing', (r: (typeof runs)[number]) => r.processMs],
+      ['join', (r: (typeof runs)[number]) => r.joinMs],
+    ] as const) {
+      rows.push([`baseline (ts-mls WebCrypto) ${label}, ${MEMBERS} members / ${engine.provider} is faster by`, `${ms(baseMed(f))} / ${(baseMed(f) / med(f)).toFixed(1)}×`]);
+    }
+    const msgs = await benchMessages(engine);
+    const baseMsgs = await benchMessages(baseline);
+    rows.push([`1 KB application message encrypt + decrypt, pairs per second (${engine.provider} / baseline)`, `${msgs.pairsPerSec.toFixed(0)} / ${baseMsgs.pairsPerSec.toFixed(0)} (${(msgs.pairsPerSec / baseMsgs.pairsPerSec).toFixed(1)}×)`]);
+    const kps = await benchKeyPackages(engine);
+    const baseKps = await benchKeyPackages(baseline);
+    rows.push([`KeyPackages generated per second (${engine.provider} / baseline)`, `${kps.perSec.toFixed(0)} / ${baseKps.perSec.toFixed(0)} (${(kps.perSec / baseKps.perSec).toFixed(1)}×)`]);
 
     // 4. Event-loop delay while an existing member processes that commit: what the rest of the
     // main process (IPC, the push stream, other accounts) waits meanwhile.

@@ -1,8 +1,8 @@
 // Crypto provider selection for ciphersuite 0x0001 (X25519 HPKE, AES-128-GCM, SHA-256, Ed25519).
 //
-// Electron's Node links BoringSSL, whose WebCrypto has had gaps (X25519, Ed25519 key formats).
-// So at start-up we run a small MLS round trip on the default (WebCrypto) provider and fall back
-// to a pure-JS provider when anything throws or produces a wrong answer.
+// Electron's Node links BoringSSL, which has had gaps (X25519, Ed25519 key formats). So at
+// start-up we run a small MLS round trip on each provider in PROVIDER_ORDER (node:crypto,
+// WebCrypto, pure JS) and take the first that neither throws nor produces a wrong answer.
 //
 // Finding (ts-mls 1.6.4): `nobleCryptoProvider` is not pure JS where it matters.
 // - Its Ed25519 is the default provider's (noble/makeNobleSignatureImpl.js re-exports
@@ -48,9 +48,18 @@ export const SUITE_NAME = 'MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519' as cons
 export interface SelectedProvider {
   provider: ProviderName;
   impl: CiphersuiteImpl;
-  /** Why WebCrypto was rejected, when it was. */
+  /** Why each provider tried before the chosen one was rejected (worth logging). */
+  failures: Partial<Record<ProviderName, string>>;
+  /** Why WebCrypto was rejected, when it was tried and was. */
   webcryptoFailure?: string;
 }
+
+/**
+ * The order providers are tried in: synchronous node:crypto first (fastest: see
+ * node-crypto-suite.ts), then WebCrypto, then the pure-JS provider that works wherever the other
+ * two have gaps (Electron's BoringSSL has had some).
+ */
+export const PROVIDER_ORDER: readonly ProviderName[] = ['node', 'webcrypto', 'noble'];
 
 /** Builds the ciphersuite implementation for one provider (no self test). */
 export async function ciphersuiteFor(provider: ProviderName): Promise<CiphersuiteImpl> {
@@ -64,30 +73,33 @@ export async function ciphersuiteFor(provider: ProviderName): Promise<Ciphersuit
 }
 
 /**
- * WebCrypto unless it fails the self test (or `force` says otherwise). A forced provider must
- * still pass the self test: an engine that cannot do MLS is worse than an error at start-up.
- * `build` exists so tests can hand in a broken backend.
+ * The first provider of `order` that passes the self test (or `force`, which must pass it too:
+ * an engine that cannot do MLS is worse than an error at start-up). `build` and `order` exist so
+ * tests can hand in broken backends.
  */
 export async function selectProvider(
   force?: ProviderName,
   build: (p: ProviderName) => Promise<CiphersuiteImpl> = ciphersuiteFor,
+  order: readonly ProviderName[] = PROVIDER_ORDER,
 ): Promise<SelectedProvider> {
   if (force !== undefined) {
     const impl = await build(force);
     await selfTest(impl);
-    return { provider: force, impl };
+    return { provider: force, impl, failures: {} };
   }
-  let webcryptoFailure: string;
-  try {
-    const impl = await build('webcrypto');
-    await selfTest(impl);
-    return { provider: 'webcrypto', impl };
-  } catch (err) {
-    webcryptoFailure = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const failures: Partial<Record<ProviderName, string>> = {};
+  for (const [i, provider] of order.entries()) {
+    try {
+      const impl = await build(provider);
+      await selfTest(impl);
+      return { provider, impl, failures, webcryptoFailure: failures.webcrypto };
+    } catch (err) {
+      // The last one's failure is the answer: nothing is left to fall back to.
+      if (i === order.length - 1) throw err;
+      failures[provider] = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    }
   }
-  const impl = await build('noble');
-  await selfTest(impl);
-  return { provider: 'noble', impl, webcryptoFailure };
+  throw new Error('no crypto provider to try');
 }
 
 // RFC 9180 appendix A.1 (DHKEM(X25519, HKDF-SHA256)): DeriveKeyPair(ikmE) -> pkEm. A known answer

@@ -174,7 +174,7 @@ export interface GroupSession {
 
 export interface MlsEngine {
   /** Which crypto provider passed the start-up self test. */
-  readonly provider: 'webcrypto' | 'noble';
+  readonly provider: 'node' | 'webcrypto' | 'noble';
 
   newDeviceKeys(identity: string): Promise<DeviceKeys>;
   /**

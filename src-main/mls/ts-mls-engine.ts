@@ -207,8 +207,8 @@ const CLIENT_CONFIG: ClientConfig = {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-export async function createMlsEngine(opts?: { forceProvider?: ProviderName }): Promise<MlsEngine> {
-  const selected = await selectProvider(opts?.forceProvider);
+export async function createMlsEngine(opts?: { forceProvider?: ProviderName; order?: readonly ProviderName[] }): Promise<MlsEngine> {
+  const selected = await selectProvider(opts?.forceProvider, undefined, opts?.order);
   return new TsMlsEngine(selected.provider, selected.impl, selected.webcryptoFailure);
 }
 

@@ -357,17 +357,34 @@ test('the two crypto providers interoperate and share the state format', async (
 
 test('the default engine picks a provider that passed the self test', async () => {
   const engine = await createMlsEngine();
-  assert.ok(engine.provider === 'webcrypto' || engine.provider === 'noble');
-  // On Node 20 WebCrypto has X25519 and Ed25519, so there is no reason to fall back.
-  assert.equal(engine.provider, 'webcrypto');
+  // Node 20's node:crypto has X25519 and Ed25519, so there is no reason to fall back.
+  assert.equal(engine.provider, 'node');
+});
+
+test('a node:crypto backend that fails the self test is replaced by WebCrypto, then noble', async () => {
+  const brokenNode = async (p: 'node' | 'webcrypto' | 'noble') => {
+    const impl = await ciphersuiteFor(p);
+    return p === 'node' ? { ...impl, signature: { ...impl.signature, verify: async () => true } } : impl;
+  };
+  const picked = await selectProvider(undefined, brokenNode);
+  assert.equal(picked.provider, 'webcrypto');
+  assert.match(picked.failures.node ?? '', /bad signature/);
+  const bothBroken = await selectProvider(undefined, async (p) => {
+    const impl = await brokenNode(p);
+    return p === 'webcrypto' ? { ...impl, hpke: { ...impl.hpke, deriveKeyPair: () => impl.hpke.generateKeyPair() } } : impl;
+  });
+  assert.equal(bothBroken.provider, 'noble');
+  assert.deepEqual(Object.keys(bothBroken.failures).sort(), ['node', 'webcrypto']);
 });
 
 type Impl = Awaited<ReturnType<typeof ciphersuiteFor>>;
 
 /** Builds real providers, except that `breakWeb` damages the WebCrypto one like a faulty backend would. */
 function withBrokenWebCrypto(breakWeb: (impl: Impl) => Impl) {
-  return async (p: 'webcrypto' | 'noble') => (p === 'webcrypto' ? breakWeb(await ciphersuiteFor(p)) : ciphersuiteFor(p));
+  return async (p: 'node' | 'webcrypto' | 'noble') => (p === 'webcrypto' ? breakWeb(await ciphersuiteFor(p)) : ciphersuiteFor(p));
 }
+/** These tests are about WebCrypto falling back to noble (Electron's case when node:crypto also lacks the curves). */
+const WEB_THEN_NOBLE = ['webcrypto', 'noble'] as const;
 
 test('a WebCrypto backend that fails the self test is replaced by the noble provider', async () => {
   const missingX25519 = await selectProvider(
@@ -379,6 +396,7 @@ test('a WebCrypto backend that fails the self test is replaced by the noble prov
         importPublicKey: () => Promise.reject(new DOMException('Unrecognized key type', 'NotSupportedError')),
       },
     })),
+    WEB_THEN_NOBLE,
   );
   assert.equal(missingX25519.provider, 'noble');
   assert.match(missingX25519.webcryptoFailure ?? '', /Unrecognized key type/);
@@ -386,6 +404,7 @@ test('a WebCrypto backend that fails the self test is replaced by the noble prov
   const wrongCurveMath = await selectProvider(
     undefined,
     withBrokenWebCrypto((impl) => ({ ...impl, hpke: { ...impl.hpke, deriveKeyPair: () => impl.hpke.generateKeyPair() } })),
+    WEB_THEN_NOBLE,
   );
   assert.equal(wrongCurveMath.provider, 'noble');
   assert.match(wrongCurveMath.webcryptoFailure ?? '', /known-answer/);
@@ -393,10 +412,11 @@ test('a WebCrypto backend that fails the self test is replaced by the noble prov
   const lenientVerify = await selectProvider(
     undefined,
     withBrokenWebCrypto((impl) => ({ ...impl, signature: { ...impl.signature, verify: async () => true } })),
+    WEB_THEN_NOBLE,
   );
   assert.equal(lenientVerify.provider, 'noble');
 
-  const healthy = await selectProvider(undefined, withBrokenWebCrypto((impl) => impl));
+  const healthy = await selectProvider(undefined, withBrokenWebCrypto((impl) => impl), WEB_THEN_NOBLE);
   assert.equal(healthy.provider, 'webcrypto');
   assert.equal(healthy.webcryptoFailure, undefined);
 
@@ -429,7 +449,8 @@ test('with WebCrypto lacking X25519 and Ed25519 (BoringSSL gaps) the engine fall
     };
   }
   try {
-    const engine = await createMlsEngine();
+    // node:crypto is not WebCrypto and is unaffected: leave it out to see WebCrypto's fallback.
+    const engine = await createMlsEngine({ order: WEB_THEN_NOBLE });
     assert.equal(engine.provider, 'noble');
     const refusedAtSelection = refused;
     assert.ok(refusedAtSelection > 0, 'the WebCrypto self test did hit the gap');
@@ -445,7 +466,7 @@ test('with WebCrypto lacking X25519 and Ed25519 (BoringSSL gaps) the engine fall
   } finally {
     for (const m of methods) delete subtle[m];
   }
-  assert.equal((await createMlsEngine()).provider, 'webcrypto', 'SubtleCrypto restored');
+  assert.equal((await createMlsEngine({ order: WEB_THEN_NOBLE })).provider, 'webcrypto', 'SubtleCrypto restored');
 });
 
 test('benchMls reports the cost of a large add', async () => {
