@@ -24,6 +24,8 @@ export interface Actor {
 
 export const MAX_PASSWORD_LENGTH = 1024;
 export const MAX_DEVICE_NAME_LENGTH = 100;
+/** A device's last-seen time is written at most this often. */
+export const DEFAULT_LAST_SEEN_INTERVAL_MS = 60_000;
 
 // ---- password hashing ----
 
@@ -120,16 +122,18 @@ function checkDeviceName(name: string): string {
 export class Accounts {
   private readonly throttle: LoginThrottle;
   private readonly now: () => number;
+  private readonly lastSeenIntervalMs: number;
   /** Hash checked for unknown handles so a miss costs as much time as a wrong password. */
   private dummyHash: Promise<string> | undefined;
 
   constructor(
     private readonly store: Store,
     readonly domain: string,
-    opts: { throttle?: LoginThrottle; now?: () => number } = {},
+    opts: { throttle?: LoginThrottle; now?: () => number; lastSeenIntervalMs?: number } = {},
   ) {
     this.throttle = opts.throttle ?? new LoginThrottle();
     this.now = opts.now ?? Date.now;
+    this.lastSeenIntervalMs = opts.lastSeenIntervalMs ?? DEFAULT_LAST_SEEN_INTERVAL_MS;
   }
 
   async register(req: RegisterRequest): Promise<SessionResponse> {
@@ -184,6 +188,10 @@ export class Accounts {
     if (!m) throw new ApiFailure('unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
     const row = TOKEN_RE.test(m[1]) ? this.store.deviceByTokenHash(hashToken(m[1])) : undefined;
     if (!row) throw new ApiFailure('unauthorized', 'unknown or revoked token');
+    // The stored time is the throttle (no per-device memory to keep): a device busy with many
+    // requests a minute writes once, and a restart does not make every device write at once.
+    const now = this.now();
+    if (row.last_seen_at === null || now - row.last_seen_at >= this.lastSeenIntervalMs) this.store.touchDevice(row.device_uri, now);
     return { deviceUri: row.device_uri, userUri: row.user_uri, handle: row.handle, userId: row.user_id };
   }
 

@@ -7,6 +7,9 @@ import {
   type ClaimResponse,
   type ConnectionRequestPolicyResponse,
   type ConsentListResponse,
+  type DeviceInfo,
+  type DeviceListResponse,
+  type RemoveDeviceResponse,
   type DestroyRoomResponse,
   type FindResponse,
   type GroupInfoResponse,
@@ -26,6 +29,7 @@ import { RateLimiter, type DirectorySearch } from './directory-search.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
+import type { DeviceService } from './devices.js';
 import { b64, b64List, bool, int, onlyFields, optB64, RateLimitedFailure, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
@@ -68,6 +72,10 @@ export interface ClientApiServices {
   directorySearch?: DirectorySearch;
   /** The accounts' pseudonyms (pseudonyms.ts). */
   pseudonyms?: Pseudonyms;
+  /** The account's devices: list, rename, remove, and the notices of changes (devices.ts). */
+  devices?: DeviceService;
+  /** Backups of an account, whose files go when the account does (backups.ts). */
+  backups?: { filesOfAccount(userId: number): string[]; removeFiles(files: string[]): void };
   /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
   hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
@@ -196,6 +204,15 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     if (!svc.pseudonyms) throw new ApiFailure('notAllowed', 'this provider does not issue pseudonyms');
     return svc.pseudonyms;
   };
+  const devices = (): DeviceService => {
+    if (!svc.devices) throw new ApiFailure('notAllowed', 'this provider does not manage devices');
+    return svc.devices;
+  };
+  /** A new device's account hears of it once the device exists (the answer is still sent if telling fails). */
+  const announce = (s: { deviceUri: string }) => {
+    svc.devices?.added(s.deviceUri);
+    return s;
+  };
   const consent = (): ConsentService => {
     if (!svc.consent) throw new ApiFailure('notAllowed', 'this provider does not handle consent');
     return svc.consent;
@@ -229,9 +246,18 @@ export function clientApiRouter(svc: ClientApiServices): Router {
 
   return new Router()
     .route(ROUTES.health, () => ok({ ok: true }))
-    .route(ROUTES.register, async (ctx) => ok(await accounts.register(await credentials(ctx)), 201))
-    .route(ROUTES.login, async (ctx) => ok(await accounts.login(await credentials(ctx)), 201))
+    .route(ROUTES.register, async (ctx) => ok(announce(await accounts.register(await credentials(ctx))), 201))
+    .route(ROUTES.login, async (ctx) => ok(announce(await accounts.login(await credentials(ctx))), 201))
     .route(ROUTES.me, (ctx) => ok(accounts.me(auth(ctx))))
+    .route(ROUTES.devices, (ctx) => ok({ devices: devices().list(auth(ctx)) } satisfies DeviceListResponse))
+    .route(ROUTES.renameDevice, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 8 * 1024);
+      onlyFields(o, ['name']);
+      return ok(devices().rename(actor, ctx.params.deviceId, o.name) satisfies DeviceInfo);
+    })
+    .route(ROUTES.removeDevice, (ctx) => ok(devices().remove(auth(ctx), ctx.params.deviceId) satisfies RemoveDeviceResponse))
+    .route(ROUTES.signOut, (ctx) => ok(devices().signOut(auth(ctx)) satisfies RemoveDeviceResponse))
     .route(ROUTES.uploadKeyPackages, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
@@ -401,7 +427,9 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       // the hub's Remove proposals; the account itself (devices, tokens, KeyPackages, pseudonyms,
       // inbox) goes at once, so its members are read first.
       const members = hub.membersOfAccount(actor);
+      const backupFiles = svc.backups?.filesOfAccount(actor.userId) ?? [];
       accounts.deleteAccount(actor);
+      svc.backups?.removeFiles(backupFiles);
       for (const [room, identities] of members) hub.proposeRemoval(room, identities);
       return ok({ deleted: true });
     })

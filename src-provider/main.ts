@@ -11,6 +11,7 @@ import { startProvider } from './server.js';
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
                 [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
+                [--max-backup-chunk-bytes <n>] [--backup-quota-bytes <n>] [--last-seen-interval <seconds>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -27,6 +28,9 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --knock-ttl   seconds a knocker may stay in a knock room before the hub removes it (default 120)
   --max-asset-bytes    largest attachment (encrypted file) a user may upload (default 26214400, 25 MiB)
   --asset-quota-bytes  total of each account's uploaded attachments (default 524288000, 500 MiB)
+  --max-backup-chunk-bytes  largest encrypted backup chunk (default 9437184, 9 MiB)
+  --backup-quota-bytes      total of each account's encrypted backups (default 2147483648, 2 GiB)
+  --last-seen-interval      seconds between writes of a device's last-seen time (default 60; 0: every request)
 `;
 
 function usage(problem: string): never {
@@ -51,6 +55,9 @@ function parse() {
         'knock-ttl': { type: 'string' },
         'max-asset-bytes': { type: 'string' },
         'asset-quota-bytes': { type: 'string' },
+        'max-backup-chunk-bytes': { type: 'string' },
+        'backup-quota-bytes': { type: 'string' },
+        'last-seen-interval': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -73,13 +80,16 @@ function parse() {
   if (knockTtl !== undefined && (!/^\d{1,6}$/.test(knockTtl) || Number(knockTtl) < 1)) usage(`--knock-ttl must be a positive number of seconds, not ${knockTtl}`);
   const searchRate = values['search-rate'];
   if (searchRate !== undefined && (!/^\d{1,6}$/.test(searchRate) || Number(searchRate) < 1)) usage(`--search-rate must be a positive integer, not ${searchRate}`);
-  const byteOption = (name: 'max-asset-bytes' | 'asset-quota-bytes'): number | undefined => {
+  const byteOption = (name: 'max-asset-bytes' | 'asset-quota-bytes' | 'max-backup-chunk-bytes' | 'backup-quota-bytes'): number | undefined => {
     const v = values[name];
     if (v === undefined) return undefined;
     if (!/^\d{1,15}$/.test(v) || Number(v) < 1) usage(`--${name} must be a positive number of bytes, not ${v}`);
     return Number(v);
   };
   const assetLimits = { maxAssetBytes: byteOption('max-asset-bytes'), quotaBytes: byteOption('asset-quota-bytes') };
+  const backupLimits = { maxChunkBytes: byteOption('max-backup-chunk-bytes'), quotaBytes: byteOption('backup-quota-bytes') };
+  const lastSeen = values['last-seen-interval'];
+  if (lastSeen !== undefined && !/^\d{1,6}$/.test(lastSeen)) usage(`--last-seen-interval must be a whole number of seconds, not ${lastSeen}`);
   let federation;
   try {
     const peers = new Map<string, string>();
@@ -104,6 +114,8 @@ function parse() {
     searchRatePerMinute: searchRate === undefined ? undefined : Number(searchRate),
     knockTtlMs: knockTtl === undefined ? undefined : Number(knockTtl) * 1000,
     assetLimits,
+    backupLimits,
+    lastSeenIntervalMs: lastSeen === undefined ? undefined : Number(lastSeen) * 1000,
   };
 }
 

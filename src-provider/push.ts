@@ -6,7 +6,7 @@
 
 import type { WebSocket, RawData } from 'ws';
 import { toB64 } from '../src-shared/bytes.js';
-import type { PushCaughtUp, PushEvent, PushNotice } from '../src-shared/provider-api.js';
+import type { PushCaughtUp, PushDevicesNotice, PushEvent, PushNotice } from '../src-shared/provider-api.js';
 import type { InboxEntry, Store } from './store.js';
 
 export interface PushOptions {
@@ -154,10 +154,22 @@ export class PushHub {
    * Sends a notice to the connected sessions of these devices, now and only now (notices are not
    * stored: clients fetch what they announce on every connect anyway).
    */
-  signal(deviceUris: Iterable<string>, notice: PushNotice): void {
+  signal(deviceUris: Iterable<string>, notice: PushNotice | PushDevicesNotice): void {
     const text = JSON.stringify(notice);
     for (const d of deviceUris) {
       for (const s of this.sessions.get(d) ?? []) if (!s.closed && s.ws.readyState === s.ws.OPEN) s.ws.send(text);
+    }
+  }
+
+  /**
+   * Ends the device's sessions (it was removed): its token no longer authenticates, so a stream
+   * opened before must not outlive it. 4401 tells its client not to take this for a network fault;
+   * reconnecting is refused with 401 anyway.
+   */
+  disconnect(deviceUri: string, reason: string): void {
+    for (const s of this.sessions.get(deviceUri) ?? []) {
+      s.closed = true;
+      s.ws.close(4401, reason);
     }
   }
 

@@ -14,6 +14,8 @@ import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { AdminConsole, isAdminPath } from './admin.js';
 import { ASSET_UPLOAD_PATH, AssetService, type AssetLimits } from './assets.js';
+import { BackupService, backupLimits, type BackupStorageLimits } from './backups.js';
+import { DeviceService } from './devices.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
 import { ConsentService, type ConsentMode } from './consent.js';
 import { DirectorySearch } from './directory-search.js';
@@ -87,6 +89,10 @@ export interface ProviderOptions {
   knockTtlMs?: number;
   /** Attachments (assets.ts): the largest file and each account's total, in bytes. */
   assetLimits?: Partial<AssetLimits>;
+  /** Encrypted backups (backups.ts): the largest chunk and each account's total, in bytes. */
+  backupLimits?: Partial<BackupStorageLimits>;
+  /** A device's last-seen time is written at most this often (ms); default one minute. */
+  lastSeenIntervalMs?: number;
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -177,6 +183,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const host = opts.host ?? '127.0.0.1';
   const fedConfig = federationConfig(opts.federation);
   const limits = pseudonymLimits(opts.pseudonymLimits); // a bad option fails before anything is opened
+  backupLimits(opts.backupLimits);
   const tls = await ensureDevCa(opts.dataDir, opts.domain);
   const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
   const store = openStore(opts.dataDir);
@@ -188,7 +195,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     highWaterBytes: opts.pushHighWaterBytes,
     log,
   });
-  const accounts = new Accounts(store, opts.domain);
+  const accounts = new Accounts(store, opts.domain, { lastSeenIntervalMs: opts.lastSeenIntervalMs });
   const keyPackages = new KeyPackages(store, opts.domain);
   const pseudonyms = new Pseudonyms({ domain: opts.domain, store, limits });
   // Federation objects come before the hub so the hub can enqueue fanout inside its transactions.
@@ -286,8 +293,18 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
               },
             },
           }));
+  const devices = new DeviceService({
+    store,
+    proposeRemoval: (room, identities) => hub.proposeRemoval(room, identities),
+    signal: (deviceUris, notice) => push.signal(deviceUris, notice),
+    disconnect: (deviceUri) => push.disconnect(deviceUri, 'this device was removed from its account'),
+    log,
+  });
+  const backups = new BackupService({ store, dataDir: opts.dataDir, accounts, limits: opts.backupLimits, log });
   let url = '';
   const router = clientApiRouter({
+    devices,
+    backups,
     accounts,
     keyPackages,
     hub,
@@ -373,6 +390,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
           await assets.handle(req, res, u);
           return;
         }
+        if (BackupService.handles(u.pathname)) {
+          await backups.handle(req, res, u);
+          return;
+        }
         if (isAdminPath(u.pathname)) {
           await admin.handle(req, res, u);
           return;
@@ -391,6 +412,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     try {
       const u = new URL(req.url ?? '/', 'https://provider.invalid');
       if (req.method === 'POST' && u.pathname === ASSET_UPLOAD_PATH) assets.precheckUpload(req);
+      if (req.method === 'PUT' && BackupService.handles(u.pathname)) backups.precheckUpload(req, u.pathname);
     } catch (e) {
       sendError(res, e, log);
       return;

@@ -23,6 +23,8 @@ export interface DeviceRow {
   device_id: string;
   name: string;
   created_at: number;
+  /** Its last authenticated request (written at most once per Accounts' interval); NULL: none since v14. */
+  last_seen_at: number | null;
 }
 
 /** A device joined with its account, as an authenticated request sees it. */
@@ -31,6 +33,7 @@ export interface DeviceIdentity {
   user_uri: string;
   handle: string;
   user_id: number;
+  last_seen_at: number | null;
 }
 
 export interface KeyPackageRow {
@@ -426,6 +429,28 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX assets_owner ON assets(owner_user);
   `,
+  // v14: when each device last made an authenticated request (devices.ts lists it). Written at
+  // most once a minute per device (accounts.ts), so a busy device does not write per request.
+  `
+  ALTER TABLE devices ADD COLUMN last_seen_at INTEGER;
+  `,
+  // v15: encrypted backups (backups.ts). A row makes a chunk exist: its ciphertext is the file
+  // DATA/backups/<file>, a fresh random name per write, so replacing a chunk switches the row to a
+  // new complete file in one transaction and never rewrites the file a reader may have open.
+  // Rows go with the account; the files are removed with them (and any left over at start-up).
+  `
+  CREATE TABLE backup_chunks (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    backup_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    size INTEGER NOT NULL CHECK (size > 0),
+    sha256 BLOB NOT NULL,
+    file TEXT NOT NULL UNIQUE,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, backup_id, generation, idx)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -460,11 +485,25 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO devices (device_uri, user_id, device_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     deviceByToken: db.prepare<[Buffer], DeviceIdentity>(
-      `SELECT d.device_uri, u.user_uri, u.handle, u.id AS user_id
+      `SELECT d.device_uri, u.user_uri, u.handle, u.id AS user_id, d.last_seen_at
          FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = ?`,
     ),
     devicesOfUser: db.prepare<[number], DeviceRow>(
-      'SELECT device_uri, user_id, device_id, name, created_at FROM devices WHERE user_id = ? ORDER BY created_at, device_uri',
+      'SELECT device_uri, user_id, device_id, name, created_at, last_seen_at FROM devices WHERE user_id = ? ORDER BY created_at, device_uri',
+    ),
+    deviceOfUser: db.prepare<[number, string], DeviceRow>(
+      'SELECT device_uri, user_id, device_id, name, created_at, last_seen_at FROM devices WHERE user_id = ? AND device_id = ?',
+    ),
+    touchDevice: db.prepare<[number, string]>('UPDATE devices SET last_seen_at = ? WHERE device_uri = ?'),
+    renameDevice: db.prepare<[string, string]>('UPDATE devices SET name = ? WHERE device_uri = ?'),
+    deleteDevice: db.prepare<[string]>('DELETE FROM devices WHERE device_uri = ?'),
+    deleteIdempotencyOfDevice: db.prepare<[string]>('DELETE FROM idempotency WHERE device_uri = ?'),
+    // Its own leaves and its client pseudonyms' leaves, in every room this provider keeps (hosted
+    // or followed), with where the room is hosted.
+    roomMembersOfDevice: db.prepare<[string, string], { room_uri: string; device_uri: string; hub_domain: string | null }>(
+      `SELECT d.room_uri, d.device_uri, r.hub_domain FROM room_devices d JOIN rooms r ON r.room_uri = d.room_uri
+        WHERE d.device_uri = ? OR d.device_uri IN (SELECT client_pseudonym FROM pseudonyms WHERE device_uri = ?)
+        ORDER BY d.room_uri, d.rowid`,
     ),
     deviceExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM devices WHERE device_uri = ?'),
 
@@ -716,6 +755,28 @@ export class Store {
   }
   devicesOfUser(userId: number): DeviceRow[] {
     return this.s.devicesOfUser.all(userId);
+  }
+  deviceOfUser(userId: number, deviceId: string): DeviceRow | undefined {
+    return this.s.deviceOfUser.get(userId, deviceId);
+  }
+  touchDevice(deviceUri: string, now: number): void {
+    this.s.touchDevice.run(now, deviceUri);
+  }
+  renameDevice(deviceUri: string, name: string): void {
+    this.s.renameDevice.run(name, deviceUri);
+  }
+  /** Every room member that is this device or one of its client pseudonyms, by room. */
+  roomMembersOfDevice(deviceUri: string): { room_uri: string; device_uri: string; hub_domain: string | null }[] {
+    return this.s.roomMembersOfDevice.all(deviceUri, deviceUri);
+  }
+  /**
+   * Deletes a device: its token, KeyPackages, pseudonyms (cascades) and its inbox, with the events
+   * only it still needed, so nothing queued for it outlives it. Must run inside a transaction.
+   */
+  deleteDevice(deviceUri: string): boolean {
+    this.ack(deviceUri, Number.MAX_SAFE_INTEGER);
+    this.s.deleteIdempotencyOfDevice.run(deviceUri);
+    return this.s.deleteDevice.run(deviceUri).changes === 1;
   }
   deviceExists(deviceUri: string): boolean {
     return this.s.deviceExists.get(deviceUri) !== undefined;

@@ -66,6 +66,19 @@ export const ROUTES = {
   listLinks: 'GET /v1/rooms/:roomId/links', // ?asPseudonym=P -> { links: JoinLinkInfo[] }
   revokeLink: 'POST /v1/rooms/:roomId/links/revoke', // RevokeLinkRequest -> { links: JoinLinkInfo[] }
   joinByCode: 'POST /v1/rooms/:roomId/joinByCode', // JoinByCodeRequest -> JoinByCodeResponse | 403 linkRefused/passphraseRequired | 429
+  // The account's devices (docs/devices.md): every device of the account sees and manages all of them.
+  devices: 'GET /v1/me/devices', // -> DeviceListResponse
+  renameDevice: 'PATCH /v1/me/devices/:deviceId', // RenameDeviceRequest -> DeviceInfo; 404 notFound: not a device of this account
+  removeDevice: 'DELETE /v1/me/devices/:deviceId', // -> RemoveDeviceResponse; 403 notAllowed for the calling device (sign out instead); 404 when gone
+  signOut: 'DELETE /v1/sessions/current', // -> RemoveDeviceResponse: the calling device removes itself, as removeDevice does another
+  // Encrypted backups (docs/backup.md): ciphertext chunks the client sealed (src-shared/backup-format.ts),
+  // stored per account; another account's backup is 404 like one that does not exist.
+  backups: 'GET /v1/me/backups', // -> BackupsResponse
+  backupListing: 'GET /v1/me/backups/:backupId', // -> BackupListing
+  putBackupChunk: 'PUT /v1/me/backups/:backupId/:generation/:index', // application/octet-stream -> BackupChunkInfo (201 new, 200 replaced) | 413 tooLarge | 507 quotaExceeded
+  getBackupChunk: 'GET /v1/me/backups/:backupId/:generation/:index', // -> application/octet-stream, the bytes as uploaded
+  deleteBackupGeneration: 'DELETE /v1/me/backups/:backupId/:generation', // -> DeleteBackupResponse
+  deleteBackup: 'DELETE /v1/me/backups/:backupId', // -> DeleteBackupResponse
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -176,6 +189,85 @@ export interface MeResponse {
   userUri: string;
   deviceUri: string;
   devices: { deviceUri: string; name: string; createdAt: number }[];
+}
+
+// ---- Devices ----
+
+/** Longest device name (in characters, after trimming) a rename takes. */
+export const MAX_DEVICE_NAME_CHARS = 64;
+
+export interface DeviceInfo {
+  deviceUri: string;
+  deviceId: string;
+  name: string;
+  createdAt: number;
+  /** Its last authenticated request, to within a minute (the provider writes it at most that often); null: none recorded. */
+  lastSeenAt: number | null;
+  /** The device that asked. */
+  current: boolean;
+}
+
+export interface DeviceListResponse {
+  devices: DeviceInfo[];
+}
+
+export interface RenameDeviceRequest {
+  /** 1-64 printable characters once trimmed (no control, line-separator or bidi-override characters). */
+  name: string;
+}
+
+export interface RemoveDeviceResponse {
+  removed: true;
+  deviceUri: string;
+  /** Rooms hosted by this provider: its hub proposed the device's Removes (as the rooms' external sender). */
+  roomsProposed: string[];
+  /**
+   * Rooms hosted by other providers the device was in: their hubs are not told by this provider
+   * (it cannot sign for them); a remaining device of the account proposes the Removes there.
+   */
+  roomsElsewhere: string[];
+}
+
+// ---- Backups ----
+
+/** A backup id: 32 lowercase hex characters (src-shared/backup-format.ts backupKeys). */
+export const BACKUP_ID_RE = /^[0-9a-f]{32}$/;
+
+/** Path of a backup, or of one of its generations or chunks. */
+export const backupPath = (backupId: string, generation?: number, index?: number): string =>
+  `${API_PREFIX}/me/backups/${backupId}${generation === undefined ? '' : `/${generation}`}${index === undefined ? '' : `/${index}`}`;
+
+export interface BackupChunkInfo {
+  generation: number;
+  index: number;
+  size: number;
+  /** SHA-256 of the stored bytes, hex (what src-shared/backup-format.ts chunkHash gives). */
+  sha256: string;
+  updatedAt: number;
+}
+
+export interface BackupLimits {
+  /** Everything this account stores in backups now, and the most it may. */
+  usedBytes: number;
+  quotaBytes: number;
+  /** The largest single chunk. */
+  maxChunkBytes: number;
+}
+
+export interface BackupListing {
+  backupId: string;
+  generations: { generation: number; chunks: BackupChunkInfo[]; bytes: number }[];
+  totalBytes: number;
+  limits: BackupLimits;
+}
+
+export interface BackupsResponse {
+  backups: { backupId: string; generations: number[]; bytes: number; updatedAt: number }[];
+  limits: BackupLimits;
+}
+
+export interface DeleteBackupResponse {
+  deleted: { chunks: number; bytes: number };
 }
 
 export interface UploadKeyPackagesRequest {
@@ -541,6 +633,21 @@ export type PushFrame = PushEvent | PushCaughtUp;
 export interface PushNotice {
   type: 'notice';
   topic: 'consent';
+}
+
+/**
+ * A notice that the account's device list changed (a device was added by register or login,
+ * renamed, or removed), sent to the account's other connected devices. Like every notice it is
+ * not stored: a client fetches the list (ROUTES.devices) on every (re)connect and compares it with
+ * the devices it knew to tell of one added meanwhile.
+ */
+export interface PushDevicesNotice {
+  type: 'notice';
+  topic: 'devices';
+  change: 'added' | 'renamed' | 'removed';
+  deviceUri: string;
+  deviceId: string;
+  name: string;
 }
 
 /** Client -> server: everything up to `seq` is stored; the provider may forget it. */

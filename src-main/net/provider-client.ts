@@ -58,6 +58,15 @@ import {
   type JoinByCodeResponse,
   type JoinLinkInfo,
   type RevokeLinkRequest,
+  backupPath,
+  type BackupChunkInfo,
+  type BackupListing,
+  type BackupsResponse,
+  type DeleteBackupResponse,
+  type DeviceInfo,
+  type DeviceListResponse,
+  type PushDevicesNotice,
+  type RemoveDeviceResponse,
 } from '../../src-shared/provider-api.js';
 
 export type ProviderErrorCode = ApiErrorCode | 'unreachable';
@@ -440,6 +449,152 @@ export class ProviderClient {
   directory(): Promise<MimiDirectory> {
     return this.request('GET', path(ROUTES.directory), undefined, false);
   }
+
+  // ---- devices ----
+
+  /** Every device of the account, the calling one marked `current`. */
+  async listDevices(): Promise<DeviceInfo[]> {
+    return (await this.request<DeviceListResponse>('GET', path(ROUTES.devices))).devices;
+  }
+
+  /** 400 badRequest for a name that is empty, too long or unprintable; 404 notFound for a device not of this account. */
+  renameDevice(deviceId: string, name: string): Promise<DeviceInfo> {
+    return this.request('PATCH', `${path(ROUTES.devices)}/${encodeURIComponent(deviceId)}`, { name });
+  }
+
+  /**
+   * Removes another device of the account: its token stops working, and the rooms hosted by this
+   * provider drop it. 403 notAllowed for this device itself (signOut), 404 notFound once it is gone.
+   */
+  removeDevice(deviceId: string): Promise<RemoveDeviceResponse> {
+    return this.request('DELETE', `${path(ROUTES.devices)}/${encodeURIComponent(deviceId)}`);
+  }
+
+  /** Removes this device from the account; the token is useless afterwards. */
+  async signOut(): Promise<RemoveDeviceResponse> {
+    const r = await this.request<RemoveDeviceResponse>('DELETE', path(ROUTES.signOut));
+    this.token = undefined;
+    return r;
+  }
+
+  // ---- backups ----
+
+  /** The account's backups and its backup quota. */
+  listBackups(): Promise<BackupsResponse> {
+    return this.request('GET', path(ROUTES.backups));
+  }
+
+  /** One backup's generations and chunks; 404 notFound when the account has no such backup. */
+  listBackup(backupId: string): Promise<BackupListing> {
+    return this.request('GET', backupPath(backupId));
+  }
+
+  /**
+   * Stores (or replaces) one sealed chunk. Sent with `Expect: 100-continue`: a chunk the provider
+   * refuses from its headers (413 tooLarge, 507 quotaExceeded) is never sent.
+   */
+  putBackupChunk(backupId: string, generation: number, index: number, sealed: Uint8Array): Promise<BackupChunkInfo> {
+    return this.binary('PUT', backupPath(backupId, generation, index), sealed).then((r) => {
+      try {
+        return JSON.parse(r.toString('utf8')) as BackupChunkInfo;
+      } catch {
+        throw new ProviderError(200, 'internal', `provider answered the chunk upload with a body that is not JSON`);
+      }
+    });
+  }
+
+  /** The chunk's bytes exactly as stored; 404 notFound when there is none. */
+  async getBackupChunk(backupId: string, generation: number, index: number): Promise<Uint8Array> {
+    return new Uint8Array(await this.binary('GET', backupPath(backupId, generation, index)));
+  }
+
+  /** Deletes one generation (e.g. the one before, once a new one is complete). */
+  deleteBackupGeneration(backupId: string, generation: number): Promise<DeleteBackupResponse> {
+    return this.request('DELETE', backupPath(backupId, generation));
+  }
+
+  deleteBackup(backupId: string): Promise<DeleteBackupResponse> {
+    return this.request('DELETE', backupPath(backupId));
+  }
+
+  /**
+   * An authenticated request with an octet-stream body and/or answer. Failures become the same
+   * ProviderErrors as JSON requests: the provider's error body, or 'unreachable'.
+   */
+  private binary(method: 'GET' | 'PUT', p: string, body?: Uint8Array): Promise<Buffer> {
+    if (!this.token) return Promise.reject(new ProviderError(401, 'unauthorized', 'no device token: register or log in first'));
+    let url: URL;
+    try {
+      url = new URL(this.baseUrl + p);
+    } catch {
+      return Promise.reject(this.unreachable(`invalid base URL ${this.baseUrl}`));
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: body ? 'application/json' : 'application/octet-stream' };
+    if (body) {
+      headers['content-type'] = 'application/octet-stream';
+      headers['content-length'] = String(body.length);
+      headers.expect = '100-continue';
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let answered = false;
+      const fail = (e: ProviderError) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        }
+      };
+      const req = https.request(url, { method, headers, agent: this.agent }, (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            req.destroy();
+            fail(new ProviderError(res.statusCode ?? 0, 'internal', `response from ${this.baseUrl} is too large`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (e) => fail(this.unreachable(e.message)));
+        res.on('end', () => {
+          if (settled) return;
+          const status = res.statusCode ?? 0;
+          const all = Buffer.concat(chunks);
+          if (status >= 200 && status < 300) {
+            const declared = Number(res.headers['content-length']);
+            if (Number.isSafeInteger(declared) && declared !== all.length) {
+              fail(this.unreachable(`the answer ended after ${all.length} of ${declared} bytes`));
+              return;
+            }
+            settled = true;
+            resolve(all);
+            return;
+          }
+          let json: unknown;
+          try {
+            json = JSON.parse(all.toString('utf8'));
+          } catch {
+            json = undefined;
+          }
+          if (isApiError(json)) fail(new ProviderError(status, json.error.code, json.error.message));
+          else fail(new ProviderError(status, 'internal', `provider answered ${method} ${p} with HTTP ${status}`));
+          // A refusal before the body was sent leaves this connection mid-request: not reusable.
+          if (body) req.destroy();
+        });
+      });
+      req.setTimeout(this.timeoutMs, () => {
+        req.destroy();
+        fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
+      });
+      req.on('error', (e) => {
+        if (!answered) fail(this.connectionFailed(e));
+      });
+      if (body) req.once('continue', () => req.end(body));
+      else req.end();
+    });
+  }
 }
 
 // ---- push stream ----
@@ -462,8 +617,8 @@ export interface PushConnectionOptions {
 interface PushEvents {
   event: [PushEvent];
   caughtUp: [];
-  /** A PushNotice: what it names changed at the provider (fetch it again). */
-  notice: [string];
+  /** A PushNotice: what it names changed at the provider (fetch it again); the frame itself second (e.g. a PushDevicesNotice's details). */
+  notice: [string, PushNotice | PushDevicesNotice];
   state: [PushState];
   /** Only for failures retrying cannot fix (unknown token); the connection stops itself. */
   error: [ProviderError];
@@ -606,7 +761,7 @@ export class PushConnection extends EventEmitter<PushEvents> {
       } else if (frame.type === 'caughtUp') {
         this.emit('caughtUp');
       } else if ((frame as unknown as PushNotice).type === 'notice' && typeof (frame as unknown as PushNotice).topic === 'string') {
-        this.emit('notice', (frame as unknown as PushNotice).topic);
+        this.emit('notice', (frame as unknown as PushNotice).topic, frame as unknown as PushNotice | PushDevicesNotice);
       }
     });
     ws.on('unexpected-response', (_req, res) => {
