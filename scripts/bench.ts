@@ -1,6 +1,6 @@
 // `npm run bench`: figures, not assertions. Runs a real provider process on loopback and real
 // device cores, and prints a table plus ratios. Sizes can be lowered for a quick look:
-//   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 BENCH_FED_RTT=100 BENCH_FANOUT=500 npm run bench
+//   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 BENCH_FED_RTT=100 BENCH_FANOUT=500 BENCH_BACKUP=10000 npm run bench
 // Federation figures (two providers, a.example hub and b.example follower): see bench-federation.ts.
 
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ import { benchHubVerify } from './bench-hub-verify.js';
 import { benchFranking } from './bench-franking.js';
 import { benchSearch } from './bench-search.js';
 import { benchAttachments } from './bench-attachments.js';
+import { benchBackup } from './bench-backup.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
@@ -33,6 +34,7 @@ const CLAIM_ROUNDS = 3;
 const MMR_MEMBERS = Number(process.env.BENCH_MMR_MEMBERS ?? 20);
 const VERIFY_MEMBERS = Number(process.env.BENCH_VERIFY_MEMBERS ?? 20);
 const SEARCH_MESSAGES = Number(process.env.BENCH_SEARCH ?? 100_000);
+const BACKUP_MESSAGES = Number(process.env.BENCH_BACKUP ?? 100_000);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (x: number) => `${x.toFixed(2)} ms`;
@@ -154,6 +156,9 @@ async function main(): Promise<void> {
     rows.push([`image of ${(at.bytes / 1e6).toFixed(0)} MB, send at a.example -> preview ready at b.example (median of ${at.rounds})`, ms(at.toPreviewMs)]);
     rows.push([`  (encrypt + upload to a.example / until delivered / download via hub + hash + decrypt)`, `${ms(at.sendMs)} / ${ms(at.deliveredMs)} / ${ms(at.openMs)}`]);
     rows.push([`image of ${(at.bytes / 1e6).toFixed(0)} MB the other way (b.example's asset fetched by a.example for alice)`, ms(at.reverseToPreviewMs)]);
+    // 12. Encrypted backup (bench-backup.ts): a history backed up to the provider, restored into a new profile.
+    const bk = await benchBackup(provider.url, provider.caPem, BACKUP_MESSAGES);
+    rows.push([`backup and restore of ${bk.messages} messages: backup / restore (${bk.chunks} chunks, ${(bk.bytes / 1e6).toFixed(1)} MB sealed)`, `${(bk.backupMs / 1000).toFixed(1)} s / ${(bk.restoreMs / 1000).toFixed(1)} s`]);
     rows.push(['ratio round-trip p99 / p50', (pct(lat, 99) / pct(lat, 50)).toFixed(2)]);
     rows.push([`ratio room state check ${bigRoom.participants} / ${smallRoom.participants} participants (time)`, (bigRoom.checkMs / smallRoom.checkMs).toFixed(2)]);
     rows.push(['ratio federated / single-provider round trip p50', (pct(fedLat, 50) / pct(lat, 50)).toFixed(2)]);

@@ -37,7 +37,29 @@ export interface AccountView {
   connection: 'online' | 'connecting' | 'offline';
   active: boolean;
   unreadTotal: number;
+  /** Another device of the account removed this one: its token is void; sign in again to use the account here. */
+  deviceRemoved?: boolean;
 }
+
+/** One device of the account, as its provider lists it (docs/devices.md). */
+export interface DeviceView {
+  deviceId: string;
+  name: string;
+  createdAt: number;
+  /** Its last request to the provider, to within a minute; null when none was recorded. */
+  lastSeenAt: number | null;
+  /** The device this app runs on. */
+  current: boolean;
+}
+
+/** A device of the account was added (signed in), renamed or removed: the provider's notice. */
+export interface DeviceChangeView {
+  change: 'added' | 'renamed' | 'removed';
+  device: { deviceId: string; name: string; current: boolean };
+}
+
+/** Longest device name a rename takes (the provider's limit, in characters after trimming). */
+export const MAX_DEVICE_NAME = 64;
 
 export interface RoomView {
   roomUri: string;
@@ -458,6 +480,8 @@ export interface SecretStorageView {
   automatic: 'keychain' | 'safeStorage' | 'plaintext' | null;
   /** When automatic is null: why no keychain can be used, in one short sentence. */
   problem?: string;
+  /** `problem`'s catalogue key, for the window's language. */
+  problemKey?: string;
 }
 
 /** Where one account's keys are kept on this device. */
@@ -523,7 +547,10 @@ export type CoreEvent =
   | { type: 'typing'; accountId: string; roomUri: string; users: string[] }
   /** Members' shared profiles in a room changed (all of them, by user). */
   | { type: 'profiles'; accountId: string; roomUri: string; profiles: Record<string, MemberProfileView> }
-  | { type: 'error'; accountId?: string; message: string };
+  /** A device of the account was added, renamed or removed (also one added while this one was offline). */
+  | ({ type: 'devices'; accountId: string } & DeviceChangeView)
+  /** A background failure: English `message`; `key` and `params` name it in the catalogue, as CoreError's do. */
+  | { type: 'error'; accountId?: string; message: string; key?: string; params?: Record<string, string | number> };
 
 /** Errors carry a stable code; the message tells the user what to do next. */
 export type CoreErrorCode =
@@ -601,6 +628,17 @@ export interface MimiApi {
     changePassphrase(accountId: string, oldPassphrase: string, newPassphrase: string): Promise<void>;
     /** Receipts and typing: this account's privacy switches. */
     privacy(accountId: string): Promise<PrivacyView>;
+    /** The account's devices (docs/devices.md), oldest first, this one marked `current`. */
+    devices(accountId: string): Promise<DeviceView[]>;
+    /** A new name for one of the account's devices (1-64 printable characters); the list after it. */
+    renameDevice(accountId: string, deviceId: string, name: string): Promise<DeviceView[]>;
+    /** Remove another device of the account: it is signed out and leaves every room. The list after it. */
+    removeDevice(accountId: string, deviceId: string): Promise<DeviceView[]>;
+    /**
+     * Sign out by removing this device from the account (it leaves every room) and delete the
+     * account's folder on this computer. `signOut` instead keeps both, to sign in again later.
+     */
+    removeThisDevice(accountId: string): Promise<AccountView[]>;
     setPrivacy(accountId: string, changes: Partial<PrivacyView>): Promise<PrivacyView>;
   };
   rooms: {
@@ -765,6 +803,17 @@ const int =
   };
 
 const accountId = str(64);
+// The provider's device ids are 16 random bytes in base64url; anything else cannot be one.
+const deviceId: Check = (v, name) => {
+  str(64)(v, name);
+  if (!/^[A-Za-z0-9_-]+$/.test(v as string)) fail(name, 'must be a device id as the device list gives it');
+};
+// The provider checks the rest (bidi and separator characters); here only what no name can be.
+const deviceName: Check = (v, name) => {
+  if (typeof v !== 'string' || v.trim().length === 0) fail(name, 'must not be empty');
+  str(4 * MAX_DEVICE_NAME)(v, name);
+  if ([...(v as string).trim()].length > MAX_DEVICE_NAME) fail(name, `must be at most ${MAX_DEVICE_NAME} characters`);
+};
 const roomUri: Check = (v, name) => {
   str(512)(v, name);
   if (!(v as string).startsWith('mimi://')) fail(name, 'must be a mimi:// room URI');
@@ -957,8 +1006,8 @@ const privacyChanges: Check = (v, name) => {
   const o = plainObject(v, name, ['deliveryReceipts', 'readReceipts', 'typing']);
   for (const [k, x] of Object.entries(o)) bool(x, `${name}.${k}`);
 };
-/** A picture as the app makes it (lib/avatar.ts): a PNG data: URL of at most 96×96, so well under 64 KiB. */
-export const MAX_AVATAR_DATA_URL = 65536;
+/** A picture as rooms share it (src-shared/member-profile.ts): a PNG of at most 48 KiB, as a base64 data: URL. */
+export const MAX_AVATAR_DATA_URL = 'data:image/png;base64,'.length + 4 * Math.ceil((48 * 1024) / 3);
 const avatarDataUrl: Check = (v, name) => {
   str(MAX_AVATAR_DATA_URL)(v, name);
   if (!/^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(v as string)) fail(name, 'must be a data:image/png;base64 URL');
@@ -984,6 +1033,10 @@ export const METHODS = {
   'accounts.changePassphrase': [accountId, str(1024), str(1024, MIN_SECRET_PASSPHRASE_LENGTH)],
   'accounts.privacy': [accountId],
   'accounts.setPrivacy': [accountId, privacyChanges],
+  'accounts.devices': [accountId],
+  'accounts.renameDevice': [accountId, deviceId, deviceName],
+  'accounts.removeDevice': [accountId, deviceId],
+  'accounts.removeThisDevice': [accountId],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],
@@ -1055,7 +1108,11 @@ export type MethodName = keyof typeof METHODS;
 export const channelOf = (m: MethodName): string => `mimi:${m}`;
 export const EVENT_CHANNEL = 'mimi:event';
 
-/** Validate a call's arguments; throws CoreError('invalidArgument') naming the bad one. */
+/**
+ * Validate a call's arguments; throws CoreError('invalidArgument') naming the bad one. These stay
+ * English, outside the message catalogue: the app checks its input before calling, so one of
+ * these reaching a person means a bug, and its text is for the log and the bug report.
+ */
 export function validateCall(method: string, args: unknown): asserts method is MethodName {
   if (!Object.prototype.hasOwnProperty.call(METHODS, method)) throw new CoreError('invalidArgument', `unknown method ${String(method).slice(0, 64)}`);
   const checks = METHODS[method as MethodName] as readonly Check[];

@@ -52,6 +52,8 @@ export const ROOM_METADATA_COMPONENT_ID = 0x0023;
 export const ROLES_LIST_COMPONENT_ID = 0x0025;
 /** draft-ietf-mimi-room-policy-03 IANA: base_room_policy (TBD3, suggested value 0x0027). */
 export const BASE_ROOM_POLICY_COMPONENT_ID = 0x0027;
+/** draft-ietf-mimi-room-policy-03 IANA: status_notification_policy (TBD4, suggested value 0x0028). */
+export const STATUS_NOTIFICATION_POLICY_COMPONENT_ID = 0x0028;
 /**
  * Ours (private-use component range, docs/pseudonyms.md): the room is a minimal-metadata room of
  * draft-ietf-mimi-protocol-06, where every leaf credential must be a PseudonymousCredential and the
@@ -175,6 +177,43 @@ export interface RoomState {
    * encoded AssetPolicy (checked on encode and decode). Fixed from creation; new rooms have none.
    */
   assetPolicy?: Uint8Array;
+  /**
+   * The status_notification_policy component (0x0028): whether members send delivery
+   * notifications and read receipts (docs/receipts-and-typing.md). Absent: both optional.
+   */
+  statusNotificationPolicy?: StatusNotificationPolicy;
+}
+
+/** draft-ietf-mimi-room-policy "Status Notifications component": enum { optional(0), required(1), forbidden(2) } Optionality. */
+export type StatusOptionality = 'optional' | 'required' | 'forbidden';
+const OPTIONALITY: readonly StatusOptionality[] = ['optional', 'required', 'forbidden'];
+
+export interface StatusNotificationPolicy {
+  delivery: StatusOptionality;
+  read: StatusOptionality;
+}
+
+/** struct { Optionality delivery_notifications; Optionality read_receipts; } StatusNotificationPolicy: two octets. */
+export function encodeStatusNotificationPolicy(p: StatusNotificationPolicy): Uint8Array {
+  if (!isObject(p)) throw new MimiWireError('StatusNotificationPolicy', '(value)', 'must be an object');
+  const d = OPTIONALITY.indexOf(p.delivery);
+  const r = OPTIONALITY.indexOf(p.read);
+  if (d < 0) throw new MimiWireError('StatusNotificationPolicy', 'delivery_notifications', 'must be optional, required or forbidden');
+  if (r < 0) throw new MimiWireError('StatusNotificationPolicy', 'read_receipts', 'must be optional, required or forbidden');
+  return new Uint8Array([d, r]);
+}
+
+export function decodeStatusNotificationPolicy(bytes: Uint8Array): StatusNotificationPolicy {
+  if (bytes.length !== 2) throw new MimiWireError('StatusNotificationPolicy', '(value)', `must be 2 octets, not ${bytes.length}`);
+  const [d, r] = bytes;
+  if (d > 2) throw new MimiWireError('StatusNotificationPolicy', 'delivery_notifications', `unknown Optionality ${d}`);
+  if (r > 2) throw new MimiWireError('StatusNotificationPolicy', 'read_receipts', `unknown Optionality ${r}`);
+  return { delivery: OPTIONALITY[d], read: OPTIONALITY[r] };
+}
+
+/** The policy in force: the component's, or both optional when the room has none. */
+export function statusPolicyOf(state: Pick<RoomState, 'statusNotificationPolicy'> | undefined): StatusNotificationPolicy {
+  return state?.statusNotificationPolicy ?? { delivery: 'optional', read: 'optional' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,6 +628,7 @@ const COMPONENT_NAMES: ReadonlyMap<number, string> = new Map([
   [SAFE_AAD_COMPONENT_ID, 'safe_aad'],
   [FRANKING_AGENT_COMPONENT_ID, 'franking_agent'],
   [ASSET_POLICY_COMPONENT_ID, 'asset_policy'],
+  [STATUS_NOTIFICATION_POLICY_COMPONENT_ID, 'status_notification_policy'],
 ]);
 
 
@@ -626,6 +666,7 @@ function encodeComponents(state: RoomState): ComponentData[] {
   minimalMetadataRules(state);
   const agent = state.frankingAgent === undefined ? undefined : part('frankingAgent', () => (decodeFrankingAgentData(state.frankingAgent!), state.frankingAgent!));
   const assets = state.assetPolicy === undefined ? undefined : part('assetPolicy', () => (decodeAssetPolicy(state.assetPolicy!), state.assetPolicy!));
+  const status = state.statusNotificationPolicy === undefined ? undefined : part('statusNotificationPolicy', () => encodeStatusNotificationPolicy(state.statusNotificationPolicy!));
   // Ascending component ids (the AppDataDictionary requires it); the optional ones only when set.
   return [
     ...(agent ? [{ componentId: SAFE_AAD_COMPONENT_ID, data: SAFE_AAD_FRANKING }] : []),
@@ -634,6 +675,7 @@ function encodeComponents(state: RoomState): ComponentData[] {
     { componentId: ROOM_METADATA_COMPONENT_ID, data: metadata },
     { componentId: ROLES_LIST_COMPONENT_ID, data: policy },
     ...(base ? [{ componentId: BASE_ROOM_POLICY_COMPONENT_ID, data: base }] : []),
+    ...(status ? [{ componentId: STATUS_NOTIFICATION_POLICY_COMPONENT_ID, data: status }] : []),
     ...(assets ? [{ componentId: ASSET_POLICY_COMPONENT_ID, data: assets }] : []),
     ...(state.minimalMetadata ? [{ componentId: MINIMAL_METADATA_COMPONENT_ID, data: new Uint8Array(0) }] : []),
   ];
@@ -679,6 +721,7 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
   if (agent !== undefined) component(FRANKING_AGENT_COMPONENT_ID, decodeFrankingAgentData);
   const assets = found.get(ASSET_POLICY_COMPONENT_ID);
   if (assets !== undefined) component(ASSET_POLICY_COMPONENT_ID, decodeAssetPolicy);
+  const status = found.has(STATUS_NOTIFICATION_POLICY_COMPONENT_ID) ? component(STATUS_NOTIFICATION_POLICY_COMPONENT_ID, decodeStatusNotificationPolicy) : undefined;
   const state: RoomState = {
     participants,
     metadata,
@@ -687,6 +730,7 @@ export function decodeRoomStateExtension(bytes: Uint8Array): RoomState {
     ...(mmr !== undefined ? { minimalMetadata: true } : {}),
     ...(agent !== undefined ? { frankingAgent: agent } : {}),
     ...(assets !== undefined ? { assetPolicy: assets } : {}),
+    ...(status ? { statusNotificationPolicy: status } : {}),
   };
   crossRules(participants, policy);
   minimalMetadataRules(state);
@@ -951,6 +995,26 @@ export function checkRoomStateChange(before: RoomState, after: RoomState, actorU
   return checkValidRoomStateChange(before, after, actorUser, context);
 }
 
+function statusPolicyChanged(before: RoomState, after: RoomState): boolean {
+  const a = before.statusNotificationPolicy;
+  const b = after.statusNotificationPolicy;
+  return (a === undefined) !== (b === undefined) || (a !== undefined && b !== undefined && (a.delivery !== b.delivery || a.read !== b.read));
+}
+
+/**
+ * May `actorUser` change the status_notification_policy? The draft names no capability for it; its
+ * reserved canChangeOtherPolicyAttribute is the one for "other" policy components, and no example
+ * role holds it. canChangeRoleDefinitions counts too: its holder could give itself the other one in
+ * the commit before, so accepting it grants nothing new (docs/receipts-and-typing.md).
+ */
+export function checkStatusPolicyChange(state: RoomState, actorUser: string, context: CheckContext = {}): CheckResult {
+  const other = checkChange(state.policy, state.participants, actorUser, { kind: 'use', capability: 'canChangeOtherPolicyAttribute' }, context);
+  if (other.ok) return other;
+  const roles = checkChange(state.policy, state.participants, actorUser, { kind: 'use', capability: 'canChangeRoleDefinitions' }, context);
+  if (roles.ok) return roles;
+  return { ok: false, denied: 'canChangeOtherPolicyAttribute', reason: `${other.reason.replace(/ does not have .*$/, '')} has neither canChangeOtherPolicyAttribute nor canChangeRoleDefinitions, which changing the receipt policy needs` };
+}
+
 /** checkRoomStateChange for two states the caller has already validated (validateRoomState). */
 export function checkValidRoomStateChange(before: RoomState, after: RoomState, actorUser: string, context: CheckContext = {}): CheckResult {
   const fields = metadataChanges(before.metadata, after.metadata);
@@ -966,6 +1030,12 @@ export function checkValidRoomStateChange(before: RoomState, after: RoomState, a
   }
   if (fields.length > 0) {
     const r = checkChange(before.policy, before.participants, actorUser, { kind: 'changeMetadata', fields }, context);
+    if (!r.ok) return r;
+  }
+  if (statusPolicyChanged(before, after)) {
+    // The hub acts only to moderate (room-commit.ts): it has no say in what members tell each other.
+    if (context.actorRole !== undefined) throw new RoomStateError('StatusNotificationPolicy', '(value)', "the hub's proposal may not change the status notification policy");
+    const r = checkStatusPolicyChange(before, actorUser, context);
     if (!r.ok) return r;
   }
   return isEmptyParticipantListUpdate(update) ? { ok: true } : authorizeUpdate(before, actorUser, update, context);

@@ -16,6 +16,7 @@ const defaultLog: InternalErrorLog = (method, error) => console.error(`[mimi] ${
 
 export async function dispatchCall(core: CallableCore, method: unknown, args: unknown, log: InternalErrorLog = defaultLog): Promise<RpcResult> {
   try {
+    // English like validateCall's checks (no catalogue key): only a broken caller gets this far.
     if (typeof method !== 'string') throw new CoreError('invalidArgument', 'method must be a string');
     validateCall(method, args);
     const value = await resolveMethod(core, method)(...(args as unknown[]));

@@ -46,10 +46,18 @@ const FLAGS_WITH_VALUE = new Set([
   'file',
   'type',
   'out',
+  // privacy switches, room-receipts (receipts and typing)
+  'delivery-receipts',
+  'read-receipts',
+  'typing',
+  'delivery',
+  'read',
+  // backup restore
+  'recovery-key',
 ]);
 
 /** Options that take no value: confirm delete-account; a minimal-metadata room; join or knock under a pseudonym; react --remove. */
-const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids', 'remove']);
+const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids', 'remove', 'receipts', 'full', 'keep-data', 'remove-device']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];

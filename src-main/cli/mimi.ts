@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError, REPORT_REASONS, ROOM_PRESETS, type MessageView, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
+import { CoreError, REPORT_REASONS, ROOM_PRESETS, type MessageView, type Optionality, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
@@ -11,7 +11,13 @@ import { formatJoinLink } from '../../src-shared/join-link.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import { parseSecretMode, type SecretMode } from '../secrets/secret-store.js';
 import { cliPassphrase, PASSPHRASE_ENV } from './passphrase-prompt.js';
+import { passphraseCommand } from './passphrase-command.js';
 import { Profile } from '../core/profile.js';
+import { isSignedOut, markSignedOut, reopenKept } from '../core/devices.js';
+import { readAccountConfig } from '../core/account-files.js';
+import { coreError } from '../core/errors.js';
+import type { DeviceView } from '../../src-shared/contract.js';
+import { avatarProblem, pngDataUrl } from '../../src-shared/member-profile.js';
 import { PROFILE_FIELDS, type FindRequest, type ProfileFieldName } from '../../src-shared/provider-api.js';
 import { parseDomainList } from '../../src-shared/connection-request-policy.js';
 import { UsageError, arity, need, noFlags, parseArgs, type Parsed } from './args.js';
@@ -56,6 +62,14 @@ const USAGE = `usage:
   mimi --profile DIR report ROOM --message ID[,ID...] [--reason spam|harassment|hate|illegal|other] [--note TEXT]
                                               report messages of one sender, with the hub's franks (it verifies them)
   mimi --profile DIR delete-account --yes delete the account; hubs remove its devices from rooms
+  mimi --profile DIR devices              the account's devices: ID, name, added, last seen, "this" for this one ("-" for the others)
+  mimi --profile DIR device rename ID NAME   a new name (1-64 printable characters) for one of them
+  mimi --profile DIR device remove ID     sign another device out: it leaves every room, also on other providers
+  mimi --profile DIR logout --keep-data|--remove-device   --keep-data: this device stays registered and DIR keeps
+                          the history (login with the same account opens it again); --remove-device: this
+                          device leaves every room and DIR is deleted
+  mimi --profile DIR passphrase           a new passphrase for a passphrase profile: the current one from
+                          ${PASSPHRASE_ENV}, the new one from MIMI_NEW_PASSPHRASE, or both asked in a terminal
   mimi --profile DIR send ROOM TEXT
   mimi --profile DIR reply ROOM MSGID TEXT          answer a message (quoted); MSGID as tail --ids prints it
   mimi --profile DIR react ROOM MSGID EMOJI [--remove]   react to a message, or withdraw your reaction
@@ -63,12 +77,19 @@ const USAGE = `usage:
   mimi --profile DIR send ROOM --file PATH [--type MEDIA/TYPE]   encrypt PATH, upload it to your provider, send it
   mimi --profile DIR download ROOM MSGID [--out DIR]   save a message's attachment, decrypted, in DIR (default .)
   mimi --profile DIR delete ROOM MSGID              retract a message of yours (shown as "message deleted")
+  mimi --profile DIR receipts ROOM MSGID  who reported a message of yours delivered or read: STATUS<TAB>USER lines
+  mimi --profile DIR privacy [--delivery-receipts on|off] [--read-receipts on|off] [--typing on|off]
+                          this account's switches (JSON; all on by default); off: none sent, none of others' shown
+  mimi --profile DIR room-receipts ROOM [--delivery optional|required|forbidden] [--read optional|required|forbidden]
+                          the room's receipt policy (JSON); with a flag, change it (needs canChangeOtherPolicyAttribute
+                          or canChangeRoleDefinitions)
   mimi --profile DIR room-state ROOM      JSON: metadata, participants with roles, roles, encoded components (hex)
   mimi --profile DIR room-set ROOM [--name N] [--description D] [--avatar URL] [--subject S]   '' clears
   mimi --profile DIR role ROOM USER ROLE  ROLE: a role name (group_admin, ordinary_user, ...) or index
   mimi --profile DIR kick|ban|unban ROOM USER
-  mimi --profile DIR tail ROOM --count N --timeout S [--ids]   the newest N messages, oldest first; the
-                          room's events among them as "* alice added bob" lines
+  mimi --profile DIR tail ROOM --count N --timeout S [--ids] [--receipts]   the newest N messages, oldest first; the
+                          room's events among them as "* alice added bob" lines; --receipts: on your own
+                          messages, how many read and have them ("read 1/2; delivered 2/2")
   mimi --profile DIR dm USER [TEXT]       the direct chat with USER (made if there is none; adding them
                           asks for consent where needed); prints the room URI, then sends TEXT there
   mimi --profile DIR search WORDS [--room ROOM] [--limit N] [--ids]   messages with a word starting with
@@ -81,6 +102,9 @@ const USAGE = `usage:
                           [--limit N] [--cursor C]    JSON: status, results, nextCursor (fields ANDed)
   mimi --profile DIR searchable FIELD on|off   FIELD: handle, nick, email, phone, name (default: handle only)
   mimi --profile DIR profile show|set FIELD VALUE|clear FIELD   FIELD: nick, email, phone, name
+  mimi --profile DIR avatar PATH|--remove   your picture: a PNG of at most 96×96 pixels and 48 KiB, shown
+                          with your display name to the members of your rooms (never where you are a pseudonym)
+  mimi --profile DIR members ROOM         one participant per line: user, role, the display name they share there
   mimi --profile DIR pseudonyms [--refill N] [--retire P]   JSON: the pseudonym pool (each pseudonym's state and rooms)
   mimi --profile DIR connect USER         ask USER to connect (connection flow under pseudonyms); prints the request id
   mimi --profile DIR connections          JSON: incoming and outgoing connection requests with their state
@@ -98,6 +122,13 @@ const USAGE = `usage:
   mimi --profile DIR knock LINK [--note TEXT] [--as-pseudonym]   ask the admins to let you in
   mimi --profile DIR knocks [ROOM]        knocks on your rooms (id, room, from, when, state, note) and your own
   mimi --profile DIR admit|reject ROOM KNOCK   answer a knock on ROOM (KNOCK: its id from knocks)
+  mimi --profile DIR backup status       the last backup from this device: when, messages, size, generation
+  mimi --profile DIR backup create [--full]   encrypted backup of this account's history at its provider: only
+                          what is new since the last one (--full: all of it, anew); the first one prints the
+                          recovery key, once: write it down
+  mimi --profile DIR backup restore --recovery-key K   (or MIMI_RECOVERY_KEY) rooms and messages from the backup,
+                          on a new device of the account; all of it is checked before anything is stored
+  mimi --profile DIR export ROOM DIR      messages.json, messages.html and attachments/ in DIR (new or empty)
 options: --secrets keychain|safeStorage|passphrase|plaintext (or MIMI_SECRETS; default keychain);
          passphrase: the profile's secrets are encrypted under a passphrase, read from ${PASSPHRASE_ENV}
          or asked for in the terminal (when registering, and by every later command)
@@ -167,6 +198,7 @@ function destroyDelay(): readonly [number, number] | undefined {
 
 async function openProfile(p: Parsed): Promise<Profile> {
   const dir = path.resolve(need(p, 'profile'));
+  if (isSignedOut(dir)) throw coreError('noAccount', 'devices.errors.signedOutHere', { dir, handle: readAccountConfig(dir).handle });
   // The passphrase is asked for only if the profile turns out to be a passphrase profile.
   const profile = await Profile.open(dir, { engine: await createMlsEngine(), secretMode: secretMode(p), passphrase: cliPassphrase(false), bootstrapDestroyDelayMs: destroyDelay() });
   // Problems with one event (a message that does not decrypt, ...) are reported, not fatal.
@@ -182,6 +214,10 @@ async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): 
     await profile.start();
     const result = await fn(profile);
     await deliverQueued(profile, waiting);
+    // The profile goes to rooms whose members changed, or everywhere after a change of it, now:
+    // a command's process does not live to the app's debounced share.
+    if (profile.shareProfile() > 0) await profile.flushOutbox(DELIVERY_WAIT_MS).catch(() => undefined);
+    await sendReceipts(profile);
     // Answers to our consent requests that came since the last command: told once, on stderr
     // (stdout stays the command's own output). No answer from the provider here is no news.
     await profile.consentList().catch(() => undefined);
@@ -190,6 +226,17 @@ async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): 
   } finally {
     await profile.close();
   }
+}
+
+/**
+ * Delivery receipts for what this command received go now, not at the next command. A command
+ * that closed the profile itself (delete-account) has nothing left to send.
+ */
+async function sendReceipts(profile: Profile): Promise<void> {
+  if (profile.isClosed) return;
+  const before = profile.queuedMessages();
+  await profile.flushReceipts();
+  if (profile.queuedMessages() > before) await profile.flushOutbox(3000).catch(() => undefined);
 }
 
 /** "mimi: bob@b.example accepted your request: you can now add them to “Team”. (mimi add ROOM bob@b.example)" */
@@ -329,11 +376,18 @@ async function messageActionCommand(p: Parsed, roomRef: string, act: (profile: P
 }
 
 /** What `tail` adds after a message's text (one more tab-separated column, only when there is any). */
-function tailNotes(m: MessageView): string {
+function tailNotes(m: MessageView, receipts = false): string {
   const notes: string[] = [];
   if (m.replyTo) notes.push(`reply to ${m.replyTo.messageId.slice(0, 12)}`);
   if (m.edited) notes.push('edited');
   if (m.reactions?.length) notes.push(`reactions ${m.reactions.map((r) => `${r.emoji} ${r.count}`).join(' ')}`);
+  // Our own messages: how far they got ("read 1/2", "delivered 2/2"), as the ticks in the app.
+  if (receipts && m.receipts && m.receipts.of > 0) {
+    const { read, delivered, of } = m.receipts;
+    if (read.length) notes.push(`read ${read.length}/${of}`);
+    // Read implies delivered: "delivered" only when it says more than "read".
+    if (delivered.length) notes.push(`delivered ${delivered.length + read.length}/${of}`);
+  }
   return notes.length ? `\t${notes.join('; ')}` : '';
 }
 
@@ -360,7 +414,7 @@ async function main(argv: string[]): Promise<void> {
       // Asked before the handle is taken at the provider, so a refused passphrase leaves nothing behind.
       const passphrase = mode === 'passphrase' ? await cliPassphrase(true)() : undefined;
       const opts = { engine, secretMode: mode, passphrase };
-      const profile = cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
+      const profile = cmd === 'login' && isSignedOut(dir) ? await loginAgain(dir, details, opts) : cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
       try {
         if (cmd === 'login') {
           // Joins the account's rooms as this new device. The sign-in itself is done either way: if
@@ -403,6 +457,9 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, async (profile) => {
         await profile.leaveRoom(profile.resolveRoom(args[0]));
       });
+    case 'passphrase':
+      arity(args, 0, cmd);
+      return passphraseCommand(need(p, 'profile'));
     case 'delete-account':
       arity(args, 0, cmd);
       if (!p.flags.has('yes')) {
@@ -444,7 +501,7 @@ async function main(argv: string[]): Promise<void> {
       const timeout = Number(need(p, 'timeout'));
       if (!Number.isInteger(count) || count < 1 || count > 10000) throw new UsageError('--count must be 1-10000');
       if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
-      return withProfile(p, (profile) => tail(profile, args[0], count, timeout, p.flags.has('ids')));
+      return withProfile(p, (profile) => tail(profile, args[0], count, timeout, p.flags.has('ids'), p.flags.has('receipts')));
     }
     case 'search': {
       arity(args, 1, cmd);
@@ -465,6 +522,48 @@ async function main(argv: string[]): Promise<void> {
       return withProfile(p, async (profile) => printJson(profile.roomStateDocument(profile.resolveRoom(args[0]))));
     case 'room-set':
       return roomSetCommand(p, args);
+    case 'receipts': {
+      arity(args, 2, cmd);
+      const id = messageIdArg(args[1]);
+      return withProfile(p, async (profile) => {
+        const r = profile.messageReceipts(profile.resolveRoom(args[0]), id);
+        if (!r) {
+          process.stderr.write('mimi: receipts are not shown for this room: your delivery and read receipt switches are off (mimi privacy), or the room forbids them\n');
+          return;
+        }
+        for (const u of r.read) process.stdout.write(`read\t${displayUser(u)}\n`);
+        for (const u of r.delivered) process.stdout.write(`delivered\t${displayUser(u)}\n`);
+      });
+    }
+    case 'privacy': {
+      arity(args, 0, cmd);
+      const changes: { deliveryReceipts?: boolean; readReceipts?: boolean; typing?: boolean } = {};
+      for (const [flag, key] of [['delivery-receipts', 'deliveryReceipts'], ['read-receipts', 'readReceipts'], ['typing', 'typing']] as const) {
+        const v = p.flags.get(flag);
+        if (v === undefined) continue;
+        if (v !== 'on' && v !== 'off') throw new UsageError(`--${flag} takes on or off, not "${v.slice(0, 40)}"`);
+        changes[key] = v === 'on';
+      }
+      return withProfile(p, async (profile) => printJson(Object.keys(changes).length ? profile.setPrivacy(changes) : profile.privacy()));
+    }
+    case 'room-receipts': {
+      arity(args, 1, cmd);
+      const given: { delivery?: string; read?: string } = { delivery: p.flags.get('delivery'), read: p.flags.get('read') };
+      for (const [k, v] of Object.entries(given)) {
+        if (v !== undefined && !['optional', 'required', 'forbidden'].includes(v)) throw new UsageError(`--${k} takes optional, required or forbidden, not "${v.slice(0, 40)}"`);
+      }
+      return withProfile(p, async (profile) => {
+        const roomUri = profile.resolveRoom(args[0]);
+        let view = profile.roomSettings(roomUri);
+        if (given.delivery !== undefined || given.read !== undefined) {
+          const now = view.receiptPolicy ?? { delivery: 'optional', read: 'optional' };
+          const policy = { delivery: (given.delivery ?? now.delivery) as Optionality, read: (given.read ?? now.read) as Optionality };
+          view = await profile.setReceiptPolicy(roomUri, policy);
+        }
+        const r = view.receiptPolicy;
+        printJson(r ? { delivery: r.delivery, read: r.read, canEdit: r.canEdit } : { delivery: 'optional', read: 'optional', canEdit: false });
+      });
+    }
     case 'role': {
       arity(args, 3, cmd);
       const [room, user, roleArg] = args;
@@ -513,8 +612,26 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'profile':
       return profileCommand(p, args);
+    case 'avatar':
+      return avatarCommand(p, args);
+    case 'members':
+      arity(args, 1, cmd);
+      return withProfile(p, async (profile) => {
+        const roomUri = profile.resolveRoom(args[0]);
+        const shared = profile.roomProfiles(roomUri);
+        for (const m of profile.roomSettings(roomUri).participants) {
+          process.stdout.write(`${displayUser(m.user)}\t${m.roleName}\t${shared[m.user]?.displayName ?? ''}\n`);
+        }
+      });
     case 'pseudonyms':
       return pseudonymsCommand(p, args);
+    case 'devices':
+      arity(args, 0, cmd);
+      return withProfile(p, async (profile) => printDevices(await profile.devices.list()));
+    case 'device':
+      return deviceCommand(p, args);
+    case 'logout':
+      return logoutCommand(p, args);
     case 'connect':
       arity(args, 1, cmd);
       return withProfile(p, async (profile) => {
@@ -537,6 +654,11 @@ async function main(argv: string[]): Promise<void> {
       return knockRoomCommand(p, args);
     case 'knock':
       return knockCommand(p, args);
+    case 'backup':
+      return backupCommand(p, args);
+    case 'export':
+      arity(args, 2, 'export ROOM DIR');
+      return exportCommand(p, args[0], args[1]);
     case 'knocks':
       return knocksCommand(p, args);
     case 'admit':
@@ -550,6 +672,64 @@ async function main(argv: string[]): Promise<void> {
 }
 
 const printJson = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+
+/** One device per line: ID, name, added, last seen (ISO times; "-" when never), "this" for this device. */
+function printDevices(devices: DeviceView[]): void {
+  const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString());
+  for (const d of devices) process.stdout.write(`${d.deviceId}\t${oneLine(d.name)}\t${iso(d.createdAt)}\t${iso(d.lastSeenAt)}\t${d.current ? 'this' : '-'}\n`);
+}
+
+/** `device rename ID NAME`, `device remove ID`. */
+async function deviceCommand(p: Parsed, args: string[]): Promise<void> {
+  const [sub, id, ...rest] = args;
+  if (sub === 'rename') {
+    if (args.length !== 3) throw new UsageError('device rename takes ID NAME (ID as mimi devices prints it)');
+    return withProfile(p, async (profile) => printDevices((await profile.devices.rename(id, rest[0])).filter((d) => d.deviceId === id)));
+  }
+  if (sub === 'remove') {
+    if (args.length !== 2) throw new UsageError('device remove takes ID (as mimi devices prints it)');
+    return withProfile(p, async (profile) => {
+      const name = (await profile.devices.list()).find((d) => d.deviceId === id)?.name ?? id;
+      await profile.devices.remove(id);
+      process.stdout.write(`removed\t${id}\t${oneLine(name)}\n`);
+    });
+  }
+  throw new UsageError('device takes rename ID NAME or remove ID');
+}
+
+/** `logout --keep-data` (the device stays, DIR waits for a login) or `--remove-device` (it goes, DIR too). */
+async function logoutCommand(p: Parsed, args: string[]): Promise<void> {
+  arity(args, 0, 'logout');
+  const keep = p.flags.has('keep-data');
+  if (keep === p.flags.has('remove-device')) throw new UsageError('logout takes --keep-data (this device stays registered, the folder keeps the history) or --remove-device (it leaves every room and the folder is deleted)');
+  const dir = path.resolve(need(p, 'profile'));
+  if (keep) {
+    const profile = await openProfile(p); // a folder that is not a profile fails here, changing nothing
+    await profile.close();
+    markSignedOut(dir);
+    process.stderr.write(`mimi: signed out; ${dir} keeps this device and its history: log in with the same account to use it again\n`);
+    return;
+  }
+  await withProfile(p, (profile) => profile.removeThisDevice());
+  process.stderr.write(`mimi: this device was removed from the account and ${dir} deleted\n`);
+}
+
+/** `login` into a folder signed out with --keep-data: the same device and history, once the provider confirmed the password. */
+async function loginAgain(dir: string, d: { providerUrl: string; handle: string; password: string }, opts: Parameters<typeof Profile.open>[1]): Promise<Profile> {
+  const cfg = readAccountConfig(dir);
+  let sameProvider = false;
+  try {
+    sameProvider = new URL(cfg.providerUrl).origin === new URL(d.providerUrl).origin;
+  } catch {
+    sameProvider = cfg.providerUrl === d.providerUrl;
+  }
+  if (cfg.handle.toLowerCase() !== d.handle.trim().toLowerCase() || !sameProvider) {
+    throw coreError('invalidArgument', 'devices.errors.keptOtherAccount', { handle: cfg.handle, provider: cfg.providerUrl });
+  }
+  const profile = await reopenKept(dir, d.password, (folder) => Profile.open(folder, opts));
+  if (!profile) throw coreError('noAccount', 'devices.errors.keptUnusable');
+  return profile;
+}
 
 /** Field names of `profile set|clear` -> the profile's names. */
 const SETTABLE = { nick: 'nick', email: 'email', phone: 'phone', name: 'displayName' } as const;
@@ -565,6 +745,19 @@ function profileCommand(p: Parsed, args: string[]): Promise<void> {
   if (!Object.prototype.hasOwnProperty.call(SETTABLE, field)) throw new UsageError(`profile ${sub} FIELD: one of ${Object.keys(SETTABLE).join(', ')}`);
   const key = SETTABLE[field as keyof typeof SETTABLE];
   return withProfile(p, async (profile) => printJson(await profile.setProfileFields({ [key]: sub === 'set' ? value : null })));
+}
+
+/** `avatar PATH|--remove`: checked here first, so a picture rooms would refuse changes nothing. */
+function avatarCommand(p: Parsed, args: string[]): Promise<void> {
+  if (p.flags.has('remove')) {
+    arity(args, 0, 'avatar --remove');
+    return withProfile(p, async (profile) => void profile.setAvatar(null));
+  }
+  arity(args, 1, 'avatar PATH');
+  const png = new Uint8Array(readFile(args[0]));
+  const problem = avatarProblem(png);
+  if (problem) throw new CoreError('invalidArgument', `${args[0]}: ${problem.message}`);
+  return withProfile(p, async (profile) => void profile.setAvatar(pngDataUrl(png)));
 }
 
 /**
@@ -839,7 +1032,7 @@ function withEvents(profile: Profile, roomUri: string, rows: MessageView[]): Mes
 }
 
 /** Wait until the room holds at least `count` messages, then print the newest `count`, oldest first. */
-async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number, ids = false): Promise<void> {
+async function tail(profile: Profile, roomRef: string, count: number, timeoutS: number, ids = false, receipts = false): Promise<void> {
   const deadline = Date.now() + timeoutS * 1000;
   let roomUri: string | undefined;
   for (;;) {
@@ -855,7 +1048,7 @@ async function tail(profile: Profile, roomRef: string, count: number, timeoutS: 
     if (rows.length >= count) {
       // --ids: the message id first, for `mimi report ROOM --message ID`.
       // A deleted message reads as such; edits, replies and reactions follow in a third column.
-      for (const m of withEvents(profile, roomUri, rows)) process.stdout.write(m.event ? `* ${oneLine(m.text)}\n` : `${ids ? `${m.messageId}\t` : ''}${displayUser(m.sender)}\t${m.deleted ? '(message deleted)' : m.text}${tailNotes(m)}\n`);
+      for (const m of withEvents(profile, roomUri, rows)) process.stdout.write(m.event ? `* ${oneLine(m.text)}\n` : `${ids ? `${m.messageId}\t` : ''}${displayUser(m.sender)}\t${m.deleted ? '(message deleted)' : m.text}${tailNotes(m, receipts)}\n`);
       return;
     }
     if (Date.now() > deadline) throw new CoreError('internal', `only ${rows.length} of ${count} message(s) arrived within ${timeoutS} s`);
@@ -889,4 +1082,78 @@ function reportReason(v: string | undefined): number {
   const code = names[v.toLowerCase()] ?? (/^\d{1,3}$/.test(v) ? Number(v) : NaN);
   if (!REPORT_REASONS.some((r) => r.code === code)) throw new UsageError(`--reason must be one of ${Object.keys(names).join(', ')} (or its code)`);
   return code;
+}
+
+/** `backup status|create|restore` (core/backup.ts): progress on stderr, the outcome on stdout. */
+async function backupCommand(p: Parsed, args: string[]): Promise<void> {
+  const [sub] = args;
+  arity(args, 1, `backup ${sub ?? 'status|create|restore'}`);
+  if (sub === 'status') {
+    noFlags(p, ['full', 'recovery-key'], 'backup status');
+    return withProfile(p, async (profile) => {
+      const s = profile.backupStatus();
+      if (s.none) {
+        process.stdout.write(`no backup from this device yet (make one: mimi backup create)${s.unfinished ? '; one was cut short: mimi backup create continues it' : ''}\n`);
+        return;
+      }
+      process.stdout.write(
+        [
+          `last backup\t${new Date(s.storedAt!).toISOString()}`,
+          `messages\t${s.messages}`,
+          `size\t${s.bytes} bytes in ${s.chunks} chunk(s) and a manifest`,
+          `generation\t${s.generation}`,
+          `not backed up yet\t${s.notBackedUp} message(s)${s.unfinished ? ' (a run was cut short: mimi backup create continues it)' : ''}`,
+        ].join('\n') + '\n',
+      );
+    });
+  }
+  if (sub === 'create') {
+    noFlags(p, ['recovery-key'], 'backup create');
+    return withProfile(p, async (profile) => {
+      const r = await profile.createBackup({
+        full: p.flags.has('full'),
+        onNewKey: (text) =>
+          void process.stdout.write(
+            `Your recovery key (shown only this once):\n\n    ${text}\n\n` +
+              'Write it down and keep it somewhere safe, away from this device. Only with it can the backup be\n' +
+              'restored on a new device; your provider does not have it and cannot reset it. This device keeps\n' +
+              'it for later backups.\n\n',
+          ),
+        onProgress: (e) => {
+          if (e.phase === 'skip') process.stderr.write(`mimi: ${e.stored} chunk(s) of generation ${e.generation} already stored by an earlier run; continuing after them\n`);
+          if (e.phase === 'upload') process.stderr.write(`mimi: stored chunk ${e.index} of generation ${e.generation} (${e.items} item(s), ${e.bytes} bytes)\n`);
+        },
+      });
+      process.stdout.write(
+        `backup stored: generation ${r.generation}${r.full ? ' (written in full)' : ''}, ${r.uploaded} new chunk(s)${r.resumed ? ` (${r.resumed} stored before)` : ''}, ` +
+          `${r.chunks} in all, ${r.messages} message(s), ${r.bytes} bytes\n`,
+      );
+    });
+  }
+  if (sub === 'restore') {
+    noFlags(p, ['full'], 'backup restore');
+    const key = p.flags.get('recovery-key') ?? process.env.MIMI_RECOVERY_KEY;
+    if (!key) throw new UsageError('backup restore needs --recovery-key K (or MIMI_RECOVERY_KEY): the key printed when the first backup was made');
+    return withProfile(p, async (profile) => {
+      const r = await profile.restoreBackup(key, (e) => {
+        if (e.phase === 'check') process.stderr.write(`mimi: checked chunk ${e.index} of ${e.of}\n`);
+      });
+      process.stdout.write(`restored from generation ${r.generation}: ${r.rooms} room(s), ${r.added} new item(s)${r.present ? `, ${r.present} already here` : ''}\n`);
+      if (r.historyOnly.length) {
+        process.stdout.write(
+          `${r.historyOnly.length} room(s) are history only on this device until it is added to them (another of your devices adds it, ` +
+            'or join by the room\'s link: mimi join ROOM-URI):\n' +
+            r.historyOnly.map((h) => `  ${h.roomUri}\t${h.name}\n`).join(''),
+        );
+      }
+    });
+  }
+  throw new UsageError('backup takes status, create or restore');
+}
+
+/** `export ROOM DIR`: the room's history as files (core/export.ts). */
+async function exportCommand(p: Parsed, roomRef: string, dir: string): Promise<void> {
+  const r = await withProfile(p, (profile) => profile.exportRoom(roomRef, path.resolve(dir)));
+  process.stdout.write(`${r.json}\n${r.html}\n${r.messages} message(s), ${r.attachments} attachment(s) saved in ${path.join(r.dir, 'attachments')}\n`);
+  for (const m of r.missing) process.stderr.write(`mimi: attachment ${m.filename} (message ${m.messageId.slice(0, 12)}…) not downloaded: ${m.reason}\n`);
 }

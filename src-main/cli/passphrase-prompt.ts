@@ -5,6 +5,8 @@
 import { CoreError } from '../../src-shared/contract.js';
 
 export const PASSPHRASE_ENV = 'MIMI_PASSPHRASE';
+/** `mimi passphrase`: the new passphrase, for scripts (the current one comes from MIMI_PASSPHRASE). */
+export const NEW_PASSPHRASE_ENV = 'MIMI_NEW_PASSPHRASE';
 
 /**
  * A passphrase source for openSecretStore: called only when the profile needs one. `creating`:
@@ -26,6 +28,29 @@ export function cliPassphrase(creating: boolean, env: NodeJS.ProcessEnv = proces
     if (again !== first) throw new CoreError('invalidArgument', 'The two passphrases differ; nothing was created. Run the command again.');
     return first;
   };
+}
+
+/**
+ * `mimi passphrase`: the current and the new passphrase, from MIMI_PASSPHRASE and
+ * MIMI_NEW_PASSPHRASE or, in a terminal, asked (the new one twice).
+ */
+export async function cliPassphraseChange(env: NodeJS.ProcessEnv = process.env): Promise<{ current: string; next: string }> {
+  const fromEnv = (name: string) => (env[name] !== undefined && env[name] !== '' ? env[name] : undefined);
+  let current = fromEnv(PASSPHRASE_ENV);
+  let next = fromEnv(NEW_PASSPHRASE_ENV);
+  if ((current === undefined || next === undefined) && !process.stdin.isTTY) {
+    throw new CoreError(
+      'invalidArgument',
+      `Set ${PASSPHRASE_ENV} (the current passphrase) and ${NEW_PASSPHRASE_ENV} (the new one), or run mimi in a terminal to be asked for them. Nothing was changed.`,
+    );
+  }
+  current ??= await askHidden('Current passphrase: ');
+  if (next === undefined) {
+    next = await askHidden('New passphrase: ');
+    const again = await askHidden('Repeat the new passphrase: ');
+    if (again !== next) throw new CoreError('invalidArgument', 'The two new passphrases differ; nothing was changed. Run the command again.');
+  }
+  return { current, next };
 }
 
 /** Reads one line from the terminal without echoing it (raw mode); Ctrl-C cancels. */

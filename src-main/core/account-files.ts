@@ -4,7 +4,6 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreError } from '../../src-shared/contract.js';
 import type { SessionResponse } from '../../src-shared/provider-api.js';
 import { fromB64, toB64, fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUri } from '../../src-shared/identifiers.js';
@@ -13,7 +12,7 @@ import { ProfileDb } from '../db/profile-db.js';
 import { openSecretStore, probeSecretStore, SecretStoreError, type PassphraseSource, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
 import { Vault } from '../secrets/vault.js';
 import { ProviderClient, type PushConnectionOptions } from '../net/provider-client.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 
 export interface ProfileConfig {
   version: 1;
@@ -87,13 +86,13 @@ export function accountExists(dir: string): boolean {
  * afterwards (and uploads the first KeyPackages).
  */
 export async function createAccount(dir: string, d: SignInDetails, opts: ProfileOptions, how: 'register' | 'login'): Promise<void> {
-  if (accountExists(dir)) throw new CoreError('invalidArgument', `${dir} already holds an account; use another profile folder.`);
+  if (accountExists(dir)) throw coreError('invalidArgument', 'errors.account.exists', { dir });
   // Before the handle is taken at the provider: a profile that cannot keep its secrets must not
   // leave a registered account behind.
   try {
     await probeSecretStore({ profileDir: dir, preferred: opts.secretMode, safeStorage: opts.safeStorage, passphrase: opts.passphrase });
   } catch (e) {
-    if (e instanceof SecretStoreError) throw new CoreError('secretStorage', e.message);
+    if (e instanceof SecretStoreError) throw coreError('secretStorage', 'errors.account.secretStorage', { reason: e.message });
     throw e;
   }
   const client = new ProviderClient({ baseUrl: d.providerUrl, caPem: d.caPem });
@@ -102,7 +101,7 @@ export async function createAccount(dir: string, d: SignInDetails, opts: Profile
     const req = { handle: d.handle, password: d.password, deviceName: d.deviceName };
     session = how === 'register' ? await client.register(req) : await client.login(req);
   } catch (e) {
-    throw toCoreError(e, how === 'register' ? 'Could not create the account' : 'Could not sign in');
+    throw toCoreError(e, { key: how === 'register' ? 'errors.what.createAccount' : 'errors.what.signIn' });
   }
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (d.caPem && !d.embedded) writeFileAtomic(path.join(dir, CA_FILE), d.caPem);
@@ -132,7 +131,7 @@ export function readAccountConfig(dir: string): ProfileConfig {
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, CONFIG_FILE), 'utf8')) as ProfileConfig;
   } catch {
-    throw new CoreError('noAccount', `No account in ${dir}. Register or log in first.`);
+    throw coreError('noAccount', 'errors.account.none', { dir });
   }
 }
 
@@ -142,7 +141,7 @@ export async function openAccount(dir: string, opts: ProfileOptions): Promise<Op
   const secrets = await openSecretStore({ profileDir: dir, namespace: config.deviceUri, preferred: opts.secretMode, safeStorage: opts.safeStorage, passphrase: opts.passphrase });
   const token = await secrets.get('token');
   const rawKeys = await secrets.get('device-keys');
-  if (!token || !rawKeys) throw new CoreError('noAccount', `The keys of ${config.userUri} are missing from the ${secrets.mode} store; sign in again as a new device.`);
+  if (!token || !rawKeys) throw coreError('noAccount', 'errors.account.keysMissing', { user: config.userUri, store: secrets.mode });
   const k = JSON.parse(fromUtf8(rawKeys)) as { identity: string; pub: string; priv: string };
   const keys: DeviceKeys = { identity: k.identity, signaturePublicKey: fromB64(k.pub), signaturePrivateKey: fromB64(k.priv) };
   const caFile = path.join(dir, CA_FILE);

@@ -21,7 +21,10 @@ import {
   type ProfileField,
   type ProfileFieldsArgs,
   type CoreEvent,
+  type DeviceChangeView,
   type MessageView,
+  type PrivacyView,
+  type ReceiptPolicyView,
   type FileArgs,
   type OpenedAttachmentView,
   type MimiApi,
@@ -41,7 +44,10 @@ import type { MlsEngine } from '../mls/engine.js';
 import { detectSecureStorage, recordedSecretMode, SecretStoreError, type SafeStorageLike, type SecretMode } from '../secrets/secret-store.js';
 import { readAccountConfig, type ProfileConfig } from './account-files.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
+import { coreError } from './errors.js';
+import { translate } from '../../src-shared/i18n/index.js';
 import { Profile } from './profile.js';
+import { keptAccountFolders, markSignedOut, reopenKept } from './devices.js';
 
 export interface AppCoreOptions {
   dataDir: string;
@@ -170,7 +176,8 @@ class Core implements AppCore {
         }
         this.attach(await Profile.open(dir, this.profileOptions(!!cfg.embedded)));
       } catch (e) {
-        this.emit({ type: 'error', accountId: id, message: `Account ${id} could not be opened: ${(e as Error).message}` });
+        const err = coreError('internal', 'errors.background.accountNotOpened', { id, reason: (e as Error).message });
+        this.emit({ type: 'error', accountId: id, message: err.message, key: err.key, params: err.params });
       }
     }
   }
@@ -181,13 +188,22 @@ class Core implements AppCore {
     p.on('timelineEvent', (item: MessageView) => this.emit({ type: 'timeline', accountId: p.id, item }));
     p.on('rooms', () => this.emitRooms(p));
     p.on('connection', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
-    p.on('error', (message: string) => this.emit({ type: 'error', accountId: p.id, message }));
+    p.on('error', (message: string, error?: Error) =>
+      this.emit({ type: 'error', accountId: p.id, message, ...(error instanceof CoreError && error.key ? { key: error.key, params: error.params ?? {} } : {}) }),
+    );
     // Listening makes the Profile fetch the list on connect and on each 'consent' push notice.
     p.on('consent', (consent: ConsentListView) => this.emit({ type: 'consent', accountId: p.id, consent }));
     p.on('consentGranted', (grant: ConsentGrantedView) => this.emit({ type: 'consentGranted', accountId: p.id, grant }));
     p.on('pseudonyms', (pool: PseudonymPoolView) => this.emit({ type: 'pseudonyms', accountId: p.id, pool }));
     p.on('connections', (connections: ConnectionsView) => this.emit({ type: 'connections', accountId: p.id, connections }));
     p.on('knocks', (knocks: KnocksView) => this.emit({ type: 'knocks', accountId: p.id, knocks }));
+    p.on('typing', (roomUri: string, users: string[]) => this.emit({ type: 'typing', accountId: p.id, roomUri, users }));
+    p.on('devices', (c: DeviceChangeView) => this.emit({ type: 'devices', accountId: p.id, ...c }));
+    // Removed by another device: the account list says so (deviceRemoved), the 'error' event why.
+    p.on('deviceRemoved', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
+    p.on('profiles', (roomUri: string) => {
+      if (this.profiles.has(p.id)) this.emit({ type: 'profiles', accountId: p.id, roomUri, profiles: p.memberProfiles.view(roomUri) });
+    });
     // Connect in the background: the UI shows "connecting" and the outbox waits meanwhile.
     p.start().catch(() => undefined);
   }
@@ -219,7 +235,7 @@ class Core implements AppCore {
 
   private profile(accountId: string): Profile {
     const p = this.profiles.get(accountId);
-    if (!p) throw new CoreError('noAccount', `No signed-in account ${accountId}.`);
+    if (!p) throw coreError('noAccount', 'errors.account.notSignedIn', { id: accountId });
     return p;
   }
 
@@ -238,6 +254,7 @@ class Core implements AppCore {
           connection: p.connection,
           active: this.index.active === id,
           unreadTotal: p.unreadTotal(),
+          ...(p.devices.removed ? { deviceRemoved: true } : {}),
         };
       });
   }
@@ -269,25 +286,40 @@ class Core implements AppCore {
       }
       const p = this.profile(accountId);
       await p.close();
+      // The device stays registered: signing in again with the account reopens this folder (devices.ts).
+      markSignedOut(p.dir);
       this.profiles.delete(accountId);
       this.forget(accountId);
       const views = this.accountViews();
       this.emit({ type: 'accounts', accounts: views });
       return views;
     },
+    // The account's devices (core/devices.ts, docs/devices.md).
+    devices: async (accountId: string) => this.profile(accountId).devices.list(),
+    renameDevice: async (accountId: string, deviceId: string, name: string) => this.profile(accountId).devices.rename(deviceId, name),
+    removeDevice: async (accountId: string, deviceId: string) => this.profile(accountId).devices.remove(deviceId),
+    removeThisDevice: async (accountId: string): Promise<AccountView[]> => {
+      const p = this.profile(accountId);
+      // The provider first: a failure there changes nothing here (the error says so).
+      await p.devices.signOut();
+      // Off the lists before it closes (a closing profile's events rebuild the account list).
+      this.profiles.delete(accountId);
+      this.forget(accountId);
+      try {
+        await p.deleteLocalData();
+      } finally {
+        this.emit({ type: 'accounts', accounts: this.accountViews() });
+      }
+      return this.accountViews();
+    },
     secretStorage: async (): Promise<SecretStorageView> => {
       const configured = this.opts.secretMode;
-      if (configured === 'passphrase') return { automatic: null, problem: 'mimi was started with MIMI_SECRETS=passphrase.' };
+      const because = (key: string): SecretStorageView => ({ automatic: null, problem: translate(key), problemKey: key });
+      if (configured === 'passphrase') return because('signIn.secrets.problems.configured');
       if (configured !== undefined) return { automatic: configured };
       const probe = await detectSecureStorage(this.opts.safeStorage);
       if (probe.ok) return { automatic: probe.mode };
-      return {
-        automatic: null,
-        problem:
-          probe.keychain === 'missing'
-            ? 'The system keychain module (keytar) is not installed or does not load on this computer.'
-            : 'No system keychain (such as GNOME Keyring or KWallet) is running and unlocked on this computer.',
-      };
+      return because(probe.keychain === 'missing' ? 'signIn.secrets.problems.keytarMissing' : 'signIn.secrets.problems.keychainRefused');
     },
     locked: async (): Promise<LockedAccountView[]> =>
       this.index.order.flatMap((id) => {
@@ -297,16 +329,10 @@ class Core implements AppCore {
     unlock: (accountId: string, passphrase: string) => this.unlock(accountId, passphrase),
     secretMode: async (accountId: string): Promise<AccountSecretMode> => this.profile(accountId).secretMode,
     changePassword: (accountId: string, oldPassword: string, newPassword: string) => this.profile(accountId).changePassword(oldPassword, newPassword),
-    // PLACEHOLDERS being built (this session): passphrase change, privacy switches.
-    changePassphrase: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
-    privacy: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
-    setPrivacy: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
+    changePassphrase: (accountId: string, current: string, next: string) => this.changePassphrase(accountId, current, next),
+    // Receipts and typing (core/receipts.ts): kept in the account's profile database.
+    privacy: async (accountId: string): Promise<PrivacyView> => this.profile(accountId).privacy(),
+    setPrivacy: async (accountId: string, changes: Partial<PrivacyView>): Promise<PrivacyView> => this.profile(accountId).setPrivacy(changes),
     deleteAccount: async (accountId: string): Promise<AccountView[]> => {
       // The provider deletes it first (a failure there changes nothing here); then it leaves this
       // app like a signed-out one. Its folder stays, as after signing out: the history is the user's.
@@ -326,11 +352,23 @@ class Core implements AppCore {
     this.writeIndex();
   }
 
+  private async changePassphrase(accountId: string, current: string, next: string): Promise<void> {
+    const p = this.profile(accountId);
+    if (p.secretMode !== 'passphrase') throw coreError('invalidArgument', 'settings.errors.notPassphraseMode');
+    try {
+      await p.changePassphrase(current, next);
+    } catch (e) {
+      if (e instanceof SecretStoreError && e.code === 'wrong-passphrase') throw coreError('wrongPassphrase', 'settings.errors.wrongCurrentPassphrase');
+      if (e instanceof SecretStoreError) throw coreError('secretStorage', 'settings.errors.passphraseChangeFailed', { reason: e.message });
+      throw e;
+    }
+  }
+
   private async unlock(accountId: string, passphrase: string): Promise<AccountView[]> {
     const cfg = this.locked.get(accountId);
-    if (!cfg) throw new CoreError('noAccount', this.profiles.has(accountId) ? 'This account is unlocked already.' : `No locked account ${accountId}; reload the app.`);
+    if (!cfg) throw this.profiles.has(accountId) ? coreError('noAccount', 'errors.account.unlockedAlready') : coreError('noAccount', 'errors.account.noLocked', { id: accountId });
     // Deriving the key takes a moment; a second click meanwhile must not open the profile twice.
-    if (this.unlocking.has(accountId)) throw new CoreError('invalidArgument', 'This account is being unlocked already; wait a moment.');
+    if (this.unlocking.has(accountId)) throw coreError('invalidArgument', 'errors.account.unlocking');
     this.unlocking.add(accountId);
     let p: Profile;
     try {
@@ -338,9 +376,9 @@ class Core implements AppCore {
       p = await Profile.open(path.join(this.opts.dataDir, 'accounts', accountId), this.profileOptions(!!cfg.embedded, { mode: 'passphrase', passphrase }));
     } catch (e) {
       if (e instanceof SecretStoreError && e.code === 'wrong-passphrase') {
-        throw new CoreError('wrongPassphrase', `That passphrase does not unlock ${cfg.handle}@${cfg.domain}. Check it (passphrases are case-sensitive) and try again.`);
+        throw coreError('wrongPassphrase', 'errors.account.wrongPassphrase', { account: `${cfg.handle}@${cfg.domain}` });
       }
-      if (e instanceof SecretStoreError) throw new CoreError('secretStorage', `${cfg.handle}@${cfg.domain} could not be unlocked: ${e.message}`);
+      if (e instanceof SecretStoreError) throw coreError('secretStorage', 'errors.account.unlockFailed', { account: `${cfg.handle}@${cfg.domain}`, reason: e.message });
       throw e;
     } finally {
       this.unlocking.delete(accountId);
@@ -358,7 +396,7 @@ class Core implements AppCore {
 
   private async signIn(args: SignInArgs, how: 'register' | 'login'): Promise<AccountView> {
     const embedded = !args.providerUrl;
-    if (embedded && !this.provider) throw new CoreError('invalidArgument', 'No provider address given and no embedded provider is running; enter your provider\'s address.');
+    if (embedded && !this.provider) throw coreError('invalidArgument', 'errors.account.noProvider');
     const id = toB64(randomBytes(9));
     const dir = path.join(this.opts.dataDir, 'accounts', id);
     const details = {
@@ -370,17 +408,32 @@ class Core implements AppCore {
       embedded,
     };
     const opts = this.profileOptions(embedded, args.secrets);
-    let p: Profile;
+    let p: Profile | undefined;
+    if (how === 'login') {
+      // Signed out here before, keeping the data: the same device, rooms and history come back.
+      const listed = new Set([...this.index.order, ...this.profiles.keys(), ...this.locked.keys()]);
+      for (const kept of keptAccountFolders(path.join(this.opts.dataDir, 'accounts'), listed, args.handle, args.providerUrl)) {
+        p = await reopenKept(kept, args.password, (d) => Profile.open(d, opts));
+        if (p) break;
+      }
+    }
+    if (p) return this.added(p);
     try {
       p = how === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
     } catch (e) {
       // Nothing secure is available and the person has not chosen yet: a short answer the sign-in
       // form turns into the choice (the long explanation with every backend's reason is for the CLI).
       if (e instanceof CoreError && e.code === 'secretStorage' && !args.secrets && this.opts.secretMode === undefined) {
-        throw new CoreError('secretStorage', "This computer has no keychain to keep the account's keys. Choose a passphrase or unencrypted storage, then try again.");
+        throw coreError('secretStorage', 'errors.account.noKeychain');
       }
       throw e;
     }
+    return this.added(p);
+  }
+
+  /** A profile just signed in (new, or a kept folder opened again) joins the list as the active account. */
+  private added(p: Profile): AccountView {
+    const id = p.id;
     this.index.order.push(id);
     this.index.active = id;
     this.writeIndex();
@@ -400,12 +453,8 @@ class Core implements AppCore {
     markRead: async (accountId: string, roomUri: string): Promise<void> => this.profile(accountId).markRead(roomUri),
     direct: (accountId: string, user: string) => this.profile(accountId).openDirect(user),
     setMuted: async (accountId: string, roomUri: string, muted: boolean): Promise<RoomView> => this.profile(accountId).setRoomMuted(roomUri, muted),
-    profiles: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
-    setReceiptPolicy: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
+    profiles: async (accountId: string, roomUri: string) => this.profile(accountId).roomProfiles(roomUri),
+    setReceiptPolicy: (accountId: string, roomUri: string, policy: ReceiptPolicyView) => this.profile(accountId).setReceiptPolicy(roomUri, policy),
     settings: async (accountId: string, roomUri: string): Promise<RoomSettingsView> => this.profile(accountId).roomSettings(roomUri),
     setMetadata: (accountId: string, roomUri: string, metadata: RoomMetadataArgs) => this.profile(accountId).setRoomMetadata(roomUri, metadata),
     setRole: (accountId: string, roomUri: string, user: string, roleIndex: number) => this.profile(accountId).setRole(roomUri, user, roleIndex),
@@ -449,7 +498,8 @@ class Core implements AppCore {
       // octet-stream, so no data: URL can ever be a document (HTML, SVG) the page would render.
       const type = isPreviewableImage(a.contentType) ? a.contentType.split(';')[0].trim().toLowerCase() : 'application/octet-stream';
       return { filename: a.filename, contentType: a.contentType, size: a.size, dataUrl: `data:${type};base64,${Buffer.from(a.bytes).toString('base64')}` };
-    },    typing: async (): Promise<void> => undefined, // PLACEHOLDER: typing indicators being built
+    },
+    typing: (accountId: string, roomUri: string, typing: boolean) => this.profile(accountId).typing(roomUri, typing),
   };
 
   consent = {
@@ -503,12 +553,8 @@ class Core implements AppCore {
     myProfile: (accountId: string) => this.profile(accountId).myProfile(),
     setProfileFields: (accountId: string, fields: ProfileFieldsArgs) => this.profile(accountId).setProfileFields(fields),
     setSearchable: (accountId: string, field: ProfileField, on: boolean) => this.profile(accountId).setSearchable(field, on),
-    avatar: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
-    setAvatar: async (): Promise<never> => {
-      throw new CoreError('internal', 'Not built yet.');
-    },
+    avatar: async (accountId: string) => this.profile(accountId).avatar(),
+    setAvatar: async (accountId: string, avatar: string | null) => this.profile(accountId).setAvatar(avatar),
   };
 
   onEvent(listener: (e: CoreEvent) => void): () => void {

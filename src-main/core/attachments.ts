@@ -30,6 +30,7 @@ import { decodeContent, type ExternalPart } from '../../src-shared/content.js';
 import { parseMimiUri } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
 import type { Outbox } from './outbox.js';
+import { coreError } from './errors.js';
 
 export interface AttachmentTransport {
   baseUrl: string;
@@ -93,14 +94,15 @@ interface HttpFailure {
 }
 
 function toCore(e: HttpFailure, what: 'upload' | 'download'): CoreError {
-  if (e.status === 0) return new CoreError('providerUnreachable', `Could not ${what} the file: ${e.message}. Check the connection and try again.`);
-  if (e.code === 'tooLarge') return new CoreError('invalidArgument', `The file is too large: ${e.message}.`);
-  if (e.code === 'quotaExceeded') return new CoreError('notAllowed', `No room left for files: ${e.message}.`);
-  if (e.code === 'notAllowed') return new CoreError('notAllowed', `The file cannot be fetched: ${e.message}.`);
-  if (e.code === 'notFound') return new CoreError('invalidArgument', `The file is no longer available: ${e.message}. Ask the sender to send it again.`);
-  if (e.code === 'peerUnreachable') return new CoreError('providerUnreachable', `Could not ${what} the file: ${e.message}.`);
-  if (e.code === 'notMember') return new CoreError('notMember', 'You are not in this room any more, so its files cannot be fetched.');
-  return new CoreError('internal', `Could not ${what} the file (${e.code}: ${e.message}). Try again later.`);
+  const reason = { reason: e.message };
+  if (e.status === 0) return coreError('providerUnreachable', what === 'upload' ? 'errors.attachment.uploadUnreachable' : 'errors.attachment.downloadUnreachable', reason);
+  if (e.code === 'tooLarge') return coreError('invalidArgument', 'errors.attachment.tooLarge', reason);
+  if (e.code === 'quotaExceeded') return coreError('notAllowed', 'errors.attachment.quotaExceeded', reason);
+  if (e.code === 'notAllowed') return coreError('notAllowed', 'errors.attachment.notAllowed', reason);
+  if (e.code === 'notFound') return coreError('invalidArgument', 'errors.attachment.gone', reason);
+  if (e.code === 'peerUnreachable') return coreError('providerUnreachable', what === 'upload' ? 'errors.attachment.uploadPeer' : 'errors.attachment.downloadPeer', reason);
+  if (e.code === 'notMember') return coreError('notMember', 'errors.attachment.notMember');
+  return coreError('internal', what === 'upload' ? 'errors.attachment.uploadFailed' : 'errors.attachment.downloadFailed', { ...reason, code: e.code });
 }
 
 export class Attachments {
@@ -131,15 +133,15 @@ export class Attachments {
   async send(roomUri: string, file: FileToSend, onProgress?: (p: TransferProgress) => void): Promise<MessageView> {
     const { db } = this.ctx;
     const room = db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
-    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
-    if (!(file.bytes instanceof Uint8Array)) throw new CoreError('invalidArgument', 'The file has no content.');
-    if (file.bytes.length === 0) throw new CoreError('invalidArgument', 'The file is empty: pick another one.');
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
+    if (room.left) throw coreError('notMember', 'errors.room.notMember');
+    if (!(file.bytes instanceof Uint8Array)) throw coreError('invalidArgument', 'errors.attachment.noContent');
+    if (file.bytes.length === 0) throw coreError('invalidArgument', 'errors.attachment.empty');
     if (file.bytes.length > MAX_ATTACHMENT_BYTES) {
-      throw new CoreError('invalidArgument', `The file is ${(file.bytes.length / 1024 / 1024).toFixed(1)} MiB; at most ${Math.floor(MAX_ATTACHMENT_BYTES / 1024 / 1024)} MiB can be sent. Send a smaller file.`);
+      throw coreError('invalidArgument', 'errors.attachment.tooBig', { size: (file.bytes.length / 1024 / 1024).toFixed(1), max: Math.floor(MAX_ATTACHMENT_BYTES / 1024 / 1024) });
     }
     if (file.thumbnail && (file.thumbnail.length > MAX_PREVIEW_BYTES || !previewType(file.thumbnail))) {
-      throw new CoreError('invalidArgument', `The preview must be a PNG or JPEG of at most ${MAX_PREVIEW_BYTES / 1024} KiB.`);
+      throw coreError('invalidArgument', 'errors.attachment.preview', { max: MAX_PREVIEW_BYTES / 1024 });
     }
     const filename = safeFilename(file.filename);
     const contentType = file.contentType && file.contentType.trim() !== '' ? file.contentType : contentTypeFromName(filename);
@@ -151,13 +153,13 @@ export class Attachments {
       return checkAssetAgainstPolicy(p, { senderDomain: this.ctx.config.domain, url, contentType, size: file.bytes.length });
     };
     const early = refused(`${this.transport.baseUrl}/assets/`, false);
-    if (early) throw new CoreError('notAllowed', `This room does not take the file: ${early}.`);
+    if (early) throw coreError('notAllowed', 'errors.attachment.refused', { reason: early });
     const sealed = await sealFile(file.bytes);
     const transferId = this.nextId();
     const { url } = await this.upload(sealed.ciphertext, (done) => onProgress?.({ transferId, roomUri, phase: 'upload', done, total: sealed.ciphertext.length }));
     db.noteUpload(url, roomUri, sealed.ciphertext.length);
     const late = refused(url, true);
-    if (late) throw new CoreError('notAllowed', `This room does not take files stored by your provider: ${late}. Nothing was sent.`);
+    if (late) throw coreError('notAllowed', 'errors.attachment.refusedStore', { reason: late });
     const part = externalPart({ url, sealed, size: file.bytes.length, contentType, filename });
     const view = await this.outbox.sendContent(roomUri, (me) => attachmentMessage({ senderUri: me, roomUri, part, preview: file.thumbnail }));
     db.uploadSent(url, view.messageId);
@@ -175,13 +177,13 @@ export class Attachments {
       return hit;
     }
     const row = this.ctx.db.messageById(roomUri, messageId);
-    if (!row) throw new CoreError('invalidArgument', `No message ${messageId} in this room.`);
+    if (!row) throw coreError('invalidArgument', 'errors.attachment.noSuchMessage', { id: messageId });
     const part = attachmentOf(row.content);
-    if (!part) throw new CoreError('invalidArgument', 'That message has no attachment.');
+    if (!part) throw coreError('invalidArgument', 'errors.attachment.none');
     try {
       checkExternalPart(part);
     } catch (e) {
-      throw new CoreError('invalidArgument', `The attachment cannot be opened: ${(e as Error).message}.`);
+      throw coreError('invalidArgument', 'errors.attachment.cannotOpen', { reason: (e as Error).message });
     }
     const policy = this.policyOf(roomUri);
     if (policy) {
@@ -192,7 +194,7 @@ export class Attachments {
         // an unparseable sender matches no policy entry
       }
       const why = checkAssetAgainstPolicy(policy, { senderDomain, url: part.url, contentType: part.contentType, size: part.size });
-      if (why) throw new CoreError('notAllowed', `The attachment is not opened: ${why}.`);
+      if (why) throw coreError('notAllowed', 'errors.attachment.notOpened', { reason: why });
     }
     const transferId = this.nextId();
     const total = part.size + TAG_BYTES;
@@ -201,7 +203,7 @@ export class Attachments {
     try {
       bytes = await openFile(part, ciphertext);
     } catch (e) {
-      if (e instanceof AttachmentError) throw new CoreError('internal', `${e.message[0].toUpperCase()}${e.message.slice(1)}. If it happens again, ask the sender to send the file again.`);
+      if (e instanceof AttachmentError) throw coreError('internal', 'errors.attachment.damaged', { reason: `${e.message[0].toUpperCase()}${e.message.slice(1)}` });
       throw e;
     }
     const opened = { bytes, filename: safeFilename(part.filename || 'attachment'), contentType: part.contentType, size: bytes.length };
@@ -222,7 +224,7 @@ export class Attachments {
 
   private headers(): Record<string, string> {
     const token = this.transport.token();
-    if (!token) throw new CoreError('noAccount', 'This device is signed out: sign in again.');
+    if (!token) throw coreError('noAccount', 'errors.account.signedOut');
     return { authorization: `Bearer ${token}` };
   }
 

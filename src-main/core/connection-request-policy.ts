@@ -2,10 +2,10 @@
 // applies to every claim of the account's KeyPackages by a pseudonym (src-provider/consent.ts).
 // Nothing of it is kept on the device; each read asks the provider.
 
-import { CoreError, type ConnectionRequestPolicyView } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView } from '../../src-shared/contract.js';
 import { connectionRequestPolicyProblem, normalizeDomains } from '../../src-shared/connection-request-policy.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 
 export class ConnectionRequestSetting {
   constructor(private readonly ctx: ProfileContext) {}
@@ -14,7 +14,7 @@ export class ConnectionRequestSetting {
     try {
       return await this.ctx.client.connectionRequestPolicy();
     } catch (e) {
-      throw toCoreError(e, 'Could not read who may send you connection requests');
+      throw toCoreError(e, { key: 'errors.what.readConnectionPolicy' });
     }
   }
 
@@ -23,11 +23,11 @@ export class ConnectionRequestSetting {
     const next = { mode: policy.mode, domains: Array.isArray(policy.domains) ? normalizeDomains(policy.domains.map(String)) : policy.domains };
     // Said here in the app's words, before the provider would refuse it as a bad request.
     const problem = connectionRequestPolicyProblem(next);
-    if (problem) throw new CoreError('invalidArgument', `The connection request setting ${problem}.`);
+    if (problem) throw coreError('invalidArgument', 'errors.connection.policyProblem', { problem });
     try {
       return await this.ctx.client.setConnectionRequestPolicy(next);
     } catch (e) {
-      throw toCoreError(e, 'Could not change who may send you connection requests');
+      throw toCoreError(e, { key: 'errors.what.changeConnectionPolicy' });
     }
   }
 }

@@ -2,15 +2,16 @@
 // off. Each event is processed in order through the serial queue and then confirmed; once the
 // backlog is in, this device joins the account's rooms it is missing and the outbox drains.
 
-import { CoreError } from '../../src-shared/contract.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import { PushConnection, type PushConnectionOptions } from '../net/provider-client.js';
 import type { ConsentActions } from './consent-actions.js';
 import type { ConnectionState, ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import type { IncomingEvents } from './incoming.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
+import type { Devices } from './devices.js';
+import type { PushDevicesNotice } from '../../src-shared/provider-api.js';
 
 export interface ConnectionParts {
   pushOptions: PushConnectionOptions;
@@ -20,6 +21,8 @@ export interface ConnectionParts {
   membership: Membership;
   /** Records the new state where Profile shows it, before 'connection' is emitted. */
   setState(s: ConnectionState): void;
+  /** The account's devices (devices.ts): their notices, the list after a reconnect, this one's removal. */
+  devices?: Pick<Devices, 'notice' | 'reconnected' | 'removedHere'>;
 }
 
 export class ProviderConnection {
@@ -38,7 +41,12 @@ export class ProviderConnection {
     const { incoming, outbox, consent, membership } = this.parts;
     const push = new PushConnection(this.parts.pushOptions);
     this.push = push;
-    push.on('error', (e) => ctx.emit('error', `${e.message}. Sign in again on this device.`));
+    push.on('error', (e) => {
+      // A refused token: another device removed this one (or the account is gone). Retrying cannot help.
+      if (e.status === 401 && this.parts.devices) return this.parts.devices.removedHere();
+      const err = coreError('noAccount', 'errors.background.signInAgain', { reason: e.message });
+      ctx.emit('error', err.message, err);
+    });
     push.on('state', (s: ConnectionState) => {
       this.parts.setState(s);
       ctx.emit('connection', s);
@@ -50,17 +58,25 @@ export class ProviderConnection {
           await incoming.handleEvent(ev);
           push.confirm(ev.seq); // only once the event and the cursor are stored
         })
-        .catch((e) => ctx.emit('error', toCoreError(e, 'Could not process an incoming event').message));
+        .catch((e) => {
+          const err = toCoreError(e, { key: 'errors.what.processIncoming' });
+          ctx.emit('error', err.message, err);
+        });
     });
-    push.on('notice', (topic) => {
+    push.on('notice', (topic, frame) => {
       if (topic === 'consent') void consent.refresh();
+      if (topic === 'devices' && frame && 'deviceId' in frame) this.parts.devices?.notice(frame as PushDevicesNotice);
     });
     push.on('caughtUp', () => {
       void consent.refresh(); // notices sent while we were away are not replayed
+      void this.parts.devices?.reconnected();
       void ctx.serial.run(async () => {
         if (!this.caughtUp) {
           this.caughtUp = true;
-          await membership.joinMissingRooms().catch((e) => ctx.emit('error', toCoreError(e, 'Could not join rooms of this account').message));
+          await membership.joinMissingRooms().catch((e) => {
+            const err = toCoreError(e, { key: 'errors.what.joinAccountRooms' });
+            ctx.emit('error', err.message, err);
+          });
           ctx.emit('caughtUp');
         }
         outbox.kick();
@@ -75,15 +91,24 @@ export class ProviderConnection {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.ctx.off('caughtUp', done);
+        this.ctx.off('deviceRemoved', removed);
         // Only what is true for every caller: this did not reach the provider. Whether anything
         // waits in the outbox is for the caller to say (the CLI's send queues first, then waits).
-        reject(new CoreError('providerUnreachable', `The provider at ${this.ctx.client.baseUrl} did not answer within ${Math.round(timeoutMs / 1000)} s. Check that it is running and try again.`));
+        reject(coreError('providerUnreachable', 'errors.account.providerTimeout', { url: this.ctx.client.baseUrl, seconds: Math.round(timeoutMs / 1000) }));
       }, timeoutMs);
       const done = () => {
         clearTimeout(t);
+        this.ctx.off('deviceRemoved', removed);
         resolve();
       };
+      // A removed device never catches up: say so at once instead of after the timeout.
+      const removed = () => {
+        clearTimeout(t);
+        this.ctx.off('caughtUp', done);
+        reject(coreError('noAccount', 'devices.errors.removedHere'));
+      };
       this.ctx.once('caughtUp', done);
+      this.ctx.once('deviceRemoved', removed);
     });
   }
 

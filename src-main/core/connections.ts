@@ -28,7 +28,7 @@ import type { DeviceKeys, GroupSession } from '../mls/engine.js';
 import type { ConnectionRow } from '../db/profile-db.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { deviceKeyCheck, devicesOf } from './group-sessions.js';
 import type { Membership } from './membership.js';
 import type { Outbox } from './outbox.js';
@@ -54,6 +54,13 @@ interface Details {
 
 const details = (c: ConnectionRow): Details => (c.details ? (JSON.parse(fromUtf8(c.details)) as Details) : {});
 const packDetails = (d: Details): Uint8Array => utf8(JSON.stringify(d));
+
+/** Why a request that is no longer pending cannot be answered, by what became of it. */
+const ANSWERED: Record<Exclude<ConnectionView['state'], 'pending'>, string> = {
+  accepted: 'errors.connection.alreadyAccepted',
+  declined: 'errors.connection.alreadyDeclined',
+  failed: 'errors.connection.alreadyFailed',
+};
 
 export class Connections {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -87,8 +94,8 @@ export class Connections {
   async connect(user: string): Promise<ConnectionsView> {
     const { config, keys, engine, db } = this.ctx;
     const userUri = userArg(config.domain, user);
-    if (parseMimiUriAs('pseudonym', userUri)) throw new CoreError('invalidArgument', 'Connect with a person by their address (bob@b.example), not a pseudonym.');
-    if (userUri === config.userUri) throw new CoreError('invalidArgument', 'That is you.');
+    if (parseMimiUriAs('pseudonym', userUri)) throw coreError('invalidArgument', 'errors.connection.notPseudonym');
+    if (userUri === config.userUri) throw coreError('invalidArgument', 'errors.connection.self');
     const boot = await this.pool.takeOrRefill();
     // Moderated: its creator is super_admin, the one role with canDestroyRoom (the cooperative
     // creator, group_admin, lacks it), which the hub checks when the room is destroyed.
@@ -124,11 +131,11 @@ export class Connections {
       this.put({ ...row, details: packDetails(d) });
       await this.outbox.sendContent(id, (me) => connectionRequestContent({ senderUri: me, roomUri: id, request }));
     } catch (e) {
-      const cause = toCoreError(e, `Could not ask ${displayHandle(userUri)} to connect`);
+      const cause = toCoreError(e, { key: 'errors.what.askToConnect', params: { user: displayHandle(userUri) } });
       // Their provider decides by their setting for connection requests, not by consent to adds.
       const err =
         cause instanceof CoreError && cause.code === 'noConsent'
-          ? new CoreError('noConsent', `${displayHandle(userUri)} does not take connection requests from you (their setting at ${parseMimiUri(userUri).domain}). Nothing was sent, and nothing links you to them.`)
+          ? coreError('noConsent', 'errors.connection.refused', { user: displayHandle(userUri), domain: parseMimiUri(userUri).domain })
           : cause;
       // Nothing links anyone yet: the bootstrap room goes at once.
       this.put({ ...row, state: 'failed', problem: err.message, details: packDetails({ ...d, destroyAt: Date.now() }) });
@@ -265,7 +272,7 @@ export class Connections {
 
   async accept(id: string): Promise<ConnectionsView> {
     const c = this.incomingPending(id);
-    if (!c.verified) throw new CoreError('notAllowed', `This request could not be verified (${c.problem}); it cannot be accepted. Decline it.`);
+    if (!c.verified) throw coreError('notAllowed', 'errors.connection.unverified', { reason: c.problem ?? '' });
     const request = decodeConnectionRequest(fromB64(details(c).request!));
     const mine = await this.pool.takeOrRefill();
     // The shared room name stays empty: the hub reads the room state. The name is ours alone.
@@ -274,7 +281,7 @@ export class Connections {
     try {
       await this.membership.addClients(room.roomUri, request.connectionPseudonym, request.keyPackages);
     } catch (e) {
-      throw toCoreError(e, `Could not connect with ${displayHandle(c.peer)}`);
+      throw toCoreError(e, { key: 'errors.what.connect', params: { user: displayHandle(c.peer) } });
     }
     this.put({ ...c, state: 'accepted', roomUri: room.roomUri });
     await this.leaveBootstrap(id);
@@ -290,8 +297,8 @@ export class Connections {
 
   private incomingPending(id: string): ConnectionRow {
     const c = this.ctx.db.connection(id);
-    if (!c || c.direction !== 'incoming') throw new CoreError('invalidArgument', `No connection request ${id}.`);
-    if (c.state !== 'pending') throw new CoreError('invalidArgument', `This request was ${c.state} already.`);
+    if (!c || c.direction !== 'incoming') throw coreError('invalidArgument', 'errors.connection.noSuch', { id });
+    if (c.state !== 'pending') throw coreError('invalidArgument', ANSWERED[c.state]);
     return c;
   }
 
@@ -299,6 +306,9 @@ export class Connections {
   private async leaveBootstrap(id: string): Promise<void> {
     const room = this.ctx.db.getRoom(id);
     if (!room || room.left) return;
-    await this.membership.leaveRoom(id).catch((e: unknown) => this.ctx.emit('error', toCoreError(e, 'Could not leave the connection request\'s room').message));
+    await this.membership.leaveRoom(id).catch((e: unknown) => {
+      const err = toCoreError(e, { key: 'errors.what.leaveConnectionRoom' });
+      this.ctx.emit('error', err.message, err);
+    });
   }
 }

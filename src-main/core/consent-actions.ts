@@ -14,7 +14,7 @@ import type { ConsentGrantedView } from '../../src-shared/contract.js';
 import type { ConsentActionResponse, ConsentListResponse } from '../../src-shared/provider-api.js';
 import { displayHandle, parseMimiUri } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { type Phrase, toCoreError } from './errors.js';
 import { roomStateOf } from './group-sessions.js';
 import type { RoomReads } from './room-reads.js';
 import { userArg } from './user-args.js';
@@ -70,14 +70,14 @@ export class ConsentActions {
     try {
       list = await this.ctx.client.consents();
     } catch (e) {
-      throw toCoreError(e, 'Could not list consents');
+      throw toCoreError(e, { key: 'errors.what.listConsents' });
     }
     return this.settle(list);
   }
 
-  async act(action: ConsentAction, user: string, room: string | undefined, what: string): Promise<ConsentActionResponse> {
+  async act(action: ConsentAction, user: string, room: string | undefined, what: Phrase): Promise<ConsentActionResponse> {
     // Consent concerns users of other providers, so the hint leaves out the bare handle.
-    const userUri = userArg(this.ctx.config.domain, user, 'bob@b.example or mimi://b.example/u/bob');
+    const userUri = userArg(this.ctx.config.domain, user, 'remote');
     const roomUri = room === undefined ? undefined : this.roomArg(room);
     const roomName = action === 'requestConsent' && roomUri !== undefined ? this.nameToSend(roomUri) : undefined;
     let res: ConsentActionResponse;

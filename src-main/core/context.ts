@@ -4,7 +4,7 @@
 // takes the other modules it builds on as constructor arguments.
 
 import type { ConsentListResponse } from '../../src-shared/provider-api.js';
-import type { ConnectionsView, ConsentGrantedView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
+import type { ConnectionsView, ConsentGrantedView, DeviceChangeView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import type { ProviderClient } from '../net/provider-client.js';
@@ -22,8 +22,11 @@ export interface ProfileEventMap {
   rooms: [];
   /** Some room moved to a new epoch (commit processed or Welcome joined). */
   epoch: [];
-  /** Something went wrong in the background; the text is for the user. */
-  error: [message: string];
+  /**
+   * Something went wrong in the background: the English text (the CLI prints it) and, when the
+   * failure is a catalogue message, the CoreError with its key, for the window's language.
+   */
+  error: [message: string, error?: Error];
   connection: [state: ConnectionState];
   /** The push stream delivered the backlog for the first time since start(). */
   caughtUp: [];
@@ -44,6 +47,14 @@ export interface ProfileEventMap {
    * it counts as nothing unread and raises no notification.
    */
   timelineEvent: [view: MessageView];
+  /** The profiles members share in a room changed, this account's own included (member-profiles.ts). */
+  profiles: [roomUri: string];
+  /** Who (others) is typing in a room now, after a change (core/typing.ts); empty when nobody. */
+  typing: [roomUri: string, users: string[]];
+  /** The provider told of a device of the account added, renamed or removed (devices.ts). */
+  devices: [change: DeviceChangeView];
+  /** Another device removed this one: its token is void (devices.ts); nothing works until a new sign-in. */
+  deviceRemoved: [];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

@@ -4,7 +4,7 @@
 // member's app, and any other MIMI client, reads it the same way without a new field on the wire;
 // docs/decisions.md "Direct chats" says why.
 
-import { CoreError, type RoomView } from '../../src-shared/contract.js';
+import type { RoomView } from '../../src-shared/contract.js';
 import { displayUser } from '../../src-shared/identifiers.js';
 import { roleOf } from '../../src-shared/room-state.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
@@ -14,6 +14,7 @@ import type { Membership } from './membership.js';
 import { PASSED_THROUGH, type RoomReads } from './room-reads.js';
 import { DIRECT_META, directPeerOf } from './room-view.js';
 import { userArg } from './user-args.js';
+import { coreError } from './errors.js';
 
 export class DirectChats {
   constructor(
@@ -45,15 +46,15 @@ export class DirectChats {
   async open(user: string): Promise<RoomView> {
     const { db, config, sessions } = this.ctx;
     const peer = userArg(config.domain, user);
-    if (peer === config.userUri) throw new CoreError('invalidArgument', 'That is you. Pick someone else to message.');
-    if (!peer.includes('/u/')) throw new CoreError('invalidArgument', `${displayUser(peer)} is a pseudonym; reach the person behind it with "Connect with someone" instead.`);
+    if (peer === config.userUri) throw coreError('invalidArgument', 'errors.directChat.self');
+    if (!peer.includes('/u/')) throw coreError('invalidArgument', 'errors.directChat.pseudonym', { user: displayUser(peer) });
     const found = this.find(peer);
     if (!found) return this.create(peer);
     const roomUri = found;
     const s = sessions.get(roomUri);
     const state = roomStateOf(s);
     if (state && roleOf(state, peer) === BANNED_ROLE_INDEX) {
-      throw new CoreError('notAllowed', `${displayUser(peer)} is banned from your direct chat with them. Unban them in its room settings first.`);
+      throw coreError('notAllowed', 'errors.directChat.banned', { user: displayUser(peer) });
     }
     if (!activeUsers(s).has(peer)) await this.membership.addMember(roomUri, peer);
     return this.reads.roomView(roomUri);

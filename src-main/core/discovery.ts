@@ -1,11 +1,10 @@
 // Discovery: this account's profile fields (nick, email, phone, display name), which of them
 // others may search by, and searching a provider for users.
 
-import { CoreError } from '../../src-shared/contract.js';
 import { displayHandle, isValidDomain, parseMimiUriAs, parseUserAddress } from '../../src-shared/identifiers.js';
 import { PROFILE_FIELDS, type FindRequest, type FindResponse, type MyProfile, type ProfileFieldName } from '../../src-shared/provider-api.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 
 /** Profile fields to set (a string) or clear (null); absent ones stay. */
 export interface ProfileFieldChanges {
@@ -15,36 +14,56 @@ export interface ProfileFieldChanges {
   displayName?: string | null;
 }
 
+/** The display name as rooms learn it (member-profiles.ts). */
+export interface DisplayNameHook {
+  checkDisplayName(name: string): void;
+  noteDisplayName(name: string | undefined, changed: boolean): void;
+}
+
 export class Discovery {
+  /** Told of the display name whenever it is read or set, so rooms see the provider's. */
+  displayName?: DisplayNameHook;
+
   constructor(private readonly ctx: ProfileContext) {}
 
   /** My profile fields and which of them are searchable. */
   async myProfile(): Promise<MyProfile> {
+    let p: MyProfile;
     try {
-      return await this.ctx.client.myProfile();
+      p = await this.ctx.client.myProfile();
     } catch (e) {
-      throw toCoreError(e, 'Could not read the profile');
+      throw toCoreError(e, { key: 'errors.what.readProfile' });
     }
+    this.displayName?.noteDisplayName(p.displayName, false);
+    return p;
   }
 
   /** Set (string) or clear (null) profile fields; absent ones stay. */
   async setProfileFields(fields: ProfileFieldChanges): Promise<MyProfile> {
-    try {
-      return await this.ctx.client.setMyProfile(fields);
-    } catch (e) {
-      throw toCoreError(e, 'Could not update the profile');
+    // Rooms show the name to everyone in them: one they would refuse is not set anywhere.
+    if (typeof fields.displayName === 'string') {
+      fields = { ...fields, displayName: fields.displayName.trim() };
+      this.displayName?.checkDisplayName(fields.displayName as string);
     }
+    let p: MyProfile;
+    try {
+      p = await this.ctx.client.setMyProfile(fields);
+    } catch (e) {
+      throw toCoreError(e, { key: 'errors.what.updateProfile' });
+    }
+    if (fields.displayName !== undefined) this.displayName?.noteDisplayName(p.displayName, true);
+    return p;
   }
 
   /** Whether others may find me by `field` (handle, nick, email, phone, name). */
   async setSearchable(field: ProfileFieldName, on: boolean): Promise<MyProfile> {
     if (!(PROFILE_FIELDS as readonly string[]).includes(field)) {
-      throw new CoreError('invalidArgument', `"${field}" is not a profile field; use one of ${PROFILE_FIELDS.join(', ')}.`);
+      throw coreError('invalidArgument', 'errors.discovery.badField', { field, fields: PROFILE_FIELDS.join(', ') });
     }
     try {
       return await this.ctx.client.setMyProfile({ searchable: { [field]: on } });
     } catch (e) {
-      throw toCoreError(e, 'Could not change what is searchable');
+      throw toCoreError(e, { key: 'errors.what.changeSearchable' });
     }
   }
 
@@ -54,7 +73,7 @@ export class Discovery {
     try {
       return await this.ctx.client.find(q);
     } catch (e) {
-      throw toCoreError(e, 'The search failed');
+      throw toCoreError(e, { key: 'errors.what.search' });
     }
   }
 }
@@ -71,7 +90,7 @@ export function findQuery(query: FindRequest, ownDomain: string): FindRequest {
   let domain: string | undefined;
   if (query.domain !== undefined) {
     domain = query.domain.trim().toLowerCase();
-    if (!isValidDomain(domain)) throw new CoreError('invalidArgument', `"${query.domain}" is not a provider name; write one like b.example, or leave it empty to search ${ownDomain}.`);
+    if (!isValidDomain(domain)) throw coreError('invalidArgument', 'errors.discovery.badDomain', { domain: query.domain ?? '', own: ownDomain });
     out.domain = domain;
   }
   if (query.handle === undefined) return out;
@@ -82,11 +101,11 @@ export function findQuery(query: FindRequest, ownDomain: string): FindRequest {
   try {
     address = displayHandle(parseUserAddress(raw.replace(/^im:/i, ''), domain ?? ownDomain));
   } catch {
-    throw new CoreError('invalidArgument', `"${query.handle}" is not a handle; write bob, bob@b.example or mimi://b.example/u/bob.`);
+    throw coreError('invalidArgument', 'errors.discovery.badHandle', { handle: query.handle });
   }
   const handleDomain = address.slice(address.indexOf('@') + 1);
   if (domain !== undefined && handleDomain !== domain) {
-    throw new CoreError('invalidArgument', `${address} is on ${handleDomain}, not on ${domain}: search ${handleDomain} instead, or write just the handle.`);
+    throw coreError('invalidArgument', 'errors.discovery.otherDomain', { address, handleDomain, domain });
   }
   return { ...out, handle: address, domain: handleDomain };
 }

@@ -14,54 +14,69 @@ export function coreError(code: CoreErrorCode, key: string, params: Params = {})
   return new CoreError(code, translate(key, params), key, params);
 }
 
-/** What to do about a refused provider certificate. */
-function certificateAdvice(p: CertificateProblem): string {
-  switch (p.kind) {
-    case 'untrusted':
-      return "check that the CA certificate is the provider's own CA (a PEM file from its operator; the provider prints its path at start) and that the address is the provider you meant, then try again.";
-    case 'name':
-      return 'check the provider address: use the name its certificate is issued for, then try again.';
-    case 'expired':
-      return "check this computer's date and time; if they are right, the provider's certificate must be renewed by its operator.";
-    case 'other':
-      return "check the provider address and its CA certificate, or ask the provider's operator.";
-  }
+/**
+ * What failed, as a catalogue phrase ("Could not join the room", or "Could not admit bob":
+ * errors.what.admit with `{ user }`): toCoreError's messages link it (`@:{what}`), so it is
+ * translated with them. Its parameters must not be named `what`, `reason` or `code`, which
+ * those messages use.
+ */
+export interface Phrase {
+  key: string;
+  params?: Params;
 }
 
-/** Map provider failures to errors a person can act on. */
-export function toCoreError(e: unknown, what: string): Error {
+/** A room change (errors.action) as the parameters of a message that links it as `@:{action}`. */
+export function actionParams(action: Phrase): Params {
+  return { ...action.params, action: action.key };
+}
+
+/** The catalogue message for a refused provider certificate, by what is wrong with it. */
+const CERTIFICATE_KEYS: Record<CertificateProblem['kind'], string> = {
+  untrusted: 'errors.provider.certificateUntrusted',
+  name: 'errors.provider.certificateName',
+  expired: 'errors.provider.certificateExpired',
+  other: 'errors.provider.certificateOther',
+};
+
+/**
+ * Map provider and MLS failures to errors a person can act on, each a catalogue message that
+ * starts with `what`. The provider's own text goes in untranslated, as `reason`.
+ */
+export function toCoreError(e: unknown, what: Phrase): Error {
   if (e instanceof CoreError) return e;
+  const p: Params = { ...what.params, what: what.key };
   if (e instanceof ProviderError) {
+    const reason = { ...p, reason: e.message };
     switch (e.code) {
       case 'unreachable':
-        if (e.certificate) return new CoreError('providerCertificate', `${what}: ${e.message}. Nothing was changed; ${certificateAdvice(e.certificate)}`);
-        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; check that the provider is running and the address is right, then try again.`);
+        if (e.certificate) return coreError('providerCertificate', CERTIFICATE_KEYS[e.certificate.kind], reason);
+        return coreError('providerUnreachable', 'errors.provider.unreachable', reason);
       case 'peerUnreachable':
-        return new CoreError('providerUnreachable', `${what}: ${e.message}. Nothing was changed; try again when it is back (messages you send meanwhile wait in the outbox).`);
+        return coreError('providerUnreachable', 'errors.provider.peerUnreachable', reason);
       case 'wrongPassword':
-        return new CoreError('wrongPassword', 'Wrong handle or password.');
+        return coreError('wrongPassword', 'errors.provider.wrongPassword');
       case 'handleTaken':
-        return new CoreError('handleTaken', 'That handle is taken on this provider; choose another.');
+        return coreError('handleTaken', 'errors.provider.handleTaken');
       case 'userUnknown':
-        return new CoreError('userUnknown', `${what}: no such user on that provider.`);
+        return coreError('userUnknown', 'errors.provider.userUnknown', p);
       case 'roomUnknown':
-        return new CoreError('roomUnknown', `${what}: the room no longer exists on its provider.`);
+        return coreError('roomUnknown', 'errors.provider.roomUnknown', p);
       case 'notMember':
-        return new CoreError('notMember', `${what}: you are not a member of this room.`);
+        return coreError('notMember', 'errors.provider.notMember', p);
       case 'badRequest':
-        return new CoreError('invalidArgument', `${what}: ${e.message}`);
+        return coreError('invalidArgument', 'errors.provider.refused', reason);
       case 'rateLimited':
-        return new CoreError('rateLimited', `${what}: ${e.message}`);
+        return coreError('rateLimited', 'errors.provider.refused', reason);
       case 'notAllowed':
-        return new CoreError('notAllowed', `${what}: ${e.message}`);
+        return coreError('notAllowed', 'errors.provider.refused', reason);
       case 'linkRefused':
-        return new CoreError('linkRefused', `${what}: ${e.message}.`);
+        return coreError('linkRefused', 'errors.provider.refusedLink', reason);
       case 'passphraseRequired':
-        return new CoreError('passphraseRequired', `${what}: ${e.message}.`);
+        return coreError('passphraseRequired', 'errors.provider.refusedLink', reason);
       default:
-        return new CoreError('internal', `${what}: ${e.message}`);
+        return coreError('internal', 'errors.provider.refused', reason);
     }
   }
-  if (e instanceof MlsError) return new CoreError('internal', `${what}: encryption layer error (${e.code}): ${e.message}`);
+  if (e instanceof MlsError) return coreError('internal', 'errors.provider.encryption', { ...p, code: e.code, reason: e.message });
   return e instanceof Error ? e : new Error(String(e));
 }

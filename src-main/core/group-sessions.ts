@@ -2,7 +2,6 @@
 // memory, and saved together with the epoch. Also the room state each session carries (decoded
 // once per session) and the room state of the epoch before the current one.
 
-import { CoreError } from '../../src-shared/contract.js';
 import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
 import { userOfDevice } from '../../src-shared/identifiers.js';
 import { ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
@@ -10,6 +9,7 @@ import type { GroupSession, Member, MemberIdentityLink, MlsEngine } from '../mls
 import type { IdentityView } from '../../src-shared/contract.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import { readRoomState } from './room-view.js';
+import { coreError } from './errors.js';
 
 export class GroupSessions {
   private readonly byRoom = new Map<string, GroupSession>();
@@ -24,7 +24,7 @@ export class GroupSessions {
     let s = this.byRoom.get(roomUri);
     if (!s) {
       const state = this.db.groupState(roomUri);
-      if (!state) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+      if (!state) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
       s = this.engine.restore(state);
       this.byRoom.set(roomUri, s);
     }

@@ -3,7 +3,6 @@
 // transaction; commits are checked against the room policy as the hub checks them, and messages
 // against the state of the epoch they were sent in.
 
-import { CoreError } from '../../src-shared/contract.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
 import { decodeContent, messageId, type MimiContent } from '../../src-shared/content.js';
@@ -19,10 +18,12 @@ import type { RoomState } from '../../src-shared/room-state.js';
 import type { CheckResult } from '../../src-shared/room-policy.js';
 import { MlsError, type DeviceKeys, type GroupSession, type Incoming } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { leafUsers, myUser, roomStateOf, userOfIdentity } from './group-sessions.js';
 import type { KeyPackages } from './key-packages.js';
 import { actionOnReceipt } from './message-actions.js';
+import type { MemberProfiles } from './member-profiles.js';
+import { hasProfilePart } from '../../src-shared/member-profile.js';
 import { eventView, viewSource } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
 import { readRoomState } from './room-view.js';
@@ -43,10 +44,19 @@ export interface IncomingHooks {
   message(roomUri: string, sender: string, content: MimiContent, session: GroupSession): 'timeline' | 'consumed';
   /** After a commit was adopted (`result`: what it did, e.g. a client joined by external commit). */
   committed(roomUri: string, session: GroupSession, result: Extract<Incoming, { kind: 'commit' }>): void;
+  /**
+   * A receipt or typing indicator (receipts.ts, typing.ts), never stored as a message: undefined
+   * when `content` is neither; else a step to run inside the event's transaction, which may return
+   * what to do once it is committed.
+   */
+  ephemeral?(roomUri: string, sender: string, own: boolean, content: MimiContent, acceptedAt: number): (() => (() => void) | undefined) | undefined;
+  /** After someone else's message was stored (`action`: a reaction, edit or delete, not a timeline message). */
+  stored?(roomUri: string, sender: string, messageId: string, action: boolean): void;
 }
 
 export class IncomingEvents {
   hooks?: IncomingHooks;
+  memberProfiles?: MemberProfiles;
 
   constructor(
     private readonly ctx: ProfileContext,
@@ -64,7 +74,8 @@ export class IncomingEvents {
       else if (ev.kind === 'commit' || ev.kind === 'message') await this.onGroupMessage(ev);
     } catch (e) {
       // One undecryptable or stale event must not stall the stream: report it and move on.
-      this.ctx.emit('error', toCoreError(e, `Could not process a ${ev.kind} in ${ev.roomUri}`).message);
+      const err = toCoreError(e, { key: 'errors.what.processEvent', params: { kind: ev.kind, room: ev.roomUri } });
+      this.ctx.emit('error', err.message, err);
     }
     this.ctx.db.setMeta('cursor', String(ev.seq));
   }
@@ -107,7 +118,7 @@ export class IncomingEvents {
   async onGroupMessage(ev: PushEvent): Promise<void> {
     const { db, sessions, config } = this.ctx;
     const room = db.getRoom(ev.roomUri);
-    if (!room) throw new CoreError('roomUnknown', 'event for a room we are not in');
+    if (!room) throw coreError('roomUnknown', 'errors.room.eventForUnknown');
     const s = sessions.get(ev.roomUri);
     const msgEpoch = BigInt(ev.epoch);
     // Our own commits come back to no one; a commit for an epoch we already left is stale.
@@ -130,7 +141,8 @@ export class IncomingEvents {
           sessions.save(ev.roomUri, session);
           db.setMeta('cursor', String(ev.seq));
         });
-        this.ctx.emit('error', `A message from ${displayUser(sender)} was hidden: the room policy does not let them send (${may.denied}).`);
+        const err = coreError('notAllowed', 'errors.background.hiddenByPolicy', { user: displayUser(sender), denied: may.denied });
+        this.ctx.emit('error', err.message, err);
         return;
       }
       const content = result.plaintext;
@@ -148,7 +160,8 @@ export class IncomingEvents {
             sessions.save(ev.roomUri, session);
             db.setMeta('cursor', String(ev.seq));
           });
-          this.ctx.emit('error', `A message from ${displayUser(sender)} was dropped: its franking does not verify (${checked.problem}).`);
+          const err = coreError('notAllowed', 'errors.background.frankingFailed', { user: displayUser(sender), problem: checked.problem });
+          this.ctx.emit('error', err.message, err);
           return;
         }
         frank = checked.frank;
@@ -164,6 +177,28 @@ export class IncomingEvents {
           db.setMeta('cursor', String(ev.seq));
         });
         this.ctx.emit('rooms');
+        return;
+      }
+      // A member's shared profile (member-profiles.ts): kept beside the timeline, never a message.
+      if (this.memberProfiles && hasProfilePart(c)) {
+        const profiles = this.memberProfiles;
+        const changed = db.tx(() => {
+          const kept = profiles.receive(ev.roomUri, sender, own, c, then);
+          sessions.save(ev.roomUri, session);
+          db.setMeta('cursor', String(ev.seq));
+          return kept;
+        });
+        if (changed) profiles.changed(ev.roomUri);
+        return;
+      }
+      const ephemeral = this.hooks?.ephemeral?.(ev.roomUri, sender, own, c, ev.acceptedTimestamp);
+      if (ephemeral) {
+        const after = db.tx(() => {
+          sessions.save(ev.roomUri, session);
+          db.setMeta('cursor', String(ev.seq));
+          return ephemeral();
+        });
+        after?.();
         return;
       }
       if (!own && this.hooks?.message(ev.roomUri, sender, c, session) === 'consumed') {
@@ -195,9 +230,14 @@ export class IncomingEvents {
       const view = row && eventView(viewSource(this.ctx), row);
       if (view) this.ctx.emit('message', view);
       if (row) this.ctx.emit('rooms');
+      if (row && !own) this.hooks?.stored?.(ev.roomUri, sender, row.messageId, !!action);
       return;
     }
-    if (result.kind === 'proposal') void this.commits.commitPendingProposals(ev.roomUri).catch((e) => this.ctx.emit('error', toCoreError(e, 'Could not apply a change the room\'s hub asked for').message));
+    if (result.kind === 'proposal')
+      void this.commits.commitPendingProposals(ev.roomUri).catch((e) => {
+        const err = toCoreError(e, { key: 'errors.what.applyHubChange' });
+        this.ctx.emit('error', err.message, err);
+      });
     // What the commit did, for the timeline ("alice added bob"), stored with its adoption.
     const events = result.kind === 'commit' ? incomingCommitEvents(s, session, result, payload) : [];
     const stored = db.tx(() => {

@@ -5,7 +5,7 @@
 // The link text (it holds the code) is kept only on the device that made it.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { CoreError, type JoinLinkArgs, type JoinLinkView, type RoomView } from '../../src-shared/contract.js';
+import type { JoinLinkArgs, JoinLinkView, RoomView } from '../../src-shared/contract.js';
 import { fromB64, toB64 } from '../../src-shared/bytes.js';
 import { displayUser, parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { formatJoinLink, JoinLinkError, parseJoinLink, type JoinLink } from '../../src-shared/join-link.js';
@@ -14,7 +14,7 @@ import type { JoinLinkInfo } from '../../src-shared/provider-api.js';
 import { roleOf } from '../../src-shared/room-state.js';
 import type { DeviceKeys } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { myUser, roomStateOf } from './group-sessions.js';
 import type { PseudonymPool } from './pseudonym-pool.js';
 import type { RoomCommits } from './room-commits.js';
@@ -87,7 +87,7 @@ export class JoinLinks {
         ...(as ? { asPseudonym: as } : {}),
       });
     } catch (e) {
-      throw toCoreError(e, 'Could not make the link');
+      throw toCoreError(e, { key: 'errors.what.makeLink' });
     }
     const link = formatJoinLink({ roomUri, code: Buffer.from(code).toString('base64url'), passphrase: info.passphrase, knock: info.knockFor !== undefined });
     this.ctx.db.setMeta(`${LINK_META}${roomUri} ${info.id}`, link);
@@ -101,7 +101,7 @@ export class JoinLinks {
       const { links } = await this.ctx.client.listLinks(roomUri, as ? { asPseudonym: as } : {});
       return links.map((l) => this.view(l));
     } catch (e) {
-      throw toCoreError(e, 'Could not list the room’s links');
+      throw toCoreError(e, { key: 'errors.what.listLinks' });
     }
   }
 
@@ -112,7 +112,7 @@ export class JoinLinks {
       const { links } = await this.ctx.client.revokeLink(roomUri, { id, ...(as ? { asPseudonym: as } : {}) });
       return links.map((l) => this.view(l));
     } catch (e) {
-      throw toCoreError(e, 'Could not revoke the link');
+      throw toCoreError(e, { key: 'errors.what.revokeLink' });
     }
   }
 
@@ -121,7 +121,7 @@ export class JoinLinks {
     try {
       return parseJoinLink(text);
     } catch (e) {
-      if (e instanceof JoinLinkError) throw new CoreError('invalidArgument', e.message);
+      if (e instanceof JoinLinkError) throw coreError('invalidArgument', 'errors.link.invalid', { reason: e.message });
       throw e;
     }
   }
@@ -129,7 +129,7 @@ export class JoinLinks {
   /** Join by link, then list ourselves with the ticket's role. */
   async join(text: string, opts: { passphrase?: string; asPseudonym?: boolean } = {}): Promise<RoomView> {
     const link = JoinLinks.parse(text);
-    if (link.knock) throw new CoreError('invalidArgument', 'This is a knock link: it lets you ask the room’s admins to let you in. Knock with it instead.');
+    if (link.knock) throw coreError('invalidArgument', 'errors.link.knockLink');
     const local = this.ctx.db.getRoom(link.roomUri);
     if (local && !local.left) return this.reads.roomView(link.roomUri);
     const joined = await this.enter(link, opts);
@@ -147,7 +147,7 @@ export class JoinLinks {
     const taken = opts.asPseudonym ? await this.pool.takeOrRefill() : undefined;
     const keys = taken?.keys ?? this.ctx.keys;
     const userPseudonym = taken?.row.userPseudonym;
-    const what = link.knock ? 'Could not knock' : 'Could not join with the link';
+    const what = { key: link.knock ? 'errors.what.knock' : 'errors.what.joinByLink' };
     let res;
     try {
       res = await client.joinByCode(link.roomUri, {
@@ -196,10 +196,10 @@ export class JoinLinks {
         const state = roomStateOf(s);
         const me = myUser(s, this.ctx.config.userUri);
         if (!state || roleOf(state, me) !== 0) return undefined; // listed already (or no room state)
-        return this.commits.commitRoomChange(s, withParticipant(state, me, j.ticket.roleIndex), [], [], [], `list ${displayUser(me)} as the link allows`);
+        return this.commits.commitRoomChange(s, withParticipant(state, me, j.ticket.roleIndex), [], [], [], { key: 'errors.action.listByLink', params: { user: displayUser(me) } });
       },
       {},
-      'Joined, but could not take your place on the participant list',
+      { key: 'errors.what.takePlace' },
     );
   }
 }

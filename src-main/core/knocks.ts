@@ -7,7 +7,7 @@
 // knocks received (`knocks:in`) and sent (`knocks:out`).
 
 import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
-import { CoreError, type KnockRoomView, type KnocksView, type KnockView, type MyKnockView } from '../../src-shared/contract.js';
+import type { KnockRoomView, KnocksView, KnockView, MyKnockView } from '../../src-shared/contract.js';
 import type { MimiContent } from '../../src-shared/content.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { findKnock, knockContent, MAX_KNOCK_NOTE, type Knock } from '../../src-shared/knock.js';
@@ -15,7 +15,7 @@ import { checkChange } from '../../src-shared/room-policy.js';
 import { randomBytes } from 'node:crypto';
 import type { GroupSession } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { leafUsers, myUser, roomStateOf } from './group-sessions.js';
 import { knockTicketOf } from './admission.js';
 import { addedRole } from './room-view.js';
@@ -68,7 +68,7 @@ export class Knocks {
     const me = myUser(s, this.ctx.config.userUri);
     if (state) {
       const may = mayAdd(state, me);
-      if (!may.ok) throw new CoreError('notAllowed', `Only people who may add others to this room can open it to knocks: your ${may.reason}.`);
+      if (!may.ok) throw coreError('notAllowed', 'errors.knock.openDenied', { denial: may.reason });
     }
     const name = this.ctx.db.getRoom(roomUri)?.name || displayUser(roomUri);
     const knock = await this.membership.createRoom(`Knocks: ${name}`.slice(0, 100), 'administered');
@@ -78,7 +78,10 @@ export class Knocks {
     const admins = (state?.participants ?? []).filter((p) => p.user !== me && mayAdd(state!, p.user).ok).map((p) => p.user);
     const problems: string[] = [];
     for (const a of admins) await this.membership.addMember(knock.roomUri, a).catch((e: unknown) => problems.push(`${displayUser(a)}: ${(e as Error).message}`));
-    if (problems.length) this.ctx.emit('error', `The knock room was made, but some admins could not be added (${problems.join('; ')}).`);
+    if (problems.length) {
+      const err = coreError('internal', 'errors.background.knockAdmins', { problems: problems.join('; ') });
+      this.ctx.emit('error', err.message, err);
+    }
     const view: KnockRoomView = { roomUri, knockRoomUri: knock.roomUri, link: link.link! };
     this.ctx.db.setMeta(`knockRoom:${roomUri}`, JSON.stringify(view));
     this.ctx.db.setMeta(`knockRoomFor:${knock.roomUri}`, roomUri);
@@ -88,8 +91,8 @@ export class Knocks {
   /** Knock: join the knock room by its link, send the knock, leave. */
   async knock(text: string, note: string, opts: { asPseudonym?: boolean } = {}): Promise<KnocksView> {
     const link = JoinLinks.parse(text);
-    if (!link.knock) throw new CoreError('invalidArgument', 'This is a link to join a room, not to knock. Join with it instead.');
-    if ([...note].length > MAX_KNOCK_NOTE) throw new CoreError('invalidArgument', `A note has at most ${MAX_KNOCK_NOTE} characters.`);
+    if (!link.knock) throw coreError('invalidArgument', 'errors.knock.joinLink');
+    if ([...note].length > MAX_KNOCK_NOTE) throw coreError('invalidArgument', 'errors.knock.noteTooLong', { max: MAX_KNOCK_NOTE });
     const joined = await this.links.enter(link, { asPseudonym: opts.asPseudonym });
     const target = joined.ticket.knockFor;
     const id = toHex(randomBytes(8));
@@ -106,9 +109,9 @@ export class Knocks {
       this.emit();
     };
     try {
-      if (!target) throw new CoreError('invalidArgument', 'The link opened a room that is not a knock room; nothing was sent.');
+      if (!target) throw coreError('invalidArgument', 'errors.knock.notKnockRoom');
       const there = this.ctx.db.getRoom(target);
-      if (there && !there.left) throw new CoreError('invalidArgument', `You are already in ${there.name || target}; there is nothing to knock for.`);
+      if (there && !there.left) throw coreError('invalidArgument', 'errors.knock.alreadyIn', { room: there.name || target });
       // A pseudonym is added with KeyPackages of its own (connection-only: its provider vouches
       // for them by the upload, as for a connection request); a real user is claimed as usual.
       let keyPackages: Uint8Array[] = [];
@@ -125,8 +128,9 @@ export class Knocks {
       await this.outbox.flush();
       set({ state: 'waiting' });
     } catch (e) {
-      set({ state: 'failed', problem: toCoreError(e, 'Could not knock').message });
-      throw toCoreError(e, 'Could not knock');
+      const err = toCoreError(e, { key: 'errors.what.knock' });
+      set({ state: 'failed', problem: err.message });
+      throw err;
     } finally {
       // Leave at once: the knock room is for the admins (the hub removes knockers who stay). It
       // is not one of this account's rooms, so it stays out of the room list.
@@ -151,7 +155,8 @@ export class Knocks {
     try {
       knock = findKnock(content);
     } catch (e) {
-      this.ctx.emit('error', `A malformed knock was ignored: ${(e as Error).message}`);
+      const err = coreError('invalidArgument', 'errors.background.malformedKnock', { reason: (e as Error).message });
+      this.ctx.emit('error', err.message, err);
       return 'consumed';
     }
     if (!knock) return 'timeline';
@@ -160,7 +165,8 @@ export class Knocks {
     const ticket = knockTicketOf(session, sender, leafUsers(session));
     const target = ticket?.knockFor;
     if (!target || knock.targetRoom !== target || knock.knocker !== sender) {
-      this.ctx.emit('error', `A knock from ${displayUser(sender)} was ignored: it does not fit this knock room.`);
+      const err = coreError('notAllowed', 'errors.background.strayKnock', { user: displayUser(sender) });
+      this.ctx.emit('error', err.message, err);
       return 'consumed';
     }
     const list = this.read<StoredKnock>('knocks:in');
@@ -183,8 +189,8 @@ export class Knocks {
 
   private pending(id: string): StoredKnock {
     const k = this.read<StoredKnock>('knocks:in').find((x) => x.id === id);
-    if (!k) throw new CoreError('invalidArgument', `No knock ${id}; see the list of knocks.`);
-    if (k.state !== 'pending') throw new CoreError('invalidArgument', `That knock was ${k.state} already.`);
+    if (!k) throw coreError('invalidArgument', 'errors.knock.noSuch', { id });
+    if (k.state !== 'pending') throw coreError('invalidArgument', k.state === 'admitted' ? 'errors.knock.alreadyAdmitted' : 'errors.knock.alreadyDeclined');
     return k;
   }
 
@@ -206,13 +212,13 @@ export class Knocks {
     }
     try {
       if (parseMimiUriAs('pseudonym', k.knocker)) {
-        if (k.keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayUser(k.knocker)} sent no KeyPackages; they can knock again.`);
+        if (k.keyPackages.length === 0) throw coreError('noKeyMaterial', 'errors.knock.noKeyPackages', { user: displayUser(k.knocker) });
         await this.membership.addClients(k.roomUri, k.knocker, k.keyPackages.map(fromB64));
       } else {
         await this.membership.addMember(k.roomUri, k.knocker);
       }
     } catch (e) {
-      const err = toCoreError(e, `Could not admit ${displayUser(k.knocker)}`);
+      const err = toCoreError(e, { key: 'errors.what.admit', params: { user: displayUser(k.knocker) } });
       this.mark(id, { problem: err.message });
       throw err;
     }

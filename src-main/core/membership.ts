@@ -2,7 +2,7 @@
 // or by external commit (a newly signed-in device joins the account's rooms), and leaving.
 
 import { randomBytes } from 'node:crypto';
-import { CoreError, type RoomPreset, type RoomView } from '../../src-shared/contract.js';
+import type { RoomPreset, RoomView } from '../../src-shared/contract.js';
 import { fromB64, toB64 } from '../../src-shared/bytes.js';
 import { displayUser, newRoomUri, parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { initialRoomState, pseudonymsAllowed, roleOf } from '../../src-shared/room-state.js';
@@ -12,7 +12,7 @@ import { ProviderError } from '../net/provider-client.js';
 import type { DeviceKeys } from '../mls/engine.js';
 import type { ProfileContext } from './context.js';
 import type { PseudonymDevices } from './pseudonym-devices.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { devicesOf, myUser, roomStateOf } from './group-sessions.js';
 import { COMMIT_ATTEMPTS, type RoomCommits } from './room-commits.js';
 import type { RoomReads } from './room-reads.js';
@@ -46,7 +46,7 @@ export class Membership {
   ): Promise<RoomView> {
     const { config, client, engine, db, sessions } = this.ctx;
     const keys = as?.keys ?? this.ctx.keys;
-    if (name.length > 100) throw new CoreError('invalidArgument', 'A room name has at most 100 characters.');
+    if (name.length > 100) throw coreError('invalidArgument', 'errors.room.nameTooLong', { max: 100 });
     const roomUri = newRoomUri(config.domain);
     // The room state (creator as admin, the name, the preset's roles) is in the GroupContext from
     // epoch 0, and the hub reads it from the GroupInfo it gets with the room.
@@ -56,7 +56,7 @@ export class Membership {
     try {
       hubSender = this.hubSender ??= fromB64((await client.hubSender()).externalSender);
     } catch (e) {
-      throw toCoreError(e, 'Could not create the room');
+      throw toCoreError(e, { key: 'errors.what.createRoom' });
     }
     // The same key and credential are the room's franking agent: the hub franks every message and
     // receivers check its frank (src-shared/franking.ts; FrankingAgentData has ExternalSender's form).
@@ -67,7 +67,7 @@ export class Membership {
       try {
         await client.createRoom({ roomUri, groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree) });
       } catch (e) {
-        throw toCoreError(e, 'Could not create the room');
+        throw toCoreError(e, { key: 'errors.what.createRoom' });
       }
       db.insertRoom({ roomUri, name: localName, hubDomain: config.domain, epoch: session.epoch, groupState: session.encode() });
       sessions.set(roomUri, session);
@@ -82,7 +82,7 @@ export class Membership {
     const userUri = userArg(config.domain, user);
     this.reads.roomView(roomUri); // throws roomUnknown
     // Someone already here has nothing to be added with (MLS would refuse a second Add of a client).
-    if (devicesOf(sessions.get(roomUri), userUri).length > 0) throw new CoreError('invalidArgument', `${displayUser(userUri)} is already in this room.`);
+    if (devicesOf(sessions.get(roomUri), userUri).length > 0) throw coreError('invalidArgument', 'errors.member.alreadyIn', { user: displayUser(userUri) });
     // Refuse before any KeyPackage is spent if our role may not add them.
     this.precheckAdd(roomUri, userUri);
     // Where this account is a pseudonym, it claims as that pseudonym: the target's provider
@@ -93,25 +93,25 @@ export class Membership {
     try {
       claim = await client.claim({ roomUri, users: [userUri], ...(asPseudonym ? { asPseudonym } : {}) });
     } catch (e) {
-      throw toCoreError(e, `Could not fetch key material for ${displayUser(userUri)}`);
+      throw toCoreError(e, { key: 'errors.what.fetchKeyMaterial', params: { user: displayUser(userUri) } });
     }
     const result = claim.results.find((r) => r.userUri === userUri);
     if (!result || (result.status !== 'success' && result.status !== 'partialSuccess')) {
       const status = result?.status ?? 'userUnknown';
-      if (status === 'userUnknown' || status === 'userDeleted') throw new CoreError('userUnknown', `${displayUser(userUri)} does not exist on ${parseMimiUri(userUri).domain}.`);
+      if (status === 'userUnknown' || status === 'userDeleted') throw coreError('userUnknown', 'errors.member.unknown', { user: displayUser(userUri), domain: parseMimiUri(userUri).domain });
       if (status === 'noConsent') {
-        throw new CoreError('noConsent', `${displayUser(userUri)} has not consented to being added by you (noConsent). Ask for consent first: mimi consent request ${displayUser(userUri)}`);
+        throw coreError('noConsent', 'errors.member.noConsent', { user: displayUser(userUri) });
       }
       if (status === 'noConsentForThisRoom') {
-        throw new CoreError('noConsent', `${displayUser(userUri)} has consented to other rooms, not this one (noConsentForThisRoom). Ask for consent for it: mimi consent request ${displayUser(userUri)} --room ${roomUri}`);
+        throw coreError('noConsent', 'errors.member.noConsentForRoom', { user: displayUser(userUri), room: roomUri });
       }
-      throw new CoreError('noKeyMaterial', `${displayUser(userUri)} has no device that can join right now (${status}).`);
+      throw coreError('noKeyMaterial', 'errors.member.noDeviceNow', { user: displayUser(userUri), status });
     }
     const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
-    if (keyPackages.length === 0) throw new CoreError('noKeyMaterial', `${displayUser(userUri)} has no device that can join right now.`);
+    if (keyPackages.length === 0) throw coreError('noKeyMaterial', 'errors.member.noDevice', { user: displayUser(userUri) });
     // KeyPackages valid for initial connections only are for the connection flow (connections.ts), nothing else.
     if (keyPackages.some((k) => isConnectionOnlyKeyPackage(k))) {
-      throw new CoreError('notAllowed', `${displayUser(userUri)} offers only KeyPackages valid for initial connections; they cannot be added to this room. Connect with them first.`);
+      throw coreError('notAllowed', 'errors.member.connectionOnly', { user: displayUser(userUri) });
     }
     return this.addClients(roomUri, userUri, keyPackages);
   }
@@ -123,13 +123,13 @@ export class Membership {
     const current = roomStateOf(s);
     if (!current) return;
     if (current.minimalMetadata && !parseMimiUriAs('pseudonym', userUri)) {
-      throw new CoreError('notAllowed', `This is a minimal-metadata room: every member takes part as a pseudonym. Add one of ${displayUser(userUri)}'s pseudonyms (mimi://…/p/…) instead.`);
+      throw coreError('notAllowed', 'errors.member.pseudonymsOnly', { user: displayUser(userUri) });
     }
-    if (!pseudonymsAllowed(current) && parseMimiUriAs('pseudonym', userUri)) throw new CoreError('notAllowed', 'This room does not allow pseudonyms (pseudonyms_allowed is off).');
-    if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw new CoreError('notAllowed', `${displayUser(userUri)} is banned from this room; unban them first.`);
+    if (!pseudonymsAllowed(current) && parseMimiUriAs('pseudonym', userUri)) throw coreError('notAllowed', 'errors.member.pseudonymsNotAllowed');
+    if (roleOf(current, userUri) === BANNED_ROLE_INDEX) throw coreError('notAllowed', 'errors.member.bannedUnbanFirst', { user: displayUser(userUri) });
     const role = roleOf(current, userUri) || addedRole(current, myUser(s, config.userUri));
     const candidate = `${userUri}#candidate`;
-    this.commits.precheck(s, roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [candidate], `add ${displayUser(userUri)}`, (d) =>
+    this.commits.precheck(s, roleOf(current, userUri) ? current : withParticipant(current, userUri, role), [], [candidate], { key: 'errors.action.addMember', params: { user: displayUser(userUri) } }, (d) =>
       d === candidate ? userUri : undefined,
     );
   }
@@ -148,7 +148,7 @@ export class Membership {
         const state = roomStateOf(s);
         if (!state) return s.add(keyPackages);
         const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, myUser(s, config.userUri)));
-        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, `add ${displayUser(userUri)}`, (d) => (addedDevices.includes(d) ? userUri : undefined));
+        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, { key: 'errors.action.addMember', params: { user: displayUser(userUri) } }, (d) => (addedDevices.includes(d) ? userUri : undefined));
       },
       { addUsers: [userUri] },
     );
@@ -164,7 +164,8 @@ export class Membership {
   async joinMissingRooms(): Promise<void> {
     const rooms = await this.ctx.client.listRooms();
     for (const r of rooms) {
-      if (this.ctx.db.getRoom(r.roomUri)) continue;
+      // A room known here only from a backup (history only) is joined like one not known at all.
+      if (this.ctx.db.getRoom(r.roomUri) && !this.ctx.db.isHistoryOnly(r.roomUri)) continue;
       if (!r.participants.includes(this.ctx.config.userUri)) continue; // as a pseudonym: below
       try {
         await this.joinExternally(r.roomUri);
@@ -204,7 +205,7 @@ export class Membership {
     try {
       if (parseMimiUri(roomUri).kind !== 'room') throw new Error('not a room');
     } catch {
-      throw new CoreError('invalidArgument', `"${roomUri}" is not a room link; it looks like mimi://a.example/r/…`);
+      throw coreError('invalidArgument', 'errors.room.notRoomLink', { room: roomUri });
     }
     const local = this.ctx.db.getRoom(roomUri);
     if (local && !local.left && this.ctx.sessions.get(roomUri).members().some((m) => m.identity === this.ctx.config.deviceUri)) return this.reads.roomView(roomUri);
@@ -216,14 +217,9 @@ export class Membership {
         if (e instanceof ProviderError && e.code === 'wrongEpoch' && attempt < COMMIT_ATTEMPTS) continue; // someone committed first: fetch again
         if (e instanceof ProviderError && (e.code === 'notMember' || e.code === 'notAllowed')) {
           // The hub says "banned" only to its own users; other providers' users hear "not a participant".
-          throw new CoreError(
-            'notAllowed',
-            /\bbanned\b/.test(e.message)
-              ? 'You are banned from this room. A member has to unban you and add you again.'
-              : 'Only participants can join a room by its link; ask a member to add you.',
-          );
+          throw coreError('notAllowed', /\bbanned\b/.test(e.message) ? 'errors.room.banned' : 'errors.room.onlyParticipantsJoin');
         }
-        throw toCoreError(e, 'Could not join the room');
+        throw toCoreError(e, { key: 'errors.what.joinRoom' });
       }
     }
     this.ctx.emit('rooms');
@@ -246,7 +242,7 @@ export class Membership {
       try {
         await client.proposals(roomUri, { proposals: proposals.map(toB64) });
       } catch (e) {
-        throw toCoreError(e, 'Could not leave the room');
+        throw toCoreError(e, { key: 'errors.what.leaveRoom' });
       }
       db.tx(() => {
         sessions.save(roomUri, session);

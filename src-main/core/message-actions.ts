@@ -7,7 +7,7 @@
 // or an unlike of someone else's reaction, is dropped). Receipt can only check what it knows: an
 // action whose target has not arrived is kept, and the fold applies the same rule when it shows up.
 
-import { CoreError, type MessageVersionView, type MessageView } from '../../src-shared/contract.js';
+import type { MessageVersionView, MessageView } from '../../src-shared/contract.js';
 import { fromHex } from '../../src-shared/bytes.js';
 import { decodeContent, deleteMessage, editMessage, reactionMessage, textMessage, unlikeMessage, type MimiContent } from '../../src-shared/content.js';
 import { actionOf } from '../../src-shared/content-actions.js';
@@ -17,8 +17,7 @@ import type { MessageAction, MessageRow, ProfileDb } from '../db/profile-db.js';
 import type { ProfileContext } from './context.js';
 import { toView, versionsOf, viewSource } from './message-view.js';
 import type { Outbox } from './outbox.js';
-
-const LIST_IDS = 'List message ids with: mimi tail ROOM --ids (in the app, use the message itself).';
+import { coreError } from './errors.js';
 
 /**
  * How a message is stored: as a timeline message (undefined) or as an action on `targetId`, or
@@ -54,33 +53,33 @@ export class MessageActions {
   ) {}
 
   async reply(roomUri: string, messageId: string, text: string): Promise<MessageView> {
-    if (text.trim() === '') throw new CoreError('invalidArgument', 'The reply is empty: type something to send.');
+    if (text.trim() === '') throw coreError('invalidArgument', 'errors.message.replyEmpty');
     const target = this.message(roomUri, messageId);
-    if (this.view(target).deleted) throw new CoreError('invalidArgument', 'That message was deleted; write a new message instead of a reply.');
+    if (this.view(target).deleted) throw coreError('invalidArgument', 'errors.message.replyToDeleted');
     return this.outbox.sendContent(roomUri, (me) => textMessage({ senderUri: me, roomUri, text, markdown: looksLikeMarkdown(text), inReplyTo: fromHex(messageId) }));
   }
 
   async react(roomUri: string, messageId: string, emoji: string, remove: boolean): Promise<MessageView> {
     const problem = reactionProblem(emoji);
-    if (problem) throw new CoreError('invalidArgument', problem);
+    if (problem) throw coreError('invalidArgument', 'errors.message.reactionProblem', { problem });
     const reaction = emoji.trim();
     const target = this.message(roomUri, messageId);
     const view = this.view(target);
-    if (view.deleted) throw new CoreError('invalidArgument', 'That message was deleted; there is nothing to react to.');
+    if (view.deleted) throw coreError('invalidArgument', 'errors.message.reactToDeleted');
     const me = viewSource(this.ctx).me(roomUri);
     const mine = this.myLiveReaction(target, me, reaction);
     if (!remove) {
       if (mine) return view; // already there: reacting twice counts once anyway
       await this.outbox.sendContent(roomUri, (sender) => reactionMessage({ senderUri: sender, roomUri, inReplyTo: fromHex(messageId), reaction }));
     } else {
-      if (!mine) throw new CoreError('invalidArgument', `You have not reacted ${reaction} to that message, so there is nothing to remove; the reactions are shown under it.`);
+      if (!mine) throw coreError('invalidArgument', 'errors.message.reactionNotMine', { reaction });
       await this.outbox.sendContent(roomUri, (sender) => unlikeMessage({ senderUri: sender, roomUri, replaces: fromHex(mine.messageId), inReplyTo: fromHex(messageId) }));
     }
     return this.view(target);
   }
 
   async edit(roomUri: string, messageId: string, text: string): Promise<MessageView> {
-    if (text.trim() === '') throw new CoreError('invalidArgument', 'The new text is empty: to remove the message, delete it instead.');
+    if (text.trim() === '') throw coreError('invalidArgument', 'errors.message.editEmpty');
     const target = this.ownMessage(roomUri, messageId, 'edit');
     const inReplyTo = decodeContent(target.content).inReplyTo;
     await this.outbox.sendContent(roomUri, (me) => editMessage({ senderUri: me, roomUri, replaces: fromHex(messageId), text, markdown: looksLikeMarkdown(text), inReplyTo }));
@@ -96,7 +95,7 @@ export class MessageActions {
 
   history(roomUri: string, messageId: string): MessageVersionView[] {
     const target = this.message(roomUri, messageId);
-    if (this.view(target).deleted) throw new CoreError('invalidArgument', 'That message was deleted by its sender; its earlier versions are not shown.');
+    if (this.view(target).deleted) throw coreError('invalidArgument', 'errors.message.historyDeleted');
     return versionsOf(viewSource(this.ctx), target);
   }
 
@@ -107,17 +106,18 @@ export class MessageActions {
   /** A timeline message of the room (not an action), or an error that says how to find one. */
   private message(roomUri: string, messageId: string): MessageRow {
     const room = this.ctx.db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}. List rooms with: mimi rooms`);
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknownList', { room: roomUri });
     const m = this.ctx.db.messageById(roomUri, messageId.toLowerCase());
-    if (!m || m.action) throw new CoreError('invalidArgument', `No message ${messageId} in this room. ${LIST_IDS}`);
+    if (!m || m.action) throw coreError('invalidArgument', 'errors.message.noSuchMessage', { id: messageId });
     return m;
   }
 
   private ownMessage(roomUri: string, messageId: string, what: 'edit' | 'delete'): MessageRow {
+    const verb = { verb: what === 'edit' ? 'errors.message.edit' : 'errors.message.delete' };
     const m = this.message(roomUri, messageId);
-    if (m.sender !== viewSource(this.ctx).me(roomUri)) throw new CoreError('notAllowed', `Only its sender can ${what} a message; you can reply to it instead.`);
-    if (m.status === 'failed') throw new CoreError('invalidArgument', `That message was never sent, so nobody else has it; there is nothing to ${what}.`);
-    if (this.view(m).deleted) throw new CoreError('invalidArgument', `That message is already deleted; there is nothing to ${what}.`);
+    if (m.sender !== viewSource(this.ctx).me(roomUri)) throw coreError('notAllowed', 'errors.message.onlySender', verb);
+    if (m.status === 'failed') throw coreError('invalidArgument', 'errors.message.neverSent', verb);
+    if (this.view(m).deleted) throw coreError('invalidArgument', 'errors.message.alreadyDeleted', verb);
     return m;
   }
 

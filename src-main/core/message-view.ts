@@ -7,7 +7,7 @@
 //   - a reply carries a quote of the message it answers, as that message reads now.
 // Actions that failed to send were never seen by anyone else, so they count for nothing here.
 
-import type { MessageVersionView, MessageView, ReactionView, ReplyQuoteView } from '../../src-shared/contract.js';
+import type { MessageVersionView, MessageView, ReactionView, ReceiptsView, ReplyQuoteView } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { decodeContent, summarize, type ExternalPart, type MimiContent } from '../../src-shared/content.js';
 import { actionOf } from '../../src-shared/content-actions.js';
@@ -15,24 +15,25 @@ import { findPreview, isPreviewableImage, safeFilename } from '../../src-shared/
 import type { MessageRow, ProfileDb } from '../db/profile-db.js';
 import type { ProfileContext } from './context.js';
 import { myUser } from './group-sessions.js';
+import { ownReceipts } from './receipts.js';
 
 /** What folding needs: the database, and who "me" is in a room (a pseudonym in some rooms). */
 export interface ViewSource {
   db: ProfileDb;
   me(roomUri: string): string;
+  /** Receipts on our own messages among `rows`, by message id, as shown now (core/receipts.ts). */
+  receipts?(roomUri: string, rows: readonly MessageRow[]): Map<string, ReceiptsView>;
 }
 
 export function viewSource(ctx: ProfileContext): ViewSource {
-  return {
-    db: ctx.db,
-    me: (roomUri) => {
-      try {
-        return myUser(ctx.sessions.get(roomUri), ctx.config.userUri);
-      } catch {
-        return ctx.config.userUri;
-      }
-    },
+  const me = (roomUri: string): string => {
+    try {
+      return myUser(ctx.sessions.get(roomUri), ctx.config.userUri);
+    } catch {
+      return ctx.config.userUri;
+    }
   };
+  return { db: ctx.db, me, receipts: (roomUri, rows) => ownReceipts(ctx, roomUri, rows, me(roomUri)) };
 }
 
 /** A timeline message's text for the room list: its latest edit, or "Message deleted". */
@@ -174,7 +175,12 @@ export function toViews(src: ViewSource, rows: readonly MessageRow[]): MessageVi
     list.push(a);
     byTarget.set(a.action!.targetId!, list);
   }
-  return rows.map((r) => foldedView(src, r, byTarget.get(r.messageId) ?? [], true));
+  const receipts = src.receipts?.(rows[0].roomUri, rows);
+  return rows.map((r) => {
+    const v = foldedView(src, r, byTarget.get(r.messageId) ?? [], true);
+    const got = receipts?.get(r.messageId);
+    return got ? { ...v, receipts: got } : v;
+  });
 }
 
 export function toView(src: ViewSource, m: MessageRow): MessageView {

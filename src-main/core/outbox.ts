@@ -3,20 +3,40 @@
 // the machine) and posts it with a stable requestId, so a retry after a lost answer is not
 // delivered twice. Transient failures retry in order; permanent refusals mark the message failed.
 
+import { createHash } from 'node:crypto';
 import { frankAad, frankingTag } from '../../src-shared/franking.js';
-import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import type { MessageView } from '../../src-shared/contract.js';
 import { toB64, toHex } from '../../src-shared/bytes.js';
 import { decodeContent, encodeContent, messageId, textMessage, type MimiContent } from '../../src-shared/content.js';
 import { parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { myUser, roomStateOf } from './group-sessions.js';
 import { looksLikeMarkdown } from '../../src-shared/markdown.js';
 import { actionOnReceipt } from './message-actions.js';
 import { eventView, toView, viewSource } from './message-view.js';
 import type { RoomCommits } from './room-commits.js';
+import { findPart } from '../../src-shared/content-parts.js';
+import { MESSAGE_STATUS_MEDIA_TYPE } from '../../src-shared/message-status.js';
+
+/**
+ * The request id a message is posted with: stable for the message (a retry after a lost answer is
+ * recognized), but not its message ID: IDs stay among the room's members, inside the encryption,
+ * where replies, reactions and receipts name them (docs/receipts-and-typing.md).
+ */
+export function requestIdOf(content: Uint8Array): string {
+  return createHash('sha256').update('mimi-desktop request id\0').update(messageId(content)).digest('hex').slice(0, 32);
+}
+
+function isReceipt(content: Uint8Array): boolean {
+  try {
+    return findPart(decodeContent(content), MESSAGE_STATUS_MEDIA_TYPE) !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The outbox row of a control message names this message seq: no timeline row has it (seqs start
@@ -35,7 +55,7 @@ export class Outbox {
   ) {}
 
   async send(roomUri: string, text: string): Promise<MessageView> {
-    if (text.trim() === '') throw new CoreError('invalidArgument', 'The message is empty.');
+    if (text.trim() === '') throw coreError('invalidArgument', 'errors.message.empty');
     // Markdown syntax goes as text/markdown (GFM-MIMI), so clients that render it do; plain stays plain.
     return this.sendContent(roomUri, (me) => textMessage({ senderUri: me, roomUri, text, markdown: looksLikeMarkdown(text) }));
   }
@@ -47,22 +67,22 @@ export class Outbox {
   async sendContent(roomUri: string, build: (me: string) => MimiContent): Promise<MessageView> {
     const { db, config } = this.ctx;
     const room = db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
-    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
+    if (room.left) throw coreError('notMember', 'errors.room.notMember');
     const session = this.ctx.sessions.get(roomUri);
     const state = roomStateOf(session);
     const me = myUser(session, config.userUri);
     const may = state ? checkMessage(state, me) : { ok: true as const };
-    if (!may.ok) throw new CoreError('notAllowed', `You cannot send messages in this room: your ${denialText(may)}.`);
+    if (!may.ok) throw coreError('notAllowed', 'errors.message.cannotSend', { denial: denialText(may) });
     const built = build(me);
     // An action (reaction, edit, ...) is stored as one, beside the timeline (message-actions.ts).
     const action = actionOnReceipt(db, roomUri, me, built);
-    if (action && 'ignore' in action) throw new CoreError('notAllowed', `This cannot be sent: it would be ${action.ignore}, which every member ignores.`);
+    if (action && 'ignore' in action) throw coreError('notAllowed', 'errors.message.ignored', { ignore: action.ignore });
     const content = encodeContent(built);
     const id = toHex(messageId(content));
     const row = db.tx(() => {
       const m = db.insertMessage({ roomUri, messageId: id, sender: me, content, timestamp: Date.now(), status: 'pending', ...(action ? { action } : {}) }, false)!;
-      db.enqueue({ requestId: id, roomUri, messageSeq: m.seq, content });
+      db.enqueue({ requestId: requestIdOf(content), roomUri, messageSeq: m.seq, content });
       return m;
     });
     const src = viewSource(this.ctx);
@@ -83,8 +103,51 @@ export class Outbox {
     const room = db.getRoom(roomUri);
     if (!room || room.left) return; // nobody to tell any more
     const content = encodeContent(build(myUser(this.ctx.sessions.get(roomUri), config.userUri)));
-    db.enqueue({ requestId: toHex(messageId(content)), roomUri, messageSeq: CONTROL_MESSAGE_SEQ, content });
+    db.enqueue({ requestId: requestIdOf(content), roomUri, messageSeq: CONTROL_MESSAGE_SEQ, content });
     this.kick();
+  }
+
+  /**
+   * Send a message that is worth nothing later (a typing indicator): encrypted and posted now, never
+   * written to the database or the outbox, so offline it is simply not sent. False when not sent.
+   */
+  async sendEphemeral(roomUri: string, build: (me: string) => MimiContent): Promise<boolean> {
+    const { db, sessions, config, client } = this.ctx;
+    const room = db.getRoom(roomUri);
+    if (!room || room.left || this.ctx.closed) return false;
+    const session = sessions.get(roomUri);
+    // MLS allows no application message while proposals wait; the outbox commits them, this waits for it.
+    if (session.pendingProposals() > 0) return false;
+    const state = roomStateOf(session);
+    const me = myUser(session, config.userUri);
+    if (state && !checkMessage(state, me).ok) return false;
+    try {
+      const content = encodeContent(build(me));
+      const { message } = await this.encrypt(roomUri, content);
+      const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
+      await client.sendMessage(roomUri, { message: toB64(message), requestId: requestIdOf(content), ...(asPseudonym ? { asPseudonym } : {}) });
+      return true;
+    } catch {
+      return false; // a lost typing indicator expires on its own at the receivers
+    }
+  }
+
+  /**
+   * Encrypt under the serial queue and persist the advanced ratchet before the ciphertext leaves: a
+   * generation key must never be used twice, even after a crash right after sending.
+   */
+  private encrypt(roomUri: string, content: Uint8Array): Promise<{ message: Uint8Array; me: string }> {
+    const { serial, sessions } = this.ctx;
+    return serial.run(async () => {
+      const s = sessions.get(roomUri);
+      // A franked room (its franking_agent set): the tag over the content, keyed by its salt,
+      // rides in the authenticated data, where the hub reads it and receivers check it.
+      const franked = roomStateOf(s)?.frankingAgent !== undefined;
+      const aad = franked ? frankAad(frankingTag(decodeContent(content).salt, content)) : undefined;
+      const { session, message } = await s.encrypt(content, aad);
+      sessions.save(roomUri, session);
+      return { message, me: myUser(s, this.ctx.config.userUri) };
+    });
   }
 
   /** Messages stored on this device that the provider has not accepted yet. */
@@ -97,7 +160,7 @@ export class Outbox {
     const deadline = Date.now() + timeoutMs;
     this.kick();
     while (this.ctx.db.outbox().length > 0) {
-      if (Date.now() > deadline) throw new CoreError('providerUnreachable', `${this.ctx.db.outbox().length} message(s) still wait in the outbox; the provider did not accept them in time.`);
+      if (Date.now() > deadline) throw coreError('providerUnreachable', 'errors.message.outboxTimeout', { count: this.ctx.db.outbox().length });
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -125,7 +188,7 @@ export class Outbox {
   }
 
   private async pump(): Promise<void> {
-    const { db, sessions, serial, client } = this.ctx;
+    const { db, sessions, client } = this.ctx;
     for (const item of db.outbox()) {
       if (this.ctx.closed) return;
       let epochWait: bigint | undefined;
@@ -134,16 +197,7 @@ export class Outbox {
         // must never be used twice, even if we crash right after sending.
         // MLS forbids application messages while proposals are pending: commit them first.
         if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
-        const { message, me } = await serial.run(async () => {
-          const s = sessions.get(item.roomUri);
-          // A franked room (its franking_agent set): the tag over the content, keyed by its salt,
-          // rides in the authenticated data, where the hub reads it and receivers check it.
-          const franked = roomStateOf(s)?.frankingAgent !== undefined;
-          const aad = franked ? frankAad(frankingTag(decodeContent(item.content).salt, item.content)) : undefined;
-          const { session, message } = await s.encrypt(item.content, aad);
-          sessions.save(item.roomUri, session);
-          return { message, me: myUser(s, this.ctx.config.userUri) };
-        });
+        const { message, me } = await this.encrypt(item.roomUri, item.content);
         db.bumpAttempts(item.requestId);
         // A PrivateMessage hides its sender: where we are a pseudonym, say which one (the provider
         // checks it is ours and names it to the hub instead of the account).
@@ -169,8 +223,11 @@ export class Outbox {
             db.setMessageStatus(item.messageSeq, 'failed');
           });
           this.emitMessage(item.messageSeq);
-          const what = item.messageSeq === CONTROL_MESSAGE_SEQ ? "The room's identity keys could not be sent to a member who joined" : 'A message could not be sent';
-          this.ctx.emit('error', toCoreError(e, what).message);
+          // A receipt the hub refuses is worth no error on screen: the next one says as much.
+          if (item.messageSeq === CONTROL_MESSAGE_SEQ && isReceipt(item.content)) continue;
+          const what = { key: item.messageSeq === CONTROL_MESSAGE_SEQ ? 'errors.what.identityKeysToJoiner' : 'errors.what.sendMessage' };
+          const err = toCoreError(e, what);
+          this.ctx.emit('error', err.message, err);
           continue;
         }
       }

@@ -22,6 +22,11 @@
 //   connection-request-policy.ts  who may send this account connection requests (kept at the provider)
 //   join-links.ts          making, listing and revoking a room's join links, and joining by one
 //   knocks.ts              knock rooms, knocking, and admitting or declining knocks
+//   receipts.ts            delivery and read receipts, and the privacy switches
+//   typing.ts              typing indicators (never stored)
+//   backup.ts              the encrypted backup at the provider, and restoring it
+//   export.ts              a room's history as JSON, HTML and attachments
+//   devices.ts             the account's devices, their notices, this one removed, signing out
 //
 // Data flow of one message: send() stores it as pending and queues it in the outbox in one
 // transaction -> the outbox pump encrypts it (persisting the advanced ratchet before anything
@@ -31,12 +36,18 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { CoreError } from '../../src-shared/contract.js';
-import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MessageView, PseudonymPoolView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView, SearchResponse } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MemberProfileView, MessageView, PrivacyView, PseudonymPoolView, ReceiptPolicyView, ReceiptsView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView, SearchResponse } from '../../src-shared/contract.js';
 import { MessageSearch } from './search.js';
+import { findPart } from '../../src-shared/content-parts.js';
+import { MESSAGE_STATUS_MEDIA_TYPE } from '../../src-shared/message-status.js';
+import { decodeTypingIndicator, TYPING_MEDIA_TYPE } from '../../src-shared/typing-indicator.js';
+import { Receipts } from './receipts.js';
+import { Typing } from './typing.js';
+import { toView, viewSource } from './message-view.js';
 import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
-import type { SecretMode, SecretStore } from '../secrets/secret-store.js';
+import { SecretStoreError, type SecretMode, type SecretStore } from '../secrets/secret-store.js';
+import { PassphraseStore } from '../secrets/passphrase-store.js';
 import { ProviderError, type ProviderClient } from '../net/provider-client.js';
 import { accountExists, createAccount, openAccount, type OpenedAccount, type ProfileConfig, type ProfileOptions, type SignInDetails } from './account-files.js';
 import { Attachments, type FileToSend, type OpenedAttachment, type TransferProgress } from './attachments.js';
@@ -46,13 +57,14 @@ import { ConsentActions } from './consent-actions.js';
 import type { ConnectionState, ProfileContext } from './context.js';
 import { ProviderConnection } from './connection.js';
 import { Discovery, type ProfileFieldChanges } from './discovery.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 import { GroupSessions } from './group-sessions.js';
 import { IncomingEvents } from './incoming.js';
 import { KeyPackages } from './key-packages.js';
 import { Membership } from './membership.js';
 import { Outbox } from './outbox.js';
 import { MessageActions } from './message-actions.js';
+import { MemberProfiles } from './member-profiles.js';
 import { PseudonymPool } from './pseudonym-pool.js';
 import { PseudonymDevices } from './pseudonym-devices.js';
 import { Connections } from './connections.js';
@@ -66,6 +78,9 @@ import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
 import type { RoomStateDocument } from './room-view.js';
 import { Serial } from './serial.js';
+import { Backups, backupChunkBytes, type BackupProgress, type BackupResult, type BackupStatus, type RestoreResult } from './backup.js';
+import { exportRoom, type ExportResult } from './export.js';
+import { Devices, deleteAccountData } from './devices.js';
 
 export type { ProfileConfig, ProfileOptions, SignInDetails } from './account-files.js';
 export type { ConnectionState, ProfileEventMap } from './context.js';
@@ -83,9 +98,13 @@ export class Profile extends EventEmitter {
   private readonly outbox: Outbox;
   /** Reply, react, edit, delete (message-actions.ts). */
   readonly messageActions: MessageActions;
+  /** The account's devices: list, rename, remove, their notices (devices.ts). */
+  readonly devices: Devices;
   private readonly incoming: IncomingEvents;
   private readonly consent: ConsentActions;
   private readonly discovery: Discovery;
+  /** Display names and pictures shared in rooms (member-profiles.ts). */
+  readonly memberProfiles: MemberProfiles;
   private readonly keyPackages: KeyPackages;
   private readonly pool: PseudonymPool;
   private readonly connections: Connections;
@@ -96,6 +115,10 @@ export class Profile extends EventEmitter {
   private readonly search: MessageSearch;
   /** Files sent and opened (attachments.ts). */
   private readonly attachments: Attachments;
+  private readonly receipts: Receipts;
+  private readonly typingIndicators: Typing;
+  /** The encrypted backup at the provider (backup.ts). */
+  private readonly backups: Backups;
   private readonly link: ProviderConnection;
   private readonly commits: RoomCommits;
   private readonly secrets: SecretStore;
@@ -136,11 +159,17 @@ export class Profile extends EventEmitter {
     };
     const commits = new RoomCommits(this.ctx);
     this.commits = commits;
+    this.devices = new Devices(this.ctx, commits);
     this.reads = new RoomReads(this.ctx);
     this.membership = new Membership(this.ctx, commits, this.reads);
     this.roomState = new RoomStateActions(this.ctx, commits);
     this.outbox = new Outbox(this.ctx, commits);
     this.messageActions = new MessageActions(this.ctx, this.outbox);
+    this.receipts = new Receipts(this.ctx, this.outbox, (roomUri, messageId) => {
+      const row = this.ctx.db.messageById(roomUri, messageId);
+      return row ? toView(viewSource(this.ctx), row) : undefined;
+    });
+    this.typingIndicators = new Typing(this.ctx, this.outbox);
     this.attachments = new Attachments(this.ctx, this.outbox, { baseUrl: client.baseUrl, caPem: account.pushOptions.caPem, token: () => client.token }, (roomUri) => {
       const session = this.ctx.sessions.get(roomUri);
       const bytes = session ? roomStateOf(session)?.assetPolicy : undefined;
@@ -150,6 +179,9 @@ export class Profile extends EventEmitter {
     this.incoming = new IncomingEvents(this.ctx, commits, this.keyPackages);
     this.consent = new ConsentActions(this.ctx, this.reads);
     this.discovery = new Discovery(this.ctx);
+    this.memberProfiles = new MemberProfiles(this.ctx, this.outbox);
+    this.discovery.displayName = this.memberProfiles;
+    this.incoming.memberProfiles = this.memberProfiles;
     this.pool = new PseudonymPool(this.ctx, () => this.id);
     const devices = (this.membership.pseudonymDevices = new PseudonymDevices(this.ctx, this.pool, commits, this.outbox));
     this.on('caughtUp', () => devices.watch());
@@ -177,6 +209,26 @@ export class Profile extends EventEmitter {
       message: (roomUri, sender, content, session) =>
         this.knockActions.onMessage(roomUri, sender, content, session) === 'consumed' ? 'consumed' : this.connections.onMessage(roomUri, sender, content),
       committed: (roomUri, session, result) => devices.committed(roomUri, session, result),
+      ephemeral: (roomUri, sender, own, content, acceptedAt) => {
+        const report = findPart(content, MESSAGE_STATUS_MEDIA_TYPE);
+        if (report) return () => (own ? undefined : this.receipts.onReport(roomUri, sender, report, acceptedAt));
+        const typing = findPart(content, TYPING_MEDIA_TYPE);
+        if (!typing) return undefined;
+        return () => {
+          if (own) return undefined;
+          let t: ReturnType<typeof decodeTypingIndicator>;
+          try {
+            t = decodeTypingIndicator(typing);
+          } catch {
+            return undefined; // a malformed indicator shows nothing
+          }
+          return () => this.typingIndicators.onIndicator(roomUri, sender, t, acceptedAt);
+        };
+      },
+      stored: (roomUri, sender, messageId, action) => {
+        this.typingIndicators.onMessage(roomUri, sender);
+        if (!action) this.receipts.delivered(roomUri, messageId);
+      },
     };
     this.on('epoch', () => this.connections.checkDeclines());
     // The search index follows the history in the background: after the backlog, then as messages come.
@@ -190,6 +242,14 @@ export class Profile extends EventEmitter {
     this.on('caughtUp', () => void this.search.catchUpInBackground());
     this.on('message', () => void this.search.catchUpInBackground());
     this.on('caughtUp', () => void this.connections.runDue());
+    this.backups = new Backups({
+      db,
+      client,
+      secrets: this.secrets,
+      rooms: () => this.rooms(),
+      // MIMI_BACKUP_CHUNK_BYTES: smaller chunks, for tests that need many of them.
+      chunkBytes: backupChunkBytes(process.env.MIMI_BACKUP_CHUNK_BYTES),
+    });
     this.link = new ProviderConnection(this.ctx, {
       pushOptions: account.pushOptions,
       incoming: this.incoming,
@@ -199,6 +259,12 @@ export class Profile extends EventEmitter {
       setState: (s) => {
         this.connection = s;
       },
+      devices: this.devices,
+    });
+    // Removed by another device: its token is void, so nothing is sent or retried any more.
+    this.on('deviceRemoved', () => {
+      this.outbox.stop();
+      this.link.stop();
     });
   }
 
@@ -247,7 +313,12 @@ export class Profile extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.typingIndicators.stop();
+    // Delivery reports still gathering go into the outbox (sent at the next start if not now).
+    await this.receipts.flush().catch(() => undefined);
+    this.receipts.stop();
     this.outbox.stop();
+    this.memberProfiles.stop();
     this.link.stop();
     this.connections.stop();
     await this.pool.settled();
@@ -260,7 +331,7 @@ export class Profile extends EventEmitter {
 
   /** Messages matching `query` in every room or one (search.ts): newest first, with snippets. */
   searchMessages(query: string, roomUri: string | null, limit = 50): SearchResponse {
-    if (typeof query !== 'string' || query.trim().length === 0) throw new CoreError('invalidArgument', 'Type a word to search for.');
+    if (typeof query !== 'string' || query.trim().length === 0) throw coreError('invalidArgument', 'errors.search.empty');
     return this.search.query(query, roomUri === null ? null : this.resolveRoom(roomUri), limit);
   }
 
@@ -273,9 +344,18 @@ export class Profile extends EventEmitter {
       await this.client.changePassword(oldPassword, newPassword);
     } catch (e) {
       if (e instanceof ProviderError && e.code === 'wrongPassword')
-        throw new CoreError('wrongPassword', 'The current password is wrong, so nothing was changed. Type the password you sign in with now, then try again.');
-      throw toCoreError(e, 'Could not change the password');
+        throw coreError('wrongPassword', 'errors.account.wrongPassword');
+      throw toCoreError(e, { key: 'errors.what.changePassword' });
     }
+  }
+
+  /**
+   * A new passphrase for a passphrase profile's secrets (re-encrypted, see passphrase-store.ts).
+   * Throws SecretStoreError: mode-mismatch for another kind of profile, wrong-passphrase, ...
+   */
+  async changePassphrase(current: string, next: string): Promise<void> {
+    if (!(this.secrets instanceof PassphraseStore)) throw new SecretStoreError('mode-mismatch', `This profile keeps its secrets in "${this.secrets.mode}" storage, which has no passphrase.`);
+    await this.secrets.changePassphrase(current, next);
   }
 
   /** Delete this account at the provider (all its devices); hubs then remove its devices from rooms. */
@@ -283,9 +363,24 @@ export class Profile extends EventEmitter {
     try {
       await this.client.deleteAccount();
     } catch (e) {
-      throw toCoreError(e, 'Could not delete the account');
+      throw toCoreError(e, { key: 'errors.what.deleteAccount' });
     }
     await this.close();
+  }
+
+  /**
+   * Remove this device from the account (it leaves every room, devices.ts), then close the profile
+   * and delete its secrets and folder: nothing of the account is left on this computer.
+   */
+  async removeThisDevice(): Promise<void> {
+    await this.devices.signOut();
+    await this.deleteLocalData();
+  }
+
+  /** Close, then delete the account's secrets and folder on this computer (after its device was removed). */
+  async deleteLocalData(): Promise<void> {
+    await this.close();
+    await deleteAccountData(this.dir, this.secrets);
   }
 
   // ---- reads ----
@@ -318,8 +413,57 @@ export class Profile extends EventEmitter {
     return this.reads.unreadTotal();
   }
 
-  markRead(roomUri: string): void {
+  /** The room is on screen: nothing unread, and read receipts for what arrived since (receipts.ts). */
+  async markRead(roomUri: string): Promise<void> {
     this.reads.markRead(roomUri);
+    try {
+      await this.receipts.read(roomUri);
+    } catch (e) {
+      this.emit('error', toCoreError(e, { key: 'receipts.what.sendRead' }).message);
+    }
+  }
+
+  // ---- receipts and typing ----
+
+  /** This account's privacy switches (receipts.ts). */
+  privacy(): PrivacyView {
+    return this.receipts.privacy();
+  }
+
+  setPrivacy(changes: Partial<PrivacyView>): PrivacyView {
+    const view = this.receipts.setPrivacy(changes);
+    if (!view.typing) this.typingIndicators.clear();
+    return view;
+  }
+
+  /** This account is typing in the room, or stopped (typing.ts). */
+  typing(roomUri: string, typing: boolean): Promise<void> {
+    return this.typingIndicators.set(this.resolveRoom(roomUri), typing);
+  }
+
+  /** Others typing in the room now. */
+  typingIn(roomUri: string): string[] {
+    return this.typingIndicators.typingIn(roomUri);
+  }
+
+  /** Who reported one of our messages delivered or read; undefined while neither kind is shown here. */
+  messageReceipts(roomUri: string, messageId: string): ReceiptsView | undefined {
+    return this.receipts.of(roomUri, messageId);
+  }
+
+  /** True once close() has begun (deleteAccount closes the profile too). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Delivery reports gathered but not yet queued go now (`mimi` before it exits; tests). */
+  flushReceipts(): Promise<void> {
+    return this.receipts.flush();
+  }
+
+  /** Set the room's status_notification_policy (a room state change, room-state-actions.ts). */
+  setReceiptPolicy(roomUri: string, policy: ReceiptPolicyView): Promise<RoomSettingsView> {
+    return this.roomState.setReceiptPolicy(roomUri, policy);
   }
 
   setRoomMuted(roomUri: string, muted: boolean): RoomView {
@@ -431,6 +575,32 @@ export class Profile extends EventEmitter {
     return this.attachments.open(roomUri, messageId, onProgress);
   }
 
+  // ---- backup and export (backup.ts, export.ts) ----
+
+  /** What the last backup from this device holds. */
+  backupStatus(): BackupStatus {
+    return this.backups.status();
+  }
+
+  /** Back up what is new (or everything, into a new generation); `onNewKey` shows a new recovery key once. */
+  createBackup(opts: { full?: boolean; onNewKey?: (text: string) => void | Promise<void>; onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupResult> {
+    return this.backups.create(opts);
+  }
+
+  /** Rooms and messages from the backup the recovery key opens; all checked before any is stored. */
+  async restoreBackup(recoveryKey: string, onProgress?: (p: BackupProgress) => void): Promise<RestoreResult> {
+    const result = await this.backups.restore(recoveryKey, onProgress);
+    this.emit('rooms');
+    // The restored messages are found by search once the index has caught up with them.
+    void this.search.catchUpInBackground();
+    return result;
+  }
+
+  /** A room's history as messages.json, messages.html and attachments/ in `dir` (new or empty). */
+  exportRoom(roomUri: string, dir: string): Promise<ExportResult> {
+    return exportRoom({ roomView: (r) => this.roomView(r), timeline: (r, b, l) => this.timeline(r, b, l), openAttachment: (r, m) => this.openAttachment(r, m) }, this.resolveRoom(roomUri), dir);
+  }
+
   /** Messages stored on this device that the provider has not accepted yet. */
   queuedMessages(): number {
     return this.outbox.queued();
@@ -450,36 +620,36 @@ export class Profile extends EventEmitter {
 
   /** Ask `user` for consent to add them to any room, or to `room` (URI or local room name). */
   requestConsent(user: string, room?: string): Promise<ConsentActionResponse> {
-    return this.consent.act('requestConsent', user, room, `Could not ask ${user} for consent`);
+    return this.consent.act('requestConsent', user, room, { key: 'errors.what.askConsent', params: { user } });
   }
 
   /** Withdraw a request made with the same user and room. */
   cancelConsentRequest(user: string, room?: string): Promise<ConsentActionResponse> {
-    return this.consent.act('cancelConsent', user, room, 'Could not cancel the consent request');
+    return this.consent.act('cancelConsent', user, room, { key: 'errors.what.cancelConsent' });
   }
 
   /** Let `user` add me to any room, or only to `room`. */
   grantConsent(user: string, room?: string): Promise<ConsentActionResponse> {
-    return this.consent.act('grantConsent', user, room, `Could not grant consent to ${user}`);
+    return this.consent.act('grantConsent', user, room, { key: 'errors.what.grantConsent', params: { user } });
   }
 
   /** Turn down the pending requests of `user`. */
   declineConsent(user: string): Promise<ConsentActionResponse> {
-    return this.consent.act('declineConsent', user, undefined, `Could not decline ${user}`);
+    return this.consent.act('declineConsent', user, undefined, { key: 'errors.what.declineConsent', params: { user } });
   }
 
   /** Withdraw my grants to `user` (all of them, or the one for `room`). */
   revokeConsent(user: string, room?: string): Promise<ConsentActionResponse> {
-    return this.consent.act('revokeConsent', user, room, `Could not revoke consent for ${user}`);
+    return this.consent.act('revokeConsent', user, room, { key: 'errors.what.revokeConsent', params: { user } });
   }
 
   /** Refuse `user` silently: no grant, no requests. */
   blockUser(user: string): Promise<ConsentActionResponse> {
-    return this.consent.act('blockUser', user, undefined, `Could not block ${user}`);
+    return this.consent.act('blockUser', user, undefined, { key: 'errors.what.blockUser', params: { user } });
   }
 
   unblockUser(user: string): Promise<ConsentActionResponse> {
-    return this.consent.act('unblockUser', user, undefined, `Could not unblock ${user}`);
+    return this.consent.act('unblockUser', user, undefined, { key: 'errors.what.unblockUser', params: { user } });
   }
 
   // ---- discovery ----
@@ -504,6 +674,28 @@ export class Profile extends EventEmitter {
     return this.discovery.find(query);
   }
 
+  // ---- profiles in rooms ----
+
+  /** What each member shares of themselves in the room (display name, picture), by user. */
+  roomProfiles(roomUri: string): Record<string, MemberProfileView> {
+    return this.memberProfiles.view(this.resolveRoom(roomUri));
+  }
+
+  /** This account's picture (a data:image/png URL), or null. */
+  avatar(): string | null {
+    return this.memberProfiles.avatar();
+  }
+
+  /** A new picture (PNG ≤ 96×96, ≤ 48 KiB, as a data: URL) or none; shared in every room it is in as itself. */
+  setAvatar(dataUrl: string | null): string | null {
+    return this.memberProfiles.setAvatar(dataUrl);
+  }
+
+  /** Share the profile now where it is due (instead of after the debounce); how many rooms got it. */
+  shareProfile(): number {
+    return this.memberProfiles.share();
+  }
+
   // ---- pseudonyms ----
 
   /** The pool: each pseudonym's state and rooms, the refill settings and any problem. */
@@ -524,9 +716,10 @@ export class Profile extends EventEmitter {
   /** Seal this client's identity link under the room's newest key and publish it (a commit). */
   private async publishIdentityLink(roomUri: string, keys: DeviceKeys): Promise<void> {
     try {
-      await this.commits.commitWithRetry(roomUri, (s) => s.publishIdentityLink(keys), {}, 'Could not publish your identity to the room');
+      await this.commits.commitWithRetry(roomUri, (s) => s.publishIdentityLink(keys), {}, { key: 'errors.what.publishIdentity' });
     } catch (e) {
-      this.emit('error', toCoreError(e, 'Could not publish your identity to the room').message);
+      const err = toCoreError(e, { key: 'errors.what.publishIdentity' });
+      this.emit('error', err.message, err);
     }
   }
 

@@ -79,7 +79,8 @@ export class PseudonymDevices {
         if (e instanceof ProviderError && e.code === 'wrongEpoch') continue; // the room moved on meanwhile: next check
         if (this.reported.has(r.roomUri)) continue;
         this.reported.add(r.roomUri);
-        this.ctx.emit('error', toCoreError(e, 'Could not join, from this device, a room your account is in as a pseudonym (it is tried again later)').message);
+        const err = toCoreError(e, { key: 'errors.what.joinAsPseudonym' });
+        this.ctx.emit('error', err.message, err);
       }
     }
   }
@@ -129,9 +130,10 @@ export class PseudonymDevices {
   /** The joiner's leaf carries the link sealed at the join; publish it under the newest key (a commit). */
   private async publishLink(roomUri: string, keys: DeviceKeys): Promise<void> {
     try {
-      await this.commits.commitWithRetry(roomUri, (s) => s.publishIdentityLink(keys), {}, 'Could not publish your identity to the room');
+      await this.commits.commitWithRetry(roomUri, (s) => s.publishIdentityLink(keys), {}, { key: 'errors.what.publishIdentity' });
     } catch (e) {
-      if (!this.ctx.closed) this.ctx.emit('error', toCoreError(e, 'Could not publish your identity to the room').message);
+      const err = toCoreError(e, { key: 'errors.what.publishIdentity' });
+      if (!this.ctx.closed) this.ctx.emit('error', err.message, err);
     }
   }
 
@@ -146,7 +148,10 @@ export class PseudonymDevices {
     if (keys.length === 0 || keysSender(s, result.committer) !== s.ownLeafIndex) return;
     void this.outbox
       .sendControl(roomUri, (me) => identityLinkKeysContent({ senderUri: me, roomUri, keys }))
-      .catch((e: unknown) => this.ctx.emit('error', toCoreError(e, 'Could not send the room\'s identity keys to a member who just joined').message));
+      .catch((e: unknown) => {
+        const err = toCoreError(e, { key: 'errors.what.sendIdentityKeys' });
+        this.ctx.emit('error', err.message, err);
+      });
   }
 }
 

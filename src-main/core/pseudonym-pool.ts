@@ -19,7 +19,7 @@ import { fromB64, fromUtf8, toB64, toHex, utf8 } from '../../src-shared/bytes.js
 import type { DeviceKeys } from '../mls/engine.js';
 import type { PseudonymRow } from '../db/profile-db.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { coreError, toCoreError } from './errors.js';
 
 /** Refill when fewer unused pseudonyms than this remain. */
 export const POOL_THRESHOLD = 3;
@@ -114,7 +114,7 @@ export class PseudonymPool {
 
   /** Ask the provider for `count` pseudonyms now, make their keys and KeyPackages, store them. */
   async refill(count: number): Promise<PseudonymPoolView> {
-    if (!Number.isInteger(count) || count < 1 || count > 50) throw new CoreError('invalidArgument', 'Ask for 1 to 50 pseudonyms at a time.');
+    if (!Number.isInteger(count) || count < 1 || count > 50) throw coreError('invalidArgument', 'errors.pseudonym.count');
     await this.settled();
     const run = this.issue(count);
     this.refilling = run;
@@ -123,7 +123,7 @@ export class PseudonymPool {
       await run;
       this.problem = undefined;
     } catch (e) {
-      const err = toCoreError(e, 'Could not get new pseudonyms');
+      const err = toCoreError(e, { key: 'errors.what.getPseudonyms' });
       this.problem = err instanceof CoreError && err.code === 'rateLimited' ? `${err.message} The app asks again later.` : err.message;
       throw err;
     } finally {
@@ -165,10 +165,9 @@ export class PseudonymPool {
     const row = this.unused()[0];
     if (!row) {
       this.maintain();
-      throw new CoreError(
-        'noKeyMaterial',
-        this.problem ? `No unused pseudonym left: ${this.problem}` : 'No unused pseudonym left; the app is getting new ones from your provider. Try again in a moment.',
-      );
+      throw this.problem
+        ? coreError('noKeyMaterial', 'errors.pseudonym.noneLeftBecause', { reason: this.problem })
+        : coreError('noKeyMaterial', 'errors.pseudonym.noneLeft');
     }
     this.handedOut.add(row.userPseudonym);
     return { row, keys: decodePseudonymKeys(this.ctx.db.pseudonymKeys(row.userPseudonym)!) };
@@ -195,8 +194,8 @@ export class PseudonymPool {
       // false: the row is no longer unused (retired meanwhile): take the next one.
       if (db.reservePseudonymToActAs(row.clientPseudonym, userPseudonym)) acting = db.actingAs(userPseudonym);
     }
-    if (!acting) throw new CoreError('noKeyMaterial', 'No unused pseudonym could be reserved; try again in a moment.');
-    if (acting.row.retiredAt !== undefined) throw new CoreError('notAllowed', `This device's client under ${userPseudonym} was retired; it does not take part as that pseudonym again.`);
+    if (!acting) throw coreError('noKeyMaterial', 'errors.pseudonym.noneReserved');
+    if (acting.row.retiredAt !== undefined) throw coreError('notAllowed', 'errors.pseudonym.retiredClient', { pseudonym: userPseudonym });
     let keys = acting.keys ? decodePseudonymKeys(acting.keys) : undefined;
     if (!keys) {
       keys = await engine.newPseudonymousKeys(this.ctx.keys, { client: acting.row.clientPseudonym, user: userPseudonym });
@@ -228,7 +227,7 @@ export class PseudonymPool {
     const { db, client } = this.ctx;
     const row = db.pseudonym(userPseudonym);
     if (!row || (row.userPseudonym !== userPseudonym && row.actsAs !== userPseudonym)) {
-      throw new CoreError('invalidArgument', `${userPseudonym} is not one of this account's pseudonyms on this device.`);
+      throw coreError('invalidArgument', 'errors.pseudonym.notOurs', { pseudonym: userPseudonym });
     }
     if (row.retiredAt !== undefined) return this.view();
     try {
@@ -236,7 +235,7 @@ export class PseudonymPool {
       // client (the provider then lets it act as nobody); the user pseudonym stays that device's.
       await client.retirePseudonym(row.userPseudonym);
     } catch (e) {
-      throw toCoreError(e, 'Could not retire the pseudonym');
+      throw toCoreError(e, { key: 'errors.what.retirePseudonym' });
     }
     db.tx(() => {
       db.retirePseudonym(row.userPseudonym, Date.now());
@@ -251,7 +250,7 @@ export class PseudonymPool {
     this.keyPackageCounts.delete(row.clientPseudonym);
     this.emitPool();
     this.maintain();
-    if (problems.length) throw new CoreError('providerUnreachable', `The pseudonym is retired, but leaving its rooms failed (${problems.join('; ')}). Leave them from the room list.`);
+    if (problems.length) throw coreError('providerUnreachable', 'errors.pseudonym.leaveFailed', { problems: problems.join('; ') });
     return this.view();
   }
 

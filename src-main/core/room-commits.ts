@@ -13,7 +13,7 @@ import type { CheckResult } from '../../src-shared/room-policy.js';
 import type { CommitOutput, GroupSession } from '../mls/engine.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
+import { actionParams, coreError, type Phrase, toCoreError } from './errors.js';
 import { activeUsers, devicesOf, leafUsers, myUser, roomStateOf } from './group-sessions.js';
 import { readRoomState, withoutParticipants, withRoomState } from './room-view.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
@@ -35,14 +35,14 @@ export class RoomCommits {
     remove: string[],
     add: Uint8Array[],
     addedDevices: string[],
-    what: string,
+    action: Phrase,
     addedUsers?: (identity: string) => string | undefined,
   ): Promise<CommitOutput> {
     // One GroupContextExtensions proposal per commit: while the hub's (a ban) is pending, it goes
     // first, on its own (commitPendingProposals, which its arrival set off).
-    if (s.pendingHubExtensions()) throw new CoreError('notAllowed', `Cannot ${what} yet: a moderation change from the room's provider is being applied first. Try again in a moment.`);
+    if (s.pendingHubExtensions()) throw coreError('notAllowed', 'errors.cannot.yet', actionParams(action));
     const target = this.withDepartures(s, next);
-    this.precheck(s, target, remove, addedDevices, what, addedUsers);
+    this.precheck(s, target, remove, addedDevices, action, addedUsers);
     return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
   }
 
@@ -54,12 +54,12 @@ export class RoomCommits {
    */
   private async commitHubChange(s: GroupSession, extensions: { type: number; data: Uint8Array }[]): Promise<CommitOutput | undefined> {
     const next = readRoomState(extensions);
-    if (!next) throw new CoreError('notAllowed', "Cannot apply the provider's change: it drops the room state.");
+    if (!next) throw coreError('notAllowed', 'errors.cannot.hubDropsState');
     const users = leafUsers(s);
     const pending = new Set(s.pendingRemovals().map((r) => r.identity));
     const banned = new Set(next.participants.filter((p) => p.roleIndex === BANNED_ROLE_INDEX).map((p) => p.user));
     if (s.members().some((m) => banned.has(users(m.identity)) && !pending.has(m.identity))) return undefined;
-    this.precheck(s, next, [], [], "apply the provider's moderation change", undefined, extensions);
+    this.precheck(s, next, [], [], { key: 'errors.action.applyHubChange' }, undefined, extensions);
     return s.update();
   }
 
@@ -78,7 +78,7 @@ export class RoomCommits {
     next: RoomState,
     remove: string[],
     addedDevices: string[],
-    what: string,
+    action: Phrase,
     addedUsers?: (identity: string) => string | undefined,
     hubExtensions?: { type: number; data: Uint8Array }[],
   ): void {
@@ -106,9 +106,9 @@ export class RoomCommits {
         ...(hubExtensions ? { stateByHub: true, extensionsBefore: s.extensions(), extensionsAfter: hubExtensions } : {}),
       });
     } catch (e) {
-      throw new CoreError('notAllowed', `Cannot ${what}: ${(e as Error).message}.`);
+      throw coreError('notAllowed', 'errors.cannot.invalid', { ...actionParams(action), reason: (e as Error).message });
     }
-    if (!result.ok) throw new CoreError('notAllowed', `Cannot ${what}: your ${denialText(result)}.`);
+    if (!result.ok) throw coreError('notAllowed', 'errors.cannot.denied', { ...actionParams(action), denial: denialText(result) });
   }
 
   /**
@@ -120,7 +120,7 @@ export class RoomCommits {
     roomUri: string,
     build: (s: GroupSession) => Promise<CommitOutput | undefined>,
     extra: { addUsers?: string[]; removeUsers?: string[]; removeDevices?: string[] },
-    what = 'The room change was refused',
+    what: Phrase = { key: 'errors.what.roomChangeRefused' },
   ): Promise<void> {
     const { client, db, sessions, serial } = this.ctx;
     const requestId = toB64(randomBytes(16));
@@ -155,7 +155,7 @@ export class RoomCommits {
       });
       if (outcome === 'done') return;
       this.ctx.emit('commitRetry', roomUri, outcome);
-      if (attempt >= COMMIT_ATTEMPTS) throw new CoreError('internal', 'The room kept changing while this change was being made; try again.');
+      if (attempt >= COMMIT_ATTEMPTS) throw coreError('internal', 'errors.room.keptChanging');
       await this.waitForEpoch(roomUri, outcome);
     }
   }
@@ -172,7 +172,7 @@ export class RoomCommits {
       };
       const t = setTimeout(() => {
         this.ctx.off('epoch', check);
-        reject(new CoreError('providerUnreachable', 'The room did not catch up with its hub in time; check the connection and try again.'));
+        reject(coreError('providerUnreachable', 'errors.room.catchUpTimeout'));
       }, timeoutMs);
       this.ctx.on('epoch', check);
       check();
@@ -193,7 +193,7 @@ export class RoomCommits {
         if (hub) return this.commitHubChange(s, hub);
         const state = roomStateOf(s);
         // Users leaving (or deleted) also leave the participant list, in the same commit.
-        return state ? this.commitRoomChange(s, state, [], [], [], 'apply the pending changes') : s.update();
+        return state ? this.commitRoomChange(s, state, [], [], [], { key: 'errors.action.applyPending' }) : s.update();
       },
       {},
     );

@@ -1,12 +1,13 @@
 // What the UI and the CLI read about rooms: the room list and one room's view, pages of
 // messages, unread counts, and a room given by URI or by name.
 
-import { CoreError, type MessageView, type RoomView } from '../../src-shared/contract.js';
+import type { MessageView, RoomView } from '../../src-shared/contract.js';
 import { displayUser } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
 import { activeUsers, myUser, roomStateOf } from './group-sessions.js';
 import { previewText, toViews, viewSource } from './message-view.js';
 import { DIRECT_META, directPeerOf, roomDisplayName } from './room-view.js';
+import { coreError } from './errors.js';
 
 /** Meta key prefix of rooms this device only passed through (a knock room it knocked in). */
 export const PASSED_THROUGH = 'passedThrough:';
@@ -17,7 +18,12 @@ export class RoomReads {
   roomView(roomUri: string): RoomView {
     const { db, sessions, config } = this.ctx;
     const room = db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}; it may have been removed.`);
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknownRemoved', { room: roomUri });
+    // Restored from a backup, not joined yet (backup.ts): no group state, only the history.
+    if (db.isHistoryOnly(roomUri)) {
+      const newest = db.pageMessages(roomUri, null, 1)[0];
+      return { roomUri, name: room.name, hubDomain: room.hubDomain, members: [], unread: room.unread, epoch: '0', lastMessage: newest ? { sender: newest.sender, text: previewText(this.ctx, newest), timestamp: newest.timestamp } : undefined };
+    }
     const session = sessions.get(roomUri);
     const members = room.left ? [] : [...activeUsers(session)];
     const last = db.pageMessages(roomUri, null, 1)[0];
@@ -59,7 +65,7 @@ export class RoomReads {
   }
 
   page(roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
-    if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!this.ctx.db.getRoom(roomUri)) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     return toViews(viewSource(this.ctx), this.ctx.db.pageMessages(roomUri, beforeSeq, limit));
   }
 
@@ -68,14 +74,14 @@ export class RoomReads {
   }
 
   markRead(roomUri: string): void {
-    if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!this.ctx.db.getRoom(roomUri)) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     this.ctx.db.markRead(roomUri);
     this.ctx.emit('rooms');
   }
 
   /** Mute (no notifications, unread still counted) or unmute a room on this device. */
   setMuted(roomUri: string, muted: boolean): RoomView {
-    if (!this.ctx.db.setRoomMuted(roomUri, muted)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}; reload the room list.`);
+    if (!this.ctx.db.setRoomMuted(roomUri, muted)) throw coreError('roomUnknown', 'errors.room.unknownReload', { room: roomUri });
     this.ctx.emit('rooms');
     return this.roomView(roomUri);
   }
@@ -86,6 +92,6 @@ export class RoomReads {
     // The name shown (the shared room name, else the one given here), as `mimi rooms` prints it.
     const byName = this.rooms().filter((r) => r.name === ref);
     if (byName.length === 1) return byName[0].roomUri;
-    throw new CoreError('roomUnknown', byName.length ? `Several rooms are named "${ref}"; use the room URI.` : `No room "${ref}". List rooms with: mimi rooms`);
+    throw coreError('roomUnknown', byName.length ? 'errors.room.ambiguousName' : 'errors.room.noSuchName', { name: ref });
   }
 }

@@ -2,17 +2,18 @@
 // the state document, metadata, roles, kick, remove, ban, unban, and reporting abuse to the hub.
 // Each change is one commit built on the state of the epoch it lands in (RoomCommits).
 
-import { CoreError, checkRoomMetadataArgs, type RoomMetadataArgs, type RoomSettingsView } from '../../src-shared/contract.js';
+import { checkRoomMetadataArgs, type RoomMetadataArgs, type RoomSettingsView } from '../../src-shared/contract.js';
 import { toB64, utf8 } from '../../src-shared/bytes.js';
 import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { denialText } from '../../src-shared/room-commit.js';
-import { roleOf, type RoomState } from '../../src-shared/room-state.js';
+import { checkStatusPolicyChange, roleOf, statusPolicyOf, type RoomState } from '../../src-shared/room-state.js';
+import type { ReceiptPolicyView } from '../../src-shared/contract.js';
+import { actionParams, coreError, type Phrase, toCoreError } from './errors.js';
 import { BANNED_ROLE_INDEX, checkChange } from '../../src-shared/room-policy.js';
 import type { GroupSession } from '../mls/engine.js';
 import type { MessageRow } from '../db/profile-db.js';
 import { messageText } from './message-view.js';
 import type { ProfileContext } from './context.js';
-import { toCoreError } from './errors.js';
 import { activeUsers, deviceKeyCheck, devicesOf, memberIdentities, myUser, roomStateOf } from './group-sessions.js';
 import type { RoomCommits } from './room-commits.js';
 import { addedRole, resolveRole, roomSettingsView, roomStateDocument, withMetadata, withoutParticipants, withParticipant, withRole, type RoomStateDocument } from './room-view.js';
@@ -30,28 +31,31 @@ export class RoomStateActions {
 
   private managedState(roomUri: string): { s: GroupSession; state: RoomState } {
     const room = this.ctx.db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
-    if (room.left) throw new CoreError('notMember', 'You are no longer a member of this room.');
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
+    if (room.left) throw coreError('notMember', 'errors.room.notMember');
     const s = this.ctx.sessions.get(roomUri);
     const state = roomStateOf(s);
-    if (!state) throw new CoreError('invalidArgument', 'This room has no room state (an older client created it): it has no roles to change.');
+    if (!state) throw coreError('invalidArgument', 'errors.room.noStateRoles');
     return { s, state };
   }
 
   /** Participants with roles, metadata, and what this account may do. */
   roomSettings(roomUri: string): RoomSettingsView {
     const room = this.ctx.db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     const s = this.ctx.sessions.get(roomUri);
     const view = roomSettingsView(roomUri, room.left ? undefined : roomStateOf(s), this.me(roomUri), room.left ? new Set() : activeUsers(s), room.left ? new Map() : memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
     // The knock room this device made for the room (knocks.ts keeps it).
     const knock = this.ctx.db.getMeta(`knockRoom:${roomUri}`);
-    return knock ? { ...view, knockLink: (JSON.parse(knock) as { link: string }).link } : view;
+    const withKnock = knock ? { ...view, knockLink: (JSON.parse(knock) as { link: string }).link } : view;
+    const state = room.left ? undefined : roomStateOf(s);
+    if (!state) return withKnock;
+    return { ...withKnock, receiptPolicy: { ...statusPolicyOf(state), canEdit: checkStatusPolicyChange(state, this.me(roomUri)).ok } };
   }
 
   /** The room state as JSON (for `mimi room-state`), with the encoded components. */
   roomStateDocument(roomUri: string): RoomStateDocument {
-    if (!this.ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!this.ctx.db.getRoom(roomUri)) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     const s = this.ctx.sessions.get(roomUri);
     return roomStateDocument(roomUri, roomStateOf(s), activeUsers(s), memberIdentities(s, this.ctx.config.userUri, deviceKeyCheck(this.ctx.db, this.ctx.keys)));
   }
@@ -59,7 +63,25 @@ export class RoomStateActions {
   async setRoomMetadata(roomUri: string, args: RoomMetadataArgs): Promise<RoomSettingsView> {
     checkRoomMetadataArgs(args);
     this.managedState(roomUri);
-    return this.changeRoom(roomUri, 'change the room details', (state) => ({ state: withMetadata(state, args) }));
+    return this.changeRoom(roomUri, { key: 'errors.action.changeDetails' }, (state) => ({ state: withMetadata(state, args) }));
+  }
+
+  /**
+   * The room's status_notification_policy (draft-ietf-mimi-room-policy, 0x0028): a room state
+   * change like metadata, which every member and the hub check (room-state.ts checkStatusPolicyChange).
+   */
+  async setReceiptPolicy(roomUri: string, policy: ReceiptPolicyView): Promise<RoomSettingsView> {
+    const allowed = ['optional', 'required', 'forbidden'];
+    if (typeof policy !== 'object' || policy === null || !allowed.includes(policy.delivery) || !allowed.includes(policy.read)) {
+      throw coreError('invalidArgument', 'receipts.errors.badPolicy');
+    }
+    const { state } = this.managedState(roomUri);
+    const may = checkStatusPolicyChange(state, this.me(roomUri));
+    if (!may.ok) throw coreError('notAllowed', 'receipts.errors.policyNotAllowed', { reason: denialText(may) });
+    const next = { delivery: policy.delivery, read: policy.read };
+    const now = statusPolicyOf(state);
+    if (state.statusNotificationPolicy && now.delivery === next.delivery && now.read === next.read) return this.roomSettings(roomUri);
+    return this.changeRoom(roomUri, { key: 'errors.action.changeReceiptPolicy' }, (st) => ({ state: { ...st, statusNotificationPolicy: next } }));
   }
 
   /** Move `user` to another role (index or name). */
@@ -68,28 +90,28 @@ export class RoomStateActions {
     const { state } = this.managedState(roomUri);
     const roleIndex = resolveRole(state, role);
     if (roleIndex === undefined) {
-      throw new CoreError('invalidArgument', `This room has no role "${role}"; its roles are ${state.policy.roles.map((r) => `${r.roleIndex} ${r.roleName}`).join(', ')}.`);
+      throw coreError('invalidArgument', 'errors.member.noSuchRole', { role, roles: state.policy.roles.map((r) => `${r.roleIndex} ${r.roleName}`).join(', ') });
     }
     if (roleIndex === BANNED_ROLE_INDEX) return this.ban(roomUri, user);
-    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not a participant of this room.`);
-    return this.changeRoom(roomUri, `change the role of ${displayUser(userUri)}`, (st) => ({ state: withRole(st, userUri, roleIndex) }));
+    if (!roleOf(state, userUri)) throw coreError('invalidArgument', 'errors.member.notParticipant', { user: displayUser(userUri) });
+    return this.changeRoom(roomUri, { key: 'errors.action.changeRole', params: { user: displayUser(userUri) } }, (st) => ({ state: withRole(st, userUri, roleIndex) }));
   }
 
   /** Remove a participant's clients; they stay on the list (and may come back). */
   async kick(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { s } = this.managedState(roomUri);
-    if (!activeUsers(s).has(userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} has no clients in this room.`);
-    return this.changeRoom(roomUri, `kick ${displayUser(userUri)}`, (st, sess) => ({ state: st, remove: devicesOf(sess, userUri) }));
+    if (!activeUsers(s).has(userUri)) throw coreError('invalidArgument', 'errors.member.noClients', { user: displayUser(userUri) });
+    return this.changeRoom(roomUri, { key: 'errors.action.kick', params: { user: displayUser(userUri) } }, (st, sess) => ({ state: st, remove: devicesOf(sess, userUri) }));
   }
 
   /** Take `user` off the participant list, and their clients out of the group, in one commit. */
   async removeMember(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { state } = this.managedState(roomUri);
-    if (!roleOf(state, userUri)) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not a participant of this room.`);
-    if (userUri === this.me(roomUri)) throw new CoreError('invalidArgument', 'To remove yourself, leave the room.');
-    return this.changeRoom(roomUri, `remove ${displayUser(userUri)}`, (st, sess) => ({
+    if (!roleOf(state, userUri)) throw coreError('invalidArgument', 'errors.member.notParticipant', { user: displayUser(userUri) });
+    if (userUri === this.me(roomUri)) throw coreError('invalidArgument', 'errors.member.removeSelf');
+    return this.changeRoom(roomUri, { key: 'errors.action.remove', params: { user: displayUser(userUri) } }, (st, sess) => ({
       state: withoutParticipants(st, new Set([userUri])),
       remove: devicesOf(sess, userUri),
     }));
@@ -99,7 +121,7 @@ export class RoomStateActions {
   async ban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     this.managedState(roomUri);
-    return this.changeRoom(roomUri, `ban ${displayUser(userUri)}`, (st, sess) => ({
+    return this.changeRoom(roomUri, { key: 'errors.action.ban', params: { user: displayUser(userUri) } }, (st, sess) => ({
       state: roleOf(st, userUri) ? withRole(st, userUri, BANNED_ROLE_INDEX) : withParticipant(st, userUri, BANNED_ROLE_INDEX),
       remove: devicesOf(sess, userUri),
     }));
@@ -111,19 +133,19 @@ export class RoomStateActions {
    */
   async reportAbuse(roomUri: string, user: string, note: string): Promise<void> {
     const userUri = this.userArg(user);
-    if (userUri === this.ctx.config.userUri || (this.ctx.db.getRoom(roomUri) && userUri === this.me(roomUri))) throw new CoreError('invalidArgument', 'You cannot report yourself.');
-    if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
+    if (userUri === this.ctx.config.userUri || (this.ctx.db.getRoom(roomUri) && userUri === this.me(roomUri))) throw coreError('invalidArgument', 'errors.report.self');
+    if (utf8(note).length > 4096) throw coreError('invalidArgument', 'errors.report.noteTooLong');
     const room = this.ctx.db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     const state = roomStateOf(this.ctx.sessions.get(roomUri));
     if (state) {
       const may = checkChange(state.policy, state.participants, this.me(roomUri), { kind: 'use', capability: 'canReportAbuse' });
-      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayUser(userUri)}: your ${denialText(may)}.`);
+      if (!may.ok) throw coreError('notAllowed', 'errors.cannot.denied', { ...actionParams({ key: 'errors.action.report', params: { user: displayUser(userUri) } }), denial: denialText(may) });
     }
     try {
       await this.ctx.client.reportAbuse(roomUri, { user: userUri, note });
     } catch (e) {
-      throw toCoreError(e, `Could not report ${displayUser(userUri)}`);
+      throw toCoreError(e, { key: 'errors.what.report', params: { user: displayUser(userUri) } });
     }
   }
 
@@ -133,28 +155,28 @@ export class RoomStateActions {
    * frank, so the report proves what was said, by whom, where and when.
    */
   async reportMessages(roomUri: string, messageIds: string[], reason: number, note: string): Promise<void> {
-    if (messageIds.length === 0 || messageIds.length > 16) throw new CoreError('invalidArgument', 'Report 1 to 16 messages at a time.');
-    if (utf8(note).length > 4096) throw new CoreError('invalidArgument', 'The note is too long (at most 4 KiB).');
+    if (messageIds.length === 0 || messageIds.length > 16) throw coreError('invalidArgument', 'errors.report.messageCount');
+    if (utf8(note).length > 4096) throw coreError('invalidArgument', 'errors.report.noteTooLong');
     const room = this.ctx.db.getRoom(roomUri);
-    if (!room) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+    if (!room) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
     const rows = messageIds.map((id) => {
       const m = this.ctx.db.messageById(roomUri, id);
-      if (!m) throw new CoreError('invalidArgument', `There is no message ${id.slice(0, 12)}… in this room.`);
+      if (!m) throw coreError('invalidArgument', 'errors.report.noSuchMessage', { id: id.slice(0, 12) });
       return m;
     });
     const senders = new Set(rows.map((m) => m.sender));
-    if (senders.size !== 1) throw new CoreError('invalidArgument', 'A report is about one person: choose messages of one sender.');
+    if (senders.size !== 1) throw coreError('invalidArgument', 'errors.report.oneSender');
     const [sender] = senders;
-    if (rows.some((m) => m.status !== 'received')) throw new CoreError('invalidArgument', 'You cannot report your own messages.');
+    if (rows.some((m) => m.status !== 'received')) throw coreError('invalidArgument', 'errors.report.ownMessages');
     const unstamped = rows.find((m) => !m.frank);
     if (unstamped) {
-      throw new CoreError('notAllowed', `The message “${quote(unstamped)}” carries no stamp from the room's provider (the room was made before messages were franked), so it cannot prove anything. Report the person from the room settings instead.`);
+      throw coreError('notAllowed', 'errors.report.unstamped', { quote: quote(unstamped) });
     }
     const state = roomStateOf(this.ctx.sessions.get(roomUri));
     const me = this.me(roomUri);
     if (state) {
       const may = checkChange(state.policy, state.participants, me, { kind: 'use', capability: 'canReportAbuse' });
-      if (!may.ok) throw new CoreError('notAllowed', `Cannot report ${displayUser(sender)}: your ${denialText(may)}.`);
+      if (!may.ok) throw coreError('notAllowed', 'errors.cannot.denied', { ...actionParams({ key: 'errors.action.report', params: { user: displayUser(sender) } }), denial: denialText(may) });
     }
     const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
     try {
@@ -166,7 +188,7 @@ export class RoomStateActions {
         messages: rows.map((m) => ({ content: toB64(m.content), frank: toB64(m.frank!), acceptedTimestamp: m.timestamp })),
       });
     } catch (e) {
-      throw toCoreError(e, `Could not report ${displayUser(sender)}`);
+      throw toCoreError(e, { key: 'errors.what.report', params: { user: displayUser(sender) } });
     }
   }
 
@@ -174,8 +196,8 @@ export class RoomStateActions {
   async unban(roomUri: string, user: string): Promise<RoomSettingsView> {
     const userUri = this.userArg(user);
     const { state } = this.managedState(roomUri);
-    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw new CoreError('invalidArgument', `${displayUser(userUri)} is not banned from this room.`);
-    return this.changeRoom(roomUri, `unban ${displayUser(userUri)}`, (st) => ({ state: withRole(st, userUri, addedRole(st, this.me(roomUri))) }));
+    if (roleOf(state, userUri) !== BANNED_ROLE_INDEX) throw coreError('invalidArgument', 'errors.member.notBanned', { user: displayUser(userUri) });
+    return this.changeRoom(roomUri, { key: 'errors.action.unban', params: { user: displayUser(userUri) } }, (st) => ({ state: withRole(st, userUri, addedRole(st, this.me(roomUri))) }));
   }
 
   /** This account as the room knows it: its user, or its pseudonym in a room with pseudonyms. */
@@ -184,17 +206,17 @@ export class RoomStateActions {
   }
 
   /** One commit changing the room state (and removing clients), rebuilt on the state of each attempt. */
-  private async changeRoom(roomUri: string, what: string, plan: (state: RoomState, s: GroupSession) => { state: RoomState; remove?: string[] }): Promise<RoomSettingsView> {
+  private async changeRoom(roomUri: string, action: Phrase, plan: (state: RoomState, s: GroupSession) => { state: RoomState; remove?: string[] }): Promise<RoomSettingsView> {
     await this.commits.commitWithRetry(
       roomUri,
       async (s) => {
         const state = roomStateOf(s);
-        if (!state) throw new CoreError('invalidArgument', 'This room has no room state.');
+        if (!state) throw coreError('invalidArgument', 'errors.room.noState');
         const p = plan(state, s);
-        return this.commits.commitRoomChange(s, p.state, p.remove ?? [], [], [], what);
+        return this.commits.commitRoomChange(s, p.state, p.remove ?? [], [], [], action);
       },
       {},
-      `Could not ${what}`,
+      { key: 'errors.what.roomAction', params: actionParams(action) },
     );
     this.ctx.emit('rooms');
     return this.roomSettings(roomUri);

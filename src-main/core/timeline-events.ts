@@ -3,7 +3,7 @@
 // shown among the messages. Two places adopt commits: incoming.ts (everyone else's, after
 // verifyCommit) and room-commits.ts (this device's own, once the hub took them); both call here.
 
-import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import type { MessageView } from '../../src-shared/contract.js';
 import { fromUtf8, utf8 } from '../../src-shared/bytes.js';
 import { displayUser } from '../../src-shared/identifiers.js';
 import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
@@ -17,6 +17,7 @@ import { readRoomState } from './room-view.js';
 import { roleLabel } from '../../src-renderer/src/lib/role-names.js';
 import type { ProfileContext } from './context.js';
 import { toViews, viewSource } from './message-view.js';
+import { coreError } from './errors.js';
 
 /** The content type the views of events carry (they are not MIMI content: nothing decodes them as such). */
 export const TIMELINE_EVENT_CONTENT_TYPE = 'application/x-mimi-desktop-timeline-event';
@@ -145,7 +146,7 @@ export function emitTimelineEvents(emit: (view: MessageView) => void, rows: read
  * pages messages); what the app's timeline shows. Messages read as the message views make them.
  */
 export function timelinePage(ctx: ProfileContext, roomUri: string, beforeSeq: number | null, limit: number): MessageView[] {
-  if (!ctx.db.getRoom(roomUri)) throw new CoreError('roomUnknown', `Unknown room ${roomUri}.`);
+  if (!ctx.db.getRoom(roomUri)) throw coreError('roomUnknown', 'errors.room.unknown', { room: roomUri });
   const items = ctx.db.pageTimeline(roomUri, beforeSeq, limit);
   const messages = new Map(toViews(viewSource(ctx), items.flatMap((i) => (i.kind === 'message' ? [i.row] : []))).map((v) => [v.seq, v]));
   return items.flatMap((i) => {

@@ -162,6 +162,87 @@ const MIGRATIONS: Record<number, string> = {
     );
     CREATE INDEX timeline_events_room_order ON timeline_events(room_uri, timestamp, event_id);
   `,
+  // 10: receipts and privacy switches; 11: members' shared profiles (both being built this session).
+  // Receipts and privacy switches (core/receipts.ts, docs/receipts-and-typing.md). `receipts` holds
+  // the delivery and read reports others sent about this account's own messages: who, the highest
+  // status (1 delivered, 2 read; never lowered) and when, metadata of the same order as a message's
+  // sender and time. `read_marks` is how far (message seq) this device has reported reading a room.
+  // `privacy` holds a row only for a switch turned off: every switch is on by default. Rooms that
+  // exist at the upgrade start read as reported up to their newest message, so the first look
+  // does not send read receipts for a whole history.
+  10: `
+    CREATE TABLE receipts (
+      room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      message_id TEXT NOT NULL,
+      reporter TEXT NOT NULL,
+      status INTEGER NOT NULL CHECK (status IN (1, 2)),
+      at INTEGER NOT NULL,
+      PRIMARY KEY (room_uri, message_id, reporter)
+    );
+    CREATE TABLE read_marks (
+      room_uri TEXT PRIMARY KEY REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      seq INTEGER NOT NULL
+    );
+    CREATE TABLE privacy (
+      setting TEXT PRIMARY KEY CHECK (setting IN ('deliveryReceipts', 'readReceipts', 'typing')),
+      enabled INTEGER NOT NULL CHECK (enabled IN (0, 1))
+    );
+    INSERT INTO read_marks(room_uri, seq)
+      SELECT r.room_uri, COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room_uri = r.room_uri), 0) FROM rooms r;
+  `,
+  // Members' profiles as they share them in each room (src-shared/member-profile.ts; docs/decisions.md
+  // "Profiles in rooms"): the latest per room and user, sealed (a name and a picture are personal).
+  // `own_profile` is this account's own (its one row), `profile_shares` what this device last
+  // shared in each room and to which devices (sealed JSON), so a change or a newcomer costs one
+  // message per room and nothing is sent twice.
+  11: `
+    CREATE TABLE member_profiles (
+      room_uri TEXT NOT NULL REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      user_uri TEXT NOT NULL,
+      profile BLOB NOT NULL,
+      PRIMARY KEY (room_uri, user_uri)
+    );
+    CREATE TABLE own_profile (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      profile BLOB NOT NULL
+    );
+    CREATE TABLE profile_shares (
+      room_uri TEXT PRIMARY KEY REFERENCES rooms(room_uri) ON DELETE CASCADE,
+      shared BLOB NOT NULL
+    );
+  `,
+  // The encrypted backup at the account's provider (core/backup.ts, docs/backup.md "The client").
+  // `backup_state` (one row): the backup id, the generation whose manifest is stored, a generation
+  // being written in full (NULL: none), one replaced but not yet deleted at the provider, and what
+  // the stored manifest covers. `backup_chunks`: every chunk the provider has confirmed, with the
+  // range of local seqs it holds, so a run killed midway continues after the last confirmed chunk
+  // and never uploads one twice. Only hashes, sizes and counts: the contents stay at the provider,
+  // sealed under the recovery key (which is in the account's secret storage, not here).
+  12: `
+    CREATE TABLE backup_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      backup_id TEXT NOT NULL,
+      generation INTEGER,
+      writing INTEGER,
+      stale INTEGER,
+      covered_seq INTEGER NOT NULL DEFAULT 0,
+      messages INTEGER NOT NULL DEFAULT 0,
+      bytes INTEGER NOT NULL DEFAULT 0,
+      stored_at INTEGER
+    );
+    CREATE TABLE backup_chunks (
+      generation INTEGER NOT NULL,
+      idx INTEGER NOT NULL,
+      first_seq INTEGER NOT NULL,
+      last_seq INTEGER NOT NULL,
+      messages INTEGER NOT NULL,
+      events INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      sha256 TEXT NOT NULL,
+      stored_at INTEGER NOT NULL,
+      PRIMARY KEY (generation, idx)
+    );
+  `,
 };
 
 /** The newest migration; they run in order from the database's user_version, so none may be missing. */
@@ -223,6 +304,37 @@ export interface TimelineEventRow {
   timestamp: number;
   content: Uint8Array;
 }
+
+/** The backup's progress on this device (migration 12). */
+export interface BackupStateRow {
+  backupId: string;
+  /** The generation whose manifest the provider has (null: none yet). */
+  generation: number | null;
+  /** A generation being written in full, not yet complete (null: none). */
+  writing: number | null;
+  /** A replaced generation still to delete at the provider. */
+  stale: number | null;
+  /** Items up to this seq are in the stored manifest's chunks. */
+  coveredSeq: number;
+  messages: number;
+  bytes: number;
+  storedAt: number | null;
+}
+
+/** A chunk the provider confirmed (its sealed bytes' hash, what it holds). */
+export interface BackupChunkRow {
+  generation: number;
+  index: number;
+  firstSeq: number;
+  lastSeq: number;
+  messages: number;
+  events: number;
+  size: number;
+  sha256: string;
+  storedAt: number;
+}
+
+export type BackupItemRow = ({ kind: 'message'; frank?: Uint8Array } & MessageRow) | { kind: 'event'; seq: number; roomUri: string; eventId: string; timestamp: number; content: Uint8Array };
 
 export interface OutboxRow {
   requestId: string;
@@ -323,7 +435,8 @@ export class ProfileDb {
 
   groupState(roomUri: string): Uint8Array | undefined {
     const r = this.db.prepare('SELECT group_state FROM rooms WHERE room_uri = ?').get(roomUri) as { group_state: Buffer } | undefined;
-    return r ? this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`) : undefined;
+    // An empty state is a room restored from a backup that this device is not a member of yet.
+    return r && r.group_state.length > 0 ? this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`) : undefined;
   }
 
   saveGroupState(roomUri: string, epoch: bigint, state: Uint8Array): void {
@@ -678,6 +791,68 @@ export class ProfileDb {
     };
   }
 
+  // ---- receipts and privacy switches (migration 10) ----
+
+  /**
+   * Note `reporter`'s status (1 delivered, 2 read) of `messageId`; a lower status than the one
+   * kept changes nothing (read stays read). True when the kept status rose.
+   */
+  noteReceipt(roomUri: string, messageId: string, reporter: string, status: 1 | 2, at: number): boolean {
+    const res = this.db
+      .prepare(
+        `INSERT INTO receipts(room_uri, message_id, reporter, status, at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(room_uri, message_id, reporter) DO UPDATE SET status = excluded.status, at = excluded.at WHERE excluded.status > receipts.status`,
+      )
+      .run(roomUri, messageId, reporter, status, at);
+    return res.changes > 0;
+  }
+
+  /** The receipts of the messages `messageIds` (hex), by message id. */
+  receiptsOf(roomUri: string, messageIds: readonly string[]): Map<string, { reporter: string; status: number }[]> {
+    const out = new Map<string, { reporter: string; status: number }[]>();
+    if (messageIds.length === 0) return out;
+    const rows = this.db
+      .prepare('SELECT message_id, reporter, status FROM receipts WHERE room_uri = ? AND message_id IN (SELECT value FROM json_each(?)) ORDER BY at, reporter')
+      .all(roomUri, JSON.stringify(messageIds)) as { message_id: string; reporter: string; status: number }[];
+    for (const r of rows) {
+      const list = out.get(r.message_id) ?? [];
+      list.push({ reporter: r.reporter, status: r.status });
+      out.set(r.message_id, list);
+    }
+    return out;
+  }
+
+  /** How far (message seq) this device has reported reading the room; 0 when never. */
+  readMark(roomUri: string): number {
+    return (this.db.prepare('SELECT seq FROM read_marks WHERE room_uri = ?').get(roomUri) as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  setReadMark(roomUri: string, seq: number): void {
+    this.db.prepare('INSERT INTO read_marks(room_uri, seq) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET seq = MAX(seq, excluded.seq)').run(roomUri, seq);
+  }
+
+  /** Others' timeline messages (not actions) stored after `seq` in the room, oldest first: ids and seqs only. */
+  receivedAfter(roomUri: string, seq: number, me: string): { seq: number; messageId: string }[] {
+    return this.db
+      .prepare("SELECT seq, message_id AS messageId FROM messages WHERE room_uri = ? AND seq > ? AND action IS NULL AND status = 'received' AND sender <> ? ORDER BY seq")
+      .all(roomUri, seq, me) as { seq: number; messageId: string }[];
+  }
+
+  /** The highest message seq of the room (0 when none). */
+  lastMessageSeq(roomUri: string): number {
+    return (this.db.prepare('SELECT MAX(seq) AS s FROM messages WHERE room_uri = ?').get(roomUri) as { s: number | null }).s ?? 0;
+  }
+
+  /** The privacy switches that are off (the others are on). */
+  privacyOff(): Set<string> {
+    return new Set((this.db.prepare('SELECT setting FROM privacy WHERE enabled = 0').all() as { setting: string }[]).map((r) => r.setting));
+  }
+
+  setPrivacySwitch(setting: 'deliveryReceipts' | 'readReceipts' | 'typing', enabled: boolean): void {
+    if (enabled) this.db.prepare('DELETE FROM privacy WHERE setting = ?').run(setting);
+    else this.db.prepare('INSERT INTO privacy(setting, enabled) VALUES (?, 0) ON CONFLICT(setting) DO UPDATE SET enabled = 0').run(setting);
+  }
+
   // ---- outbox ----
   enqueue(o: Omit<OutboxRow, 'attempts'>): void {
     this.db
@@ -698,5 +873,133 @@ export class ProfileDb {
   }
   dequeue(requestId: string): void {
     this.db.prepare('DELETE FROM outbox WHERE request_id = ?').run(requestId);
+  }
+
+  // ---- members' shared profiles (migration 11); the blobs are encoded profiles / JSON, opened ----
+  memberProfiles(roomUri: string): { user: string; profile: Uint8Array }[] {
+    return (this.db.prepare('SELECT user_uri, profile FROM member_profiles WHERE room_uri = ? ORDER BY user_uri').all(roomUri) as { user_uri: string; profile: Buffer }[]).map((r) => ({
+      user: r.user_uri,
+      profile: this.vault.open(new Uint8Array(r.profile), `member-profile:${roomUri}:${r.user_uri}`),
+    }));
+  }
+  memberProfile(roomUri: string, user: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT profile FROM member_profiles WHERE room_uri = ? AND user_uri = ?').get(roomUri, user) as { profile: Buffer } | undefined;
+    return r ? this.vault.open(new Uint8Array(r.profile), `member-profile:${roomUri}:${user}`) : undefined;
+  }
+  setMemberProfile(roomUri: string, user: string, profile: Uint8Array): void {
+    this.db
+      .prepare('INSERT INTO member_profiles(room_uri, user_uri, profile) VALUES (?, ?, ?) ON CONFLICT(room_uri, user_uri) DO UPDATE SET profile = excluded.profile')
+      .run(roomUri, user, this.vault.seal(profile, `member-profile:${roomUri}:${user}`));
+  }
+  ownProfile(): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT profile FROM own_profile WHERE id = 1').get() as { profile: Buffer } | undefined;
+    return r ? this.vault.open(new Uint8Array(r.profile), 'own-profile') : undefined;
+  }
+  setOwnProfile(profile: Uint8Array): void {
+    this.db.prepare('INSERT INTO own_profile(id, profile) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET profile = excluded.profile').run(this.vault.seal(profile, 'own-profile'));
+  }
+  profileShare(roomUri: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT shared FROM profile_shares WHERE room_uri = ?').get(roomUri) as { shared: Buffer } | undefined;
+    return r ? this.vault.open(new Uint8Array(r.shared), `profile-share:${roomUri}`) : undefined;
+  }
+  setProfileShare(roomUri: string, shared: Uint8Array): void {
+    this.db
+      .prepare('INSERT INTO profile_shares(room_uri, shared) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET shared = excluded.shared')
+      .run(roomUri, this.vault.seal(shared, `profile-share:${roomUri}`));
+  }
+  // ---- encrypted backup (migration 12, core/backup.ts) ----
+
+  backupState(): BackupStateRow | undefined {
+    const r = this.db.prepare('SELECT * FROM backup_state WHERE id = 1').get() as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    return {
+      backupId: r.backup_id as string,
+      generation: (r.generation as number | null) ?? null,
+      writing: (r.writing as number | null) ?? null,
+      stale: (r.stale as number | null) ?? null,
+      coveredSeq: r.covered_seq as number,
+      messages: r.messages as number,
+      bytes: r.bytes as number,
+      storedAt: (r.stored_at as number | null) ?? null,
+    };
+  }
+
+  /** Replace the one state row (call inside the transaction that goes with it). */
+  setBackupState(s: BackupStateRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO backup_state(id, backup_id, generation, writing, stale, covered_seq, messages, bytes, stored_at) VALUES (1, @backupId, @generation, @writing, @stale, @coveredSeq, @messages, @bytes, @storedAt)
+         ON CONFLICT(id) DO UPDATE SET backup_id = excluded.backup_id, generation = excluded.generation, writing = excluded.writing, stale = excluded.stale,
+           covered_seq = excluded.covered_seq, messages = excluded.messages, bytes = excluded.bytes, stored_at = excluded.stored_at`,
+      )
+      .run(s);
+  }
+
+  backupChunks(generation: number): BackupChunkRow[] {
+    return this.db
+      .prepare('SELECT generation, idx AS "index", first_seq AS firstSeq, last_seq AS lastSeq, messages, events, size, sha256, stored_at AS storedAt FROM backup_chunks WHERE generation = ? ORDER BY idx')
+      .all(generation) as BackupChunkRow[];
+  }
+
+  /** A chunk the provider confirmed; the same place again (a run killed before noting it) replaces the row. */
+  noteBackupChunk(c: BackupChunkRow): void {
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO backup_chunks(generation, idx, first_seq, last_seq, messages, events, size, sha256, stored_at) VALUES (@generation, @index, @firstSeq, @lastSeq, @messages, @events, @size, @sha256, @storedAt)',
+      )
+      .run(c);
+  }
+
+  forgetBackupGeneration(generation: number): void {
+    this.db.prepare('DELETE FROM backup_chunks WHERE generation = ?').run(generation);
+  }
+
+  /**
+   * The highest seq a backup may cover now: every stored item up to the first message still
+   * waiting for the hub (its time and order are not final until the hub takes it).
+   */
+  backupCutoff(): number {
+    const pending = (this.db.prepare("SELECT MIN(seq) AS s FROM messages WHERE status = 'pending'").get() as { s: number | null }).s;
+    if (pending !== null) return pending - 1;
+    const m = (this.db.prepare('SELECT MAX(seq) AS s FROM messages').get() as { s: number | null }).s ?? 0;
+    const e = (this.db.prepare('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
+    return Math.max(m, e);
+  }
+
+  /**
+   * Messages (not failed ones: nobody else ever saw them) and timeline events with seq in
+   * (after, upTo], in seq order, opened, at most `limit`: what the backup cuts into chunks.
+   */
+  backupItems(after: number, upTo: number, limit: number): BackupItemRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT seq, 'm' AS kind, room_uri, message_id AS id, sender, content, timestamp, status, frank, action, target_id FROM messages WHERE seq > @after AND seq <= @upTo AND status <> 'failed'
+         UNION ALL SELECT seq, 'e' AS kind, room_uri, event_id AS id, NULL, content, timestamp, NULL, NULL, NULL, NULL FROM timeline_events WHERE seq > @after AND seq <= @upTo
+         ORDER BY seq LIMIT @limit`,
+      )
+      .all({ after, upTo, limit }) as Record<string, unknown>[];
+    return rows.map((r) => {
+      const room = r.room_uri as string;
+      const id = r.id as string;
+      if (r.kind === 'e') return { kind: 'event', seq: r.seq as number, roomUri: room, eventId: id, timestamp: r.timestamp as number, content: this.vault.open(new Uint8Array(r.content as Buffer), `timeline-event:${room}:${id}`) };
+      const m = ProfileDb.messageRow(this.vault, { ...r, message_id: id });
+      const frank = r.frank ? this.vault.open(new Uint8Array(r.frank as Buffer), `frank:${room}:${id}`) : undefined;
+      return { kind: 'message', ...m, ...(frank ? { frank } : {}) };
+    });
+  }
+
+  /**
+   * A room known only from a backup: listed (as left), its history readable, but no group state,
+   * so nothing is sent there until this device is added or joins (which stores its state).
+   */
+  insertHistoryRoom(room: { roomUri: string; name: string; hubDomain: string; createdAt: number }): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO rooms(room_uri, name, hub_domain, epoch, group_state, left_room, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
+      .run(room.roomUri, room.name, room.hubDomain, '0', new Uint8Array(0), room.createdAt);
+  }
+
+  /** True for a room restored from a backup that this device has not joined yet. */
+  isHistoryOnly(roomUri: string): boolean {
+    return (this.db.prepare('SELECT length(group_state) AS n FROM rooms WHERE room_uri = ?').get(roomUri) as { n: number } | undefined)?.n === 0;
   }
 }

@@ -2,12 +2,19 @@
 // badge, tray), a notification for the main process to show, and the start-on-login switch. The
 // channels and the checks on what the page sends live here, without Electron, so they are tested
 // in plain Node; main.ts only wires them to Electron's Notification, Tray and app.
+//
+// The tray's words are the window's: the page sends them in its language (setTrayLabels), as
+// templates with `{count}` filled in here; until it does, they are the English catalogue's.
+
+import { app as enApp } from '../../src-shared/i18n/en/app.js';
+import { formatMessage } from '../../src-shared/i18n/catalogue.js';
 
 export const DESKTOP_CHANNELS = {
   setUnread: 'mimi-desktop:set-unread',
   notify: 'mimi-desktop:notify',
   loginItem: 'mimi-desktop:login-item',
   setLoginItem: 'mimi-desktop:set-login-item',
+  setTrayLabels: 'mimi-desktop:set-tray-labels',
   /** main → page: a notification was clicked; open this room. */
   openRoom: 'mimi-desktop:open-room',
 } as const;
@@ -18,6 +25,19 @@ export interface DesktopNotification {
   accountId: string;
   roomUri: string;
 }
+
+/** The tray's texts; `tooltipUnread` and `unread` are templates with a `{count}` parameter. */
+export interface TrayLabels {
+  tooltip: string;
+  tooltipUnread: string;
+  unread: string;
+  open: string;
+  quit: string;
+}
+
+const TRAY_LABEL_KEYS: readonly (keyof TrayLabels)[] = ['tooltip', 'tooltipUnread', 'unread', 'open', 'quit'];
+
+export const ENGLISH_TRAY_LABELS: TrayLabels = { ...enApp.tray };
 
 export class DesktopArgError extends Error {}
 
@@ -54,16 +74,29 @@ export function checkLoginItem(v: unknown): boolean {
   return v;
 }
 
+/**
+ * The tray's texts in the window's language. Exactly the five labels, each short plain text (they
+ * end up in the OS's menu), so a page cannot slip anything else into main.
+ */
+export function checkTrayLabels(v: unknown): TrayLabels {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) throw new DesktopArgError('tray labels must be an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(TRAY_LABEL_KEYS as readonly string[]).includes(k)) throw new DesktopArgError(`tray labels have unknown field ${k.slice(0, 40)}`);
+  const out = {} as TrayLabels;
+  for (const k of TRAY_LABEL_KEYS) out[k] = text(o[k], `tray label ${k}`, 120, 1);
+  return out;
+}
+
 /** The tray's tooltip: the app and how many messages wait. */
-export function trayTooltip(unread: number): string {
-  return unread > 0 ? `mimi: ${unread} unread` : 'mimi';
+export function trayTooltip(unread: number, labels: TrayLabels = ENGLISH_TRAY_LABELS): string {
+  return unread > 0 ? formatMessage(labels.tooltipUnread, { count: unread }) : labels.tooltip;
 }
 
 /** The tray menu, as labels and roles main.ts turns into an Electron Menu. */
-export function trayMenu(unread: number): { id: 'open' | 'quit' | 'unread'; label: string; enabled: boolean }[] {
+export function trayMenu(unread: number, labels: TrayLabels = ENGLISH_TRAY_LABELS): { id: 'open' | 'quit' | 'unread'; label: string; enabled: boolean }[] {
   return [
-    ...(unread > 0 ? [{ id: 'unread' as const, label: `${unread} unread`, enabled: false }] : []),
-    { id: 'open', label: 'Open mimi', enabled: true },
-    { id: 'quit', label: 'Quit mimi', enabled: true },
+    ...(unread > 0 ? [{ id: 'unread' as const, label: formatMessage(labels.unread, { count: unread }), enabled: false }] : []),
+    { id: 'open', label: labels.open, enabled: true },
+    { id: 'quit', label: labels.quit, enabled: true },
   ];
 }

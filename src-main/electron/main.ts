@@ -17,7 +17,7 @@ import { parseLaunchOptions } from './launch-options.js';
 import { LinkInbox, joinLinkFrom, joinLinkFromArgv, protocolClient } from './link-handler.js';
 import { EVENTS_SUBSCRIBED_CHANNEL } from './window-signals.js';
 import { externalUrl } from './external-links.js';
-import { DESKTOP_CHANNELS, DesktopArgError, checkLoginItem, checkNotification, checkUnread, trayMenu, trayTooltip } from './desktop-ipc.js';
+import { DESKTOP_CHANNELS, DesktopArgError, ENGLISH_TRAY_LABELS, checkLoginItem, checkNotification, checkTrayLabels, checkUnread, trayMenu, trayTooltip, type TrayLabels } from './desktop-ipc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rendererDir = path.join(here, '../renderer');
@@ -205,6 +205,8 @@ function forwardEvent(event: CoreEvent): void {
 
 let tray: Tray | undefined;
 let unread = 0;
+/** In the window's language once the page sends them (English before). */
+let trayLabels: TrayLabels = ENGLISH_TRAY_LABELS;
 // Notifications stay referenced until closed: one that is garbage-collected loses its click handler.
 const shown = new Set<Notification>();
 
@@ -220,6 +222,16 @@ function registerDesktopIpc(): void {
     }
     // macOS dock and Linux Unity launchers show the count; elsewhere setBadgeCount is a no-op.
     app.setBadgeCount(unread);
+    refreshTray();
+  });
+  ipcMain.on(DESKTOP_CHANNELS.setTrayLabels, (event, arg: unknown) => {
+    if (!fromPage(event)) return;
+    try {
+      trayLabels = checkTrayLabels(arg);
+    } catch (e) {
+      if (e instanceof DesktopArgError) return console.warn('[mimi] tray labels refused:', e.message);
+      throw e;
+    }
     refreshTray();
   });
   ipcMain.on(DESKTOP_CHANNELS.notify, (event, arg: unknown) => {
@@ -266,10 +278,10 @@ function createTray(): void {
 
 function refreshTray(): void {
   if (!tray) return;
-  tray.setToolTip(trayTooltip(unread));
+  tray.setToolTip(trayTooltip(unread, trayLabels));
   tray.setContextMenu(
     Menu.buildFromTemplate(
-      trayMenu(unread).map((item) => ({
+      trayMenu(unread, trayLabels).map((item) => ({
         label: item.label,
         enabled: item.enabled,
         click: item.id === 'open' ? showWindow : item.id === 'quit' ? () => app.quit() : undefined,

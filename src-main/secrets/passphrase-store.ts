@@ -15,6 +15,13 @@
 // later without breaking old profiles, and are bounded on read so a tampered file cannot make the
 // app allocate without limit. The derivation runs on libuv's thread pool (async scrypt), so the
 // process keeps answering the UI, which shows progress meanwhile.
+//
+// Changing the passphrase rewrites both files, and no filesystem renames two files at once. So the
+// change is first written whole (new KDF record and every entry re-encrypted) to
+// passphrase-change.json, atomically; that rename is the commit point. Then the two files are
+// replaced from it and it is removed. Whoever opens the folder next (or the running store, at its
+// next access) finishes a change it finds, which needs no passphrase: the files it copies are
+// ciphertext. A crash before the commit leaves the old passphrase working, after it the new one.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +31,7 @@ import { assertKey, assertValue, SecretFile, SecretStoreError, writeFileAtomic, 
 
 export const PASSPHRASE_KDF_FILE = 'passphrase-kdf.json';
 export const PASSPHRASE_SECRETS_FILE = 'secrets.passphrase.json';
+export const PASSPHRASE_CHANGE_FILE = 'passphrase-change.json';
 /** Shorter ones are refused when a profile is created; any non-empty one is tried at unlock. */
 export const MIN_PASSPHRASE_LENGTH = 8;
 const MAX_PASSPHRASE_LENGTH = 1024;
@@ -56,14 +64,87 @@ interface KdfRecord {
 /** A passphrase, or a way to ask for it only when the profile turns out to need one (CLI prompt). */
 export type PassphraseSource = string | (() => Promise<string>);
 
+/** The steps of a passphrase change, for tests that stop it in between (as a crash would). */
+export type PassphraseChangeStep = 'committed' | 'secrets-replaced' | 'kdf-replaced';
+
+export interface PassphraseChangeOptions {
+  /** The new record's scrypt parameters (tests use cheap ones). */
+  params?: ScryptParams;
+  /** Called after each step; a throw there stops the change as a crash at that point would. */
+  afterStep?: (step: PassphraseChangeStep) => void;
+}
+
+interface PendingChange {
+  version: 1;
+  kdf: KdfRecord;
+  entries: Record<string, string>;
+}
+
 export class PassphraseStore implements SecretStore {
   readonly mode = 'passphrase' as const;
   private readonly file: SecretFile;
-  readonly #key: Buffer;
+  private readonly profileDir: string;
+  // Replaced when the passphrase changes: the entries are then sealed under the new key.
+  #key: Buffer;
+  /** A change is deriving its keys: a second one would re-encrypt entries it cannot open. */
+  #changing = false;
 
   private constructor(profileDir: string, key: Buffer) {
+    this.profileDir = profileDir;
     this.file = new SecretFile(path.join(profileDir, PASSPHRASE_SECRETS_FILE));
     this.#key = key;
+  }
+
+  /**
+   * Re-encrypts every entry under a key derived from `next` with a fresh salt. `current` must unlock
+   * the profile (wrong-passphrase otherwise, and nothing is written). See the header for why an
+   * interruption leaves one of the two passphrases working.
+   */
+  async changePassphrase(current: string, next: string, opts: PassphraseChangeOptions = {}): Promise<void> {
+    if (this.#changing) throw new SecretStoreError('invalid-argument', 'The passphrase is being changed already; wait until that is done.');
+    this.#changing = true;
+    try {
+      await this.change(current, next, opts);
+    } finally {
+      this.#changing = false;
+    }
+  }
+
+  private async change(current: string, next: string, opts: PassphraseChangeOptions): Promise<void> {
+    finishPassphraseChange(this.profileDir);
+    const rec = readKdfRecord(this.profileDir);
+    const oldKey = await deriveKey(await resolvePassphrase(current), Buffer.from(fromB64(rec.salt)), rec);
+    if (!checks(oldKey, rec)) throw wrongPassphrase('That is not the current passphrase, so nothing was changed. Check it (passphrases are case-sensitive) and try again.');
+    const newPassphrase = await resolvePassphrase(next);
+    if (newPassphrase.length < MIN_PASSPHRASE_LENGTH) {
+      throw new SecretStoreError('invalid-argument', `Choose a new passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters; nothing was changed.`);
+    }
+    const params = opts.params ?? DEFAULT_SCRYPT;
+    checkParams(params, 'requested');
+    const salt = randomBytes(SALT_LEN);
+    const newKey = await deriveKey(newPassphrase, salt, params);
+    // From here on synchronous: no get/set of this process can slip in between reading the entries
+    // and swapping the key.
+    finishPassphraseChange(this.profileDir);
+    const entries: Record<string, string> = {};
+    for (const [name, stored] of this.file.read()) {
+      let plain: Buffer;
+      try {
+        plain = open(oldKey, Buffer.from(fromB64(stored)), entryAad(name));
+      } catch {
+        throw new SecretStoreError('decrypt-failed', `${this.file.file}: entry "${name}" does not decrypt (the file was altered); nothing was changed.`);
+      }
+      entries[name] = toB64(seal(newKey, plain, entryAad(name)));
+      plain.fill(0);
+    }
+    const kdf: KdfRecord = { version: 1, kdf: 'scrypt', ...params, salt: toB64(salt), check: toB64(seal(newKey, Buffer.from(CHECK_LABEL), CHECK_LABEL)) };
+    const pending: PendingChange = { version: 1, kdf, entries };
+    writeFileAtomic(path.join(this.profileDir, PASSPHRASE_CHANGE_FILE), JSON.stringify(pending, null, 2) + '\n');
+    // Committed: whatever happens next, the files end up under the new key.
+    this.#key = newKey;
+    oldKey.fill(0);
+    opts.afterStep?.('committed');
+    finishPassphraseChange(this.profileDir, opts.afterStep);
   }
 
   /**
@@ -90,21 +171,17 @@ export class PassphraseStore implements SecretStore {
 
   /** An existing profile: derives the key with the stored parameters and checks it before use. */
   static async unlock(profileDir: string, source: PassphraseSource | undefined): Promise<PassphraseStore> {
+    finishPassphraseChange(profileDir);
     const rec = readKdfRecord(profileDir);
     const passphrase = await resolvePassphrase(source);
     const key = await deriveKey(passphrase, Buffer.from(fromB64(rec.salt)), rec);
-    let check: Buffer;
-    try {
-      check = open(key, Buffer.from(fromB64(rec.check)), CHECK_LABEL);
-    } catch {
-      throw new SecretStoreError('wrong-passphrase', 'That passphrase does not unlock this profile. Check it (passphrases are case-sensitive) and try again.');
-    }
-    if (check.toString('utf8') !== CHECK_LABEL) throw new SecretStoreError('corrupt', `${path.join(profileDir, PASSPHRASE_KDF_FILE)} holds an unexpected check value.`);
+    if (!checks(key, rec)) throw wrongPassphrase('That passphrase does not unlock this profile. Check it (passphrases are case-sensitive) and try again.');
     return new PassphraseStore(profileDir, key);
   }
 
   async get(key: string): Promise<Uint8Array | null> {
     assertKey(key);
+    finishPassphraseChange(this.profileDir);
     const stored = this.file.read().get(key);
     if (stored === undefined) return null;
     let blob: Uint8Array;
@@ -125,6 +202,7 @@ export class PassphraseStore implements SecretStore {
     assertKey(key);
     assertValue(value);
     const blob = toB64(seal(this.#key, Buffer.from(value), entryAad(key)));
+    finishPassphraseChange(this.profileDir);
     this.file.update((entries) => {
       entries.set(key, blob);
       return true;
@@ -133,13 +211,65 @@ export class PassphraseStore implements SecretStore {
 
   async delete(key: string): Promise<void> {
     assertKey(key);
+    finishPassphraseChange(this.profileDir);
     this.file.update((entries) => entries.delete(key));
   }
+}
+
+/**
+ * Completes a passphrase change that was committed but not finished (the process stopped, or a
+ * write failed): both files are replaced from the change file, which then goes. Nothing to do
+ * without one. Idempotent, so a crash in here is finished by the next call.
+ */
+export function finishPassphraseChange(profileDir: string, afterStep?: (step: PassphraseChangeStep) => void): void {
+  const file = path.join(profileDir, PASSPHRASE_CHANGE_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  let pending: Partial<PendingChange> | undefined;
+  try {
+    pending = JSON.parse(text) as Partial<PendingChange>;
+  } catch {
+    pending = undefined;
+  }
+  const entries = pending?.entries;
+  if (
+    !pending || pending.version !== 1 || !pending.kdf || pending.kdf.version !== 1 || typeof pending.kdf.salt !== 'string' || typeof pending.kdf.check !== 'string' ||
+    typeof entries !== 'object' || entries === null || !Object.values(entries).every((v) => typeof v === 'string')
+  ) {
+    // Written atomically, so this is damage, not an interrupted write: guessing could lose the keys.
+    throw new SecretStoreError('corrupt', `${file} is not a valid passphrase change; leaving it and the secrets untouched. Sign in again as a new device if the account no longer opens.`);
+  }
+  writeFileAtomic(path.join(profileDir, PASSPHRASE_SECRETS_FILE), JSON.stringify({ version: 1, entries }, null, 2) + '\n');
+  afterStep?.('secrets-replaced');
+  writeFileAtomic(path.join(profileDir, PASSPHRASE_KDF_FILE), JSON.stringify(pending.kdf, null, 2) + '\n');
+  afterStep?.('kdf-replaced');
+  fs.rmSync(file, { force: true });
 }
 
 /** Whether `profileDir` has a passphrase KDF record (a passphrase profile, or a half-created one). */
 export function hasPassphraseRecord(profileDir: string): boolean {
   return fs.existsSync(path.join(profileDir, PASSPHRASE_KDF_FILE));
+}
+
+/** Whether `key` opens the record's check value (the passphrase is right). */
+function checks(key: Buffer, rec: KdfRecord): boolean {
+  let check: Buffer;
+  try {
+    check = open(key, Buffer.from(fromB64(rec.check)), CHECK_LABEL);
+  } catch {
+    return false;
+  }
+  if (check.toString('utf8') !== CHECK_LABEL) throw new SecretStoreError('corrupt', `the passphrase record holds an unexpected check value.`);
+  return true;
+}
+
+function wrongPassphrase(message: string): SecretStoreError {
+  return new SecretStoreError('wrong-passphrase', message);
 }
 
 async function resolvePassphrase(source: PassphraseSource | undefined): Promise<string> {

@@ -4,9 +4,10 @@
 // not bookmarked, shared or left in history. A new link pasted into an open tab (mimi restarted with
 // a new key) only changes the fragment, which loads nothing: the tab takes the new key and reloads.
 
-import { apiFromTransport, resolveMethod, type MethodName, type MimiApi } from '../../src-shared/contract.js';
+import { CoreError, apiFromTransport, resolveMethod, type MethodName, type MimiApi } from '../../src-shared/contract.js';
 import { createBridgeClient } from './bridge-client.js';
 import { toCoreError } from './lib/coded-error.js';
+import { translate } from '../../src-shared/i18n/index.js';
 
 export interface Transport {
   mode: 'electron' | 'browser';
@@ -85,6 +86,6 @@ export const transport: Transport = createTransport();
 
 /** The API, for code that only runs once the app has one (stores are not used without it). */
 export function api(): MimiApi {
-  if (!transport.api) throw new Error('No connection to the mimi core');
+  if (!transport.api) throw new CoreError('internal', translate('app.bridge.noConnection'), 'app.bridge.noConnection');
   return transport.api;
 }

@@ -6,6 +6,7 @@
 // retrying stops) instead of "reconnecting" forever.
 
 import { CoreError, apiFromTransport, type CoreEvent, type MethodName, type MimiApi, type WireError } from '../../src-shared/contract.js';
+import { translate, type Params } from '../../src-shared/i18n/index.js';
 
 export interface BridgeClient {
   api: MimiApi;
@@ -23,8 +24,11 @@ export interface BridgeClientOptions {
   WebSocketImpl?: typeof WebSocket;
 }
 
-const UNREACHABLE = "Can't reach the mimi app process. Is it still running? Start it again with `npm start`.";
-const STALE_KEY = "This page's access key is no longer valid (mimi was restarted). Open the new link printed in the terminal.";
+/** An error of the bridge itself: English in `message`, the catalogue key for the window's language. */
+function bridgeError(code: 'internal' | 'invalidArgument', key: string, params: Params = {}): CoreError {
+  return new CoreError(code, translate(key, params), key, params);
+}
+const COMMAND = 'npm start'; // i18n-ignore: a command, the same in every language
 
 export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
   const doFetch = opts.fetchImpl ?? fetch.bind(globalThis);
@@ -46,19 +50,19 @@ export function createBridgeClient(opts: BridgeClientOptions): BridgeClient {
         credentials: 'omit',
       });
     } catch {
-      throw new CoreError('internal', UNREACHABLE);
+      throw bridgeError('internal', 'app.bridge.unreachable', { command: COMMAND });
     }
     if (res.status === 401) {
       if (!unauthorized) {
         unauthorized = true;
         unauthorizedListeners.forEach((l) => l());
       }
-      throw new CoreError('internal', STALE_KEY);
+      throw bridgeError('internal', 'app.bridge.staleKey');
     }
     const body = (await res.json().catch(() => null)) as { ok?: boolean; value?: unknown; error?: WireError | string } | null;
     if (res.status !== 200 || !body) {
       const detail = typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`;
-      throw new CoreError(res.status === 413 ? 'invalidArgument' : 'internal', `The app refused the request: ${detail}.`);
+      throw bridgeError(res.status === 413 ? 'invalidArgument' : 'internal', 'app.bridge.refused', { detail });
     }
     if (body.ok) return body.value;
     const err = body.error as WireError;

@@ -6,7 +6,8 @@
 //
 // Message syntax is vue-i18n's: `{name}` inserts a parameter; `a | b` are plural forms (two: one
 // | other; three: zero | one | other) chosen by the `count` parameter; a literal `@`, `{`, `}`,
-// `|` or `$` is written `{'@'}` etc. (an `@` starts a linked message in vue-i18n).
+// `|` or `$` is written `{'@'}` etc. (an `@` starts a linked message in vue-i18n). `@:{what}`
+// inserts the message whose key is the parameter `what`, filled in with the same parameters.
 
 export type Messages = { [key: string]: string | Messages };
 

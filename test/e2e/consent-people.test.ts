@@ -19,7 +19,7 @@ import {
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
-import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
+import { assertAccessible, collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { localAccount, noMessageReports, noMinimalMetadataRooms, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
@@ -178,6 +178,13 @@ function fakeCore() {
       for (const o of consent.outgoing) if (o.user === user) o.status = status;
       changed();
     },
+    /** The core tells of an accepted request (its event carries the core's English sentence). */
+    tellGranted(user: string, roomUri: string) {
+      const at = Date.now();
+      consent.outgoing.push({ user, roomUri, status: 'granted', at });
+      changed();
+      emit({ type: 'consentGranted', accountId: ACCT, grant: { user, roomUri, roomName: 'Lunch', at, text: `${user} accepted your request: you can now add them to “Lunch”.` } });
+    },
   };
 }
 
@@ -321,4 +328,120 @@ test('find people on another provider, add or ask from the results, and choose w
   await dark.close();
   assert.deepEqual(darkProblems, []);
   assert.deepEqual(problems, []);
+});
+
+/** English words that would give away an untranslated heading, tab, label or button. */
+const ENGLISH = /\b(the|you|your|to|of|and|wants|add|Accept|Decline|Block|Back|People|Consent|Connections|Find|Search|Save|Revoke|Allowed|Asking|Nobody|Anyone|Dismiss|Requests|What|Who)\b/;
+
+async function readTexts(page: Page, scope: string, selector: string): Promise<string[]> {
+  return (await page.locator(`${scope} :is(${selector})`).allInnerTexts()).map((x) => x.trim()).filter(Boolean);
+}
+
+test('in German: the consent prompt and the People screen speak German, light and dark, and at 480 px', async () => {
+  const de = fakeCore();
+  const s = await openOnFakeCore(de.core, { width: 1200, height: 800 });
+  try {
+    const p = s.page;
+    await p.addInitScript(() => localStorage.setItem('mimi.locale', 'de'));
+    await p.goto(s.bridge.url);
+    const req = (user: string) => p.locator(`[data-testid=consent-request][data-user="${user}"]`);
+    await req(BEA).waitFor();
+    assert.equal(await p.locator('html').getAttribute('lang'), 'de');
+
+    // The prompt: who asks and for which room, in a German sentence, and German buttons.
+    const prompt = p.getByTestId('consent-prompt');
+    assert.equal(await prompt.getAttribute('aria-label'), 'Anfragen um Zustimmung');
+    assert.equal((await req(BEA).locator('p').innerText()).trim(), 'bea@b.example möchte dich zu „Lunch“ hinzufügen.');
+    assert.equal((await req(CARL).locator('p').innerText()).trim(), 'carl@c.example möchte dich zu eigenen Räumen hinzufügen.');
+    assert.deepEqual(await req(BEA).getByRole('button').allInnerTexts(), ['Annehmen', 'Ablehnen', 'Blockieren']);
+    // An accepted request of ours is told in German too, not in the core's English sentence.
+    de.tellGranted(DAN, LUNCH);
+    const news = p.getByTestId('consent-granted-news');
+    await news.waitFor();
+    assert.equal(await news.locator('p').innerText(), 'dan@b.example hat deine Anfrage angenommen: Du kannst dan@b.example jetzt zu „Lunch“ hinzufügen.');
+    assert.deepEqual(await news.getByRole('button').allInnerTexts(), ['Zu „Lunch“ hinzufügen', 'Ausblenden']);
+    for (const text of await readTexts(p, '[data-testid=consent-prompt]', 'p, button')) assert.doesNotMatch(text.replace(/\S+@\S+/g, ''), ENGLISH, `English left in the prompt: ${text}`);
+    await screenshot(p, '215-consent-prompt-de');
+    await assertAccessible(p, 'the consent prompt in German, light');
+    await p.emulateMedia({ colorScheme: 'dark' });
+    await assertAccessible(p, 'the consent prompt in German, dark');
+    await p.emulateMedia({ colorScheme: 'light' });
+
+    // The People screen: title, tabs (with the waiting count), each panel's headings and buttons.
+    await p.getByTestId('open-people').click();
+    await p.getByTestId('consent-panel').waitFor();
+    const view = '[data-testid=people-view]';
+    assert.equal(await p.locator(`${view} h2`).innerText(), 'Personen');
+    assert.equal(await p.getByTestId('people-close').innerText(), 'Zurück zu den Räumen');
+    assert.deepEqual((await p.getByRole('tab').allInnerTexts()).map((x) => x.replace(/\d+$/, '').trim()), ['Zustimmung', 'Verbindungen', 'Personen finden', 'Was andere finden']);
+    assert.equal(await p.getByTestId('people-tab-consent').locator('.badge').getAttribute('aria-label'), '2 offen');
+    assert.deepEqual(await p.locator(`${view} h3`).allInnerTexts(), ['Möchten dich hinzufügen', 'Dürfen dich hinzufügen', 'Deine Anfragen']);
+    const bea = p.locator(`[data-testid=incoming-item][data-user="${BEA}"]`);
+    assert.equal(await bea.getByTestId('incoming-room').innerText(), 'möchte dich zu „Lunch“ hinzufügen');
+    assert.match(await p.getByTestId('outgoing-status').innerText(), /^angenommen – du kannst die Person jetzt hinzufügen$/);
+    await bea.getByTestId('incoming-accept').click();
+    await p.getByTestId('consent-done').filter({ hasText: 'bea@b.example kann dich jetzt zu „Lunch“ hinzufügen.' }).waitFor();
+    await p.locator(`[data-testid=granted-item][data-user="${BEA}"]`).filter({ hasText: 'nur zu „Lunch“' }).waitFor();
+    await screenshot(p, '216-people-consent-de');
+
+    const checkPanel = async (what: string) => {
+      for (const text of await readTexts(p, view, 'h2, h3, legend, label, button, [role=tab], .intro')) {
+        assert.doesNotMatch(text.replace(/\S+@\S+|\S+\.example\S*/g, ''), ENGLISH, `${what}: English left: ${text}`);
+      }
+      await assertAccessible(p, `${what} in German, light`);
+      await p.emulateMedia({ colorScheme: 'dark' });
+      await assertAccessible(p, `${what} in German, dark`);
+      await p.emulateMedia({ colorScheme: 'light' });
+    };
+    await checkPanel('the Consent tab');
+
+    await p.getByTestId('people-tab-connections').click();
+    await p.getByTestId('request-policy-anyone').waitFor();
+    assert.equal(await p.locator('#connect-heading').innerText(), 'Mit jemandem verbinden');
+    assert.equal(await p.getByTestId('connect-submit').innerText(), 'Verbinden');
+    // What the form says is wrong comes in German as well.
+    await p.getByTestId('connect-input').fill('not an address');
+    await p.getByTestId('connect-submit').click();
+    assert.equal(await p.getByTestId('connect-error').innerText(), '„not an address“ ist keine Nutzeradresse. Verwende bob, bob@b.example oder mimi://b.example/u/bob.');
+    await p.getByTestId('request-policy-domains').check();
+    await p.getByTestId('request-policy-save').click();
+    assert.equal(await p.getByTestId('request-policy-error').innerText(), 'Gib mindestens eine Domain eines Anbieters ein, etwa b.example, oder wähle „Niemand“.');
+    await checkPanel('the Connections tab');
+    await screenshot(p, '217-people-connections-de');
+
+    await p.getByTestId('people-tab-find').click();
+    await p.getByTestId('find-domain').fill('b.example');
+    await p.getByTestId('find-field').selectOption('name');
+    assert.equal(await p.getByTestId('find-value').getAttribute('placeholder'), 'mindestens 3 Buchstaben des Namens');
+    await p.getByTestId('find-value').fill('bea');
+    await p.getByTestId('find-submit').click();
+    await p.getByTestId('find-results').waitFor();
+    const found = p.locator(`[data-testid=find-result][data-user="${BEA}"]`);
+    assert.equal(await found.getByTestId('message-person').getAttribute('aria-label'), 'Nachricht an bea@b.example');
+    await found.getByTestId('find-add').click();
+    assert.match(
+      await found.getByTestId('find-row-error').innerText(),
+      /^bea@b\.example hat dem Kontakt mit dir noch nicht zugestimmt – bitte um Zustimmung und füge die Person hinzu, sobald sie angenommen hat\.\s+Um Zustimmung zu „Lunch“ bitten$/,
+    );
+    await checkPanel('the Find people tab');
+
+    await p.getByTestId('people-tab-settings').click();
+    await p.getByTestId('searchable-row').first().waitFor();
+    assert.deepEqual(await p.locator('.searchable-label').allInnerTexts(), ['Nutzername', 'Spitzname', 'E-Mail', 'Telefon', 'Anzeigename']);
+    assert.equal(await p.getByTestId('searchable-email').getAttribute('aria-label'), 'Andere können mich über meine E-Mail-Adresse finden');
+    await checkPanel('the What others can find tab');
+    await screenshot(p, '218-people-searchable-de');
+
+    // At phone width the German (longer than the English) still fits.
+    await p.setViewportSize({ width: 480, height: 800 });
+    await p.getByTestId('people-tab-consent').click();
+    await p.getByTestId('consent-panel').waitFor();
+    assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= 480), 'nothing wider than 480 px');
+    await p.emulateMedia({ colorScheme: 'dark' });
+    await assertAccessible(p, 'the Consent tab in German at 480 px, dark');
+    await screenshot(p, '219-people-consent-de-narrow-dark');
+    assert.deepEqual(s.problems, []);
+  } finally {
+    await s.close();
+  }
 });

@@ -395,7 +395,7 @@ test('ally knocks with a note under a pseudonym; alice sees it arrive, answers k
   assert.equal(await dialog.getByTestId('join-submit').innerText(), 'Knock');
   const note = 'Hello! I am Dave’s sister.\nCould I join the book club?';
   await dialog.getByTestId('join-note').fill(note);
-  assert.match(await dialog.innerText(), new RegExp(`${note.length} of 1000 characters`));
+  assert.match(await dialog.innerText(), new RegExp(`${note.length} of 1,000 characters`));
   await dialog.getByTestId('join-as-pseudonym').check();
   await accessible(page, 'knock dialog');
   await screenshot(page, '95-knock-dialog');

@@ -4,7 +4,9 @@
 // following the room as it changes, kick (devices out, still a participant) told apart from remove
 // (off the participant list), reporting someone to the room's provider (offered only where the
 // role may, never on yourself; the note sent as typed; nothing reloaded), and the policy preset
-// picked when creating a room. The core
+// picked when creating a room; the room's receipt policy (shown in words, editable only where the
+// role allows, saved like the details, absent when the core has none); members' shared display
+// names and pictures (never in place of a pseudonym's wording); and the panel in German. The core
 // behind the (real) bridge is an in-memory MimiApi that answers like the core would: a
 // cooperative room where alice is group_admin.
 
@@ -15,7 +17,9 @@ import {
   CoreError,
   type AccountView,
   type CoreEvent,
+  type MemberProfileView,
   type MimiApi,
+  type ReceiptPolicyView,
   type RoomMemberView,
   type RoomMetadataArgs,
   type RoomRoleView,
@@ -23,7 +27,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import type { Bridge } from '../../src-main/bridge/bridge-server.js';
-import { collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
+import { assertAccessible, collectPageProblems, eventually, openOnFakeCore, screenshot, type FakeCoreSession } from './browser.js';
 import { localAccount, noMessageReports, noMinimalMetadataRooms, quietConsentAndPeople, quietLinksAndKnocks, quietPseudonymsAndConnections, signedInAs, unmanagedRoomSettings, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 const ME = 'mimi://localhost/u/alice';
@@ -33,6 +37,11 @@ const DAVE = 'mimi://localhost/u/dave';
 const ERIN = 'mimi://localhost/u/erin';
 const LUNCH = 'mimi://localhost/r/lunch';
 const ACCT = 'acct-alice';
+/** A room whose other member is a pseudonym nobody has verified. */
+const MASKS = 'mimi://localhost/r/masks';
+const P_ZED = 'mimi://localhost/p/Zq3xK2aLp9rT4vWz1cYbNg';
+/** A 4×4 PNG: what a member shares as their picture (a data URL, as the core hands them). */
+const PICTURE = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGPQqjoARwzEcQA5chZBOmnm6AAAAABJRU5ErkJggg==';
 
 const ROLES: RoomRoleView[] = [
   { roleIndex: 0, roleName: 'no_role', capabilities: [] },
@@ -66,6 +75,14 @@ function fakeCore() {
     { user: ERIN, roleIndex: 1, active: false },
   ];
   const others: RoomView[] = [];
+  /** The room's status_notification_policy; undefined: the core reports none (the group shows nothing). */
+  let receiptPolicy: ReceiptPolicyView | undefined = { delivery: 'optional', read: 'optional' };
+  let failReceipts: CoreError | undefined;
+  /** What members share inside each room. The pseudonym's entry must never be shown as a name. */
+  const profiles: Record<string, Record<string, MemberProfileView>> = {
+    [LUNCH]: { [BOB]: { displayName: 'Bob Builder', avatar: PICTURE }, [CARL]: { displayName: 'Carl C.' } },
+    [MASKS]: { [P_ZED]: { displayName: 'Zed the Great', avatar: PICTURE } },
+  };
 
   const none = { kick: false, remove: false, ban: false, unban: false, roles: [] as number[] };
   // What the cooperative policy lets a group_admin do: act on ordinary users and admins, not on a
@@ -97,6 +114,7 @@ function fakeCore() {
     canSendMessage: true,
     canReportAbuse: mayReport(),
     links: { canCreate: false, roles: [] },
+    ...(receiptPolicy ? { receiptPolicy: { ...receiptPolicy, canEdit: myRole >= 3 } } : {}),
   });
   const lunch = (): RoomView => ({
     roomUri: LUNCH,
@@ -142,6 +160,21 @@ function fakeCore() {
       join: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       leave: async () => Promise.reject(new CoreError('internal', 'not in this fixture')),
       ...muteNotInFixture,
+      profiles: async (...args) => {
+        note('profiles', args);
+        return profiles[args[1]] ?? {};
+      },
+      setReceiptPolicy: async (...args) => {
+        note('setReceiptPolicy', args);
+        room(args[1]);
+        const failure = failReceipts;
+        failReceipts = undefined;
+        if (failure) throw failure;
+        if (myRole < 3) throw new CoreError('notAllowed', `Your role ${roleName(myRole)} may not change the receipt policy`);
+        receiptPolicy = { ...args[2] };
+        commit();
+        return settings();
+      },
       markRead: async () => undefined,
       settings: async (...args) => {
         note('settings', args);
@@ -250,6 +283,26 @@ function fakeCore() {
       myRole = 2;
       find(ME).roleIndex = 2;
     },
+    /** alice is made group_admin again, by a commit this device hears about. */
+    promote() {
+      myRole = 3;
+      find(ME).roleIndex = 3;
+      commit();
+    },
+    /** The next setReceiptPolicy fails with this error. */
+    failNextReceipts(e: CoreError) {
+      failReceipts = e;
+    },
+    /** The room's state has no receipt policy any more (a commit this device hears about). */
+    dropReceiptPolicy() {
+      receiptPolicy = undefined;
+      commit();
+    },
+    /** alice is in a second room, with one member under an unverified pseudonym. */
+    addMasks() {
+      others.push({ roomUri: MASKS, name: 'Masks', hubDomain: 'localhost', members: [ME, P_ZED], unread: 0, epoch: '1' });
+      emit({ type: 'rooms', accountId: ACCT, rooms: list() });
+    },
   };
 }
 
@@ -285,6 +338,23 @@ test('the member list shows roles; the settings panel shows them and offers only
   assert.equal(await memberList.getByTestId('member-role').first().getAttribute('title'), 'Role in the room state: group_admin');
   assert.ok(!items.some((t) => /erin/.test(t)), 'a banned user is not a member');
 
+  // Shared names and pictures, loaded as the list opens: the display name first with the handle
+  // beside it, the picture as the avatar; initials for whoever shares nothing.
+  assert.ok(fixture.callsOf('profiles').some((c) => c.args[1] === LUNCH), 'profiles asked for when the member list opens');
+  const bobItem = memberList.getByTestId('member-item').filter({ hasText: 'Bob Builder' });
+  await bobItem.waitFor();
+  assert.equal(await bobItem.getByTestId('member-display-name').innerText(), 'Bob Builder');
+  assert.equal(await bobItem.getByTestId('member-label').innerText(), 'bob');
+  assert.equal(await bobItem.getByTestId('member-avatar').getAttribute('src'), PICTURE);
+  const carlItem = memberList.getByTestId('member-item').filter({ hasText: 'Carl C.' });
+  assert.equal(await carlItem.getByTestId('member-label').innerText(), 'carl@b.example');
+  assert.equal(await carlItem.getByTestId('member-avatar').count(), 0, 'a name without a picture keeps the initials');
+  assert.equal(await carlItem.locator('.avatar').innerText(), 'CC');
+  const daveItem = memberList.getByTestId('member-item').filter({ hasText: 'dave' });
+  assert.equal(await daveItem.getByTestId('member-display-name').count(), 0);
+  assert.equal(await daveItem.getByTestId('member-label').innerText(), 'dave');
+  assert.equal(await daveItem.locator('.avatar').innerText(), 'D');
+
   await page.getByRole('button', { name: 'Room settings', exact: true }).click();
   await panel().waitFor();
   assert.equal(await page.getByTestId('member-list').count(), 0, 'the settings take the member panel’s place');
@@ -315,6 +385,10 @@ test('the member list shows roles; the settings panel shows them and offers only
   assert.equal(await row(DAVE).getByRole('combobox').count(), 0);
   assert.equal(await row(ME).getByRole('button').count(), 0, 'nothing on yourself, not even Report');
   assert.deepEqual(await row(ERIN).getByRole('button').allInnerTexts(), ['Unban', 'Report'], 'no Remove where can.remove is false');
+  // The rows show shared names and pictures too; actions keep naming the handle.
+  assert.equal(await row(BOB).getByTestId('member-display-name').innerText(), 'Bob Builder');
+  assert.equal(await row(BOB).getByTestId('room-member-avatar').getAttribute('src'), PICTURE);
+  assert.equal(await row(DAVE).getByTestId('room-member-avatar').count(), 0);
   await screenshot(page, '30-room-settings');
 });
 
@@ -569,4 +643,122 @@ test('dark, narrow: the panel floats over the timeline', async () => {
   await dark.close();
   assert.deepEqual(darkProblems, []);
   assert.deepEqual(problems, []);
+});
+
+/** The Lunch room with its settings panel open, whatever was open before. */
+async function openLunchSettings(p: Page): Promise<ReturnType<Page['getByTestId']>> {
+  await p.locator(`[data-testid=room-item][data-room-uri="${LUNCH}"]`).click();
+  await p.getByTestId('room-title').filter({ hasText: 'Lunch club' }).waitFor();
+  const settingsPanel = p.getByTestId('room-settings');
+  if ((await settingsPanel.count()) === 0) await p.getByRole('button', { name: /^(Room settings|Raumeinstellungen)$/ }).click();
+  await settingsPanel.locator(`[data-testid=room-member][data-user="${BOB}"]`).waitFor();
+  return settingsPanel;
+}
+
+test('receipts: the policy in words, saved like the details; a refusal shows beside it; read-only without the role; gone when the room has none', async () => {
+  fixture.promote();
+  const p = await openLunchSettings(page);
+  await eventually('alice is an admin again', async () => (await page.getByTestId('my-role').innerText()) === 'Your role: Admin');
+  const group = p.getByTestId('room-receipts');
+  await group.waitFor();
+  assert.equal(await group.getByRole('heading').innerText(), 'Receipts');
+  const delivery = group.getByLabel('Delivery notifications', { exact: true });
+  const read = group.getByLabel('Read receipts', { exact: true });
+  assert.equal(await delivery.inputValue(), 'optional');
+  assert.deepEqual(await read.locator('option').allInnerTexts(), ['Each member chooses', 'Everyone sends them', 'Nobody sends them']);
+  const save = group.getByRole('button', { name: 'Save receipts', exact: true });
+  assert.ok(await save.isDisabled(), 'nothing to save yet');
+
+  // Changed and saved: the whole policy goes to the core, the saved note says what it means.
+  await read.selectOption({ label: 'Everyone sends them' });
+  assert.ok(await save.isEnabled());
+  await screenshot(page, '220-room-settings-receipts');
+  await save.click();
+  await group.getByTestId('room-receipts-saved').filter({ hasText: 'Saved. Everyone in the room follows the new rule.' }).waitFor();
+  assert.deepEqual(fixture.callsOf('setReceiptPolicy').at(-1)?.args, [ACCT, LUNCH, { delivery: 'optional', read: 'required' }]);
+  assert.equal(await read.inputValue(), 'required');
+  assert.ok(await save.isDisabled(), 'saved: nothing left to save');
+  assert.equal(fixture.callsOf('setMetadata').length, 1, 'the details are not sent along');
+
+  // A failure shows beside the group with the core's words, and the choice stays for a retry.
+  fixture.failNextReceipts(new CoreError('providerUnreachable', 'The hub localhost did not answer. Try again in a moment.'));
+  await delivery.selectOption({ label: 'Nobody sends them' });
+  await save.click();
+  const alert = group.getByRole('alert');
+  await alert.waitFor();
+  assert.equal(await alert.innerText(), 'The hub localhost did not answer. Try again in a moment.');
+  assert.equal(await p.getByRole('alert').count(), 1, 'only next to the receipts');
+  assert.equal(await delivery.inputValue(), 'forbidden', 'the choice is kept');
+  await group.getByRole('button', { name: 'Undo', exact: true }).click();
+  assert.equal(await delivery.inputValue(), 'optional');
+  assert.equal(fixture.callsOf('setReceiptPolicy').length, 2);
+  await assertAccessible(page, 'room settings with receipts');
+
+  // Without the role: the policy in words, nothing to change.
+  fixture.demoteSilently();
+  fixture.remoteSubject('Soup');
+  await eventually('read-only receipts', async () => (await group.getByTestId('room-receipts-read-readonly').count()) === 1);
+  assert.equal(await group.getByTestId('room-receipts-read-readonly').innerText(), 'Everyone sends them');
+  assert.equal(await group.getByTestId('room-receipts-delivery-readonly').innerText(), 'Each member chooses');
+  assert.equal(await group.getByRole('combobox').count(), 0);
+  assert.equal(await group.getByRole('button').count(), 0);
+  assert.equal(await group.getByTestId('room-receipts-locked').innerText(), 'Your role can’t change these.');
+
+  // A room state without a policy: the group is not shown at all.
+  fixture.dropReceiptPolicy();
+  await eventually('receipts gone', async () => (await p.getByTestId('room-receipts').count()) === 0);
+  fixture.promote();
+  await eventually('admin again', async () => (await page.getByTestId('my-role').innerText()) === 'Your role: Admin');
+});
+
+test('shared profiles: none is shown for a pseudonym, whose wording stays', async () => {
+  fixture.addMasks();
+  await page.locator(`[data-testid=room-item][data-room-uri="${MASKS}"]`).click();
+  if ((await page.getByTestId('room-settings').count()) > 0) await page.getByTestId('room-settings-close').click();
+  const memberList = page.getByTestId('member-list');
+  await eventually('profiles asked for', async () => fixture.callsOf('profiles').some((c) => c.args[1] === MASKS));
+  const zed = memberList.getByTestId('member-item').filter({ hasNot: page.getByText('(you)') });
+  await zed.getByTestId('identity-unverified').waitFor();
+  // Give a late answer time to (wrongly) show up.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!(await memberList.innerText()).includes('Zed the Great'), 'the name a pseudonym shares is not shown');
+  assert.equal(await zed.getByTestId('member-display-name').count(), 0);
+  assert.equal(await zed.getByTestId('member-avatar').count(), 0);
+  assert.match(await zed.getByTestId('member-label').innerText(), /^p\/Zq3xK2/);
+});
+
+test('German: the panel, its groups and buttons in German; axe light and dark', async () => {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme });
+    await context.addInitScript(() => localStorage.setItem('mimi.locale', 'de'));
+    const de = await context.newPage();
+    const deProblems = collectPageProblems(de);
+    await de.goto(bridge.url);
+    await de.getByRole('heading', { name: 'Räume', exact: true }).waitFor();
+    assert.equal(await de.locator('html').getAttribute('lang'), 'de');
+    const p = await openLunchSettings(de);
+    assert.equal(await p.getByRole('heading', { level: 3 }).innerText(), 'Raumeinstellungen');
+    assert.equal(await de.getByTestId('my-role').innerText(), 'Deine Rolle: Administrator');
+    for (const h of ['Angaben', 'Einladungslinks']) assert.equal(await p.getByRole('heading', { name: h, exact: true }).count(), 1, h);
+    assert.equal(await p.getByRole('heading', { name: /^Mitglieder \(\d+\)$/ }).count(), 1);
+    assert.equal(await p.getByLabel('Beschreibung', { exact: true }).inputValue(), 'Where and when we eat');
+    assert.ok(await p.getByRole('button', { name: 'Speichern', exact: true }).isDisabled());
+    assert.deepEqual(await p.locator(`[data-testid=room-member][data-user="${DAVE}"]`).getByRole('button').allInnerTexts(), ['Melden']);
+    assert.equal(await p.getByRole('button', { name: 'dave melden', exact: true }).count(), 1);
+    assert.equal(await p.locator(`[data-testid=room-member][data-user="${DAVE}"]`).getByTestId('room-member-role').innerText(), 'Eigentümer');
+    await p.locator(`[data-testid=room-member][data-user="${DAVE}"]`).getByRole('button', { name: 'dave melden', exact: true }).click();
+    await p.getByRole('textbox', { name: 'Was ist passiert?', exact: true }).waitFor();
+    await screenshot(de, colorScheme === 'light' ? '221-room-settings-de' : '222-room-settings-de-dark');
+    await assertAccessible(de, `room settings in German, ${colorScheme}`);
+    await p.getByRole('button', { name: 'Abbrechen', exact: true }).click();
+    // The room list in German, with the member list beside it.
+    await p.getByTestId('room-settings-close').click();
+    const memberList = de.getByTestId('member-list');
+    await memberList.getByRole('heading', { name: /^Mitglieder/ }).waitFor();
+    assert.match(await memberList.getByTestId('member-item').first().innerText(), /alice \(du\)\s+Administrator/);
+    assert.equal(await de.getByTestId('open-search').innerText(), 'Nachrichten suchen');
+    await assertAccessible(de, `member list in German, ${colorScheme}`);
+    await context.close();
+    assert.deepEqual(deProblems, []);
+  }
 });

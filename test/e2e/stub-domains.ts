@@ -44,7 +44,21 @@ export function localAccount(a: { id: string; userUri: string; handle: string; u
 }
 
 /** The accounts calls about where keys go, for fakes on a machine with a keychain and no locked account. */
-export const keychainNothingLocked: Pick<MimiApi['accounts'], 'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount' | 'changePassphrase' | 'privacy' | 'setPrivacy'> = {
+export const keychainNothingLocked: Pick<
+  MimiApi['accounts'],
+  'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount' | 'changePassphrase' | 'privacy' | 'setPrivacy' | 'devices' | 'renameDevice' | 'removeDevice' | 'removeThisDevice'
+> = {
+  // The account's devices (Settings → Devices): only this one, not changeable here.
+  devices: async () => [{ deviceId: 'this-device', name: 'This computer', createdAt: 0, lastSeenAt: null, current: true }],
+  renameDevice: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  removeDevice: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  removeThisDevice: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
   changePassphrase: async () => {
     throw new CoreError('internal', 'not in this fixture');
   },

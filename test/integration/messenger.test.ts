@@ -105,9 +105,27 @@ test('two commits racing for one epoch: one wins, the other lands next epoch', a
   const room = await fay.createRoom('race');
   await fay.addMember(room.roomUri, 'gus');
   await waitFor(() => gus.rooms().length === 1, 'gus joins');
-  // fay adds hal while gus adds ivy, both at epoch 1.
+  // fay adds hal while gus adds ivy, both at epoch 1. Fast crypto can finish one add before the
+  // other is even built (then nothing races), so each profile's first commit waits at the
+  // provider's door until the other's is built on the same epoch too.
   let retries = 0;
   for (const p of [fay, gus]) p.on('commitRetry', () => retries++);
+  let arrived = 0;
+  let open!: () => void;
+  const bothBuilt = new Promise<void>((r) => (open = r));
+  for (const p of [fay, gus]) {
+    const client = (p as unknown as { ctx: { client: { commit: (...a: unknown[]) => Promise<unknown> } } }).ctx.client;
+    const commit = client.commit.bind(client);
+    let first = true;
+    client.commit = async (...a: unknown[]) => {
+      if (first) {
+        first = false;
+        if (++arrived === 2) open();
+        await bothBuilt;
+      }
+      return commit(...a);
+    };
+  }
   await Promise.all([fay.addMember(room.roomUri, 'hal'), gus.addMember(room.roomUri, 'ivy')]);
   for (const p of [fay, gus, hal, ivy]) await waitFor(() => p.rooms().length === 1 && p.roomView(room.roomUri).epoch === '3', `${p.config.handle} at epoch 3`);
   assert.equal(retries, 1, 'exactly one of the two commits lost the epoch and was rebuilt');

@@ -51,6 +51,10 @@ function recordingCore() {
       changePassphrase: record('accounts.changePassphrase', () => undefined),
       privacy: record('accounts.privacy', () => ({ deliveryReceipts: true, readReceipts: false, typing: true })),
       setPrivacy: record('accounts.setPrivacy', () => ({ deliveryReceipts: true, readReceipts: false, typing: false })),
+      devices: record('accounts.devices', () => [{ deviceId: 'd1', name: 'Laptop', createdAt: 1, lastSeenAt: null, current: true }]),
+      renameDevice: record('accounts.renameDevice', () => []),
+      removeDevice: record('accounts.removeDevice', () => []),
+      removeThisDevice: record('accounts.removeThisDevice', () => [] as AccountView[]),
     },
     rooms: {
       list: record('rooms.list', () => [room]),

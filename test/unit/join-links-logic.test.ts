@@ -141,7 +141,7 @@ test('a pasted link: empty, not a link, cut short, or a link (angle brackets and
 test('knock notes, who knocked, and the knocker\'s own knock in words', () => {
   assert.equal(knockNoteProblem(''), undefined);
   assert.equal(knockNoteProblem('x'.repeat(1000)), undefined);
-  assert.match(knockNoteProblem('x'.repeat(1001)) ?? '', /at most 1000 characters/);
+  assert.match(knockNoteProblem('x'.repeat(1001)) ?? '', /at most 1,000 characters/);
   assert.match(knockNoteProblem('hi\u0000') ?? '', /control characters/);
   // Line breaks are fine in a note.
   assert.equal(knockNoteProblem('line one\nline two'), undefined);

@@ -11,7 +11,7 @@ import { buildRows } from '../../src-renderer/src/lib/timeline-model.js';
 import { errorAcrossBridge, toCoreError } from '../../src-renderer/src/lib/coded-error.js';
 import { initials, personName } from '../../src-renderer/src/lib/identity.js';
 import {
-  CONNECTION_STATE_TEXT,
+  connectionStateText,
   groupPseudonyms,
   isMinimalMetadataRoom,
   isPseudonym,
@@ -279,6 +279,6 @@ test('pending incoming connection requests come oldest first; answered ones are 
     pendingIncoming([c('mimi://x/r/2', 20, 'pending'), c('mimi://x/r/1', 10, 'pending'), c('mimi://x/r/3', 5, 'accepted'), c('mimi://x/r/4', 1, 'declined')]).map((x) => x.id),
     ['mimi://x/r/1', 'mimi://x/r/2'],
   );
-  assert.equal(CONNECTION_STATE_TEXT.incoming.pending, 'waiting for your answer');
-  assert.equal(CONNECTION_STATE_TEXT.outgoing.pending, 'waiting for an answer');
+  assert.equal(connectionStateText('incoming', 'pending'), 'waiting for your answer');
+  assert.equal(connectionStateText('outgoing', 'pending'), 'waiting for an answer');
 });

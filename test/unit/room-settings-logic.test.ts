@@ -118,7 +118,7 @@ test('reportNoteProblem: an empty or ordinary note is fine; too long or control 
   assert.equal(reportNoteProblem(''), undefined, 'the note may be empty');
   assert.equal(reportNoteProblem('  spam links,\n\tover and over  '), undefined, 'newlines, tabs and spacing are fine');
   assert.equal(reportNoteProblem('x'.repeat(2000)), undefined);
-  assert.match(reportNoteProblem('x'.repeat(2001)) ?? '', /2000 characters/);
+  assert.match(reportNoteProblem('x'.repeat(2001)) ?? '', /2,000 characters/);
   assert.match(reportNoteProblem('bell\u0007') ?? '', /control characters/);
   // 2000 characters, but more bytes than the core sends.
   assert.equal(reportNoteProblem('é'.repeat(2000)), undefined, '4000 bytes still fit');

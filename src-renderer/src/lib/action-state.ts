@@ -4,7 +4,7 @@
 // next attempt.
 
 import { ref } from 'vue';
-import { toCoreError } from './coded-error.js';
+import { errorText } from '../i18n.js';
 import { useTransientNote } from './transient-note.js';
 
 export function useActionState() {
@@ -23,7 +23,7 @@ export function useActionState() {
       done.value = said();
       return true;
     } catch (e) {
-      error.value = toCoreError(e).message;
+      error.value = errorText(e);
       return false;
     } finally {
       busy.value = false;

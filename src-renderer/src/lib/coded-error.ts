@@ -67,5 +67,6 @@ export function toCoreError(e: unknown): CoreError {
     const ref = catalogueRef(m[2]);
     return new CoreError(m[1] as CoreErrorCode, stripped.slice(m[0].length), ref.key, ref.params);
   }
-  return new CoreError('internal', message || 'Something went wrong.');
+  // The preload uses this file too, so no catalogue here: English for logs, the key for the window.
+  return message ? new CoreError('internal', message) : new CoreError('internal', 'Something went wrong. Try again; if it keeps happening, restart mimi.', 'app.errors.unknown'); // i18n-ignore
 }

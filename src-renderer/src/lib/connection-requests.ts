@@ -1,5 +1,6 @@
 // The "Who may send you connection requests" form: what a person typed, as the setting the core
-// takes, or the sentence that says what to fix; and the setting said in words.
+// takes, or the sentence that says what to fix; and the setting said in words (in the window's
+// language, so these are functions of the moment they are called, never stored sentences).
 
 import {
   MAX_CONNECTION_REQUEST_DOMAINS,
@@ -8,10 +9,12 @@ import {
   type ConnectionRequestPolicy,
 } from '../../../src-shared/connection-request-policy.js';
 import { isValidDomain } from '../../../src-shared/identifiers.js';
+import { t } from '../i18n.js';
 
 /** "b.example", "b.example and c.example", "b.example, c.example and d.example". */
 function listed(domains: readonly string[]): string {
-  return domains.length < 2 ? (domains[0] ?? '') : `${domains.slice(0, -1).join(', ')} and ${domains[domains.length - 1]}`;
+  if (domains.length < 2) return domains[0] ?? '';
+  return t('people.policy.listAnd', { list: domains.slice(0, -1).join(', '), last: domains[domains.length - 1] });
 }
 
 /**
@@ -22,9 +25,9 @@ export function policyFromDraft(mode: ConnectionRequestMode, text: string): { po
   const typed = parseDomainList(text);
   if (mode !== 'domains') return { policy: { mode, domains: typed.filter(isValidDomain).slice(0, MAX_CONNECTION_REQUEST_DOMAINS) } };
   const bad = typed.find((d) => !isValidDomain(d));
-  if (bad !== undefined) return { problem: `“${bad.slice(0, 80)}” is not a provider’s domain. Type domains such as b.example, separated by commas or spaces.` };
-  if (typed.length === 0) return { problem: 'Type at least one provider’s domain, such as b.example, or choose Nobody.' };
-  if (typed.length > MAX_CONNECTION_REQUEST_DOMAINS) return { problem: `List at most ${MAX_CONNECTION_REQUEST_DOMAINS} providers (you typed ${typed.length}). To refuse everyone, choose Nobody.` };
+  if (bad !== undefined) return { problem: t('people.policy.notADomain', { typed: bad.slice(0, 80) }) };
+  if (typed.length === 0) return { problem: t('people.policy.noDomain') };
+  if (typed.length > MAX_CONNECTION_REQUEST_DOMAINS) return { problem: t('people.policy.tooMany', { max: MAX_CONNECTION_REQUEST_DOMAINS, count: typed.length }) };
   return { policy: { mode, domains: typed } };
 }
 
@@ -34,7 +37,6 @@ export function samePolicy(a: ConnectionRequestPolicy, b: ConnectionRequestPolic
 
 /** The setting in one sentence. */
 export function policySummary(p: ConnectionRequestPolicy): string {
-  if (p.mode === 'anyone') return 'Anyone may send you connection requests; each waits for your answer.';
-  if (p.mode === 'nobody') return 'Nobody can send you connection requests.';
-  return `Only people on ${listed(p.domains)} may send you connection requests.`;
+  if (p.mode === 'anyone' || p.mode === 'nobody') return t(`people.policy.summary.${p.mode}`);
+  return t('people.policy.summary.domains', { domains: listed(p.domains) });
 }

@@ -1,7 +1,8 @@
-// How consent entries read on screen.
+// How consent entries read on screen, in the window's language.
 
-import type { RoomView } from '../../../src-shared/contract.js';
+import type { ConsentStatus, RoomView } from '../../../src-shared/contract.js';
 import { domainOf } from '../../../src-shared/identifiers.js';
+import { t } from '../i18n.js';
 import { personName } from './identity.js';
 
 /** "bob@b.example" for a user URI (handle alone on the viewer's own provider). */
@@ -9,24 +10,28 @@ export function who(userUri: string, viewerDomain: string): string {
   return personName(userUri, viewerDomain).label;
 }
 
+/** A name set off as a name (“Lunch”), with the language's quotation marks. */
+export function quoted(text: string): string {
+  return t('people.quoted', { text });
+}
+
 /**
  * A room as people read it: its name here, else the name the requester gave it (a request names
  * its room), else which provider hosts it; never a bare room URI.
  */
 export function roomLabel(roomUri: string | undefined, rooms: RoomView[], namedAs?: string): string {
-  if (!roomUri) return 'any room';
+  if (!roomUri) return t('people.room.any');
   const r = rooms.find((x) => x.roomUri === roomUri);
-  if (r) return `“${r.name}”`;
-  if (namedAs) return `“${namedAs}”`;
+  if (r) return quoted(r.name);
+  if (namedAs) return quoted(namedAs);
   try {
-    return `a room on ${domainOf(roomUri)}`;
+    return t('people.room.onProvider', { domain: domainOf(roomUri) });
   } catch {
-    return 'a room';
+    return t('people.room.unknown');
   }
 }
 
-export const OUTCOME_TEXT = {
-  pending: 'waiting for an answer',
-  granted: 'accepted — you can add them now',
-  revoked: 'declined or withdrawn',
-} as const;
+/** What became of one of our own requests. */
+export function outcomeText(status: ConsentStatus): string {
+  return t(`people.consent.outcome.${status}`);
+}

@@ -2,6 +2,7 @@
 // viewer's provider, and as handle@domain otherwise, so two "bob"s on different providers differ.
 
 import { parseMimiUri, parseUserAddress } from '../../../src-shared/identifiers.js';
+import { t } from '../i18n.js';
 
 export interface PersonName {
   handle: string;
@@ -34,10 +35,10 @@ export function initials(name: string): string {
  */
 export function typedUser(typed: string, viewerDomain: string): { uri: string } | { problem: string } {
   const input = typed.trim();
-  if (!input) return { problem: 'Type a handle such as bob, bob@b.example or mimi://b.example/u/bob.' };
+  if (!input) return { problem: t('people.address.empty') };
   try {
     return { uri: parseUserAddress(input, viewerDomain) };
   } catch {
-    return { problem: `“${input}” is not a user address. Use bob, bob@b.example or mimi://b.example/u/bob.` };
+    return { problem: t('people.address.invalid', { input }) };
   }
 }

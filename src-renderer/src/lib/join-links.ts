@@ -10,6 +10,7 @@ import { who } from './consent-text.js';
 import { isPseudonym, shortPseudonym } from './pseudonyms.js';
 import { BANNED_ROLE } from './room-settings.js';
 import { roleLabel } from './role-names.js';
+import { formatNumber, t } from '../i18n.js';
 
 // ---- making a link ----
 
@@ -79,7 +80,7 @@ export function linkArgsFromDraft(d: LinkDraft): { args: JoinLinkArgs } | { prob
   if (d.uses === 'once') uses = 1;
   else if (d.uses === 'count') {
     const n = wholeNumber(d.count);
-    if (n === undefined || n < 1 || n > MAX_LINK_USES) return { problem: `Type how many times the link can be used: a whole number from 1 to ${MAX_LINK_USES.toLocaleString('en')}.`, field: 'count' };
+    if (n === undefined || n < 1 || n > MAX_LINK_USES) return { problem: t('links.problems.count', { max: formatNumber(MAX_LINK_USES) }), field: 'count' };
     uses = n;
   }
 
@@ -88,14 +89,14 @@ export function linkArgsFromDraft(d: LinkDraft): { args: JoinLinkArgs } | { prob
     const n = wholeNumber(d.customAmount);
     const seconds = n === undefined ? undefined : n * UNIT_SECONDS[d.customUnit];
     if (seconds === undefined || seconds < MIN_EXPIRY_SECONDS || seconds > MAX_EXPIRY_SECONDS)
-      return { problem: 'Type when the link stops working: a whole number of minutes, hours or days, from 1 minute up to 366 days.', field: 'custom' };
+      return { problem: t('links.problems.custom'), field: 'custom' };
     expiresInSeconds = seconds;
   } else if (d.expiry !== 'none') expiresInSeconds = EXPIRY_PRESETS[d.expiry];
 
   const p = cleanPassphrase(d.passphrase);
-  if (p && p.length < PASSPHRASE_MIN) return { problem: `Make the passphrase at least ${PASSPHRASE_MIN} characters long, or leave it empty for none.`, field: 'passphrase' };
-  if (p.length > PASSPHRASE_MAX) return { problem: `The passphrase can be at most ${PASSPHRASE_MAX} characters.`, field: 'passphrase' };
-  if (CONTROL.test(p)) return { problem: 'The passphrase contains control characters; type it again without them.', field: 'passphrase' };
+  if (p && p.length < PASSPHRASE_MIN) return { problem: t('links.problems.passphraseShort', { min: PASSPHRASE_MIN }), field: 'passphrase' };
+  if (p.length > PASSPHRASE_MAX) return { problem: t('links.problems.passphraseLong', { max: PASSPHRASE_MAX }), field: 'passphrase' };
+  if (CONTROL.test(p)) return { problem: t('links.problems.passphraseControl'), field: 'passphrase' };
 
   return { args: { uses, expiresInSeconds, passphrase: p || null, roleIndex: d.roleIndex } };
 }
@@ -110,35 +111,37 @@ export function linkRoles(roles: readonly RoomRoleView[], allowed: readonly numb
 
 // ---- a link's state in words ----
 
-export const LINK_STATE_TEXT: Record<JoinLinkView['state'], string> = { active: 'active', expired: 'expired', usedUp: 'used up', revoked: 'revoked' };
+export function linkStateText(state: JoinLinkView['state']): string {
+  return t(`links.state.${state}`);
+}
 
 export function usesText(l: Pick<JoinLinkView, 'maxUses' | 'usesLeft'>): string {
-  if (l.maxUses === null) return 'Unlimited uses';
+  if (l.maxUses === null) return t('links.uses.unlimited');
   const left = l.usesLeft ?? 0;
-  if (l.maxUses === 1) return left > 0 ? 'Single use, not used yet' : 'Single use, used';
-  return `${left} of ${l.maxUses} uses left`;
+  if (l.maxUses === 1) return left > 0 ? t('links.uses.singleUnused') : t('links.uses.singleUsed');
+  return t('links.uses.left', { left: formatNumber(left), max: formatNumber(l.maxUses), count: left });
 }
 
 /** "45 minutes", "5 hours", "7 days": how long until `ms` from now, rounded for reading. */
 export function duration(ms: number): string {
   const minutes = Math.max(1, Math.round(ms / 60_000));
-  if (minutes < 60) return `${minutes} ${minutes === 1 ? 'minute' : 'minutes'}`;
+  if (minutes < 60) return t('links.duration.minutes', { count: minutes });
   const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours} ${hours === 1 ? 'hour' : 'hours'}`;
+  if (hours < 48) return t('links.duration.hours', { count: hours });
   const days = Math.round(hours / 24);
-  return `${days} days`;
+  return t('links.duration.days', { count: days });
 }
 
 /** When the link stops working, relative to `now`; the screen puts the date beside it. */
 export function expiryText(l: Pick<JoinLinkView, 'expiresAt' | 'state'>, now: number): string {
-  if (l.expiresAt === null) return 'Never expires';
-  if (l.state === 'expired' || l.expiresAt <= now) return 'Expired';
-  return `Expires in ${duration(l.expiresAt - now)}`;
+  if (l.expiresAt === null) return t('links.expiry.never');
+  if (l.state === 'expired' || l.expiresAt <= now) return t('links.expiry.expired');
+  return t('links.expiry.in', { duration: duration(l.expiresAt - now) });
 }
 
 /** What the section shows about a link's options, e.g. for the one just made. */
 export function linkSummary(l: JoinLinkView, now: number): string {
-  return [usesText(l), expiryText(l, now), l.passphrase ? 'passphrase needed' : 'no passphrase', `joins as ${roleLabel(l.roleName)}`].join(' · ');
+  return [usesText(l), expiryText(l, now), t(l.passphrase ? 'links.summary.passphrase' : 'links.summary.noPassphrase'), t('links.summary.joinsAs', { role: roleLabel(l.roleName) })].join(' · ');
 }
 
 /** Active links first (newest first), then the others newest first. */
@@ -150,13 +153,35 @@ export function sortLinks(list: readonly JoinLinkView[]): JoinLinkView[] {
 
 export type TypedLink = { link: JoinLink } | { problem: string };
 
+/**
+ * Why parseJoinLink refused a link, by the reason its (English) message names in parentheses: the
+ * shared parser has no catalogue, so the dialog says the same in the window's language. A reason
+ * not listed here keeps the parser's own sentence.
+ */
+const LINK_REASONS: ReadonlyArray<[RegExp, string]> = [
+  [/\(it has no code\)/, 'noCode'],
+  [/\(it does not name a room\)/, 'notRoom'],
+  [/\(it does not start with a room address\)/, 'noRoomAddress'],
+  [/\(its code is missing or cut short\)/, 'codeCut'],
+  [/\(it has an unknown part "([^"]*)"\)/, 'unknownPart'],
+  [/\(a part of it appears twice\)/, 'twice'],
+];
+
+function linkProblemText(message: string): string {
+  for (const [re, key] of LINK_REASONS) {
+    const m = re.exec(message);
+    if (m) return t('links.problems.notALink', { why: t(`links.problems.why.${key}`, { part: m[1] ?? '' }) });
+  }
+  return message;
+}
+
 /** What was pasted in the join dialog, checked as the core will check it. */
 export function readTypedLink(text: string): TypedLink {
-  if (!text.trim()) return { problem: 'Paste the link you were given: it starts with mimi:// and has ?code= in it.' };
+  if (!text.trim()) return { problem: t('links.problems.paste') };
   try {
     return { link: parseJoinLink(text) };
   } catch (e) {
-    if (e instanceof JoinLinkError) return { problem: e.message };
+    if (e instanceof JoinLinkError) return { problem: linkProblemText(e.message) };
     throw e;
   }
 }
@@ -175,8 +200,8 @@ export function linkHost(roomUri: string): string {
 export const KNOCK_NOTE_MAX = 1000;
 
 export function knockNoteProblem(note: string): string | undefined {
-  if (note.length > KNOCK_NOTE_MAX) return `The note can be at most ${KNOCK_NOTE_MAX} characters; shorten it and knock again.`;
-  if (CONTROL.test(note)) return 'The note contains control characters; remove them and knock again.';
+  if (note.length > KNOCK_NOTE_MAX) return t('knocks.problems.noteTooLong', { max: formatNumber(KNOCK_NOTE_MAX) });
+  if (CONTROL.test(note)) return t('knocks.problems.noteControl');
   return undefined;
 }
 
@@ -188,7 +213,9 @@ export function userLabel(uri: string, viewerDomain: string): { label: string; p
   return isPseudonym(uri) ? { label: shortPseudonym(uri), pseudonym: true } : { label: who(uri, viewerDomain), pseudonym: false };
 }
 
-export const KNOCK_STATE_TEXT: Record<KnockView['state'], string> = { pending: 'waiting for your answer', admitted: 'admitted', declined: 'declined' };
+export function knockStateText(state: KnockView['state']): string {
+  return t(`knocks.state.${state}`);
+}
 
 /** Pending knocks oldest first (the order they came in), then the answered ones newest first. */
 export function sortIncomingKnocks(list: readonly KnockView[]): KnockView[] {
@@ -203,7 +230,7 @@ export function pendingKnocks(list: readonly KnockView[]): KnockView[] {
 
 /** A knocked-on room by its name once known, else by its provider. */
 export function knockRoomLabel(k: Pick<MyKnockView, 'roomName' | 'roomUri'>): string {
-  return k.roomName ? `“${k.roomName}”` : `the room on ${linkHost(k.roomUri)}`;
+  return k.roomName ? t('knocks.roomNamed', { name: k.roomName }) : t('knocks.roomOn', { host: linkHost(k.roomUri) });
 }
 
 /** The knocker's side: where their knock is. */
@@ -211,13 +238,13 @@ export function outgoingKnockText(k: MyKnockView): string {
   const room = knockRoomLabel(k);
   switch (k.state) {
     case 'sending':
-      return `Sending your knock to the admins of ${room}…`;
+      return t('knocks.outgoing.sending', { room });
     case 'waiting':
-      return `Waiting for the admins of ${room}…`;
+      return t('knocks.outgoing.waiting', { room });
     case 'admitted':
-      return `Admitted to ${room}.`;
+      return t('knocks.outgoing.admitted', { room });
     case 'failed':
-      return `Could not knock: ${k.problem || 'the knock did not reach the room’s admins. Use the link again to knock once more.'}`;
+      return t('knocks.outgoing.failed', { problem: k.problem || t('knocks.outgoing.failedUnknown') });
   }
 }
 

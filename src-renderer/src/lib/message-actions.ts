@@ -2,8 +2,9 @@
 // reach them from a focused message. Free of Vue so it is unit tested on its own.
 
 import type { TimelineRow } from './timeline-model.js';
+import { t } from '../i18n.js';
 
-export type MessageActionId = 'reply' | 'react' | 'edit' | 'delete' | 'history' | 'report';
+export type MessageActionId = 'reply' | 'react' | 'edit' | 'delete' | 'history' | 'receipts' | 'report';
 
 export interface MenuItem {
   id: MessageActionId;
@@ -14,17 +15,20 @@ export interface MenuItem {
 /**
  * Reply and react on any message that was sent (not on a deleted one); edit and delete on the
  * viewer's own sent ones (content-08: only the original sender); the history where it was edited;
- * report where the timeline allows it (lib/message-report.ts). `readOnly`: nothing is written here.
+ * who got and read it on the viewer's own sent ones while receipts are shared (the core sets
+ * `receipts` only then); report where the timeline allows it (lib/message-report.ts). `readOnly`:
+ * nothing is written here.
  */
 export function menuItems(row: TimelineRow, o: { reportable: boolean; readOnly?: boolean }): MenuItem[] {
   const items: MenuItem[] = [];
   const sent = row.message.status !== 'failed';
   const writable = !o.readOnly && !row.deleted && sent;
-  if (writable) items.push({ id: 'reply', label: 'Reply' }, { id: 'react', label: 'React…' });
-  if (writable && row.mine) items.push({ id: 'edit', label: 'Edit' });
-  if (row.edited && !row.deleted) items.push({ id: 'history', label: 'Edit history' });
-  if (writable && row.mine) items.push({ id: 'delete', label: 'Delete…', danger: true });
-  if (o.reportable) items.push({ id: 'report', label: 'Report…' });
+  if (writable) items.push({ id: 'reply', label: t('message.menu.reply') }, { id: 'react', label: t('message.menu.react') });
+  if (writable && row.mine) items.push({ id: 'edit', label: t('message.menu.edit') });
+  if (row.edited && !row.deleted) items.push({ id: 'history', label: t('message.menu.history') });
+  if (row.mine && !row.deleted && row.message.status === 'sent' && row.message.receipts) items.push({ id: 'receipts', label: t('message.menu.receipts') });
+  if (writable && row.mine) items.push({ id: 'delete', label: t('message.menu.delete'), danger: true });
+  if (o.reportable) items.push({ id: 'report', label: t('message.menu.report') });
   return items;
 }
 

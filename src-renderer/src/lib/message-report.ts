@@ -4,11 +4,18 @@
 
 import { REPORT_REASONS, type MessageView } from '../../../src-shared/contract.js';
 import { buildRows, type TimelineRow } from './timeline-model.js';
+import { t } from '../i18n.js';
 
 /** messages.report takes 1 to 16 message ids. */
 export const MESSAGE_REPORT_MAX = 16;
 
-export const REPORT_REASON_OPTIONS: ReadonlyArray<{ code: number; label: string }> = REPORT_REASONS;
+/** The catalogue's name for each REPORT_REASONS code (reports.reasons.*). */
+const REASON_KEYS: Record<number, string> = { 0: 'none', 0xf1: 'spam', 0xf2: 'harassment', 0xf3: 'hate', 0xf4: 'illegal', 0xf5: 'other' };
+
+/** The reasons as the dialog offers them, in the window's language (the contract's English label for a code the catalogue lacks). */
+export function reportReasonOptions(): Array<{ code: number; label: string }> {
+  return REPORT_REASONS.map((r) => ({ code: r.code, label: REASON_KEYS[r.code] ? t(`reports.reasons.${REASON_KEYS[r.code]}`) : r.label }));
+}
 
 /**
  * Only messages someone else sent and this device received carry the hub's stamp (frank) the
@@ -73,5 +80,5 @@ export function canAddToReport(candidates: readonly ReportCandidate[], selected:
 
 /** What the dialog says once the hub took the report. */
 export function reportDoneText(count: number, who: string): string {
-  return `Reported ${count === 1 ? '1 message' : `${count} messages`} from ${who} to the room’s provider.`;
+  return t('reports.done', { count, who });
 }

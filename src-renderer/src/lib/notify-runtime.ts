@@ -16,6 +16,8 @@ import { isSelf, memberName } from './pseudonyms.js';
 import { roomKey } from './room-key.js';
 import { desktop } from './desktop.js';
 import { notificationContent, notifyDecision, unreadForBadge, windowTitle } from './notify.js';
+import { currentLocale, t } from '../i18n.js';
+import { CATALOGUES, lookup, type Locale } from '../../../src-shared/i18n/index.js';
 
 const lastNotified = new Map<string, number>();
 
@@ -54,7 +56,7 @@ export function notifyOfMessage(accountId: string, message: MessageView): void {
   if (!decision.notify) return;
   lastNotified.set(key, now);
   const sender = memberName(message.sender, useRoomSettingsStore().identityOf(accountId, message.roomUri, message.sender), account.domain).label;
-  const content = notificationContent(settings.privacy, { sender, roomName: room?.name ?? 'a room', text: message.text });
+  const content = notificationContent(settings.privacy, { sender, roomName: room?.name ?? t('app.notification.aRoom'), text: message.text });
   const shell = desktop();
   if (shell) {
     shell.notify({ ...content, accountId, roomUri: message.roomUri });
@@ -73,11 +75,18 @@ export function notifyOfMessage(accountId: string, message: MessageView): void {
   }
 }
 
+/** The tray's words as templates (main fills in the count), in the window's language. */
+function trayTemplates(locale: Locale): { tooltip: string; tooltipUnread: string; unread: string; open: string; quit: string } {
+  const at = (key: string) => lookup(CATALOGUES[locale], `app.tray.${key}`) ?? lookup(CATALOGUES.en, `app.tray.${key}`) ?? '';
+  return { tooltip: at('tooltip'), tooltipUnread: at('tooltipUnread'), unread: at('unread'), open: at('open'), quit: at('quit') };
+}
+
 /** Keep the title ("(3) mimi") and, in Electron, the badge and tray on the unread count. */
 export function followUnreadCount(): void {
   const rooms = useRoomsStore();
   const shell = desktop();
   shell?.onOpenRoom((accountId, roomUri) => void openFromNotification(accountId, roomUri));
+  if (shell) watch(currentLocale, (locale) => shell.setTrayLabels(trayTemplates(locale)), { immediate: true });
   watch(
     () => unreadForBadge(rooms.byAccount),
     (n) => {

@@ -3,16 +3,11 @@
 // the result with the Notification API, or asks Electron's main process through the preload).
 
 import type { MessageView, RoomView } from '../../../src-shared/contract.js';
+import { t } from '../i18n.js';
 
 /** What a notification shows: sender and text, the sender only, or nothing but that something came. */
 export const NOTIFICATION_PRIVACY = ['full', 'sender', 'none'] as const;
 export type NotificationPrivacy = (typeof NOTIFICATION_PRIVACY)[number];
-
-export const PRIVACY_LABELS: Record<NotificationPrivacy, string> = {
-  full: 'Sender and message text',
-  sender: 'Sender only',
-  none: 'Nothing (just “New message”)',
-};
 
 /** A burst (catching up after being offline) gives one notification per room, not one per message. */
 export const ROOM_QUIET_MS = 3000;
@@ -71,11 +66,11 @@ export function shorten(text: string, max = MAX_BODY): string {
 export function notificationContent(privacy: NotificationPrivacy, m: { sender: string; roomName: string; text: string }): NotificationContent {
   switch (privacy) {
     case 'full':
-      return { title: `${m.sender} in ${m.roomName}`, body: shorten(m.text) || 'New message' };
+      return { title: t('app.notification.inRoom', { sender: m.sender, room: m.roomName }), body: shorten(m.text) || t('app.notification.newMessage') };
     case 'sender':
-      return { title: m.sender, body: 'New message' };
+      return { title: m.sender, body: t('app.notification.newMessage') };
     case 'none':
-      return { title: 'mimi', body: 'New message' };
+      return { title: t('app.headingNone'), body: t('app.notification.newMessage') };
   }
 }
 

@@ -1,10 +1,13 @@
 // How pseudonyms, their pools and the people behind them read on screen. A pseudonym's random id
 // means nothing to a person, so it is shown shortened next to whatever identity was verified for
-// it; the full URI stays one hover away. Kept free of Vue so it is unit tested on its own.
+// it; the full URI stays one hover away. Kept free of components so it is unit tested on its own;
+// its sentences come from the catalogue in the window's language at the moment they are asked for.
 
 import type { ConnectionView, IdentityView, PseudonymPoolView, PseudonymView } from '../../../src-shared/contract.js';
 import { parseMimiUriAs } from '../../../src-shared/identifiers.js';
+import { t } from '../i18n.js';
 import { personName } from './identity.js';
+import { quoted } from './consent-text.js';
 
 /** Characters of the random id kept in the short form: enough to tell a handful apart. */
 const SHORT_ID = 6;
@@ -53,7 +56,7 @@ export function memberName(user: string, identity: IdentityView | undefined, vie
     const p = personName(real, viewerDomain);
     return { label: p.label, handle: p.handle, pseudonym, verified: true };
   }
-  return { label: pseudonym.short, handle: '?', pseudonym, verified: false, problem: identity?.problem ?? 'no identity received yet' };
+  return { label: pseudonym.short, handle: '?', pseudonym, verified: false, problem: identity?.problem ?? t('pseudonyms.noIdentityYet') };
 }
 
 /** Whether `user` in a room is this account: its user URI, or one of its own pseudonyms. */
@@ -87,33 +90,33 @@ export function groupPseudonyms(pool: PseudonymPoolView | undefined): PseudonymG
   return { inUse: all.filter((p) => p.state === 'inUse'), unused: all.filter((p) => p.state === 'unused'), retired: all.filter((p) => p.state === 'retired') };
 }
 
-const quoted = (names: readonly string[]) => names.map((n) => `“${n}”`).join(', ');
+const quotedList = (names: readonly string[]) => names.map(quoted).join(', ');
 
 /** The state as a short phrase: unused, the rooms it is in, or retired. */
 export function pseudonymState(p: PseudonymView): string {
-  if (p.state === 'retired') return 'Retired';
-  if (p.state === 'unused') return 'Unused';
+  if (p.state === 'retired') return t('pseudonyms.state.retired');
+  if (p.state === 'unused') return t('pseudonyms.state.unused');
   // Taken for a room that is gone (left, or a connection's bootstrap room): never handed out again.
-  if (p.rooms.length === 0) return 'Used before, in no room now';
-  return `In ${quoted(p.rooms.map((r) => r.name))}`;
+  if (p.rooms.length === 0) return t('pseudonyms.state.usedBefore');
+  return t('pseudonyms.state.inRooms', { rooms: quotedList(p.rooms.map((r) => r.name)) });
 }
 
 /** What retiring does, said before it is done: it cannot be undone. */
 export function retireQuestion(p: PseudonymView, providerDomain: string): string {
-  const rooms = p.rooms.length ? `You leave ${p.rooms.length === 1 ? 'its room' : `its ${p.rooms.length} rooms`} (${quoted(p.rooms.map((r) => r.name))}), its` : 'It is in no room. Its';
-  return `Retire ${shortPseudonym(p.userPseudonym)}? ${rooms} KeyPackages are withdrawn from ${providerDomain}, and it is never used again.`;
+  const short = shortPseudonym(p.userPseudonym);
+  if (p.rooms.length === 0) return t('pseudonyms.retireQuestion.noRoom', { short, domain: providerDomain });
+  return t('pseudonyms.retireQuestion.inRooms', { short, domain: providerDomain, count: p.rooms.length, rooms: quotedList(p.rooms.map((r) => r.name)) });
 }
 
 export function poolSummary(pool: PseudonymPoolView): string {
-  const unused = `${pool.unused} unused`;
-  if (pool.threshold <= 0) return `${unused}; the app does not refill this pool by itself.`;
-  return `${unused}. When fewer than ${pool.threshold} are unused, the app asks for ${pool.batch} more.`;
+  if (pool.threshold <= 0) return t('pseudonyms.pool.summaryNoRefill', { unused: pool.unused });
+  return t('pseudonyms.pool.summary', { unused: pool.unused, threshold: pool.threshold, batch: pool.batch });
 }
 
-export const CONNECTION_STATE_TEXT: Record<ConnectionView['direction'], Record<ConnectionView['state'], string>> = {
-  incoming: { pending: 'waiting for your answer', accepted: 'connected', declined: 'declined', failed: 'failed' },
-  outgoing: { pending: 'waiting for an answer', accepted: 'connected', declined: 'declined', failed: 'failed' },
-};
+/** A connection request's state, as its side reads it ("waiting for your answer" / "… an answer"). */
+export function connectionStateText(direction: ConnectionView['direction'], state: ConnectionView['state']): string {
+  return t(`people.connections.state.${direction}.${state}`);
+}
 
 /** Pending requests to this account, oldest first: the order they arrived in. */
 export function pendingIncoming(incoming: readonly ConnectionView[]): ConnectionView[] {

@@ -2,17 +2,19 @@
 // the room by URI and the failing step; these say what it means and what still works.
 
 import type { CoreError } from '../../../src-shared/contract.js';
+import { t } from '../i18n.js';
 
-export const ROOM_GONE = 'This room no longer exists on its provider. Its history stays readable here, but nothing new can be sent to it.';
-export const NOT_MEMBER = 'You are no longer a member of this room. Its history stays readable here, but you can’t write to it.';
+/** Functions, not constants: read on each render, they follow a change of language. */
+export const roomGoneText = (): string => t('rooms.errors.gone');
+export const notMemberText = (): string => t('rooms.errors.notMember');
 
 /** A sentence for room-level refusals, or undefined when the core's message is already the right one. */
 export function explainRoomError(e: CoreError): string | undefined {
   switch (e.code) {
     case 'roomUnknown':
-      return ROOM_GONE;
+      return roomGoneText();
     case 'notMember':
-      return NOT_MEMBER;
+      return notMemberText();
     default:
       return undefined;
   }

@@ -3,6 +3,7 @@
 // are stale. Kept free of Vue so it is unit tested on its own.
 
 import type { RoomMemberView, RoomMetadataArgs, RoomRoleView, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
+import { formatNumber, t } from '../i18n.js';
 
 /** role_index 1 is "banned" in every policy (room-policy.ts): the draft reserves it. */
 export const BANNED_ROLE = 1;
@@ -24,7 +25,7 @@ export function groupMembers(view: RoomSettingsView, selfUri: string, label: (us
 }
 
 export function roleName(roles: readonly RoomRoleView[], roleIndex: number): string {
-  return roles.find((r) => r.roleIndex === roleIndex)?.roleName ?? `role ${roleIndex}`;
+  return roles.find((r) => r.roleIndex === roleIndex)?.roleName ?? t('rooms.roles.numbered', { index: roleIndex });
 }
 
 export interface RoleOption {
@@ -78,10 +79,10 @@ const REPORT_NOTE_MAX_BYTES = 4096;
  * the note can be sent. The note itself is sent as typed (an empty one too).
  */
 export function reportNoteProblem(note: string): string | undefined {
-  if (note.length > REPORT_NOTE_MAX) return `The note can be at most ${REPORT_NOTE_MAX} characters.`;
+  if (note.length > REPORT_NOTE_MAX) return t('rooms.settings.problems.noteTooLong', { max: formatNumber(REPORT_NOTE_MAX) });
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(note)) return 'The note contains control characters; remove them and try again.';
-  if (new TextEncoder().encode(note).length > REPORT_NOTE_MAX_BYTES) return 'The note is too long to send (at most 4 KiB; fewer characters in non-Latin scripts).';
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(note)) return t('rooms.settings.problems.noteControl');
+  if (new TextEncoder().encode(note).length > REPORT_NOTE_MAX_BYTES) return t('rooms.settings.problems.noteTooManyBytes');
   return undefined;
 }
 
@@ -106,9 +107,9 @@ export function metadataChanges(current: Metadata, draft: Partial<Metadata>, can
 
 /** Checks the core would refuse anyway, said before the round trip; undefined when fine. */
 export function metadataProblem(changes: RoomMetadataArgs): string | undefined {
-  if (changes.name !== undefined && changes.name.length > 100) return 'The room name can be at most 100 characters.';
-  if (changes.subject !== undefined && changes.subject.length > 200) return 'The subject can be at most 200 characters.';
-  if (changes.description !== undefined && changes.description.length > 2000) return 'The description can be at most 2000 characters.';
+  if (changes.name !== undefined && changes.name.length > 100) return t('rooms.settings.problems.nameTooLong', { max: formatNumber(100) });
+  if (changes.subject !== undefined && changes.subject.length > 200) return t('rooms.settings.problems.subjectTooLong', { max: formatNumber(200) });
+  if (changes.description !== undefined && changes.description.length > 2000) return t('rooms.settings.problems.descriptionTooLong', { max: formatNumber(2000) });
   if (changes.avatar) {
     let ok = false;
     try {
@@ -116,7 +117,7 @@ export function metadataProblem(changes: RoomMetadataArgs): string | undefined {
     } catch {
       ok = false;
     }
-    if (!ok) return 'The avatar must be an https:// address (or empty for none).';
+    if (!ok) return t('rooms.settings.problems.avatarNotHttps');
   }
   return undefined;
 }

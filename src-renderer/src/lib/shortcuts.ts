@@ -1,6 +1,8 @@
 // Keyboard shortcuts: which key press means what, and the list the help sheet shows. Pure, so the
 // matching is tested without a browser; App.vue listens on the window and acts.
 
+import { t } from '../i18n.js';
+
 export interface KeyLike {
   key: string;
   ctrlKey: boolean;
@@ -18,17 +20,21 @@ export interface ShortcutHelp {
   where?: string;
 }
 
+/** Built on each call, in the window's language: the sheet reads it when it opens. */
 export function shortcutList(mac: boolean): ShortcutHelp[] {
-  const mod = mac ? '⌘' : 'Ctrl';
+  const k = (name: string) => t(`shortcuts.keys.${name}`);
+  const mod = mac ? '⌘' : k('ctrl');
+  const field = t('shortcuts.messageField');
+  const what = (name: string) => t(`shortcuts.what.${name}`);
   return [
-    { keys: [`${mod}+K`], what: 'Switch to a room by name' },
-    { keys: ['Alt+↑', 'Alt+↓'], what: 'Previous or next room in the list' },
-    { keys: [`${mod}+/`, '?'], what: 'Show these shortcuts' },
-    { keys: ['Esc'], what: 'Close the dialog or panel' },
-    { keys: ['↑'], what: 'Edit your last message (in an empty message field)', where: 'Message field' },
-    { keys: ['Esc'], what: 'Cancel the reply or edit', where: 'Message field' },
-    { keys: ['Enter'], what: 'Send the message', where: 'Message field' },
-    { keys: ['Shift+Enter'], what: 'New line', where: 'Message field' },
+    { keys: [`${mod}+K`], what: what('roomSwitcher') },
+    { keys: ['Alt+↑', 'Alt+↓'], what: what('adjacentRoom') },
+    { keys: [`${mod}+/`, '?'], what: what('help') },
+    { keys: [k('esc')], what: what('close') },
+    { keys: ['↑'], what: what('editLast'), where: field },
+    { keys: [k('esc')], what: what('cancelReply'), where: field },
+    { keys: [k('enter')], what: what('send'), where: field },
+    { keys: [`${k('shift')}+${k('enter')}`], what: what('newLine'), where: field },
   ];
 }
 

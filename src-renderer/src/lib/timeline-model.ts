@@ -7,6 +7,7 @@
 // a list that still carries them (an older core, a test's fake) reading the same.
 
 import type { MessageView, ReplyQuoteView } from '../../../src-shared/contract.js';
+import { formatDate, t } from '../i18n.js';
 
 export interface TimelineRow {
   /** The message seq: stable key for rendering and scroll anchoring. */
@@ -37,11 +38,11 @@ const dayKey = (t: number): string => {
   return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
 };
 
-export function dayLabel(t: number, now = Date.now()): string {
-  const k = dayKey(t);
-  if (k === dayKey(now)) return 'Today';
-  if (k === dayKey(now - 86_400_000)) return 'Yesterday';
-  return new Date(t).toLocaleDateString(undefined, { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric' });
+export function dayLabel(when: number, now = Date.now()): string {
+  const k = dayKey(when);
+  if (k === dayKey(now)) return t('timeline.today');
+  if (k === dayKey(now - 86_400_000)) return t('timeline.yesterday');
+  return formatDate(when, 'day');
 }
 
 /** `messages` in timeline order (src-shared/timeline-order.ts): the same rows, folds and edits on every member's device. */

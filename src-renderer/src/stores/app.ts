@@ -3,9 +3,9 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { AppInfo, CoreEvent } from '../../../src-shared/contract.js';
+import { CoreError, type AppInfo, type CoreEvent } from '../../../src-shared/contract.js';
 import { api, transport } from '../api.js';
-import { toCoreError } from '../lib/coded-error.js';
+import { errorText } from '../i18n.js';
 import { useAccountsStore } from './accounts.js';
 import { useConsentStore } from './consent.js';
 import { useConnectionsStore } from './connections.js';
@@ -18,6 +18,7 @@ import { useRoomsStore } from './rooms.js';
 import { useRoomSettingsStore } from './room-settings.js';
 import { useProfilesStore } from './profiles.js';
 import { useTypingStore } from './typing.js';
+import { useDevicesStore } from './devices.js';
 import { notifyOfMessage } from '../lib/notify-runtime.js';
 
 export interface Notice {
@@ -49,7 +50,7 @@ export const useAppStore = defineStore('app', () => {
 
   /** For failures of actions that have no form of their own to show them in. */
   function reportError(e: unknown, accountId?: string): void {
-    notify(toCoreError(e).message, accountId);
+    notify(errorText(e), accountId);
   }
 
   function route(event: CoreEvent): void {
@@ -120,8 +121,11 @@ export const useAppStore = defineStore('app', () => {
       case 'profiles':
         useProfilesStore().apply(event.accountId, event.roomUri, event.profiles);
         break;
+      case 'devices':
+        useDevicesStore().apply(event);
+        break;
       case 'error':
-        notify(event.message, event.accountId);
+        notify(errorText(new CoreError('internal', event.message, event.key, event.params)), event.accountId);
         break;
     }
   }

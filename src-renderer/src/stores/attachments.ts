@@ -8,8 +8,8 @@ import { defineStore } from 'pinia';
 import { shallowReactive } from 'vue';
 import { MAX_FILE_BYTES, MAX_THUMBNAIL_BYTES, type CoreEvent, type MessageView, type OpenedAttachmentView, type TransferView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
-import { toCoreError } from '../lib/coded-error.js';
 import { roomKey } from '../lib/room-key.js';
+import { errorText, formatBytes, t } from '../i18n.js';
 
 export interface Upload {
   id: number;
@@ -19,9 +19,6 @@ export interface Upload {
   error?: string;
 }
 
-export const humanSize = (n: number): string =>
-  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`;
-
 function readAsBase64(file: Blob): Promise<string> {
   return new Promise((resolve, reject) => {
     const r = new FileReader();
@@ -29,7 +26,7 @@ function readAsBase64(file: Blob): Promise<string> {
       const url = String(r.result);
       resolve(url.slice(url.indexOf(',') + 1));
     };
-    r.onerror = () => reject(new Error('The file could not be read. Check that it still exists and try again.'));
+    r.onerror = () => reject(new Error(t('attachments.errors.unreadable')));
     r.readAsDataURL(file);
   });
 }
@@ -118,11 +115,11 @@ export const useAttachmentsStore = defineStore('attachments', () => {
         setUploads(accountId, roomUri, uploadsOf(accountId, roomUri).map((x) => (x.id === u.id ? { ...x, error: message } : x)));
       };
       if (file.size === 0) {
-        fail(`${filename} is empty: pick another file.`);
+        fail(t('attachments.errors.empty', { name: filename }));
         continue;
       }
       if (file.size > MAX_FILE_BYTES) {
-        fail(`${filename} is ${humanSize(file.size)}; at most ${humanSize(MAX_FILE_BYTES)} can be sent. Send a smaller file.`);
+        fail(t('attachments.errors.tooLarge', { name: filename, size: formatBytes(file.size), max: formatBytes(MAX_FILE_BYTES) }));
         continue;
       }
       try {
@@ -131,7 +128,7 @@ export const useAttachmentsStore = defineStore('attachments', () => {
         sent.push(await api().messages.sendFile(accountId, roomUri, { name: filename, type: file.type, data, ...(thumbnail ? { thumbnail } : {}) }));
         dismiss(accountId, roomUri, u.id);
       } catch (e) {
-        fail(`${filename} was not sent: ${toCoreError(e).message}`);
+        fail(t('attachments.errors.notSent', { name: filename, error: errorText(e) }));
       }
     }
     return sent;
@@ -160,7 +157,7 @@ export const useAttachmentsStore = defineStore('attachments', () => {
       opened.set(k, a);
       return a;
     } catch (e) {
-      failures.set(k, toCoreError(e).message);
+      failures.set(k, errorText(e));
       return undefined;
     } finally {
       downloads.delete(k);

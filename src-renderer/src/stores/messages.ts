@@ -7,6 +7,7 @@ import { markRaw, shallowReactive } from 'vue';
 import type { CoreErrorCode, MessageVersionView, MessageView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
+import { errorText } from '../i18n.js';
 import { upsertInTimeline } from '../lib/message-list.js';
 import { compareTimeline } from '../../../src-shared/timeline-order.js';
 import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
@@ -80,7 +81,7 @@ export const useMessagesStore = defineStore('messages', () => {
       put(key, { items: upsertInTimeline(page.reverse(), arrived), hasMore: page.length === PAGE_SIZE, loadingOlder: false, loaded: true });
     } catch (e) {
       const ce = toCoreError(e);
-      put(key, { ...get(accountId, roomUri), loaded: true, error: ce.message, errorCode: ce.code });
+      put(key, { ...get(accountId, roomUri), loaded: true, error: errorText(ce), errorCode: ce.code });
     }
   }
 
@@ -100,7 +101,7 @@ export const useMessagesStore = defineStore('messages', () => {
       put(key, { ...now, items: upsertInTimeline(page.reverse(), now.items), hasMore: page.length === PAGE_SIZE, loadingOlder: false, error: undefined, errorCode: undefined });
     } catch (e) {
       const ce = toCoreError(e);
-      put(key, { ...get(accountId, roomUri), loadingOlder: false, error: ce.message, errorCode: ce.code });
+      put(key, { ...get(accountId, roomUri), loadingOlder: false, error: errorText(ce), errorCode: ce.code });
     }
   }
 

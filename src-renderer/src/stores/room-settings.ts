@@ -5,14 +5,15 @@
 
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { IdentityView, RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
+import type { IdentityView, ReceiptPolicyView, RoomMetadataArgs, RoomSettingsView, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { toCoreError } from '../lib/coded-error.js';
+import { errorText } from '../i18n.js';
 import { roomStamp } from '../lib/room-settings.js';
 import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
 import { useRoomsStore } from './rooms.js';
 
-export type SettingsAction = 'load' | 'metadata' | 'kick' | 'remove' | 'ban' | 'unban' | 'role' | 'report';
+export type SettingsAction = 'load' | 'metadata' | 'receipts' | 'kick' | 'remove' | 'ban' | 'unban' | 'role' | 'report';
 
 /** Member actions are kept per member: a refusal for bob must not show next to carl. */
 const actionKey = (action: SettingsAction, user?: string): string => (user ? `${action}:${user}` : action);
@@ -89,7 +90,7 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
       const view = await api().rooms.settings(accountId, roomUri);
       if (accept(key, seq, view)) setError(key, 'load', undefined);
     } catch (e) {
-      if (seq >= (appliedSeq.get(key) ?? 0)) setError(key, 'load', toCoreError(e).message);
+      if (seq >= (appliedSeq.get(key) ?? 0)) setError(key, 'load', errorText(e));
     }
   }
 
@@ -160,7 +161,7 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
       return true;
     } catch (e) {
       const ce = toCoreError(e);
-      setError(key, ak, ce.message);
+      setError(key, ak, errorText(e));
       // A refusal means what this screen offered was out of date (a role changed meanwhile).
       if (ce.code === 'notAllowed') void load(accountId, roomUri);
       useRoomsStore().recheckAfter(accountId, roomUri, ce.code);
@@ -173,6 +174,10 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
   /** A new name reaches the room list through the 'rooms' event the core sends after every commit. */
   const setMetadata = (accountId: string, roomUri: string, changes: RoomMetadataArgs) =>
     run(accountId, roomUri, 'metadata', undefined, () => api().rooms.setMetadata(accountId, roomUri, changes));
+
+  /** A room state change like the metadata: the answer carries the new policy. */
+  const setReceiptPolicy = (accountId: string, roomUri: string, policy: ReceiptPolicyView) =>
+    run(accountId, roomUri, 'receipts', undefined, () => api().rooms.setReceiptPolicy(accountId, roomUri, policy));
 
   const setRole = (accountId: string, roomUri: string, user: string, roleIndex: number) =>
     run(accountId, roomUri, 'role', user, () => api().rooms.setRole(accountId, roomUri, user, roleIndex));
@@ -212,5 +217,5 @@ export const useRoomSettingsStore = defineStore('roomSettings', () => {
     for (const key of [...tracked.keys()]) if (isKeyOfAccount(key, accountId)) drop(key);
   }
 
-  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, identityOf, load, ensure, onRooms, setMetadata, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };
+  return { views, errors, busy, of, errorOf, isBusy, roleNameOf, identityOf, load, ensure, onRooms, setMetadata, setReceiptPolicy, setRole, kick, remove, ban, unban, report, clearErrors, resync, forget };
 });

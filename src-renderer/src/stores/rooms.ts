@@ -5,6 +5,7 @@ import { ref } from 'vue';
 import type { CoreErrorCode, MessageView, RoomPreset, RoomView } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
 import { isKeyOfAccount, roomKey } from '../lib/room-key.js';
+import { t } from '../i18n.js';
 
 const byRecentActivity = (a: RoomView, b: RoomView): number =>
   (b.lastMessage?.timestamp ?? 0) - (a.lastMessage?.timestamp ?? 0) || a.name.localeCompare(b.name);
@@ -68,7 +69,7 @@ export const useRoomsStore = defineStore('rooms', () => {
     const open = selected.value[accountId];
     if (open && !rooms.some((r) => r.roomUri === open)) {
       const before = roomsOf(accountId).find((r) => r.roomUri === open);
-      gone.value[accountId] = { roomUri: open, name: before?.name ?? 'This room' };
+      gone.value[accountId] = { roomUri: open, name: before?.name ?? t('rooms.thisRoom') };
       selected.value[accountId] = undefined;
       rememberRoom(accountId, undefined);
     }

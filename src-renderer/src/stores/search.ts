@@ -5,7 +5,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { SearchResponse } from '../../../src-shared/contract.js';
 import { api } from '../api.js';
-import { toCoreError } from '../lib/coded-error.js';
+import { errorText } from '../i18n.js';
 
 export const useSearchStore = defineStore('search', () => {
   /** The search screen replaces the chat while open (the active account's messages). */
@@ -32,7 +32,7 @@ export const useSearchStore = defineStore('search', () => {
       const a = await api().messages.search(accountId, q, roomUri.value || null, 50);
       if (mine === asked) answer.value = a;
     } catch (e) {
-      if (mine === asked) error.value = toCoreError(e).message;
+      if (mine === asked) error.value = errorText(e);
     } finally {
       if (mine === asked) busy.value = false;
     }

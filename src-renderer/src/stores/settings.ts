@@ -1,7 +1,7 @@
 // The app's own preferences (this window's storage: they belong to the device, not the account):
 // theme, notifications and their privacy, start on login (Electron); the Settings dialog's open
-// state; each account's avatar picture. Per-room mute lives in the account's profile database
-// (rooms.setMuted) because it is about the account's rooms.
+// state. Per-room mute lives in the account's profile database (rooms.setMuted) and each account's
+// picture in the core (people.avatar; stores/profiles.ts), because they are about the account.
 
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
@@ -14,7 +14,6 @@ export type Theme = (typeof THEMES)[number];
 const THEME_KEY = 'mimi.theme';
 const NOTIFY_KEY = 'mimi.notifications';
 const PRIVACY_KEY = 'mimi.notificationPrivacy';
-const AVATAR_KEY = 'mimi.avatar.';
 
 function read(key: string): string | null {
   try {
@@ -89,18 +88,6 @@ export const useSettingsStore = defineStore('settings', () => {
     return permission.value === 'granted';
   }
 
-  // Each account's picture: a small data: URL (avatar.ts makes it at most 96×96), on this device only.
-  const avatars = ref<Record<string, string | undefined>>({});
-  function avatarOf(accountId: string | undefined): string | undefined {
-    if (!accountId) return undefined;
-    if (!(accountId in avatars.value)) avatars.value[accountId] = read(AVATAR_KEY + accountId) ?? undefined;
-    return avatars.value[accountId];
-  }
-  function setAvatar(accountId: string, dataUrl: string | null): void {
-    avatars.value[accountId] = dataUrl ?? undefined;
-    write(AVATAR_KEY + accountId, dataUrl);
-  }
-
   function show(where: string | null = null): void {
     section.value = where;
     open.value = true;
@@ -109,5 +96,5 @@ export const useSettingsStore = defineStore('settings', () => {
     open.value = false;
   }
 
-  return { open, section, theme, notificationsOn, privacy, permission, requestPermission, notificationsActive, avatarOf, setAvatar, show, close };
+  return { open, section, theme, notificationsOn, privacy, permission, requestPermission, notificationsActive, show, close };
 });

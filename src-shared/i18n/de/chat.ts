@@ -1,4 +1,67 @@
 import type { Shape } from '../catalogue.js';
 import type { chat as en } from '../en/chat.js';
 
-export const chat: Shape<typeof en> = {};
+export const chat: Shape<typeof en> = {
+  roomLabel: 'Raum {name}',
+  head: {
+    subtitle: '{count} Mitglied · gehostet bei {hub} | {count} Mitglieder · gehostet bei {hub}',
+    subtitleLeft: 'Kein Mitglied mehr · gehostet bei {hub}',
+    minimal: ' · minimale Metadaten',
+    actions: 'Raumaktionen',
+    muted: 'Benachrichtigungen für diesen Raum sind aus',
+    mute: 'Benachrichtigungen für diesen Raum ausschalten',
+    unmuteButton: 'Stummschaltung aufheben',
+    muteButton: 'Stummschalten',
+    leave: 'Verlassen',
+    settings: 'Raumeinstellungen',
+    members: 'Mitglieder',
+    hideMembers: 'Mitglieder ausblenden',
+  },
+  readOnly: {
+    left: 'Du bist kein Mitglied dieses Raums mehr.',
+    lost: 'Diesen Raum gibt es bei seinem Anbieter nicht mehr.',
+  },
+  hubOffline: '{hub} ist offline; Nachrichten warten und werden gesendet, sobald er wieder erreichbar ist',
+  leave: {
+    label: 'Diesen Raum verlassen?',
+    question: '„{name}“ verlassen? Du bekommst dann keine Nachrichten mehr daraus; die anderen sehen, dass du gehst.',
+    confirm: 'Raum verlassen',
+    stay: 'Bleiben',
+  },
+  rejoin: 'Wieder beitreten',
+  gone: {
+    label: 'Raum nicht verfügbar',
+    title: '„{name}“ ist nicht mehr verfügbar',
+    body: 'Dieses Gerät hat diesen Raum nicht mehr, daher können seine Nachrichten nicht angezeigt werden.',
+    pickAnother: 'Wähle links einen anderen Raum.',
+    ok: 'OK',
+  },
+  empty: {
+    label: 'Kein Raum offen',
+    pick: 'Wähle einen Raum',
+    pickBody: 'Wähle links einen Raum, um Nachrichten zu lesen und zu schreiben.',
+    none: 'Noch keine Räume',
+    noneBody: 'Erstelle einen Raum mit „+“ neben „Räume“ und füge dann Leute über ihr Handle hinzu. Hast du einen Link zu einem Raum? Nutze dort „Beitreten…“.',
+  },
+  composer: {
+    label: 'Nachricht',
+    placeholderNoRoom: 'Öffne einen Raum, um eine Nachricht zu schreiben',
+    placeholderReply: 'Antwort an {name}',
+    placeholderReadOnly: 'Du kannst in diesem Raum nicht schreiben',
+    placeholder: 'Nachricht an {room}',
+    replying: 'Antwort an {name}',
+    editing: 'Du bearbeitest deine Nachricht',
+    cancelReply: 'Antwort abbrechen (Escape)',
+    cancelEdit: 'Bearbeiten abbrechen (Escape)',
+    send: 'Senden',
+    tooLong: '{count} Zeichen zu viel. | {count} Zeichen zu viel.',
+    hintReply: 'Enter sendet die Antwort · Escape bricht ab',
+    hintEdit: 'Enter speichert die Änderung · Escape bricht ab',
+    hint: 'Enter sendet · Umschalt+Enter für eine neue Zeile · ↑ bearbeitet deine letzte Nachricht',
+  },
+  typing: {
+    one: '{name} schreibt…',
+    two: '{first} und {second} schreiben…',
+    many: 'Mehrere Leute schreiben…',
+  },
+};

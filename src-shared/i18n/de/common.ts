@@ -6,5 +6,6 @@ export const common: Shape<typeof en> = {
   cancel: 'Abbrechen',
   save: 'Speichern',
   saving: 'Wird gespeichert…',
+  dismiss: 'Ausblenden',
   retry: 'Erneut versuchen',
 };

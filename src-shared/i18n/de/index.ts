@@ -21,6 +21,8 @@ import { timeline } from './timeline.js';
 import { receipts } from './receipts.js';
 import { profiles } from './profiles.js';
 import { errors } from './errors.js';
+import { backup } from './backup.js';
+import { devices } from './devices.js';
 
 export const de: Shape<typeof en> = {
   common,
@@ -43,4 +45,6 @@ export const de: Shape<typeof en> = {
   receipts,
   profiles,
   errors,
+  backup,
+  devices,
 };

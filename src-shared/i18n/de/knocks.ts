@@ -1,4 +1,70 @@
 import type { Shape } from '../catalogue.js';
 import type { knocks as en } from '../en/knocks.js';
 
-export const knocks: Shape<typeof en> = {};
+export const knocks: Shape<typeof en> = {
+  problems: {
+    noteTooLong: 'Die Notiz darf höchstens {max} Zeichen lang sein; kürze sie und klopfe noch einmal an.',
+    noteControl: 'Die Notiz enthält Steuerzeichen; entferne sie und klopfe noch einmal an.',
+  },
+  state: {
+    pending: 'wartet auf deine Antwort',
+    admitted: 'hereingelassen',
+    declined: 'abgelehnt',
+  },
+  roomNamed: '„{name}“',
+  roomOn: 'dem Raum auf {host}',
+  outgoing: {
+    sending: 'Dein Anklopfen geht an die Administratoren von {room}…',
+    waiting: 'Warte auf die Administratoren von {room}…',
+    admitted: 'Du bist jetzt Mitglied in {room}.',
+    failed: 'Anklopfen fehlgeschlagen: {problem}',
+    failedUnknown: 'Dein Anklopfen hat die Administratoren des Raums nicht erreicht. Benutze den Link noch einmal, um erneut anzuklopfen.',
+  },
+  setup: {
+    heading: 'Anklopfen',
+    hint: 'Wer keinen Einladungslink hat, kann stattdessen anklopfen: mit einer Notiz, und die Administratoren des Raums lassen die Person herein oder nicht.',
+    start: 'Anklopfen erlauben',
+    starting: 'Wird eingerichtet…',
+    done: 'Mit diesem Link kann man anklopfen. Das Anklopfen erscheint in der Raumliste unter „Anklopfen“, wo die Administratoren des Raums antworten.',
+    ready: 'Mit diesem Link kann man anklopfen. Das Anklopfen erscheint in der Raumliste unter „Anklopfen“.',
+  },
+  row: {
+    aRoom: 'Raum ohne Namen',
+    pseudonym: '(ein Pseudonym)',
+    wantsToJoin: 'möchte beitreten:',
+    knocked: 'Angeklopft',
+    noNote: 'Keine Notiz.',
+    admitLabel: '{who} in „{room}“ hereinlassen',
+    declineLabel: 'Anklopfen von {who} bei „{room}“ ablehnen',
+    admit: 'Hereinlassen',
+    admitAgain: 'Hereinlassen (erneut versuchen)',
+    admitting: 'Wird hereingelassen…',
+    decline: 'Ablehnen',
+    declining: 'Wird abgelehnt…',
+    failed: 'Hereinlassen fehlgeschlagen: {problem}',
+  },
+  mine: {
+    label: 'Dein Anklopfen',
+    arriving: 'Der Raum erscheint in deiner Liste, sobald dieses Gerät ihm beigetreten ist.',
+    knocked: 'Angeklopft',
+    as: ', als',
+    theRoom: 'Raum',
+    open: '„{name}“ öffnen',
+    dismiss: 'Ausblenden',
+    dismissLabel: 'Ausblenden: {text}',
+  },
+  view: {
+    title: 'Anklopfen',
+    back: 'Zurück zu den Räumen',
+    intro: 'Wer den Anklopf-Link eines Raums hat, bittet hier darum, hereingelassen zu werden. Hereinlassen fügt die Person mit der Rolle für Neue zum Raum hinzu; Ablehnen sagt ihr ab. Jeder Administrator des Raums kann antworten.',
+    loadFailed: 'Das Anklopfen konnte nicht geladen werden: {error}',
+    retry: 'Erneut versuchen',
+    incoming: 'Möchten deinen Räumen beitreten',
+    incomingEmpty: 'Niemand klopft an. Damit man bei einem Raum anklopfen kann, wähle in seinen Einstellungen „Anklopfen erlauben“.',
+    outgoing: 'Dein Anklopfen',
+    outgoingEmpty: 'Du hast noch nirgends angeklopft. Ein Anklopf-Link, den du mit „Beitreten…“ in der Raumliste öffnest, klopft an.',
+    admitted: '{who} in {room} hereingelassen.',
+    declined: 'Anklopfen von {who} für {room} abgelehnt.',
+    theRoom: 'den Raum',
+  },
+};

@@ -1,1 +1,66 @@
-export const chat = {};
+// The chat screen around the timeline: the room's header, its notices, the composer and the
+// typing line above it.
+export const chat = {
+  roomLabel: 'Room {name}',
+  head: {
+    subtitle: '{count} member · hosted by {hub} | {count} members · hosted by {hub}',
+    subtitleLeft: 'Not a member any more · hosted by {hub}',
+    minimal: ' · minimal metadata',
+    actions: 'Room actions',
+    muted: 'Notifications are off for this room',
+    mute: 'Turn notifications off for this room',
+    unmuteButton: 'Unmute',
+    muteButton: 'Mute',
+    leave: 'Leave',
+    settings: 'Room settings',
+    members: 'Members',
+    hideMembers: 'Hide members',
+  },
+  readOnly: {
+    left: 'You are not a member of this room any more.',
+    lost: 'This room no longer exists on its provider.',
+  },
+  hubOffline: '{hub} is offline; messages wait and are sent when it is back',
+  leave: {
+    label: 'Leave this room?',
+    question: 'Leave “{name}”? You will stop getting its messages; the others see you leave.',
+    confirm: 'Leave room',
+    stay: 'Stay',
+  },
+  rejoin: 'Join again',
+  gone: {
+    label: 'Room not available',
+    title: '“{name}” is no longer available',
+    body: 'This device doesn’t have this room any more, so its messages can’t be shown.',
+    pickAnother: 'Pick another room on the left.',
+    ok: 'OK',
+  },
+  empty: {
+    label: 'No room open',
+    pick: 'Pick a room',
+    pickBody: 'Choose a room on the left to read and write messages.',
+    none: 'No rooms yet',
+    noneBody: 'Create a room with “+” next to Rooms, then add people by their handle. Given a link to a room? Use “Join…” there.',
+  },
+  composer: {
+    label: 'Message',
+    placeholderNoRoom: 'Open a room to write a message',
+    placeholderReply: 'Reply to {name}',
+    placeholderReadOnly: 'You can’t write in this room',
+    placeholder: 'Message {room}',
+    replying: 'Replying to {name}',
+    editing: 'Editing your message',
+    cancelReply: 'Cancel the reply (Escape)',
+    cancelEdit: 'Cancel editing (Escape)',
+    send: 'Send',
+    tooLong: '{count} character over the limit. | {count} characters over the limit.',
+    hintReply: 'Enter to send the reply · Escape to cancel',
+    hintEdit: 'Enter to save the edit · Escape to cancel',
+    hint: 'Enter to send · Shift+Enter for a new line · ↑ edits your last message',
+  },
+  typing: {
+    one: '{name} is typing…',
+    two: '{first} and {second} are typing…',
+    many: 'Several people are typing…',
+  },
+};

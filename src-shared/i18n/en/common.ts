@@ -4,5 +4,6 @@ export const common = {
   cancel: 'Cancel',
   save: 'Save',
   saving: 'Saving…',
+  dismiss: 'Dismiss',
   retry: 'Try again',
 };

@@ -19,6 +19,8 @@ import { timeline } from './timeline.js';
 import { receipts } from './receipts.js';
 import { profiles } from './profiles.js';
 import { errors } from './errors.js';
+import { backup } from './backup.js';
+import { devices } from './devices.js';
 
 export const en = {
   common,
@@ -41,4 +43,6 @@ export const en = {
   receipts,
   profiles,
   errors,
+  backup,
+  devices,
 };

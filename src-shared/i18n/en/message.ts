@@ -1,1 +1,97 @@
-export const message = {};
+// One message in the timeline: its row, the actions on it (hover bar, menu, keyboard), the dialogs
+// they open (delete, edit history, reactions, receipts) and the state of the viewer's own messages.
+export const message = {
+  you: 'You',
+  /** The sender with their handle, for screen readers and the tooltip, when they share a display name. */
+  senderWithHandle: '{name} ({handle})',
+  label: '{sender} at {time}',
+  actions: {
+    toolbar: 'Actions on the message from {sender} at {time}',
+    react: 'React to the message from {sender} at {time}',
+    reactTitle: 'React',
+    reply: 'Reply to the message from {sender} at {time}',
+    replyTitle: 'Reply',
+    edit: 'Edit your message at {time}',
+    editTitle: 'Edit',
+    report: 'Report message from {sender} at {time}',
+    reportButton: 'Report…',
+    more: 'More actions on the message from {sender} at {time}',
+    moreTitle: 'More',
+  },
+  menu: {
+    label: 'Message from {name}',
+    reply: 'Reply',
+    react: 'React…',
+    edit: 'Edit',
+    history: 'Edit history',
+    receipts: 'Receipts…',
+    delete: 'Delete…',
+    report: 'Report…',
+  },
+  quote: {
+    show: 'Show the message this replies to',
+    notHere: 'In reply to a message not on this device',
+    inReplyTo: 'In reply to',
+    showThat: '. Show that message.',
+    notFound: 'The message this replies to is not on this device (it may be from before you joined).',
+  },
+  deleted: 'Message deleted',
+  edited: '(edited)',
+  editedShow: ' show the edit history',
+  reactions: {
+    reacted: 'person reacted | people reacted',
+    includingYou: ', including you; click to remove yours',
+    reactToo: '; click to react too',
+  },
+  errors: {
+    react: 'Could not react: {error}',
+    unreact: 'Could not remove your reaction: {error}',
+    delete: '{error} Try again, or cancel.',
+    history: '{error} Close this and try again.',
+    dismiss: 'Dismiss',
+  },
+  deleteDialog: {
+    title: 'Delete this message?',
+    body: 'Everyone in the room will see “message deleted” instead of it. This cannot be undone.',
+    confirm: 'Delete',
+  },
+  history: {
+    title: 'Edit history of a message from {name}',
+    loading: 'Loading…',
+    original: 'Original',
+    edit: 'Edit {n}',
+  },
+  emoji: {
+    label: 'Add a reaction',
+    reactWith: 'React with {emoji}',
+    other: 'Other emoji',
+    add: 'Add',
+    problems: {
+      empty: 'The reaction is empty: pick an emoji or type one.',
+      tooLong: 'A reaction is at most {max} characters: pick an emoji or type a shorter one.',
+      oneLine: 'A reaction is one line: type it without line breaks.',
+    },
+  },
+  /** The state of one of your own messages, beside its time (icons with these words). */
+  status: {
+    pending: 'Sending…',
+    failed: 'Not sent.',
+    sent: 'Sent',
+    delivered: 'Delivered',
+    deliveredAll: 'Delivered to everyone',
+    deliveredSome: 'Delivered to {count} of {of}',
+    read: 'Read',
+    readAll: 'Read by everyone',
+    readBy: 'Read by {names}',
+    readByMore: 'Read by {names} and {count} more',
+  },
+  receipts: {
+    title: 'Receipts of your message',
+    sentAt: 'Sent {time}',
+    readBy: 'Read by',
+    deliveredTo: 'Delivered to',
+    waiting: 'Not yet delivered to {count} member | Not yet delivered to {count} members',
+    nobody: 'Nobody has confirmed it yet.',
+    all: 'Everyone in the room has it.',
+  },
+};
