@@ -229,8 +229,12 @@ export class ProviderClient {
       if (!this.token) return Promise.reject(new ProviderError(401, 'unauthorized', 'no device token: register or log in first'));
       headers.authorization = `Bearer ${this.token}`;
     }
-    return new Promise<T>((resolve, reject) => {
+    // A keep-alive socket the provider closed as idle just as this request went out fails with
+    // ECONNRESET before any answer: the request never reached a handler, so it is sent once more on
+    // a fresh connection (Node's documented remedy; writes carry request ids anyway).
+    const send = (retried: boolean): Promise<T> => new Promise<T>((resolve, reject) => {
       let settled = false;
+      let answered = false;
       const fail = (e: ProviderError) => {
         if (!settled) {
           settled = true;
@@ -238,6 +242,7 @@ export class ProviderClient {
         }
       };
       const req = https.request(url, { method, headers, agent: this.agent }, (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -274,9 +279,17 @@ export class ProviderClient {
         req.destroy();
         fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
       });
-      req.on('error', (e) => fail(this.connectionFailed(e)));
+      req.on('error', (e) => {
+        if (!retried && !answered && !settled && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          settled = true;
+          send(true).then(resolve, reject);
+          return;
+        }
+        fail(this.connectionFailed(e));
+      });
       req.end(payload);
     });
+    return send(false);
   }
 
   // ---- accounts ----
