@@ -173,13 +173,21 @@ export class Outbox {
       return;
     }
     this.pumping = true;
-    void this.pump().finally(() => {
-      this.pumping = false;
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.kick();
-      }
-    });
+    void this.pump()
+      .catch((e) => {
+        // Closing under a send in flight: the database is gone; the item stays queued for the next
+        // start (its request id makes the resend harmless). Anything else is worth saying.
+        if (this.ctx.closed) return;
+        const err = toCoreError(e, { key: 'errors.what.sendMessage' });
+        this.ctx.emit('error', err.message, err);
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.kick();
+        }
+      });
   }
 
   /** No more retries (the profile is closing). */
@@ -203,6 +211,7 @@ export class Outbox {
         // checks it is ours and names it to the hub instead of the account).
         const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
         const res = await client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId, ...(asPseudonym ? { asPseudonym } : {}) });
+        if (this.ctx.closed) return; // sent; dequeued at the next start, when the resend is a duplicate the hub drops
         this.noteHub(item.roomUri, true);
         db.tx(() => {
           db.dequeue(item.requestId);

@@ -141,6 +141,12 @@ export class RoomCommits {
           }));
         } catch (e) {
           if (e instanceof ProviderError && e.code === 'wrongEpoch' && e.currentEpoch !== undefined) return e.currentEpoch;
+          // The hub holds a Remove proposal (a member leaving, a removed device) that reached it
+          // after this commit was built and has not reached this device yet: wait for it, then
+          // build again with it. The hub says so only in words (provider-api has no code for it).
+          if (e instanceof ProviderError && e.code === 'notAllowed' && /pending Remove proposals/.test(e.message)) {
+            return { proposalsBefore: s.pendingProposals(), epoch: s.epoch };
+          }
           throw toCoreError(e, what);
         }
         // What the commit did, for this device's timeline too (the others derive the same events).
@@ -154,9 +160,26 @@ export class RoomCommits {
         return 'done' as const;
       });
       if (outcome === 'done') return;
-      this.ctx.emit('commitRetry', roomUri, outcome);
       if (attempt >= COMMIT_ATTEMPTS) throw coreError('internal', 'errors.room.keptChanging');
+      if (typeof outcome === 'object') {
+        await this.waitForProposals(roomUri, outcome.proposalsBefore, outcome.epoch);
+        continue;
+      }
+      this.ctx.emit('commitRetry', roomUri, outcome);
       await this.waitForEpoch(roomUri, outcome);
+    }
+  }
+
+  /**
+   * Resolves once this device has received a proposal more than `before` in the room (or the room
+   * moved past `epoch`), or after `timeoutMs` (the next attempt then says what is still missing).
+   */
+  private async waitForProposals(roomUri: string, before: number, epoch: bigint, timeoutMs = 10000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const s = this.ctx.sessions.get(roomUri);
+      if (s.epoch > epoch || s.pendingProposals() > before) return;
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
