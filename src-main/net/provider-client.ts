@@ -8,6 +8,7 @@
 // internet connection.
 
 import { EventEmitter } from 'node:events';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import WebSocket from 'ws';
 import {
@@ -243,24 +244,12 @@ export class ProviderClient {
       };
       const req = https.request(url, { method, headers, agent: this.agent }, (res) => {
         answered = true;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy();
-            fail(new ProviderError(res.statusCode ?? 0, 'internal', `response from ${this.baseUrl} is too large`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('error', (e) => fail(this.unreachable(e.message)));
-        res.on('end', () => {
+        this.readBody(req, res, fail, (all) => {
           if (settled) return;
           const status = res.statusCode ?? 0;
           let json: unknown;
           try {
-            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            json = JSON.parse(all.toString('utf8'));
           } catch {
             fail(new ProviderError(status, 'internal', `provider answered ${method} ${p} with ${status} and a body that is not JSON`));
             return;
@@ -530,6 +519,23 @@ export class ProviderClient {
     return this.request('DELETE', backupPath(backupId));
   }
 
+  /** The answer's body, at most MAX_RESPONSE_BYTES (beyond that the request is dropped and fails). */
+  private readBody(req: ClientRequest, res: IncomingMessage, fail: (e: ProviderError) => void, done: (body: Buffer) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        req.destroy();
+        fail(new ProviderError(res.statusCode ?? 0, 'internal', `response from ${this.baseUrl} is too large`));
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on('error', (e) => fail(this.unreachable(e.message)));
+    res.on('end', () => done(Buffer.concat(chunks)));
+  }
+
   /**
    * An authenticated request with an octet-stream body and/or answer. Failures become the same
    * ProviderErrors as JSON requests: the provider's error body, or 'unreachable'.
@@ -559,22 +565,9 @@ export class ProviderClient {
       };
       const req = https.request(url, { method, headers, agent: this.agent }, (res) => {
         answered = true;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy();
-            fail(new ProviderError(res.statusCode ?? 0, 'internal', `response from ${this.baseUrl} is too large`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('error', (e) => fail(this.unreachable(e.message)));
-        res.on('end', () => {
+        this.readBody(req, res, fail, (all) => {
           if (settled) return;
           const status = res.statusCode ?? 0;
-          const all = Buffer.concat(chunks);
           if (status >= 200 && status < 300) {
             const declared = Number(res.headers['content-length']);
             if (Number.isSafeInteger(declared) && declared !== all.length) {

@@ -96,8 +96,16 @@ export function formatDate(when: number | Date, style: DateStyle): string {
 }
 
 /** A number in the window's language (1,234 / 1.234). */
+const numberFormats = new Map<string, Intl.NumberFormat>();
 export function formatNumber(n: number, options?: Intl.NumberFormatOptions): string {
-  return new Intl.NumberFormat(currentLocale(), options).format(n);
+  // Rendered per row (counts, sizes): build each formatter once per language and options.
+  const key = `${currentLocale()}:${JSON.stringify(options ?? {})}`;
+  let f = numberFormats.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(currentLocale(), options);
+    numberFormats.set(key, f);
+  }
+  return f.format(n);
 }
 
 /** A size in bytes as people read it (12 KB, 3.4 MB), in the window's language. */
