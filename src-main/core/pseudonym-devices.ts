@@ -85,6 +85,12 @@ export class PseudonymDevices {
     }
   }
 
+  /** Look for such rooms now, besides the timer (a test that needs to know when the device joins). */
+  async checkNow(): Promise<void> {
+    const rooms = await this.ctx.client.listRooms();
+    await this.ctx.serial.run(() => this.joinMissing(rooms));
+  }
+
   /** Check again every `recheckMs` while the profile is open (from the first connection on). */
   watch(): void {
     if (this.timer || this.ctx.closed) return;

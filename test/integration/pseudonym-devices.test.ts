@@ -81,9 +81,11 @@ before(async () => {
   links.push(f.links['a.example'], f.links['b.example']);
   const o = { engine, keep, dirPrefix: 'pdev' };
   [alice, laptop] = await Promise.all([testProfile(A, 'alice', o), testProfile(B, 'bob', o)]);
-  // The phone checks for rooms of its account every 300 ms instead of every minute.
+  // The phone looks for rooms of its account only when the test says so (checkNow): it must join the connection room only after alice and the
+  // laptop published their identity links, or it could read theirs with its own key (the test
+  // below proves it got the older keys from the laptop's message).
   phone = await testProfile(B, 'bob', { ...o, dirPrefix: 'pdev-phone', how: 'login', deviceName: "bob's phone", start: false });
-  inside(phone).membership.pseudonymDevices.recheckMs = 300;
+  inside(phone).membership.pseudonymDevices.recheckMs = 24 * 3600_000;
   await phone.start();
   observe(alice, 'alice');
   observe(laptop, 'laptop');
@@ -103,6 +105,9 @@ test("a connection room: bob's phone joins it on its own as a client pseudonym o
   await waitFor(() => laptop.connectionList().incoming.some((c) => c.id === id && c.verified), 'the request at the laptop', 30000);
   connectionRoom = (await laptop.acceptConnection(id)).incoming.find((c) => c.id === id)!.roomUri!;
   await waitFor(() => hasRoom(alice, connectionRoom), 'alice welcomed', 30000);
+  const both = [alice.config.userUri, laptop.config.userUri].sort();
+  await waitFor(() => [alice, laptop].every((p) => JSON.stringify(verifiedUsers(p, connectionRoom)) === JSON.stringify(both)), 'both links published', 30000);
+  await inside(phone).membership.pseudonymDevices.checkNow();
   await waitFor(() => hasRoom(phone, connectionRoom), 'the phone in the connection room', 30000);
 
   const bobAs = laptopPseudonym(connectionRoom);
