@@ -19,6 +19,7 @@ import { decodeJoinTicket, encodeJoinTicket, signJoinTicket } from '../../src-sh
 import { decodeKnock, encodeKnock } from '../../src-shared/knock.js';
 import { decodeMemberProfile, encodeMemberProfile } from '../../src-shared/member-profile.js';
 import { decodeMessageStatusReport, encodeMessageStatusReport } from '../../src-shared/message-status.js';
+import { requestTokens, TokenIssuer } from '../../src-shared/key-package-tokens.js';
 import * as P from '../../src-shared/mimi-protocol.js';
 import { encryptWithLabel, generateHpkeKeyPair, generateSignatureKeyPair, signWithLabel } from '../../src-shared/mls-crypto.js';
 import {
@@ -31,6 +32,7 @@ import {
   encodeExternalSender,
   unwrapMlsMessage,
 } from '../../src-shared/mls-structs.js';
+import * as KP from '../../src-shared/key-package-request.js';
 import * as RS from '../../src-shared/room-state.js';
 import { decodeTypingIndicator, encodeTypingIndicator } from '../../src-shared/typing-indicator.js';
 import type { MlsEngine } from '../mls/engine.js';
@@ -102,6 +104,13 @@ export const STRUCTURES: readonly Structure[] = [
   s('MemberProfile', 'docs/decisions.md "Profiles in rooms"', encodeMemberProfile as never, decodeMemberProfile),
   s('Knock', 'docs/join-links.md (knocks)', encodeKnock as never, decodeKnock),
   s('JoinTicket', 'docs/join-links.md (join tickets)', encodeJoinTicket as never, decodeJoinTicket),
+  s('KeyPackageRequest', 'seed-001 (the delivery-service document) § Key Packages', KP.encodeKeyPackageRequest as never, KP.decodeKeyPackageRequest),
+  s('KeyPackageResponse', 'seed-001 § Key Packages', KP.encodeKeyPackageResponse as never, KP.decodeKeyPackageResponse),
+  s('KeyPackageRequests', 'docs/ohttp-key-packages.md (the bundle seed-001 allows)', KP.encodeKeyPackageRequests as never, KP.decodeKeyPackageRequests),
+  s('KeyPackageResults', 'docs/ohttp-key-packages.md', KP.encodeKeyPackageResults as never, KP.decodeKeyPackageResults),
+  s('KeyPackageTokenKeys', 'docs/ohttp-key-packages.md (IdentifierResponse component 0xF0B0)', KP.encodeKeyPackageTokenKeys as never, KP.decodeKeyPackageTokenKeys),
+  s('KeyPackageTokenRequest', 'docs/ohttp-key-packages.md (IdentifierRequest component 0xF0B1)', KP.encodeKeyPackageTokenRequest as never, KP.decodeKeyPackageTokenRequest),
+  s('KeyPackageTokenResponse', 'docs/ohttp-key-packages.md (IdentifierResponse component 0xF0B2)', KP.encodeKeyPackageTokenResponse as never, KP.decodeKeyPackageTokenResponse),
 ];
 
 /** MessageStatusReport is a bare vector: its vectors wrap it as `{statuses: [...]}` so every value is an object. */
@@ -301,6 +310,21 @@ export async function buildCases(engine: MlsEngine): Promise<Map<string, VectorC
   add('Knock', 'with a note and a KeyPackage', { targetRoom: ROOM, knocker: BOB_USER, note: 'hi, may I join?', keyPackages: [bobKps[1].publicMessage] });
   const hubSeed = generateSignatureKeyPair().privateKey;
   add('JoinTicket', 'member role, signed by the hub', signJoinTicket(hubSeed, { roomUri: ROOM, joiner: BOB, signatureKey: bob.signaturePublicKey, roleIndex: 1, codeId: new Uint8Array(16).fill(9), notAfter: 1_767_312_000 }));
+
+  // KeyPackage requests over OHTTP, with a real Privacy Pass token for bob (key-package-tokens.ts).
+  const issuer = new TokenIssuer('b.example', new Uint8Array(32).fill(0x42), 1);
+  const asked = await requestTokens('b.example', BOB_USER, await issuer.publicKey(BOB_USER), 1);
+  const responses = await issuer.issue(BOB_USER, asked.requests, 1);
+  const [token] = await asked.finalize(responses);
+  const kpRequest = { userId: BOB_USER, bearerToken: token, version: KP.MLS10, cipherSuite: 1 };
+  add('KeyPackageRequest', "bob's KeyPackage with a token for bob", kpRequest);
+  add('KeyPackageResponse', "one of bob's KeyPackages", { keyPackage: bobKeyPackage });
+  add('KeyPackageRequests', 'two users', { requests: [kpRequest, { ...kpRequest, userId: 'mimi://b.example/u/carol' }] });
+  add('KeyPackageResults', 'one found, one bad token', { results: [{ status: 'success', keyPackage: bobKeyPackage }, { status: 'badToken' }] });
+  add('KeyPackageTokenKeys', "bob's token key", { keys: [{ user: BOB_USER, tokenKey: await issuer.publicKey(BOB_USER) }] });
+  add('KeyPackageTokenRequest', 'alice asks for one token for bob', { requester: ALICE_USER, target: BOB_USER, tokenRequests: asked.requests });
+  add('KeyPackageTokenResponse', 'issued', { status: 'issued', tokenResponses: responses });
+  add('KeyPackageTokenResponse', 'no consent', { status: 'noConsent', tokenResponses: new Uint8Array() });
 
   return cases;
 }

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkVectorDir, checkVectorFile, writeVectors, type VectorFile } from '../../src-main/interop/vectors-command.js';
-import { canonicalJson, fromVectorJson, toVectorJson, VectorJsonError } from '../../src-main/interop/vector-json.js';
+import { canonicalJson, fromVectorJson, toVectorJson, VectorJsonError, type Json } from '../../src-main/interop/vector-json.js';
 import { STRUCTURES } from '../../src-main/interop/vectors.js';
 
 const PUBLISHED = path.resolve('interop-vectors');
@@ -90,7 +90,7 @@ test('the JSON form: bytes and uint64 tagged, raw left out, malformed tags refus
   assert.deepEqual(j, { a: { hex: '00ff' }, n: { uint64: '18446744073709551615' }, list: [1, 'x', null] });
   assert.deepEqual(fromVectorJson(j), { a: new Uint8Array([0, 255]), n: 18446744073709551615n, list: [1, 'x', null] });
   assert.equal(canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }), '{"a":[2,{"c":4,"d":3}],"b":1}');
-  for (const bad of [{ hex: 'abc' }, { hex: 'AB' }, { uint64: '-1' }, { uint64: '18446744073709551616' }, { uint64: '01' }]) {
+  for (const bad of [{ hex: "abc" }, { hex: "AB" }, { uint64: "-1" }, { uint64: "18446744073709551616" }, { uint64: "01" }] as Json[]) {
     assert.throws(() => fromVectorJson(bad), VectorJsonError, JSON.stringify(bad));
   }
   assert.throws(() => toVectorJson({ f: () => 1 }), VectorJsonError);
