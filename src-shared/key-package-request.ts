@@ -10,8 +10,12 @@
 //
 //   struct { KeyPackageRequest requests<V>; } KeyPackageRequests;
 //   enum { success(0), unknownUser(1), badToken(2), noKeyPackage(3), unsupported(4), (255) } KeyPackageStatus;
-//   struct { KeyPackageStatus status; select (status) { case success: KeyPackage key_package; default: struct {}; } } KeyPackageResult;
+//   struct { KeyPackageStatus status; select (status) { case success: KeyPackage key_packages<V>; default: struct {}; } } KeyPackageResult;
 //   struct { KeyPackageResult results<V>; } KeyPackageResults;    (one result per request, in order)
+//
+// A MIMI user has one client per device, and a room needs a KeyPackage of each. The document's
+// KeyPackageResponse holds one, so the answer to a single request is one KeyPackageResponse per
+// client of the user, back to back (a KeyPackage delimits itself); a bundle's result lists them.
 //
 // And the Privacy Pass (RFC 9578) token issuance that rides on discovery (/identifierQuery), as
 // components of IdentifierRequest / IdentifierResponse (private-use component ids):
@@ -27,7 +31,8 @@
 // Pure: codecs only.
 
 import { readKeyPackage, StructReader, writeKeyPackage, type Fields, type KeyPackage } from './mls-structs.js';
-import { Bad, decodeWith, encodeWith, enumDef, isObject, readText, struct, textBytes, type Codec } from './tls-struct.js';
+import { TlsWriter } from './tls.js';
+import { Bad, decodeWith, encodeWith, enumDef, isObject, MimiWireError, nest, readText, struct, textBytes, type Codec } from './tls-struct.js';
 
 export const KEY_PACKAGE_TOKEN_KEYS_COMPONENT_ID = 0xf0b0;
 export const KEY_PACKAGE_TOKEN_REQUEST_COMPONENT_ID = 0xf0b1;
@@ -53,7 +58,7 @@ export interface KeyPackageResponse {
 
 export const KEY_PACKAGE_STATUS = { success: 0, unknownUser: 1, badToken: 2, noKeyPackage: 3, unsupported: 4 } as const;
 export type KeyPackageStatus = keyof typeof KEY_PACKAGE_STATUS;
-export type KeyPackageResult = { status: 'success'; keyPackage: KeyPackage } | { status: Exclude<KeyPackageStatus, 'success'> };
+export type KeyPackageResult = { status: 'success'; keyPackages: KeyPackage[] } | { status: Exclude<KeyPackageStatus, 'success'> };
 
 export interface TokenKey {
   user: string;
@@ -145,11 +150,20 @@ const RESULT = struct<KeyPackageResult>(
   'KeyPackageResult',
   (s) => {
     const status = s.enum('status', STATUS_E);
-    return status === 'success' ? { status, keyPackage: s.get('key_package', KEY_PACKAGE.read) } : { status };
+    if (status !== 'success') return { status };
+    const keyPackages = s.list('key_packages', KEY_PACKAGE.read);
+    s.check('key_packages', () => {
+      if (keyPackages.length === 0) throw new Bad('a success carries at least one KeyPackage');
+    });
+    return { status, keyPackages };
   },
   (o, v) => {
     o.enum('status', STATUS_E, v.status);
-    if (v.status === 'success') o.put('key_package', (w) => KEY_PACKAGE.write(w, v.keyPackage as Fields<KeyPackage>));
+    if (v.status !== 'success') return;
+    o.check('key_packages', () => {
+      if (!Array.isArray(v.keyPackages) || v.keyPackages.length === 0) throw new Bad('a success carries at least one KeyPackage');
+    });
+    o.list('key_packages', v.keyPackages, (w, kp) => KEY_PACKAGE.write(w, kp as Fields<KeyPackage>));
   },
 );
 
@@ -211,6 +225,28 @@ export const encodeKeyPackageRequest = (v: KeyPackageRequest): Uint8Array => enc
 export const decodeKeyPackageRequest = (b: Uint8Array): KeyPackageRequest => decodeWith(REQUEST, b);
 export const encodeKeyPackageResponse = (v: Fields<KeyPackageResponse>): Uint8Array => encodeWith(RESPONSE, v);
 export const decodeKeyPackageResponse = (b: Uint8Array): KeyPackageResponse => decodeWith(RESPONSE, b);
+
+/** The body answering a single request: one KeyPackageResponse per client, back to back. */
+export function encodeKeyPackageResponseList(keyPackages: readonly Fields<KeyPackage>[]): Uint8Array {
+  if (keyPackages.length === 0) throw new MimiWireError('KeyPackageResponse', '(list)', 'at least one KeyPackage');
+  const w = new TlsWriter();
+  for (const kp of keyPackages) RESPONSE.write(w, { keyPackage: kp });
+  return w.finish();
+}
+
+export function decodeKeyPackageResponseList(b: Uint8Array): KeyPackageResponse[] {
+  const r = new StructReader(b);
+  const out: KeyPackageResponse[] = [];
+  while (r.remaining > 0) {
+    try {
+      out.push(RESPONSE.read(r));
+    } catch (e) {
+      throw nest(e, 'KeyPackageResponse', `[${out.length}]`);
+    }
+  }
+  if (out.length === 0) throw new MimiWireError('KeyPackageResponse', '(list)', 'an empty answer');
+  return out;
+}
 export const encodeKeyPackageRequests = (v: { requests: KeyPackageRequest[] }): Uint8Array => encodeWith(REQUESTS, v);
 export const decodeKeyPackageRequests = (b: Uint8Array): { requests: KeyPackageRequest[] } => decodeWith(REQUESTS, b);
 export const encodeKeyPackageResults = (v: Fields<{ results: KeyPackageResult[] }>): Uint8Array => encodeWith(RESULTS, v);

@@ -320,7 +320,7 @@ export async function buildCases(engine: MlsEngine): Promise<Map<string, VectorC
   add('KeyPackageRequest', "bob's KeyPackage with a token for bob", kpRequest);
   add('KeyPackageResponse', "one of bob's KeyPackages", { keyPackage: bobKeyPackage });
   add('KeyPackageRequests', 'two users', { requests: [kpRequest, { ...kpRequest, userId: 'mimi://b.example/u/carol' }] });
-  add('KeyPackageResults', 'one found, one bad token', { results: [{ status: 'success', keyPackage: bobKeyPackage }, { status: 'badToken' }] });
+  add('KeyPackageResults', 'one found, one bad token', { results: [{ status: 'success', keyPackages: [bobKeyPackage] }, { status: 'badToken' }] });
   add('KeyPackageTokenKeys', "bob's token key", { keys: [{ user: BOB_USER, tokenKey: await issuer.publicKey(BOB_USER) }] });
   add('KeyPackageTokenRequest', 'alice asks for one token for bob', { requester: ALICE_USER, target: BOB_USER, tokenRequests: asked.requests });
   add('KeyPackageTokenResponse', 'issued', { status: 'issued', tokenResponses: responses });

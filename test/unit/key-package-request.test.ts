@@ -10,6 +10,8 @@ import {
   decodeKeyPackageRequest,
   decodeKeyPackageRequests,
   decodeKeyPackageResponse,
+  decodeKeyPackageResponseList,
+  encodeKeyPackageResponseList,
   decodeKeyPackageResults,
   decodeKeyPackageTokenKeys,
   decodeKeyPackageTokenRequest,
@@ -57,10 +59,20 @@ test('KeyPackageResponse carries the bare KeyPackage; the bundle answers each re
   const tooMany = { requests: Array.from({ length: MAX_KEY_PACKAGE_REQUESTS + 1 }, () => requests.requests[0]) };
   assert.throws(() => encodeKeyPackageRequests(tooMany), MimiWireError);
 
-  const results = encodeKeyPackageResults({ results: [{ status: 'success', keyPackage }, { status: 'badToken' }, { status: 'unknownUser' }] });
+  // Two clients of bob's: the single answer is their KeyPackageResponses back to back.
+  const [kp2] = await engine.generateKeyPackages(await engine.newDeviceKeys('mimi://b.example/d/bob/laptop'), 1);
+  const keyPackage2 = decodeKeyPackage(unwrapMlsMessage(kp2.publicMessage).body);
+  const list = encodeKeyPackageResponseList([keyPackage, keyPackage2]);
+  assert.equal(toHex(list), toHex(concatBytes(body, unwrapMlsMessage(kp2.publicMessage).body)));
+  assert.deepEqual(decodeKeyPackageResponseList(list).map((r) => toHex(r.keyPackage.raw)), [toHex(body), toHex(keyPackage2.raw)]);
+  assert.throws(() => decodeKeyPackageResponseList(new Uint8Array()), MimiWireError);
+  assert.throws(() => decodeKeyPackageResponseList(list.subarray(0, list.length - 1)), MimiWireError);
+
+  const results = encodeKeyPackageResults({ results: [{ status: 'success', keyPackages: [keyPackage, keyPackage2] }, { status: 'badToken' }, { status: 'unknownUser' }] });
   const back = decodeKeyPackageResults(results);
   assert.deepEqual(back.results.map((r) => r.status), ['success', 'badToken', 'unknownUser']);
-  assert.equal(back.results[0].status === 'success' && toHex(back.results[0].keyPackage.raw), toHex(body));
+  assert.deepEqual(back.results[0].status === 'success' && back.results[0].keyPackages.map((k) => toHex(k.raw)), [toHex(body), toHex(keyPackage2.raw)]);
+  assert.throws(() => encodeKeyPackageResults({ results: [{ status: 'success', keyPackages: [] }] }), MimiWireError);
   const badStatus = results.slice();
   badStatus[results.length - 1] = 9; // the last result's status
   assert.throws(() => decodeKeyPackageResults(badStatus), MimiWireError);
