@@ -20,7 +20,11 @@ const PROPOSAL_GROUP_CONTEXT_EXTENSIONS = 7;
 interface ExternalProposalBase {
   groupId: string;
   epoch: bigint;
-  /** Index of the hub in the group's external_senders list. */
+  /**
+   * Index of the hub in the group's external_senders: RFC 9420's index into the
+   * `ExternalSender external_senders<V>` vector (rooms created before the ts-mls patch, with one
+   * bare sender per extension, index the same way: src-shared/mls-extensions.ts externalSendersOf).
+   */
   senderIndex: number;
   /** Ed25519 seed of the hub's external-sender key. */
   signingKey: Uint8Array;

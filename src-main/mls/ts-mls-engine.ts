@@ -24,23 +24,19 @@
 //   values and an older one may still be used (a pending commit can be refused by the hub), so
 //   keys die with the session objects, and on disk with the encodings, that hold them.
 //
-// Extension encodings, ts-mls vs RFC 9420 (read from ts-mls's codecs, checked by encoding samples):
+// Extension encodings, ts-mls vs RFC 9420 (docs/mls-encodings.md):
 // - ExternalSender struct: encodeExternalSender() emits `signature_key<V> || Credential`, which
 //   matches RFC 9420 12.1.8.1 byte for byte (e.g. 20 <32-byte key> 0001 <varint len> <identity>).
-// - external_senders extension: RFC 9420 extension_data is `ExternalSender external_senders<V>`,
-//   a varint-length-prefixed vector. ts-mls puts ONE bare ExternalSender in extension_data (no
-//   vector prefix), so RFC-form data fails to decode in ts-mls (decodeExternalSender returns
-//   undefined) and ts-mls's form is not what RFC implementations expect.
-// - Sender.sender_index: RFC = index into that vector. ts-mls's receiver (senderFromExtension)
-//   uses "n-th external_senders extension", while its own proposeExternal() uses the position of
-//   the extension in the whole GroupContext extension list. All agree only when there is one
-//   external sender and external_senders is the FIRST GroupContext extension: put it first.
+// - external_senders extension: RFC 9420 extension_data is `ExternalSender external_senders<V>`;
+//   unpatched ts-mls 1.6.4 reads and writes ONE bare ExternalSender, and takes an external
+//   Sender.sender_index as "the n-th external_senders extension". scripts/patch-ts-mls.mjs makes
+//   it read both forms and index the senders of all external_senders extensions in order (the RFC
+//   vector index). createGroup writes the RFC form (rfcGroupContextExtension); rooms created
+//   before keep their legacy bytes, which are hashed into the group state and which the hub
+//   refuses to see changed.
 // - external_pub GroupInfo extension: RFC 9420 12.4.3.2 is `struct { HPKEPublicKey external_pub; }`,
-//   i.e. extension_data = varint(32) || key; ts-mls writes and reads the raw 32-byte key without
-//   the length prefix.
-// GroupContext extensions are hashed into the group state and the GroupInfo is signed, so none of
-// this can be translated in an adapter; interop with an RFC hub needs a ts-mls patch or the hub
-// must speak ts-mls's forms.
+//   i.e. extension_data = varint(32) || key; unpatched ts-mls wrote and read the raw key. The patch
+//   writes the RFC form and reads both (told apart by the group's HPKE key length).
 // - ts-mls decodes extension types 1..5 to names ("external_senders" etc.) and compares by name,
 //   so extensions handed to it must use those names, not numbers (see toTsMlsExtension).
 //
@@ -67,7 +63,6 @@ import {
   createGroupInfoWithExternalPub,
   decodeGroupState,
   decodeMlsMessage,
-  defaultKeyPackageEqualityConfig,
   defaultPaddingConfig,
   encodeGroupState,
   encodeMlsMessage,
@@ -138,6 +133,7 @@ import {
   type PseudonymousCredential,
 } from '../../src-shared/pseudonymous-credential.js';
 import { TlsReader, TlsWriter } from '../../src-shared/tls.js';
+import { decodeExternalSenders, EXTERNAL_SENDERS_EXTENSION_TYPE, rfcExternalSenders } from '../../src-shared/mls-extensions.js';
 
 /** A GroupContext extension in RFC 9420 wire terms (type number + extension_data). */
 export interface GroupContextExtension {
@@ -187,7 +183,13 @@ const CLIENT_CONFIG: ClientConfig = {
     // Leaves that came from old KeyPackages legitimately outlive them; only the adder checks.
     validateLifetimeOnReceive: false,
   },
-  keyPackageEqualityConfig: defaultKeyPackageEqualityConfig,
+  // ts-mls compares every added KeyPackage with every other (O(n²): a million calls for a
+  // 1,000-member add, in one synchronous stretch). Its default compares in constant time, which
+  // public signature keys do not need; an early-exit compare is several times faster.
+  keyPackageEqualityConfig: {
+    compareKeyPackages: (a, b) => publicBytesEqual(a.leafNode.signaturePublicKey, b.leafNode.signaturePublicKey),
+    compareKeyPackageToLeafNode: (a, b) => publicBytesEqual(a.leafNode.signaturePublicKey, b.signaturePublicKey),
+  },
   paddingConfig: defaultPaddingConfig,
   authService: {
     // The core authenticates device URIs; here we only insist identities are readable. A
@@ -203,6 +205,13 @@ const CLIENT_CONFIG: ClientConfig = {
     },
   },
 };
+
+/** Equality of public bytes (no secret: may exit early). */
+function publicBytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Engine
@@ -293,7 +302,7 @@ class TsMlsEngine implements MlsEngine {
     const identityLinkCiphertext = ilk ? sealOwnLink(keys, groupId, ilk) : undefined;
     const kp = await newKeyPackage(keys, signKey, this.ctx.impl, { identityLinkCiphertext });
     const state = await wrap('invalid', () =>
-      createGroup(utf8(groupId), kp.publicPackage, kp.privatePackage, extensions.map(toTsMlsExtension), this.ctx.impl, this.ctx.config),
+      createGroup(utf8(groupId), kp.publicPackage, kp.privatePackage, extensions.map(rfcGroupContextExtension).map(toTsMlsExtension), this.ctx.impl, this.ctx.config),
     );
     return new TsMlsSession(this.ctx, state, ilk ? [ilk] : []);
   }
@@ -710,7 +719,9 @@ class TsMlsSession implements GroupSession {
       for (const m of matches) if (!pending.has(m.leafIndex)) proposals.push({ proposalType: 'remove', remove: { removed: m.leafIndex } });
     }
     if (changes.extensions) {
-      proposals.push({ proposalType: 'group_context_extensions', groupContextExtensions: { extensions: changes.extensions.map(toTsMlsExtension) } });
+      const current = this.state.groupContext.extensions.map(fromTsMlsExtension);
+      const exts = changes.extensions.map((e) => inRoomForm(e, current));
+      proposals.push({ proposalType: 'group_context_extensions', groupContextExtensions: { extensions: exts.map(toTsMlsExtension) } });
     }
     return this.commit(proposals);
   }
@@ -1117,6 +1128,42 @@ function departedBy(removed: LeafNode, proposer: LeafNode | undefined): boolean 
   } catch {
     return proposerId === removedId; // identities that are not device URIs belong to no user
   }
+}
+
+/**
+ * A new group's external_senders in RFC 9420 form (`ExternalSender external_senders<V>`), also when
+ * handed one bare ExternalSender (GET /v1/hubSender) or ts-mls 1.6.4's legacy form. Commits keep a
+ * room's external_senders bytes as they are (inRoomForm): the hub refuses any change to them, so
+ * rooms created before the ts-mls patch keep the legacy form.
+ */
+function rfcGroupContextExtension(e: GroupContextExtension): GroupContextExtension {
+  if (e.type !== EXTERNAL_SENDERS_EXTENSION_TYPE) return e;
+  try {
+    return { type: e.type, data: rfcExternalSenders(e.data) };
+  } catch (err) {
+    throw new MlsError('invalid', `external_senders extension: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * external_senders in a GroupContextExtensions commit: the room's current bytes when they list the
+ * same senders (in either form), so a room keeps the form it was created with, and RFC form for a
+ * changed list.
+ */
+function inRoomForm(e: GroupContextExtension, current: GroupContextExtension[]): GroupContextExtension {
+  if (e.type !== EXTERNAL_SENDERS_EXTENSION_TYPE) return e;
+  const now = current.find((c) => c.type === EXTERNAL_SENDERS_EXTENSION_TYPE);
+  const sendersOf = (data: Uint8Array) => {
+    try {
+      return decodeExternalSenders(data).senders.map((x) => x.raw);
+    } catch {
+      return undefined;
+    }
+  };
+  const before = now && sendersOf(now.data);
+  const after = sendersOf(e.data);
+  if (now && before && after && before.length === after.length && before.every((b, i) => bytesEqual(b, after[i]!))) return now;
+  return rfcGroupContextExtension(e);
 }
 
 function toTsMlsExtension(e: GroupContextExtension): Extension {

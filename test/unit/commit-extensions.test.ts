@@ -9,7 +9,8 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { roomStateExtension, withMetadata } from '../../src-main/core/room-view.js';
 import { initialRoomState, ROOM_STATE_EXTENSION_TYPE } from '../../src-shared/room-state.js';
-import { basicCredential, commitGroupContextExtensions, commitSummary, encodeExternalSender, proposalRef, type Extension } from '../../src-shared/mls-structs.js';
+import { basicCredential, commitGroupContextExtensions, commitSummary, proposalRef, type Extension } from '../../src-shared/mls-structs.js';
+import { encodeExternalSenders } from '../../src-shared/mls-extensions.js';
 import { externalRemoveProposal } from '../../src-shared/external-proposal.js';
 import { generateSignatureKeyPair } from '../../src-shared/mls-crypto.js';
 import { MlsWireError } from '../../src-shared/mls-wire.js';
@@ -26,7 +27,8 @@ type Ext = { type: number; data: Uint8Array };
 
 const state = initialRoomState({ roomUri: ROOM, creator: 'mimi://a.example/u/alice', roomName: 'Lunch' });
 const hub = generateSignatureKeyPair();
-const senders: Ext = { type: 5, data: encodeExternalSender({ signatureKey: hub.publicKey, credential: basicCredential('mimi://a.example') }) };
+// RFC 9420 form (external_senders<V>), what the engine writes for a new group.
+const senders: Ext = { type: 5, data: encodeExternalSenders([{ signatureKey: hub.publicKey, credential: basicCredential('mimi://a.example') }]) };
 const initial: Ext[] = [senders, roomStateExtension(state)];
 const renamed: Ext[] = [senders, roomStateExtension(withMetadata(state, { name: 'Dinner' }))];
 

@@ -25,7 +25,8 @@ import { MlsError, type CommitOutput, type GroupSession, type Incoming, type Mls
 import { roomStateExtension, withMetadata, withoutParticipants, withRoomState, readRoomState } from '../../src-main/core/room-view.js';
 import { initialRoomState, ROOM_STATE_EXTENSION_TYPE, type RoomState } from '../../src-shared/room-state.js';
 import { externalRemoveProposal } from '../../src-shared/external-proposal.js';
-import { basicCredential, encodeExternalSender } from '../../src-shared/mls-structs.js';
+import { basicCredential } from '../../src-shared/mls-structs.js';
+import { encodeExternalSenders } from '../../src-shared/mls-extensions.js';
 import { generateSignatureKeyPair } from '../../src-shared/mls-crypto.js';
 import { fromUtf8, utf8 } from '../../src-shared/bytes.js';
 
@@ -51,7 +52,8 @@ baseState.participants = [
 /** alice, bob and carol in a group whose context is [external_senders (the hub), room state]. */
 async function groupOfThree(engine: MlsEngine) {
   const hub = generateSignatureKeyPair();
-  const senders: Ext = { type: EXTERNAL_SENDERS, data: encodeExternalSender({ signatureKey: hub.publicKey, credential: basicCredential('mimi://a.example') }) };
+  // RFC 9420 form (external_senders<V>), what the engine writes for a new group.
+  const senders: Ext = { type: EXTERNAL_SENDERS, data: encodeExternalSenders([{ signatureKey: hub.publicKey, credential: basicCredential('mimi://a.example') }]) };
   const extensions = [senders, roomStateExtension(baseState)];
   const [alice, bob, carol] = await Promise.all([ALICE, BOB, CAROL].map((id) => engine.newDeviceKeys(id)));
   const a0 = await engine.createGroup(alice, ROOM, extensions);

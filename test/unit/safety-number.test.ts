@@ -84,3 +84,11 @@ test('QR codes: a match from either side, a mismatch on a changed key, other peo
   assert.equal(compareSafetyNumberQr(new Uint8Array([0xff, 0x00]), alice, bob), 'notASafetyNumber');
   assert.equal(compareSafetyNumberQr(encodeCbor(['hello']), alice, bob), 'notASafetyNumber');
 });
+
+test('node:crypto SHA-512 (what the core passes) gives the same fingerprints as the default', async () => {
+  const { createHash } = await import('node:crypto');
+  const nodeSha512 = (d: Uint8Array): Uint8Array => createHash('sha512').update(d).digest();
+  const person = { user: 'mimi://a.example/u/alice', devices: [{ device: 'mimi://a.example/d/alice/laptop', signatureKey: new Uint8Array(32).fill(5) }] };
+  assert.deepEqual(fingerprintBytes(person, nodeSha512), fingerprintBytes(person));
+  assert.ok(!(fingerprintBytes(person, nodeSha512) instanceof Buffer), 'a plain Uint8Array, not a Buffer view');
+});
