@@ -6,7 +6,8 @@
 //      hub runs in this process (startProvider, so `fanout.batching` can be set), the follower is a
 //      real provider process. N application messages are accepted by the hub at once, then we time
 //      until the hub's outbox is empty, i.e. until the follower answered 201 for every one of them
-//      (it answers 201 only after its transaction queued them for its device).
+//      (it answers 201 only after its transaction queued them for its device). bench.ts also runs
+//      the bulk mode against a follower started with `--write-path per-request` (the baseline).
 //   3. KeyPackage claims for 100 users of b.example: one bulk request versus 100 requests, via
 //      a.example's KeyMaterialService.claimForRoom (signing at A, verify + claim at B, verify and
 //      ref recording at A), B a real provider process with seeded users.
@@ -68,8 +69,8 @@ async function prepare(domain: string): Promise<Prepared> {
  * users without asking first: the bench measures delivery, not the consent exchange); a provider
  * without it refuses the unknown option at start-up, and is then started without it.
  */
-async function startPeerProcess(me: Prepared, peer: Prepared): Promise<ProviderProcess> {
-  const args = ['--peer', `${peer.domain}=${peer.url}`, '--trust', peer.caFile];
+async function startPeerProcess(me: Prepared, peer: Prepared, extraArgs: string[] = []): Promise<ProviderProcess> {
+  const args = ['--peer', `${peer.domain}=${peer.url}`, '--trust', peer.caFile, ...extraArgs];
   const start = (extra: string[]) => startProviderProcess({ domain: me.domain, dataDir: me.dataDir, port: me.port, args: [...args, ...extra] });
   try {
     return await start(['--consent', 'open']);
@@ -91,7 +92,7 @@ interface InProcess {
  * (mimiEndpoints with a Follower, key material and group info), built from the provider's own
  * objects so the bench can reach its Hub and KeyMaterialService.
  */
-async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean): Promise<InProcess> {
+async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean, maxBatchMessages?: number): Promise<InProcess> {
   const logs: string[] = [];
   let hub: Hub | undefined;
   let km: KeyMaterialService | undefined;
@@ -101,7 +102,7 @@ async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean):
     dataDir: me.dataDir,
     log: (m) => logs.push(m),
     federation: { peers: { [peer.domain]: peer.url }, trustPem: [peer.caPem] },
-    ...(batching === undefined ? {} : { fanout: { batching } }),
+    ...(batching === undefined ? {} : { fanout: { batching, ...(maxBatchMessages === undefined ? {} : { maxBatchMessages }) } }),
     s2s: (deps: S2sDeps): S2sHandler => {
       hub = deps.hub;
       const identity = ensureProviderIdentity(me.dataDir, deps.domain);
@@ -203,14 +204,20 @@ export interface FanoutFigures {
  * accepted by the hub in one synchronous burst and timed from the end of that burst until the
  * outbox is drained (the follower answered 201 for all of them).
  */
-export async function benchFanout(engine: MlsEngine, n: number, batching: boolean, bursts = 3, warmup = 100): Promise<FanoutFigures> {
+export async function benchFanout(
+  engine: MlsEngine,
+  n: number,
+  batching: boolean,
+  opts: { bursts?: number; warmup?: number; maxBatchMessages?: number; followerArgs?: string[] } = {},
+): Promise<FanoutFigures> {
+  const { bursts = 3, warmup = 100, maxBatchMessages, followerArgs = [] } = opts;
   const a = await prepare('a.example');
   const b = await prepare('b.example');
-  const pb = await startPeerProcess(b, a);
+  const pb = await startPeerProcess(b, a, followerArgs);
   let hubP: InProcess | undefined;
   const clients: ProviderClient[] = [];
   try {
-    hubP = await startInProcess(a, b, batching);
+    hubP = await startInProcess(a, b, batching, maxBatchMessages);
     const { hub, running } = hubP;
     const outbox = running.federation.outbox;
 

@@ -3,17 +3,14 @@
 //   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 BENCH_FED_RTT=100 BENCH_FANOUT=500 BENCH_BACKUP=10000 npm run bench
 // Federation figures (two providers, a.example hub and b.example follower): see bench-federation.ts.
 
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
-import { benchKeyPackages, benchMessages, benchMls } from '../src-main/mls/bench-mls.js';
+import { mlsRows } from './bench-mls-rows.js';
 import { Profile } from '../src-main/core/profile.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
-import { ProviderClient, PushConnection } from '../src-main/net/provider-client.js';
-import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
-import { newRoomUri } from '../src-shared/identifiers.js';
-import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
-import { benchClaims, benchFanout, benchFederatedRoundTrip, roundTrips } from './bench-federation.js';
+import { startProviderProcess } from '../test/helpers/provider-process.js';
+import { benchClaims, benchFanout, benchFederatedRoundTrip } from './bench-federation.js';
+import { BASELINE_ARGS, compareRelay, relayRows } from './bench-relay.js';
 import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
 import { benchHubVerify } from './bench-hub-verify.js';
@@ -23,10 +20,14 @@ import { benchAttachments } from './bench-attachments.js';
 import { benchBackup } from './bench-backup.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
-const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 500);
+const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 2000);
 const RELAY_RECIPIENTS = 10;
+/** Requests in flight at once in the relay bench (many senders' worth of load); 8 is also shown. */
+const RELAY_IN_FLIGHT = [8, Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 64)];
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 100);
 const MLS_RUNS = 3;
+const MLS_BIG = Number(process.env.BENCH_MLS_BIG ?? 1000);
+const MLS_MSGS = Number(process.env.BENCH_MSGS ?? 1000);
 const FED_RTT_COUNT = Number(process.env.BENCH_FED_RTT ?? 300);
 const FANOUT_COUNT = Number(process.env.BENCH_FANOUT ?? 2000);
 const CLAIM_USERS = 100;
@@ -43,12 +44,6 @@ async function main(): Promise<void> {
   const engine = await createMlsEngine();
   const provider = await startProviderProcess({ domain: 'bench.example' });
   const profiles: Profile[] = [];
-  const account = async (handle: string) => {
-    const p = await Profile.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: provider.url, caPem: provider.caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
-    profiles.push(p);
-    await p.start();
-    return p;
-  };
   const rows: [string, string][] = [];
   try {
     console.log(
@@ -56,56 +51,17 @@ async function main(): Promise<void> {
         `federation: ${FED_RTT_COUNT} round trips, ${FANOUT_COUNT} fanout messages, claims for ${CLAIM_USERS} users`,
     );
 
-    // 1. Round trip: send on A -> decrypted on B, one at a time.
-    const a = await account('rtt-a');
-    const b = await account('rtt-b');
-    const room = await a.createRoom('rtt');
-    await a.addMember(room.roomUri, 'rtt-b');
-    await waitFor(() => b.rooms().length === 1, 'b joins');
-    const lat = await roundTrips(a, b, room.roomUri, RTT_COUNT, 'rtt');
-    rows.push(['round trip p50 (send -> decrypted at recipient)', ms(pct(lat, 50))]);
-    rows.push(['round trip p99', ms(pct(lat, 99))]);
+    // 1-2. Round trip (send on A -> decrypted on B, one at a time) and the provider relay to 10
+    // recipients (bench-relay.ts), each also on a provider with the per-request write path (the
+    // baseline, in this run), with the ratio.
+    const relayCmp = await compareRelay(engine, { relayCount: RELAY_COUNT, recipients: RELAY_RECIPIENTS, rttCount: RTT_COUNT, inFlight: RELAY_IN_FLIGHT });
+    rows.push(...relayRows(relayCmp, RELAY_RECIPIENTS));
+    const lat = relayCmp.rtt;
 
-    // 2. Relay: the provider alone. One sender, 10 recipient devices on raw push streams that only
-    // count (decrypting 10 clients in this one process would measure the bench, not the provider).
-    const relay = await benchRelay(engine, provider.url, provider.caPem, RELAY_COUNT, RELAY_RECIPIENTS);
-    rows.push([`provider relay to ${RELAY_RECIPIENTS} recipients: messages in per second`, relay.messagesPerSec.toFixed(0)]);
-    rows.push([`provider relay to ${RELAY_RECIPIENTS} recipients: deliveries out per second`, relay.deliveriesPerSec.toFixed(0)]);
-
-    // 3. MLS costs for a large add: the median of MLS_RUNS runs, each on fresh keys.
-    const runs: Awaited<ReturnType<typeof benchMls>>[] = [];
-    for (let i = 0; i < MLS_RUNS; i++) runs.push(await benchMls(MEMBERS, engine));
-    const med = (f: (r: (typeof runs)[number]) => number) => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)];
-    rows.push([`MLS commit adding ${MEMBERS} members (median of ${MLS_RUNS})`, ms(med((r) => r.addMs))]);
-    rows.push([`MLS processing that commit (existing member)`, ms(med((r) => r.processMs))]);
-    rows.push([`MLS join from its Welcome (new member)`, ms(med((r) => r.joinMs))]);
-    rows.push([`commit / welcome size`, `${(runs[0].commitBytes / 1024).toFixed(1)} KiB / ${(runs[0].welcomeBytes / 1024).toFixed(1)} KiB`]);
-
-    // 3b. The same against the baseline in this run: ts-mls's own WebCrypto provider (issue 13's
-    // reference), with the ratio, plus message and KeyPackage throughput on both.
-    const baseline = await createMlsEngine({ forceProvider: 'webcrypto' });
-    const baseRuns: Awaited<ReturnType<typeof benchMls>>[] = [];
-    for (let i = 0; i < MLS_RUNS; i++) baseRuns.push(await benchMls(MEMBERS, baseline));
-    const baseMed = (f: (r: (typeof runs)[number]) => number) => baseRuns.map(f).sort((x, y) => x - y)[Math.floor(baseRuns.length / 2)];
-    for (const [label, f] of [
-      ['commit adding', (r: (typeof runs)[number]) => r.addMs],
-      ['processing', (r: (typeof runs)[number]) => r.processMs],
-      ['join', (r: (typeof runs)[number]) => r.joinMs],
-    ] as const) {
-      rows.push([`baseline (ts-mls WebCrypto) ${label}, ${MEMBERS} members / ${engine.provider} is faster by`, `${ms(baseMed(f))} / ${(baseMed(f) / med(f)).toFixed(1)}×`]);
-    }
-    const msgs = await benchMessages(engine);
-    const baseMsgs = await benchMessages(baseline);
-    rows.push([`1 KB application message encrypt + decrypt, pairs per second (${engine.provider} / baseline)`, `${msgs.pairsPerSec.toFixed(0)} / ${baseMsgs.pairsPerSec.toFixed(0)} (${(msgs.pairsPerSec / baseMsgs.pairsPerSec).toFixed(1)}×)`]);
-    const kps = await benchKeyPackages(engine);
-    const baseKps = await benchKeyPackages(baseline);
-    rows.push([`KeyPackages generated per second (${engine.provider} / baseline)`, `${kps.perSec.toFixed(0)} / ${baseKps.perSec.toFixed(0)} (${(kps.perSec / baseKps.perSec).toFixed(1)}×)`]);
-
-    // 4. Event-loop delay while an existing member processes that commit: what the rest of the
-    // main process (IPC, the push stream, other accounts) waits meanwhile.
-    const loop = await eventLoopDuringProcess(engine, MEMBERS);
-    rows.push([`event-loop delay while a ${MEMBERS}-member add commit is processed: p50 / p99 / max`, `${ms(loop.p50)} / ${ms(loop.p99)} / ${ms(loop.max)}`]);
-    rows.push([`  (that processing took)`, ms(loop.processMs)]);
+    // 3. MLS (bench-mls-rows.ts): our engine against ts-mls's WebCrypto provider in this run, at
+    // MEMBERS and MLS_BIG members, message and KeyPackage throughput, and the event-loop delay
+    // while a MLS_BIG-member commit is made and processed.
+    rows.push(...(await mlsRows(engine, { members: MEMBERS, bigMembers: MLS_BIG, runs: MLS_RUNS, messages: MLS_MSGS })));
 
     // 5. Federation (bench-federation.ts): a.example hosts the room, b.example follows.
     const fedLat = await benchFederatedRoundTrip(engine, FED_RTT_COUNT);
@@ -113,7 +69,9 @@ async function main(): Promise<void> {
     rows.push(['federated round trip p99', ms(pct(fedLat, 99))]);
     const bulkFan = await benchFanout(engine, FANOUT_COUNT, true);
     const oneFan = await benchFanout(engine, FANOUT_COUNT, false);
+    const baseFan = await benchFanout(engine, FANOUT_COUNT, true, { followerArgs: BASELINE_ARGS });
     rows.push([`fanout hub -> follower, bulk /notify: messages per second (${bulkFan.messages} in ${bulkFan.requests} requests, median of ${bulkFan.bursts})`, bulkFan.messagesPerSec.toFixed(0)]);
+    rows.push([`  (baseline: follower on the per-request write path, this run / ratio)`, `${baseFan.messagesPerSec.toFixed(0)} / ${(bulkFan.messagesPerSec / baseFan.messagesPerSec).toFixed(2)}×`]);
     rows.push([`fanout hub -> follower, one message per request: messages per second (${oneFan.messages} in ${oneFan.requests} requests, median of ${oneFan.bursts})`, oneFan.messagesPerSec.toFixed(0)]);
     const claims = await benchClaims(engine, CLAIM_USERS, CLAIM_ROUNDS);
     rows.push([`KeyPackage claim for ${claims.users} users at b.example, one bulk request (median of ${claims.rounds})`, ms(claims.bulkMs)]);
@@ -173,90 +131,18 @@ async function main(): Promise<void> {
   for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
 }
 
-/**
- * Sets up (untimed) a two-member group and `n` joiners, builds the commit adding them, then
- * processes it on the existing member with the event-loop delay histogram on (1 ms resolution).
- */
-async function eventLoopDuringProcess(engine: MlsEngine, n: number) {
-  const owner = await engine.newDeviceKeys('mimi://bench.example/d/loop-owner/1');
-  const peer = await engine.newDeviceKeys('mimi://bench.example/d/loop-peer/1');
-  const [peerKp] = await engine.generateKeyPackages(peer, 1);
-  const first = await (await engine.createGroup(owner, 'mimi://bench.example/r/loop')).add([peerKp.publicMessage]);
-  const peerSession = await engine.joinFromWelcome(peer, first.welcome!, peerKp, first.ratchetTree);
-  const kps: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) {
-    const keys = await engine.newDeviceKeys(`mimi://bench.example/d/loop${i}/1`);
-    kps.push((await engine.generateKeyPackages(keys, 1))[0].publicMessage);
-  }
-  const out = await first.pending.add(kps);
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  const t = performance.now();
-  await peerSession.process(out.commit);
-  const processMs = performance.now() - t;
-  // One more turn so a delay that ends with the processing is recorded.
-  await new Promise((r) => setTimeout(r, 5));
-  h.disable();
-  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, processMs };
-}
-
-async function benchRelay(engine: MlsEngine, url: string, caPem: string, count: number, recipients: number) {
-  const device = async (handle: string) => {
-    const client = new ProviderClient({ baseUrl: url, caPem });
-    const session = await client.register({ handle, password: 'bench-password', deviceName: 'bench' });
-    const keys = await engine.newDeviceKeys(session.deviceUri);
-    return { client, session, keys };
-  };
-  const sender = await device('relay-s');
-  const roomUri = newRoomUri('bench.example');
-  let group = await engine.createGroup(sender.keys, roomUri);
-  await sender.client.createRoom({ roomUri });
-  const streams: { push: PushConnection; got: number }[] = [];
-  const users: string[] = [];
-  for (let i = 0; i < recipients; i++) {
-    const r = await device(`relay-r${i}`);
-    const [kp] = await engine.generateKeyPackages(r.keys, 1);
-    await r.client.uploadKeyPackages({ keyPackages: [toB64(kp.publicMessage)] });
-    users.push(r.session.userUri);
-    const s = { push: new PushConnection({ baseUrl: url, caPem, token: r.session.token }), got: 0 };
-    s.push.on('event', (ev) => {
-      if (ev.kind === 'message') s.got++;
-      s.push.confirm(ev.seq);
-    });
-    streams.push(s);
-  }
-  const claim = await sender.client.claim({ roomUri, users });
-  const kps = claim.results.flatMap((r) => r.clients.map((c) => fromB64(c.keyPackage!)));
-  const out = await group.add(kps);
-  await sender.client.commit(roomUri, { commit: toB64(out.commit), welcome: toB64(out.welcome!), groupInfo: toB64(out.groupInfo), ratchetTree: toB64(out.ratchetTree), addUsers: users, requestId: 'relay-add' });
-  group = out.pending;
-  const messages: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const r = await group.encrypt(utf8(`relay ${i}`));
-    group = r.session;
-    messages.push(toB64(r.message));
-  }
-  for (const s of streams) s.push.start(0);
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < messages.length) {
-        const i = next++;
-        await sender.client.sendMessage(roomUri, { message: messages[i], requestId: `relay-${i}` });
-      }
-    }),
-  );
-  const sentSecs = (performance.now() - t0) / 1000;
-  await waitFor(() => streams.every((s) => s.got >= count), 'all deliveries', 300000);
-  const secs = (performance.now() - t0) / 1000;
-  for (const s of streams) s.push.stop();
-  sender.client.close();
-  return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
+/** `BENCH_ONLY=mls`: the MLS rows alone (no provider process), e.g. while working on the engine. */
+async function mlsOnly(): Promise<void> {
+  const engine = await createMlsEngine();
+  console.log(`crypto provider: ${engine.provider}; node ${process.version}; ${MEMBERS} and ${MLS_BIG} members`);
+  const rows = await mlsRows(engine, { members: MEMBERS, bigMembers: MLS_BIG, runs: MLS_RUNS, messages: MLS_MSGS });
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
 }
 
 void (async () => {
-  await main();
+  if (process.env.BENCH_ONLY === 'mls') await mlsOnly();
+  else await main();
   process.exit(0);
 })().catch((e) => {
   console.error(e);

@@ -9,6 +9,8 @@ import {
   type ConsentListResponse,
   type DeviceInfo,
   type DeviceListResponse,
+  type DeviceMessagesResponse,
+  type SendDeviceMessageResponse,
   type RemoveDeviceResponse,
   type DestroyRoomResponse,
   type FindResponse,
@@ -30,6 +32,7 @@ import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
 import type { DeviceService } from './devices.js';
+import { MAX_ACK_IDS, type DeviceMessages } from './device-messages.js';
 import { b64, b64List, bool, int, onlyFields, optB64, RateLimitedFailure, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
@@ -74,6 +77,8 @@ export interface ClientApiServices {
   pseudonyms?: Pseudonyms;
   /** The account's devices: list, rename, remove, and the notices of changes (devices.ts). */
   devices?: DeviceService;
+  /** The relay between the account's own devices (device-messages.ts). */
+  deviceMessages?: DeviceMessages;
   /** Backups of an account, whose files go when the account does (backups.ts). */
   backups?: { filesOfAccount(userId: number): string[]; removeFiles(files: string[]): void };
   /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
@@ -208,6 +213,10 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     if (!svc.devices) throw new ApiFailure('notAllowed', 'this provider does not manage devices');
     return svc.devices;
   };
+  const relay = (): DeviceMessages => {
+    if (!svc.deviceMessages) throw new ApiFailure('notAllowed', 'this provider does not relay messages between devices');
+    return svc.deviceMessages;
+  };
   /** A new device's account hears of it once the device exists (the answer is still sent if telling fails). */
   const announce = (s: { deviceUri: string }) => {
     svc.devices?.added(s.deviceUri);
@@ -258,6 +267,24 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     })
     .route(ROUTES.removeDevice, (ctx) => ok(devices().remove(auth(ctx), ctx.params.deviceId) satisfies RemoveDeviceResponse))
     .route(ROUTES.signOut, (ctx) => ok(devices().signOut(auth(ctx)) satisfies RemoveDeviceResponse))
+    .route(ROUTES.sendDeviceMessage, async (ctx) => {
+      const actor = auth(ctx);
+      // base64 of 64 KiB and the field name: the body limit itself is checked on the decoded bytes.
+      const o = await readJsonObject(ctx.req, 96 * 1024);
+      onlyFields(o, ['body']);
+      return ok(relay().send(actor, ctx.params.deviceId, b64(o, 'body')) satisfies SendDeviceMessageResponse, 201);
+    })
+    .route(ROUTES.deviceMessages, (ctx) => ok({ messages: relay().fetch(auth(ctx)) } satisfies DeviceMessagesResponse))
+    .route(ROUTES.ackDeviceMessages, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 32 * 1024);
+      onlyFields(o, ['ids']);
+      const ids = o.ids;
+      if (!Array.isArray(ids) || ids.length > MAX_ACK_IDS || !ids.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) {
+        throw badRequest(`field "ids" must be a list of at most ${MAX_ACK_IDS} message ids (positive integers)`);
+      }
+      return ok({ deleted: relay().ack(actor, ids as number[]) });
+    })
     .route(ROUTES.uploadKeyPackages, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
@@ -297,14 +324,14 @@ export function clientApiRouter(svc: ClientApiServices): Router {
         requestId: str(o, 'requestId', REQUEST_ID),
       };
       const roomUri = ctx.params.roomId;
-      return ok(follower.isRemote(roomUri) ? await follower.forwardCommit(actor, roomUri, input) : hub.commit(actor, roomUri, input));
+      return ok(follower.isRemote(roomUri) ? await follower.forwardCommit(actor, roomUri, input) : await hub.submitCommit(actor, roomUri, input));
     })
     .route(ROUTES.sendMessage, async (ctx) => {
       const actor = auth(ctx);
       const o = await readJsonObject(ctx.req);
       const input = { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID), asPseudonym: asPseudonymOf(o) };
       const roomUri = ctx.params.roomId;
-      return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : hub.sendMessage(actor, roomUri, input));
+      return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : await hub.submitMessage(actor, roomUri, input));
     })
     .route(ROUTES.groupInfo, async (ctx) => {
       const as = ctx.url.searchParams.get('asPseudonym');

@@ -23,16 +23,20 @@ import { acceptMessage } from './hub/messages.js';
 import { acceptProposals, hostedMembersOfAccount, proposeRemoval } from './hub/proposals.js';
 import { proposeBan } from './hub/bans.js';
 import { createRoom, destroyRoom, getRoom, groupInfo, listRooms, type InitialGroup } from './hub/rooms.js';
+import { WriteBatch } from './write-batch.js';
 
 export type { CommitInput, FanoutSink, HubActor, HubOptions, HubSource, MessageInput } from './hub/core.js';
 
 export class Hub {
   readonly domain: string;
   private readonly core: HubCore;
+  /** Group commit of concurrent messages (write-batch.ts). */
+  readonly writes: WriteBatch;
 
-  constructor(opts: HubOptions) {
+  constructor(opts: HubOptions & { writes?: WriteBatch }) {
     this.core = new HubCore(opts);
     this.domain = opts.domain;
+    this.writes = opts.writes ?? new WriteBatch(opts.store);
   }
 
   /** True when this provider hosts `roomUri` (not merely follows it as a member's provider). */
@@ -81,6 +85,14 @@ export class Hub {
   /** A commit from one of our own devices (client API). */
   commit(actor: HubActor, roomUri: string, input: CommitInput): CommitResponse {
     return acceptCommit(this.core, { kind: 'device', actor }, roomUri, input);
+  }
+
+  /**
+   * commit through the group commit (write-batch.ts), so that a device's commit keeps its place
+   * among the messages that arrived before and after it; resolved once its batch has committed.
+   */
+  submitCommit(actor: HubActor, roomUri: string, input: CommitInput): Promise<CommitResponse> {
+    return this.writes.run(() => acceptCommit(this.core, { kind: 'device', actor }, roomUri, input));
   }
 
   /** A commit a follower provider forwarded (`/update`). */
@@ -137,6 +149,19 @@ export class Hub {
   /** A message from one of our own devices (client API). */
   sendMessage(actor: HubActor, roomUri: string, input: MessageInput): SendMessageResponse {
     return acceptMessage(this.core, { kind: 'device', actor }, roomUri, input);
+  }
+
+  /**
+   * sendMessage through the group commit: accepted in one transaction with the other messages of
+   * this turn of the event loop, and resolved only once that transaction has committed.
+   */
+  submitMessage(actor: HubActor, roomUri: string, input: MessageInput): Promise<SendMessageResponse> {
+    return this.writes.run(() => acceptMessage(this.core, { kind: 'device', actor }, roomUri, input));
+  }
+
+  /** messageFromPeer through the group commit (see submitMessage). */
+  submitMessageFromPeer(peerDomain: string, roomUri: string, input: MessageInput): Promise<SendMessageResponse> {
+    return this.writes.run(() => acceptMessage(this.core, { kind: 'peer', domain: peerDomain }, roomUri, input));
   }
 
   /** A message a follower provider forwarded (`/submitMessage`) on behalf of `input.sendingUri`. */

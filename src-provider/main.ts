@@ -12,6 +12,7 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
                 [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
                 [--max-backup-chunk-bytes <n>] [--backup-quota-bytes <n>] [--last-seen-interval <seconds>]
+                [--write-path grouped|per-request]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -31,6 +32,8 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --max-backup-chunk-bytes  largest encrypted backup chunk (default 9437184, 9 MiB)
   --backup-quota-bytes      total of each account's encrypted backups (default 2147483648, 2 GiB)
   --last-seen-interval      seconds between writes of a device's last-seen time (default 60; 0: every request)
+  --write-path  grouped (default): concurrent messages share one transaction, push frames are
+                written in batches; per-request: one transaction per message (the benchmark baseline)
 `;
 
 function usage(problem: string): never {
@@ -58,6 +61,7 @@ function parse() {
         'max-backup-chunk-bytes': { type: 'string' },
         'backup-quota-bytes': { type: 'string' },
         'last-seen-interval': { type: 'string' },
+        'write-path': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -90,6 +94,8 @@ function parse() {
   const backupLimits = { maxChunkBytes: byteOption('max-backup-chunk-bytes'), quotaBytes: byteOption('backup-quota-bytes') };
   const lastSeen = values['last-seen-interval'];
   if (lastSeen !== undefined && !/^\d{1,6}$/.test(lastSeen)) usage(`--last-seen-interval must be a whole number of seconds, not ${lastSeen}`);
+  const writePath = values['write-path'] ?? 'grouped';
+  if (writePath !== 'grouped' && writePath !== 'per-request') usage(`--write-path must be grouped or per-request, not ${writePath}`);
   let federation;
   try {
     const peers = new Map<string, string>();
@@ -116,6 +122,7 @@ function parse() {
     assetLimits,
     backupLimits,
     lastSeenIntervalMs: lastSeen === undefined ? undefined : Number(lastSeen) * 1000,
+    writePath: writePath as 'grouped' | 'per-request',
   };
 }
 

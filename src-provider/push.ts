@@ -4,10 +4,12 @@
 // seq order. Backlog and live delivery are the same loop, so an event accepted while the backlog is
 // being flushed is simply picked up by the next read: no gap, no duplicate, no ordering race.
 
+import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import { toB64 } from '../src-shared/bytes.js';
-import type { PushCaughtUp, PushDevicesNotice, PushEvent, PushNotice } from '../src-shared/provider-api.js';
+import type { PushCaughtUp, PushDeviceMessagesNotice, PushDevicesNotice, PushEvent, PushNotice } from '../src-shared/provider-api.js';
 import type { InboxEntry, Store } from './store.js';
+import type { WriteBatch } from './write-batch.js';
 
 export interface PushOptions {
   /** Ping every this many ms; a session that missed the previous pong is dropped. */
@@ -17,6 +19,14 @@ export interface PushOptions {
   /** Wait for the socket to drain once this many bytes are queued. */
   highWaterBytes?: number;
   log?: (msg: string) => void;
+  /**
+   * Batched delivery (default true): the notifications of one turn of the event loop are gathered
+   * and each session pumps once for all of them, its frames written to the socket in one write;
+   * acks go through `writes` (group commit). false: one pump and one write per frame per commit,
+   * one transaction per ack (the per-request baseline the bench compares against).
+   */
+  batched?: boolean;
+  writes?: WriteBatch;
 }
 
 export function toPushEvent(e: InboxEntry): PushEvent {
@@ -35,6 +45,10 @@ export function toPushEvent(e: InboxEntry): PushEvent {
   return ev;
 }
 
+/** toPushEvent's JSON starts with this, then the seq; the frame cache keeps what follows. */
+const FRAME_HEAD = '{"type":"event","seq":';
+const FRAME_CACHE = 4096;
+
 class PushSession {
   private lastSent: number;
   private pumping = false;
@@ -48,6 +62,8 @@ class PushSession {
     readonly deviceUri: string,
     cursor: number,
     private readonly hub: PushHub,
+    /** The WebSocket's transport, corked while a batch of frames is written (one write for them all). */
+    private readonly socket?: Duplex,
   ) {
     this.lastSent = cursor;
   }
@@ -64,14 +80,23 @@ class PushSession {
         this.again = false;
         for (;;) {
           if (this.closed) return;
-          const rows = this.hub.store.inboxAfter(this.deviceUri, this.lastSent, this.hub.batchSize);
+          const rows = this.hub.batched
+            ? this.hub.store.inboxRefsAfter(this.deviceUri, this.lastSent, this.hub.batchSize)
+            : this.hub.store.inboxAfter(this.deviceUri, this.lastSent, this.hub.batchSize);
           let flushed: Promise<void> | undefined;
-          for (const [i, row] of rows.entries()) {
-            const text = JSON.stringify(toPushEvent(row));
-            // The send callback fires once the frame (and so every earlier one) reached the socket.
-            if (i === rows.length - 1) flushed = new Promise((resolve) => this.ws.send(text, () => resolve()));
-            else this.ws.send(text);
-            this.lastSent = row.seq;
+          // Corked, the frames go out in one socket write (one TLS record, one syscall) at uncork.
+          const cork = this.hub.batched && rows.length > 1 ? this.socket : undefined;
+          cork?.cork();
+          try {
+            for (const [i, row] of rows.entries()) {
+              const text = 'event_id' in row ? this.hub.frame(row.seq, row.event_id) : JSON.stringify(toPushEvent(row));
+              // The send callback fires once the frame (and so every earlier one) reached the socket.
+              if (i === rows.length - 1) flushed = new Promise((resolve) => this.ws.send(text, () => resolve()));
+              else this.ws.send(text);
+              this.lastSent = row.seq;
+            }
+          } finally {
+            cork?.uncork();
           }
           if (flushed && this.ws.bufferedAmount > this.hub.highWaterBytes) await flushed;
           if (rows.length < this.hub.batchSize) break;
@@ -101,10 +126,15 @@ class PushSession {
     }
     // Never forget rows this session has not sent: an ack beyond them is clamped.
     const upTo = Math.min(f.seq, this.lastSent);
+    const failed = (e: unknown) => this.hub.log(`ack failed for ${this.deviceUri}: ${(e as Error).message}`);
+    if (this.hub.writes) {
+      this.hub.writes.run(() => this.hub.store.ack(this.deviceUri, upTo)).catch(failed);
+      return;
+    }
     try {
       this.hub.store.tx(() => this.hub.store.ack(this.deviceUri, upTo));
     } catch (e) {
-      this.hub.log(`ack failed for ${this.deviceUri}: ${(e as Error).message}`);
+      failed(e);
     }
   }
 }
@@ -113,7 +143,16 @@ export class PushHub {
   readonly batchSize: number;
   readonly highWaterBytes: number;
   readonly log: (msg: string) => void;
+  readonly batched: boolean;
+  readonly writes?: WriteBatch;
   private readonly sessions = new Map<string, Set<PushSession>>();
+  /** Devices notified in this turn of the event loop, pumped together at its end (batched mode). */
+  private pending = new Set<string>();
+  /**
+   * An event's push frame after its seq, by event id: made once and shared by every recipient
+   * (events never change, and ids are never reused). Emptied when it grows past FRAME_CACHE.
+   */
+  private readonly frames = new Map<number, string>();
   private readonly pinger: NodeJS.Timeout;
 
   constructor(
@@ -123,13 +162,30 @@ export class PushHub {
     this.batchSize = opts.batchSize ?? 200;
     this.highWaterBytes = opts.highWaterBytes ?? 1 << 20;
     this.log = opts.log ?? (() => {});
+    this.batched = opts.batched ?? true;
+    this.writes = this.batched ? opts.writes : undefined;
     this.pinger = setInterval(() => this.pingAll(), opts.pingIntervalMs ?? 25_000);
     this.pinger.unref();
   }
 
+  /** The PushEvent frame of inbox row `seq`, which refers to event `eventId` (same text as toPushEvent's). */
+  frame(seq: number, eventId: number): string {
+    let tail = this.frames.get(eventId);
+    if (tail === undefined) {
+      const e = this.store.eventForPush(eventId);
+      if (!e) throw new Error(`inbox row ${seq} refers to a missing event ${eventId}`);
+      // toPushEvent's JSON with seq 0, cut after the seq: what follows is the same for every row.
+      const whole = JSON.stringify(toPushEvent({ ...e, seq: 0 }));
+      tail = whole.slice(FRAME_HEAD.length + 1);
+      if (this.frames.size >= FRAME_CACHE) this.frames.clear();
+      this.frames.set(eventId, tail);
+    }
+    return `${FRAME_HEAD}${seq}${tail}`;
+  }
+
   /** Start streaming a device's inbox after `cursor` to an accepted WebSocket. */
-  attach(ws: WebSocket, deviceUri: string, cursor: number): void {
-    const session = new PushSession(ws, deviceUri, cursor, this);
+  attach(ws: WebSocket, deviceUri: string, cursor: number, socket?: Duplex): void {
+    const session = new PushSession(ws, deviceUri, cursor, this, socket);
     let set = this.sessions.get(deviceUri);
     if (!set) this.sessions.set(deviceUri, (set = new Set()));
     set.add(session);
@@ -147,14 +203,27 @@ export class PushHub {
 
   /** New inbox rows exist for these devices (called after the writing transaction committed). */
   notify(deviceUris: Iterable<string>): void {
-    for (const d of deviceUris) for (const s of this.sessions.get(d) ?? []) this.run(s);
+    if (!this.batched) {
+      for (const d of deviceUris) for (const s of this.sessions.get(d) ?? []) this.run(s);
+      return;
+    }
+    // A group commit announces its messages one by one: gathered here, each session reads its new
+    // rows once and writes them at once, instead of once per message.
+    const first = this.pending.size === 0;
+    for (const d of deviceUris) this.pending.add(d);
+    if (!first) return;
+    queueMicrotask(() => {
+      const devices = this.pending;
+      this.pending = new Set();
+      for (const d of devices) for (const s of this.sessions.get(d) ?? []) this.run(s);
+    });
   }
 
   /**
    * Sends a notice to the connected sessions of these devices, now and only now (notices are not
    * stored: clients fetch what they announce on every connect anyway).
    */
-  signal(deviceUris: Iterable<string>, notice: PushNotice | PushDevicesNotice): void {
+  signal(deviceUris: Iterable<string>, notice: PushNotice | PushDevicesNotice | PushDeviceMessagesNotice): void {
     const text = JSON.stringify(notice);
     for (const d of deviceUris) {
       for (const s of this.sessions.get(d) ?? []) if (!s.closed && s.ws.readyState === s.ws.OPEN) s.ws.send(text);

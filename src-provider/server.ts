@@ -16,6 +16,7 @@ import { AdminConsole, isAdminPath } from './admin.js';
 import { ASSET_UPLOAD_PATH, AssetService, type AssetLimits } from './assets.js';
 import { BackupService, backupLimits, type BackupStorageLimits } from './backups.js';
 import { DeviceService } from './devices.js';
+import { DeviceMessages } from './device-messages.js';
 import { clientApiRouter, EVENTS_PATH } from './client-api.js';
 import { ConsentService, type ConsentMode } from './consent.js';
 import { DirectorySearch } from './directory-search.js';
@@ -40,6 +41,7 @@ import { KeyPackages } from './key-packages.js';
 import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.js';
 import { PushHub } from './push.js';
 import { openStore } from './store.js';
+import { WriteBatch } from './write-batch.js';
 
 export interface ProviderOptions {
   domain: string;
@@ -93,6 +95,12 @@ export interface ProviderOptions {
   backupLimits?: Partial<BackupStorageLimits>;
   /** A device's last-seen time is written at most this often (ms); default one minute. */
   lastSeenIntervalMs?: number;
+  /**
+   * 'grouped' (default): concurrent messages and push acks share one transaction (write-batch.ts)
+   * and push frames are written in batches. 'per-request': one transaction per message and per
+   * ack, one write per frame: the path before issue 13, kept for the bench's baseline.
+   */
+  writePath?: 'grouped' | 'per-request';
 }
 
 /** The federation objects of a running provider (for the endpoint logic, tests and the bench). */
@@ -189,7 +197,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const store = openStore(opts.dataDir);
   store.tx(() => store.expireIdempotency(Date.now()));
 
+  const grouped = (opts.writePath ?? 'grouped') === 'grouped';
+  const writes = new WriteBatch(store, { grouped, log });
   const push = new PushHub(store, {
+    batched: grouped,
+    writes,
     pingIntervalMs: opts.pingIntervalMs,
     batchSize: opts.pushBatchSize,
     highWaterBytes: opts.pushHighWaterBytes,
@@ -218,6 +230,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   });
   const hub = new Hub({
     store,
+    writes,
     domain: opts.domain,
     onQueued: (devices) => push.notify(devices),
     fanout: outbox,
@@ -240,7 +253,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     Math.min(5000, Math.max(200, knockTtl / 4)),
   );
   knockSweep.unref();
-  const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices) });
+  const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices), reuseMemberLookup: grouped });
   const consent = new ConsentService({
     domain: opts.domain,
     store,
@@ -301,9 +314,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     log,
   });
   const backups = new BackupService({ store, dataDir: opts.dataDir, accounts, limits: opts.backupLimits, log });
+  const deviceMessages = new DeviceMessages({ store, signal: (deviceUris, notice) => push.signal(deviceUris, notice) });
   let url = '';
   const router = clientApiRouter({
     devices,
+    deviceMessages,
     backups,
     accounts,
     keyPackages,
@@ -432,7 +447,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       if (u.pathname !== EVENTS_PATH) throw new ApiFailure('notFound', `no WebSocket endpoint at ${u.pathname}`);
       const cursor = parseCursor(u.searchParams.get('cursor'));
       const actor = accounts.authenticate(req.headers.authorization);
-      wss.handleUpgrade(req, socket, head, (ws) => push.attach(ws, actor.deviceUri, cursor));
+      wss.handleUpgrade(req, socket, head, (ws) => push.attach(ws, actor.deviceUri, cursor, socket));
     } catch (e) {
       if (e instanceof ApiFailure) rejectUpgrade(socket, e);
       else {

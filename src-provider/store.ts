@@ -451,6 +451,21 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (user_id, backup_id, generation, idx)
   ) WITHOUT ROWID;
   `,
+  // v16: the device-to-device relay (device-messages.ts): opaque messages from one device of an
+  // account to another, kept until the recipient acknowledges them or they expire. They go with
+  // either device (and so with the account).
+  `
+  CREATE TABLE device_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    to_device TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    from_device TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    body BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX device_messages_to ON device_messages(to_device, id);
+  CREATE INDEX device_messages_expiry ON device_messages(expires_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -639,6 +654,15 @@ function prepareStatements(db: Database.Database) {
          FROM inbox i JOIN events e ON e.id = i.event_id
         WHERE i.device_uri = ? AND i.seq > ? ORDER BY i.seq LIMIT ?`,
     ),
+    insertInboxMany: db.prepare<[number | bigint, string]>(
+      'INSERT INTO inbox (device_uri, event_id) SELECT value, ? FROM json_each(?) ORDER BY key',
+    ),
+    inboxRefsAfter: db.prepare<[string, number, number], { seq: number; event_id: number }>(
+      'SELECT seq, event_id FROM inbox WHERE device_uri = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    eventForPush: db.prepare<[number], Omit<InboxEntry, 'seq'>>(
+      'SELECT kind, room_uri, epoch, sender_device, payload, ratchet_tree, accepted_ts, frank FROM events WHERE id = ?',
+    ),
     ackedEventIds: db.prepare<[string, number], { event_id: number }>(
       'SELECT DISTINCT event_id FROM inbox WHERE device_uri = ? AND seq <= ?',
     ),
@@ -703,6 +727,12 @@ function prepareStatements(db: Database.Database) {
 export class Store {
   readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareStatements>;
+  /** afterCommit callbacks of the open transaction, in the order they were registered. */
+  private afterCommitQueue: (() => void)[] = [];
+  /** How many tx() calls are running (nested ones are savepoints). */
+  private txDepth = 0;
+  /** One transaction function for every tx (a nested call becomes a savepoint), made once. */
+  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -719,11 +749,51 @@ export class Store {
     this.db.pragma('secure_delete = ON');
     migrate(this.db);
     this.s = prepareStatements(this.db);
+    this.txRunner = this.db.transaction((fn: () => unknown) => fn());
   }
 
   /** Run `fn` in one IMMEDIATE transaction (takes the write lock up front, so no upgrade deadlocks). */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const outermost = this.txDepth === 0;
+    const mark = this.afterCommitQueue.length;
+    let result: T;
+    this.txDepth++;
+    try {
+      result = this.txRunner.immediate(fn) as T;
+    } catch (e) {
+      // What the failed (sub)transaction announced never happened: forget it.
+      this.afterCommitQueue.length = mark;
+      throw e;
+    } finally {
+      this.txDepth--;
+    }
+    if (outermost) this.runAfterCommit();
+    return result;
+  }
+
+  /**
+   * Runs `fn` once the outermost transaction now open has committed (at once when none is open),
+   * and never if it rolls back. Telling devices and peers about rows must wait for this: inside a
+   * group commit (write-batch.ts) the rows are only durable when the whole batch is.
+   */
+  afterCommit(fn: () => void): void {
+    // Only a tx() of ours is known to end in runAfterCommit; outside one, now (as before).
+    if (this.txDepth > 0) this.afterCommitQueue.push(fn);
+    else fn();
+  }
+
+  private runAfterCommit(): void {
+    const queue = this.afterCommitQueue;
+    this.afterCommitQueue = [];
+    let failure: unknown;
+    for (const fn of queue) {
+      try {
+        fn();
+      } catch (e) {
+        failure ??= e; // the others still run: each tells someone different
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   close(): void {
@@ -1054,8 +1124,21 @@ export class Store {
   enqueue(deviceUri: string, eventId: number): number {
     return Number(this.s.insertInbox.run(deviceUri, eventId).lastInsertRowid);
   }
+  /** enqueue for several devices in one statement (one event to a room's devices), seqs in the order given. */
+  enqueueAll(deviceUris: readonly string[], eventId: number): void {
+    if (deviceUris.length === 1) this.s.insertInbox.run(deviceUris[0], eventId);
+    else if (deviceUris.length > 1) this.s.insertInboxMany.run(eventId, JSON.stringify(deviceUris));
+  }
   inboxAfter(deviceUri: string, cursor: number, limit: number): InboxEntry[] {
     return this.s.inboxAfter.all(deviceUri, cursor, limit);
+  }
+  /** inboxAfter without the events: their ids only (the push stream shares one copy of each event). */
+  inboxRefsAfter(deviceUri: string, cursor: number, limit: number): { seq: number; event_id: number }[] {
+    return this.s.inboxRefsAfter.all(deviceUri, cursor, limit);
+  }
+  /** An event as inboxAfter gives it, without the seq (events never change once stored). */
+  eventForPush(id: number): Omit<InboxEntry, 'seq'> | undefined {
+    return this.s.eventForPush.get(id);
   }
   /** Drop a device's inbox rows up to `seq`, and the events no inbox row references any more. */
   ack(deviceUri: string, seq: number): number {

@@ -50,6 +50,45 @@ export interface DeviceView {
   lastSeenAt: number | null;
   /** The device this app runs on. */
   current: boolean;
+  /** This device compared a short code with it and confirmed its signature key (docs/device-transfer.md). */
+  verified?: boolean;
+}
+
+/** Verifying one's own devices by a short code, and handing the history to a new one (docs/device-transfer.md). */
+export type DeviceLinkRole = 'starter' | 'responder';
+export type DeviceVerificationStage = 'incoming' | 'waiting' | 'compare' | 'confirmed' | 'verified' | 'failed';
+/** Why an attempt ended: the digits differed, someone cancelled, too slow, another attempt ran, a message was altered, or it failed. */
+export type DeviceLinkFailure = 'mismatch' | 'cancelled' | 'timeout' | 'busy' | 'tampered' | 'protocol' | 'refused' | 'failed';
+export const DEVICE_VERIFICATION_ANSWERS = ['accept', 'match', 'mismatch', 'cancel'] as const;
+export type DeviceVerificationAnswer = (typeof DEVICE_VERIFICATION_ANSWERS)[number];
+export interface DeviceVerificationView {
+  attemptId: string;
+  otherDevice: { deviceId: string; name: string };
+  role: DeviceLinkRole;
+  /** 'history': the starter (the new device) asks for the history once verified. */
+  purpose: 'verify' | 'history';
+  stage: DeviceVerificationStage;
+  /** At 'compare': the 12 digits in three groups of four, the same on both devices unless someone is in between. */
+  digits?: string[];
+  reason?: DeviceLinkFailure;
+}
+/**
+ * confirm: the old device asks its person; waiting: for the other device; uploading: chunks stored
+ * at the provider (both devices see it); downloading: chunks fetched and checked on the new device.
+ */
+export type HistoryTransferStage = 'confirm' | 'waiting' | 'uploading' | 'downloading' | 'done' | 'failed';
+export interface HistoryTransferView {
+  attemptId: string;
+  otherDevice: { deviceId: string; name: string };
+  role: DeviceLinkRole;
+  stage: HistoryTransferStage;
+  done: number;
+  total: number;
+  /** At 'done' on the new device: items added. */
+  added?: number;
+  reason?: DeviceLinkFailure;
+  /** What went wrong, in the user's language, at 'failed'. */
+  error?: string;
 }
 
 /** A device of the account was added (signed in), renamed or removed: the provider's notice. */
@@ -96,9 +135,35 @@ export interface RoomMemberView {
   roleName: string;
   /** Has clients in the room's MLS group (a kicked or banned user has none). */
   active: boolean;
+  /**
+   * This account verified them by safety number (docs/verification.md): 'verified' while their
+   * devices are the ones compared, 'changed' once they differ. Absent: not verified.
+   */
+  verification?: 'verified' | 'changed';
   /** What this account's role lets it do to this member now; `roles`: the role indexes it may move them to. */
   can: { kick: boolean; remove: boolean; ban: boolean; unban: boolean; roles: number[] };
 }
+
+/** Where this account stands with a person's safety number (docs/verification.md). */
+export type VerificationState = 'unverified' | 'verified' | 'changed';
+
+/** The safety number between this account and another person, from the rooms both share. */
+export interface SafetyNumberView {
+  /** Their user URI. */
+  user: string;
+  /** 60 digits as 12 groups of 5, the same on both sides. */
+  groups: string[];
+  /** What the QR code carries (CBOR, base64): the two fingerprints with the users' URIs. */
+  qr: string;
+  state: VerificationState;
+  /** How many rooms the devices were read from (rooms both are in under their own names). */
+  sharedRooms: number;
+  /** When this account marked them verified (ms), if it did. */
+  verifiedAt?: number;
+}
+
+/** A scanned safety number QR code against the one this side works out. */
+export type SafetyNumberComparison = 'match' | 'mismatch' | 'otherPeople' | 'otherVersion' | 'notASafetyNumber';
 
 /** The real identity behind a pseudonym, as this account learned it inside the room. */
 export interface IdentityView {
@@ -528,6 +593,57 @@ export type FindArgs = Omit<FindRequest, 'wholeProfile'>;
 export type FoundUserView = FoundUser;
 export type FindResultView = FindResponse;
 
+/** Settings → Backup: the account's encrypted backup at its provider (core/backup.ts, docs/backup.md). */
+export interface BackupStatusView {
+  /** When the last backup from this device was stored (ms); null: none made here. */
+  lastBackupAt: number | null;
+  messages: number;
+  /** Sealed bytes at the provider. */
+  bytes: number;
+  generation: number | null;
+  /** Messages on this device not in the backup yet. */
+  notBackedUp: number;
+  /** A run was cut short: the next one continues it. */
+  unfinished: boolean;
+  /** This device keeps the recovery key (backups need no typing). */
+  hasKey: boolean;
+  /** A new recovery key waits to be written down (backup.pendingRecoveryKey gives it until confirmed). */
+  keyPending: boolean;
+  /** The provider holds a backup of this account (any device's); null: it could not be asked now. */
+  atProvider: boolean | null;
+  running: 'create' | 'restore' | null;
+}
+export interface BackupCreateArgs {
+  /** Rewrite everything into a new generation instead of adding what is new. */
+  full?: boolean;
+}
+export interface BackupResultView {
+  generation: number;
+  uploaded: number;
+  chunks: number;
+  messages: number;
+  bytes: number;
+  full: boolean;
+}
+export interface RestoreResultView {
+  rooms: number;
+  /** Messages and room events added / already on this device. */
+  added: number;
+  present: number;
+  /** Rooms this device is not a member of: their history only. */
+  historyOnly: { roomUri: string; name: string }[];
+}
+/** A room's history written by the main process into a new folder under its exports folder. */
+export interface ExportResultView {
+  dir: string;
+  messages: number;
+  attachments: number;
+  /** Attachments that could not be fetched (listed in the export as not downloaded). */
+  missing: number;
+}
+/** key: waiting for the new recovery key to be written down; upload/manifest: create; check/insert: restore. */
+export type BackupStage = 'key' | 'upload' | 'manifest' | 'check' | 'insert';
+
 export type CoreEvent =
   | { type: 'accounts'; accounts: AccountView[] }
   | { type: 'consent'; accountId: string; consent: ConsentListView }
@@ -549,6 +665,14 @@ export type CoreEvent =
   | { type: 'profiles'; accountId: string; roomUri: string; profiles: Record<string, MemberProfileView> }
   /** A device of the account was added, renamed or removed (also one added while this one was offline). */
   | ({ type: 'devices'; accountId: string } & DeviceChangeView)
+  /** A short-code verification with another device of the account moved on (docs/device-transfer.md). */
+  | ({ type: 'deviceVerification'; accountId: string } & DeviceVerificationView)
+  /** A history transfer between two devices of the account moved on. */
+  | ({ type: 'historyTransfer'; accountId: string } & HistoryTransferView)
+  /** A backup or restore moving on (Settings → Backup's progress bar); `total` may grow while it runs. */
+  | { type: 'backupProgress'; accountId: string; operation: 'create' | 'restore'; stage: BackupStage; done: number; total: number }
+  /** A new recovery key waits to be shown (the window asks backup.pendingRecoveryKey; the key itself is not in the event). */
+  | { type: 'backupKey'; accountId: string }
   /** A background failure: English `message`; `key` and `params` name it in the catalogue, as CoreError's do. */
   | { type: 'error'; accountId?: string; message: string; key?: string; params?: Record<string, string | number> };
 
@@ -639,6 +763,14 @@ export interface MimiApi {
      * account's folder on this computer. `signOut` instead keeps both, to sign in again later.
      */
     removeThisDevice(accountId: string): Promise<AccountView[]>;
+    /** Start verifying another device of the account by a short code; events 'deviceVerification' follow. */
+    verifyDevice(accountId: string, deviceId: string): Promise<DeviceVerificationView>;
+    /** The person's answer in a running verification: accept a request, the digits match or not, or cancel. */
+    answerDeviceVerification(accountId: string, attemptId: string, answer: DeviceVerificationAnswer): Promise<DeviceVerificationView>;
+    /** On a new device: verify the other device and then ask it for its history (events 'historyTransfer'). */
+    requestHistory(accountId: string, deviceId: string): Promise<DeviceVerificationView>;
+    /** On the old device: send the history to the verified new device, or not. */
+    answerHistoryRequest(accountId: string, attemptId: string, send: boolean): Promise<void>;
     setPrivacy(accountId: string, changes: Partial<PrivacyView>): Promise<PrivacyView>;
   };
   rooms: {
@@ -678,6 +810,23 @@ export interface MimiApi {
     unban(accountId: string, roomUri: string, user: string): Promise<RoomSettingsView>;
     /** Report `user` to the room's hub (MIMI /reportAbuse); `note` says what happened (may be empty). */
     reportAbuse(accountId: string, roomUri: string, user: string, note: string): Promise<void>;
+  };
+  /** The encrypted backup at the account's provider (docs/backup.md). */
+  backup: {
+    status(accountId: string): Promise<BackupStatusView>;
+    /**
+     * Back up what is new. The first time, a recovery key is made: a 'backupKey' event says so and
+     * the run waits until confirmRecoveryKeySaved; progress as 'backupProgress' events.
+     */
+    create(accountId: string, args: BackupCreateArgs): Promise<BackupResultView>;
+    /** The new recovery key while it waits to be written down; null otherwise (never again once confirmed). */
+    pendingRecoveryKey(accountId: string): Promise<string | null>;
+    /** The person wrote the key down: it is forgotten by the window's side and the waiting backup goes on. */
+    confirmRecoveryKeySaved(accountId: string): Promise<void>;
+    /** Fill this device from the backup the key opens; a wrong key is refused with nothing changed. */
+    restore(accountId: string, recoveryKey: string): Promise<RestoreResultView>;
+    /** A room's history as messages.json, messages.html and attachments/ in a new folder the main process makes under its exports folder. */
+    exportHistory(accountId: string, roomUri: string): Promise<ExportResultView>;
   };
   messages: {
     /** Newest-first page; `beforeSeq` pages back. */
@@ -768,6 +917,12 @@ export interface MimiApi {
     /** This account's picture (data:image/png, at most 96×96), shared with its display name in its rooms; null: none. */
     avatar(accountId: string): Promise<string | null>;
     setAvatar(accountId: string, avatar: string | null): Promise<string | null>;
+    /** The safety number with `user` (docs/verification.md); fails when the two share no room. */
+    safetyNumber(accountId: string, user: string): Promise<SafetyNumberView>;
+    /** Mark `user` verified at their current devices, or clear the mark. */
+    setVerified(accountId: string, user: string, verified: boolean): Promise<SafetyNumberView>;
+    /** Compare a scanned QR code (base64 of its bytes) with ours; a match marks `user` verified. */
+    compareSafetyNumberQr(accountId: string, user: string, scanned: string): Promise<SafetyNumberComparison>;
   };
   /** Subscribe to core events; returns an unsubscribe function. */
   onEvent(listener: (event: CoreEvent) => void): () => void;
@@ -809,6 +964,14 @@ const deviceId: Check = (v, name) => {
   if (!/^[A-Za-z0-9_-]+$/.test(v as string)) fail(name, 'must be a device id as the device list gives it');
 };
 // The provider checks the rest (bidi and separator characters); here only what no name can be.
+/** A device verification attempt: 32 hex digits (its 16-byte nonce). */
+const attemptId: Check = (v, name) => {
+  str(32)(v, name);
+  if (!/^[0-9a-f]{32}$/.test(v as string)) fail(name, 'must be an attempt id (32 hex digits)');
+};
+const verificationAnswer: Check = (v, name) => {
+  if (!(DEVICE_VERIFICATION_ANSWERS as readonly unknown[]).includes(v)) fail(name, `must be one of ${DEVICE_VERIFICATION_ANSWERS.join(', ')}`);
+};
 const deviceName: Check = (v, name) => {
   if (typeof v !== 'string' || v.trim().length === 0) fail(name, 'must not be empty');
   str(4 * MAX_DEVICE_NAME)(v, name);
@@ -984,6 +1147,11 @@ const reportReason: Check = (v, name) => {
   if (!REPORT_REASONS.some((r) => r.code === v)) fail(name, `must be one of ${REPORT_REASONS.map((r) => r.code).join(', ')}`);
 };
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A scanned safety number code: base64 of at most 1 KiB (ours is about 80 bytes). */
+const scannedQr: Check = (v, name) => {
+  str(1400)(v, name);
+  if ((v as string).length % 4 !== 0 || !BASE64_RE.test(v as string)) fail(name, 'must be the scanned code in base64');
+};
 const fileArgs: Check = (v, name) => {
   const o = plainObject(v, name, ['name', 'type', 'data', 'thumbnail']);
   if (o.thumbnail !== undefined) {
@@ -1012,6 +1180,10 @@ const avatarDataUrl: Check = (v, name) => {
   str(MAX_AVATAR_DATA_URL)(v, name);
   if (!/^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(v as string)) fail(name, 'must be a data:image/png;base64 URL');
 };
+const backupCreateArgs: Check = (v, name) => {
+  const o = plainObject(v, name, ['full']);
+  if (o.full !== undefined) bool(o.full, `${name}.full`);
+};
 const nullableSeq: Check = (v, name) => {
   if (v !== null) int(0, Number.MAX_SAFE_INTEGER)(v, name);
 };
@@ -1037,6 +1209,10 @@ export const METHODS = {
   'accounts.renameDevice': [accountId, deviceId, deviceName],
   'accounts.removeDevice': [accountId, deviceId],
   'accounts.removeThisDevice': [accountId],
+  'accounts.verifyDevice': [accountId, deviceId],
+  'accounts.answerDeviceVerification': [accountId, attemptId, verificationAnswer],
+  'accounts.requestHistory': [accountId, deviceId],
+  'accounts.answerHistoryRequest': [accountId, attemptId, bool],
   'rooms.list': [accountId],
   'rooms.create': [accountId, str(100), nullable(roomPreset)],
   'rooms.createMinimalMetadata': [accountId, str(100), nullable(roomPreset)],
@@ -1056,6 +1232,12 @@ export const METHODS = {
   'rooms.ban': [accountId, roomUri, userAddress],
   'rooms.unban': [accountId, roomUri, userAddress],
   'rooms.reportAbuse': [accountId, roomUri, userAddress, str(2000, 0)],
+  'backup.status': [accountId],
+  'backup.create': [accountId, backupCreateArgs],
+  'backup.pendingRecoveryKey': [accountId],
+  'backup.confirmRecoveryKeySaved': [accountId],
+  'backup.restore': [accountId, str(300)],
+  'backup.exportHistory': [accountId, roomUri],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
   'messages.report': [accountId, roomUri, messageIds, reportReason, str(2000, 0)],
@@ -1100,6 +1282,9 @@ export const METHODS = {
   'people.setSearchable': [accountId, profileField, bool],
   'people.avatar': [accountId],
   'people.setAvatar': [accountId, nullable(avatarDataUrl)],
+  'people.safetyNumber': [accountId, userAddress],
+  'people.setVerified': [accountId, userAddress, bool],
+  'people.compareSafetyNumberQr': [accountId, userAddress, scannedQr],
 } as const satisfies Record<string, readonly Check[]>;
 
 export type MethodName = keyof typeof METHODS;

@@ -20,6 +20,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/ciphers/utils.js';
+import { gcm } from '@noble/ciphers/aes.js';
 import { bytesEqual, concatBytes, utf8 } from './bytes.js';
 
 export class DeviceVerificationError extends Error {
@@ -78,6 +79,11 @@ export interface SasResult {
   digits: string[];
   /** Key for the MACs of each side's signature key (step 5). */
   macKey: Uint8Array;
+  /**
+   * Key for what the two devices send each other sealed after a verification (the one-shot key of
+   * a history transfer): only these two devices know it, the relay in between does not.
+   */
+  transferKey: Uint8Array;
 }
 
 /** Steps 4–5 on either side: the code both devices show, from the shared secret and everything exchanged. */
@@ -98,7 +104,11 @@ export function shortCode(t: Transcript, mine: Ephemeral, theirPublic: Uint8Arra
   let n = 0n;
   for (const b of code) n = (n << 8n) | BigInt(b);
   const twelve = (n % 1_000_000_000_000n).toString().padStart(12, '0');
-  return { digits: [twelve.slice(0, 4), twelve.slice(4, 8), twelve.slice(8, 12)], macKey: expand(sha256, prk, utf8('mac'), 32) };
+  return {
+    digits: [twelve.slice(0, 4), twelve.slice(4, 8), twelve.slice(8, 12)],
+    macKey: expand(sha256, prk, utf8('mac'), 32),
+    transferKey: expand(sha256, prk, utf8('history transfer key'), 32),
+  };
 }
 
 /** Step 6: after the person confirmed the digits, each device sends this for its signature key. */
@@ -110,4 +120,26 @@ export function keyMac(macKey: Uint8Array, device: string, signatureKey: Uint8Ar
 export function checkKeyMac(macKey: Uint8Array, device: string, signatureKey: Uint8Array, mac: Uint8Array): boolean {
   const want = keyMac(macKey, device, signatureKey);
   return mac.length === want.length && bytesEqual(mac, want);
+}
+
+/**
+ * Seals `plaintext` under a SasResult's transferKey for the other device; `context` (e.g. the
+ * attempt id and what is sent) is bound in as associated data, so a sealed box cannot be replayed
+ * as something else. Output: 12-byte random nonce ‖ AES-256-GCM ciphertext.
+ */
+export function sealForPeer(transferKey: Uint8Array, context: string, plaintext: Uint8Array): Uint8Array {
+  if (transferKey.length !== 32) throw new DeviceVerificationError('the transfer key must be 32 bytes');
+  const nonce = randomBytes(12);
+  return concatBytes(nonce, gcm(transferKey, nonce, utf8(`mimi device transfer ${context}`)).encrypt(plaintext));
+}
+
+/** Opens what sealForPeer made with the same key and context; anything else is refused. */
+export function openFromPeer(transferKey: Uint8Array, context: string, sealed: Uint8Array): Uint8Array {
+  if (transferKey.length !== 32) throw new DeviceVerificationError('the transfer key must be 32 bytes');
+  if (sealed.length < 12 + 16) throw new DeviceVerificationError('the sealed message is too short');
+  try {
+    return gcm(transferKey, sealed.subarray(0, 12), utf8(`mimi device transfer ${context}`)).decrypt(sealed.subarray(12));
+  } catch {
+    throw new DeviceVerificationError('the sealed message does not open with the key of this verification: it was altered, or is from another attempt');
+  }
 }

@@ -79,6 +79,11 @@ export const ROUTES = {
   getBackupChunk: 'GET /v1/me/backups/:backupId/:generation/:index', // -> application/octet-stream, the bytes as uploaded
   deleteBackupGeneration: 'DELETE /v1/me/backups/:backupId/:generation', // -> DeleteBackupResponse
   deleteBackup: 'DELETE /v1/me/backups/:backupId', // -> DeleteBackupResponse
+  // Device-to-device relay (docs/device-transfer.md): opaque messages between two devices of one
+  // account, kept until fetched and acknowledged or for DEVICE_MESSAGE_TTL_MS.
+  sendDeviceMessage: 'POST /v1/me/devices/:deviceId/messages', // SendDeviceMessageRequest -> SendDeviceMessageResponse (201); 404 notFound: not another device of this account; 413 tooLarge
+  deviceMessages: 'GET /v1/me/device-messages', // -> DeviceMessagesResponse (oldest first)
+  ackDeviceMessages: 'POST /v1/me/device-messages/ack', // AckDeviceMessagesRequest -> { deleted }
   events: 'GET /v1/events (WebSocket upgrade)', // ?cursor=N ; Authorization: Bearer
   directory: 'GET /.well-known/mimi-protocol-directory',
 } as const;
@@ -648,6 +653,46 @@ export interface PushDevicesNotice {
   deviceUri: string;
   deviceId: string;
   name: string;
+}
+
+/**
+ * Messages from another device of the account wait for this device (ROUTES.deviceMessages). Like
+ * every notice it is a hint only: a client also fetches them on every (re)connect.
+ */
+export interface PushDeviceMessagesNotice {
+  type: 'notice';
+  topic: 'deviceMessages';
+}
+
+// ---- Device-to-device relay ----
+
+/** Largest body of one relayed message (decoded bytes). */
+export const MAX_DEVICE_MESSAGE_BYTES = 64 * 1024;
+/** How long an unfetched message is kept. */
+export const DEVICE_MESSAGE_TTL_MS = 10 * 60 * 1000;
+/** Messages waiting for one device at most; more are refused (429) until it fetches them. */
+export const MAX_PENDING_DEVICE_MESSAGES = 64;
+
+export interface SendDeviceMessageRequest {
+  /** Opaque to the provider. */
+  body: B64;
+}
+export interface SendDeviceMessageResponse {
+  id: number;
+  expiresAt: number;
+}
+export interface DeviceMessage {
+  id: number;
+  fromDeviceId: string;
+  fromDeviceUri: string;
+  body: B64;
+  sentAt: number;
+}
+export interface DeviceMessagesResponse {
+  messages: DeviceMessage[];
+}
+export interface AckDeviceMessagesRequest {
+  ids: number[];
 }
 
 /** Client -> server: everything up to `seq` is stored; the provider may forget it. */

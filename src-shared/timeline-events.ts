@@ -40,9 +40,15 @@ export type TimelineEvent =
   /** By their own commit: with a join link, into a knock room to knock, or back after a kick. */
   | { kind: 'joined'; user: string; how: 'link' | 'knock' | 'again' }
   | { kind: 'left'; user: string }
-  | { kind: 'newDevice'; user: string };
+  | { kind: 'newDevice'; user: string }
+  /**
+   * Not from the commit's facts but from this account's own marks (src-main/core/verification.ts):
+   * the devices of someone it verified changed, so their safety number did. Only this account's
+   * timeline has it; nobody else derives it.
+   */
+  | { kind: 'verifiedChanged'; user: string };
 
-export const TIMELINE_EVENT_KINDS = ['added', 'removed', 'kicked', 'banned', 'unbanned', 'roleChanged', 'renamed', 'metadataChanged', 'rolesChanged', 'joined', 'left', 'newDevice'] as const;
+export const TIMELINE_EVENT_KINDS = ['added', 'removed', 'kicked', 'banned', 'unbanned', 'roleChanged', 'renamed', 'metadataChanged', 'rolesChanged', 'joined', 'left', 'newDevice', 'verifiedChanged'] as const;
 
 /** One side of a commit: the room state (undefined for a room without one) and its clients. */
 export interface RoomSnapshot {
@@ -198,6 +204,8 @@ export function describeEvent(e: TimelineEvent, o: DescribeOptions): string {
       return `${o.name(e.user, true)} left`;
     case 'newDevice':
       return `${o.name(e.user, true)} added a new device`;
+    case 'verifiedChanged':
+      return `${o.possessive?.(e.user) ?? `${o.name(e.user, true)}’s`} devices changed since you verified them — compare your safety number again`;
   }
 }
 
@@ -220,7 +228,7 @@ export function parseTimelineEvent(v: unknown): TimelineEvent {
     if (typeof o[k] !== 'string') throw new Error(`timeline event ${String(o.kind)} lacks ${k}`);
   };
   if ('by' in o && o.by !== null) str('by');
-  if (['added', 'removed', 'kicked', 'banned', 'unbanned', 'roleChanged', 'joined', 'left', 'newDevice'].includes(o.kind as string)) str('user');
+  if (['added', 'removed', 'kicked', 'banned', 'unbanned', 'roleChanged', 'joined', 'left', 'newDevice', 'verifiedChanged'].includes(o.kind as string)) str('user');
   if (o.kind === 'roleChanged') (str('from'), str('to'));
   if (o.kind === 'renamed') str('name');
   if (o.kind === 'metadataChanged') {

@@ -2,6 +2,7 @@
 // Electron binary. The core runs in this Node process; the UI is opened in any browser through the
 // loopback bridge. Usage: node --import tsx src-main/bridge/browser-main.ts [--data DIR] [--port N]
 
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,17 @@ export function parseBrowserModeArgs(argv: readonly string[], env: NodeJS.Proces
   return opts;
 }
 
+/** Where room exports go: ~/Downloads/MIMI exports when there is a Downloads folder, else under the data folder. */
+export function exportsDir(dataDir: string): string {
+  const downloads = path.join(os.homedir(), 'Downloads');
+  try {
+    if (fs.statSync(downloads).isDirectory()) return path.join(downloads, 'MIMI exports');
+  } catch {
+    /* no Downloads folder (a server, a container): keep them with the data */
+  }
+  return path.join(dataDir, 'exports');
+}
+
 /** MIMI_SECRETS picks where new profiles keep secrets; unset lets the core choose. */
 const secretModeFromEnv = (value: string | undefined): SecretMode | undefined => (value ? parseSecretMode(value) : undefined);
 
@@ -55,7 +67,7 @@ async function main(): Promise<void> {
   }
 
   const rendererDir = fileURLToPath(new URL('../../out/renderer', import.meta.url));
-  const core = await createAppCore({ dataDir: opts.dataDir, mode: 'browser', secretMode });
+  const core = await createAppCore({ dataDir: opts.dataDir, mode: 'browser', secretMode, exportsDir: exportsDir(opts.dataDir) });
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     bridge = await startBridge({ core, rendererDir, port: opts.port });

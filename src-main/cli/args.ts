@@ -54,10 +54,12 @@ const FLAGS_WITH_VALUE = new Set([
   'read',
   // backup restore
   'recovery-key',
+  // verify USER --compare B64
+  'compare',
 ]);
 
 /** Options that take no value: confirm delete-account; a minimal-metadata room; join or knock under a pseudonym; react --remove. */
-const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids', 'remove', 'receipts', 'full', 'keep-data', 'remove-device']);
+const BOOLEAN_FLAGS = new Set(['yes', 'minimal-metadata', 'as-pseudonym', 'ids', 'remove', 'receipts', 'full', 'keep-data', 'remove-device', 'mark', 'clear', 'qr', 'incoming']);
 
 export function parseArgs(argv: readonly string[]): Parsed {
   const positional: string[] = [];

@@ -12,6 +12,8 @@ import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import { parseSecretMode, type SecretMode } from '../secrets/secret-store.js';
 import { cliPassphrase, PASSPHRASE_ENV } from './passphrase-prompt.js';
 import { passphraseCommand } from './passphrase-command.js';
+import { deviceLinkCommand } from './device-link-command.js';
+import { interopCommand } from '../interop/command.js';
 import { Profile } from '../core/profile.js';
 import { isSignedOut, markSignedOut, reopenKept } from '../core/devices.js';
 import { readAccountConfig } from '../core/account-files.js';
@@ -45,6 +47,11 @@ import {
 const USAGE = `usage:
   mimi content decode FILE.cbor          print the message as JSON with its message ID
   mimi content encode FILE.json          write deterministic CBOR to stdout
+  mimi interop check URL [--ca PEM] [--cert PEM --key PEM] [--as DOMAIN] [--domain DOMAIN] [--room URI --user URI]
+                    [--group-id HEX] [--only PREFIX,...] [--timeout S] [--json]   probe another MIMI provider black-box
+                          (draft-ietf-mimi-protocol-06): per probe what the draft requires, what came back and
+                          PASS/FAIL/WARN/SKIP (docs/interop-check.md); exit 1 when any probe FAILs
+  mimi interop vectors [--check] DIR     write (or check) the MIMI wire-format test vectors in DIR
   mimi --profile DIR register --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
   mimi --profile DIR login    --provider URL [--ca PEM] --handle NAME --password PW [--device-name NAME]
   mimi --profile DIR create-room NAME [--preset cooperative|moderated|administered] [--minimal-metadata]
@@ -65,6 +72,12 @@ const USAGE = `usage:
   mimi --profile DIR devices              the account's devices: ID, name, added, last seen, "this" for this one ("-" for the others)
   mimi --profile DIR device rename ID NAME   a new name (1-64 printable characters) for one of them
   mimi --profile DIR device remove ID     sign another device out: it leaves every room, also on other providers
+  mimi --profile DIR device verify ID [--yes] [--timeout S]   compare a 12-digit code with another device of the account; prints
+                          the digits and asks "Do the digits match? [y/N]" (--yes: compared another way)
+  mimi --profile DIR device verify --incoming [--yes] [--timeout S]   wait for another device's request and answer it
+  mimi --profile DIR device history-from ID [--yes] [--timeout S]   on a new device: verify ID, then receive its history
+  mimi --profile DIR device send-history [--yes] [--timeout S]   on the old device: wait for the new one's request,
+                          verify, and send this device's history (asked again before sending; --yes answers both)
   mimi --profile DIR logout --keep-data|--remove-device   --keep-data: this device stays registered and DIR keeps
                           the history (login with the same account opens it again); --remove-device: this
                           device leaves every room and DIR is deleted
@@ -105,6 +118,10 @@ const USAGE = `usage:
   mimi --profile DIR avatar PATH|--remove   your picture: a PNG of at most 96×96 pixels and 48 KiB, shown
                           with your display name to the members of your rooms (never where you are a pseudonym)
   mimi --profile DIR members ROOM         one participant per line: user, role, the display name they share there
+  mimi --profile DIR verify USER [--mark|--clear|--qr|--compare B64]   the safety number with USER (12 groups of 5
+                          digits on 3 lines), whether you verified them (unverified, verified, changed) and from how
+                          many shared rooms; --mark / --clear: mark them verified or not; --qr: print only what the
+                          QR code carries (base64); --compare B64: compare their code (a match marks them verified)
   mimi --profile DIR pseudonyms [--refill N] [--retire P]   JSON: the pseudonym pool (each pseudonym's state and rooms)
   mimi --profile DIR connect USER         ask USER to connect (connection flow under pseudonyms); prints the request id
   mimi --profile DIR connections          JSON: incoming and outgoing connection requests with their state
@@ -375,6 +392,32 @@ async function messageActionCommand(p: Parsed, roomRef: string, act: (profile: P
   }
 }
 
+/**
+ * `verify USER`: the safety number as two people read it aloud (3 lines of 4 groups), then the
+ * state and the rooms it comes from; --mark/--clear change the mark, --qr prints the code's
+ * payload, --compare checks the other side's (exit 1 unless it matches).
+ */
+async function verifyCommand(p: Parsed, user: string): Promise<void> {
+  const modes = ['mark', 'clear', 'qr', 'compare'].filter((f) => p.flags.has(f));
+  if (modes.length > 1) throw new UsageError(`verify takes one of --mark, --clear, --qr, --compare, not ${modes.map((m) => `--${m}`).join(' and ')}`);
+  await withProfile(p, async (profile) => {
+    const scanned = p.flags.get('compare');
+    if (scanned !== undefined) {
+      const result = profile.compareSafetyNumberQr(user, scanned.trim());
+      process.stdout.write(`${result}\n`);
+      if (result !== 'match') throw new CoreError('invalidArgument', `the codes do not match (${result}): do not mark ${user} verified`);
+      return;
+    }
+    const view = p.flags.has('mark') || p.flags.has('clear') ? profile.setVerified(user, p.flags.has('mark')) : profile.safetyNumber(user);
+    if (p.flags.has('qr')) {
+      process.stdout.write(`${view.qr}\n`);
+      return;
+    }
+    for (let i = 0; i < view.groups.length; i += 4) process.stdout.write(`${view.groups.slice(i, i + 4).join(' ')}\n`);
+    process.stdout.write(`state\t${view.state}\nshared rooms\t${view.sharedRooms}\n`);
+  });
+}
+
 /** What `tail` adds after a message's text (one more tab-separated column, only when there is any). */
 function tailNotes(m: MessageView, receipts = false): string {
   const notes: string[] = [];
@@ -392,6 +435,8 @@ function tailNotes(m: MessageView, receipts = false): string {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // interop subcommands take their own options (src-main/interop/command.ts).
+  if (argv[0] === 'interop') return interopCommand(argv.slice(1));
   const p = parseArgs(argv);
   const [cmd, ...args] = p.positional;
   switch (cmd) {
@@ -623,6 +668,9 @@ async function main(argv: string[]): Promise<void> {
           process.stdout.write(`${displayUser(m.user)}\t${m.roleName}\t${shared[m.user]?.displayName ?? ''}\n`);
         }
       });
+    case 'verify':
+      arity(args, 1, cmd);
+      return verifyCommand(p, args[0]);
     case 'pseudonyms':
       return pseudonymsCommand(p, args);
     case 'devices':
@@ -682,6 +730,7 @@ function printDevices(devices: DeviceView[]): void {
 /** `device rename ID NAME`, `device remove ID`. */
 async function deviceCommand(p: Parsed, args: string[]): Promise<void> {
   const [sub, id, ...rest] = args;
+  if (await deviceLinkCommand(p, args, { withProfile })) return;
   if (sub === 'rename') {
     if (args.length !== 3) throw new UsageError('device rename takes ID NAME (ID as mimi devices prints it)');
     return withProfile(p, async (profile) => printDevices((await profile.devices.rename(id, rest[0])).filter((d) => d.deviceId === id)));
@@ -694,7 +743,7 @@ async function deviceCommand(p: Parsed, args: string[]): Promise<void> {
       process.stdout.write(`removed\t${id}\t${oneLine(name)}\n`);
     });
   }
-  throw new UsageError('device takes rename ID NAME or remove ID');
+  throw new UsageError('device takes rename ID NAME, remove ID, verify ID, verify --incoming, history-from ID or send-history');
 }
 
 /** `logout --keep-data` (the device stays, DIR waits for a login) or `--remove-device` (it goes, DIR too). */

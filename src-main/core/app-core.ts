@@ -22,6 +22,7 @@ import {
   type ProfileFieldsArgs,
   type CoreEvent,
   type DeviceChangeView,
+  type DeviceVerificationAnswer,
   type MessageView,
   type PrivacyView,
   type ReceiptPolicyView,
@@ -36,6 +37,7 @@ import {
   type LockedAccountView,
   type SecretStorageView,
   type AccountSecretMode,
+  type BackupCreateArgs,
 } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import { isPreviewableImage } from '../../src-shared/attachment.js';
@@ -48,6 +50,7 @@ import { coreError } from './errors.js';
 import { translate } from '../../src-shared/i18n/index.js';
 import { Profile } from './profile.js';
 import { keptAccountFolders, markSignedOut, reopenKept } from './devices.js';
+import { AppBackups } from './backup-app.js';
 
 export interface AppCoreOptions {
   dataDir: string;
@@ -63,6 +66,8 @@ export interface AppCoreOptions {
    * as for the `mimi` command, so tests and demos need not wait minutes.
    */
   bootstrapDestroyDelayMs?: readonly [number, number];
+  /** Where room exports go, one new folder each (default <dataDir>/exports); the window never names a path. */
+  exportsDir?: string;
 }
 
 export interface AppCore extends MimiApi {
@@ -120,6 +125,7 @@ class Core implements AppCore {
   private readonly unlocking = new Set<string>();
   private readonly listeners = new Set<(e: CoreEvent) => void>();
   private index: AccountsIndex;
+  private readonly backups: AppBackups;
 
   constructor(
     private readonly opts: AppCoreOptions,
@@ -127,6 +133,7 @@ class Core implements AppCore {
     private readonly provider?: RunningProvider,
   ) {
     this.index = this.readIndex();
+    this.backups = new AppBackups({ profile: (id) => this.profile(id), emit: (e) => this.emit(e), exportsDir: opts.exportsDir ?? path.join(opts.dataDir, 'exports') });
   }
 
   get embedded() {
@@ -199,6 +206,8 @@ class Core implements AppCore {
     p.on('knocks', (knocks: KnocksView) => this.emit({ type: 'knocks', accountId: p.id, knocks }));
     p.on('typing', (roomUri: string, users: string[]) => this.emit({ type: 'typing', accountId: p.id, roomUri, users }));
     p.on('devices', (c: DeviceChangeView) => this.emit({ type: 'devices', accountId: p.id, ...c }));
+    p.deviceLink.on('verification', (v) => this.emit({ type: 'deviceVerification', accountId: p.id, ...v }));
+    p.deviceLink.on('history', (h) => this.emit({ type: 'historyTransfer', accountId: p.id, ...h }));
     // Removed by another device: the account list says so (deviceRemoved), the 'error' event why.
     p.on('deviceRemoved', () => this.emit({ type: 'accounts', accounts: this.accountViews() }));
     p.on('profiles', (roomUri: string) => {
@@ -295,9 +304,23 @@ class Core implements AppCore {
       return views;
     },
     // The account's devices (core/devices.ts, docs/devices.md).
-    devices: async (accountId: string) => this.profile(accountId).devices.list(),
-    renameDevice: async (accountId: string, deviceId: string, name: string) => this.profile(accountId).devices.rename(deviceId, name),
-    removeDevice: async (accountId: string, deviceId: string) => this.profile(accountId).devices.remove(deviceId),
+    devices: async (accountId: string) => {
+      const p = this.profile(accountId);
+      return p.deviceLink.mark(await p.devices.list());
+    },
+    renameDevice: async (accountId: string, deviceId: string, name: string) => {
+      const p = this.profile(accountId);
+      return p.deviceLink.mark(await p.devices.rename(deviceId, name));
+    },
+    removeDevice: async (accountId: string, deviceId: string) => {
+      const p = this.profile(accountId);
+      return p.deviceLink.mark(await p.devices.remove(deviceId));
+    },
+    // Verifying the account's own devices and the history transfer (core/device-link.ts, docs/device-transfer.md).
+    verifyDevice: async (accountId: string, deviceId: string) => this.profile(accountId).deviceLink.start(deviceId, 'verify'),
+    answerDeviceVerification: async (accountId: string, attemptId: string, answer: DeviceVerificationAnswer) => this.profile(accountId).deviceLink.answer(attemptId, answer),
+    requestHistory: async (accountId: string, deviceId: string) => this.profile(accountId).deviceLink.start(deviceId, 'history'),
+    answerHistoryRequest: async (accountId: string, attemptId: string, send: boolean) => this.profile(accountId).deviceLink.answerHistory(attemptId, send),
     removeThisDevice: async (accountId: string): Promise<AccountView[]> => {
       const p = this.profile(accountId);
       // The provider first: a failure there changes nothing here (the error says so).
@@ -347,6 +370,7 @@ class Core implements AppCore {
 
   /** Off the app's list; the folder stays (history is the user's), signing in again creates a new device. */
   private forget(accountId: string): void {
+    this.backups.abandon(accountId);
     this.index.order = this.index.order.filter((id) => id !== accountId);
     if (this.index.active === accountId) this.index.active = this.index.order.find((id) => this.profiles.has(id)) ?? this.index.order[0];
     this.writeIndex();
@@ -465,6 +489,16 @@ class Core implements AppCore {
     reportAbuse: (accountId: string, roomUri: string, user: string, note: string) => this.profile(accountId).reportAbuse(roomUri, user, note),
   };
 
+  // The encrypted backup (core/backup-app.ts over backup.ts).
+  backup = {
+    status: (accountId: string) => this.backups.status(accountId),
+    create: (accountId: string, args: BackupCreateArgs) => this.backups.create(accountId, args),
+    pendingRecoveryKey: async (accountId: string) => this.backups.pendingRecoveryKey(accountId),
+    confirmRecoveryKeySaved: async (accountId: string) => this.backups.confirmRecoveryKeySaved(accountId),
+    restore: (accountId: string, recoveryKey: string) => this.backups.restore(accountId, recoveryKey),
+    exportHistory: (accountId: string, roomUri: string) => this.backups.exportHistory(accountId, roomUri),
+  };
+
   messages = {
     // The app's timeline: messages with the room's events among them (timeline-events.ts).
     page: async (accountId: string, roomUri: string, beforeSeq: number | null, limit: number): Promise<MessageView[]> =>
@@ -555,6 +589,9 @@ class Core implements AppCore {
     setSearchable: (accountId: string, field: ProfileField, on: boolean) => this.profile(accountId).setSearchable(field, on),
     avatar: async (accountId: string) => this.profile(accountId).avatar(),
     setAvatar: async (accountId: string, avatar: string | null) => this.profile(accountId).setAvatar(avatar),
+    safetyNumber: async (accountId: string, user: string) => this.profile(accountId).safetyNumber(user),
+    setVerified: async (accountId: string, user: string, verified: boolean) => this.profile(accountId).setVerified(user, verified),
+    compareSafetyNumberQr: async (accountId: string, user: string, scanned: string) => this.profile(accountId).compareSafetyNumberQr(user, scanned),
   };
 
   onEvent(listener: (e: CoreEvent) => void): () => void {
@@ -569,6 +606,7 @@ class Core implements AppCore {
 
   async close(): Promise<void> {
     for (const t of this.roomsTimer.values()) clearTimeout(t);
+    this.backups.abandon();
     // Out of the map first: a profile that closes says it went offline, and the account list that
     // event rebuilds must not read a profile closed before it.
     const profiles = [...this.profiles.values()];

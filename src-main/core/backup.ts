@@ -38,6 +38,8 @@ const MANIFEST_FORMAT = 'mimi-backup-manifest';
 const FORMAT_VERSION = 1;
 /** Items read from the database at a time while cutting chunks. */
 const READ_BATCH = 2000;
+/** The one generation a snapshot (device-to-device history transfer) is written as. */
+const SNAPSHOT_GENERATION = 1;
 
 /** MIMI_BACKUP_CHUNK_BYTES as a chunk size (256 bytes to 4 MiB: a chunk may run over by one item); else the default. */
 export function backupChunkBytes(v: string | undefined): number | undefined {
@@ -477,7 +479,14 @@ export class Backups {
     if (this.running) throw coreError('invalidArgument', 'backup.errors.busy');
     this.running = true;
     try {
-      return await this.read(typedKey, onProgress);
+      let key: Uint8Array;
+      try {
+        key = decodeRecoveryKey(typedKey);
+      } catch (e) {
+        if (e instanceof BackupFormatError) throw coreError('invalidArgument', e.reason === 'recoveryKeyTypo' ? 'backup.errors.keyTypo' : 'backup.errors.keyLength');
+        throw e;
+      }
+      return await this.read(key, true, onProgress);
     } catch (e) {
       throw toCoreError(e, { key: 'backup.what.restore' });
     } finally {
@@ -485,15 +494,107 @@ export class Backups {
     }
   }
 
-  private async read(typedKey: string, onProgress?: (p: BackupProgress) => void): Promise<RestoreResult> {
-    const { db, client } = this.deps;
-    let key: Uint8Array;
+  /**
+   * A one-shot snapshot of this device's whole history under `key` (a fresh random key, not the
+   * recovery key), in the backup format, as generation 1 of the key's backup id: for handing the
+   * history to another device of the account (device-link.ts). The account's own backup (its
+   * state, notes and recovery key) is not touched. `onProgress` gets chunks uploaded of all.
+   */
+  async snapshot(key: Uint8Array, onProgress?: (done: number, total: number) => void): Promise<{ backupId: string; chunks: number; messages: number }> {
+    if (this.running) throw coreError('invalidArgument', 'backup.errors.busy');
+    this.running = true;
     try {
-      key = decodeRecoveryKey(typedKey);
-    } catch (e) {
-      if (e instanceof BackupFormatError) throw coreError('invalidArgument', e.reason === 'recoveryKeyTypo' ? 'backup.errors.keyTypo' : 'backup.errors.keyLength');
-      throw e;
+      return await this.writeSnapshot(backupKeys(key), onProgress);
+    } finally {
+      this.running = false;
     }
+  }
+
+  /** Restores a snapshot() (all checked before anything is stored); the key is not kept. */
+  async restoreSnapshot(key: Uint8Array, onProgress?: (p: BackupProgress) => void): Promise<RestoreResult> {
+    if (this.running) throw coreError('invalidArgument', 'backup.errors.busy');
+    this.running = true;
+    try {
+      return await this.read(key, false, onProgress);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Deletes a snapshot at the provider (gone already: fine). */
+  async deleteSnapshot(key: Uint8Array): Promise<void> {
+    try {
+      await this.deps.client.deleteBackupGeneration(backupKeys(key).backupId, SNAPSHOT_GENERATION);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /** The records of the items after seq `after` up to `upTo`, cut into chunks of about `limit` bytes of JSON. */
+  private *cut(after: number, upTo: number, limit: number): Generator<{ records: string[]; messages: number; events: number }> {
+    let records: string[] = [];
+    let size = 0;
+    let messages = 0;
+    let events = 0;
+    for (;;) {
+      const batch = this.db.backupItems(after, upTo, READ_BATCH);
+      if (batch.length === 0) break;
+      for (const item of batch) {
+        after = item.seq;
+        const text = JSON.stringify(recordOf(item));
+        if (size > 0 && size + text.length + 1 > limit) {
+          yield { records, messages, events };
+          records = [];
+          size = 0;
+          messages = 0;
+          events = 0;
+        }
+        records.push(text);
+        size += text.length + 1;
+        if (item.kind === 'message') messages++;
+        else events++;
+      }
+    }
+    if (records.length > 0) yield { records, messages, events };
+  }
+
+  private async writeSnapshot(keys: BackupKeys, onProgress?: (done: number, total: number) => void): Promise<{ backupId: string; chunks: number; messages: number }> {
+    const { db, client } = this.deps;
+    const generation = SNAPSHOT_GENERATION;
+    const upTo = db.backupCutoff();
+    const limit = this.deps.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    // A first pass only counts, so both devices can show "n of total" from the first chunk on.
+    let total = 1; // the manifest
+    for (const _ of this.cut(0, upTo, limit)) total++;
+    const chunks: ManifestChunk[] = [];
+    onProgress?.(0, total);
+    for (const c of this.cut(0, upTo, limit)) {
+      const index = chunks.length;
+      const plain = new TextEncoder().encode(`{"format":"${CHUNK_FORMAT}","version":${FORMAT_VERSION},"items":[${c.records.join(',')}]}`);
+      const sealed = sealChunk(keys, { generation, index }, plain);
+      const info = await client.putBackupChunk(keys.backupId, generation, index, sealed);
+      const sha256 = chunkHash(sealed);
+      if (info.sha256 !== sha256 || info.size !== sealed.length) throw coreError('internal', 'backup.errors.storedOtherBytes', { index });
+      chunks.push({ index, sha256, size: sealed.length, messages: c.messages, events: c.events });
+      onProgress?.(chunks.length, total);
+    }
+    const shown = new Map(this.deps.rooms().map((r) => [r.roomUri, r.name]));
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      version: FORMAT_VERSION,
+      generation,
+      createdAt: Date.now(),
+      lastSeq: upTo,
+      rooms: db.listRooms().map((r) => ({ uri: r.roomUri, name: shown.get(r.roomUri) ?? r.name, hub: r.hubDomain, ...(shown.has(r.roomUri) ? {} : { hidden: true }) })),
+      chunks,
+    };
+    await client.putBackupChunk(keys.backupId, generation, MANIFEST_INDEX, sealChunk(keys, { generation, index: MANIFEST_INDEX }, json(manifest)));
+    onProgress?.(total, total);
+    return { backupId: keys.backupId, chunks: chunks.length, messages: chunks.reduce((n, c) => n + c.messages, 0) };
+  }
+
+  private async read(key: Uint8Array, keepKey: boolean, onProgress?: (p: BackupProgress) => void): Promise<RestoreResult> {
+    const { db, client } = this.deps;
     const keys = backupKeys(key);
     // The backup id comes from the key: an account's backup under another id is another key's.
     const listing = await this.listing(keys.backupId);
@@ -576,8 +677,9 @@ export class Backups {
     });
     onProgress?.({ phase: 'insert', items: added });
     // Kept like a key made here, so this device's later backups need no typing (its first one is
-    // a full rewrite into a new generation: its history now holds everything).
-    if (!(await this.deps.secrets.get(RECOVERY_KEY_SECRET))) {
+    // a full rewrite into a new generation: its history now holds everything). A snapshot's
+    // one-shot key is not a recovery key: never kept.
+    if (keepKey && !(await this.deps.secrets.get(RECOVERY_KEY_SECRET))) {
       await this.deps.secrets.set(RECOVERY_KEY_SECRET, key);
       db.setMeta(KEY_SHOWN_META, '1');
     }

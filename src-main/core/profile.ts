@@ -36,7 +36,7 @@
 
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MemberProfileView, MessageView, PrivacyView, PseudonymPoolView, ReceiptPolicyView, ReceiptsView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView, SearchResponse } from '../../src-shared/contract.js';
+import type { ConnectionRequestPolicyView, ConnectionsView, JoinLinkArgs, JoinLinkView, KnockRoomView, KnocksView, MemberProfileView, MessageView, PrivacyView, PseudonymPoolView, ReceiptPolicyView, ReceiptsView, RoomMetadataArgs, RoomPreset, RoomSettingsView, RoomView, SafetyNumberComparison, SafetyNumberView, SearchResponse } from '../../src-shared/contract.js';
 import { MessageSearch } from './search.js';
 import { findPart } from '../../src-shared/content-parts.js';
 import { MESSAGE_STATUS_MEDIA_TYPE } from '../../src-shared/message-status.js';
@@ -44,7 +44,7 @@ import { decodeTypingIndicator, TYPING_MEDIA_TYPE } from '../../src-shared/typin
 import { Receipts } from './receipts.js';
 import { Typing } from './typing.js';
 import { toView, viewSource } from './message-view.js';
-import type { ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
+import type { BackupsResponse, ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import { SecretStoreError, type SecretMode, type SecretStore } from '../secrets/secret-store.js';
 import { PassphraseStore } from '../secrets/passphrase-store.js';
@@ -72,15 +72,17 @@ import { ConnectionRequestSetting } from './connection-request-policy.js';
 import { JoinLinks } from './join-links.js';
 import { Knocks } from './knocks.js';
 import { DirectChats } from './direct-chats.js';
-import { timelinePage } from './timeline-events.js';
+import { setLocalCommitEvents, timelinePage } from './timeline-events.js';
+import { Verification } from './verification.js';
 import { RoomCommits } from './room-commits.js';
 import { RoomReads } from './room-reads.js';
 import { RoomStateActions } from './room-state-actions.js';
 import type { RoomStateDocument } from './room-view.js';
 import { Serial } from './serial.js';
-import { Backups, backupChunkBytes, type BackupProgress, type BackupResult, type BackupStatus, type RestoreResult } from './backup.js';
+import { Backups, RECOVERY_KEY_SECRET, backupChunkBytes, type BackupProgress, type BackupResult, type BackupStatus, type RestoreResult } from './backup.js';
 import { exportRoom, type ExportResult } from './export.js';
 import { Devices, deleteAccountData } from './devices.js';
+import { DeviceLink } from './device-link.js';
 
 export type { ProfileConfig, ProfileOptions, SignInDetails } from './account-files.js';
 export type { ConnectionState, ProfileEventMap } from './context.js';
@@ -100,6 +102,8 @@ export class Profile extends EventEmitter {
   readonly messageActions: MessageActions;
   /** The account's devices: list, rename, remove, their notices (devices.ts). */
   readonly devices: Devices;
+  /** Verifying the account's own devices and the history transfer (device-link.ts); its events are its own. */
+  readonly deviceLink: DeviceLink;
   private readonly incoming: IncomingEvents;
   private readonly consent: ConsentActions;
   private readonly discovery: Discovery;
@@ -121,6 +125,8 @@ export class Profile extends EventEmitter {
   private readonly backups: Backups;
   private readonly link: ProviderConnection;
   private readonly commits: RoomCommits;
+  /** Safety numbers and whom this account verified (verification.ts). */
+  private readonly verification: Verification;
   private readonly secrets: SecretStore;
   // Also in ctx, and kept here because tests reach them (as they do session() and onGroupMessage()).
   private readonly client: ProviderClient;
@@ -159,6 +165,8 @@ export class Profile extends EventEmitter {
     };
     const commits = new RoomCommits(this.ctx);
     this.commits = commits;
+    this.verification = new Verification(this.ctx);
+    setLocalCommitEvents(db, (roomUri) => this.verification.commitEvents(roomUri));
     this.devices = new Devices(this.ctx, commits);
     this.reads = new RoomReads(this.ctx);
     this.membership = new Membership(this.ctx, commits, this.reads);
@@ -250,8 +258,16 @@ export class Profile extends EventEmitter {
       // MIMI_BACKUP_CHUNK_BYTES: smaller chunks, for tests that need many of them.
       chunkBytes: backupChunkBytes(process.env.MIMI_BACKUP_CHUNK_BYTES),
     });
+    this.deviceLink = new DeviceLink(this.ctx, this.backups, () => {
+      this.emit('rooms');
+      void this.search.catchUpInBackground();
+    });
+    // Messages from the account's other devices: on their notice, and on every connect for those sent meanwhile.
+    this.on('connection', (s: ConnectionState) => {
+      if (s === 'online') void this.deviceLink.poll();
+    });
     this.link = new ProviderConnection(this.ctx, {
-      pushOptions: account.pushOptions,
+      pushOptions: { ...account.pushOptions, onNotice: (topic) => this.deviceLink.notice(topic) },
       incoming: this.incoming,
       outbox: this.outbox,
       consent: this.consent,
@@ -314,6 +330,7 @@ export class Profile extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.typingIndicators.stop();
+    this.deviceLink.stop();
     // Delivery reports still gathering go into the outbox (sent at the next start if not now).
     await this.receipts.flush().catch(() => undefined);
     this.receipts.stop();
@@ -463,7 +480,7 @@ export class Profile extends EventEmitter {
 
   /** Set the room's status_notification_policy (a room state change, room-state-actions.ts). */
   setReceiptPolicy(roomUri: string, policy: ReceiptPolicyView): Promise<RoomSettingsView> {
-    return this.roomState.setReceiptPolicy(roomUri, policy);
+    return this.roomState.setReceiptPolicy(roomUri, policy).then((v) => this.withVerification(v));
   }
 
   setRoomMuted(roomUri: string, muted: boolean): RoomView {
@@ -512,7 +529,14 @@ export class Profile extends EventEmitter {
 
   /** Participants with roles, metadata, and what this account may do. */
   roomSettings(roomUri: string): RoomSettingsView {
-    return this.roomState.roomSettings(roomUri);
+    return this.withVerification(this.roomState.roomSettings(roomUri));
+  }
+
+  /** The member views marked with whom this account verified (verification.ts). */
+  private withVerification(view: RoomSettingsView): RoomSettingsView {
+    const marks = this.verification.statesOf(view.participants.map((p) => p.user));
+    if (marks.size === 0) return view;
+    return { ...view, participants: view.participants.map((p) => (marks.has(p.user) ? { ...p, verification: marks.get(p.user) } : p)) };
   }
 
   /** The room state as JSON (for `mimi room-state`), with the encoded components. */
@@ -521,27 +545,27 @@ export class Profile extends EventEmitter {
   }
 
   setRoomMetadata(roomUri: string, args: RoomMetadataArgs): Promise<RoomSettingsView> {
-    return this.roomState.setRoomMetadata(roomUri, args);
+    return this.roomState.setRoomMetadata(roomUri, args).then((v) => this.withVerification(v));
   }
 
   /** Move `user` to another role (index or name). */
   setRole(roomUri: string, user: string, role: number | string): Promise<RoomSettingsView> {
-    return this.roomState.setRole(roomUri, user, role);
+    return this.roomState.setRole(roomUri, user, role).then((v) => this.withVerification(v));
   }
 
   /** Remove a participant's clients; they stay on the list (and may come back). */
   kick(roomUri: string, user: string): Promise<RoomSettingsView> {
-    return this.roomState.kick(roomUri, user);
+    return this.roomState.kick(roomUri, user).then((v) => this.withVerification(v));
   }
 
   /** Take `user` off the participant list, and their clients out of the group, in one commit. */
   removeMember(roomUri: string, user: string): Promise<RoomSettingsView> {
-    return this.roomState.removeMember(roomUri, user);
+    return this.roomState.removeMember(roomUri, user).then((v) => this.withVerification(v));
   }
 
   /** Move `user` to role 1 (banned) and remove their clients in the same commit. */
   ban(roomUri: string, user: string): Promise<RoomSettingsView> {
-    return this.roomState.ban(roomUri, user);
+    return this.roomState.ban(roomUri, user).then((v) => this.withVerification(v));
   }
 
   /** Report `user` to the room's hub, which keeps it for its operator. */
@@ -556,7 +580,7 @@ export class Profile extends EventEmitter {
 
   /** Lift a ban: the user gets the role an added user gets, without clients; add them to bring them back. */
   unban(roomUri: string, user: string): Promise<RoomSettingsView> {
-    return this.roomState.unban(roomUri, user);
+    return this.roomState.unban(roomUri, user).then((v) => this.withVerification(v));
   }
 
   // ---- messages ----
@@ -594,6 +618,16 @@ export class Profile extends EventEmitter {
     // The restored messages are found by search once the index has caught up with them.
     void this.search.catchUpInBackground();
     return result;
+  }
+
+  /** Whether this device keeps the backup's recovery key (made here, or kept from a restore). */
+  async hasRecoveryKey(): Promise<boolean> {
+    return (await this.secrets.get(RECOVERY_KEY_SECRET)) !== null;
+  }
+
+  /** The account's backups at its provider, whichever device wrote them (a fresh device offers to restore). */
+  providerBackups(): Promise<BackupsResponse> {
+    return this.client.listBackups();
   }
 
   /** A room's history as messages.json, messages.html and attachments/ in `dir` (new or empty). */
@@ -689,6 +723,23 @@ export class Profile extends EventEmitter {
   /** A new picture (PNG ≤ 96×96, ≤ 48 KiB, as a data: URL) or none; shared in every room it is in as itself. */
   setAvatar(dataUrl: string | null): string | null {
     return this.memberProfiles.setAvatar(dataUrl);
+  }
+
+  // ---- verification (verification.ts, docs/verification.md) ----
+
+  /** The safety number with `user`, from the rooms both share; fails when they share none. */
+  safetyNumber(user: string): SafetyNumberView {
+    return this.verification.safetyNumber(user);
+  }
+
+  /** Mark `user` verified at their devices now, or clear the mark. */
+  setVerified(user: string, verified: boolean): SafetyNumberView {
+    return this.verification.setVerified(user, verified);
+  }
+
+  /** A code scanned from `user`'s screen (base64) against ours; a match marks them verified. */
+  compareSafetyNumberQr(user: string, scanned: string): SafetyNumberComparison {
+    return this.verification.compareQr(user, scanned);
   }
 
   /** Share the profile now where it is due (instead of after the debounce); how many rooms got it. */

@@ -91,8 +91,29 @@ export function timelineEventId(epoch: bigint, index: number): string {
   return `~${epoch.toString().padStart(20, '0')}.${String(index).padStart(4, '0')}`;
 }
 
-/** Store a commit's events; call inside the transaction that adopts the commit. */
-export function storeTimelineEvents(db: ProfileDb, roomUri: string, epoch: bigint, timestamp: number, events: readonly TimelineEvent[]): TimelineEventRow[] {
+/**
+ * Events only this account derives after a commit, from its own marks rather than the commit's
+ * facts (verification.ts: a verified person's devices changed), by profile database: the profile
+ * registers its source once, and both places that adopt commits get them through storeTimelineEvents.
+ */
+const localCommitEvents = new WeakMap<ProfileDb, (roomUri: string) => TimelineEvent[]>();
+
+export function setLocalCommitEvents(db: ProfileDb, source: (roomUri: string) => TimelineEvent[]): void {
+  localCommitEvents.set(db, source);
+}
+
+/**
+ * Store a commit's events, and this account's own after them; call inside the transaction that
+ * adopts the commit, after the room's new session is saved (the local source reads it).
+ */
+export function storeTimelineEvents(db: ProfileDb, roomUri: string, epoch: bigint, timestamp: number, shared: readonly TimelineEvent[]): TimelineEventRow[] {
+  let local: TimelineEvent[] = [];
+  try {
+    local = localCommitEvents.get(db)?.(roomUri) ?? [];
+  } catch {
+    /* a line of our own is worth less than the commit */
+  }
+  const events = [...shared, ...local];
   if (events.length === 0) return [];
   return db.insertTimelineEvents(
     roomUri,

@@ -243,11 +243,40 @@ const MIGRATIONS: Record<number, string> = {
       PRIMARY KEY (generation, idx)
     );
   `,
+  // People this account verified by comparing safety numbers (core/verification.ts,
+  // docs/verification.md): the person's fingerprint (30 bytes, over their devices' signature keys)
+  // when they were verified, and `warned`: the changed fingerprint a room was last told about, so
+  // one change is announced once, not at every later commit.
+  13: `
+    CREATE TABLE verified_people (
+      user TEXT PRIMARY KEY,
+      fingerprint BLOB NOT NULL,
+      verified_at INTEGER NOT NULL,
+      warned BLOB
+    );
+  `,
+  // The account's own devices this device verified by comparing a short code (core/device-link.ts,
+  // docs/device-transfer.md): the device URI and the signature key it proved to be its own.
+  14: `
+    CREATE TABLE verified_devices (
+      device_uri TEXT PRIMARY KEY,
+      signature_key BLOB NOT NULL,
+      verified_at INTEGER NOT NULL
+    );
+  `,
 };
 
 /** The newest migration; they run in order from the database's user_version, so none may be missing. */
 const SCHEMA_VERSION = Math.max(...Object.keys(MIGRATIONS).map(Number));
 for (let v = 1; v <= SCHEMA_VERSION; v++) if (MIGRATIONS[v] === undefined) throw new Error(`profile-db: migration ${v} is missing`);
+
+/** A person this account verified (migration 13). */
+export interface VerifiedPersonRow {
+  user: string;
+  fingerprint: Uint8Array;
+  verifiedAt: number;
+  warned?: Uint8Array;
+}
 
 /** A pseudonym of the pool as stored (its keys are apart: pseudonymKeys). */
 export interface PseudonymRow {
@@ -996,6 +1025,56 @@ export class ProfileDb {
     this.db
       .prepare('INSERT OR IGNORE INTO rooms(room_uri, name, hub_domain, epoch, group_state, left_room, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
       .run(room.roomUri, room.name, room.hubDomain, '0', new Uint8Array(0), room.createdAt);
+  }
+
+  // ---- verified people (core/verification.ts) ----
+  verifiedPerson(user: string): VerifiedPersonRow | undefined {
+    const r = this.db.prepare('SELECT user, fingerprint, verified_at, warned FROM verified_people WHERE user = ?').get(user) as Record<string, unknown> | undefined;
+    return r ? ProfileDb.verifiedRow(r) : undefined;
+  }
+
+  verifiedPeople(): VerifiedPersonRow[] {
+    return (this.db.prepare('SELECT user, fingerprint, verified_at, warned FROM verified_people ORDER BY user').all() as Record<string, unknown>[]).map(ProfileDb.verifiedRow);
+  }
+
+  /** Mark `user` verified at `fingerprint` (again: replaces the earlier mark and forgets any warning). */
+  setVerifiedPerson(user: string, fingerprint: Uint8Array, at: number): void {
+    this.db
+      .prepare('INSERT INTO verified_people(user, fingerprint, verified_at, warned) VALUES (?, ?, ?, NULL) ON CONFLICT(user) DO UPDATE SET fingerprint = excluded.fingerprint, verified_at = excluded.verified_at, warned = NULL')
+      .run(user, fingerprint, at);
+  }
+
+  /** The changed fingerprint a room was told about (null: none since the mark). */
+  setVerifiedPersonWarned(user: string, warned: Uint8Array | null): void {
+    this.db.prepare('UPDATE verified_people SET warned = ? WHERE user = ?').run(warned, user);
+  }
+
+  clearVerifiedPerson(user: string): void {
+    this.db.prepare('DELETE FROM verified_people WHERE user = ?').run(user);
+  }
+
+  private static verifiedRow(r: Record<string, unknown>): VerifiedPersonRow {
+    return {
+      user: r.user as string,
+      fingerprint: new Uint8Array(r.fingerprint as Buffer),
+      verifiedAt: r.verified_at as number,
+      warned: r.warned ? new Uint8Array(r.warned as Buffer) : undefined,
+    };
+  }
+
+  // ---- verified own devices (migration 14, core/device-link.ts) ----
+  verifiedDevices(): { deviceUri: string; signatureKey: Uint8Array; verifiedAt: number }[] {
+    return (this.db.prepare('SELECT device_uri, signature_key, verified_at FROM verified_devices ORDER BY device_uri').all() as { device_uri: string; signature_key: Buffer; verified_at: number }[]).map((r) => ({
+      deviceUri: r.device_uri,
+      signatureKey: new Uint8Array(r.signature_key),
+      verifiedAt: r.verified_at,
+    }));
+  }
+
+  setVerifiedDevice(deviceUri: string, signatureKey: Uint8Array, at: number): void {
+    this.db
+      .prepare('INSERT INTO verified_devices (device_uri, signature_key, verified_at) VALUES (?, ?, ?) ON CONFLICT(device_uri) DO UPDATE SET signature_key = excluded.signature_key, verified_at = excluded.verified_at')
+      .run(deviceUri, Buffer.from(signatureKey), at);
   }
 
   /** True for a room restored from a backup that this device has not joined yet. */

@@ -15,6 +15,8 @@ export const DESKTOP_CHANNELS = {
   loginItem: 'mimi-desktop:login-item',
   setLoginItem: 'mimi-desktop:set-login-item',
   setTrayLabels: 'mimi-desktop:set-tray-labels',
+  /** Reveal an export (a folder the core made under the exports folder) in the file manager. */
+  showInFolder: 'mimi-desktop:show-in-folder',
   /** main → page: a notification was clicked; open this room. */
   openRoom: 'mimi-desktop:open-room',
 } as const;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_CHANNEL, METHODS, channelOf, type CoreEvent, type MethodName } from '../../src-shared/contract.js';
 import { createAppCore, type AppCore } from '../core/app-core.js';
+import { exportToReveal } from '../core/backup-app.js';
 import { parseSecretMode } from '../secrets/secret-store.js';
 import { contentSecurityPolicy, rendererSecurityHeaders } from '../bridge/csp.js';
 import { dispatchCall, type RpcResult } from '../bridge/rpc-dispatch.js';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     // MIMI_SECRETS (keychain | safeStorage | plaintext) is for tests and unusual setups; by default
     // the core picks the OS keychain, else Electron's safeStorage.
     const secretMode = process.env.MIMI_SECRETS ? parseSecretMode(process.env.MIMI_SECRETS) : undefined;
-    core = await createAppCore({ dataDir: path.join(app.getPath('userData'), 'data'), mode: 'electron', safeStorage, secretMode });
+    core = await createAppCore({ dataDir: path.join(app.getPath('userData'), 'data'), mode: 'electron', safeStorage, secretMode, exportsDir: exportsDir() });
   } catch (e) {
     dialog.showErrorBox('mimi could not start', `The app's data could not be opened:\n${(e as Error).message}`);
     app.exit(1);
@@ -210,6 +211,11 @@ let trayLabels: TrayLabels = ENGLISH_TRAY_LABELS;
 // Notifications stay referenced until closed: one that is garbage-collected loses its click handler.
 const shown = new Set<Notification>();
 
+/** Where room exports go: a folder in Downloads, made on the first export. */
+function exportsDir(): string {
+  return path.join(app.getPath('downloads'), 'MIMI exports');
+}
+
 function registerDesktopIpc(): void {
   const fromPage = (event: Electron.IpcMainEvent | Electron.IpcMainInvokeEvent): boolean => !!mainWindow && event.sender === mainWindow.webContents && trustedSender(event);
   ipcMain.on(DESKTOP_CHANNELS.setUnread, (event, count: unknown) => {
@@ -252,6 +258,16 @@ function registerDesktopIpc(): void {
       mainWindow?.webContents.send(DESKTOP_CHANNELS.openRoom, n.accountId, n.roomUri);
     });
     note.show();
+  });
+  ipcMain.handle(DESKTOP_CHANNELS.showInFolder, (event, p: unknown) => {
+    if (!fromPage(event)) return false;
+    const dir = exportToReveal(p, exportsDir());
+    if (dir === null) {
+      console.warn('[mimi] showInFolder refused: not an export folder');
+      return false;
+    }
+    shell.showItemInFolder(dir);
+    return true;
   });
   ipcMain.handle(DESKTOP_CHANNELS.loginItem, (event) => (fromPage(event) ? app.getLoginItemSettings().openAtLogin : false));
   ipcMain.handle(DESKTOP_CHANNELS.setLoginItem, (event, on: unknown) => {

@@ -38,6 +38,7 @@ const desktop: MimiDesktop = {
   notify: (n) => ipcRenderer.send(DESKTOP_CHANNELS.notify, { title: n.title, body: n.body, accountId: n.accountId, roomUri: n.roomUri }),
   loginItem: () => ipcRenderer.invoke(DESKTOP_CHANNELS.loginItem) as Promise<boolean>,
   setLoginItem: (on) => ipcRenderer.invoke(DESKTOP_CHANNELS.setLoginItem, on) as Promise<boolean>,
+  showInFolder: (p) => ipcRenderer.invoke(DESKTOP_CHANNELS.showInFolder, p) as Promise<boolean>,
   setTrayLabels: (l) => ipcRenderer.send(DESKTOP_CHANNELS.setTrayLabels, { tooltip: l.tooltip, tooltipUnread: l.tooltipUnread, unread: l.unread, open: l.open, quit: l.quit }),
   onOpenRoom: (listener) => {
     const forward = (_e: IpcRendererEvent, accountId: unknown, roomUri: unknown) => {

@@ -1,49 +1,72 @@
 // MLS cost figures for `npm run bench`: one commit adding n members, processed by an existing
 // member, and one of the n joining from the resulting Welcome. Prints nothing; returns numbers.
 
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createMlsEngine } from './ts-mls-engine.js';
+import { setYieldBudget, yieldBudget, yieldCount } from './cooperative.js';
 import type { GeneratedKeyPackage, MlsEngine } from './engine.js';
 
 export interface MlsBench {
   addMs: number;
   processMs: number;
   joinMs: number;
+  /**
+   * CPU time of the process (every thread: the WebCrypto baseline works on libuv's pool) for the
+   * same three steps. On a loaded machine wall time favours whichever side runs more threads; CPU
+   * time is the work itself.
+   */
+  addCpuMs: number;
+  processCpuMs: number;
+  joinCpuMs: number;
   commitBytes: number;
   welcomeBytes: number;
+}
+
+/** Wall and CPU milliseconds of `f`. */
+async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  const value = await f();
+  const ms = performance.now() - t;
+  const d = process.cpuUsage(c);
+  return { value, ms, cpuMs: (d.user + d.system) / 1000 };
 }
 
 export async function benchMls(n = 100, engine?: MlsEngine): Promise<MlsBench> {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`benchMls needs a positive member count, got ${n}`);
   const mls = engine ?? (await createMlsEngine());
 
-  // Setup (not timed): a two-member group and n fresh devices with one KeyPackage each.
-  const owner = await mls.newDeviceKeys('mimi://bench.example/d/owner/1');
-  const peer = await mls.newDeviceKeys('mimi://bench.example/d/peer/1');
-  const [peerKp] = await mls.generateKeyPackages(peer, 1);
-  const first = await (await mls.createGroup(owner, 'mimi://bench.example/r/bench')).add([peerKp.publicMessage]);
-  const peerSession = await mls.joinFromWelcome(peer, first.welcome!, peerKp, first.ratchetTree);
+  const { first, peerSession, joiners } = await setupGroup(mls, n, 'add');
+  const add = await timed(() => first.pending.add(joiners.map((j) => j.kp.publicMessage)));
+  const out = add.value;
+  const processed = await timed(() => peerSession.process(out.commit));
+  const joiner = joiners[joiners.length - 1];
+  const join = await timed(() => mls.joinFromWelcome(joiner.keys, out.welcome!, joiner.kp, out.ratchetTree));
+  return {
+    addMs: add.ms,
+    processMs: processed.ms,
+    joinMs: join.ms,
+    addCpuMs: add.cpuMs,
+    processCpuMs: processed.cpuMs,
+    joinCpuMs: join.cpuMs,
+    commitBytes: out.commit.length,
+    welcomeBytes: out.welcome!.length,
+  };
+}
 
+/** Setup (not timed): a two-member group and n fresh devices with one KeyPackage each. */
+async function setupGroup(mls: MlsEngine, n: number, tag: string) {
+  const owner = await mls.newDeviceKeys(`mimi://bench.example/d/${tag}-owner/1`);
+  const peer = await mls.newDeviceKeys(`mimi://bench.example/d/${tag}-peer/1`);
+  const [peerKp] = await mls.generateKeyPackages(peer, 1);
+  const first = await (await mls.createGroup(owner, `mimi://bench.example/r/${tag}`)).add([peerKp.publicMessage]);
+  const peerSession = await mls.joinFromWelcome(peer, first.welcome!, peerKp, first.ratchetTree);
   const joiners: { keys: Awaited<ReturnType<MlsEngine['newDeviceKeys']>>; kp: GeneratedKeyPackage }[] = [];
   for (let i = 0; i < n; i++) {
-    const keys = await mls.newDeviceKeys(`mimi://bench.example/d/member${i}/1`);
+    const keys = await mls.newDeviceKeys(`mimi://bench.example/d/${tag}${i}/1`);
     joiners.push({ keys, kp: (await mls.generateKeyPackages(keys, 1))[0] });
   }
-
-  let t = performance.now();
-  const out = await first.pending.add(joiners.map((j) => j.kp.publicMessage));
-  const addMs = performance.now() - t;
-
-  t = performance.now();
-  await peerSession.process(out.commit);
-  const processMs = performance.now() - t;
-
-  const joiner = joiners[joiners.length - 1];
-  t = performance.now();
-  await mls.joinFromWelcome(joiner.keys, out.welcome!, joiner.kp, out.ratchetTree);
-  const joinMs = performance.now() - t;
-
-  return { addMs, processMs, joinMs, commitBytes: out.commit.length, welcomeBytes: out.welcome!.length };
+  return { first, peerSession, joiners };
 }
 
 /** 1 KB application messages: one member encrypts, the other decrypts; pairs per second. */
@@ -70,4 +93,56 @@ export async function benchKeyPackages(engine: MlsEngine, count = 200): Promise<
   const t = performance.now();
   await engine.generateKeyPackages(keys, count);
   return { perSec: count / ((performance.now() - t) / 1000) };
+}
+
+export interface LoopBench {
+  members: number;
+  addMs: number;
+  processMs: number;
+  /** Event-loop delay while the commit is made, then processed by an existing member (ms). */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Times the MLS work yielded to the event loop (cooperative.ts) in that span. */
+  yields: number;
+  /** encode() + restore() of the adder's new session: what handing the state to a worker and back would cost per operation. */
+  handOffMs: number;
+  stateBytes: number;
+}
+
+/**
+ * What the rest of the main process (IPC, push streams, other accounts) waits while a commit
+ * adding `n` members is made and then processed by another member of the group: the event-loop
+ * delay histogram (1 ms resolution) over exactly those two operations. Setup is not measured.
+ * `yieldBudgetMs` overrides the process-wide budget for the measured span (Infinity: no yielding).
+ */
+export async function benchEventLoop(engine: MlsEngine, n: number, opts: { yieldBudgetMs?: number } = {}): Promise<LoopBench> {
+  const { first, peerSession, joiners } = await setupGroup(engine, n, 'loop');
+  const budget = yieldBudget();
+  if (opts.yieldBudgetMs !== undefined) setYieldBudget(opts.yieldBudgetMs);
+  try {
+    const before = yieldCount();
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    // The histogram measures from its timer's first firing: let that happen before the work, or a
+    // stall right at the start would be its baseline and never recorded (h.reset() restarts it).
+    await new Promise((r) => setTimeout(r, 5));
+    let t = performance.now();
+    const out = await first.pending.add(joiners.map((j) => j.kp.publicMessage));
+    const addMs = performance.now() - t;
+    t = performance.now();
+    await peerSession.process(out.commit);
+    const processMs = performance.now() - t;
+    // One more turn so a delay that ends with the processing is recorded.
+    await new Promise((r) => setTimeout(r, 5));
+    h.disable();
+    const yields = yieldCount() - before;
+    t = performance.now();
+    const state = out.pending.encode();
+    engine.restore(state);
+    const handOffMs = performance.now() - t;
+    return { members: n, addMs, processMs, p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6, yields, handOffMs, stateBytes: state.length };
+  } finally {
+    setYieldBudget(budget);
+  }
 }

@@ -40,6 +40,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
 import { NobleX25519Kem } from '../../src-shared/hpke-x25519.js';
 import { nodeCiphersuite } from './node-crypto-suite.js';
+import { cooperative } from './cooperative.js';
 
 export type ProviderName = 'node' | 'webcrypto' | 'noble';
 
@@ -61,15 +62,19 @@ export interface SelectedProvider {
  */
 export const PROVIDER_ORDER: readonly ProviderName[] = ['node', 'webcrypto', 'noble'];
 
-/** Builds the ciphersuite implementation for one provider (no self test). */
+/**
+ * Builds the ciphersuite implementation for one provider (no self test). The synchronous ones
+ * (node:crypto, pure JS) yield to the event loop between calls (cooperative.ts); WebCrypto's work
+ * already runs off the thread, and it stays exactly ts-mls's provider: it is the bench's baseline.
+ */
 export async function ciphersuiteFor(provider: ProviderName): Promise<CiphersuiteImpl> {
-  if (provider === 'node') return nodeCiphersuite();
+  if (provider === 'node') return cooperative(nodeCiphersuite());
   const suite = getCiphersuiteFromName(SUITE_NAME);
   if (provider === 'webcrypto') return defaultCryptoProvider.getCiphersuiteImpl(suite);
   const base = await nobleCryptoProvider.getCiphersuiteImpl(suite);
   const [aead] = await makeAead(suite.hpke.aead);
   const hpkeSuite = new CipherSuite({ kem: new NobleX25519Kem(), kdf: new HkdfSha256(), aead: new Aes128Gcm() });
-  return { ...base, signature: nobleEd25519, hpke: await makeGenericHpke(suite.hpke, aead, hpkeSuite) };
+  return cooperative({ ...base, signature: nobleEd25519, hpke: await makeGenericHpke(suite.hpke, aead, hpkeSuite) });
 }
 
 /**

@@ -5,7 +5,9 @@
 // (WebCrypto re-imports a key for every call). The same primitives called synchronously take
 // tens of microseconds. So everything here is a direct node:crypto call, and the KeyObjects of
 // keys used more than once (own signature key, leaf and path HPKE keys, members' public keys)
-// are cached by their bytes.
+// are cached by their bytes. Keys cross into OpenSSL as JWK, not DER (10-40x cheaper, see below),
+// and Ed25519 verification runs on the thread pool (verifyOffThread). The event loop is kept free
+// between calls by cooperative.ts, which crypto-selftest.ts wraps around this suite.
 //
 // HPKE (RFC 9180, base mode, single shot as MLS uses it) is written out on these primitives:
 // DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM. Key formats are the other providers'
@@ -21,6 +23,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
+  generateKeyPair,
   generateKeyPairSync,
   randomBytes,
   sign as edSign,
@@ -33,18 +36,22 @@ import { CryptoError } from 'ts-mls/mlsError.js';
 import { concatBytes, utf8 } from '../../src-shared/bytes.js';
 import { ed25519Seed, SUITE_NAME } from './crypto-selftest.js';
 
-// RFC 8410 DER prefixes around a raw 32-byte key.
-const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
-const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+// Keys go in and out of OpenSSL as JWK, never as DER: on Node 20 (OpenSSL 3) importing a PKCS#8
+// X25519 key costs ~400 us and an SPKI Ed25519 key ~200 us (the generic OSSL_DECODER path), a JWK
+// ~10-40 us (EVP_PKEY_new_raw_*). Exporting is ~50-75 us as DER, 1-2 us as JWK. With one HPKE
+// seal per added member, the DER imports were half of a 1,000-member commit (CPU profile).
+const b64u = (raw: Uint8Array) => Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+const fromB64u = (s: string | undefined): Uint8Array => {
+  if (typeof s !== 'string') throw new CryptoError('key export without raw key material');
+  return u8(Buffer.from(s, 'base64url'));
+};
 
 /** A bounded map: keys seen again hit, a flood of one-off keys cannot grow memory without end. */
 class KeyCache {
   private readonly map = new Map<string, KeyObject>();
   constructor(private readonly max: number) {}
-  get(raw: Uint8Array, make: () => KeyObject): KeyObject {
-    const id = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  get(raw: Uint8Array, make: (id: string) => KeyObject): KeyObject {
+    const id = b64u(raw);
     let k = this.map.get(id);
     if (k) {
       // Refresh its place so often-used keys stay.
@@ -52,7 +59,7 @@ class KeyCache {
       this.map.set(id, k);
       return k;
     }
-    k = make();
+    k = make(id);
     this.map.set(id, k);
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
     return k;
@@ -64,18 +71,25 @@ const edPublic = new KeyCache(4096);
 const xPrivate = new KeyCache(1024);
 const xPublic = new KeyCache(4096);
 
+// Node's JWK import of an OKP private key reads only `d` (the public half is derived), but insists
+// that `x` be a string.
 function edPrivateKey(seed: Uint8Array): KeyObject {
-  return edPrivate.get(seed, () => createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' }));
+  if (seed.length !== 32) throw new CryptoError(`an Ed25519 seed is 32 bytes, got ${seed.length}`);
+  return edPrivate.get(seed, (d) => createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x: '' }, format: 'jwk' }));
 }
 function edPublicKey(raw: Uint8Array): KeyObject {
-  return edPublic.get(raw, () => createPublicKey({ key: Buffer.concat([ED25519_SPKI, raw]), format: 'der', type: 'spki' }));
+  return edPublic.get(raw, (x) => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' }));
 }
 function xPrivateKey(raw: Uint8Array): KeyObject {
-  return xPrivate.get(raw, () => createPrivateKey({ key: Buffer.concat([X25519_PKCS8, raw]), format: 'der', type: 'pkcs8' }));
+  if (raw.length !== 32) throw new CryptoError(`an X25519 private key is 32 bytes, got ${raw.length}`);
+  return xPrivate.get(raw, (d) => createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: '' }, format: 'jwk' }));
 }
 function xPublicKey(raw: Uint8Array): KeyObject {
-  return xPublic.get(raw, () => createPublicKey({ key: Buffer.concat([X25519_SPKI, raw]), format: 'der', type: 'spki' }));
+  if (raw.length !== 32) throw new CryptoError(`an X25519 public key is 32 bytes, got ${raw.length}`);
+  return xPublic.get(raw, (x) => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }));
 }
+const rawPublic = (k: KeyObject) => fromB64u(k.export({ format: 'jwk' }).x);
+const rawPrivate = (k: KeyObject) => fromB64u(k.export({ format: 'jwk' }).d);
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -135,28 +149,40 @@ function labeledExpand(suite: Uint8Array, prk: Uint8Array, label: string, info: 
   return expand(prk, concatBytes(new Uint8Array([length >> 8, length & 0xff]), HPKE_V1, suite, utf8(label), info), length);
 }
 
-/** Our key handles: the raw bytes, the KeyObject made once. ts-mls treats them as opaque. */
+/**
+ * Our key handles: the raw bytes, plus the KeyObject when we made the key (generated or derived), so
+ * a fresh key is not imported again for its first use. ts-mls treats them as opaque.
+ */
 interface XKey {
   type: 'private' | 'public';
   raw: Uint8Array;
+  obj?: KeyObject;
 }
-const asPrivate = (raw: Uint8Array) => ({ type: 'private', raw }) as XKey as unknown as PrivateKey;
+const asPrivate = (raw: Uint8Array, obj?: KeyObject) => ({ type: 'private', raw, obj }) as XKey as unknown as PrivateKey;
 const asPublic = (raw: Uint8Array) => ({ type: 'public', raw }) as XKey as unknown as PublicKey;
-function rawOf(k: PrivateKey | PublicKey, type: XKey['type']): Uint8Array {
+function xKeyOf(k: PrivateKey | PublicKey, type: XKey['type']): XKey {
   const x = k as unknown as XKey;
   if (!x || x.type !== type || !(x.raw instanceof Uint8Array)) throw new CryptoError(`not an X25519 ${type} key of this provider`);
-  return x.raw;
+  return x;
+}
+const rawOf = (k: PrivateKey | PublicKey, type: XKey['type']) => xKeyOf(k, type).raw;
+const privateObjOf = (k: PrivateKey) => {
+  const x = xKeyOf(k, 'private');
+  return x.obj ?? xPrivateKey(x.raw);
+};
+
+/** Public halves of private KeyObjects, so a receiver's own public key is derived once. */
+const publicOfPrivate = new WeakMap<KeyObject, Uint8Array>();
+function x25519Public(priv: KeyObject): Uint8Array {
+  let pub = publicOfPrivate.get(priv);
+  if (!pub) publicOfPrivate.set(priv, (pub = rawPublic(createPublicKey(priv))));
+  return pub;
 }
 
-function x25519Public(priv: Uint8Array): Uint8Array {
-  const spki = createPublicKey(xPrivateKey(priv)).export({ format: 'der', type: 'spki' });
-  return u8(spki.subarray(spki.length - 32));
-}
-
-function dh(priv: Uint8Array, pub: Uint8Array): Uint8Array {
+function dh(privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
   let shared: Uint8Array;
   try {
-    shared = u8(diffieHellman({ privateKey: xPrivateKey(priv), publicKey: xPublicKey(pub) }));
+    shared = u8(diffieHellman({ privateKey, publicKey }));
   } catch (e) {
     throw new CryptoError(`X25519 failed: ${(e as Error).message}`);
   }
@@ -165,11 +191,38 @@ function dh(priv: Uint8Array, pub: Uint8Array): Uint8Array {
   return shared;
 }
 
-function generateX25519(): { priv: Uint8Array; pub: Uint8Array } {
+/** A one-off public key (an HPKE enc): not worth a cache slot. */
+function xPublicOnce(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new CryptoError('HPKE enc must be 32 bytes');
+  try {
+    return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64u(raw) }, format: 'jwk' });
+  } catch (e) {
+    throw new CryptoError(`bad X25519 public key: ${(e as Error).message}`);
+  }
+}
+
+interface Ephemeral {
+  priv: KeyObject;
+  pub: Uint8Array;
+}
+
+function generateX25519(): Ephemeral {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  const spki = publicKey.export({ format: 'der', type: 'spki' });
-  return { priv: u8(pkcs8.subarray(pkcs8.length - 32)), pub: u8(spki.subarray(spki.length - 32)) };
+  return { priv: privateKey, pub: rawPublic(publicKey) };
+}
+
+/**
+ * An HPKE sender's ephemeral key, made on the thread pool: a Welcome seals to every added member
+ * side by side (Promise.all in ts-mls), so a 1,000-member add's key generation runs in parallel
+ * and off the event loop.
+ */
+function generateEphemeral(): Promise<Ephemeral> {
+  return new Promise((resolve, reject) =>
+    generateKeyPair('x25519', undefined, (err, publicKey, privateKey) => {
+      if (err) reject(new CryptoError(`X25519 key generation failed: ${err.message}`));
+      else resolve({ priv: privateKey, pub: rawPublic(publicKey) });
+    }),
+  );
 }
 
 function sharedSecret(dhValue: Uint8Array, enc: Uint8Array, pkR: Uint8Array): Uint8Array {
@@ -183,11 +236,13 @@ interface HpkeContext {
   exporter: Uint8Array;
 }
 
+// RFC 9180 base mode has no PSK: psk_id_hash is a constant of the suite.
+const PSK_ID_HASH = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
+
 function keySchedule(shared: Uint8Array, info: Uint8Array): HpkeContext {
   const empty = new Uint8Array();
-  const pskIdHash = labeledExtract(HPKE_SUITE, empty, 'psk_id_hash', empty);
   const infoHash = labeledExtract(HPKE_SUITE, empty, 'info_hash', info);
-  const context = concatBytes(new Uint8Array([0]), pskIdHash, infoHash);
+  const context = concatBytes(new Uint8Array([0]), PSK_ID_HASH, infoHash);
   const secret = labeledExtract(HPKE_SUITE, shared, 'secret', empty);
   return {
     key: labeledExpand(HPKE_SUITE, secret, 'key', context, 16),
@@ -196,22 +251,39 @@ function keySchedule(shared: Uint8Array, info: Uint8Array): HpkeContext {
   };
 }
 
-function setupSender(pkR: Uint8Array, info: Uint8Array, ephemeral = generateX25519()): { enc: Uint8Array; ctx: HpkeContext } {
+function setupSender(pkR: Uint8Array, info: Uint8Array, ephemeral: Ephemeral = generateX25519()): { enc: Uint8Array; ctx: HpkeContext } {
   const enc = ephemeral.pub;
-  return { enc, ctx: keySchedule(sharedSecret(dh(ephemeral.priv, pkR), enc, pkR), info) };
+  return { enc, ctx: keySchedule(sharedSecret(dh(ephemeral.priv, xPublicKey(pkR)), enc, pkR), info) };
 }
 
-function setupReceiver(skR: Uint8Array, enc: Uint8Array, info: Uint8Array): HpkeContext {
-  if (enc.length !== 32) throw new CryptoError('HPKE enc must be 32 bytes');
-  return keySchedule(sharedSecret(dh(skR, enc), enc, x25519Public(skR)), info);
+function setupReceiver(skR: KeyObject, enc: Uint8Array, info: Uint8Array): HpkeContext {
+  return keySchedule(sharedSecret(dh(skR, xPublicOnce(enc)), enc, x25519Public(skR)), info);
 }
 
 const exportFrom = (ctx: HpkeContext, exporterContext: Uint8Array, length: number) => labeledExpand(HPKE_SUITE, ctx.exporter, 'sec', exporterContext, length);
 
 /** For tests against RFC 9180's vectors: a sender context from a given ephemeral key. */
 export function hpkeSealWithEphemeral(pkR: Uint8Array, info: Uint8Array, aad: Uint8Array, pt: Uint8Array, skE: Uint8Array): { enc: Uint8Array; ct: Uint8Array; exporter: Uint8Array } {
-  const { enc, ctx } = setupSender(pkR, info, { priv: skE, pub: x25519Public(skE) });
+  const priv = xPrivateKey(skE);
+  const { enc, ctx } = setupSender(pkR, info, { priv, pub: x25519Public(priv) });
   return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad, pt), exporter: ctx.exporter };
+}
+
+/**
+ * Ed25519 verification on libuv's thread pool (node:crypto's callback form). Verifying is the
+ * largest share of a big commit on both sides (two signatures per added KeyPackage, ~140 us each
+ * here); ts-mls starts those checks side by side (Promise.all), so off the thread they run in
+ * parallel on every core and leave the event loop free meanwhile. Signing stays synchronous: it
+ * comes one at a time.
+ */
+function verifyOffThread(message: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    try {
+      edVerify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 // ---- the CiphersuiteImpl ----
@@ -247,26 +319,26 @@ export function nodeCiphersuite(): CiphersuiteImpl {
       },
       async verify(publicKey, message, signature) {
         if (publicKey.length !== 32 || signature.length !== 64) return false;
+        let key: KeyObject;
         try {
-          return edVerify(null, message, edPublicKey(publicKey), signature);
+          key = edPublicKey(publicKey);
         } catch {
           return false;
         }
+        return verifyOffThread(message, key, signature);
       },
       async keygen() {
         const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-        const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-        const spki = publicKey.export({ format: 'der', type: 'spki' });
-        return { signKey: u8(pkcs8.subarray(pkcs8.length - 32)), publicKey: u8(spki.subarray(spki.length - 32)) };
+        return { signKey: rawPrivate(privateKey), publicKey: rawPublic(publicKey) };
       },
     },
     hpke: {
       async seal(publicKey, plaintext, info, aad) {
-        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info);
+        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info, await generateEphemeral());
         return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
       },
       async open(privateKey, kemOutput, ciphertext, info, aad) {
-        const ctx = setupReceiver(rawOf(privateKey, 'private'), kemOutput, info);
+        const ctx = setupReceiver(privateObjOf(privateKey), kemOutput, info);
         return aeadOpen(ctx.key, ctx.nonce, aad ?? new Uint8Array(), ciphertext);
       },
       async exportSecret(publicKey, exporterContext, length, info) {
@@ -274,7 +346,7 @@ export function nodeCiphersuite(): CiphersuiteImpl {
         return { enc, secret: exportFrom(ctx, exporterContext, length) };
       },
       async importSecret(privateKey, exporterContext, kemOutput, length, info) {
-        return exportFrom(setupReceiver(rawOf(privateKey, 'private'), kemOutput, info), exporterContext, length);
+        return exportFrom(setupReceiver(privateObjOf(privateKey), kemOutput, info), exporterContext, length);
       },
       async importPrivateKey(k) {
         if (k.length !== 32) throw new CryptoError(`an X25519 private key is 32 bytes, got ${k.length}`);
@@ -299,11 +371,12 @@ export function nodeCiphersuite(): CiphersuiteImpl {
       async deriveKeyPair(ikm) {
         const prk = labeledExtract(KEM_SUITE, new Uint8Array(), 'dkp_prk', ikm);
         const priv = labeledExpand(KEM_SUITE, prk, 'sk', new Uint8Array(), 32);
-        return { privateKey: asPrivate(priv), publicKey: asPublic(x25519Public(priv)) };
+        const obj = xPrivateKey(priv);
+        return { privateKey: asPrivate(priv, obj), publicKey: asPublic(x25519Public(obj)) };
       },
       async generateKeyPair() {
         const { priv, pub } = generateX25519();
-        return { privateKey: asPrivate(priv), publicKey: asPublic(pub) };
+        return { privateKey: asPrivate(rawPrivate(priv), priv), publicKey: asPublic(pub) };
       },
       keyLength: 16,
       nonceLength: 12,

@@ -108,6 +108,7 @@ import {
   type MlsEngine,
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
+import { indexKeyPackages, keyPackageEquality } from './key-package-equality.js';
 import { bytesEqual, concatBytes, fromUtf8, toB64, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { CONNECTION_ONLY_EXTENSION_TYPE, connectionOnlyExtension } from '../../src-shared/connection-request.js';
@@ -183,13 +184,8 @@ const CLIENT_CONFIG: ClientConfig = {
     // Leaves that came from old KeyPackages legitimately outlive them; only the adder checks.
     validateLifetimeOnReceive: false,
   },
-  // ts-mls compares every added KeyPackage with every other (O(n²): a million calls for a
-  // 1,000-member add, in one synchronous stretch). Its default compares in constant time, which
-  // public signature keys do not need; an early-exit compare is several times faster.
-  keyPackageEqualityConfig: {
-    compareKeyPackages: (a, b) => publicBytesEqual(a.leafNode.signaturePublicKey, b.leafNode.signaturePublicKey),
-    compareKeyPackageToLeafNode: (a, b) => publicBytesEqual(a.leafNode.signaturePublicKey, b.signaturePublicKey),
-  },
+  // ts-mls compares every added KeyPackage with every other (O(n²)); see key-package-equality.ts.
+  keyPackageEqualityConfig: keyPackageEquality,
   paddingConfig: defaultPaddingConfig,
   authService: {
     // The core authenticates device URIs; here we only insist identities are readable. A
@@ -205,13 +201,6 @@ const CLIENT_CONFIG: ClientConfig = {
     },
   },
 };
-
-/** Equality of public bytes (no secret: may exit early). */
-function publicBytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Engine
@@ -599,6 +588,10 @@ class TsMlsSession implements GroupSession {
     ) {
       throw new MlsError('invalid', "this device's own commit: adopt CommitOutput.pending instead of processing it");
     }
+    if (content.contentType === 'commit') {
+      // Cheap KeyPackage equality for ts-mls's O(n²) checks of this commit (key-package-equality.ts).
+      indexKeyPackages(content.commit.proposals.flatMap((p) => (p.proposalOrRefType === 'proposal' && p.proposal.proposalType === 'add' ? [p.proposal.add.keyPackage] : [])));
+    }
     const proposalsSeen = recordCommitProposals();
     const res = await wrap('invalid', () =>
       processPublicMessage(this.state, pm, makePskIndex(this.state, {}), this.ctx.impl, proposalsSeen.callback),
@@ -734,6 +727,8 @@ class TsMlsSession implements GroupSession {
   private async commit(proposals: Proposal[], from: ClientState = this.state): Promise<CommitOutput> {
     this.checkActive();
     const joining = proposals.some((p) => p.proposalType === 'add') || Object.values(from.unappliedProposals).some((p) => p.proposal.proposalType === 'add');
+    // Cheap KeyPackage equality for ts-mls's O(n²) checks of this commit (key-package-equality.ts).
+    indexKeyPackages([...proposals, ...Object.values(from.unappliedProposals).map((p) => p.proposal)].flatMap((p) => (p.proposalType === 'add' ? [p.add.keyPackage] : [])));
     // Joiners get the identity link keys the new tree's links need, inside the encrypted GroupInfo.
     const groupInfoExtensions: Extension[] =
       joining && this.ilks.length > 0 ? [{ extensionType: IDENTITY_LINK_KEYS_EXTENSION_TYPE, extensionData: encodeIdentityLinkKeys(this.ilks) }] : [];

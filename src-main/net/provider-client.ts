@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import WebSocket from 'ws';
+import { toB64 } from '../../src-shared/bytes.js';
 import {
   API_PREFIX,
   ROUTES,
@@ -67,7 +68,11 @@ import {
   type DeviceInfo,
   type DeviceListResponse,
   type PushDevicesNotice,
+  type PushDeviceMessagesNotice,
   type RemoveDeviceResponse,
+  type DeviceMessage,
+  type DeviceMessagesResponse,
+  type SendDeviceMessageResponse,
 } from '../../src-shared/provider-api.js';
 
 export type ProviderErrorCode = ApiErrorCode | 'unreachable';
@@ -472,6 +477,21 @@ export class ProviderClient {
     return this.request('DELETE', `${path(ROUTES.devices)}/${encodeURIComponent(deviceId)}`);
   }
 
+  /** Leaves an opaque message for another device of the account (device-messages.ts at the provider); 404 notFound for any other device. */
+  sendDeviceMessage(deviceId: string, body: Uint8Array): Promise<SendDeviceMessageResponse> {
+    return this.request('POST', `${path(ROUTES.devices)}/${encodeURIComponent(deviceId)}/messages`, { body: toB64(body) });
+  }
+
+  /** Messages from the account's other devices waiting for this one, oldest first. */
+  async deviceMessages(): Promise<DeviceMessage[]> {
+    return (await this.request<DeviceMessagesResponse>('GET', path(ROUTES.deviceMessages))).messages;
+  }
+
+  /** Deletes fetched messages at the provider. */
+  ackDeviceMessages(ids: number[]): Promise<{ deleted: number }> {
+    return this.request('POST', path(ROUTES.ackDeviceMessages), { ids });
+  }
+
   /** Removes this device from the account; the token is useless afterwards. */
   async signOut(): Promise<RemoveDeviceResponse> {
     const r = await this.request<RemoveDeviceResponse>('DELETE', path(ROUTES.signOut));
@@ -618,6 +638,8 @@ export interface PushConnectionOptions {
   backoffCapMs?: number;
   /** Reconnect when nothing (not even a ping) arrived for this long. */
   idleTimeoutMs?: number;
+  /** Also told of every notice (before the 'notice' event): lets a module besides the connection's owner follow one topic. */
+  onNotice?: (topic: string, frame: PushNotice | PushDevicesNotice | PushDeviceMessagesNotice) => void;
 }
 
 interface PushEvents {
@@ -637,7 +659,7 @@ interface PushEvents {
  * and storage. Events re-sent after a reconnect are not emitted twice within one start()/stop().
  */
 export class PushConnection extends EventEmitter<PushEvents> {
-  private readonly opts: Required<Omit<PushConnectionOptions, 'caPem'>> & { caPem?: string };
+  private readonly opts: Required<Omit<PushConnectionOptions, 'caPem' | 'onNotice'>> & Pick<PushConnectionOptions, 'caPem' | 'onNotice'>;
   private ws: WebSocket | undefined;
   private running = false;
   private confirmed = 0;
@@ -767,6 +789,7 @@ export class PushConnection extends EventEmitter<PushEvents> {
       } else if (frame.type === 'caughtUp') {
         this.emit('caughtUp');
       } else if ((frame as unknown as PushNotice).type === 'notice' && typeof (frame as unknown as PushNotice).topic === 'string') {
+        this.opts.onNotice?.((frame as unknown as PushNotice).topic, frame as unknown as PushNotice | PushDevicesNotice | PushDeviceMessagesNotice);
         this.emit('notice', (frame as unknown as PushNotice).topic, frame as unknown as PushNotice | PushDevicesNotice);
       }
     });

@@ -91,11 +91,12 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     }
   };
 
-  const submitMessage = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
+  const submitMessage = async (peer: string, roomUri: string, body: Uint8Array): Promise<S2sReply> => {
     hostedHere(roomUri);
     const req = decoded('SubmitMessageRequest', () => decodeSubmitMessageRequest(body));
     try {
-      const res = hub.messageFromPeer(peer, roomUri, { message: req.appMessage, sendingUri: req.sendingUri });
+      // Through the group commit: answered once the batch holding it has committed.
+      const res = await hub.submitMessageFromPeer(peer, roomUri, { message: req.appMessage, sendingUri: req.sendingUri });
       return ok(
         encodeSubmitMessageResponse({
           protocol: 'mls10',

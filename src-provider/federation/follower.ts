@@ -48,6 +48,17 @@ export interface FollowerOptions {
   now?: () => number;
   /** Called after a transaction that queued events for these devices has committed. */
   onQueued?: (deviceUris: string[]) => void;
+  /**
+   * Reuse the room's member lookup across the consecutive application messages of one /notify
+   * (default true); false: looked up for every message (the bench's per-request baseline).
+   */
+  reuseMemberLookup?: boolean;
+}
+
+/** Whether a followed room exists here, and its members with the device each is delivered to. */
+interface MemberView {
+  exists: boolean;
+  delivery: { identity: string; device: string | undefined }[];
 }
 
 /** Largest MLS epoch a follower records: a commit's epoch + 1 must still fit a signed 64-bit INTEGER. */
@@ -92,8 +103,10 @@ export class Follower {
   private readonly now: () => number;
   private readonly onQueued: (deviceUris: string[]) => void;
   private readonly identities: LocalIdentities;
+  private readonly reuseMemberLookup: boolean;
 
   constructor(opts: FollowerOptions) {
+    this.reuseMemberLookup = opts.reuseMemberLookup ?? true;
     this.domain = opts.domain;
     this.store = opts.store;
     this.identities = new LocalIdentities(opts.store, opts.domain);
@@ -341,17 +354,27 @@ export class Follower {
       if (info.epoch! > MAX_EPOCH) throw badRequest(`FanoutMessage ${i} claims epoch ${info.epoch}, beyond any room's (at most ${MAX_EPOCH})`);
     }
     const queued = new Set<string>();
+    // Application messages change no membership: consecutive ones share one member lookup. Any
+    // other kind (a Welcome, a commit, a proposal) may, so the lookup is made afresh after it.
+    const view: { current?: MemberView } = {};
     this.store.tx(() => {
       for (const { message, raw } of messages) {
         if (this.seen.isDuplicate(peer, raw)) continue;
-        this.apply(roomUri, hub, message, queued);
+        if (message.kind !== 'application' || !this.reuseMemberLookup) view.current = undefined;
+        this.apply(roomUri, hub, message, queued, view);
+        if (message.kind !== 'application') view.current = undefined;
       }
     });
     if (queued.size) this.onQueued([...queued]);
     return { status: 201 };
   }
 
-  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>): void {
+  private memberView(roomUri: string): MemberView {
+    if (!this.store.room(roomUri)) return { exists: false, delivery: [] };
+    return { exists: true, delivery: this.store.roomDevices(roomUri).map((identity) => ({ identity, device: this.identities.deliveryDevice(identity) })) };
+  }
+
+  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>, view: { current?: MemberView } = {}): void {
     const ts = Number(m.timestamp);
     if (m.kind === 'welcome') {
       const tree = m.ratchetTreeOption.representation === 'full' ? encodeRatchetTree(m.ratchetTreeOption.ratchetTree) : null;
@@ -374,14 +397,12 @@ export class Follower {
       }
       return;
     }
-    if (!this.store.room(roomUri)) return; // no member of ours is in it (any more)
+    const members = (view.current ??= this.memberView(roomUri));
+    if (!members.exists) return; // no member of ours is in it (any more)
     const info = peekMlsMessage(m.message);
     const sender = this.store.forwardedBy(digest(m.message));
     const recipients = new Set<string>();
-    for (const identity of this.store.roomDevices(roomUri)) {
-      const device = identity !== sender ? this.identities.deliveryDevice(identity) : undefined;
-      if (device) recipients.add(device);
-    }
+    for (const { identity, device } of members.delivery) if (device && identity !== sender) recipients.add(device);
     if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
     if (m.kind === 'proposal') for (const p of [m.message, ...m.moreProposals]) this.noteRemoveProposal(roomUri, p);
     // Members of ours the commit removes still get it (that is how they learn it), and nothing after.
@@ -407,10 +428,8 @@ export class Follower {
         // The hub's frank of an application message goes on to our devices with it.
         frank: m.kind === 'application' && m.frank ? encodeFrank(m.frank) : null,
       });
-      for (const d of recipients) {
-        this.store.enqueue(d, event);
-        queued.add(d);
-      }
+      this.store.enqueueAll([...recipients], event);
+      for (const d of recipients) queued.add(d);
     }
   }
 

@@ -100,13 +100,20 @@ export class HubCore {
     this.identities = new LocalIdentities(opts.store, opts.domain);
   }
 
-  /** Runs `fn` in a transaction and announces queued devices and fanout once it has committed. */
+  /**
+   * Runs `fn` in a transaction and announces queued devices and fanout once it has committed: at
+   * its end, or, when it runs inside a group commit (write-batch.ts), at the end of the batch.
+   */
   write<T>(fn: (queued: Set<string>) => T): T {
     const queued = new Set<string>();
-    const result = this.store.tx(() => fn(queued));
-    if (queued.size) this.onQueued([...queued]);
-    this.fanoutSink?.kick();
-    return result;
+    return this.store.tx(() => {
+      const result = fn(queued);
+      this.store.afterCommit(() => {
+        if (queued.size) this.onQueued([...queued]);
+        this.fanoutSink?.kick();
+      });
+      return result;
+    });
   }
 
   roomInfo(row: RoomRow): RoomInfo {

@@ -149,6 +149,13 @@ function fakeCore() {
       myProfile: async () => structuredClone(profile),
       avatar: async () => null,
       setAvatar: async () => null,
+      safetyNumber: async () => {
+        throw new Error('not in this fixture');
+      },
+      setVerified: async () => {
+        throw new Error('not in this fixture');
+      },
+      compareSafetyNumberQr: async () => 'notASafetyNumber',
       setProfileFields: async (_a, fields) => {
         for (const [k, v] of Object.entries(fields)) {
           if (v === null) delete (profile as unknown as Record<string, unknown>)[k];

@@ -44,7 +44,7 @@ test('the Electron window opens on the sign-in view', { skip, timeout: 180_000 }
     assert.deepEqual(exposed, { keys: domains, require: 'undefined', process: 'undefined' });
     // The desktop extras (desktop-ipc.ts): named functions only.
     const desktopKeys = await page.evaluate(() => Object.keys((window as unknown as { mimiDesktop: Record<string, unknown> }).mimiDesktop).sort());
-    assert.deepEqual(desktopKeys, ['loginItem', 'notify', 'onOpenRoom', 'setLoginItem', 'setUnread']);
+    assert.deepEqual(desktopKeys, ['loginItem', 'notify', 'onOpenRoom', 'setLoginItem', 'setTrayLabels', 'setUnread', 'showInFolder']);
     // A malformed notification is dropped by main (no crash); the window stays.
     await page.evaluate(() => (window as unknown as { mimiDesktop: { notify(n: unknown): void } }).mimiDesktop.notify({ title: '', body: 'x', accountId: 'a', roomUri: 'https://x' }));
     assert.equal(typeof (await page.evaluate(() => (window as unknown as { mimiDesktop: { loginItem(): Promise<boolean> } }).mimiDesktop.loginItem())), 'boolean');

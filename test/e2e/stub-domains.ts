@@ -46,7 +46,7 @@ export function localAccount(a: { id: string; userUri: string; handle: string; u
 /** The accounts calls about where keys go, for fakes on a machine with a keychain and no locked account. */
 export const keychainNothingLocked: Pick<
   MimiApi['accounts'],
-  'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount' | 'changePassphrase' | 'privacy' | 'setPrivacy' | 'devices' | 'renameDevice' | 'removeDevice' | 'removeThisDevice'
+  'secretStorage' | 'locked' | 'unlock' | 'secretMode' | 'changePassword' | 'deleteAccount' | 'changePassphrase' | 'privacy' | 'setPrivacy' | 'devices' | 'renameDevice' | 'removeDevice' | 'removeThisDevice' | 'verifyDevice' | 'answerDeviceVerification' | 'requestHistory' | 'answerHistoryRequest'
 > = {
   // The account's devices (Settings → Devices): only this one, not changeable here.
   devices: async () => [{ deviceId: 'this-device', name: 'This computer', createdAt: 0, lastSeenAt: null, current: true }],
@@ -57,6 +57,19 @@ export const keychainNothingLocked: Pick<
     throw new CoreError('internal', 'not in this fixture');
   },
   removeThisDevice: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  // Verifying devices and the history transfer (docs/device-transfer.md): there is no other device here.
+  verifyDevice: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  answerDeviceVerification: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  requestHistory: async () => {
+    throw new CoreError('internal', 'not in this fixture');
+  },
+  answerHistoryRequest: async () => {
     throw new CoreError('internal', 'not in this fixture');
   },
   changePassphrase: async () => {
@@ -128,8 +141,27 @@ export const messageActionsNotInFixture: Pick<MimiApi['messages'], 'reply' | 're
 };
 
 /** A browser-mode app whose only account is always signed in: every accounts call answers with it. */
-export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts'> {
+/** Settings → Backup in a fixture: no backup made, none at the provider; making or restoring one is not in fixtures. */
+export const noBackup: Pick<MimiApi, 'backup'> = {
+  backup: {
+    status: async () => ({ lastBackupAt: null, messages: 0, bytes: 0, generation: null, notBackedUp: 0, unfinished: false, hasKey: false, keyPending: false, atProvider: false, running: null }),
+    create: async () => {
+      throw new CoreError('internal', 'not in this fixture');
+    },
+    pendingRecoveryKey: async () => null,
+    confirmRecoveryKeySaved: async () => undefined,
+    restore: async () => {
+      throw new CoreError('internal', 'not in this fixture');
+    },
+    exportHistory: async () => {
+      throw new CoreError('internal', 'not in this fixture');
+    },
+  },
+};
+
+export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts' | 'backup'> {
   return {
+    ...noBackup,
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
       ...keychainNothingLocked,
@@ -157,6 +189,13 @@ export function quietConsentAndPeople(userUri: string, handle: string): Pick<Mim
       setAvatar: async () => {
         throw new CoreError('internal', 'not in this fixture');
       },
+      safetyNumber: async () => {
+        throw new CoreError('internal', 'not in this fixture');
+      },
+      setVerified: async () => {
+        throw new CoreError('internal', 'not in this fixture');
+      },
+      compareSafetyNumberQr: async () => 'notASafetyNumber',
     },
   };
 }

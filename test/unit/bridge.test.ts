@@ -55,6 +55,10 @@ function recordingCore() {
       renameDevice: record('accounts.renameDevice', () => []),
       removeDevice: record('accounts.removeDevice', () => []),
       removeThisDevice: record('accounts.removeThisDevice', () => [] as AccountView[]),
+      verifyDevice: record('accounts.verifyDevice', () => ({ attemptId: '0'.repeat(32), otherDevice: { deviceId: 'd2', name: 'Phone' }, role: 'starter' as const, purpose: 'verify' as const, stage: 'waiting' as const })),
+      answerDeviceVerification: record('accounts.answerDeviceVerification', () => ({ attemptId: '0'.repeat(32), otherDevice: { deviceId: 'd2', name: 'Phone' }, role: 'starter' as const, purpose: 'verify' as const, stage: 'failed' as const })),
+      requestHistory: record('accounts.requestHistory', () => ({ attemptId: '0'.repeat(32), otherDevice: { deviceId: 'd2', name: 'Phone' }, role: 'starter' as const, purpose: 'history' as const, stage: 'waiting' as const })),
+      answerHistoryRequest: record('accounts.answerHistoryRequest', () => undefined),
     },
     rooms: {
       list: record('rooms.list', () => [room]),
@@ -155,6 +159,14 @@ function recordingCore() {
       knock: record('knocks.knock', () => ({ incoming: [], outgoing: [] })),
       admit: record('knocks.admit', () => ({ incoming: [], outgoing: [] })),
       decline: record('knocks.decline', () => ({ incoming: [], outgoing: [] })),
+    },
+    backup: {
+      status: record('backup.status', () => ({ lastBackupAt: null, messages: 0, bytes: 0, generation: null, notBackedUp: 0, unfinished: false, hasKey: false, keyPending: false, atProvider: null, running: null })),
+      create: record('backup.create', () => ({ generation: 1, uploaded: 1, chunks: 1, messages: 0, bytes: 100, full: true })),
+      pendingRecoveryKey: record('backup.pendingRecoveryKey', () => null),
+      confirmRecoveryKeySaved: record('backup.confirmRecoveryKeySaved', () => undefined),
+      restore: record('backup.restore', () => ({ rooms: 0, added: 0, present: 0, historyOnly: [] })),
+      exportHistory: record('backup.exportHistory', () => ({ dir: '/tmp/x', messages: 0, attachments: 0, missing: 0 })),
     },
     onEvent(listener) {
       listeners.add(listener);

@@ -47,6 +47,7 @@ test('every timeline event kind reads as an English sentence, for each actor', (
     [{ kind: 'joined', user: BOB, how: 'again' }, 'bob joined again'],
     [{ kind: 'left', user: ME }, 'You left'],
     [{ kind: 'newDevice', user: CAROL }, 'carol@b.example added a new device'],
+    [{ kind: 'verifiedChanged', user: CAROL }, 'carol@b.example’s devices changed since you verified them — compare your safety number again'],
   ];
   for (const [e, want] of cases) assert.equal(eventText(e, names), want);
   assert.deepEqual(new Set(cases.map(([e]) => e.kind)), new Set(TIMELINE_EVENT_KINDS), 'every kind is covered');

@@ -49,6 +49,10 @@ const GOOD: Record<MethodName, unknown[]> = {
   'accounts.renameDevice': ['acct-1', 'Zm9vYmFyYmF6cXV4MTIzNA', 'Work laptop'],
   'accounts.removeDevice': ['acct-1', 'Zm9vYmFyYmF6cXV4MTIzNA'],
   'accounts.removeThisDevice': ['acct-1'],
+  'accounts.verifyDevice': ['acct-1', 'Zm9vYmFyYmF6cXV4MTIzNA'],
+  'accounts.answerDeviceVerification': ['acct-1', '0123456789abcdef0123456789abcdef', 'match'],
+  'accounts.requestHistory': ['acct-1', 'Zm9vYmFyYmF6cXV4MTIzNA'],
+  'accounts.answerHistoryRequest': ['acct-1', '0123456789abcdef0123456789abcdef', true],
   'rooms.list': ['acct-1'],
   'rooms.create': ['acct-1', 'Lunch plans', null],
   'rooms.createMinimalMetadata': ['acct-1', 'Quiet corner', 'moderated'],
@@ -66,6 +70,12 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.kick': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.removeMember': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.reportAbuse': ['acct-1', ROOM, 'bob@b.example', 'spam links, over and over'],
+  'backup.status': ['acct-1'],
+  'backup.create': ['acct-1', { full: true }],
+  'backup.pendingRecoveryKey': ['acct-1'],
+  'backup.confirmRecoveryKeySaved': ['acct-1'],
+  'backup.restore': ['acct-1', 'ABCD-EFGH'],
+  'backup.exportHistory': ['acct-1', ROOM],
   'rooms.ban': ['acct-1', ROOM, 'mimi://b.example/u/bob'],
   'rooms.unban': ['acct-1', ROOM, 'bob@b.example'],
   'messages.page': ['acct-1', ROOM, null, 50],
@@ -112,6 +122,9 @@ const GOOD: Record<MethodName, unknown[]> = {
   'people.setSearchable': ['acct-1', 'email', true],
   'people.avatar': ['acct-1'],
   'people.setAvatar': ['acct-1', 'data:image/png;base64,iVBORw0KGgo='],
+  'people.safetyNumber': ['acct-1', 'bob@b.example'],
+  'people.setVerified': ['acct-1', 'mimi://b.example/u/bob', false],
+  'people.compareSafetyNumberQr': ['acct-1', 'bob@b.example', 'gwGCeBhtaW1p'],
 };
 
 test('every method accepts well-formed arguments', () => {
@@ -190,6 +203,17 @@ test('the secret storage choice at sign-in: passphrase (8+ characters) or plaint
   rejects('accounts.unlock', ['acct-1', '']);
   rejects('accounts.unlock', ['acct-1', 'p'.repeat(1025)]);
   rejects('accounts.unlock', ['acct-1']);
+});
+
+test('backup arguments: create takes only { full?: boolean }, a recovery key is a bounded string, an export names a room URI', () => {
+  assert.doesNotThrow(() => validateCall('backup.create', ['acct-1', {}]));
+  rejects('backup.create', ['acct-1', { full: 'yes' }]);
+  rejects('backup.create', ['acct-1', { full: true, dir: '/etc' }]);
+  rejects('backup.create', ['acct-1', null]);
+  rejects('backup.restore', ['acct-1', '']);
+  rejects('backup.restore', ['acct-1', 'K'.repeat(301)]);
+  rejects('backup.exportHistory', ['acct-1', '/home/someone']);
+  rejects('backup.exportHistory', ['acct-1', ROOM, '/tmp/elsewhere']);
 });
 
 test('extra fields on objects are refused, including prototype-pollution keys', () => {

@@ -10,6 +10,8 @@ export interface MimiDesktop {
   notify(n: { title: string; body: string; accountId: string; roomUri: string }): void;
   loginItem(): Promise<boolean>;
   setLoginItem(openAtLogin: boolean): Promise<boolean>;
+  /** Reveal an export's folder in the file manager (main refuses anything outside its exports folder). */
+  showInFolder(path: string): Promise<boolean>;
   /** A notification was clicked: the main process focused the window; open this room. */
   onOpenRoom(listener: (accountId: string, roomUri: string) => void): () => void;
 }

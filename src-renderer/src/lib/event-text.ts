@@ -60,6 +60,9 @@ export function eventText(e: TimelineEvent, o: EventNames): string {
       return own(`${K}.left`, e.user);
     case 'newDevice':
       return own(`${K}.newDevice`, e.user);
+    case 'verifiedChanged':
+      // Only ever about someone else: nobody verifies themselves.
+      return t('verification.timelineEvent', { user: o.name(e.user) });
   }
 }
 

@@ -23,6 +23,8 @@ import { profiles } from './profiles.js';
 import { errors } from './errors.js';
 import { backup } from './backup.js';
 import { devices } from './devices.js';
+import { verification } from './verification.js';
+import { deviceLink } from './deviceLink.js';
 
 export const de: Shape<typeof en> = {
   common,
@@ -47,4 +49,6 @@ export const de: Shape<typeof en> = {
   errors,
   backup,
   devices,
+  verification,
+  deviceLink,
 };

@@ -21,6 +21,8 @@ import { profiles } from './profiles.js';
 import { errors } from './errors.js';
 import { backup } from './backup.js';
 import { devices } from './devices.js';
+import { verification } from './verification.js';
+import { deviceLink } from './deviceLink.js';
 
 export const en = {
   common,
@@ -45,4 +47,6 @@ export const en = {
   errors,
   backup,
   devices,
+  verification,
+  deviceLink,
 };

@@ -1,0 +1,66 @@
+// The MLS rows of `npm run bench` (issue 13): our engine (node:crypto, cooperative yielding) against
+// ts-mls's own WebCrypto provider measured in the same run, at 100 and 1,000 members, plus message
+// and KeyPackage throughput and the main thread's event-loop delay during a 1,000-member commit.
+// Also runnable alone: `BENCH_ONLY=mls npm run bench`.
+//
+// Sizes: BENCH_MEMBERS (100, median of `runs`), BENCH_MLS_BIG (1000, one run each: the WebCrypto
+// baseline alone takes ~15 s there on a loaded 2-core machine), BENCH_MSGS (1000 pairs).
+
+import { performance } from 'node:perf_hooks';
+import { benchEventLoop, benchKeyPackages, benchMessages, benchMls, type MlsBench } from '../src-main/mls/bench-mls.js';
+import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
+import { yieldBudget } from '../src-main/mls/cooperative.js';
+import type { MlsEngine } from '../src-main/mls/engine.js';
+
+const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
+const ratio = (base: number, ours: number) => `${(base / ours).toFixed(1)}×`;
+
+export async function mlsRows(engine: MlsEngine, opts: { members: number; bigMembers: number; runs: number; messages: number }): Promise<[string, string][]> {
+  const started = performance.now();
+  const rows: [string, string][] = [];
+  const baseline = await createMlsEngine({ forceProvider: 'webcrypto' });
+  const name = engine.provider;
+
+  // Commit / process / join: median of `runs` at the usual size, one run at the big one.
+  for (const [n, runs] of [
+    [opts.members, opts.runs],
+    [opts.bigMembers, 1],
+  ] as const) {
+    if (n < 1) continue;
+    const ours: MlsBench[] = [];
+    const base: MlsBench[] = [];
+    for (let i = 0; i < runs; i++) ours.push(await benchMls(n, engine));
+    for (let i = 0; i < runs; i++) base.push(await benchMls(n, baseline));
+    const med = (rs: MlsBench[], f: (r: MlsBench) => number) => rs.map(f).sort((x, y) => x - y)[Math.floor(rs.length / 2)];
+    const how = runs > 1 ? `median of ${runs}` : 'one run';
+    for (const [label, f, cpu] of [
+      [`MLS commit adding ${n} members`, (r: MlsBench) => r.addMs, (r: MlsBench) => r.addCpuMs],
+      [`MLS processing that commit (existing member)`, (r: MlsBench) => r.processMs, (r: MlsBench) => r.processCpuMs],
+      [`MLS join from its Welcome (new member)`, (r: MlsBench) => r.joinMs, (r: MlsBench) => r.joinCpuMs],
+    ] as const) {
+      rows.push([`${label}, ${name} / ts-mls WebCrypto (${how}): faster by`, `${ms(med(ours, f))} / ${ms(med(base, f))}: ${ratio(med(base, f), med(ours, f))}`]);
+      rows.push([`  (CPU time, all threads)`, `${ms(med(ours, cpu))} / ${ms(med(base, cpu))}: ${ratio(med(base, cpu), med(ours, cpu))}`]);
+    }
+    rows.push([`  (commit / welcome size, ${n} members)`, `${(ours[0].commitBytes / 1024).toFixed(1)} KiB / ${(ours[0].welcomeBytes / 1024).toFixed(1)} KiB`]);
+  }
+
+  const msgs = await benchMessages(engine, opts.messages);
+  const baseMsgs = await benchMessages(baseline, Math.min(opts.messages, 300));
+  rows.push([`1 KB application message encrypt + decrypt, pairs per second (${name} / WebCrypto)`, `${msgs.pairsPerSec.toFixed(0)} / ${baseMsgs.pairsPerSec.toFixed(0)}: ${ratio(msgs.pairsPerSec, baseMsgs.pairsPerSec)}`]);
+  const kps = await benchKeyPackages(engine, 400);
+  const baseKps = await benchKeyPackages(baseline, 200);
+  rows.push([`KeyPackages generated per second (${name} / WebCrypto)`, `${kps.perSec.toFixed(0)} / ${baseKps.perSec.toFixed(0)}: ${ratio(kps.perSec, baseKps.perSec)}`]);
+
+  // The main thread while a big commit is made and then processed, with and without yielding.
+  if (opts.bigMembers >= 1) {
+    const n = opts.bigMembers;
+    const coop = await benchEventLoop(engine, n);
+    const held = await benchEventLoop(engine, n, { yieldBudgetMs: Infinity });
+    rows.push([`event-loop delay while a ${n}-member commit is made + processed, yielding every ${yieldBudget()} ms: p99 / max`, `${ms(coop.p99)} / ${ms(coop.max)} (${coop.yields} yields)`]);
+    rows.push([`  the same without yielding: p99 / max`, `${ms(held.p99)} / ${ms(held.max)}`]);
+    rows.push([`  (made + processed took, with / without yielding)`, `${ms(coop.addMs + coop.processMs)} / ${ms(held.addMs + held.processMs)}`]);
+    rows.push([`  (a worker would move the state per operation: encode + restore of that ${(coop.stateBytes / 1024).toFixed(0)} KiB session)`, ms(coop.handOffMs)]);
+  }
+  rows.push(['  (the MLS rows took)', `${((performance.now() - started) / 1000).toFixed(0)} s`]);
+  return rows;
+}

@@ -1,0 +1,277 @@
+// Provider relay figures for `npm run bench` (scripts/bench.ts prints them with the rest), and a
+// standalone run of just these (`npx tsx scripts/bench-relay.ts`), each against a baseline measured
+// in the same run: the same provider started with `--write-path per-request` (every accepted
+// message its own transaction, one push frame per write: the code path before issue 13). Both
+// providers run side by side and the timed rounds alternate between them (ABBA...), so a change in
+// the machine's load during the run (it is shared) hits both alike; each figure is the median of
+// its rounds, latencies are pooled over them.
+//   1. relay: one sender, 10 recipient devices on raw push streams that only count (decrypting 10
+//      clients in this one process would measure the bench, not the provider), at 8 and at 64
+//      requests in flight (one sender's outbox / many senders' worth of load).
+//   2. round trip: Profile A sends, Profile B has it decrypted (the whole path, both cores included).
+//   3. the provider's share of it: HTTP send -> push frame at the recipient, no MLS, no core.
+// Set PROVIDER_NODE_ARGS=--cpu-prof (see test/helpers/provider-process.ts) to profile the provider.
+
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Profile } from '../src-main/core/profile.js';
+import type { MlsEngine } from '../src-main/mls/engine.js';
+import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
+import { ProviderClient, PushConnection } from '../src-main/net/provider-client.js';
+import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
+import { newRoomUri } from '../src-shared/identifiers.js';
+import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../test/helpers/provider-process.js';
+import { roundTrips } from './bench-federation.js';
+
+export interface RelayFigures {
+  messagesPerSec: number;
+  deliveriesPerSec: number;
+}
+
+/** The provider process arguments of the baseline (the write path before issue 13). */
+export const BASELINE_ARGS = ['--write-path', 'per-request'];
+
+export const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+async function benchDevice(engine: MlsEngine, url: string, caPem: string, handle: string) {
+  const client = new ProviderClient({ baseUrl: url, caPem });
+  const session = await client.register({ handle, password: 'bench-password', deviceName: 'bench' });
+  return { client, session, keys: await engine.newDeviceKeys(session.deviceUri) };
+}
+
+/** A sender's room with `members` devices, and `total` messages encrypted beforehand (the figures are the provider's, not MLS's). */
+async function senderRoom(engine: MlsEngine, url: string, caPem: string, members: number, total: number, tag: string) {
+  const sender = await benchDevice(engine, url, caPem, `${tag}-s`);
+  const roomUri = newRoomUri(new URL(sender.session.userUri).host);
+  await sender.client.createRoom({ roomUri });
+  const tokens: string[] = [];
+  const users: string[] = [];
+  for (let i = 0; i < members; i++) {
+    const r = await benchDevice(engine, url, caPem, `${tag}-r${i}`);
+    const [kp] = await engine.generateKeyPackages(r.keys, 1);
+    await r.client.uploadKeyPackages({ keyPackages: [toB64(kp.publicMessage)] });
+    r.client.close();
+    users.push(r.session.userUri);
+    tokens.push(r.session.token);
+  }
+  const claim = await sender.client.claim({ roomUri, users });
+  const out = await (await engine.createGroup(sender.keys, roomUri)).add(claim.results.flatMap((r) => r.clients.map((c) => fromB64(c.keyPackage!))));
+  await sender.client.commit(roomUri, { commit: toB64(out.commit), welcome: toB64(out.welcome!), groupInfo: toB64(out.groupInfo), ratchetTree: toB64(out.ratchetTree), addUsers: users, requestId: `${tag}-add` });
+  let group = out.pending;
+  const messages: string[] = [];
+  for (let i = 0; i < total; i++) {
+    const r = await group.encrypt(utf8(`${tag} ${i}`));
+    group = r.session;
+    messages.push(toB64(r.message));
+  }
+  return { client: sender.client, roomUri, tokens, messages };
+}
+
+/** A relay room on the provider at `url`; each run() sends the next `count` of its `total` messages. */
+export async function relayRoom(engine: MlsEngine, url: string, caPem: string, total: number, recipients: number, tag = 'relay') {
+  const room = await senderRoom(engine, url, caPem, recipients, total, tag);
+  const streams = room.tokens.map((token) => {
+    const s = { push: new PushConnection({ baseUrl: url, caPem, token }), got: 0 };
+    s.push.on('event', (ev) => {
+      if (ev.kind === 'message') s.got++;
+      s.push.confirm(ev.seq);
+    });
+    s.push.start(0);
+    return s;
+  });
+  await waitFor(() => streams.every((s) => s.push.state === 'online'), 'push streams online');
+  let used = 0;
+  return {
+    async run(count: number, inFlight: number): Promise<RelayFigures> {
+      if (used + count > total) throw new Error(`relay room ${tag}: ${total - used} messages left, ${count} asked`);
+      const first = used;
+      used += count;
+      const before = streams.map((s) => s.got);
+      const t0 = performance.now();
+      let next = first;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next < first + count) {
+            const i = next++;
+            await room.client.sendMessage(room.roomUri, { message: room.messages[i], requestId: `${tag}-${i}` });
+          }
+        }),
+      );
+      const sentSecs = (performance.now() - t0) / 1000;
+      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', 300000);
+      const secs = (performance.now() - t0) / 1000;
+      if (streams.some((s, k) => s.got - before[k] !== count)) throw new Error(`deliveries: ${streams.map((s, k) => s.got - before[k]).join(', ')} of ${count} each`);
+      return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
+    },
+    close(): void {
+      for (const s of streams) s.push.stop();
+      room.client.close();
+    },
+  };
+}
+
+/**
+ * The provider's share of the round trip: a prepared message sent (HTTP POST) by one device until
+ * its push frame arrives at the other, one at a time, without MLS or either core; run() gives
+ * `n` latencies (ms).
+ */
+export async function providerRoundTripPair(engine: MlsEngine, url: string, caPem: string, total: number, tag = 'prtt') {
+  const room = await senderRoom(engine, url, caPem, 1, total, tag);
+  const push = new PushConnection({ baseUrl: url, caPem, token: room.tokens[0] });
+  let arrived: ((payload: string) => void) | undefined;
+  push.on('event', (ev) => {
+    push.confirm(ev.seq);
+    if (ev.kind === 'message') arrived?.(ev.payload);
+  });
+  push.start(0);
+  await waitFor(() => push.state === 'online', 'push stream online');
+  let used = 0;
+  return {
+    async run(n: number): Promise<number[]> {
+      const lat: number[] = [];
+      for (const message of room.messages.slice(used, used + n)) {
+        const got = new Promise<void>((resolve) => (arrived = (p) => p === message && resolve()));
+        const t0 = performance.now();
+        await room.client.sendMessage(room.roomUri, { message, requestId: `${tag}-${used++}` });
+        await got;
+        lat.push(performance.now() - t0);
+      }
+      return lat;
+    },
+    close(): void {
+      push.stop();
+      room.client.close();
+    },
+  };
+}
+
+/** Two Profiles on the provider at `url`, in one room; run() gives `n` round trips A -> B (ms). */
+export async function roundTripPair(engine: MlsEngine, url: string, caPem: string, tag = 'rtt') {
+  const profiles: Profile[] = [];
+  const account = async (handle: string) => {
+    const p = await Profile.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: url, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
+    profiles.push(p);
+    await p.start();
+    return p;
+  };
+  const a = await account(`${tag}-a`);
+  const b = await account(`${tag}-b`);
+  const room = await a.createRoom(tag);
+  await a.addMember(room.roomUri, `${tag}-b`);
+  await waitFor(() => b.rooms().length === 1, 'b joins');
+  let round = 0;
+  return {
+    run: (n: number): Promise<number[]> => roundTrips(a, b, room.roomUri, n, `${tag} ${round++}`),
+    async close(): Promise<void> {
+      for (const p of profiles) await p.close().catch(() => undefined);
+    },
+  };
+}
+
+export interface RelayComparison {
+  /** By requests in flight at once: medians over the rounds. */
+  relay: Map<number, { now: RelayFigures; base: RelayFigures }>;
+  /** Sorted latencies (ms), pooled over the rounds. */
+  rtt: number[];
+  baseRtt: number[];
+  /** The provider's share alone (providerRoundTripPair). */
+  providerRtt: number[];
+  baseProviderRtt: number[];
+  rounds: number;
+}
+
+/**
+ * The relay (at each level of `inFlight`), the round trip and the provider's share of it, on a
+ * provider as it runs by default and on one with the baseline write path: both processes run at
+ * once, rounds alternate between them, one untimed round each first (JIT, TLS sessions).
+ */
+export async function compareRelay(engine: MlsEngine, opts: { relayCount: number; recipients: number; rttCount: number; inFlight: number[]; rounds?: number }): Promise<RelayComparison> {
+  const rounds = opts.rounds ?? 4;
+  const perRound = Math.max(1, Math.floor(opts.relayCount / rounds));
+  const rttPerRound = Math.max(1, Math.floor(opts.rttCount / rounds));
+  const warm = Math.min(200, perRound);
+  const providers: ProviderProcess[] = [];
+  const closers: (() => unknown)[] = [];
+  try {
+    const side = async (args: string[], tag: string) => {
+      const p = await startProviderProcess({ domain: 'bench.example', args });
+      providers.push(p);
+      const relay = new Map<number, Awaited<ReturnType<typeof relayRoom>>>();
+      for (const n of opts.inFlight) {
+        const r = await relayRoom(engine, p.url, p.caPem, warm + rounds * perRound, opts.recipients, `${tag}-relay${n}`);
+        closers.push(() => r.close());
+        relay.set(n, r);
+      }
+      const prtt = await providerRoundTripPair(engine, p.url, p.caPem, 2 * rttPerRound + rounds * rttPerRound, `${tag}-prtt`);
+      closers.push(() => prtt.close());
+      const rtt = await roundTripPair(engine, p.url, p.caPem, `${tag}-rtt`);
+      closers.push(() => rtt.close());
+      for (const [n, r] of relay) await r.run(warm, n);
+      await prtt.run(2 * rttPerRound);
+      await rtt.run(rttPerRound);
+      return { relay, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
+    };
+    const base = await side(BASELINE_ARGS, 'base');
+    const now = await side([], 'new');
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 === 0 ? [base, now] : [now, base]) {
+        for (const [n, room] of s.relay) s.figures.get(n)!.push(await room.run(perRound, n));
+        s.prttLat.push(...(await s.prtt.run(rttPerRound)));
+        s.rttLat.push(...(await s.rtt.run(rttPerRound)));
+      }
+    }
+    const med = (xs: RelayFigures[]): RelayFigures => ({ messagesPerSec: median(xs.map((x) => x.messagesPerSec)), deliveriesPerSec: median(xs.map((x) => x.deliveriesPerSec)) });
+    const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
+    return {
+      relay: new Map(opts.inFlight.map((n) => [n, { now: med(now.figures.get(n)!), base: med(base.figures.get(n)!) }])),
+      rtt: sorted(now.rttLat),
+      baseRtt: sorted(base.rttLat),
+      providerRtt: sorted(now.prttLat),
+      baseProviderRtt: sorted(base.prttLat),
+      rounds,
+    };
+  } finally {
+    for (const c of closers) await c();
+    for (const p of providers) await p.stop();
+  }
+}
+
+/** Table rows: figure, baseline, ratio. */
+export function relayRows(c: RelayComparison, recipients: number): [string, string][] {
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  const vs = (now: number, base: number, f: (x: number) => string, better: 'higher' | 'lower') =>
+    `${f(now)} (baseline ${f(base)}: ${(better === 'higher' ? now / base : base / now).toFixed(2)}×)`;
+  const n = (x: number) => x.toFixed(0);
+  const rows: [string, string][] = [
+    ['round trip p50 (send -> decrypted at recipient)', vs(pct(c.rtt, 50), pct(c.baseRtt, 50), ms, 'lower')],
+    ['round trip p99', vs(pct(c.rtt, 99), pct(c.baseRtt, 99), ms, 'lower')],
+    ['  (the provider alone: HTTP send -> push frame at the recipient, p50)', vs(pct(c.providerRtt, 50), pct(c.baseProviderRtt, 50), ms, 'lower')],
+    ['  (the provider alone, p99)', vs(pct(c.providerRtt, 99), pct(c.baseProviderRtt, 99), ms, 'lower')],
+  ];
+  for (const [inFlight, r] of c.relay) {
+    rows.push([`provider relay to ${recipients} recipients, ${inFlight} requests in flight: messages in per second (median of ${c.rounds})`, vs(r.now.messagesPerSec, r.base.messagesPerSec, n, 'higher')]);
+    rows.push([`provider relay to ${recipients} recipients, ${inFlight} requests in flight: deliveries out per second`, vs(r.now.deliveriesPerSec, r.base.deliveriesPerSec, n, 'higher')]);
+  }
+  return rows;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('scripts', 'bench-relay.ts'))) {
+  void (async () => {
+    const engine = await createMlsEngine();
+    const recipients = 10;
+    const c = await compareRelay(engine, {
+      relayCount: Number(process.env.BENCH_RELAY ?? 2000),
+      recipients,
+      rttCount: Number(process.env.BENCH_RTT ?? 300),
+      inFlight: [8, Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 64)],
+    });
+    const rows = relayRows(c, recipients);
+    const w = Math.max(...rows.map((r) => r[0].length));
+    for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+    process.exit(0);
+  })().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,113 @@
+// Group commit: the writes of concurrent requests (messages from devices and peers, push acks)
+// gathered and committed in ONE store transaction, instead of one transaction each.
+//
+// Why: a transaction's fixed cost (BEGIN/COMMIT, the WAL frames of every page it touched: the
+// events, inbox, accepted and idempotency b-tree pages, each rewritten whole) is most of what a small
+// message costs the store; requests that arrive together share those pages and that commit.
+//
+// How: `run(fn)` queues `fn` and returns a promise; the queue is flushed on the next turn of the
+// event loop (setImmediate: after the I/O callbacks of this turn, i.e. every request whose body has
+// arrived by then). The flush opens one transaction and runs each job in its own savepoint (a
+// nested store.tx), in arrival order, so a job that throws rolls back only its own writes and gets
+// its own error. Promises settle only after the outer COMMIT returned: a request is answered (201)
+// only once its rows are committed, exactly as with a transaction of its own. If the commit itself
+// fails, every job of the batch fails with it (none of their rows exist). Announcements (push,
+// fanout kick) registered with store.afterCommit run after that commit, before the promises settle.
+
+import type { Store } from './store.js';
+
+interface Job<T = unknown> {
+  fn: () => T;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface WriteBatchOptions {
+  /** false: each job is its own transaction, run at once (the per-request baseline). Default true. */
+  grouped?: boolean;
+  /** Most jobs in one transaction (bounds the time the event loop is held by one flush). */
+  maxJobs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface WriteBatchStats {
+  jobs: number;
+  transactions: number;
+}
+
+export class WriteBatch {
+  readonly grouped: boolean;
+  private readonly maxJobs: number;
+  private readonly log: (msg: string) => void;
+  private queue: Job[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private readonly counts: WriteBatchStats = { jobs: 0, transactions: 0 };
+
+  constructor(
+    private readonly store: Store,
+    opts: WriteBatchOptions = {},
+  ) {
+    this.grouped = opts.grouped ?? true;
+    this.maxJobs = opts.maxJobs ?? 256;
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Runs `fn` inside a store transaction; settles after that transaction committed (or failed). */
+  run<T>(fn: () => T): Promise<T> {
+    if (!this.grouped) {
+      this.counts.jobs++;
+      this.counts.transactions++;
+      try {
+        return Promise.resolve(this.store.tx(fn));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve, reject } as Job);
+      this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
+  /** Jobs run and transactions committed so far (tests and the bench read the ratio). */
+  stats(): WriteBatchStats {
+    return { ...this.counts };
+  }
+
+  private flush(): void {
+    this.scheduled = undefined;
+    const jobs = this.queue.splice(0, this.maxJobs);
+    if (this.queue.length) this.scheduled = setImmediate(() => this.flush());
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let committed = false;
+    try {
+      this.store.tx(() => {
+        // Registered first, so it runs first once the COMMIT has returned.
+        this.store.afterCommit(() => (committed = true));
+        for (const job of jobs) {
+          try {
+            outcomes.push({ ok: true, value: this.store.tx(job.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+    } catch (error) {
+      // A failed COMMIT: none of the batch's rows exist, so every job fails. A failed announcement
+      // after it: the rows are committed and the answers stand (a device or peer that was not
+      // told is told by its next pump or retry); it is only logged.
+      if (!committed) {
+        for (const job of jobs) job.reject(error);
+        return;
+      }
+      this.log(`after group commit: ${(error as Error).stack ?? String(error)}`);
+    }
+    this.counts.jobs += jobs.length;
+    this.counts.transactions++;
+    jobs.forEach((job, i) => {
+      const o = outcomes[i];
+      if (o.ok) job.resolve(o.value);
+      else job.reject(o.error);
+    });
+  }
+}
