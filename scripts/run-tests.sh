@@ -11,6 +11,9 @@ if [ -f electron.vite.config.ts ]; then
   echo "run-tests: building the app (npx electron-vite build)"
   npx electron-vite build
 fi
+# The `mimi` command as one bundle: bin/mimi.mjs starts it in 0.4 s instead of 1.4 s while the
+# sources are unchanged (the suite runs it hundreds of times).
+node scripts/build-cli.mjs
 
 # Node 20's --test does not expand globs, so list the files ourselves.
 test_files=()

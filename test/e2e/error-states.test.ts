@@ -196,8 +196,8 @@ test('unread counts, members, a left room, a vanished room, a room its provider 
   // --- the member list: everyone, the viewer first and marked ---
   const members = await page.getByTestId('member-item').allInnerTexts();
   assert.deepEqual(
-    // Each other member's row ends with "Message" (a direct chat with them).
-    members.map((m) => m.replace(/^\S+\s+/, '').replace(/\s+Message$/, '').trim()),
+    // Each other member's row ends with "Message" (a direct chat with them) and "Safety number".
+    members.map((m) => m.replace(/^\S+\s+/, '').replace(/\s+Message\s+Safety number$/, '').trim()),
     ['alice (you)', 'bob', 'carol'],
   );
   assert.match(await page.locator('#members-heading').innerText(), /Members \(3\)/);
