@@ -90,7 +90,7 @@ test('back up from Settings: the key is shown once, in groups, and must be confi
   assert.equal(recoveryKey, await pair.a.core.backup.pendingRecoveryKey(aliceId), 'the key the core made');
   assert.match(await dialog.innerText(), /only way to open your backup[\s\S]*cannot give it back/);
   // The bar says it waits for the key; nothing closes the dialog but the confirmation.
-  assert.match(await page.getByTestId('backup-stage').innerText(), /Waiting until the recovery key is written down/);
+  assert.match(await page.getByTestId('backup-progress-text').innerText(), /Waiting until the recovery key is written down/);
   await assertAccessible(page, 'recovery key dialog');
   await screenshot(page, '341-recovery-key');
   await page.emulateMedia({ colorScheme: 'dark' });

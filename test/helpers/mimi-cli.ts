@@ -1,6 +1,6 @@
 // Runs the `mimi` command (bin/mimi.mjs) as a script would, capturing exit code and output.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './provider-process.js';
 
@@ -16,9 +16,16 @@ export function register(dir: string, p: { url: string; caFile: string }, handle
   return mimi(['--profile', dir, 'register', '--provider', p.url, '--ca', p.caFile, '--handle', handle, '--password', 'correct horse']);
 }
 
-export function mimi(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** The `mimi` child itself, for a test that watches its output or kills it. */
+export function spawnMimi(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
+}
+
+/** `input`: what the person types on its stdin (else stdin stays open and unused). */
+export function mimi(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
+    const child = spawnMimi(args, env);
+    if (input !== undefined) child.stdin.end(input);
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));

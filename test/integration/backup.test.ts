@@ -7,13 +7,12 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { mimi, type Run } from '../helpers/mimi-cli.js';
-import { ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
+import { mimi, spawnMimi, type Run } from '../helpers/mimi-cli.js';
+import { startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
 import { backupKeys, decodeRecoveryKey, encodeRecoveryKey, generateRecoveryKey } from '../../src-shared/backup-format.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
 
@@ -77,7 +76,7 @@ function recoveryKeyOf(r: Run): string {
 /** `mimi` as a child we can kill -9 once `line` has appeared `times` times on its stderr. */
 function killAfter(args: string[], env: Record<string, string>, line: RegExp, times: number): Promise<{ killed: boolean; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
+    const child = spawnMimi(args, env);
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

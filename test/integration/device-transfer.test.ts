@@ -26,9 +26,7 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
 import { testProfile } from '../helpers/profiles.js';
 import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
-import { spawn } from 'node:child_process';
-import { mimi as mimiRun, register, type Run } from '../helpers/mimi-cli.js';
-import { ROOT } from '../helpers/provider-process.js';
+import { mimi, register } from '../helpers/mimi-cli.js';
 
 // Small chunks: a few hundred messages make many of them, so progress has steps to show.
 process.env.MIMI_BACKUP_CHUNK_BYTES = '4096';
@@ -102,23 +100,6 @@ function person(p: Profile, answer: (v: DeviceVerificationView) => 'match' | 'mi
       p.deviceLink.off('history', onHistory);
     },
   };
-}
-
-/** `mimi` with `input` on its stdin (the person typing an answer); without input as the helper runs it. */
-function mimi(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
-  if (input === undefined) return mimiRun(args, env);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/mimi.mjs'), ...args], { cwd: ROOT, env: { ...process.env, MIMI_SECRETS: 'plaintext', ...env } });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdin.end(input);
-    child.on('close', (code) => {
-      const raw = Buffer.concat(out);
-      resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr, raw });
-    });
-  });
 }
 
 const ended = (x: { last(): DeviceVerificationView | undefined }) => () => ['verified', 'failed'].includes(x.last()?.stage ?? '');
