@@ -52,6 +52,11 @@ export interface DeviceView {
   current: boolean;
   /** This device compared a short code with it and confirmed its signature key (docs/device-transfer.md). */
   verified?: boolean;
+  /**
+   * Verified earlier, but a room now holds a leaf under its name with another key: the provider
+   * may have slipped in a device of its own. Shown as a warning; verify again.
+   */
+  keyMismatch?: boolean;
 }
 
 /** Verifying one's own devices by a short code, and handing the history to a new one (docs/device-transfer.md). */

@@ -231,3 +231,24 @@ export class LinkAttempt {
     return [];
   }
 }
+
+/**
+ * Verified devices that some room now shows with another signature key: a leaf under the device's
+ * URI whose key is not the one it proved in the short-code exchange. That is what a provider
+ * slipping a device of its own in under the name of one of ours looks like, so the device list
+ * says so instead of "verified" (docs/device-transfer.md).
+ */
+export function keyMismatches(
+  verified: readonly { deviceUri: string; signatureKey: Uint8Array }[],
+  rooms: readonly (readonly { identity: string; signatureKey: Uint8Array }[])[],
+): Set<string> {
+  const want = new Map(verified.map((v) => [v.deviceUri, toHex(v.signatureKey)]));
+  const out = new Set<string>();
+  for (const leaves of rooms) {
+    for (const l of leaves) {
+      const key = want.get(l.identity);
+      if (key !== undefined && toHex(l.signatureKey) !== key) out.add(l.identity);
+    }
+  }
+  return out;
+}

@@ -22,7 +22,7 @@ import { openFromPeer, sealForPeer } from '../../src-shared/device-verification.
 import { DEVICE_MESSAGE_TTL_MS, type DeviceMessage } from '../../src-shared/provider-api.js';
 import type { Backups } from './backup.js';
 import type { ProfileContext } from './context.js';
-import { LinkAttempt, encodeWire, parseWire, type FailReason, type LinkPurpose, type LinkWire } from './device-link-machine.js';
+import { LinkAttempt, encodeWire, keyMismatches, parseWire, type FailReason, type LinkPurpose, type LinkWire } from './device-link-machine.js';
 import { coreError, toCoreError } from './errors.js';
 
 /** The provider routes the link uses (tests wrap it to play a relay that alters messages). */
@@ -150,10 +150,34 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
     return new Set(this.ctx.db.verifiedDevices().filter((d) => d.deviceUri.startsWith(prefix)).map((d) => d.deviceUri.slice(prefix.length)));
   }
 
-  /** The device list with `verified` set. */
+  /**
+   * The device list with `verified` set, and `keyMismatch` where a room holds a leaf under a
+   * verified device's URI with another key than the one it proved (keyMismatches).
+   */
   mark(devices: DeviceView[]): DeviceView[] {
     const ids = this.verifiedIds();
-    return devices.map((d) => (d.current ? d : { ...d, verified: ids.has(d.deviceId) }));
+    const own = this.ctx.config.deviceUri;
+    const prefix = own.slice(0, own.lastIndexOf('/') + 1);
+    const mismatched = keyMismatches(this.ctx.db.verifiedDevices(), this.roomLeaves());
+    return devices.map((d) => {
+      if (d.current) return d;
+      if (mismatched.has(prefix + d.deviceId)) return { ...d, verified: false, keyMismatch: true };
+      return { ...d, verified: ids.has(d.deviceId) };
+    });
+  }
+
+  /** The leaves of the rooms this device is in now. */
+  private roomLeaves(): { identity: string; signatureKey: Uint8Array }[][] {
+    const out: { identity: string; signatureKey: Uint8Array }[][] = [];
+    for (const r of this.ctx.db.listRooms()) {
+      if (r.left || this.ctx.db.isHistoryOnly(r.roomUri)) continue;
+      try {
+        out.push(this.ctx.sessions.get(r.roomUri).members());
+      } catch {
+        /* a room whose state does not load shows no leaves */
+      }
+    }
+    return out;
   }
 
   /** Ends a running attempt (the profile closes). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { toB64 } from '../../src-shared/bytes.js';
 import { newEphemeral, openFromPeer, sealForPeer, shortCode, newTranscript } from '../../src-shared/device-verification.js';
-import { LinkAttempt, encodeWire, parseWire, type LinkWire } from '../../src-main/core/device-link-machine.js';
+import { LinkAttempt, encodeWire, keyMismatches, parseWire, type LinkWire } from '../../src-main/core/device-link-machine.js';
 
 const LAPTOP = { deviceUri: 'mimi://a.example/d/alice/laptop', signatureKey: new Uint8Array(randomBytes(32)) };
 const PHONE = { deviceUri: 'mimi://a.example/d/alice/phone', signatureKey: new Uint8Array(randomBytes(32)) };
@@ -161,4 +161,18 @@ test('the transfer key seals for the other device only, bound to its context', (
   assert.throws(() => openFromPeer(sb.transferKey, 'history 1', flipped), /does not open/);
   assert.throws(() => openFromPeer(new Uint8Array(32), 'history 1', box), /does not open/);
   assert.throws(() => openFromPeer(sb.transferKey, 'history 1', box.subarray(0, 10)), /too short/);
+});
+
+test('a verified device shown in a room with another key is flagged; the same key, or other devices, are not', () => {
+  const phone = 'mimi://a.example/d/alice/phone';
+  const tablet = 'mimi://a.example/d/alice/tablet';
+  const key = randomBytes(32);
+  const verified = [{ deviceUri: phone, signatureKey: key }];
+  const honest = [{ identity: phone, signatureKey: Uint8Array.from(key) }, { identity: tablet, signatureKey: randomBytes(32) }];
+  assert.deepEqual([...keyMismatches(verified, [honest, honest])], []);
+  // One room of three shows the phone with a key the phone never proved.
+  const slipped = [{ identity: phone, signatureKey: randomBytes(32) }];
+  assert.deepEqual([...keyMismatches(verified, [honest, slipped, []])], [phone]);
+  // A device never verified is never flagged, whatever key it has.
+  assert.deepEqual([...keyMismatches([], [slipped])], []);
 });

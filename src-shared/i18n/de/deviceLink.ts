@@ -5,6 +5,7 @@ export const deviceLink: Shape<typeof en> = {
   verify: 'Verifizieren',
   verified: 'Verifiziert',
   notVerified: 'Nicht verifiziert',
+  keyMismatch: 'Sein Schlüssel weicht in einem Raum ab: verifiziere es erneut',
   getHistory: 'Verlauf von diesem Gerät holen',
   dialogTitle: '„{name}“ verifizieren',
   historyTitle: 'Verlauf von „{name}“',

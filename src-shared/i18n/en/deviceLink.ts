@@ -4,6 +4,7 @@ export const deviceLink = {
   verify: 'Verify',
   verified: 'Verified',
   notVerified: 'Not verified',
+  keyMismatch: 'Its key differs in a room: verify it again',
   getHistory: 'Get history from this device',
   dialogTitle: 'Verify “{name}”',
   historyTitle: 'History from “{name}”',
