@@ -42,6 +42,13 @@
 //    confused). A GroupInfo a hub stored before the patch (until the room's next commit replaces
 //    it) still serves an external join. Without it, mls-vectors-extensions.test.ts fails too.
 //
+// 5. createWelcome finds each joiner's common ancestor with the committer by working out the
+//    committer's whole filtered direct path, with the resolution of every copath node, again for
+//    every joiner: O(n) per joiner, O(n^2) per Welcome (issue 13's profile of a 1,000-member add).
+//    The patch works the path out once per Welcome and looks each joiner's ancestor up in it (the
+//    same node: the first on the path above the joiner). The official Welcome and passive-client
+//    vectors and every engine test run over it.
+//
 // Every patch checks ts-mls's version first and all files' expected code before writing any file,
 // so a partial application cannot happen; a patched file (mark present) is left alone.
 
@@ -326,6 +333,42 @@ export async function joinGroupExternal(`,
       {
         before: `    const { enc, secret: initSecret } = await exportSecret(externalPub.extensionData, cs);`,
         after: `    const { enc, secret: initSecret } = await exportSecret(mimiExternalPubKey(externalPub.extensionData, ratchetTreeFromExtension(groupInfo) ?? tree), cs);`,
+      },
+    ],
+  },
+  {
+    what: 'the Welcome\'s common ancestors from one filtered direct path',
+    file: 'createCommit.js',
+    mark: '/* mimi: sender filtered direct path once per Welcome */',
+    replacements: [
+      {
+        before: `        ? await Promise.all(res.additionalResult.addedLeafNodes.map(([leafNodeIndex, keyPackage]) => {
+            return createEncryptedGroupSecrets(tree, leafNodeIndex, state, pathSecrets, cs, keyPackage, encryptedGroupInfo, epochSecrets, res);
+        }))`,
+        after: `        ? await (async () => {
+            /* mimi: sender filtered direct path once per Welcome */
+            const mimiPath = filteredDirectPathAndCopathResolution(toLeafIndex(state.privatePath.leafIndex), tree).map((x) => x.nodeIndex);
+            return Promise.all(res.additionalResult.addedLeafNodes.map(([leafNodeIndex, keyPackage]) => {
+                return createEncryptedGroupSecrets(tree, leafNodeIndex, state, pathSecrets, cs, keyPackage, encryptedGroupInfo, epochSecrets, res, mimiPath);
+            }));
+        })()`,
+      },
+      {
+        before: `async function createEncryptedGroupSecrets(tree, leafNodeIndex, state, pathSecrets, cs, keyPackage, encryptedGroupInfo, epochSecrets, res) {
+    const nodeIndex = firstCommonAncestor(tree, leafNodeIndex, toLeafIndex(state.privatePath.leafIndex));`,
+        after: `async function createEncryptedGroupSecrets(tree, leafNodeIndex, state, pathSecrets, cs, keyPackage, encryptedGroupInfo, epochSecrets, res, mimiPath) {
+    // The first node of the sender's filtered direct path above the joiner, as firstCommonAncestor
+    // finds it, without working the whole path and its resolutions out again for every joiner.
+    const mimiLeafNode = leafToNodeIndex(leafNodeIndex);
+    const nodeIndex = mimiPath === undefined ? firstCommonAncestor(tree, leafNodeIndex, toLeafIndex(state.privatePath.leafIndex)) : mimiPath.find((n) => mimiIsAncestor(mimiLeafNode, n, tree.length));
+    if (nodeIndex === undefined)
+        throw new ValidationError("Could not find common ancestor");`,
+      },
+      {
+        before: `import { createUpdatePath, firstCommonAncestor, firstMatchAncestor } from "./updatePath.js";`,
+        after: `import { createUpdatePath, firstCommonAncestor, firstMatchAncestor } from "./updatePath.js";
+import { filteredDirectPathAndCopathResolution } from "./ratchetTree.js";
+import { isAncestor as mimiIsAncestor } from "./treemath.js";`,
       },
     ],
   },
