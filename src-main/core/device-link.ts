@@ -208,9 +208,12 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
         try {
           messages = await this.relay.fetch();
         } catch {
-          return; // the next notice or connect fetches again
+          if (!this.pollAgain) return; // the next notice or connect fetches again
+          continue;
         }
-        if (messages.length === 0) break;
+        // Nothing yet: a notice that came while this fetch was on its way (pollAgain) may be for a
+        // message stored after the provider answered it, so look again rather than stop.
+        if (messages.length === 0) continue;
         for (const m of messages) await this.enqueue(m);
         await this.relay.ack(messages.map((m) => m.id)).catch(() => undefined);
         if (messages.length >= 100) this.pollAgain = true;

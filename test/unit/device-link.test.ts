@@ -176,3 +176,38 @@ test('a verified device shown in a room with another key is flagged; the same ke
   // A device never verified is never flagged, whatever key it has.
   assert.deepEqual([...keyMismatches([], [slipped])], []);
 });
+
+test('a notice that arrives while a fetch is on its way is not lost when that fetch comes back empty', async () => {
+  const { DeviceLink } = await import('../../src-main/core/device-link.js');
+  const ctx = { client: {}, closed: false, emit: () => undefined } as unknown as ConstructorParameters<typeof DeviceLink>[0];
+  const link = new DeviceLink(ctx, {} as never, () => undefined);
+  let fetches = 0;
+  let stored = false;
+  const acked: number[] = [];
+  let releaseFirst!: () => void;
+  const firstFetchDone = new Promise<void>((r) => (releaseFirst = r));
+  link.relay = {
+    send: async () => ({ id: 0, expiresAt: 0 }),
+    fetch: async () => {
+      fetches++;
+      if (fetches === 1) {
+        // The provider answers "nothing" for a message that is stored just after.
+        await firstFetchDone;
+        return [];
+      }
+      return stored ? [{ id: 7, fromDeviceId: 'x', fromDeviceUri: 'mimi://a.example/d/alice/x', body: toB64(new Uint8Array([1, 2, 3])), sentAt: 0 }] : [];
+    },
+    ack: async (ids: number[]) => {
+      acked.push(...ids);
+      stored = false;
+    },
+  } as never;
+  link.on('verification', () => undefined); // a listener: polling starts
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(fetches, 1);
+  stored = true;
+  link.notice('deviceMessages'); // the notice for it, while the first fetch is still out
+  releaseFirst();
+  for (let i = 0; i < 50 && acked.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(acked, [7], 'the message was fetched and acknowledged');
+});
