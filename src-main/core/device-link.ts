@@ -144,10 +144,14 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
 
   /** Device ids this device verified (their signature keys are remembered with them). */
   verifiedIds(): Set<string> {
-    // Device URIs of this account differ only in their last segment, the device id.
-    const own = this.ctx.config.deviceUri;
-    const prefix = own.slice(0, own.lastIndexOf('/') + 1);
+    const prefix = this.devicePrefix();
     return new Set(this.ctx.db.verifiedDevices().filter((d) => d.deviceUri.startsWith(prefix)).map((d) => d.deviceUri.slice(prefix.length)));
+  }
+
+  /** Device URIs of this account differ only in their last segment, the device id. */
+  private devicePrefix(): string {
+    const own = this.ctx.config.deviceUri;
+    return own.slice(0, own.lastIndexOf('/') + 1);
   }
 
   /**
@@ -156,28 +160,13 @@ export class DeviceLink extends EventEmitter<DeviceLinkEvents> {
    */
   mark(devices: DeviceView[]): DeviceView[] {
     const ids = this.verifiedIds();
-    const own = this.ctx.config.deviceUri;
-    const prefix = own.slice(0, own.lastIndexOf('/') + 1);
-    const mismatched = keyMismatches(this.ctx.db.verifiedDevices(), this.roomLeaves());
+    const prefix = this.devicePrefix();
+    const mismatched = keyMismatches(this.ctx.db.verifiedDevices(), this.ctx.sessions.joinedLeaves());
     return devices.map((d) => {
       if (d.current) return d;
       if (mismatched.has(prefix + d.deviceId)) return { ...d, verified: false, keyMismatch: true };
       return { ...d, verified: ids.has(d.deviceId) };
     });
-  }
-
-  /** The leaves of the rooms this device is in now. */
-  private roomLeaves(): { identity: string; signatureKey: Uint8Array }[][] {
-    const out: { identity: string; signatureKey: Uint8Array }[][] = [];
-    for (const r of this.ctx.db.listRooms()) {
-      if (r.left || this.ctx.db.isHistoryOnly(r.roomUri)) continue;
-      try {
-        out.push(this.ctx.sessions.get(r.roomUri).members());
-      } catch {
-        /* a room whose state does not load shows no leaves */
-      }
-    }
-    return out;
   }
 
   /** Ends a running attempt (the profile closes). */

@@ -31,6 +31,20 @@ export class GroupSessions {
     return s;
   }
 
+  /** The leaves of every room this device is in now (left and history-only rooms have none; a room whose state does not load is skipped). */
+  joinedLeaves(): Member[][] {
+    const out: Member[][] = [];
+    for (const r of this.db.listRooms()) {
+      if (r.left || this.db.isHistoryOnly(r.roomUri)) continue;
+      try {
+        out.push(this.get(r.roomUri).members());
+      } catch {
+        /* no leaves to offer */
+      }
+    }
+    return out;
+  }
+
   /** Store `s` as the room's group state (call inside the transaction that goes with it) and use it. */
   save(roomUri: string, s: GroupSession): void {
     this.db.saveGroupState(roomUri, s.epoch, s.encode());

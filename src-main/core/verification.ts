@@ -110,20 +110,6 @@ export class Verification {
     return uri;
   }
 
-  /** The leaves of every room this device is in now (left and history-only rooms have none). */
-  private roomLeaves(): Leaf[][] {
-    const out: Leaf[][] = [];
-    for (const r of this.db.listRooms()) {
-      if (r.left || this.db.isHistoryOnly(r.roomUri)) continue;
-      try {
-        out.push(this.ctx.sessions.get(r.roomUri).members());
-      } catch {
-        /* a room whose state does not load has no leaves to offer */
-      }
-    }
-    return out;
-  }
-
   private fingerprint(p: PersonKeys): Uint8Array {
     const key = `${p.user}\n${p.devices
       .map((d) => `${d.device} ${toHex(d.signatureKey)}`)
@@ -140,7 +126,7 @@ export class Verification {
 
   /** Both sides' keys; throws when the two share no room (nothing to compare). */
   private keys(them: string): SharedKeys {
-    const k = sharedKeys(this.roomLeaves(), this.ctx.config.userUri, them);
+    const k = sharedKeys(this.ctx.sessions.joinedLeaves(), this.ctx.config.userUri, them);
     if (k.sharedRooms === 0) throw coreError('notMember', 'verification.errors.noSharedRoom', { user: them });
     return k;
   }
@@ -200,7 +186,7 @@ export class Verification {
   }
 
   /** For member lists: 'verified' or 'changed' for someone this account verified, else undefined. Never throws. */
-  stateOf(user: string, leaves = this.roomLeaves()): 'verified' | 'changed' | undefined {
+  stateOf(user: string, leaves = this.ctx.sessions.joinedLeaves()): 'verified' | 'changed' | undefined {
     const row = this.db.verifiedPerson(user);
     if (!row) return undefined;
     try {
@@ -219,7 +205,7 @@ export class Verification {
     const verified = new Set(this.db.verifiedPeople().map((r) => r.user));
     const wanted = users.filter((u) => verified.has(u));
     if (wanted.length === 0) return out;
-    const leaves = this.roomLeaves();
+    const leaves = this.ctx.sessions.joinedLeaves();
     for (const u of wanted) {
       const s = this.stateOf(u, leaves);
       if (s) out.set(u, s);
@@ -244,7 +230,7 @@ export class Verification {
       );
       const rows = verified.filter((r) => inRoom.has(r.user));
       if (rows.length === 0) return [];
-      const leaves = this.roomLeaves();
+      const leaves = this.ctx.sessions.joinedLeaves();
       const events: TimelineEvent[] = [];
       for (const row of rows) {
         const k = sharedKeys(leaves, this.ctx.config.userUri, row.user);

@@ -12,6 +12,8 @@ import { Vault } from '../../src-main/secrets/vault.js';
 import type { SecretStore } from '../../src-main/secrets/secret-store.js';
 import { changeNotice, sharedKeys, verificationState, Verification, type Leaf } from '../../src-main/core/verification.js';
 import type { ProfileContext } from '../../src-main/core/context.js';
+import { GroupSessions } from '../../src-main/core/group-sessions.js';
+import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { CoreError } from '../../src-shared/contract.js';
 import { groupDigits, safetyNumber, safetyNumberQr } from '../../src-shared/safety-number.js';
 import { tempDir } from '../helpers/provider-process.js';
@@ -72,17 +74,20 @@ function memoryStore(): SecretStore {
 async function fixture() {
   const db = new ProfileDb(path.join(tempDir('verification'), 'mimi.db'), await Vault.open(memoryStore()));
   const rooms = new Map<string, Leaf[]>();
+  // The real session cache over the real database, holding stand-in sessions that only have leaves.
+  const sessions = new GroupSessions(db, {} as MlsEngine);
   const emitted: string[] = [];
   const room = (name: string, leaves: Leaf[]) => {
     const uri = `mimi://a.example/r/${name}`;
     if (!rooms.has(uri)) db.insertRoom({ roomUri: uri, name, hubDomain: 'a.example', epoch: 1n, groupState: new Uint8Array([1]) });
     rooms.set(uri, leaves);
+    sessions.set(uri, { members: () => rooms.get(uri)! } as unknown as GroupSession);
     return uri;
   };
   const ctx = {
     config: { domain: 'a.example', userUri: ALICE },
     db,
-    sessions: { get: (uri: string) => ({ members: () => rooms.get(uri)! }) },
+    sessions,
     emit: (e: string) => void emitted.push(e),
   } as unknown as ProfileContext;
   return { db, room, emitted, v: new Verification(ctx) };
