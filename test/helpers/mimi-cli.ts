@@ -4,6 +4,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './provider-process.js';
 
+/** Longer than any command of the suite takes (the slowest wait 30-60 s for the network). */
+const HANG_MS = 120_000;
+
 export interface Run {
   code: number;
   stdout: string;
@@ -28,6 +31,12 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
     if (input !== undefined) child.stdin.end(input);
     const out: Buffer[] = [];
     let stderr = '';
+    // A run that hangs fails on its own, naming itself, instead of using up the whole test's time.
+    const hung = setTimeout(() => {
+      stderr += `\n[test helper] mimi ${args.join(' ')} still running after ${HANG_MS / 1000} s: killed\n`;
+      child.kill('SIGKILL');
+    }, HANG_MS);
+    child.on('close', () => clearTimeout(hung));
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => {
