@@ -7,13 +7,16 @@
 //      real provider process. N application messages are accepted by the hub at once, then we time
 //      until the hub's outbox is empty, i.e. until the follower answered 201 for every one of them
 //      (it answers 201 only after its transaction queued them for its device). bench.ts also runs
-//      the bulk mode against a follower started with `--write-path per-request` (the baseline).
+//      the previous path as the baseline (FANOUT_BASELINE: one request in flight, 64 messages per
+//      request, no sequence headers, follower started with `--write-path per-request`), and each
+//      figure also gives the CPU time per message of the follower process and of the hub.
 //   3. KeyPackage claims for 100 users of b.example: one bulk request versus 100 requests, via
 //      a.example's KeyMaterialService.claimForRoom (signing at A, verify + claim at B, verify and
 //      ref recording at A), B a real provider process with seeded users.
 
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +28,7 @@ import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
 import { deviceUri as mkDeviceUri, newRoomUri, userUri as mkUserUri } from '../src-shared/identifiers.js';
 import { ensureDevCa } from '../src-provider/dev-ca.js';
 import { mimiEndpoints } from '../src-provider/federation/endpoints.js';
+import type { FanoutOutboxOptions } from '../src-provider/federation/fanout-outbox.js';
 import { Follower } from '../src-provider/federation/follower.js';
 import { GroupInfoService } from '../src-provider/federation/group-info.js';
 import { KeyMaterialService } from '../src-provider/federation/key-material.js';
@@ -92,7 +96,7 @@ interface InProcess {
  * (mimiEndpoints with a Follower, key material and group info), built from the provider's own
  * objects so the bench can reach its Hub and KeyMaterialService.
  */
-async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean, maxBatchMessages?: number): Promise<InProcess> {
+async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean, fanout: Pick<FanoutOutboxOptions, 'maxBatchMessages' | 'maxInFlight' | 'pipelining'> = {}): Promise<InProcess> {
   const logs: string[] = [];
   let hub: Hub | undefined;
   let km: KeyMaterialService | undefined;
@@ -102,7 +106,7 @@ async function startInProcess(me: Prepared, peer: Prepared, batching?: boolean, 
     dataDir: me.dataDir,
     log: (m) => logs.push(m),
     federation: { peers: { [peer.domain]: peer.url }, trustPem: [peer.caPem] },
-    ...(batching === undefined ? {} : { fanout: { batching, ...(maxBatchMessages === undefined ? {} : { maxBatchMessages }) } }),
+    ...(batching === undefined ? {} : { fanout: { batching, ...fanout } }),
     s2s: (deps: S2sDeps): S2sHandler => {
       hub = deps.hub;
       const identity = ensureProviderIdentity(me.dataDir, deps.domain);
@@ -195,6 +199,20 @@ export interface FanoutFigures {
   messagesPerSec: number;
   /** /notify requests that carried the timed messages. */
   requests: number;
+  /** CPU time per message of the median burst, µs: the follower process (Linux /proc; NaN elsewhere) and this process (the hub). */
+  followerCpuUs: number;
+  hubCpuUs: number;
+}
+
+/** utime + stime of a process in µs, from /proc (NaN where there is none). */
+function processCpuUs(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // fields 14 and 15, in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 /**
@@ -208,16 +226,16 @@ export async function benchFanout(
   engine: MlsEngine,
   n: number,
   batching: boolean,
-  opts: { bursts?: number; warmup?: number; maxBatchMessages?: number; followerArgs?: string[] } = {},
+  opts: { bursts?: number; warmup?: number; followerArgs?: string[] } & Pick<FanoutOutboxOptions, 'maxBatchMessages' | 'maxInFlight' | 'pipelining'> = {},
 ): Promise<FanoutFigures> {
-  const { bursts = 3, warmup = 100, maxBatchMessages, followerArgs = [] } = opts;
+  const { bursts = 3, warmup = 100, followerArgs = [], ...fanout } = opts;
   const a = await prepare('a.example');
   const b = await prepare('b.example');
   const pb = await startPeerProcess(b, a, followerArgs);
   let hubP: InProcess | undefined;
   const clients: ProviderClient[] = [];
   try {
-    hubP = await startInProcess(a, b, batching, maxBatchMessages);
+    hubP = await startInProcess(a, b, batching, fanout);
     const { hub, running } = hubP;
     const outbox = running.federation.outbox;
 
@@ -260,24 +278,31 @@ export async function benchFanout(
     await outbox.drained();
 
     // `bursts` timed bursts; the median is reported (one burst of the bulk mode lasts ~0.2 s).
-    const times: { ms: number; requests: number }[] = [];
+    const times: { ms: number; requests: number; followerCpuUs: number; hubCpuUs: number }[] = [];
     for (let k = 0; k < bursts; k++) {
       const from = warmup + k * n;
       const before = outbox.stats();
       accept(from, from + n); // synchronous: all n rows are in the outbox before any request leaves
       const t0 = performance.now();
+      const mark0 = process.hrtime.bigint();
+      const cpu0 = processCpuUs(pb.child.pid);
+      const hubCpu0 = process.cpuUsage();
       await outbox.drained();
       const ms = performance.now() - t0;
+      const followerCpuUs = (processCpuUs(pb.child.pid) - cpu0) / n;
+      const hubCpu = process.cpuUsage(hubCpu0);
+      const hubCpuUs = (hubCpu.user + hubCpu.system) / n;
+      if (process.env.BENCH_FANOUT_MARKS) console.log(`burst window (hrtime us): ${mark0 / 1000n} ${process.hrtime.bigint() / 1000n}`);
       const after = outbox.stats();
       const got = inbox() - 1;
       if (got !== from + n || after.sentMessages - before.sentMessages !== n) {
         throw new Error(`follower has ${got} of ${from + n} messages; outbox sent ${after.sentMessages - before.sentMessages} of ${n}`);
       }
-      times.push({ ms, requests: after.sentRequests - before.sentRequests });
+      times.push({ ms, requests: after.sentRequests - before.sentRequests, followerCpuUs, hubCpuUs });
     }
-    const { ms, requests } = times.sort((x, y) => x.ms - y.ms)[Math.floor(bursts / 2)];
+    const { ms, requests, followerCpuUs, hubCpuUs } = times.sort((x, y) => x.ms - y.ms)[Math.floor(bursts / 2)];
     checkLogs(hubP);
-    return { batching, messages: n, bursts, ms, messagesPerSec: n / (ms / 1000), requests };
+    return { batching, messages: n, bursts, ms, messagesPerSec: n / (ms / 1000), requests, followerCpuUs, hubCpuUs };
   } finally {
     for (const c of clients) c.close();
     await hubP?.running.close();
@@ -304,27 +329,35 @@ export interface ClaimFigures {
  * claimForRoom (one bulk request to b.example), then for `users` other fresh users one
  * claimForRoom each (one request each), sequentially.
  */
-export async function benchClaims(engine: MlsEngine, users: number, rounds: number): Promise<ClaimFigures> {
-  const a = await prepare('a.example');
-  const b = await prepare('b.example');
+/**
+ * `n` users `seed0..` written straight into a stopped provider's store at `dataDir`, each with one
+ * device holding one KeyPackage (no password: they never sign in). Returns their user URIs.
+ */
+export async function seedUsers(engine: MlsEngine, dataDir: string, domain: string, n: number): Promise<string[]> {
   const seeded: string[] = [];
-  const store = openStore(b.dataDir);
+  const store = openStore(dataDir);
   try {
-    const kp = new KeyPackages(store, 'b.example');
-    for (let i = 0; i < users * 2 * rounds + 1; i++) {
+    const kp = new KeyPackages(store, domain);
+    for (let i = 0; i < n; i++) {
       const handle = `seed${i}`;
-      const userUri = mkUserUri('b.example', handle);
+      const userUri = mkUserUri(domain, handle);
       const id = store.insertUser(handle, userUri, 'scrypt$disabled', Date.now());
       if (id === null) throw new Error(`seeding ${handle}`);
-      const deviceUri = mkDeviceUri('b.example', handle, 'dev1');
+      const deviceUri = mkDeviceUri(domain, handle, 'dev1');
       store.insertDevice({ deviceUri, userId: id, deviceId: 'dev1', name: 'seeded', tokenHash: randomBytes(32), now: Date.now() });
-      const keys = await engine.newDeviceKeys(deviceUri);
-      kp.upload(deviceUri, (await engine.generateKeyPackages(keys, 1)).map((k) => k.publicMessage));
+      kp.upload(deviceUri, (await engine.generateKeyPackages(await engine.newDeviceKeys(deviceUri), 1)).map((k) => k.publicMessage));
       seeded.push(userUri);
     }
   } finally {
     store.close();
   }
+  return seeded;
+}
+
+export async function benchClaims(engine: MlsEngine, users: number, rounds: number): Promise<ClaimFigures> {
+  const a = await prepare('a.example');
+  const b = await prepare('b.example');
+  const seeded = await seedUsers(engine, b.dataDir, 'b.example', users * 2 * rounds + 1);
   const pb = await startPeerProcess(b, a);
   let hubP: InProcess | undefined;
   let client: ProviderClient | undefined;
@@ -370,4 +403,42 @@ export async function benchClaims(engine: MlsEngine, users: number, rounds: numb
     await hubP?.running.close();
     await pb.stop();
   }
+}
+
+// ---- alone: `npx tsx scripts/bench-federation.ts fanout [N] [ROUNDS]` -----------------------
+// The fanout rows only, in alternating rounds: the default path (pipelined, 256 per request), the
+// previous path as the baseline (one request in flight, 64 per request, follower on the
+// per-request write path: FANOUT_BASELINE below, as bench.ts runs it) and one message per request.
+// BENCH_FANOUT_BULK_ONLY=1 leaves out the (slow) one-message-per-request row.
+// BENCH_FANOUT_MARKS=1 prints each timed burst's window in process.hrtime µs (to cut a --cpu-prof
+// of the hub, this process, or of the follower: PROVIDER_NODE_ARGS="--cpu-prof ...") to the bursts.
+
+/** The previous fanout path, measured in the same run as the baseline. */
+export const FANOUT_BASELINE = { pipelining: false, maxBatchMessages: 64 } as const;
+
+async function fanoutOnly(n: number, rounds: number): Promise<void> {
+  const { createMlsEngine } = await import('../src-main/mls/ts-mls-engine.js');
+  const engine = await createMlsEngine();
+  const show = (label: string, f: FanoutFigures) =>
+    console.log(
+      `${label.padEnd(58)} ${f.messagesPerSec.toFixed(0).padStart(7)} msg/s  (${f.messages} in ${f.requests} requests, ${f.ms.toFixed(1)} ms; ` +
+        `CPU per message: follower ${f.followerCpuUs.toFixed(1)} µs, hub ${f.hubCpuUs.toFixed(1)} µs)`,
+    );
+  for (let r = 0; r < rounds; r++) {
+    const now = await benchFanout(engine, n, true);
+    show('bulk, pipelined (default)', now);
+    const base = await benchFanout(engine, n, true, { ...FANOUT_BASELINE, followerArgs: ['--write-path', 'per-request'] });
+    show('baseline: previous path (1 in flight, 64/request, per-request)', base);
+    console.log(`${'ratio'.padEnd(58)} ${(now.messagesPerSec / base.messagesPerSec).toFixed(2)}×`);
+    if (!process.env.BENCH_FANOUT_BULK_ONLY) show('one message per request', await benchFanout(engine, n, false));
+  }
+}
+
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href && process.argv[2] === 'fanout') {
+  fanoutOnly(Number(process.argv[3] ?? 2000), Number(process.argv[4] ?? 1))
+    .then(() => process.exit(0))
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
 }

@@ -8,6 +8,9 @@
 //   1. relay: one sender, 10 recipient devices on raw push streams that only count (decrypting 10
 //      clients in this one process would measure the bench, not the provider), at 8 and at 64
 //      requests in flight (one sender's outbox / many senders' worth of load).
+//      The same relay with the messages sent in batches (ROUTES.sendMessageBatch: BENCH_RELAY_BATCHES,
+//      default 16x4,64x4 = batches of 16 and of 64 messages, 4 batches in flight), on the provider as
+//      it runs by default only, in the same rounds, compared with its per-message rows.
 //   2. round trip: Profile A sends, Profile B has it decrypted (the whole path, both cores included).
 //   3. the provider's share of it: HTTP send -> push frame at the recipient, no MLS, no core.
 // Set PROVIDER_NODE_ARGS=--cpu-prof (see test/helpers/provider-process.ts) to profile the provider.
@@ -104,6 +107,32 @@ export async function relayRoom(engine: MlsEngine, url: string, caPem: string, t
       if (streams.some((s, k) => s.got - before[k] !== count)) throw new Error(`deliveries: ${streams.map((s, k) => s.got - before[k]).join(', ')} of ${count} each`);
       return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
     },
+    /** The next `count` messages in batches of `size` (one request each), `inFlight` batches at once. */
+    async runBatched(count: number, size: number, inFlight: number): Promise<RelayFigures> {
+      if (used + count > total) throw new Error(`relay room ${tag}: ${total - used} messages left, ${count} asked`);
+      const first = used;
+      used += count;
+      const before = streams.map((s) => s.got);
+      const t0 = performance.now();
+      let next = first;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (next < first + count) {
+            const from = next;
+            next = Math.min(first + count, from + size);
+            const messages = room.messages.slice(from, next).map((message, k) => ({ roomId: room.roomUri, message, requestId: `${tag}-${from + k}` }));
+            const { results } = await room.client.sendMessageBatch({ messages });
+            const refused = results.find((r) => 'error' in r);
+            if (refused) throw new Error(`relay room ${tag}: a batch entry was refused: ${JSON.stringify(refused)}`);
+          }
+        }),
+      );
+      const sentSecs = (performance.now() - t0) / 1000;
+      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', 300000);
+      const secs = (performance.now() - t0) / 1000;
+      if (streams.some((s, k) => s.got - before[k] !== count)) throw new Error(`deliveries: ${streams.map((s, k) => s.got - before[k]).join(', ')} of ${count} each`);
+      return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
+    },
     close(): void {
       for (const s of streams) s.push.stop();
       room.client.close();
@@ -169,9 +198,35 @@ export async function roundTripPair(engine: MlsEngine, url: string, caPem: strin
   };
 }
 
+/** Batched relay rows: batches of `size` messages, `inFlight` batch requests at once. */
+export interface RelayBatching {
+  size: number;
+  inFlight: number;
+}
+
+/** The batched rows measured unless asked otherwise (BENCH_RELAY_BATCHES in the standalone run). */
+export const DEFAULT_BATCHES: RelayBatching[] = [
+  { size: 16, inFlight: 4 },
+  { size: 64, inFlight: 4 },
+];
+
+/** "16x4,64x4" -> batches of 16 and 64, 4 in flight each. */
+export function parseBatches(spec: string): RelayBatching[] {
+  return spec
+    .split(',')
+    .filter((x) => x.trim())
+    .map((x) => {
+      const [size, inFlight] = x.split('x').map(Number);
+      if (!(size >= 1 && inFlight >= 1)) throw new Error(`BENCH_RELAY_BATCHES: ${JSON.stringify(x)} is not SIZExIN_FLIGHT`);
+      return { size, inFlight };
+    });
+}
+
 export interface RelayComparison {
   /** By requests in flight at once: medians over the rounds. */
   relay: Map<number, { now: RelayFigures; base: RelayFigures }>;
+  /** The batched path (provider as it runs by default), in the same rounds: medians. */
+  batched: { batching: RelayBatching; figures: RelayFigures }[];
   /** Sorted latencies (ms), pooled over the rounds. */
   rtt: number[];
   baseRtt: number[];
@@ -186,15 +241,16 @@ export interface RelayComparison {
  * provider as it runs by default and on one with the baseline write path: both processes run at
  * once, rounds alternate between them, one untimed round each first (JIT, TLS sessions).
  */
-export async function compareRelay(engine: MlsEngine, opts: { relayCount: number; recipients: number; rttCount: number; inFlight: number[]; rounds?: number }): Promise<RelayComparison> {
+export async function compareRelay(engine: MlsEngine, opts: { relayCount: number; recipients: number; rttCount: number; inFlight: number[]; rounds?: number; batches?: RelayBatching[] }): Promise<RelayComparison> {
   const rounds = opts.rounds ?? 4;
+  const batchings = opts.batches ?? DEFAULT_BATCHES;
   const perRound = Math.max(1, Math.floor(opts.relayCount / rounds));
   const rttPerRound = Math.max(1, Math.floor(opts.rttCount / rounds));
   const warm = Math.min(200, perRound);
   const providers: ProviderProcess[] = [];
   const closers: (() => unknown)[] = [];
   try {
-    const side = async (args: string[], tag: string) => {
+    const side = async (args: string[], tag: string, batched: RelayBatching[] = []) => {
       const p = await startProviderProcess({ domain: 'bench.example', args });
       providers.push(p);
       const relay = new Map<number, Awaited<ReturnType<typeof relayRoom>>>();
@@ -203,20 +259,29 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
         closers.push(() => r.close());
         relay.set(n, r);
       }
+      // The batched rows: a room of their own each, with its own 10 counting push streams.
+      const batchRooms: { batching: RelayBatching; room: Awaited<ReturnType<typeof relayRoom>>; figures: RelayFigures[] }[] = [];
+      for (const b of batched) {
+        const r = await relayRoom(engine, p.url, p.caPem, warm + rounds * perRound, opts.recipients, `${tag}-batch${b.size}x${b.inFlight}`);
+        closers.push(() => r.close());
+        batchRooms.push({ batching: b, room: r, figures: [] });
+      }
       const prtt = await providerRoundTripPair(engine, p.url, p.caPem, 2 * rttPerRound + rounds * rttPerRound, `${tag}-prtt`);
       closers.push(() => prtt.close());
       const rtt = await roundTripPair(engine, p.url, p.caPem, `${tag}-rtt`);
       closers.push(() => rtt.close());
       for (const [n, r] of relay) await r.run(warm, n);
+      for (const b of batchRooms) await b.room.runBatched(warm, b.batching.size, b.batching.inFlight);
       await prtt.run(2 * rttPerRound);
       await rtt.run(rttPerRound);
-      return { relay, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
+      return { relay, batchRooms, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
     };
     const base = await side(BASELINE_ARGS, 'base');
-    const now = await side([], 'new');
+    const now = await side([], 'new', batchings);
     for (let r = 0; r < rounds; r++) {
       for (const s of r % 2 === 0 ? [base, now] : [now, base]) {
         for (const [n, room] of s.relay) s.figures.get(n)!.push(await room.run(perRound, n));
+        for (const b of s.batchRooms) b.figures.push(await b.room.runBatched(perRound, b.batching.size, b.batching.inFlight));
         s.prttLat.push(...(await s.prtt.run(rttPerRound)));
         s.rttLat.push(...(await s.rtt.run(rttPerRound)));
       }
@@ -225,6 +290,7 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
     return {
       relay: new Map(opts.inFlight.map((n) => [n, { now: med(now.figures.get(n)!), base: med(base.figures.get(n)!) }])),
+      batched: now.batchRooms.map((b) => ({ batching: b.batching, figures: med(b.figures) })),
       rtt: sorted(now.rttLat),
       baseRtt: sorted(base.rttLat),
       providerRtt: sorted(now.prttLat),
@@ -253,6 +319,15 @@ export function relayRows(c: RelayComparison, recipients: number): [string, stri
     rows.push([`provider relay to ${recipients} recipients, ${inFlight} requests in flight: messages in per second (median of ${c.rounds})`, vs(r.now.messagesPerSec, r.base.messagesPerSec, n, 'higher')]);
     rows.push([`provider relay to ${recipients} recipients, ${inFlight} requests in flight: deliveries out per second`, vs(r.now.deliveriesPerSec, r.base.deliveriesPerSec, n, 'higher')]);
   }
+  // Batched: against the per-message rows of the same provider in the same rounds.
+  const perMessage = [...c.relay].map(([inFlight, r]) => ({ inFlight, f: r.now }));
+  const against = (now: number, pick: (f: RelayFigures) => number) =>
+    perMessage.map(({ inFlight, f }) => `per message, ${inFlight} in flight: ${n(pick(f))}, ${(now / pick(f)).toFixed(2)}×`).join('; ');
+  for (const { batching: b, figures: f } of c.batched) {
+    const what = `provider relay to ${recipients} recipients, batches of ${b.size}, ${b.inFlight} in flight`;
+    rows.push([`${what}: messages in per second (median of ${c.rounds})`, `${n(f.messagesPerSec)} (${against(f.messagesPerSec, (x) => x.messagesPerSec)})`]);
+    rows.push([`${what}: deliveries out per second`, `${n(f.deliveriesPerSec)} (${against(f.deliveriesPerSec, (x) => x.deliveriesPerSec)})`]);
+  }
   return rows;
 }
 
@@ -265,6 +340,7 @@ if (process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('scripts
       recipients,
       rttCount: Number(process.env.BENCH_RTT ?? 300),
       inFlight: [8, Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 64)],
+      batches: process.env.BENCH_RELAY_BATCHES === undefined ? DEFAULT_BATCHES : parseBatches(process.env.BENCH_RELAY_BATCHES),
     });
     const rows = relayRows(c, recipients);
     const w = Math.max(...rows.map((r) => r[0].length));

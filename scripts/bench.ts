@@ -9,7 +9,7 @@ import { mlsRows } from './bench-mls-rows.js';
 import { Profile } from '../src-main/core/profile.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
 import { startProviderProcess } from '../test/helpers/provider-process.js';
-import { benchClaims, benchFanout, benchFederatedRoundTrip } from './bench-federation.js';
+import { benchClaims, benchFanout, benchFederatedRoundTrip, FANOUT_BASELINE } from './bench-federation.js';
 import { BASELINE_ARGS, compareRelay, relayRows } from './bench-relay.js';
 import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
@@ -18,6 +18,7 @@ import { benchFranking } from './bench-franking.js';
 import { benchSearch } from './bench-search.js';
 import { benchAttachments } from './bench-attachments.js';
 import { benchBackup } from './bench-backup.js';
+import { benchOhttp } from './bench-ohttp.js';
 
 const RTT_COUNT = Number(process.env.BENCH_RTT ?? 1000);
 const RELAY_COUNT = Number(process.env.BENCH_RELAY ?? 2000);
@@ -32,6 +33,7 @@ const FED_RTT_COUNT = Number(process.env.BENCH_FED_RTT ?? 300);
 const FANOUT_COUNT = Number(process.env.BENCH_FANOUT ?? 2000);
 const CLAIM_USERS = 100;
 const CLAIM_ROUNDS = 3;
+const OHTTP_USERS = Number(process.env.BENCH_OHTTP ?? 30);
 const MMR_MEMBERS = Number(process.env.BENCH_MMR_MEMBERS ?? 20);
 const VERIFY_MEMBERS = Number(process.env.BENCH_VERIFY_MEMBERS ?? 20);
 const SEARCH_MESSAGES = Number(process.env.BENCH_SEARCH ?? 100_000);
@@ -69,14 +71,20 @@ async function main(): Promise<void> {
     rows.push(['federated round trip p99', ms(pct(fedLat, 99))]);
     const bulkFan = await benchFanout(engine, FANOUT_COUNT, true);
     const oneFan = await benchFanout(engine, FANOUT_COUNT, false);
-    const baseFan = await benchFanout(engine, FANOUT_COUNT, true, { followerArgs: BASELINE_ARGS });
+    const baseFan = await benchFanout(engine, FANOUT_COUNT, true, { ...FANOUT_BASELINE, followerArgs: BASELINE_ARGS });
     rows.push([`fanout hub -> follower, bulk /notify: messages per second (${bulkFan.messages} in ${bulkFan.requests} requests, median of ${bulkFan.bursts})`, bulkFan.messagesPerSec.toFixed(0)]);
-    rows.push([`  (baseline: follower on the per-request write path, this run / ratio)`, `${baseFan.messagesPerSec.toFixed(0)} / ${(bulkFan.messagesPerSec / baseFan.messagesPerSec).toFixed(2)}×`]);
+    rows.push([`  (baseline: the previous path, one request in flight, 64 per request, follower on the per-request write path; this run / ratio)`, `${baseFan.messagesPerSec.toFixed(0)} / ${(bulkFan.messagesPerSec / baseFan.messagesPerSec).toFixed(2)}×`]);
+    rows.push([`  (CPU per message, follower / hub: now; baseline)`, `${bulkFan.followerCpuUs.toFixed(1)} / ${bulkFan.hubCpuUs.toFixed(1)} µs; ${baseFan.followerCpuUs.toFixed(1)} / ${baseFan.hubCpuUs.toFixed(1)} µs`]);
     rows.push([`fanout hub -> follower, one message per request: messages per second (${oneFan.messages} in ${oneFan.requests} requests, median of ${oneFan.bursts})`, oneFan.messagesPerSec.toFixed(0)]);
     const claims = await benchClaims(engine, CLAIM_USERS, CLAIM_ROUNDS);
     rows.push([`KeyPackage claim for ${claims.users} users at b.example, one bulk request (median of ${claims.rounds})`, ms(claims.bulkMs)]);
     rows.push([`  (of which a.example signing the ${claims.users} requests)`, ms(claims.signMs)]);
     rows.push([`KeyPackage claim for ${claims.users} users at b.example, ${claims.users} requests (median of ${claims.rounds})`, ms(claims.singleMs)]);
+    // KeyPackages over OHTTP against the claim, per user (bench-ohttp.ts).
+    const oh = await benchOhttp(engine, OHTTP_USERS);
+    rows.push([`KeyPackage of a b.example user through the hub's /keyMaterial claim (median of ${oh.users})`, ms(oh.keyMaterialMs)]);
+    rows.push([`KeyPackage of a b.example user over OHTTP relayed by a.example, token in hand (median of ${oh.users})`, `${ms(oh.ohttpMs)} (${(oh.ohttpMs / oh.keyMaterialMs).toFixed(2)}× the claim)`]);
+    rows.push([`  (a KeyPackage token issued at discovery: the two finds, median)`, ms(oh.issuanceMs)]);
 
     // 6. Room state: the per-commit check the hub and every member run, in a small and a large room.
     const smallRoom = benchRoomState(MEMBERS);

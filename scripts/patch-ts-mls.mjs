@@ -46,8 +46,60 @@
 //    committer's whole filtered direct path, with the resolution of every copath node, again for
 //    every joiner: O(n) per joiner, O(n^2) per Welcome (issue 13's profile of a 1,000-member add).
 //    The patch works the path out once per Welcome and looks each joiner's ancestor up in it (the
-//    same node: the first on the path above the joiner). The official Welcome and passive-client
-//    vectors and every engine test run over it.
+//    same node: the first on the path above the joiner, found with the joiner's direct path worked
+//    out once, as a set). The official Welcome and passive-client vectors and every engine test run
+//    over it.
+//
+// Patches 6-10 (issue 13) only make ts-mls faster or let the event loop in; what it computes is
+// unchanged (test/unit/mls-ts-mls-speed-patches.test.ts, the RFC vectors, the engine tests). The
+// baseline of `npm run bench` (ts-mls's WebCrypto provider) runs on the same patched ts-mls, so
+// they speed up both sides; the ratios understate them.
+//
+// 6. Encodings kept. A 1,000-member Add commit (300 KB) was encoded four times by the committer
+//    (FramedContentTBS for the signature, the confirmed transcript hash input, the membership tag's
+//    AuthenticatedContentTBM, the message) and three times by every receiver, and every KeyPackage
+//    and LeafNode again for its signature check, its KeyPackageRef and the tree hash: walks of
+//    closures per field, and much of the garbage collection of a big commit. Now FramedContent,
+//    KeyPackage (and KeyPackageTBS) and LeafNode (and a key_package LeafNode's LeafNodeTBS) keep their
+//    encoding in a WeakMap by object: the committer's content is encoded once when signed, a decoded
+//    value keeps the bytes it was decoded from, and each later encode copies them. ts-mls never
+//    mutates these values (it builds new ones). A decoded value keeps its bytes only if they are the
+//    canonical encoding (ts-mls accepts non-minimal lengths and optional presence octets other than
+//    0/1: the decoders now count those, and a span that had one is re-encoded as before).
+//    Profile (1,000-member add + process, CPU): FramedContent encodes 4+3 -> 1+0, KeyPackage/LeafNode
+//    encodes become copies; the commit's CPU time fell by about a quarter on both sides.
+//
+// 7. processPrivateMessage reports the sender's leaf index (senderLeafIndex) for application
+//    messages and commits. The adapter decrypted the sender data a second time (two HKDF expands and
+//    an AES-GCM open per message) only to learn it.
+//
+// 8. enumNumberToKey rebuilt the enum's reverse map (an O(k^2) reduce with spreads) twice for every
+//    decoded enum value: every content type, proposal type, credential type, extension type... The map
+//    is built once per enum (the enums are constant tables). ~10% of decoding a big commit.
+//
+// 9. validateProposals compared every added KeyPackage with every other one, and with every leaf
+//    of the tree (O(n^2), a million calls for a 1,000-member add, in one synchronous stretch). If the
+//    KeyPackageEqualityConfig also gives keys (mimiKeyPackageKey, mimiLeafNodeKey: equal exactly when
+//    the comparisons say equal; key-package-equality.ts), both checks are set lookups, O(n). Without
+//    them, the comparisons run as before.
+//
+// 10. A commit's proposals decoded ahead. Decoding a 1,000-member Add commit is one synchronous call
+//    (30 ms and more): the longest stall left on the receiving side. decodeProposalOrRef now first
+//    looks for a result lent by the caller (by ArrayBuffer and absolute offset, and only if it fits
+//    the view being decoded); src-main/mls/decode-ahead.ts decodes the ProposalOrRefs in slices with
+//    yield points, lends them for the one synchronous decode call, and takes them back.
+//
+// 11. A cooperative hook (mimiCooperation in codec/tlsEncoder.js, set by src-main/mls/cooperative.ts)
+//    and a commit's proposals applied in O(n). applyProposals built its lists with reduces that
+//    copied the list (and the grouping object) per proposal, and added the leaves with addLeafNode
+//    one by one, each copying and searching the whole tree: O(n^2), and the chained reduce ran those
+//    thousand additions back to back in one stretch after the last KeyPackage check. Now the lists
+//    are pushed, the KeyPackages are still checked side by side but started in slices with a yield
+//    point between them (the error reported is the one the chain reported: the last failing Add's),
+//    and the leaves go into one copy of the tree in one
+//    pass, exactly where addLeafNode put them (leftmost blank leaf, unmerged_leaves on the non-blank
+//    parents of its direct path, or the tree extended as extendTree does), with a yield point every
+//    32 leaves.
 //
 // Every patch checks ts-mls's version first and all files' expected code before writing any file,
 // so a partial application cannot happen; a patched file (mark present) is left alone.
@@ -360,7 +412,14 @@ export async function joinGroupExternal(`,
     // The first node of the sender's filtered direct path above the joiner, as firstCommonAncestor
     // finds it, without working the whole path and its resolutions out again for every joiner.
     const mimiLeafNode = leafToNodeIndex(leafNodeIndex);
-    const nodeIndex = mimiPath === undefined ? firstCommonAncestor(tree, leafNodeIndex, toLeafIndex(state.privatePath.leafIndex)) : mimiPath.find((n) => mimiIsAncestor(mimiLeafNode, n, tree.length));
+    // (The joiner's direct path is worked out once, as a set: isAncestor worked it out again for
+    // every node of the sender's path, ~11 times per joiner, all before the first seal.)
+    const nodeIndex = mimiPath === undefined
+        ? firstCommonAncestor(tree, leafNodeIndex, toLeafIndex(state.privatePath.leafIndex))
+        : (() => {
+            const above = new Set(mimiDirectPath(mimiLeafNode, mimiLeafWidth(tree.length)));
+            return mimiPath.find((n) => above.has(n));
+        })();
     if (nodeIndex === undefined)
         throw new ValidationError("Could not find common ancestor");`,
       },
@@ -368,7 +427,620 @@ export async function joinGroupExternal(`,
         before: `import { createUpdatePath, firstCommonAncestor, firstMatchAncestor } from "./updatePath.js";`,
         after: `import { createUpdatePath, firstCommonAncestor, firstMatchAncestor } from "./updatePath.js";
 import { filteredDirectPathAndCopathResolution } from "./ratchetTree.js";
-import { isAncestor as mimiIsAncestor } from "./treemath.js";`,
+import { directPath as mimiDirectPath, leafWidth as mimiLeafWidth } from "./treemath.js";`,
+      },
+    ],
+  },
+  // 6. Encodings kept (issue 13): see the header comment.
+  {
+    what: 'kept encodings (codec helpers)',
+    file: 'codec/tlsEncoder.js',
+    mark: '/* mimi: encodings kept */',
+    replacements: [
+      {
+        before: `export const encVoid = [0, () => { }];`,
+        after: `export const encVoid = [0, () => { }];
+/* mimi: encodings kept */
+// Values ts-mls never mutates (FramedContent, KeyPackage, LeafNode) keep their encoding by object,
+// so encoding one again (a commit's content for its signature, membership tag, transcript hash and
+// the message; a KeyPackage for its signature and reference; a LeafNode for the tree hash) copies
+// bytes instead of walking the structure. Decoded values keep the span they were decoded from, but
+// only if it is the canonical encoding: every decoder that could accept a second spelling of the
+// same value (a non-minimal length, an optional's presence octet other than 0 or 1) counts it here.
+export const mimiCanonical = { nonCanonical: 0 };
+export function mimiKeepEncoding(enc) {
+    const kept = new WeakMap();
+    const keeping = (value) => {
+        const bytes = value !== null && typeof value === "object" ? kept.get(value) : undefined;
+        if (bytes === undefined)
+            return enc(value);
+        return [bytes.length, (offset, buffer) => { new Uint8Array(buffer, offset, bytes.length).set(bytes); }];
+    };
+    keeping.mimiKept = kept;
+    return keeping;
+}
+export function mimiKeepDecoded(dec, keep) {
+    return (b, offset) => {
+        const before = mimiCanonical.nonCanonical;
+        const r = dec(b, offset);
+        if (r !== undefined && mimiCanonical.nonCanonical === before)
+            keep(r[0], b, offset, r[1]);
+        return r;
+    };
+}`,
+      },
+    ],
+  },
+  {
+    what: 'kept encodings (non-canonical lengths counted)',
+    file: 'codec/variableLength.js',
+    mark: '/* mimi: non-canonical lengths counted */',
+    replacements: [
+      {
+        before: `import { contramapBufferEncoder, contramapBufferEncoders } from "./tlsEncoder.js";`,
+        after: `import { contramapBufferEncoder, contramapBufferEncoders, mimiCanonical } from "./tlsEncoder.js";
+/* mimi: non-canonical lengths counted */`,
+      },
+      {
+        before: `        return { length: ((firstByte & 0b00111111) << 8) | data[offset + 1], lengthFieldSize: 2 };`,
+        after: `        const length = ((firstByte & 0b00111111) << 8) | data[offset + 1];
+        if (length < 64)
+            mimiCanonical.nonCanonical++;
+        return { length, lengthFieldSize: 2 };`,
+      },
+      {
+        before: `        return {
+            length: ((firstByte & 0b00111111) << 24) |
+                (data[offset + 1] << 16) |
+                (data[offset + 2] << 8) |
+                data[offset + 3],
+            lengthFieldSize: 4,
+        };`,
+        after: `        const length = ((firstByte & 0b00111111) << 24) |
+            (data[offset + 1] << 16) |
+            (data[offset + 2] << 8) |
+            data[offset + 3];
+        if (length < 16384)
+            mimiCanonical.nonCanonical++;
+        return { length, lengthFieldSize: 4 };`,
+      },
+    ],
+  },
+  {
+    what: 'kept encodings (optional presence octet counted)',
+    file: 'codec/optional.js',
+    mark: '/* mimi: non-canonical presence counted */',
+    replacements: [
+      {
+        before: `import { decodeUint8 } from "./number.js";`,
+        after: `import { decodeUint8 } from "./number.js";
+import { mimiCanonical } from "./tlsEncoder.js";
+/* mimi: non-canonical presence counted */`,
+      },
+      {
+        before: `        else {
+            return [undefined, 1];
+        }`,
+        after: `        else {
+            if (presenceOctet !== 0)
+                mimiCanonical.nonCanonical++;
+            return [undefined, 1];
+        }`,
+      },
+    ],
+  },
+  {
+    what: 'kept encodings (FramedContent)',
+    file: 'framedContent.js',
+    mark: '/* mimi: FramedContent encoding kept */',
+    replacements: [
+      {
+        before: `export const framedContentEncoder = contramapBufferEncoders(`,
+        after: `/* mimi: FramedContent encoding kept */
+import { mimiKeepEncoding, mimiKeepDecoded } from "./codec/tlsEncoder.js";
+export const framedContentEncoder = mimiKeepEncoding(contramapBufferEncoders(`,
+      },
+      {
+        before: `(fc) => [fc.groupId, fc.epoch, fc.sender, fc.authenticatedData, fc]);
+export const encodeFramedContent`,
+        after: `(fc) => [fc.groupId, fc.epoch, fc.sender, fc.authenticatedData, fc]));
+export const encodeFramedContent`,
+      },
+      {
+        before: `export const decodeFramedContent = mapDecoders(`,
+        after: `export const decodeFramedContent = mimiKeepDecoded(mapDecoders(`,
+      },
+      {
+        before: `    authenticatedData,
+    ...info,
+}));`,
+        after: `    authenticatedData,
+    ...info,
+})), (content, b, offset, length) => framedContentEncoder.mimiKept.set(content, b.subarray(offset, offset + length)));`,
+      },
+      {
+        before: `        senderType: "member",
+        context: groupContext,
+    };
+    const signature = await signFramedContentTBS(signKey, tbs, s);
+    return { framedContent: tbs.content, signature };`,
+        after: `        senderType: "member",
+        context: groupContext,
+    };
+    // Encoded once here; the signature, transcript hash, membership tag and message copy it.
+    framedContentEncoder.mimiKept.set(tbs.content, encode(framedContentEncoder)(tbs.content));
+    const signature = await signFramedContentTBS(signKey, tbs, s);
+    return { framedContent: tbs.content, signature };`,
+      },
+    ],
+  },
+  {
+    what: 'kept encodings (KeyPackage)',
+    file: 'keyPackage.js',
+    mark: '/* mimi: KeyPackage encoding kept */',
+    replacements: [
+      {
+        before: `export const keyPackageTBSEncoder = contramapBufferEncoders(`,
+        after: `/* mimi: KeyPackage encoding kept */
+import { mimiKeepEncoding, mimiKeepDecoded } from "./codec/tlsEncoder.js";
+export const keyPackageTBSEncoder = mimiKeepEncoding(contramapBufferEncoders(`,
+      },
+      {
+        before: `    keyPackageTBS.extensions,
+]);`,
+        after: `    keyPackageTBS.extensions,
+]));`,
+      },
+      {
+        before: `export const keyPackageEncoder = contramapBufferEncoders([keyPackageTBSEncoder, varLenDataEncoder], (keyPackage) => [keyPackage, keyPackage.signature]);`,
+        after: `export const keyPackageEncoder = mimiKeepEncoding(contramapBufferEncoders([keyPackageTBSEncoder, varLenDataEncoder], (keyPackage) => [keyPackage, keyPackage.signature]));`,
+      },
+      {
+        before: `export const decodeKeyPackage = mapDecoders([decodeKeyPackageTBS, decodeVarLenData], (keyPackageTBS, signature) => ({
+    ...keyPackageTBS,
+    signature,
+}));`,
+        after: `// The KeyPackageTBS is the KeyPackage's encoding without its trailing signature<V>.
+export const decodeKeyPackage = mimiKeepDecoded(mapDecoders([decodeKeyPackageTBS, decodeVarLenData], (keyPackageTBS, signature) => ({
+    ...keyPackageTBS,
+    signature,
+})), (kp, b, offset, length) => {
+    keyPackageEncoder.mimiKept.set(kp, b.subarray(offset, offset + length));
+    keyPackageTBSEncoder.mimiKept.set(kp, b.subarray(offset, offset + length - varLenDataEncoder(kp.signature)[0]));
+});`,
+      },
+    ],
+  },
+  {
+    what: 'kept encodings (LeafNode)',
+    file: 'leafNode.js',
+    mark: '/* mimi: LeafNode encoding kept */',
+    replacements: [
+      {
+        before: `export const leafNodeTBSEncoder = contramapBufferEncoders([leafNodeDataEncoder, leafNodeInfoEncoder], (tbs) => [tbs, tbs]);`,
+        after: `/* mimi: LeafNode encoding kept */
+import { mimiKeepEncoding, mimiKeepDecoded } from "./codec/tlsEncoder.js";
+export const leafNodeTBSEncoder = mimiKeepEncoding(contramapBufferEncoders([leafNodeDataEncoder, leafNodeInfoEncoder], (tbs) => [tbs, tbs]));`,
+      },
+      {
+        before: `export const leafNodeEncoder = contramapBufferEncoders([leafNodeDataEncoder, leafNodeInfoOmittedEncoder, varLenDataEncoder], (leafNode) => [leafNode, leafNode, leafNode.signature]);`,
+        after: `export const leafNodeEncoder = mimiKeepEncoding(contramapBufferEncoders([leafNodeDataEncoder, leafNodeInfoOmittedEncoder, varLenDataEncoder], (leafNode) => [leafNode, leafNode, leafNode.signature]));`,
+      },
+      {
+        before: `export const decodeLeafNode = mapDecoders([decodeLeafNodeData, decodeLeafNodeInfoOmitted, decodeVarLenData], (data, info, signature) => ({
+    ...data,
+    ...info,
+    signature,
+}));`,
+        after: `// A key_package LeafNode's LeafNodeTBS is its encoding without the trailing signature<V> (the
+// other sources add group_id and leaf_index, and are signed as a new object: not kept).
+export const decodeLeafNode = mimiKeepDecoded(mapDecoders([decodeLeafNodeData, decodeLeafNodeInfoOmitted, decodeVarLenData], (data, info, signature) => ({
+    ...data,
+    ...info,
+    signature,
+})), (leaf, b, offset, length) => {
+    leafNodeEncoder.mimiKept.set(leaf, b.subarray(offset, offset + length));
+    if (leaf.leafNodeSource === "key_package")
+        leafNodeTBSEncoder.mimiKept.set(leaf, b.subarray(offset, offset + length - varLenDataEncoder(leaf.signature)[0]));
+});`,
+      },
+    ],
+  },
+  // 7. The sender of a PrivateMessage reported (issue 13): see the header comment.
+  {
+    what: 'the PrivateMessage sender reported',
+    file: 'processMessages.js',
+    mark: '/* mimi: PrivateMessage sender reported */',
+    replacements: [
+      {
+        before: `                return {
+                    kind: "applicationMessage",
+                    message: result.content.content.applicationData,
+                    newState,
+                    consumed: result.consumed,
+                };`,
+        after: `                return {
+                    kind: "applicationMessage",
+                    message: result.content.content.applicationData,
+                    newState,
+                    consumed: result.consumed,
+                    /* mimi: PrivateMessage sender reported */
+                    senderLeafIndex: result.content.content.sender.leafIndex,
+                };`,
+      },
+      {
+        before: `        return {
+            kind: "applicationMessage",
+            message: result.content.content.applicationData,
+            newState: updatedState,
+            consumed: result.consumed,
+        };`,
+        after: `        return {
+            kind: "applicationMessage",
+            message: result.content.content.applicationData,
+            newState: updatedState,
+            consumed: result.consumed,
+            senderLeafIndex: result.content.content.sender.leafIndex,
+        };`,
+      },
+      {
+        before: `        return {
+            kind: "newState",
+            newState,
+            actionTaken,
+            consumed: [...result.consumed, ...consumed],
+        };`,
+        after: `        return {
+            kind: "newState",
+            newState,
+            actionTaken,
+            consumed: [...result.consumed, ...consumed],
+            senderLeafIndex: result.content.content.sender.leafIndex,
+        };`,
+      },
+    ],
+  },
+  {
+    what: 'the PrivateMessage sender reported (types)',
+    file: 'processMessages.d.ts',
+    mark: '/* mimi: PrivateMessage sender reported */',
+    replacements: [
+      {
+        before: `export type ProcessMessageResult = {
+    kind: "newState";
+    newState: ClientState;
+    actionTaken: IncomingMessageAction;
+    consumed: Uint8Array[];
+} | {
+    kind: "applicationMessage";
+    message: Uint8Array;
+    newState: ClientState;
+    consumed: Uint8Array[];
+};`,
+        after: `export type ProcessMessageResult = {
+    kind: "newState";
+    newState: ClientState;
+    actionTaken: IncomingMessageAction;
+    consumed: Uint8Array[];
+    /* mimi: PrivateMessage sender reported */
+    /** processPrivateMessage: the leaf index of the authenticated sender (set for commits and application messages). */
+    senderLeafIndex?: number;
+} | {
+    kind: "applicationMessage";
+    message: Uint8Array;
+    newState: ClientState;
+    consumed: Uint8Array[];
+    /** processPrivateMessage: the leaf index of the authenticated sender. */
+    senderLeafIndex?: number;
+};`,
+      },
+    ],
+  },
+  // 8. Enum decoding without rebuilding the reverse map per value (issue 13): see the header comment.
+  {
+    what: 'the enum reverse maps built once',
+    file: 'util/enumHelpers.js',
+    mark: '/* mimi: enum reverse map built once */',
+    replacements: [
+      {
+        before: `export function enumNumberToKey(t) {
+    return (n) => (Object.values(t).includes(n) ? reverseMap(t)[n] : undefined);
+}`,
+        after: `export function enumNumberToKey(t) {
+    /* mimi: enum reverse map built once */
+    // The enums are constant tables: build the lookup once, not twice per decoded value.
+    const values = new Set(Object.values(t));
+    const reversed = reverseMap(t);
+    return (n) => (values.has(n) ? reversed[n] : undefined);
+}`,
+      },
+      {
+        before: `export function openEnumNumberToKey(rec) {
+    return (n) => {
+        const decoded = enumNumberToKey(rec)(n);`,
+        after: `export function openEnumNumberToKey(rec) {
+    const toKey = enumNumberToKey(rec);
+    return (n) => {
+        const decoded = toKey(n);`,
+      },
+    ],
+  },
+  // 9. Duplicate and existing-member checks of Adds by key, O(n) (issue 13): see the header comment.
+  {
+    what: 'the Add duplicate checks by key',
+    file: 'clientState.js',
+    mark: '/* mimi: Add checks by key */',
+    replacements: [
+      {
+        before: `    const multipleAddsContainSameKeypackage = p.add.some(({ proposal: a }, indexA) => p.add.some(({ proposal: b }, indexB) => config.compareKeyPackages(a.add.keyPackage, b.add.keyPackage) && indexA !== indexB));`,
+        after: `    /* mimi: Add checks by key */
+    // With keys that decide exactly what compareKeyPackages / compareKeyPackageToLeafNode decide,
+    // both checks are set lookups instead of a comparison of every pair.
+    const mimiByKey = typeof config.mimiKeyPackageKey === "function" && typeof config.mimiLeafNodeKey === "function";
+    const multipleAddsContainSameKeypackage = mimiByKey
+        ? (() => {
+            const seen = new Set();
+            for (const { proposal } of p.add) {
+                const key = config.mimiKeyPackageKey(proposal.add.keyPackage);
+                if (seen.has(key))
+                    return true;
+                seen.add(key);
+            }
+            return false;
+        })()
+        : p.add.some(({ proposal: a }, indexA) => p.add.some(({ proposal: b }, indexB) => config.compareKeyPackages(a.add.keyPackage, b.add.keyPackage) && indexA !== indexB));`,
+      },
+      {
+        before: `    const addsContainExistingKeypackage = p.add.some(({ proposal }) => tree.some((node, nodeIndex) => node !== undefined &&`,
+        after: `    const addsContainExistingKeypackage = mimiByKey
+        ? (() => {
+            if (p.add.length === 0)
+                return false;
+            const removed = new Set(p.remove.map((r) => r.proposal.remove.removed));
+            const members = new Set();
+            tree.forEach((node, nodeIndex) => {
+                if (node !== undefined && node.nodeType === "leaf" && !removed.has(nodeToLeafIndex(toNodeIndex(nodeIndex))))
+                    members.add(config.mimiLeafNodeKey(node.leaf));
+            });
+            return p.add.some(({ proposal }) => members.has(config.mimiKeyPackageKey(proposal.add.keyPackage)));
+        })()
+        : p.add.some(({ proposal }) => tree.some((node, nodeIndex) => node !== undefined &&`,
+      },
+    ],
+  },
+  {
+    what: 'the Add duplicate checks by key (types)',
+    file: 'keyPackageEqualityConfig.d.ts',
+    mark: '/* mimi: Add checks by key */',
+    replacements: [
+      {
+        before: `    compareKeyPackageToLeafNode(a: KeyPackage, b: LeafNode): boolean;
+}`,
+        after: `    compareKeyPackageToLeafNode(a: KeyPackage, b: LeafNode): boolean;
+    /* mimi: Add checks by key */
+    /** Optional, with mimiLeafNodeKey: equal keys exactly when compareKeyPackages (and compareKeyPackageToLeafNode) say equal. */
+    mimiKeyPackageKey?(a: KeyPackage): string;
+    mimiLeafNodeKey?(b: LeafNode): string;
+}`,
+      },
+    ],
+  },
+  // 10. A commit's proposals decoded ahead, in slices (issue 13): see the header comment.
+  {
+    what: 'the proposals decoded ahead',
+    file: 'proposalOrRefType.js',
+    mark: '/* mimi: proposals decoded ahead */',
+    replacements: [
+      {
+        before: `export const decodeProposalOrRef = flatMapDecoder(decodeProposalOrRefType, (proposalOrRefType) => {
+    switch (proposalOrRefType) {
+        case "proposal":
+            return mapDecoder(decodeProposal, (proposal) => ({ proposalOrRefType, proposal }));
+        case "reference":
+            return mapDecoder(decodeVarLenData, (reference) => ({ proposalOrRefType, reference }));
+    }
+});`,
+        after: `const mimiDecodeProposalOrRef = flatMapDecoder(decodeProposalOrRefType, (proposalOrRefType) => {
+    switch (proposalOrRefType) {
+        case "proposal":
+            return mapDecoder(decodeProposal, (proposal) => ({ proposalOrRefType, proposal }));
+        case "reference":
+            return mapDecoder(decodeVarLenData, (reference) => ({ proposalOrRefType, reference }));
+    }
+});
+/* mimi: proposals decoded ahead */
+// A caller that decoded a message's ProposalOrRefs ahead (in slices, giving the event loop back
+// between them) lends the results here, by ArrayBuffer and absolute byte offset; the one-piece
+// decoder then takes each from there instead of decoding it again. The caller takes them back.
+export const mimiDecodedAhead = new WeakMap();
+export const decodeProposalOrRef = (b, offset) => {
+    const ahead = mimiDecodedAhead.get(b.buffer);
+    const hit = ahead === undefined ? undefined : ahead.get(b.byteOffset + offset);
+    // Only what fits the view being decoded (decoders read just the bytes they consume).
+    return hit !== undefined && offset + hit[1] <= b.length ? hit : mimiDecodeProposalOrRef(b, offset);
+};`,
+      },
+    ],
+  },
+  {
+    what: 'the proposals decoded ahead (types)',
+    file: 'proposalOrRefType.d.ts',
+    mark: '/* mimi: proposals decoded ahead */',
+    replacements: [
+      {
+        before: `export declare const decodeProposalOrRef: Decoder<ProposalOrRef>;`,
+        after: `export declare const decodeProposalOrRef: Decoder<ProposalOrRef>;
+/* mimi: proposals decoded ahead */
+/** ArrayBuffer -> (absolute byte offset -> the decodeProposalOrRef result there), filled and emptied by the caller. */
+export declare const mimiDecodedAhead: WeakMap<ArrayBufferLike, Map<number, [ProposalOrRef, number]>>;`,
+      },
+    ],
+  },
+  // 11. A cooperative hook, and a commit's proposals applied in O(n) (issue 13): see the header comment.
+  {
+    what: 'the cooperative hook',
+    file: 'codec/tlsEncoder.js',
+    mark: '/* mimi: cooperative hook */',
+    replacements: [
+      {
+        before: `export function composeBufferEncoders(encoders) {`,
+        after: `/* mimi: cooperative hook */
+// Set by the application (src-main/mls/cooperative.ts): returns undefined when ts-mls may go on, or a
+// promise to await first (the event loop gets a turn). Called inside long loops only.
+export const mimiCooperation = { hook: undefined };
+export function mimiCooperate() {
+    const hook = mimiCooperation.hook;
+    return hook === undefined ? undefined : hook();
+}
+export function composeBufferEncoders(encoders) {`,
+      },
+    ],
+  },
+  {
+    what: 'the cooperative hook (types)',
+    file: 'codec/tlsEncoder.d.ts',
+    mark: '/* mimi: cooperative hook */',
+    replacements: [
+      {
+        before: `export declare function composeBufferEncoders`,
+        after: `/* mimi: cooperative hook */
+/** Set by the application: undefined to go on, or a promise to await first (a turn of the event loop). */
+export declare const mimiCooperation: {
+    hook: (() => Promise<void> | undefined) | undefined;
+};
+export declare function mimiCooperate(): Promise<void> | undefined;
+export declare function composeBufferEncoders`,
+      },
+    ],
+  },
+  {
+    what: 'a commit\'s proposals applied in O(n)',
+    file: 'clientState.js',
+    mark: '/* mimi: Adds applied in one pass */',
+    replacements: [
+      {
+        before: `    const allProposals = proposals.reduce((acc, cur) => {
+        if (cur.proposalOrRefType === "proposal")
+            return [...acc, { proposal: cur.proposal, senderLeafIndex: committerLeafIndex }];
+        const p = state.unappliedProposals[bytesToBase64(cur.reference)];
+        if (p === undefined)
+            throw new ValidationError("Could not find proposal with supplied reference");
+        return [...acc, p];
+    }, []);
+    const grouped = allProposals.reduce((acc, cur) => {
+        //this skips any custom proposals
+        if (typeof cur.proposal.proposalType === "number")
+            return acc;
+        const proposal = acc[cur.proposal.proposalType] ?? [];
+        return { ...acc, [cur.proposal.proposalType]: [...proposal, cur] };
+    }, emptyProposals);`,
+        after: `    /* mimi: Adds applied in one pass */
+    // The same lists as ts-mls's reduces, which copied the whole list (and the grouping object) for
+    // every proposal: O(n^2) for a 1,000-member add.
+    const allProposals = [];
+    for (const cur of proposals) {
+        if (cur.proposalOrRefType === "proposal") {
+            allProposals.push({ proposal: cur.proposal, senderLeafIndex: committerLeafIndex });
+            continue;
+        }
+        const p = state.unappliedProposals[bytesToBase64(cur.reference)];
+        if (p === undefined)
+            throw new ValidationError("Could not find proposal with supplied reference");
+        allProposals.push(p);
+    }
+    const grouped = {};
+    for (const [type, list] of Object.entries(emptyProposals))
+        grouped[type] = [...list];
+    for (const cur of allProposals) {
+        //this skips any custom proposals
+        if (typeof cur.proposal.proposalType === "number")
+            continue;
+        (grouped[cur.proposal.proposalType] ??= []).push(cur);
+    }`,
+      },
+      {
+        before: `    const [treeAfterAdd, addedLeafNodes] = await grouped.add.reduce(async (acc, { proposal }) => {
+        throwIfDefined(await validateKeyPackage(proposal.add.keyPackage, gc, ratchetTree, sentByClient, lifetimeConfig, authService, s));
+        const [tree, ws] = await acc;
+        const [updatedTree, leafNodeIndex] = addLeafNode(tree, proposal.add.keyPackage.leafNode);
+        return [
+            updatedTree,
+            [...ws, [nodeToLeafIndex(leafNodeIndex), proposal.add.keyPackage]],
+        ];
+    }, Promise.resolve([treeAfterRemove, []]));
+    return [treeAfterAdd, addedLeafNodes];
+}`,
+        after: `    // Every KeyPackage is validated side by side, as before, but the checks are started with a
+    // yield point between slices (each runs a little synchronously before its first crypto call:
+    // a thousand of them were one stretch); the error reported is the one the chained reduce
+    // reported (that of the last Add that failed). Then the leaves are added as addLeafNode adds
+    // them one by one, in one pass over one copy of the tree.
+    const mimiChecks = [];
+    for (let i = 0; i < grouped.add.length; i++) {
+        if (i % 16 === 15) {
+            const due = mimiCooperate();
+            if (due !== undefined)
+                await due;
+        }
+        mimiChecks.push(validateKeyPackage(grouped.add[i].proposal.add.keyPackage, gc, ratchetTree, sentByClient, lifetimeConfig, authService, s).then((value) => ({ status: "fulfilled", value }), (reason) => ({ status: "rejected", reason })));
+    }
+    const mimiValidated = await Promise.all(mimiChecks);
+    for (let i = mimiValidated.length - 1; i >= 0; i--) {
+        const r = mimiValidated[i];
+        if (r.status === "rejected")
+            throw r.reason;
+        throwIfDefined(r.value);
+    }
+    return mimiAddLeafNodes(treeAfterRemove, grouped.add.map(({ proposal }) => proposal.add.keyPackage));
+}
+// addLeafNode for each KeyPackage in order (the leftmost blank leaf, or a tree extended as
+// extendTree does), without copying and searching the whole tree again per leaf, and with a yield
+// point now and then.
+async function mimiAddLeafNodes(tree, keyPackages) {
+    const copy = tree.slice();
+    const added = [];
+    let from = 0;
+    for (let i = 0; i < keyPackages.length; i++) {
+        if (i % 32 === 31) {
+            const due = mimiCooperate();
+            if (due !== undefined)
+                await due;
+        }
+        const leafNode = keyPackages[i].leafNode;
+        let blank = -1;
+        for (let n = from; n < copy.length; n += 2) {
+            if (copy[n] === undefined) {
+                blank = n;
+                break;
+            }
+        }
+        let nodeIndex;
+        if (blank < 0) {
+            const width = copy.length;
+            nodeIndex = width + 1;
+            copy.push(undefined, { nodeType: "leaf", leaf: leafNode });
+            for (let k = 0; k < width - 1; k++)
+                copy.push(undefined);
+        }
+        else {
+            nodeIndex = blank;
+            const insertedLeafIndex = nodeToLeafIndex(toNodeIndex(blank));
+            for (const p of directPath(toNodeIndex(blank), leafWidth(copy.length))) {
+                const node = copy[p];
+                if (node !== undefined)
+                    copy[p] = { nodeType: "parent", parent: { ...node.parent, unmergedLeaves: [...node.parent.unmergedLeaves, insertedLeafIndex] } };
+            }
+            copy[blank] = { nodeType: "leaf", leaf: leafNode };
+        }
+        from = nodeIndex + 2;
+        added.push([nodeToLeafIndex(toNodeIndex(nodeIndex)), keyPackages[i]]);
+    }
+    return [copy, added];
+}`,
+      },
+      {
+        before: `import { contramapBufferEncoders, encode } from "./codec/tlsEncoder.js";`,
+        after: `import { contramapBufferEncoders, encode, mimiCooperate } from "./codec/tlsEncoder.js";`,
       },
     ],
   },

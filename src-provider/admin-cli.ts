@@ -21,6 +21,7 @@ import { ADMIN_TOKEN_FILE, ADMIN_URL_FILE } from './admin.js';
 import { ModerationQueue, parseFilter, parseReportId, type ReportDetail, type ReportView } from './admin-store.js';
 import { storedMembers } from './room-members.js';
 import { banStatus } from './hub/bans.js';
+import { advanceTokenEpoch } from './ohttp-keys.js';
 
 const USAGE = `usage: provider-admin --data <dir> [--json] <command>
 
@@ -33,6 +34,8 @@ const USAGE = `usage: provider-admin --data <dir> [--json] <command>
                                                   members removed; they cannot come back) (asks the running provider)
   rotate-franking-key                             a new secret for the hub's server franks from now on; franks
                                                   made before stay verifiable with the key of their time
+  invalidate-key-package-tokens                   a new KeyPackage token epoch: every token issued so far for
+                                                  the OHTTP gateway is refused; clients ask for new ones
 
   --data   the provider's data directory
   --json   print JSON (reports, show, and the result of dismiss, remove and ban)
@@ -261,6 +264,17 @@ async function run(argv: string[]): Promise<void> {
       } finally {
         db.close();
       }
+      return;
+    }
+    case 'invalidate-key-package-tokens': {
+      if (arg !== undefined) throw usage(`unexpected ${JSON.stringify(arg)}`);
+      let epoch: number;
+      try {
+        epoch = advanceTokenEpoch(dataDir);
+      } catch (e) {
+        throw new CliError((e as Error).message, 1);
+      }
+      out({ invalidated: true, epoch }, `KeyPackage token epoch ${epoch}: every earlier token is refused from now on`);
       return;
     }
     default:

@@ -1,7 +1,7 @@
 // The client API routes (src-shared/provider-api.ts ROUTES) mapped onto the transport-free logic
 // modules: decode and type-check the JSON, authenticate, call accounts / key packages / hub.
 
-import { parseMimiUri, parseMimiUriAs, parseUserAddress } from '../src-shared/identifiers.js';
+import { isValidDomain, parseMimiUri, parseMimiUriAs, parseUserAddress } from '../src-shared/identifiers.js';
 import {
   ROUTES,
   type ClaimResponse,
@@ -17,6 +17,8 @@ import {
   type GroupInfoResponse,
   type IssuePseudonymsResponse,
   type MyProfile,
+  type OhttpKeysResponse,
+  type OhttpRelayResponse,
   type PseudonymKeyPackageCount,
   type PseudonymListResponse,
   type RetirePseudonymResponse,
@@ -36,6 +38,9 @@ import { MAX_ACK_IDS, type DeviceMessages } from './device-messages.js';
 import { b64, b64List, bool, int, onlyFields, optB64, RateLimitedFailure, readJsonObject, Router, str, strList, type RouteContext } from './http.js';
 import type { KeyPackages } from './key-packages.js';
 import type { Pseudonyms } from './pseudonyms.js';
+import { parseMessageBatch, sendMessageBatch } from './message-batch.js';
+import { MAX_BATCH_BODY_BYTES, type SendMessageBatchResponse } from '../src-shared/provider-api.js';
+import type { OhttpService } from './ohttp-service.js';
 import type { JoinLinkInfo, JoinByCodeResponse } from '../src-shared/provider-api.js';
 import { decodeJoinTicket, encodeJoinTicket } from '../src-shared/join-ticket.js';
 import type { JoinLinks, JoinLinksRequest, JoinTicketRequest } from './join-links.js';
@@ -87,6 +92,8 @@ export interface ClientApiServices {
   publicUrl: () => string;
   /** Directory keys of the MIMI endpoints the provider serves (none while federation is off). */
   servedMimiEndpoints: () => readonly string[];
+  /** KeyPackages over OHTTP (ohttp-service.ts): the relay, and the hub's fetch of vouching keys. */
+  ohttp?: Pick<OhttpService, 'keysOf' | 'relay' | 'prepareCommit'>;
 }
 
 /** The push stream path (ROUTES.events), served by the WebSocket upgrade handler. */
@@ -201,6 +208,17 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     return { epoch: gi.epoch, groupInfo: toB64(gi.groupInfo), ratchetTree: toB64(gi.ratchetTree), ticket: toB64(ticket) };
   };
 
+  const ohttp = (): NonNullable<ClientApiServices['ohttp']> => {
+    if (!svc.ohttp) throw new ApiFailure('notFound', 'this provider does not relay OHTTP KeyPackage requests: use the ordinary path');
+    return svc.ohttp;
+  };
+  const gatewayDomain = (raw: string): string => {
+    const d = raw.toLowerCase();
+    if (!isValidDomain(d)) throw badRequest(`${JSON.stringify(raw)} is not a domain name`);
+    return d;
+  };
+  /** Relayed KeyPackage requests per account: generous for adding people, short of draining anyone. */
+  const relayLimiter = new RateLimiter(60, Date.now, 30);
   const search = (): DirectorySearch => {
     if (!svc.directorySearch) throw new ApiFailure('notAllowed', 'this provider does not offer user search');
     return svc.directorySearch;
@@ -324,7 +342,9 @@ export function clientApiRouter(svc: ClientApiServices): Router {
         requestId: str(o, 'requestId', REQUEST_ID),
       };
       const roomUri = ctx.params.roomId;
-      return ok(follower.isRemote(roomUri) ? await follower.forwardCommit(actor, roomUri, input) : await hub.submitCommit(actor, roomUri, input));
+      if (follower.isRemote(roomUri)) return ok(await follower.forwardCommit(actor, roomUri, input));
+      await svc.ohttp?.prepareCommit(input.commit); // the keys of providers vouching for its KeyPackages
+      return ok(await hub.submitCommit(actor, roomUri, input));
     })
     .route(ROUTES.sendMessage, async (ctx) => {
       const actor = auth(ctx);
@@ -332,6 +352,12 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const input = { message: b64(o, 'message'), requestId: str(o, 'requestId', REQUEST_ID), asPseudonym: asPseudonymOf(o) };
       const roomUri = ctx.params.roomId;
       return ok(follower.isRemote(roomUri) ? await follower.forwardMessage(actor, roomUri, input) : await hub.submitMessage(actor, roomUri, input));
+    })
+    // Several messages in one request (message-batch.ts): a malformed body is a 400 before any is accepted.
+    .route(ROUTES.sendMessageBatch, async (ctx) => {
+      const actor = auth(ctx);
+      const entries = parseMessageBatch(await readJsonObject(ctx.req, MAX_BATCH_BODY_BYTES));
+      return ok({ results: await sendMessageBatch(hub, follower, actor, entries) } satisfies SendMessageBatchResponse);
     })
     .route(ROUTES.groupInfo, async (ctx) => {
       const as = ctx.url.searchParams.get('asPseudonym');
@@ -525,6 +551,20 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     .route(ROUTES.find, async (ctx) => {
       const actor = auth(ctx);
       return ok((await search().find(actor, await readJsonObject(ctx.req, 8 * 1024))) satisfies FindResponse);
+    })
+    // The relay sees the account, the gateway's domain and the sizes; it keeps and logs nothing of them.
+    .route(ROUTES.ohttpKeys, async (ctx) => {
+      auth(ctx);
+      return ok({ entry: toB64(await ohttp().keysOf(gatewayDomain(ctx.params.domain))) } satisfies OhttpKeysResponse);
+    })
+    .route(ROUTES.ohttpRelay, async (ctx) => {
+      const actor = auth(ctx);
+      const o = await readJsonObject(ctx.req, 16 * 1024);
+      onlyFields(o, ['request']);
+      const request = b64(o, 'request');
+      const wait = relayLimiter.take(actor.userUri);
+      if (wait > 0) throw new RateLimitedFailure(`too many KeyPackage requests: try again in ${Math.ceil(wait / 1000)} s`, wait);
+      return ok({ response: toB64(await ohttp().relay(gatewayDomain(ctx.params.domain), request)) } satisfies OhttpRelayResponse);
     })
     .add('GET', EVENTS_PATH, () => {
       throw new ApiFailure('badRequest', `${EVENTS_PATH} is a WebSocket endpoint (send Upgrade: websocket)`, { status: 426 });

@@ -79,6 +79,11 @@ export interface ConsentServiceOptions {
   mode?: ConsentMode;
   /** Tell these devices that their user's consent list changed (push notice). */
   notify?: (deviceUris: string[]) => void;
+  /**
+   * `targetUser` withdrew something (a grant, by a block, or by a stricter connection-request
+   * setting): KeyPackage tokens issued for them before must stop working (ohttp-service.ts).
+   */
+  onWithdrawn?: (targetUser: string) => void;
   log?: (msg: string) => void;
   now?: () => number;
 }
@@ -159,6 +164,7 @@ export class ConsentService {
   private readonly log: (msg: string) => void;
   private readonly now: () => number;
   private readonly s: ReturnType<typeof prepare>;
+  private readonly onWithdrawn: (targetUser: string) => void;
 
   constructor(opts: ConsentServiceOptions) {
     this.domain = opts.domain;
@@ -166,6 +172,7 @@ export class ConsentService {
     this.store = opts.store;
     this.peerClient = opts.peerClient;
     this.notifyDevices = opts.notify ?? (() => {});
+    this.onWithdrawn = opts.onWithdrawn ?? (() => {});
     this.log = opts.log ?? (() => {});
     this.now = opts.now ?? Date.now;
     this.s = prepare(opts.store.db);
@@ -212,6 +219,7 @@ export class ConsentService {
     if (problem) throw badRequest(`the connection request setting ${problem}`);
     const policy: ConnectionRequestPolicy = { mode: body.mode as ConnectionRequestMode, domains: [...(body.domains as string[])] };
     this.store.tx(() => this.s.putPolicy.run(actor.userUri, policy.mode, JSON.stringify(policy.domains), this.now()));
+    this.onWithdrawn(actor.userUri);
     return policy;
   }
 
@@ -305,7 +313,10 @@ export class ConsentService {
     const changed = this.store.tx(() =>
       room === ALL ? this.s.deleteGrants.run(actor.userUri, requesterUser).changes : this.s.deleteGrant.run(actor.userUri, requesterUser, room).changes,
     );
-    if (changed) this.notifyUsers([actor.userUri]);
+    if (changed) {
+      this.onWithdrawn(actor.userUri);
+      this.notifyUsers([actor.userUri]);
+    }
     const notified = changed > 0 && (await this.tell(requester.domain, 'revoke', requesterUser, actor.userUri, room));
     return { outcome: 'done', changed, notified };
   }
@@ -318,6 +329,7 @@ export class ConsentService {
       this.s.deleteIncomingFrom.run(actor.userUri, requesterUser);
       return this.s.putDecision.run(actor.userUri, requesterUser, ALL, 'block', this.now()).changes;
     });
+    this.onWithdrawn(actor.userUri);
     this.notifyUsers([actor.userUri]);
     return { outcome: 'done', changed, notified: false };
   }

@@ -53,6 +53,16 @@ import {
   type ProfileFieldName,
   type SetProfileRequest,
 } from '../src-shared/provider-api.js';
+import {
+  decodeKeyPackageTokenKeys,
+  decodeKeyPackageTokenResponse,
+  encodeKeyPackageTokenRequest,
+  KEY_PACKAGE_TOKEN_KEYS_COMPONENT_ID,
+  KEY_PACKAGE_TOKEN_REQUEST_COMPONENT_ID,
+  KEY_PACKAGE_TOKEN_RESPONSE_COMPONENT_ID,
+  MAX_TOKENS_PER_ISSUANCE,
+} from '../src-shared/key-package-request.js';
+import { TOKEN_REQUEST_BYTES } from '../src-shared/key-package-tokens.js';
 import type { Actor } from './accounts.js';
 import { relayPeerFailure } from './consent.js';
 import { ApiFailure, badRequest, decodeStrict } from './errors.js';
@@ -185,10 +195,17 @@ const SELECT = `SELECT u.id, u.user_uri, u.handle, p.nick, p.email, p.phone, p.d
 
 type Outcome = { code: Exclude<IdentifierResponse['responseCode'], 'success'> } | { code: 'success'; rows: ProfileRow[]; next?: string };
 
+/** KeyPackage token issuance riding on discovery (ohttp-service.ts). */
+export interface TokenIssuance {
+  issuance(peer: string, req: IdentifierRequest, res: IdentifierResponse): Promise<ComponentData[]>;
+}
+
 export interface DirectorySearchOptions {
   domain: string;
   store: Store;
   peerClient: Pick<PeerClient, 'post'>;
+  /** Issues KeyPackage tokens with the answers (docs/ohttp-key-packages.md); none when absent. */
+  tokens?: TokenIssuance;
   /** Queries per minute per requesting provider and per local user (default DEFAULT_SEARCH_RATE). */
   ratePerMinute?: number;
   now?: () => number;
@@ -201,9 +218,12 @@ export class DirectorySearch {
   private readonly db: Database.Database;
   private readonly peerClient: Pick<PeerClient, 'post'>;
   private readonly now: () => number;
+  /** Set once the OHTTP service exists (it is made after this). */
+  tokens?: TokenIssuance;
 
   constructor(opts: DirectorySearchOptions) {
     this.domain = opts.domain;
+    this.tokens = opts.tokens;
     this.store = opts.store;
     this.db = opts.store.db;
     this.peerClient = opts.peerClient;
@@ -360,19 +380,32 @@ export class DirectorySearch {
   // ---- MIMI endpoint ----
 
   /** POST /identifierQuery/{domain} from the authenticated peer provider `peer`. */
-  serve(peer: string, param: string, body: Uint8Array): S2sReply {
+  async serve(peer: string, param: string, body: Uint8Array): Promise<S2sReply> {
     if (body.length > MAX_QUERY_BODY_BYTES) throw new ApiFailure('tooLarge', `an IdentifierRequest is at most ${MAX_QUERY_BODY_BYTES} bytes`);
     if (param !== this.domain) throw badRequest(`identifierQuery/{domain} names ${JSON.stringify(param)}, but this provider is ${this.domain}`);
     const req = decodeStrict(decodeIdentifierRequest, body, 'IdentifierRequest');
     pageOf(req.idRequestExtensions); // a malformed paging component is refused before it costs a token
     this.limit(`peer:${peer}`, `identifier queries from ${peer}`);
-    return { status: 200, body: encodeIdentifierResponse(this.answer(req)) };
+    const res = this.answer(req);
+    if (this.tokens) {
+      res.idResponseExtensions.push(...(await this.tokens.issuance(peer, req, res)));
+      res.idResponseExtensions.sort((x, y) => x.componentId - y.componentId);
+    }
+    return { status: 200, body: encodeIdentifierResponse(res) };
   }
 
   // ---- client API: find ----
 
   async find(actor: Actor, o: Record<string, unknown>): Promise<FindResponse> {
-    const { domain, request } = this.findRequest(o);
+    const { domain, request, tokenRequest } = this.findRequest(o);
+    if (tokenRequest) {
+      if (domain === this.domain) throw badRequest('tokenRequest is for users of other providers (ours need no token)');
+      request.idRequestExtensions.push({
+        componentId: KEY_PACKAGE_TOKEN_REQUEST_COMPONENT_ID,
+        data: encodeKeyPackageTokenRequest({ requester: actor.userUri, target: tokenRequest.target, tokenRequests: tokenRequest.tokenRequests }),
+      });
+      request.idRequestExtensions.sort((x, y) => x.componentId - y.componentId); // the draft's AppDataDictionary order
+    }
     this.limit(`user:${actor.userUri}`, 'your searches');
     let res: IdentifierResponse;
     if (domain === this.domain) res = this.answer(request);
@@ -393,8 +426,8 @@ export class DirectorySearch {
     return toFindResponse(domain, res);
   }
 
-  private findRequest(o: Record<string, unknown>): { domain: string; request: IdentifierRequest } {
-    const allowed = ['domain', 'handle', 'nick', 'email', 'phone', 'name', 'wholeProfile', 'cursor', 'limit'];
+  private findRequest(o: Record<string, unknown>): { domain: string; request: IdentifierRequest; tokenRequest?: { target: string; tokenRequests: Uint8Array } } {
+    const allowed = ['domain', 'handle', 'nick', 'email', 'phone', 'name', 'wholeProfile', 'cursor', 'limit', 'tokenRequest'];
     for (const k of Object.keys(o)) if (!allowed.includes(k)) throw badRequest(`unknown field "${k}" (one of ${allowed.join(', ')})`);
     const text = (k: string, max = 512): string | undefined => {
       const v = o[k];
@@ -437,12 +470,40 @@ export class DirectorySearch {
       }
     }
     const page = { componentId: ID_PAGE_REQUEST_COMPONENT_ID, data: encodeIdentifierPageRequest({ cursor, limit }) };
-    return { domain, request: { queryElements: elements, idRequestExtensions: [page] } };
+    return { domain, request: { queryElements: elements, idRequestExtensions: [page] }, ...(o.tokenRequest === undefined ? {} : { tokenRequest: tokenRequestOf(o.tokenRequest, domain) }) };
   }
 
   private limit(key: string, what: string): void {
     const wait = this.limiter.take(key);
     if (wait > 0) throw new ApiFailure('rateLimited', `too many queries: ${what} are limited to ${this.limiter.ratePerMinute} a minute; try again in ${Math.ceil(wait / 1000)} s`);
+  }
+}
+
+/** A client's FindTokenRequest: a user of the searched domain and whole TokenRequests. */
+function tokenRequestOf(v: unknown, domain: string): { target: string; tokenRequests: Uint8Array } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badRequest('field "tokenRequest" must be an object { target, tokenRequests }');
+  const { target, tokenRequests, ...rest } = v as Record<string, unknown>;
+  if (Object.keys(rest).length) throw badRequest(`tokenRequest: unknown field "${Object.keys(rest)[0]}"`);
+  if (typeof target !== 'string' || parseMimiUriSafe(target)?.kind !== 'user' || parseMimiUriSafe(target)?.domain !== domain) {
+    throw badRequest(`tokenRequest.target must be the URI of a user of ${domain}`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = fromB64(typeof tokenRequests === 'string' ? tokenRequests : '');
+  } catch {
+    throw badRequest('tokenRequest.tokenRequests must be base64');
+  }
+  if (bytes.length === 0 || bytes.length % TOKEN_REQUEST_BYTES !== 0 || bytes.length / TOKEN_REQUEST_BYTES > MAX_TOKENS_PER_ISSUANCE) {
+    throw badRequest(`tokenRequest.tokenRequests must be 1 to ${MAX_TOKENS_PER_ISSUANCE} TokenRequests of ${TOKEN_REQUEST_BYTES} bytes`);
+  }
+  return { target, tokenRequests: bytes };
+}
+
+function parseMimiUriSafe(uri: string): ReturnType<typeof parseMimiUri> | undefined {
+  try {
+    return parseMimiUri(uri);
+  } catch {
+    return undefined;
   }
 }
 
@@ -507,7 +568,7 @@ function toFindResponse(domain: string, res: IdentifierResponse): FindResponse {
   const bad = (why: string) => new ApiFailure('internal', `provider ${domain} sent an unusable IdentifierResponse: ${why}`, { status: 502 });
   if (res.responseCode !== 'success') {
     if (res.uri.length || res.foundProfiles.length) throw bad(`${res.responseCode} with results`);
-    return { status: res.responseCode, domain, results: [] };
+    return { status: res.responseCode, domain, results: [], ...tokenParts(res, bad) };
   }
   const uris = res.foundProfiles.length ? res.foundProfiles.map((p) => p.stableUri) : res.uri;
   const results: FoundUser[] = uris.map((uri, i) => {
@@ -540,5 +601,23 @@ function toFindResponse(domain: string, res: IdentifierResponse): FindResponse {
       throw e;
     }
   }
-  return { status: 'success', domain, results, ...(next && next.length ? { nextCursor: toB64(next) } : {}) };
+  return { status: 'success', domain, results, ...(next && next.length ? { nextCursor: toB64(next) } : {}), ...tokenParts(res, bad) };
+}
+
+/** The KeyPackage token components of a peer's answer (ohttp-service.ts), in the client API's shape. */
+function tokenParts(res: IdentifierResponse, bad: (why: string) => ApiFailure): Pick<FindResponse, 'tokenKeys' | 'tokenResponse'> {
+  const out: Pick<FindResponse, 'tokenKeys' | 'tokenResponse'> = {};
+  try {
+    const keys = res.idResponseExtensions.find((e) => e.componentId === KEY_PACKAGE_TOKEN_KEYS_COMPONENT_ID);
+    if (keys) out.tokenKeys = decodeKeyPackageTokenKeys(keys.data).keys.map((k) => ({ userUri: k.user, tokenKey: toB64(k.tokenKey) }));
+    const answer = res.idResponseExtensions.find((e) => e.componentId === KEY_PACKAGE_TOKEN_RESPONSE_COMPONENT_ID);
+    if (answer) {
+      const t = decodeKeyPackageTokenResponse(answer.data);
+      out.tokenResponse = { status: t.status, ...(t.status === 'issued' ? { tokenResponses: toB64(t.tokenResponses) } : {}) };
+    }
+  } catch (e) {
+    if (e instanceof MimiWireError) throw bad(`KeyPackage token component: ${e.message}`);
+    throw e;
+  }
+  return out;
 }

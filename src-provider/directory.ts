@@ -23,6 +23,10 @@ export const MIMI_ENDPOINTS = {
   joinTicket: '/joinTicket/{roomId}',
   // Private use: a follower's member makes, lists and revokes a hosted room's links.
   joinLinks: '/joinLinks/{roomId}',
+  // Private use (docs/ohttp-key-packages.md): the signed OHTTP key configuration of the KeyPackage
+  // gateway, and the gateway itself (a relay POSTs message/ohttp-req bodies to it).
+  ohttpKeys: '/ohttpKeys/{domain}',
+  ohttpGateway: '/ohttpGateway/{domain}',
 } as const;
 
 export type MimiDirectory = Record<keyof typeof MIMI_ENDPOINTS, string>;

@@ -25,6 +25,9 @@ import { proposeBan } from './hub/bans.js';
 import { createRoom, destroyRoom, getRoom, groupInfo, listRooms, type InitialGroup } from './hub/rooms.js';
 import { WriteBatch } from './write-batch.js';
 
+/** Failures a client retries (the outbox keeps the message and what follows it in its room). */
+const RETRYABLE = new Set(['epochTooOld', 'peerUnreachable', 'rateLimited', 'internal']);
+
 export type { CommitInput, FanoutSink, HubActor, HubOptions, HubSource, MessageInput } from './hub/core.js';
 
 export class Hub {
@@ -157,6 +160,32 @@ export class Hub {
    */
   submitMessage(actor: HubActor, roomUri: string, input: MessageInput): Promise<SendMessageResponse> {
     return this.writes.run(() => acceptMessage(this.core, { kind: 'device', actor }, roomUri, input));
+  }
+
+  /**
+   * Several messages from one of our own devices (ROUTES.sendMessageBatch), each exactly as
+   * submitMessage would take it, all in ONE transaction of the group commit, in this order: one
+   * outcome per entry, settled once that transaction committed. An entry that fails rolls back
+   * only itself; an entry whose room had an earlier entry here fail with a retryable error is not
+   * tried and gets that error too, so a client's retry keeps the room's order.
+   */
+  submitMessages(actor: HubActor, entries: readonly { roomUri: string; input: MessageInput }[]): Promise<PromiseSettledResult<SendMessageResponse>[]> {
+    const stopped = new Map<string, ApiFailure>();
+    return this.writes.runAll(
+      entries.map(({ roomUri, input }) => () => {
+        const earlier = stopped.get(roomUri);
+        if (earlier) {
+          throw new ApiFailure(earlier.code, `not tried: an earlier message of this batch for the same room failed (${earlier.message})`, { status: earlier.status, currentEpoch: earlier.currentEpoch });
+        }
+        try {
+          return acceptMessage(this.core, { kind: 'device', actor }, roomUri, input);
+        } catch (e) {
+          if (e instanceof ApiFailure && RETRYABLE.has(e.code)) stopped.set(roomUri, e);
+          else if (!(e instanceof ApiFailure)) stopped.set(roomUri, new ApiFailure('internal', 'internal server error'));
+          throw e;
+        }
+      }),
+    );
   }
 
   /** messageFromPeer through the group commit (see submitMessage). */

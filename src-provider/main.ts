@@ -12,7 +12,7 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
                 [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
                 [--max-backup-chunk-bytes <n>] [--backup-quota-bytes <n>] [--last-seen-interval <seconds>]
-                [--write-path grouped|per-request]
+                [--write-path grouped|per-request] [--token-rate <n>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
@@ -34,6 +34,8 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --last-seen-interval      seconds between writes of a device's last-seen time (default 60; 0: every request)
   --write-path  grouped (default): concurrent messages share one transaction, push frames are
                 written in batches; per-request: one transaction per message (the benchmark baseline)
+  --token-rate  KeyPackage token issuances (OHTTP, docs/ohttp-key-packages.md) per minute per
+                requesting user, also the burst; ten times that per requesting provider (default 10, burst 20)
 `;
 
 function usage(problem: string): never {
@@ -55,6 +57,7 @@ function parse() {
         trust: { type: 'string', multiple: true },
         consent: { type: 'string' },
         'search-rate': { type: 'string' },
+        'token-rate': { type: 'string' },
         'knock-ttl': { type: 'string' },
         'max-asset-bytes': { type: 'string' },
         'asset-quota-bytes': { type: 'string' },
@@ -84,6 +87,8 @@ function parse() {
   if (knockTtl !== undefined && (!/^\d{1,6}$/.test(knockTtl) || Number(knockTtl) < 1)) usage(`--knock-ttl must be a positive number of seconds, not ${knockTtl}`);
   const searchRate = values['search-rate'];
   if (searchRate !== undefined && (!/^\d{1,6}$/.test(searchRate) || Number(searchRate) < 1)) usage(`--search-rate must be a positive integer, not ${searchRate}`);
+  const tokenRate = values['token-rate'];
+  if (tokenRate !== undefined && (!/^\d{1,6}$/.test(tokenRate) || Number(tokenRate) < 1)) usage(`--token-rate must be a positive integer, not ${tokenRate}`);
   const byteOption = (name: 'max-asset-bytes' | 'asset-quota-bytes' | 'max-backup-chunk-bytes' | 'backup-quota-bytes'): number | undefined => {
     const v = values[name];
     if (v === undefined) return undefined;
@@ -118,6 +123,7 @@ function parse() {
     federation,
     consent: consent as 'required' | 'open',
     searchRatePerMinute: searchRate === undefined ? undefined : Number(searchRate),
+    keyPackageTokenRate: tokenRate === undefined ? undefined : { burst: Number(tokenRate), perMinute: Number(tokenRate) },
     knockTtlMs: knockTtl === undefined ? undefined : Number(knockTtl) * 1000,
     assetLimits,
     backupLimits,

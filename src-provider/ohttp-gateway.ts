@@ -18,6 +18,8 @@ import {
   decodeKeyPackageRequests,
   encodeKeyPackageResponseList,
   encodeKeyPackageResults,
+  KEY_PACKAGE_PATH,
+  KEY_PACKAGES_PATH,
   MLS10,
   type KeyPackageRequest,
   type KeyPackageResult,
@@ -25,16 +27,23 @@ import {
 import type { TokenIssuer } from '../src-shared/key-package-tokens.js';
 import { decodeKeyPackage, unwrapMlsMessage } from '../src-shared/mls-structs.js';
 import { decapsulateRequest, encapsulateResponse, OhttpError, type GatewayKey } from '../src-shared/ohttp.js';
-import { utf8 } from '../src-shared/bytes.js';
+import { toB64, utf8 } from '../src-shared/bytes.js';
+import { encodeVouches, VOUCHES_HEADER, type KeyPackageVouch } from '../src-shared/key-package-vouch.js';
+import { MIMI_MEDIA_TYPE } from '../src-shared/mimi-protocol.js';
+import { keyPackageRef as mlsKeyPackageRef } from './key-packages.js';
 
-export const KEY_PACKAGE_PATH = '/keyPackage';
-export const KEY_PACKAGES_PATH = '/keyPackages';
-export const MIMI_MEDIA_TYPE = 'application/mimi';
 /** The only ciphersuite this provider's clients use. */
 const CIPHER_SUITE = 1;
 
+/** One KeyPackage handed out: the MLSMessage, and the client (device URI) it belongs to. */
+export interface HandedOut {
+  keyPackage: Uint8Array;
+  client: string;
+}
+
 /** What the store does for one redeemed request, atomically: nothing changes unless `success`. */
-export type Redemption = { status: 'success'; keyPackages: Uint8Array[] } | { status: 'unknownUser' | 'badToken' | 'noKeyPackage' };
+export type Redemption = { status: 'success'; keyPackages: HandedOut[] } | { status: 'unknownUser' | 'badToken' | 'noKeyPackage' };
+
 
 export interface KeyPackageSource {
   /**
@@ -62,6 +71,8 @@ export class KeyPackageGateway {
       keys: GatewayKey[];
       tokens: TokenIssuer;
       source: KeyPackageSource;
+      /** Signs the vouch for each KeyPackage handed out (the provider key); none when absent. */
+      vouch?: (keyPackageRef: Uint8Array, client: string) => KeyPackageVouch;
     },
   ) {}
 
@@ -97,10 +108,11 @@ export class KeyPackageGateway {
       } catch (e) {
         return text(400, (e as Error).message);
       }
-      const r = await this.serve(one);
+      const vouches: KeyPackageVouch[] = [];
+      const r = await this.serve(one, vouches);
       switch (r.status) {
         case 'success':
-          return { status: 200, headers: [['content-type', MIMI_MEDIA_TYPE]], content: encodeKeyPackageResponseList(r.keyPackages), trailers: [] };
+          return { status: 200, headers: this.headers(vouches), content: encodeKeyPackageResponseList(r.keyPackages), trailers: [] };
         case 'badToken':
           return text(401, 'the bearer token is missing, spent, forged or for another user: go through discovery again');
         case 'unknownUser':
@@ -119,19 +131,26 @@ export class KeyPackageGateway {
         return text(400, (e as Error).message);
       }
       const results: KeyPackageResult[] = [];
-      for (const one of many) results.push(await this.serve(one));
-      return { status: 200, headers: [['content-type', MIMI_MEDIA_TYPE]], content: encodeKeyPackageResults({ results }), trailers: [] };
+      const vouches: KeyPackageVouch[] = [];
+      for (const one of many) results.push(await this.serve(one, vouches));
+      return { status: 200, headers: this.headers(vouches), content: encodeKeyPackageResults({ results }), trailers: [] };
     }
     return text(404, `no ${req.path} here: ${KEY_PACKAGE_PATH} or ${KEY_PACKAGES_PATH}`);
   }
 
-  private async serve(one: KeyPackageRequest): Promise<KeyPackageResult> {
+  private async serve(one: KeyPackageRequest, vouches: KeyPackageVouch[]): Promise<KeyPackageResult> {
     if (one.version !== MLS10 || one.cipherSuite !== CIPHER_SUITE) return { status: 'unsupported' };
     const checked = await this.opts.tokens.check(one.userId, one.bearerToken);
     if (!checked.ok) return { status: 'badToken' };
     const r = this.opts.source.redeem(one.userId, checked.nonce, this.opts.tokens.epoch);
     if (r.status !== 'success') return r;
-    return { status: 'success', keyPackages: r.keyPackages.map((m) => decodeKeyPackage(unwrapMlsMessage(m).body)) };
+    const keyPackages = r.keyPackages.map((h) => decodeKeyPackage(unwrapMlsMessage(h.keyPackage).body));
+    if (this.opts.vouch) for (const h of r.keyPackages) vouches.push(this.opts.vouch(mlsKeyPackageRef(h.keyPackage), h.client));
+    return { status: 'success', keyPackages };
+  }
+
+  private headers(vouches: KeyPackageVouch[]): BhttpResponse['headers'] {
+    return [['content-type', MIMI_MEDIA_TYPE], ...(vouches.length ? [[VOUCHES_HEADER, toB64(encodeVouches(vouches))] as [string, string]] : [])];
   }
 }
 

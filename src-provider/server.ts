@@ -40,6 +40,8 @@ import { decodeJoinLinksResponse, encodeJoinLinksRequest, encodeJoinTicketReques
 import { KeyPackages } from './key-packages.js';
 import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.js';
 import { PushHub } from './push.js';
+import { OhttpService } from './ohttp-service.js';
+import { REQUEST_MEDIA_TYPE } from '../src-shared/ohttp.js';
 import { openStore } from './store.js';
 import { WriteBatch } from './write-batch.js';
 
@@ -61,7 +63,7 @@ export interface ProviderOptions {
   /** Peer base URLs and the CAs trusted for peers (the only ones: nothing is trusted by default). */
   federation?: FederationOptions;
   /** Fanout outbox tuning (the bench compares batching on and off; tests shorten the backoff). */
-  fanout?: Pick<FanoutOutboxOptions, 'batching' | 'maxBatchMessages' | 'maxBatchBytes' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>;
+  fanout?: Pick<FanoutOutboxOptions, 'batching' | 'maxBatchMessages' | 'maxBatchBytes' | 'pipelining' | 'maxInFlight' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs'>;
   /** Timeout of requests to peers (ms); default 15 s. */
   peerTimeoutMs?: number;
   /**
@@ -77,6 +79,8 @@ export interface ProviderOptions {
   consent?: ConsentMode;
   /** Identifier queries (discovery) allowed per minute per requesting provider and per local user; default 60. */
   searchRatePerMinute?: number;
+  /** KeyPackage token issuance per requesting user (ten times that per provider); default a burst of 20, 10 a minute. */
+  keyPackageTokenRate?: { burst: number; perMinute: number };
   /**
    * Pseudonym issuance per account (pseudonyms.ts): a bucket of `burst` (default 50, also the most
    * one request gets), refilled by `perHour` (default 20), and at most `maxActive` (default 500)
@@ -228,9 +232,23 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     hubPublicKey: identity.signaturePublicKey,
     attempts: opts.joinLinkAttempts,
   });
+  // KeyPackages over OHTTP: gateway and token issuer for our users, relay for our clients, and the
+  // vouching keys the hub checks (ohttp-service.ts). Consent is the one made further down.
+  const ohttp = new OhttpService({
+    domain: opts.domain,
+    dataDir: opts.dataDir,
+    store,
+    keyPackages,
+    identity,
+    peerClient,
+    consent: (requester, target) => consent.decide(requester, target, ''),
+    issuance: opts.keyPackageTokenRate,
+    log,
+  });
   const hub = new Hub({
     store,
     writes,
+    vouchKey: (domain) => ohttp.vouchKey(domain),
     domain: opts.domain,
     onQueued: (devices) => push.notify(devices),
     fanout: outbox,
@@ -260,10 +278,11 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     peerClient,
     mode: opts.consent,
     notify: (devices) => push.signal(devices, { type: 'notice', topic: 'consent' }),
+    onWithdrawn: (user) => ohttp.withdrawTokens(user),
     log,
   });
   keyPackages.connectionRequests = (requester, target) => consent.connectionRequestDecision(requester, target);
-  const directorySearch = new DirectorySearch({ domain: opts.domain, store, peerClient, ratePerMinute: opts.searchRatePerMinute });
+  const directorySearch = new DirectorySearch({ domain: opts.domain, store, peerClient, ratePerMinute: opts.searchRatePerMinute, tokens: ohttp });
   const keyMaterial = new KeyMaterialService({
     domain: opts.domain,
     store,
@@ -289,7 +308,10 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
             domain: opts.domain,
             hub,
             follower,
+            prepareCommit: (commit) => ohttp.prepareCommit(commit),
             services: {
+              ohttpKeys: (_peer, param) => ohttp.serveKeys(param),
+              ohttpGateway: (_peer, param, body) => ohttp.serveGateway(param, body),
               keyMaterial: (peer, param, body) => keyMaterial.serve(peer, param, body),
               groupInfo: (peer, param, body) => groupInfo.serve(peer, param, body),
               requestConsent: (peer, param, body) => consent.serveRequest(peer, param, body),
@@ -354,6 +376,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     consent,
     directorySearch,
     pseudonyms,
+    ohttp,
     hubSender: identity.externalSender.raw,
     publicUrl: () => opts.publicUrl ?? url,
     connectionRequestLimits: opts.connectionRequestLimits,
@@ -385,11 +408,12 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
       await assets.proxyDownload(peer.domain, param, res);
       return;
     }
-    if (!isMimiContentType(req.headers['content-type'])) {
+    // A relay forwards an encapsulated request as RFC 9458 has it; our own relay sends application/mimi.
+    if (!isMimiContentType(req.headers['content-type']) && !(endpoint === 'ohttpGateway' && req.headers['content-type'] === REQUEST_MEDIA_TYPE)) {
       throw badRequest(`Content-Type must be ${MIMI_CONTENT_TYPE}`, 415);
     }
     const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
-    sendMimi(res, await handler.handle(peer.domain, endpoint, param, new Uint8Array(body)));
+    sendMimi(res, await handler.handle(peer.domain, endpoint, param, new Uint8Array(body), req.headers));
   };
 
   const tlsOptions = { key: tls.serverKeyPem, cert: tls.serverCertPem, minVersion: 'TLSv1.2' as const };

@@ -466,6 +466,27 @@ const MIGRATIONS: string[] = [
   CREATE INDEX device_messages_to ON device_messages(to_device, id);
   CREATE INDEX device_messages_expiry ON device_messages(expires_at);
   `,
+  // v17: KeyPackages over Oblivious HTTP (ohttp-service.ts, docs/ohttp-key-packages.md). The nonces
+  // of redeemed Privacy Pass tokens (a token buys one KeyPackage per client, once), each user's token
+  // generation (bumped when they withdraw consent: their outstanding tokens stop working), and which device
+  // each KeyPackage handed out by the gateway belongs to: no room is known then, so the Welcome
+  // that later names its ref is routed by this row.
+  `
+  CREATE TABLE spent_key_package_tokens (
+    nonce BLOB PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    spent_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE key_package_token_generations (
+    user_uri TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE ohttp_handouts (
+    ref BLOB PRIMARY KEY,
+    device_uri TEXT NOT NULL REFERENCES devices(device_uri) ON DELETE CASCADE,
+    handed_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -496,6 +517,15 @@ function prepareStatements(db: Database.Database) {
     ),
     userByHandle: db.prepare<[string], UserRow>('SELECT * FROM users WHERE handle = ?'),
     userByUri: db.prepare<[string], UserRow>('SELECT * FROM users WHERE user_uri = ?'),
+    spendToken: db.prepare<[Buffer, number, number]>('INSERT OR IGNORE INTO spent_key_package_tokens (nonce, epoch, spent_at) VALUES (?, ?, ?)'),
+    forgetSpentTokens: db.prepare<[number]>('DELETE FROM spent_key_package_tokens WHERE epoch < ?'),
+    insertOhttpHandout: db.prepare<[Buffer, string, number]>('INSERT OR REPLACE INTO ohttp_handouts (ref, device_uri, handed_at) VALUES (?, ?, ?)'),
+    tokenGeneration: db.prepare<[string], { generation: number }>('SELECT generation FROM key_package_token_generations WHERE user_uri = ?'),
+    bumpTokenGeneration: db.prepare<[string]>(
+      'INSERT INTO key_package_token_generations (user_uri, generation) VALUES (?, 1) ON CONFLICT (user_uri) DO UPDATE SET generation = generation + 1',
+    ),
+    forgetOhttpHandouts: db.prepare<[number]>('DELETE FROM ohttp_handouts WHERE handed_at < ?'),
+    ohttpHandoutByRef: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM ohttp_handouts WHERE ref = ?'),
     insertDevice: db.prepare<[string, number, string, string, Buffer, number]>(
       'INSERT INTO devices (device_uri, user_id, device_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -1177,6 +1207,33 @@ export class Store {
    * The client pseudonym whose device uploaded the connection-only KeyPackage `ref` (those travel
    * inside a connection request, never through a claim, so this is how a Welcome to one is routed).
    */
+  /** Records a spent token's nonce; false when it was spent before. */
+  spendToken(nonce: Uint8Array, epoch: number, now: number): boolean {
+    return this.s.spendToken.run(Buffer.from(nonce), epoch, now).changes === 1;
+  }
+  /** Forgets the nonces of epochs before `epoch`: their tokens no longer verify anyway. */
+  forgetSpentTokensBefore(epoch: number): number {
+    return this.s.forgetSpentTokens.run(epoch).changes;
+  }
+  recordOhttpHandout(ref: Uint8Array, deviceUri: string, now: number): void {
+    this.s.insertOhttpHandout.run(Buffer.from(ref), deviceUri, now);
+  }
+  /** The generation of `user`'s KeyPackage token key (0 until they first withdraw something). */
+  tokenGeneration(user: string): number {
+    return this.s.tokenGeneration.get(user)?.generation ?? 0;
+  }
+  bumpTokenGeneration(user: string): number {
+    this.s.bumpTokenGeneration.run(user);
+    return this.tokenGeneration(user);
+  }
+  /** Forgets handouts older than `before` (their KeyPackages have expired). */
+  forgetOhttpHandoutsBefore(before: number): number {
+    return this.s.forgetOhttpHandouts.run(before).changes;
+  }
+  /** The device a KeyPackage handed out over OHTTP belongs to (routes its Welcome). */
+  ohttpHandoutOwner(ref: Uint8Array): string | undefined {
+    return this.s.ohttpHandoutByRef.get(Buffer.from(ref))?.device_uri;
+  }
   connectionKeyPackageOwner(ref: Uint8Array): string | undefined {
     const r = this.s.pseudonymKeyPackageByRef.get(Buffer.from(ref));
     return r && r.connection_only === 1 ? r.client_pseudonym : undefined;

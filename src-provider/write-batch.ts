@@ -20,6 +20,10 @@ interface Job<T = unknown> {
   fn: () => T;
   resolve: (v: T) => void;
   reject: (e: unknown) => void;
+  /** For a job of runAll: how many jobs of its group follow it (the flush keeps them together). */
+  group?: number;
+  /** For a job of runAll: the transaction failed (its group's promise rejects once). */
+  abort?: (e: unknown) => void;
 }
 
 export interface WriteBatchOptions {
@@ -69,6 +73,52 @@ export class WriteBatch {
     });
   }
 
+  /**
+   * Runs each of `fns` in its own savepoint, one after the other in this order, all in the SAME
+   * transaction (a flush never splits them, even past maxJobs); resolves, once it committed, with
+   * each one's outcome: one that throws fails alone. Rejects only when the transaction itself
+   * failed (then none of them took effect). Per-request mode: each its own transaction, in order.
+   */
+  runAll<T>(fns: readonly (() => T)[]): Promise<PromiseSettledResult<T>[]> {
+    if (!this.grouped) {
+      return Promise.resolve(
+        fns.map((fn): PromiseSettledResult<T> => {
+          this.counts.jobs++;
+          this.counts.transactions++;
+          try {
+            return { status: 'fulfilled', value: this.store.tx(fn) };
+          } catch (reason) {
+            return { status: 'rejected', reason };
+          }
+        }),
+      );
+    }
+    if (fns.length === 0) return Promise.resolve([]);
+    return new Promise<PromiseSettledResult<T>[]>((resolve, reject) => {
+      const outcomes: PromiseSettledResult<T>[] = [];
+      let aborted = false;
+      const settle = (i: number, o: PromiseSettledResult<T>) => {
+        outcomes[i] = o;
+        // The group is in one flush, so its jobs settle in one go, the last one last.
+        if (i === fns.length - 1 && !aborted) resolve(outcomes);
+      };
+      const abort = (e: unknown) => {
+        if (!aborted) reject(e);
+        aborted = true;
+      };
+      fns.forEach((fn, i) =>
+        this.queue.push({
+          fn,
+          resolve: (value) => settle(i, { status: 'fulfilled', value: value as T }),
+          reject: (reason) => settle(i, { status: 'rejected', reason }),
+          abort,
+          group: fns.length - 1 - i,
+        }),
+      );
+      this.scheduled ??= setImmediate(() => this.flush());
+    });
+  }
+
   /** Jobs run and transactions committed so far (tests and the bench read the ratio). */
   stats(): WriteBatchStats {
     return { ...this.counts };
@@ -76,7 +126,10 @@ export class WriteBatch {
 
   private flush(): void {
     this.scheduled = undefined;
-    const jobs = this.queue.splice(0, this.maxJobs);
+    let take = Math.min(this.maxJobs, this.queue.length);
+    // Never split a runAll group: take the rest of the one the cut falls in.
+    if (take > 0) take += this.queue[take - 1].group ?? 0;
+    const jobs = this.queue.splice(0, take);
     if (this.queue.length) this.scheduled = setImmediate(() => this.flush());
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     let committed = false;
@@ -97,7 +150,7 @@ export class WriteBatch {
       // after it: the rows are committed and the answers stand (a device or peer that was not
       // told is told by its next pump or retry); it is only logged.
       if (!committed) {
-        for (const job of jobs) job.reject(error);
+        for (const job of jobs) (job.abort ?? job.reject)(error);
         return;
       }
       this.log(`after group commit: ${(error as Error).stack ?? String(error)}`);

@@ -39,6 +39,9 @@ export const KEY_PACKAGE_TOKEN_REQUEST_COMPONENT_ID = 0xf0b1;
 export const KEY_PACKAGE_TOKEN_RESPONSE_COMPONENT_ID = 0xf0b2;
 /** RFC 9420 ProtocolVersion mls10. */
 export const MLS10 = 1;
+/** The gateway's binary HTTP paths: one KeyPackageRequest, or a bundle. */
+export const KEY_PACKAGE_PATH = '/keyPackage';
+export const KEY_PACKAGES_PATH = '/keyPackages';
 /** Requests in one bundle and tokens in one issuance: enough for a room's worth, small enough to bound work. */
 export const MAX_KEY_PACKAGE_REQUESTS = 64;
 export const MAX_TOKENS_PER_ISSUANCE = 16;

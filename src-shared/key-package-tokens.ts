@@ -18,6 +18,7 @@
 //
 // Pure apart from the crypto library (no I/O).
 
+import './voprf-noble.js'; // first: privacypass-ts chooses its P-384 implementation when it loads
 import { privateVerif, Token, TokenChallenge, TOKEN_TYPES } from '@cloudflare/privacypass-ts';
 import { deriveKeyPair, Oprf } from '@cloudflare/voprf-ts';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -43,10 +44,17 @@ export function tokenChallenge(provider: string, target: string): TokenChallenge
   return new TokenChallenge(TOKEN_TYPE_VOPRF, provider, sha256(utf8(`mimi key package token ${target}`)), [provider]);
 }
 
-/** The issuer key pair for one target in one epoch: derived, so nothing per user is stored. */
-export async function targetIssuerKey(secret: Uint8Array, epoch: number, target: string): Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }> {
+const u32 = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+
+/**
+ * The issuer key pair for one target in one epoch and generation: derived, so only the generation
+ * is stored per user. The generation moves when the target withdraws consent, so tokens issued
+ * before stop working for that one user (0 adds nothing: keys of users who never withdrew stay as
+ * they were; a URI never holds a NUL, so the suffix cannot be read as part of it).
+ */
+export async function targetIssuerKey(secret: Uint8Array, epoch: number, target: string, generation = 0): Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }> {
   if (secret.length < 32) throw new TokenError('the token secret must be at least 32 bytes');
-  const info = concatBytes(utf8('mimi key package tokens v1'), new Uint8Array([epoch >>> 24, (epoch >>> 16) & 0xff, (epoch >>> 8) & 0xff, epoch & 0xff]), utf8(target));
+  const info = concatBytes(utf8('mimi key package tokens v1'), u32(epoch), utf8(target), generation > 0 ? concatBytes(new Uint8Array([0]), u32(generation)) : new Uint8Array());
   return deriveKeyPair(Oprf.Mode.VOPRF, Oprf.Suite.P384_SHA384, secret, info);
 }
 
@@ -59,19 +67,36 @@ function split(bytes: Uint8Array, size: number, what: string, max: number): Uint
 
 /** The target's provider: issues blind tokens for a target, and checks a redeemed one. */
 export class TokenIssuer {
+  /** Derived keys of recent targets: a derivation is a P-384 scalar multiplication. */
+  private readonly keys = new Map<string, Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }>>();
+
   constructor(
     private readonly provider: string,
     private readonly secret: Uint8Array,
     readonly epoch: number,
+    /** The target's current token generation (the store's); always 0 when absent. */
+    private readonly generationOf: (target: string) => number = () => 0,
   ) {}
 
+  private keyOf(target: string): Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }> {
+    const generation = this.generationOf(target);
+    const id = `${generation}:${target}`;
+    let k = this.keys.get(id);
+    if (!k) {
+      k = targetIssuerKey(this.secret, this.epoch, target, generation);
+      this.keys.set(id, k);
+      if (this.keys.size > 1024) this.keys.delete(this.keys.keys().next().value!);
+    }
+    return k;
+  }
+
   async publicKey(target: string): Promise<Uint8Array> {
-    return (await targetIssuerKey(this.secret, this.epoch, target)).publicKey;
+    return (await this.keyOf(target)).publicKey;
   }
 
   /** Answers concatenated TokenRequests with concatenated TokenResponses, one each, in order. */
   async issue(target: string, requests: Uint8Array, max: number): Promise<Uint8Array> {
-    const { privateKey, publicKey } = await targetIssuerKey(this.secret, this.epoch, target);
+    const { privateKey, publicKey } = await this.keyOf(target);
     const issuer = new privateVerif.Issuer(this.provider, privateKey, publicKey);
     const keyId = (await issuer.tokenKeyID())[31];
     const out: Uint8Array[] = [];
@@ -106,7 +131,7 @@ export class TokenIssuer {
       return { ok: false, reason: 'not a token' };
     }
     if (t.authInput.tokenType !== TOKEN_TYPE_VOPRF) return { ok: false, reason: 'not a VOPRF token' };
-    const { privateKey, publicKey } = await targetIssuerKey(this.secret, this.epoch, target);
+    const { privateKey, publicKey } = await this.keyOf(target);
     const keyId = sha256(publicKey);
     if (!bytesEqual(t.authInput.tokenKeyId, keyId)) return { ok: false, reason: 'made for another key (another user, or an old epoch)' };
     const digest = sha256(tokenChallenge(this.provider, target).serialize());

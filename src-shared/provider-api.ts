@@ -30,6 +30,7 @@ export const ROUTES = {
   getRoom: 'GET /v1/rooms/:roomId', // -> RoomInfo
   commit: 'POST /v1/rooms/:roomId/commit', // CommitRequest -> CommitResponse | 409 wrongEpoch
   sendMessage: 'POST /v1/rooms/:roomId/messages', // SendMessageRequest -> SendMessageResponse
+  sendMessageBatch: 'POST /v1/messages/batch', // SendMessageBatchRequest -> SendMessageBatchResponse (one result per entry); 404 from providers before it
   proposals: 'POST /v1/rooms/:roomId/proposals', // ProposalsRequest -> { acceptedTimestamp }: leaving (own Removes)
   reportAbuse: 'POST /v1/rooms/:roomId/reportAbuse', // ReportAbuseRequest -> { accepted: true } (201); sent on to the room's hub
   groupInfo: 'GET /v1/rooms/:roomId/groupInfo', // ?asPseudonym=P (optional) -> GroupInfoResponse (participants only: the account's user, or P)
@@ -51,6 +52,10 @@ export const ROUTES = {
   myProfile: 'GET /v1/me/profile', // -> MyProfile
   setMyProfile: 'POST /v1/me/profile', // SetProfileRequest -> MyProfile
   find: 'POST /v1/find', // FindRequest -> FindResponse; another domain is asked with /identifierQuery
+  // KeyPackages of other providers' users over Oblivious HTTP (docs/ohttp-key-packages.md): this
+  // provider relays, seeing only ciphertext and the gateway's domain.
+  ohttpKeys: 'GET /v1/ohttp/:domain/keys', // -> OhttpKeysResponse | 404 notFound (the provider offers no gateway)
+  ohttpRelay: 'POST /v1/ohttp/:domain', // OhttpRelayRequest -> OhttpRelayResponse (the gateway's answer, whatever it says)
   // Pseudonyms (draft-mahy-mimi-pseudonyms "Connection flow"): issued by this provider to this
   // account, never linked to it toward other providers.
   pseudonyms: 'GET /v1/pseudonyms', // -> PseudonymListResponse (every device's, active and retired)
@@ -376,6 +381,35 @@ export interface SendMessageResponse {
   frank?: B64;
 }
 
+/** Most entries in one SendMessageBatchRequest. */
+export const MAX_BATCH_MESSAGES = 64;
+/** Most bytes of one SendMessageBatchRequest body (JSON): 64 messages of 16 KiB, base64. */
+export const MAX_BATCH_BODY_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Several messages in one request (ROUTES.sendMessageBatch), up to MAX_BATCH_MESSAGES and
+ * MAX_BATCH_BODY_BYTES. Each entry is what ROUTES.sendMessage takes, plus its room (the room URI,
+ * not percent-encoded), and keeps that route's guarantees: its requestId makes a retry harmless,
+ * it is durable before the answer, and a room's entries are accepted in the order of the batch.
+ */
+export interface SendMessageBatchEntry extends SendMessageRequest {
+  roomId: string;
+}
+export interface SendMessageBatchRequest {
+  messages: SendMessageBatchEntry[];
+}
+/**
+ * The outcome of one entry: what ROUTES.sendMessage would have answered for it, a
+ * SendMessageResponse or an ApiError with the HTTP status that route would have used. An entry
+ * after a retryable failure (epochTooOld, peerUnreachable, rateLimited, internal) of an earlier
+ * entry of the same room is not tried, and fails with the same error, so a retry keeps the order.
+ */
+export type SendMessageBatchResult = SendMessageResponse | (ApiError & { status: number });
+export interface SendMessageBatchResponse {
+  /** One per entry, in the order of the request. */
+  results: SendMessageBatchResult[];
+}
+
 /** Standalone proposals (PublicMessages), today a member's Removes of its own user's devices. */
 export interface ProposalsRequest {
   proposals: B64[];
@@ -497,6 +531,8 @@ export interface FindRequest {
   wholeProfile?: string;
   /** nextCursor of the previous page. */
   cursor?: string;
+  /** Ask the searched provider for KeyPackage tokens (answered in `tokenResponse`). */
+  tokenRequest?: FindTokenRequest;
   /** Results per page (1-50, default 20). */
   limit?: number;
 }
@@ -519,6 +555,33 @@ export interface FindResponse {
   results: FoundUser[];
   /** Present when there are more results: pass it as `cursor`. */
   nextCursor?: string;
+  /**
+   * The Privacy Pass issuer key (RFC 9578 type 0x0001, base64) that KeyPackage tokens for each
+   * found user are made with, when their provider runs an OHTTP gateway.
+   */
+  tokenKeys?: { userUri: string; tokenKey: B64 }[];
+  /** The answer to `tokenRequest`: `issued` with one TokenResponse (145 bytes) per request, concatenated. */
+  tokenResponse?: { status: 'issued' | 'noConsent' | 'rateLimited' | 'unknownUser'; tokenResponses?: B64 };
+}
+
+/** Sent with a FindRequest: blinded token requests for KeyPackage tokens of `target`. */
+export interface FindTokenRequest {
+  target: string;
+  /** RFC 9578 §5.1 TokenRequests (52 bytes each, at most 16), concatenated, base64. */
+  tokenRequests: B64;
+}
+
+export interface OhttpKeysResponse {
+  /** OhttpKeysEntry (src-shared/key-package-vouch.ts): the key configurations, signed by the provider key it names. */
+  entry: B64;
+}
+export interface OhttpRelayRequest {
+  /** message/ohttp-req (RFC 9458), base64. */
+  request: B64;
+}
+export interface OhttpRelayResponse {
+  /** message/ohttp-res, base64. */
+  response: B64;
 }
 
 // ---- Pseudonyms ----

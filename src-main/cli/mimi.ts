@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CoreError, REPORT_REASONS, ROOM_PRESETS, type MessageView, type Optionality, type ConsentGrantedView, type JoinLinkArgs, type RoomMetadataArgs, type RoomPreset } from '../../src-shared/contract.js';
 import { toHex } from '../../src-shared/bytes.js';
 import { contentFromJson, contentToJson, decodeContent, encodeContent, messageId, type Json } from '../../src-shared/content.js';
-import { displayUser, parseMimiUriAs } from '../../src-shared/identifiers.js';
+import { displayUser, isValidDomain, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { formatJoinLink } from '../../src-shared/join-link.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
 import { parseSecretMode, type SecretMode } from '../secrets/secret-store.js';
@@ -16,7 +16,7 @@ import { deviceLinkCommand } from './device-link-command.js';
 import { interopCommand } from '../interop/command.js';
 import { Profile } from '../core/profile.js';
 import { isSignedOut, markSignedOut, reopenKept } from '../core/devices.js';
-import { readAccountConfig } from '../core/account-files.js';
+import { openAccount, readAccountConfig } from '../core/account-files.js';
 import { coreError } from '../core/errors.js';
 import type { DeviceView } from '../../src-shared/contract.js';
 import { avatarProblem, pngDataUrl } from '../../src-shared/member-profile.js';
@@ -61,6 +61,8 @@ const USAGE = `usage:
   mimi --profile DIR rooms                one room per line: URI, name, members
   mimi --profile DIR add ROOM USER        USER as bob, bob@b.example or mimi://b.example/u/bob
   mimi --profile DIR leave ROOM           propose removing this account's devices; a member commits it
+  mimi --profile DIR ohttp forget DOMAIN  forget the provider key recorded for DOMAIN's private KeyPackage requests
+                          (only after its operator confirmed replacing it); the next add records the new one
   mimi --profile DIR join ROOM-URI        join by the room's link (participants only, e.g. after a kick)
   mimi --profile DIR join LINK [--passphrase P] [--as-pseudonym]   join by a join link (mimi://…?code=…);
                           prints the room URI; --as-pseudonym: take part as a pseudonym of the pool
@@ -709,6 +711,8 @@ async function main(argv: string[]): Promise<void> {
       return exportCommand(p, args[0], args[1]);
     case 'knocks':
       return knocksCommand(p, args);
+    case 'ohttp':
+      return ohttpCommand(p, args);
     case 'admit':
     case 'reject':
       return answerKnockCommand(p, cmd, args);
@@ -716,6 +720,26 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageError('');
     default:
       throw new UsageError(`unknown command ${cmd}`);
+  }
+}
+
+/**
+ * `ohttp forget DOMAIN`: drops the provider key pinned for DOMAIN (core/key-package-fetch.ts). Works
+ * on the profile's database alone: nothing goes to any provider.
+ */
+async function ohttpCommand(p: Parsed, args: string[]): Promise<void> {
+  if (args[0] !== 'forget') throw new UsageError('ohttp forget DOMAIN');
+  arity(args, 2, 'ohttp forget DOMAIN');
+  const domain = args[1].trim().toLowerCase();
+  if (!isValidDomain(domain)) throw new UsageError(`"${args[1]}" is not a domain, e.g. b.example`);
+  const dir = path.resolve(need(p, 'profile'));
+  const account = await openAccount(dir, { engine: await createMlsEngine(), secretMode: secretMode(p), passphrase: cliPassphrase(false) });
+  try {
+    const forgotten = account.db.forgetOhttpProviderKey(domain);
+    process.stdout.write(forgotten ? `forgot the provider key of ${domain}; the next add of one of its users records the key it publishes then\n` : `no provider key was recorded for ${domain}\n`);
+  } finally {
+    account.db.close();
+    account.client.close();
   }
 }
 
@@ -1022,7 +1046,9 @@ function findCommand(p: Parsed, args: string[]): Promise<void> {
   }
   return withProfile(p, async (profile) => {
     const res = await profile.find(query);
-    printJson(res);
+    // The KeyPackage token keys an answer may carry are for adding people (key-package-fetch.ts), not to show.
+    const { tokenKeys: _keys, tokenResponse: _tokens, ...shown } = res;
+    printJson(shown);
     // notFound is an answer; the others mean the query itself was not acceptable there.
     if (res.status !== 'success' && res.status !== 'notFound') throw new CoreError('invalidArgument', `${res.domain} answered ${res.status} to this search`);
   });

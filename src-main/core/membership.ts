@@ -7,6 +7,7 @@ import { fromB64, toB64 } from '../../src-shared/bytes.js';
 import { displayUser, newRoomUri, parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { initialRoomState, pseudonymsAllowed, roleOf } from '../../src-shared/room-state.js';
 import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
+import { vouchesAad, type KeyPackageVouch } from '../../src-shared/key-package-vouch.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
 import { ProviderError } from '../net/provider-client.js';
 import type { DeviceKeys } from '../mls/engine.js';
@@ -14,6 +15,7 @@ import type { ProfileContext } from './context.js';
 import type { PseudonymDevices } from './pseudonym-devices.js';
 import { coreError, toCoreError } from './errors.js';
 import { devicesOf, myUser, roomStateOf } from './group-sessions.js';
+import { fetchKeyPackagesOverOhttp } from './key-package-fetch.js';
 import { COMMIT_ATTEMPTS, type RoomCommits } from './room-commits.js';
 import type { RoomReads } from './room-reads.js';
 import { addedRole, roomStateExtension, withParticipant } from './room-view.js';
@@ -89,6 +91,21 @@ export class Membership {
     // learns nothing of the account.
     const me = myUser(sessions.get(roomUri), config.userUri);
     const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
+    // A user of another provider, added as ourselves: over Oblivious HTTP when their provider
+    // offers it (key-package-fetch.ts), so our provider does not learn whom we fetch; the
+    // provider's vouches go into the commit for the hub. A pseudonym keeps claiming through the hub.
+    if (!asPseudonym && parseMimiUriAs('user', userUri) && parseMimiUri(userUri).domain !== config.domain) {
+      let fetched;
+      try {
+        fetched = await fetchKeyPackagesOverOhttp({ client, store: this.ctx.db }, userUri);
+      } catch (e) {
+        throw toCoreError(e, { key: 'errors.what.fetchKeyMaterial', params: { user: displayUser(userUri) } });
+      }
+      if (fetched) {
+        this.checkKeyPackages(userUri, fetched.keyPackages);
+        return this.addClients(roomUri, userUri, fetched.keyPackages, fetched.vouches);
+      }
+    }
     let claim;
     try {
       claim = await client.claim({ roomUri, users: [userUri], ...(asPseudonym ? { asPseudonym } : {}) });
@@ -108,12 +125,17 @@ export class Membership {
       throw coreError('noKeyMaterial', 'errors.member.noDeviceNow', { user: displayUser(userUri), status });
     }
     const keyPackages = result.clients.filter((c) => c.keyPackage).map((c) => fromB64(c.keyPackage!));
+    this.checkKeyPackages(userUri, keyPackages);
+    return this.addClients(roomUri, userUri, keyPackages);
+  }
+
+  /** Whether KeyPackages fetched for `userUri` can be added to a room; throws what is wrong. */
+  private checkKeyPackages(userUri: string, keyPackages: Uint8Array[]): void {
     if (keyPackages.length === 0) throw coreError('noKeyMaterial', 'errors.member.noDevice', { user: displayUser(userUri) });
     // KeyPackages valid for initial connections only are for the connection flow (connections.ts), nothing else.
     if (keyPackages.some((k) => isConnectionOnlyKeyPackage(k))) {
       throw coreError('notAllowed', 'errors.member.connectionOnly', { user: displayUser(userUri) });
     }
-    return this.addClients(roomUri, userUri, keyPackages);
   }
 
   /** Whether our role may add `userUri` here (and they are not banned); throws what is missing. */
@@ -136,19 +158,31 @@ export class Membership {
 
   /**
    * Add `userUri`'s clients from KeyPackages already in hand (claimed, or carried in a connection
-   * request): they go on the participant list in the same commit.
+   * request): they go on the participant list in the same commit. `vouches`: the providers'
+   * vouches for KeyPackages that did not come through the hub (fetched over OHTTP); the commit's
+   * authenticated_data carries them.
    */
-  async addClients(roomUri: string, userUri: string, keyPackages: Uint8Array[]): Promise<RoomView> {
+  async addClients(roomUri: string, userUri: string, keyPackages: Uint8Array[], vouches: KeyPackageVouch[] = []): Promise<RoomView> {
     const { config, engine } = this.ctx;
     this.precheckAdd(roomUri, userUri);
     const addedDevices = keyPackages.map((k) => engine.keyPackageIdentity(k));
+    const authenticatedData = vouches.length ? vouchesAad(vouches) : undefined;
     await this.commits.commitWithRetry(
       roomUri,
       async (s) => {
         const state = roomStateOf(s);
-        if (!state) return s.add(keyPackages);
+        if (!state) return authenticatedData ? s.add(keyPackages, authenticatedData) : s.add(keyPackages);
         const next = roleOf(state, userUri) ? state : withParticipant(state, userUri, addedRole(state, myUser(s, config.userUri)));
-        return this.commits.commitRoomChange(s, next, [], keyPackages, addedDevices, { key: 'errors.action.addMember', params: { user: displayUser(userUri) } }, (d) => (addedDevices.includes(d) ? userUri : undefined));
+        return this.commits.commitRoomChange(
+          s,
+          next,
+          [],
+          keyPackages,
+          addedDevices,
+          { key: 'errors.action.addMember', params: { user: displayUser(userUri) } },
+          (d) => (addedDevices.includes(d) ? userUri : undefined),
+          authenticatedData,
+        );
       },
       { addUsers: [userUri] },
     );

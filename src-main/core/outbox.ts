@@ -11,6 +11,8 @@ import { decodeContent, encodeContent, messageId, textMessage, type MimiContent 
 import { parseMimiUri, parseMimiUriAs } from '../../src-shared/identifiers.js';
 import { checkMessage, denialText } from '../../src-shared/room-commit.js';
 import { ProviderError } from '../net/provider-client.js';
+import { MAX_BATCH_MESSAGES, type SendMessageRequest, type SendMessageResponse } from '../../src-shared/provider-api.js';
+import type { OutboxRow } from '../db/profile-db.js';
 import type { ProfileContext } from './context.js';
 import { coreError, toCoreError } from './errors.js';
 import { myUser, roomStateOf } from './group-sessions.js';
@@ -44,10 +46,23 @@ function isReceipt(content: Uint8Array): boolean {
  */
 export const CONTROL_MESSAGE_SEQ = 0;
 
+/** Failures that are retried: the message stays queued, and nothing after it in its room goes first. */
+const RETRYABLE = new Set<string>(['unreachable', 'peerUnreachable', 'internal', 'rateLimited']);
+/** Most content bytes in one batch (the ciphertexts, base64, stay well under MAX_BATCH_BODY_BYTES). */
+const BATCH_CONTENT_BYTES = 1024 * 1024;
+/** Ciphertext and JSON overhead of one batch entry beyond its content, generously. */
+const BATCH_ENTRY_OVERHEAD = 1024;
+/** A provider that answered 404 to a batch is asked again (it may have been upgraded) after this. */
+const BATCH_ROUTE_RECHECK_MS = 10 * 60 * 1000;
+
+type Outcome = { res: SendMessageResponse } | { error: unknown };
+
 export class Outbox {
   private pumping = false;
   private pumpAgain = false;
   private retryTimer?: NodeJS.Timeout;
+  /** Until then the provider is taken to lack the batch route (it answered 404): single sends only. */
+  private noBatchUntil = 0;
 
   constructor(
     private readonly ctx: ProfileContext,
@@ -195,57 +210,132 @@ export class Outbox {
     clearTimeout(this.retryTimer);
   }
 
+  /**
+   * Sends what is queued, in order. More than one message waiting (a burst, or a backlog after
+   * being offline): they go in batches of up to MAX_BATCH_MESSAGES in one request each
+   * (ROUTES.sendMessageBatch), which the provider accepts entry by entry exactly as single sends;
+   * one message alone, or a provider without the batch route (404), goes by the single route.
+   */
   private async pump(): Promise<void> {
-    const { db, sessions, client } = this.ctx;
-    for (const item of db.outbox()) {
+    const { db, client } = this.ctx;
+    const items = db.outbox();
+    let batching = items.length > 1 && Date.now() >= this.noBatchUntil;
+    let i = 0;
+    while (i < items.length) {
       if (this.ctx.closed) return;
-      let epochWait: bigint | undefined;
-      try {
-        // Encrypt and persist the advanced ratchet before the ciphertext leaves: a generation key
-        // must never be used twice, even if we crash right after sending.
-        // MLS forbids application messages while proposals are pending: commit them first.
-        if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
-        const { message, me } = await this.encrypt(item.roomUri, item.content);
-        db.bumpAttempts(item.requestId);
-        // A PrivateMessage hides its sender: where we are a pseudonym, say which one (the provider
-        // checks it is ours and names it to the hub instead of the account).
-        const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
-        const res = await client.sendMessage(item.roomUri, { message: toB64(message), requestId: item.requestId, ...(asPseudonym ? { asPseudonym } : {}) });
-        if (this.ctx.closed) return; // sent; dequeued at the next start, when the resend is a duplicate the hub drops
-        this.noteHub(item.roomUri, true);
-        db.tx(() => {
-          db.dequeue(item.requestId);
-          db.setMessageStatus(item.messageSeq, 'sent', res.acceptedTimestamp);
-        });
-        this.emitMessage(item.messageSeq);
-      } catch (e) {
-        if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) {
-          epochWait = e.currentEpoch;
-        } else if (e instanceof ProviderError && (e.code === 'unreachable' || e.code === 'peerUnreachable' || e.code === 'internal' || e.code === 'rateLimited')) {
-          if (e.code === 'peerUnreachable') this.noteHub(item.roomUri, false);
-          this.scheduleRetry();
-          return; // keep order: nothing after this one goes first
-        } else {
-          // A permanent refusal (not a member, room gone, malformed): tell the user, don't retry forever.
-          db.tx(() => {
-            db.dequeue(item.requestId);
-            db.setMessageStatus(item.messageSeq, 'failed');
-          });
-          this.emitMessage(item.messageSeq);
-          // A receipt the hub refuses is worth no error on screen: the next one says as much.
-          if (item.messageSeq === CONTROL_MESSAGE_SEQ && isReceipt(item.content)) continue;
-          const what = { key: item.messageSeq === CONTROL_MESSAGE_SEQ ? 'errors.what.identityKeysToJoiner' : 'errors.what.sendMessage' };
-          const err = toCoreError(e, what);
-          this.ctx.emit('error', err.message, err);
+      // Encrypt the next message, or the next batch of them. A message that needs a commit first
+      // (pending proposals) starts a batch, so none before it is accepted after that commit.
+      const ready: { item: OutboxRow; req?: SendMessageRequest }[] = [];
+      let prepError: unknown;
+      let bytes = 0;
+      for (let k = i; k < Math.min(items.length, i + (batching ? MAX_BATCH_MESSAGES : 1)); k++) {
+        const item = items[k];
+        const size = item.content.length + BATCH_ENTRY_OVERHEAD;
+        if (ready.length && (bytes + size > BATCH_CONTENT_BYTES || this.ctx.sessions.get(item.roomUri).pendingProposals() > 0)) break;
+        try {
+          ready.push({ item, req: await this.prepare(item) });
+          bytes += size;
+        } catch (e) {
+          prepError = e; // met again, and settled, when it is the first of the next round
+          break;
+        }
+        if (this.ctx.closed) return;
+      }
+      let outcomes: Outcome[];
+      if (ready.length === 0) {
+        outcomes = [{ error: prepError }];
+        ready.push({ item: items[i] });
+      } else if (ready.length === 1) {
+        try {
+          outcomes = [{ res: await client.sendMessage(ready[0].item.roomUri, ready[0].req!) }];
+        } catch (e) {
+          outcomes = [{ error: e }];
+        }
+      } else {
+        try {
+          const { results } = await client.sendMessageBatch({ messages: ready.map(({ item, req }) => ({ roomId: item.roomUri, ...req! })) });
+          if (results.length !== ready.length) throw new ProviderError(200, 'internal', `the provider answered a batch of ${ready.length} messages with ${results.length} results`);
+          outcomes = results.map((r) => ('error' in r ? { error: new ProviderError(r.status, r.error.code, r.error.message, r.error.currentEpoch === undefined ? undefined : BigInt(r.error.currentEpoch)) } : { res: r }));
+        } catch (e) {
+          if (e instanceof ProviderError && RETRYABLE.has(e.code)) {
+            this.scheduleRetry();
+            return; // the whole batch is retried, in order (its request ids make it harmless)
+          }
+          // A provider without the route (older than it), or one refusing the batch as a whole:
+          // the same messages one by one, each getting its own answer.
+          if (e instanceof ProviderError && e.status === 404) this.noBatchUntil = Date.now() + BATCH_ROUTE_RECHECK_MS;
+          batching = false;
           continue;
         }
       }
-      if (epochWait !== undefined) {
-        await this.commits.waitForEpoch(item.roomUri, epochWait).catch(() => this.scheduleRetry());
+      if (this.ctx.closed) return; // sent; dequeued at the next start, when the resend is a duplicate the hub drops
+      let retry = false;
+      let epochWait: { roomUri: string; epoch: bigint } | undefined;
+      ready.forEach(({ item }, k) => {
+        const step = this.settle(item, outcomes[k]);
+        if (step === 'retry') retry = true;
+        else if (step !== 'next') epochWait ??= { roomUri: item.roomUri, epoch: step.epochWait };
+      });
+      i += ready.length;
+      if (retry) this.scheduleRetry(); // keep order: nothing after a retried message of its room goes first
+      if (epochWait) {
+        await this.commits.waitForEpoch(epochWait.roomUri, epochWait.epoch).catch(() => this.scheduleRetry());
         this.pumpAgain = true;
         return;
       }
+      if (retry) return;
     }
+  }
+
+  /**
+   * Encrypt and persist the advanced ratchet before the ciphertext leaves: a generation key must
+   * never be used twice, even if we crash right after sending. MLS forbids application messages
+   * while proposals are pending: they are committed first.
+   */
+  private async prepare(item: OutboxRow): Promise<SendMessageRequest> {
+    const { db, sessions } = this.ctx;
+    if (sessions.get(item.roomUri).pendingProposals() > 0) await this.commits.commitPendingProposals(item.roomUri);
+    const { message, me } = await this.encrypt(item.roomUri, item.content);
+    db.bumpAttempts(item.requestId);
+    // A PrivateMessage hides its sender: where we are a pseudonym, say which one (the provider
+    // checks it is ours and names it to the hub instead of the account).
+    const asPseudonym = parseMimiUriAs('pseudonym', me) ? me : undefined;
+    return { message: toB64(message), requestId: item.requestId, ...(asPseudonym ? { asPseudonym } : {}) };
+  }
+
+  /**
+   * The provider's answer for one message: sent (dequeued), to retry ('retry': transient; an
+   * epoch to wait for), or refused for good (failed, and the user is told).
+   */
+  private settle(item: OutboxRow, o: Outcome): 'next' | 'retry' | { epochWait: bigint } {
+    const { db } = this.ctx;
+    if ('res' in o) {
+      this.noteHub(item.roomUri, true);
+      db.tx(() => {
+        db.dequeue(item.requestId);
+        db.setMessageStatus(item.messageSeq, 'sent', o.res.acceptedTimestamp);
+      });
+      this.emitMessage(item.messageSeq);
+      return 'next';
+    }
+    const e = o.error;
+    if (e instanceof ProviderError && e.code === 'epochTooOld' && e.currentEpoch !== undefined) return { epochWait: e.currentEpoch };
+    if (e instanceof ProviderError && RETRYABLE.has(e.code)) {
+      if (e.code === 'peerUnreachable') this.noteHub(item.roomUri, false);
+      return 'retry';
+    }
+    // A permanent refusal (not a member, room gone, malformed): tell the user, don't retry forever.
+    db.tx(() => {
+      db.dequeue(item.requestId);
+      db.setMessageStatus(item.messageSeq, 'failed');
+    });
+    this.emitMessage(item.messageSeq);
+    // A receipt the hub refuses is worth no error on screen: the next one says as much.
+    if (item.messageSeq === CONTROL_MESSAGE_SEQ && isReceipt(item.content)) return 'next';
+    const what = { key: item.messageSeq === CONTROL_MESSAGE_SEQ ? 'errors.what.identityKeysToJoiner' : 'errors.what.sendMessage' };
+    const err = toCoreError(e, what);
+    this.ctx.emit('error', err.message, err);
+    return 'next';
   }
 
   /** Tracks whether a room's hub (when it is another provider) answers; the UI shows it. */

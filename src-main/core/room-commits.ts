@@ -37,13 +37,15 @@ export class RoomCommits {
     addedDevices: string[],
     action: Phrase,
     addedUsers?: (identity: string) => string | undefined,
+    /** The commit's authenticated_data (vouches for KeyPackages fetched over OHTTP); none when absent. */
+    authenticatedData?: Uint8Array,
   ): Promise<CommitOutput> {
     // One GroupContextExtensions proposal per commit: while the hub's (a ban) is pending, it goes
     // first, on its own (commitPendingProposals, which its arrival set off).
     if (s.pendingHubExtensions()) throw coreError('notAllowed', 'errors.cannot.yet', actionParams(action));
     const target = this.withDepartures(s, next);
     this.precheck(s, target, remove, addedDevices, action, addedUsers);
-    return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target) });
+    return s.commitChanges({ add, remove, extensions: withRoomState(s.extensions(), target), ...(authenticatedData ? { authenticatedData } : {}) });
   }
 
   /**

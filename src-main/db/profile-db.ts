@@ -7,6 +7,7 @@
 // transaction: a crash leaves either the old or the new state, never a mix.
 
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import type { ConnectionView } from '../../src-shared/contract.js';
 import type { ActionKind } from '../../src-shared/content-actions.js';
 import type { Vault } from '../secrets/vault.js';
@@ -262,6 +263,26 @@ const MIGRATIONS: Record<number, string> = {
       device_uri TEXT PRIMARY KEY,
       signature_key BLOB NOT NULL,
       verified_at INTEGER NOT NULL
+    );
+  `,
+  // KeyPackages of other providers' users over Oblivious HTTP (core/key-package-fetch.ts,
+  // docs/ohttp-key-packages.md). `key_package_tokens`: Privacy Pass tokens obtained for a target
+  // user and not used yet (the token sealed; each row is deleted before its token is sent, so none
+  // is used twice). `ohttp_provider_keys`: the provider key each domain signed its OHTTP key
+  // configuration with the first time this account used it; a later configuration under another
+  // key is refused until the person says otherwise. The database is the account's (one profile).
+  15: `
+    CREATE TABLE key_package_tokens (
+      id TEXT PRIMARY KEY,
+      target TEXT NOT NULL,
+      token BLOB NOT NULL,
+      obtained_at INTEGER NOT NULL
+    );
+    CREATE INDEX key_package_tokens_target ON key_package_tokens(target, obtained_at);
+    CREATE TABLE ohttp_provider_keys (
+      domain TEXT PRIMARY KEY,
+      provider_key BLOB NOT NULL,
+      pinned_at INTEGER NOT NULL
     );
   `,
 };
@@ -1075,6 +1096,58 @@ export class ProfileDb {
     this.db
       .prepare('INSERT INTO verified_devices (device_uri, signature_key, verified_at) VALUES (?, ?, ?) ON CONFLICT(device_uri) DO UPDATE SET signature_key = excluded.signature_key, verified_at = excluded.verified_at')
       .run(deviceUri, Buffer.from(signatureKey), at);
+  }
+
+  // ---- KeyPackage tokens and pinned provider keys (migration 15, core/key-package-fetch.ts) ----
+
+  /** Stores unused tokens for `target` (each sealed, bound to its own row). */
+  addKeyPackageTokens(target: string, tokens: Uint8Array[], at: number): void {
+    const insert = this.db.prepare('INSERT INTO key_package_tokens (id, target, token, obtained_at) VALUES (?, ?, ?, ?)');
+    this.tx(() => {
+      for (const token of tokens) {
+        const id = randomUUID();
+        insert.run(id, target, this.vault.seal(token, `kp-token:${id}:${target}`), at);
+      }
+    });
+  }
+
+  /**
+   * Takes one stored token for `target` out of the database (the oldest obtained at or after
+   * `notBefore`; older ones are dropped) and returns it: once taken it is gone, used or not.
+   */
+  takeKeyPackageToken(target: string, notBefore: number): Uint8Array | undefined {
+    return this.tx(() => {
+      this.db.prepare('DELETE FROM key_package_tokens WHERE target = ? AND obtained_at < ?').run(target, notBefore);
+      const r = this.db.prepare('SELECT id, token FROM key_package_tokens WHERE target = ? ORDER BY obtained_at, rowid LIMIT 1').get(target) as { id: string; token: Buffer } | undefined;
+      if (!r) return undefined;
+      this.db.prepare('DELETE FROM key_package_tokens WHERE id = ?').run(r.id);
+      return this.vault.open(new Uint8Array(r.token), `kp-token:${r.id}:${target}`);
+    });
+  }
+
+  /** Drops every stored token for `target` (the provider refused one: they are all of a stale epoch). */
+  dropKeyPackageTokens(target: string): number {
+    return this.db.prepare('DELETE FROM key_package_tokens WHERE target = ?').run(target).changes;
+  }
+
+  keyPackageTokenCount(target: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM key_package_tokens WHERE target = ?').get(target) as { n: number }).n;
+  }
+
+  /** The provider key pinned for `domain`'s OHTTP key configuration, if any. */
+  ohttpProviderKey(domain: string): Uint8Array | undefined {
+    const r = this.db.prepare('SELECT provider_key FROM ohttp_provider_keys WHERE domain = ?').get(domain) as { provider_key: Buffer } | undefined;
+    return r ? new Uint8Array(r.provider_key) : undefined;
+  }
+
+  /** Pins `key` for `domain` unless a key is pinned already (that one stays). */
+  pinOhttpProviderKey(domain: string, key: Uint8Array, at: number): void {
+    this.db.prepare('INSERT INTO ohttp_provider_keys (domain, provider_key, pinned_at) VALUES (?, ?, ?) ON CONFLICT(domain) DO NOTHING').run(domain, Buffer.from(key), at);
+  }
+
+  /** Forgets the pinned key of `domain` (the next use pins what it then publishes). False when none was pinned. */
+  forgetOhttpProviderKey(domain: string): boolean {
+    return this.db.prepare('DELETE FROM ohttp_provider_keys WHERE domain = ?').run(domain).changes === 1;
   }
 
   /** True for a room restored from a backup that this device has not joined yet. */

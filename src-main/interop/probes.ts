@@ -10,6 +10,8 @@ import { fromUtf8, toHex } from '../../src-shared/bytes.js';
 import type { GroupInfoResponse, IdentifierResponse, KeyMaterialResponse, SubmitMessageResponse, UpdateRoomResponse } from '../../src-shared/mimi-protocol.js';
 import { decodeAnswer, describe, isRefusal, type Exchange } from './answers.js';
 import * as req from './requests.js';
+import { decodeOhttpKeysEntry } from '../../src-shared/key-package-vouch.js';
+import { decodeKeyConfigs } from '../../src-shared/ohttp.js';
 
 export type Verdict = 'PASS' | 'FAIL' | 'WARN' | 'SKIP';
 
@@ -571,6 +573,44 @@ const roomProbes: Probe[] = [
   },
 ];
 
+/**
+ * Our extension (docs/ohttp-key-packages.md), probed only where the directory lists it: KeyPackage
+ * requests over Oblivious HTTP. Not a draft requirement, so a miss is a WARN.
+ */
+const OHTTP_SECTION = '5.2 Fetch Key Material (extension: KeyPackages over OHTTP, docs/ohttp-key-packages.md)';
+const offered = (c: Context, endpoint: string, s: () => Send[]): Send[] | string =>
+  c.directory && endpoint in c.directory ? authed(c, s) : `the directory lists no ${endpoint} (an extension of this kit's project, not the draft)`;
+const ohttpProbes: Probe[] = [
+  {
+    id: 'ohttpKeys.signed',
+    endpoint: 'ohttpKeys',
+    section: OHTTP_SECTION,
+    requirement: 'the gateway key configuration (RFC 9458 §3) comes signed by the provider key it names, and parses',
+    level: 'should',
+    plan: (c) => offered(c, 'ohttpKeys', () => [{ endpoint: 'ohttpKeys', param: c.target, method: 'POST', body: new Uint8Array() }]),
+    judge: (ex) => {
+      const e = one(ex);
+      if (e.status !== 200) return { ok: false, got: describe('ohttpKeys', e) };
+      try {
+        const entry = decodeOhttpKeysEntry(e.body);
+        const configs = decodeKeyConfigs(entry.keyConfigs);
+        return { ok: configs.length > 0, got: `HTTP 200, ${configs.length} key configuration(s), key ids ${configs.map((k) => k.keyId).join(', ')}, signature valid` };
+      } catch (err) {
+        return { ok: false, got: `HTTP 200 but ${(err as Error).message}` };
+      }
+    },
+  },
+  {
+    id: 'ohttpGateway.garbage',
+    endpoint: 'ohttpGateway',
+    section: OHTTP_SECTION,
+    requirement: 'an encapsulated request that cannot be opened (RFC 9458 §5.2) is refused with a 4xx, before anything else',
+    level: 'should',
+    plan: (c) => offered(c, 'ohttpGateway', () => [{ endpoint: 'ohttpGateway', param: c.target, method: 'POST', body: new Uint8Array(96).fill(0x5a) }]),
+    judge: refused('ohttpGateway'),
+  },
+];
+
 const FAR_EPOCH = 1n << 40n;
 
 function roomPlan(c: Context, epoch: () => bigint): Send[] | string {
@@ -582,5 +622,5 @@ function roomPlan(c: Context, epoch: () => bigint): Send[] | string {
 
 /** Every probe, in the order they run (the directory first: the others use its URLs). */
 export function allProbes(): Probe[] {
-  return [...directoryProbes, ...transportProbes, ...ENDPOINTS.flatMap(endpointProbes), ...replayProbes, ...roomProbes];
+  return [...directoryProbes, ...transportProbes, ...ENDPOINTS.flatMap(endpointProbes), ...replayProbes, ...ohttpProbes, ...roomProbes];
 }

@@ -31,8 +31,11 @@ import {
   decodeWelcome,
   encodeExternalSender,
   unwrapMlsMessage,
+  keyPackageRef,
 } from '../../src-shared/mls-structs.js';
 import * as KP from '../../src-shared/key-package-request.js';
+import * as KV from '../../src-shared/key-package-vouch.js';
+import { encodeKeyConfigs } from '../../src-shared/ohttp.js';
 import * as RS from '../../src-shared/room-state.js';
 import { decodeTypingIndicator, encodeTypingIndicator } from '../../src-shared/typing-indicator.js';
 import type { MlsEngine } from '../mls/engine.js';
@@ -111,11 +114,14 @@ export const STRUCTURES: readonly Structure[] = [
   s('KeyPackageTokenKeys', 'docs/ohttp-key-packages.md (IdentifierResponse component 0xF0B0)', KP.encodeKeyPackageTokenKeys as never, KP.decodeKeyPackageTokenKeys),
   s('KeyPackageTokenRequest', 'docs/ohttp-key-packages.md (IdentifierRequest component 0xF0B1)', KP.encodeKeyPackageTokenRequest as never, KP.decodeKeyPackageTokenRequest),
   s('KeyPackageTokenResponse', 'docs/ohttp-key-packages.md (IdentifierResponse component 0xF0B2)', KP.encodeKeyPackageTokenResponse as never, KP.decodeKeyPackageTokenResponse),
+  s('KeyPackageVouches', 'docs/ohttp-key-packages.md (SafeAAD component 0xF0B3 of a commit)', KV.encodeVouches as never, (b) => ({ vouches: KV.decodeVouches(b) })),
+  s('OhttpKeysEntry', 'docs/ohttp-key-packages.md (MIMI endpoint ohttpKeys)', KV.encodeOhttpKeysEntry as never, KV.decodeOhttpKeysEntry),
 ];
 
 /** MessageStatusReport is a bare vector: its vectors wrap it as `{statuses: [...]}` so every value is an object. */
 const ENCODE_ADAPTERS: Record<string, (v: never) => unknown> = {
   MessageStatusReport: (v: { statuses: unknown }) => v.statuses,
+  KeyPackageVouches: (v: { vouches: unknown }) => v.vouches,
 };
 
 /** Encode a value as the named structure (the form the vector files hold). */
@@ -325,6 +331,14 @@ export async function buildCases(engine: MlsEngine): Promise<Map<string, VectorC
   add('KeyPackageTokenRequest', 'alice asks for one token for bob', { requester: ALICE_USER, target: BOB_USER, tokenRequests: asked.requests });
   add('KeyPackageTokenResponse', 'issued', { status: 'issued', tokenResponses: responses });
   add('KeyPackageTokenResponse', 'no consent', { status: 'noConsent', tokenResponses: new Uint8Array() });
+  // b.example vouches for bob's KeyPackage it handed out over OHTTP; alice's commit carries it.
+  const providerB = generateSignatureKeyPair();
+  const bobKpMessage = bobKps[1].publicMessage;
+  add('KeyPackageVouches', "b.example vouches for bob's phone KeyPackage", {
+    vouches: [KV.signVouch(providerB.privateKey, { keyPackageRef: keyPackageRef(unwrapMlsMessage(bobKpMessage).body), client: BOB, notAfter: Number(T0) + KV.VOUCH_LIFETIME_MS })],
+  });
+  const gatewayPublic = new Uint8Array(32).fill(0x09); // an X25519 public key's bytes (a vector needs no private key)
+  add('OhttpKeysEntry', "b.example's gateway key, signed", KV.signOhttpKeys(providerB.privateKey, providerB.publicKey, encodeKeyConfigs([{ keyId: 1, kemId: 0x20, publicKey: gatewayPublic, suites: [{ kdfId: 1, aeadId: 1 }] }])));
 
   return cases;
 }

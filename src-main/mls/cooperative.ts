@@ -14,12 +14,18 @@
 // loop turn per budget. (node-crypto-suite.ts also runs Ed25519 verification and HPKE ephemeral
 // key generation on the thread pool, which frees the loop the same way.)
 //
-// What yielding cannot cut: synchronous stretches inside ts-mls between two crypto calls (encoding
-// or decoding a 300 KB commit, its O(n) tree walks per added member, garbage collection of all
-// that). The bench measures the longest stall; see the MLS section of the README.
+// Besides the crypto calls, there are yield points where long stretches used to run without one:
+// decoding the KeyPackages of an add (ts-mls-engine.ts), a Welcome's seals after their thread-pool
+// key generation (node-crypto-suite.ts, whenDue), a big commit's proposals decoded ahead in slices
+// (decode-ahead.ts), and ts-mls's own loop adding the leaves (its cooperative hook, set below;
+// scripts/patch-ts-mls.mjs patch 11). The O(n^2) checks and repeated encodings that made other
+// stretches long are gone (patches 6-9). What yielding still cannot cut: single large encodes (the
+// commit's FramedContent once, the Welcome, the GroupInfo and ratchet tree), and garbage
+// collection pauses. The bench measures the longest stall; see the MLS section of the README.
 
 import { performance } from 'node:perf_hooks';
 import type { CiphersuiteImpl } from 'ts-mls';
+import { mimiCooperation } from 'ts-mls/codec/tlsEncoder.js';
 
 /** The default: a few ms of MLS work per turn keeps delays well under a 60 Hz frame. */
 export const DEFAULT_YIELD_BUDGET_MS = 5;
@@ -94,6 +100,36 @@ export function yieldIfDue(resumed = false): Promise<void> | undefined {
 async function callLater<R>(wait: Promise<void>, call: () => Promise<R>): Promise<R> {
   for (let w: Promise<void> | undefined = wait; w !== undefined; w = yieldIfDue(true)) await w;
   return call();
+}
+
+/**
+ * A yield point for one sequential loop that is not crypto calls (decoding many KeyPackages, a long
+ * loop inside ts-mls via its cooperative hook, scripts/patch-ts-mls.mjs patch 9): undefined when
+ * the turn still has budget (the caller goes on without an await), otherwise a promise that
+ * resolves on a later turn with budget. Not for work that runs side by side with other waiters
+ * (Promise.all): those would all pass the check before any of them worked; use whenDue there.
+ */
+export function cooperate(): Promise<void> | undefined {
+  const wait = yieldIfDue();
+  return wait === undefined ? undefined : waitTurn(wait);
+}
+
+async function waitTurn(wait: Promise<void>): Promise<void> {
+  for (let w: Promise<void> | undefined = wait; w !== undefined; w = yieldIfDue(true)) await w;
+}
+
+// ts-mls's long loops that are not crypto calls (scripts/patch-ts-mls.mjs, patch 11: adding a
+// thousand leaves to the tree) ask this between slices.
+mimiCooperation.hook = cooperate;
+
+/**
+ * Runs the synchronous `work` once a turn has budget for it, the check and the work in the same
+ * microtask, so many callers side by side (a Welcome's seals after their thread-pool key
+ * generations) are spread over turns instead of all passing the check first.
+ */
+export function whenDue<R>(work: () => R): R | Promise<R> {
+  const wait = yieldIfDue();
+  return wait === undefined ? work() : callLater(wait, async () => work());
 }
 
 type AsyncFns<T> = { [K in keyof T]: T[K] };

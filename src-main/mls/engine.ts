@@ -138,14 +138,15 @@ export interface GroupSession {
   process(message: Uint8Array): Promise<{ session: GroupSession; result: Incoming }>;
 
   /** Commit adding the given KeyPackages (MLSMessage encodings). */
-  add(keyPackages: Uint8Array[]): Promise<CommitOutput>;
+  /** `authenticatedData`: the commit's cleartext AAD (vouches for KeyPackages fetched over OHTTP). */
+  add(keyPackages: Uint8Array[], authenticatedData?: Uint8Array): Promise<CommitOutput>;
   /** Commit removing every leaf whose identity is in `identities`. */
   remove(identities: string[]): Promise<CommitOutput>;
   /**
    * One commit with all of these (and the pending proposals): Adds, Removes, and a
    * GroupContextExtensions proposal that replaces the whole extension list with `extensions`.
    */
-  commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: { type: number; data: Uint8Array }[] }): Promise<CommitOutput>;
+  commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: { type: number; data: Uint8Array }[]; authenticatedData?: Uint8Array }): Promise<CommitOutput>;
   /** Empty commit (path update): rotates this device's keys. */
   update(): Promise<CommitOutput>;
 

@@ -9,6 +9,11 @@
 // (indexKeyPackages, O(n)), and two tagged in the same batch compare by their tag: ~20 ns.
 // Anything else (untagged, or from different batches) compares the key bytes. Signature keys are
 // public, so an early exit leaks nothing.
+//
+// Since scripts/patch-ts-mls.mjs patch 9, ts-mls does not compare pairs for those checks at all when
+// the config also gives keys (mimiKeyPackageKey / mimiLeafNodeKey below: the signature key, so equal
+// keys exactly when the comparisons say equal): a set lookup per Add, O(n). The comparisons (and the
+// tags) stay for ts-mls's other uses and for an unpatched ts-mls.
 
 import type { KeyPackage, KeyPackageEqualityConfig, LeafNode } from 'ts-mls';
 
@@ -46,4 +51,17 @@ export const keyPackageEquality: KeyPackageEqualityConfig = {
   compareKeyPackageToLeafNode(a: KeyPackage, b: LeafNode): boolean {
     return publicBytesEqual(a.leafNode.signaturePublicKey, b.signaturePublicKey);
   },
+  // With scripts/patch-ts-mls.mjs (patch 9) ts-mls checks a commit's Adds by these keys, O(n), and
+  // calls neither comparison above for them: equal keys exactly when the signature keys are equal.
+  mimiKeyPackageKey(a: KeyPackage): string {
+    return keyString(a.leafNode.signaturePublicKey);
+  },
+  mimiLeafNodeKey(b: LeafNode): string {
+    return keyString(b.signaturePublicKey);
+  },
 };
+
+/** The key's bytes as a string, one char per byte: equal strings exactly for equal bytes. */
+function keyString(key: Uint8Array): string {
+  return String.fromCharCode.apply(null, key as unknown as number[]);
+}

@@ -35,6 +35,7 @@ import type { CiphersuiteImpl, PrivateKey, PublicKey } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
 import { concatBytes, utf8 } from '../../src-shared/bytes.js';
 import { ed25519Seed, SUITE_NAME } from './crypto-selftest.js';
+import { whenDue } from './cooperative.js';
 
 // Keys go in and out of OpenSSL as JWK, never as DER: on Node 20 (OpenSSL 3) importing a PKCS#8
 // X25519 key costs ~400 us and an SPKI Ed25519 key ~200 us (the generic OSSL_DECODER path), a JWK
@@ -217,7 +218,7 @@ function generateX25519(): Ephemeral {
  * and off the event loop.
  */
 function generateEphemeral(): Promise<Ephemeral> {
-  return new Promise((resolve, reject) =>
+  return onPool((resolve, reject) =>
     generateKeyPair('x25519', undefined, (err, publicKey, privateKey) => {
       if (err) reject(new CryptoError(`X25519 key generation failed: ${err.message}`));
       else resolve({ priv: privateKey, pub: rawPublic(publicKey) });
@@ -277,13 +278,61 @@ export function hpkeSealWithEphemeral(pkR: Uint8Array, info: Uint8Array, aad: Ui
  * comes one at a time.
  */
 function verifyOffThread(message: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
-  return new Promise((resolve) => {
+  return onPool((resolve) => {
     try {
       edVerify(null, message, key, signature, (err, ok) => resolve(err === null && ok));
     } catch {
       resolve(false);
     }
   });
+}
+
+/**
+ * At most this many of our jobs on libuv's thread pool at once (4 threads by default). Why: libuv
+ * runs the callbacks of all finished jobs in one go, each with its own trip into JavaScript; a
+ * thousand verifications started side by side came back as one 60-70 ms stretch of completions
+ * (CPU profile of a 1,000-member commit: job.ondone), which no yield point can split. With a bounded
+ * number in flight, each poll phase sees only a few completions, and the next job starts as one ends.
+ */
+export const POOL_IN_FLIGHT = 16;
+let poolInFlight = 0;
+const poolWaiting: (() => void)[] = [];
+
+function onPool<T>(start: (resolve: (value: T) => void, reject: (err: unknown) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const run = () => {
+      poolInFlight++;
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        poolInFlight--;
+        poolWaiting.shift()?.();
+      };
+      try {
+        start(
+          (value) => {
+            end();
+            resolve(value);
+          },
+          (err) => {
+            end();
+            reject(err);
+          },
+        );
+      } catch (err) {
+        end();
+        reject(err);
+      }
+    };
+    if (poolInFlight < POOL_IN_FLIGHT) run();
+    else poolWaiting.push(run);
+  });
+}
+
+/** Jobs of ours on the thread pool now, and waiting for a place (for tests). */
+export function poolLoad(): { inFlight: number; waiting: number } {
+  return { inFlight: poolInFlight, waiting: poolWaiting.length };
 }
 
 // ---- the CiphersuiteImpl ----
@@ -334,8 +383,13 @@ export function nodeCiphersuite(): CiphersuiteImpl {
     },
     hpke: {
       async seal(publicKey, plaintext, info, aad) {
-        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info, await generateEphemeral());
-        return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
+        const ephemeral = await generateEphemeral();
+        // The thread pool's results arrive in one poll phase, each followed by its continuation:
+        // without whenDue, a Welcome's thousand seals would run back to back in one long turn.
+        return whenDue(() => {
+          const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info, ephemeral);
+          return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
+        });
       },
       async open(privateKey, kemOutput, ciphertext, info, aad) {
         const ctx = setupReceiver(privateObjOf(privateKey), kemOutput, info);

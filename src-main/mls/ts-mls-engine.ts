@@ -13,8 +13,9 @@
 // Known ts-mls 1.6.4 defects and quirks handled here:
 // - processMessage() passes emptyPskIndex for PrivateMessages (dropping the caller's PSK index);
 //   we call processPrivateMessage / processPublicMessage directly.
-// - ProcessMessageResult for application messages does not say who sent it; we decrypt the
-//   sender data ourselves (decryptSenderData) with the secret of the message's epoch.
+// - ProcessMessageResult for application messages does not say who sent it; scripts/patch-ts-mls.mjs
+//   (patch 7) has processPrivateMessage report the sender's leaf index (we used to decrypt the
+//   sender data a second time to learn it).
 // - processPublicMessage() treats every non-proposal as a commit, so a PublicMessage carrying
 //   application data would crash inside it; we reject it first.
 // - ClientState.clientConfig is not part of encodeGroupState(); restore() re-attaches ours.
@@ -90,9 +91,11 @@ import {
   type PublicMessage,
   type RatchetTree,
 } from 'ts-mls';
-import { decodeRatchetTree, encodeRatchetTree } from 'ts-mls/ratchetTree.js';
+import { decodeRatchetTree, encodeRatchetTree, nodeEncoder, stripBlankNodes } from 'ts-mls/ratchetTree.js';
+import { encode } from 'ts-mls/codec/tlsEncoder.js';
+import { optionalEncoder } from 'ts-mls/codec/optional.js';
+import { lengthEncoder } from 'ts-mls/codec/variableLength.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
-import { decryptSenderData } from 'ts-mls/privateMessage.js';
 import { CodecError, CryptoError, MlsError as TsMlsError } from 'ts-mls/mlsError.js';
 import {
   CIPHERSUITE_ID,
@@ -109,6 +112,8 @@ import {
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
 import { indexKeyPackages, keyPackageEquality } from './key-package-equality.js';
+import { cooperate } from './cooperative.js';
+import { decodeCooperatively } from './decode-ahead.js';
 import { bytesEqual, concatBytes, fromUtf8, toB64, utf8 } from '../../src-shared/bytes.js';
 import { parseMimiUriAs, userOfDevice } from '../../src-shared/identifiers.js';
 import { CONNECTION_ONLY_EXTENSION_TYPE, connectionOnlyExtension } from '../../src-shared/connection-request.js';
@@ -525,7 +530,8 @@ class TsMlsSession implements GroupSession {
   }
 
   async process(message: Uint8Array): Promise<{ session: GroupSession; result: Incoming }> {
-    const msg = decodeMessage(message, 'MLSMessage');
+    // A big commit's proposals are decoded in slices first (decode-ahead.ts): one stall less.
+    const msg = await decodeCooperatively(message, (bytes) => decodeMessage(bytes, 'MLSMessage'));
     if (msg.wireformat === 'mls_private_message') return this.processPrivate(msg.privateMessage);
     if (msg.wireformat === 'mls_public_message') return this.processPublic(msg.publicMessage);
     throw new MlsError('invalid', `process() takes group messages, got ${msg.wireformat}`);
@@ -547,18 +553,17 @@ class TsMlsSession implements GroupSession {
     if (pm.epoch < current && pm.contentType !== 'application') {
       throw new MlsError('wrongEpoch', `${pm.contentType} from past epoch ${pm.epoch} (current ${current})`);
     }
-    // Who sent it: ts-mls authenticates the sender but does not report it for application data.
-    const senderData = await wrap('decryptFailed', () => decryptSenderData(pm, epochData.senderDataSecret, this.ctx.impl));
-    if (senderData === undefined) throw new MlsError('malformed', 'undecodable sender data');
-    const senderLeaf = epochData.ratchetTree[senderData.leafIndex * 2];
-    if (senderLeaf?.nodeType !== 'leaf') throw new MlsError('invalid', `sender leaf ${senderData.leafIndex} is blank`);
-
     const proposalsSeen = recordCommitProposals();
     // Workaround: processMessage() would drop the PSK index for PrivateMessages.
     const res = await wrap('invalid', () =>
       processPrivateMessage(this.state, pm, makePskIndex(this.state, {}), this.ctx.impl, proposalsSeen.callback),
     );
+    // Who sent it: the leaf whose signature ts-mls verified (scripts/patch-ts-mls.mjs, patch 7, has
+    // it report that leaf, so its sender data is decrypted once, by ts-mls).
+    const senderLeafIndex = res.senderLeafIndex;
     if (res.kind === 'applicationMessage') {
+      const senderLeaf = senderLeafIndex === undefined ? undefined : epochData.ratchetTree[senderLeafIndex * 2];
+      if (senderLeaf?.nodeType !== 'leaf') throw new MlsError('invalid', `sender leaf ${senderLeafIndex} is blank`);
       return {
         session: this.next(res.newState),
         result: { kind: 'application', plaintext: res.message, senderIdentity: leafIdentity(senderLeaf.leaf), epoch: pm.epoch },
@@ -567,7 +572,7 @@ class TsMlsSession implements GroupSession {
     if (pm.contentType === 'proposal') {
       return { session: this.next(res.newState), result: { kind: 'proposal', epoch: current } };
     }
-    return this.commitResult(res.newState, proposalsSeen.proposals, undefined, senderData.leafIndex);
+    return this.commitResult(res.newState, proposalsSeen.proposals, undefined, senderLeafIndex);
   }
 
   private async processPublic(pm: PublicMessage): Promise<{ session: GroupSession; result: Incoming }> {
@@ -674,10 +679,9 @@ class TsMlsSession implements GroupSession {
     };
   }
 
-  async add(keyPackages: Uint8Array[]): Promise<CommitOutput> {
+  async add(keyPackages: Uint8Array[], authenticatedData?: Uint8Array): Promise<CommitOutput> {
     if (!Array.isArray(keyPackages) || keyPackages.length === 0) throw new MlsError('invalid', 'add() needs at least one KeyPackage');
-    const proposals: Proposal[] = keyPackages.map((m) => ({ proposalType: 'add', add: { keyPackage: decodeKeyPackageMessage(m) } }));
-    return this.commit(proposals);
+    return this.commit(await addProposals(keyPackages), this.state, authenticatedData);
   }
 
   async remove(identities: string[]): Promise<CommitOutput> {
@@ -698,11 +702,11 @@ class TsMlsSession implements GroupSession {
     return this.commit([]);
   }
 
-  async commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: GroupContextExtension[] }): Promise<CommitOutput> {
+  async commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: GroupContextExtension[]; authenticatedData?: Uint8Array }): Promise<CommitOutput> {
     const members = this.members();
     const own = members.find((m) => m.leafIndex === this.ownLeafIndex)?.identity;
     const proposals: Proposal[] = [];
-    for (const m of changes.add ?? []) proposals.push({ proposalType: 'add', add: { keyPackage: decodeKeyPackageMessage(m) } });
+    proposals.push(...(await addProposals(changes.add ?? [])));
     const pending = new Set(Object.values(this.state.unappliedProposals).flatMap((p) => (p.proposal.proposalType === 'remove' ? [p.proposal.remove.removed] : [])));
     for (const identity of new Set(changes.remove ?? [])) {
       if (identity === own) throw new MlsError('invalid', 'a device cannot remove itself with a commit');
@@ -716,15 +720,19 @@ class TsMlsSession implements GroupSession {
       const exts = changes.extensions.map((e) => inRoomForm(e, current));
       proposals.push({ proposalType: 'group_context_extensions', groupContextExtensions: { extensions: exts.map(toTsMlsExtension) } });
     }
-    return this.commit(proposals);
+    return this.commit(proposals, this.state, changes.authenticatedData);
   }
 
   async groupInfo(): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }> {
     return exportGroupInfo(this.state, this.ctx.impl);
   }
 
-  /** `from`: the state to commit from (publishIdentityLink's copy with the new own credential). */
-  private async commit(proposals: Proposal[], from: ClientState = this.state): Promise<CommitOutput> {
+  /**
+   * `from`: the state to commit from (publishIdentityLink's copy with the new own credential).
+   * `authenticatedData`: the commit's cleartext AAD (e.g. the vouches for KeyPackages fetched
+   * over OHTTP, src-shared/key-package-vouch.ts), read by the hub.
+   */
+  private async commit(proposals: Proposal[], from: ClientState = this.state, authenticatedData?: Uint8Array): Promise<CommitOutput> {
     this.checkActive();
     const joining = proposals.some((p) => p.proposalType === 'add') || Object.values(from.unappliedProposals).some((p) => p.proposal.proposalType === 'add');
     // Cheap KeyPackage equality for ts-mls's O(n²) checks of this commit (key-package-equality.ts).
@@ -737,7 +745,7 @@ class TsMlsSession implements GroupSession {
         { state: from, cipherSuite: this.ctx.impl, pskIndex: makePskIndex(from, {}) },
         // PublicMessage so the hub can validate and apply it; no ratchet_tree in the Welcome
         // because the tree is delivered separately.
-        { extraProposals: proposals, wireAsPublicMessage: true, ratchetTreeExtension: false, groupInfoExtensions },
+        { extraProposals: proposals, wireAsPublicMessage: true, ratchetTreeExtension: false, groupInfoExtensions, ...(authenticatedData?.length ? { authenticatedData } : {}) },
       ),
     );
     const { groupInfo, ratchetTree } = await exportGroupInfo(res.newState, this.ctx.impl);
@@ -769,12 +777,57 @@ class TsMlsSession implements GroupSession {
   }
 }
 
+/**
+ * Add proposals for `keyPackages`, decoded with a yield point between them (cooperative.ts): a
+ * thousand KeyPackages are ~50 ms of decoding, one event-loop stall if done in one go.
+ */
+async function addProposals(keyPackages: readonly Uint8Array[]): Promise<Proposal[]> {
+  const proposals: Proposal[] = [];
+  for (const m of keyPackages) {
+    const due = cooperate();
+    if (due !== undefined) await due;
+    proposals.push({ proposalType: 'add', add: { keyPackage: decodeKeyPackageMessage(m) } });
+  }
+  return proposals;
+}
+
 async function exportGroupInfo(state: ClientState, impl: CiphersuiteImpl): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }> {
   const gi = await createGroupInfoWithExternalPub(state, [], impl);
   return {
     groupInfo: encodeMlsMessage({ version: 'mls10', wireformat: 'mls_group_info', groupInfo: gi }),
-    ratchetTree: encodeRatchetTree(state.ratchetTree),
+    ratchetTree: await encodeRatchetTreeCooperatively(state.ratchetTree),
   };
+}
+
+/**
+ * encodeRatchetTree's bytes (RFC 9420 `optional<Node> ratchet_tree<V>`, blank nodes after the last
+ * non-blank one left out), with a yield point between slices of nodes: a 1,000-member tree in one
+ * call was one of the longest stalls left on the committer's side.
+ */
+export async function encodeRatchetTreeCooperatively(tree: ClientState['ratchetTree']): Promise<Uint8Array> {
+  const nodes = stripBlankNodes(tree);
+  if (nodes.length < 256) return encodeRatchetTree(tree);
+  const encodeOne = encode(optionalEncoder(nodeEncoder));
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < nodes.length; i++) {
+    if (i % 64 === 63) {
+      const due = cooperate();
+      if (due !== undefined) await due;
+    }
+    const part = encodeOne(nodes[i]);
+    parts.push(part);
+    total += part.length;
+  }
+  const header = encode(lengthEncoder)(total);
+  const out = new Uint8Array(header.length + total);
+  out.set(header, 0);
+  let at = header.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 /**

@@ -32,6 +32,9 @@ import {
   type FindRequest,
   type FindResponse,
   type MyProfile,
+  type OhttpKeysResponse,
+  type OhttpRelayRequest,
+  type OhttpRelayResponse,
   type SetConnectionRequestPolicyRequest,
   type SetProfileRequest,
   type GroupInfoResponse,
@@ -345,6 +348,15 @@ export class ProviderClient {
     return this.request('POST', roomPath(roomUri, '/messages'), req);
   }
 
+  /**
+   * Several messages in one request (ROUTES.sendMessageBatch): one result per entry, in order, each
+   * what sendMessage would have given (an entry's failure is in its result, not thrown). A provider
+   * older than the route throws ProviderError 404 'notFound'.
+   */
+  sendMessageBatch(req: import('../../src-shared/provider-api.js').SendMessageBatchRequest): Promise<import('../../src-shared/provider-api.js').SendMessageBatchResponse> {
+    return this.request('POST', path(ROUTES.sendMessageBatch), req);
+  }
+
   /** `asPseudonym`: fetch it as this user pseudonym of the account (a room it is in as a pseudonym). */
   groupInfo(roomUri: string, opts: { asPseudonym?: string } = {}): Promise<GroupInfoResponse> {
     const query = opts.asPseudonym === undefined ? '' : `?asPseudonym=${encodeURIComponent(opts.asPseudonym)}`;
@@ -428,8 +440,29 @@ export class ProviderClient {
     return this.request('POST', path(ROUTES.setMyProfile), req);
   }
 
+  /**
+   * Discovery. With `tokenRequest` the searched provider is also asked for KeyPackage tokens for
+   * that target (answered in `tokenResponse`); every answer may name the token key of each user
+   * found (`tokenKeys`) when their provider runs an OHTTP gateway.
+   */
   find(req: FindRequest): Promise<FindResponse> {
     return this.request('POST', path(ROUTES.find), req);
+  }
+
+  // ---- KeyPackages over Oblivious HTTP (docs/ohttp-key-packages.md) ----
+
+  /** `domain`'s signed OHTTP key configuration, through our provider; 404 notFound when it offers no gateway. */
+  ohttpKeys(domain: string): Promise<OhttpKeysResponse> {
+    return this.request('GET', path(ROUTES.ohttpKeys).replace(':domain', encodeURIComponent(domain)));
+  }
+
+  /**
+   * Sends an encapsulated request (message/ohttp-req) through our provider to `domain`'s gateway
+   * and returns its encapsulated answer, whatever the answer inside says. A 4xx means the gateway
+   * could not open it (or our provider refused to relay it).
+   */
+  ohttpRelay(domain: string, req: OhttpRelayRequest): Promise<OhttpRelayResponse> {
+    return this.request('POST', path(ROUTES.ohttpRelay).replace(':domain', encodeURIComponent(domain)), req);
   }
 
   // ---- pseudonyms ----

@@ -7,6 +7,7 @@
 // defines. A body that does not parse is 400, a room we do not host is 404, an unknown endpoint
 // 501; those carry a JSON ApiError (see docs/decisions.md).
 
+import type { IncomingHttpHeaders } from 'node:http';
 import { fromB64 } from '../../src-shared/bytes.js';
 import {
   decodeAbuseReport,
@@ -24,7 +25,7 @@ import { hubOf, type Follower } from './follower.js';
 import type { S2sHandler, S2sReply } from './s2s-handler.js';
 
 /** An endpoint served by another module (key material, group info, consent, ...). */
-export type EndpointService = (peer: string, param: string, body: Uint8Array) => Promise<S2sReply> | S2sReply;
+export type EndpointService = (peer: string, param: string, body: Uint8Array, headers?: IncomingHttpHeaders) => Promise<S2sReply> | S2sReply;
 
 export interface MimiEndpointDeps {
   domain: string;
@@ -32,6 +33,8 @@ export interface MimiEndpointDeps {
   follower: Follower;
   /** Further endpoints by directory key, e.g. keyMaterial, groupInfo. */
   services?: Record<string, EndpointService>;
+  /** Before a forwarded commit is judged: fetch what its check needs from elsewhere (ohttp-service.ts vouching keys). */
+  prepareCommit?: (commit: Uint8Array) => Promise<void>;
 }
 
 function decoded<T>(what: string, decode: () => T): T {
@@ -64,7 +67,7 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     return ok(encodeUpdateRoomResponse({ responseCode: 'notAllowed', errorDescription: e.message }));
   };
 
-  const update = (peer: string, roomUri: string, body: Uint8Array): S2sReply => {
+  const update = async (peer: string, roomUri: string, body: Uint8Array): Promise<S2sReply> => {
     hostedHere(roomUri);
     const { bundle } = decoded('UpdateRequest', () => decodeUpdateRequest(body));
     const refuse = (responseCode: 'notAllowed', errorDescription: string) => ok(encodeUpdateRoomResponse({ responseCode, errorDescription }));
@@ -78,6 +81,7 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     }
     if (bundle.groupInfoOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full GroupInfo');
     if (bundle.ratchetTreeOption.representation !== 'full') return refuse('notAllowed', 'this hub needs the full ratchet tree');
+    await deps.prepareCommit?.(bundle.proposalOrCommit);
     try {
       const res = hub.commitFromPeer(peer, roomUri, {
         commit: bundle.proposalOrCommit,
@@ -127,16 +131,16 @@ export function mimiEndpoints(deps: MimiEndpointDeps): S2sHandler {
     update,
     submitMessage,
     reportAbuse,
-    notify: (peer, roomUri, body) => follower.notify(peer, roomUri, body),
+    notify: (peer, roomUri, body, headers) => follower.notify(peer, roomUri, body, headers),
     ...deps.services,
   };
 
   return {
     endpoints: Object.keys(routes),
-    async handle(peer, endpoint, param, body) {
+    async handle(peer, endpoint, param, body, headers) {
       const route = routes[endpoint];
       if (!route) throw new ApiFailure('notFound', `${domain} does not implement the MIMI ${endpoint} endpoint yet`, { status: 501 });
-      return route(peer, param, body);
+      return route(peer, param, body, headers);
     },
   };
 }

@@ -1,14 +1,29 @@
 // Durable hub -> follower fanout (draft-ietf-mimi-protocol-06, "Fanout Messages and Room Events").
 // The hub calls `enqueue` inside the same SQLite transaction that accepts a commit or message, so
 // acceptance and the obligation to fan it out commit together; `kick()` after that transaction
-// wakes the delivery workers. One worker per follower domain sends that domain's rows strictly in
-// enqueue order: consecutive rows of the same room go as ONE `POST /notify/{roomId}` whose body is
-// the concatenated FanoutMessages (the draft allows several per request). Rows are deleted only on
+// wakes the delivery workers. One worker per follower domain sends that domain's rows in enqueue
+// order: consecutive rows of the same room go as ONE `POST /notify/{roomId}` whose body is the
+// concatenated FanoutMessages (the draft allows several per request). Rows are deleted only on
 // HTTP 201; anything else is retried with exponential backoff and jitter, honouring Retry-After.
 // Rows survive restarts and `start()` resumes them; followers drop the resulting duplicates by
 // hashing each FanoutMessage (seen-log.ts), which is why batches may be cut differently on retry.
+//
+// Pipelining: up to `maxInFlight` requests per follower are in flight at once, once that follower
+// has said (a `Mimi-Fanout-Order` header on its 201) that it applies each room's batches in the
+// hub's order. Every request names its place in the hub's sequence: `Mimi-Fanout-Stream` (this
+// outbox's random id), `Mimi-Fanout-Ids` (the outbox id of each FanoutMessage, as ranges) and,
+// when an earlier batch of the same room is still unanswered, `Mimi-Fanout-After` (that batch's
+// last id). Such a follower applies a batch with an `After` only once it applied the batch ending
+// there (follower.ts waits briefly for it, then refuses with 409); a batch without one starts at
+// the room's oldest row still queued here, so everything before it was answered 201 and it may be
+// applied at once. Applying in this order lets the follower recognise a resent FanoutMessage by its
+// id (seen-log.ts), without recording a digest of every message. A follower
+// that does not announce ordering gets one request at a time, as before. When a request fails, no
+// new ones are started; once those in flight are answered the worker waits (backoff) and starts
+// again from the oldest row left, so a room's batches are never applied out of order.
 
 import type Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { isValidDomain } from '../../src-shared/identifiers.js';
 import { PeerError, type PeerClient } from './peer-client.js';
 
@@ -18,9 +33,16 @@ export interface FanoutOutboxOptions {
   peers: Pick<PeerClient, 'post'>;
   /** false: one FanoutMessage per request (for comparison in the bench). Default true. */
   batching?: boolean;
-  /** Upper bounds for one request; a single message larger than maxBatchBytes still goes alone. */
+  /** Upper bounds for one request; a single message larger than maxBatchBytes still goes alone. Default 256 / 512 KiB. */
   maxBatchMessages?: number;
   maxBatchBytes?: number;
+  /**
+   * false: the previous path (one request at a time, no sequence headers; the follower recognises
+   * resent messages by their digests), for comparison in the bench. Default true.
+   */
+  pipelining?: boolean;
+  /** Most /notify requests in flight to one follower once it announced that it keeps the order (default 4). */
+  maxInFlight?: number;
   /** Backoff: first retry after ~baseDelayMs, doubling up to maxDelayMs (jittered to 50-100 %). */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -55,7 +77,38 @@ interface Row {
   body: Buffer;
 }
 
+/** Request headers naming a batch's place in the hub's sequence, and the follower's answer. */
+export const FANOUT_HEADERS = {
+  stream: 'mimi-fanout-stream',
+  after: 'mimi-fanout-after',
+  ids: 'mimi-fanout-ids',
+  /** On a follower's 201: it applies batches of a room in the hub's order (pipelining is safe). */
+  order: 'mimi-fanout-order',
+} as const;
+
+/** Most ranges in one Mimi-Fanout-Ids header: a batch is cut shorter rather than exceed it (at most ~8.7 KiB, under Node's 16 KiB header limit). */
+export const MAX_ID_RANGES = 256;
+
+/** Outbox ids (ascending) as the Mimi-Fanout-Ids header: `a-b` for a run of consecutive ids, `a` alone. */
+export function encodeIdRanges(ids: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
+    parts.push(i === j ? String(ids[i]) : `${ids[i]}-${ids[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** A follower's answer to a batch that came before the one it follows (it never got that one). */
+export const OUT_OF_ORDER_STATUS = 409;
+
 const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS fed_outbox_stream (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    stream TEXT NOT NULL                  -- random, names this outbox's id sequence to followers
+  );
   CREATE TABLE IF NOT EXISTS fed_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, -- enqueue order
     domain TEXT NOT NULL,                 -- follower provider
@@ -69,6 +122,18 @@ const SCHEMA = `
 /** Creates the outbox table if missing (idempotent). */
 export function initFanoutOutbox(db: Database.Database): void {
   db.exec(SCHEMA);
+  db.prepare('INSERT OR IGNORE INTO fed_outbox_stream (one, stream) VALUES (1, ?)').run(randomBytes(16).toString('hex'));
+}
+
+/** How one request ended. */
+interface Outcome {
+  ok: boolean;
+  failure?: string;
+  retryAfterMs?: number;
+  /** The follower refused a pipelined batch as out of order: start again at once, no backoff. */
+  outOfOrder?: boolean;
+  /** 413 on a batch of several: send smaller ones. */
+  tooLarge?: number;
 }
 
 export class FanoutOutbox {
@@ -76,6 +141,11 @@ export class FanoutOutbox {
   private readonly peers: Pick<PeerClient, 'post'>;
   private readonly maxBatchMessages: number;
   private readonly maxBatchBytes: number;
+  private readonly pipelining: boolean;
+  private readonly maxInFlight: number;
+  private readonly stream: string;
+  /** Followers that answered 201 with the ordering header (in memory: learnt again after a restart). */
+  private readonly ordered = new Set<string>();
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly maxRetryAfterMs: number;
@@ -95,8 +165,10 @@ export class FanoutOutbox {
     this.db = opts.db;
     this.peers = opts.peers;
     const batching = opts.batching ?? true;
-    this.maxBatchMessages = batching ? Math.max(1, opts.maxBatchMessages ?? 64) : 1;
+    this.maxBatchMessages = batching ? Math.max(1, opts.maxBatchMessages ?? 256) : 1;
     this.maxBatchBytes = Math.max(1, opts.maxBatchBytes ?? 512 * 1024);
+    this.pipelining = opts.pipelining ?? true;
+    this.maxInFlight = Math.max(1, Math.floor(opts.maxInFlight ?? 4));
     this.baseDelayMs = opts.baseDelayMs ?? 250;
     this.maxDelayMs = opts.maxDelayMs ?? 30_000;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 10 * 60_000;
@@ -104,12 +176,13 @@ export class FanoutOutbox {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => {});
     initFanoutOutbox(this.db);
+    this.stream = (this.db.prepare('SELECT stream FROM fed_outbox_stream WHERE one = 1').get() as { stream: string }).stream;
     this.s = {
       insert: this.db.prepare<[string, string, Buffer, number]>(
         'INSERT INTO fed_outbox (domain, room_uri, body, created_at) VALUES (?, ?, ?, ?)',
       ),
-      head: this.db.prepare<[string, number], Row>(
-        'SELECT id, room_uri, body FROM fed_outbox WHERE domain = ? ORDER BY id LIMIT ?',
+      after: this.db.prepare<[string, number, number], Row>(
+        'SELECT id, room_uri, body FROM fed_outbox WHERE domain = ? AND id > ? ORDER BY id LIMIT ?',
       ),
       deleteRange: this.db.prepare<[string, number, number]>('DELETE FROM fed_outbox WHERE domain = ? AND id BETWEEN ? AND ?'),
       domains: this.db.prepare<[], { domain: string }>('SELECT DISTINCT domain FROM fed_outbox'),
@@ -198,12 +271,16 @@ export class FanoutOutbox {
     });
   }
 
-  /** The longest prefix of `rows` that is one room, within the byte budget (at least one row). */
+  /** The longest prefix of `rows` that is one room, within the byte and id-range budgets (at least one row). */
   private cutBatch(rows: Row[], maxMessages: number): Row[] {
     const batch = [rows[0]];
     let bytes = rows[0].body.length;
+    let ranges = 1;
     for (let i = 1; i < rows.length && batch.length < maxMessages; i++) {
       if (rows[i].room_uri !== rows[0].room_uri || bytes + rows[i].body.length > this.maxBatchBytes) break;
+      const gap = rows[i].id !== rows[i - 1].id + 1;
+      if (gap && ranges >= MAX_ID_RANGES) break;
+      if (gap) ranges++;
       batch.push(rows[i]);
       bytes += rows[i].body.length;
     }
@@ -228,40 +305,127 @@ export class FanoutOutbox {
 
   private async run(domain: string): Promise<void> {
     let attempt = 0;
-    // Shrinks when the follower refuses a batch as too large; restored after a success.
+    // Shrinks when the follower refuses a batch as too large; restored after a pass without failure.
     let maxMessages = this.maxBatchMessages;
     while (!this.closed) {
-      const rows = this.s.head.all(domain, maxMessages);
-      if (rows.length === 0) return;
-      const batch = this.cutBatch(rows, maxMessages);
-      const roomUri = batch[0].room_uri;
-      const body = batch.length === 1 ? batch[0].body : Buffer.concat(batch.map((r) => r.body));
-      let failure: string;
-      let retryAfterMs: number | undefined;
-      try {
-        const res = await this.peers.post(domain, 'notify', roomUri, body);
-        if (res.status === 201) {
-          this.s.deleteRange.run(domain, batch[0].id, batch[batch.length - 1].id);
-          this.counters.sentRequests++;
-          this.counters.sentMessages += batch.length;
-          attempt = 0;
-          maxMessages = this.maxBatchMessages;
-          continue;
-        }
-        failure = `HTTP ${res.status} (the draft's success is 201)`;
-        retryAfterMs = res.retryAfterMs;
-      } catch (e) {
-        if (!(e instanceof PeerError)) throw e;
-        failure = e.message;
-        retryAfterMs = e.retryAfterMs;
-        if (e.status === 413 && batch.length > 1) maxMessages = Math.max(1, Math.floor(batch.length / 2));
+      const pass = await this.pass(domain, maxMessages);
+      if (pass.failed === undefined) {
+        if (pass.sent === 0) return; // nothing left for this domain
+        attempt = 0;
+        maxMessages = this.maxBatchMessages;
+        continue;
       }
       if (this.closed) return;
+      const f = pass.failed;
+      if (f.tooLarge !== undefined) maxMessages = Math.max(1, Math.floor(f.tooLarge / 2));
+      if (pass.sent > 0) attempt = 0;
       this.counters.retries++;
+      if (f.outOfOrder) {
+        // Nothing is wrong with the follower: the batch before this one failed, or overtook it and
+        // was refused after all. Everything in flight has been answered: start again from the head.
+        this.log(`fanout to ${domain}: ${f.failure}; sending again from the oldest row`);
+        continue;
+      }
       attempt++;
-      const delay = this.backoffMs(attempt, retryAfterMs);
-      this.log(`fanout to ${domain} (${batch.length} message(s), room ${roomUri}) failed: ${failure}; retry #${attempt} in ${Math.round(delay)} ms`);
+      const delay = this.backoffMs(attempt, f.retryAfterMs);
+      this.log(`fanout to ${domain} failed: ${f.failure}; retry #${attempt} in ${Math.round(delay)} ms`);
       await this.sleep(domain, delay);
+    }
+  }
+
+  /**
+   * Sends `domain`'s rows from the oldest on, up to maxInFlight requests at once (one while the
+   * follower has not announced ordering, and never two of one room then), until none is left or a
+   * request fails; then waits for every request still in flight. Returns how many requests got a
+   * 201, and the first failure.
+   */
+  private async pass(domain: string, maxMessages: number): Promise<{ sent: number; failed?: Outcome }> {
+    let sent = 0;
+    let failed: Outcome | undefined;
+    let bug: unknown;
+    let scanned = 0; // rows up to this id have gone out in this pass
+    /** Per room: the last id of its newest batch, and how many of its batches are unanswered. */
+    const rooms = new Map<string, { last: number; inFlight: number }>();
+    const inFlight = new Set<Promise<void>>();
+    const settle = () => Promise.race(inFlight);
+    while (!this.closed && failed === undefined && bug === undefined) {
+      const window = this.ordered.has(domain) ? this.maxInFlight : 1; // never set without pipelining
+      if (inFlight.size >= window) {
+        await settle();
+        continue;
+      }
+      const rows = this.s.after.all(domain, scanned, maxMessages);
+      if (rows.length === 0) {
+        if (inFlight.size === 0) break;
+        await settle(); // new rows may be enqueued meanwhile
+        continue;
+      }
+      const batch = this.cutBatch(rows, maxMessages);
+      const roomUri = batch[0].room_uri;
+      let room = rooms.get(roomUri);
+      if (room && room.inFlight > 0 && !this.ordered.has(domain)) {
+        await settle(); // an unordered follower gets a room's batches one at a time
+        continue;
+      }
+      const last = batch[batch.length - 1].id;
+      // Chained to the room's batch still in flight; the oldest queued row of a room goes without.
+      const after = room && room.inFlight > 0 ? room.last : undefined;
+      if (!room) rooms.set(roomUri, (room = { last, inFlight: 0 }));
+      room.last = last;
+      room.inFlight++;
+      scanned = last;
+      const r = room;
+      const p: Promise<void> = this.send(domain, batch, after)
+        .then(
+          (outcome) => {
+            if (outcome.ok) sent++;
+            // The first failure decides the backoff; a real one over an out-of-order refusal.
+            else if (!failed || (failed.outOfOrder && !outcome.outOfOrder)) failed = outcome;
+          },
+          (e: unknown) => {
+            bug ??= e;
+          },
+        )
+        .finally(() => {
+          r.inFlight--;
+          inFlight.delete(p);
+        });
+      inFlight.add(p);
+    }
+    await Promise.allSettled([...inFlight]);
+    if (bug !== undefined) throw bug;
+    return { sent, failed };
+  }
+
+  /** One /notify request; deletes the batch's rows on 201. Throws only for what is not a PeerError (a bug). */
+  private async send(domain: string, batch: Row[], after: number | undefined): Promise<Outcome> {
+    const roomUri = batch[0].room_uri;
+    const body = batch.length === 1 ? batch[0].body : Buffer.concat(batch.map((r) => r.body));
+    const headers: Record<string, string> = {};
+    if (this.pipelining) {
+      headers[FANOUT_HEADERS.stream] = this.stream;
+      headers[FANOUT_HEADERS.ids] = encodeIdRanges(batch.map((r) => r.id));
+      if (after !== undefined) headers[FANOUT_HEADERS.after] = String(after);
+    }
+    const what = `${batch.length} message(s), room ${roomUri}`;
+    try {
+      const res = await this.peers.post(domain, 'notify', roomUri, body, headers);
+      if (res.status !== 201) return { ok: false, failure: `HTTP ${res.status} (the draft's success is 201) for ${what}`, retryAfterMs: res.retryAfterMs };
+      this.s.deleteRange.run(domain, batch[0].id, batch[batch.length - 1].id);
+      this.counters.sentRequests++;
+      this.counters.sentMessages += batch.length;
+      if (this.pipelining && res.headers?.[FANOUT_HEADERS.order] !== undefined) this.ordered.add(domain);
+      else this.ordered.delete(domain);
+      return { ok: true };
+    } catch (e) {
+      if (!(e instanceof PeerError)) throw e;
+      return {
+        ok: false,
+        failure: `${e.message} (${what})`,
+        retryAfterMs: e.retryAfterMs,
+        ...(e.status === OUT_OF_ORDER_STATUS && after !== undefined ? { outOfOrder: true } : {}),
+        ...(e.status === 413 && batch.length > 1 ? { tooLarge: batch.length } : {}),
+      };
     }
   }
 }

@@ -17,7 +17,8 @@
 // A hub that answers a member's request with roomUnknown no longer has the room (it was destroyed):
 // the follower then drops what it kept of it, so its members find it unknown here too.
 
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { parseMimiUri, userOfDevice } from '../../src-shared/identifiers.js';
 import { MlsWireError, peekMlsMessage, peekProposal, welcomeRecipients } from '../../src-shared/mls-wire.js';
 import { commitSummary, decodeGroupInfo, decodeRatchetTree, decodeWelcome, encodeRatchetTree, proposalRef, unwrapMlsMessage } from '../../src-shared/mls-structs.js';
@@ -36,6 +37,7 @@ import { ApiFailure, badRequest } from '../errors.js';
 import type { CommitInput, HubActor, MessageInput } from '../hub.js';
 import { LocalIdentities, treeMembers, type RoomMember } from '../room-members.js';
 import type { Store } from '../store.js';
+import { FANOUT_HEADERS, OUT_OF_ORDER_STATUS } from './fanout-outbox.js';
 import { peerFailure, type PeerClient, type PeerEndpoint } from './peer-client.js';
 import type { S2sReply } from './s2s-handler.js';
 import type { SeenLog } from './seen-log.js';
@@ -53,6 +55,8 @@ export interface FollowerOptions {
    * (default true); false: looked up for every message (the bench's per-request baseline).
    */
   reuseMemberLookup?: boolean;
+  /** How long a pipelined /notify waits for the batch it follows before it is refused (409); default 2 s. */
+  orderWaitMs?: number;
 }
 
 /** Whether a followed room exists here, and its members with the device each is delivered to. */
@@ -64,7 +68,53 @@ interface MemberView {
 /** Largest MLS epoch a follower records: a commit's epoch + 1 must still fit a signed 64-bit INTEGER. */
 const MAX_EPOCH = 2n ** 63n - 2n;
 
-const digest = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
+const digest: (bytes: Uint8Array) => Uint8Array =
+  typeof crypto.hash === 'function' ? (bytes) => crypto.hash('sha256', bytes, 'buffer') : (bytes) => new Uint8Array(crypto.createHash('sha256').update(bytes).digest());
+
+/** Most /notify requests waiting for their turn at once (each holds its body). */
+const MAX_ORDER_WAITERS = 256;
+/** More FanoutMessages than fit a request body (1 MiB, at least 8 bytes each) cannot be named. */
+const MAX_NOTIFY_MESSAGES = 1 << 17;
+
+/** A /notify's place in its hub's fanout sequence (fanout-outbox.ts): absent from hubs that do not send it. */
+export interface FanoutSequence {
+  stream: string;
+  /** The hub outbox id of each FanoutMessage of the body, ascending. */
+  ids: number[];
+  /** The last id of the room's batch it follows, when that one may still be unapplied. */
+  after?: number;
+}
+
+const MAX_ID = 2 ** 53 - 1;
+
+/** The sequence headers of a /notify; undefined when the hub sent none, 400 when malformed. */
+export function fanoutSequence(headers: IncomingHttpHeaders | undefined): FanoutSequence | undefined {
+  const stream = headers?.[FANOUT_HEADERS.stream];
+  const ids = headers?.[FANOUT_HEADERS.ids];
+  const after = headers?.[FANOUT_HEADERS.after];
+  if (stream === undefined && ids === undefined && after === undefined) return undefined;
+  const id = (v: string, name: string): number => {
+    if (!/^[1-9]\d{0,15}$/.test(v) || Number(v) > MAX_ID) throw badRequest(`${name}: ${JSON.stringify(v.slice(0, 20))} is not a positive integer`);
+    return Number(v);
+  };
+  if (typeof stream !== 'string' || !/^[0-9A-Za-z_-]{1,64}$/.test(stream)) throw badRequest(`${FANOUT_HEADERS.stream} must be 1 to 64 letters, digits, - or _`);
+  if (typeof ids !== 'string' || ids.length === 0) throw badRequest(`${FANOUT_HEADERS.ids} is missing`);
+  const seq: FanoutSequence = { stream, ids: [] };
+  for (const part of ids.split(',')) {
+    const dash = part.indexOf('-');
+    const from = id(dash < 0 ? part : part.slice(0, dash), FANOUT_HEADERS.ids);
+    const to = dash < 0 ? from : id(part.slice(dash + 1), FANOUT_HEADERS.ids);
+    const prev = seq.ids.length ? seq.ids[seq.ids.length - 1] : 0;
+    if (from <= prev || to < from) throw badRequest(`${FANOUT_HEADERS.ids} must be ascending`);
+    if (seq.ids.length + (to - from + 1) > MAX_NOTIFY_MESSAGES) throw badRequest(`${FANOUT_HEADERS.ids} names more than ${MAX_NOTIFY_MESSAGES} messages`);
+    for (let i = from; i <= to; i++) seq.ids.push(i);
+  }
+  if (typeof after === 'string') {
+    seq.after = id(after, FANOUT_HEADERS.after);
+    if (seq.after >= seq.ids[0]) throw badRequest(`${FANOUT_HEADERS.after} must be below the first of ${FANOUT_HEADERS.ids}`);
+  } else if (after !== undefined) throw badRequest(`${FANOUT_HEADERS.after} must be one value`);
+  return seq;
+}
 
 /** Hub domain of a room URI, or a 400 for something that is not a room URI. */
 export function hubOf(roomUri: string): string {
@@ -104,8 +154,13 @@ export class Follower {
   private readonly onQueued: (deviceUris: string[]) => void;
   private readonly identities: LocalIdentities;
   private readonly reuseMemberLookup: boolean;
+  /** Pipelined /notify requests waiting for the batch they follow, per `${hub} ${room}`. */
+  private readonly waiting = new Map<string, Set<() => void>>();
+  private waiters = 0;
+  private readonly orderWaitMs: number;
 
   constructor(opts: FollowerOptions) {
+    this.orderWaitMs = opts.orderWaitMs ?? 2000;
     this.reuseMemberLookup = opts.reuseMemberLookup ?? true;
     this.domain = opts.domain;
     this.store = opts.store;
@@ -333,40 +388,117 @@ export class Follower {
   /**
    * `POST /notify/{roomId}` from `peer`. Only the room's hub may notify; every FanoutMessage is
    * applied at most once (seen log), all of one request in one transaction, and answered 201.
+   * With the hub's sequence headers (fanout-outbox.ts), a batch that follows another of the room
+   * is applied only after that one: it waits for it (up to orderWaitMs), else it is refused with
+   * 409 and the hub sends it again. Every 201 says that this follower keeps that order.
    */
-  notify(peer: string, roomUri: string, body: Uint8Array): S2sReply {
+  notify(peer: string, roomUri: string, body: Uint8Array, headers?: IncomingHttpHeaders): S2sReply | Promise<S2sReply> {
     const hub = hubOf(roomUri);
     if (hub !== peer) throw new ApiFailure('notAllowed', `${peer} is not the hub of ${roomUri} (${hub} is)`);
     if (hub === this.domain) throw new ApiFailure('notAllowed', `${roomUri} is hosted here; nobody notifies us of it`);
+    const seq = fanoutSequence(headers);
     let messages: { message: FanoutMessage; raw: Uint8Array }[];
     try {
       messages = decodeFanoutListRaw(body);
     } catch (e) {
       throw badRequest(`notify body is not a list of FanoutMessages: ${(e as Error).message}`);
     }
+    if (seq && seq.ids.length !== messages.length) {
+      throw badRequest(`${FANOUT_HEADERS.ids} names ${seq.ids.length} messages, the body holds ${messages.length}`);
+    }
     // Whole-request checks before any state changes: a bad message refuses the request.
+    const infos: (ReturnType<typeof peekMlsMessage> | undefined)[] = [];
     for (const [i, { message: m }] of messages.entries()) {
-      if (m.kind === 'welcome') continue;
+      if (m.kind === 'welcome') {
+        infos.push(undefined);
+        continue;
+      }
       const info = peekMlsMessage(m.message);
       const group = info.groupId ? Buffer.from(info.groupId).toString('utf8') : '';
       if (group !== roomUri) throw badRequest(`FanoutMessage ${i} belongs to group ${JSON.stringify(group)}, not ${roomUri}`);
       // The header epoch is stored (and a commit's + 1): it must fit SQLite's signed 64 bits.
       if (info.epoch! > MAX_EPOCH) throw badRequest(`FanoutMessage ${i} claims epoch ${info.epoch}, beyond any room's (at most ${MAX_EPOCH})`);
+      infos.push(info);
     }
+    const apply = () => this.applyNotify(peer, roomUri, hub, messages, infos, seq);
+    if (seq?.after === undefined || this.inTurn(peer, roomUri, seq)) return apply();
+    return this.awaitTurn(peer, roomUri, seq).then((ready) => (ready ? apply() : this.outOfOrder()));
+  }
+
+  /** Whether the batch `seq` follows has been applied here (so every earlier row of the room has). */
+  private inTurn(peer: string, roomUri: string, seq: FanoutSequence): boolean {
+    if (seq.after === undefined) return true;
+    const through = this.seen.appliedThrough(peer, roomUri, seq.stream);
+    return through !== undefined && through >= seq.after;
+  }
+
+  /** Waits until `seq` is in turn (true), or false once orderWaitMs passed or too many wait already. */
+  private async awaitTurn(peer: string, roomUri: string, seq: FanoutSequence): Promise<boolean> {
+    const key = `${peer} ${roomUri}`;
+    const deadline = Date.now() + this.orderWaitMs;
+    while (!this.inTurn(peer, roomUri, seq)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.waiters >= MAX_ORDER_WAITERS) return false;
+      await new Promise<void>((resolve) => {
+        let set = this.waiting.get(key);
+        if (!set) this.waiting.set(key, (set = new Set()));
+        const waiters = set;
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          if (waiters.size === 0 && this.waiting.get(key) === waiters) this.waiting.delete(key);
+          this.waiters--;
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        waiters.add(done);
+        this.waiters++;
+      });
+    }
+    return true;
+  }
+
+  private outOfOrder(): S2sReply {
+    return { status: OUT_OF_ORDER_STATUS, headers: { [FANOUT_HEADERS.order]: '1', 'retry-after': '0' } };
+  }
+
+  private applyNotify(
+    peer: string,
+    roomUri: string,
+    hub: string,
+    messages: { message: FanoutMessage; raw: Uint8Array }[],
+    infos: (ReturnType<typeof peekMlsMessage> | undefined)[],
+    seq: FanoutSequence | undefined,
+  ): S2sReply {
     const queued = new Set<string>();
     // Application messages change no membership: consecutive ones share one member lookup. Any
     // other kind (a Welcome, a commit, a proposal) may, so the lookup is made afresh after it.
     const view: { current?: MemberView } = {};
-    this.store.tx(() => {
-      for (const { message, raw } of messages) {
-        if (this.seen.isDuplicate(peer, raw)) continue;
+    const applied = this.store.tx(() => {
+      if (seq && !this.inTurn(peer, roomUri, seq)) return false;
+      // Every row of the room up to `through` is applied here, and none after it: a message with a
+      // higher id is new. Without a position in this stream yet (the first sequenced batch of the
+      // room, or the hub's outbox was recreated), the digests tell, as for hubs that send no ids.
+      // A request without ids: what was applied by id (no digest) is recognised by its timestamp.
+      const through = seq && this.seen.appliedThrough(peer, roomUri, seq.stream);
+      const until = seq ? undefined : this.seen.appliedUntil(peer, roomUri);
+      let maxTs = 0;
+      for (const [i, { message, raw }] of messages.entries()) {
+        if (seq && through !== undefined) {
+          if (seq.ids[i] <= through) continue;
+          maxTs = Math.max(maxTs, Math.min(Number(message.timestamp), Number.MAX_SAFE_INTEGER));
+        } else if ((until !== undefined && Number(message.timestamp) <= until) || this.seen.isDuplicate(peer, raw)) continue;
         if (message.kind !== 'application' || !this.reuseMemberLookup) view.current = undefined;
-        this.apply(roomUri, hub, message, queued, view);
+        this.apply(roomUri, hub, message, queued, view, infos[i]);
         if (message.kind !== 'application') view.current = undefined;
       }
+      if (seq) this.seen.noteApplied(peer, roomUri, seq.stream, seq.ids[seq.ids.length - 1], maxTs);
+      return true;
     });
+    if (!applied) return this.outOfOrder();
     if (queued.size) this.onQueued([...queued]);
-    return { status: 201 };
+    if (seq) for (const wake of [...(this.waiting.get(`${peer} ${roomUri}`) ?? [])]) wake();
+    return { status: 201, headers: { [FANOUT_HEADERS.order]: '1' } };
   }
 
   private memberView(roomUri: string): MemberView {
@@ -374,15 +506,16 @@ export class Follower {
     return { exists: true, delivery: this.store.roomDevices(roomUri).map((identity) => ({ identity, device: this.identities.deliveryDevice(identity) })) };
   }
 
-  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>, view: { current?: MemberView } = {}): void {
+  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>, view: { current?: MemberView } = {}, peeked?: ReturnType<typeof peekMlsMessage>): void {
     const ts = Number(m.timestamp);
     if (m.kind === 'welcome') {
       const tree = m.ratchetTreeOption.representation === 'full' ? encodeRatchetTree(m.ratchetTreeOption.ratchetTree) : null;
       // Welcomes are routed by the claims of our KeyPackages: a device's, or a client pseudonym's.
       const devices = new Set<string>();
       for (const ref of welcomeRecipients(m.message)) {
-        // A connection's KeyPackage was never claimed: its owner's upload says whose it is.
-        const identity = this.store.claimedDevice(ref, roomUri) ?? this.store.connectionKeyPackageOwner(ref);
+        // A connection's KeyPackage was never claimed: its owner's upload says whose it is; one
+        // handed out over OHTTP (ohttp-service.ts), the gateway's record of it.
+        const identity = this.store.claimedDevice(ref, roomUri) ?? this.store.connectionKeyPackageOwner(ref) ?? this.store.ohttpHandoutOwner(ref);
         const device = identity && this.identities.deliveryDevice(identity);
         if (!identity || !device) continue; // none of ours (a hub may send a Welcome to several providers)
         this.join(roomUri, hub, this.welcomedMember(identity, tree));
@@ -399,7 +532,7 @@ export class Follower {
     }
     const members = (view.current ??= this.memberView(roomUri));
     if (!members.exists) return; // no member of ours is in it (any more)
-    const info = peekMlsMessage(m.message);
+    const info = peeked ?? peekMlsMessage(m.message);
     const sender = this.store.forwardedBy(digest(m.message));
     const recipients = new Set<string>();
     for (const { identity, device } of members.delivery) if (device && identity !== sender) recipients.add(device);

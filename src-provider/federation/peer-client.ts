@@ -27,6 +27,8 @@ export const PEER_ENDPOINTS = [
   'joinTicket',
   'joinLinks',
   'proxyDownload',
+  'ohttpKeys',
+  'ohttpGateway',
 ] as const;
 export type PeerEndpoint = (typeof PEER_ENDPOINTS)[number];
 
@@ -66,6 +68,8 @@ export interface PeerResponse {
   status: number;
   body: Uint8Array;
   retryAfterMs?: number;
+  /** The response's headers (the fanout outbox reads the follower's ordering support from them). */
+  headers?: IncomingHttpHeaders;
 }
 
 export interface PeerClientOptions {
@@ -192,11 +196,11 @@ export class PeerClient {
    * ('rejected' with the status for non-2xx answers, 'unreachable' for connection, TLS and timeout
    * failures, 'badResponse' for an unusable directory or an oversize response).
    */
-  async post(domain: string, endpoint: PeerEndpoint, param: string, body: Uint8Array): Promise<PeerResponse> {
+  async post(domain: string, endpoint: PeerEndpoint, param: string, body: Uint8Array, extraHeaders?: Record<string, string>): Promise<PeerResponse> {
     const url = await this.endpointUrl(domain, endpoint, param);
     let res: RawResponse;
     try {
-      res = await this.request(domain, 'POST', url, body);
+      res = await this.request(domain, 'POST', url, body, false, extraHeaders);
     } catch (e) {
       // The peer may have moved its endpoints: look the directory up again next time.
       if (e instanceof PeerError && e.code === 'unreachable') this.invalidate(domain);
@@ -208,7 +212,7 @@ export class PeerClient {
       const detail = describeApiError(res.body) ?? `HTTP ${res.status}`;
       throw new PeerError(domain, 'rejected', `${domain} rejected ${endpoint}: ${detail}`, res.status, retryAfterMs, new Uint8Array(res.body));
     }
-    return { status: res.status, body: new Uint8Array(res.body), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    return { status: res.status, body: new Uint8Array(res.body), headers: res.headers, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
 
   /** Closes idle keep-alive connections and refuses nothing further (in-flight requests finish). */
@@ -237,8 +241,9 @@ export class PeerClient {
     return entries;
   }
 
-  private request(domain: string, method: 'GET' | 'POST', url: URL, body?: Uint8Array, retried = false): Promise<RawResponse> {
+  private request(domain: string, method: 'GET' | 'POST', url: URL, body?: Uint8Array, retried = false, extraHeaders?: Record<string, string>): Promise<RawResponse> {
     const headers: Record<string, string> = {
+      ...extraHeaders,
       host: domain,
       from: `mimi@${this.opts.ownDomain}`,
       accept: method === 'GET' ? 'application/json' : MIMI_CONTENT_TYPE,
@@ -304,7 +309,7 @@ export class PeerClient {
         if (!retried && req.reusedSocket && e.code === 'ECONNRESET' && !settled) {
           settled = true;
           clearTimeout(deadline);
-          this.request(domain, method, url, body, true).then(resolve, reject);
+          this.request(domain, method, url, body, true, extraHeaders).then(resolve, reject);
           return;
         }
         finish(unreachable(e.code ? `${e.code}: ${e.message}` : e.message));

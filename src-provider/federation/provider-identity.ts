@@ -59,7 +59,8 @@ interface StoredIdentity {
 /** The credential identity a provider signs under: `mimi://<domain>` (no path). */
 export const providerCredentialUri = (domain: string): string => `mimi://${domain}`;
 
-function writeAtomic(file: string, content: string): void {
+/** Writes a secret file (0600) so that a crash leaves the old one or the new one, never half. */
+export function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {

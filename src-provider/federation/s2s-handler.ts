@@ -8,6 +8,7 @@
 // `RunningProvider.federation` for tests and the bench.
 
 import type Database from 'better-sqlite3';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Hub } from '../hub.js';
 import type { Store } from '../store.js';
 import type { FederationConfig } from './config.js';
@@ -26,9 +27,10 @@ export interface S2sHandler {
   /**
    * `peer` is the authenticated requesting provider's domain, `endpoint` a directory key (e.g.
    * 'notify'), `param` the percent-decoded path parameter (e.g. a room URI), `body` the raw request
-   * body (already bounded by MAX_BODY_BYTES). Throw ApiFailure for a JSON ApiError answer.
+   * body (already bounded by MAX_BODY_BYTES), `headers` the request's (e.g. /notify's fanout
+   * sequence). Throw ApiFailure for a JSON ApiError answer.
    */
-  handle(peer: string, endpoint: string, param: string, body: Uint8Array): Promise<S2sReply>;
+  handle(peer: string, endpoint: string, param: string, body: Uint8Array, headers?: IncomingHttpHeaders): Promise<S2sReply>;
   /**
    * The directory keys this handler really serves (the MIMI directory announces only these).
    * A handler that does not say (a test's or a bench's own) is taken to serve every endpoint.

@@ -16,6 +16,7 @@ import { commitSummary, decodeRatchetTree, keyPackageRef, type CommitSummary, ty
 import { admittedByTickets, joinTicketOfLeaf } from '../../src-shared/join-ticket.js';
 import { hasConnectionOnlyMarker } from '../../src-shared/connection-request.js';
 import { MimiWireError } from '../../src-shared/mimi-protocol.js';
+import { vouchesOf, vouchFor, vouchHolds, type KeyPackageVouch } from '../../src-shared/key-package-vouch.js';
 import type { CommitResponse } from '../../src-shared/provider-api.js';
 import { checkCommit, denialText } from '../../src-shared/room-commit.js';
 import { BANNED_ROLE_INDEX } from '../../src-shared/room-policy.js';
@@ -54,6 +55,8 @@ interface Bundle {
   /** The new epoch's leaves (signature keys, extensions), in tree order. */
   leaves: TreeLeaf[];
   welcomeRefs: Uint8Array[];
+  /** Vouches for KeyPackages fetched over OHTTP, from the commit's authenticated_data. */
+  vouches: KeyPackageVouch[];
   /** The room state extension data in the new epoch's GroupContext (undefined: none). */
   stateAfter?: Uint8Array;
   /** Whether the Commit carries a GroupContextExtensions proposal (else the extensions stay). */
@@ -140,7 +143,13 @@ function checkBundle(roomUri: string, input: CommitInput): Bundle {
     }
     if (external) pathLeafIdentity = membersAfter[at / 2]?.identity;
   }
-  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary, message, pathLeafIdentity, tree, groupId: groupInfo.groupContext.groupId };
+  let vouches: KeyPackageVouch[];
+  try {
+    vouches = vouchesOf(info.authenticatedData);
+  } catch (e) {
+    throw badRequest(`the commit's authenticated_data is malformed: ${(e as Error).message}`);
+  }
+  return { info, external, membersAfter, leaves, welcomeRefs, stateAfter: gc.state, changesExtensions: proposed !== undefined, extensionsAfter: gc.extensions, summary, message, pathLeafIdentity, tree, groupId: groupInfo.groupContext.groupId, vouches };
 }
 
 /** The member a by-value Add's KeyPackage makes. */
@@ -311,6 +320,22 @@ function welcomedMembers(hub: HubCore, roomUri: string, bundle: Bundle, c: Chang
     if (!connectionOnly) continue; // refused below: not claimed
     if (domainOf(identity) === hub.domain && hub.store.connectionKeyPackageOwner(ref) !== identity) {
       throw badRequest(`the commit adds ${identity} with a connection KeyPackage its device did not publish here`);
+    }
+    hub.store.recordClaim(ref, roomUri, identity, c.sender.user, hub.now());
+  }
+  // A KeyPackage fetched over Oblivious HTTP never passed the hub: its provider vouches for it in
+  // the commit's authenticated_data (src-shared/key-package-vouch.ts), under the provider key the
+  // hub fetched over mutual TLS before this transaction (ohttp-service.ts prepareCommit). The vouch
+  // is then recorded like a claim, so the Welcome is routed as any other.
+  for (const kp of bundle.summary.adds) {
+    const ref = keyPackageRef(kp.raw);
+    if (hub.store.claimedDevice(ref, roomUri) !== undefined) continue;
+    const v = vouchFor(bundle.vouches, ref);
+    if (!v) continue; // refused below: not claimed
+    const identity = keyPackageIdentity(kp);
+    const key = parseMimiUriAs('device', identity) ? hub.vouchKey?.(domainOf(identity)) : undefined;
+    if (v.client !== identity || !key || !vouchHolds(key, v, hub.now())) {
+      throw badRequest(`the commit adds ${identity} with a KeyPackage whose provider's vouch does not hold (expired, or for another client): fetch the KeyPackage again`);
     }
     hub.store.recordClaim(ref, roomUri, identity, c.sender.user, hub.now());
   }

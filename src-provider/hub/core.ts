@@ -75,6 +75,11 @@ export interface HubOptions {
    * what a room's franking_agent must be for the hub to frank its messages (src-shared/franking.ts).
    */
   frankingAgent?: Uint8Array;
+  /**
+   * The provider key that vouches for KeyPackages of `domain` handed out over OHTTP
+   * (ohttp-service.ts), if known; without it such KeyPackages are refused.
+   */
+  vouchKey?: (domain: string) => Uint8Array | undefined;
 }
 
 export class HubCore {
@@ -85,6 +90,7 @@ export class HubCore {
   readonly joinLinks?: JoinLinks;
   readonly externalSenderKey?: Uint8Array;
   readonly frankingAgent?: Uint8Array;
+  readonly vouchKey?: (domain: string) => Uint8Array | undefined;
   readonly identities: LocalIdentities;
   private readonly onQueued: (deviceUris: string[]) => void;
 
@@ -97,6 +103,7 @@ export class HubCore {
     this.joinLinks = opts.joinLinks;
     this.externalSenderKey = opts.externalSenderKey;
     this.frankingAgent = opts.frankingAgent;
+    this.vouchKey = opts.vouchKey;
     this.identities = new LocalIdentities(opts.store, opts.domain);
   }
 

@@ -65,7 +65,9 @@ function readDb<T>(p: FederatedProvider, sql: string, ...params: unknown[]): T {
 /** KeyPackages of b.example's users that were handed out: claimed single-use rows and recorded hand-outs. */
 const spentAtB = () => ({
   claimed: readDb<{ n: number }>(B, 'SELECT count(*) AS n FROM key_packages WHERE claimed = 1').n,
-  handedOut: readDb<{ n: number }>(B, 'SELECT count(*) AS n FROM key_package_claims').n,
+  // Through the hub's /keyMaterial (claims for a room) or over OHTTP (handouts, docs/ohttp-key-packages.md).
+  handedOut:
+    readDb<{ n: number }>(B, 'SELECT count(*) AS n FROM key_package_claims').n + readDb<{ n: number }>(B, 'SELECT count(*) AS n FROM ohttp_handouts').n,
 });
 
 const CONSENT_TABLES = ['consent_decisions', 'consent_requests_in', 'consent_requests_out', 'key_packages', 'key_package_claims', 'users'];
@@ -282,7 +284,7 @@ test('a room hosted by a third provider: the claim through its hub is checked at
   await carol.addMember(room.roomUri, 'alice-follower@a.example');
   await waitFor(() => alice.rooms().length === 1, 'alice to join the room at c');
   // Alice (a follower) adds Bob: a -> c (hub) -> b. b refuses without Bob's consent, nothing spent.
-  const spent = () => readDb<{ n: number }>(b, 'SELECT count(*) AS n FROM key_package_claims').n;
+  const spent = () => readDb<{ n: number }>(b, 'SELECT (SELECT count(*) FROM key_package_claims) + (SELECT count(*) FROM ohttp_handouts) AS n').n;
   const before = spent();
   await rejectsWith(alice.addMember(room.roomUri, 'bob-target@b.example'), 'noConsent', /noConsent/);
   assert.equal(spent(), before);

@@ -6,6 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { fromB64 } from '../../src-shared/bytes.js';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -106,7 +107,11 @@ before(async () => {
 
 test('default: only an exact handle finds a user, and only the handle comes back', async () => {
   const r = await alice.find({ handle: 'yolanda@b.example' });
-  assert.deepEqual(r, { status: 'success', domain: 'b.example', results: [{ userUri: 'mimi://b.example/u/yolanda', handle: 'yolanda' }] });
+  const { tokenKeys, ...found } = r;
+  assert.deepEqual(found, { status: 'success', domain: 'b.example', results: [{ userUri: 'mimi://b.example/u/yolanda', handle: 'yolanda' }] });
+  // A search by handle also names the key KeyPackage tokens for her are made with (OHTTP path).
+  assert.deepEqual(tokenKeys?.map((k) => k.userUri), ['mimi://b.example/u/yolanda']);
+  assert.equal(fromB64(tokenKeys![0].tokenKey).length, 49, 'a compressed P-384 point');
   for (const form of ['mimi://b.example/u/yolanda', 'im:yolanda@b.example', 'YOLANDA@b.example']) {
     assert.deepEqual(uris(await alice.find({ handle: form })), ['mimi://b.example/u/yolanda'], form);
   }

@@ -98,6 +98,9 @@ test('every probe passes against our own provider, as a trusted peer, with a rea
   assert.match(byId.get('update.malformed')!.got, /^HTTP 400 badRequest: UpdateRequest is malformed/);
   assert.match(byId.get('groupInfo.truncated')!.got, /^HTTP 400 badRequest: malformed GroupInfoRequest/);
   assert.match(byId.get('notify.replay')!.got, /first HTTP 201.*duplicate HTTP 201/);
+  // Our OHTTP extension is probed because the directory lists it.
+  assert.match(byId.get('ohttpKeys.signed')!.got, /^HTTP 200, 1 key configuration\(s\).*signature valid/);
+  assert.match(byId.get('ohttpGateway.garbage')!.got, /^HTTP 4\d\d/);
 
   // The table for people: a header, each probe with its requirement under it, a summary.
   const table = await mimi(['interop', 'check', a.url, '--domain', 'a.example', '--ca', a.caFile, '--cert', fed.cert, '--key', fed.key, '--only', 'transport.']);

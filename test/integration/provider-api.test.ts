@@ -118,7 +118,9 @@ describe('accounts', () => {
     // and a follower's member managing a hosted room's links.
     assert.equal(dir.joinTicket, `${base}/joinTicket/{roomId}`);
     assert.equal(dir.joinLinks, `${base}/joinLinks/{roomId}`);
-    assert.deepEqual(Object.keys(dir).sort(), ['groupInfo', 'identifierQuery', 'joinLinks', 'joinTicket', 'keyMaterial', 'notify', 'proxyDownload', 'reportAbuse', 'requestConsent', 'submitMessage', 'update', 'updateConsent']);
+    assert.equal(dir.ohttpKeys, `${base}/ohttpKeys/{domain}`);
+    assert.equal(dir.ohttpGateway, `${base}/ohttpGateway/{domain}`);
+    assert.deepEqual(Object.keys(dir).sort(), ['groupInfo', 'identifierQuery', 'joinLinks', 'joinTicket', 'keyMaterial', 'notify', 'ohttpGateway', 'ohttpKeys', 'proxyDownload', 'reportAbuse', 'requestConsent', 'submitMessage', 'update', 'updateConsent']);
     // The endpoints it names are for peer providers only: without a client certificate, 401.
     const res = await fetchRaw('POST', '/mimi/v1/update/x', '{}');
     assert.equal(res.status, 401);

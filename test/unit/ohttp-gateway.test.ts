@@ -34,7 +34,7 @@ class Source implements KeyPackageSource {
     if (this.spent.has(key)) return { status: 'badToken' };
     if (devices.some((d) => d.length === 0)) return { status: 'noKeyPackage' };
     this.spent.add(key);
-    return { status: 'success', keyPackages: devices.map((d) => d.shift()!) };
+    return { status: 'success', keyPackages: devices.map((d, i) => ({ keyPackage: d.shift()!, client: `${user}#${i}` })) };
   }
   snapshot(): string {
     return JSON.stringify({ spent: [...this.spent], left: [...this.left].map(([u, d]) => [u, d.map((x) => x.length)]) });

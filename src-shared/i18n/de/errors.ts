@@ -134,6 +134,16 @@ export const errors: Shape<typeof en> = {
     bannedUnbanFirst: '{user} ist aus diesem Raum gesperrt; heb zuerst die Sperre auf.',
   },
 
+  ohttp: {
+    badKeys: '{domain} veröffentlicht Schlüssel für private KeyPackage-Anfragen, die sich nicht verwenden lassen ({reason}). Es wurde nichts abgerufen oder geändert; versuch es später noch einmal, und wenn es wieder passiert, sag es dem Betreiber von {domain}.',
+    providerKeyChanged:
+      '{domain} signiert seine Schlüssel für private KeyPackage-Anfragen jetzt mit einem anderen Providerschlüssel ({current}) als dem, den dieses Konto bei der ersten Verwendung gespeichert hat ({pinned}). Es wurde nichts abgerufen oder geändert. Provider ersetzen diesen Schlüssel selten; vielleicht gibt sich jemand als {domain} aus: Frag den Betreiber, ob er ihn ersetzt hat. Nur wenn ja, übernimm den neuen Schlüssel mit: mimi ohttp forget {domain}, und füge dann noch einmal hinzu.',
+    tokenRefused: '{domain} hat das Token für die KeyPackages von {user} abgelehnt, auch ein neues. Es wurde niemand hinzugefügt; versuch es in ein paar Minuten noch einmal, und wenn es wieder passiert, sag es dem Betreiber von {domain}.',
+    refused: '{domain} hat die KeyPackage-Anfrage abgelehnt (HTTP {status}: {reason}). Es wurde niemand hinzugefügt; versuch es später noch einmal, und wenn es wieder passiert, sag es dem Betreiber von {domain}.',
+    badAnswer: 'Die Antwort von {domain} mit KeyPackages ist nicht stimmig ({reason}). Es wurde niemand hinzugefügt; versuch es später noch einmal, und wenn es wieder passiert, sag es dem Betreiber von {domain}.',
+    badTokens: 'Die Tokens von {domain} für KeyPackage-Anfragen sind nicht stimmig ({reason}). Es wurde niemand hinzugefügt; versuch es später noch einmal, und wenn es wieder passiert, sag es dem Betreiber von {domain}.',
+  },
+
   report: {
     self: 'Du kannst dich nicht selbst melden.',
     noteTooLong: 'Die Notiz ist zu lang (höchstens 4 KiB).',

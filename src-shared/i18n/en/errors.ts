@@ -137,6 +137,18 @@ export const errors = {
     bannedUnbanFirst: '{user} is banned from this room; unban them first.',
   },
 
+  // KeyPackages of other providers' users over Oblivious HTTP (core/key-package-fetch.ts): the
+  // other provider (`domain`) misbehaved or changed its key; nothing was added.
+  ohttp: {
+    badKeys: '{domain} publishes keys for private KeyPackage requests that cannot be used ({reason}). Nothing was fetched or changed; try again later, and if it keeps happening tell the operator of {domain}.',
+    providerKeyChanged:
+      "{domain} now signs its keys for private KeyPackage requests with another provider key ({current}) than the one this account recorded when it first used them ({pinned}). Nothing was fetched or changed. Providers rarely replace that key, so someone may be impersonating {domain}: ask its operator whether they replaced it. Only if they did, accept the new key with: mimi ohttp forget {domain}, then add again.",
+    tokenRefused: "{domain} refused the token for {user}'s KeyPackages, and a fresh one too. Nothing was added; try again in a few minutes, and if it keeps happening tell the operator of {domain}.",
+    refused: '{domain} refused the KeyPackage request (HTTP {status}: {reason}). Nothing was added; try again later, and if it keeps happening tell the operator of {domain}.',
+    badAnswer: "{domain}'s answer with KeyPackages does not check out ({reason}). Nothing was added; try again later, and if it keeps happening tell the operator of {domain}.",
+    badTokens: "{domain}'s tokens for KeyPackage requests do not check out ({reason}). Nothing was added; try again later, and if it keeps happening tell the operator of {domain}.",
+  },
+
   report: {
     self: 'You cannot report yourself.',
     noteTooLong: 'The note is too long (at most 4 KiB).',
