@@ -14,6 +14,10 @@
 //   2. round trip: Profile A sends, Profile B has it decrypted (the whole path, both cores included).
 //   3. the provider's share of it: HTTP send -> push frame at the recipient, no MLS, no core.
 // Set PROVIDER_NODE_ARGS=--cpu-prof (see test/helpers/provider-process.ts) to profile the provider.
+// BENCH_RELAY_PREVIOUS=<dir>: a third provider, started from another checkout of this repo (its
+// src-provider and test/helpers; e.g. the code before a change, the rest symlinked here) on its
+// default path, runs the batched rows in the same alternating rounds: a before/after of a change
+// measured in one run ("previous code" rows).
 
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -227,6 +231,8 @@ export interface RelayComparison {
   relay: Map<number, { now: RelayFigures; base: RelayFigures }>;
   /** The batched path (provider as it runs by default), in the same rounds: medians. */
   batched: { batching: RelayBatching; figures: RelayFigures }[];
+  /** The same batched rows on the previous code (BENCH_RELAY_PREVIOUS), if asked for. */
+  previous?: { batching: RelayBatching; figures: RelayFigures }[];
   /** Sorted latencies (ms), pooled over the rounds. */
   rtt: number[];
   baseRtt: number[];
@@ -241,7 +247,7 @@ export interface RelayComparison {
  * provider as it runs by default and on one with the baseline write path: both processes run at
  * once, rounds alternate between them, one untimed round each first (JIT, TLS sessions).
  */
-export async function compareRelay(engine: MlsEngine, opts: { relayCount: number; recipients: number; rttCount: number; inFlight: number[]; rounds?: number; batches?: RelayBatching[] }): Promise<RelayComparison> {
+export async function compareRelay(engine: MlsEngine, opts: { relayCount: number; recipients: number; rttCount: number; inFlight: number[]; rounds?: number; batches?: RelayBatching[]; previousRoot?: string }): Promise<RelayComparison> {
   const rounds = opts.rounds ?? 4;
   const batchings = opts.batches ?? DEFAULT_BATCHES;
   const perRound = Math.max(1, Math.floor(opts.relayCount / rounds));
@@ -250,11 +256,11 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
   const providers: ProviderProcess[] = [];
   const closers: (() => unknown)[] = [];
   try {
-    const side = async (args: string[], tag: string, batched: RelayBatching[] = []) => {
-      const p = await startProviderProcess({ domain: 'bench.example', args });
+    const side = async (args: string[], tag: string, batched: RelayBatching[] = [], start = startProviderProcess, perMessage = true) => {
+      const p = await start({ domain: 'bench.example', args });
       providers.push(p);
       const relay = new Map<number, Awaited<ReturnType<typeof relayRoom>>>();
-      for (const n of opts.inFlight) {
+      for (const n of perMessage ? opts.inFlight : []) {
         const r = await relayRoom(engine, p.url, p.caPem, warm + rounds * perRound, opts.recipients, `${tag}-relay${n}`);
         closers.push(() => r.close());
         relay.set(n, r);
@@ -278,8 +284,17 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     };
     const base = await side(BASELINE_ARGS, 'base');
     const now = await side([], 'new', batchings);
+    const previousStart = opts.previousRoot
+      ? ((await import(path.resolve(opts.previousRoot, 'test/helpers/provider-process.ts'))) as { startProviderProcess: typeof startProviderProcess }).startProviderProcess
+      : undefined;
+    const prev = previousStart ? await side([], 'prev', batchings, previousStart, false) : undefined;
     for (let r = 0; r < rounds; r++) {
-      for (const s of r % 2 === 0 ? [base, now] : [now, base]) {
+      const sides = prev ? [base, now, prev] : [base, now];
+      for (const s of r % 2 === 0 ? sides : sides.reverse()) {
+        if (s === prev) {
+          for (const b of s.batchRooms) b.figures.push(await b.room.runBatched(perRound, b.batching.size, b.batching.inFlight));
+          continue;
+        }
         for (const [n, room] of s.relay) s.figures.get(n)!.push(await room.run(perRound, n));
         for (const b of s.batchRooms) b.figures.push(await b.room.runBatched(perRound, b.batching.size, b.batching.inFlight));
         s.prttLat.push(...(await s.prtt.run(rttPerRound)));
@@ -291,6 +306,7 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     return {
       relay: new Map(opts.inFlight.map((n) => [n, { now: med(now.figures.get(n)!), base: med(base.figures.get(n)!) }])),
       batched: now.batchRooms.map((b) => ({ batching: b.batching, figures: med(b.figures) })),
+      previous: prev?.batchRooms.map((b) => ({ batching: b.batching, figures: med(b.figures) })),
       rtt: sorted(now.rttLat),
       baseRtt: sorted(base.rttLat),
       providerRtt: sorted(now.prttLat),
@@ -327,6 +343,8 @@ export function relayRows(c: RelayComparison, recipients: number): [string, stri
     const what = `provider relay to ${recipients} recipients, batches of ${b.size}, ${b.inFlight} in flight`;
     rows.push([`${what}: messages in per second (median of ${c.rounds})`, `${n(f.messagesPerSec)} (${against(f.messagesPerSec, (x) => x.messagesPerSec)})`]);
     rows.push([`${what}: deliveries out per second`, `${n(f.deliveriesPerSec)} (${against(f.deliveriesPerSec, (x) => x.deliveriesPerSec)})`]);
+    const p = c.previous?.find((x) => x.batching.size === b.size && x.batching.inFlight === b.inFlight);
+    if (p) rows.push([`${what}: the previous code (BENCH_RELAY_PREVIOUS), messages in per second`, `${n(p.figures.messagesPerSec)} (now ${(f.messagesPerSec / p.figures.messagesPerSec).toFixed(2)}× that)`]);
   }
   return rows;
 }
@@ -341,6 +359,7 @@ if (process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('scripts
       rttCount: Number(process.env.BENCH_RTT ?? 300),
       inFlight: [8, Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 64)],
       batches: process.env.BENCH_RELAY_BATCHES === undefined ? DEFAULT_BATCHES : parseBatches(process.env.BENCH_RELAY_BATCHES),
+      previousRoot: process.env.BENCH_RELAY_PREVIOUS || undefined,
     });
     const rows = relayRows(c, recipients);
     const w = Math.max(...rows.map((r) => r[0].length));

@@ -132,6 +132,9 @@ function parse() {
   };
 }
 
+/** How long a SIGTERM/SIGINT shutdown may take before the process exits regardless. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
 async function main(): Promise<void> {
   const opts = parse();
   let provider;
@@ -150,6 +153,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`provider: ${signal}, shutting down\n`);
+    // A shutdown that hangs (a stuck request, a worker that never returns) must not keep the port
+    // and the database open for ever: everything accepted is already committed, so exit anyway and
+    // say so (a service manager would SIGKILL a little later with no word at all).
+    setTimeout(() => {
+      process.stderr.write(`provider: shutdown did not finish within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting without waiting further\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     provider.close().then(
       () => process.exit(0),
       (e) => {

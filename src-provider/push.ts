@@ -56,6 +56,8 @@ class PushSession {
   private caughtUp = false;
   alive = true;
   closed = false;
+  /** An ack queued in the group commit and not run yet: later acks raise its seq instead of queueing another. */
+  private ackQueued: { upTo: number } | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -128,7 +130,18 @@ class PushSession {
     const upTo = Math.min(f.seq, this.lastSent);
     const failed = (e: unknown) => this.hub.log(`ack failed for ${this.deviceUri}: ${(e as Error).message}`);
     if (this.hub.writes) {
-      this.hub.writes.run(() => this.hub.store.ack(this.deviceUri, upTo)).catch(failed);
+      // Acks in bulk: one job per session and group commit, for the highest seq acked by the time it runs.
+      if (this.ackQueued) {
+        this.ackQueued.upTo = Math.max(this.ackQueued.upTo, upTo);
+        return;
+      }
+      const queued = (this.ackQueued = { upTo });
+      this.hub.writes
+        .run(() => {
+          if (this.ackQueued === queued) this.ackQueued = undefined;
+          return this.hub.store.ack(this.deviceUri, queued.upTo);
+        })
+        .catch(failed);
       return;
     }
     try {

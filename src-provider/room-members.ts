@@ -79,9 +79,37 @@ export function treeMembersAndLeaves(tree: Uint8Array, what: string): { members:
   return { members: out, leaves };
 }
 
+/**
+ * The decoded members of a stored member list, by that list: the store hands out the same frozen
+ * array until the room's members change (store.cachedRoomMembers), so each list is decoded once.
+ */
+const decoded = new WeakMap<object, readonly RoomMember[]>();
+
 /** The members a provider keeps for a room (room_devices), in the order they came. */
 export function storedMembers(store: Store, roomUri: string): RoomMember[] {
-  return store.roomMembers(roomUri).map((m) => ({ ...m, pseudonymous: parseMimiUriAs('pseudonym', m.identity) !== undefined }));
+  const rows = store.cachedRoomMembers(roomUri);
+  let members = decoded.get(rows);
+  if (!members) {
+    members = Object.freeze(rows.map((m) => Object.freeze({ identity: m.identity, user: m.user, pseudonymous: parsedUri(m.identity)?.kind === 'pseudonym' })));
+    decoded.set(rows, members);
+  }
+  return members.slice();
+}
+
+type UriKind = 'device' | 'pseudonym';
+/** What parseMimiUriAs says of a member identity: its kind and domain (undefined: neither). */
+const uriMemo = new Map<string, { kind: UriKind; domain: string } | undefined>();
+const URI_MEMO_MAX = 1 << 16;
+
+/** An identity's kind (device URI or pseudonym) and domain, parsed once (parsing is pure). */
+function parsedUri(uri: string): { kind: UriKind; domain: string } | undefined {
+  if (uriMemo.has(uri)) return uriMemo.get(uri);
+  const device = parseMimiUriAs('device', uri);
+  const pseudonym = device ? undefined : parseMimiUriAs('pseudonym', uri);
+  const out = device ? { kind: 'device' as const, domain: device.domain } : pseudonym ? { kind: 'pseudonym' as const, domain: pseudonym.domain } : undefined;
+  if (uriMemo.size >= URI_MEMO_MAX) uriMemo.clear();
+  uriMemo.set(uri, out);
+  return out;
 }
 
 /** The non-blank members of a tree. */
@@ -100,15 +128,28 @@ export class LocalIdentities {
    * goes). Undefined for another provider's identity and for a device or account that is gone.
    */
   deliveryDevice(identity: string): string | undefined {
-    if (parseMimiUriAs('device', identity)?.domain === this.domain) return this.store.deviceExists(identity) ? identity : undefined;
-    if (parseMimiUriAs('pseudonym', identity)?.domain === this.domain) return this.store.pseudonymByClient(identity)?.device_uri;
-    return undefined;
+    const uri = parsedUri(identity);
+    if (uri?.domain !== this.domain) return undefined;
+    if (uri.kind === 'device') return this.store.deviceExists(identity) ? identity : undefined;
+    return this.store.pseudonymByClient(identity)?.device_uri;
+  }
+
+  /**
+   * deliveryDevice without the existence check of a device identity (the caller checks it in bulk:
+   * store.enqueueExisting): the device itself, or the device a client pseudonym of ours was issued to.
+   */
+  deliveryCandidate(identity: string): string | undefined {
+    const uri = parsedUri(identity);
+    if (uri?.domain !== this.domain) return undefined;
+    if (uri.kind === 'device') return identity;
+    return this.store.pseudonymByClient(identity)?.device_uri;
   }
 
   /** Whether `identity` is `deviceUri`, or a client pseudonym of ours issued to it (in any state). */
   isDevicesIdentity(identity: string, deviceUri: string): boolean {
     if (identity === deviceUri) return true;
-    return parseMimiUriAs('pseudonym', identity)?.domain === this.domain && this.store.pseudonymByClient(identity)?.device_uri === deviceUri;
+    const uri = parsedUri(identity);
+    return uri?.kind === 'pseudonym' && uri.domain === this.domain && this.store.pseudonymByClient(identity)?.device_uri === deviceUri;
   }
 
   /** The members of `roomUri` (as this provider keeps them) that are `deviceUri` or its client pseudonyms. */

@@ -687,6 +687,22 @@ function prepareStatements(db: Database.Database) {
     insertInboxMany: db.prepare<[number | bigint, string]>(
       'INSERT INTO inbox (device_uri, event_id) SELECT value, ? FROM json_each(?) ORDER BY key',
     ),
+    // The same for candidate devices: only those that still exist get a row (one statement instead
+    // of an existence check per device), and which did comes back.
+    insertInboxExisting: db
+      .prepare<[number | bigint, string]>(
+        `INSERT INTO inbox (device_uri, event_id)
+         SELECT j.value, ? FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM devices d WHERE d.device_uri = j.value) ORDER BY j.key
+         RETURNING device_uri`,
+      )
+      .pluck(),
+    deleteInboxUpToReturning: db
+      .prepare<[string, number]>('DELETE FROM inbox WHERE device_uri = ? AND seq <= ? RETURNING event_id')
+      .pluck(),
+    deleteEventsIfUnreferenced: db.prepare<[string]>(
+      'DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.event_id = events.id)',
+    ),
+    dataVersion: db.prepare<[]>('PRAGMA data_version').pluck(),
     inboxRefsAfter: db.prepare<[string, number, number], { seq: number; event_id: number }>(
       'SELECT seq, event_id FROM inbox WHERE device_uri = ? AND seq > ? ORDER BY seq LIMIT ?',
     ),
@@ -763,6 +779,15 @@ export class Store {
   private txDepth = 0;
   /** One transaction function for every tx (a nested call becomes a savepoint), made once. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  /**
+   * roomMembers by room, read once and kept until a write to that room's members (addRoomDevice,
+   * removeRoomDevice, a room deleted), any rollback of a (sub)transaction (what was read inside it
+   * may have been its own uncommitted rows) or a commit by another connection (data_version) drops
+   * it. Entries and their objects are frozen: callers share them.
+   */
+  private readonly memberCache = new Map<string, readonly Readonly<{ identity: string; user: string }>[]>();
+  /** PRAGMA data_version when the member cache was last known to match the file. */
+  private dataVersion: unknown = undefined;
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -789,10 +814,12 @@ export class Store {
     let result: T;
     this.txDepth++;
     try {
-      result = this.txRunner.immediate(fn) as T;
+      result = this.txRunner.immediate(outermost ? () => (this.checkDataVersion(), fn()) : fn) as T;
     } catch (e) {
       // What the failed (sub)transaction announced never happened: forget it.
       this.afterCommitQueue.length = mark;
+      // Nor did what it wrote: anything cached from inside it may be gone.
+      this.memberCache.clear();
       throw e;
     } finally {
       this.txDepth--;
@@ -810,6 +837,19 @@ export class Store {
     // Only a tx() of ours is known to end in runAfterCommit; outside one, now (as before).
     if (this.txDepth > 0) this.afterCommitQueue.push(fn);
     else fn();
+  }
+
+  /**
+   * Drops the member cache when another connection (another process on the same file: the admin
+   * CLI, a restore) committed since it was last checked. Called at the start of every outermost
+   * transaction, so every read of the cache inside one sees this connection's view only.
+   */
+  private checkDataVersion(): void {
+    const v = this.s.dataVersion.get();
+    if (v !== this.dataVersion) {
+      this.memberCache.clear();
+      this.dataVersion = v;
+    }
   }
 
   private runAfterCommit(): void {
@@ -937,6 +977,7 @@ export class Store {
   }
   /** Follower: drop a remote room's row and (cascade) everything kept for it. Never a hosted room. */
   deleteFollowerRoom(roomUri: string): void {
+    this.memberCache.delete(roomUri);
     this.s.deleteFollowerRoom.run(roomUri);
   }
   /** Follower: the newest epoch seen in the hub's fanout (for RoomInfo only; never enforced). */
@@ -1088,13 +1129,27 @@ export class Store {
 
   /** The room's members with their users. */
   roomMembers(roomUri: string): { identity: string; user: string }[] {
-    return this.s.roomMembers.all(roomUri).map((r) => ({ identity: r.device_uri, user: r.user_uri }));
+    return [...this.cachedRoomMembers(roomUri)];
+  }
+  /**
+   * roomMembers as one shared, frozen array (the same array until the members change: callers may
+   * key derived data on it). Cached only inside a transaction, where writes and rollbacks are seen.
+   */
+  cachedRoomMembers(roomUri: string): readonly Readonly<{ identity: string; user: string }>[] {
+    if (this.txDepth === 0) this.checkDataVersion();
+    let members = this.memberCache.get(roomUri);
+    if (!members) {
+      members = Object.freeze(this.s.roomMembers.all(roomUri).map((r) => Object.freeze({ identity: r.device_uri, user: r.user_uri })));
+      this.memberCache.set(roomUri, members);
+    }
+    return members;
   }
   isRoomDevice(roomUri: string, identity: string): boolean {
     return this.s.isRoomDevice.get(roomUri, identity) !== undefined;
   }
   /** True when the member was not in the room before. `user`: the device's user, or the user pseudonym. */
   addRoomDevice(roomUri: string, identity: string, user: string): boolean {
+    this.memberCache.delete(roomUri);
     return this.s.addRoomDevice.run(roomUri, identity, user).changes === 1;
   }
   /**
@@ -1104,6 +1159,7 @@ export class Store {
    */
   destroyHostedRoom(roomUri: string, now: number): boolean {
     this.s.deleteClaimsOfRoom.run(roomUri);
+    this.memberCache.delete(roomUri);
     const gone = this.s.deleteHostedRoom.run(roomUri).changes === 1;
     if (gone) this.s.tombstone.run(roomUri, now);
     return gone;
@@ -1123,6 +1179,7 @@ export class Store {
     return result;
   }
   removeRoomDevice(roomUri: string, deviceUri: string): void {
+    this.memberCache.delete(roomUri);
     this.s.removeRoomDevice.run(roomUri, deviceUri);
   }
 
@@ -1159,6 +1216,14 @@ export class Store {
     if (deviceUris.length === 1) this.s.insertInbox.run(deviceUris[0], eventId);
     else if (deviceUris.length > 1) this.s.insertInboxMany.run(eventId, JSON.stringify(deviceUris));
   }
+  /**
+   * enqueueAll for candidate devices that may have been deleted: only those that exist get a row
+   * (in the order given, duplicates not expected); returns them.
+   */
+  enqueueExisting(deviceUris: readonly string[], eventId: number): string[] {
+    if (deviceUris.length === 0) return [];
+    return this.s.insertInboxExisting.all(eventId, JSON.stringify(deviceUris)) as string[];
+  }
   inboxAfter(deviceUri: string, cursor: number, limit: number): InboxEntry[] {
     return this.s.inboxAfter.all(deviceUri, cursor, limit);
   }
@@ -1172,10 +1237,11 @@ export class Store {
   }
   /** Drop a device's inbox rows up to `seq`, and the events no inbox row references any more. */
   ack(deviceUri: string, seq: number): number {
-    const ids = this.s.ackedEventIds.all(deviceUri, seq);
-    const removed = this.s.deleteInboxUpTo.run(deviceUri, seq).changes;
-    for (const { event_id } of ids) this.s.deleteEventIfUnreferenced.run(event_id, event_id);
-    return removed;
+    // One statement for the rows, one for the events they leave unreferenced (instead of one per event).
+    const ids = this.s.deleteInboxUpToReturning.all(deviceUri, seq) as number[];
+    if (ids.length === 1) this.s.deleteEventIfUnreferenced.run(ids[0], ids[0]);
+    else if (ids.length > 1) this.s.deleteEventsIfUnreferenced.run(JSON.stringify([...new Set(ids)]));
+    return ids.length;
   }
 
   // ---- pseudonyms ----

@@ -646,6 +646,18 @@ export interface ExportResultView {
   /** Attachments that could not be fetched (listed in the export as not downloaded). */
   missing: number;
 }
+/**
+ * A provider key this account recorded for another provider's private KeyPackage requests (OHTTP,
+ * docs/ohttp-key-packages.md): pinned on first use, one per domain (Settings → Provider keys).
+ */
+export interface ProviderKeyView {
+  domain: string;
+  /** The key's first 8 bytes in hex pairs (aa:bb:…), as errors.ohttp.providerKeyChanged names it. */
+  fingerprint: string;
+  /** When it was recorded (ms). */
+  pinnedAt: number;
+}
+
 /** key: waiting for the new recovery key to be written down; upload/manifest: create; check/insert: restore. */
 export type BackupStage = 'key' | 'upload' | 'manifest' | 'check' | 'insert';
 
@@ -674,6 +686,8 @@ export type CoreEvent =
   | ({ type: 'deviceVerification'; accountId: string } & DeviceVerificationView)
   /** A history transfer between two devices of the account moved on. */
   | ({ type: 'historyTransfer'; accountId: string } & HistoryTransferView)
+  /** The provider keys this account recorded changed (one recorded by an add, or forgotten): the whole list. */
+  | { type: 'providerKeys'; accountId: string; keys: ProviderKeyView[] }
   /** A backup or restore moving on (Settings → Backup's progress bar); `total` may grow while it runs. */
   | { type: 'backupProgress'; accountId: string; operation: 'create' | 'restore'; stage: BackupStage; done: number; total: number }
   /** A new recovery key waits to be shown (the window asks backup.pendingRecoveryKey; the key itself is not in the event). */
@@ -832,6 +846,16 @@ export interface MimiApi {
     restore(accountId: string, recoveryKey: string): Promise<RestoreResultView>;
     /** A room's history as messages.json, messages.html and attachments/ in a new folder the main process makes under its exports folder. */
     exportHistory(accountId: string, roomUri: string): Promise<ExportResultView>;
+  };
+  /** Other providers' keys this account recorded for private KeyPackage requests (core/provider-keys.ts). */
+  providerKeys: {
+    /** Every recorded key, by domain. */
+    list(accountId: string): Promise<ProviderKeyView[]>;
+    /**
+     * Forget `domain`'s key (the next add of one of its users records what it publishes then);
+     * only after its operator confirmed they replaced it. The list after it.
+     */
+    forget(accountId: string, domain: string): Promise<ProviderKeyView[]>;
   };
   messages: {
     /** Newest-first page; `beforeSeq` pages back. */
@@ -1243,6 +1267,8 @@ export const METHODS = {
   'backup.confirmRecoveryKeySaved': [accountId],
   'backup.restore': [accountId, str(300)],
   'backup.exportHistory': [accountId, roomUri],
+  'providerKeys.list': [accountId],
+  'providerKeys.forget': [accountId, domainName],
   'messages.page': [accountId, roomUri, nullableSeq, int(1, 500)],
   'messages.send': [accountId, roomUri, str(16000)],
   'messages.report': [accountId, roomUri, messageIds, reportReason, str(2000, 0)],

@@ -38,6 +38,7 @@ import {
   type SecretStorageView,
   type AccountSecretMode,
   type BackupCreateArgs,
+  type ProviderKeyView,
 } from '../../src-shared/contract.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import { isPreviewableImage } from '../../src-shared/attachment.js';
@@ -206,6 +207,7 @@ class Core implements AppCore {
     p.on('knocks', (knocks: KnocksView) => this.emit({ type: 'knocks', accountId: p.id, knocks }));
     p.on('typing', (roomUri: string, users: string[]) => this.emit({ type: 'typing', accountId: p.id, roomUri, users }));
     p.on('devices', (c: DeviceChangeView) => this.emit({ type: 'devices', accountId: p.id, ...c }));
+    p.on('providerKeys', (keys: ProviderKeyView[]) => this.emit({ type: 'providerKeys', accountId: p.id, keys }));
     p.deviceLink.on('verification', (v) => this.emit({ type: 'deviceVerification', accountId: p.id, ...v }));
     p.deviceLink.on('history', (h) => this.emit({ type: 'historyTransfer', accountId: p.id, ...h }));
     // Removed by another device: the account list says so (deviceRemoved), the 'error' event why.
@@ -487,6 +489,13 @@ class Core implements AppCore {
     ban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).ban(roomUri, user),
     unban: (accountId: string, roomUri: string, user: string) => this.profile(accountId).unban(roomUri, user),
     reportAbuse: (accountId: string, roomUri: string, user: string, note: string) => this.profile(accountId).reportAbuse(roomUri, user, note),
+  };
+
+  // Other providers' keys recorded for private KeyPackage requests (core/provider-keys.ts); the
+  // profile DB alone, as `mimi ohttp forget`. A forget is also told as a 'providerKeys' event.
+  providerKeys = {
+    list: async (accountId: string): Promise<ProviderKeyView[]> => this.profile(accountId).providerKeys.list(),
+    forget: async (accountId: string, domain: string): Promise<ProviderKeyView[]> => this.profile(accountId).providerKeys.forget(domain),
   };
 
   // The encrypted backup (core/backup-app.ts over backup.ts).

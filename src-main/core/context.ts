@@ -4,7 +4,7 @@
 // takes the other modules it builds on as constructor arguments.
 
 import type { ConsentListResponse } from '../../src-shared/provider-api.js';
-import type { ConnectionsView, ConsentGrantedView, DeviceChangeView, KnocksView, MessageView, PseudonymPoolView } from '../../src-shared/contract.js';
+import type { ConnectionsView, ConsentGrantedView, DeviceChangeView, KnocksView, MessageView, ProviderKeyView, PseudonymPoolView } from '../../src-shared/contract.js';
 import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import type { ProfileDb } from '../db/profile-db.js';
 import type { ProviderClient } from '../net/provider-client.js';
@@ -55,6 +55,8 @@ export interface ProfileEventMap {
   devices: [change: DeviceChangeView];
   /** Another device removed this one: its token is void (devices.ts); nothing works until a new sign-in. */
   deviceRemoved: [];
+  /** A provider key for private KeyPackage requests was recorded or forgotten (provider-keys.ts): the whole list. */
+  providerKeys: [keys: ProviderKeyView[]];
 }
 
 export type ProfileEvent = keyof ProfileEventMap;

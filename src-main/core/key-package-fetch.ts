@@ -66,7 +66,7 @@ export interface KeyPackageFetchDeps {
 }
 
 /** A short fingerprint of a provider key for messages (the first 8 bytes, hex, in pairs). */
-function fingerprint(key: Uint8Array): string {
+export function fingerprint(key: Uint8Array): string {
   return (toHex(key.subarray(0, 8)).match(/../g) ?? []).join(':');
 }
 

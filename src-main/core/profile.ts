@@ -83,6 +83,7 @@ import { Backups, RECOVERY_KEY_SECRET, backupChunkBytes, type BackupProgress, ty
 import { exportRoom, type ExportResult } from './export.js';
 import { Devices, deleteAccountData } from './devices.js';
 import { DeviceLink } from './device-link.js';
+import { ProviderKeys } from './provider-keys.js';
 
 export type { ProfileConfig, ProfileOptions, SignInDetails } from './account-files.js';
 export type { ConnectionState, ProfileEventMap } from './context.js';
@@ -109,6 +110,8 @@ export class Profile extends EventEmitter {
   private readonly discovery: Discovery;
   /** Display names and pictures shared in rooms (member-profiles.ts). */
   readonly memberProfiles: MemberProfiles;
+  /** Other providers' keys recorded for private KeyPackage requests (provider-keys.ts); changes as 'providerKeys'. */
+  readonly providerKeys: ProviderKeys;
   private readonly keyPackages: KeyPackages;
   private readonly pool: PseudonymPool;
   private readonly connections: Connections;
@@ -188,6 +191,7 @@ export class Profile extends EventEmitter {
     this.consent = new ConsentActions(this.ctx, this.reads);
     this.discovery = new Discovery(this.ctx);
     this.memberProfiles = new MemberProfiles(this.ctx, this.outbox);
+    this.providerKeys = new ProviderKeys(db, (keys) => this.ctx.emit('providerKeys', keys));
     this.discovery.displayName = this.memberProfiles;
     this.incoming.memberProfiles = this.memberProfiles;
     this.pool = new PseudonymPool(this.ctx, () => this.id);

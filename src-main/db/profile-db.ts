@@ -1142,12 +1142,35 @@ export class ProfileDb {
 
   /** Pins `key` for `domain` unless a key is pinned already (that one stays). */
   pinOhttpProviderKey(domain: string, key: Uint8Array, at: number): void {
-    this.db.prepare('INSERT INTO ohttp_provider_keys (domain, provider_key, pinned_at) VALUES (?, ?, ?) ON CONFLICT(domain) DO NOTHING').run(domain, Buffer.from(key), at);
+    const pinned = this.db.prepare('INSERT INTO ohttp_provider_keys (domain, provider_key, pinned_at) VALUES (?, ?, ?) ON CONFLICT(domain) DO NOTHING').run(domain, Buffer.from(key), at).changes === 1;
+    if (pinned) this.ohttpProviderKeysChanged(domain);
   }
 
   /** Forgets the pinned key of `domain` (the next use pins what it then publishes). False when none was pinned. */
   forgetOhttpProviderKey(domain: string): boolean {
-    return this.db.prepare('DELETE FROM ohttp_provider_keys WHERE domain = ?').run(domain).changes === 1;
+    const forgotten = this.db.prepare('DELETE FROM ohttp_provider_keys WHERE domain = ?').run(domain).changes === 1;
+    if (forgotten) this.ohttpProviderKeysChanged(domain);
+    return forgotten;
+  }
+
+  /** Every pinned provider key, by domain (Settings → Provider keys, core/provider-keys.ts). */
+  ohttpProviderKeys(): { domain: string; key: Uint8Array; pinnedAt: number }[] {
+    const rows = this.db.prepare('SELECT domain, provider_key, pinned_at FROM ohttp_provider_keys ORDER BY domain').all() as { domain: string; provider_key: Buffer; pinned_at: number }[];
+    return rows.map((r) => ({ domain: r.domain, key: new Uint8Array(r.provider_key), pinnedAt: r.pinned_at }));
+  }
+
+  /**
+   * Told after a key was pinned or forgotten, whoever did it (an add's first use in
+   * key-package-fetch.ts, or Settings): core/provider-keys.ts sets it to tell the window.
+   */
+  onOhttpProviderKeysChanged?: (domain: string) => void;
+
+  private ohttpProviderKeysChanged(domain: string): void {
+    try {
+      this.onOhttpProviderKeysChanged?.(domain);
+    } catch {
+      /* a listener's failure must not undo or fail the change */
+    }
   }
 
   /** True for a room restored from a backup that this device has not joined yet. */

@@ -241,13 +241,18 @@ export class FanoutOutbox {
   }
 
   /** Stops the workers after their current request; undelivered rows stay for the next start(). */
-  async close(): Promise<void> {
+  async close(graceMs = 5_000): Promise<void> {
     this.closed = true;
     for (const { timer, wake } of this.sleeping.values()) {
       clearTimeout(timer);
       wake();
     }
-    await Promise.allSettled([...this.workers.values()]);
+    // A worker stuck in a request does not hold the shutdown: its rows stay for the next start.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
+    const done = await Promise.race([Promise.allSettled([...this.workers.values()]), late]);
+    clearTimeout(timer);
+    if (done === 'late') this.log(`fanout: closing without waiting for the workers of ${[...this.workers.keys()].join(', ')} (their rows stay for the next start)`);
   }
 
   private isDrained(): boolean {

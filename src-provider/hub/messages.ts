@@ -67,7 +67,7 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
     // Franking (draft-ietf-mimi-protocol-06): in a room whose franking_agent is ours, every message
     // carries a franking tag in its Safe AAD, and the hub stamps it with a Frank for this sender,
     // room and acceptance time. The frank goes back to the sender and out with the message.
-    const current = room.room_state ? decodeState(room.room_state, 'stored room state') : undefined;
+    const current = room.room_state ? storedState(hub, roomUri, room.room_state) : undefined;
     const frankFor = franker(hub, current, info.authenticatedData ?? new Uint8Array(), senderUser, roomUri);
     // A knock room's knocker (joined by its knock link, not on the list) sends one message, the
     // knock, and only the room's listed members (its admins) get it: other knockers never do.
@@ -92,7 +92,7 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
     if (stateThen) {
       // A muted or banned user's messages stop here (negative policy: the hub can read who sent
       // it from the transport, not from the PrivateMessage).
-      const verdict = checkMessage(stateThen === room.room_state && current ? current : decodeState(stateThen, 'stored room state'), senderUser);
+      const verdict = checkMessage(stateThen === room.room_state && current ? current : storedState(hub, roomUri, stateThen), senderUser);
       if (!verdict.ok) throw new ApiFailure('notAllowed', `the room policy forbids this message: ${denialText(verdict)}`);
     }
     // One epoch of grace: a message encrypted just before a commit landed is still delivered.
@@ -118,6 +118,27 @@ export function acceptMessage(hub: HubCore, source: HubSource, roomUri: string, 
     if (local && input.requestId) hub.store.recordResponse(local.deviceUri, 'message', input.requestId, JSON.stringify(response), ts);
     return response;
   });
+}
+
+/** The last stored room states decoded, by hub and room (a room's state changes once per epoch at most). */
+const decodedStates = new WeakMap<HubCore, Map<string, { bytes: Uint8Array; state: RoomState }[]>>();
+const DECODED_STATES_MAX = 1024;
+
+/**
+ * decodeState of a room's stored state, decoded once per distinct state: kept with the bytes it came
+ * from and used only for the same bytes (a room has its current and its previous epoch's state), so
+ * no commit, rollback or other writer can make it serve a state the room no longer has.
+ */
+function storedState(hub: HubCore, roomUri: string, bytes: Uint8Array): RoomState {
+  let rooms = decodedStates.get(hub);
+  if (!rooms) decodedStates.set(hub, (rooms = new Map()));
+  const kept = rooms.get(roomUri) ?? [];
+  for (const k of kept) if (Buffer.compare(k.bytes, bytes) === 0) return k.state;
+  const state = decodeState(bytes, 'stored room state');
+  if (rooms.size >= DECODED_STATES_MAX) rooms.clear();
+  // The current and the previous epoch's state: the two a message may be checked against.
+  rooms.set(roomUri, [{ bytes: new Uint8Array(bytes), state }, ...kept].slice(0, 2));
+  return state;
 }
 
 /** The acceptance time last given to a message of each room, by hub. */

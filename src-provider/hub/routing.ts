@@ -17,18 +17,19 @@ export function fanout(hub: HubCore, roomUri: string, eventId: number, identitie
   const domains = new Set<string>();
   const delivered = new Set<string>();
   for (const identity of identities) {
-    const domain = domainOf(identity);
-    if (domain !== hub.domain) {
-      domains.add(domain);
+    // Ours: the device (checked to exist by the insert below), or the device behind our pseudonym.
+    const device = hub.identities.deliveryCandidate(identity);
+    if (device !== undefined) {
+      delivered.add(device);
       continue;
     }
-    const device = hub.identities.deliveryDevice(identity);
-    if (!device || delivered.has(device)) continue; // its account was deleted: its leaf goes soon
-    delivered.add(device);
-    queued.add(device);
+    const domain = domainOf(identity);
+    if (domain !== hub.domain) domains.add(domain);
+    // else: a pseudonym of ours whose device is gone (its account was deleted: its leaf goes soon)
   }
-  // One statement for all of them: per-row statement overhead was the largest store cost of a relay.
-  hub.store.enqueueAll([...delivered], eventId);
+  // One statement for all of them, which also skips devices deleted since (their leaves go soon):
+  // per-row statements were the largest store cost of a relay.
+  for (const device of hub.store.enqueueExisting([...delivered], eventId)) queued.add(device);
   if (domains.size === 0) return;
   if (!hub.fanoutSink) throw new Error(`room ${roomUri} has remote members but this provider does not federate`);
   const body = encodeFanoutMessage(message);

@@ -239,4 +239,14 @@ test('a fresh device of the account: the restore is offered; a wrong key is refu
   await page.locator('[data-testid=room-item][data-room-name="Garden"]').click({ timeout: WAIT });
   for (const text of TEXTS) await page.getByTestId('message-text').getByText(text, { exact: true }).waitFor({ timeout: WAIT });
   await screenshot(page, '348-restored-room');
+
+  // Settings again: the status is read afresh (nothing backed up from this device yet), and the
+  // offer stays away, also after a reload of the window.
+  for (const reload of [false, true]) {
+    if (reload) await page.reload();
+    await page.getByTestId('open-settings').click();
+    await section.getByTestId('backup-status').waitFor({ timeout: WAIT });
+    assert.equal(await section.getByTestId('backup-offer').count(), 0, `no offer after a restore${reload ? ', after a reload' : ''}`);
+    await page.getByTestId('settings-close').click();
+  }
 });

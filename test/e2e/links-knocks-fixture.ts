@@ -25,7 +25,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { formatJoinLink, parseJoinLink } from '../../src-shared/join-link.js';
-import { eventHub, keychainNothingLocked, localAccount, noBackup, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, noBackup, noProviderKeys, noMessageReports, quietConsentAndPeople, quietPseudonymsAndConnections, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -250,6 +250,7 @@ export function linksKnocksCore() {
 
   const core: MimiApi = {
     ...noBackup,
+    ...noProviderKeys,
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
       ...keychainNothingLocked,

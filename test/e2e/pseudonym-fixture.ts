@@ -19,7 +19,7 @@ import {
   type RoomView,
 } from '../../src-shared/contract.js';
 import { parseUserAddress } from '../../src-shared/identifiers.js';
-import { eventHub, keychainNothingLocked, localAccount, messageReports, noBackup, quietConsentAndPeople, quietLinksAndKnocks, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
+import { eventHub, keychainNothingLocked, localAccount, messageReports, noBackup, noProviderKeys, quietConsentAndPeople, quietLinksAndKnocks, muteNotInFixture, messageActionsNotInFixture } from './stub-domains.js';
 
 export const A = 'acct-alice';
 export const B = 'acct-ally';
@@ -205,6 +205,7 @@ export function pseudonymCore() {
   const core: MimiApi = {
     ...quietLinksAndKnocks(),
     ...noBackup,
+    ...noProviderKeys,
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
       ...keychainNothingLocked,

@@ -159,9 +159,15 @@ export const noBackup: Pick<MimiApi, 'backup'> = {
   },
 };
 
-export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts' | 'backup'> {
+/** Settings → Provider keys in a fixture: none recorded (forgetting one changes nothing). */
+export const noProviderKeys: Pick<MimiApi, 'providerKeys'> = {
+  providerKeys: { list: async () => [], forget: async () => [] },
+};
+
+export function signedInAs(account: () => AccountView): Pick<MimiApi, 'app' | 'accounts' | 'backup' | 'providerKeys'> {
   return {
     ...noBackup,
+    ...noProviderKeys,
     app: { info: async () => ({ mode: 'browser', version: 'test' }) },
     accounts: {
       ...keychainNothingLocked,

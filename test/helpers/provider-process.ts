@@ -102,7 +102,17 @@ export async function startProviderProcess(opts: { domain: string; dataDir?: str
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        await exited;
+        // The provider exits by itself within its 10 s shutdown deadline; one that does not is a
+        // bug to see by name, not a test file hanging until the runner's 5-minute limit.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), 20_000)));
+        const how = await Promise.race([exited.then(() => 'exited' as const), late]);
+        clearTimeout(timer);
+        if (how === 'late') {
+          child.kill('SIGKILL');
+          await exited;
+          throw new Error(`provider ${opts.domain} did not exit within 20 s of SIGTERM; its output ends:\n${all.slice(-3000)}`);
+        }
       }
     },
   };

@@ -160,6 +160,10 @@ function recordingCore() {
       admit: record('knocks.admit', () => ({ incoming: [], outgoing: [] })),
       decline: record('knocks.decline', () => ({ incoming: [], outgoing: [] })),
     },
+    providerKeys: {
+      list: record('providerKeys.list', () => []),
+      forget: record('providerKeys.forget', () => []),
+    },
     backup: {
       status: record('backup.status', () => ({ lastBackupAt: null, messages: 0, bytes: 0, generation: null, notBackedUp: 0, unfinished: false, hasKey: false, keyPending: false, atProvider: null, running: null })),
       create: record('backup.create', () => ({ generation: 1, uploaded: 1, chunks: 1, messages: 0, bytes: 100, full: true })),

@@ -70,6 +70,8 @@ const GOOD: Record<MethodName, unknown[]> = {
   'rooms.kick': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.removeMember': ['acct-1', ROOM, 'bob@b.example'],
   'rooms.reportAbuse': ['acct-1', ROOM, 'bob@b.example', 'spam links, over and over'],
+  'providerKeys.list': ['acct-1'],
+  'providerKeys.forget': ['acct-1', 'b.example'],
   'backup.status': ['acct-1'],
   'backup.create': ['acct-1', { full: true }],
   'backup.pendingRecoveryKey': ['acct-1'],
@@ -203,6 +205,15 @@ test('the secret storage choice at sign-in: passphrase (8+ characters) or plaint
   rejects('accounts.unlock', ['acct-1', '']);
   rejects('accounts.unlock', ['acct-1', 'p'.repeat(1025)]);
   rejects('accounts.unlock', ['acct-1']);
+});
+
+test('provider keys: forget takes one lowercase domain, nothing else', () => {
+  assert.doesNotThrow(() => validateCall('providerKeys.forget', ['acct-1', 'b.example']));
+  rejects('providerKeys.forget', ['acct-1', 'B.Example']);
+  rejects('providerKeys.forget', ['acct-1', 'b.example/../x']);
+  rejects('providerKeys.forget', ['acct-1', '']);
+  rejects('providerKeys.forget', ['acct-1', 42]);
+  rejects('providerKeys.forget', ['acct-1']);
 });
 
 test('backup arguments: create takes only { full?: boolean }, a recovery key is a bounded string, an export names a room URI', () => {

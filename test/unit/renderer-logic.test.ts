@@ -282,3 +282,22 @@ test('pending incoming connection requests come oldest first; answered ones are 
   assert.equal(connectionStateText('incoming', 'pending'), 'waiting for your answer');
   assert.equal(connectionStateText('outgoing', 'pending'), 'waiting for an answer');
 });
+
+test('a verification view never takes the dialog back a stage of the same attempt (an event can overtake the answer)', async () => {
+  const { laterView } = await import('../../src-renderer/src/lib/verification-stage.js');
+  const view = (attemptId: string, stage: 'incoming' | 'waiting' | 'compare' | 'confirmed' | 'verified' | 'failed') => ({
+    attemptId,
+    otherDevice: { deviceId: 'd', name: 'Phone' },
+    role: 'responder' as const,
+    purpose: 'history' as const,
+    stage,
+  });
+  // The reveal's event (compare) came first, then the answer to "accept" (waiting): compare stays.
+  assert.equal(laterView(view('a1', 'compare'), view('a1', 'waiting')).stage, 'compare');
+  assert.equal(laterView(view('a1', 'waiting'), view('a1', 'compare')).stage, 'compare');
+  assert.equal(laterView(view('a1', 'verified'), view('a1', 'failed')).stage, 'failed', 'a history attempt can still fail after verified');
+  assert.equal(laterView(view('a1', 'failed'), view('a1', 'compare')).stage, 'failed');
+  // Another attempt, or nothing before: the new view as it comes.
+  assert.equal(laterView(view('a1', 'verified'), view('a2', 'incoming')).stage, 'incoming');
+  assert.equal(laterView(undefined, view('a2', 'waiting')).stage, 'waiting');
+});

@@ -19,6 +19,7 @@ import { useRoomSettingsStore } from './room-settings.js';
 import { useProfilesStore } from './profiles.js';
 import { useTypingStore } from './typing.js';
 import { useDevicesStore } from './devices.js';
+import { useProviderKeysStore } from './provider-keys.js';
 import { notifyOfMessage } from '../lib/notify-runtime.js';
 
 export interface Notice {
@@ -75,6 +76,7 @@ export const useAppStore = defineStore('app', () => {
             useLinksStore().forget(id);
             useProfilesStore().forget(id);
             useTypingStore().forget(id);
+            useProviderKeysStore().drop(id);
           }
         }
         for (const a of event.accounts) if (!rooms.byAccount[a.id]) void rooms.load(a.id).catch(() => undefined);
@@ -123,6 +125,9 @@ export const useAppStore = defineStore('app', () => {
         break;
       case 'devices':
         useDevicesStore().apply(event);
+        break;
+      case 'providerKeys':
+        useProviderKeysStore().apply(event);
         break;
       case 'error':
         notify(errorText(new CoreError('internal', event.message, event.key, event.params)), event.accountId);

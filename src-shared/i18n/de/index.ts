@@ -25,6 +25,7 @@ import { backup } from './backup.js';
 import { devices } from './devices.js';
 import { verification } from './verification.js';
 import { deviceLink } from './deviceLink.js';
+import { providerKeys } from './providerKeys.js';
 
 export const de: Shape<typeof en> = {
   common,
@@ -51,4 +52,5 @@ export const de: Shape<typeof en> = {
   devices,
   verification,
   deviceLink,
+  providerKeys,
 };

@@ -142,7 +142,7 @@ export const errors = {
   ohttp: {
     badKeys: '{domain} publishes keys for private KeyPackage requests that cannot be used ({reason}). Nothing was fetched or changed; try again later, and if it keeps happening tell the operator of {domain}.',
     providerKeyChanged:
-      "{domain} now signs its keys for private KeyPackage requests with another provider key ({current}) than the one this account recorded when it first used them ({pinned}). Nothing was fetched or changed. Providers rarely replace that key, so someone may be impersonating {domain}: ask its operator whether they replaced it. Only if they did, accept the new key with: mimi ohttp forget {domain}, then add again.",
+      "{domain} now signs its keys for private KeyPackage requests with another provider key ({current}) than the one this account recorded when it first used them ({pinned}). Nothing was fetched or changed. Providers rarely replace that key, so someone may be impersonating {domain}: ask its operator whether they replaced it. Only if they did, forget the recorded key, then add again: in the app under Settings → Provider keys, or with the command mimi ohttp forget {domain}.",
     tokenRefused: "{domain} refused the token for {user}'s KeyPackages, and a fresh one too. Nothing was added; try again in a few minutes, and if it keeps happening tell the operator of {domain}.",
     refused: '{domain} refused the KeyPackage request (HTTP {status}: {reason}). Nothing was added; try again later, and if it keeps happening tell the operator of {domain}.',
     badAnswer: "{domain}'s answer with KeyPackages does not check out ({reason}). Nothing was added; try again later, and if it keeps happening tell the operator of {domain}.",

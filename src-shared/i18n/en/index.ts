@@ -23,6 +23,7 @@ import { backup } from './backup.js';
 import { devices } from './devices.js';
 import { verification } from './verification.js';
 import { deviceLink } from './deviceLink.js';
+import { providerKeys } from './providerKeys.js';
 
 export const en = {
   common,
@@ -49,4 +50,5 @@ export const en = {
   devices,
   verification,
   deviceLink,
+  providerKeys,
 };

@@ -6,6 +6,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { CoreEvent, DeviceVerificationAnswer, DeviceVerificationView, HistoryTransferView } from '../../../../src-shared/contract.js';
 import { api } from '../../api.js';
+import { laterView } from '../../lib/verification-stage.js';
 import { useDevicesStore } from '../../stores/devices.js';
 
 export interface DeviceLinkState {
@@ -36,7 +37,7 @@ export const useDeviceLinkStore = defineStore('deviceLink', () => {
     const same = current.value?.verification.attemptId === v.attemptId;
     // Another attempt's news while one is on screen: the core refused it already (one at a time).
     if (!same && current.value && !ended(current.value)) return;
-    current.value = { accountId, verification: v, history: same ? current.value?.history : undefined };
+    current.value = { accountId, verification: laterView(current.value?.verification, v), history: same ? current.value?.history : undefined };
     // The list shows "Verified" as soon as it is.
     if (v.stage === 'verified' && useDevicesStore().byAccount[accountId]) void useDevicesStore().load(accountId).catch(() => undefined);
   }

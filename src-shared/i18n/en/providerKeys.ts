@@ -1,0 +1,20 @@
+// Settings → Provider keys: the keys other providers signed their private KeyPackage requests with,
+// as this account recorded them on first use (core/provider-keys.ts, docs/ohttp-key-packages.md).
+export const providerKeys = {
+  title: 'Provider keys',
+  intro: 'When you add someone from another provider, the app records that provider’s key the first time and checks it every time after. If the key changes, adding people from there stops until you deal with it here.',
+  empty: 'No provider keys recorded yet. A key appears here the first time you add someone from another provider that supports private requests.',
+  loading: 'Loading the provider keys…',
+  loadFailed: 'Could not load the provider keys: {reason}',
+  retry: 'Try again',
+  fingerprint: 'Key {fingerprint}',
+  recorded: 'Recorded {date}',
+  forget: 'Forget',
+  forgetLabel: 'Forget the key of {domain}',
+  forgetTitle: 'Forget the key of {domain}?',
+  forgetExplain: 'Do this only after the operator of {domain} told you they replaced their key. If they did not, someone may be pretending to be {domain}, and forgetting the key would let them in: the next time you add someone from {domain}, the app accepts whatever key it is shown and records that one.',
+  forgetConfirm: 'Forget the key',
+  forgetting: 'Forgetting…',
+  cancel: 'Cancel',
+  forgotten: 'The key of {domain} was forgotten. The next add of someone from {domain} records its current key.',
+};
