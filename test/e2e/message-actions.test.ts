@@ -219,9 +219,9 @@ test('reply, react, unreact, edit, history and delete from the mouse and the key
   // --- delete, with its confirmation; everyone sees "Message deleted" ---
   await message(a.page, 'lunch at 12:30?').click({ button: 'right' });
   await a.page.getByTestId('menu-delete').click();
-  await a.page.getByTestId('confirm-delete').waitFor();
+  await a.page.getByTestId('message-delete-dialog').waitFor();
   await axeAllWays(a.page, 'delete confirmation');
-  await a.page.getByTestId('delete-confirm').click();
+  await a.page.getByTestId('message-delete-confirm').click();
   await eventually('deleted at bob', async () => (await b.page.getByTestId('message-deleted').count()) === 1, WAIT);
   await eventually('the quote says deleted', async () => (await message(b.page, 'yes, see you at 12:30').getByTestId('reply-quote').innerText()).includes('Message deleted'), WAIT);
 
