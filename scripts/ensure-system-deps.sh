@@ -4,6 +4,8 @@
 #   - Debian packages: Chromium (e2e), libsecret + GNOME Keyring + D-Bus (real OS-keychain tests),
 #     and the toolchain node-gyp needs to build keytar / better-sqlite3 from source (prebuilt
 #     binaries cannot be downloaded here).
+#   - PostgreSQL (the provider's distributed storage, issue 17): its tests start a throwaway
+#     cluster of their own (test/helpers/postgres.ts), never the package's default one.
 #   - npm ci, when node_modules is missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,6 +14,7 @@ packages=(
   chromium
   libsecret-1-dev gnome-keyring dbus dbus-x11
   build-essential python3 pkg-config
+  postgresql
 )
 
 missing=()

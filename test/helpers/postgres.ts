@@ -1,0 +1,95 @@
+// A throwaway PostgreSQL server for tests and benches (issue 17): Debian's `postgresql` package
+// (scripts/ensure-system-deps.sh installs it), a fresh cluster in a temporary folder, listening on
+// loopback on a free port and on a Unix socket in the same folder, trust authentication (nothing but
+// this machine's processes reach it), stopped and deleted by stop().
+//
+// PostgreSQL refuses to run as root, and CI runs as root: then the cluster belongs to Debian's
+// `postgres` account and initdb / pg_ctl run as it (runuser).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface PostgresServer {
+  /** postgres://… URL of the database `name` (created on start) over TCP on loopback. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Runs SQL with psql against the database; returns its unaligned, tuples-only output. */
+  psql(sql: string): string;
+  /** Creates another empty database; returns its URL. */
+  createDatabase(name: string): string;
+  stop(): Promise<void>;
+}
+
+/** The folder with initdb, pg_ctl and psql: Debian's versioned folders (newest first), then PATH. */
+export function postgresBinDir(): string | undefined {
+  const has = (dir: string) => ['initdb', 'pg_ctl', 'psql'].every((c) => fs.existsSync(path.join(dir, c)));
+  const root = '/usr/lib/postgresql';
+  const versions = fs.existsSync(root) ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const candidates = [...versions.map((v) => path.join(root, v, 'bin')), ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean)];
+  return candidates.find(has);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(opts: { name?: string } = {}): Promise<PostgresServer> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('PostgreSQL is not installed: install Debian\'s "postgresql" package (scripts/ensure-system-deps.sh does)');
+  const asRoot = process.getuid?.() === 0;
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-pg-'));
+  const dataDir = path.join(base, 'data');
+  fs.mkdirSync(dataDir, { mode: 0o700 });
+  if (asRoot) {
+    // The folder must belong to the account the server runs as.
+    fs.chmodSync(base, 0o755);
+    execFileSync('chown', ['-R', 'postgres:postgres', base]);
+  }
+  const run = (cmd: string, args: string[]) => {
+    const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]] : [path.join(bin, cmd), args];
+    const r = spawnSync(file, argv, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  };
+  run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions', '-N']);
+  const port = await freePort();
+  // fsync stays on: the tests kill -9 nodes and expect what was committed to be there.
+  const serverOpts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c max_connections=200 -c shared_buffers=64MB`;
+  run('pg_ctl', ['-D', dataDir, '-o', serverOpts, '-l', path.join(base, 'server.log'), '-w', '-t', '30', 'start']);
+  const name = opts.name ?? 'mimi';
+  const psqlAt = (db: string, sql: string) => run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql]);
+  const createDatabase = (db: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`not a plain database name: ${db}`);
+    psqlAt('postgres', `CREATE DATABASE ${db}`);
+    return `postgres://postgres@127.0.0.1:${port}/${db}`;
+  };
+  const url = createDatabase(name);
+  let stopped = false;
+  return {
+    url,
+    port,
+    dataDir,
+    psql: (sql) => psqlAt(name, sql),
+    createDatabase,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', '-t', '30', 'stop']);
+      } finally {
+        fs.rmSync(base, { recursive: true, force: true });
+      }
+    },
+  };
+}
