@@ -17,8 +17,11 @@
 // BENCH_RELAY_PREVIOUS=<dir>: a third provider, started from another checkout of this repo (its
 // src-provider and test/helpers; e.g. the code before a change, the rest symlinked here) on its
 // default path, runs the batched rows in the same alternating rounds: a before/after of a change
-// measured in one run ("previous code" rows).
+// measured in one run ("previous code" rows), and its round trips in the same rounds.
+// The batched rows also give the CPU time (Linux: /proc) each provider process and this bench process
+// spent per message, over the timed rounds: the bench's 10 push streams share the machine's cores.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Profile } from '../src-main/core/profile.js';
@@ -33,6 +36,31 @@ import { roundTrips } from './bench-federation.js';
 export interface RelayFigures {
   messagesPerSec: number;
   deliveriesPerSec: number;
+  /** CPU time of the provider process per message (µs), when known (Linux). */
+  providerCpuUs?: number;
+  /** CPU time of this bench process per message (µs): sender and push streams. */
+  benchCpuUs?: number;
+}
+
+/** CPU time (ms: user + system) a process has used, from /proc; undefined elsewhere. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** `run` with the provider's and this process's CPU time per message added to its figures. */
+async function withCpu(pid: number | undefined, count: number, run: () => Promise<RelayFigures>): Promise<RelayFigures> {
+  const p0 = processCpuMs(pid);
+  const b0 = process.cpuUsage();
+  const f = await run();
+  const p1 = processCpuMs(pid);
+  const b = process.cpuUsage(b0);
+  return { ...f, providerCpuUs: p0 === undefined || p1 === undefined ? undefined : ((p1 - p0) * 1000) / count, benchCpuUs: (b.user + b.system) / count };
 }
 
 /** The provider process arguments of the baseline (the write path before issue 13). */
@@ -233,6 +261,9 @@ export interface RelayComparison {
   batched: { batching: RelayBatching; figures: RelayFigures }[];
   /** The same batched rows on the previous code (BENCH_RELAY_PREVIOUS), if asked for. */
   previous?: { batching: RelayBatching; figures: RelayFigures }[];
+  /** The previous code's round trips and provider share (sorted, ms), if asked for. */
+  previousRtt?: number[];
+  previousProviderRtt?: number[];
   /** Sorted latencies (ms), pooled over the rounds. */
   rtt: number[];
   baseRtt: number[];
@@ -280,7 +311,7 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
       for (const b of batchRooms) await b.room.runBatched(warm, b.batching.size, b.batching.inFlight);
       await prtt.run(2 * rttPerRound);
       await rtt.run(rttPerRound);
-      return { relay, batchRooms, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
+      return { pid: p.child.pid, relay, batchRooms, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
     };
     const base = await side(BASELINE_ARGS, 'base');
     const now = await side([], 'new', batchings);
@@ -291,22 +322,26 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     for (let r = 0; r < rounds; r++) {
       const sides = prev ? [base, now, prev] : [base, now];
       for (const s of r % 2 === 0 ? sides : sides.reverse()) {
-        if (s === prev) {
-          for (const b of s.batchRooms) b.figures.push(await b.room.runBatched(perRound, b.batching.size, b.batching.inFlight));
-          continue;
-        }
         for (const [n, room] of s.relay) s.figures.get(n)!.push(await room.run(perRound, n));
-        for (const b of s.batchRooms) b.figures.push(await b.room.runBatched(perRound, b.batching.size, b.batching.inFlight));
+        for (const b of s.batchRooms) b.figures.push(await withCpu(s.pid, perRound, () => b.room.runBatched(perRound, b.batching.size, b.batching.inFlight)));
         s.prttLat.push(...(await s.prtt.run(rttPerRound)));
         s.rttLat.push(...(await s.rtt.run(rttPerRound)));
       }
     }
-    const med = (xs: RelayFigures[]): RelayFigures => ({ messagesPerSec: median(xs.map((x) => x.messagesPerSec)), deliveriesPerSec: median(xs.map((x) => x.deliveriesPerSec)) });
+    const medOf = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) && xs.length ? median(xs as number[]) : undefined);
+    const med = (xs: RelayFigures[]): RelayFigures => ({
+      messagesPerSec: median(xs.map((x) => x.messagesPerSec)),
+      deliveriesPerSec: median(xs.map((x) => x.deliveriesPerSec)),
+      providerCpuUs: medOf(xs.map((x) => x.providerCpuUs)),
+      benchCpuUs: medOf(xs.map((x) => x.benchCpuUs)),
+    });
     const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
     return {
       relay: new Map(opts.inFlight.map((n) => [n, { now: med(now.figures.get(n)!), base: med(base.figures.get(n)!) }])),
       batched: now.batchRooms.map((b) => ({ batching: b.batching, figures: med(b.figures) })),
       previous: prev?.batchRooms.map((b) => ({ batching: b.batching, figures: med(b.figures) })),
+      previousRtt: prev && sorted(prev.rttLat),
+      previousProviderRtt: prev && sorted(prev.prttLat),
       rtt: sorted(now.rttLat),
       baseRtt: sorted(base.rttLat),
       providerRtt: sorted(now.prttLat),
@@ -345,6 +380,16 @@ export function relayRows(c: RelayComparison, recipients: number): [string, stri
     rows.push([`${what}: deliveries out per second`, `${n(f.deliveriesPerSec)} (${against(f.deliveriesPerSec, (x) => x.deliveriesPerSec)})`]);
     const p = c.previous?.find((x) => x.batching.size === b.size && x.batching.inFlight === b.inFlight);
     if (p) rows.push([`${what}: the previous code (BENCH_RELAY_PREVIOUS), messages in per second`, `${n(p.figures.messagesPerSec)} (now ${(f.messagesPerSec / p.figures.messagesPerSec).toFixed(2)}× that)`]);
+    const us = (x: number | undefined) => (x === undefined ? '?' : `${x.toFixed(0)} µs`);
+    if (f.providerCpuUs !== undefined) {
+      const prevCpu = p?.figures.providerCpuUs !== undefined ? `; previous code ${us(p.figures.providerCpuUs)}, now ${(p.figures.providerCpuUs / f.providerCpuUs).toFixed(2)}× less` : '';
+      rows.push([`${what}: CPU per message, provider process`, `${us(f.providerCpuUs)}${prevCpu}`]);
+      rows.push([`${what}: CPU per message, this bench process (sender, 10 push streams)`, us(f.benchCpuUs)]);
+    }
+  }
+  if (c.previousRtt?.length && c.previousProviderRtt?.length) {
+    rows.push(['round trip p50 / p99, the previous code (BENCH_RELAY_PREVIOUS)', `${ms(pct(c.previousRtt, 50))} / ${ms(pct(c.previousRtt, 99))} (now ${(pct(c.previousRtt, 50) / pct(c.rtt, 50)).toFixed(2)}× / ${(pct(c.previousRtt, 99) / pct(c.rtt, 99)).toFixed(2)}× less)`]);
+    rows.push(['  (the provider alone, p50 / p99), the previous code', `${ms(pct(c.previousProviderRtt, 50))} / ${ms(pct(c.previousProviderRtt, 99))} (now ${(pct(c.previousProviderRtt, 50) / pct(c.providerRtt, 50)).toFixed(2)}× / ${(pct(c.previousProviderRtt, 99) / pct(c.providerRtt, 99)).toFixed(2)}× less)`]);
   }
   return rows;
 }

@@ -3,7 +3,7 @@
 // Nothing here knows what a room or an account is.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fromB64, fromUtf8 } from '../src-shared/bytes.js';
+import { fromUtf8 } from '../src-shared/bytes.js';
 import { MAX_BODY_BYTES } from '../src-shared/provider-api.js';
 import { ApiFailure, badRequest } from './errors.js';
 
@@ -158,13 +158,21 @@ export function str(o: Record<string, unknown>, name: string, opts: { max?: numb
   return v;
 }
 
+/** What fromB64 accepts: the base64url alphabet, no padding (a length of 4k+1 is refused separately). */
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * fromB64, decoded natively: on the relay's hot path the character-by-character JS decoder was ~4%
+ * of the provider's time (one message payload per entry). Accepts and refuses exactly what fromB64
+ * does (its alphabet, no padding, length not 4k+1; stray low bits ignored) and gives the same bytes,
+ * in a Uint8Array of its own (not a view into Buffer's shared pool, whose .buffer others could see).
+ */
 function decodeB64(v: unknown, name: string): Uint8Array {
   if (typeof v !== 'string') throw badRequest(`field "${name}" must be a base64url string`);
-  try {
-    return fromB64(v);
-  } catch {
-    throw badRequest(`field "${name}" is not valid base64url`);
-  }
+  if (v.length % 4 === 1 || !B64URL.test(v)) throw badRequest(`field "${name}" is not valid base64url`);
+  const out = new Uint8Array(Math.floor((v.length * 3) / 4));
+  const n = Buffer.from(out.buffer, out.byteOffset, out.length).write(v, 'base64url');
+  return n === out.length ? out : out.subarray(0, n);
 }
 
 export function b64(o: Record<string, unknown>, name: string): Uint8Array {

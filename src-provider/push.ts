@@ -6,7 +6,6 @@
 
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
-import { toB64 } from '../src-shared/bytes.js';
 import type { PushCaughtUp, PushDeviceMessagesNotice, PushDevicesNotice, PushEvent, PushNotice } from '../src-shared/provider-api.js';
 import type { InboxEntry, Store } from './store.js';
 import type { WriteBatch } from './write-batch.js';
@@ -29,6 +28,9 @@ export interface PushOptions {
   writes?: WriteBatch;
 }
 
+/** toB64 (base64url, no padding), natively: the same text, for the payloads of push frames. */
+const b64 = (b: Buffer): string => b.toString('base64url');
+
 export function toPushEvent(e: InboxEntry): PushEvent {
   const ev: PushEvent = {
     type: 'event',
@@ -38,10 +40,10 @@ export function toPushEvent(e: InboxEntry): PushEvent {
     epoch: String(e.epoch),
     senderDevice: e.sender_device,
     acceptedTimestamp: e.accepted_ts,
-    payload: toB64(e.payload),
+    payload: b64(e.payload),
   };
-  if (e.ratchet_tree) ev.ratchetTree = toB64(e.ratchet_tree);
-  if (e.frank) ev.frank = toB64(e.frank);
+  if (e.ratchet_tree) ev.ratchetTree = b64(e.ratchet_tree);
+  if (e.frank) ev.frank = b64(e.frank);
   return ev;
 }
 
@@ -56,8 +58,6 @@ class PushSession {
   private caughtUp = false;
   alive = true;
   closed = false;
-  /** An ack queued in the group commit and not run yet: later acks raise its seq instead of queueing another. */
-  private ackQueued: { upTo: number } | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -130,18 +130,7 @@ class PushSession {
     const upTo = Math.min(f.seq, this.lastSent);
     const failed = (e: unknown) => this.hub.log(`ack failed for ${this.deviceUri}: ${(e as Error).message}`);
     if (this.hub.writes) {
-      // Acks in bulk: one job per session and group commit, for the highest seq acked by the time it runs.
-      if (this.ackQueued) {
-        this.ackQueued.upTo = Math.max(this.ackQueued.upTo, upTo);
-        return;
-      }
-      const queued = (this.ackQueued = { upTo });
-      this.hub.writes
-        .run(() => {
-          if (this.ackQueued === queued) this.ackQueued = undefined;
-          return this.hub.store.ack(this.deviceUri, queued.upTo);
-        })
-        .catch(failed);
+      this.hub.queueAck(this.deviceUri, upTo);
       return;
     }
     try {
@@ -167,6 +156,13 @@ export class PushHub {
    */
   private readonly frames = new Map<number, string>();
   private readonly pinger: NodeJS.Timeout;
+  /**
+   * Acks waiting for the group commit, highest seq by device: ONE job per group commit for every
+   * session's acks (store.ackAll: each device's rows, then one sweep for the events none holds any
+   * more), instead of a job, a savepoint and a sweep per session: a relay to 10 devices had each
+   * event looked at by 10 sweeps. Taken when the job runs, so acks arriving until then join it.
+   */
+  private acks = new Map<string, number>();
 
   constructor(
     readonly store: Store,
@@ -194,6 +190,23 @@ export class PushHub {
       this.frames.set(eventId, tail);
     }
     return `${FRAME_HEAD}${seq}${tail}`;
+  }
+
+  /** Queues a device's ack up to `upTo` for the next group commit (batched mode with `writes`). */
+  queueAck(deviceUri: string, upTo: number): void {
+    const first = this.acks.size === 0;
+    this.acks.set(deviceUri, Math.max(upTo, this.acks.get(deviceUri) ?? -1));
+    if (!first) return;
+    let taken: Map<string, number> | undefined;
+    this.writes!.run(() => {
+      taken = this.acks;
+      this.acks = new Map();
+      return this.store.ackAll(taken);
+    }).catch((e) => {
+      // As with a lost ack frame: the rows stay and are sent again after a reconnect (acks are
+      // cumulative, so the device's next ack also covers these).
+      this.log(`ack failed for ${[...(taken ?? [])].map(([d]) => d).join(', ')}: ${(e as Error).message}`);
+    });
   }
 
   /** Start streaming a device's inbox after `cursor` to an accepted WebSocket. */

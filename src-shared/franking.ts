@@ -19,7 +19,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { bytesEqual, concatBytes, fromUtf8, utf8 } from './bytes.js';
-import { signWithLabel, verifyWithLabel } from './mls-crypto.js';
+import { signWithLabelFast, verifyWithLabelFast } from './labelled-signature-node.js';
 import { readCredential, StructReader, writeCredential, type Credential } from './mls-structs.js';
 import { TlsReader, TlsWriter } from './tls.js';
 
@@ -139,7 +139,7 @@ export function makeFrank(o: { hubKey: Uint8Array; frankingPrivateKey: Uint8Arra
   return {
     serverFrank: frank,
     frankingSignatureCiphersuite: o.ciphersuite,
-    frankingIntegritySignature: signWithLabel(o.frankingPrivateKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(frank, o.ciphersuite, o.context)),
+    frankingIntegritySignature: signWithLabelFast(o.frankingPrivateKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(frank, o.ciphersuite, o.context)),
   };
 }
 
@@ -192,7 +192,7 @@ export function frankProblem(p: {
   if (p.frank.frankingSignatureCiphersuite !== p.groupCiphersuite) return `it names cipher suite ${p.frank.frankingSignatureCiphersuite}, the room uses ${p.groupCiphersuite}`;
   const agent = p.agent.credential.credentialType === 'basic' ? fromUtf8(p.agent.credential.identity) : '';
   if (agent !== `mimi://${p.hubDomain}` && agent !== p.hubDomain) return `the room's franking agent is ${agent || 'not a basic credential'}, not the hub ${p.hubDomain}`;
-  if (!verifyWithLabel(p.agent.frankingSignatureKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(p.frank.serverFrank, p.frank.frankingSignatureCiphersuite, p.context), p.frank.frankingIntegritySignature)) {
+  if (!verifyWithLabelFast(p.agent.frankingSignatureKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(p.frank.serverFrank, p.frank.frankingSignatureCiphersuite, p.context), p.frank.frankingIntegritySignature)) {
     return "the frank's integrity signature is not the franking agent's";
   }
   let tag: Uint8Array | undefined;
@@ -235,7 +235,7 @@ export function abusiveMessageProblem(p: {
   if (!serverFrankValid(key, frankingTag(p.salt, p.content), context, p.frank.serverFrank)) {
     return 'the frank is not this hub’s for that content, sender, room and time (altered text, a swapped sender or room, or a forged frank)';
   }
-  if (!verifyWithLabel(p.frankingPublicKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(p.frank.serverFrank, p.frank.frankingSignatureCiphersuite, context), p.frank.frankingIntegritySignature)) {
+  if (!verifyWithLabelFast(p.frankingPublicKey, FRANKING_INTEGRITY_LABEL, frankingIntegrityTbs(p.frank.serverFrank, p.frank.frankingSignatureCiphersuite, context), p.frank.frankingIntegritySignature)) {
     return 'the frank’s integrity signature is not this hub’s';
   }
   return undefined;

@@ -46,7 +46,7 @@ function checkLabel(label: unknown): string {
 }
 
 /** struct { opaque label<V> = "MLS 1.0 " + Label; opaque content<V>; } (SignContent / EncryptContext) */
-function labelled(label: string, content: Uint8Array): Uint8Array {
+export function labelled(label: string, content: Uint8Array): Uint8Array {
   return new TlsWriter()
     .opaqueV(utf8('MLS 1.0 ' + label))
     .opaqueV(content)

@@ -665,14 +665,14 @@ export const PROPOSAL_TYPES = {
 
 function skipPreSharedKeyId(r: StructReader): void {
   const type = r.u8();
-  if (type === 1) r.opaqueV(); // external: psk_id
+  if (type === 1) r.skipV(); // external: psk_id
   else if (type === 2) {
     const usage = r.u8();
     if (usage < 1 || usage > 3) throw new MlsWireError(`unknown ResumptionPSKUsage ${usage}`);
-    r.opaqueV(); // psk_group_id
+    r.skipV(); // psk_group_id
     r.u64(); // psk_epoch
   } else throw new MlsWireError(`unknown PSKType ${type}`);
-  r.opaqueV(); // psk_nonce
+  r.skipV(); // psk_nonce
 }
 
 /** Consumes one Proposal (RFC 9420 12.1, draft-ietf-mls-extensions 4.7, 4.8, 4.10). */
@@ -695,13 +695,13 @@ function skipProposalBody(r: StructReader, type: number): void {
       skipPreSharedKeyId(r);
       return;
     case PROPOSAL_TYPES.reinit:
-      r.opaqueV();
+      r.skipV();
       r.u16();
       r.u16();
       readExtensions(r);
       return;
     case PROPOSAL_TYPES.external_init:
-      r.opaqueV();
+      r.skipV();
       return;
     case PROPOSAL_TYPES.group_context_extensions:
       readExtensions(r);
@@ -709,13 +709,13 @@ function skipProposalBody(r: StructReader, type: number): void {
     case PROPOSAL_TYPES.app_data_update: {
       r.u16(); // component_id
       const op = r.u8();
-      if (op === 1) r.opaqueV();
+      if (op === 1) r.skipV();
       else if (op !== 2) throw new MlsWireError(`unknown AppDataUpdateOperation ${op}`);
       return;
     }
     case PROPOSAL_TYPES.app_ephemeral:
       r.u16();
-      r.opaqueV();
+      r.skipV();
       return;
     case PROPOSAL_TYPES.self_remove:
       return;
@@ -725,44 +725,44 @@ function skipProposalBody(r: StructReader, type: number): void {
 }
 
 function skipCommit(r: StructReader): void {
-  r.opaqueV(); // ProposalOrRef proposals<V>
+  r.skipV(); // ProposalOrRef proposals<V>
   r.opt((s) => {
     readLeafNode(s); // UpdatePath.leaf_node
-    s.opaqueV(); // UpdatePathNode nodes<V>
+    s.skipV(); // UpdatePathNode nodes<V>
   });
 }
 
 /** FramedContent up to content_type: group_id, epoch, sender, authenticated_data. Returns the sender type. */
 function skipFramedContentHeader(r: StructReader): number {
-  r.opaqueV(); // group_id
+  r.skipV(); // group_id
   r.u64(); // epoch
   const senderType = r.u8();
   if (senderType === 1 || senderType === 2) r.u32();
   else if (senderType !== 3 && senderType !== 4) throw new MlsWireError(`unknown sender_type ${senderType}`);
-  r.opaqueV(); // authenticated_data
+  r.skipV(); // authenticated_data
   return senderType;
 }
 
 function skipPublicMessage(r: StructReader): void {
   const senderType = skipFramedContentHeader(r);
   const contentType = r.u8();
-  if (contentType === 1) r.opaqueV(); // application_data
+  if (contentType === 1) r.skipV(); // application_data
   else if (contentType === 2) skipProposal(r);
   else if (contentType === 3) skipCommit(r);
   else throw new MlsWireError(`unknown content_type ${contentType}`);
-  r.opaqueV(); // FramedContentAuthData.signature
-  if (contentType === 3) r.opaqueV(); // confirmation_tag
-  if (senderType === 1) r.opaqueV(); // membership_tag
+  r.skipV(); // FramedContentAuthData.signature
+  if (contentType === 3) r.skipV(); // confirmation_tag
+  if (senderType === 1) r.skipV(); // membership_tag
 }
 
 function skipPrivateMessage(r: StructReader): void {
-  r.opaqueV(); // group_id
+  r.skipV(); // group_id
   r.u64(); // epoch
   const contentType = r.u8();
   if (contentType < 1 || contentType > 3) throw new MlsWireError(`unknown content_type ${contentType}`);
-  r.opaqueV(); // authenticated_data
-  r.opaqueV(); // encrypted_sender_data
-  r.opaqueV(); // ciphertext
+  r.skipV(); // authenticated_data
+  r.skipV(); // encrypted_sender_data
+  r.skipV(); // ciphertext
 }
 
 function skipBody(r: StructReader, wireFormat: WireFormat): void {
@@ -863,11 +863,11 @@ export function commitSummary(message: Uint8Array): CommitSummary {
     });
     r.opt((s) => {
       readLeafNode(s);
-      s.opaqueV();
+      s.skipV();
     });
-    r.opaqueV(); // signature
-    r.opaqueV(); // confirmation_tag
-    if (senderType === 1) r.opaqueV(); // membership_tag
+    r.skipV(); // signature
+    r.skipV(); // confirmation_tag
+    if (senderType === 1) r.skipV(); // membership_tag
     return summary;
   });
 }
@@ -926,7 +926,7 @@ export function readUpdatePath(r: StructReader): UpdatePath {
   return r.withRaw((s) => {
     const leafNode = readLeafNode(s);
     const start = s.offset;
-    s.opaqueV();
+    s.skipV();
     return { leafNode, nodes: s.rawSince(start) };
   });
 }
@@ -941,7 +941,7 @@ export function readFramedContent(r: StructReader): FramedContent {
     const ct = s.u8();
     const start = s.offset;
     if (ct === 1) {
-      s.opaqueV();
+      s.skipV();
       return { groupId, epoch, sender, authenticatedData, contentType: 'application', body: s.rawSince(start) };
     }
     if (ct === 2) {
@@ -950,7 +950,7 @@ export function readFramedContent(r: StructReader): FramedContent {
       return { groupId, epoch, sender, authenticatedData, contentType: 'proposal', body: s.rawSince(start), proposalType };
     }
     if (ct === 3) {
-      s.opaqueV(); // ProposalOrRef proposals<V>
+      s.skipV(); // ProposalOrRef proposals<V>
       const path = s.opt(readUpdatePath);
       return { groupId, epoch, sender, authenticatedData, contentType: 'commit', body: s.rawSince(start), ...(path ? { path } : {}) };
     }

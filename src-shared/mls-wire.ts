@@ -101,8 +101,8 @@ function readPrivateMessage(r: TlsReader, info: MlsMessageInfo): void {
   info.epoch = r.u64();
   info.contentType = contentType(r);
   info.authenticatedData = r.opaqueV();
-  r.opaqueV(); // encrypted_sender_data
-  r.opaqueV(); // ciphertext
+  r.skipV(); // encrypted_sender_data
+  r.skipV(); // ciphertext
   r.done();
 }
 
@@ -115,11 +115,11 @@ function readWelcome(r: TlsReader): WelcomeHeader {
   const cipherSuite = r.u16();
   const recipients = r.vector((s) => {
     const newMember = s.opaqueV(); // KeyPackageRef
-    s.opaqueV(); // HPKECiphertext.kem_output
-    s.opaqueV(); // HPKECiphertext.ciphertext
+    s.skipV(); // HPKECiphertext.kem_output
+    s.skipV(); // HPKECiphertext.ciphertext
     return newMember;
   });
-  r.opaqueV(); // encrypted_group_info
+  r.skipV(); // encrypted_group_info
   r.done();
   return { cipherSuite, recipients };
 }

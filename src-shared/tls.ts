@@ -178,10 +178,30 @@ export class TlsReader {
     return this.buf.slice(at, at + n);
   }
 
+  /** Consumes `n` raw bytes exactly as bytes(n) does (same check, same error) without copying them. */
+  skip(n: number): void {
+    this.take(n, 'fixed-size field');
+  }
+
   private varintLength(): number {
-    if (this.pos >= this.end) throw new TlsError(`truncated input: missing vector length at offset ${this.pos}`);
-    const { value, length } = decodeVarint(this.buf.subarray(this.pos, this.end));
-    this.pos += length;
+    // decodeVarint bounded by `end`, inlined: it runs for every vector of every message a provider
+    // routes, and a subarray (to bound it) per vector was a measurable share of /notify decoding.
+    const pos = this.pos;
+    if (pos >= this.end) throw new TlsError(`truncated input: missing vector length at offset ${pos}`);
+    const buf = this.buf;
+    const first = buf[pos];
+    const prefix = first >> 6;
+    if (prefix === 0) {
+      this.pos = pos + 1;
+      return first;
+    }
+    if (prefix === 3) throw new TlsError('8-byte varint length is not allowed in MLS');
+    const length = 1 << prefix;
+    if (pos + length > this.end) throw new TlsError('truncated varint');
+    let value = first & 0x3f;
+    for (let i = 1; i < length; i++) value = value * 256 + buf[pos + i];
+    if (length === 2 ? value < 0x40 : value < 0x4000) throw new TlsError(`non-minimal varint encoding of ${value}`);
+    this.pos = pos + length;
     return value;
   }
 
@@ -189,6 +209,21 @@ export class TlsReader {
     const n = this.varintLength();
     const at = this.take(n, 'vector body');
     return this.buf.slice(at, at + n);
+  }
+
+  /** Consumes `opaque data<V>` exactly as opaqueV does (same checks, same errors) without copying it. */
+  skipV(): void {
+    this.take(this.varintLength(), 'vector body');
+  }
+
+  /**
+   * `opaque data<V>` as a view into the input (no copy): only for bytes the caller does not keep
+   * past the input's lifetime, or keeps knowing they alias it.
+   */
+  viewV(): Uint8Array {
+    const n = this.varintLength();
+    const at = this.take(n, 'vector body');
+    return this.buf.subarray(at, at + n);
   }
 
   /** Reads `T items<V>`, parsing items with `readItem` until the declared length is used up exactly. */

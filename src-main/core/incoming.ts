@@ -77,7 +77,10 @@ export class IncomingEvents {
       const err = toCoreError(e, { key: 'errors.what.processEvent', params: { kind: ev.kind, room: ev.roomUri } });
       this.ctx.emit('error', err.message, err);
     }
-    this.ctx.db.setMeta('cursor', String(ev.seq));
+    // Every stored event already moved the cursor in its own transaction; writing it again cost a
+    // second commit per message. Only events that stored nothing (skipped, or failed) need it here.
+    const cursor = String(ev.seq);
+    if (this.ctx.db.getMeta('cursor') !== cursor) this.ctx.db.setMeta('cursor', cursor);
   }
 
   private async onWelcome(ev: PushEvent): Promise<void> {

@@ -43,7 +43,7 @@ import { MESSAGE_STATUS_MEDIA_TYPE } from '../../src-shared/message-status.js';
 import { decodeTypingIndicator, TYPING_MEDIA_TYPE } from '../../src-shared/typing-indicator.js';
 import { Receipts } from './receipts.js';
 import { Typing } from './typing.js';
-import { toView, viewSource } from './message-view.js';
+import { toView, toViews, viewSource } from './message-view.js';
 import type { BackupsResponse, ConsentActionResponse, ConsentListResponse, FindRequest, FindResponse, MyProfile, ProfileFieldName, PushEvent } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GroupSession, MlsEngine } from '../mls/engine.js';
 import { SecretStoreError, type SecretMode, type SecretStore } from '../secrets/secret-store.js';
@@ -176,10 +176,19 @@ export class Profile extends EventEmitter {
     this.roomState = new RoomStateActions(this.ctx, commits);
     this.outbox = new Outbox(this.ctx, commits);
     this.messageActions = new MessageActions(this.ctx, this.outbox);
-    this.receipts = new Receipts(this.ctx, this.outbox, (roomUri, messageId) => {
-      const row = this.ctx.db.messageById(roomUri, messageId);
-      return row ? toView(viewSource(this.ctx), row) : undefined;
-    });
+    this.receipts = new Receipts(
+      this.ctx,
+      this.outbox,
+      (roomUri, messageId) => {
+        const row = this.ctx.db.messageById(roomUri, messageId);
+        return row ? toView(viewSource(this.ctx), row) : undefined;
+      },
+      // One query for the actions and one for the receipts of all of them (toViews).
+      (roomUri, messageIds) => {
+        const rows = messageIds.flatMap((id) => this.ctx.db.messageById(roomUri, id) ?? []);
+        return toViews(viewSource(this.ctx), rows);
+      },
+    );
     this.typingIndicators = new Typing(this.ctx, this.outbox);
     this.attachments = new Attachments(this.ctx, this.outbox, { baseUrl: client.baseUrl, caPem: account.pushOptions.caPem, token: () => client.token }, (roomUri) => {
       const session = this.ctx.sessions.get(roomUri);

@@ -394,9 +394,13 @@ export interface OutboxRow {
   attempts: number;
 }
 
+/** Prepared statements kept per connection (ProfileDb.prep); the texts in use are far fewer. */
+const MAX_CACHED_STATEMENTS = 256;
+
 export class ProfileDb {
   private readonly db: Database.Database;
   private actionsStmt?: Database.Statement;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(
     file: string,
@@ -427,16 +431,33 @@ export class ProfileDb {
     this.db.close();
   }
 
+  /**
+   * The prepared statement for `sql`, prepared once per connection: preparing costs about as much
+   * as running a small query, and the message hot path (send, settle, receive, the views) runs a
+   * dozen of them per message. Statements are only ever run with get/all/run here (never iterate,
+   * pluck or raw), so one shared statement per text is safe. Bounded, since a few texts are built
+   * from arguments (timeline order, filters).
+   */
+  private prep(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
 
   // ---- meta ----
   getMeta(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (this.prep('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.prep('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- rooms ----
@@ -453,62 +474,62 @@ export class ProfileDb {
   }
 
   listRooms(): RoomRow[] {
-    return (this.db.prepare('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms ORDER BY created_at').all() as Record<string, unknown>[]).map(
+    return (this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms ORDER BY created_at').all() as Record<string, unknown>[]).map(
       ProfileDb.roomRow,
     );
   }
 
   getRoom(roomUri: string): RoomRow | undefined {
-    const r = this.db.prepare('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms WHERE room_uri = ?').get(roomUri);
+    const r = this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms WHERE room_uri = ?').get(roomUri);
     return r ? ProfileDb.roomRow(r as Record<string, unknown>) : undefined;
   }
 
   /** Rooms muted on this device (no notifications; unread counts stay). */
   mutedRooms(): Set<string> {
-    return new Set((this.db.prepare('SELECT room_uri FROM rooms WHERE muted = 1').all() as { room_uri: string }[]).map((r) => r.room_uri));
+    return new Set((this.prep('SELECT room_uri FROM rooms WHERE muted = 1').all() as { room_uri: string }[]).map((r) => r.room_uri));
   }
 
   isRoomMuted(roomUri: string): boolean {
-    return (this.db.prepare('SELECT muted FROM rooms WHERE room_uri = ?').get(roomUri) as { muted: number } | undefined)?.muted === 1;
+    return (this.prep('SELECT muted FROM rooms WHERE room_uri = ?').get(roomUri) as { muted: number } | undefined)?.muted === 1;
   }
 
   /** False when there is no such room (nothing changed). */
   setRoomMuted(roomUri: string, muted: boolean): boolean {
-    return this.db.prepare('UPDATE rooms SET muted = ? WHERE room_uri = ?').run(muted ? 1 : 0, roomUri).changes === 1;
+    return this.prep('UPDATE rooms SET muted = ? WHERE room_uri = ?').run(muted ? 1 : 0, roomUri).changes === 1;
   }
 
   insertRoom(room: { roomUri: string; name: string; hubDomain: string; epoch: bigint; groupState: Uint8Array }): void {
-    this.db
-      .prepare('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this
+      .prep('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(room.roomUri, room.name, room.hubDomain, room.epoch.toString(), this.vault.seal(room.groupState, `group:${room.roomUri}`), Date.now());
   }
 
   groupState(roomUri: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT group_state FROM rooms WHERE room_uri = ?').get(roomUri) as { group_state: Buffer } | undefined;
+    const r = this.prep('SELECT group_state FROM rooms WHERE room_uri = ?').get(roomUri) as { group_state: Buffer } | undefined;
     // An empty state is a room restored from a backup that this device is not a member of yet.
     return r && r.group_state.length > 0 ? this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`) : undefined;
   }
 
   saveGroupState(roomUri: string, epoch: bigint, state: Uint8Array): void {
-    this.db.prepare('UPDATE rooms SET group_state = ?, epoch = ? WHERE room_uri = ?').run(this.vault.seal(state, `group:${roomUri}`), epoch.toString(), roomUri);
+    this.prep('UPDATE rooms SET group_state = ?, epoch = ? WHERE room_uri = ?').run(this.vault.seal(state, `group:${roomUri}`), epoch.toString(), roomUri);
   }
 
   /** The name this device gives the room (the shared name in the room state wins where set). */
   renameRoom(roomUri: string, name: string): void {
-    this.db.prepare('UPDATE rooms SET name = ? WHERE room_uri = ?').run(name, roomUri);
+    this.prep('UPDATE rooms SET name = ? WHERE room_uri = ?').run(name, roomUri);
   }
 
   markLeft(roomUri: string): void {
-    this.db.prepare('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
+    this.prep('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
   }
 
   /** Back in a room this device had left or been removed from (it joined again). */
   markRejoined(roomUri: string): void {
-    this.db.prepare('UPDATE rooms SET left_room = 0 WHERE room_uri = ?').run(roomUri);
+    this.prep('UPDATE rooms SET left_room = 0 WHERE room_uri = ?').run(roomUri);
   }
 
   markRead(roomUri: string): void {
-    this.db.prepare('UPDATE rooms SET unread = 0 WHERE room_uri = ?').run(roomUri);
+    this.prep('UPDATE rooms SET unread = 0 WHERE room_uri = ?').run(roomUri);
   }
 
   // ---- messages ----
@@ -527,8 +548,8 @@ export class ProfileDb {
 
   /** Insert a message unless (room, messageId) is already stored; returns the new row or undefined for a duplicate. */
   insertMessage(m: Omit<MessageRow, 'seq'>, countUnread: boolean, frank?: Uint8Array): MessageRow | undefined {
-    const res = this.db
-      .prepare('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status, frank, action, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    const res = this
+      .prep('INSERT OR IGNORE INTO messages(room_uri, message_id, sender, content, timestamp, status, frank, action, target_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(
         m.roomUri,
         m.messageId,
@@ -541,38 +562,38 @@ export class ProfileDb {
         m.action?.targetId ?? null,
       );
     if (res.changes === 0) return undefined;
-    if (countUnread) this.db.prepare('UPDATE rooms SET unread = unread + 1 WHERE room_uri = ?').run(m.roomUri);
+    if (countUnread) this.prep('UPDATE rooms SET unread = unread + 1 WHERE room_uri = ?').run(m.roomUri);
     return { ...m, seq: Number(res.lastInsertRowid) };
   }
 
   /** An upload the provider accepted (migration 7); `messageId` once its message is queued. */
   noteUpload(url: string, roomUri: string, size: number): void {
-    this.db.prepare('INSERT OR IGNORE INTO uploaded_assets (url, room_uri, size, uploaded_at) VALUES (?, ?, ?, ?)').run(url, roomUri, size, Date.now());
+    this.prep('INSERT OR IGNORE INTO uploaded_assets (url, room_uri, size, uploaded_at) VALUES (?, ?, ?, ?)').run(url, roomUri, size, Date.now());
   }
 
   uploadSent(url: string, messageId: string): void {
-    this.db.prepare('UPDATE uploaded_assets SET message_id = ? WHERE url = ?').run(messageId, url);
+    this.prep('UPDATE uploaded_assets SET message_id = ? WHERE url = ?').run(messageId, url);
   }
 
   /** Uploads no queued message refers to (left by a crash or a refused send). */
   unsentUploads(): { url: string; roomUri: string; size: number }[] {
-    return this.db.prepare('SELECT url, room_uri AS roomUri, size FROM uploaded_assets WHERE message_id IS NULL ORDER BY uploaded_at').all() as { url: string; roomUri: string; size: number }[];
+    return this.prep('SELECT url, room_uri AS roomUri, size FROM uploaded_assets WHERE message_id IS NULL ORDER BY uploaded_at').all() as { url: string; roomUri: string; size: number }[];
   }
 
   setMessageStatus(seq: number, status: MessageStatus, timestamp?: number): void {
-    if (timestamp === undefined) this.db.prepare('UPDATE messages SET status = ? WHERE seq = ?').run(status, seq);
-    else this.db.prepare('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
+    if (timestamp === undefined) this.prep('UPDATE messages SET status = ? WHERE seq = ?').run(status, seq);
+    else this.prep('UPDATE messages SET status = ?, timestamp = ? WHERE seq = ?').run(status, timestamp, seq);
   }
 
   /** Messages after `seq` in the order they were stored (the search index catches up with these). */
   messagesAfter(seq: number, limit: number): MessageRow[] {
-    const rows = this.db.prepare('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Record<string, unknown>[];
+    const rows = this.prep('SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Record<string, unknown>[];
     return rows.map((r) => ProfileDb.messageRow(this.vault, r));
   }
 
   /** How many messages were stored after `seq`. */
   countMessagesAfter(seq: number): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM messages WHERE seq > ?').get(seq) as { n: number }).n;
+    return (this.prep('SELECT count(*) AS n FROM messages WHERE seq > ?').get(seq) as { n: number }).n;
   }
 
   /** The vault's key for another purpose (vault.deriveKey): the search index's blinding key. */
@@ -582,7 +603,7 @@ export class ProfileDb {
 
   /** A message by its mimi-content message id (hex), with its kept Frank if any. */
   messageById(roomUri: string, messageId: string): (MessageRow & { frank?: Uint8Array }) | undefined {
-    const r = this.db.prepare('SELECT * FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as Record<string, unknown> | undefined;
     if (!r) return undefined;
     const row = ProfileDb.messageRow(this.vault, r);
     const frank = r.frank ? this.vault.open(new Uint8Array(r.frank as Buffer), `frank:${roomUri}:${messageId}`) : undefined;
@@ -591,12 +612,12 @@ export class ProfileDb {
 
   /** The Frank kept with a received message, if the hub franked it. */
   messageFrank(roomUri: string, messageId: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT frank FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as { frank: Buffer | null } | undefined;
+    const r = this.prep('SELECT frank FROM messages WHERE room_uri = ? AND message_id = ?').get(roomUri, messageId) as { frank: Buffer | null } | undefined;
     return r?.frank ? this.vault.open(new Uint8Array(r.frank), `frank:${roomUri}:${messageId}`) : undefined;
   }
 
   getMessage(seq: number): MessageRow | undefined {
-    const r = this.db.prepare('SELECT * FROM messages WHERE seq = ?').get(seq);
+    const r = this.prep('SELECT * FROM messages WHERE seq = ?').get(seq);
     return r ? ProfileDb.messageRow(this.vault, r as Record<string, unknown>) : undefined;
   }
 
@@ -609,12 +630,12 @@ export class ProfileDb {
     // Actions (migration 6) are folded into their targets, never rows of their own.
     const order = `ORDER BY ${ORDER_DESC} LIMIT ?`;
     let rows: Record<string, unknown>[];
-    if (beforeSeq === null) rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL ${order}`).all(roomUri, limit) as Record<string, unknown>[];
-    else if (this.db.prepare('SELECT 1 FROM messages WHERE seq = ? AND room_uri = ?').get(beforeSeq, roomUri)) {
-      rows = this.db
-        .prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND (${ORDER_KEY}) < (SELECT ${ORDER_KEY} FROM messages WHERE seq = ?) ${order}`)
+    if (beforeSeq === null) rows = this.prep(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL ${order}`).all(roomUri, limit) as Record<string, unknown>[];
+    else if (this.prep('SELECT 1 FROM messages WHERE seq = ? AND room_uri = ?').get(beforeSeq, roomUri)) {
+      rows = this
+        .prep(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND (${ORDER_KEY}) < (SELECT ${ORDER_KEY} FROM messages WHERE seq = ?) ${order}`)
         .all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
-    } else rows = this.db.prepare(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND seq < ? ${order}`).all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
+    } else rows = this.prep(`SELECT * FROM messages WHERE room_uri = ? AND action IS NULL AND seq < ? ${order}`).all(roomUri, beforeSeq, limit) as Record<string, unknown>[];
     return rows.map((r) => ProfileDb.messageRow(this.vault, r));
   }
 
@@ -624,14 +645,14 @@ export class ProfileDb {
     // json_each keeps the statement the same whatever the page size (no variable-count limit).
     // INDEXED BY: without statistics SQLite prefers the timeline-order index (it saves the sort) and
     // reads the room's whole history for a handful of targets; a page then costs O(room size).
-    this.actionsStmt ??= this.db.prepare(
+    this.actionsStmt ??= this.prep(
       `SELECT * FROM messages INDEXED BY messages_room_target WHERE room_uri = ? AND target_id IN (SELECT value FROM json_each(?)) ORDER BY ${ORDER_KEY}`,
     );
     return (this.actionsStmt.all(roomUri, JSON.stringify(targetIds)) as Record<string, unknown>[]).map((r) => ProfileDb.messageRow(this.vault, r));
   }
 
   countMessages(roomUri: string): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE room_uri = ?').get(roomUri) as { n: number }).n;
+    return (this.prep('SELECT COUNT(*) AS n FROM messages WHERE room_uri = ?').get(roomUri) as { n: number }).n;
   }
 
   // ---- timeline events (migration 9) ----
@@ -644,14 +665,14 @@ export class ProfileDb {
   insertTimelineEvents(roomUri: string, timestamp: number, events: { eventId: string; content: Uint8Array }[]): TimelineEventRow[] {
     const out: TimelineEventRow[] = [];
     for (const e of events) {
-      if (this.db.prepare('SELECT 1 FROM timeline_events WHERE room_uri = ? AND event_id = ?').get(roomUri, e.eventId)) continue;
-      const counter = (this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | undefined)?.seq ?? 0;
-      const top = (this.db.prepare('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
+      if (this.prep('SELECT 1 FROM timeline_events WHERE room_uri = ? AND event_id = ?').get(roomUri, e.eventId)) continue;
+      const counter = (this.prep("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").get() as { seq: number } | undefined)?.seq ?? 0;
+      const top = (this.prep('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
       const seq = Math.max(counter, top) + 1;
-      if (counter === 0 && !this.db.prepare("SELECT 1 FROM sqlite_sequence WHERE name = 'messages'").get()) this.db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('messages', ?)").run(seq);
-      else this.db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'").run(seq);
-      this.db
-        .prepare('INSERT INTO timeline_events(seq, room_uri, event_id, timestamp, content) VALUES (?, ?, ?, ?, ?)')
+      if (counter === 0 && !this.prep("SELECT 1 FROM sqlite_sequence WHERE name = 'messages'").get()) this.prep("INSERT INTO sqlite_sequence(name, seq) VALUES ('messages', ?)").run(seq);
+      else this.prep("UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages'").run(seq);
+      this
+        .prep('INSERT INTO timeline_events(seq, room_uri, event_id, timestamp, content) VALUES (?, ?, ?, ?, ?)')
         .run(seq, roomUri, e.eventId, timestamp, this.vault.seal(e.content, `timeline-event:${roomUri}:${e.eventId}`));
       out.push({ seq, roomUri, eventId: e.eventId, timestamp, content: e.content });
     }
@@ -670,7 +691,7 @@ export class ProfileDb {
 
   /** Every event of a room, oldest first (tests, and `mimi tail`). */
   timelineEvents(roomUri: string): TimelineEventRow[] {
-    return (this.db.prepare('SELECT * FROM timeline_events WHERE room_uri = ? ORDER BY timestamp, event_id').all(roomUri) as Record<string, unknown>[]).map((r) => this.timelineEventRow(r));
+    return (this.prep('SELECT * FROM timeline_events WHERE room_uri = ? ORDER BY timestamp, event_id').all(roomUri) as Record<string, unknown>[]).map((r) => this.timelineEventRow(r));
   }
 
   /**
@@ -685,14 +706,14 @@ export class ProfileDb {
       SELECT seq, 1 AS ev, 0 AS k1, timestamp AS k2, event_id AS k3 FROM timeline_events WHERE room_uri = @room`;
     let keys: { seq: number; ev: number }[];
     if (beforeSeq === null) {
-      keys = this.db.prepare(`SELECT seq, ev FROM (${items}) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`).all({ room: roomUri, limit }) as { seq: number; ev: number }[];
+      keys = this.prep(`SELECT seq, ev FROM (${items}) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`).all({ room: roomUri, limit }) as { seq: number; ev: number }[];
     } else {
-      keys = this.db
-        .prepare(`WITH t AS (${items}) SELECT seq, ev FROM t WHERE (k1, k2, k3) < (SELECT k1, k2, k3 FROM t WHERE seq = @before) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`)
+      keys = this
+        .prep(`WITH t AS (${items}) SELECT seq, ev FROM t WHERE (k1, k2, k3) < (SELECT k1, k2, k3 FROM t WHERE seq = @before) ORDER BY k1 DESC, k2 DESC, k3 DESC LIMIT @limit`)
         .all({ room: roomUri, limit, before: beforeSeq }) as { seq: number; ev: number }[];
     }
     return keys.map((k) => {
-      if (k.ev === 1) return { kind: 'event' as const, row: this.timelineEventRow(this.db.prepare('SELECT * FROM timeline_events WHERE seq = ?').get(k.seq) as Record<string, unknown>) };
+      if (k.ev === 1) return { kind: 'event' as const, row: this.timelineEventRow(this.prep('SELECT * FROM timeline_events WHERE seq = ?').get(k.seq) as Record<string, unknown>) };
       return { kind: 'message' as const, row: this.getMessage(k.seq)! };
     });
   }
@@ -700,12 +721,12 @@ export class ProfileDb {
   // ---- key packages ----
   /** `clientPseudonym`: the KeyPackage is of that pseudonym of ours, not of the device. */
   saveKeyPackage(refHex: string, publicMessage: Uint8Array, privateState: Uint8Array, lastResort: boolean, clientPseudonym?: string): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO key_packages(ref, public_message, private_state, last_resort, created_at, client_pseudonym) VALUES (?, ?, ?, ?, ?, ?)')
+    this
+      .prep('INSERT OR REPLACE INTO key_packages(ref, public_message, private_state, last_resort, created_at, client_pseudonym) VALUES (?, ?, ?, ?, ?, ?)')
       .run(refHex, publicMessage, this.vault.seal(privateState, `kp:${refHex}`), lastResort ? 1 : 0, Date.now(), clientPseudonym ?? null);
   }
   getKeyPackage(refHex: string): { publicMessage: Uint8Array; privateState: Uint8Array; lastResort: boolean; clientPseudonym?: string } | undefined {
-    const r = this.db.prepare('SELECT public_message, private_state, last_resort, client_pseudonym FROM key_packages WHERE ref = ?').get(refHex) as
+    const r = this.prep('SELECT public_message, private_state, last_resort, client_pseudonym FROM key_packages WHERE ref = ?').get(refHex) as
       | { public_message: Buffer; private_state: Buffer; last_resort: number; client_pseudonym: string | null }
       | undefined;
     if (!r) return undefined;
@@ -718,43 +739,43 @@ export class ProfileDb {
   }
   /** Drop the private keys of a pseudonym's KeyPackages (it was retired: they are withdrawn). */
   deletePseudonymKeyPackages(clientPseudonym: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE client_pseudonym = ?').run(clientPseudonym);
+    this.prep('DELETE FROM key_packages WHERE client_pseudonym = ?').run(clientPseudonym);
   }
 
   /** Drop older last-resort KeyPackages once a new one is uploaded (the provider keeps only the newest). */
   deleteLastResortExcept(refHex: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE last_resort = 1 AND ref <> ?').run(refHex);
+    this.prep('DELETE FROM key_packages WHERE last_resort = 1 AND ref <> ?').run(refHex);
   }
   deleteKeyPackage(refHex: string): void {
-    this.db.prepare('DELETE FROM key_packages WHERE ref = ?').run(refHex);
+    this.prep('DELETE FROM key_packages WHERE ref = ?').run(refHex);
   }
 
 
   // ---- pseudonyms ----
   insertPseudonym(p: { userPseudonym: string; clientPseudonym: string; keys: Uint8Array; issuedAt: number }): void {
-    this.db
-      .prepare('INSERT INTO pseudonyms(user_pseudonym, client_pseudonym, keys, issued_at) VALUES (?, ?, ?, ?)')
+    this
+      .prep('INSERT INTO pseudonyms(user_pseudonym, client_pseudonym, keys, issued_at) VALUES (?, ?, ?, ?)')
       .run(p.userPseudonym, p.clientPseudonym, this.vault.seal(p.keys, `pseudonym:${p.userPseudonym}`), p.issuedAt);
   }
   pseudonyms(): PseudonymRow[] {
     const rooms = new Map<string, string[]>();
-    for (const r of this.db.prepare('SELECT user_pseudonym, room_uri FROM pseudonym_rooms ORDER BY rowid').all() as { user_pseudonym: string; room_uri: string }[]) {
+    for (const r of this.prep('SELECT user_pseudonym, room_uri FROM pseudonym_rooms ORDER BY rowid').all() as { user_pseudonym: string; room_uri: string }[]) {
       rooms.set(r.user_pseudonym, [...(rooms.get(r.user_pseudonym) ?? []), r.room_uri]);
     }
-    return (this.db.prepare('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => this.pseudonymRow(r, rooms.get(r.user_pseudonym as string) ?? []));
+    return (this.prep('SELECT * FROM pseudonyms ORDER BY issued_at, rowid').all() as Record<string, unknown>[]).map((r) => this.pseudonymRow(r, rooms.get(r.user_pseudonym as string) ?? []));
   }
   /** One pseudonym by its user or client pseudonym, or by the user pseudonym its client acts under. */
   pseudonym(userOrClientPseudonym: string): PseudonymRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ? OR acts_as = ?')
+    const r = this
+      .prep('SELECT * FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ? OR acts_as = ?')
       .get(userOrClientPseudonym, userOrClientPseudonym, userOrClientPseudonym) as Record<string, unknown> | undefined;
     if (!r) return undefined;
-    const rooms = (this.db.prepare('SELECT room_uri FROM pseudonym_rooms WHERE user_pseudonym = ? ORDER BY rowid').all(r.user_pseudonym) as { room_uri: string }[]).map((x) => x.room_uri);
+    const rooms = (this.prep('SELECT room_uri FROM pseudonym_rooms WHERE user_pseudonym = ? ORDER BY rowid').all(r.user_pseudonym) as { room_uri: string }[]).map((x) => x.room_uri);
     return this.pseudonymRow(r, rooms);
   }
   /** The sealed keys of one pseudonym (the engine's DeviceKeys as JSON), opened only when used. */
   pseudonymKeys(userOrClientPseudonym: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT user_pseudonym, keys FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ?').get(userOrClientPseudonym, userOrClientPseudonym) as
+    const r = this.prep('SELECT user_pseudonym, keys FROM pseudonyms WHERE user_pseudonym = ? OR client_pseudonym = ?').get(userOrClientPseudonym, userOrClientPseudonym) as
       | { user_pseudonym: string; keys: Buffer }
       | undefined;
     return r ? this.vault.open(new Uint8Array(r.keys), `pseudonym:${r.user_pseudonym}`) : undefined;
@@ -776,8 +797,8 @@ export class ProfileDb {
    */
   reservePseudonymToActAs(clientPseudonym: string, actsAs: string): boolean {
     return this.tx(() => {
-      const res = this.db
-        .prepare(
+      const res = this
+        .prep(
           `UPDATE pseudonyms SET acts_as = ? WHERE client_pseudonym = ? AND acts_as IS NULL AND retired_at IS NULL
              AND NOT EXISTS (SELECT 1 FROM pseudonym_rooms r WHERE r.user_pseudonym = pseudonyms.user_pseudonym)`,
         )
@@ -789,27 +810,27 @@ export class ProfileDb {
   }
   /** This client's keys under the user pseudonym it acts as (the engine's DeviceKeys as JSON). */
   setActingKeys(clientPseudonym: string, keys: Uint8Array): void {
-    this.db.prepare('UPDATE pseudonyms SET acting_keys = ? WHERE client_pseudonym = ?').run(this.vault.seal(keys, `pseudonym-acting:${clientPseudonym}`), clientPseudonym);
+    this.prep('UPDATE pseudonyms SET acting_keys = ? WHERE client_pseudonym = ?').run(this.vault.seal(keys, `pseudonym-acting:${clientPseudonym}`), clientPseudonym);
   }
   /** The pseudonym of ours whose client acts under `userPseudonym`, with those keys (undefined until made). */
   actingAs(userPseudonym: string): { row: PseudonymRow; keys?: Uint8Array } | undefined {
-    const r = this.db.prepare('SELECT * FROM pseudonyms WHERE acts_as = ?').get(userPseudonym) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM pseudonyms WHERE acts_as = ?').get(userPseudonym) as Record<string, unknown> | undefined;
     if (!r) return undefined;
     const row = this.pseudonym(r.client_pseudonym as string)!;
     const keys = r.acting_keys === null ? undefined : this.vault.open(new Uint8Array(r.acting_keys as Buffer), `pseudonym-acting:${row.clientPseudonym}`);
     return { row, ...(keys ? { keys } : {}) };
   }
   notePseudonymRoom(userPseudonym: string, roomUri: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO pseudonym_rooms(user_pseudonym, room_uri) VALUES (?, ?)').run(userPseudonym, roomUri);
+    this.prep('INSERT OR IGNORE INTO pseudonym_rooms(user_pseudonym, room_uri) VALUES (?, ?)').run(userPseudonym, roomUri);
   }
   retirePseudonym(userPseudonym: string, at: number): void {
-    this.db.prepare('UPDATE pseudonyms SET retired_at = ? WHERE user_pseudonym = ? AND retired_at IS NULL').run(at, userPseudonym);
+    this.prep('UPDATE pseudonyms SET retired_at = ? WHERE user_pseudonym = ? AND retired_at IS NULL').run(at, userPseudonym);
   }
 
   // ---- connections ----
   putConnection(c: ConnectionRow): void {
-    this.db
-      .prepare(
+    this
+      .prep(
         `INSERT INTO connections(id, direction, peer, verified, problem, state, at, room_uri, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET peer = excluded.peer, verified = excluded.verified, problem = excluded.problem, state = excluded.state,
            room_uri = excluded.room_uri, details = excluded.details`,
@@ -817,14 +838,14 @@ export class ProfileDb {
       .run(c.id, c.direction, c.peer, c.verified ? 1 : 0, c.problem ?? null, c.state, c.at, c.roomUri ?? null, c.details ? this.vault.seal(c.details, `connection:${c.id}`) : null);
   }
   connections(): ConnectionRow[] {
-    return (this.db.prepare('SELECT * FROM connections ORDER BY at, rowid').all() as Record<string, unknown>[]).map((r) => this.connectionRow(r));
+    return (this.prep('SELECT * FROM connections ORDER BY at, rowid').all() as Record<string, unknown>[]).map((r) => this.connectionRow(r));
   }
   /** Ids (bootstrap room URIs) of all connection requests, without opening their details. */
   connectionIds(): Set<string> {
-    return new Set((this.db.prepare('SELECT id FROM connections').all() as { id: string }[]).map((r) => r.id));
+    return new Set((this.prep('SELECT id FROM connections').all() as { id: string }[]).map((r) => r.id));
   }
   connection(id: string): ConnectionRow | undefined {
-    const r = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM connections WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? this.connectionRow(r) : undefined;
   }
   private connectionRow(r: Record<string, unknown>): ConnectionRow {
@@ -848,8 +869,8 @@ export class ProfileDb {
    * kept changes nothing (read stays read). True when the kept status rose.
    */
   noteReceipt(roomUri: string, messageId: string, reporter: string, status: 1 | 2, at: number): boolean {
-    const res = this.db
-      .prepare(
+    const res = this
+      .prep(
         `INSERT INTO receipts(room_uri, message_id, reporter, status, at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(room_uri, message_id, reporter) DO UPDATE SET status = excluded.status, at = excluded.at WHERE excluded.status > receipts.status`,
       )
@@ -861,8 +882,8 @@ export class ProfileDb {
   receiptsOf(roomUri: string, messageIds: readonly string[]): Map<string, { reporter: string; status: number }[]> {
     const out = new Map<string, { reporter: string; status: number }[]>();
     if (messageIds.length === 0) return out;
-    const rows = this.db
-      .prepare('SELECT message_id, reporter, status FROM receipts WHERE room_uri = ? AND message_id IN (SELECT value FROM json_each(?)) ORDER BY at, reporter')
+    const rows = this
+      .prep('SELECT message_id, reporter, status FROM receipts WHERE room_uri = ? AND message_id IN (SELECT value FROM json_each(?)) ORDER BY at, reporter')
       .all(roomUri, JSON.stringify(messageIds)) as { message_id: string; reporter: string; status: number }[];
     for (const r of rows) {
       const list = out.get(r.message_id) ?? [];
@@ -874,43 +895,43 @@ export class ProfileDb {
 
   /** How far (message seq) this device has reported reading the room; 0 when never. */
   readMark(roomUri: string): number {
-    return (this.db.prepare('SELECT seq FROM read_marks WHERE room_uri = ?').get(roomUri) as { seq: number } | undefined)?.seq ?? 0;
+    return (this.prep('SELECT seq FROM read_marks WHERE room_uri = ?').get(roomUri) as { seq: number } | undefined)?.seq ?? 0;
   }
 
   setReadMark(roomUri: string, seq: number): void {
-    this.db.prepare('INSERT INTO read_marks(room_uri, seq) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET seq = MAX(seq, excluded.seq)').run(roomUri, seq);
+    this.prep('INSERT INTO read_marks(room_uri, seq) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET seq = MAX(seq, excluded.seq)').run(roomUri, seq);
   }
 
   /** Others' timeline messages (not actions) stored after `seq` in the room, oldest first: ids and seqs only. */
   receivedAfter(roomUri: string, seq: number, me: string): { seq: number; messageId: string }[] {
-    return this.db
-      .prepare("SELECT seq, message_id AS messageId FROM messages WHERE room_uri = ? AND seq > ? AND action IS NULL AND status = 'received' AND sender <> ? ORDER BY seq")
+    return this
+      .prep("SELECT seq, message_id AS messageId FROM messages WHERE room_uri = ? AND seq > ? AND action IS NULL AND status = 'received' AND sender <> ? ORDER BY seq")
       .all(roomUri, seq, me) as { seq: number; messageId: string }[];
   }
 
   /** The highest message seq of the room (0 when none). */
   lastMessageSeq(roomUri: string): number {
-    return (this.db.prepare('SELECT MAX(seq) AS s FROM messages WHERE room_uri = ?').get(roomUri) as { s: number | null }).s ?? 0;
+    return (this.prep('SELECT MAX(seq) AS s FROM messages WHERE room_uri = ?').get(roomUri) as { s: number | null }).s ?? 0;
   }
 
   /** The privacy switches that are off (the others are on). */
   privacyOff(): Set<string> {
-    return new Set((this.db.prepare('SELECT setting FROM privacy WHERE enabled = 0').all() as { setting: string }[]).map((r) => r.setting));
+    return new Set((this.prep('SELECT setting FROM privacy WHERE enabled = 0').all() as { setting: string }[]).map((r) => r.setting));
   }
 
   setPrivacySwitch(setting: 'deliveryReceipts' | 'readReceipts' | 'typing', enabled: boolean): void {
-    if (enabled) this.db.prepare('DELETE FROM privacy WHERE setting = ?').run(setting);
-    else this.db.prepare('INSERT INTO privacy(setting, enabled) VALUES (?, 0) ON CONFLICT(setting) DO UPDATE SET enabled = 0').run(setting);
+    if (enabled) this.prep('DELETE FROM privacy WHERE setting = ?').run(setting);
+    else this.prep('INSERT INTO privacy(setting, enabled) VALUES (?, 0) ON CONFLICT(setting) DO UPDATE SET enabled = 0').run(setting);
   }
 
   // ---- outbox ----
   enqueue(o: Omit<OutboxRow, 'attempts'>): void {
-    this.db
-      .prepare('INSERT INTO outbox(request_id, room_uri, message_seq, content, created_at) VALUES (?, ?, ?, ?, ?)')
+    this
+      .prep('INSERT INTO outbox(request_id, room_uri, message_seq, content, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(o.requestId, o.roomUri, o.messageSeq, this.vault.seal(o.content, `outbox:${o.requestId}`), Date.now());
   }
   outbox(): OutboxRow[] {
-    return (this.db.prepare('SELECT * FROM outbox ORDER BY created_at, rowid').all() as Record<string, unknown>[]).map((r) => ({
+    return (this.prep('SELECT * FROM outbox ORDER BY created_at, rowid').all() as Record<string, unknown>[]).map((r) => ({
       requestId: r.request_id as string,
       roomUri: r.room_uri as string,
       messageSeq: r.message_seq as number,
@@ -919,48 +940,48 @@ export class ProfileDb {
     }));
   }
   bumpAttempts(requestId: string): void {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?').run(requestId);
+    this.prep('UPDATE outbox SET attempts = attempts + 1 WHERE request_id = ?').run(requestId);
   }
   dequeue(requestId: string): void {
-    this.db.prepare('DELETE FROM outbox WHERE request_id = ?').run(requestId);
+    this.prep('DELETE FROM outbox WHERE request_id = ?').run(requestId);
   }
 
   // ---- members' shared profiles (migration 11); the blobs are encoded profiles / JSON, opened ----
   memberProfiles(roomUri: string): { user: string; profile: Uint8Array }[] {
-    return (this.db.prepare('SELECT user_uri, profile FROM member_profiles WHERE room_uri = ? ORDER BY user_uri').all(roomUri) as { user_uri: string; profile: Buffer }[]).map((r) => ({
+    return (this.prep('SELECT user_uri, profile FROM member_profiles WHERE room_uri = ? ORDER BY user_uri').all(roomUri) as { user_uri: string; profile: Buffer }[]).map((r) => ({
       user: r.user_uri,
       profile: this.vault.open(new Uint8Array(r.profile), `member-profile:${roomUri}:${r.user_uri}`),
     }));
   }
   memberProfile(roomUri: string, user: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT profile FROM member_profiles WHERE room_uri = ? AND user_uri = ?').get(roomUri, user) as { profile: Buffer } | undefined;
+    const r = this.prep('SELECT profile FROM member_profiles WHERE room_uri = ? AND user_uri = ?').get(roomUri, user) as { profile: Buffer } | undefined;
     return r ? this.vault.open(new Uint8Array(r.profile), `member-profile:${roomUri}:${user}`) : undefined;
   }
   setMemberProfile(roomUri: string, user: string, profile: Uint8Array): void {
-    this.db
-      .prepare('INSERT INTO member_profiles(room_uri, user_uri, profile) VALUES (?, ?, ?) ON CONFLICT(room_uri, user_uri) DO UPDATE SET profile = excluded.profile')
+    this
+      .prep('INSERT INTO member_profiles(room_uri, user_uri, profile) VALUES (?, ?, ?) ON CONFLICT(room_uri, user_uri) DO UPDATE SET profile = excluded.profile')
       .run(roomUri, user, this.vault.seal(profile, `member-profile:${roomUri}:${user}`));
   }
   ownProfile(): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT profile FROM own_profile WHERE id = 1').get() as { profile: Buffer } | undefined;
+    const r = this.prep('SELECT profile FROM own_profile WHERE id = 1').get() as { profile: Buffer } | undefined;
     return r ? this.vault.open(new Uint8Array(r.profile), 'own-profile') : undefined;
   }
   setOwnProfile(profile: Uint8Array): void {
-    this.db.prepare('INSERT INTO own_profile(id, profile) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET profile = excluded.profile').run(this.vault.seal(profile, 'own-profile'));
+    this.prep('INSERT INTO own_profile(id, profile) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET profile = excluded.profile').run(this.vault.seal(profile, 'own-profile'));
   }
   profileShare(roomUri: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT shared FROM profile_shares WHERE room_uri = ?').get(roomUri) as { shared: Buffer } | undefined;
+    const r = this.prep('SELECT shared FROM profile_shares WHERE room_uri = ?').get(roomUri) as { shared: Buffer } | undefined;
     return r ? this.vault.open(new Uint8Array(r.shared), `profile-share:${roomUri}`) : undefined;
   }
   setProfileShare(roomUri: string, shared: Uint8Array): void {
-    this.db
-      .prepare('INSERT INTO profile_shares(room_uri, shared) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET shared = excluded.shared')
+    this
+      .prep('INSERT INTO profile_shares(room_uri, shared) VALUES (?, ?) ON CONFLICT(room_uri) DO UPDATE SET shared = excluded.shared')
       .run(roomUri, this.vault.seal(shared, `profile-share:${roomUri}`));
   }
   // ---- encrypted backup (migration 12, core/backup.ts) ----
 
   backupState(): BackupStateRow | undefined {
-    const r = this.db.prepare('SELECT * FROM backup_state WHERE id = 1').get() as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT * FROM backup_state WHERE id = 1').get() as Record<string, unknown> | undefined;
     if (!r) return undefined;
     return {
       backupId: r.backup_id as string,
@@ -976,8 +997,8 @@ export class ProfileDb {
 
   /** Replace the one state row (call inside the transaction that goes with it). */
   setBackupState(s: BackupStateRow): void {
-    this.db
-      .prepare(
+    this
+      .prep(
         `INSERT INTO backup_state(id, backup_id, generation, writing, stale, covered_seq, messages, bytes, stored_at) VALUES (1, @backupId, @generation, @writing, @stale, @coveredSeq, @messages, @bytes, @storedAt)
          ON CONFLICT(id) DO UPDATE SET backup_id = excluded.backup_id, generation = excluded.generation, writing = excluded.writing, stale = excluded.stale,
            covered_seq = excluded.covered_seq, messages = excluded.messages, bytes = excluded.bytes, stored_at = excluded.stored_at`,
@@ -986,22 +1007,22 @@ export class ProfileDb {
   }
 
   backupChunks(generation: number): BackupChunkRow[] {
-    return this.db
-      .prepare('SELECT generation, idx AS "index", first_seq AS firstSeq, last_seq AS lastSeq, messages, events, size, sha256, stored_at AS storedAt FROM backup_chunks WHERE generation = ? ORDER BY idx')
+    return this
+      .prep('SELECT generation, idx AS "index", first_seq AS firstSeq, last_seq AS lastSeq, messages, events, size, sha256, stored_at AS storedAt FROM backup_chunks WHERE generation = ? ORDER BY idx')
       .all(generation) as BackupChunkRow[];
   }
 
   /** A chunk the provider confirmed; the same place again (a run killed before noting it) replaces the row. */
   noteBackupChunk(c: BackupChunkRow): void {
-    this.db
-      .prepare(
+    this
+      .prep(
         'INSERT OR REPLACE INTO backup_chunks(generation, idx, first_seq, last_seq, messages, events, size, sha256, stored_at) VALUES (@generation, @index, @firstSeq, @lastSeq, @messages, @events, @size, @sha256, @storedAt)',
       )
       .run(c);
   }
 
   forgetBackupGeneration(generation: number): void {
-    this.db.prepare('DELETE FROM backup_chunks WHERE generation = ?').run(generation);
+    this.prep('DELETE FROM backup_chunks WHERE generation = ?').run(generation);
   }
 
   /**
@@ -1009,10 +1030,10 @@ export class ProfileDb {
    * waiting for the hub (its time and order are not final until the hub takes it).
    */
   backupCutoff(): number {
-    const pending = (this.db.prepare("SELECT MIN(seq) AS s FROM messages WHERE status = 'pending'").get() as { s: number | null }).s;
+    const pending = (this.prep("SELECT MIN(seq) AS s FROM messages WHERE status = 'pending'").get() as { s: number | null }).s;
     if (pending !== null) return pending - 1;
-    const m = (this.db.prepare('SELECT MAX(seq) AS s FROM messages').get() as { s: number | null }).s ?? 0;
-    const e = (this.db.prepare('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
+    const m = (this.prep('SELECT MAX(seq) AS s FROM messages').get() as { s: number | null }).s ?? 0;
+    const e = (this.prep('SELECT MAX(seq) AS s FROM timeline_events').get() as { s: number | null }).s ?? 0;
     return Math.max(m, e);
   }
 
@@ -1021,8 +1042,8 @@ export class ProfileDb {
    * (after, upTo], in seq order, opened, at most `limit`: what the backup cuts into chunks.
    */
   backupItems(after: number, upTo: number, limit: number): BackupItemRow[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .prep(
         `SELECT seq, 'm' AS kind, room_uri, message_id AS id, sender, content, timestamp, status, frank, action, target_id FROM messages WHERE seq > @after AND seq <= @upTo AND status <> 'failed'
          UNION ALL SELECT seq, 'e' AS kind, room_uri, event_id AS id, NULL, content, timestamp, NULL, NULL, NULL, NULL FROM timeline_events WHERE seq > @after AND seq <= @upTo
          ORDER BY seq LIMIT @limit`,
@@ -1043,35 +1064,35 @@ export class ProfileDb {
    * so nothing is sent there until this device is added or joins (which stores its state).
    */
   insertHistoryRoom(room: { roomUri: string; name: string; hubDomain: string; createdAt: number }): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO rooms(room_uri, name, hub_domain, epoch, group_state, left_room, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
+    this
+      .prep('INSERT OR IGNORE INTO rooms(room_uri, name, hub_domain, epoch, group_state, left_room, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)')
       .run(room.roomUri, room.name, room.hubDomain, '0', new Uint8Array(0), room.createdAt);
   }
 
   // ---- verified people (core/verification.ts) ----
   verifiedPerson(user: string): VerifiedPersonRow | undefined {
-    const r = this.db.prepare('SELECT user, fingerprint, verified_at, warned FROM verified_people WHERE user = ?').get(user) as Record<string, unknown> | undefined;
+    const r = this.prep('SELECT user, fingerprint, verified_at, warned FROM verified_people WHERE user = ?').get(user) as Record<string, unknown> | undefined;
     return r ? ProfileDb.verifiedRow(r) : undefined;
   }
 
   verifiedPeople(): VerifiedPersonRow[] {
-    return (this.db.prepare('SELECT user, fingerprint, verified_at, warned FROM verified_people ORDER BY user').all() as Record<string, unknown>[]).map(ProfileDb.verifiedRow);
+    return (this.prep('SELECT user, fingerprint, verified_at, warned FROM verified_people ORDER BY user').all() as Record<string, unknown>[]).map(ProfileDb.verifiedRow);
   }
 
   /** Mark `user` verified at `fingerprint` (again: replaces the earlier mark and forgets any warning). */
   setVerifiedPerson(user: string, fingerprint: Uint8Array, at: number): void {
-    this.db
-      .prepare('INSERT INTO verified_people(user, fingerprint, verified_at, warned) VALUES (?, ?, ?, NULL) ON CONFLICT(user) DO UPDATE SET fingerprint = excluded.fingerprint, verified_at = excluded.verified_at, warned = NULL')
+    this
+      .prep('INSERT INTO verified_people(user, fingerprint, verified_at, warned) VALUES (?, ?, ?, NULL) ON CONFLICT(user) DO UPDATE SET fingerprint = excluded.fingerprint, verified_at = excluded.verified_at, warned = NULL')
       .run(user, fingerprint, at);
   }
 
   /** The changed fingerprint a room was told about (null: none since the mark). */
   setVerifiedPersonWarned(user: string, warned: Uint8Array | null): void {
-    this.db.prepare('UPDATE verified_people SET warned = ? WHERE user = ?').run(warned, user);
+    this.prep('UPDATE verified_people SET warned = ? WHERE user = ?').run(warned, user);
   }
 
   clearVerifiedPerson(user: string): void {
-    this.db.prepare('DELETE FROM verified_people WHERE user = ?').run(user);
+    this.prep('DELETE FROM verified_people WHERE user = ?').run(user);
   }
 
   private static verifiedRow(r: Record<string, unknown>): VerifiedPersonRow {
@@ -1085,7 +1106,7 @@ export class ProfileDb {
 
   // ---- verified own devices (migration 14, core/device-link.ts) ----
   verifiedDevices(): { deviceUri: string; signatureKey: Uint8Array; verifiedAt: number }[] {
-    return (this.db.prepare('SELECT device_uri, signature_key, verified_at FROM verified_devices ORDER BY device_uri').all() as { device_uri: string; signature_key: Buffer; verified_at: number }[]).map((r) => ({
+    return (this.prep('SELECT device_uri, signature_key, verified_at FROM verified_devices ORDER BY device_uri').all() as { device_uri: string; signature_key: Buffer; verified_at: number }[]).map((r) => ({
       deviceUri: r.device_uri,
       signatureKey: new Uint8Array(r.signature_key),
       verifiedAt: r.verified_at,
@@ -1093,8 +1114,8 @@ export class ProfileDb {
   }
 
   setVerifiedDevice(deviceUri: string, signatureKey: Uint8Array, at: number): void {
-    this.db
-      .prepare('INSERT INTO verified_devices (device_uri, signature_key, verified_at) VALUES (?, ?, ?) ON CONFLICT(device_uri) DO UPDATE SET signature_key = excluded.signature_key, verified_at = excluded.verified_at')
+    this
+      .prep('INSERT INTO verified_devices (device_uri, signature_key, verified_at) VALUES (?, ?, ?) ON CONFLICT(device_uri) DO UPDATE SET signature_key = excluded.signature_key, verified_at = excluded.verified_at')
       .run(deviceUri, Buffer.from(signatureKey), at);
   }
 
@@ -1102,7 +1123,7 @@ export class ProfileDb {
 
   /** Stores unused tokens for `target` (each sealed, bound to its own row). */
   addKeyPackageTokens(target: string, tokens: Uint8Array[], at: number): void {
-    const insert = this.db.prepare('INSERT INTO key_package_tokens (id, target, token, obtained_at) VALUES (?, ?, ?, ?)');
+    const insert = this.prep('INSERT INTO key_package_tokens (id, target, token, obtained_at) VALUES (?, ?, ?, ?)');
     this.tx(() => {
       for (const token of tokens) {
         const id = randomUUID();
@@ -1117,45 +1138,45 @@ export class ProfileDb {
    */
   takeKeyPackageToken(target: string, notBefore: number): Uint8Array | undefined {
     return this.tx(() => {
-      this.db.prepare('DELETE FROM key_package_tokens WHERE target = ? AND obtained_at < ?').run(target, notBefore);
-      const r = this.db.prepare('SELECT id, token FROM key_package_tokens WHERE target = ? ORDER BY obtained_at, rowid LIMIT 1').get(target) as { id: string; token: Buffer } | undefined;
+      this.prep('DELETE FROM key_package_tokens WHERE target = ? AND obtained_at < ?').run(target, notBefore);
+      const r = this.prep('SELECT id, token FROM key_package_tokens WHERE target = ? ORDER BY obtained_at, rowid LIMIT 1').get(target) as { id: string; token: Buffer } | undefined;
       if (!r) return undefined;
-      this.db.prepare('DELETE FROM key_package_tokens WHERE id = ?').run(r.id);
+      this.prep('DELETE FROM key_package_tokens WHERE id = ?').run(r.id);
       return this.vault.open(new Uint8Array(r.token), `kp-token:${r.id}:${target}`);
     });
   }
 
   /** Drops every stored token for `target` (the provider refused one: they are all of a stale epoch). */
   dropKeyPackageTokens(target: string): number {
-    return this.db.prepare('DELETE FROM key_package_tokens WHERE target = ?').run(target).changes;
+    return this.prep('DELETE FROM key_package_tokens WHERE target = ?').run(target).changes;
   }
 
   keyPackageTokenCount(target: string): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM key_package_tokens WHERE target = ?').get(target) as { n: number }).n;
+    return (this.prep('SELECT count(*) AS n FROM key_package_tokens WHERE target = ?').get(target) as { n: number }).n;
   }
 
   /** The provider key pinned for `domain`'s OHTTP key configuration, if any. */
   ohttpProviderKey(domain: string): Uint8Array | undefined {
-    const r = this.db.prepare('SELECT provider_key FROM ohttp_provider_keys WHERE domain = ?').get(domain) as { provider_key: Buffer } | undefined;
+    const r = this.prep('SELECT provider_key FROM ohttp_provider_keys WHERE domain = ?').get(domain) as { provider_key: Buffer } | undefined;
     return r ? new Uint8Array(r.provider_key) : undefined;
   }
 
   /** Pins `key` for `domain` unless a key is pinned already (that one stays). */
   pinOhttpProviderKey(domain: string, key: Uint8Array, at: number): void {
-    const pinned = this.db.prepare('INSERT INTO ohttp_provider_keys (domain, provider_key, pinned_at) VALUES (?, ?, ?) ON CONFLICT(domain) DO NOTHING').run(domain, Buffer.from(key), at).changes === 1;
+    const pinned = this.prep('INSERT INTO ohttp_provider_keys (domain, provider_key, pinned_at) VALUES (?, ?, ?) ON CONFLICT(domain) DO NOTHING').run(domain, Buffer.from(key), at).changes === 1;
     if (pinned) this.ohttpProviderKeysChanged(domain);
   }
 
   /** Forgets the pinned key of `domain` (the next use pins what it then publishes). False when none was pinned. */
   forgetOhttpProviderKey(domain: string): boolean {
-    const forgotten = this.db.prepare('DELETE FROM ohttp_provider_keys WHERE domain = ?').run(domain).changes === 1;
+    const forgotten = this.prep('DELETE FROM ohttp_provider_keys WHERE domain = ?').run(domain).changes === 1;
     if (forgotten) this.ohttpProviderKeysChanged(domain);
     return forgotten;
   }
 
   /** Every pinned provider key, by domain (Settings → Provider keys, core/provider-keys.ts). */
   ohttpProviderKeys(): { domain: string; key: Uint8Array; pinnedAt: number }[] {
-    const rows = this.db.prepare('SELECT domain, provider_key, pinned_at FROM ohttp_provider_keys ORDER BY domain').all() as { domain: string; provider_key: Buffer; pinned_at: number }[];
+    const rows = this.prep('SELECT domain, provider_key, pinned_at FROM ohttp_provider_keys ORDER BY domain').all() as { domain: string; provider_key: Buffer; pinned_at: number }[];
     return rows.map((r) => ({ domain: r.domain, key: new Uint8Array(r.provider_key), pinnedAt: r.pinned_at }));
   }
 
@@ -1175,6 +1196,6 @@ export class ProfileDb {
 
   /** True for a room restored from a backup that this device has not joined yet. */
   isHistoryOnly(roomUri: string): boolean {
-    return (this.db.prepare('SELECT length(group_state) AS n FROM rooms WHERE room_uri = ?').get(roomUri) as { n: number } | undefined)?.n === 0;
+    return (this.prep('SELECT length(group_state) AS n FROM rooms WHERE room_uri = ?').get(roomUri) as { n: number } | undefined)?.n === 0;
   }
 }

@@ -106,8 +106,16 @@ function extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
   // RFC 5869: an empty salt is HashLen zero bytes.
   return hmac(salt.length ? salt : new Uint8Array(32), ikm);
 }
+const COUNTER_1 = new Uint8Array([1]);
+
 function expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (length > 255 * 32) throw new CryptoError('HKDF-Expand length too large');
+  // One block (every expand of a message: keys, nonces, secrets) is T(1) = HMAC(PRK, info | 0x01):
+  // no empty T(0) to hash, no copy into a second buffer. Ten of these per encrypt + decrypt pair.
+  if (length <= 32) {
+    const t1 = u8(createHmac('sha256', prk).update(info).update(COUNTER_1).digest());
+    return length === 32 ? t1 : t1.slice(0, length);
+  }
   const out = new Uint8Array(length);
   let prev: Uint8Array = new Uint8Array(0);
   for (let i = 1, done = 0; done < length; i++) {
@@ -288,6 +296,68 @@ function verifyOffThread(message: Uint8Array, key: KeyObject, signature: Uint8Ar
 }
 
 /**
+ * An application message's one signature check runs here, synchronously. Why: sent to the thread
+ * pool (~100 us of work), it left the event loop idle for the whole hop there and back: ~40% of
+ * the time of an encrypt + decrypt pair (CPU profile of the message bench), and part of every
+ * received message's latency. Only inside verifyingInPlace (the engine's processing of an
+ * application message), and only a verification started alone: "alone" is decided one microtask
+ * later, when callers side by side have all asked. Commits keep the pool, where their many checks
+ * (started together, or one after another by chains that ts-mls runs side by side) run in parallel
+ * on every core. A check started by other work while a message is processed may run here too: the
+ * same answer, only not in parallel.
+ */
+interface VerifyJob {
+  message: Uint8Array;
+  key: KeyObject;
+  signature: Uint8Array;
+  resolve: (ok: boolean) => void;
+}
+let verifyBatch: VerifyJob[] = [];
+let inPlaceDepth = 0;
+let syncVerifies = 0;
+
+/** Runs `work` (processing one application message) with its lone signature check done in place. */
+export async function verifyingInPlace<T>(work: () => Promise<T>): Promise<T> {
+  inPlaceDepth++;
+  try {
+    return await work();
+  } finally {
+    inPlaceDepth--;
+  }
+}
+
+function verifySoon(message: Uint8Array, key: KeyObject, signature: Uint8Array): Promise<boolean> {
+  if (inPlaceDepth === 0) return verifyOffThread(message, key, signature);
+  return new Promise<boolean>((resolve) => {
+    verifyBatch.push({ message, key, signature, resolve });
+    if (verifyBatch.length === 1) queueMicrotask(startVerifies);
+  });
+}
+
+function startVerifies(): void {
+  const jobs = verifyBatch;
+  verifyBatch = [];
+  if (jobs.length === 1) {
+    const [j] = jobs;
+    syncVerifies++;
+    let ok = false;
+    try {
+      ok = edVerify(null, j.message, j.key, j.signature);
+    } catch {
+      ok = false;
+    }
+    j.resolve(ok);
+    return;
+  }
+  for (const j of jobs) void verifyOffThread(j.message, j.key, j.signature).then(j.resolve);
+}
+
+/** Verifications run synchronously so far (a lone one each; for tests). */
+export function syncVerifyCount(): number {
+  return syncVerifies;
+}
+
+/**
  * At most this many of our jobs on libuv's thread pool at once (4 threads by default). Why: libuv
  * runs the callbacks of all finished jobs in one go, each with its own trip into JavaScript; a
  * thousand verifications started side by side came back as one 60-70 ms stretch of completions
@@ -374,7 +444,7 @@ export function nodeCiphersuite(): CiphersuiteImpl {
         } catch {
           return false;
         }
-        return verifyOffThread(message, key, signature);
+        return verifySoon(message, key, signature);
       },
       async keygen() {
         const { privateKey, publicKey } = generateKeyPairSync('ed25519');

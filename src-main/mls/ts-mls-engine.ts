@@ -111,6 +111,7 @@ import {
   type MlsEngine,
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
+import { verifyingInPlace } from './node-crypto-suite.js';
 import { indexKeyPackages, keyPackageEquality } from './key-package-equality.js';
 import { cooperate } from './cooperative.js';
 import { decodeCooperatively } from './decode-ahead.js';
@@ -394,12 +395,27 @@ class TsMlsSession implements GroupSession {
   }
 
   members(): Member[] {
-    return leaves(this.state.ratchetTree).map(({ leafIndex, leaf }) => {
+    const tree = this.state.ratchetTree;
+    // Every message sent or received makes a new session over the same tree, and the core asks for
+    // the members several times per message (its user, the sender's, receipts): building them
+    // decodes every leaf's credential. Kept per tree and checked leaf by leaf (object identity, no
+    // decoding), so a tree changed in place is never answered from the cache. A copy each time:
+    // callers may sort or filter what they get.
+    const nodes: (LeafNode | undefined)[] = [];
+    for (let i = 0; i < tree.length; i += 2) {
+      const n = tree[i];
+      nodes.push(n?.nodeType === 'leaf' ? n.leaf : undefined);
+    }
+    const hit = membersByTree.get(tree);
+    if (hit && hit.nodes.length === nodes.length && hit.nodes.every((n, i) => n === nodes[i])) return hit.members.slice();
+    const members = leaves(tree).map(({ leafIndex, leaf }): Member => {
       const p = pseudonymousOf(leaf.credential);
       const common = { leafIndex, signatureKey: leaf.signaturePublicKey, extensions: leaf.extensions.map(fromTsMlsExtension) };
       if (p === undefined) return { ...common, identity: leafIdentity(leaf) };
       return { ...common, identity: p.clientPseudonym, pseudonym: { userPseudonym: p.userPseudonym, credential: encodePseudonymousMlsCredential(p) } };
     });
+    membersByTree.set(tree, { nodes, members });
+    return members.slice();
   }
 
   identityLinks(opts: { authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean } = {}): MemberIdentityLink[] {
@@ -555,9 +571,9 @@ class TsMlsSession implements GroupSession {
     }
     const proposalsSeen = recordCommitProposals();
     // Workaround: processMessage() would drop the PSK index for PrivateMessages.
-    const res = await wrap('invalid', () =>
-      processPrivateMessage(this.state, pm, makePskIndex(this.state, {}), this.ctx.impl, proposalsSeen.callback),
-    );
+    // An application message's one signature is checked in place, not on the thread pool (node-crypto-suite.ts).
+    const run = () => processPrivateMessage(this.state, pm, makePskIndex(this.state, {}), this.ctx.impl, proposalsSeen.callback);
+    const res = await wrap('invalid', () => (pm.contentType === 'application' ? verifyingInPlace(run) : run()));
     // Who sent it: the leaf whose signature ts-mls verified (scripts/patch-ts-mls.mjs, patch 7, has
     // it report that leaf, so its sender data is decrypted once, by ts-mls).
     const senderLeafIndex = res.senderLeafIndex;
@@ -1019,6 +1035,9 @@ function decodeTree(bytes: Uint8Array): RatchetTree {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/** Members by ratchet tree (TsMlsSession.members): the leaf node objects they were built from, and them. */
+const membersByTree = new WeakMap<RatchetTree, { nodes: (LeafNode | undefined)[]; members: Member[] }>();
 
 function leaves(tree: RatchetTree): { leafIndex: number; leaf: LeafNode }[] {
   const out: { leafIndex: number; leaf: LeafNode }[] = [];

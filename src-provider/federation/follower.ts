@@ -41,6 +41,8 @@ import { FANOUT_HEADERS, OUT_OF_ORDER_STATUS } from './fanout-outbox.js';
 import { peerFailure, type PeerClient, type PeerEndpoint } from './peer-client.js';
 import type { S2sReply } from './s2s-handler.js';
 import type { SeenLog } from './seen-log.js';
+import { decodeApplicationRun, type NotifyItem } from './notify-decode.js';
+import { NotifyWriter, type MessageRow } from './notify-store.js';
 
 export interface FollowerOptions {
   domain: string;
@@ -158,6 +160,7 @@ export class Follower {
   private readonly waiting = new Map<string, Set<() => void>>();
   private waiters = 0;
   private readonly orderWaitMs: number;
+  private readonly writer: NotifyWriter;
 
   constructor(opts: FollowerOptions) {
     this.orderWaitMs = opts.orderWaitMs ?? 2000;
@@ -169,6 +172,7 @@ export class Follower {
     this.seen = opts.seenLog;
     this.now = opts.now ?? Date.now;
     this.onQueued = opts.onQueued ?? (() => {});
+    this.writer = new NotifyWriter(opts.store);
   }
 
   /** One of our devices is in the remote room, as itself or as a client pseudonym (as far as this follower knows). */
@@ -397,32 +401,48 @@ export class Follower {
     if (hub !== peer) throw new ApiFailure('notAllowed', `${peer} is not the hub of ${roomUri} (${hub} is)`);
     if (hub === this.domain) throw new ApiFailure('notAllowed', `${roomUri} is hosted here; nobody notifies us of it`);
     const seq = fanoutSequence(headers);
+    const messages = this.decodeNotify(roomUri, body, seq);
+    const apply = () => this.applyNotify(peer, roomUri, hub, messages, seq);
+    if (seq?.after === undefined || this.inTurn(peer, roomUri, seq)) return apply();
+    return this.awaitTurn(peer, roomUri, seq).then((ready) => (ready ? apply() : this.outOfOrder()));
+  }
+
+  /**
+   * The FanoutMessages of a /notify body, each checked to belong to `roomUri` at a storable epoch:
+   * a bad message refuses the whole request. A body of application messages only (the bulk of a
+   * fanout) is read without copies (notify-decode.ts); anything else, malformed bodies included,
+   * by the general decoder, which also words every refusal.
+   */
+  private decodeNotify(roomUri: string, body: Uint8Array, seq: FanoutSequence | undefined): NotifyItem[] {
+    const idsMatch = (n: number) => {
+      if (seq && seq.ids.length !== n) throw badRequest(`${FANOUT_HEADERS.ids} names ${seq.ids.length} messages, the body holds ${n}`);
+    };
+    const roomId = Buffer.from(roomUri, 'utf8');
+    // A room URI that does not survive UTF-8 (a lone surrogate) is compared as the general path does.
+    if (roomId.toString('utf8') === roomUri) {
+      const fast = decodeApplicationRun(body, roomId, MAX_EPOCH);
+      if (fast) {
+        idsMatch(fast.length);
+        return fast;
+      }
+    }
     let messages: { message: FanoutMessage; raw: Uint8Array }[];
     try {
       messages = decodeFanoutListRaw(body);
     } catch (e) {
       throw badRequest(`notify body is not a list of FanoutMessages: ${(e as Error).message}`);
     }
-    if (seq && seq.ids.length !== messages.length) {
-      throw badRequest(`${FANOUT_HEADERS.ids} names ${seq.ids.length} messages, the body holds ${messages.length}`);
-    }
+    idsMatch(messages.length);
     // Whole-request checks before any state changes: a bad message refuses the request.
-    const infos: (ReturnType<typeof peekMlsMessage> | undefined)[] = [];
-    for (const [i, { message: m }] of messages.entries()) {
-      if (m.kind === 'welcome') {
-        infos.push(undefined);
-        continue;
-      }
+    return messages.map(({ message: m, raw }, i): NotifyItem => {
+      if (m.kind === 'welcome') return { message: m, raw, epoch: undefined, frank: null };
       const info = peekMlsMessage(m.message);
       const group = info.groupId ? Buffer.from(info.groupId).toString('utf8') : '';
       if (group !== roomUri) throw badRequest(`FanoutMessage ${i} belongs to group ${JSON.stringify(group)}, not ${roomUri}`);
       // The header epoch is stored (and a commit's + 1): it must fit SQLite's signed 64 bits.
       if (info.epoch! > MAX_EPOCH) throw badRequest(`FanoutMessage ${i} claims epoch ${info.epoch}, beyond any room's (at most ${MAX_EPOCH})`);
-      infos.push(info);
-    }
-    const apply = () => this.applyNotify(peer, roomUri, hub, messages, infos, seq);
-    if (seq?.after === undefined || this.inTurn(peer, roomUri, seq)) return apply();
-    return this.awaitTurn(peer, roomUri, seq).then((ready) => (ready ? apply() : this.outOfOrder()));
+      return { message: m, raw, epoch: info.epoch!, frank: m.kind === 'application' && m.frank ? encodeFrank(m.frank) : null };
+    });
   }
 
   /** Whether the batch `seq` follows has been applied here (so every earlier row of the room has). */
@@ -466,14 +486,21 @@ export class Follower {
     peer: string,
     roomUri: string,
     hub: string,
-    messages: { message: FanoutMessage; raw: Uint8Array }[],
-    infos: (ReturnType<typeof peekMlsMessage> | undefined)[],
+    messages: NotifyItem[],
     seq: FanoutSequence | undefined,
   ): S2sReply {
     const queued = new Set<string>();
     // Application messages change no membership: consecutive ones share one member lookup. Any
     // other kind (a Welcome, a commit, a proposal) may, so the lookup is made afresh after it.
     const view: { current?: MemberView } = {};
+    // ... and are stored together: a run of them is written in a few multi-row statements
+    // (storeApplications) before anything else of the batch, and at its end.
+    const run: NotifyItem[] = [];
+    const flush = () => {
+      if (run.length === 0) return;
+      this.storeApplications(roomUri, hub, run, view.current!, queued);
+      run.length = 0;
+    };
     const applied = this.store.tx(() => {
       if (seq && !this.inTurn(peer, roomUri, seq)) return false;
       // Every row of the room up to `through` is applied here, and none after it: a message with a
@@ -483,15 +510,23 @@ export class Follower {
       const through = seq && this.seen.appliedThrough(peer, roomUri, seq.stream);
       const until = seq ? undefined : this.seen.appliedUntil(peer, roomUri);
       let maxTs = 0;
-      for (const [i, { message, raw }] of messages.entries()) {
+      for (let i = 0; i < messages.length; i++) {
+        const item = messages[i];
+        const { message, raw } = item;
         if (seq && through !== undefined) {
           if (seq.ids[i] <= through) continue;
           maxTs = Math.max(maxTs, Math.min(Number(message.timestamp), Number.MAX_SAFE_INTEGER));
         } else if ((until !== undefined && Number(message.timestamp) <= until) || this.seen.isDuplicate(peer, raw)) continue;
-        if (message.kind !== 'application' || !this.reuseMemberLookup) view.current = undefined;
-        this.apply(roomUri, hub, message, queued, view, infos[i]);
+        if (message.kind === 'application' && this.reuseMemberLookup) {
+          if ((view.current ??= this.memberView(roomUri)).exists) run.push(item);
+          continue;
+        }
+        flush();
+        view.current = undefined;
+        this.apply(roomUri, hub, item, queued, view);
         if (message.kind !== 'application') view.current = undefined;
       }
+      flush();
       if (seq) this.seen.noteApplied(peer, roomUri, seq.stream, seq.ids[seq.ids.length - 1], maxTs);
       return true;
     });
@@ -506,7 +541,45 @@ export class Follower {
     return { exists: true, delivery: this.store.roomDevices(roomUri).map((identity) => ({ identity, device: this.identities.deliveryDevice(identity) })) };
   }
 
-  private apply(roomUri: string, hub: string, m: FanoutMessage, queued: Set<string>, view: { current?: MemberView } = {}, peeked?: ReturnType<typeof peekMlsMessage>): void {
+  /**
+   * Queues a run of application messages for our devices in the room, as enqueueFanout would one
+   * by one: each to every member of ours but its sender, in order.
+   */
+  private storeApplications(roomUri: string, hub: string, run: readonly NotifyItem[], members: MemberView, queued: Set<string>): void {
+    const senders = this.writer.senders(run.map((item) => item.message.message));
+    // Recipients depend only on the sender: nearly always the same list for the whole run.
+    const recipientsOf = new Map<string | undefined, string[]>();
+    const rows: MessageRow[] = [];
+    const rowRecipients: string[][] = [];
+    for (let i = 0; i < run.length; i++) {
+      const sender = senders[i];
+      let recipients = recipientsOf.get(sender);
+      if (!recipients) {
+        const set = new Set<string>();
+        for (const { identity, device } of members.delivery) if (device && identity !== sender) set.add(device);
+        recipientsOf.set(sender, (recipients = [...set]));
+      }
+      if (recipients.length === 0) continue;
+      const { message, epoch, frank } = run[i];
+      rows.push({ epoch: epoch!, sender: sender ?? hub, payload: message.message, acceptedTs: Number(message.timestamp), frank });
+      rowRecipients.push(recipients);
+    }
+    if (rows.length === 0) return;
+    const ids = this.writer.insertMessages(roomUri, rows);
+    const devices: string[] = [];
+    const events: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      for (const d of rowRecipients[i]) {
+        devices.push(d);
+        events.push(ids[i]);
+      }
+    }
+    this.writer.enqueue(devices, events);
+    for (const recipients of recipientsOf.values()) for (const d of recipients) queued.add(d);
+  }
+
+  private apply(roomUri: string, hub: string, item: NotifyItem, queued: Set<string>, view: { current?: MemberView } = {}): void {
+    const m = item.message;
     const ts = Number(m.timestamp);
     if (m.kind === 'welcome') {
       const tree = m.ratchetTreeOption.representation === 'full' ? encodeRatchetTree(m.ratchetTreeOption.ratchetTree) : null;
@@ -532,20 +605,20 @@ export class Follower {
     }
     const members = (view.current ??= this.memberView(roomUri));
     if (!members.exists) return; // no member of ours is in it (any more)
-    const info = peeked ?? peekMlsMessage(m.message);
+    const epoch = item.epoch!;
     const sender = this.store.forwardedBy(digest(m.message));
     const recipients = new Set<string>();
     for (const { identity, device } of members.delivery) if (device && identity !== sender) recipients.add(device);
-    if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, info.epoch! + 1n);
+    if (m.kind === 'commit') this.store.noteFollowerEpoch(roomUri, epoch + 1n);
     if (m.kind === 'proposal') for (const p of [m.message, ...m.moreProposals]) this.noteRemoveProposal(roomUri, p);
     // Members of ours the commit removes still get it (that is how they learn it), and nothing after.
-    const removed = m.kind === 'commit' ? this.removedBy(roomUri, info.epoch!, m.message) : [];
-    this.enqueueFanout(roomUri, hub, m, info.epoch!, sender, recipients, queued);
+    const removed = m.kind === 'commit' ? this.removedBy(roomUri, epoch, m.message) : [];
+    this.enqueueFanout(roomUri, hub, m, item.frank, epoch, sender, recipients, queued);
     for (const r of removed) this.memberLeft(roomUri, r);
   }
 
   /** Queues a fanned-out message for our devices in the room. */
-  private enqueueFanout(roomUri: string, hub: string, m: FanoutMessage, epoch: bigint, sender: string | undefined, recipients: Set<string>, queued: Set<string>): void {
+  private enqueueFanout(roomUri: string, hub: string, m: FanoutMessage, frank: Uint8Array | null, epoch: bigint, sender: string | undefined, recipients: Set<string>, queued: Set<string>): void {
     if (recipients.size === 0) return;
     // Handshake messages (commits, and proposals such as the hub's Removes) share the 'commit' kind;
     // a proposal's moreProposals become events of their own, in order.
@@ -559,7 +632,7 @@ export class Follower {
         payload,
         accepted_ts: Number(m.timestamp),
         // The hub's frank of an application message goes on to our devices with it.
-        frank: m.kind === 'application' && m.frank ? encodeFrank(m.frank) : null,
+        frank: m.kind === 'application' ? frank : null,
       });
       this.store.enqueueAll([...recipients], event);
       for (const d of recipients) queued.add(d);

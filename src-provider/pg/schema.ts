@@ -14,8 +14,8 @@
 //     that side compares lower() of both.
 // Later versions append statements; a released version is never edited.
 //
-// Several nodes may start at once on an empty database: each migration runs in its own transaction
-// under one advisory lock, and a node that waited finds the work done and skips it.
+// Several nodes may start at once on an empty database: migrating holds one advisory lock (each
+// version in its own transaction), and a node that waited finds the work done and skips it.
 
 import type pg from 'pg';
 import { leaseKey } from './leases.js';
@@ -374,32 +374,31 @@ export async function migratePg(pool: pg.Pool, migrations: readonly string[] = P
   const lock = leaseKey('schema', 'migrate').toString();
   const client = await pool.connect();
   try {
-    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)').catch(async (e: { code?: string }) => {
-      // Two nodes creating it at the same moment: one of them gets a unique violation on the catalog.
-      if (e.code !== '23505' && e.code !== '42P07') throw e;
-    });
-    const at = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
-    const found = at.rows[0].v ?? 0;
-    if (found > migrations.length) {
-      throw new Error(`the database is at schema version ${found}, newer than this provider knows (${migrations.length}): run the newer provider, or restore the database it was made for`);
-    }
-    for (let v = found + 1; v <= migrations.length; v++) {
-      await client.query('BEGIN');
-      try {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
-        const done = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [v]);
-        if (done.rowCount === 0) {
+    // One node at a time from here on, the bookkeeping table included: two sessions running
+    // CREATE TABLE IF NOT EXISTS at the same moment can both miss the other's and one fails.
+    await client.query('SELECT pg_advisory_lock($1)', [lock]);
+    try {
+      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      const at = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+      const found = at.rows[0].v ?? 0;
+      if (found > migrations.length) {
+        throw new Error(`the database is at schema version ${found}, newer than this provider knows (${migrations.length}): run the newer provider, or restore the database it was made for`);
+      }
+      for (let v = found + 1; v <= migrations.length; v++) {
+        await client.query('BEGIN');
+        try {
           await client.query(migrations[v - 1]);
           await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+          await client.query('COMMIT');
+        } catch (e) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw new Error(`PostgreSQL schema migration ${v} failed: ${(e as Error).message}`);
         }
-        await client.query('COMMIT');
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`PostgreSQL schema migration ${v} failed: ${(e as Error).message}`);
       }
+      return migrations.length;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [lock]).catch(() => undefined);
     }
-    const r = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
-    return r.rows[0].v ?? 0;
   } finally {
     client.release();
   }

@@ -1,4 +1,4 @@
-// The provider's PostgreSQL schema (src-provider/pg/schema.ts) on a real throwaway server: three
+// The provider's PostgreSQL schema (src-provider/pg/schema.ts) on a real throwaway server: six
 // nodes migrating one empty database at once end at the same version with every table made once;
 // a database newer than the code is refused with nothing changed; and the schema stays in step
 // with SQLite's: every table and column of a real provider's SQLite file (store migrations and the
@@ -53,10 +53,12 @@ function sqliteColumns(file: string): Map<string, string[]> {
   }
 }
 
-test('three nodes migrating one empty database at once: one schema, the newest version everywhere', async () => {
+test('six nodes migrating one empty database at once: one schema, the newest version everywhere', async () => {
+  // (Before migrating took its lock first, two nodes creating the bookkeeping table at the same
+  // moment failed one of them: seen in a full run with three.)
   const url = server.createDatabase('race');
-  const versions = await Promise.all([pool(url), pool(url), pool(url)].map((p) => migratePg(p)));
-  assert.deepEqual(versions, [PG_MIGRATIONS.length, PG_MIGRATIONS.length, PG_MIGRATIONS.length]);
+  const versions = await Promise.all(Array.from({ length: 6 }, () => migratePg(pool(url))));
+  assert.deepEqual(versions, Array(6).fill(PG_MIGRATIONS.length));
   const p = pool(url);
   assert.equal((await p.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n, PG_MIGRATIONS.length, 'each version applied once');
   assert.equal(await migratePg(p), PG_MIGRATIONS.length, 'again: nothing to do');
