@@ -207,11 +207,14 @@ export async function providerRoundTripPair(engine: MlsEngine, url: string, caPe
   };
 }
 
-/** Two Profiles on the provider at `url`, in one room; run() gives `n` round trips A -> B (ms). */
-export async function roundTripPair(engine: MlsEngine, url: string, caPem: string, tag = 'rtt') {
+/**
+ * Two Profiles on the provider at `url`, alice-like A and bob-like B in one room. `P` is the
+ * Profile class to use: this checkout's, or another checkout's for a before/after (bench-rtt.ts).
+ */
+export async function profilePair(P: typeof Profile, engine: MlsEngine, url: string, caPem: string, tag: string) {
   const profiles: Profile[] = [];
   const account = async (handle: string) => {
-    const p = await Profile.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: url, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
+    const p = await P.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: url, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
     profiles.push(p);
     await p.start();
     return p;
@@ -221,12 +224,23 @@ export async function roundTripPair(engine: MlsEngine, url: string, caPem: strin
   const room = await a.createRoom(tag);
   await a.addMember(room.roomUri, `${tag}-b`);
   await waitFor(() => b.rooms().length === 1, 'b joins');
-  let round = 0;
   return {
-    run: (n: number): Promise<number[]> => roundTrips(a, b, room.roomUri, n, `${tag} ${round++}`),
+    a,
+    b,
+    roomUri: room.roomUri,
     async close(): Promise<void> {
       for (const p of profiles) await p.close().catch(() => undefined);
     },
+  };
+}
+
+/** profilePair of this checkout; run() gives `n` round trips A -> B (ms). */
+export async function roundTripPair(engine: MlsEngine, url: string, caPem: string, tag = 'rtt') {
+  const pair = await profilePair(Profile, engine, url, caPem, tag);
+  let round = 0;
+  return {
+    run: (n: number): Promise<number[]> => roundTrips(pair.a, pair.b, pair.roomUri, n, `${tag} ${round++}`),
+    close: pair.close,
   };
 }
 

@@ -15,8 +15,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { startProviderProcess, tempDir, waitFor } from '../test/helpers/provider-process.js';
-import { providerRoundTripPair } from './bench-relay.js';
+import { startProviderProcess } from '../test/helpers/provider-process.js';
+import { profilePair, providerRoundTripPair } from './bench-relay.js';
 import type { Profile } from '../src-main/core/profile.js';
 import type { MessageView } from '../src-shared/contract.js';
 
@@ -66,16 +66,9 @@ async function clientPair(root: string, url: string, caPem: string, tag: string)
   const { Profile: P } = (await import(path.join(root, 'src-main/core/profile.ts'))) as { Profile: typeof Profile };
   const { createMlsEngine } = await import(path.join(root, 'src-main/mls/ts-mls-engine.ts'));
   const engine = await createMlsEngine();
-  const account = async (handle: string) => {
-    const p = await P.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: url, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
-    await p.start();
-    return p;
-  };
-  const a = await account(`${tag}-a`);
-  const b = await account(`${tag}-b`);
-  const room = await a.createRoom(tag);
-  await a.addMember(room.roomUri, `${tag}-b`);
-  await waitFor(() => b.rooms().length === 1, 'b joins');
+  const pair = await profilePair(P, engine, url, caPem, tag);
+  const { a, b } = pair;
+  const room = { roomUri: pair.roomUri };
   let n = 0;
   return {
     engine,
@@ -114,9 +107,7 @@ async function clientPair(root: string, url: string, caPem: string, tag: string)
       }
       return { lat, steps };
     },
-    async close(): Promise<void> {
-      for (const p of [a, b]) await p.close().catch(() => undefined);
-    },
+    close: pair.close,
   };
 }
 
