@@ -9,6 +9,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// "Where are you?" (SIGUSR2): a run that does not end says which step it is in and what it waits
+// on (src-main/cli/mimi.ts names the steps), instead of only being killed. Listened for here, first
+// thing, because a SIGUSR2 nobody listens for ends the process.
+const PHASE = Symbol.for('mimi.cli.phase');
+if (process.platform !== 'win32') {
+  process.on('SIGUSR2', () => {
+    const waiting = new Map();
+    for (const r of process.getActiveResourcesInfo()) waiting.set(r, (waiting.get(r) ?? 0) + 1);
+    const list = [...waiting].map(([r, n]) => (n > 1 ? `${r} x${n}` : r)).join(', ');
+    process.stderr.write(`mimi: still running, at: ${globalThis[PHASE] ?? 'loading'}; waiting on: ${list || 'nothing'}\n`);
+  });
+}
+
 function freshBundle() {
   if (process.env.MIMI_CLI_NO_BUNDLE) return undefined;
   const bundle = path.join(root, 'out/cli/mimi.mjs');

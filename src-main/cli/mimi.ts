@@ -225,25 +225,44 @@ async function openProfile(p: Parsed): Promise<Profile> {
   return profile;
 }
 
+/**
+ * Where a command is, for the report a SIGUSR2 asks for (bin/mimi.mjs listens): a run that never
+ * ends (seen rarely in the test suite, a `tail` past its own --timeout) then names the step it is
+ * stuck in.
+ */
+function at(step: string): void {
+  (globalThis as Record<symbol, unknown>)[Symbol.for('mimi.cli.phase')] = step;
+}
+
 async function withProfile<T>(p: Parsed, fn: (profile: Profile) => Promise<T>): Promise<T> {
+  at('opening the profile');
   const profile = await openProfile(p);
   const waiting = profile.queuedMessages(); // the pump starts sending them as soon as we are online
   profile.on('consentGranted', tellGrant);
   try {
+    at('starting the profile (connecting)');
     await profile.start();
+    at('running the command');
     const result = await fn(profile);
+    at('delivering queued messages');
     await deliverQueued(profile, waiting);
     // The profile goes to rooms whose members changed, or everywhere after a change of it, now:
     // a command's process does not live to the app's debounced share.
+    at('sharing the profile');
     if (profile.shareProfile() > 0) await profile.flushOutbox(DELIVERY_WAIT_MS).catch(() => undefined);
+    at('sending receipts');
     await sendReceipts(profile);
     // Answers to our consent requests that came since the last command: told once, on stderr
     // (stdout stays the command's own output). No answer from the provider here is no news.
+    at('reading consent answers');
     await profile.consentList().catch(() => undefined);
+    at('running due work');
     await profile.runDueWork(); // e.g. a connection's bootstrap room whose time has come
     return result;
   } finally {
+    at('closing the profile');
     await profile.close();
+    at('exiting');
   }
 }
 

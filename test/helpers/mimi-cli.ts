@@ -32,10 +32,14 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
     const out: Buffer[] = [];
     let stderr = '';
     // A run that hangs fails on its own, naming itself, instead of using up the whole test's time.
+    let kill: NodeJS.Timeout | undefined;
     const hung = setTimeout(() => {
-      stderr += `\n[test helper] mimi ${args.join(' ')} still running after ${HANG_MS / 1000} s: killed\n`;
-      child.kill('SIGKILL');
+      stderr += `\n[test helper] mimi ${args.join(' ')} still running after ${HANG_MS / 1000} s: asked where it is (SIGUSR2), then killed\n`;
+      // Its answer ("mimi: still running, at: …") lands in stderr before the kill.
+      child.kill('SIGUSR2');
+      kill = setTimeout(() => child.kill('SIGKILL'), 1000);
     }, HANG_MS);
+    child.on('close', () => clearTimeout(kill));
     child.on('close', () => clearTimeout(hung));
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d) => (stderr += d));

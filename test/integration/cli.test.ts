@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mimi } from '../helpers/mimi-cli.js';
+import { mimi, spawnMimi } from '../helpers/mimi-cli.js';
 import { ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
 
 const VECTORS = path.resolve(ROOT, '../shared/vectors/mimi-content');
@@ -90,4 +90,26 @@ test('errors a person can act on', async () => {
   const down = await mimi(['--profile', path.join(tempDir('cli-d'), 'p'), 'register', '--provider', 'https://127.0.0.1:1', '--handle', 'x1', '--password', 'whatever1']);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /can't be reached/);
+});
+
+test('a run asked where it is (SIGUSR2) says its step and what it waits on, and goes on', { skip: process.platform === 'win32' ? 'no SIGUSR2 on Windows' : false }, async () => {
+  const dir = path.join(tempDir('cli-where'), 'p');
+  const common = ['--provider', provider.url, '--ca', provider.caFile, '--password', 'correct horse'];
+  assert.equal((await mimi(['--profile', dir, 'register', ...common, '--handle', 'wes'])).code, 0);
+  const room = (await mimi(['--profile', dir, 'create-room', 'quiet'])).stdout.trim();
+  // A tail for a message that never comes: it waits for its --timeout.
+  const child = spawnMimi(['--profile', dir, 'tail', room, '--count', '1', '--timeout', '8']);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise<number | null>((r) => child.on('close', r));
+  const deadline = Date.now() + 60_000;
+  // Asked every half second until it is in the command itself (first it loads, opens, connects).
+  while (!/at: running the command/.test(stderr) && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGUSR2');
+  }
+  assert.match(stderr, /mimi: still running, at: running the command; waiting on: .*Timeout/, 'the tail waits on its timer');
+  const code = await closed;
+  assert.equal(code, 1, 'the tail still ends at its own --timeout');
+  assert.match(stderr, /only 0 of 1 message\(s\) arrived within 8 s/);
 });
