@@ -480,6 +480,7 @@ async function main(argv: string[]): Promise<void> {
       // Asked before the handle is taken at the provider, so a refused passphrase leaves nothing behind.
       const passphrase = mode === 'passphrase' ? await cliPassphrase(true)() : undefined;
       const opts = { engine, secretMode: mode, passphrase };
+      at(cmd === 'register' ? 'registering' : 'signing in');
       const profile = cmd === 'login' && isSignedOut(dir) ? await loginAgain(dir, details, opts) : cmd === 'register' ? await Profile.register(dir, details, opts) : await Profile.login(dir, details, opts);
       try {
         if (cmd === 'login') {
@@ -493,7 +494,9 @@ async function main(argv: string[]): Promise<void> {
         }
         process.stdout.write(`${profile.config.userUri}\t${profile.config.deviceUri}\n`);
       } finally {
+        at('closing the profile');
         await profile.close();
+        at('exiting');
       }
       return;
     }

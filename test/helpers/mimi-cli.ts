@@ -39,7 +39,11 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
       child.kill('SIGUSR2');
       kill = setTimeout(() => child.kill('SIGKILL'), 1000);
     }, HANG_MS);
-    child.on('close', () => clearTimeout(kill));
+    child.on('close', () => {
+      clearTimeout(kill);
+      // Also in the test's own output, whatever its assertion prints: the step the run was stuck in.
+      if (/\[test helper\].*still running/.test(stderr)) console.error(stderr.slice(-2000));
+    });
     child.on('close', () => clearTimeout(hung));
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d) => (stderr += d));

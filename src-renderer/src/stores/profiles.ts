@@ -35,12 +35,28 @@ export const useProfilesStore = defineStore('profiles', () => {
   /** accountId → own picture (data: URL) or null; absent until loaded. */
   const own = ref<Record<string, string | null>>({});
 
-  function apply(accountId: string, roomUri: string, profiles: RoomProfiles): void {
+  /**
+   * How many 'profiles' events each room has had. A load answered after an event was read before
+   * it (the event can overtake the answer): that answer is dropped rather than put the older names
+   * back for good.
+   */
+  const news = new Map<string, number>();
+  const key = (accountId: string, roomUri: string) => `${accountId}\n${roomUri}`;
+
+  function set(accountId: string, roomUri: string, profiles: RoomProfiles): void {
     byAccount.value = { ...byAccount.value, [accountId]: { ...byAccount.value[accountId], [roomUri]: profiles } };
   }
 
+  /** A 'profiles' event: the room's profiles as they are now. */
+  function apply(accountId: string, roomUri: string, profiles: RoomProfiles): void {
+    news.set(key(accountId, roomUri), (news.get(key(accountId, roomUri)) ?? 0) + 1);
+    set(accountId, roomUri, profiles);
+  }
+
   async function load(accountId: string, roomUri: string): Promise<void> {
-    apply(accountId, roomUri, await api().rooms.profiles(accountId, roomUri));
+    const before = news.get(key(accountId, roomUri)) ?? 0;
+    const profiles = await api().rooms.profiles(accountId, roomUri);
+    if ((news.get(key(accountId, roomUri)) ?? 0) === before) set(accountId, roomUri, profiles);
   }
 
   /** The display name `user` shares in the room, if any. */
