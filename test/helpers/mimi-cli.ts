@@ -1,6 +1,7 @@
 // Runs the `mimi` command (bin/mimi.mjs) as a script would, capturing exit code and output.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './provider-process.js';
 
@@ -35,6 +36,7 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
     let kill: NodeJS.Timeout | undefined;
     const hung = setTimeout(() => {
       stderr += `\n[test helper] mimi ${args.join(' ')} still running after ${HANG_MS / 1000} s: asked where it is (SIGUSR2), then killed\n`;
+      stderr += `[test helper] its stdout so far: ${JSON.stringify(Buffer.concat(out).toString('utf8').slice(-500))}\n${nativeState(child.pid)}`;
       // Its answer ("mimi: still running, at: …") lands in stderr before the kill.
       child.kill('SIGUSR2');
       kill = setTimeout(() => child.kill('SIGKILL'), 1000);
@@ -42,7 +44,7 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
     child.on('close', () => {
       clearTimeout(kill);
       // Also in the test's own output, whatever its assertion prints: the step the run was stuck in.
-      if (/\[test helper\].*still running/.test(stderr)) console.error(stderr.slice(-2000));
+      if (/\[test helper\].*still running/.test(stderr)) console.error(stderr.slice(-12000));
     });
     child.on('close', () => clearTimeout(hung));
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -52,4 +54,35 @@ export function mimi(args: string[], env: Record<string, string> = {}, input?: s
       resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr, raw });
     });
   });
+}
+
+/**
+ * What a hung child's threads are doing, seen from outside: each thread's state and the kernel wait
+ * it sleeps in, and (when gdb is installed) every thread's native stack. A run that does not answer
+ * SIGUSR2 has its event loop blocked, and only this says where.
+ */
+function nativeState(pid: number | undefined): string {
+  if (pid === undefined) return '';
+  const lines: string[] = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const read = (f: string) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/task/${t}/${f}`, 'utf8').trim();
+        } catch {
+          return '?';
+        }
+      };
+      lines.push(`  thread ${t} ${read('comm')}: state ${read('stat').split(') ')[1]?.split(' ')[0]}, wchan ${read('wchan')}, syscall ${read('syscall').split(' ')[0]}`);
+    }
+  } catch (e) {
+    lines.push(`  /proc/${pid}: ${(e as Error).message}`);
+  }
+  try {
+    const bt = execFileSync('gdb', ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 30'], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    lines.push(...bt.split('\n').filter((l) => /^(Thread|#)/.test(l)).map((l) => `  ${l.slice(0, 200)}`));
+  } catch (e) {
+    lines.push(`  (no native stacks: ${(e as Error).message.split('\n')[0]})`);
+  }
+  return `[test helper] its threads:\n${lines.join('\n')}\n`;
 }
