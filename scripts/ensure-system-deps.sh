@@ -14,7 +14,7 @@ packages=(
   chromium
   libsecret-1-dev gnome-keyring dbus dbus-x11
   build-essential python3 pkg-config
-  postgresql
+  postgresql libpq-dev
 )
 
 missing=()
