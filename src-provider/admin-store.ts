@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { decodeAbuseReport } from '../src-shared/mimi-protocol.js';
 import { ApiFailure, badRequest } from './errors.js';
-import type { AbuseReportRow } from './store.js';
+import { createModuleTables, isPostgres, type AbuseReportRow } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS admin_report_states (
@@ -133,9 +133,11 @@ export class ModerationQueue {
     private readonly rooms: RoomLookup,
     private readonly now: () => number = Date.now,
   ) {
-    const hasReports = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'abuse_reports'").get();
-    if (!hasReports) throw new Error('this database has no abuse_reports table (not a provider database, or one of an older version)');
-    db.exec(SCHEMA);
+    if (!isPostgres(db)) {
+      const hasReports = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'abuse_reports'").get();
+      if (!hasReports) throw new Error('this database has no abuse_reports table (not a provider database, or one of an older version)');
+    }
+    createModuleTables(db, SCHEMA);
     this.s = {
       all: db.prepare<[number], ReportRow>(`${SELECT_REPORT} ORDER BY r.id DESC LIMIT ?`),
       byState: db.prepare<[string, number], ReportRow>(`${SELECT_REPORT} WHERE COALESCE(s.state, 'open') = ? ORDER BY r.id DESC LIMIT ?`),

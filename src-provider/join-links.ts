@@ -20,7 +20,7 @@ import { TlsReader, TlsWriter } from '../src-shared/tls.js';
 import { RateLimiter } from './directory-search.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { decodeState } from './hub/mls-input.js';
-import type { Store } from './store.js';
+import { createModuleTables, type Store } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS join_links (
@@ -134,7 +134,7 @@ export class JoinLinks {
     this.byRequester = new RateLimiter(a.perMinute, this.now, a.burst);
     // A provider speaks for many users: ten of them at once.
     this.byProvider = new RateLimiter(a.perMinute * 10, this.now, a.burst * 10);
-    this.store.db.exec(SCHEMA);
+    createModuleTables(this.store.db, SCHEMA);
     const db = this.store.db;
     this.s = {
       insert: db.prepare(
@@ -149,7 +149,7 @@ export class JoinLinks {
       use: db.prepare<[string, string]>('UPDATE join_links SET uses = uses + 1 WHERE room_uri = ? AND id = ? AND (max_uses IS NULL OR uses < max_uses)'),
       forget: db.prepare<[string]>('DELETE FROM join_links WHERE room_uri = ?'),
       forgetKnockers: db.prepare<[string]>('DELETE FROM knockers WHERE room_uri = ?'),
-      knocker: db.prepare<[string, string, number]>('INSERT OR REPLACE INTO knockers (room_uri, identity, joined_at) VALUES (?, ?, ?)'),
+      knocker: db.prepare<[string, string, number]>('INSERT INTO knockers (room_uri, identity, joined_at) VALUES (?, ?, ?) ON CONFLICT (room_uri, identity) DO UPDATE SET joined_at = excluded.joined_at, messages = 0, removal_proposed = 0'),
       knockerRow: db.prepare<[string, string], { joined_at: number; messages: number }>('SELECT joined_at, messages FROM knockers WHERE room_uri = ? AND identity = ?'),
       knocked: db.prepare<[string, string]>('UPDATE knockers SET messages = messages + 1 WHERE room_uri = ? AND identity = ?'),
       overdue: db.prepare<[number], { room_uri: string; identity: string }>('SELECT room_uri, identity FROM knockers WHERE joined_at <= ? AND removal_proposed = 0'),

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { caFilePaths } from './dev-ca.js';
 import { FederationConfigError, loadTrustFiles, parsePeerSpec } from './federation/config.js';
+import { parseDatabaseSpec } from './database.js';
 import { startProvider } from './server.js';
 
 const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--host <address>] [--public-url <url>]
@@ -13,10 +14,15 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
                 [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
                 [--max-backup-chunk-bytes <n>] [--backup-quota-bytes <n>] [--last-seen-interval <seconds>]
                 [--write-path grouped|per-request] [--token-rate <n>]
+                [--database sqlite:<dir>|postgres://<user>@<host>:<port>/<db>] [--node-id <name>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
   --port        TCP port to listen on (0 = pick a free port)
-  --data        data directory (SQLite database, dev CA and TLS certificate)
+  --data        data directory (SQLite database unless --database, dev CA and TLS certificate)
+  --database    where the state is: sqlite:<dir> (default: the data directory) or a PostgreSQL URL,
+                shared by every node of the provider (docs/scale-out.md)
+  --node-id     this node's name among the provider's nodes (default: host name and process id);
+                shown in logs and leases
   --host        listen address (default 127.0.0.1)
   --public-url  base URL other providers reach this one at (default: the listening URL)
   --peer        base URL of a peer provider's MIMI directory (repeatable; default https://<domain>)
@@ -65,6 +71,8 @@ function parse() {
         'backup-quota-bytes': { type: 'string' },
         'last-seen-interval': { type: 'string' },
         'write-path': { type: 'string' },
+        database: { type: 'string' },
+        'node-id': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -101,6 +109,15 @@ function parse() {
   if (lastSeen !== undefined && !/^\d{1,6}$/.test(lastSeen)) usage(`--last-seen-interval must be a whole number of seconds, not ${lastSeen}`);
   const writePath = values['write-path'] ?? 'grouped';
   if (writePath !== 'grouped' && writePath !== 'per-request') usage(`--write-path must be grouped or per-request, not ${writePath}`);
+  const dataDir = path.resolve(values.data);
+  let database: string | undefined;
+  try {
+    database = values.database === undefined ? undefined : (parseDatabaseSpec(values.database, dataDir), values.database);
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const nodeId = values['node-id'];
+  if (nodeId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(nodeId)) usage(`--node-id must be 1-64 letters, digits, dots, dashes or underscores, not ${JSON.stringify(nodeId.slice(0, 70))}`);
   let federation;
   try {
     const peers = new Map<string, string>();
@@ -117,7 +134,9 @@ function parse() {
   return {
     domain: values.domain,
     port: Number(values.port),
-    dataDir: path.resolve(values.data),
+    dataDir,
+    database,
+    nodeId,
     host: values.host,
     publicUrl: values['public-url'],
     federation,

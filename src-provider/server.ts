@@ -42,7 +42,7 @@ import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.
 import { PushHub } from './push.js';
 import { OhttpService } from './ohttp-service.js';
 import { REQUEST_MEDIA_TYPE } from '../src-shared/ohttp.js';
-import { openStore } from './store.js';
+import { openDatabase, parseDatabaseSpec } from './database.js';
 import { WriteBatch } from './write-batch.js';
 
 export interface ProviderOptions {
@@ -51,6 +51,10 @@ export interface ProviderOptions {
   /** Listen address; default 127.0.0.1. */
   host?: string;
   dataDir: string;
+  /** Where the state is (database.ts): sqlite:DIR or postgres://…; default SQLite in dataDir. */
+  database?: string;
+  /** This node's name among the provider's nodes (logs, leases); default host name and pid. */
+  nodeId?: string;
   /** Base URL other providers use to reach this one (MIMI directory); default: the listening URL. */
   publicUrl?: string;
   /** WebSocket keepalive ping interval (ms). */
@@ -198,7 +202,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   backupLimits(opts.backupLimits);
   const tls = await ensureDevCa(opts.dataDir, opts.domain);
   const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
-  const store = openStore(opts.dataDir);
+  const store = await openDatabase(parseDatabaseSpec(opts.database, opts.dataDir));
   store.tx(() => store.expireIdempotency(Date.now()));
 
   const grouped = (opts.writePath ?? 'grouped') === 'grouped';

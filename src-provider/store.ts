@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { userOfDevice } from '../src-shared/identifiers.js';
+import { isRetryable, type PgSyncDb } from './pg/sync-db.js';
 
 export type EventKind = 'welcome' | 'commit' | 'message' | 'room';
 
@@ -497,6 +498,9 @@ const FRESH_EVENTS = 4096;
 /** ... and at most about this many bytes of them. */
 const FRESH_EVENT_BYTES = 16 << 20;
 
+/** How often a transaction that lost a race with another node (PostgreSQL) is run again. */
+const MAX_TX_ATTEMPTS = 8;
+
 /** Idempotency answers are kept this long; client outboxes retry well within it. */
 const IDEMPOTENCY_TTL_MS = 30 * 24 * 3600 * 1000;
 
@@ -515,7 +519,7 @@ function migrate(db: Database.Database): void {
   }
 }
 
-function prepareStatements(db: Database.Database) {
+function prepareStatements(db: Database.Database, sqlite: boolean) {
   return {
     insertUser: db.prepare<[string, string, string, number]>(
       'INSERT INTO users (handle, user_uri, pw_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -524,10 +528,10 @@ function prepareStatements(db: Database.Database) {
     userByUri: db.prepare<[string], UserRow>('SELECT * FROM users WHERE user_uri = ?'),
     spendToken: db.prepare<[Buffer, number, number]>('INSERT OR IGNORE INTO spent_key_package_tokens (nonce, epoch, spent_at) VALUES (?, ?, ?)'),
     forgetSpentTokens: db.prepare<[number]>('DELETE FROM spent_key_package_tokens WHERE epoch < ?'),
-    insertOhttpHandout: db.prepare<[Buffer, string, number]>('INSERT OR REPLACE INTO ohttp_handouts (ref, device_uri, handed_at) VALUES (?, ?, ?)'),
+    insertOhttpHandout: db.prepare<[Buffer, string, number]>('INSERT INTO ohttp_handouts (ref, device_uri, handed_at) VALUES (?, ?, ?) ON CONFLICT (ref) DO UPDATE SET device_uri = excluded.device_uri, handed_at = excluded.handed_at'),
     tokenGeneration: db.prepare<[string], { generation: number }>('SELECT generation FROM key_package_token_generations WHERE user_uri = ?'),
     bumpTokenGeneration: db.prepare<[string]>(
-      'INSERT INTO key_package_token_generations (user_uri, generation) VALUES (?, 1) ON CONFLICT (user_uri) DO UPDATE SET generation = generation + 1',
+      'INSERT INTO key_package_token_generations (user_uri, generation) VALUES (?, 1) ON CONFLICT (user_uri) DO UPDATE SET generation = key_package_token_generations.generation + 1',
     ),
     forgetOhttpHandouts: db.prepare<[number]>('DELETE FROM ohttp_handouts WHERE handed_at < ?'),
     ohttpHandoutByRef: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM ohttp_handouts WHERE ref = ?'),
@@ -597,7 +601,7 @@ function prepareStatements(db: Database.Database) {
     ),
     expireAccepted: db.prepare<[number]>('DELETE FROM accepted WHERE accepted_ts < ?'),
     putForwarded: db.prepare<[Buffer, string, number]>(
-      'INSERT OR REPLACE INTO forwarded (digest, device_uri, created_at) VALUES (?, ?, ?)',
+      'INSERT INTO forwarded (digest, device_uri, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO UPDATE SET device_uri = excluded.device_uri, created_at = excluded.created_at',
     ),
     forwardedBy: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM forwarded WHERE digest = ?'),
     expireForwarded: db.prepare<[number]>('DELETE FROM forwarded WHERE created_at < ?'),
@@ -709,9 +713,9 @@ function prepareStatements(db: Database.Database) {
       .prepare<[string, number]>('DELETE FROM inbox WHERE device_uri = ? AND seq <= ? RETURNING event_id')
       .pluck(),
     deleteEventsIfUnreferenced: db.prepare<[string]>(
-      'DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.event_id = events.id)',
+      'DELETE FROM events WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM inbox WHERE inbox.event_id = events.id)',
     ),
-    dataVersion: db.prepare<[]>('PRAGMA data_version').pluck(),
+    dataVersion: sqlite ? db.prepare<[]>('PRAGMA data_version').pluck() : undefined,
     inboxRefsAfter: db.prepare<[string, number, number], { seq: number; event_id: number }>(
       'SELECT seq, event_id FROM inbox WHERE device_uri = ? AND seq > ? ORDER BY seq LIMIT ?',
     ),
@@ -808,7 +812,28 @@ export class Store {
   /** PRAGMA data_version when the member cache was last known to match the file. */
   private dataVersion: unknown = undefined;
 
-  constructor(readonly file: string) {
+  /** Which engine holds the state: SQLite (one node, the default) or PostgreSQL (pg/, N nodes). */
+  readonly dialect: 'sqlite' | 'postgres';
+  /** The SQLite file; for PostgreSQL, ''. */
+  readonly file: string;
+
+  /**
+   * `target`: the SQLite file, or an open PostgreSQL connection (pg/sync-db.ts) to a database
+   * already migrated (migratePg, pg/schema.ts): every statement below then runs there, rewritten
+   * by pg/dialect.ts.
+   */
+  constructor(target: string | PgSyncDb) {
+    if (typeof target !== 'string') {
+      this.dialect = 'postgres';
+      this.file = '';
+      this.db = target as unknown as Database.Database;
+      this.s = prepareStatements(this.db, false);
+      this.txRunner = this.db.transaction((fn: () => unknown) => fn());
+      return;
+    }
+    this.dialect = 'sqlite';
+    const file = target;
+    this.file = file;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -830,7 +855,7 @@ export class Store {
     // a transaction that is still open; durability is the WAL's, so a crash loses nothing more.
     this.db.pragma('temp_store = MEMORY');
     migrate(this.db);
-    this.s = prepareStatements(this.db);
+    this.s = prepareStatements(this.db, true);
     this.txRunner = this.db.transaction((fn: () => unknown) => fn());
   }
 
@@ -841,7 +866,7 @@ export class Store {
     let result: T;
     this.txDepth++;
     try {
-      result = this.txRunner.immediate(outermost ? () => (this.checkDataVersion(), fn()) : fn) as T;
+      result = outermost ? this.outermost(fn) : (this.txRunner.immediate(fn) as T);
     } catch (e) {
       // What the failed (sub)transaction announced never happened: forget it.
       this.afterCommitQueue.length = mark;
@@ -853,6 +878,24 @@ export class Store {
     }
     if (outermost) this.runAfterCommit();
     return result;
+  }
+
+  /**
+   * The outermost transaction. On PostgreSQL with several nodes, one that raced another node's
+   * writes fails with a serialization failure (or, rarely, is chosen to break a deadlock) and is
+   * simply run again: it saw nothing the other committed, and its announcements were dropped.
+   */
+  private outermost<T>(fn: () => T): T {
+    for (let attempt = 1; ; attempt++) {
+      const mark = this.afterCommitQueue.length;
+      try {
+        return this.txRunner.immediate(() => (this.checkDataVersion(), fn())) as T;
+      } catch (e) {
+        if (this.dialect !== 'postgres' || !isRetryable(e) || attempt >= MAX_TX_ATTEMPTS) throw e;
+        this.afterCommitQueue.length = mark;
+        this.memberCache.clear();
+      }
+    }
   }
 
   /**
@@ -872,6 +915,9 @@ export class Store {
    * transaction, so every read of the cache inside one sees this connection's view only.
    */
   private checkDataVersion(): void {
+    // PostgreSQL: other nodes write the same tables and nothing as cheap as data_version says when,
+    // so nothing read before this transaction is trusted in it.
+    if (!this.s.dataVersion) return this.memberCache.clear();
     const v = this.s.dataVersion.get();
     if (v !== this.dataVersion) {
       this.memberCache.clear();
@@ -1202,7 +1248,9 @@ export class Store {
    */
   scrubbing<T>(fn: () => T): T {
     const result = fn();
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    // PostgreSQL: VACUUM reclaims dead rows' space in its own time (docs/scale-out.md says what
+    // that means for what the provider forgets); there is no WAL of ours to truncate here.
+    if (this.dialect === 'sqlite') this.db.pragma('wal_checkpoint(TRUNCATE)');
     return result;
   }
   removeRoomDevice(roomUri: string, deviceUri: string): void {
@@ -1432,6 +1480,19 @@ export class Store {
     this.s.expireForwarded.run(cutoff);
     return this.s.expireIdempotent.run(cutoff).changes;
   }
+}
+
+/** Whether `db` is PostgreSQL behind better-sqlite3's API (pg/sync-db.ts) rather than SQLite. */
+export function isPostgres(db: Database.Database): boolean {
+  return (db as unknown as { dialect?: string }).dialect === 'postgres';
+}
+
+/**
+ * A module's own tables (CREATE TABLE IF NOT EXISTS …): made by the module on SQLite; on
+ * PostgreSQL they come with the versioned migrations of pg/schema.ts, kept equal by pg-schema.test.ts.
+ */
+export function createModuleTables(db: Database.Database, sql: string): void {
+  if (!isPostgres(db)) db.exec(sql);
 }
 
 export function openStore(dataDir: string): Store {

@@ -26,6 +26,7 @@ import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { isValidDomain } from '../../src-shared/identifiers.js';
 import { PeerError, type PeerClient } from './peer-client.js';
+import { createModuleTables } from '../store.js';
 
 export interface FanoutOutboxOptions {
   db: Database.Database;
@@ -121,7 +122,7 @@ const SCHEMA = `
 
 /** Creates the outbox table if missing (idempotent). */
 export function initFanoutOutbox(db: Database.Database): void {
-  db.exec(SCHEMA);
+  createModuleTables(db, SCHEMA);
   db.prepare('INSERT OR IGNORE INTO fed_outbox_stream (one, stream) VALUES (1, ?)').run(randomBytes(16).toString('hex'));
 }
 

@@ -54,7 +54,7 @@ import {
   type GroupInfoResponse,
 } from '../../src-shared/mimi-protocol.js';
 import { ApiFailure, badRequest, decodeStrict } from '../errors.js';
-import type { Store } from '../store.js';
+import { createModuleTables, type Store } from '../store.js';
 import { SUPPORTED_CIPHER_SUITE } from './key-material.js';
 import { peerFailure } from './peer-client.js';
 import type { PeerClient } from './peer-client.js';
@@ -130,7 +130,7 @@ export class GroupInfoService {
     this.identity = opts.identity;
     this.joiningCode = opts.joiningCode ?? (() => false);
     this.now = opts.now ?? Date.now;
-    this.store.db.exec(PIN_SCHEMA);
+    createModuleTables(this.store.db, PIN_SCHEMA);
     this.s = {
       pinned: this.store.db.prepare<[string], { signature_key: Buffer }>('SELECT signature_key FROM fed_hub_senders WHERE room_uri = ?'),
       pin: this.store.db.prepare<[string, Buffer, number]>(

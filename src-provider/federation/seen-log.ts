@@ -18,6 +18,7 @@
 
 import type Database from 'better-sqlite3';
 import crypto from 'node:crypto';
+import { createModuleTables } from '../store.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** Entries are kept at least this long; a hub retrying for longer than this is misbehaving. */
@@ -45,7 +46,7 @@ const SCHEMA = `
 `;
 
 export function initSeenLog(db: Database.Database): void {
-  db.exec(SCHEMA);
+  createModuleTables(db, SCHEMA);
 }
 
 export interface SeenLogOptions {

@@ -367,6 +367,15 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (room_uri, identity)
   );
   `,
+  // v2: SQLite reads these tables in insertion order (ORDER BY rowid: room members in the order they
+  // joined, a user's pseudonyms in the order issued); PostgreSQL has no such order, so an identity
+  // column stands in, filled in for rows already there. dialect.ts rewrites rowid to it.
+  `
+  ALTER TABLE room_devices ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
+  ALTER TABLE room_participants ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
+  ALTER TABLE pending_removals ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
+  ALTER TABLE pseudonyms ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
+  `,
 ];
 
 /** Brings the database to the newest version; safe to run from several nodes at once. Returns it. */

@@ -13,7 +13,7 @@ import type { DeviceKeys, GeneratedKeyPackage, MlsEngine } from '../../src-main/
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
-import { restartablePort } from './provider-process.js';
+import { restartablePort, testDatabase } from './provider-process.js';
 
 export const TABLES = [
   'users',
@@ -48,8 +48,9 @@ export async function startTestProvider(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-provider-test-'));
   const clients: ProviderClient[] = [];
   const logs: string[] = [];
+  const database = await testDatabase(dataDir);
   const start = (port: number) =>
-    startProvider({ domain, port, dataDir, ...opts, log: (m) => logs.push(m) });
+    startProvider({ domain, port, dataDir, database, ...opts, log: (m) => logs.push(m) });
   const tp: TestProvider = {
     p: await start(await restartablePort()), // restart() reuses the port
     dataDir,

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -55,9 +56,50 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `mimi-${prefix}-`));
 }
 
+/**
+ * MIMI_TEST_POSTGRES (the URL of a running server's maintenance database, set by the test command
+ * for the provider suite's PostgreSQL pass): every provider a test starts without a --database of
+ * its own gets a fresh empty database on that server, so the same tests run on both engines.
+ * A provider restarted on its data folder keeps its database (remembered by folder).
+ */
+const pgDatabases = new Map<string, string>();
+export async function testDatabaseArgs(dataDir: string, args: readonly string[] = []): Promise<string[]> {
+  if (args.includes('--database')) return [];
+  const url = await testDatabase(dataDir);
+  return url ? ['--database', url] : [];
+}
+
+/** The PostgreSQL database of the provider on `dataDir` in the PostgreSQL pass; undefined on SQLite. */
+export async function testDatabase(dataDir: string): Promise<string | undefined> {
+  const server = process.env.MIMI_TEST_POSTGRES;
+  if (!server) return undefined;
+  let url = pgDatabases.get(dataDir);
+  if (!url) {
+    const name = `t_${process.pid}_${pgDatabases.size}_${Math.random().toString(36).slice(2, 8)}`;
+    const c = new pg.Client({ connectionString: server });
+    await c.connect();
+    try {
+      await c.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await c.end();
+    }
+    const u = new URL(server);
+    u.pathname = `/${name}`;
+    url = u.toString();
+    pgDatabases.set(dataDir, url);
+  }
+  return url;
+}
+
+/** The database URL testDatabase gave the provider on `dataDir`, if any (no new one is made). */
+export function knownTestDatabase(dataDir: string): string | undefined {
+  return pgDatabases.get(dataDir);
+}
+
 export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number; args?: string[] }): Promise<ProviderProcess> {
   const dataDir = opts.dataDir ?? tempDir(`prov-${opts.domain}`);
-  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], {
+  const dbArgs = await testDatabaseArgs(dataDir, opts.args);
+  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir, ...dbArgs, ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

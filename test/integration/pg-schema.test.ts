@@ -39,7 +39,8 @@ async function pgColumns(p: pg.Pool): Promise<Map<string, string[]>> {
     "SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'schema_migrations' ORDER BY 1, 2",
   );
   const out = new Map<string, string[]>();
-  for (const { t, c } of r.rows) out.set(t, [...(out.get(t) ?? []), c]);
+  // row_order is PostgreSQL's stand-in for SQLite's rowid (pg/schema.ts v2), not a column SQLite has.
+  for (const { t, c } of r.rows) if (c !== 'row_order') out.set(t, [...(out.get(t) ?? []), c]);
   return out;
 }
 
