@@ -14,6 +14,12 @@
 //
 // The provider only ever holds ciphertext: the key is in the (MLS-encrypted) message. Nothing here
 // buffers a whole file: bodies are streamed to disk and from disk or peer to the requester.
+//
+// Where the bytes live: on SQLite, the file DATA/assets/<id>. On PostgreSQL (several nodes, no
+// shared folder) the rows of asset_contents (pg/schema.ts v3), pieces of CONTENT_PIECE_BYTES: the
+// upload is still streamed to a file in the receiving node's DATA/assets/incoming, then copied piece
+// by piece into the database in the transaction that writes the asset's row (all or nothing, the
+// quota checked in it), and served piece by piece from whichever node is asked.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -32,6 +38,75 @@ import type { PeerClient } from './federation/peer-client.js';
 import { sendJson } from './http.js';
 import { LocalIdentities } from './room-members.js';
 import type { Store } from './store.js';
+import type { Statement } from 'better-sqlite3';
+
+/**
+ * On PostgreSQL, the largest piece of a file's contents in one row: one piece (and its hex form on
+ * the wire, twice that) is what a request holds in memory, and each read or write is one statement.
+ */
+export const CONTENT_PIECE_BYTES = 1024 * 1024;
+
+/** How many pieces hold `size` bytes. */
+export const pieceCount = (size: number): number => Math.ceil(size / CONTENT_PIECE_BYTES);
+
+/**
+ * Reads the file `file` (exactly `size` bytes) one piece at a time and hands each to `insert` with
+ * its number: synchronous, for use inside a store transaction (which may run it more than once).
+ */
+export function copyFileToPieces(file: string, size: number, insert: (seq: number, piece: Buffer) => void): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(size, CONTENT_PIECE_BYTES));
+    for (let seq = 0, at = 0; at < size; seq++) {
+      const want = Math.min(CONTENT_PIECE_BYTES, size - at);
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, buf, got, want - got, at + got);
+        if (n === 0) throw new Error(`${file} ended after ${at + got} of ${size} bytes`);
+        got += n;
+      }
+      insert(seq, buf.subarray(0, want));
+      at += want;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes `count` pieces to `res` (its head already sent), reading each only when the previous one
+ * has drained, so a slow reader holds one piece in memory, not the file. `read` answers undefined
+ * for a piece that is gone (its object deleted or rewritten meanwhile): the body is cut short,
+ * which the requester notices (fewer bytes than Content-Length, a failing AEAD tag or digest).
+ */
+export async function writePieces(res: ServerResponse, count: number, read: (seq: number) => Buffer | undefined, log: (msg: string) => void): Promise<void> {
+  for (let seq = 0; seq < count; seq++) {
+    if (res.destroyed) return;
+    let piece: Buffer | undefined;
+    try {
+      piece = read(seq);
+    } catch (e) {
+      log(`reading piece ${seq}: ${(e as Error).message}`);
+    }
+    if (!piece) {
+      res.destroy();
+      return;
+    }
+    const last = seq === count - 1;
+    const more = last ? (res.end(piece), true) : res.write(piece);
+    if (!more) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      });
+    }
+  }
+}
 
 /** Default largest single asset: 25 MiB (an encrypted 5 MB photo fits many times over). */
 export const DEFAULT_MAX_ASSET_BYTES = 25 * 1024 * 1024;
@@ -95,8 +170,19 @@ export class AssetService {
   private readonly agent: https.Agent;
   private readonly identities: LocalIdentities;
   private readonly timeoutMs: number;
+  /** PostgreSQL: contents in asset_contents rows, not files (see the top of this file). */
+  private readonly inDatabase: boolean;
+  /** PostgreSQL: the pieces' statements, prepared once (each prepare is a statement on the server). */
+  private readonly pieces?: { put: Statement; get: Statement };
 
   constructor(private readonly opts: AssetServiceOptions) {
+    this.inDatabase = opts.store.dialect === 'postgres';
+    if (this.inDatabase) {
+      this.pieces = {
+        put: opts.store.db.prepare('INSERT INTO asset_contents (asset_id, seq, data) VALUES (?, ?, ?)'),
+        get: opts.store.db.prepare('SELECT data FROM asset_contents WHERE asset_id = ? AND seq = ?').pluck(),
+      };
+    }
     this.limits = assetLimits(opts.limits);
     this.dir = path.join(opts.dataDir, 'assets');
     this.tmpDir = path.join(this.dir, 'incoming');
@@ -152,7 +238,7 @@ export class AssetService {
     const id = u.pathname.slice(ASSET_PATH_PREFIX.length);
     if (req.headers.authorization !== undefined) this.opts.accounts.authenticate(req.headers.authorization);
     else authenticatePeer(req, this.opts.domain);
-    this.serveLocal(id, res);
+    await this.serveLocal(id, res);
   }
 
   // ---- upload ----
@@ -212,23 +298,32 @@ export class AssetService {
         out,
       );
       if (received !== size) throw badRequest(`the upload ended after ${received} of ${size} bytes: try again`);
-      // Durable before it is acknowledged: a 201 means the file survives a crash.
-      const fd = fs.openSync(tmp, 'r');
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+      // Durable before it is acknowledged: a 201 means the file survives a crash. (On PostgreSQL
+      // the file is only staging: the COMMIT below is what makes the contents durable.)
+      if (!this.inDatabase) {
+        const fd = fs.openSync(tmp, 'r');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
       }
       // Quota again, atomically with the row: two uploads racing must not both squeeze in.
       const store = this.opts.store;
       store.tx(() => {
         const nowUsed = this.usedBy(actor.userUri);
         if (nowUsed + size > this.limits.quotaBytes) throw this.quotaFailure(nowUsed, size);
-        fs.renameSync(tmp, path.join(this.dir, id));
+        if (!this.inDatabase) fs.renameSync(tmp, path.join(this.dir, id));
         store.db
           .prepare('INSERT INTO assets (id, owner_user, device_uri, size, created_at) VALUES (?, ?, ?, ?, ?)')
           .run(id, actor.userUri, actor.deviceUri, size, Date.now());
+        if (this.inDatabase) {
+          // In the row's transaction: the asset exists with all its bytes or not at all, on every node.
+          const put = this.pieces!.put;
+          copyFileToPieces(tmp, size, (seq, piece) => put.run(id, seq, piece));
+        }
       });
+      if (this.inDatabase) fs.rmSync(tmp, { force: true });
     } catch (e) {
       out.destroy();
       fs.rmSync(tmp, { force: true });
@@ -240,10 +335,27 @@ export class AssetService {
 
   // ---- download ----
 
-  private serveLocal(id: string, res: ServerResponse): void {
+  private serveLocal(id: string, res: ServerResponse): void | Promise<void> {
     if (!ASSET_ID_RE.test(id)) throw new ApiFailure('notFound', 'no such file on this provider');
     const row = this.opts.store.db.prepare('SELECT size FROM assets WHERE id = ?').get(id) as { size: number } | undefined;
     if (!row) throw new ApiFailure('notFound', 'no such file on this provider: it was never uploaded here or has been deleted');
+    if (this.inDatabase) {
+      const piece = this.pieces!.get;
+      // The first piece before the status, so contents that cannot be read are a 500, as a
+      // missing file is on SQLite.
+      const first = piece.get(id, 0) as Buffer | undefined;
+      if (!first) {
+        this.opts.log(`asset ${id}: its contents are missing`);
+        throw new ApiFailure('internal', 'the file could not be read', { status: 500 });
+      }
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(row.size),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      return writePieces(res, pieceCount(row.size), (seq) => (seq === 0 ? first : (piece.get(id, seq) as Buffer | undefined)), (m) => this.opts.log(`asset ${id}: ${m}`));
+    }
     const stream = fs.createReadStream(path.join(this.dir, id));
     stream.once('open', () => {
       res.writeHead(200, {

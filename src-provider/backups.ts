@@ -14,6 +14,13 @@
 // the answer for a backup that does not exist), so backup ids cannot be probed. The provider sees
 // ciphertext, sizes, times and counts, never the key. Files are named by fresh random hex, never
 // by anything in the request, and a chunk is durable (fsync) before its row makes it exist.
+//
+// On PostgreSQL (several nodes, no shared folder) a chunk's bytes are rows of backup_chunk_contents
+// (pg/schema.ts v3) under the same fresh `file` name, in pieces (assets.ts CONTENT_PIECE_BYTES):
+// the upload is streamed to DATA/backups/incoming on the receiving node as on SQLite, then copied
+// into the database in the transaction that writes (or rewrites) the chunk's row, so the chunk is
+// whole or absent on every node; the old pieces of a rewritten chunk go in that transaction, and an
+// account's with its rows (ON DELETE CASCADE). Nothing is left on disk to sweep.
 
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -31,6 +38,8 @@ import {
 } from '../src-shared/provider-api.js';
 import type { Accounts, Actor } from './accounts.js';
 import { ApiFailure, badRequest } from './errors.js';
+import type { Statement } from 'better-sqlite3';
+import { copyFileToPieces, pieceCount, writePieces } from './assets.js';
 import { sendJson } from './http.js';
 import type { Store } from './store.js';
 
@@ -115,6 +124,10 @@ export class BackupService {
   readonly limits: BackupStorageLimits;
   private readonly dir: string;
   private readonly tmpDir: string;
+  /** PostgreSQL: contents in backup_chunk_contents rows, not files (see the top of this file). */
+  private readonly inDatabase: boolean;
+  /** PostgreSQL: the pieces' statements, prepared once (each prepare is a statement on the server). */
+  private readonly pieces?: { put: Statement; get: Statement; drop: Statement };
 
   constructor(private readonly opts: BackupServiceOptions) {
     this.limits = backupLimits(opts.limits);
@@ -123,6 +136,17 @@ export class BackupService {
     fs.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     // An upload a crash cut off was never answered: its partial file is nobody's chunk.
     for (const f of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, f), { force: true });
+    this.inDatabase = opts.store.dialect === 'postgres';
+    if (this.inDatabase) {
+      const db = opts.store.db;
+      this.pieces = {
+        put: db.prepare('INSERT INTO backup_chunk_contents (file, seq, data) VALUES (?, ?, ?)'),
+        get: db.prepare('SELECT data FROM backup_chunk_contents WHERE file = ? AND seq = ?').pluck(),
+        drop: db.prepare('DELETE FROM backup_chunk_contents WHERE file = ?'),
+      };
+      // No files to sweep: contents come and go with their rows.
+      return;
+    }
     // Files no row names: a replaced or deleted chunk whose removal a crash interrupted, or a
     // rename whose transaction did not commit.
     const named = new Set((opts.store.db.prepare('SELECT file FROM backup_chunks').all() as { file: string }[]).map((r) => r.file));
@@ -165,7 +189,7 @@ export class BackupService {
       return sendJson(res, 200, this.delete(actor, backupId) satisfies DeleteBackupResponse);
     }
     if (index === undefined) return sendJson(res, 200, this.delete(actor, backupId, generation) satisfies DeleteBackupResponse);
-    this.serve(actor, backupId, generation, index, res);
+    await this.serve(actor, backupId, generation, index, res);
   }
 
   // ---- accounting ----
@@ -250,8 +274,9 @@ export class BackupService {
         out,
       );
       if (received !== expected) throw badRequest(`the chunk upload ended after ${received} of ${expected} bytes: send it again`);
-      // Durable before it exists: a 2xx means the chunk survives a crash.
-      fsyncPath(tmp);
+      // Durable before it exists: a 2xx means the chunk survives a crash. (On PostgreSQL the file is
+      // only staging: the COMMIT below is what makes the contents durable.)
+      if (!this.inDatabase) fsyncPath(tmp);
       const digest = hash.digest();
       const now = Date.now();
       const store = this.opts.store;
@@ -261,19 +286,32 @@ export class BackupService {
         previous = this.chunk(actor.userId, backupId, generation, index);
         const used = this.usedBy(actor.userId) - (previous?.size ?? 0);
         if (used + expected > this.limits.quotaBytes) throw this.quotaFailure(used, expected);
-        fs.renameSync(tmp, final);
-        renamed = true;
+        // The old contents go before the row stops naming them (their key references it).
+        if (this.inDatabase && previous) this.pieces!.drop.run(previous.file);
+        if (!this.inDatabase) {
+          fs.renameSync(tmp, final);
+          renamed = true;
+        }
         store.db
           .prepare(
             `INSERT INTO backup_chunks (user_id, backup_id, generation, idx, size, sha256, file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (user_id, backup_id, generation, idx) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, file = excluded.file, updated_at = excluded.updated_at`,
           )
           .run(actor.userId, backupId, generation, index, expected, digest, file, now);
+        if (this.inDatabase) {
+          // In the row's transaction: the chunk is whole or absent on every node.
+          const put = this.pieces!.put;
+          copyFileToPieces(tmp, expected, (seq, piece) => put.run(file, seq, piece));
+        }
       });
       committed = true;
-      // The rename itself, made durable: the row now names this file.
-      fsyncPath(this.dir);
-      if (previous) this.removeFiles([previous.file]);
+      if (this.inDatabase) {
+        fs.rmSync(tmp, { force: true });
+      } else {
+        // The rename itself, made durable: the row now names this file.
+        fsyncPath(this.dir);
+        if (previous) this.removeFiles([previous.file]);
+      }
       return { created: !previous, chunk: { generation, index, size: expected, sha256: digest.toString('hex'), updatedAt: now } };
     } catch (e) {
       out.destroy();
@@ -287,9 +325,29 @@ export class BackupService {
 
   // ---- reading ----
 
-  private serve(actor: Actor, backupId: string, generation: number, index: number, res: ServerResponse, retried = false): void {
+  private serve(actor: Actor, backupId: string, generation: number, index: number, res: ServerResponse, retried = false): void | Promise<void> {
     const row = this.chunk(actor.userId, backupId, generation, index);
     if (!row) throw this.notFound(`chunk ${index} of generation ${generation} of backup ${backupId}`);
+    if (this.inDatabase) {
+      const get = this.pieces!.get;
+      const first = get.get(row.file, 0) as Buffer | undefined;
+      // A rewrite of this chunk may have replaced its contents between the row and the piece.
+      if (!first) {
+        if (retried) throw new ApiFailure('internal', 'the chunk could not be read');
+        return this.serve(actor, backupId, generation, index, res, true);
+      }
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(row.size),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      // A rewrite during the rest cuts the body short (never mixes two versions: pieces are named
+      // by the write's fresh file), which the client's length and digest checks catch.
+      return writePieces(res, pieceCount(row.size), (seq) => (seq === 0 ? first : (get.get(row.file, seq) as Buffer | undefined)), (m) =>
+        this.opts.log(`backup chunk ${row.file}: ${m}`),
+      );
+    }
     const stream = fs.createReadStream(path.join(this.dir, row.file));
     stream.once('open', () => {
       res.writeHead(200, {
@@ -373,11 +431,14 @@ export class BackupService {
 
   /** The files of an account's chunks (read before the account is deleted; its rows go with it). */
   filesOfAccount(userId: number): string[] {
+    // PostgreSQL: the contents are rows that go with the account's (ON DELETE CASCADE).
+    if (this.inDatabase) return [];
     return (this.opts.store.db.prepare('SELECT file FROM backup_chunks WHERE user_id = ?').all(userId) as { file: string }[]).map((r) => r.file);
   }
 
   /** Removes files no row names any more (a failure leaves them to the next start-up's sweep). */
   removeFiles(files: string[]): void {
+    if (this.inDatabase) return; // contents went with their rows
     for (const f of files) {
       if (!FILE_RE.test(f)) continue;
       try {

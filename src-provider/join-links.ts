@@ -139,7 +139,7 @@ export class JoinLinks {
     this.s = {
       insert: db.prepare(
         `INSERT INTO join_links (room_uri, id, code_hash, role_index, max_uses, expires_at, pass_salt, pass_hash, knock_for, created_by, created_at)
-         VALUES (@room_uri, @id, @code_hash, @role_index, @max_uses, @expires_at, @pass_salt, @pass_hash, @knock_for, @created_by, @created_at)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
       ofRoom: db.prepare<[string], LinkRow>('SELECT * FROM join_links WHERE room_uri = ? ORDER BY created_at, id'),
       count: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM join_links WHERE room_uri = ? AND revoked_at IS NULL'),
@@ -210,12 +210,13 @@ export class JoinLinks {
       created_at: now,
       revoked_at: null,
     };
-    try {
-      this.s.insert.run(row);
-    } catch (e) {
-      if (/UNIQUE|PRIMARY KEY/.test((e as Error).message)) throw badRequest('a link with this code exists already: draw a new code');
-      throw e;
-    }
+    // Positional parameters (PostgreSQL has no named ones), and a taken code is found through
+    // ON CONFLICT rather than a failing statement, which would abort a PostgreSQL transaction.
+    const inserted = this.s.insert.run(
+      row.room_uri, row.id, row.code_hash, row.role_index, row.max_uses, row.expires_at,
+      row.pass_salt, row.pass_hash, row.knock_for, row.created_by, row.created_at,
+    ).changes;
+    if (inserted === 0) throw badRequest('a link with this code exists already: draw a new code');
     return this.info(row);
   }
 

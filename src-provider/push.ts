@@ -227,7 +227,11 @@ export class PushHub {
     this.run(session);
   }
 
-  /** New inbox rows exist for these devices (called after the writing transaction committed). */
+  /**
+   * New inbox rows exist for these devices (called after the writing transaction committed: by this
+   * process, or on PostgreSQL by the wake bus for rows another node stored). Devices without a
+   * session here are ignored.
+   */
   notify(deviceUris: Iterable<string>): void {
     if (!this.batched) {
       for (const d of deviceUris) for (const s of this.sessions.get(d) ?? []) this.run(s);
@@ -243,6 +247,15 @@ export class PushHub {
       this.pending = new Set();
       for (const d of devices) for (const s of this.sessions.get(d) ?? []) this.run(s);
     });
+  }
+
+  /**
+   * Every local session reads from its cursor (PostgreSQL: the wake bus listens again after a gap,
+   * during which wakes for any of them may have been missed). A session with nothing new costs one
+   * empty read.
+   */
+  notifyAll(): void {
+    this.notify([...this.sessions.keys()]);
   }
 
   /**

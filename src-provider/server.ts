@@ -5,6 +5,7 @@
 
 import type Database from 'better-sqlite3';
 import https from 'node:https';
+import os from 'node:os';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -42,7 +43,9 @@ import { pseudonymLimits, Pseudonyms, type PseudonymLimits } from './pseudonyms.
 import { PushHub } from './push.js';
 import { OhttpService } from './ohttp-service.js';
 import { REQUEST_MEDIA_TYPE } from '../src-shared/ohttp.js';
-import { openDatabase, parseDatabaseSpec } from './database.js';
+import { openDatabase, parseDatabaseSpec, redact } from './database.js';
+import { LeaseManager } from './pg/leases.js';
+import { announceInboxWrites, wakeAnnouncer, WakeBus, type SyncPreparer } from './pg/wake-bus.js';
 import { WriteBatch } from './write-batch.js';
 
 export interface ProviderOptions {
@@ -202,8 +205,22 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   backupLimits(opts.backupLimits);
   const tls = await ensureDevCa(opts.dataDir, opts.domain);
   const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
-  const store = await openDatabase(parseDatabaseSpec(opts.database, opts.dataDir));
+  const spec = parseDatabaseSpec(opts.database, opts.dataDir);
+  const nodeId = opts.nodeId ?? `${os.hostname()}-${process.pid}`;
+  const store = await openDatabase(spec);
+  // Idempotent (deletes what expired): every node may run it at start.
   store.tx(() => store.expireIdempotency(Date.now()));
+  // Several nodes on one PostgreSQL (issue 17, docs/scale-out.md): new inbox rows are announced on
+  // the wake bus inside the transaction that stores them, and work one node at a time must do
+  // (a follower domain's fanout, the knock sweep) goes to the holder of a lease.
+  let wakeBus: WakeBus | undefined;
+  let leases: LeaseManager | undefined;
+  if (spec.kind === 'postgres') {
+    announceInboxWrites(store, wakeAnnouncer(store.db as unknown as SyncPreparer));
+    wakeBus = new WakeBus({ url: spec.url, name: `mimi-wake ${nodeId}`, log });
+    leases = new LeaseManager({ url: spec.url, namespace: `mimi-provider ${opts.domain}`, name: `mimi-leases ${nodeId}`, log });
+  }
+  log(`node ${nodeId} on ${spec.kind === 'postgres' ? `PostgreSQL ${redact(spec.url)}` : `SQLite in ${spec.dir}`}`);
 
   const grouped = (opts.writePath ?? 'grouped') === 'grouped';
   const writes = new WriteBatch(store, { grouped, log });
@@ -226,7 +243,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     clientKeyPem: fedIdentity.keyPem,
     timeoutMs: opts.peerTimeoutMs,
   });
-  const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout });
+  const outbox = new FanoutOutbox({ db: store.db, peers: peerClient, log, ...opts.fanout, lease: leases });
   const seenLog = new SeenLog(store.db);
   const identity = ensureProviderIdentity(opts.dataDir, opts.domain);
   const joinLinks = new JoinLinks({
@@ -264,18 +281,39 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const admin = new AdminConsole({ store, hub, dataDir: opts.dataDir, domain: opts.domain, log, ownOrigins: () => [url, opts.publicUrl ?? ''] });
   // Knockers who have not left on their own within the time are removed by the hub (external sender).
   const knockTtl = opts.knockTtlMs ?? 120_000;
+  const sweepKnockers = () => {
+    try {
+      for (const [room, identities] of joinLinks.overdueKnockers(knockTtl)) hub.proposeRemoval(room, identities);
+    } catch (e) {
+      log(`knock room sweep: ${(e as Error).message}`);
+    }
+  };
   const knockSweep = setInterval(
+    // Several nodes: one of them sweeps (the lease holder, kept until it dies), so an overdue
+    // knocker is not proposed for removal by every node at once.
     () => {
-      try {
-        for (const [room, identities] of joinLinks.overdueKnockers(knockTtl)) hub.proposeRemoval(room, identities);
-      } catch (e) {
-        log(`knock room sweep: ${(e as Error).message}`);
-      }
+      if (!leases) return sweepKnockers();
+      leases.tryAcquire('knock-sweep').then(
+        (ok) => ok && sweepKnockers(),
+        (e: Error) => log(`knock room sweep: no lease (${e.message})`),
+      );
     },
     Math.min(5000, Math.max(200, knockTtl / 4)),
   );
   knockSweep.unref();
   const follower = new Follower({ domain: opts.domain, store, peerClient, seenLog, onQueued: (devices) => push.notify(devices), reuseMemberLookup: grouped });
+  if (spec.kind === 'postgres') {
+    // The follower stores runs of fanned-out messages through its own multi-row writer
+    // (notify-store.ts), not the Store's enqueue methods: its inbox rows are announced too.
+    const writer = (follower as unknown as { writer?: { enqueue(devices: readonly string[], eventIds: readonly number[]): void } }).writer;
+    if (!writer) throw new Error('follower has no inbox writer to announce wakes from');
+    const announce = wakeAnnouncer(store.db as unknown as SyncPreparer);
+    const enqueue = writer.enqueue.bind(writer);
+    writer.enqueue = (devices, eventIds) => {
+      enqueue(devices, eventIds);
+      if (devices.length > 0) announce(devices);
+    };
+  }
   const consent = new ConsentService({
     domain: opts.domain,
     store,
@@ -485,6 +523,14 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     }
   });
 
+  if (wakeBus) {
+    // Rows stored by other nodes wake this node's streams; after a gap in listening every stream
+    // reads from its cursor. Listening before the port opens: no stream can miss a wake.
+    wakeBus.on('wake', (devices) => push.notify(devices));
+    wakeBus.on('resync', () => push.notifyAll());
+    await wakeBus.start();
+  }
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, host, () => {
@@ -518,6 +564,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
         }, 1_000).unref();
       });
       wss.close();
+      // Leases end with their session: other nodes take the fanout at their next try.
+      await Promise.all([wakeBus?.close(), leases?.close()]);
       store.close();
     })());
 

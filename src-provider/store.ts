@@ -521,8 +521,8 @@ function migrate(db: Database.Database): void {
 
 function prepareStatements(db: Database.Database, sqlite: boolean) {
   return {
-    insertUser: db.prepare<[string, string, string, number]>(
-      'INSERT INTO users (handle, user_uri, pw_hash, created_at) VALUES (?, ?, ?, ?)',
+    insertUser: db.prepare<[string, string, string, number], { id: number }>(
+      'INSERT INTO users (handle, user_uri, pw_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id',
     ),
     userByHandle: db.prepare<[string], UserRow>('SELECT * FROM users WHERE handle = ?'),
     userByUri: db.prepare<[string], UserRow>('SELECT * FROM users WHERE user_uri = ?'),
@@ -586,7 +586,7 @@ function prepareStatements(db: Database.Database, sqlite: boolean) {
       'SELECT device_uri FROM key_package_claims WHERE ref = ? AND room_uri = ?',
     ),
 
-    insertRoom: db.prepare<[string, number]>('INSERT INTO rooms (room_uri, epoch, created_at) VALUES (?, 0, ?)'),
+    insertRoom: db.prepare<[string, number]>('INSERT INTO rooms (room_uri, epoch, created_at) VALUES (?, 0, ?) ON CONFLICT DO NOTHING'),
     insertFollowerRoom: db.prepare<[string, number, string]>(
       'INSERT OR IGNORE INTO rooms (room_uri, epoch, created_at, hub_domain) VALUES (?, 0, ?, ?)',
     ),
@@ -947,12 +947,9 @@ export class Store {
 
   /** Returns the new user's id, or null when the handle is taken. */
   insertUser(handle: string, userUri: string, pwHash: string, now: number): number | null {
-    try {
-      return Number(this.s.insertUser.run(handle, userUri, pwHash, now).lastInsertRowid);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return null;
-      throw e;
-    }
+    // A taken handle (or URI) is found through ON CONFLICT, not a caught constraint error: on
+    // PostgreSQL a failed statement aborts the whole transaction.
+    return this.s.insertUser.get(handle, userUri, pwHash, now)?.id ?? null;
   }
   userByHandle(handle: string): UserRow | undefined {
     return this.s.userByHandle.get(handle);
@@ -1028,13 +1025,9 @@ export class Store {
 
   /** False when the room already exists. */
   insertRoom(roomUri: string, now: number): boolean {
-    try {
-      this.s.insertRoom.run(roomUri, now);
-      return true;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
-      throw e;
-    }
+    // ON CONFLICT rather than a caught constraint error: on PostgreSQL a failed statement aborts
+    // the whole transaction the room is created in.
+    return this.s.insertRoom.run(roomUri, now).changes > 0;
   }
   room(roomUri: string): RoomRow | undefined {
     return this.s.room.get(roomUri);

@@ -15,6 +15,7 @@
 // fanout kick) registered with store.afterCommit run after that commit, before the promises settle.
 
 import type { Store } from './store.js';
+import { isRetryable } from './pg/sync-db.js';
 
 interface Job<T = unknown> {
   fn: () => T;
@@ -135,12 +136,17 @@ export class WriteBatch {
     let committed = false;
     try {
       this.store.tx(() => {
+        // A rerun after a serialization failure (PostgreSQL, several nodes) starts over.
+        outcomes.length = 0;
         // Registered first, so it runs first once the COMMIT has returned.
         this.store.afterCommit(() => (committed = true));
         for (const job of jobs) {
           try {
             outcomes.push({ ok: true, value: this.store.tx(job.fn) });
           } catch (error) {
+            // PostgreSQL: a serialization failure dooms the whole transaction, not this job's
+            // savepoint; store.tx runs the whole batch again.
+            if (isRetryable(error)) throw error;
             outcomes.push({ ok: false, error });
           }
         }

@@ -52,6 +52,23 @@ export interface FanoutOutboxOptions {
   random?: () => number;
   now?: () => number;
   log?: (msg: string) => void;
+  /**
+   * Several provider nodes on one PostgreSQL database (issue 17): a follower domain's rows are sent
+   * only by the node holding the lease `fanout:<domain>` (pg/leases.ts), so they leave in order and
+   * once. A node that cannot take it leaves the rows to the holder; a node that dies frees its
+   * leases and the others' periodic tries (leasePollMs) take over from the oldest row left.
+   * Absent (SQLite, one process): every worker just runs, as before.
+   */
+  lease?: FanoutLease;
+  /** How often a node with leases looks for domains with rows that no worker of its own sends (default 1000). */
+  leasePollMs?: number;
+}
+
+/** What the outbox needs of pg/leases.ts's LeaseManager. */
+export interface FanoutLease {
+  tryAcquire(name: string): Promise<boolean>;
+  release(name: string): Promise<void>;
+  holds(name: string): boolean;
 }
 
 export interface FanoutStats {
@@ -161,6 +178,9 @@ export class FanoutOutbox {
   private drainWaiters: (() => void)[] = [];
   private closed = false;
   private counters = { sentRequests: 0, sentMessages: 0, retries: 0 };
+  private readonly lease: FanoutLease | undefined;
+  private readonly leasePollMs: number;
+  private leasePoll: NodeJS.Timeout | undefined;
 
   constructor(opts: FanoutOutboxOptions) {
     this.db = opts.db;
@@ -176,6 +196,8 @@ export class FanoutOutbox {
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => {});
+    this.lease = opts.lease;
+    this.leasePollMs = opts.leasePollMs ?? 1_000;
     initFanoutOutbox(this.db);
     this.stream = (this.db.prepare('SELECT stream FROM fed_outbox_stream WHERE one = 1').get() as { stream: string }).stream;
     this.s = {
@@ -188,6 +210,7 @@ export class FanoutOutbox {
       deleteRange: this.db.prepare<[string, number, number]>('DELETE FROM fed_outbox WHERE domain = ? AND id BETWEEN ? AND ?'),
       domains: this.db.prepare<[], { domain: string }>('SELECT DISTINCT domain FROM fed_outbox'),
       pending: this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM fed_outbox'),
+      anyFor: this.db.prepare<[string], { one: number }>('SELECT 1 AS one FROM fed_outbox WHERE domain = ? LIMIT 1'),
       forgetRoom: this.db.prepare<[string]>('DELETE FROM fed_outbox WHERE room_uri = ?'),
     };
   }
@@ -229,6 +252,18 @@ export class FanoutOutbox {
   /** Resumes rows left from a previous run. */
   start(): void {
     for (const { domain } of this.s.domains.all()) this.ensureWorker(domain);
+    // With leases, rows another node queued kick only that node, and a dead node's rows kick
+    // nobody: every node looks for them now and then, and the one that gets the lease sends them.
+    if (this.lease && !this.leasePoll && !this.closed) {
+      this.leasePoll = setInterval(() => {
+        try {
+          for (const { domain } of this.s.domains.all()) this.ensureWorker(domain);
+        } catch (e) {
+          this.log(`fanout: looking for queued domains failed: ${(e as Error).message}`);
+        }
+      }, this.leasePollMs);
+      this.leasePoll.unref();
+    }
   }
 
   stats(): FanoutStats {
@@ -244,6 +279,7 @@ export class FanoutOutbox {
   /** Stops the workers after their current request; undelivered rows stay for the next start(). */
   async close(graceMs = 5_000): Promise<void> {
     this.closed = true;
+    clearInterval(this.leasePoll);
     for (const { timer, wake } of this.sleeping.values()) {
       clearTimeout(timer);
       wake();
@@ -309,11 +345,43 @@ export class FanoutOutbox {
     });
   }
 
+  /** Whether this node may send `domain`'s rows now (always, without leases). */
+  private mayDeliver(domain: string): boolean {
+    return !this.lease || this.lease.holds(`fanout:${domain}`);
+  }
+
+  /**
+   * Delivers `domain`'s rows; with leases, only while holding `fanout:<domain>`. The lease is given
+   * back once the rows are gone, so whichever node queues the next ones can take it at once; rows
+   * queued by a node whose try failed just before that release are seen by the check that follows.
+   */
   private async run(domain: string): Promise<void> {
+    if (!this.lease) return this.deliver(domain);
+    const name = `fanout:${domain}`;
+    while (!this.closed) {
+      let got: boolean;
+      try {
+        got = await this.lease.tryAcquire(name);
+      } catch (e) {
+        this.log(`fanout to ${domain}: cannot take the lease (${(e as Error).message}); trying again later`);
+        return;
+      }
+      if (!got) return; // another node sends them; if it dies, the poll takes over
+      try {
+        await this.deliver(domain);
+      } finally {
+        await this.lease.release(name).catch(() => undefined);
+      }
+      if (this.closed || this.s.anyFor.get(domain) === undefined) return;
+    }
+  }
+
+  private async deliver(domain: string): Promise<void> {
     let attempt = 0;
     // Shrinks when the follower refuses a batch as too large; restored after a pass without failure.
     let maxMessages = this.maxBatchMessages;
-    while (!this.closed) {
+    // A lease lost (the node's lease connection failed) stops the worker: another node may send now.
+    while (!this.closed && this.mayDeliver(domain)) {
       const pass = await this.pass(domain, maxMessages);
       if (pass.failed === undefined) {
         if (pass.sent === 0) return; // nothing left for this domain
@@ -354,7 +422,7 @@ export class FanoutOutbox {
     const rooms = new Map<string, { last: number; inFlight: number }>();
     const inFlight = new Set<Promise<void>>();
     const settle = () => Promise.race(inFlight);
-    while (!this.closed && failed === undefined && bug === undefined) {
+    while (!this.closed && failed === undefined && bug === undefined && this.mayDeliver(domain)) {
       const window = this.ordered.has(domain) ? this.maxInFlight : 1; // never set without pipelining
       if (inFlight.size >= window) {
         await settle();

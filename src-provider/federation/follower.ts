@@ -147,6 +147,9 @@ interface JoinRows {
   participant: boolean;
 }
 
+/** How often a /notify waiting for its turn looks again on PostgreSQL (several nodes apply). */
+const ORDER_POLL_MS = 25;
+
 export class Follower {
   private readonly domain: string;
   private readonly store: Store;
@@ -470,7 +473,9 @@ export class Follower {
           this.waiters--;
           resolve();
         };
-        const timer = setTimeout(done, left);
+        // On PostgreSQL the batch waited for may be applied by another node, whose apply wakes
+        // nobody here: look at the database again every ORDER_POLL_MS instead of only at the end.
+        const timer = setTimeout(done, this.store.dialect === 'postgres' ? Math.min(left, ORDER_POLL_MS) : left);
         waiters.add(done);
         this.waiters++;
       });

@@ -79,9 +79,9 @@ export class SeenLog {
       noteOrder: db.prepare<[string, string, string, number, number, number]>(
         `INSERT INTO fed_notify_order (hub_domain, room_uri, stream, last_seq, max_ts, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (hub_domain, room_uri) DO UPDATE SET
-           last_seq = CASE WHEN stream = excluded.stream THEN max(last_seq, excluded.last_seq) ELSE excluded.last_seq END,
+           last_seq = CASE WHEN fed_notify_order.stream = excluded.stream THEN max(fed_notify_order.last_seq, excluded.last_seq) ELSE excluded.last_seq END,
            stream = excluded.stream,
-           max_ts = max(max_ts, excluded.max_ts),
+           max_ts = max(fed_notify_order.max_ts, excluded.max_ts),
            updated_at = excluded.updated_at`,
       ),
     };

@@ -9,6 +9,9 @@
 //   rowid                   → row_order (an identity column the PostgreSQL schema adds where the
 //                             provider orders by insertion: pg/schema.ts v2)
 //   instr(a, b)             → strpos(a, b)
+//   max(a, b) / min(a, b)   → GREATEST(a, b) / LEAST(a, b) (SQLite's scalar max/min of two or more
+//                             plain arguments; PostgreSQL's max/min are aggregates only. Arguments
+//                             with parentheses of their own are not matched: write those per engine)
 //   group_concat(DISTINCT x)→ string_agg(DISTINCT x::text, ',')
 //   json_each(?) [j]        → json_array_elements_text(?::json) WITH ORDINALITY AS j(value, key)
 //                             (the provider passes JSON arrays: value and key as SQLite names them)
@@ -67,6 +70,8 @@ const rules: [RegExp, string][] = [
   [/\bAS\s+([a-z][a-z0-9]*[A-Z][A-Za-z0-9]*)\b/g, 'AS "$1"'],
   [/\browid\b/gi, 'row_order'],
   [/\binstr\s*\(/gi, 'strpos('],
+  [/\bmax\s*\(([^(),]+(?:,[^(),]+)+)\)/gi, 'GREATEST($1)'],
+  [/\bmin\s*\(([^(),]+(?:,[^(),]+)+)\)/gi, 'LEAST($1)'],
   [/\bjson_each\(\s*\?\s*\)\s+(?!WHERE\b|ORDER\b|GROUP\b|LIMIT\b)([a-z_]\w*)/gi, 'json_array_elements_text(?::json) WITH ORDINALITY AS $1(value, key)'],
   [/\bjson_each\(\s*\?\s*\)/gi, 'json_array_elements_text(?::json) WITH ORDINALITY AS je(value, key)'],
   [/\b([a-z_]\w*(?:\.[a-z_]\w*)?)\s*=\s*\?\s+COLLATE\s+NOCASE\b/gi, 'lower($1) = lower(?)'],

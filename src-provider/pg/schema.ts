@@ -376,6 +376,29 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE pending_removals ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
   ALTER TABLE pseudonyms ADD COLUMN row_order BIGINT GENERATED ALWAYS AS IDENTITY;
   `,
+  // v3: the contents of attachments (assets.ts) and backup chunks (backups.ts). On SQLite they are
+  // files in the node's data folder; nodes on several machines share no folder, so here they are
+  // rows: pieces of at most 1 MiB (assets.ts CONTENT_PIECE_BYTES), numbered from 0, written in the
+  // transaction that writes the metadata row and going with it (ON DELETE CASCADE: an account's
+  // backup chunks with the account, an asset with its row). A backup chunk's pieces hang on its
+  // `file` (a fresh random name per write, as on disk), so a rewrite switches to new pieces in one
+  // transaction. Ciphertext does not compress: EXTERNAL stores it out of line without trying.
+  `
+  CREATE TABLE asset_contents (
+    asset_id TEXT NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (asset_id, seq)
+  );
+  ALTER TABLE asset_contents ALTER COLUMN data SET STORAGE EXTERNAL;
+  CREATE TABLE backup_chunk_contents (
+    file TEXT NOT NULL REFERENCES backup_chunks(file) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (file, seq)
+  );
+  ALTER TABLE backup_chunk_contents ALTER COLUMN data SET STORAGE EXTERNAL;
+  `,
 ];
 
 /** Brings the database to the newest version; safe to run from several nodes at once. Returns it. */

@@ -62,6 +62,9 @@ export function isRetryable(e: unknown): boolean {
 
 let libpq: (new () => PQ) | undefined;
 
+/** Connections finished in the last second (see PgSyncDb.close). */
+const closing = new Set<PQ>();
+
 function loadLibpq(): new () => PQ {
   if (libpq) return libpq;
   try {
@@ -143,6 +146,9 @@ export class PgStatement<P extends unknown[] = unknown[], R = unknown> {
   }
 
   private bind(params: unknown[]): (string | null)[] {
+    // better-sqlite3 spreads an array given as a parameter (notify-store.ts passes each multi-row
+    // INSERT's values as one array): do the same. Buffers are not arrays.
+    if (params.some(Array.isArray)) params = params.flat(1);
     if (params.length !== this.nParams) throw new RangeError(`the statement takes ${this.nParams} parameters, got ${params.length}: ${this.source.slice(0, 120)}`);
     return params.map(param);
   }
@@ -157,6 +163,8 @@ export class PgSyncDb {
   private depth = 0;
   private isOpen = true;
   private readonly identities = identityColumns(PG_MIGRATIONS);
+  /** Server-side prepared statements by their SQLite text. */
+  private readonly prepared = new Map<string, { name: string; params: number; returnsId: boolean }>();
 
   constructor(url: string) {
     const PQ = loadLibpq();
@@ -184,11 +192,19 @@ export class PgSyncDb {
   }
 
   prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): PgStatement<P, R> {
-    const { text, params, returnsId } = toPostgres(sql, this.identities);
-    const name = `s${++this.statements}`;
-    this.pq.prepare(name, text, params);
-    this.check(text);
-    return new PgStatement<P, R>(this, name, sql, params, returnsId);
+    // Some modules prepare a statement at each call (better-sqlite3 frees it with the object); a
+    // server-side prepared statement lives as long as the connection, so each text is prepared
+    // once and shared (a PgStatement keeps no state but its pluck flag).
+    let p = this.prepared.get(sql);
+    if (!p) {
+      const { text, params, returnsId } = toPostgres(sql, this.identities);
+      const name = `s${++this.statements}`;
+      this.pq.prepare(name, text, params);
+      this.check(text);
+      p = { name, params, returnsId };
+      this.prepared.set(sql, p);
+    }
+    return new PgStatement<P, R>(this, p.name, sql, p.params, p.returnsId);
   }
 
   /** Runs one or more statements without parameters (no rewrite: written for PostgreSQL). */
@@ -232,7 +248,13 @@ export class PgSyncDb {
   close(): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    this.pq.finish();
+    const pq = this.pq;
+    pq.finish();
+    // finish() starts closing libuv's poll handle, which lives inside the native object, and lets
+    // the object be garbage collected: were it freed before the loop completes that close, libuv
+    // would abort (uv__finish_close assertion). Held here until well after that.
+    closing.add(pq);
+    setTimeout(() => closing.delete(pq), 1000).unref();
   }
 
   // ---- for PgStatement ----

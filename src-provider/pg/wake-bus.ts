@@ -167,3 +167,54 @@ export class WakeBus extends EventEmitter<WakeBusEvents> {
     this.retryTimer.unref?.();
   }
 }
+
+/** What announceWakeSync needs of the Store's connection: pg/sync-db.ts's PgSyncDb. */
+export interface SyncPreparer {
+  prepare(sql: string): { get(...params: unknown[]): unknown };
+}
+
+/**
+ * announceWake on the Store's own synchronous connection (pg/sync-db.ts), so the NOTIFY belongs to
+ * the transaction (or savepoint) that stores the rows: sent at its COMMIT, dropped with a rollback.
+ */
+export function wakeAnnouncer(db: SyncPreparer): (deviceUris: readonly string[]) => void {
+  const notify = db.prepare('SELECT pg_notify(?, ?)');
+  return (deviceUris) => {
+    for (const p of wakePayloads(deviceUris)) notify.get(WAKE_CHANNEL, p);
+  };
+}
+
+/** The Store methods that insert inbox rows (store.ts), as announceInboxWrites wraps them. */
+export interface InboxWriter {
+  enqueue(deviceUri: string, eventId: number): number;
+  enqueueAll(deviceUris: readonly string[], eventId: number): void;
+  enqueueExisting(deviceUris: readonly string[], eventId: number): string[];
+}
+
+/**
+ * Makes every inbox insert of `store` also announce its devices on the wake bus, inside the same
+ * statement sequence and so the same transaction. Wrapping the three Store methods that write
+ * inbox rows keeps store.ts (shared by SQLite, where nothing changes) free of PostgreSQL wiring;
+ * a hook inside the Store would do the same. One NOTIFY per call: PostgreSQL folds identical
+ * notifications of one transaction into one, and a savepoint rolled back (one request of a group
+ * commit) takes its own NOTIFYs with it, so no de-duplication here could be both cheap and right.
+ */
+export function announceInboxWrites(store: InboxWriter, announce: (deviceUris: readonly string[]) => void): void {
+  const enqueue = store.enqueue.bind(store);
+  const enqueueAll = store.enqueueAll.bind(store);
+  const enqueueExisting = store.enqueueExisting.bind(store);
+  store.enqueue = (deviceUri, eventId) => {
+    const seq = enqueue(deviceUri, eventId);
+    announce([deviceUri]);
+    return seq;
+  };
+  store.enqueueAll = (deviceUris, eventId) => {
+    enqueueAll(deviceUris, eventId);
+    if (deviceUris.length > 0) announce(deviceUris);
+  };
+  store.enqueueExisting = (deviceUris, eventId) => {
+    const stored = enqueueExisting(deviceUris, eventId);
+    if (stored.length > 0) announce(stored);
+    return stored;
+  };
+}

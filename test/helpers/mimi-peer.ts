@@ -3,7 +3,7 @@
 // provider, raw mutual-TLS requests to the MIMI endpoints with chosen From/Host headers, and
 // read-only snapshots of a provider's SQLite file. Used by tests that play a hostile or buggy peer.
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -15,7 +15,8 @@ import { ensureDevCa, type DevCaFiles } from '../../src-provider/dev-ca.js';
 import { ensureFederationIdentity } from '../../src-provider/federation/mtls.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
-import { freePort } from './provider-process.js';
+import { freePort, testDatabase } from './provider-process.js';
+import { withProviderDb } from './provider-db.js';
 
 
 /** A provider's identity toward peers: its CA (for --trust) and its mTLS client certificate. */
@@ -70,6 +71,8 @@ export class PeerNode {
   ): Promise<this> {
     const { peers = [], trust = [], extra = {}, ...rest } = o;
     this.p = await startProvider({
+      // The suite's PostgreSQL pass: the node's own database, kept across restarts on its folder.
+      database: await testDatabase(this.id.dataDir),
       ...extra,
       domain: this.domain,
       port: this.port,
@@ -175,14 +178,14 @@ function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Error(message);
 }
 
-/** Reads a provider's database through a separate read-only connection. */
+/**
+ * Reads a provider's database through a separate (on SQLite read-only) connection. `dbFile` names
+ * the provider by its SQLite file (node.dbFile, <dataDir>/provider.sqlite); in the PostgreSQL pass
+ * the same call reads that data folder's database instead (provider-db.ts withProviderDb).
+ */
 export function withDb<T>(dbFile: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
+  if (path.basename(dbFile) !== DB_FILE) throw new Error(`withDb takes a provider's ${DB_FILE} path, got ${dbFile}`);
+  return withProviderDb(path.dirname(dbFile), fn);
 }
 
 export const count = (db: Database.Database, sql: string, ...params: unknown[]): number => (db.prepare(sql).get(...params) as { n: number }).n;

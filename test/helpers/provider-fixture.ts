@@ -2,7 +2,6 @@
 // with the data dir's dev CA, a real SQLite file in a temp dir, and real MLS objects from the
 // app's MLS engine.
 
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import type { DeviceKeys, GeneratedKeyPackage, MlsEngine } from '../../src-main/
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import { DB_FILE } from '../../src-provider/store.js';
+import { withProviderDb } from './provider-db.js';
 import { restartablePort, testDatabase } from './provider-process.js';
 
 export const TABLES = [
@@ -61,20 +61,10 @@ export async function startTestProvider(
       return c;
     },
     counts() {
-      const db = new Database(tp.dbFile, { readonly: true });
-      try {
-        return Object.fromEntries(TABLES.map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
-      } finally {
-        db.close();
-      }
+      return withProviderDb(dataDir, (db) => Object.fromEntries(TABLES.map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n])));
     },
     query<T>(sql: string, ...params: unknown[]) {
-      const db = new Database(tp.dbFile, { readonly: true });
-      try {
-        return db.prepare(sql).all(...params) as T[];
-      } finally {
-        db.close();
-      }
+      return withProviderDb(dataDir, (db) => db.prepare(sql).all(...params) as T[]);
     },
     async restart() {
       const port = tp.p.port;

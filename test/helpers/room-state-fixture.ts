@@ -3,7 +3,7 @@
 // does, then the 0xF006 room state), raw client-API calls whose status and error body the test
 // sees unprocessed, and a read-only picture of what the provider stored about one room.
 
-import Database from 'better-sqlite3';
+import { withDb } from './mimi-peer.js';
 import https from 'node:https';
 import { toHex } from '../../src-shared/bytes.js';
 import { welcomeRecipients } from '../../src-shared/mls-wire.js';
@@ -77,14 +77,9 @@ export function clientCall(at: Endpoint, token: string, method: string, path: st
   });
 }
 
-function withDb<T>(dbFile: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+// `dbFile`: the provider's provider.sqlite, which names its data folder; in the suite's PostgreSQL
+// pass mimi-peer's withDb reads that folder's database instead.
+
 
 /** Tables whose row count any accepted commit or message changes somewhere. */
 const COUNTED = ['rooms', 'events', 'inbox', 'accepted', 'idempotency', 'fed_outbox', 'key_package_claims', 'pending_removals'];

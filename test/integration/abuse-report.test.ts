@@ -19,9 +19,9 @@ import { roomPath } from '../../src-shared/provider-api.js';
 import { utf8, concatBytes } from '../../src-shared/bytes.js';
 import { decodeAbuseReport, encodeAbuseReport, type AbuseReport, type AbusiveMessage, type Fields } from '../../src-shared/mimi-protocol.js';
 import type { AbuseReportRow } from '../../src-provider/store.js';
-import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { apiError, mimiPost, peerIdentity, withDb, type PeerIdentity, type Target } from '../helpers/mimi-peer.js';
+import { apiError, mimiPost, peerIdentity, type PeerIdentity, type Target } from '../helpers/mimi-peer.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { clientCall } from '../helpers/room-state-fixture.js';
 import { mimi, type Run } from '../helpers/mimi-cli.js';
 import { testProfile } from '../helpers/profiles.js';
@@ -91,11 +91,11 @@ async function agree(room: string, members: Profile[]): Promise<void> {
   );
 }
 
-const hubDb = () => path.join(hub.dataDir, DB_FILE);
+const hubDb = () => hub.dataDir;
 
 /** The hub's abuse_reports rows for `room`, in order. */
-const reports = (room: string): AbuseReportRow[] => withDb(hubDb(), (db) => db.prepare('SELECT * FROM abuse_reports WHERE room_uri = ? ORDER BY id').all(room) as AbuseReportRow[]);
-const allReports = (dbFile = hubDb()): number => withDb(dbFile, (db) => (db.prepare('SELECT count(*) AS n FROM abuse_reports').get() as { n: number }).n);
+const reports = (room: string): AbuseReportRow[] => withProviderDb(hubDb(), (db) => db.prepare('SELECT * FROM abuse_reports WHERE room_uri = ? ORDER BY id').all(room) as AbuseReportRow[]);
+const allReports = (dataDir = hubDb()): number => withProviderDb(dataDir, (db) => (db.prepare('SELECT count(*) AS n FROM abuse_reports').get() as { n: number }).n);
 
 /** A raw client-API report (the core's own check skipped), as the JSON answer whatever its status. */
 const rawReport = (p: Profile, provider: FederatedProvider, room: string, body: unknown) =>
@@ -112,9 +112,9 @@ async function refused(p: Promise<unknown>, code: string, pattern: RegExp): Prom
 
 /** `fn` changes no row of the hub's (nor the follower's) abuse_reports. */
 async function storesNothing<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const before = [allReports(), allReports(path.join(follower.dataDir, DB_FILE))];
+  const before = [allReports(), allReports(follower.dataDir)];
   const out = await fn();
-  assert.deepEqual([allReports(), allReports(path.join(follower.dataDir, DB_FILE))], before, `${what}: nothing stored`);
+  assert.deepEqual([allReports(), allReports(follower.dataDir)], before, `${what}: nothing stored`);
   return out;
 }
 
@@ -146,7 +146,7 @@ test('a local and a remote participant report someone: the hub keeps both, the f
     { reporter: B, alleged: C, note: 'carol insults people — «ça suffit»', reason: 0, messages: 0, via: 'b.example' },
     { reporter: A, alleged: D, note: '', reason: 0, messages: 0, via: null },
   ]);
-  assert.equal(allReports(path.join(follower.dataDir, DB_FILE)), 0, 'the follower only forwards');
+  assert.equal(allReports(follower.dataDir), 0, 'the follower only forwards');
 
   // The client API directly: a reasonCode is carried; the answer is 201 { accepted: true }.
   const local = await rawReport(carol, hub, coop, { user: B, note: 'with a reason', reasonCode: 5 });

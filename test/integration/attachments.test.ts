@@ -15,6 +15,7 @@ import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { mimi, register } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
+import { everythingStored, storedAssets } from '../helpers/provider-files.js';
 
 const running: FederatedProvider[] = [];
 const links: Link[] = [];
@@ -26,17 +27,14 @@ after(async () => {
 const MAX = 300_000;
 const QUOTA = 700_000;
 
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
-
-/** Whether any of a few 32-byte windows of `plain` occurs in any file under `dir`. */
+/**
+ * Whether any of a few 32-byte windows of `plain` occurs in anything the provider on `dir` keeps
+ * (every file under its data folder; on PostgreSQL every value of every row too).
+ */
 function holdsPlaintext(dir: string, plain: Buffer): string | null {
   const windows = [0, Math.floor(plain.length / 2), plain.length - 32].map((o) => plain.subarray(o, o + 32));
-  for (const f of filesUnder(dir)) {
-    const data = fs.readFileSync(f);
-    if (windows.some((w) => data.includes(w))) return f;
+  for (const f of everythingStored(dir)) {
+    if (windows.some((w) => f.bytes.includes(w))) return f.where;
   }
   return null;
 }
@@ -97,10 +95,10 @@ test('attachments across three providers: upload to your own, download through t
   fs.writeFileSync(src, plain);
   const sent = await mimi(['--profile', dirs.carol, 'send', room, '--file', src]);
   assert.equal(sent.code, 0, sent.stderr);
-  // The ciphertext (16 bytes of tag longer) is on c.example's disk, and only there.
-  const stored = filesUnder(path.join(c.dataDir, 'assets')).filter((p) => !p.includes('incoming'));
-  assert.deepEqual(stored.map((p) => fs.statSync(p).size), [plain.length + 16]);
-  assert.equal(fs.existsSync(path.join(a.dataDir, 'assets')) ? filesUnder(path.join(a.dataDir, 'assets')).filter((p) => !p.includes('incoming')).length : 0, 0);
+  // The ciphertext (16 bytes of tag longer) is stored by c.example (a file, or rows on PostgreSQL), and only there.
+  const stored = [...storedAssets(c.dataDir).keys()];
+  assert.deepEqual([...storedAssets(c.dataDir).values()].map((b) => b.length), [plain.length + 16]);
+  assert.equal(storedAssets(a.dataDir).size, 0);
 
   // Everyone sees the message (the file's name) and downloads it.
   const tail = await mimi(['--profile', dirs.bob, 'tail', room, '--count', '1', '--timeout', '20', '--ids']);
@@ -149,7 +147,7 @@ test('attachments across three providers: upload to your own, download through t
   const evil = await peerGet(a, b, `/mimi/v1/proxyDownload/${encodeURIComponent('https://evil.example/x')}`);
   assert.equal(evil.status, 403);
   // ... and c.example's files are not for anyone without a token or a peer certificate.
-  const direct = stored[0].split(path.sep).pop()!;
+  const direct = stored[0];
   const anon = await new Promise<number>((resolve, reject) => {
     https.get({ host: '127.0.0.1', port: c.port, path: `/assets/${direct}`, ca: c.caPem, servername: 'c.example' }, (res) => {
       res.resume();
@@ -172,8 +170,7 @@ test('attachments across three providers: upload to your own, download through t
   const over = await mimi(['--profile', dirs.bob, 'send', room, '--file', part]);
   assert.equal(over.code, 1);
   assert.match(over.stderr, /No room left for files: your files on this provider take .* of your .*; this one .* does not fit\. Ask your provider's operator for more room/);
-  const bobFiles = filesUnder(path.join(b.dataDir, 'assets')).filter((p) => !p.includes('incoming'));
-  assert.equal(bobFiles.length, 2);
+  assert.equal(storedAssets(b.dataDir).size, 2);
 
   // No provider holds any of the plaintexts (database, WAL, assets, logs).
   for (const p of [a, b, c]) {

@@ -13,12 +13,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { CoreError, validateCall, type CoreEvent, type RoomView } from '../../src-shared/contract.js';
 import { encodeRecoveryKey, generateRecoveryKey } from '../../src-shared/backup-format.js';
 import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
 import { exportFolderName, exportToReveal } from '../../src-main/core/backup-app.js';
 import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+import { everythingStored, withDb } from '../helpers/provider-files.js';
 
 /** Wait until the provider accepted every message sent (the test hook on the core). */
 const flushed = (core: AppCore, id: string): Promise<void> => (core as unknown as { profileOf(id: string): { flushOutbox(): Promise<void> } }).profileOf(id).flushOutbox();
@@ -58,24 +58,11 @@ async function fails(p: Promise<unknown>): Promise<CoreError> {
 }
 
 function chunksAtProvider(): number {
-  const db = new Database(path.join(provider.dataDir, 'provider.sqlite'), { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM backup_chunks').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
+  return withDb(provider.dataDir, (db) => (db.prepare('SELECT COUNT(*) AS n FROM backup_chunks').get() as { n: number }).n);
 }
 
-/** Every file under `dir`, as bytes. */
-function allFiles(dir: string): { file: string; bytes: Buffer }[] {
-  const out: { file: string; bytes: Buffer }[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...allFiles(p));
-    else if (e.isFile()) out.push({ file: p, bytes: fs.readFileSync(p) });
-  }
-  return out;
-}
+/** Everything the provider on `dir` keeps, as bytes (its files; on PostgreSQL every row's values too). */
+const allFiles = (dir: string): { file: string; bytes: Buffer }[] => everythingStored(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
 
 /** Every message text in every room the core lists, by room name. */
 async function history(core: AppCore, accountId: string): Promise<Record<string, string[]>> {

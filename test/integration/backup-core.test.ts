@@ -7,7 +7,6 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { toHex } from '../../src-shared/bytes.js';
 import { encodeContent, messageId, textMessage } from '../../src-shared/content.js';
 import { backupKeys, decodeRecoveryKey } from '../../src-shared/backup-format.js';
@@ -17,6 +16,7 @@ import { Vault } from '../../src-main/secrets/vault.js';
 import { Backups } from '../../src-main/core/backup.js';
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
+import { withDb } from '../helpers/provider-files.js';
 
 let provider: ProviderProcess;
 const open: { close(): void }[] = [];
@@ -50,12 +50,9 @@ function texts(db: ProfileDb): string[] {
 }
 
 function generationsAt(backupId: string): number[] {
-  const db = new Database(path.join(provider.dataDir, 'provider.sqlite'), { readonly: true });
-  try {
-    return (db.prepare('SELECT DISTINCT generation FROM backup_chunks WHERE backup_id = ? ORDER BY generation').all(backupId) as { generation: number }[]).map((r) => r.generation);
-  } finally {
-    db.close();
-  }
+  return withDb(provider.dataDir, (db) =>
+    (db.prepare('SELECT DISTINCT generation FROM backup_chunks WHERE backup_id = ? ORDER BY generation').all(backupId) as { generation: number }[]).map((r) => r.generation),
+  );
 }
 
 test('pending and failed messages, a lost chunk, two devices, a partial history restored', async () => {
@@ -85,11 +82,7 @@ test('pending and failed messages, a lost chunk, two devices, a partial history 
   assert.ok(second.uploaded >= 1);
 
   // The provider loses a chunk: the next run writes generation 2 in full, then deletes generation 1.
-  {
-    const db = new Database(path.join(provider.dataDir, 'provider.sqlite'));
-    db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 1 AND idx = 0').run(backupId);
-    db.close();
-  }
+  withDb(provider.dataDir, (db) => db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 1 AND idx = 0').run(backupId), { write: true });
   const third = await one.backups.create();
   assert.deepEqual([third.generation, third.full, third.messages], [2, true, 7]);
   assert.deepEqual(generationsAt(backupId), [2]);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { mimi, spawnMimi, type Run } from '../helpers/mimi-cli.js';
 import { startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
+import { everythingStored, hideStoredAssets, openDb, overwriteBackupChunk, pgDatabaseOf, storedBackupChunks, withDb } from '../helpers/provider-files.js';
 import { backupKeys, decodeRecoveryKey, encodeRecoveryKey, generateRecoveryKey } from '../../src-shared/backup-format.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
 
@@ -44,27 +45,16 @@ function counts(profileDir: string): { rooms: number; messages: number; events: 
 
 /** The provider's rows of one backup: generation, index, file, updated_at. */
 function providerChunks(backupId: string): { generation: number; idx: number; file: string; updated_at: number }[] {
-  const db = new Database(path.join(provider.dataDir, 'provider.sqlite'), { readonly: true });
-  try {
-    return db.prepare('SELECT generation, idx, file, updated_at FROM backup_chunks WHERE backup_id = ? ORDER BY generation, idx').all(backupId) as { generation: number; idx: number; file: string; updated_at: number }[];
-  } finally {
-    db.close();
-  }
+  return withDb(provider.dataDir, (db) =>
+    db.prepare('SELECT generation, idx, file, updated_at FROM backup_chunks WHERE backup_id = ? ORDER BY generation, idx').all(backupId) as { generation: number; idx: number; file: string; updated_at: number }[],
+  );
 }
 
-function chunkFile(file: string): string {
-  return path.join(provider.dataDir, 'backups', file);
-}
-
-/** Every file under `dir` (SQLite, WAL, chunk files, ...), as bytes. */
-function allFiles(dir: string): Buffer[] {
-  const out: Buffer[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...allFiles(p));
-    else if (e.isFile()) out.push(fs.readFileSync(p));
-  }
-  return out;
+/** The stored bytes of backup chunk `file` (a file on SQLite, rows on PostgreSQL). */
+function chunkBytes(file: string): Buffer {
+  const b = storedBackupChunks(provider.dataDir).get(file);
+  assert.ok(b, `chunk ${file} is stored`);
+  return b;
 }
 
 function recoveryKeyOf(r: Run): string {
@@ -157,8 +147,8 @@ test('backup, restore on a second device, refusals that change nothing, and expo
 
   // From the provider's side: none of the texts, room names or the key anywhere in its files or log.
   const secrets = [...TEXTS, ...ROOMS, 'attic whisper', 'one more for the cellar', 'fixed text now', 'pear picture bytes', key, key.replace(/ /g, ''), toHex(decodeRecoveryKey(key)), toHex(backupKeys(decodeRecoveryKey(key)).encryption)];
-  const files = allFiles(provider.dataDir);
-  const backupFiles = allFiles(path.join(provider.dataDir, 'backups'));
+  const files = everythingStored(provider.dataDir).map((f) => f.bytes);
+  const backupFiles = [...storedBackupChunks(provider.dataDir).values()];
   for (const s of secrets) {
     const needle = Buffer.from(s);
     assert.ok(!provider.output().includes(s), `"${s}" is not in the provider's log`);
@@ -187,28 +177,28 @@ test('backup, restore on a second device, refusals that change nothing, and expo
 
   // A chunk altered at the provider (one byte flipped in its file).
   const chunks = providerChunks(backupId).filter((c) => c.idx !== 0xffffffff);
-  const victim = chunkFile(chunks[1].file);
-  const original = fs.readFileSync(victim);
+  const victim = chunks[1].file;
+  const original = chunkBytes(victim);
   const flipped = Buffer.from(original);
   flipped[flipped.length - 5] ^= 0x40;
-  fs.writeFileSync(victim, flipped);
+  overwriteBackupChunk(provider.dataDir, victim, flipped);
   const altered = await mimi(['--profile', ann2, 'backup', 'restore', '--recovery-key', key]);
   assert.equal(altered.code, 1);
   assert.match(altered.stderr, /part 1 is not what was stored.*Nothing was changed/);
-  fs.writeFileSync(victim, original);
+  overwriteBackupChunk(provider.dataDir, victim, original);
   unchanged();
 
   // A chunk cut short, and the provider's row made to match it (as if it had been stored so).
   {
     const short = original.subarray(0, original.length - 10);
-    const db = new Database(path.join(provider.dataDir, 'provider.sqlite'));
+    const db = openDb(provider.dataDir, { write: true });
     const row = db.prepare('SELECT size, sha256 FROM backup_chunks WHERE file = ?').get(chunks[1].file) as { size: number; sha256: Buffer };
-    fs.writeFileSync(victim, short);
+    overwriteBackupChunk(provider.dataDir, victim, short);
     db.prepare('UPDATE backup_chunks SET size = ?, sha256 = ? WHERE file = ?').run(short.length, createHash('sha256').update(short).digest(), chunks[1].file);
     const cut = await mimi(['--profile', ann2, 'backup', 'restore', '--recovery-key', key]);
     assert.equal(cut.code, 1);
     assert.match(cut.stderr, /part 1 is not what was stored/);
-    fs.writeFileSync(victim, original);
+    overwriteBackupChunk(provider.dataDir, victim, original);
     db.prepare('UPDATE backup_chunks SET size = ?, sha256 = ? WHERE file = ?').run(row.size, row.sha256, chunks[1].file);
     db.close();
     unchanged();
@@ -216,8 +206,10 @@ test('backup, restore on a second device, refusals that change nothing, and expo
 
   // A chunk missing (its row gone, as after a provider lost it).
   {
-    const db = new Database(path.join(provider.dataDir, 'provider.sqlite'));
+    const db = openDb(provider.dataDir, { write: true });
     const row = db.prepare('SELECT * FROM backup_chunks WHERE backup_id = ? AND idx = ?').get(backupId, chunks[2].idx) as Record<string, unknown>;
+    // On PostgreSQL the contents go with the row (ON DELETE CASCADE): kept here to put back.
+    const rowBytes = chunkBytes(row.file as string);
     db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND idx = ?').run(backupId, chunks[2].idx);
     const missing = await mimi(['--profile', ann2, 'backup', 'restore', '--recovery-key', key]);
     assert.equal(missing.code, 1);
@@ -226,15 +218,25 @@ test('backup, restore on a second device, refusals that change nothing, and expo
     // A manifest from another generation: generation 1's copied into a generation 2 of its own.
     const manifest = db.prepare('SELECT * FROM backup_chunks WHERE backup_id = ? AND idx = ?').get(backupId, 0xffffffff) as Record<string, unknown>;
     const copy = 'f'.repeat(32);
-    fs.copyFileSync(chunkFile(manifest.file as string), chunkFile(copy));
     db.prepare('INSERT INTO backup_chunks (user_id, backup_id, generation, idx, size, sha256, file, updated_at) VALUES (?, ?, 2, ?, ?, ?, ?, ?)').run(manifest.user_id, backupId, 0xffffffff, manifest.size, manifest.sha256, copy, Date.now());
+    overwriteBackupChunk(provider.dataDir, copy, chunkBytes(manifest.file as string));
     const spliced = await mimi(['--profile', ann2, 'backup', 'restore', '--recovery-key', key]);
     assert.equal(spliced.code, 1);
     assert.match(spliced.stderr, /list of parts does not open/);
     unchanged();
     db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 2').run(backupId);
-    fs.rmSync(chunkFile(copy));
-    db.prepare('INSERT INTO backup_chunks (user_id, backup_id, generation, idx, size, sha256, file, updated_at) VALUES (@user_id, @backup_id, @generation, @idx, @size, @sha256, @file, @updated_at)').run(row);
+    if (!pgDatabaseOf(provider.dataDir)) fs.rmSync(path.join(provider.dataDir, 'backups', copy));
+    db.prepare('INSERT INTO backup_chunks (user_id, backup_id, generation, idx, size, sha256, file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      row.user_id,
+      row.backup_id,
+      row.generation,
+      row.idx,
+      row.size,
+      row.sha256,
+      row.file,
+      row.updated_at,
+    );
+    overwriteBackupChunk(provider.dataDir, row.file as string, rowBytes);
     db.close();
   }
 
@@ -285,10 +287,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
   assert.equal(twice.code, 1);
   assert.match(twice.stderr, /not empty/);
   // An attachment the provider no longer has: listed as not downloaded, the rest exported.
-  const assets = path.join(provider.dataDir, 'assets');
-  const gone = path.join(tempDir('backup-assets'), 'assets');
-  fs.renameSync(assets, gone);
-  fs.mkdirSync(assets);
+  const putBack = hideStoredAssets(provider.dataDir, path.join(tempDir('backup-assets'), 'assets'));
   try {
     const noFile = path.join(tempDir('backup-export'), 'orchard-without-file');
     const partial = ok(await mimi(['--profile', ann, 'export', orchard, noFile]), 'export without the file');
@@ -299,8 +298,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
     assert.deepEqual(j.messages.find((m) => m.attachment)?.attachment, { filename: 'pear.png', contentType: 'image/png', size: fs.statSync(photo).size });
     assert.match(fs.readFileSync(path.join(noFile, 'messages.html'), 'utf8'), /pear\.png \(not downloaded\)/);
   } finally {
-    fs.rmSync(assets, { recursive: true });
-    fs.renameSync(gone, assets);
+    putBack();
   }
 });
 

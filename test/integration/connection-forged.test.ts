@@ -15,8 +15,7 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
-import { withDb } from '../helpers/mimi-peer.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import path from 'node:path';
 
 let engine: MlsEngine;
@@ -112,6 +111,6 @@ test('an unanswered request expires: its bootstrap room is destroyed at its hub 
   const out = alice.connectionList().outgoing.find((c) => c.id === id)!;
   assert.equal(out.state, 'failed');
   assert.match(out.problem!, /expired/);
-  const left = withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number });
+  const left = withProviderDb(A.dataDir, (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number });
   assert.equal(left.n, 0, 'the hub kept nothing of the bootstrap room');
 });

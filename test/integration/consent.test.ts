@@ -6,7 +6,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CoreError } from '../../src-shared/contract.js';
@@ -20,7 +19,7 @@ import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { federationConfig } from '../../src-provider/federation/config.js';
 import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { PeerClient, PeerError } from '../../src-provider/federation/peer-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { tableSnapshot, withProviderDb } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
@@ -54,12 +53,7 @@ function user(provider: FederatedProvider, handle: string): Promise<Profile> {
 }
 
 function readDb<T>(p: FederatedProvider, sql: string, ...params: unknown[]): T {
-  const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).get(...params) as T;
-  } finally {
-    db.close();
-  }
+  return withProviderDb(p.dataDir, (db) => db.prepare(sql).get(...params) as T);
 }
 
 /** KeyPackages of b.example's users that were handed out: claimed single-use rows and recorded hand-outs. */
@@ -74,12 +68,7 @@ const CONSENT_TABLES = ['consent_decisions', 'consent_requests_in', 'consent_req
 const snapshot = (p: FederatedProvider) =>
   Object.fromEntries(
     CONSENT_TABLES.map((t) => {
-      const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true });
-      try {
-        return [t, JSON.stringify(db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())];
-      } finally {
-        db.close();
-      }
+      return [t, JSON.stringify(withProviderDb(p.dataDir, (db) => tableSnapshot(db, t)))];
     }),
   );
 

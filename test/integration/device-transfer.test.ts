@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { toB64 } from '../../src-shared/bytes.js';
 import { newEphemeral } from '../../src-shared/device-verification.js';
 import type { DeviceVerificationView, HistoryTransferView } from '../../src-shared/contract.js';
@@ -26,6 +26,7 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
 import { testProfile } from '../helpers/profiles.js';
 import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+import { onPostgres, providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 import { mimi, register } from '../helpers/mimi-cli.js';
 
 // Small chunks: a few hundred messages make many of them, so progress has steps to show.
@@ -54,12 +55,7 @@ const clientOf = (p: Profile): ProviderClient => (p as unknown as { client: Prov
 const deviceIdOf = (p: Profile): string => p.config.deviceId;
 
 function providerDb<T>(fn: (db: Database.Database) => T): T {
-  const db = new Database(path.join(provider.dataDir, 'provider.sqlite'), { readonly: true });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
+  return withProviderDb(provider.dataDir, fn);
 }
 
 async function refused(p: Promise<unknown>, status: number): Promise<ProviderError> {
@@ -315,8 +311,10 @@ test('history from the laptop to a fresh device: every message of several rooms,
     }
   };
   walk(provider.dataDir);
-  assert.ok(files.some((f) => f.endsWith('provider.sqlite')));
+  // The database's rows (on SQLite its file, among the folder's files) and every other file there.
+  if (!onPostgres()) assert.ok(files.some((f) => f.endsWith('provider.sqlite')));
   const needle = Buffer.from(marker);
+  assert.equal(providerStorageBytes(provider.dataDir).indexOf(needle), -1, 'the provider database holds no message text');
   for (const f of files) assert.equal(fs.readFileSync(f).indexOf(needle), -1, `${f} holds no message text`);
   assert.ok(!provider.output().includes(marker), 'the provider log holds no message text');
   assert.doesNotMatch(provider.output(), /internal error/);

@@ -7,7 +7,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromB64 } from '../../src-shared/bytes.js';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { utf8 } from '../../src-shared/bytes.js';
@@ -27,7 +26,7 @@ import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { federationConfig } from '../../src-provider/federation/config.js';
 import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { PeerClient, PeerError } from '../../src-provider/federation/peer-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { tableSnapshot, withProviderDb } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 
@@ -72,12 +71,7 @@ async function peerAs(from: FederatedProvider, to: FederatedProvider): Promise<P
 }
 
 function tableDump(p: FederatedProvider): string {
-  const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true });
-  try {
-    return JSON.stringify(['users', 'user_profiles'].map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()));
-  } finally {
-    db.close();
-  }
+  return withProviderDb(p.dataDir, (db) => JSON.stringify(['users', 'user_profiles'].map((t) => tableSnapshot(db, t))));
 }
 
 const uris = (r: FindResponse) => r.results.map((x) => x.userUri);

@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { encodeFanoutList } from '../../src-shared/mimi-protocol.js';
 import { TlsWriter } from '../../src-shared/tls.js';
 import { deviceUri as mkDeviceUri, userUri as mkUserUri } from '../../src-shared/identifiers.js';
@@ -21,8 +20,8 @@ import { FanoutOutbox } from '../../src-provider/federation/fanout-outbox.js';
 import { Follower } from '../../src-provider/federation/follower.js';
 import type { S2sFactory } from '../../src-provider/federation/s2s-handler.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
-import { DB_FILE, openStore } from '../../src-provider/store.js';
-import { freePort, startProviderProcess, type ProviderProcess } from '../helpers/provider-process.js';
+import { openTestStore, withProviderDb } from '../helpers/provider-db.js';
+import { freePort, startProviderProcess, testDatabase, type ProviderProcess } from '../helpers/provider-process.js';
 import { waitUntil } from '../helpers/provider-fixture.js';
 
 const ROOMS = ['mimi://a.example/r/pipe-1', 'mimi://a.example/r/pipe-2', 'mimi://a.example/r/pipe-3'];
@@ -64,8 +63,8 @@ async function prepare(domain: string): Promise<Dir> {
 }
 
 /** bob@b.example with one device, in every room (followed rooms of a.example), written before b.example starts. */
-function seedFollower(b: Dir): void {
-  const store = openStore(b.dataDir);
+async function seedFollower(b: Dir): Promise<void> {
+  const store = await openTestStore(b.dataDir);
   try {
     const uid = store.insertUser('bob', BOB_USER, 'scrypt$disabled', Date.now())!;
     store.insertDevice({ deviceUri: BOB, userId: uid, deviceId: 'dev1', name: 'test', tokenHash: randomBytes(32), now: Date.now() });
@@ -111,6 +110,7 @@ async function startFollower(b: Dir, a: Dir): Promise<FollowerNode> {
     };
   };
   node.running = await startProvider({
+    database: await testDatabase(b.dataDir),
     domain: b.domain,
     port: b.port,
     dataDir: b.dataDir,
@@ -142,11 +142,12 @@ function assertDelivered(inbox: [string, string][], sent: { room: string; text: 
 test('several requests in flight, shuffled on arrival: every room in the hub order, exactly once', async () => {
   const a = await prepare('a.example');
   const b = await prepare('b.example');
-  seedFollower(b);
+  await seedFollower(b);
   const follower = await startFollower(b, a);
   let hub: RunningProvider | undefined;
   try {
     hub = await startProvider({
+      database: await testDatabase(a.dataDir),
       domain: a.domain,
       port: a.port,
       dataDir: a.dataDir,
@@ -179,11 +180,11 @@ test('several requests in flight, shuffled on arrival: every room in the hub ord
 test('the hub killed with kill -9 in the middle of a pipelined fanout resumes it: nothing lost, nothing twice, in order', async () => {
   const a = await prepare('a.example');
   const b = await prepare('b.example');
-  seedFollower(b);
+  await seedFollower(b);
   // The hub's outbox holds the rows before it starts (as after a crash); start() resumes them.
   const sent = plan(4000);
   {
-    const store = openStore(a.dataDir);
+    const store = await openTestStore(a.dataDir);
     try {
       const outbox = new FanoutOutbox({ db: store.db, peers: { post: () => Promise.reject(new Error('not started')) } });
       store.tx(() => {
@@ -194,12 +195,7 @@ test('the hub killed with kill -9 in the middle of a pipelined fanout resumes it
     }
   }
   const pending = () => {
-    const db = new Database(path.join(a.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM fed_outbox').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
+    return withProviderDb(a.dataDir, (db) => (db.prepare('SELECT count(*) AS n FROM fed_outbox').get() as { n: number }).n);
   };
   const follower = await startFollower(b, a);
   let hub: ProviderProcess | undefined;

@@ -37,7 +37,7 @@ import type { S2sDeps, S2sReply } from '../../src-provider/federation/s2s-handle
 import { KeyPackages } from '../../src-provider/key-packages.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import type { Store } from '../../src-provider/store.js';
-import { freePort } from '../helpers/provider-process.js';
+import { freePort, testDatabase } from '../helpers/provider-process.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -84,6 +84,7 @@ class Provider {
 
   async start(others: Provider[], extraPeers: Record<string, string> = {}): Promise<void> {
     this.p = await startProvider({
+      database: await testDatabase(this.dataDir),
       domain: this.domain,
       port: this.port,
       dataDir: this.dataDir,

@@ -26,8 +26,8 @@ import type { S2sFactory, S2sReply } from '../../src-provider/federation/s2s-han
 import { SeenLog, SEEN_RETENTION_MS } from '../../src-provider/federation/seen-log.js';
 import { ApiFailure } from '../../src-provider/errors.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
-import { DB_FILE } from '../../src-provider/store.js';
-import { freePort, ROOT } from '../helpers/provider-process.js';
+import { withProviderDb } from '../helpers/provider-db.js';
+import { freePort, ROOT, testDatabase } from '../helpers/provider-process.js';
 import { rawRequest as peerRawRequest, type RawResponse } from '../helpers/mimi-peer.js';
 import { waitUntil } from '../helpers/provider-fixture.js';
 
@@ -124,6 +124,7 @@ class Node {
   async start(o: { trust?: Node[]; peers?: Node[]; s2s?: boolean } & Omit<Partial<ProviderOptions>, 's2s'> = {}): Promise<this> {
     const { trust = [], peers = [], s2s = true, ...rest } = o;
     this.p = await startProvider({
+      database: await testDatabase(this.dataDir),
       domain: this.domain,
       port: this.port,
       dataDir: this.dataDir,
@@ -561,12 +562,7 @@ test('outbox: pending rows survive a hub restart and are resumed; batching can b
     await waitUntil(() => outbox.stats().retries >= 1, 'a failed attempt');
     await a.stop();
 
-    const db = new Database(path.join(a.dataDir, DB_FILE), { readonly: true });
-    try {
-      assert.equal((db.prepare('SELECT count(*) AS n FROM fed_outbox').get() as { n: number }).n, 4);
-    } finally {
-      db.close();
-    }
+    assert.equal(withProviderDb(a.dataDir, (db) => (db.prepare('SELECT count(*) AS n FROM fed_outbox').get() as { n: number }).n), 4);
 
     await b.start({ trust: [a] });
     await a.start({ trust: [b], peers: [b], fanout: { batching: false } });

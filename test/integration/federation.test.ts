@@ -4,13 +4,12 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
@@ -68,11 +67,9 @@ test('alice@a.example adds bob@b.example: key material via the hub, Welcome via 
 
   // Neither provider's database holds the plaintext.
   for (const p of [f['a.example'], f['b.example']]) {
-    for (const file of fs.readdirSync(p.dataDir).filter((n) => n.startsWith(DB_FILE))) {
-      const bytes = fs.readFileSync(path.join(p.dataDir, file));
-      assert.equal(bytes.includes(Buffer.from('hello bob, from a.example')), false, `${p.domain}/${file}`);
-      assert.equal(bytes.includes(Buffer.from('hi alice, from b.example')), false, `${p.domain}/${file}`);
-    }
+    const bytes = providerStorageBytes(p.dataDir);
+    assert.equal(bytes.includes(Buffer.from('hello bob, from a.example')), false, `${p.domain}'s database`);
+    assert.equal(bytes.includes(Buffer.from('hi alice, from b.example')), false, `${p.domain}'s database`);
   }
 });
 
@@ -207,14 +204,11 @@ test("the hub removes a deleted account's devices: its external Remove proposal 
   await bob.send(room.roomUri, 'still here');
   await waitFor(() => texts(alice, room.roomUri).includes('still here'), 'messages after the removal');
   // The hub's participant list no longer has the deleted account, and nothing is pending.
-  const db = new Database(path.join(f['a.example'].dataDir, DB_FILE), { readonly: true });
-  try {
+  withProviderDb(f['a.example'].dataDir, (db) => {
     const participants = db.prepare('SELECT user_uri FROM room_participants WHERE room_uri = ? ORDER BY user_uri').all(room.roomUri) as { user_uri: string }[];
     assert.deepEqual(participants.map((r) => r.user_uri), expected);
     assert.equal((db.prepare('SELECT count(*) AS n FROM pending_removals').get() as { n: number }).n, 0);
-  } finally {
-    db.close();
-  }
+  });
 });
 
 test('bob@b.example leaves an a.example room: his Remove proposals go through the hub and a member commits them', async () => {
@@ -234,11 +228,8 @@ test('bob@b.example leaves an a.example room: his Remove proposals go through th
   await alice.send(room.roomUri, 'after bob left');
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(texts(bob, room.roomUri).includes('after bob left'), false, 'bob gets nothing after leaving');
-  const db = new Database(path.join(f['a.example'].dataDir, DB_FILE), { readonly: true });
-  try {
+  withProviderDb(f['a.example'].dataDir, (db) => {
     const participants = db.prepare('SELECT user_uri FROM room_participants WHERE room_uri = ?').all(room.roomUri) as { user_uri: string }[];
     assert.deepEqual(participants.map((r) => r.user_uri), ['mimi://a.example/u/alice']);
-  } finally {
-    db.close();
-  }
+  });
 });

@@ -19,9 +19,8 @@ import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { ProfileDb } from '../../src-main/db/profile-db.js';
-import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
 import { ROOT, waitFor } from '../helpers/provider-process.js';
 import fs from 'node:fs';
@@ -153,7 +152,7 @@ test('a frank altered on the way (a follower changing the accepted time) makes t
 });
 
 const reportsAt = () =>
-  withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT reporter, alleged, reason, messages, via_domain AS via FROM abuse_reports WHERE room_uri = ? ORDER BY id').all(room));
+  withProviderDb(A.dataDir, (db) => db.prepare('SELECT reporter, alleged, reason, messages, via_domain AS via FROM abuse_reports WHERE room_uri = ? ORDER BY id').all(room));
 
 test('reports with evidence: a franked message reported from either provider is verified and kept; altered text, a swapped sender or room, a forged or replayed frank are refused', async () => {
   await alice.send(room, 'send me your password or else');
@@ -195,8 +194,8 @@ test('reports with evidence: a franked message reported from either provider is 
   assert.equal(reportsAt().length, before, 'nothing kept of the refused reports');
 
   // The hub holds the reported text (the report carries it), and no text that was not reported.
-  const hubFiles = fs.readdirSync(A.dataDir).filter((f) => f.startsWith(DB_FILE));
-  const inHub = (text: string) => hubFiles.some((f) => fs.readFileSync(path.join(A.dataDir, f)).includes(Buffer.from(text)));
+  const hubStorage = providerStorageBytes(A.dataDir);
+  const inHub = (text: string) => hubStorage.includes(Buffer.from(text));
   assert.equal(inHub('send me your password or else'), true, 'the reported message is in the report');
   for (const never of ['franked hello', 'second franked', 'mine', 'what alice really said']) assert.equal(inHub(never), false, `the hub never learns "${never}"`);
 });
@@ -224,7 +223,7 @@ test("after the hub's franking key is rotated (provider-admin), a report about a
   await carol.reportMessages(room, [idOf('before the rotation')], 0, 'old');
   await carol.reportMessages(room, [idOf('after the rotation')], 0, 'new');
   assert.equal(reportsAt().length, before + 2);
-  const keys = withDb(path.join(A.dataDir, DB_FILE), (db) => db.prepare('SELECT hub_key, from_ts FROM franking_keys ORDER BY from_ts').all() as { hub_key: Buffer; from_ts: number }[]);
+  const keys = withProviderDb(A.dataDir, (db) => db.prepare('SELECT hub_key, from_ts FROM franking_keys ORDER BY from_ts').all() as { hub_key: Buffer; from_ts: number }[]);
   assert.equal(keys.length, 2);
   // The older message's frank is the old key's, not the new one's: the hub had to pick by time.
   const row = inside(carol).ctx.db.messageById(room, idOf('before the rotation'))!;

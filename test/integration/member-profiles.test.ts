@@ -22,8 +22,7 @@ import { startFederation, type FederatedProvider, type Link } from '../helpers/f
 import { testProfile } from '../helpers/profiles.js';
 import { tempDir, waitFor } from '../helpers/provider-process.js';
 import { mimi, register } from '../helpers/mimi-cli.js';
-import { withDb } from '../helpers/mimi-peer.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { providerStorageParts, tableNames, withProviderDb } from '../helpers/provider-db.js';
 
 let engine: MlsEngine;
 let A: FederatedProvider;
@@ -264,8 +263,8 @@ test("neither provider's files nor logs hold the picture; the name only in alice
     // bob's provider relays the room's messages to him: it never sees her name either.
     [B.dataDir, [name, ...picture]],
   ] as const) {
-    for (const f of files(dir)) {
-      const bytes = fs.readFileSync(f);
+    // Every file of the data folder, and on PostgreSQL the database's rows too.
+    for (const { where: f, bytes } of providerStorageParts(dir)) {
       scanned += bytes.length;
       for (const n of needles) assert.equal(bytes.includes(n), false, `${f} holds ${n.toString('utf8').slice(0, 20)}…`);
     }
@@ -274,9 +273,8 @@ test("neither provider's files nor logs hold the picture; the name only in alice
   for (const log of [A.output(), B.output()]) for (const n of [name, ...picture]) assert.equal(Buffer.from(log).includes(n), false, 'a log line holds it');
   // The room's hub (a.example) is also alice's provider, which keeps the name she gave it for its
   // directory (Settings says so): that row is the only one holding it, nothing of the rooms does.
-  const holders = withDb(path.join(A.dataDir, DB_FILE), (db) => {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
-    return tables.flatMap((t) =>
+  const holders = withProviderDb(A.dataDir, (db) => {
+    return tableNames(db).flatMap((t) =>
       (db.prepare(`SELECT * FROM "${t}"`).all() as Record<string, unknown>[])
         .filter((row) => Object.values(row).some((v) => (typeof v === 'string' && v.toLowerCase().includes(NAME.toLowerCase())) || (Buffer.isBuffer(v) && v.includes(name))))
         .map((row) => `${t}:${Object.keys(row).filter((k) => typeof row[k] === 'string' && (row[k] as string).toLowerCase().includes(NAME.toLowerCase())).join(',')}`),

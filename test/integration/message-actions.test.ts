@@ -15,7 +15,7 @@ import type { Outbox } from '../../src-main/core/outbox.js';
 import { CoreError, type MessageView } from '../../src-shared/contract.js';
 import { fromHex } from '../../src-shared/bytes.js';
 import { CONTENT_TYPE_MARKDOWN, deleteMessage, editMessage, unlikeMessage } from '../../src-shared/content.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { providerStorageBytes } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { tempDir, waitFor } from '../helpers/provider-process.js';
@@ -136,13 +136,13 @@ test('reply, react, unreact, edit and delete across providers; forged edits, del
   await alice.flushOutbox();
 
   // Sealed at rest and on the providers: no edit text or reaction in any database file.
-  const files = [
-    ...providers.flatMap((p) => fs.readdirSync(p.dataDir).filter((n) => n.startsWith(DB_FILE)).map((n) => path.join(p.dataDir, n))),
-    ...[alice, bob].flatMap((p) => fs.readdirSync(p.dir).filter((n) => n.endsWith('.db') || n.includes('.db-')).map((n) => path.join(p.dir, n))),
+  // The providers' databases (files and WAL on SQLite, every row on PostgreSQL) and the clients' files.
+  const stored = [
+    ...providers.map((p) => ({ file: `${p.domain}'s database`, bytes: providerStorageBytes(p.dataDir) })),
+    ...[alice, bob].flatMap((p) => fs.readdirSync(p.dir).filter((n) => n.endsWith('.db') || n.includes('.db-')).map((n) => ({ file: path.join(p.dir, n), bytes: fs.readFileSync(path.join(p.dir, n)) }))),
   ];
-  assert.ok(files.length >= 4, files.join(', '));
-  for (const file of files) {
-    const bytes = fs.readFileSync(file);
+  assert.ok(stored.length >= 4, stored.map((x) => x.file).join(', '));
+  for (const { file, bytes } of stored) {
     for (const secret of ['lunch at 12:30?', 'forged by bob', '❤', 'noon** works']) assert.equal(bytes.includes(Buffer.from(secret)), false, `${secret} in ${file}`);
   }
 });

@@ -3,7 +3,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { DB_FILE } from '../../src-provider/store.js';
+import { providerStorageBytes } from '../helpers/provider-db.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
@@ -62,14 +62,10 @@ test('three users: messages are encrypted end to end and the provider stores no 
   assert.equal(alice.roomView(room.roomUri).unread, 0);
   assert.equal(bob.page(room.roomUri, null, 10).find((m) => m.text === secret)?.sender, 'mimi://a.example/u/alice');
 
-  // The provider's database (and its WAL) never holds the plaintext.
-  for (const f of fs.readdirSync(provider.dataDir)) {
-    // provider.sqlite and its -wal / -shm files.
-    if (!f.startsWith(DB_FILE)) continue;
-    const bytes = fs.readFileSync(path.join(provider.dataDir, f));
-    assert.equal(bytes.includes(Buffer.from('tangerine-4711')), false, `${f} contains plaintext`);
-    assert.equal(bytes.includes(Buffer.from('pw-alice-secret')), false, `${f} contains a password`);
-  }
+  // The provider's database (provider.sqlite and its -wal / -shm, or every row on PostgreSQL) never holds the plaintext.
+  const stored = providerStorageBytes(provider.dataDir);
+  assert.equal(stored.includes(Buffer.from('tangerine-4711')), false, 'the provider database contains plaintext');
+  assert.equal(stored.includes(Buffer.from('pw-alice-secret')), false, 'the provider database contains a password');
   // Nor does the client's own database: contents are sealed with the keychain-held key.
   const bobDb = fs.readFileSync(path.join(bob.dir, 'mimi.db'));
   const bobWal = fs.existsSync(path.join(bob.dir, 'mimi.db-wal')) ? fs.readFileSync(path.join(bob.dir, 'mimi.db-wal')) : Buffer.alloc(0);

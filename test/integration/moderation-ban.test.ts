@@ -19,8 +19,7 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import type { Profile } from '../../src-main/core/profile.js';
 import { CoreError } from '../../src-shared/contract.js';
 import { decodeRoomStateExtension } from '../../src-shared/room-state.js';
-import { DB_FILE } from '../../src-provider/store.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
 import { ROOT, waitFor } from '../helpers/provider-process.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
@@ -45,7 +44,7 @@ function user(provider: FederatedProvider, handle: string): Promise<Profile> {
   return testProfile(provider, handle, { engine, keep: profiles, dirPrefix: 'ban', onError: (m) => errors.get(handle)!.push(m) });
 }
 const followerRows = (table: 'room_devices' | 'room_participants') =>
-  withDb(path.join(follower.dataDir, DB_FILE), (db) => db.prepare(`SELECT ${table === 'room_devices' ? 'device_uri' : 'user_uri'} AS who FROM ${table} WHERE room_uri = ?`).all(room).map((r) => (r as { who: string }).who));
+  withProviderDb(follower.dataDir, (db) => db.prepare(`SELECT ${table === 'room_devices' ? 'device_uri' : 'user_uri'} AS who FROM ${table} WHERE room_uri = ?`).all(room).map((r) => (r as { who: string }).who));
 
 function post(p: string, origin?: string): Promise<{ status: number; json: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return new Promise((resolve, reject) => {
@@ -76,24 +75,24 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-const hubDb = () => path.join(hub.dataDir, DB_FILE);
+const hubDb = () => hub.dataDir;
 const roleAt = (p: Profile, u: string) => p.roomStateDocument(room).participants.find((x) => x.user === u)?.roleName;
 const membersAt = (p: Profile) => p.roomView(room).members;
 /** The room state the hub holds now: who is in which role. */
 const hubRoles = () =>
-  withDb(hubDb(), (db) => {
+  withProviderDb(hubDb(), (db) => {
     const row = db.prepare('SELECT room_state FROM rooms WHERE room_uri = ?').get(room) as { room_state: Buffer };
     return new Map(decodeRoomStateExtension(new Uint8Array(row.room_state)).participants.map((p) => [p.user, p.roleIndex] as const));
   });
-const hubPending = () => withDb(hubDb(), (db) => ({
+const hubPending = () => withProviderDb(hubDb(), (db) => ({
   bans: (db.prepare('SELECT count(*) AS n FROM pending_bans').get() as { n: number }).n,
   proposals: (db.prepare('SELECT count(*) AS n FROM hub_state_proposals').get() as { n: number }).n,
 }));
-const actions = (id: number) => withDb(hubDb(), (db) => db.prepare('SELECT who, via, action, target, detail FROM admin_actions WHERE report_id = ? ORDER BY id').all(id)) as { who: string; via: string; action: string; target: string; detail: string }[];
+const actions = (id: number) => withProviderDb(hubDb(), (db) => db.prepare('SELECT who, via, action, target, detail FROM admin_actions WHERE report_id = ? ORDER BY id').all(id)) as { who: string; via: string; action: string; target: string; detail: string }[];
 
 async function reportId(p: Profile, about: string, note: string): Promise<number> {
   await p.reportAbuse(room, about, note);
-  return withDb(hubDb(), (db) => (db.prepare('SELECT id FROM abuse_reports WHERE note = ? ORDER BY id DESC').get(note) as { id: number }).id);
+  return withProviderDb(hubDb(), (db) => (db.prepare('SELECT id FROM abuse_reports WHERE note = ? ORDER BY id DESC').get(note) as { id: number }).id);
 }
 
 before(async () => {
@@ -176,7 +175,7 @@ test('a ban the room policy does not allow (the last group_admin) is refused and
   assert.deepEqual(hubRoles(), before);
   assert.deepEqual(hubPending(), { bans: 0, proposals: 0 });
   assert.equal(actions(id).length, 0);
-  const report = withDb(hubDb(), (db) => db.prepare('SELECT state FROM admin_report_states WHERE report_id = ?').get(id));
+  const report = withProviderDb(hubDb(), (db) => db.prepare('SELECT state FROM admin_report_states WHERE report_id = ?').get(id));
   assert.equal(report, undefined, 'the report is still open');
   assert.equal(roleAt(alice, A), 'group_admin');
 });

@@ -18,8 +18,7 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import type { Profile } from '../../src-main/core/profile.js';
 import type { ProviderClient } from '../../src-main/net/provider-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { lounge } from '../helpers/lounge.js';
 import { ROOT, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
@@ -92,7 +91,7 @@ function cli(args: string[], viaNpm = false): Promise<Cli> {
   });
 }
 
-const actionsInDb = () => withDb(path.join(provider.dataDir, DB_FILE), (db) => db.prepare('SELECT who, via, action, report_id, room_uri, target, at FROM admin_actions ORDER BY id').all()) as { who: string; via: string; action: string; report_id: number; room_uri: string; target: string; at: number }[];
+const actionsInDb = () => withProviderDb(provider.dataDir, (db) => db.prepare('SELECT who, via, action, report_id, room_uri, target, at FROM admin_actions ORDER BY id').all()) as { who: string; via: string; action: string; report_id: number; room_uri: string; target: string; at: number }[];
 
 /** The id of the newest report whose note is `note`. */
 async function reportId(note: string): Promise<number> {

@@ -16,7 +16,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,7 +34,7 @@ import { Profile } from '../../src-main/core/profile.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderError, type ProviderClient } from '../../src-main/net/provider-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { providerStorageParts, tableNames, withProviderDb } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { mimi } from '../helpers/mimi-cli.js';
 import { testProfile } from '../helpers/profiles.js';
@@ -90,12 +89,7 @@ function spy(p: Profile, method: 'claim' | 'ohttpRelay' | 'find'): { count(): nu
 }
 
 function readAll<T>(p: FederatedProvider, sql: string): T[] {
-  const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all() as T[];
-  } finally {
-    db.close();
-  }
+  return withProviderDb(p.dataDir, (db) => db.prepare(sql).all() as T[]);
 }
 
 /** What a KeyPackage request can change at b.example: KeyPackages handed out, tokens spent. */
@@ -108,23 +102,16 @@ const stateAtB = () => ({
 
 /** Every row of every table of a provider's database, with the table it is in, as text. */
 function rowsOf(p: FederatedProvider): { table: string; row: string }[] {
-  const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
-  try {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
-    return tables.flatMap((table) =>
+  return withProviderDb(p.dataDir, (db) =>
+    tableNames(db).flatMap((table) =>
       (db.prepare(`SELECT * FROM "${table}"`).all() as Record<string, unknown>[]).map((r) => ({
         table,
         row: JSON.stringify(r, (_k, v) => (v instanceof Uint8Array || Buffer.isBuffer(v) ? Buffer.from(v as Uint8Array).toString('latin1') : typeof v === 'bigint' ? String(v) : v)),
       })),
-    );
-  } finally {
-    db.close();
-  }
+    ),
+  );
 }
 
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-}
 
 /** Every encoding a byte string could be stored or logged in. */
 function encodings(b: Uint8Array): Buffer[] {
@@ -178,7 +165,8 @@ test('alice adds bob over OHTTP through a.example into a room at c.example; a.ex
   const kp = decodeKeyPackage(unwrapMlsMessage(fetched.keyPackages[0]).body);
   const needles = [kp.initKey, kp.leafNode.encryptionKey, kp.signature].flatMap(encodings);
   const deviceNeedle = Buffer.from(device);
-  const found = (p: FederatedProvider, n: Buffer) => filesUnder(p.dataDir).filter((f) => fs.readFileSync(f).includes(n));
+  // The data folder's files, and on PostgreSQL the database's rows (providerStorageParts).
+  const found = (p: FederatedProvider, n: Buffer) => providerStorageParts(p.dataDir).filter((x) => x.bytes.includes(n)).map((x) => x.where);
   for (const n of needles) assert.deepEqual(found(A, n), [], `a.example holds no encoding of the KeyPackage (${n.subarray(0, 12).toString('latin1')}…)`);
   assert.deepEqual(found(A, deviceNeedle), [], "a.example holds none of bob's device URIs");
   assert.ok(found(B, Buffer.from(kp.initKey)).length > 0 || found(B, Buffer.from(toHex(kp.initKey))).length > 0, 'control: the scan finds the KeyPackage where it is (b.example)');

@@ -12,7 +12,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { utf8 } from '../../src-shared/bytes.js';
@@ -26,7 +25,7 @@ import { federationConfig } from '../../src-provider/federation/config.js';
 import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { PeerClient, PeerError } from '../../src-provider/federation/peer-client.js';
 import { CONSENT_ROOM_NAME_COMPONENT_ID } from '../../src-provider/consent.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { mimi } from '../helpers/mimi-cli.js';
 import { testProfile } from '../helpers/profiles.js';
@@ -60,12 +59,7 @@ function user(provider: FederatedProvider, handle: string, o: { start?: boolean;
 }
 
 function rowsAt(p: FederatedProvider, sql: string): unknown[] {
-  const db = new Database(path.join(p.dataDir, DB_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(sql).all();
-  } finally {
-    db.close();
-  }
+  return withProviderDb(p.dataDir, (db) => db.prepare(sql).all());
 }
 
 async function invalid(p: Promise<unknown>, message: RegExp): Promise<void> {
@@ -169,8 +163,9 @@ test('a bad room name is refused with a 400, from a client and from a peer, and 
   const room = await fay.createRoom('ok');
   const client = new ProviderClient({ baseUrl: A.url, caPem: A.caPem });
   await client.login({ handle: 'fay', password: 'pw-fay-secret', deviceName: 'api' });
-  const out = () => JSON.stringify(rowsAt(A, 'SELECT * FROM consent_requests_out ORDER BY rowid'));
-  const inB = () => JSON.stringify(rowsAt(B, 'SELECT * FROM consent_requests_in ORDER BY rowid'));
+  // Compared as sets of rows: these tables have no insertion order (rowid) on PostgreSQL.
+  const out = () => JSON.stringify(rowsAt(A, 'SELECT * FROM consent_requests_out').map((r) => JSON.stringify(r)).sort());
+  const inB = () => JSON.stringify(rowsAt(B, 'SELECT * FROM consent_requests_in').map((r) => JSON.stringify(r)).sort());
   const [outBefore, inBefore] = [out(), inB()];
   for (const [roomName, roomUri, why] of [
     ['bell\u0007', room.roomUri, /control characters/],

@@ -13,6 +13,7 @@ import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderClient, ProviderError, PushConnection, type PushState } from '../../src-main/net/provider-client.js';
 import { keyPackageRef } from '../../src-provider/key-packages.js';
+import { providerStorageBytes } from '../helpers/provider-db.js';
 import {
   PASSWORD,
   RawPush,
@@ -787,13 +788,11 @@ describe('client transport', () => {
     const password = `pw-${handle}-unguessable-${Date.now()}`;
     const s = await tp.client().register({ handle, password, deviceName: 'x' });
     const s2 = await tp.client().login({ handle, password, deviceName: 'y' });
-    const files = [tp.dbFile, `${tp.dbFile}-wal`].filter((f) => fs.existsSync(f));
-    assert.ok(files.length >= 1);
-    for (const f of files) {
-      const bytes = new Uint8Array(fs.readFileSync(f));
-      for (const secret of [password, s.token, s2.token]) {
-        assert.equal(Buffer.from(bytes).indexOf(Buffer.from(secret, 'utf8')), -1, `${secret.slice(0, 6)}... found in ${f}`);
-      }
+    // The database file and its WAL on SQLite, every stored row on PostgreSQL.
+    const bytes = providerStorageBytes(tp.dataDir);
+    assert.ok(bytes.length > 0);
+    for (const secret of [password, s.token, s2.token]) {
+      assert.equal(bytes.indexOf(Buffer.from(secret, 'utf8')), -1, `${secret.slice(0, 6)}... found in the provider database`);
     }
     const row = tp.query<{ pw_hash: string }>('SELECT pw_hash FROM users WHERE handle = ?', handle)[0];
     assert.match(row.pw_hash, /^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);

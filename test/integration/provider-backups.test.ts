@@ -11,11 +11,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { bytesEqual, utf8 } from '../../src-shared/bytes.js';
 import { backupKeys, chunkHash, generateRecoveryKey, MANIFEST_INDEX, openChunk, sealChunk, type BackupKeys } from '../../src-shared/backup-format.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { everythingStored, storedBackupChunks, withDb } from '../helpers/provider-files.js';
 import { startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -63,29 +62,19 @@ async function rejects(p: Promise<unknown>, status: number, code: string, messag
   assert.fail(`expected ${status} ${code}, but the call succeeded`);
 }
 
-const chunkFiles = (p: ProviderProcess): string[] =>
-  fs
-    .readdirSync(path.join(p.dataDir, 'backups'))
-    .filter((f) => f !== 'incoming')
-    .sort();
+/** The stored chunks' names: files in DATA/backups on SQLite, the pieces' names on PostgreSQL. */
+const chunkFiles = (p: ProviderProcess): string[] => [...storedBackupChunks(p.dataDir).keys()].sort();
+/** Uploads still arriving (or cut off): staged in the receiving node's data folder on both engines. */
 const incoming = (p: ProviderProcess): string[] => fs.readdirSync(path.join(p.dataDir, 'backups', 'incoming'));
-const rows = (p: ProviderProcess) => {
-  const d = new Database(path.join(p.dataDir, DB_FILE), { readonly: true });
-  try {
-    return d.prepare('SELECT user_id, backup_id, generation, idx, size, hex(sha256) AS sha, file FROM backup_chunks ORDER BY user_id, backup_id, generation, idx').all() as Record<string, unknown>[];
-  } finally {
-    d.close();
-  }
-};
+const rows = (p: ProviderProcess) =>
+  withDb(p.dataDir, (d) =>
+    (d.prepare('SELECT user_id, backup_id, generation, idx, size, sha256, file FROM backup_chunks ORDER BY user_id, backup_id, generation, idx').all() as Record<string, unknown>[]).map(
+      ({ sha256, ...r }): Record<string, unknown> => ({ ...r, sha: (sha256 as Buffer).toString('hex') }),
+    ),
+  );
 
-/** Every file under `dir`, recursively, with its bytes. */
-function allFiles(dir: string): { file: string; bytes: Buffer }[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).flatMap((e) => {
-    if (!e.isFile()) return [];
-    const file = path.join(e.parentPath, e.name);
-    return [{ file, bytes: fs.readFileSync(file) }];
-  });
-}
+/** Everything the provider keeps (files of its data folder; on PostgreSQL every row's values too). */
+const allFiles = (dir: string): { file: string; bytes: Buffer }[] => everythingStored(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
 
 /** A raw request: status and body as the provider sent them. */
 function raw(p: ProviderProcess, method: string, urlPath: string, token: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -129,7 +118,7 @@ test('upload, list, read back byte for byte, replace, delete a generation; the p
   }
   assert.equal(new TextDecoder().decode(openChunk(keys, { generation: 1, index: 0 }, await alice.getBackupChunk(id, 1, 0))), history);
 
-  // Replacing a chunk: the new bytes, one file per chunk (the old one is gone).
+  // Replacing a chunk: the new bytes, one stored object per chunk (the old one is gone).
   const replacement = seal(keys, 1, 1, `rewritten ${marker}`);
   const put = await raw(prov, 'PUT', `/v1/me/backups/${id}/1/1`, alice.token!, Buffer.from(replacement), { 'content-type': 'application/octet-stream' });
   assert.equal(put.status, 200, 'a rewrite answers 200, a new chunk 201');

@@ -13,7 +13,7 @@ import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
 import { certificateProblem, ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
 import { startProvider, type RunningProvider } from '../../src-provider/server.js';
 import { PASSWORD, startTestProvider, type TestProvider } from '../helpers/provider-fixture.js';
-import { freePort, tempDir } from '../helpers/provider-process.js';
+import { freePort, tempDir, testDatabase } from '../helpers/provider-process.js';
 import { mimi } from '../helpers/mimi-cli.js';
 
 let a: TestProvider;
@@ -79,7 +79,7 @@ test('an address the certificate is not issued for: check the provider address',
   let p: RunningProvider;
   const dir = tempDir('cert-name');
   try {
-    p = await startProvider({ domain: 'c.example', host: '127.0.0.2', port: await freePort(), dataDir: dir, log: () => {} });
+    p = await startProvider({ domain: 'c.example', host: '127.0.0.2', port: await freePort(), dataDir: dir, database: await testDatabase(dir), log: () => {} });
   } catch (e) {
     t.skip(`cannot listen on 127.0.0.2 here (${(e as Error).message})`);
     return;

@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
@@ -16,7 +15,7 @@ import type { PushDevicesNotice } from '../../src-shared/provider-api.js';
 import type { DeviceKeys, GeneratedKeyPackage, GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
-import { DB_FILE } from '../../src-provider/store.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -86,12 +85,7 @@ async function rejects(p: Promise<unknown>, status: number, code: string, messag
 }
 
 const db = <T>(sql: string, ...params: unknown[]): T[] => {
-  const d = new Database(path.join(prov.dataDir, DB_FILE), { readonly: true });
-  try {
-    return d.prepare(sql).all(...params) as T[];
-  } finally {
-    d.close();
-  }
+  return withProviderDb(prov.dataDir, (d) => d.prepare(sql).all(...params) as T[]);
 };
 const deviceRows = () => db<Record<string, unknown>>('SELECT device_uri, device_id, name, created_at FROM devices ORDER BY device_uri');
 

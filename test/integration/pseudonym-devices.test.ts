@@ -17,9 +17,8 @@ import type { MessageView } from '../../src-shared/contract.js';
 import { Profile } from '../../src-main/core/profile.js';
 import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
-import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
 
@@ -129,7 +128,7 @@ test("a connection room: bob's phone joins it on its own as a client pseudonym o
   assert.ok(!phonePool.some((p) => p.state === 'unused' && p.clientPseudonym === phoneClient));
   assert.equal(session(phone, connectionRoom).members().find((m) => m.leafIndex === session(phone, connectionRoom).ownLeafIndex)?.identity, phoneClient);
   // The hub (b.example) keeps the phone as a client pseudonym of bob's user pseudonym, nothing more.
-  const rows = withDb(path.join(B.dataDir, DB_FILE), (db) => db.prepare('SELECT device_uri, user_uri FROM room_devices WHERE room_uri = ? ORDER BY device_uri').all(connectionRoom));
+  const rows = withProviderDb(B.dataDir, (db) => db.prepare('SELECT device_uri, user_uri FROM room_devices WHERE room_uri = ? ORDER BY device_uri').all(connectionRoom));
   assert.ok(JSON.stringify(rows).includes(JSON.stringify({ device_uri: phoneClient, user_uri: bobAs.userPseudonym })), JSON.stringify(rows));
   assert.ok(!JSON.stringify(rows).includes('/d/'), 'no real device in the room rows');
 });

@@ -25,6 +25,7 @@ import { ProviderClient, ProviderError } from '../../src-main/net/provider-clien
 import { KeyMaterialService } from '../../src-provider/federation/key-material.js';
 import { ensureProviderIdentity } from '../../src-provider/federation/provider-identity.js';
 import { mimiPost, PeerNode, rawRequest, targetOf, withDb, type RawResponse } from '../helpers/mimi-peer.js';
+import { providerStorageBytes, tableSnapshot } from '../helpers/provider-db.js';
 
 const PASSWORD = 'correct horse battery staple';
 /** a.example's bucket: 4 at once, one more every 2 s, 8 active at most. */
@@ -94,7 +95,7 @@ async function rejects(p: Promise<unknown>, status: number, code: string, messag
 
 /** Every row of the tables pseudonyms touch, as JSON. */
 const snapshot = (node: PeerNode): string =>
-  withDb(node.dbFile, (db) => JSON.stringify(PSEUDONYM_TABLES.map((t) => db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all())));
+  withDb(node.dbFile, (db) => JSON.stringify(PSEUDONYM_TABLES.map((t) => tableSnapshot(db, t))));
 
 const unknownUser = (userUri: string): ClaimResponse['results'][number] => ({ userUri, status: 'userUnknown', clients: [] });
 
@@ -460,14 +461,16 @@ describe('pseudonyms', () => {
     assert.ok(erinConnRefs.every((ref) => erins.some((k) => k.ref.toString('hex') === ref && k.connection_only === 1 && !k.claimed)));
     assert.ok(stored(pOnlyConn.clientPseudonym).every((k) => k.connection_only === 1 && !k.claimed));
     // The claims recorded at b.example for the pseudonyms' clients: each by a pseudonym.
+    // Compared as sets of rows: key_package_claims has no insertion order on PostgreSQL.
+    const bySerialized = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
     const claimsAtB = withDb(B.dbFile, (db) =>
-      db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE device_uri IN (?, ?, ?) ORDER BY rowid').all(pB.clientPseudonym, erinP.clientPseudonym, pOnlyConn.clientPseudonym),
+      db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE device_uri IN (?, ?, ?)').all(pB.clientPseudonym, erinP.clientPseudonym, pOnlyConn.clientPseudonym),
     );
-    assert.deepEqual(claimsAtB, [
+    assert.deepEqual(bySerialized(claimsAtB), bySerialized([
       { device_uri: pB.clientPseudonym, claimed_by: aliceP },
       { device_uri: pB.clientPseudonym, claimed_by: aliceP },
       { device_uri: erinP.clientPseudonym, claimed_by: doraP.userPseudonym },
-    ]);
+    ]));
   });
 
   test('retiring withdraws the KeyPackages; the pseudonym then answers like an unknown user everywhere', async () => {
@@ -580,12 +583,9 @@ describe('pseudonyms', () => {
 
   test('the other provider keeps nothing of the pseudonym\'s account, and no log pairs a pseudonym with an account', async () => {
     const scan = (node: PeerNode, needles: string[]) => {
-      const files = [node.dbFile, `${node.dbFile}-wal`].filter((f) => fs.existsSync(f));
-      assert.ok(files.length > 0);
-      for (const f of files) {
-        const bytes = fs.readFileSync(f);
-        for (const n of needles) assert.equal(bytes.indexOf(Buffer.from(n, 'utf8')), -1, `${n} found in ${f}`);
-      }
+      const bytes = providerStorageBytes(node.id.dataDir);
+      assert.ok(bytes.length > 0);
+      for (const n of needles) assert.equal(bytes.indexOf(Buffer.from(n, 'utf8')), -1, `${n} found in ${node.domain}'s storage`);
       for (const line of node.logs) for (const n of needles) assert.ok(!line.includes(n), `${node.domain} logged ${n}: ${line}`);
     };
     // a.example claimed bob's pseudonym's KeyPackage and recorded where its Welcome goes.

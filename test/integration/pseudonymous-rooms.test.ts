@@ -33,6 +33,7 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
 import { withParticipant, withRole } from '../../src-main/core/room-view.js';
 import { PeerNode, withDb } from '../helpers/mimi-peer.js';
+import { providerStorageBytes, tableNames } from '../helpers/provider-db.js';
 import { roomExtensions, withStateData, type Ext } from '../helpers/room-state-fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -368,7 +369,9 @@ describe('rooms with pseudonymous members', () => {
 
   test('a pseudonym of a.example claimed locally: the Welcome reaches the device it was issued to', async () => {
     nP = await pseudonym(ann);
-    const claimsAtA = () => withDb(A.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ? ORDER BY rowid').all(mmr.uri));
+    // In claim order: claimed_at (key_package_claims has no insertion order on PostgreSQL, and the
+    // claims compared here are made in separate steps, milliseconds apart at least).
+    const claimsAtA = () => withDb(A.dbFile, (db) => db.prepare('SELECT device_uri, claimed_by FROM key_package_claims WHERE room_uri = ? ORDER BY claimed_at').all(mmr.uri));
     // Only a connection-only KeyPackage: the local claim gets no KeyPackage, nothing is recorded.
     const connRefs = (await pseudonymKeyPackages(nP, 1, true)).refs;
     await unchanged(async () => {
@@ -540,7 +543,7 @@ describe('rooms with pseudonymous members', () => {
     // Every table of the hub: no row names the room but its tombstone.
     const rowsNaming = (node: PeerNode, needle: string) =>
       withDb(node.dbFile, (db) => {
-        const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+        const tables = tableNames(db);
         return tables.flatMap((t) => (db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]).filter((row) => rowText(row).includes(needle)).map(() => t));
       });
     assert.deepEqual(rowsNaming(A, room.uri), ['destroyed_rooms']);
@@ -635,10 +638,8 @@ function mmrRows(db: Database.Database, roomUri: string): string[] {
   ];
 }
 
-/** Neither the database file nor its WAL contains any of `needles`. */
+/** The provider's storage (the database file and its WAL on SQLite, every row on PostgreSQL) contains none of `needles`. */
 function scanFiles(node: PeerNode, needles: string[]): void {
-  for (const f of [node.dbFile, `${node.dbFile}-wal`].filter((x) => fs.existsSync(x))) {
-    const bytes = fs.readFileSync(f);
-    for (const n of needles) assert.equal(bytes.indexOf(Buffer.from(n, 'utf8')), -1, `${n} found in ${f}`);
-  }
+  const bytes = providerStorageBytes(node.id.dataDir);
+  for (const n of needles) assert.equal(bytes.indexOf(Buffer.from(n, 'utf8')), -1, `${n} found in ${node.domain}'s storage`);
 }

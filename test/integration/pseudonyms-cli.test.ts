@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { mimi, register } from '../helpers/mimi-cli.js';
 import { tempDir, waitFor } from '../helpers/provider-process.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 
 let A: FederatedProvider;
 let B: FederatedProvider;
@@ -119,7 +119,7 @@ test('connection flow: alice asks, bob sees her verified identity and accepts; t
   // The bootstrap room is gone from its hub after the delay.
   await waitFor(async () => {
     await run(alice, 'connections'); // any command runs what is due
-    return withDb(path.join(A.dataDir, 'provider.sqlite'), (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number }).n === 0;
+    return withProviderDb(A.dataDir, (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number }).n === 0;
   }, 'the bootstrap room destroyed at a.example', 30000);
 });
 
@@ -136,7 +136,7 @@ test('a declined request: nothing connects, and the bootstrap room goes too', as
   await waitFor(async () => (await json<Connections>(alice, 'connections')).outgoing.find((c) => c.id === id)?.state === 'declined', 'alice sees the refusal', 30000);
   await waitFor(async () => {
     await run(alice, 'connections');
-    return withDb(path.join(A.dataDir, 'provider.sqlite'), (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number }).n === 0;
+    return withProviderDb(A.dataDir, (db) => db.prepare('SELECT count(*) AS n FROM rooms WHERE room_uri = ?').get(id) as { n: number }).n === 0;
   }, 'the declined bootstrap room destroyed', 30000);
 });
 
@@ -168,11 +168,10 @@ test('privacy, from the providers: the pseudonymous rooms name no real user or d
   const realA = ['mimi://a.example/u/alice', 'mimi://a.example/d/alice/'];
   const realB = ['mimi://b.example/u/bob', 'mimi://b.example/d/bob/', 'mimi://b.example/u/carol', 'mimi://b.example/d/carol/'];
   for (const p of [A, B]) {
-    const files = fs.readdirSync(p.dataDir).filter((f) => f.startsWith('provider.sqlite'));
-    const bytes = files.map((f) => fs.readFileSync(path.join(p.dataDir, f)).toString('latin1')).join('\n') + p.output();
+    const bytes = providerStorageBytes(p.dataDir).toString('latin1') + '\n' + p.output();
     if (p === B) for (const s of realA) assert.ok(!bytes.includes(s), `b.example's files and log mention ${s}`);
     // Rows of the connection room (hosted at b.example) name only pseudonyms, at both providers.
-    withDb(path.join(p.dataDir, 'provider.sqlite'), (db) => {
+    withProviderDb(p.dataDir, (db) => {
       const rows = JSON.stringify([
         db.prepare('SELECT * FROM room_devices WHERE room_uri = ?').all(connectionRoom),
         db.prepare('SELECT * FROM room_participants WHERE room_uri = ?').all(connectionRoom),

@@ -17,6 +17,7 @@ import { DB_FILE } from '../../src-provider/store.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { testProfile } from '../helpers/profiles.js';
 import { waitFor } from '../helpers/provider-process.js';
+import { onPostgres, providerStorageParts } from '../helpers/provider-db.js';
 
 let engine: MlsEngine;
 const profiles: Profile[] = [];
@@ -57,11 +58,6 @@ function countPosts(p: Profile): { count(): number } {
     return send(...args);
   };
   return { count: () => n };
-}
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 test('delivered, then read, across providers; read switch off: delivered only, both ways; nothing of it readable at the providers', async () => {
@@ -126,10 +122,9 @@ test('delivered, then read, across providers; read switch off: delivered only, b
     const log = p.output();
     assert.ok(log.length > 0, `${p.domain} logged something`);
     for (const s of secrets) assert.equal(log.includes(s), false, `${p.domain} log holds ${s}`);
-    const files = filesUnder(p.dataDir);
-    assert.ok(files.some((x) => path.basename(x) === DB_FILE), `${p.domain}'s database is among the files scanned`);
-    for (const file of files) {
-      const bytes = fs.readFileSync(file);
+    const parts = providerStorageParts(p.dataDir);
+    if (!onPostgres()) assert.ok(parts.some((x) => path.basename(x.where) === DB_FILE), `${p.domain}'s database is among the files scanned`);
+    for (const { where: file, bytes } of parts) {
       for (const s of secrets) assert.equal(bytes.includes(Buffer.from(s)), false, `${file} holds ${s}`);
       for (const id of [one.messageId, three.messageId]) assert.equal(bytes.includes(Buffer.from(id, 'hex')), false, `${file} holds the raw id ${id.slice(0, 8)}`);
     }

@@ -48,7 +48,7 @@ import { Hub } from '../../src-provider/hub.js';
 import { ApiFailure } from '../../src-provider/errors.js';
 import { Store } from '../../src-provider/store.js';
 import { ensureProviderIdentity } from '../../src-provider/federation/provider-identity.js';
-import { mimiPost, PeerNode, targetOf, updateBody, type RawResponse } from '../helpers/mimi-peer.js';
+import { mimiPost, PeerNode, targetOf, updateBody, withDb, type RawResponse } from '../helpers/mimi-peer.js';
 import {
   clientCall,
   EXTERNAL_SENDERS_EXTENSION,
@@ -162,12 +162,7 @@ function resign(gi: Parameters<typeof encodeGroupInfo>[0], signer: Dev): Uint8Ar
 
 /** The hub's rooms row. */
 const roomRow = (roomUri: string) => {
-  const db = new Database(A.dbFile, { readonly: true });
-  try {
-    return db.prepare('SELECT group_info, ratchet_tree FROM rooms WHERE room_uri = ?').get(roomUri) as { group_info: Buffer; ratchet_tree: Buffer };
-  } finally {
-    db.close();
-  }
+  return withDb(A.dbFile, (db) => db.prepare('SELECT group_info, ratchet_tree FROM rooms WHERE room_uri = ?').get(roomUri) as { group_info: Buffer; ratchet_tree: Buffer });
 };
 
 /**
@@ -660,6 +655,8 @@ describe('a Hub in-process with join links: tickets signed by the hub itself', (
         const { pending, commit } = await engine.joinExternal(keys, gi.groupInfo, gi.ratchetTree, { leafExtensions: [{ type: JOIN_TICKET_EXTENSION_TYPE, data: encodeJoinTicket(ticket) }] });
         return { commit, ...(await pending.groupInfo()) };
       };
+      // An in-process Store on its own SQLite file, whichever engine the suite's providers use:
+      // this checks the Hub's logic, not the storage (hex() below is SQLite's).
       const snapshot = () => {
         const db = new Database(store.file, { readonly: true });
         try {

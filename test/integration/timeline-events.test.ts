@@ -16,8 +16,7 @@ import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import type { Profile } from '../../src-main/core/profile.js';
 import { CoreError, type MessageView } from '../../src-shared/contract.js';
-import { DB_FILE } from '../../src-provider/store.js';
-import { withDb } from '../helpers/mimi-peer.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
 import { tempDir, waitFor } from '../helpers/provider-process.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
@@ -101,7 +100,7 @@ test('every change a commit makes shows as the same events, in the same order, f
 
   // The room's provider bans carol (from the operator's queue): the hub's proposal, committed by a member.
   await alice.reportAbuse(room, 'carol', 'timeline test');
-  const reportId = withDb(path.join(hub.dataDir, DB_FILE), (db) => (db.prepare('SELECT id FROM abuse_reports WHERE note = ? ORDER BY id DESC').get('timeline test') as { id: number }).id);
+  const reportId = withProviderDb(hub.dataDir, (db) => (db.prepare('SELECT id FROM abuse_reports WHERE note = ? ORDER BY id DESC').get('timeline test') as { id: number }).id);
   assert.equal(await adminBan(reportId), 200);
   await hasEvent(bob, room, "carol@a.example was banned by the room's provider", 'bob');
   await hasEvent(alice, room, "carol@a.example was banned by the room's provider", 'alice');

@@ -1,0 +1,133 @@
+// Reading a test provider's storage from a test, on either engine (issue 17): the provider suite
+// runs once on SQLite (provider.sqlite in the data folder) and once on PostgreSQL (MIMI_TEST_POSTGRES:
+// a fresh database per data folder, see provider-process.ts testDatabase). Tests look at the rows
+// the provider stored; they do it through these helpers so the same assertions hold on both.
+
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PgSyncDb } from '../../src-provider/pg/sync-db.js';
+import { openDatabase } from '../../src-provider/database.js';
+import { DB_FILE, type Store } from '../../src-provider/store.js';
+import { knownTestDatabase, testDatabase } from './provider-process.js';
+
+/** True in the suite's PostgreSQL pass. */
+export const onPostgres = (): boolean => !!process.env.MIMI_TEST_POSTGRES;
+
+/** For `{ skip: sqliteOnly('why') }` on a test that makes sense on the SQLite file alone. */
+export const sqliteOnly = (why: string): string | false => (onPostgres() ? why : false);
+
+/**
+ * The PostgreSQL database of the provider on `dataDir` in the PostgreSQL pass, undefined on SQLite.
+ * A provider on PostgreSQL still has its data folder (TLS identity, attachments), so the folder
+ * alone does not say which engine holds its rows: the database remembered for it does.
+ */
+function pgUrl(dataDir: string): string | undefined {
+  if (!onPostgres()) return undefined;
+  const url = knownTestDatabase(path.resolve(dataDir)) ?? knownTestDatabase(dataDir);
+  if (!url) throw new Error(`no PostgreSQL test database is known for ${dataDir}: was its provider started through testDatabase()?`);
+  return url;
+}
+
+/**
+ * A better-sqlite3-compatible handle on the provider's database. On PostgreSQL it is PgSyncDb, the
+ * provider's own adapter, so the tests' SQLite-flavoured statements are rewritten by the same
+ * dialect layer as the provider's (what it does not rewrite, tests write per engine).
+ * `readonly` (the default) matters on SQLite: a test that only reads must not take a write lock on
+ * the running provider's file.
+ */
+export function openProviderDb(dataDir: string, opts: { readonly?: boolean } = {}): Database.Database {
+  const url = pgUrl(dataDir);
+  if (url) return new PgSyncDb(url) as unknown as Database.Database;
+  return new Database(path.join(dataDir, DB_FILE), { readonly: opts.readonly ?? true, fileMustExist: true });
+}
+
+/** Runs `fn` on openProviderDb(dataDir) and closes it. */
+export function withProviderDb<T>(dataDir: string, fn: (db: Database.Database) => T, opts: { readonly?: boolean } = {}): T {
+  const db = openProviderDb(dataDir, opts);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const isPg = (db: Database.Database): boolean => (db as unknown as { dialect?: string }).dialect === 'postgres';
+
+/** The provider's tables (sqlite_master on SQLite, information_schema on PostgreSQL). */
+export function tableNames(db: Database.Database): string[] {
+  const sql = isPg(db)
+    ? "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    : "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name";
+  return db.prepare(sql).pluck().all() as string[];
+}
+
+/**
+ * A table's contents for a before/after comparison, each row as JSON, sorted: PostgreSQL has no
+ * rowid on most tables (and returns rows in no set order), and an unchanged table is the same
+ * set of rows on either engine.
+ */
+export function tableSnapshot(db: Database.Database, table: string): string[] {
+  return (db.prepare(`SELECT * FROM ${table}`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
+}
+
+/**
+ * Everything the provider keeps in its database, as bytes, for privacy scans that look for
+ * plaintext: on SQLite the file itself with its -wal and -shm (pages not yet checkpointed hold
+ * rows too); on PostgreSQL every value of every row of every table (text as UTF-8, BYTEA raw),
+ * so a search for plaintext bytes finds what a search of the file would. The data folder's other
+ * files (attachments, identity) are not included: scan them as before.
+ */
+export function providerStorageBytes(dataDir: string): Buffer {
+  const url = pgUrl(dataDir);
+  if (!url) {
+    const file = path.join(dataDir, DB_FILE);
+    return Buffer.concat([file, `${file}-wal`, `${file}-shm`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+  }
+  const db = new PgSyncDb(url);
+  try {
+    const parts: Buffer[] = [];
+    for (const t of tableNames(db as unknown as Database.Database)) {
+      for (const row of db.prepare(`SELECT * FROM "${t}"`).all() as Record<string, unknown>[]) {
+        for (const v of Object.values(row)) {
+          if (v === null || v === undefined) continue;
+          parts.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'), Buffer.from([0]));
+        }
+      }
+    }
+    return Buffer.concat(parts);
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether the provider's stored rows (providerStorageBytes) contain `needle`. */
+export function providerStorageIncludes(dataDir: string, needle: Buffer | string): boolean {
+  return providerStorageBytes(dataDir).includes(typeof needle === 'string' ? Buffer.from(needle) : needle);
+}
+
+/**
+ * The provider's Store on `dataDir` for a test that writes rows before the provider starts (or
+ * after it stopped): on SQLite its file, on PostgreSQL the folder's test database (made now if
+ * the provider has not started yet, and migrated as the provider would).
+ */
+export async function openTestStore(dataDir: string): Promise<Store> {
+  const url = await testDatabase(dataDir);
+  return openDatabase(url ? { kind: 'postgres', url } : { kind: 'sqlite', dir: dataDir });
+}
+
+function filesIn(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesIn(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+/**
+ * Everything a provider keeps, for a scan that looks for plaintext anywhere: every file under the
+ * data folder (on SQLite that includes provider.sqlite and its WAL) and, on PostgreSQL, its
+ * database's rows (providerStorageBytes) as one more part named `postgres:<dataDir>`.
+ */
+export function providerStorageParts(dataDir: string): { where: string; bytes: Buffer }[] {
+  const parts: { where: string; bytes: Buffer }[] = filesIn(dataDir).map((f) => ({ where: f, bytes: fs.readFileSync(f) }));
+  if (onPostgres()) parts.push({ where: `postgres:${dataDir}`, bytes: providerStorageBytes(dataDir) });
+  return parts;
+}
