@@ -31,3 +31,27 @@ export async function testProfile(provider: { url: string; caPem: string }, hand
   if (o.start ?? true) await p.start();
   return p;
 }
+
+/**
+ * Holds the first Commit each of `profiles` posts until every one of them has built its own, so
+ * the Commits race for one epoch: fast crypto can otherwise finish one before the other is built,
+ * and then nothing races.
+ */
+export function holdFirstCommits(profiles: readonly Profile[]): void {
+  let arrived = 0;
+  let open!: () => void;
+  const allBuilt = new Promise<void>((r) => (open = r));
+  for (const p of profiles) {
+    const client = (p as unknown as { ctx: { client: { commit: (...a: unknown[]) => Promise<unknown> } } }).ctx.client;
+    const commit = client.commit.bind(client);
+    let first = true;
+    client.commit = async (...a: unknown[]) => {
+      if (first) {
+        first = false;
+        if (++arrived === profiles.length) open();
+        await allBuilt;
+      }
+      return commit(...a);
+    };
+  }
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
 import { Profile } from '../../src-main/core/profile.js';
-import { testProfile } from '../helpers/profiles.js';
+import { holdFirstCommits, testProfile } from '../helpers/profiles.js';
 import { restartablePort, startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 let provider: ProviderProcess;
@@ -106,22 +106,7 @@ test('two commits racing for one epoch: one wins, the other lands next epoch', a
   // provider's door until the other's is built on the same epoch too.
   let retries = 0;
   for (const p of [fay, gus]) p.on('commitRetry', () => retries++);
-  let arrived = 0;
-  let open!: () => void;
-  const bothBuilt = new Promise<void>((r) => (open = r));
-  for (const p of [fay, gus]) {
-    const client = (p as unknown as { ctx: { client: { commit: (...a: unknown[]) => Promise<unknown> } } }).ctx.client;
-    const commit = client.commit.bind(client);
-    let first = true;
-    client.commit = async (...a: unknown[]) => {
-      if (first) {
-        first = false;
-        if (++arrived === 2) open();
-        await bothBuilt;
-      }
-      return commit(...a);
-    };
-  }
+  holdFirstCommits([fay, gus]);
   await Promise.all([fay.addMember(room.roomUri, 'hal'), gus.addMember(room.roomUri, 'ivy')]);
   for (const p of [fay, gus, hal, ivy]) await waitFor(() => p.rooms().length === 1 && p.roomView(room.roomUri).epoch === '3', `${p.config.handle} at epoch 3`);
   assert.equal(retries, 1, 'exactly one of the two commits lost the epoch and was rebuilt');

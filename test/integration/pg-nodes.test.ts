@@ -12,7 +12,7 @@ import type { MlsEngine } from '../../src-main/mls/engine.js';
 import type { Profile } from '../../src-main/core/profile.js';
 import { ensureDevCa } from '../../src-provider/dev-ca.js';
 import { DB_FILE } from '../../src-provider/store.js';
-import { testProfile } from '../helpers/profiles.js';
+import { holdFirstCommits, testProfile } from '../helpers/profiles.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 import { restartablePort, startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 import { balancer, startNodes, type Balancer, type ProviderNode } from '../helpers/nodes.js';
@@ -131,22 +131,7 @@ test('two Commits for one epoch on two nodes: exactly one wins', async () => {
   // gus's to n2. The loser gets wrongEpoch (409) and its profile rebuilds it (commitRetry).
   let retries = 0;
   for (const p of [fay, gus]) p.on('commitRetry', () => retries++);
-  let arrived = 0;
-  let release!: () => void;
-  const bothBuilt = new Promise<void>((r) => (release = r));
-  for (const p of [fay, gus]) {
-    const client = (p as unknown as { ctx: { client: { commit: (...a: unknown[]) => Promise<unknown> } } }).ctx.client;
-    const commit = client.commit.bind(client);
-    let first = true;
-    client.commit = async (...a: unknown[]) => {
-      if (first) {
-        first = false;
-        if (++arrived === 2) release();
-        await bothBuilt;
-      }
-      return commit(...a);
-    };
-  }
+  holdFirstCommits([fay, gus]);
   await Promise.all([fay.addMember(room.roomUri, 'hal'), gus.addMember(room.roomUri, 'ivy')]);
   for (const p of [fay, gus, hal, ivy]) await waitFor(() => p.rooms().length === 1 && p.roomView(room.roomUri).epoch === '3', `${p.config.handle} at epoch 3`);
   assert.equal(retries, 1, 'exactly one of the two racing Commits lost the epoch');
