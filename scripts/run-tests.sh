@@ -29,4 +29,5 @@ echo "run-tests: node --test on ${#test_files[@]} files under test/ (concurrency
 # A hung test (or a test process that does not exit) fails the run after 25 minutes instead of
 # stalling CI; each test also has its own 5-minute limit.
 timeout --signal=TERM --kill-after=30 1500 \
-  bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec "${test_files[@]}"
+  bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./scripts/file-times-reporter.mjs --test-reporter-destination=stdout "${test_files[@]}"

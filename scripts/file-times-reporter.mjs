@@ -1,0 +1,23 @@
+// A node:test reporter that adds up the time of each test file's top-level tests and prints the
+// slowest files at the end of the run. The suite has a time budget (README, Tests): this shows where
+// it goes, in every local run and in CI's log, without running each file on its own.
+export default async function* fileTimes(source) {
+  const perFile = new Map();
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const { data } = event;
+    // Nesting 0 is a top-level test or suite of a file; its duration includes its subtests.
+    if (data.nesting !== 0 || !data.file) continue;
+    const file = data.file.replace(process.cwd() + '/', '');
+    const entry = perFile.get(file) ?? { ms: 0, tests: 0 };
+    entry.ms += data.details?.duration_ms ?? 0;
+    entry.tests += 1;
+    perFile.set(file, entry);
+  }
+  const rows = [...perFile.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((sum, [, e]) => sum + e.ms, 0);
+  yield `\nTest time by file (sum of top-level tests, all files ${(total / 1000).toFixed(0)} s):\n`;
+  for (const [file, e] of rows.slice(0, 40)) {
+    yield `${(e.ms / 1000).toFixed(1).padStart(7)} s  ${String(e.tests).padStart(3)} tests  ${file}\n`;
+  }
+}
