@@ -1,13 +1,10 @@
 #!/usr/bin/env node
-// Entry point of the `mimi` command. Runs out/cli/mimi.mjs (scripts/build-cli.mjs) when it exists
+// Entry point of the `mimi` command. Runs out/cli/mimi.mjs (scripts/build-bundles.mjs) when it exists
 // and none of the files it was built from changed since; otherwise the TypeScript CLI through tsx,
 // so `npx mimi` works right after `npm ci` without a build step and never runs stale code.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { pathToFileURL } from 'node:url';
+import { freshBundle } from './fresh-bundle.mjs';
 
 // "Where are you?" (SIGUSR2): a run that does not end says which step it is in and what it waits
 // on (src-main/cli/mimi.ts names the steps), instead of only being killed. Listened for here, first
@@ -22,19 +19,7 @@ if (process.platform !== 'win32') {
   });
 }
 
-function freshBundle() {
-  if (process.env.MIMI_CLI_NO_BUNDLE) return undefined;
-  const bundle = path.join(root, 'out/cli/mimi.mjs');
-  try {
-    const { builtAt, inputs } = JSON.parse(fs.readFileSync(path.join(root, 'out/cli/inputs.json'), 'utf8'));
-    for (const f of inputs) if (fs.statSync(f).mtimeMs > builtAt) return undefined;
-    return fs.existsSync(bundle) ? bundle : undefined;
-  } catch {
-    return undefined; // no bundle, or an input is gone: run the sources
-  }
-}
-
-const bundle = freshBundle();
+const bundle = freshBundle('out/cli/mimi.mjs');
 if (bundle) {
   await import(pathToFileURL(bundle).href);
 } else {

@@ -18,9 +18,7 @@
 //
 // Pure apart from the crypto library (no I/O).
 
-import './voprf-noble.js'; // first: privacypass-ts chooses its P-384 implementation when it loads
-import { privateVerif, Token, TokenChallenge, TOKEN_TYPES } from '@cloudflare/privacypass-ts';
-import { deriveKeyPair, Oprf } from '@cloudflare/voprf-ts';
+import type { privateVerif, Token, TokenChallenge } from '@cloudflare/privacypass-ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from './bytes.js';
 
@@ -32,6 +30,10 @@ export const TOKEN_RESPONSE_BYTES = 145;
 /** RFC 9578 §2.2 Token: type(2) + nonce(32) + challenge_digest(32) + token_key_id(32) + authenticator(Nk = 48). */
 export const TOKEN_BYTES = 146;
 
+/** The libraries, loaded on first use (privacy-pass-lib.ts says why). */
+let loaded: Promise<typeof import('./privacy-pass-lib.js')> | undefined;
+const lib = () => (loaded ??= import('./privacy-pass-lib.js'));
+
 export class TokenError extends Error {
   constructor(message: string) {
     super(message);
@@ -40,7 +42,8 @@ export class TokenError extends Error {
 }
 
 /** The challenge every token for `target` at `provider` answers (both sides build the same one). */
-export function tokenChallenge(provider: string, target: string): TokenChallenge {
+async function tokenChallenge(provider: string, target: string): Promise<TokenChallenge> {
+  const { TokenChallenge } = await lib();
   return new TokenChallenge(TOKEN_TYPE_VOPRF, provider, sha256(utf8(`mimi key package token ${target}`)), [provider]);
 }
 
@@ -55,6 +58,7 @@ const u32 = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8
 export async function targetIssuerKey(secret: Uint8Array, epoch: number, target: string, generation = 0): Promise<{ privateKey: Uint8Array; publicKey: Uint8Array }> {
   if (secret.length < 32) throw new TokenError('the token secret must be at least 32 bytes');
   const info = concatBytes(utf8('mimi key package tokens v1'), u32(epoch), utf8(target), generation > 0 ? concatBytes(new Uint8Array([0]), u32(generation)) : new Uint8Array());
+  const { deriveKeyPair, Oprf } = await lib();
   return deriveKeyPair(Oprf.Mode.VOPRF, Oprf.Suite.P384_SHA384, secret, info);
 }
 
@@ -97,6 +101,7 @@ export class TokenIssuer {
   /** Answers concatenated TokenRequests with concatenated TokenResponses, one each, in order. */
   async issue(target: string, requests: Uint8Array, max: number): Promise<Uint8Array> {
     const { privateKey, publicKey } = await this.keyOf(target);
+    const { privateVerif } = await lib();
     const issuer = new privateVerif.Issuer(this.provider, privateKey, publicKey);
     const keyId = (await issuer.tokenKeyID())[31];
     const out: Uint8Array[] = [];
@@ -124,6 +129,7 @@ export class TokenIssuer {
    */
   async check(target: string, token: Uint8Array): Promise<{ ok: true; nonce: Uint8Array } | { ok: false; reason: string }> {
     if (token.length !== TOKEN_BYTES) return { ok: false, reason: `a token is ${TOKEN_BYTES} bytes` };
+    const { privateVerif, Token, TOKEN_TYPES } = await lib();
     let t: Token;
     try {
       t = Token.deserialize(TOKEN_TYPES.VOPRF, token);
@@ -134,7 +140,7 @@ export class TokenIssuer {
     const { privateKey, publicKey } = await this.keyOf(target);
     const keyId = sha256(publicKey);
     if (!bytesEqual(t.authInput.tokenKeyId, keyId)) return { ok: false, reason: 'made for another key (another user, or an old epoch)' };
-    const digest = sha256(tokenChallenge(this.provider, target).serialize());
+    const digest = sha256((await tokenChallenge(this.provider, target)).serialize());
     if (!bytesEqual(t.authInput.challengeDigest, digest)) return { ok: false, reason: 'made for another challenge' };
     const valid = await new privateVerif.Origin([this.provider]).verify(t, privateKey).catch(() => false);
     return valid ? { ok: true, nonce: t.authInput.nonce.slice() } : { ok: false, reason: 'forged' };
@@ -157,7 +163,8 @@ export async function requestTokens(
   n: number,
 ): Promise<{ requests: Uint8Array; finalize(responses: Uint8Array): Promise<Uint8Array[]> }> {
   if (!Number.isInteger(n) || n < 1) throw new TokenError('ask for at least one token');
-  const challenge = tokenChallenge(provider, target);
+  const { privateVerif } = await lib();
+  const challenge = await tokenChallenge(provider, target);
   const clients = Array.from({ length: n }, () => new privateVerif.Client());
   const requests = await Promise.all(clients.map((c) => c.createTokenRequest(challenge, publicKey)));
   return {

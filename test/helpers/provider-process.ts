@@ -10,6 +10,12 @@ import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * How `npm run provider` starts a provider: the bundle when it is fresh, the sources through tsx
+ * otherwise (bin/mimi-provider.mjs). A provider from the bundle costs 1.1 s of CPU to start instead
+ * of 2.5 s, and the suite starts hundreds.
+ */
+export const PROVIDER_ENTRY = path.join(ROOT, 'bin/mimi-provider.mjs');
 
 export interface ProviderProcess {
   url: string;
@@ -99,7 +105,7 @@ export function knownTestDatabase(dataDir: string): string | undefined {
 export async function startProviderProcess(opts: { domain: string; dataDir?: string; port?: number; args?: string[] }): Promise<ProviderProcess> {
   const dataDir = opts.dataDir ?? tempDir(`prov-${opts.domain}`);
   const dbArgs = await testDatabaseArgs(dataDir, opts.args);
-  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), '--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir, ...dbArgs, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(process.env.PROVIDER_NODE_ARGS ? process.env.PROVIDER_NODE_ARGS.split(' ') : []), PROVIDER_ENTRY, '--domain', opts.domain, '--port', String(opts.port ?? 0), '--data', dataDir, ...dbArgs, ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -27,7 +27,7 @@ import { SeenLog, SEEN_RETENTION_MS } from '../../src-provider/federation/seen-l
 import { ApiFailure } from '../../src-provider/errors.js';
 import { startProvider, type ProviderOptions, type RunningProvider } from '../../src-provider/server.js';
 import { withProviderDb } from '../helpers/provider-db.js';
-import { freePort, ROOT, testDatabase } from '../helpers/provider-process.js';
+import { freePort, PROVIDER_ENTRY, ROOT, testDatabase } from '../helpers/provider-process.js';
 import { rawRequest as peerRawRequest, type RawResponse } from '../helpers/mimi-peer.js';
 import { waitUntil } from '../helpers/provider-fixture.js';
 
@@ -579,7 +579,7 @@ test('outbox: pending rows survive a hub restart and are resumed; batching can b
 test('provider CLI: --peer and --trust configure federation; bad values are usage errors', async () => {
   await withNodes(['a.example', 'b.example', 'c.example'], async (a, b, c) => {
     const run = (args: string[]) =>
-      spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      spawn(process.execPath, [PROVIDER_ENTRY, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const exit = async (args: string[]) => {
       const child = run(args);
       let stderr = '';

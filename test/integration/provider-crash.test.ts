@@ -14,7 +14,7 @@ import type { PushEvent, PushFrame } from '../../src-shared/provider-api.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
 import WebSocket from 'ws';
-import { restartablePort, ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
+import { PROVIDER_ENTRY, restartablePort, ROOT, startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
 
 const BURST = 400;
 let provider: ProviderProcess | undefined;
@@ -145,7 +145,7 @@ test('SIGKILL mid-burst, restart, retry: every message delivered exactly once', 
 test('CLI: missing or bad options print usage on stderr and exit 2', async () => {
   const run = (args: string[]) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/main.ts'), ...args], { cwd: ROOT });
+      const child = spawn(process.execPath, [PROVIDER_ENTRY, ...args], { cwd: ROOT });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       child.on('exit', (code) => resolve({ code, stderr }));
