@@ -30,15 +30,35 @@ function pgUrl(dataDir: string): string | undefined {
 }
 
 /**
+ * One PostgreSQL connection per database for the whole test process, never closed: a libpq
+ * connection finished and then garbage-collected while the process runs has aborted the test
+ * process at exit (libuv: "uv__finish_close: Assertion `handle->flags & UV_HANDLE_CLOSING'
+ * failed", seen in attachments.test.ts after it passed). An idle synchronous connection does not
+ * keep the process alive, and reusing it saves a connection per read.
+ */
+const pgConnections = new Map<string, PgSyncDb>();
+
+function sharedPg(url: string): Database.Database {
+  let db = pgConnections.get(url);
+  if (!db) {
+    db = new PgSyncDb(url);
+    Object.defineProperty(db, 'close', { value: () => undefined });
+    pgConnections.set(url, db);
+  }
+  return db as unknown as Database.Database;
+}
+
+/**
  * A better-sqlite3-compatible handle on the provider's database. On PostgreSQL it is PgSyncDb, the
  * provider's own adapter, so the tests' SQLite-flavoured statements are rewritten by the same
- * dialect layer as the provider's (what it does not rewrite, tests write per engine).
+ * dialect layer as the provider's (what it does not rewrite, tests write per engine; parameters
+ * are positional), shared for the test process (close() leaves it open, see pgConnections).
  * `readonly` (the default) matters on SQLite: a test that only reads must not take a write lock on
  * the running provider's file.
  */
 export function openProviderDb(dataDir: string, opts: { readonly?: boolean } = {}): Database.Database {
   const url = pgUrl(dataDir);
-  if (url) return new PgSyncDb(url) as unknown as Database.Database;
+  if (url) return sharedPg(url);
   return new Database(path.join(dataDir, DB_FILE), { readonly: opts.readonly ?? true, fileMustExist: true });
 }
 
@@ -84,21 +104,23 @@ export function providerStorageBytes(dataDir: string): Buffer {
     const file = path.join(dataDir, DB_FILE);
     return Buffer.concat([file, `${file}-wal`, `${file}-shm`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
   }
-  const db = new PgSyncDb(url);
-  try {
-    const parts: Buffer[] = [];
-    for (const t of tableNames(db as unknown as Database.Database)) {
-      for (const row of db.prepare(`SELECT * FROM "${t}"`).all() as Record<string, unknown>[]) {
-        for (const v of Object.values(row)) {
-          if (v === null || v === undefined) continue;
-          parts.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8'), Buffer.from([0]));
-        }
+  const parts: Buffer[] = [];
+  for (const { bytes } of pgRows(url)) parts.push(bytes, Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+/** Every non-null value of every row of every table of the database at `url`, named table[row].column. */
+function pgRows(url: string): { where: string; bytes: Buffer }[] {
+  const db = sharedPg(url);
+  const out: { where: string; bytes: Buffer }[] = [];
+  for (const t of tableNames(db)) {
+    for (const [i, row] of (db.prepare(`SELECT * FROM "${t}"`).all() as Record<string, unknown>[]).entries()) {
+      for (const [c, v] of Object.entries(row)) {
+        if (v !== null && v !== undefined) out.push({ where: `${t}[${i}].${c}`, bytes: Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8') });
       }
     }
-    return Buffer.concat(parts);
-  } finally {
-    db.close();
   }
+  return out;
 }
 
 /** Whether the provider's stored rows (providerStorageBytes) contain `needle`. */
@@ -116,18 +138,20 @@ export async function openTestStore(dataDir: string): Promise<Store> {
   return openDatabase(url ? { kind: 'postgres', url } : { kind: 'sqlite', dir: dataDir });
 }
 
-function filesIn(dir: string): string[] {
+/** Every regular file under `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesIn(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
 }
 
 /**
  * Everything a provider keeps, for a scan that looks for plaintext anywhere: every file under the
- * data folder (on SQLite that includes provider.sqlite and its WAL) and, on PostgreSQL, its
- * database's rows (providerStorageBytes) as one more part named `postgres:<dataDir>`.
+ * data folder (on SQLite that includes provider.sqlite and its WAL, attachments, backup chunks,
+ * the identity) and, on PostgreSQL, every value of every row of every table (BYTEA raw, the rest as
+ * UTF-8), each named `table[row].column`.
  */
 export function providerStorageParts(dataDir: string): { where: string; bytes: Buffer }[] {
-  const parts: { where: string; bytes: Buffer }[] = filesIn(dataDir).map((f) => ({ where: f, bytes: fs.readFileSync(f) }));
-  if (onPostgres()) parts.push({ where: `postgres:${dataDir}`, bytes: providerStorageBytes(dataDir) });
-  return parts;
+  const parts = filesUnder(dataDir).map((f) => ({ where: f, bytes: fs.readFileSync(f) }));
+  const url = pgUrl(dataDir);
+  return url ? [...parts, ...pgRows(url)] : parts;
 }

@@ -118,7 +118,12 @@ export async function startProviderProcess(opts: { domain: string; dataDir?: str
   child.stdout!.on('data', (d) => (all += d));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    const t = setTimeout(() => reject(new Error(`provider did not start in 20 s: ${stderr}`)), 20000);
+    // One that does not start is killed: left running, its pipes would keep the test file alive
+    // until the runner's 5-minute limit instead of failing now with what it printed.
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`provider ${opts.domain} did not start in 30 s; its output:\n${all.slice(-3000) || '(nothing)'}`));
+    }, 30_000);
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (https:\/\/[^\s]+)/.exec(out);

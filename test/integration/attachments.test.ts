@@ -15,7 +15,8 @@ import { federationFilePaths } from '../../src-provider/federation/mtls.js';
 import { startFederation, type FederatedProvider, type Link } from '../helpers/federation.js';
 import { mimi, register } from '../helpers/mimi-cli.js';
 import { tempDir } from '../helpers/provider-process.js';
-import { everythingStored, storedAssets } from '../helpers/provider-files.js';
+import { storedAssets } from '../helpers/provider-files.js';
+import { providerStorageParts } from '../helpers/provider-db.js';
 
 const running: FederatedProvider[] = [];
 const links: Link[] = [];
@@ -33,7 +34,7 @@ const QUOTA = 700_000;
  */
 function holdsPlaintext(dir: string, plain: Buffer): string | null {
   const windows = [0, Math.floor(plain.length / 2), plain.length - 32].map((o) => plain.subarray(o, o + 32));
-  for (const f of everythingStored(dir)) {
+  for (const f of providerStorageParts(dir)) {
     if (windows.some((w) => f.bytes.includes(w))) return f.where;
   }
   return null;

@@ -18,7 +18,7 @@ import { encodeRecoveryKey, generateRecoveryKey } from '../../src-shared/backup-
 import { createAppCore, type AppCore } from '../../src-main/core/app-core.js';
 import { exportFolderName, exportToReveal } from '../../src-main/core/backup-app.js';
 import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
-import { everythingStored, withDb } from '../helpers/provider-files.js';
+import { providerStorageParts, withProviderDb } from '../helpers/provider-db.js';
 
 /** Wait until the provider accepted every message sent (the test hook on the core). */
 const flushed = (core: AppCore, id: string): Promise<void> => (core as unknown as { profileOf(id: string): { flushOutbox(): Promise<void> } }).profileOf(id).flushOutbox();
@@ -58,11 +58,11 @@ async function fails(p: Promise<unknown>): Promise<CoreError> {
 }
 
 function chunksAtProvider(): number {
-  return withDb(provider.dataDir, (db) => (db.prepare('SELECT COUNT(*) AS n FROM backup_chunks').get() as { n: number }).n);
+  return withProviderDb(provider.dataDir, (db) => (db.prepare('SELECT COUNT(*) AS n FROM backup_chunks').get() as { n: number }).n);
 }
 
 /** Everything the provider on `dir` keeps, as bytes (its files; on PostgreSQL every row's values too). */
-const allFiles = (dir: string): { file: string; bytes: Buffer }[] => everythingStored(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
+const allFiles = (dir: string): { file: string; bytes: Buffer }[] => providerStorageParts(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
 
 /** Every message text in every room the core lists, by room name. */
 async function history(core: AppCore, accountId: string): Promise<Record<string, string[]>> {

@@ -16,7 +16,7 @@ import { Vault } from '../../src-main/secrets/vault.js';
 import { Backups } from '../../src-main/core/backup.js';
 import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
-import { withDb } from '../helpers/provider-files.js';
+import { withProviderDb } from '../helpers/provider-db.js';
 
 let provider: ProviderProcess;
 const open: { close(): void }[] = [];
@@ -50,7 +50,7 @@ function texts(db: ProfileDb): string[] {
 }
 
 function generationsAt(backupId: string): number[] {
-  return withDb(provider.dataDir, (db) =>
+  return withProviderDb(provider.dataDir, (db) =>
     (db.prepare('SELECT DISTINCT generation FROM backup_chunks WHERE backup_id = ? ORDER BY generation').all(backupId) as { generation: number }[]).map((r) => r.generation),
   );
 }
@@ -82,7 +82,7 @@ test('pending and failed messages, a lost chunk, two devices, a partial history 
   assert.ok(second.uploaded >= 1);
 
   // The provider loses a chunk: the next run writes generation 2 in full, then deletes generation 1.
-  withDb(provider.dataDir, (db) => db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 1 AND idx = 0').run(backupId), { write: true });
+  withProviderDb(provider.dataDir, (db) => db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 1 AND idx = 0').run(backupId), { readonly: false });
   const third = await one.backups.create();
   assert.deepEqual([third.generation, third.full, third.messages], [2, true, 7]);
   assert.deepEqual(generationsAt(backupId), [2]);

@@ -13,7 +13,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { mimi, spawnMimi, type Run } from '../helpers/mimi-cli.js';
 import { startProviderProcess, tempDir, type ProviderProcess } from '../helpers/provider-process.js';
-import { everythingStored, hideStoredAssets, openDb, overwriteBackupChunk, pgDatabaseOf, storedBackupChunks, withDb } from '../helpers/provider-files.js';
+import { hideStoredAssets, overwriteBackupChunk, storedBackupChunks } from '../helpers/provider-files.js';
+import { onPostgres, openProviderDb, providerStorageParts, withProviderDb } from '../helpers/provider-db.js';
 import { backupKeys, decodeRecoveryKey, encodeRecoveryKey, generateRecoveryKey } from '../../src-shared/backup-format.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
 
@@ -45,7 +46,7 @@ function counts(profileDir: string): { rooms: number; messages: number; events: 
 
 /** The provider's rows of one backup: generation, index, file, updated_at. */
 function providerChunks(backupId: string): { generation: number; idx: number; file: string; updated_at: number }[] {
-  return withDb(provider.dataDir, (db) =>
+  return withProviderDb(provider.dataDir, (db) =>
     db.prepare('SELECT generation, idx, file, updated_at FROM backup_chunks WHERE backup_id = ? ORDER BY generation, idx').all(backupId) as { generation: number; idx: number; file: string; updated_at: number }[],
   );
 }
@@ -147,7 +148,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
 
   // From the provider's side: none of the texts, room names or the key anywhere in its files or log.
   const secrets = [...TEXTS, ...ROOMS, 'attic whisper', 'one more for the cellar', 'fixed text now', 'pear picture bytes', key, key.replace(/ /g, ''), toHex(decodeRecoveryKey(key)), toHex(backupKeys(decodeRecoveryKey(key)).encryption)];
-  const files = everythingStored(provider.dataDir).map((f) => f.bytes);
+  const files = providerStorageParts(provider.dataDir).map((f) => f.bytes);
   const backupFiles = [...storedBackupChunks(provider.dataDir).values()];
   for (const s of secrets) {
     const needle = Buffer.from(s);
@@ -191,7 +192,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
   // A chunk cut short, and the provider's row made to match it (as if it had been stored so).
   {
     const short = original.subarray(0, original.length - 10);
-    const db = openDb(provider.dataDir, { write: true });
+    const db = openProviderDb(provider.dataDir, { readonly: false });
     const row = db.prepare('SELECT size, sha256 FROM backup_chunks WHERE file = ?').get(chunks[1].file) as { size: number; sha256: Buffer };
     overwriteBackupChunk(provider.dataDir, victim, short);
     db.prepare('UPDATE backup_chunks SET size = ?, sha256 = ? WHERE file = ?').run(short.length, createHash('sha256').update(short).digest(), chunks[1].file);
@@ -206,7 +207,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
 
   // A chunk missing (its row gone, as after a provider lost it).
   {
-    const db = openDb(provider.dataDir, { write: true });
+    const db = openProviderDb(provider.dataDir, { readonly: false });
     const row = db.prepare('SELECT * FROM backup_chunks WHERE backup_id = ? AND idx = ?').get(backupId, chunks[2].idx) as Record<string, unknown>;
     // On PostgreSQL the contents go with the row (ON DELETE CASCADE): kept here to put back.
     const rowBytes = chunkBytes(row.file as string);
@@ -225,7 +226,7 @@ test('backup, restore on a second device, refusals that change nothing, and expo
     assert.match(spliced.stderr, /list of parts does not open/);
     unchanged();
     db.prepare('DELETE FROM backup_chunks WHERE backup_id = ? AND generation = 2').run(backupId);
-    if (!pgDatabaseOf(provider.dataDir)) fs.rmSync(path.join(provider.dataDir, 'backups', copy));
+    if (!onPostgres()) fs.rmSync(path.join(provider.dataDir, 'backups', copy));
     db.prepare('INSERT INTO backup_chunks (user_id, backup_id, generation, idx, size, sha256, file, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
       row.user_id,
       row.backup_id,

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { bytesEqual, utf8 } from '../../src-shared/bytes.js';
 import { backupKeys, chunkHash, generateRecoveryKey, MANIFEST_INDEX, openChunk, sealChunk, type BackupKeys } from '../../src-shared/backup-format.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
-import { everythingStored, storedBackupChunks, withDb } from '../helpers/provider-files.js';
+import { storedBackupChunks } from '../helpers/provider-files.js';
+import { providerStorageParts, withProviderDb } from '../helpers/provider-db.js';
 import { startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -67,14 +68,14 @@ const chunkFiles = (p: ProviderProcess): string[] => [...storedBackupChunks(p.da
 /** Uploads still arriving (or cut off): staged in the receiving node's data folder on both engines. */
 const incoming = (p: ProviderProcess): string[] => fs.readdirSync(path.join(p.dataDir, 'backups', 'incoming'));
 const rows = (p: ProviderProcess) =>
-  withDb(p.dataDir, (d) =>
+  withProviderDb(p.dataDir, (d) =>
     (d.prepare('SELECT user_id, backup_id, generation, idx, size, sha256, file FROM backup_chunks ORDER BY user_id, backup_id, generation, idx').all() as Record<string, unknown>[]).map(
       ({ sha256, ...r }): Record<string, unknown> => ({ ...r, sha: (sha256 as Buffer).toString('hex') }),
     ),
   );
 
 /** Everything the provider keeps (files of its data folder; on PostgreSQL every row's values too). */
-const allFiles = (dir: string): { file: string; bytes: Buffer }[] => everythingStored(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
+const allFiles = (dir: string): { file: string; bytes: Buffer }[] => providerStorageParts(dir).map((f) => ({ file: f.where, bytes: f.bytes }));
 
 /** A raw request: status and body as the provider sent them. */
 function raw(p: ProviderProcess, method: string, urlPath: string, token: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
