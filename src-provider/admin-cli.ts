@@ -1,12 +1,16 @@
-// The operator's moderation queue on the command line, on a provider's data dir:
+// The operator's moderation queue and secrets on the command line, on a provider's database:
 //   npm run provider-admin -- --data DIR [--json] reports [--state open|actioned|dismissed|all]
-//   npm run provider-admin -- --data DIR [--json] show ID
+//   npm run provider-admin -- --database postgres://… [--json] show ID
 //   npm run provider-admin -- --data DIR dismiss ID
-//   npm run provider-admin -- --data DIR remove ID
-//   npm run provider-admin -- --data DIR ban ID
-// `reports`, `show` and `dismiss` work on the SQLite file directly (the provider may be running:
-// WAL mode). `remove` and `ban` need the hub to propose them, so they ask the running provider's
-// admin API: the URL from DIR/admin-url, the token from DIR/admin-token, the CA from DIR/ca.pem.
+//   npm run provider-admin -- --data DIR [--database …] remove ID
+//   npm run provider-admin -- --data DIR [--database …] ban ID
+// The database is the provider's: `--database sqlite:DIR | postgres://…` as the provider takes it
+// (database.ts), by default the SQLite file in --data. `reports`, `show`, `dismiss`,
+// `rotate-franking-key` and `invalidate-key-package-tokens` work on it directly (the provider may be
+// running: WAL mode on SQLite; on PostgreSQL every node reads what they change). It is never
+// migrated from here: a database of another schema version is refused. `remove` and `ban` need
+// the hub to propose them, so they ask the running provider's admin API: the URL from
+// DIR/admin-url, the token from DIR/admin-token, the CA from DIR/ca.pem (--data is needed for them).
 // Exit codes: 0 done, 1 failed (no such report, not allowed now, provider unreachable), 2 usage.
 
 import { randomBytes } from 'node:crypto';
@@ -15,30 +19,39 @@ import https from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { ApiFailure } from './errors.js';
 import { DB_FILE, SCHEMA_VERSION, Store } from './store.js';
+import { parseDatabaseSpec, redact, type DatabaseSpec } from './database.js';
+import { PG_SCHEMA_VERSION, pgSchemaVersion } from './pg/schema.js';
+import { PgSyncDb } from './pg/sync-db.js';
 import { ADMIN_TOKEN_FILE, ADMIN_URL_FILE } from './admin.js';
 import { ModerationQueue, parseFilter, parseReportId, type ReportDetail, type ReportView } from './admin-store.js';
 import { storedMembers } from './room-members.js';
 import { banStatus } from './hub/bans.js';
-import { advanceTokenEpoch } from './ohttp-keys.js';
+import { advanceTokenEpoch, importLegacyOhttpSecrets } from './ohttp-keys.js';
 
-const USAGE = `usage: provider-admin --data <dir> [--json] <command>
+const USAGE = `usage: provider-admin [--data <dir>] [--database sqlite:<dir>|postgres://…] [--json] <command>
 
   reports [--state open|actioned|dismissed|all]   the reports about rooms hosted here, newest first (default: all)
   show <id>                                       one report, the room now and the actions taken
-  dismiss <id>                                    dismiss an open report (on the data dir)
+  dismiss <id>                                    dismiss an open report (in the database)
   remove <id>                                     have the hub remove the alleged abuser's members from the room
-                                                  (asks the running provider: <dir>/admin-url, admin-token, ca.pem)
+                                                  (asks the running provider: <dir>/admin-url, admin-token, ca.pem;
+                                                  needs --data)
   ban <id>                                        have the hub ban the alleged abuser from the room (banned role,
-                                                  members removed; they cannot come back) (asks the running provider)
+                                                  members removed; they cannot come back) (asks the running
+                                                  provider; needs --data)
   rotate-franking-key                             a new secret for the hub's server franks from now on; franks
                                                   made before stay verifiable with the key of their time
   invalidate-key-package-tokens                   a new KeyPackage token epoch: every token issued so far for
                                                   the OHTTP gateway is refused; clients ask for new ones
 
-  --data   the provider's data directory
-  --json   print JSON (reports, show, and the result of dismiss, remove and ban)
+  --data       the provider's data directory (with no --database: its SQLite file is the database)
+  --database   the provider's database, as given to the provider: sqlite:<dir> or
+               postgres://USER@HOST:PORT/DB (all nodes of a provider share it); never migrated from
+               here: it must be at this tool's schema version
+  --json       print JSON (reports, show, and the result of dismiss, remove and ban)
 `;
 
 class CliError extends Error {
@@ -83,10 +96,28 @@ function detailText(d: ReportDetail): string {
   return lines.join('\n');
 }
 
+interface OpenStore {
+  queue: ModerationQueue;
+  store: Store;
+  close(): void;
+}
+
 /** The provider's store, opened only if it exists and is of this version (no migration from here). */
-function openQueue(dataDir: string): { queue: ModerationQueue; store: Store; close(): void } {
-  const file = path.join(dataDir, DB_FILE);
-  if (!fs.existsSync(file)) throw new CliError(`no provider database at ${file} (is --data the provider's data dir, and has the provider been started once?)`);
+async function openQueue(spec: DatabaseSpec): Promise<OpenStore> {
+  const store = spec.kind === 'sqlite' ? openSqlite(spec.dir) : await openPostgres(spec.url);
+  const where = spec.kind === 'sqlite' ? path.join(spec.dir, DB_FILE) : redact(spec.url);
+  try {
+    const queue = new ModerationQueue(store.db, { hosts: (r) => store.hostedRoom(r) !== undefined, membersOf: (r) => storedMembers(store, r), banStatus: (r, u) => banStatus(store, r, u) });
+    return { queue, store, close: () => store.close() };
+  } catch (e) {
+    store.close();
+    throw new CliError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+function openSqlite(dir: string): Store {
+  const file = path.join(dir, DB_FILE);
+  if (!fs.existsSync(file)) throw new CliError(`no provider database at ${file} (is this the provider's data dir, and has the provider been started once?)`);
   let version: number;
   try {
     const probe = new Database(file, { readonly: true, fileMustExist: true });
@@ -101,13 +132,32 @@ function openQueue(dataDir: string): { queue: ModerationQueue; store: Store; clo
   if (version !== SCHEMA_VERSION) {
     throw new CliError(`${file} is at schema version ${version}, this tool expects ${SCHEMA_VERSION}: run the provider of this version on it first`);
   }
-  const store = new Store(file);
+  return new Store(file);
+}
+
+/** The Store on PostgreSQL, after checking (read only) that the schema is this tool's version. */
+async function openPostgres(url: string): Promise<Store> {
+  const where = `the PostgreSQL database ${redact(url)}`;
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  let version: number;
   try {
-    const queue = new ModerationQueue(store.db, { hosts: (r) => store.hostedRoom(r) !== undefined, membersOf: (r) => storedMembers(store, r), banStatus: (r, u) => banStatus(store, r, u) });
-    return { queue, store, close: () => store.close() };
+    version = await pgSchemaVersion(pool);
   } catch (e) {
-    store.close();
-    throw new CliError(`${file}: ${(e as Error).message}`);
+    throw new CliError(`cannot read ${where}: ${(e as Error).message}`);
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+  if (version === 0) throw new CliError(`${where} holds no provider schema (has a provider been started on it once?)`);
+  if (version < PG_SCHEMA_VERSION) {
+    throw new CliError(`${where} is at schema version ${version}, this tool expects ${PG_SCHEMA_VERSION}: start a provider node of this version on it first (it migrates), then run this again`);
+  }
+  if (version > PG_SCHEMA_VERSION) {
+    throw new CliError(`${where} is at schema version ${version}, newer than this tool (${PG_SCHEMA_VERSION}): use the provider-admin of the provider version that runs on it`);
+  }
+  try {
+    return new Store(new PgSyncDb(url));
+  } catch (e) {
+    throw new CliError(`cannot open ${where}: ${(e as Error).message}`);
   }
 }
 
@@ -170,7 +220,7 @@ async function run(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { data: { type: 'string' }, json: { type: 'boolean' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { data: { type: 'string' }, database: { type: 'string' }, json: { type: 'boolean' }, state: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: true,
     });
@@ -182,8 +232,19 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (!values.data) throw usage('--data is required');
-  const dataDir = path.resolve(values.data);
+  if (!values.data && !values.database) throw usage('--data or --database is required');
+  const dataDir = values.data ? path.resolve(values.data) : undefined;
+  let spec: DatabaseSpec;
+  try {
+    spec = parseDatabaseSpec(values.database, dataDir ?? '');
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  /** The data folder, for the commands that talk to the running provider through its files. */
+  const needData = (): string => {
+    if (!dataDir) throw usage(`${command} needs --data <dir>: it asks the running provider, found through <dir>/admin-url, admin-token and ca.pem`);
+    return dataDir;
+  };
   const [command, arg, ...rest] = positionals;
   if (!command) throw usage('no command');
   if (rest.length) throw usage(`unexpected ${JSON.stringify(rest[0])}`);
@@ -207,7 +268,7 @@ async function run(argv: string[]): Promise<void> {
       } catch (e) {
         throw usage((e as Error).message);
       }
-      const db = openQueue(dataDir);
+      const db = await openQueue(spec);
       try {
         const reports = db.queue.list(filter);
         out({ reports }, reports.length === 0 ? `no ${filter === 'all' ? '' : `${filter} `}reports` : reports.map(reportLine).join('\n'));
@@ -219,7 +280,7 @@ async function run(argv: string[]): Promise<void> {
     case 'show':
     case 'dismiss': {
       const n = id();
-      const db = openQueue(dataDir);
+      const db = await openQueue(spec);
       try {
         if (command === 'show') {
           const d = db.queue.detail(n);
@@ -236,14 +297,14 @@ async function run(argv: string[]): Promise<void> {
     }
     case 'remove': {
       const n = id();
-      const answer = await adminPost(dataDir, `admin/api/reports/${n}/remove`);
+      const answer = await adminPost(needData(), `admin/api/reports/${n}/remove`);
       const proposed = Array.isArray(answer.proposed) ? (answer.proposed as string[]) : [];
       out(answer, `report #${n}: the hub proposed removing ${proposed.map(safe).join(', ')}; the room's members commit it`);
       return;
     }
     case 'ban': {
       const n = id();
-      const answer = await adminPost(dataDir, `admin/api/reports/${n}/ban`);
+      const answer = await adminPost(needData(), `admin/api/reports/${n}/ban`);
       const proposed = Array.isArray(answer.proposed) ? (answer.proposed as string[]) : [];
       const report = (answer.report ?? {}) as { allegedAbuser?: unknown };
       const who = typeof report.allegedAbuser === 'string' ? safe(report.allegedAbuser) : 'the alleged abuser';
@@ -255,7 +316,7 @@ async function run(argv: string[]): Promise<void> {
       // The running provider reads its keys from the database for every frank (hub/core.ts
       // frankingKey), so the new one is in force at once; reports about older messages are checked
       // with the key of their time.
-      const db = openQueue(dataDir);
+      const db = await openQueue(spec);
       try {
         const from = Date.now();
         db.store.addFrankingKey(randomBytes(32), from);
@@ -268,13 +329,24 @@ async function run(argv: string[]): Promise<void> {
     }
     case 'invalidate-key-package-tokens': {
       if (arg !== undefined) throw usage(`unexpected ${JSON.stringify(arg)}`);
-      let epoch: number;
+      // The epoch is in the database, shared by every node; each reads it before each issuance
+      // and redemption (ohttp-service.ts), so no node needs telling.
+      const db = await openQueue(spec);
       try {
-        epoch = advanceTokenEpoch(dataDir);
-      } catch (e) {
-        throw new CliError((e as Error).message, 1);
+        let advanced: { domain: string; epoch: number }[];
+        try {
+          // A provider not started since its secrets moved into the database still has them in
+          // its folder: imported first, as its next start would, so the epoch advanced is its own.
+          if (dataDir) importLegacyOhttpSecrets(db.store, dataDir, (m) => process.stderr.write(`provider-admin: ${m}\n`));
+          advanced = advanceTokenEpoch(db.store);
+        } catch (e) {
+          throw new CliError((e as Error).message, 1);
+        }
+        const text = advanced.map((a) => `KeyPackage token epoch ${a.epoch} for ${a.domain}: every earlier token is refused from now on, by every node`).join('\n');
+        out({ invalidated: true, epoch: advanced[0].epoch, domains: advanced }, text);
+      } finally {
+        db.close();
       }
-      out({ invalidated: true, epoch }, `KeyPackage token epoch ${epoch}: every earlier token is refused from now on`);
       return;
     }
     default:

@@ -41,7 +41,7 @@ import type { S2sReply } from './federation/s2s-handler.js';
 import { RateLimiter } from './directory-search.js';
 import { ApiFailure, badRequest, decodeStrict } from './errors.js';
 import type { KeyPackages } from './key-packages.js';
-import { advanceTokenEpoch, ensureOhttpSecrets, ohttpSecretsChangedAt } from './ohttp-keys.js';
+import { advanceTokenEpoch, ensureOhttpSecrets, OhttpKeysError } from './ohttp-keys.js';
 import { GatewayError, KeyPackageGateway, type Redemption } from './ohttp-gateway.js';
 import type { Store } from './store.js';
 
@@ -58,6 +58,7 @@ const PROVIDER_KEY_TTL_MS = 3600_000;
 
 export interface OhttpServiceOptions {
   domain: string;
+  /** Only for a provider from before store v18: its ohttp-gateway.json is imported from here once. */
   dataDir: string;
   store: Store;
   keyPackages: KeyPackages;
@@ -76,7 +77,8 @@ export class OhttpService {
   private readonly store: Store;
   private readonly now: () => number;
   private issuer: TokenIssuer;
-  private secretsAt: number;
+  /** The token secret, the same in every epoch (only the epoch moves). */
+  private readonly tokenSecret: Uint8Array;
   private readonly gateway: KeyPackageGateway;
   private readonly entry: Uint8Array;
   private readonly perProvider: RateLimiter;
@@ -87,9 +89,10 @@ export class OhttpService {
     this.domain = opts.domain;
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
-    const secrets = ensureOhttpSecrets(opts.dataDir, opts.domain);
+    // In the database, shared by every node of the domain (the first to start makes them).
+    const secrets = ensureOhttpSecrets(opts.store, opts.dataDir, opts.domain, opts.log);
+    this.tokenSecret = secrets.tokenSecret;
     this.issuer = new TokenIssuer(opts.domain, secrets.tokenSecret, secrets.tokenEpoch, this.generationOf);
-    this.secretsAt = ohttpSecretsChangedAt(opts.dataDir);
     // A handout outlives its KeyPackage (clients make them for 90 days) only as dead weight.
     this.store.tx(() => this.store.forgetOhttpHandoutsBefore(this.now() - HANDOUT_KEPT_MS));
     const issuance = opts.issuance ?? { burst: 20, perMinute: 10 };
@@ -112,16 +115,22 @@ export class OhttpService {
     return this.tokens.epoch;
   }
 
-  /** The issuer of the current epoch: reloaded when the operator started a new one (provider-admin). */
+  /**
+   * The issuer of the current epoch. The epoch is read from the database on every use (one
+   * primary-key read per issuance or redemption), because the operator (provider-admin) or
+   * another node may have started a new one since: a token of the old epoch must be refused by
+   * every node from that moment on, not from its next restart.
+   */
   private get tokens(): TokenIssuer {
-    const at = ohttpSecretsChangedAt(this.opts.dataDir);
-    if (at !== this.secretsAt) {
-      this.secretsAt = at;
-      const s = ensureOhttpSecrets(this.opts.dataDir, this.domain);
-      if (s.tokenEpoch !== this.issuer.epoch) {
-        this.issuer = new TokenIssuer(this.domain, s.tokenSecret, s.tokenEpoch, this.generationOf);
-        this.store.tx(() => this.store.forgetSpentTokensBefore(s.tokenEpoch));
-      }
+    const epoch = this.store.ohttpTokenEpoch(this.domain);
+    if (epoch === undefined) {
+      // An internal error: logged for the operator, a bare 500 to the peer.
+      throw new OhttpKeysError(`the OHTTP gateway secrets of ${this.domain} are gone from the database (table ohttp_gateway_secrets): restart the provider to make new ones`);
+    }
+    if (epoch !== this.issuer.epoch) {
+      this.issuer = new TokenIssuer(this.domain, this.tokenSecret, epoch, this.generationOf);
+      // Their tokens no longer verify, so their nonces need not be kept (every node may do this).
+      this.store.tx(() => this.store.forgetSpentTokensBefore(epoch));
     }
     return this.issuer;
   }
@@ -184,7 +193,7 @@ export class OhttpService {
 
   /** Starts a new token epoch: every token issued so far stops working. Returns the new epoch. */
   invalidateTokens(): number {
-    advanceTokenEpoch(this.opts.dataDir, this.domain);
+    advanceTokenEpoch(this.store, this.domain);
     return this.tokens.epoch;
   }
 
@@ -201,7 +210,8 @@ export class OhttpService {
     const byHandle = req.queryElements.some((e) => e.searchType === 'handle');
     const found = byHandle && res.responseCode === 'success' ? res.uri.filter((u) => parseMimiUriAs('user', u)?.domain === this.domain).slice(0, MAX_TOKEN_KEYS) : [];
     if (found.length) {
-      const keys = await Promise.all(found.map(async (user) => ({ user, tokenKey: await this.tokens.publicKey(user) })));
+      const tokens = this.tokens; // the epoch read once for the whole answer
+      const keys = await Promise.all(found.map(async (user) => ({ user, tokenKey: await tokens.publicKey(user) })));
       out.push({ componentId: KEY_PACKAGE_TOKEN_KEYS_COMPONENT_ID, data: encodeKeyPackageTokenKeys({ keys }) });
     }
     const asked = req.idRequestExtensions.find((e) => e.componentId === KEY_PACKAGE_TOKEN_REQUEST_COMPONENT_ID);

@@ -18,6 +18,15 @@ export interface UserRow {
   created_at: number;
 }
 
+/** A domain's OHTTP gateway secrets (ohttp-keys.ts): its X25519 key and the Privacy Pass token secret. */
+export interface OhttpSecretsRow {
+  domain: string;
+  key_id: number;
+  private_key: Buffer;
+  token_secret: Buffer;
+  token_epoch: number;
+}
+
 export interface DeviceRow {
   device_uri: string;
   user_id: number;
@@ -488,6 +497,23 @@ const MIGRATIONS: string[] = [
     handed_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // v18 (issue 17, docs/scale-out.md): the OHTTP gateway's secrets (ohttp-keys.ts) move from
+  // <data>/ohttp-gateway.json into the database, so every node of a domain serves the same key
+  // configuration and honours the same tokens; one row per domain, made once (the first node to
+  // insert wins), its token epoch advanced by provider-admin. And an index for the latest
+  // acceptance time of a room (hub/messages.ts reads it on PostgreSQL, where several nodes accept
+  // into one room; made here too so both engines keep one schema).
+  `
+  CREATE TABLE ohttp_gateway_secrets (
+    domain TEXT PRIMARY KEY,
+    key_id INTEGER NOT NULL,
+    private_key BLOB NOT NULL,
+    token_secret BLOB NOT NULL,
+    token_epoch INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX accepted_room_time ON accepted(room_uri, accepted_ts);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -535,6 +561,13 @@ function prepareStatements(db: Database.Database, sqlite: boolean) {
     ),
     forgetOhttpHandouts: db.prepare<[number]>('DELETE FROM ohttp_handouts WHERE handed_at < ?'),
     ohttpHandoutByRef: db.prepare<[Buffer], { device_uri: string }>('SELECT device_uri FROM ohttp_handouts WHERE ref = ?'),
+    ohttpSecrets: db.prepare<[string], OhttpSecretsRow>('SELECT domain, key_id, private_key, token_secret, token_epoch FROM ohttp_gateway_secrets WHERE domain = ?'),
+    insertOhttpSecrets: db.prepare<[string, number, Buffer, Buffer, number, number]>(
+      'INSERT OR IGNORE INTO ohttp_gateway_secrets (domain, key_id, private_key, token_secret, token_epoch, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    ohttpTokenEpoch: db.prepare<[string], { token_epoch: number }>('SELECT token_epoch FROM ohttp_gateway_secrets WHERE domain = ?'),
+    advanceOhttpTokenEpoch: db.prepare<[string]>('UPDATE ohttp_gateway_secrets SET token_epoch = token_epoch + 1 WHERE domain = ?'),
+    ohttpSecretDomains: db.prepare<[], { domain: string }>('SELECT domain FROM ohttp_gateway_secrets ORDER BY domain'),
     insertDevice: db.prepare<[string, number, string, string, Buffer, number]>(
       'INSERT INTO devices (device_uri, user_id, device_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -596,6 +629,7 @@ function prepareStatements(db: Database.Database, sqlite: boolean) {
     accepted: db.prepare<[string, Buffer], { kind: string; epoch: number; accepted_ts: number }>(
       'SELECT kind, epoch, accepted_ts FROM accepted WHERE room_uri = ? AND digest = ?',
     ),
+    latestAccepted: db.prepare<[string], { ts: number | null }>('SELECT max(accepted_ts) AS ts FROM accepted WHERE room_uri = ?'),
     putAccepted: db.prepare<[string, Buffer, string, bigint, number]>(
       'INSERT OR IGNORE INTO accepted (room_uri, digest, kind, epoch, accepted_ts) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -1056,6 +1090,13 @@ export class Store {
   acceptedByDigest(roomUri: string, digest: Uint8Array): { kind: string; epoch: number; accepted_ts: number } | undefined {
     return this.s.accepted.get(roomUri, Buffer.from(digest));
   }
+  /**
+   * The latest acceptance time stored for the room (the `accepted` rows of its messages, commits
+   * and proposals, kept for IDEMPOTENCY_TTL_MS), undefined when none is.
+   */
+  latestAcceptedTs(roomUri: string): number | undefined {
+    return this.s.latestAccepted.get(roomUri)?.ts ?? undefined;
+  }
   recordAccepted(roomUri: string, digest: Uint8Array, kind: string, epoch: bigint, ts: number): void {
     this.s.putAccepted.run(roomUri, Buffer.from(digest), kind, epoch, ts);
   }
@@ -1414,6 +1455,30 @@ export class Store {
   /** Forgets handouts older than `before` (their KeyPackages have expired). */
   forgetOhttpHandoutsBefore(before: number): number {
     return this.s.forgetOhttpHandouts.run(before).changes;
+  }
+  /** The OHTTP gateway's secrets of `domain` (ohttp-keys.ts), if made. */
+  ohttpSecrets(domain: string): OhttpSecretsRow | undefined {
+    return this.s.ohttpSecrets.get(domain);
+  }
+  /** Stores a domain's first secrets; false (nothing changed) when it has some already. */
+  insertOhttpSecrets(r: Omit<OhttpSecretsRow, 'private_key' | 'token_secret'> & { private_key: Uint8Array; token_secret: Uint8Array }, now: number): boolean {
+    return this.s.insertOhttpSecrets.run(r.domain, r.key_id, Buffer.from(r.private_key), Buffer.from(r.token_secret), r.token_epoch, now).changes === 1;
+  }
+  /** The current KeyPackage token epoch of `domain` (one primary-key read: asked per issuance and redemption). */
+  ohttpTokenEpoch(domain: string): number | undefined {
+    return this.s.ohttpTokenEpoch.get(domain)?.token_epoch;
+  }
+  /**
+   * Starts a new token epoch for `domain`, or for every domain with secrets when none is named;
+   * returns each domain advanced with its new epoch (none: no secrets yet).
+   */
+  advanceOhttpTokenEpoch(domain?: string): { domain: string; epoch: number }[] {
+    const domains = domain === undefined ? this.s.ohttpSecretDomains.all().map((r) => r.domain) : [domain];
+    const out: { domain: string; epoch: number }[] = [];
+    for (const d of domains) {
+      if (this.s.advanceOhttpTokenEpoch.run(d).changes === 1) out.push({ domain: d, epoch: this.ohttpTokenEpoch(d)! });
+    }
+    return out;
   }
   /** The device a KeyPackage handed out over OHTTP belongs to (routes its Welcome). */
   ohttpHandoutOwner(ref: Uint8Array): string | undefined {

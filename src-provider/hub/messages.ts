@@ -151,14 +151,30 @@ const lastAccepted = new WeakMap<HubCore, Map<string, number>>();
  * millisecond, would otherwise be shown in message ID order instead of the order they were
  * accepted in. Under a sustained rate of over 1,000 messages a second in one room the times run
  * ahead of the clock by the excess (a batch of 64 at once: up to 63 ms), and fall back to it when
- * the rate drops. Kept in memory: after a restart a room starts again from the clock, so a lead
- * built up just before a crash can still make a few times tie (then message ID decides).
+ * the rate drops.
+ *
+ * The previous time is kept in memory, per process. On SQLite that is the whole story: one node
+ * accepts every message of the room (after a restart a room starts again from the clock, so a lead
+ * built up just before a crash can still make a few times tie; then message ID decides). On
+ * PostgreSQL several nodes accept into one room and their clocks differ, so a node whose clock is
+ * behind would give a message an earlier time than the one another node just gave: there the
+ * room's latest stored time (the `accepted` row each message, commit and proposal leaves, one
+ * probe of index accepted_room_time) is read inside this same write transaction, and the time
+ * is also later than that. Two nodes accepting into one room at once both read it; the
+ * SERIALIZABLE transaction of the second then fails and runs again (store.ts tx), reading the
+ * first's. So a room's times increase across nodes too; a node whose clock is behind gives times
+ * just past the latest, not its own clock's.
  */
 function acceptanceTime(hub: HubCore, roomUri: string): number {
   let rooms = lastAccepted.get(hub);
   if (!rooms) lastAccepted.set(hub, (rooms = new Map()));
+  let ts = hub.now();
   const last = rooms.get(roomUri);
-  const ts = last === undefined ? hub.now() : Math.max(hub.now(), last + 1);
+  if (last !== undefined) ts = Math.max(ts, last + 1);
+  if (hub.store.dialect === 'postgres') {
+    const stored = hub.store.latestAcceptedTs(roomUri);
+    if (stored !== undefined) ts = Math.max(ts, stored + 1);
+  }
   rooms.set(roomUri, ts);
   return ts;
 }

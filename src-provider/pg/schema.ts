@@ -399,7 +399,36 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   ALTER TABLE backup_chunk_contents ALTER COLUMN data SET STORAGE EXTERNAL;
   `,
+  // v4 (= store v18): the OHTTP gateway's secrets, one row per domain, shared by every node
+  // (ohttp-keys.ts; before, a file in each node's data folder); and the index that makes the
+  // latest acceptance time of a room one index probe (hub/messages.ts reads it inside the write
+  // transaction, so nodes whose clocks differ still give a room's messages increasing times).
+  `
+  CREATE TABLE ohttp_gateway_secrets (
+    domain TEXT PRIMARY KEY,
+    key_id INTEGER NOT NULL,
+    private_key BYTEA NOT NULL,
+    token_secret BYTEA NOT NULL,
+    token_epoch BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  CREATE INDEX accepted_room_time ON accepted(room_uri, accepted_ts);
+  `,
 ];
+
+/** The schema version this code migrates a PostgreSQL database to (and the only one it runs on). */
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
+
+/**
+ * The schema version a PostgreSQL database is at, without changing anything: 0 when it was never
+ * migrated (no schema_migrations table). For tools that must not migrate (provider-admin).
+ */
+export async function pgSchemaVersion(pool: pg.Pool): Promise<number> {
+  const t = await pool.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t");
+  if (!t.rows[0].t) return 0;
+  const at = await pool.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+  return at.rows[0].v ?? 0;
+}
 
 /** Brings the database to the newest version; safe to run from several nodes at once. Returns it. */
 export async function migratePg(pool: pg.Pool, migrations: readonly string[] = PG_MIGRATIONS): Promise<number> {

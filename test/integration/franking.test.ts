@@ -22,7 +22,7 @@ import type { ProfileDb } from '../../src-main/db/profile-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
-import { ROOT, waitFor } from '../helpers/provider-process.js';
+import { knownTestDatabase, ROOT, waitFor } from '../helpers/provider-process.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -203,8 +203,10 @@ test('reports with evidence: a franked message reported from either provider is 
 test("after the hub's franking key is rotated (provider-admin), a report about an older message still verifies, and so does one about a newer message", async () => {
   await alice.send(room, 'before the rotation');
   await waitFor(() => carol.page(room, null, 40).some((m) => m.text === 'before the rotation'), 'carol reads it');
+  // The provider's database: the SQLite file in its folder, or (PostgreSQL pass) the one it was given.
+  const db = knownTestDatabase(A.dataDir);
   const rotated = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), '--data', A.dataDir, 'rotate-franking-key'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), '--data', A.dataDir, ...(db ? ['--database', db] : []), 'rotate-franking-key'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

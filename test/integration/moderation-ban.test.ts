@@ -21,7 +21,7 @@ import { CoreError } from '../../src-shared/contract.js';
 import { decodeRoomStateExtension } from '../../src-shared/room-state.js';
 import { withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
-import { ROOT, waitFor } from '../helpers/provider-process.js';
+import { knownTestDatabase, ROOT, waitFor } from '../helpers/provider-process.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 
 let engine: MlsEngine;
@@ -160,7 +160,9 @@ test('provider-admin ban: a user who already left is banned by the state proposa
   await waitFor(() => hubRoles().get(D) === 1 && hubPending().bans === 0, 'the hub to hold dave banned', 15_000);
   // The command line asks the running provider's admin API, so the log says 'api'.
   assert.deepEqual(actions(id).map((a) => [a.via, a.action, a.target, a.detail]), [['api', 'ban', D, 'proposed the ban (no members in the room)']]);
-  const show = await cli(['--data', hub.dataDir, 'show', String(id)]);
+  // show reads the database: in the PostgreSQL pass the provider's, named as its operator would.
+  const db = knownTestDatabase(hub.dataDir);
+  const show = await cli(['--data', hub.dataDir, ...(db ? ['--database', db] : []), 'show', String(id)]);
   assert.match(show.stdout, /; banned/);
   await assert.rejects(alice.addMember(room, 'dave@b.example'), (e: unknown) => e instanceof CoreError && /banned/i.test(e.message));
   assert.deepEqual(errors.get('dave'), []);

@@ -5,8 +5,9 @@
 // request from a foreign Origin is 403, without JSON 415. `remove` has the hub propose the alleged
 // abuser's removal and the members commit it (the user's device leaves everyone's view), `dismiss`
 // changes the state, each is logged (admin_actions and the provider's log). The command line
-// (`provider-admin --data DIR`) lists, shows and dismisses on the data dir, and removes through the
-// running provider.
+// (`provider-admin --data DIR`, with `--database` in the PostgreSQL pass, as an operator of such a
+// provider gives it) lists, shows and dismisses in the database, and removes through the running
+// provider.
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +21,7 @@ import type { Profile } from '../../src-main/core/profile.js';
 import type { ProviderClient } from '../../src-main/net/provider-client.js';
 import { withProviderDb } from '../helpers/provider-db.js';
 import { lounge } from '../helpers/lounge.js';
-import { ROOT, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+import { knownTestDatabase, ROOT, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
 let engine: MlsEngine;
 let provider: ProviderProcess;
@@ -90,6 +91,12 @@ function cli(args: string[], viaNpm = false): Promise<Cli> {
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** The data folder for provider-admin, and the provider's database when it is not the SQLite file there. */
+const dataArgs = (dir: string): string[] => {
+  const url = knownTestDatabase(dir);
+  return ['--data', dir, ...(url ? ['--database', url] : [])];
+};
 
 const actionsInDb = () => withProviderDb(provider.dataDir, (db) => db.prepare('SELECT who, via, action, report_id, room_uri, target, at FROM admin_actions ORDER BY id').all()) as { who: string; via: string; action: string; report_id: number; room_uri: string; target: string; at: number }[];
 
@@ -277,7 +284,7 @@ test('provider-admin on the data dir: reports, show, dismiss; remove through the
   await carol.reportAbuse(room, 'alice', 'alice is \u001b[31mrude\u001b[0m');
   const daveId = await reportId('dave floods the room');
   const aliceId = await reportId('alice is \u001b[31mrude\u001b[0m');
-  const data = ['--data', provider.dataDir];
+  const data = dataArgs(provider.dataDir);
 
   const list = await cli([...data, 'reports'], true);
   assert.equal(list.code, 0, list.stderr);
@@ -342,11 +349,11 @@ test('provider-admin remove with the provider stopped: says so, exit 1; admin-ur
   assert.deepEqual([...errors.values()].flat(), []);
   await provider.stop();
   assert.ok(!fs.existsSync(path.join(provider.dataDir, 'admin-url')), 'the provider removes admin-url on shutdown');
-  const r = await cli(['--data', provider.dataDir, 'remove', String(id)]);
+  const r = await cli([...dataArgs(provider.dataDir), 'remove', String(id)]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /admin-url is missing/);
   // The queue still works on the data dir.
-  const list = await cli(['--data', provider.dataDir, '--json', 'reports', '--state', 'open']);
+  const list = await cli([...dataArgs(provider.dataDir), '--json', 'reports', '--state', 'open']);
   assert.equal(list.code, 0, list.stderr);
   assert.ok((JSON.parse(list.stdout).reports as { id: number }[]).some((x) => x.id === id));
 });

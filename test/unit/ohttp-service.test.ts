@@ -1,18 +1,22 @@
-// The provider's OHTTP roles (src-provider/ohttp-service.ts) on a real store file: token issuance
-// as it rides on /identifierQuery (consent, requester's domain, rate limits), redemption through
-// the real gateway (one KeyPackage per device, the nonce spent in the same transaction, nothing
-// kept when no KeyPackage is left), the vouches it signs, invalidation by epoch, and the secrets
-// surviving a restart.
+// The provider's OHTTP roles (src-provider/ohttp-service.ts) on a real store (the SQLite file, or
+// with MIMI_TEST_POSTGRES a PostgreSQL database): token issuance as it rides on /identifierQuery
+// (consent, requester's domain, rate limits), redemption through the real gateway (one KeyPackage
+// per device, the nonce spent in the same transaction, nothing kept when no KeyPackage is left),
+// the vouches it signs, invalidation by epoch, and the secrets: kept in the database (surviving a
+// restart, shared by services with data folders of their own, an epoch advanced on another
+// connection followed at once) and imported once from the ohttp-gateway.json of a provider from
+// before, with its tokens and key configuration still good.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { x25519 } from '@noble/curves/ed25519.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import { decodeResponse, encodeRequest, header } from '../../src-shared/bhttp.js';
-import { fromB64, toHex } from '../../src-shared/bytes.js';
+import { fromB64, toB64, toHex } from '../../src-shared/bytes.js';
 import {
   decodeKeyPackageResponseList,
   decodeKeyPackageTokenKeys,
@@ -24,7 +28,7 @@ import {
   KEY_PACKAGE_TOKEN_RESPONSE_COMPONENT_ID,
   MLS10,
 } from '../../src-shared/key-package-request.js';
-import { requestTokens } from '../../src-shared/key-package-tokens.js';
+import { requestTokens, TokenIssuer } from '../../src-shared/key-package-tokens.js';
 import { decodeOhttpKeysEntry, decodeVouches, VOUCHES_HEADER, vouchHolds } from '../../src-shared/key-package-vouch.js';
 import type { IdentifierRequest, IdentifierResponse } from '../../src-shared/mimi-protocol.js';
 import { decodeKeyConfigs, decapsulateResponse, encapsulateRequest } from '../../src-shared/ohttp.js';
@@ -32,9 +36,10 @@ import { Accounts } from '../../src-provider/accounts.js';
 import { ensureProviderIdentity } from '../../src-provider/federation/provider-identity.js';
 import { KeyPackages, keyPackageRef } from '../../src-provider/key-packages.js';
 import { OhttpService } from '../../src-provider/ohttp-service.js';
-import { advanceTokenEpoch } from '../../src-provider/ohttp-keys.js';
-import { DB_FILE, openStore, type Store } from '../../src-provider/store.js';
+import { advanceTokenEpoch, IMPORTED_SUFFIX, OHTTP_KEYS_FILE, OhttpKeysError } from '../../src-provider/ohttp-keys.js';
+import type { Store } from '../../src-provider/store.js';
 import { ApiFailure } from '../../src-provider/errors.js';
+import { openTestStore } from '../helpers/provider-db.js';
 
 const DOMAIN = 'b.example';
 const BOB = `mimi://${DOMAIN}/u/bob`;
@@ -48,10 +53,19 @@ after(() => {
 
 const engine = await createMlsEngine();
 
-async function provider(opts: { consent?: boolean; burst?: number; dir?: string } = {}) {
-  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-ohttp-svc-'));
-  if (!opts.dir) dirs.push(dir);
-  const store = openStore(dir);
+const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-ohttp-svc-'));
+  dirs.push(dir);
+  return dir;
+};
+
+/**
+ * A provider's OHTTP service on data folder `dir`. `databaseOf`: the folder whose database it uses
+ * (another node of the same provider: its own folder, the first one's database).
+ */
+async function provider(opts: { consent?: boolean; burst?: number; dir?: string; databaseOf?: string; log?: (m: string) => void } = {}) {
+  const dir = opts.dir ?? tempDir();
+  const store = await openTestStore(opts.databaseOf ?? dir);
   stores.push(store);
   const accounts = new Accounts(store, DOMAIN);
   const keyPackages = new KeyPackages(store, DOMAIN);
@@ -66,6 +80,7 @@ async function provider(opts: { consent?: boolean; burst?: number; dir?: string 
     peerClient: { post: () => Promise.reject(new Error('no peers in this test')) },
     consent: () => (consent ? 'ok' : 'noConsent'),
     issuance: { burst: opts.burst ?? 20, perMinute: 1 },
+    log: opts.log,
   });
   return { dir, store, accounts, keyPackages, identity, svc, setConsent: (v: boolean) => (consent = v) };
 }
@@ -109,7 +124,8 @@ async function fetchKeyPackages(p: P, token: Uint8Array) {
   return decodeResponse(decapsulateResponse(context, reply.body!));
 }
 
-const count = (p: P, sql: string) => (new Database(path.join(p.dir, DB_FILE), { readonly: true }).prepare(sql).get() as { n: number }).n;
+const count = (p: P, sql: string) => (p.store.db.prepare(sql).get() as { n: number }).n;
+const keyConfigsOf = (p: P) => toHex(decodeOhttpKeysEntry(p.svc.serveKeys(DOMAIN).body!).keyConfigs);
 
 test('a token bought at discovery fetches one KeyPackage per device, vouched for, once', async () => {
   const p = await provider();
@@ -211,14 +227,100 @@ test('what cannot be opened is a 4xx and changes nothing', async () => {
   assert.equal(p.svc.vouchKey('a.example'), undefined);
 });
 
-test('the operator advancing the epoch on the data dir (provider-admin) reaches the running service', async () => {
+test('the operator advancing the epoch in the database (provider-admin, another connection) reaches the running service at once', async () => {
   const p = await provider();
   await bobWith(p, 1, 2);
   const [t1, t2] = await tokens(p, 2);
   assert.equal((await fetchKeyPackages(p, t1)).status, 200);
-  assert.equal(advanceTokenEpoch(p.dir), 2); // what `provider-admin invalidate-key-package-tokens` does
+  // What `provider-admin invalidate-key-package-tokens` does, on a connection of its own.
+  const admin = await openTestStore(p.dir);
+  stores.push(admin);
+  assert.deepEqual(advanceTokenEpoch(admin), [{ domain: DOMAIN, epoch: 2 }]);
   assert.equal((await fetchKeyPackages(p, t2)).status, 401);
   assert.equal(p.svc.tokenEpoch, 2);
+  // A database without secrets (the provider never started on it): says so, changes nothing.
+  const empty = await openTestStore(tempDir());
+  stores.push(empty);
+  assert.throws(() => advanceTokenEpoch(empty), (e: unknown) => e instanceof OhttpKeysError && /no OHTTP gateway secrets in the database: the provider makes them on its first start/.test(e.message));
+});
+
+test('two nodes with data folders of their own share the secrets in the database: one key configuration, tokens good on both, one epoch', async () => {
+  const one = await provider();
+  const two = await provider({ databaseOf: one.dir });
+  assert.notEqual(one.dir, two.dir);
+  assert.ok(!fs.existsSync(path.join(two.dir, OHTTP_KEYS_FILE)) && !fs.existsSync(path.join(one.dir, OHTTP_KEYS_FILE)), 'no secrets in any folder');
+  assert.equal(keyConfigsOf(two), keyConfigsOf(one), 'the same key configuration from both');
+  assert.equal(count(one, 'SELECT count(*) AS n FROM ohttp_gateway_secrets'), 1);
+  await bobWith(one, 1, 4);
+  // Issued by one, redeemed through the other, and the nonce spent for both.
+  const [t1, t2, t3] = await tokens(one, 3);
+  assert.equal((await fetchKeyPackages(two, t1)).status, 200);
+  assert.equal((await fetchKeyPackages(one, t1)).status, 401, 'spent through the other node');
+  assert.equal((await fetchKeyPackages(one, t2)).status, 200);
+  // A new epoch started through one node: the other refuses the old tokens at once.
+  assert.equal(two.svc.invalidateTokens(), 2);
+  assert.equal((await fetchKeyPackages(one, t3)).status, 401);
+  assert.equal(one.svc.tokenEpoch, 2);
+  const [t4] = await tokens(two, 1);
+  assert.equal((await fetchKeyPackages(one, t4)).status, 200, 'a token of the new epoch is good on the other node');
+});
+
+/** A provider from before store v18: its secrets in <dir>/ohttp-gateway.json, as it wrote them. */
+function legacyFile(dir: string, o: { epoch?: number; domain?: string } = {}) {
+  const privateKey = x25519.utils.randomSecretKey();
+  const tokenSecret = randomBytes(32);
+  const keyId = 77;
+  const file = path.join(dir, OHTTP_KEYS_FILE);
+  fs.writeFileSync(file, JSON.stringify({ version: 1, domain: o.domain ?? DOMAIN, keyId, privateKey: toB64(privateKey), tokenSecret: toB64(tokenSecret), tokenEpoch: o.epoch ?? 5 }, null, 2) + '\n', { mode: 0o600 });
+  return { file, privateKey, tokenSecret, keyId, publicKey: x25519.getPublicKey(privateKey) };
+}
+
+test('upgrade: an existing ohttp-gateway.json is imported once (same key configuration, outstanding tokens still good) and renamed', async () => {
+  const dir = tempDir();
+  const old = legacyFile(dir, { epoch: 5 });
+  // A token the provider issued before the upgrade (same secret, epoch and derivation), not yet redeemed.
+  const before = new TokenIssuer(DOMAIN, old.tokenSecret, 5);
+  const asked = await requestTokens(DOMAIN, BOB, await before.publicKey(BOB), 1);
+  const [outstanding] = await asked.finalize(await before.issue(BOB, asked.requests, 1));
+
+  const logs: string[] = [];
+  const p = await provider({ dir, log: (m) => logs.push(m) });
+  const [config] = decodeKeyConfigs(decodeOhttpKeysEntry(p.svc.serveKeys(DOMAIN).body!).keyConfigs);
+  assert.equal(config.keyId, old.keyId);
+  assert.equal(toHex(config.publicKey), toHex(old.publicKey), 'the key configuration peers fetched before');
+  assert.equal(p.svc.tokenEpoch, 5);
+  assert.ok(!fs.existsSync(old.file), 'the file is no longer where it was read from');
+  assert.ok(fs.existsSync(old.file + IMPORTED_SUFFIX));
+  assert.equal(logs.filter((l) => l.includes(`imported from ${old.file}`) && l.includes(`renamed to ${old.file}${IMPORTED_SUFFIX}`)).length, 1, logs.join('\n'));
+  await bobWith(p, 1, 1);
+  assert.equal((await fetchKeyPackages(p, outstanding)).status, 200, 'a token from before the upgrade');
+
+  // The next start reads the database: the same keys, nothing logged, no file made.
+  p.store.close();
+  stores.splice(stores.indexOf(p.store), 1);
+  const logs2: string[] = [];
+  const q = await provider({ dir, log: (m) => logs2.push(m) });
+  assert.equal(keyConfigsOf(q), keyConfigsOf(p));
+  assert.equal(q.svc.tokenEpoch, 5);
+  assert.deepEqual(logs2, []);
+  assert.ok(!fs.existsSync(old.file));
+});
+
+test("upgrade: a file another node's secrets already replaced is set aside, and a bad file stops the start with what to do", async () => {
+  const first = await provider();
+  const dir = tempDir();
+  const old = legacyFile(dir);
+  const logs: string[] = [];
+  const second = await provider({ dir, databaseOf: first.dir, log: (m) => logs.push(m) });
+  assert.equal(keyConfigsOf(second), keyConfigsOf(first), 'the database wins');
+  assert.ok(!fs.existsSync(old.file) && fs.existsSync(`${old.file}.superseded`));
+  assert.match(logs.join('\n'), /differs from the OHTTP gateway secrets of b\.example already in the database/);
+
+  const bad = tempDir();
+  legacyFile(bad, { domain: 'other.example' });
+  await assert.rejects(provider({ dir: bad }), /is not the OHTTP gateway file of b\.example: move it away to make new secrets/);
+  fs.writeFileSync(path.join(bad, OHTTP_KEYS_FILE), '{not json');
+  await assert.rejects(provider({ dir: bad }), /is unreadable: .*move it away/);
 });
 
 test("a user's withdrawal (revoke, block) makes every token issued for them worthless, and only theirs", async () => {
