@@ -81,20 +81,53 @@ export async function testDatabase(dataDir: string): Promise<string | undefined>
   if (!server) return undefined;
   let url = pgDatabases.get(dataDir);
   if (!url) {
-    const name = `t_${process.pid}_${pgDatabases.size}_${Math.random().toString(36).slice(2, 8)}`;
-    const c = new pg.Client({ connectionString: server });
-    await c.connect();
-    try {
-      await c.query(`CREATE DATABASE ${name}`);
-    } finally {
-      await c.end();
-    }
-    const u = new URL(server);
-    u.pathname = `/${name}`;
-    url = u.toString();
+    url = await newDatabase(server, `t${pgDatabases.size}`);
     pgDatabases.set(dataDir, url);
   }
   return url;
+}
+
+/** A new empty database on the PostgreSQL server of `serverUrl` (any database's URL); returns its URL. */
+export async function newDatabase(serverUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const c = new pg.Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** What a run of `provider-admin` printed and how it ended. */
+export interface AdminRun {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `provider-admin ARGS` as an operator would (`npm run provider-admin` with `viaNpm`). */
+export function providerAdmin(args: string[], opts: { viaNpm?: boolean } = {}): Promise<AdminRun> {
+  const [cmd, argv] = opts.viaNpm ? ['npm', ['run', '-s', 'provider-admin', '--', ...args]] : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
+  });
+}
+
+/** provider-admin's arguments for the provider on `dataDir`: its folder, and its database when that is not the SQLite file there (the PostgreSQL pass). */
+export function adminDataArgs(dataDir: string): string[] {
+  const url = knownTestDatabase(dataDir);
+  return ['--data', dataDir, ...(url ? ['--database', url] : [])];
 }
 
 /** The database URL testDatabase gave the provider on `dataDir`, if any (no new one is made). */

@@ -7,7 +7,6 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fromB64, toB64, utf8 } from '../../src-shared/bytes.js';
 import { decodeContent, encodeContent, textMessage } from '../../src-shared/content.js';
@@ -22,9 +21,8 @@ import type { ProfileDb } from '../../src-main/db/profile-db.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 import { providerStorageBytes, withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
-import { knownTestDatabase, ROOT, waitFor } from '../helpers/provider-process.js';
+import { adminDataArgs, providerAdmin, waitFor } from '../helpers/provider-process.js';
 import fs from 'node:fs';
-import path from 'node:path';
 
 let engine: MlsEngine;
 let A: FederatedProvider;
@@ -203,17 +201,7 @@ test('reports with evidence: a franked message reported from either provider is 
 test("after the hub's franking key is rotated (provider-admin), a report about an older message still verifies, and so does one about a newer message", async () => {
   await alice.send(room, 'before the rotation');
   await waitFor(() => carol.page(room, null, 40).some((m) => m.text === 'before the rotation'), 'carol reads it');
-  // The provider's database: the SQLite file in its folder, or (PostgreSQL pass) the one it was given.
-  const db = knownTestDatabase(A.dataDir);
-  const rotated = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), '--data', A.dataDir, ...(db ? ['--database', db] : []), 'rotate-franking-key'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  const rotated = await providerAdmin([...adminDataArgs(A.dataDir), 'rotate-franking-key']);
   assert.equal(rotated.code, 0, rotated.stderr);
   assert.match(rotated.stdout, /a new franking key is in force from .* \(2 kept\)/);
   await alice.send(room, 'after the rotation');

@@ -10,7 +10,6 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -21,7 +20,7 @@ import { CoreError } from '../../src-shared/contract.js';
 import { decodeRoomStateExtension } from '../../src-shared/room-state.js';
 import { withProviderDb } from '../helpers/provider-db.js';
 import { testProfile } from '../helpers/profiles.js';
-import { knownTestDatabase, ROOT, waitFor } from '../helpers/provider-process.js';
+import { adminDataArgs, providerAdmin as cli, waitFor } from '../helpers/provider-process.js';
 import { startFederation, type FederatedProvider } from '../helpers/federation.js';
 
 let engine: MlsEngine;
@@ -60,18 +59,6 @@ function post(p: string, origin?: string): Promise<{ status: number; json: Recor
     );
     req.on('error', reject);
     req.end('{}');
-  });
-}
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
 
@@ -161,8 +148,7 @@ test('provider-admin ban: a user who already left is banned by the state proposa
   // The command line asks the running provider's admin API, so the log says 'api'.
   assert.deepEqual(actions(id).map((a) => [a.via, a.action, a.target, a.detail]), [['api', 'ban', D, 'proposed the ban (no members in the room)']]);
   // show reads the database: in the PostgreSQL pass the provider's, named as its operator would.
-  const db = knownTestDatabase(hub.dataDir);
-  const show = await cli(['--data', hub.dataDir, ...(db ? ['--database', db] : []), 'show', String(id)]);
+  const show = await cli([...adminDataArgs(hub.dataDir), 'show', String(id)]);
   assert.match(show.stdout, /; banned/);
   await assert.rejects(alice.addMember(room, 'dave@b.example'), (e: unknown) => e instanceof CoreError && /banned/i.test(e.message));
   assert.deepEqual(errors.get('dave'), []);

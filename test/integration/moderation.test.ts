@@ -11,7 +11,6 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -21,7 +20,9 @@ import type { Profile } from '../../src-main/core/profile.js';
 import type { ProviderClient } from '../../src-main/net/provider-client.js';
 import { withProviderDb } from '../helpers/provider-db.js';
 import { lounge } from '../helpers/lounge.js';
-import { knownTestDatabase, ROOT, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+import { adminDataArgs as dataArgs, providerAdmin, startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
+
+const cli = (args: string[], viaNpm = false) => providerAdmin(args, { viaNpm });
 
 let engine: MlsEngine;
 let provider: ProviderProcess;
@@ -72,31 +73,6 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const get = (p: string, t = token) => call('GET', `/admin/api/${p}`, bearer(t));
 const post = (p: string, headers: Record<string, string> = {}, t = token) =>
   call('POST', `/admin/api/${p}`, { ...bearer(t), 'content-type': 'application/json', origin: provider.url, ...headers }, '{}');
-
-interface Cli {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], viaNpm = false): Promise<Cli> {
-  const [cmd, argv] = viaNpm ? ['npm', ['run', '-s', 'provider-admin', '--', ...args]] : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** The data folder for provider-admin, and the provider's database when it is not the SQLite file there. */
-const dataArgs = (dir: string): string[] => {
-  const url = knownTestDatabase(dir);
-  return ['--data', dir, ...(url ? ['--database', url] : [])];
-};
 
 const actionsInDb = () => withProviderDb(provider.dataDir, (db) => db.prepare('SELECT who, via, action, report_id, room_uri, target, at FROM admin_actions ORDER BY id').all()) as { who: string; via: string; action: string; report_id: number; room_uri: string; target: string; at: number }[];
 

@@ -11,7 +11,6 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,7 +38,7 @@ import { ProviderClient } from '../../src-main/net/provider-client.js';
 import { IMPORTED_SUFFIX, OHTTP_KEYS_FILE } from '../../src-provider/ohttp-keys.js';
 import { mimiPost, peerIdentity, rawRequest, type PeerIdentity, type Target } from '../helpers/mimi-peer.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { ROOT, startProviderProcess, tempDir as makeTempDir, testDatabase, type ProviderProcess } from '../helpers/provider-process.js';
+import { newDatabase, providerAdmin as admin, startProviderProcess, tempDir as makeTempDir, testDatabase, type ProviderProcess } from '../helpers/provider-process.js';
 
 const DOMAIN = 'b.example';
 const BOB_H = 'bobacross';
@@ -166,33 +165,6 @@ async function redeem(n: ProviderProcess, token: Uint8Array): Promise<number> {
   return res.status;
 }
 
-function admin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A fresh empty database on the same server. */
-async function freshDatabase(): Promise<string> {
-  const name = `ohttp_nodes_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 test('upgrade: the first node imports ohttp-gateway.json (the key configuration peers had) and renames it; the second, with a folder of its own, publishes the same', async () => {
   const [n1, n2] = nodes;
   const e1 = await keysEntry(n1);
@@ -235,7 +207,7 @@ test('provider-admin --database … invalidate-key-package-tokens: both running 
 });
 
 test('three nodes starting at once on an empty database, each with its own folder: one set of secrets', async () => {
-  const database = await freshDatabase();
+  const database = await newDatabase(url, 'ohttp_nodes');
   const dirs = ['ohttp-race1', 'ohttp-race2', 'ohttp-race3'].map((p) => {
     const d = tempDir(p);
     copyIdentity(dir1, d);

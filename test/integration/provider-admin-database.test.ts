@@ -8,7 +8,6 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -18,7 +17,7 @@ import { ensureOhttpSecrets } from '../../src-provider/ohttp-keys.js';
 import { PG_SCHEMA_VERSION } from '../../src-provider/pg/schema.js';
 import { DB_FILE, SCHEMA_VERSION, type Store } from '../../src-provider/store.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { ROOT, tempDir as makeTempDir, testDatabase } from '../helpers/provider-process.js';
+import { newDatabase, providerAdmin as cli, tempDir as makeTempDir, testDatabase } from '../helpers/provider-process.js';
 
 const DOMAIN = 'a.example';
 const ROOM = `mimi://${DOMAIN}/r/admin-db`;
@@ -43,25 +42,6 @@ after(async () => {
   await server?.stop();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
-
-interface Cli {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Cli> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 /** A provider's database as the provider leaves it: migrated, with OHTTP secrets and two reports. */
 async function providerDatabase(spec: DatabaseSpec): Promise<{ store: Store; ids: number[] }> {
@@ -131,7 +111,7 @@ async function refusedAll(db: string, store: Store, ids: number[], message: RegE
 }
 
 test('provider-admin --database postgres://…: every database command, no data folder', async () => {
-  const url = await freshPgDatabase('admin_pg');
+  const url = await newDatabase(pgUrl, 'admin_pg');
   const { store, ids } = await providerDatabase({ kind: 'postgres', url });
   try {
     await commandsWork(url, store, ids);
@@ -141,7 +121,7 @@ test('provider-admin --database postgres://…: every database command, no data 
 });
 
 test('provider-admin --database postgres://… of another schema version: refused, saying what to do, nothing changed', async () => {
-  const url = await freshPgDatabase('admin_pg_version');
+  const url = await newDatabase(pgUrl, 'admin_pg_version');
   const { store, ids } = await providerDatabase({ kind: 'postgres', url });
   const direct = new pg.Client({ connectionString: url });
   await direct.connect();
@@ -153,7 +133,7 @@ test('provider-admin --database postgres://… of another schema version: refuse
     await direct.query('DELETE FROM schema_migrations WHERE version >= $1', [PG_SCHEMA_VERSION]);
     await refusedAll(url, store, ids, new RegExp(`is at schema version ${PG_SCHEMA_VERSION - 1}, this tool expects ${PG_SCHEMA_VERSION}: start a provider node of this version on it first`));
     // Never migrated, and no server at all.
-    const empty = await freshPgDatabase('admin_pg_empty');
+    const empty = await newDatabase(pgUrl, 'admin_pg_empty');
     const r = await cli(['--database', empty, 'reports']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /holds no provider schema \(has a provider been started on it once\?\)/);
@@ -214,17 +194,3 @@ test('provider-admin --database sqlite:DIR: the same commands; another schema ve
   assert.match(neither.stderr, /--data or --database is required/);
 });
 
-/** A new empty database on the test server. */
-async function freshPgDatabase(prefix: string): Promise<string> {
-  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const c = new pg.Client({ connectionString: pgUrl });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
-  const u = new URL(pgUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
