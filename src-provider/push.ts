@@ -199,8 +199,12 @@ export class PushHub {
     if (!first) return;
     let taken: Map<string, number> | undefined;
     this.writes!.run(() => {
-      taken = this.acks;
-      this.acks = new Map();
+      // Taken once: a transaction run again after a serialization failure (PostgreSQL) must ack
+      // the same devices, not the empty map that replaced them the first time.
+      if (!taken) {
+        taken = this.acks;
+        this.acks = new Map();
+      }
       return this.store.ackAll(taken);
     }).catch((e) => {
       // As with a lost ack frame: the rows stay and are sent again after a reconnect (acks are

@@ -526,6 +526,9 @@ const FRESH_EVENT_BYTES = 16 << 20;
 
 /** How often a transaction that lost a race with another node (PostgreSQL) is run again. */
 const MAX_TX_ATTEMPTS = 8;
+/** Between two runs of a transaction that lost a race: up to this many ms times the attempt, at random. */
+const TX_RETRY_JITTER_MS = 2;
+const retryPause = new Int32Array(new SharedArrayBuffer(4));
 
 /** Idempotency answers are kept this long; client outboxes retry well within it. */
 const IDEMPOTENCY_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -928,6 +931,11 @@ export class Store {
         if (this.dialect !== 'postgres' || !isRetryable(e) || attempt >= MAX_TX_ATTEMPTS) throw e;
         this.afterCommitQueue.length = mark;
         this.memberCache.clear();
+        // A moment's pause, longer at each attempt and random: run again at once, two nodes that
+        // raced tend to race again. It blocks this node's event loop (the connection is
+        // synchronous), so it stays short; a batch that still fails is retried later without
+        // blocking (write-batch.ts).
+        Atomics.wait(retryPause, 0, 0, Math.random() * TX_RETRY_JITTER_MS * attempt);
       }
     }
   }

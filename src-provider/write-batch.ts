@@ -25,7 +25,18 @@ interface Job<T = unknown> {
   group?: number;
   /** For a job of runAll: the transaction failed (its group's promise rejects once). */
   abort?: (e: unknown) => void;
+  /** Times its transaction failed on a serialization conflict (PostgreSQL, several nodes). */
+  conflicts?: number;
 }
+
+/**
+ * PostgreSQL, several nodes: a transaction that still fails on a serialization conflict after the
+ * Store's quick reruns is run again later, after a random pause growing with each try (nothing of it
+ * was stored), at most this many times before its requests fail.
+ */
+const MAX_CONFLICT_RETRIES = 12;
+const conflictDelayMs = (n: number): number => Math.random() * Math.min(200, 2 ** n);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface WriteBatchOptions {
   /** false: each job is its own transaction, run at once (the per-request baseline). Default true. */
@@ -65,7 +76,7 @@ export class WriteBatch {
       try {
         return Promise.resolve(this.store.tx(fn));
       } catch (e) {
-        return Promise.reject(e);
+        return isRetryable(e) ? this.runAgain(fn, 1) : Promise.reject(e);
       }
     }
     return new Promise<T>((resolve, reject) => {
@@ -120,6 +131,18 @@ export class WriteBatch {
     });
   }
 
+  /** Per-request mode: `fn` again after a serialization conflict, later, as flush does for a batch. */
+  private async runAgain<T>(fn: () => T, conflicts: number): Promise<T> {
+    for (;;) {
+      await sleep(conflictDelayMs(conflicts));
+      try {
+        return this.store.tx(fn);
+      } catch (e) {
+        if (!isRetryable(e) || ++conflicts > MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
   /** Jobs run and transactions committed so far (tests and the bench read the ratio). */
   stats(): WriteBatchStats {
     return { ...this.counts };
@@ -156,6 +179,24 @@ export class WriteBatch {
       // after it: the rows are committed and the answers stand (a device or peer that was not
       // told is told by its next pump or retry); it is only logged.
       if (!committed) {
+        // Lost a race with another node: nothing of the batch was stored; run it again later,
+        // ahead of what arrived since (a runAll group travels whole, so its jobs count alike).
+        if (isRetryable(error)) {
+          const again: Job[] = [];
+          for (const job of jobs) {
+            job.conflicts = (job.conflicts ?? 0) + 1;
+            if (job.conflicts > MAX_CONFLICT_RETRIES) (job.abort ?? job.reject)(error);
+            else again.push(job);
+          }
+          if (again.length) {
+            const wait = conflictDelayMs(Math.max(...again.map((j) => j.conflicts!)));
+            setTimeout(() => {
+              this.queue.unshift(...again);
+              this.scheduled ??= setImmediate(() => this.flush());
+            }, wait);
+          }
+          return;
+        }
         for (const job of jobs) (job.abort ?? job.reject)(error);
         return;
       }
