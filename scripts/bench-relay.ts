@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { Profile } from '../src-main/core/profile.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
-import { ProviderClient, PushConnection } from '../src-main/net/provider-client.js';
+import { ProviderClient, ProviderError, PushConnection } from '../src-main/net/provider-client.js';
 import { fromB64, toB64, utf8 } from '../src-shared/bytes.js';
 import { newRoomUri } from '../src-shared/identifiers.js';
 import { startProviderProcess, tempDir, waitFor, type ProviderProcess } from '../test/helpers/provider-process.js';
@@ -40,6 +40,10 @@ export interface RelayFigures {
   providerCpuUs?: number;
   /** CPU time of this bench process per message (µs): sender and push streams. */
   benchCpuUs?: number;
+  /** CPU by process group (CpuGroups), with "bench" for this process, when asked for. */
+  cpu?: Record<string, CpuShare>;
+  /** Sends answered with a 5xx and sent again (retryServerErrors), when asked for. */
+  retried?: number;
 }
 
 /** CPU time (ms: user + system) a process has used, from /proc; undefined elsewhere. */
@@ -63,6 +67,46 @@ async function withCpu(pid: number | undefined, count: number, run: () => Promis
   return { ...f, providerCpuUs: p0 === undefined || p1 === undefined ? undefined : ((p1 - p0) * 1000) / count, benchCpuUs: (b.user + b.system) / count };
 }
 
+/**
+ * Processes whose CPU time a measurement reports, by label (bench-nodes.ts: "nodes", "postgres"),
+ * asked for at each measurement because a PostgreSQL server's backends come and go.
+ */
+export type CpuGroups = () => Record<string, number[]>;
+
+/** A group's CPU over a measurement: per message, and in cores (CPU time / wall time). */
+export interface CpuShare {
+  usPerMessage: number;
+  cores: number;
+}
+
+/** `run` with the CPU of each group in `groups()` and of this process ("bench") added to its figures. */
+async function withCpuGroups(groups: CpuGroups, count: number, run: () => Promise<RelayFigures>): Promise<RelayFigures> {
+  const sum = (pids: number[]) => pids.reduce<number | undefined>((t, pid) => (t === undefined ? undefined : ((c) => (c === undefined ? undefined : t + c))(processCpuMs(pid))), 0);
+  const g0 = groups();
+  const before = Object.fromEntries(Object.entries(g0).map(([k, pids]) => [k, sum(pids)]));
+  const b0 = process.cpuUsage();
+  const t0 = performance.now();
+  const f = await run();
+  const wallMs = performance.now() - t0;
+  const b = process.cpuUsage(b0);
+  const cpu: Record<string, CpuShare> = {};
+  // The same pids as at the start: a process that exited in between would make the sum unknown.
+  for (const [k, pids] of Object.entries(g0)) {
+    const t1 = sum(pids);
+    const t = before[k];
+    if (t !== undefined && t1 !== undefined) cpu[k] = { usPerMessage: ((t1 - t) * 1000) / count, cores: (t1 - t) / wallMs };
+  }
+  cpu.bench = { usPerMessage: (b.user + b.system) / count, cores: (b.user + b.system) / 1000 / wallMs };
+  return { ...f, cpu };
+}
+
+/**
+ * Where devices connect: one provider URL, or several (the nodes of one provider, bench-nodes.ts),
+ * device k then on urls[k % length]. A room's sender is device 0 and its recipients 1, 2, ...
+ */
+export type Urls = string | readonly string[];
+export const urlOf = (urls: Urls, k: number): string => (typeof urls === 'string' ? urls : urls[k % urls.length]);
+
 /** The provider process arguments of the baseline (the write path before issue 13). */
 export const BASELINE_ARGS = ['--write-path', 'per-request'];
 
@@ -75,15 +119,19 @@ async function benchDevice(engine: MlsEngine, url: string, caPem: string, handle
   return { client, session, keys: await engine.newDeviceKeys(session.deviceUri) };
 }
 
-/** A sender's room with `members` devices, and `total` messages encrypted beforehand (the figures are the provider's, not MLS's). */
-async function senderRoom(engine: MlsEngine, url: string, caPem: string, members: number, total: number, tag: string) {
+/**
+ * A sender's room with `members` devices, and `total` messages encrypted beforehand (the figures are
+ * the provider's, not MLS's). With several `urls` the members are spread over them (urlOf).
+ */
+async function senderRoom(engine: MlsEngine, urls: Urls, caPem: string, members: number, total: number, tag: string) {
+  const url = urlOf(urls, 0);
   const sender = await benchDevice(engine, url, caPem, `${tag}-s`);
   const roomUri = newRoomUri(new URL(sender.session.userUri).host);
   await sender.client.createRoom({ roomUri });
   const tokens: string[] = [];
   const users: string[] = [];
   for (let i = 0; i < members; i++) {
-    const r = await benchDevice(engine, url, caPem, `${tag}-r${i}`);
+    const r = await benchDevice(engine, urlOf(urls, i + 1), caPem, `${tag}-r${i}`);
     const [kp] = await engine.generateKeyPackages(r.keys, 1);
     await r.client.uploadKeyPackages({ keyPackages: [toB64(kp.publicMessage)] });
     r.client.close();
@@ -104,10 +152,24 @@ async function senderRoom(engine: MlsEngine, url: string, caPem: string, members
 }
 
 /** A relay room on the provider at `url`; each run() sends the next `count` of its `total` messages. */
-export async function relayRoom(engine: MlsEngine, url: string, caPem: string, total: number, recipients: number, tag = 'relay') {
-  const room = await senderRoom(engine, url, caPem, recipients, total, tag);
-  const streams = room.tokens.map((token) => {
-    const s = { push: new PushConnection({ baseUrl: url, caPem, token }), got: 0 };
+export async function relayRoom(engine: MlsEngine, urls: Urls, caPem: string, total: number, recipients: number, tag = 'relay', deliveryTimeoutMs = 300000, retryServerErrors = false) {
+  // A 5xx sent again (same requestId, so never delivered twice), as the app's outbox does: counted.
+  let retried = 0;
+  const send = async (client: ProviderClient, roomUri: string, message: string, requestId: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.sendMessage(roomUri, { message, requestId });
+        return;
+      } catch (e) {
+        if (!retryServerErrors || !(e instanceof ProviderError) || e.status < 500 || attempt >= 8) throw e;
+        retried++;
+        await new Promise((r) => setTimeout(r, 5 * attempt));
+      }
+    }
+  };
+  const room = await senderRoom(engine, urls, caPem, recipients, total, tag);
+  const streams = room.tokens.map((token, i) => {
+    const s = { push: new PushConnection({ baseUrl: urlOf(urls, i + 1), caPem, token }), got: 0 };
     s.push.on('event', (ev) => {
       if (ev.kind === 'message') s.got++;
       s.push.confirm(ev.seq);
@@ -123,21 +185,22 @@ export async function relayRoom(engine: MlsEngine, url: string, caPem: string, t
       const first = used;
       used += count;
       const before = streams.map((s) => s.got);
+      const retried0 = retried;
       const t0 = performance.now();
       let next = first;
       await Promise.all(
         Array.from({ length: inFlight }, async () => {
           while (next < first + count) {
             const i = next++;
-            await room.client.sendMessage(room.roomUri, { message: room.messages[i], requestId: `${tag}-${i}` });
+            await send(room.client, room.roomUri, room.messages[i], `${tag}-${i}`);
           }
         }),
       );
       const sentSecs = (performance.now() - t0) / 1000;
-      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', 300000);
+      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', deliveryTimeoutMs);
       const secs = (performance.now() - t0) / 1000;
       if (streams.some((s, k) => s.got - before[k] !== count)) throw new Error(`deliveries: ${streams.map((s, k) => s.got - before[k]).join(', ')} of ${count} each`);
-      return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
+      return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs, ...(retryServerErrors ? { retried: retried - retried0 } : {}) };
     },
     /** The next `count` messages in batches of `size` (one request each), `inFlight` batches at once. */
     async runBatched(count: number, size: number, inFlight: number): Promise<RelayFigures> {
@@ -160,7 +223,7 @@ export async function relayRoom(engine: MlsEngine, url: string, caPem: string, t
         }),
       );
       const sentSecs = (performance.now() - t0) / 1000;
-      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', 300000);
+      await waitFor(() => streams.every((s, k) => s.got - before[k] >= count), 'all deliveries', deliveryTimeoutMs);
       const secs = (performance.now() - t0) / 1000;
       if (streams.some((s, k) => s.got - before[k] !== count)) throw new Error(`deliveries: ${streams.map((s, k) => s.got - before[k]).join(', ')} of ${count} each`);
       return { messagesPerSec: count / sentSecs, deliveriesPerSec: (count * recipients) / secs };
@@ -177,9 +240,9 @@ export async function relayRoom(engine: MlsEngine, url: string, caPem: string, t
  * its push frame arrives at the other, one at a time, without MLS or either core; run() gives
  * `n` latencies (ms).
  */
-export async function providerRoundTripPair(engine: MlsEngine, url: string, caPem: string, total: number, tag = 'prtt') {
-  const room = await senderRoom(engine, url, caPem, 1, total, tag);
-  const push = new PushConnection({ baseUrl: url, caPem, token: room.tokens[0] });
+export async function providerRoundTripPair(engine: MlsEngine, urls: Urls, caPem: string, total: number, tag = 'prtt') {
+  const room = await senderRoom(engine, urls, caPem, 1, total, tag);
+  const push = new PushConnection({ baseUrl: urlOf(urls, 1), caPem, token: room.tokens[0] });
   let arrived: ((payload: string) => void) | undefined;
   push.on('event', (ev) => {
     push.confirm(ev.seq);
@@ -211,16 +274,17 @@ export async function providerRoundTripPair(engine: MlsEngine, url: string, caPe
  * Two Profiles on the provider at `url`, alice-like A and bob-like B in one room. `P` is the
  * Profile class to use: this checkout's, or another checkout's for a before/after (bench-rtt.ts).
  */
-export async function profilePair(P: typeof Profile, engine: MlsEngine, url: string, caPem: string, tag: string) {
+export async function profilePair(P: typeof Profile, engine: MlsEngine, urls: Urls, caPem: string, tag: string) {
   const profiles: Profile[] = [];
-  const account = async (handle: string) => {
-    const p = await P.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl: url, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
+  const account = async (handle: string, providerUrl: string) => {
+    const p = await P.register(path.join(tempDir(`bench-${handle}`), 'p'), { providerUrl, caPem, handle, password: 'bench-password', deviceName: 'bench' }, { engine, secretMode: 'plaintext' });
     profiles.push(p);
     await p.start();
     return p;
   };
-  const a = await account(`${tag}-a`);
-  const b = await account(`${tag}-b`);
+  // With several URLs (nodes), A is on the first and B on the second: the message crosses nodes.
+  const a = await account(`${tag}-a`, urlOf(urls, 0));
+  const b = await account(`${tag}-b`, urlOf(urls, 1));
   const room = await a.createRoom(tag);
   await a.addMember(room.roomUri, `${tag}-b`);
   await waitFor(() => b.rooms().length === 1, 'b joins');
@@ -235,8 +299,8 @@ export async function profilePair(P: typeof Profile, engine: MlsEngine, url: str
 }
 
 /** profilePair of this checkout; run() gives `n` round trips A -> B (ms). */
-export async function roundTripPair(engine: MlsEngine, url: string, caPem: string, tag = 'rtt') {
-  const pair = await profilePair(Profile, engine, url, caPem, tag);
+export async function roundTripPair(engine: MlsEngine, urls: Urls, caPem: string, tag = 'rtt') {
+  const pair = await profilePair(Profile, engine, urls, caPem, tag);
   let round = 0;
   return {
     run: (n: number): Promise<number[]> => roundTrips(pair.a, pair.b, pair.roomUri, n, `${tag} ${round++}`),
@@ -287,6 +351,133 @@ export interface RelayComparison {
   rounds: number;
 }
 
+/** What one side of a comparison measures, and how much per round. */
+export interface SideOptions {
+  recipients: number;
+  /** Per-message relay rooms, one per level of requests in flight. */
+  inFlight: number[];
+  /** Batched relay rooms. */
+  batches?: RelayBatching[];
+  perRound: number;
+  rttPerRound: number;
+  /** Messages of the untimed first run of each relay room (JIT, TLS sessions). */
+  warm: number;
+  rounds: number;
+  /** The provider process: CPU per message of the batched rows (withCpu). */
+  pid?: number;
+  /** Process groups whose CPU the per-message rows report (withCpuGroups). */
+  cpuGroups?: CpuGroups;
+  /** How long a relay run waits for its last deliveries before it fails (default 300 s). */
+  deliveryTimeoutMs?: number;
+  /** Per-message sends answered with a 5xx are sent again and counted (RelayFigures.retried). */
+  retryServerErrors?: boolean;
+  /**
+   * Rooms per level of requests in flight (default 1), run at once with the messages and the
+   * requests in flight split between them; room j's sender is on urls[j] (bench-nodes.ts: a room per
+   * node, as many rooms spread over the nodes would be).
+   */
+  rooms?: number;
+}
+
+/** One provider's rooms and pairs, warmed up; round() runs one timed round and keeps its figures. */
+export interface RelaySide {
+  /** By requests in flight: one figure per round. */
+  figures: Map<number, RelayFigures[]>;
+  batchRooms: { batching: RelayBatching; figures: RelayFigures[] }[];
+  rttLat: number[];
+  prttLat: number[];
+  round(): Promise<void>;
+}
+
+/**
+ * The relay rooms, provider round-trip pair and Profile pair of one provider (at `urls`: one URL,
+ * or its nodes'), each run once untimed. Whatever needs closing is pushed on `closers`.
+ */
+export async function relaySide(engine: MlsEngine, urls: Urls, caPem: string, tag: string, o: SideOptions, closers: (() => unknown)[]): Promise<RelaySide> {
+  const roomCount = o.rooms ?? 1;
+  // Room j starts at urls[j]: its sender there, its recipients on the next ones.
+  const from = (j: number): Urls => (typeof urls === 'string' ? urls : urls.map((_, k) => urlOf(urls, j + k)));
+  const relay = new Map<number, { run: (count: number, inFlight: number) => Promise<RelayFigures> }>();
+  for (const n of o.inFlight) {
+    const rs: Awaited<ReturnType<typeof relayRoom>>[] = [];
+    for (let j = 0; j < roomCount; j++) {
+      // runRooms gives room 0 the largest share of each run.
+      const total = Math.ceil(o.warm / roomCount) + o.rounds * Math.ceil(o.perRound / roomCount);
+      const r = await relayRoom(engine, from(j), caPem, total, o.recipients, `${tag}-relay${n}${roomCount > 1 ? `-${j}` : ''}`, o.deliveryTimeoutMs, o.retryServerErrors);
+      closers.push(() => r.close());
+      rs.push(r);
+    }
+    relay.set(n, rs.length === 1 ? rs[0] : { run: (count, inFlight) => runRooms(rs, o.recipients, count, inFlight) });
+  }
+  // The batched rows: a room of their own each, with its own counting push streams.
+  const batchRooms: { batching: RelayBatching; room: Awaited<ReturnType<typeof relayRoom>>; figures: RelayFigures[] }[] = [];
+  for (const b of o.batches ?? []) {
+    const r = await relayRoom(engine, urls, caPem, o.warm + o.rounds * o.perRound, o.recipients, `${tag}-batch${b.size}x${b.inFlight}`, o.deliveryTimeoutMs);
+    closers.push(() => r.close());
+    batchRooms.push({ batching: b, room: r, figures: [] });
+  }
+  const prtt = await providerRoundTripPair(engine, urls, caPem, 2 * o.rttPerRound + o.rounds * o.rttPerRound, `${tag}-prtt`);
+  closers.push(() => prtt.close());
+  const rtt = await roundTripPair(engine, urls, caPem, `${tag}-rtt`);
+  closers.push(() => rtt.close());
+  for (const [n, r] of relay) await r.run(o.warm, n);
+  for (const b of batchRooms) await b.room.runBatched(o.warm, b.batching.size, b.batching.inFlight);
+  await prtt.run(2 * o.rttPerRound);
+  await rtt.run(o.rttPerRound);
+  const side: RelaySide = {
+    figures: new Map<number, RelayFigures[]>(o.inFlight.map((n) => [n, []])),
+    batchRooms,
+    rttLat: [],
+    prttLat: [],
+    async round() {
+      for (const [n, room] of relay) {
+        const run = () => room.run(o.perRound, n);
+        side.figures.get(n)!.push(await (o.cpuGroups ? withCpuGroups(o.cpuGroups, o.perRound, run) : run()));
+      }
+      for (const b of batchRooms) b.figures.push(await withCpu(o.pid, o.perRound, () => b.room.runBatched(o.perRound, b.batching.size, b.batching.inFlight)));
+      side.prttLat.push(...(await prtt.run(o.rttPerRound)));
+      side.rttLat.push(...(await rtt.run(o.rttPerRound)));
+    },
+  };
+  return side;
+}
+
+/**
+ * `count` messages over `rooms` at once, the messages and requests in flight split between them;
+ * the rates of the whole (all rooms started together: the slowest one's time is the whole's).
+ */
+async function runRooms(rooms: { run: (count: number, inFlight: number) => Promise<RelayFigures> }[], recipients: number, count: number, inFlight: number): Promise<RelayFigures> {
+  const share = (total: number, j: number) => Math.floor(total / rooms.length) + (j < total % rooms.length ? 1 : 0);
+  const parts = rooms.map((r, j) => ({ count: share(count, j), inFlight: Math.max(1, share(inFlight, j)), r }));
+  const figures = await Promise.all(parts.map((p) => (p.count ? p.r.run(p.count, p.inFlight) : undefined)));
+  // Each room's send time and time to its last delivery, back from its rates.
+  const sendSecs = Math.max(...figures.map((f, j) => (f ? parts[j].count / f.messagesPerSec : 0)));
+  const allSecs = Math.max(...figures.map((f, j) => (f ? (parts[j].count * recipients) / f.deliveriesPerSec : 0)));
+  const retried = figures.some((f) => f?.retried !== undefined) ? figures.reduce((t, f) => t + (f?.retried ?? 0), 0) : undefined;
+  return { messagesPerSec: count / sendSecs, deliveriesPerSec: (count * recipients) / allSecs, ...(retried !== undefined ? { retried } : {}) };
+}
+
+/** The medians of a row's figures over the rounds (each CPU group's too). */
+export function medianFigures(xs: RelayFigures[]): RelayFigures {
+  const medOf = (ys: (number | undefined)[]) => (ys.every((y) => y !== undefined) && ys.length ? median(ys as number[]) : undefined);
+  const groups = [...new Set(xs.flatMap((x) => Object.keys(x.cpu ?? {})))];
+  const cpu: Record<string, CpuShare> = {};
+  for (const g of groups) {
+    const us = medOf(xs.map((x) => x.cpu?.[g]?.usPerMessage));
+    const cores = medOf(xs.map((x) => x.cpu?.[g]?.cores));
+    if (us !== undefined && cores !== undefined) cpu[g] = { usPerMessage: us, cores };
+  }
+  return {
+    messagesPerSec: median(xs.map((x) => x.messagesPerSec)),
+    deliveriesPerSec: median(xs.map((x) => x.deliveriesPerSec)),
+    providerCpuUs: medOf(xs.map((x) => x.providerCpuUs)),
+    benchCpuUs: medOf(xs.map((x) => x.benchCpuUs)),
+    ...(groups.length ? { cpu } : {}),
+    // Not a median: every retry over the rounds.
+    ...(xs.some((x) => x.retried !== undefined) ? { retried: xs.reduce((t, x) => t + (x.retried ?? 0), 0) } : {}),
+  };
+}
+
 /**
  * The relay (at each level of `inFlight`), the round trip and the provider's share of it, on a
  * provider as it runs by default and on one with the baseline write path: both processes run at
@@ -304,28 +495,8 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     const side = async (args: string[], tag: string, batched: RelayBatching[] = [], start = startProviderProcess, perMessage = true) => {
       const p = await start({ domain: 'bench.example', args });
       providers.push(p);
-      const relay = new Map<number, Awaited<ReturnType<typeof relayRoom>>>();
-      for (const n of perMessage ? opts.inFlight : []) {
-        const r = await relayRoom(engine, p.url, p.caPem, warm + rounds * perRound, opts.recipients, `${tag}-relay${n}`);
-        closers.push(() => r.close());
-        relay.set(n, r);
-      }
-      // The batched rows: a room of their own each, with its own 10 counting push streams.
-      const batchRooms: { batching: RelayBatching; room: Awaited<ReturnType<typeof relayRoom>>; figures: RelayFigures[] }[] = [];
-      for (const b of batched) {
-        const r = await relayRoom(engine, p.url, p.caPem, warm + rounds * perRound, opts.recipients, `${tag}-batch${b.size}x${b.inFlight}`);
-        closers.push(() => r.close());
-        batchRooms.push({ batching: b, room: r, figures: [] });
-      }
-      const prtt = await providerRoundTripPair(engine, p.url, p.caPem, 2 * rttPerRound + rounds * rttPerRound, `${tag}-prtt`);
-      closers.push(() => prtt.close());
-      const rtt = await roundTripPair(engine, p.url, p.caPem, `${tag}-rtt`);
-      closers.push(() => rtt.close());
-      for (const [n, r] of relay) await r.run(warm, n);
-      for (const b of batchRooms) await b.room.runBatched(warm, b.batching.size, b.batching.inFlight);
-      await prtt.run(2 * rttPerRound);
-      await rtt.run(rttPerRound);
-      return { pid: p.child.pid, relay, batchRooms, prtt, rtt, figures: new Map<number, RelayFigures[]>(opts.inFlight.map((n) => [n, []])), rttLat: [] as number[], prttLat: [] as number[] };
+      const o: SideOptions = { recipients: opts.recipients, inFlight: perMessage ? opts.inFlight : [], batches: batched, perRound, rttPerRound, warm, rounds, pid: p.child.pid };
+      return relaySide(engine, p.url, p.caPem, tag, o, closers);
     };
     const base = await side(BASELINE_ARGS, 'base');
     const now = await side([], 'new', batchings);
@@ -335,20 +506,9 @@ export async function compareRelay(engine: MlsEngine, opts: { relayCount: number
     const prev = previousStart ? await side([], 'prev', batchings, previousStart, false) : undefined;
     for (let r = 0; r < rounds; r++) {
       const sides = prev ? [base, now, prev] : [base, now];
-      for (const s of r % 2 === 0 ? sides : sides.reverse()) {
-        for (const [n, room] of s.relay) s.figures.get(n)!.push(await room.run(perRound, n));
-        for (const b of s.batchRooms) b.figures.push(await withCpu(s.pid, perRound, () => b.room.runBatched(perRound, b.batching.size, b.batching.inFlight)));
-        s.prttLat.push(...(await s.prtt.run(rttPerRound)));
-        s.rttLat.push(...(await s.rtt.run(rttPerRound)));
-      }
+      for (const s of r % 2 === 0 ? sides : sides.reverse()) await s.round();
     }
-    const medOf = (xs: (number | undefined)[]) => (xs.every((x) => x !== undefined) && xs.length ? median(xs as number[]) : undefined);
-    const med = (xs: RelayFigures[]): RelayFigures => ({
-      messagesPerSec: median(xs.map((x) => x.messagesPerSec)),
-      deliveriesPerSec: median(xs.map((x) => x.deliveriesPerSec)),
-      providerCpuUs: medOf(xs.map((x) => x.providerCpuUs)),
-      benchCpuUs: medOf(xs.map((x) => x.benchCpuUs)),
-    });
+    const med = medianFigures;
     const sorted = (xs: number[]) => [...xs].sort((x, y) => x - y);
     return {
       relay: new Map(opts.inFlight.map((n) => [n, { now: med(now.figures.get(n)!), base: med(base.figures.get(n)!) }])),

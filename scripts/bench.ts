@@ -2,6 +2,8 @@
 // device cores, and prints a table plus ratios. Sizes can be lowered for a quick look:
 //   BENCH_RTT=200 BENCH_RELAY=200 BENCH_MEMBERS=50 BENCH_FED_RTT=100 BENCH_FANOUT=500 BENCH_BACKUP=10000 npm run bench
 // Federation figures (two providers, a.example hub and b.example follower): see bench-federation.ts.
+// The provider on 1, 2 and 3 PostgreSQL nodes against SQLite (bench-nodes.ts; BENCH_NODES_RELAY,
+// BENCH_NODES_RTT, BENCH_NODES_COUNTS): skipped, saying why, without PostgreSQL or libpq.
 
 import { performance } from 'node:perf_hooks';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
@@ -11,6 +13,7 @@ import type { MlsEngine } from '../src-main/mls/engine.js';
 import { startProviderProcess } from '../test/helpers/provider-process.js';
 import { benchClaims, benchFanout, benchFederatedRoundTrip, FANOUT_BASELINE } from './bench-federation.js';
 import { BASELINE_ARGS, compareRelay, relayRows } from './bench-relay.js';
+import { nodesSection } from './bench-nodes.js';
 import { benchRoomState } from './bench-room-state.js';
 import { benchPseudonymousRooms } from './bench-pseudonyms.js';
 import { benchHubVerify } from './bench-hub-verify.js';
@@ -59,6 +62,9 @@ async function main(): Promise<void> {
     const relayCmp = await compareRelay(engine, { relayCount: RELAY_COUNT, recipients: RELAY_RECIPIENTS, rttCount: RTT_COUNT, inFlight: RELAY_IN_FLIGHT });
     rows.push(...relayRows(relayCmp, RELAY_RECIPIENTS));
     const lat = relayCmp.rtt;
+    // 2b. The same relay and round trip on PostgreSQL with 1, 2 and 3 nodes, devices spread over
+    // the nodes, against a SQLite provider in the same rounds (bench-nodes.ts, issue 17).
+    rows.push(...(await nodesSection(engine, { inFlight: RELAY_IN_FLIGHT, recipients: RELAY_RECIPIENTS })));
 
     // 3. MLS (bench-mls-rows.ts): our engine against ts-mls's WebCrypto provider in this run, at
     // MEMBERS and MLS_BIG members, message and KeyPackage throughput, and the event-loop delay
