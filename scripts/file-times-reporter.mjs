@@ -1,11 +1,18 @@
 // A node:test reporter that adds up the time of each test file's top-level tests and prints the
 // slowest files at the end of the run. The suite has a time budget (README, Tests): this shows where
-// it goes, in every local run and in CI's log, without running each file on its own.
+// it goes, in every local run and in CI's log, without running each file on its own. It also lists
+// each failed test with the file the runner ran: a file of the PostgreSQL pass
+// (test/.postgres-pass/) runs the same tests as its SQLite original, so only the file says which
+// engine failed.
 export default async function* fileTimes(source) {
   const perFile = new Map();
+  const failed = [];
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { data } = event;
+    if (event.type === 'test:fail' && data.file && !(data.details?.error?.failureType === 'subtestsFailed')) {
+      failed.push(`${data.file.replace(process.cwd() + '/', '')}: ${data.name}`);
+    }
     // Nesting 0 is a top-level test or suite of a file; its duration includes its subtests.
     if (data.nesting !== 0 || !data.file) continue;
     const file = data.file.replace(process.cwd() + '/', '');
@@ -19,5 +26,9 @@ export default async function* fileTimes(source) {
   yield `\nTest time by file (sum of top-level tests, all files ${(total / 1000).toFixed(0)} s):\n`;
   for (const [file, e] of rows.slice(0, 40)) {
     yield `${(e.ms / 1000).toFixed(1).padStart(7)} s  ${String(e.tests).padStart(3)} tests  ${file}\n`;
+  }
+  if (failed.length > 0) {
+    yield `\nFailed (${failed.length}), by the file the runner ran:\n`;
+    for (const f of failed) yield `  ${f}\n`;
   }
 }

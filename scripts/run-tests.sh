@@ -17,16 +17,67 @@ fi
 node scripts/build-bundles.mjs
 
 # Node 20's --test does not expand globs, so list the files ourselves.
+# `npm test -- FILE…` runs only those files (and their PostgreSQL copies, below).
 test_files=()
-while IFS= read -r f; do
-  test_files+=("$f")
-done < <(find test -name '*.test.ts' | sort)
+if [ "$#" -gt 0 ]; then
+  test_files=("$@")
+else
+  while IFS= read -r f; do
+    test_files+=("$f")
+  done < <(find test -path test/.postgres-pass -prune -o -name '*.test.ts' -print | sort)
+fi
 if [ "${#test_files[@]}" -eq 0 ]; then
   echo "run-tests: no test files found under test/" >&2
   exit 1
 fi
 
-echo "run-tests: node --test on ${#test_files[@]} files under test/ (concurrency 2, private keyring via scripts/with-keyring.sh)"
+# The PostgreSQL pass (issue 17): the provider's own test files run a second time with every
+# provider they start on a fresh database of a throwaway PostgreSQL server (MIMI_TEST_POSTGRES, see
+# test/helpers/provider-process.ts testDatabase). Each runs as a copy in test/.postgres-pass/ (the
+# same depth as test/integration/, so its relative imports hold) whose first import sets the
+# variable: both passes share one runner and its two slots (no core idles while the other pass
+# finishes), and every failure and timing names the copy's path, so it says which engine it was.
+# The app, CLI and browser files run on SQLite only: they reach the provider through the same API
+# these files cover on both engines.
+postgres_pass=(
+  abuse-report attachments backup connection-forged connection-requests-policy consent discovery
+  fanout-pipeline federation federation-hostile federation-keymaterial federation-transport franking
+  group-commit join-links knocks message-batch messenger moderation moderation-ban
+  ohttp-key-packages provider-api provider-backups provider-bad-input provider-certificate
+  provider-crash provider-devices pseudonym-devices pseudonym-issuance pseudonymous-rooms
+  receipts-federation room-state room-state-hub timeline-order
+)
+pg_url_file="$(mktemp "${TMPDIR:-/tmp}/mimi-pg-url.XXXXXX")"
+node --import tsx scripts/postgres-for-tests.mts "$pg_url_file" &
+pg_pid=$!
+trap 'kill "$pg_pid" 2>/dev/null; wait "$pg_pid" 2>/dev/null; rm -f "$pg_url_file"' EXIT
+for _ in $(seq 1 600); do
+  [ -s "$pg_url_file" ] && break
+  if ! kill -0 "$pg_pid" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+if [ ! -s "$pg_url_file" ]; then
+  echo "run-tests: the throwaway PostgreSQL server did not start (see above); scripts/ensure-system-deps.sh installs Debian's postgresql" >&2
+  exit 1
+fi
+export MIMI_PG_PASS_URL="$(cat "$pg_url_file")"
+rm -rf test/.postgres-pass
+mkdir -p test/.postgres-pass
+echo 'process.env.MIMI_TEST_POSTGRES = process.env.MIMI_PG_PASS_URL;' > test/.postgres-pass/postgres-env.ts
+pg_count=0
+for name in "${postgres_pass[@]}"; do
+  if [ ! -f "test/integration/$name.test.ts" ]; then
+    echo "run-tests: test/integration/$name.test.ts (PostgreSQL pass) does not exist" >&2
+    exit 1
+  fi
+  if [ "$#" -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "\(\./\)\?test/integration/$name.test.ts"; then continue; fi
+  pg_count=$((pg_count + 1))
+  { echo "import './postgres-env.js'; // written by scripts/run-tests.sh: this is test/integration/$name.test.ts on PostgreSQL"
+    cat "test/integration/$name.test.ts"; } > "test/.postgres-pass/$name.test.ts"
+  test_files+=("test/.postgres-pass/$name.test.ts")
+done
+
+echo "run-tests: node --test on ${#test_files[@]} files ($pg_count of them the PostgreSQL pass; concurrency 2, private keyring via scripts/with-keyring.sh)"
 # A hung test (or a test process that does not exit) fails the run after 25 minutes instead of
 # stalling CI; each test also has its own 5-minute limit.
 timeout --signal=TERM --kill-after=30 1500 \
