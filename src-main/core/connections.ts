@@ -145,10 +145,21 @@ export class Connections {
     return this.list();
   }
 
-  /** A pending request of ours offered these pseudonymous keys' user for the connection room. */
+  /**
+   * An outgoing request still open to an answer: pending, or declined. "Declined" is only inferred
+   * (the invitee left the bootstrap room), and an invitee who accepts leaves it too, right after
+   * sending the Welcome: the Welcome comes from the connection room's hub and the departure from
+   * the bootstrap room's, two paths nothing orders, so the departure may be seen first (it is, on
+   * a slower hub such as one on PostgreSQL). The Welcome then still answers the request.
+   */
+  private answerable(c: ConnectionRow): boolean {
+    return c.direction === 'outgoing' && (c.state === 'pending' || c.state === 'declined');
+  }
+
+  /** A request of ours open to an answer offered these pseudonymous keys' user for the connection room. */
   expects(keys: DeviceKeys): boolean {
     const user = keys.pseudonymous?.userPseudonym;
-    return this.ctx.db.connections().some((c) => c.direction === 'outgoing' && c.state === 'pending' && details(c).connectionPseudonym === user);
+    return this.ctx.db.connections().some((c) => this.answerable(c) && details(c).connectionPseudonym === user);
   }
 
   /** One of our pseudonyms was welcomed into a room: is it the answer to one of our requests? */
@@ -157,7 +168,7 @@ export class Connections {
     if (!user) return;
     for (const c of this.ctx.db.connections()) {
       const d = details(c);
-      if (c.direction !== 'outgoing' || c.state !== 'pending' || d.connectionPseudonym !== user) continue;
+      if (!this.answerable(c) || d.connectionPseudonym !== user) continue;
       this.ctx.db.renameRoom(roomUri, displayHandle(c.peer));
       this.settle(c, 'accepted', roomUri);
     }
