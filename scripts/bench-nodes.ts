@@ -156,7 +156,7 @@ export async function benchNodes(
     setups.push({ label: 'SQLite, one process', side: sqliteSide, stop: () => sqlite.stop() });
     log('SQLite provider ready');
 
-    pg = await startPostgres({ name: 'bench_nodes' });
+    pg = await startPostgres({ name: 'bench_nodes', durable: true });
     const server = pg;
     let attempt = 0;
     // Group commit first; per-request when it fails (the label says which ran). The most nodes

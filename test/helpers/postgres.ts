@@ -44,7 +44,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(opts: { name?: string } = {}): Promise<PostgresServer> {
+/**
+ * `durable: false` (the default, for tests) turns off what only protects against the machine
+ * itself going down: fsync and full-page writes. COMMIT still returns only once its WAL is written
+ * to the operating system, so a committed transaction survives kill -9 of any node and of
+ * PostgreSQL's own processes; only a power cut could lose it, which no test makes. It saves the
+ * test suite a disk flush per COMMIT. Benches pass `durable: true` to measure what a deployment pays.
+ */
+export async function startPostgres(opts: { name?: string; durable?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed: install Debian\'s "postgresql" package (scripts/ensure-system-deps.sh does)');
   const asRoot = process.getuid?.() === 0;
@@ -64,8 +71,8 @@ export async function startPostgres(opts: { name?: string } = {}): Promise<Postg
   };
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions', '-N']);
   const port = await freePort();
-  // fsync stays on: the tests kill -9 nodes and expect what was committed to be there.
-  const serverOpts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c max_connections=200 -c shared_buffers=64MB`;
+  const fast = opts.durable ? '' : ' -c fsync=off -c full_page_writes=off';
+  const serverOpts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c max_connections=200 -c shared_buffers=64MB${fast}`;
   run('pg_ctl', ['-D', dataDir, '-o', serverOpts, '-l', path.join(base, 'server.log'), '-w', '-t', '30', 'start']);
   const name = opts.name ?? 'mimi';
   const psqlAt = (db: string, sql: string) => run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql]);
