@@ -18,17 +18,44 @@ node scripts/build-bundles.mjs
 
 # Node 20's --test does not expand globs, so list the files ourselves.
 # `npm test -- FILE…` runs only those files (and their PostgreSQL copies, below).
-test_files=()
+listed=()
 if [ "$#" -gt 0 ]; then
-  test_files=("$@")
+  listed=("$@")
 else
   while IFS= read -r f; do
-    test_files+=("$f")
-  done < <(find test -path test/.postgres-pass -prune -o -name '*.test.ts' -print | sort)
+    listed+=("$f")
+  done < <(find test -path test/.postgres-pass -prune -o -path test/.grouped -prune -o -name '*.test.ts' -print | sort)
 fi
-if [ "${#test_files[@]}" -eq 0 ]; then
+if [ "${#listed[@]}" -eq 0 ]; then
   echo "run-tests: no test files found under test/" >&2
   exit 1
+fi
+
+# The unit files run in ONE process, each inside a suite named after it (test/.grouped/unit.test.ts,
+# written here): a test process spends about 2 s of CPU loading TypeScript through tsx before its
+# first test, and the ~100 unit files together test for less than that many seconds, so one process
+# instead of one each saves minutes of the suite's two cores. They share a module cache, so a unit
+# file must leave no global state behind (node:test's mock timers are reset, env restored).
+# Integration, e2e and PostgreSQL files keep a process each (servers, ports, kill -9).
+test_files=()
+unit_files=()
+for f in "${listed[@]}"; do
+  case "$f" in
+    test/unit/*.test.ts | ./test/unit/*.test.ts) unit_files+=("${f#./}") ;;
+    *) test_files+=("$f") ;;
+  esac
+done
+rm -rf test/.grouped
+if [ "${#unit_files[@]}" -gt 0 ]; then
+  mkdir -p test/.grouped
+  {
+    echo "// Written by scripts/run-tests.sh: every unit file in this one process, each in a suite of its own."
+    echo "import { describe } from 'node:test';"
+    for f in "${unit_files[@]}"; do
+      echo "describe('$f', async () => { await import('../${f#test/}'); });"
+    done
+  } > test/.grouped/unit.test.ts
+  test_files+=(test/.grouped/unit.test.ts)
 fi
 
 # The PostgreSQL pass (issue 17): the provider's own test files run a second time with every
@@ -73,14 +100,14 @@ for name in "${postgres_pass[@]}"; do
     echo "run-tests: test/integration/$name.test.ts (PostgreSQL pass) does not exist" >&2
     exit 1
   fi
-  if [ "$#" -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "\(\./\)\?test/integration/$name.test.ts"; then continue; fi
+  if [ "$#" -gt 0 ] && ! printf '%s\n' "${listed[@]}" | grep -qx "\(\./\)\?test/integration/$name.test.ts"; then continue; fi
   pg_count=$((pg_count + 1))
   { echo "import './postgres-env.js'; // written by scripts/run-tests.sh: this is test/integration/$name.test.ts on PostgreSQL"
     cat "test/integration/$name.test.ts"; } > "test/.postgres-pass/$name.test.ts"
   test_files+=("test/.postgres-pass/$name.test.ts")
 done
 
-echo "run-tests: node --test on ${#test_files[@]} files ($pg_count of them the PostgreSQL pass; concurrency 2, private keyring via scripts/with-keyring.sh)"
+echo "run-tests: node --test on ${#test_files[@]} files (${#unit_files[@]} unit files in one of them, $pg_count the PostgreSQL pass; concurrency 2, private keyring via scripts/with-keyring.sh)"
 # A hung test (or a test process that does not exit) fails the run after 40 minutes instead of
 # stalling CI (whose own limit is 90); each test also has its own 5-minute limit. The suite's
 # budget is 25 minutes on 2 cores: the timing report at the end says where it goes.
