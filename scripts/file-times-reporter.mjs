@@ -24,6 +24,12 @@ export default async function* fileTimes(source) {
   const rows = [...perFile.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((sum, [, e]) => sum + e.ms, 0);
   yield `\nTest time by file (sum of top-level tests, all files ${(total / 1000).toFixed(0)} s):\n`;
+  const byDir = new Map();
+  for (const [file, e] of rows) {
+    const dir = file.split('/').slice(0, -1).join('/') || '.';
+    byDir.set(dir, (byDir.get(dir) ?? 0) + e.ms);
+  }
+  yield `by folder: ${[...byDir].sort((a, b) => b[1] - a[1]).map(([d, ms]) => `${d} ${(ms / 1000).toFixed(0)} s`).join(', ')}\n`;
   for (const [file, e] of rows.slice(0, 40)) {
     yield `${(e.ms / 1000).toFixed(1).padStart(7)} s  ${String(e.tests).padStart(3)} tests  ${file}\n`;
   }
