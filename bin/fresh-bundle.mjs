@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -17,4 +17,16 @@ export function freshBundle(out) {
   } catch {
     return undefined; // no bundle, or an input is gone: run the sources
   }
+}
+
+/** Runs the bundle at `out` when fresh, else the TypeScript entry `source` (relative to the root) through tsx. */
+export async function runFreshest(out, source) {
+  const bundle = freshBundle(out);
+  if (bundle) {
+    await import(pathToFileURL(bundle).href);
+    return;
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(path.join(root, source)).href);
 }

@@ -4,14 +4,6 @@
 // since; otherwise the TypeScript sources through tsx, so it works right after `npm ci` without a
 // build step and never runs stale code.
 
-import { pathToFileURL } from 'node:url';
-import { freshBundle } from './fresh-bundle.mjs';
+import { runFreshest } from './fresh-bundle.mjs';
 
-const bundle = freshBundle('out/provider/main.mjs');
-if (bundle) {
-  await import(pathToFileURL(bundle).href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src-provider/main.ts');
-}
+await runFreshest('out/provider/main.mjs', 'src-provider/main.ts');

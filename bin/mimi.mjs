@@ -3,8 +3,7 @@
 // and none of the files it was built from changed since; otherwise the TypeScript CLI through tsx,
 // so `npx mimi` works right after `npm ci` without a build step and never runs stale code.
 
-import { pathToFileURL } from 'node:url';
-import { freshBundle } from './fresh-bundle.mjs';
+import { runFreshest } from './fresh-bundle.mjs';
 
 // "Where are you?" (SIGUSR2): a run that does not end says which step it is in and what it waits
 // on (src-main/cli/mimi.ts names the steps), instead of only being killed. Listened for here, first
@@ -19,11 +18,4 @@ if (process.platform !== 'win32') {
   });
 }
 
-const bundle = freshBundle('out/cli/mimi.mjs');
-if (bundle) {
-  await import(pathToFileURL(bundle).href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src-main/cli/mimi.ts');
-}
+await runFreshest('out/cli/mimi.mjs', 'src-main/cli/mimi.ts');
