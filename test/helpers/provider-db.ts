@@ -123,11 +123,6 @@ function pgRows(url: string): { where: string; bytes: Buffer }[] {
   return out;
 }
 
-/** Whether the provider's stored rows (providerStorageBytes) contain `needle`. */
-export function providerStorageIncludes(dataDir: string, needle: Buffer | string): boolean {
-  return providerStorageBytes(dataDir).includes(typeof needle === 'string' ? Buffer.from(needle) : needle);
-}
-
 /**
  * The provider's Store on `dataDir` for a test that writes rows before the provider starts (or
  * after it stopped): on SQLite its file, on PostgreSQL the folder's test database (made now if
