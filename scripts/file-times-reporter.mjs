@@ -4,6 +4,18 @@
 // each failed test with the file the runner ran: a file of the PostgreSQL pass
 // (test/.postgres-pass/) runs the same tests as its SQLite original, so only the file says which
 // engine failed.
+/**
+ * The source a test file was run from: test/.bundled/integration--x.test.mjs is
+ * test/integration/x.test.ts, test/.bundled/postgres-pass--x.test.mjs its PostgreSQL copy
+ * test/.postgres-pass/x.test.ts (scripts/bundle-tests.mjs).
+ */
+export function sourceOf(file) {
+  const rel = file.replace(process.cwd() + '/', '');
+  const m = /^test\/\.bundled\/([^/]+?)--(.+)\.mjs$/.exec(rel);
+  if (!m) return rel;
+  return `test/${m[1] === 'postgres-pass' ? '.postgres-pass' : m[1]}/${m[2]}.ts`;
+}
+
 export default async function* fileTimes(source) {
   const perFile = new Map();
   const failed = [];
@@ -11,11 +23,11 @@ export default async function* fileTimes(source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { data } = event;
     if (event.type === 'test:fail' && data.file && !(data.details?.error?.failureType === 'subtestsFailed')) {
-      failed.push(`${data.file.replace(process.cwd() + '/', '')}: ${data.name}`);
+      failed.push(`${sourceOf(data.file)}: ${data.name}`);
     }
     // Nesting 0 is a top-level test or suite of a file; its duration includes its subtests.
     if (data.nesting !== 0 || !data.file) continue;
-    const file = data.file.replace(process.cwd() + '/', '');
+    const file = sourceOf(data.file);
     const entry = perFile.get(file) ?? { ms: 0, tests: 0 };
     entry.ms += data.details?.duration_ms ?? 0;
     entry.tests += 1;

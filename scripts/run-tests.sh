@@ -24,14 +24,14 @@ if [ "$#" -gt 0 ]; then
 else
   while IFS= read -r f; do
     listed+=("$f")
-  done < <(find test -path test/.postgres-pass -prune -o -path test/.grouped -prune -o -name '*.test.ts' -print | sort)
+  done < <(find test -path test/.postgres-pass -prune -o -path test/.grouped -prune -o -path test/.bundled -prune -o -name '*.test.ts' -print | sort)
 fi
 if [ "${#listed[@]}" -eq 0 ]; then
   echo "run-tests: no test files found under test/" >&2
   exit 1
 fi
 
-# The unit files run in ONE process, each inside a suite named after it (test/.grouped/unit.test.ts,
+# The unit files run in ONE process, each inside a suite named after it (test/.grouped/unit.test.mjs,
 # written here): a test process spends about 2 s of CPU loading TypeScript through tsx before its
 # first test, and the ~100 unit files together test for less than that many seconds, so one process
 # instead of one each saves minutes of the suite's two cores. They share a module cache, so a unit
@@ -50,12 +50,14 @@ if [ "${#unit_files[@]}" -gt 0 ]; then
   mkdir -p test/.grouped
   {
     echo "// Written by scripts/run-tests.sh: every unit file in this one process, each in a suite of its own."
+    echo "// The runner loads no TypeScript hooks (the other files run from bundles), so this one registers tsx."
     echo "import { describe } from 'node:test';"
+    echo "import { register } from 'tsx/esm/api';"
+    echo "register();"
     for f in "${unit_files[@]}"; do
       echo "describe('$f', async () => { await import('../${f#test/}'); });"
     done
-  } > test/.grouped/unit.test.ts
-  test_files+=(test/.grouped/unit.test.ts)
+  } > test/.grouped/unit.test.mjs
 fi
 
 # The PostgreSQL pass (issue 17): the provider's own test files run a second time with every
@@ -107,10 +109,23 @@ for name in "${postgres_pass[@]}"; do
   test_files+=("test/.postgres-pass/$name.test.ts")
 done
 
-echo "run-tests: node --test on ${#test_files[@]} files (${#unit_files[@]} unit files in one of them, $pg_count the PostgreSQL pass; concurrency 2, private keyring via scripts/with-keyring.sh)"
+# Every file but the unit group runs from a bundle (scripts/bundle-tests.mjs says why); failures and
+# timings still name the source file (scripts/file-times-reporter.mjs maps the bundle back).
+run_files=()
+if [ "${#test_files[@]}" -gt 0 ]; then
+  bundle_map="$(mktemp "${TMPDIR:-/tmp}/mimi-test-bundles.XXXXXX")"
+  node scripts/bundle-tests.mjs "${test_files[@]}" > "$bundle_map"
+  while IFS=$'\t' read -r bundled _source; do
+    run_files+=("$bundled")
+  done < "$bundle_map"
+  rm -f "$bundle_map"
+fi
+if [ "${#unit_files[@]}" -gt 0 ]; then run_files+=(test/.grouped/unit.test.mjs); fi
+
+echo "run-tests: node --test on ${#run_files[@]} files (${#unit_files[@]} unit files in one of them, $pg_count the PostgreSQL pass; concurrency 2, private keyring via scripts/with-keyring.sh)"
 # A hung test (or a test process that does not exit) fails the run after 40 minutes instead of
 # stalling CI (whose own limit is 90); each test also has its own 5-minute limit. The suite's
 # budget is 25 minutes on 2 cores: the timing report at the end says where it goes.
 timeout --signal=TERM --kill-after=30 2400 \
-  bash scripts/with-keyring.sh node --import tsx --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=./scripts/file-times-reporter.mjs --test-reporter-destination=stdout "${test_files[@]}"
+  bash scripts/with-keyring.sh node --enable-source-maps --test --test-concurrency=2 --test-timeout=300000 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./scripts/file-times-reporter.mjs --test-reporter-destination=stdout "${run_files[@]}"

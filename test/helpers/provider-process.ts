@@ -112,7 +112,7 @@ export interface AdminRun {
 
 /** Runs `provider-admin ARGS` as an operator would (`npm run provider-admin` with `viaNpm`). */
 export function providerAdmin(args: string[], opts: { viaNpm?: boolean } = {}): Promise<AdminRun> {
-  const [cmd, argv] = opts.viaNpm ? ['npm', ['run', '-s', 'provider-admin', '--', ...args]] : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-provider/admin-cli.ts'), ...args]];
+  const [cmd, argv] = opts.viaNpm ? ['npm', ['run', '-s', 'provider-admin', '--', ...args]] : [process.execPath, [path.join(ROOT, 'bin/mimi-provider-admin.mjs'), ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
