@@ -12,6 +12,8 @@ import {
   type SessionResponse,
 } from '../src-shared/provider-api.js';
 import { ApiFailure, badRequest } from './errors.js';
+import { RateLimitedFailure } from './http.js';
+import { RateLimiter } from './rate-limits.js';
 import type { Store } from './store.js';
 
 /** The authenticated device behind a request. */
@@ -73,39 +75,38 @@ const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url
 // ---- failed-login throttling ----
 
 /**
- * Counts failed logins per handle in a sliding window. Unknown handles are counted too, so the
- * throttle does not reveal which handles exist. Memory is bounded by sweeping stale entries.
+ * Limits password guesses per handle: every login attempt (and every change of password) takes a
+ * token from the handle's bucket of `maxFails`, refilled at `maxFails` per `windowMs`; a success
+ * fills it again. Unknown handles have buckets too, so the throttle does not reveal which handles
+ * exist. The buckets are in the provider database (rate-limits.ts), so guesses spread over
+ * several nodes count against one limit and a restart does not reset it; handles are stored
+ * hashed.
+ *
+ * How it differs from the sliding window it replaces (at most `maxFails` failures in any
+ * `windowMs`): the long-run rate is the same (`maxFails` a window) and so is the burst, but once
+ * the bucket is empty a guess comes back every `windowMs / maxFails` (12 s at 5 a minute) instead
+ * of all `maxFails` at once when the window has slid past the oldest failure. And an attempt is
+ * counted when it starts (before the slow hash check, so concurrent guesses are throttled too),
+ * in the same transaction that checks the limit: two nodes cannot both let the last one through.
  */
 export class LoginThrottle {
-  private readonly fails = new Map<string, number[]>();
-  private ops = 0;
+  private readonly bucket: RateLimiter;
   constructor(
+    store: Store,
     readonly maxFails = 5,
     readonly windowMs = 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  private recent(handle: string): number[] {
-    const cutoff = this.now() - this.windowMs;
-    const list = (this.fails.get(handle) ?? []).filter((t) => t > cutoff);
-    if (list.length) this.fails.set(handle, list);
-    else this.fails.delete(handle);
-    return list;
+    now: () => number = Date.now,
+  ) {
+    this.bucket = new RateLimiter(store, 'login', (maxFails * 60_000) / windowMs, now, maxFails);
   }
 
-  blocked(handle: string): boolean {
-    return this.recent(handle).length >= this.maxFails;
-  }
-
-  fail(handle: string): void {
-    const list = this.recent(handle);
-    list.push(this.now());
-    this.fails.set(handle, list);
-    if (++this.ops % 1000 === 0) for (const h of [...this.fails.keys()]) this.recent(h);
+  /** Counts an attempt for `handle`: 0 when it may go ahead, else the ms until one may. */
+  attempt(handle: string): number {
+    return this.bucket.take(handle);
   }
 
   succeed(handle: string): void {
-    this.fails.delete(handle);
+    this.bucket.clear(handle);
   }
 }
 
@@ -131,7 +132,7 @@ export class Accounts {
     readonly domain: string,
     opts: { throttle?: LoginThrottle; now?: () => number; lastSeenIntervalMs?: number } = {},
   ) {
-    this.throttle = opts.throttle ?? new LoginThrottle();
+    this.throttle = opts.throttle ?? new LoginThrottle(store, undefined, undefined, opts.now);
     this.now = opts.now ?? Date.now;
     this.lastSeenIntervalMs = opts.lastSeenIntervalMs ?? DEFAULT_LAST_SEEN_INTERVAL_MS;
   }
@@ -157,12 +158,10 @@ export class Accounts {
 
   async login(req: RegisterRequest): Promise<SessionResponse> {
     const name = checkDeviceName(req.deviceName);
-    if (this.throttle.blocked(req.handle)) {
-      throw new ApiFailure('rateLimited', 'too many failed logins for this handle; try again in a minute');
-    }
-    // Count the attempt before the (slow) hash check so concurrent guesses are throttled too; a
-    // success clears the count.
-    this.throttle.fail(req.handle);
+    // Counted before the (slow) hash check so concurrent guesses are throttled too; a success
+    // clears the count.
+    const wait = this.throttle.attempt(req.handle);
+    if (wait > 0) throw new RateLimitedFailure(`too many failed logins for this handle; try again in ${Math.ceil(wait / 1000)} s`, wait);
     const user = HANDLE_RE.test(req.handle) ? this.store.userByHandle(req.handle) : undefined;
     const stored = user?.pw_hash ?? (await (this.dummyHash ??= hashPassword(randomBytes(16).toString('hex'))));
     const ok = (await verifyPassword(req.password, stored)) && user !== undefined;
@@ -207,10 +206,8 @@ export class Accounts {
     if (newPassword.length < MIN_PASSWORD_LENGTH || newPassword.length > MAX_PASSWORD_LENGTH) {
       throw badRequest(`the new password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters`);
     }
-    if (this.throttle.blocked(actor.handle)) {
-      throw new ApiFailure('rateLimited', 'too many wrong passwords for this account; try again in a minute');
-    }
-    this.throttle.fail(actor.handle);
+    const wait = this.throttle.attempt(actor.handle);
+    if (wait > 0) throw new RateLimitedFailure(`too many wrong passwords for this account; try again in ${Math.ceil(wait / 1000)} s`, wait);
     const user = this.store.userByHandle(actor.handle);
     if (!user || user.id !== actor.userId || !(await verifyPassword(oldPassword, user.pw_hash))) {
       throw new ApiFailure('wrongPassword', 'the current password is wrong; nothing was changed');

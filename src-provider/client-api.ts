@@ -29,7 +29,9 @@ import { decodeFrank, encodeAbuseReport, type AbuseReport } from '../src-shared/
 import type { Follower } from './federation/follower.js';
 import { MAX_PASSWORD_LENGTH, type Accounts, type Actor } from './accounts.js';
 import type { ConsentService } from './consent.js';
-import { RateLimiter, type DirectorySearch } from './directory-search.js';
+import type { DirectorySearch } from './directory-search.js';
+import { RateLimiter } from './rate-limits.js';
+import type { Store } from './store.js';
 import { mimiDirectory, DIRECTORY_PATH, MIMI_PREFIX } from './directory.js';
 import { ApiFailure, badRequest } from './errors.js';
 import type { Hub } from './hub.js';
@@ -76,6 +78,8 @@ export interface ClientApiServices {
    * pseudonyms): a bucket of `burst`, refilled by `perHour`. Its own bucket: nothing else waits.
    */
   connectionRequestLimits?: { burst: number; perHour: number };
+  /** Where the connection-request and relay buckets are kept, for every node (rate-limits.ts). */
+  store: Store;
   /** Profile fields, searchability and user search (directory-search.ts). */
   directorySearch?: DirectorySearch;
   /** The accounts' pseudonyms (pseudonyms.ts). */
@@ -113,7 +117,8 @@ export function clientApiRouter(svc: ClientApiServices): Router {
    * `requestingUser` is the account's user URI or the user pseudonym it claims as.
    */
   const connectionLimits = svc.connectionRequestLimits ?? { burst: 10, perHour: 10 };
-  const connectionRequests = new RateLimiter(connectionLimits.perHour / 60, Date.now, connectionLimits.burst);
+  // In the database (rate-limits.ts), so requests spread over several nodes share one bucket.
+  const connectionRequests = new RateLimiter(svc.store, 'connection-requests', connectionLimits.perHour / 60, Date.now, connectionLimits.burst);
   /** A claim as a pseudonym for real users starts a connection request: one token per user. */
   const limitConnectionRequests = (actor: Actor, users: string[], requestingUser: string): void => {
     if (requestingUser === actor.userUri) return;
@@ -217,8 +222,13 @@ export function clientApiRouter(svc: ClientApiServices): Router {
     if (!isValidDomain(d)) throw badRequest(`${JSON.stringify(raw)} is not a domain name`);
     return d;
   };
-  /** Relayed KeyPackage requests per account: generous for adding people, short of draining anyone. */
-  const relayLimiter = new RateLimiter(60, Date.now, 30);
+  /**
+   * Relayed KeyPackage requests per account: generous for adding people, short of draining anyone.
+   * In the database like the others: it guards KeyPackage fetches (each one an HTTPS round trip
+   * to another provider's gateway), not the message path, so a write per request costs little
+   * next to what it limits, and a per-node bucket would let an account drain N times as fast.
+   */
+  const relayLimiter = new RateLimiter(svc.store, 'ohttp-relay', 60, Date.now, 30);
   const search = (): DirectorySearch => {
     if (!svc.directorySearch) throw new ApiFailure('notAllowed', 'this provider does not offer user search');
     return svc.directorySearch;

@@ -14,8 +14,8 @@
 // - Results are ordered by user URI and paged (project extension components in mimi-protocol.ts):
 //   the cursor is the last URI of the previous page.
 // - Rate limit: a token bucket per requesting provider at the target, and per local user at the
-//   user's own provider. Over it: HTTP 429 rateLimited (the draft's codes have no rate-limit answer;
-//   429 is what HTTP has for it).
+//   user's own provider, kept in the database for every node (rate-limits.ts). Over it: HTTP 429
+//   rateLimited (the draft's codes have no rate-limit answer; 429 is what HTTP has for it).
 // - Found fields travel as OIDC standard claims: preferred_username, nickname, email,
 //   phone_number, name.
 // - Pseudonyms (pseudonyms.ts) are never found: only accounts are searched, and a query naming a
@@ -68,6 +68,7 @@ import { relayPeerFailure } from './consent.js';
 import { ApiFailure, badRequest, decodeStrict } from './errors.js';
 import type { PeerClient } from './federation/peer-client.js';
 import type { S2sReply } from './federation/s2s-handler.js';
+import { RateLimiter } from './rate-limits.js';
 import type { Store } from './store.js';
 
 export const MAX_QUERY_ELEMENTS = 8;
@@ -95,42 +96,6 @@ const CLAIM: Record<ProfileFieldName, string> = {
   phone: 'phone_number',
   name: 'name',
 };
-
-// ---- rate limiting ----
-
-/** Token buckets by key, in memory: `burst` tokens (default `ratePerMinute`), refilled continuously. */
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly burst: number;
-  constructor(
-    readonly ratePerMinute: number,
-    private readonly now: () => number = Date.now,
-    burst?: number,
-  ) {
-    this.burst = burst ?? ratePerMinute;
-  }
-
-  /** Takes a token; returns 0 when allowed, else the ms until one is available. */
-  take(key: string): number {
-    const now = this.now();
-    const perMs = this.ratePerMinute / 60_000;
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + (now - b.at) * perMs);
-    b.at = now;
-    this.buckets.set(key, b);
-    if (this.buckets.size > 10_000) this.sweep(now, perMs);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - b.tokens) / perMs);
-  }
-
-  /** Forgets buckets that have filled up again (they behave like new ones). */
-  private sweep(now: number, perMs: number): void {
-    for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * perMs >= this.burst) this.buckets.delete(k);
-  }
-}
 
 // ---- field normalisation ----
 
@@ -228,7 +193,9 @@ export class DirectorySearch {
     this.db = opts.store.db;
     this.peerClient = opts.peerClient;
     this.now = opts.now ?? Date.now;
-    this.limiter = new RateLimiter(opts.ratePerMinute ?? DEFAULT_SEARCH_RATE, this.now);
+    // In the database (rate-limits.ts): a requesting provider or a user spreading queries over
+    // several nodes gets the rate once, not once per node.
+    this.limiter = new RateLimiter(opts.store, 'directory-search', opts.ratePerMinute ?? DEFAULT_SEARCH_RATE, this.now);
   }
 
   // ---- my profile (client API) ----

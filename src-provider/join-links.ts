@@ -17,7 +17,7 @@ import { BANNED_ROLE_INDEX, checkChange, joinCodeRoles } from '../src-shared/roo
 import { roleOf, type RoomState } from '../src-shared/room-state.js';
 import { denialText } from '../src-shared/room-commit.js';
 import { TlsReader, TlsWriter } from '../src-shared/tls.js';
-import { RateLimiter } from './directory-search.js';
+import { RateLimiter } from './rate-limits.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { decodeState } from './hub/mls-input.js';
 import { createModuleTables, type Store } from './store.js';
@@ -131,9 +131,10 @@ export class JoinLinks {
     this.hubPublicKey = opts.hubPublicKey;
     this.now = opts.now ?? Date.now;
     const a = opts.attempts ?? { burst: 10, perMinute: 2 };
-    this.byRequester = new RateLimiter(a.perMinute, this.now, a.burst);
+    // In the database (rate-limits.ts): guesses at a code spread over several nodes count once.
+    this.byRequester = new RateLimiter(opts.store, 'join-link-attempts', a.perMinute, this.now, a.burst);
     // A provider speaks for many users: ten of them at once.
-    this.byProvider = new RateLimiter(a.perMinute * 10, this.now, a.burst * 10);
+    this.byProvider = new RateLimiter(opts.store, 'join-link-attempts-provider', a.perMinute * 10, this.now, a.burst * 10);
     createModuleTables(this.store.db, SCHEMA);
     const db = this.store.db;
     this.s = {

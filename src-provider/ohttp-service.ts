@@ -38,7 +38,7 @@ import type { ConsentDecision } from './federation/key-material.js';
 import type { PeerClient } from './federation/peer-client.js';
 import type { ProviderIdentity } from './federation/provider-identity.js';
 import type { S2sReply } from './federation/s2s-handler.js';
-import { RateLimiter } from './directory-search.js';
+import { RateLimiter } from './rate-limits.js';
 import { ApiFailure, badRequest, decodeStrict } from './errors.js';
 import type { KeyPackages } from './key-packages.js';
 import { advanceTokenEpoch, ensureOhttpSecrets, OhttpKeysError } from './ohttp-keys.js';
@@ -96,8 +96,10 @@ export class OhttpService {
     // A handout outlives its KeyPackage (clients make them for 90 days) only as dead weight.
     this.store.tx(() => this.store.forgetOhttpHandoutsBefore(this.now() - HANDOUT_KEPT_MS));
     const issuance = opts.issuance ?? { burst: 20, perMinute: 10 };
-    this.perProvider = new RateLimiter(issuance.perMinute * 10, this.now, issuance.burst * 10);
-    this.perRequester = new RateLimiter(issuance.perMinute, this.now, issuance.burst);
+    // In the database (rate-limits.ts), like the token secret: every node issues the same tokens,
+    // so every node must spend from the same buckets.
+    this.perProvider = new RateLimiter(opts.store, 'kp-token-issuance-provider', issuance.perMinute * 10, this.now, issuance.burst * 10);
+    this.perRequester = new RateLimiter(opts.store, 'kp-token-issuance', issuance.perMinute, this.now, issuance.burst);
     this.entry = encodeOhttpKeysEntry(signOhttpKeys(opts.identity.signaturePrivateKey, opts.identity.signaturePublicKey, encodeKeyConfigs([secrets.gatewayKey.config])));
     const self = this;
     this.gateway = new KeyPackageGateway({

@@ -381,6 +381,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const deviceMessages = new DeviceMessages({ store, signal: (deviceUris, notice) => push.signal(deviceUris, notice) });
   let url = '';
   const router = clientApiRouter({
+    store,
     devices,
     deviceMessages,
     backups,

@@ -514,6 +514,21 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX accepted_room_time ON accepted(room_uri, accepted_ts);
   `,
+  // v19 (issue 17): the rate limiters' token buckets and the failed-login throttle (rate-limits.ts),
+  // before kept in each process's memory, so several nodes shared no limit and a restart forgot
+  // them. The key is a hash (never a handle or URI in clear); a row is deleted once its bucket has
+  // refilled (full_at), since a missing row is a full bucket.
+  `
+  CREATE TABLE rate_buckets (
+    bucket TEXT NOT NULL,
+    key_hash BLOB NOT NULL,
+    tokens REAL NOT NULL,
+    updated_at INTEGER NOT NULL,
+    full_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key_hash)
+  ) WITHOUT ROWID;
+  CREATE INDEX rate_buckets_full ON rate_buckets(full_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -816,6 +831,17 @@ function prepareStatements(db: Database.Database, sqlite: boolean) {
     putPseudonymQuota: db.prepare<[number, number, number]>(
       `INSERT INTO pseudonym_quota (user_id, tokens, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
+    ),
+    rateBucket: db.prepare<[string, Buffer], { tokens: number; updated_at: number }>('SELECT tokens, updated_at FROM rate_buckets WHERE bucket = ? AND key_hash = ?'),
+    putRateBucket: db.prepare<[string, Buffer, number, number, number]>(
+      `INSERT INTO rate_buckets (bucket, key_hash, tokens, updated_at, full_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (bucket, key_hash) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at, full_at = excluded.full_at`,
+    ),
+    deleteRateBucket: db.prepare<[string, Buffer]>('DELETE FROM rate_buckets WHERE bucket = ? AND key_hash = ?'),
+    // The oldest refilled rows first, a bounded number (neither engine's DELETE takes a LIMIT here).
+    sweepRateBuckets: db.prepare<[number, number, number]>(
+      `DELETE FROM rate_buckets WHERE full_at <= ? AND (bucket, key_hash) IN
+         (SELECT bucket, key_hash FROM rate_buckets WHERE full_at <= ? ORDER BY full_at LIMIT ?)`,
     ),
   };
 }
@@ -1530,6 +1556,23 @@ export class Store {
   }
   setPseudonymQuota(userId: number, tokens: number, now: number): void {
     this.s.putPseudonymQuota.run(userId, tokens, now);
+  }
+
+  // ---- rate limits (rate-limits.ts) ----
+
+  rateBucket(bucket: string, keyHash: Buffer): { tokens: number; at: number } | undefined {
+    const r = this.s.rateBucket.get(bucket, keyHash);
+    return r && { tokens: Number(r.tokens), at: Number(r.updated_at) };
+  }
+  putRateBucket(bucket: string, keyHash: Buffer, tokens: number, at: number, fullAt: number): void {
+    this.s.putRateBucket.run(bucket, keyHash, tokens, at, fullAt);
+  }
+  deleteRateBucket(bucket: string, keyHash: Buffer): void {
+    this.s.deleteRateBucket.run(bucket, keyHash);
+  }
+  /** Deletes at most `limit` rows whose bucket is full again by `now`; returns how many. */
+  sweepRateBuckets(now: number, limit: number): number {
+    return this.s.sweepRateBuckets.run(now, now, limit).changes;
   }
 
   // ---- idempotency ----

@@ -414,6 +414,19 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX accepted_room_time ON accepted(room_uri, accepted_ts);
   `,
+  // v5 (= store v19): the rate limiters' token buckets and the failed-login throttle
+  // (rate-limits.ts), shared by every node so N nodes allow what one does; keys as hashes.
+  `
+  CREATE TABLE rate_buckets (
+    bucket TEXT NOT NULL,
+    key_hash BYTEA NOT NULL,
+    tokens DOUBLE PRECISION NOT NULL,
+    updated_at BIGINT NOT NULL,
+    full_at BIGINT NOT NULL,
+    PRIMARY KEY (bucket, key_hash)
+  );
+  CREATE INDEX rate_buckets_full ON rate_buckets(full_at);
+  `,
 ];
 
 /** The schema version this code migrates a PostgreSQL database to (and the only one it runs on). */
