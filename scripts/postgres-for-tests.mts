@@ -12,7 +12,7 @@ if (!out) {
   process.stderr.write('usage: postgres-for-tests.mts URL_FILE\n');
   process.exit(2);
 }
-const server = await startPostgres({ name: 'mimi_tests' });
+const server = await startPostgres({ name: 'mimi_tests', own: true });
 const url = new URL(server.url);
 url.pathname = '/postgres';
 fs.writeFileSync(out, `${url.toString()}\n`);

@@ -45,15 +45,24 @@ async function freePort(): Promise<number> {
 }
 
 /**
+ * Inside `npm test` (MIMI_PG_PASS_URL, the server scripts/run-tests.sh starts for the PostgreSQL
+ * pass) a test gets databases of its own on that server instead of a cluster of its own: initdb and
+ * a server start cost each file seconds of CPU. Databases keep tests apart (LISTEN/NOTIFY channels
+ * and advisory locks are per database; a test that looks at pg_stat_activity filters on
+ * current_database()). `own: true` (the pass's server itself) and `durable: true` (benches) always
+ * start a cluster.
+ *
  * `durable: false` (the default, for tests) turns off what only protects against the machine
  * itself going down: fsync and full-page writes. COMMIT still returns only once its WAL is written
  * to the operating system, so a committed transaction survives kill -9 of any node and of
  * PostgreSQL's own processes; only a power cut could lose it, which no test makes. It saves the
  * test suite a disk flush per COMMIT. Benches pass `durable: true` to measure what a deployment pays.
  */
-export async function startPostgres(opts: { name?: string; durable?: boolean } = {}): Promise<PostgresServer> {
+export async function startPostgres(opts: { name?: string; durable?: boolean; own?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed: install Debian\'s "postgresql" package (scripts/ensure-system-deps.sh does)');
+  const shared = process.env.MIMI_PG_PASS_URL;
+  if (shared && !opts.durable && !opts.own) return onSharedServer(bin, shared, opts.name ?? 'mimi');
   const asRoot = process.getuid?.() === 0;
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mimi-pg-'));
   const dataDir = path.join(base, 'data');
@@ -97,6 +106,43 @@ export async function startPostgres(opts: { name?: string; durable?: boolean } =
       } finally {
         fs.rmSync(base, { recursive: true, force: true });
       }
+    },
+  };
+}
+
+/** `startPostgres` on the test command's shared server: fresh databases, dropped by stop(). */
+function onSharedServer(bin: string, serverUrl: string, name: string): PostgresServer {
+  const u = new URL(serverUrl);
+  const port = Number(u.port);
+  const unique = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const psqlAt = (db: string, sql: string) => {
+    const r = spawnSync(path.join(bin, 'psql'), ['-h', u.hostname, '-p', String(port), '-U', decodeURIComponent(u.username), '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql ${sql} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  };
+  const made: string[] = [];
+  const createDatabase = (db: string) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`not a plain database name: ${db}`);
+    const full = `${db}_${unique}`;
+    psqlAt('postgres', `CREATE DATABASE ${full}`);
+    made.push(full);
+    const at = new URL(serverUrl);
+    at.pathname = `/${full}`;
+    return at.toString();
+  };
+  const url = createDatabase(name);
+  const own = made[0];
+  let stopped = false;
+  return {
+    url,
+    port,
+    dataDir: '',
+    psql: (sql) => psqlAt(own, sql),
+    createDatabase,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const db of made) psqlAt('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     },
   };
 }

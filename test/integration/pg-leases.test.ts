@@ -64,7 +64,7 @@ test('a holder that dies frees its leases at once, and is told it lost them', as
   assert.equal(await b.tryAcquire('f.example'), false);
   const lost: string[][] = [];
   a.on('lost', (names) => lost.push(names));
-  const r = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lease-dying'");
+  const r = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lease-dying' AND datname = current_database()");
   assert.equal(r.rowCount, 1);
   await waitFor(() => lost.length === 1, 'the dying node told', 10_000);
   assert.deepEqual(lost[0].sort(), ['f.example', 'g.example']);

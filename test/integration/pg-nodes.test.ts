@@ -83,7 +83,7 @@ test('the nodes share one identity and keep no SQLite file', () => {
   for (const n of nodes) assert.equal(n.caPem, caPem);
   for (const n of nodes) assert.match(n.output(), new RegExp(`node ${n.nodeId} on PostgreSQL`));
   // Each node listens on the wake bus (its own session, named after the node).
-  const listening = pgServer.psql("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'mimi-wake %' ORDER BY 1");
+  const listening = pgServer.psql("SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'mimi-wake %' AND datname = current_database() ORDER BY 1");
   assert.deepEqual(listening.trim().split('\n'), ['mimi-wake n1', 'mimi-wake n2', 'mimi-wake n3']);
 });
 

@@ -91,7 +91,7 @@ test('garbage on the channel is ignored and logged', async () => {
 test('a terminated listening connection reconnects by itself, resyncs, and hears later wakes', async () => {
   const e = await node('node-e');
   const before = e.heard.resyncs;
-  const killed = await pool.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'node-e'");
+  const killed = await pool.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'node-e' AND datname = current_database()");
   assert.equal(killed.rowCount, 1);
   await waitFor(() => e.heard.resyncs === before + 1 && e.bus.listening, 'listening again', 10_000);
   assert.ok(e.heard.logs.some((l) => /connection lost/.test(l)), e.heard.logs.join('\n'));
