@@ -7,7 +7,7 @@ import type { PushEvent } from '../../src-shared/provider-api.js';
 import { fromB64, toHex } from '../../src-shared/bytes.js';
 import { decodeContent, messageId, type MimiContent } from '../../src-shared/content.js';
 import { displayUser, parseMimiUri } from '../../src-shared/identifiers.js';
-import { welcomeRecipients } from '../../src-shared/mls-wire.js';
+import { peekMlsMessage, welcomeRecipients } from '../../src-shared/mls-wire.js';
 import { findIdentityLinkKeys } from '../../src-shared/identity-link.js';
 import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
 import { commitGroupContextExtensions } from '../../src-shared/mls-structs.js';
@@ -103,7 +103,7 @@ export class IncomingEvents {
         if (!kp.lastResort) db.deleteKeyPackage(refHex);
         if (db.getRoom(ev.roomUri)) {
           // Added again after being removed (kicked, banned and unbanned, or left): a member again.
-          db.markRejoined(ev.roomUri);
+          db.markRejoined(ev.roomUri, session.epoch);
           sessions.save(ev.roomUri, session);
         } else db.insertRoom({ roomUri: ev.roomUri, name: '', hubDomain: parseMimiUri(ev.roomUri).domain, epoch: session.epoch, groupState: session.encode() });
         db.setMeta('cursor', String(ev.seq));
@@ -122,11 +122,17 @@ export class IncomingEvents {
     const { db, sessions, config } = this.ctx;
     const room = db.getRoom(ev.roomUri);
     if (!room) throw coreError('roomUnknown', 'errors.room.eventForUnknown');
+    const payload = fromB64(ev.payload);
+    // The hub gives a message one epoch of grace and delivers it to everyone in the room by then,
+    // so a device that joined in the newer epoch (Welcome or external commit) gets a message sent
+    // before it was a member. MLS gives a newcomer no keys for earlier epochs: it could never read
+    // it, and nothing is wrong, so it is skipped without an error (handleEvent moves the cursor).
+    // A message from an epoch this device was in but has no keys for any more still fails below.
+    if (ev.kind === 'message' && room.joinedEpoch !== undefined && sentBefore(payload, room.joinedEpoch)) return;
     const s = sessions.get(ev.roomUri);
     const msgEpoch = BigInt(ev.epoch);
     // Our own commits come back to no one; a commit for an epoch we already left is stale.
     if (ev.kind === 'commit' && msgEpoch < s.epoch) return;
-    const payload = fromB64(ev.payload);
     const { session, result } = await s.process(payload);
     const state = roomStateOf(s);
     if (result.kind === 'commit' && state) verifyCommit(s, session, state, result, payload);
@@ -254,6 +260,21 @@ export class IncomingEvents {
     if (result.kind === 'commit') this.hooks?.committed(ev.roomUri, session, result);
     this.ctx.emit('epoch');
     this.ctx.emit('rooms');
+  }
+}
+
+/**
+ * Whether an application message was encrypted in an epoch before `joinedEpoch`. The epoch is read
+ * from the PrivateMessage itself (the one the MLS engine would look for keys of), not from the push
+ * event's label; anything that does not parse as a PrivateMessage is left to the engine to refuse.
+ */
+function sentBefore(payload: Uint8Array, joinedEpoch: bigint): boolean {
+  if (joinedEpoch === 0n) return false; // created the room: there is no earlier epoch
+  try {
+    const info = peekMlsMessage(payload);
+    return info.wireFormat === 'private' && info.epoch !== undefined && info.epoch < joinedEpoch;
+  } catch {
+    return false;
   }
 }
 

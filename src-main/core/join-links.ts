@@ -173,7 +173,7 @@ export class JoinLinks {
       }
       db.tx(() => {
         if (db.getRoom(link.roomUri)) {
-          db.markRejoined(link.roomUri);
+          db.markRejoined(link.roomUri, pending.epoch);
           sessions.save(link.roomUri, pending);
         } else {
           db.insertRoom({ roomUri: link.roomUri, name: '', hubDomain: parseMimiUri(link.roomUri).domain, epoch: pending.epoch, groupState: pending.encode() });

@@ -221,7 +221,7 @@ export class Membership {
     await client.commit(roomUri, { commit: toB64(commit), groupInfo: toB64(info.groupInfo), ratchetTree: toB64(info.ratchetTree), requestId: toB64(randomBytes(16)) });
     db.tx(() => {
       if (db.getRoom(roomUri)) {
-        db.markRejoined(roomUri);
+        db.markRejoined(roomUri, pending.epoch);
         sessions.save(roomUri, pending);
       } else {
         db.insertRoom({ roomUri, name: '', hubDomain: parseMimiUri(roomUri).domain, epoch: pending.epoch, groupState: pending.encode() });

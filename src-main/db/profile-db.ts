@@ -285,6 +285,14 @@ const MIGRATIONS: Record<number, string> = {
       pinned_at INTEGER NOT NULL
     );
   `,
+  // The epoch at which this device joined each room (created it, was welcomed, joined by external
+  // commit, or came back after a removal): a message from an earlier epoch was sent before the
+  // device was a member and can never be read here, so it is skipped rather than reported
+  // (core/incoming.ts). Decimal text like `epoch` (an MLS epoch is a u64). NULL for rooms joined
+  // before this migration and for rooms known only from a backup: unknown, nothing is skipped.
+  16: `
+    ALTER TABLE rooms ADD COLUMN joined_epoch TEXT;
+  `,
 };
 
 /** The newest migration; they run in order from the database's user_version, so none may be missing. */
@@ -324,6 +332,8 @@ export interface RoomRow {
   unread: number;
   left: boolean;
   createdAt: number;
+  /** The epoch this device joined the room at (migration 16); absent when unknown (joined before it). */
+  joinedEpoch?: bigint;
 }
 
 export type MessageStatus = 'pending' | 'sent' | 'received' | 'failed';
@@ -470,17 +480,18 @@ export class ProfileDb {
       unread: r.unread as number,
       left: (r.left_room as number) === 1,
       createdAt: r.created_at as number,
+      ...(r.joined_epoch != null ? { joinedEpoch: BigInt(r.joined_epoch as string) } : {}),
     };
   }
 
   listRooms(): RoomRow[] {
-    return (this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms ORDER BY created_at').all() as Record<string, unknown>[]).map(
+    return (this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at, joined_epoch FROM rooms ORDER BY created_at').all() as Record<string, unknown>[]).map(
       ProfileDb.roomRow,
     );
   }
 
   getRoom(roomUri: string): RoomRow | undefined {
-    const r = this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at FROM rooms WHERE room_uri = ?').get(roomUri);
+    const r = this.prep('SELECT room_uri, name, hub_domain, epoch, unread, left_room, created_at, joined_epoch FROM rooms WHERE room_uri = ?').get(roomUri);
     return r ? ProfileDb.roomRow(r as Record<string, unknown>) : undefined;
   }
 
@@ -498,10 +509,15 @@ export class ProfileDb {
     return this.prep('UPDATE rooms SET muted = ? WHERE room_uri = ?').run(muted ? 1 : 0, roomUri).changes === 1;
   }
 
+  /**
+   * A room this device has just joined: created (epoch 0), welcomed into, or joined by external
+   * commit. Its `epoch` is therefore also the epoch it joined at (joined_epoch, migration 16).
+   */
   insertRoom(room: { roomUri: string; name: string; hubDomain: string; epoch: bigint; groupState: Uint8Array }): void {
+    const epoch = room.epoch.toString();
     this
-      .prep('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(room.roomUri, room.name, room.hubDomain, room.epoch.toString(), this.vault.seal(room.groupState, `group:${room.roomUri}`), Date.now());
+      .prep('INSERT INTO rooms(room_uri, name, hub_domain, epoch, group_state, created_at, joined_epoch) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(room.roomUri, room.name, room.hubDomain, epoch, this.vault.seal(room.groupState, `group:${room.roomUri}`), Date.now(), epoch);
   }
 
   groupState(roomUri: string): Uint8Array | undefined {
@@ -523,9 +539,12 @@ export class ProfileDb {
     this.prep('UPDATE rooms SET left_room = 1 WHERE room_uri = ?').run(roomUri);
   }
 
-  /** Back in a room this device had left or been removed from (it joined again). */
-  markRejoined(roomUri: string): void {
-    this.prep('UPDATE rooms SET left_room = 0 WHERE room_uri = ?').run(roomUri);
+  /**
+   * Back in a room this device had left or been removed from, or knew only from a backup (it
+   * joined again, at `joinedEpoch`): its keys of any earlier membership went with the old state.
+   */
+  markRejoined(roomUri: string, joinedEpoch: bigint): void {
+    this.prep('UPDATE rooms SET left_room = 0, joined_epoch = ? WHERE room_uri = ?').run(joinedEpoch.toString(), roomUri);
   }
 
   markRead(roomUri: string): void {
