@@ -3,13 +3,25 @@
 // system store, so a dev setup needs no public CA and no trust-store changes. The federation
 // task reuses `issueClientCertificate` for mutual TLS between providers.
 
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+let x509Lib: Promise<typeof X509> | undefined;
+/**
+ * @peculiar/x509 (with the reflect-metadata it needs), loaded the first time a certificate is made:
+ * evaluating it costs ~70 ms, and most starts of a provider (its certificates already made) and
+ * every `mimi` command but `interop check` make none.
+ */
+function loadX509(): Promise<typeof X509> {
+  return (x509Lib ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  })());
+}
 
 const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING_ALG = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -62,6 +74,7 @@ async function newKeyPair(): Promise<CryptoKeyPair> {
 }
 
 async function createCa(commonName: string): Promise<{ caPem: string; caKeyPem: string }> {
+  const x509 = await loadX509();
   const keys = await newKeyPair();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -86,11 +99,12 @@ async function issueLeaf(
   domain: string,
   usage: 'server' | 'client',
 ): Promise<IssuedCertificate> {
+  const x509 = await loadX509();
   const ca = new x509.X509Certificate(caPem);
   const caKey = await importSigningKey(caKeyPem);
   const keys = await newKeyPair();
   const now = Date.now();
-  const names: x509.JsonGeneralName[] = [{ type: 'dns', value: domain }];
+  const names: X509.JsonGeneralName[] = [{ type: 'dns', value: domain }];
   if (usage === 'server') {
     names.push({ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' });
   }

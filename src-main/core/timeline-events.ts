@@ -14,7 +14,8 @@ import { knockTicketOf } from './admission.js';
 import { leafUsers, myUser, roomStateOf, userOfIdentity, userOfMember } from './group-sessions.js';
 import { readRoomState } from './room-view.js';
 // The one table of readable role names, shared with the app's screens (main already imports from the renderer's lib).
-import { roleLabel } from '../../src-renderer/src/lib/role-names.js';
+import { translate } from '../../src-shared/i18n/index.js';
+import { roleLabelWith } from '../../src-shared/role-names.js';
 import type { ProfileContext } from './context.js';
 import { toViews, viewSource } from './message-view.js';
 import { coreError } from './errors.js';
@@ -129,7 +130,7 @@ export function eventOf(row: TimelineEventRow): TimelineEvent {
 
 /** Plain text of an event, naming users as `mimi` does (bob@b.example; a pseudonym by its URI), roles as the app does. */
 export function eventText(e: TimelineEvent): string {
-  return describeEvent(e, { name: (u) => displayUser(u), role: roleLabel });
+  return describeEvent(e, { name: (u) => displayUser(u), role: (r) => roleLabelWith(translate, r) });
 }
 
 /**

@@ -1,40 +1,10 @@
-// The names people read for room roles. The room policy (src-shared/room-policy.ts) names roles
-// with the draft's identifiers (group_admin, ordinary_user, ...), which are protocol vocabulary, not
-// words; every screen that shows a role goes through here, so a role reads the same everywhere.
-// The raw identifier stays available (as a tooltip) for those who compare with `mimi room-state`.
+// Room role names in the window's language (src-shared/role-names.ts has the rules).
 
+import { roleLabelWith, roleTitleWith } from '../../../src-shared/role-names.js';
 import { t } from '../i18n.js';
 
-/** The draft's role names in our presets (cooperative, administered, moderated), each a catalogue key. */
-const KNOWN = new Set([
-  'no_role',
-  'banned',
-  'ordinary_user',
-  'group_admin',
-  // The room's creator in the moderated preset, and above the admins in the others.
-  'super_admin',
-  // Holds no clients (the hub acts with it): it enforces the policy rather than moderating.
-  'policy_enforcer',
-  'moderator',
-  'speaker',
-  'attendee',
-  'guest',
-  'muted',
-]);
-
-/**
- * "group_admin" -> "Admin" (in the window's language). A name this app does not know (a room whose
- * policy defines its own roles) is made readable the same way in every language: underscores and
- * dashes become spaces, the first letter is capitalised. An empty name (a room without roles)
- * stays empty.
- */
-export function roleLabel(roleName: string): string {
-  if (KNOWN.has(roleName)) return t(`rooms.roles.${roleName}`);
-  const words = roleName.replace(/[_-]+/g, ' ').trim().replace(/\s+/g, ' ');
-  return words ? words[0].toUpperCase() + words.slice(1) : '';
-}
+/** "group_admin" -> "Admin", in the window's language. */
+export const roleLabel = (roleName: string): string => roleLabelWith(t, roleName);
 
 /** The tooltip beside a readable name: the identifier the room state uses, when it differs. */
-export function roleTitle(roleName: string): string | undefined {
-  return roleName && roleLabel(roleName) !== roleName ? t('rooms.roles.stateTitle', { name: roleName }) : undefined;
-}
+export const roleTitle = (roleName: string): string | undefined => roleTitleWith(t, roleName);
