@@ -37,6 +37,7 @@ import { authenticatePeer } from './federation/mtls.js';
 import type { PeerClient } from './federation/peer-client.js';
 import { sendJson } from './http.js';
 import { LocalIdentities } from './room-members.js';
+import { prepareStaging, stagedPath } from './staging.js';
 import type { Store } from './store.js';
 import type { Statement } from 'better-sqlite3';
 
@@ -127,6 +128,8 @@ export interface AssetLimits {
 export interface AssetServiceOptions {
   store: Store;
   dataDir: string;
+  /** This node's name: on PostgreSQL, nodes sharing a data folder each stage uploads apart (staging.ts). */
+  nodeId?: string;
   domain: string;
   accounts: Accounts;
   /** This provider's base URL as peers and its clients see it (asset URLs are made from it). */
@@ -185,10 +188,8 @@ export class AssetService {
     }
     this.limits = assetLimits(opts.limits);
     this.dir = path.join(opts.dataDir, 'assets');
-    this.tmpDir = path.join(this.dir, 'incoming');
-    fs.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
     // Uploads a crash interrupted were never accepted (no row, no 201): nothing to keep.
-    for (const f of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, f), { force: true });
+    this.tmpDir = prepareStaging(this.dir, this.inDatabase ? opts.nodeId : undefined);
     this.identities = new LocalIdentities(opts.store, opts.domain);
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     // Our own agent for streamed peer GETs (PeerClient buffers its bodies); same identity and trust.
@@ -281,7 +282,7 @@ export class AssetService {
     const tooLarge = (n: number | string) => this.tooLarge(n);
 
     const id = randomBytes(16).toString('base64url');
-    const tmp = path.join(this.tmpDir, id);
+    const tmp = stagedPath(this.tmpDir, id);
     let received = 0;
     const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
     try {

@@ -41,6 +41,7 @@ import { ApiFailure, badRequest } from './errors.js';
 import type { Statement } from 'better-sqlite3';
 import { copyFileToPieces, pieceCount, writePieces } from './assets.js';
 import { sendJson } from './http.js';
+import { prepareStaging, stagedPath } from './staging.js';
 import type { Store } from './store.js';
 
 /** Default largest chunk: a sealed 8 MiB plaintext (backup-format.ts MAX_CHUNK_PLAINTEXT) with room to spare. */
@@ -68,6 +69,8 @@ export function backupLimits(l: Partial<BackupStorageLimits> = {}): BackupStorag
 export interface BackupServiceOptions {
   store: Store;
   dataDir: string;
+  /** This node's name: on PostgreSQL, nodes sharing a data folder each stage uploads apart (staging.ts). */
+  nodeId?: string;
   accounts: Accounts;
   limits?: Partial<BackupStorageLimits>;
   log: (msg: string) => void;
@@ -132,11 +135,9 @@ export class BackupService {
   constructor(private readonly opts: BackupServiceOptions) {
     this.limits = backupLimits(opts.limits);
     this.dir = path.join(opts.dataDir, 'backups');
-    this.tmpDir = path.join(this.dir, 'incoming');
-    fs.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
-    // An upload a crash cut off was never answered: its partial file is nobody's chunk.
-    for (const f of fs.readdirSync(this.tmpDir)) fs.rmSync(path.join(this.tmpDir, f), { force: true });
     this.inDatabase = opts.store.dialect === 'postgres';
+    // An upload a crash cut off was never answered: its partial file is nobody's chunk.
+    this.tmpDir = prepareStaging(this.dir, this.inDatabase ? opts.nodeId : undefined);
     if (this.inDatabase) {
       const db = opts.store.db;
       this.pieces = {
@@ -253,7 +254,7 @@ export class BackupService {
     const { actor, backupId, generation, index, size: expected } = this.precheckUpload(req, pathname);
     const tooLarge = () => this.tooLarge('larger than its declared size');
     const file = randomBytes(16).toString('hex');
-    const tmp = path.join(this.tmpDir, file);
+    const tmp = stagedPath(this.tmpDir, file);
     const final = path.join(this.dir, file);
     const hash = createHash('sha256');
     let received = 0;

@@ -377,7 +377,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     disconnect: (deviceUri) => push.disconnect(deviceUri, 'this device was removed from its account'),
     log,
   });
-  const backups = new BackupService({ store, dataDir: opts.dataDir, accounts, limits: opts.backupLimits, log });
+  const backups = new BackupService({ store, dataDir: opts.dataDir, nodeId, accounts, limits: opts.backupLimits, log });
   const deviceMessages = new DeviceMessages({ store, signal: (deviceUris, notice) => push.signal(deviceUris, notice) });
   let url = '';
   const router = clientApiRouter({
@@ -429,6 +429,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const assets = new AssetService({
     store,
     dataDir: opts.dataDir,
+    nodeId,
     domain: opts.domain,
     accounts,
     publicUrl: () => opts.publicUrl ?? url,
