@@ -17,7 +17,10 @@ let x509Lib: Promise<typeof X509> | undefined;
 function loadX509(): Promise<typeof X509> {
   return (x509Lib ??= (async () => {
     await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
+    const mod = await import('@peculiar/x509');
+    // A CommonJS package: Node's loader gives its exports by name and as `default`; a bundle split
+    // into chunks (the test bundles, scripts/bundle-tests.mjs) gives `default` only.
+    const x509 = ((mod as { default?: typeof X509 }).default ?? mod) as typeof X509;
     x509.cryptoProvider.set(webcrypto as unknown as Crypto);
     return x509;
   })());
