@@ -11,12 +11,11 @@
 // that interface asynchronous (a change through the whole core), or move the state both ways per
 // operation: encode + restore of a 1,000-member session is ~100-300 ms on the main thread
 // (bench row), longer than the stalls it would remove. Yielding keeps the interface and costs one
-// loop turn per budget. (node-crypto-suite.ts also runs Ed25519 verification and HPKE ephemeral
-// key generation on the thread pool, which frees the loop the same way.)
+// loop turn per budget. (node-crypto-suite.ts also runs Ed25519 verification on the thread pool,
+// which frees the loop the same way.)
 //
 // Besides the crypto calls, there are yield points where long stretches used to run without one:
-// decoding the KeyPackages of an add (ts-mls-engine.ts), a Welcome's seals after their thread-pool
-// key generation (node-crypto-suite.ts, whenDue), a big commit's proposals decoded ahead in slices
+// decoding the KeyPackages of an add (ts-mls-engine.ts), a big commit's proposals decoded ahead in slices
 // (decode-ahead.ts), and ts-mls's own loop adding the leaves (its cooperative hook, set below;
 // scripts/patch-ts-mls.mjs patch 11). The O(n^2) checks and repeated encodings that made other
 // stretches long are gone (patches 6-9). What yielding still cannot cut: single large encodes (the
@@ -107,7 +106,7 @@ async function callLater<R>(wait: Promise<void>, call: () => Promise<R>): Promis
  * loop inside ts-mls via its cooperative hook, scripts/patch-ts-mls.mjs patch 9): undefined when
  * the turn still has budget (the caller goes on without an await), otherwise a promise that
  * resolves on a later turn with budget. Not for work that runs side by side with other waiters
- * (Promise.all): those would all pass the check before any of them worked; use whenDue there.
+ * (Promise.all): those would all pass the check before any of them worked.
  */
 export function cooperate(): Promise<void> | undefined {
   const wait = yieldIfDue();
@@ -121,16 +120,6 @@ async function waitTurn(wait: Promise<void>): Promise<void> {
 // ts-mls's long loops that are not crypto calls (scripts/patch-ts-mls.mjs, patch 11: adding a
 // thousand leaves to the tree) ask this between slices.
 mimiCooperation.hook = cooperate;
-
-/**
- * Runs the synchronous `work` once a turn has budget for it, the check and the work in the same
- * microtask, so many callers side by side (a Welcome's seals after their thread-pool key
- * generations) are spread over turns instead of all passing the check first.
- */
-export function whenDue<R>(work: () => R): R | Promise<R> {
-  const wait = yieldIfDue();
-  return wait === undefined ? work() : callLater(wait, async () => work());
-}
 
 type AsyncFns<T> = { [K in keyof T]: T[K] };
 

@@ -23,8 +23,6 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPair,
-  generateKeyPairSync,
   randomBytes,
   sign as edSign,
   timingSafeEqual,
@@ -35,7 +33,6 @@ import type { CiphersuiteImpl, PrivateKey, PublicKey } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
 import { concatBytes, utf8 } from '../../src-shared/bytes.js';
 import { ed25519Seed, SUITE_NAME } from './crypto-selftest.js';
-import { whenDue } from './cooperative.js';
 
 // Keys go in and out of OpenSSL as JWK, never as DER: on Node 20 (OpenSSL 3) importing a PKCS#8
 // X25519 key costs ~400 us and an SPKI Ed25519 key ~200 us (the generic OSSL_DECODER path), a JWK
@@ -90,7 +87,6 @@ function xPublicKey(raw: Uint8Array): KeyObject {
   return xPublic.get(raw, (x) => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }));
 }
 const rawPublic = (k: KeyObject) => fromB64u(k.export({ format: 'jwk' }).x);
-const rawPrivate = (k: KeyObject) => fromB64u(k.export({ format: 'jwk' }).d);
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -215,23 +211,18 @@ interface Ephemeral {
   pub: Uint8Array;
 }
 
-function generateX25519(): Ephemeral {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  return { priv: privateKey, pub: rawPublic(publicKey) };
-}
+// Keys are made from random bytes and imported, never with generateKeyPair(Sync): Node 20 can
+// deadlock when the garbage collector destroys a key-generation job while a key it made is being
+// exported (the export holds the key's mutex while it allocates; the collection runs inside that
+// allocation and the job's destructor waits for the same mutex). The test suite caught `mimi
+// register` hung so: ExportJWKEdKey -> GC -> ~KeyGenJob -> pthread_mutex_lock. An import makes no
+// job. Any 32 bytes are an X25519 private key (RFC 7748 clamps them at use) and an Ed25519 seed
+// (RFC 8032), so nothing is lost; it costs about what generation did (~40 µs), on this thread.
 
-/**
- * An HPKE sender's ephemeral key, made on the thread pool: a Welcome seals to every added member
- * side by side (Promise.all in ts-mls), so a 1,000-member add's key generation runs in parallel
- * and off the event loop.
- */
-function generateEphemeral(): Promise<Ephemeral> {
-  return onPool((resolve, reject) =>
-    generateKeyPair('x25519', undefined, (err, publicKey, privateKey) => {
-      if (err) reject(new CryptoError(`X25519 key generation failed: ${err.message}`));
-      else resolve({ priv: privateKey, pub: rawPublic(publicKey) });
-    }),
-  );
+/** A fresh X25519 key pair: the private key object and the raw public key. */
+function generateX25519(): Ephemeral {
+  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64u(randomBytes(32)), x: '' }, format: 'jwk' });
+  return { priv, pub: rawPublic(createPublicKey(priv)) };
 }
 
 function sharedSecret(dhValue: Uint8Array, enc: Uint8Array, pkR: Uint8Array): Uint8Array {
@@ -447,19 +438,17 @@ export function nodeCiphersuite(): CiphersuiteImpl {
         return verifySoon(message, key, signature);
       },
       async keygen() {
-        const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-        return { signKey: rawPrivate(privateKey), publicKey: rawPublic(publicKey) };
+        // From random bytes, not generateKeyPairSync: see generateX25519.
+        const seed = u8(randomBytes(32));
+        return { signKey: seed, publicKey: rawPublic(createPublicKey(edPrivateKey(seed))) };
       },
     },
     hpke: {
       async seal(publicKey, plaintext, info, aad) {
-        const ephemeral = await generateEphemeral();
-        // The thread pool's results arrive in one poll phase, each followed by its continuation:
-        // without whenDue, a Welcome's thousand seals would run back to back in one long turn.
-        return whenDue(() => {
-          const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info, ephemeral);
-          return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
-        });
+        // On this thread (see generateX25519); a Welcome's thousand seals are each a crypto call,
+        // so cooperative.ts yields between them.
+        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info);
+        return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
       },
       async open(privateKey, kemOutput, ciphertext, info, aad) {
         const ctx = setupReceiver(privateObjOf(privateKey), kemOutput, info);
@@ -499,8 +488,9 @@ export function nodeCiphersuite(): CiphersuiteImpl {
         return { privateKey: asPrivate(priv, obj), publicKey: asPublic(x25519Public(obj)) };
       },
       async generateKeyPair() {
-        const { priv, pub } = generateX25519();
-        return { privateKey: asPrivate(rawPrivate(priv), priv), publicKey: asPublic(pub) };
+        const raw = u8(randomBytes(32)); // see generateX25519
+        const obj = xPrivateKey(raw);
+        return { privateKey: asPrivate(raw, obj), publicKey: asPublic(x25519Public(obj)) };
       },
       keyLength: 16,
       nonceLength: 12,
