@@ -207,6 +207,9 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const fedIdentity = await ensureFederationIdentity(opts.dataDir, tls, opts.domain);
   const spec = parseDatabaseSpec(opts.database, opts.dataDir);
   const nodeId = opts.nodeId ?? `${os.hostname()}-${process.pid}`;
+  // Upload staging (staging.ts) needs a name that survives a restart, so a node empties what it
+  // left: --node-id, else the host (two nodes of one host sharing a folder need --node-id).
+  const stagingNode = opts.nodeId ?? os.hostname();
   const store = await openDatabase(spec);
   // Idempotent (deletes what expired): every node may run it at start.
   store.tx(() => store.expireIdempotency(Date.now()));
@@ -377,7 +380,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     disconnect: (deviceUri) => push.disconnect(deviceUri, 'this device was removed from its account'),
     log,
   });
-  const backups = new BackupService({ store, dataDir: opts.dataDir, nodeId, accounts, limits: opts.backupLimits, log });
+  const backups = new BackupService({ store, dataDir: opts.dataDir, nodeId: stagingNode, accounts, limits: opts.backupLimits, log });
   const deviceMessages = new DeviceMessages({ store, signal: (deviceUris, notice) => push.signal(deviceUris, notice) });
   let url = '';
   const router = clientApiRouter({
@@ -429,7 +432,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const assets = new AssetService({
     store,
     dataDir: opts.dataDir,
-    nodeId,
+    nodeId: stagingNode,
     domain: opts.domain,
     accounts,
     publicUrl: () => opts.publicUrl ?? url,

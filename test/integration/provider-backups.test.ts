@@ -66,7 +66,11 @@ async function rejects(p: Promise<unknown>, status: number, code: string, messag
 /** The stored chunks' names: files in DATA/backups on SQLite, the pieces' names on PostgreSQL. */
 const chunkFiles = (p: ProviderProcess): string[] => [...storedBackupChunks(p.dataDir).keys()].sort();
 /** Uploads still arriving (or cut off): staged in the receiving node's data folder on both engines. */
-const incoming = (p: ProviderProcess): string[] => fs.readdirSync(path.join(p.dataDir, 'backups', 'incoming'));
+/** The staged upload files, as paths under backups/incoming (on PostgreSQL in the node's own folder, staging.ts). */
+const incoming = (p: ProviderProcess): string[] =>
+  (fs.readdirSync(path.join(p.dataDir, 'backups', 'incoming'), { recursive: true }) as string[]).filter((f) =>
+    fs.statSync(path.join(p.dataDir, 'backups', 'incoming', f)).isFile(),
+  );
 const rows = (p: ProviderProcess) =>
   withProviderDb(p.dataDir, (d) =>
     (d.prepare('SELECT user_id, backup_id, generation, idx, size, sha256, file FROM backup_chunks ORDER BY user_id, backup_id, generation, idx').all() as Record<string, unknown>[]).map(
