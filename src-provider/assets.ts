@@ -203,6 +203,32 @@ export class AssetService {
     });
   }
 
+  /**
+   * Deletes every file the account `userUri` uploaded, when the account is deleted: its rows (on
+   * PostgreSQL the contents go with them), then on SQLite the files. Members of its rooms can no
+   * longer download them, as with any file whose sender is gone. A crash between the two leaves
+   * files no row names; nothing serves them. Returns how many went.
+   */
+  deleteOfAccount(userUri: string): number {
+    const db = this.opts.store.db;
+    const ids = this.opts.store.tx(() => {
+      const owned = (db.prepare('SELECT id FROM assets WHERE owner_user = ?').all(userUri) as { id: string }[]).map((r) => r.id);
+      db.prepare('DELETE FROM assets WHERE owner_user = ?').run(userUri);
+      return owned;
+    });
+    if (!this.inDatabase) {
+      for (const id of ids) {
+        if (!ASSET_ID_RE.test(id)) continue;
+        try {
+          fs.rmSync(path.join(this.dir, id), { force: true });
+        } catch (e) {
+          this.opts.log(`attachment ${id} of a deleted account not removed: ${(e as Error).message}`);
+        }
+      }
+    }
+    return ids.length;
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -90,6 +90,8 @@ export interface ClientApiServices {
   deviceMessages?: DeviceMessages;
   /** Backups of an account, whose files go when the account does (backups.ts). */
   backups?: { filesOfAccount(userId: number): string[]; removeFiles(files: string[]): void };
+  /** The account's attachments, deleted with it (assets.ts). */
+  assets?: { deleteOfAccount(userUri: string): number };
   /** This provider's ExternalSender (RFC 9420 encoding), for the rooms it hosts. */
   hubSender: Uint8Array;
   /** Base URL other providers reach this one at (for the MIMI directory). */
@@ -488,11 +490,13 @@ export function clientApiRouter(svc: ClientApiServices): Router {
       const actor = auth(ctx);
       // The rooms hosted here lose the account's members (devices and client pseudonyms) through
       // the hub's Remove proposals; the account itself (devices, tokens, KeyPackages, pseudonyms,
-      // inbox) goes at once, so its members are read first.
+      // inbox) goes at once, so its members are read first. Its backups and the files it sent
+      // go with it.
       const members = hub.membersOfAccount(actor);
       const backupFiles = svc.backups?.filesOfAccount(actor.userId) ?? [];
       accounts.deleteAccount(actor);
       svc.backups?.removeFiles(backupFiles);
+      svc.assets?.deleteOfAccount(actor.userUri);
       for (const [room, identities] of members) hub.proposeRemoval(room, identities);
       return ok({ deleted: true });
     })

@@ -388,6 +388,8 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     devices,
     deviceMessages,
     backups,
+    // The attachment service is made further down; this runs only once the provider serves.
+    assets: { deleteOfAccount: (userUri) => assets.deleteOfAccount(userUri) },
     accounts,
     keyPackages,
     hub,

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { bytesEqual, utf8 } from '../../src-shared/bytes.js';
 import { backupKeys, chunkHash, generateRecoveryKey, MANIFEST_INDEX, openChunk, sealChunk, type BackupKeys } from '../../src-shared/backup-format.js';
 import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
-import { storedBackupChunks } from '../helpers/provider-files.js';
+import { storedAssets, storedBackupChunks } from '../helpers/provider-files.js';
 import { providerStorageParts, withProviderDb } from '../helpers/provider-db.js';
 import { startProviderProcess, waitFor, type ProviderProcess } from '../helpers/provider-process.js';
 
@@ -236,16 +236,33 @@ test('chunk limit (413), quota (507) and bad paths or bodies are refused with cl
   assert.deepEqual(incoming(prov), []);
 });
 
-test('deleting the account deletes its backups, files included', async () => {
+test('deleting the account deletes its backups and the attachments it sent, files included', async () => {
   const carol = await account(prov, 'cora');
+  const dora = await account(prov, 'dora');
   const id = backupKeys(generateRecoveryKey()).backupId;
   const before = chunkFiles(prov);
   await carol.putBackupChunk(id, 1, 0, randomBytes(2000));
   await carol.putBackupChunk(id, 1, 1, randomBytes(2000));
   assert.equal(chunkFiles(prov).length, before.length + 2);
+  // Two attachments of carol's, one of dora's (POST /v1/assets as the app uploads them).
+  const upload = async (c: ProviderClient, bytes: Buffer) => {
+    const r = await raw(prov, 'POST', '/v1/assets', c.token!, bytes, { 'content-type': 'application/octet-stream' });
+    assert.equal(r.status, 201, r.body);
+    return (JSON.parse(r.body) as { url: string }).url.split('/').pop()!;
+  };
+  const carols = [await upload(carol, randomBytes(3000)), await upload(carol, randomBytes(100))];
+  const doras = await upload(dora, randomBytes(500));
+  assert.ok([...carols, doras].every((a) => storedAssets(prov.dataDir).has(a)));
   await carol.deleteAccount();
   assert.deepEqual(chunkFiles(prov), before);
   assert.equal(rows(prov).filter((r) => r.backup_id === id).length, 0);
+  const stored = storedAssets(prov.dataDir);
+  assert.deepEqual(carols.filter((a) => stored.has(a)), [], "carol's attachments are gone");
+  assert.ok(stored.has(doras), "dora's stays");
+  const rowsLeft = withProviderDb(prov.dataDir, (db) => (db.prepare('SELECT id FROM assets').all() as { id: string }[]).map((r) => r.id));
+  assert.deepEqual(carols.filter((a) => rowsLeft.includes(a)), [], 'no row names them');
+  for (const a of carols) assert.equal((await raw(prov, 'GET', `/assets/${a}`, dora.token!)).status, 404);
+  assert.equal((await raw(prov, 'GET', `/assets/${doras}`, dora.token!)).status, 200);
 });
 
 test('kill -9 during chunk uploads: after the restart the old chunk is whole and the new one absent, never torn', async () => {

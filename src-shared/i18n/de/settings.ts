@@ -70,7 +70,7 @@ export const settings: Shape<typeof en> = {
     title: 'Konto',
     delete: '{address} löschen',
     explain:
-      'Dein Anbieter löscht das Konto sofort: Alle seine Geräte werden abgemeldet, du verlässt jeden Raum (die anderen Mitglieder sehen das), dein Benutzername kann von jemand anderem übernommen werden, und niemand erreicht dich mehr darunter. Das lässt sich nicht rückgängig machen. Nachrichten, die schon auf diesem Gerät sind, bleiben in seinem Datenordner.',
+      'Dein Anbieter löscht das Konto sofort: Alle seine Geräte werden abgemeldet, du verlässt jeden Raum (die anderen Mitglieder sehen das), die Dateien, die du gesendet hast, werden dort gelöscht (die anderen Mitglieder können sie nicht mehr öffnen), dein Benutzername kann von jemand anderem übernommen werden, und niemand erreicht dich mehr darunter. Das lässt sich nicht rückgängig machen. Nachrichten, die schon auf diesem Gerät sind, bleiben in seinem Datenordner.',
     deleteButton: 'Konto löschen…',
     typeToConfirm: 'Gib zur Bestätigung {handle} ein',
     typeError: 'Gib zur Bestätigung {handle} ein.',

@@ -69,7 +69,7 @@ export const settings = {
     title: 'Account',
     delete: 'Delete {address}',
     explain:
-      'Your provider deletes the account at once: every device of it is signed out, you leave every room (the other members see you go), your handle can be taken by someone else, and nobody can reach you at it. This cannot be undone. Messages already on this device stay in its data folder.',
+      'Your provider deletes the account at once: every device of it is signed out, you leave every room (the other members see you go), the files you sent are deleted from it (the other members can no longer open them), your handle can be taken by someone else, and nobody can reach you at it. This cannot be undone. Messages already on this device stay in its data folder.',
     deleteButton: 'Delete account…',
     typeToConfirm: 'Type {handle} to confirm',
     typeError: 'Type {handle} to confirm.',
