@@ -383,13 +383,28 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   const backups = new BackupService({ store, dataDir: opts.dataDir, nodeId: stagingNode, accounts, limits: opts.backupLimits, log });
   const deviceMessages = new DeviceMessages({ store, signal: (deviceUris, notice) => push.signal(deviceUris, notice) });
   let url = '';
+  const assets = new AssetService({
+    store,
+    dataDir: opts.dataDir,
+    nodeId: stagingNode,
+    domain: opts.domain,
+    accounts,
+    publicUrl: () => opts.publicUrl ?? url,
+    listenUrl: () => url,
+    federation: fedConfig,
+    peerClient,
+    clientCertPem: fedIdentity.certPem,
+    clientKeyPem: fedIdentity.keyPem,
+    hosts: (roomUri) => hub.hosts(roomUri),
+    limits: opts.assetLimits,
+    log,
+  });
   const router = clientApiRouter({
     store,
     devices,
     deviceMessages,
     backups,
-    // The attachment service is made further down; this runs only once the provider serves.
-    assets: { deleteOfAccount: (userUri) => assets.deleteOfAccount(userUri) },
+    assets,
     accounts,
     keyPackages,
     hub,
@@ -429,23 +444,6 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
     publicUrl: () => opts.publicUrl ?? url,
     connectionRequestLimits: opts.connectionRequestLimits,
     servedMimiEndpoints: () => (s2s ? (s2s.endpoints ?? Object.keys(MIMI_ENDPOINTS)) : []),
-  });
-
-  const assets = new AssetService({
-    store,
-    dataDir: opts.dataDir,
-    nodeId: stagingNode,
-    domain: opts.domain,
-    accounts,
-    publicUrl: () => opts.publicUrl ?? url,
-    listenUrl: () => url,
-    federation: fedConfig,
-    peerClient,
-    clientCertPem: fedIdentity.certPem,
-    clientKeyPem: fedIdentity.keyPem,
-    hosts: (roomUri) => hub.hosts(roomUri),
-    limits: opts.assetLimits,
-    log,
   });
 
   const serveS2s = async (handler: S2sHandler, req: IncomingMessage, res: ServerResponse, u: URL) => {
