@@ -84,7 +84,7 @@ export async function startPostgres(opts: { name?: string; durable?: boolean; ow
   const serverOpts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${base} -c max_connections=200 -c shared_buffers=64MB${fast}`;
   run('pg_ctl', ['-D', dataDir, '-o', serverOpts, '-l', path.join(base, 'server.log'), '-w', '-t', '30', 'start']);
   const name = opts.name ?? 'mimi';
-  const psqlAt = (db: string, sql: string) => run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql]);
+  const psqlAt = (db: string, sql: string) => psql(bin, '127.0.0.1', port, 'postgres', db, sql);
   const createDatabase = (db: string) => {
     if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`not a plain database name: ${db}`);
     psqlAt('postgres', `CREATE DATABASE ${db}`);
@@ -115,11 +115,7 @@ function onSharedServer(bin: string, serverUrl: string, name: string): PostgresS
   const u = new URL(serverUrl);
   const port = Number(u.port);
   const unique = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const psqlAt = (db: string, sql: string) => {
-    const r = spawnSync(path.join(bin, 'psql'), ['-h', u.hostname, '-p', String(port), '-U', decodeURIComponent(u.username), '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`psql ${sql} failed (${r.status}): ${r.stderr || r.stdout}`);
-    return r.stdout;
-  };
+  const psqlAt = (db: string, sql: string) => psql(bin, u.hostname, port, decodeURIComponent(u.username), db, sql);
   const made: string[] = [];
   const createDatabase = (db: string) => {
     if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`not a plain database name: ${db}`);
@@ -145,4 +141,14 @@ function onSharedServer(bin: string, serverUrl: string, name: string): PostgresS
       for (const db of made) psqlAt('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Runs SQL with psql over TCP (trust authentication: any local account may connect as `user`, so
+ * no runuser); returns its unaligned, tuples-only output.
+ */
+function psql(bin: string, host: string, port: number, user: string, db: string, sql: string): string {
+  const r = spawnSync(path.join(bin, 'psql'), ['-h', host, '-p', String(port), '-U', user, '-d', db, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql -c ${sql} failed (${r.status}): ${r.stderr || r.stdout}`);
+  return r.stdout;
 }
