@@ -15,6 +15,8 @@ import type { Page } from 'playwright-core';
 import { assertAccessible, closePair, eventually, openPairOnOneProvider, screenshot, signUpPair, type RealCorePair } from './browser.js';
 
 const WAIT = 45_000;
+/** The 6 MiB file: read through the bridge, encrypted and uploaded; on 2 busy cores (a full run) it once took over 45 s. */
+const BIG_WAIT = 120_000;
 let pair: RealCorePair;
 let aliceId = '';
 let roomUri = '';
@@ -117,7 +119,7 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
   // ... and a big file, so the progress bars have something to show.
   const big = randomBytes(6 * 1024 * 1024);
   await a.page.getByTestId('attach-input').setInputFiles({ name: 'report.bin', mimeType: 'application/octet-stream', buffer: big });
-  await attachmentNamed(a.page, 'report.bin').waitFor({ timeout: WAIT });
+  await attachmentNamed(a.page, 'report.bin').waitFor({ timeout: BIG_WAIT });
   assert.ok(await sawIt(a.page, '__sawUpload'), 'an upload progress bar was shown');
   const file = attachmentNamed(b.page, 'report.bin');
   await file.waitFor({ timeout: WAIT });
