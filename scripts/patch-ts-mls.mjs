@@ -50,7 +50,7 @@
 //    out once, as a set). The official Welcome and passive-client vectors and every engine test run
 //    over it.
 //
-// Patches 6-10 (issue 13) only make ts-mls faster or let the event loop in; what it computes is
+// Patches 6-12 (issue 13) only make ts-mls faster or let the event loop in; what it computes is
 // unchanged (test/unit/mls-ts-mls-speed-patches.test.ts, the RFC vectors, the engine tests). The
 // baseline of `npm run bench` (ts-mls's WebCrypto provider) runs on the same patched ts-mls, so
 // they speed up both sides; the ratios understate them.
@@ -100,6 +100,16 @@
 //    pass, exactly where addLeafNode put them (leftmost blank leaf, unmerged_leaves on the non-blank
 //    parents of its direct path, or the tree extended as extendTree does), with a yield point every
 //    32 leaves.
+//
+// 12. The secret tree derived lazily (RFC 9420 section 9). ts-mls derived an epoch's whole secret
+//    tree when the epoch began: both children of every node and two ratchet roots for every node,
+//    parents included, about six HMACs per member (6,000 at 1,000 members) for every commit made,
+//    processed or joined, and every kept epoch's tree (~140 KB at 1,000 members) in the saved state.
+//    Now a tree starts as the encryption secret at its root; a leaf's ratchets are derived from its
+//    nearest unexpanded ancestor when the leaf first sends or is first received from, and each tree
+//    secret is deleted once expanded, as section 9 asks. Same values (the secret-tree vectors are
+//    run through it in test/unit/mls-vectors-crypto.test.ts); states saved before decode unchanged
+//    (node tags 0x00/0x01 cannot be the first byte of ts-mls's node encoding).
 //
 // Every patch checks ts-mls's version first and all files' expected code before writing any file,
 // so a partial application cannot happen; a patched file (mark present) is left alone.
@@ -1044,6 +1054,154 @@ async function mimiAddLeafNodes(tree, keyPackages) {
       },
     ],
   },
+  {
+    what: 'the lazy secret tree',
+    file: 'secretTree.js',
+    mark: '/* mimi: lazy secret tree */',
+    replacements: [
+      {
+        before: `export const secretTreeNodeEncoder = contramapBufferEncoders([generationSecretEncoder, generationSecretEncoder], (node) => [node.handshake, node.application]);
+export const decodeSecretTreeNode = mapDecoders([decodeGenerationSecret, decodeGenerationSecret], (handshake, application) => ({
+    handshake,
+    application,
+}));`,
+        after: `/* mimi: lazy secret tree */
+// A node of the secret tree is one of: a leaf's two ratchets ({ handshake, application }, as
+// ts-mls has it), a tree secret not yet expanded ({ mimiTreeSecret }), or undefined (expanded into
+// its children and deleted, or below a node not yet expanded). Encoded, the ratchets keep ts-mls's
+// form, whose first byte is the length prefix of a KDF-sized secret (32 or more: 0x20, 0x30,
+// 0x40); byte 0x00 is an absent node and 0x01 a tree secret (then the secret as opaque<V>), so the
+// states ts-mls wrote before (every node with ratchets) decode unchanged.
+const mimiRatchetsEncoder = contramapBufferEncoders([generationSecretEncoder, generationSecretEncoder], (node) => [node.handshake, node.application]);
+const mimiDecodeRatchets = mapDecoders([decodeGenerationSecret, decodeGenerationSecret], (handshake, application) => ({
+    handshake,
+    application,
+}));
+const mimiAbsentNode = [1, (offset, buffer) => { new Uint8Array(buffer, offset, 1)[0] = 0; }];
+export const secretTreeNodeEncoder = (node) => {
+    if (node === undefined)
+        return mimiAbsentNode;
+    if (node.mimiTreeSecret !== undefined) {
+        const [len, write] = varLenDataEncoder(node.mimiTreeSecret);
+        return [1 + len, (offset, buffer) => { new Uint8Array(buffer, offset, 1)[0] = 1; write(offset + 1, buffer); }];
+    }
+    return mimiRatchetsEncoder(node);
+};
+export const decodeSecretTreeNode = (b, offset) => {
+    if (offset >= b.length)
+        return undefined;
+    if (b[offset] === 0)
+        return [undefined, 1];
+    if (b[offset] === 1) {
+        const d = decodeVarLenData(b, offset + 1);
+        return d === undefined ? undefined : [{ mimiTreeSecret: d[0] }, 1 + d[1]];
+    }
+    return mimiDecodeRatchets(b, offset);
+};`,
+      },
+      {
+        before: `    for (const node of tree) {
+        arr.push(node.application.secret);`,
+        after: `    for (const node of tree) {
+        if (node === undefined)
+            continue;
+        if (node.mimiTreeSecret !== undefined) {
+            arr.push(node.mimiTreeSecret);
+            continue;
+        }
+        arr.push(node.application.secret);`,
+      },
+      {
+        before: `export async function createSecretTree(leafWidth, encryptionSecret, kdf) {
+    const tree = await scaffoldSecretTree(leafWidth, encryptionSecret, kdf);
+    return await Promise.all(tree.map(async (secret) => {
+        const application = await createRatchetRoot(secret, "application", kdf);
+        const handshake = await createRatchetRoot(secret, "handshake", kdf);
+        return { handshake, application };
+    }));
+}`,
+        after: `// ts-mls derived the whole tree when an epoch began: every node's two children, and two ratchet
+// roots for every node, parents included (about 6 expands per leaf: 6,000 HMACs and a 140 KB
+// state at 1,000 members, for every epoch and every member, and again in every kept past epoch).
+// Now an epoch's tree holds only the encryption secret at its root, and a leaf's ratchets are
+// derived from the nearest unexpanded ancestor when the leaf first sends or is first received
+// from (mimiLeafRatchets), deleting each expanded tree secret as RFC 9420 section 9 asks. The
+// values are the same; scaffoldSecretTree is no longer called.
+export async function createSecretTree(leafWidth, encryptionSecret, kdf) {
+    const tree = new Array(nodeWidth(leafWidth)).fill(undefined);
+    tree[root(leafWidth)] = { mimiTreeSecret: encryptionSecret };
+    return tree;
+}
+// The tree with the ratchets of the leaf at node index \`index\` derived (a copy when anything had
+// to be derived: trees are values, never changed in place).
+export async function mimiLeafRatchets(tree, index, kdf) {
+    const node = tree[index];
+    if (node !== undefined && node.mimiTreeSecret === undefined)
+        return tree;
+    if (!isLeaf(index) || index >= tree.length)
+        throw new InternalError("Bad node index for secret tree");
+    const copy = tree.slice();
+    let at = root(leafWidth(copy.length));
+    for (;;) {
+        const here = copy[at];
+        if (at === index) {
+            if (here === undefined)
+                throw new InternalError("Bad node index for secret tree");
+            const application = await createRatchetRoot(here.mimiTreeSecret, "application", kdf);
+            const handshake = await createRatchetRoot(here.mimiTreeSecret, "handshake", kdf);
+            copy[at] = { handshake, application };
+            return copy;
+        }
+        const l = left(at);
+        const r = right(at);
+        if (here !== undefined) {
+            if (here.mimiTreeSecret === undefined)
+                throw new InternalError("Bad node in secret tree");
+            copy[l] = { mimiTreeSecret: await expandWithLabel(here.mimiTreeSecret, "tree", new TextEncoder().encode("left"), kdf.size, kdf) };
+            copy[r] = { mimiTreeSecret: await expandWithLabel(here.mimiTreeSecret, "tree", new TextEncoder().encode("right"), kdf.size, kdf) };
+            copy[at] = undefined;
+        }
+        at = index < at ? l : r;
+    }
+}`,
+      },
+      {
+        before: `export async function ratchetToGeneration(tree, senderData, contentType, config, cs) {
+    const index = leafToNodeIndex(toLeafIndex(senderData.leafIndex));`,
+        after: `export async function ratchetToGeneration(tree, senderData, contentType, config, cs) {
+    const index = leafToNodeIndex(toLeafIndex(senderData.leafIndex));
+    tree = await mimiLeafRatchets(tree, index, cs.kdf);`,
+      },
+      {
+        before: `export async function consumeRatchet(tree, index, contentType, cs) {
+    const node = tree[index];`,
+        after: `export async function consumeRatchet(tree, index, contentType, cs) {
+    tree = await mimiLeafRatchets(tree, index, cs.kdf);
+    const node = tree[index];`,
+      },
+      {
+        before: `import { nodeWidth, root, right, isLeaf, left, leafToNodeIndex, toLeafIndex } from "./treemath.js";`,
+        after: `import { nodeWidth, root, right, isLeaf, left, leafToNodeIndex, toLeafIndex, leafWidth } from "./treemath.js";`,
+      },
+    ],
+  },
+  {
+    what: 'the lazy secret tree (protect)',
+    file: 'messageProtection.js',
+    mark: '/* mimi: lazy secret tree */',
+    replacements: [
+      {
+        before: `    const node = secretTree[leafToNodeIndex(toLeafIndex(leafIndex))];
+    if (node === undefined)
+        throw new InternalError("Bad node index for secret tree");`,
+        after: `    /* mimi: lazy secret tree */
+    // A leaf's ratchets are derived when first used (consumeRatchet), so the leaf's node may be
+    // empty yet: only an index outside the tree is an error here.
+    if (leafToNodeIndex(toLeafIndex(leafIndex)) >= secretTree.length)
+        throw new InternalError("Bad node index for secret tree");`,
+      },
+    ],
+  },
 ];
 
 // The version this script was written against; any other needs every patch looked at again.
@@ -1057,6 +1215,24 @@ const version = JSON.parse(fs.readFileSync(pkgFile, 'utf8')).version;
 if (version !== EXPECTED_VERSION) {
   console.error(`patch-ts-mls: ts-mls ${version} installed, these patches are for ${EXPECTED_VERSION}; not patching (update or drop scripts/patch-ts-mls.mjs)`);
   process.exit(1);
+}
+
+// Before the first patch, a copy of ts-mls as published goes to node_modules/.ts-mls-as-published:
+// the baseline of `npm run bench`'s MLS rows (issue 13 measures against ts-mls with its default
+// WebCrypto provider; patches 6-12 are our speed work and would otherwise speed up the baseline
+// too). Nothing but the bench loads it. Made only from files no patch has touched.
+const publishedCopy = path.join(root, 'node_modules', '.ts-mls-as-published');
+const untouched = PATCHES.every((p) => {
+  const f = path.join(dist, p.file);
+  return fs.existsSync(f) && !fs.readFileSync(f, 'utf8').includes('/* mimi:');
+});
+const copyVersion = fs.existsSync(path.join(publishedCopy, 'package.json')) ? JSON.parse(fs.readFileSync(path.join(publishedCopy, 'package.json'), 'utf8')).version : undefined;
+if (untouched && copyVersion !== version) {
+  fs.rmSync(publishedCopy, { recursive: true, force: true });
+  fs.cpSync(path.dirname(pkgFile), publishedCopy, { recursive: true });
+  console.log(`patch-ts-mls: kept ts-mls ${version} as published in node_modules/.ts-mls-as-published (the bench's baseline)`);
+} else if (copyVersion === undefined) {
+  console.log('patch-ts-mls: ts-mls is already patched and no copy as published is kept: `npm ci` makes one (only the MLS bench needs it)');
 }
 
 // Apply in memory first; write only if every pending patch found its code, so a ts-mls that

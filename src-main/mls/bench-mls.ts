@@ -23,7 +23,7 @@ export interface MlsBench {
 }
 
 /** Wall and CPU milliseconds of `f`. */
-async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+export async function timed<T>(f: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
   const c = process.cpuUsage();
   const t = performance.now();
   const value = await f();

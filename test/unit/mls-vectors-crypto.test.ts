@@ -15,6 +15,10 @@ import { refhash } from 'ts-mls/crypto/hash.js';
 import { deriveSecret, deriveTreeSecret, expandWithLabel } from 'ts-mls/crypto/kdf.js';
 import { signWithLabel, verifyWithLabel } from 'ts-mls/crypto/signature.js';
 import { decryptWithLabel, encryptWithLabel } from 'ts-mls/crypto/hpke.js';
+import { createSecretTree, decodeSecretTree, ratchetToGeneration, secretTreeEncoder, type SecretTree } from 'ts-mls/secretTree.js';
+import { encode } from 'ts-mls/codec/tlsEncoder.js';
+import { defaultKeyRetentionConfig } from 'ts-mls/keyRetentionConfig.js';
+import type { ReuseGuard } from 'ts-mls/sender.js';
 import { ciphersuiteFor, type ProviderName } from '../../src-main/mls/crypto-selftest.js';
 import { fromHex, toHex, utf8 } from '../../src-shared/bytes.js';
 
@@ -187,6 +191,66 @@ for (const p of PROVIDERS) {
     }
   });
 }
+
+// The same vectors through ts-mls's own secret tree as patched (scripts/patch-ts-mls.mjs, patch 12:
+// an epoch's tree starts as the encryption secret alone and a leaf's ratchets are derived when the
+// leaf is first used). Leaves are asked for in a scrambled order, and the tree goes through its
+// encoding halfway, so the derivation cannot depend on order or on staying in memory.
+// A zero reuse guard leaves the nonce as derived (RFC 9420 section 6.3.2 XORs it in).
+const NO_GUARD = new Uint8Array(4) as unknown as ReuseGuard;
+const reorder = <T>(xs: T[]): T[] => xs.map((x, i) => [x, (i * 7919) % 101] as const).sort((a, b) => a[1] - b[1]).map(([x]) => x);
+const secretTreeRoundTrip = (t: SecretTree): SecretTree => {
+  const bytes = encode(secretTreeEncoder)(t);
+  const d = decodeSecretTree(bytes, 0)!;
+  assert.equal(d[1], bytes.length);
+  return d[0];
+};
+for (const p of PROVIDERS) {
+  test(`secret-tree (RFC 9420 vectors) through ts-mls's lazily derived tree on the ${p} provider`, async () => {
+    const cs = await impl(p);
+    const config = { ...defaultKeyRetentionConfig, maximumForwardRatchetSteps: 1 << 16 };
+    for (const vec of load<SecretTreeVector>('secret-tree.json')) {
+      let tree = await createSecretTree(vec.leaves.length, fromHex(vec.encryption_secret), cs.kdf);
+      // Nothing is derived before it is needed: one tree secret, at the root.
+      assert.equal(tree.filter((n) => n !== undefined).length, 1);
+      const leaves = reorder([...vec.leaves.entries()]);
+      for (const [k, [leaf, gens]] of leaves.entries()) {
+        if (k === Math.floor(leaves.length / 2)) tree = secretTreeRoundTrip(tree);
+        for (const [contentType, keyField, nonceField] of [
+          ['application', 'application_key', 'application_nonce'],
+          ['commit', 'handshake_key', 'handshake_nonce'],
+        ] as const) {
+          for (const g of gens) {
+            const r = await ratchetToGeneration(tree, { leafIndex: leaf, generation: g.generation, reuseGuard: NO_GUARD }, contentType, config, cs);
+            tree = r.newTree;
+            assert.equal(toHex(r.key), g[keyField], `leaf ${leaf} ${contentType} key gen ${g.generation}`);
+            assert.equal(toHex(r.nonce), g[nonceField], `leaf ${leaf} ${contentType} nonce gen ${g.generation}`);
+          }
+        }
+      }
+      // Every leaf was used: each holds its ratchets, and every tree secret above was deleted.
+      for (const [i, n] of tree.entries()) {
+        if (i % 2 === 0) assert.ok(n !== undefined && 'application' in n, `leaf node ${i} holds its ratchets`);
+        else assert.equal(n, undefined, `parent node ${i} kept no secret`);
+      }
+    }
+  });
+}
+
+test('a secret tree written before the lazy tree (ratchets at every node) still decodes and ratchets on', async () => {
+  const cs = await impl('node');
+  const vec = load<SecretTreeVector>('secret-tree.json').find((v) => v.leaves.length === 8)!;
+  let tree = await createSecretTree(8, fromHex(vec.encryption_secret), cs.kdf);
+  for (let leaf = 0; leaf < 8; leaf++) tree = (await ratchetToGeneration(tree, { leafIndex: leaf, generation: 0, reuseGuard: NO_GUARD }, 'application', defaultKeyRetentionConfig, cs)).newTree;
+  // ts-mls 1.6.4 as published gave parent nodes ratchets too; its encoding has no tag bytes.
+  const old = tree.map((n, i) => (i % 2 === 0 ? n : tree[0]));
+  const bytes = encode(secretTreeEncoder)(old);
+  const decoded = secretTreeRoundTrip(old);
+  assert.deepEqual(decoded, old);
+  const g = vec.leaves[5].find((x) => x.generation > 0)!;
+  const r = await ratchetToGeneration(decoded, { leafIndex: 5, generation: g.generation, reuseGuard: NO_GUARD }, 'application', { ...defaultKeyRetentionConfig, maximumForwardRatchetSteps: 1 << 16 }, cs);
+  assert.equal(toHex(r.key), g.application_key);
+});
 
 test('what one provider seals, signs or derives, every other opens, verifies and agrees on', async () => {
   for (const a of PROVIDERS) {
