@@ -50,7 +50,7 @@
 //    out once, as a set). The official Welcome and passive-client vectors and every engine test run
 //    over it.
 //
-// Patches 6-12 (issue 13) only make ts-mls faster or let the event loop in; what it computes is
+// Patches 6-13 (issue 13) only make ts-mls faster or let the event loop in; what it computes is
 // unchanged (test/unit/mls-ts-mls-speed-patches.test.ts, the RFC vectors, the engine tests). The
 // baseline of `npm run bench` (ts-mls's WebCrypto provider) runs on the same patched ts-mls, so
 // they speed up both sides; the ratios understate them.
@@ -110,6 +110,10 @@
 //    secret is deleted once expanded, as section 9 asks. Same values (the secret-tree vectors are
 //    run through it in test/unit/mls-vectors-crypto.test.ts); states saved before decode unchanged
 //    (node tags 0x00/0x01 cannot be the first byte of ts-mls's node encoding).
+//
+// 13. KDFLabel written directly (crypto/kdf.js): expandWithLabel built its KDFLabel through the
+//    codec's closures and encoded the label text on every call; a message pair runs a dozen of
+//    them. Same bytes (test/unit/mls-ts-mls-speed-patches.test.ts compares with ts-mls's encoder).
 //
 // Every patch checks ts-mls's version first and all files' expected code before writing any file,
 // so a partial application cannot happen; a patched file (mark present) is left alone.
@@ -1199,6 +1203,79 @@ export async function mimiLeafRatchets(tree, index, kdf) {
     // empty yet: only an index outside the tree is an error here.
     if (leafToNodeIndex(toLeafIndex(leafIndex)) >= secretTree.length)
         throw new InternalError("Bad node index for secret tree");`,
+      },
+    ],
+  },
+  {
+    what: 'KDFLabel written directly',
+    file: 'crypto/kdf.js',
+    mark: '/* mimi: KDFLabel written directly */',
+    replacements: [
+      {
+        before: `export function expandWithLabel(secret, label, context, length, kdf) {
+    return kdf.expand(secret, encode(composeBufferEncoders([uint16Encoder, varLenDataEncoder, varLenDataEncoder]))([
+        length,
+        new TextEncoder().encode(\`MLS 1.0 \${label}\`),
+        context,
+    ]), length);
+}`,
+        after: `/* mimi: KDFLabel written directly */
+// KDFLabel (RFC 9420 section 8: uint16 length, opaque label<V>, opaque context<V>) built in one
+// buffer, with each label's "MLS 1.0 " text encoded once: the same bytes as ts-mls's encoder
+// combinators, which cost more than the HMAC itself for the dozen expands of every message.
+const mimiLabels = new Map();
+function mimiLabelBytes(label) {
+    let bytes = mimiLabels.get(label);
+    if (bytes === undefined) {
+        bytes = new TextEncoder().encode(\`MLS 1.0 \${label}\`);
+        // Labels are the protocol's constants; a caller passing ever new ones cannot grow this.
+        if (mimiLabels.size < 256)
+            mimiLabels.set(label, bytes);
+    }
+    return bytes;
+}
+// RFC 9420 section 2.1.2's variable-length integer, minimal, as varLenDataEncoder writes it.
+function mimiVarintLength(n) {
+    return n < 64 ? 1 : n < 16384 ? 2 : 4;
+}
+function mimiWriteVarint(out, at, n, size) {
+    if (size === 1)
+        out[at] = n;
+    else if (size === 2) {
+        out[at] = 0x40 | (n >> 8);
+        out[at + 1] = n & 0xff;
+    }
+    else {
+        out[at] = 0x80 | (n >>> 24);
+        out[at + 1] = (n >>> 16) & 0xff;
+        out[at + 2] = (n >>> 8) & 0xff;
+        out[at + 3] = n & 0xff;
+    }
+}
+export function mimiKdfLabel(label, context, length) {
+    const l = mimiLabelBytes(label);
+    if (l.length >= 0x40000000 || context.length >= 0x40000000 || length > 0xffff)
+        return encode(composeBufferEncoders([uint16Encoder, varLenDataEncoder, varLenDataEncoder]))([length, l, context]);
+    const ls = mimiVarintLength(l.length);
+    const cs = mimiVarintLength(context.length);
+    const out = new Uint8Array(2 + ls + l.length + cs + context.length);
+    out[0] = length >> 8;
+    out[1] = length & 0xff;
+    mimiWriteVarint(out, 2, l.length, ls);
+    out.set(l, 2 + ls);
+    mimiWriteVarint(out, 2 + ls + l.length, context.length, cs);
+    out.set(context, 2 + ls + l.length + cs);
+    return out;
+}
+export function expandWithLabel(secret, label, context, length, kdf) {
+    return kdf.expand(secret, mimiKdfLabel(label, context, length), length);
+}`,
+      },
+      {
+        before: `    return expandWithLabel(secret, label, encode(uint32Encoder)(generation), length, kdf);`,
+        after: `    const g = new Uint8Array(4);
+    new DataView(g.buffer).setUint32(0, generation);
+    return expandWithLabel(secret, label, g, length, kdf);`,
       },
     ],
   },

@@ -8,7 +8,8 @@
 // 8  enum decoding with the reverse map built once;
 // 9  the Add checks by key refuse exactly what the pairwise comparisons refused;
 // 10 a commit's proposals decoded ahead give the same message as one-piece decoding;
-// 11 a commit's Adds land where ts-mls's addLeafNode, one by one, put them.
+// 11 a commit's Adds land where ts-mls's addLeafNode, one by one, put them;
+// 13 KDFLabel written directly is byte for byte what ts-mls's encoder combinators wrote.
 
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,10 @@ import { commitProposalsSpan, decodeCooperatively, decodeProposalsAhead } from '
 import { DEFAULT_YIELD_BUDGET_MS, setYieldBudget, yieldCount } from '../../src-main/mls/cooperative.js';
 import { keyPackageEquality } from '../../src-main/mls/key-package-equality.js';
 import { bytesEqual, concatBytes, utf8 } from '../../src-shared/bytes.js';
+import * as kdf from 'ts-mls/crypto/kdf.js';
+import { composeBufferEncoders, encode } from 'ts-mls/codec/tlsEncoder.js';
+import { uint16Encoder } from 'ts-mls/codec/number.js';
+import { varLenDataEncoder } from 'ts-mls/codec/variableLength.js';
 
 afterEach(() => setYieldBudget(DEFAULT_YIELD_BUDGET_MS));
 
@@ -264,4 +269,27 @@ test('the ratchet tree encoded in slices is encodeRatchetTree\'s encoding', asyn
   const sliced = await encodeRatchetTreeCooperatively(big as never);
   assert.deepEqual(sliced, encodeRatchetTree(big as never));
   assert.deepEqual(await encodeRatchetTreeCooperatively(small), encodeRatchetTree(small));
+});
+
+test('13: KDFLabel written directly is the bytes ts-mls\'s encoders write, at every length-prefix size', () => {
+  const mimiKdfLabel = (kdf as unknown as { mimiKdfLabel: (label: string, context: Uint8Array, length: number) => Uint8Array }).mimiKdfLabel;
+  assert.equal(typeof mimiKdfLabel, 'function', 'patch 13 is applied');
+  const reference = encode(composeBufferEncoders([uint16Encoder, varLenDataEncoder, varLenDataEncoder]));
+  // Label lengths around the one-byte varint limit (the "MLS 1.0 " prefix is 8 bytes), contexts
+  // around the 1-, 2- and 4-byte limits, key/nonce/secret lengths and the uint16 edge.
+  const labels = ['key', 'nonce', 'secret', 'application', '', 'x'.repeat(55), 'x'.repeat(56), 'ü'.repeat(40)];
+  const contexts = [0, 1, 4, 63, 64, 100, 16383, 16384, 70_000].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff));
+  let checked = 0;
+  for (const label of labels) {
+    for (const context of contexts) {
+      for (const length of [0, 12, 16, 32, 255, 256, 65535]) {
+        const ours = mimiKdfLabel(label, context, length);
+        assert.ok(bytesEqual(ours, reference([length, utf8(`MLS 1.0 ${label}`), context])), `label "${label.slice(0, 8)}…" (${label.length}), context ${context.length}, length ${length}`);
+        checked++;
+      }
+    }
+    // The second call of a label comes from the cache: still the same bytes.
+    assert.ok(bytesEqual(mimiKdfLabel(label, contexts[2], 16), reference([16, utf8(`MLS 1.0 ${label}`), contexts[2]])));
+  }
+  assert.equal(checked, labels.length * contexts.length * 7);
 });
