@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { timed, type MlsBench } from '../src-main/mls/bench-mls.js';
+import { benchResult, timed, type MlsBench } from '../src-main/mls/bench-mls.js';
 
 type TsMls = typeof import('ts-mls');
 
@@ -69,16 +69,7 @@ export async function loadPublishedTsMls(): Promise<PublishedTsMls | { missing: 
         if (w.wireformat !== 'mls_welcome') throw new Error('not a Welcome');
         await M.joinGroup(w.welcome, joiner.publicPackage, joiner.privatePackage, M.emptyPskIndex, cs, add.value.tree);
       });
-      return {
-        addMs: add.ms,
-        processMs: processed.ms,
-        joinMs: join.ms,
-        addCpuMs: add.cpuMs,
-        processCpuMs: processed.cpuMs,
-        joinCpuMs: join.cpuMs,
-        commitBytes: add.value.commit.length,
-        welcomeBytes: add.value.welcome.length,
-      };
+      return benchResult(add, processed, join, add.value.commit.length, add.value.welcome.length);
     },
     async messages(count) {
       let { ownerState: sender, peerState: receiver } = await twoMembers('msg');

@@ -42,6 +42,13 @@ export async function benchMls(n = 100, engine?: MlsEngine): Promise<MlsBench> {
   const processed = await timed(() => peerSession.process(out.commit));
   const joiner = joiners[joiners.length - 1];
   const join = await timed(() => mls.joinFromWelcome(joiner.keys, out.welcome!, joiner.kp, out.ratchetTree));
+  return benchResult(add, processed, join, out.commit.length, out.welcome!.length);
+}
+
+type Timed = { ms: number; cpuMs: number };
+
+/** The three timed steps as one MlsBench (also for scripts/bench-mls-published.ts). */
+export function benchResult(add: Timed, processed: Timed, join: Timed, commitBytes: number, welcomeBytes: number): MlsBench {
   return {
     addMs: add.ms,
     processMs: processed.ms,
@@ -49,8 +56,8 @@ export async function benchMls(n = 100, engine?: MlsEngine): Promise<MlsBench> {
     addCpuMs: add.cpuMs,
     processCpuMs: processed.cpuMs,
     joinCpuMs: join.cpuMs,
-    commitBytes: out.commit.length,
-    welcomeBytes: out.welcome!.length,
+    commitBytes,
+    welcomeBytes,
   };
 }
 
