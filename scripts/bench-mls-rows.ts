@@ -3,7 +3,7 @@
 // and KeyPackage throughput and the main thread's event-loop delay during a 1,000-member commit.
 // Also runnable alone: `BENCH_ONLY=mls npm run bench`.
 //
-// Sizes: BENCH_MEMBERS (100, median of `runs`), BENCH_MLS_BIG (1000, one run each: the WebCrypto
+// Sizes: BENCH_MEMBERS (100, median of `runs`: BENCH_MLS_RUNS, 5), BENCH_MLS_BIG (1000, one run each: the WebCrypto
 // baseline alone takes ~15 s there on a loaded 2-core machine), BENCH_MSGS (1000 pairs).
 
 import { performance } from 'node:perf_hooks';
@@ -37,9 +37,19 @@ export async function mlsRows(engine: MlsEngine, opts: { members: number; bigMem
     const ours: MlsBench[] = [];
     const base: MlsBench[] = [];
     const pub: MlsBench[] = [];
-    for (let i = 0; i < runs; i++) ours.push(await benchMls(n, engine));
-    for (let i = 0; i < runs; i++) base.push(await benchMls(n, baseline));
-    if (!('missing' in published)) for (let i = 0; i < runs; i++) pub.push(await published.bench(n));
+    // One untimed run of each first, as for the messages below: otherwise whichever side runs
+    // first pays for the JIT's first calls (ours did, ~10 ms of a 40 ms commit at 100 members).
+    if (runs > 1) {
+      await benchMls(n, engine);
+      await benchMls(n, baseline);
+      if (!('missing' in published)) await published.bench(n);
+    }
+    // Interleaved, so a change in the machine's load during the rows falls on every side alike.
+    for (let i = 0; i < runs; i++) {
+      ours.push(await benchMls(n, engine));
+      base.push(await benchMls(n, baseline));
+      if (!('missing' in published)) pub.push(await published.bench(n));
+    }
     const med = (rs: MlsBench[], f: (r: MlsBench) => number) => rs.map(f).sort((x, y) => x - y)[Math.floor(rs.length / 2)];
     const how = runs > 1 ? `median of ${runs}` : 'one run';
     for (const [label, f, cpu] of [

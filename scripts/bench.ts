@@ -29,7 +29,7 @@ const RELAY_RECIPIENTS = 10;
 /** Requests in flight at once in the relay bench (many senders' worth of load); 8 is also shown. */
 const RELAY_IN_FLIGHT = [8, Number(process.env.BENCH_RELAY_IN_FLIGHT ?? 64)];
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 100);
-const MLS_RUNS = 3;
+const MLS_RUNS = Number(process.env.BENCH_MLS_RUNS ?? 5);
 const MLS_BIG = Number(process.env.BENCH_MLS_BIG ?? 1000);
 const MLS_MSGS = Number(process.env.BENCH_MSGS ?? 1000);
 const FED_RTT_COUNT = Number(process.env.BENCH_FED_RTT ?? 300);
