@@ -12,8 +12,9 @@
 // HPKE (RFC 9180, base mode, single shot as MLS uses it) is written out on these primitives:
 // DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM. Key formats are the other providers'
 // (raw 32-byte X25519 keys, 32-byte Ed25519 seeds, PKCS#8 accepted), so state written by one
-// provider restores with another. Correctness: the RFC 9420 test vectors and RFC 9180's own
-// (test/unit/mls-vectors.test.ts), for every provider the engine can select.
+// provider restores with another. Correctness: the RFC 9420 test vectors for every provider the
+// engine can select (test/unit/mls-vectors-*.test.ts), and seals compared byte for byte with
+// @hpke/core's for a given ephemeral key (test/unit/mls-keygen.test.ts).
 
 import {
   createCipheriv,
@@ -24,6 +25,7 @@ import {
   createPublicKey,
   diffieHellman,
   randomBytes,
+  randomFillSync,
   sign as edSign,
   timingSafeEqual,
   verify as edVerify,
@@ -219,9 +221,27 @@ interface Ephemeral {
 // job. Any 32 bytes are an X25519 private key (RFC 7748 clamps them at use) and an Ed25519 seed
 // (RFC 8032), so nothing is lost; it costs about what generation did (~40 µs), on this thread.
 
+// Random bytes for HPKE ephemeral keys, drawn from the CSPRNG 1 KiB at a time: a randomBytes call
+// per Welcome seal was ~4% of a 100-member add (CPU profile), mostly the call's own overhead. Each
+// 32 bytes are handed out once and wiped from the pool as they go.
+const RANDOM_POOL = Buffer.alloc(1024);
+let randomAt = RANDOM_POOL.length;
+function random32(): Buffer {
+  if (randomAt + 32 > RANDOM_POOL.length) {
+    randomFillSync(RANDOM_POOL);
+    randomAt = 0;
+  }
+  const out = Buffer.from(RANDOM_POOL.subarray(randomAt, randomAt + 32));
+  RANDOM_POOL.fill(0, randomAt, randomAt + 32);
+  randomAt += 32;
+  return out;
+}
+
 /** A fresh X25519 key pair: the private key object and the raw public key. */
 function generateX25519(): Ephemeral {
-  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64u(randomBytes(32)), x: '' }, format: 'jwk' });
+  const seed = random32();
+  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: seed.toString('base64url'), x: '' }, format: 'jwk' });
+  seed.fill(0);
   return { priv, pub: rawPublic(createPublicKey(priv)) };
 }
 
@@ -239,21 +259,33 @@ interface HpkeContext {
 // RFC 9180 base mode has no PSK: psk_id_hash is a constant of the suite.
 const PSK_ID_HASH = labeledExtract(HPKE_SUITE, new Uint8Array(), 'psk_id_hash', new Uint8Array());
 
-function keySchedule(shared: Uint8Array, info: Uint8Array): HpkeContext {
-  const empty = new Uint8Array();
-  const infoHash = labeledExtract(HPKE_SUITE, empty, 'info_hash', info);
-  const context = concatBytes(new Uint8Array([0]), PSK_ID_HASH, infoHash);
-  const secret = labeledExtract(HPKE_SUITE, shared, 'secret', empty);
+// A Welcome seals the same info (its encrypted GroupInfo, ~1 KB and more) once per added member:
+// the last info's hash is kept, so it is hashed once per Welcome rather than per seal.
+let lastInfo: Buffer | undefined;
+let lastInfoHash: Uint8Array | undefined;
+function infoHashOf(info: Uint8Array): Uint8Array {
+  const b = Buffer.from(info.buffer, info.byteOffset, info.byteLength);
+  if (lastInfo !== undefined && lastInfoHash !== undefined && lastInfo.equals(b)) return lastInfoHash;
+  const h = labeledExtract(HPKE_SUITE, new Uint8Array(), 'info_hash', info);
+  lastInfo = Buffer.from(b);
+  lastInfoHash = h;
+  return h;
+}
+
+/** `exporter`: also the exporter secret (only exportSecret/importSecret use it; a seal does not). */
+function keySchedule(shared: Uint8Array, info: Uint8Array, exporter = true): HpkeContext {
+  const context = concatBytes(new Uint8Array([0]), PSK_ID_HASH, infoHashOf(info));
+  const secret = labeledExtract(HPKE_SUITE, shared, 'secret', new Uint8Array());
   return {
     key: labeledExpand(HPKE_SUITE, secret, 'key', context, 16),
     nonce: labeledExpand(HPKE_SUITE, secret, 'base_nonce', context, 12),
-    exporter: labeledExpand(HPKE_SUITE, secret, 'exp', context, 32),
+    exporter: exporter ? labeledExpand(HPKE_SUITE, secret, 'exp', context, 32) : new Uint8Array(),
   };
 }
 
-function setupSender(pkR: Uint8Array, info: Uint8Array, ephemeral: Ephemeral = generateX25519()): { enc: Uint8Array; ctx: HpkeContext } {
+function setupSender(pkR: Uint8Array, info: Uint8Array, ephemeral: Ephemeral = generateX25519(), exporter = true): { enc: Uint8Array; ctx: HpkeContext } {
   const enc = ephemeral.pub;
-  return { enc, ctx: keySchedule(sharedSecret(dh(ephemeral.priv, xPublicKey(pkR)), enc, pkR), info) };
+  return { enc, ctx: keySchedule(sharedSecret(dh(ephemeral.priv, xPublicKey(pkR)), enc, pkR), info, exporter) };
 }
 
 function setupReceiver(skR: KeyObject, enc: Uint8Array, info: Uint8Array): HpkeContext {
@@ -262,7 +294,7 @@ function setupReceiver(skR: KeyObject, enc: Uint8Array, info: Uint8Array): HpkeC
 
 const exportFrom = (ctx: HpkeContext, exporterContext: Uint8Array, length: number) => labeledExpand(HPKE_SUITE, ctx.exporter, 'sec', exporterContext, length);
 
-/** For tests against RFC 9180's vectors: a sender context from a given ephemeral key. */
+/** For tests against another HPKE implementation: a seal from a given ephemeral key. */
 export function hpkeSealWithEphemeral(pkR: Uint8Array, info: Uint8Array, aad: Uint8Array, pt: Uint8Array, skE: Uint8Array): { enc: Uint8Array; ct: Uint8Array; exporter: Uint8Array } {
   const priv = xPrivateKey(skE);
   const { enc, ctx } = setupSender(pkR, info, { priv, pub: x25519Public(priv) });
@@ -447,7 +479,7 @@ export function nodeCiphersuite(): CiphersuiteImpl {
       async seal(publicKey, plaintext, info, aad) {
         // On this thread (see generateX25519); a Welcome's thousand seals are each a crypto call,
         // so cooperative.ts yields between them.
-        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info);
+        const { enc, ctx } = setupSender(rawOf(publicKey, 'public'), info, generateX25519(), false);
         return { enc, ct: aeadSeal(ctx.key, ctx.nonce, aad ?? new Uint8Array(), plaintext) };
       },
       async open(privateKey, kemOutput, ciphertext, info, aad) {
