@@ -41,7 +41,8 @@ export default defineConfig((): UserConfig => {
         // Native modules must be loaded from node_modules at run time, never bundled.
         externalizeDeps: { include: ['better-sqlite3', 'keytar'] },
         rolldownOptions: {
-          input: { index: resolve(root, 'src-main/electron/main.ts') },
+          // The MLS worker (src-main/mls/worker-engine.ts) is started from beside the main bundle.
+          input: { index: resolve(root, 'src-main/electron/main.ts'), 'mls-engine-worker': resolve(root, 'src-main/mls/engine-worker.ts') },
           external: ['better-sqlite3', 'keytar'],
         },
       },

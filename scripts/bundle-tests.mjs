@@ -30,6 +30,8 @@ export function bundleName(file) {
 const files = process.argv.slice(2);
 if (files.length === 0) process.exit(0);
 const entryPoints = Object.fromEntries(files.map((f) => [bundleName(f), path.resolve(root, f)]));
+// The MLS worker (src-main/mls/worker-engine.ts) starts the bundle next to the chunk it runs from.
+entryPoints['mls-engine-worker'] = path.join(root, 'src-main/mls/engine-worker.ts');
 fs.rmSync(outdir, { recursive: true, force: true });
 const started = Date.now();
 await build({
@@ -50,5 +52,5 @@ await build({
   // CommonJS dependencies inside an ES module bundle still call require().
   banner: { js: "import { createRequire as __testRequire } from 'node:module'; const require = __testRequire(import.meta.url);" },
 });
-for (const [name, src] of Object.entries(entryPoints)) console.log(`${path.relative(root, path.join(outdir, `${name}.mjs`))}\t${path.relative(root, src)}`);
+for (const [name, src] of Object.entries(entryPoints)) if (name !== 'mls-engine-worker') console.log(`${path.relative(root, path.join(outdir, `${name}.mjs`))}\t${path.relative(root, src)}`);
 console.error(`bundle-tests: ${files.length} test files in ${Date.now() - started} ms`);

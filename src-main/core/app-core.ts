@@ -43,6 +43,7 @@ import {
 import { toB64 } from '../../src-shared/bytes.js';
 import { isPreviewableImage } from '../../src-shared/attachment.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
+import { createWorkerMlsEngine } from '../mls/worker-engine.js';
 import type { MlsEngine } from '../mls/engine.js';
 import { detectSecureStorage, recordedSecretMode, SecretStoreError, type SafeStorageLike, type SecretMode } from '../secrets/secret-store.js';
 import { readAccountConfig, type ProfileConfig } from './account-files.js';
@@ -95,7 +96,9 @@ export function bootstrapDestroyDelayFromEnv(v = process.env.MIMI_BOOTSTRAP_DEST
 export async function createAppCore(opts: AppCoreOptions): Promise<AppCore> {
   opts = { ...opts, bootstrapDestroyDelayMs: opts.bootstrapDestroyDelayMs ?? bootstrapDestroyDelayFromEnv() };
   fs.mkdirSync(path.join(opts.dataDir, 'accounts'), { recursive: true, mode: 0o700 });
-  const engine = await createMlsEngine();
+  // The app's MLS runs in a worker thread (worker-engine.ts says why); MIMI_MLS_WORKER=0 keeps it
+  // in this thread, yielding every few ms (cooperative.ts), e.g. to profile it.
+  const engine = process.env.MIMI_MLS_WORKER === '0' ? await createMlsEngine() : await createWorkerMlsEngine();
   let provider: RunningProvider | undefined;
   if (opts.embeddedProvider !== false) provider = await startEmbeddedProvider(opts.dataDir);
   const core = new Core(opts, engine, provider);
@@ -622,5 +625,6 @@ class Core implements AppCore {
     this.profiles.clear();
     for (const p of profiles) await p.close();
     await this.provider?.close();
+    await this.engine.close?.();
   }
 }

@@ -7,7 +7,7 @@
 // the wire is an RFC 9420 MLSMessage encoding (or, for the ratchet tree, the RFC 9420
 // `optional<Node> ratchet_tree<V>` encoding).
 
-import type { IdentityLinkKey, IdentityLinkStatus } from '../../src-shared/identity-link.js';
+import { linkConsistency, type IdentityLinkKey, type IdentityLinkStatus } from '../../src-shared/identity-link.js';
 
 export type { IdentityLinkKey, IdentityLinkStatus };
 
@@ -211,5 +211,29 @@ export interface MlsEngine {
     opts?: { leafExtensions?: { type: number; data: Uint8Array }[] },
   ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }>;
   restore(encoded: Uint8Array): GroupSession;
+  /** Frees what the engine holds beyond its sessions (the worker of worker-engine.ts); sessions are unusable after. */
+  close?(): Promise<void>;
+}
 
+/**
+ * Identity links as GroupSession.identityLinks() gives them: a verified link whose device key
+ * `authenticate` refuses becomes invalid, then the draft's rule across links (one user pseudonym
+ * per user, one user per user pseudonym) marks conflicting ones invalid. Pure, so a session proxy
+ * (worker-engine.ts) applies its caller's `authenticate` on its own side.
+ */
+export function settleIdentityLinks(
+  opened: readonly MemberIdentityLink[],
+  authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean,
+): MemberIdentityLink[] {
+  const out = opened.map((l): MemberIdentityLink =>
+    l.status === 'verified' && authenticate && !authenticate(l.deviceUri, l.deviceSignatureKey)
+      ? { leafIndex: l.leafIndex, identity: l.identity, userPseudonym: l.userPseudonym, status: 'invalid', reason: `the link is signed by a key that is not ${l.deviceUri}'s` }
+      : l,
+  );
+  const verified = out.flatMap((l) => (l.status === 'verified' ? [{ clientPseudonym: l.identity, userPseudonym: l.userPseudonym, userUri: l.userUri }] : []));
+  const conflicts = linkConsistency(verified);
+  return out.map((l) => {
+    const reason = conflicts.get(l.identity);
+    return reason === undefined ? l : { leafIndex: l.leafIndex, identity: l.identity, userPseudonym: l.userPseudonym, status: 'invalid', reason };
+  });
 }

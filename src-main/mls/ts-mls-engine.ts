@@ -109,6 +109,7 @@ import {
   type Member,
   type MemberIdentityLink,
   type MlsEngine,
+  settleIdentityLinks,
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
 import { verifyingInPlace } from './node-crypto-suite.js';
@@ -128,7 +129,6 @@ import {
   identityLinkProblem,
   ILK_EXPORTER_LABEL,
   ILK_SIZE,
-  linkConsistency,
   openIdentityLink,
   sealIdentityLink,
 } from '../../src-shared/identity-link.js';
@@ -207,6 +207,12 @@ const CLIENT_CONFIG: ClientConfig = {
     },
   },
 };
+
+/** The opened, unsettled identity links of a session of this engine (for the worker, engine-worker.ts). */
+export function openedIdentityLinks(s: GroupSession): MemberIdentityLink[] {
+  if (!(s instanceof TsMlsSession)) throw new TypeError('not a session of this engine');
+  return s.openedIdentityLinks();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Engine
@@ -419,23 +425,18 @@ class TsMlsSession implements GroupSession {
   }
 
   identityLinks(opts: { authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean } = {}): MemberIdentityLink[] {
+    return settleIdentityLinks(this.openedIdentityLinks(), opts.authenticate);
+  }
+
+  /** Every pseudonymous leaf's identity link, opened with this member's keys, before settleIdentityLinks. */
+  openedIdentityLinks(): MemberIdentityLink[] {
     const out: MemberIdentityLink[] = [];
     for (const { leafIndex, leaf } of leaves(this.state.ratchetTree)) {
       const p = pseudonymousOf(leaf.credential);
       if (p === undefined) continue;
-      const base = { leafIndex, identity: p.clientPseudonym, userPseudonym: p.userPseudonym };
-      const status = openIdentityLink({ groupId: this.groupId, keys: this.ilks, credential: p });
-      if (status.status === 'verified' && opts.authenticate && !opts.authenticate(status.deviceUri, status.deviceSignatureKey)) {
-        out.push({ ...base, status: 'invalid', reason: `the link is signed by a key that is not ${status.deviceUri}'s` });
-      } else out.push({ ...base, ...status });
+      out.push({ leafIndex, identity: p.clientPseudonym, userPseudonym: p.userPseudonym, ...openIdentityLink({ groupId: this.groupId, keys: this.ilks, credential: p }) });
     }
-    // The draft's rule across links: one user pseudonym per user, one user per user pseudonym.
-    const verified = out.flatMap((l) => (l.status === 'verified' ? [{ clientPseudonym: l.identity, userPseudonym: l.userPseudonym, userUri: l.userUri }] : []));
-    const conflicts = linkConsistency(verified);
-    return out.map((l) => {
-      const reason = conflicts.get(l.identity);
-      return reason === undefined ? l : { leafIndex: l.leafIndex, identity: l.identity, userPseudonym: l.userPseudonym, status: 'invalid', reason };
-    });
+    return out;
   }
 
   identityLinkKeys(): IdentityLinkKey[] {

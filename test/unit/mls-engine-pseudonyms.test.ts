@@ -20,7 +20,7 @@ import {
   type Credential,
 } from 'ts-mls';
 import { TlsReader } from '../../src-shared/tls.js';
-import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
+import { createMlsEngine } from '../helpers/mls-engine.js';
 import { ciphersuiteFor } from '../../src-main/mls/crypto-selftest.js';
 import { MlsError, type CommitOutput, type DeviceKeys, type GroupSession, type Incoming, type MlsEngine } from '../../src-main/mls/engine.js';
 import { createIdentityLink, findIdentityLinkKeys, IDENTITY_LINK_KEYS_EXTENSION_TYPE, identityLinkKeysContent, openIdentityLink, sealIdentityLink } from '../../src-shared/identity-link.js';

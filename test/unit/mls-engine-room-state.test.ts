@@ -19,7 +19,7 @@ import {
   type ClientConfig,
 } from 'ts-mls';
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js';
-import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
+import { createMlsEngine } from '../helpers/mls-engine.js';
 import { ciphersuiteFor } from '../../src-main/mls/crypto-selftest.js';
 import { MlsError, type CommitOutput, type GroupSession, type Incoming, type MlsEngine } from '../../src-main/mls/engine.js';
 import { roomStateExtension, withMetadata, withoutParticipants, withRoomState, readRoomState } from '../../src-main/core/room-view.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
+import { createMlsEngine } from '../helpers/mls-engine.js';
 import { ciphersuiteFor, selectProvider } from '../../src-main/mls/crypto-selftest.js';
 import { benchMls } from '../../src-main/mls/bench-mls.js';
 import { MlsError, type CommitOutput, type DeviceKeys, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';

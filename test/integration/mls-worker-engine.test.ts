@@ -1,0 +1,124 @@
+// The MLS engine in a worker thread (src-main/mls/worker-engine.ts), as the app runs it: the
+// engine's own tests again with every session in the worker behind a proxy, then what only the
+// worker has: sessions released with their proxies, the main thread left free during a big
+// commit, and clear errors when the worker cannot take a call.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { createWorkerMlsEngine } from '../../src-main/mls/worker-engine.js';
+import { createMlsEngine as createInProcess } from '../../src-main/mls/ts-mls-engine.js';
+import { MlsError, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
+import { fromUtf8, utf8 } from '../../src-shared/bytes.js';
+
+process.env.MIMI_TEST_MLS_ENGINE = 'worker';
+await import('../unit/mls-engine.test.js');
+await import('../unit/mls-engine-room-state.test.js');
+await import('../unit/mls-engine-pseudonyms.test.js');
+
+const ROOM = 'mimi://a.example/r/worker';
+const device = (name: string) => `mimi://a.example/d/${name}/1`;
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+async function pair(engine: MlsEngine): Promise<{ alice: GroupSession; bob: GroupSession }> {
+  const [a, b] = await Promise.all(['alice', 'bob'].map((n) => engine.newDeviceKeys(device(n))));
+  const [kp] = await engine.generateKeyPackages(b, 1);
+  const out = await (await engine.createGroup(a, ROOM)).add([kp.publicMessage]);
+  return { alice: out.pending, bob: await engine.joinFromWelcome(b, out.welcome!, kp, out.ratchetTree) };
+}
+
+test('sessions live in the worker until their proxies are collected', async () => {
+  const engine = await createWorkerMlsEngine();
+  try {
+    let { alice, bob } = await pair(engine);
+    const kept: GroupSession[] = [];
+    for (let i = 0; i < 100; i++) {
+      const sent = await alice.encrypt(utf8(`m${i}`));
+      const got = await bob.process(sent.message);
+      assert.equal(got.result.kind === 'application' && fromUtf8(got.result.plaintext), `m${i}`);
+      kept.push(alice, bob);
+      alice = sent.session;
+      bob = got.session;
+    }
+    // Every message made a session on each side, each held in the worker while its proxy lives.
+    const before = engine.heldSessions();
+    kept.length = 0;
+    let after = before;
+    for (let round = 0; round < 50 && after > 10; round++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+      after = engine.heldSessions();
+    }
+    assert.ok(before >= 200, `the worker held ${before} sessions while their proxies lived`);
+    assert.ok(after <= 10, `the worker still holds ${after} sessions after the proxies were collected`);
+    // The live ones still work.
+    const last = await alice.encrypt(utf8('still here'));
+    const got = await bob.process(last.message);
+    assert.equal(got.result.kind === 'application' && fromUtf8(got.result.plaintext), 'still here');
+  } finally {
+    await engine.close();
+  }
+});
+
+/** The main thread's event-loop utilisation while `work` runs: near 1 when it does the work itself. */
+async function mainThreadBusy(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.eventLoopUtilization();
+  await work();
+  return performance.eventLoopUtilization(start).utilization;
+}
+
+test('a commit adding 150 members keeps the main thread free when the engine is in the worker', async () => {
+  const busy: Record<string, number> = {};
+  for (const [name, engine] of [
+    ['worker', await createWorkerMlsEngine()],
+    ['in process', await createInProcess()],
+  ] as const) {
+    const creator = await engine.newDeviceKeys(device('creator'));
+    const group = await engine.createGroup(creator, ROOM);
+    const joiners = await Promise.all(Array.from({ length: 150 }, (_, i) => engine.newDeviceKeys(device(`j${i}`))));
+    const kps = (await Promise.all(joiners.map((k) => engine.generateKeyPackages(k, 1)))).map(([kp]) => kp.publicMessage);
+    let out: Awaited<ReturnType<GroupSession['add']>> | undefined;
+    busy[name] = await mainThreadBusy(async () => {
+      out = await group.add(kps);
+    });
+    assert.equal(out!.pending.members().length, 151);
+    await engine.close?.();
+  }
+  // In process the main thread runs the whole commit (yielding between slices, still busy); with
+  // the worker it only posts the request and takes the reply.
+  assert.ok(busy['worker'] < 0.5, `main thread busy ${(busy['worker'] * 100).toFixed(0)}% with the worker`);
+  assert.ok(busy['in process'] > busy['worker'], `in process ${(busy['in process'] * 100).toFixed(0)}%, worker ${(busy['worker'] * 100).toFixed(0)}%`);
+});
+
+test('a closed engine, and arguments that cannot reach the worker, give clear errors', async () => {
+  const engine = await createWorkerMlsEngine();
+  const { alice } = await pair(engine);
+  await assert.rejects(alice.encrypt((() => 1) as unknown as Uint8Array), (err: unknown) => err instanceof MlsError && err.code === 'invalid' && /cannot take/.test(err.message));
+  // Nothing changed: the session still sends.
+  assert.ok((await alice.encrypt(utf8('fine'))).message.length > 0);
+
+  const state = alice.encode();
+  const inFlight = alice.update().then(
+    () => 'finished',
+    (err: unknown) => err,
+  );
+  await engine.close();
+  const outcome = await inFlight;
+  assert.ok(outcome instanceof MlsError && /closed/.test(outcome.message), `a commit in flight when the engine closed: ${String(outcome)}`);
+  await assert.rejects(alice.encrypt(utf8('late')), /closed/);
+  assert.throws(() => engine.restore(state), /closed/);
+  // The state it gave out is whole: another engine carries on from it.
+  const other = await createWorkerMlsEngine();
+  try {
+    const restored = other.restore(state);
+    assert.equal(restored.epoch, alice.epoch);
+    assert.deepEqual(restored.members().map((m) => m.identity), alice.members().map((m) => m.identity));
+    assert.ok((await restored.encrypt(utf8('after restore'))).message.length > 0);
+  } finally {
+    await other.close();
+  }
+});
