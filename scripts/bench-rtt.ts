@@ -2,6 +2,9 @@
 // same loop as bench-relay.ts part 2 / bench-federation.ts roundTrips), for working on the
 // client's share of it:
 //   npx tsx scripts/bench-rtt.ts [COUNT] [ROUNDS]
+// Two pairs of this checkout take turns: 'now' with the MLS engine in the main thread (as the app
+// runs a group of fewer than 100 members, src-main/mls/split-engine.ts), 'worker' with it in the
+// worker thread (as the app runs larger groups).
 // Also, in the same rounds: the provider's share (bench-relay.ts providerRoundTripPair: HTTP send
 // -> push frame, no MLS, no core), so the clients' share is the difference.
 // BENCH_RTT_PREVIOUS=<dir>: a second pair of Profiles whose client code (src-main, its ts-mls under
@@ -61,11 +64,11 @@ async function installTrace(root: string): Promise<void> {
   };
 }
 
-/** Two Profiles of the client code under `root`, in one room on the provider at `url`. */
-async function clientPair(root: string, url: string, caPem: string, tag: string) {
+/** Two Profiles of the client code under `root`, in one room on the provider at `url`; `worker`: every group's MLS in the worker thread. */
+async function clientPair(root: string, url: string, caPem: string, tag: string, worker = false) {
   const { Profile: P } = (await import(path.join(root, 'src-main/core/profile.ts'))) as { Profile: typeof Profile };
   const { createMlsEngine } = await import(path.join(root, 'src-main/mls/ts-mls-engine.ts'));
-  const engine = await createMlsEngine();
+  const engine = worker ? await (await import(path.join(root, 'src-main/mls/split-engine.ts'))).createSplitMlsEngine({ workerFrom: 0 }) : await createMlsEngine();
   const pair = await profilePair(P, engine, url, caPem, tag);
   const { a, b } = pair;
   const room = { roomUri: pair.roomUri };
@@ -117,11 +120,12 @@ async function main(): Promise<void> {
   const trace = process.env.BENCH_RTT_TRACE === '1';
   const previous = process.env.BENCH_RTT_PREVIOUS ? path.resolve(process.env.BENCH_RTT_PREVIOUS) : undefined;
   const provider = await startProviderProcess({ domain: 'bench.example' });
-  const sides = [{ name: 'now', root: HERE }, ...(previous ? [{ name: 'previous', root: previous }] : [])];
+  // 'now': MLS in this thread (the app's small groups, and the CLI); 'worker': in the worker thread.
+  const sides = [{ name: 'now', root: HERE }, { name: 'worker', root: HERE, worker: true }, ...(previous ? [{ name: 'previous', root: previous }] : [])];
   const pairs = new Map<string, Awaited<ReturnType<typeof clientPair>>>();
   let prtt: Awaited<ReturnType<typeof providerRoundTripPair>> | undefined;
   try {
-    for (const s of sides) pairs.set(s.name, await clientPair(s.root, provider.url, provider.caPem, `rtt${s.name}`));
+    for (const s of sides) pairs.set(s.name, await clientPair(s.root, provider.url, provider.caPem, `rtt${s.name}`, 'worker' in s));
     prtt = await providerRoundTripPair(pairs.get('now')!.engine, provider.url, provider.caPem, 100 + rounds * count, 'prtt');
     await prtt.run(100);
     for (const p of pairs.values()) await p.run(100); // JIT, TLS sessions, prepared statements

@@ -43,7 +43,7 @@ import {
 import { toB64 } from '../../src-shared/bytes.js';
 import { isPreviewableImage } from '../../src-shared/attachment.js';
 import { createMlsEngine } from '../mls/ts-mls-engine.js';
-import { createWorkerMlsEngine } from '../mls/worker-engine.js';
+import { createSplitMlsEngine } from '../mls/split-engine.js';
 import type { MlsEngine } from '../mls/engine.js';
 import { detectSecureStorage, recordedSecretMode, SecretStoreError, type SafeStorageLike, type SecretMode } from '../secrets/secret-store.js';
 import { readAccountConfig, type ProfileConfig } from './account-files.js';
@@ -96,9 +96,9 @@ export function bootstrapDestroyDelayFromEnv(v = process.env.MIMI_BOOTSTRAP_DEST
 export async function createAppCore(opts: AppCoreOptions): Promise<AppCore> {
   opts = { ...opts, bootstrapDestroyDelayMs: opts.bootstrapDestroyDelayMs ?? bootstrapDestroyDelayFromEnv() };
   fs.mkdirSync(path.join(opts.dataDir, 'accounts'), { recursive: true, mode: 0o700 });
-  // The app's MLS runs in a worker thread (worker-engine.ts says why); MIMI_MLS_WORKER=0 keeps it
-  // in this thread, yielding every few ms (cooperative.ts), e.g. to profile it.
-  const engine = process.env.MIMI_MLS_WORKER === '0' ? await createMlsEngine() : await createWorkerMlsEngine();
+  // Large groups' MLS runs in a worker thread, small ones' here (split-engine.ts says why);
+  // MIMI_MLS_WORKER=0 keeps all of it in this thread, yielding every few ms (cooperative.ts).
+  const engine = process.env.MIMI_MLS_WORKER === '0' ? await createMlsEngine() : await createSplitMlsEngine();
   let provider: RunningProvider | undefined;
   if (opts.embeddedProvider !== false) provider = await startEmbeddedProvider(opts.dataDir);
   const core = new Core(opts, engine, provider);

@@ -168,6 +168,13 @@ export class WorkerMlsEngine implements MlsEngine {
     return this.session({ ...wire, encoded: mine }, undefined);
   }
 
+  /** restore() without blocking this thread: how a session of this thread moves to the worker (split-engine.ts). */
+  async adopt(encoded: Uint8Array): Promise<GroupSession> {
+    const mine = encoded.slice();
+    const wire = ((await this.call('engine', 'restore', [mine])) as Record<string, SessionView>)[SESSION];
+    return this.session({ ...wire, encoded: mine }, undefined);
+  }
+
   /** Sessions the worker holds: one per live proxy, give or take those not yet collected. */
   heldSessions(): number {
     return this.callSync('engine', 'heldSessions', []) as number;

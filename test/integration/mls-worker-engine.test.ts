@@ -1,7 +1,8 @@
-// The MLS engine in a worker thread (src-main/mls/worker-engine.ts), as the app runs it: the
-// engine's own tests again with every session in the worker behind a proxy, then what only the
-// worker has: sessions released with their proxies, the main thread left free during a big
-// commit, and clear errors when the worker cannot take a call.
+// The MLS engine in a worker thread (src-main/mls/worker-engine.ts) and the app's engine that puts
+// large groups there (split-engine.ts): the engine's own tests again through the app's engine
+// (test/helpers/mls-engine.ts), then what only they have: groups moving to the worker as they
+// grow, sessions released with their proxies, the main thread left free during a big commit, and
+// clear errors when the worker cannot take a call.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createWorkerMlsEngine } from '../../src-main/mls/worker-engine.js';
 import { createMlsEngine as createInProcess } from '../../src-main/mls/ts-mls-engine.js';
+import { createSplitMlsEngine, sessionPlace } from '../../src-main/mls/split-engine.js';
 import { MlsError, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
 import { fromUtf8, utf8 } from '../../src-shared/bytes.js';
 
@@ -120,5 +122,61 @@ test('a closed engine, and arguments that cannot reach the worker, give clear er
     assert.ok((await restored.encrypt(utf8('after restore'))).message.length > 0);
   } finally {
     await other.close();
+  }
+});
+
+test('the app engine keeps small groups in this thread and moves a group to the worker as it grows', async () => {
+  const split = await createSplitMlsEngine({ workerFrom: 4 });
+  const plain = await createInProcess();
+  try {
+    const talk = async (from: GroupSession, to: GroupSession, text: string) => {
+      const sent = await from.encrypt(utf8(text));
+      const got = await to.process(sent.message);
+      assert.equal(got.result.kind === 'application' && fromUtf8(got.result.plaintext), text);
+      return [sent.session, got.session] as const;
+    };
+    const others = await Promise.all(['bob', 'carol', 'dave', 'erin'].map((n) => plain.newDeviceKeys(device(n))));
+    const kps = await Promise.all(others.map(async (k) => (await plain.generateKeyPackages(k, 1))[0]));
+
+    // Alice (split engine) and Bob (in process): two members, both of Alice's sessions here.
+    let a = await split.createGroup(await split.newDeviceKeys(device('alice')), ROOM);
+    assert.equal(sessionPlace(a), 'here');
+    const first = await a.add([kps[0].publicMessage]);
+    a = first.pending;
+    let b = await plain.joinFromWelcome(others[0], first.welcome!, kps[0], first.ratchetTree);
+    [a, b] = await talk(a, b, 'two of us');
+    assert.equal(sessionPlace(a), 'here');
+    const heldBefore = split.worker.heldSessions();
+
+    // Bob's commit makes the group five: Alice's session moves before processing it.
+    const grow = await b.add(kps.slice(1).map((k) => k.publicMessage));
+    b = grow.pending;
+    const processed = await a.process(grow.commit);
+    assert.equal(processed.result.kind, 'commit');
+    a = processed.session;
+    assert.equal(sessionPlace(a), 'worker');
+    assert.ok(split.worker.heldSessions() > heldBefore, 'the worker holds the moved session');
+    assert.equal(a.members().length, 5);
+    [a, b] = await talk(a, b, 'five of us, Alice in the worker');
+    [b, a] = await talk(b, a, 'and back');
+
+    // Restoring places a session by the size of its state; both places continue the group.
+    assert.equal(sessionPlace(split.restore(a.encode())), 'worker');
+    const restored = split.restore(a.encode());
+    [, b] = await talk(restored, b, 'from a restored session');
+
+    // A small group that Alice grows herself moves before her commit, which the others process.
+    let small = await split.createGroup(await split.newDeviceKeys(device('alice2')), `${ROOM}-2`);
+    const more = await Promise.all(others.slice(0, 3).map(async (k) => (await plain.generateKeyPackages(k, 1))[0]));
+    const own = await small.add(more.map((k) => k.publicMessage));
+    small = own.pending;
+    assert.equal(sessionPlace(small), 'worker');
+    const joined = await plain.joinFromWelcome(others[1], own.welcome!, more[1], own.ratchetTree);
+    await talk(small, joined, 'grown by my own commit');
+    assert.equal(sessionPlace(split.restore(joined.encode())), 'worker', 'a joiner of a big group restores into the worker');
+    // Below the size, a restored state stays here.
+    assert.equal(sessionPlace(split.restore((await split.createGroup(await split.newDeviceKeys(device('solo')), `${ROOM}-3`)).encode())), 'here');
+  } finally {
+    await split.close();
   }
 });
