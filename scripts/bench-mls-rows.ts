@@ -1,6 +1,7 @@
 // The MLS rows of `npm run bench` (issue 13): our engine (node:crypto, cooperative yielding) against
 // ts-mls's own WebCrypto provider measured in the same run, at 100 and 1,000 members, plus message
-// and KeyPackage throughput and the main thread's event-loop delay during a 1,000-member commit.
+// and KeyPackage throughput and the main thread's event-loop delay during a 1,000-member commit,
+// with the group in the worker thread (as the app runs it) and in the main thread.
 // Also runnable alone: `BENCH_ONLY=mls npm run bench`.
 //
 // Sizes: BENCH_MEMBERS (100, median of `runs`: BENCH_MLS_RUNS, 5), BENCH_MLS_BIG (1000, one run each: the WebCrypto
@@ -9,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { benchEventLoop, benchKeyPackages, benchMessages, benchMls, type MlsBench } from '../src-main/mls/bench-mls.js';
 import { createMlsEngine } from '../src-main/mls/ts-mls-engine.js';
+import { createSplitMlsEngine, DEFAULT_WORKER_FROM } from '../src-main/mls/split-engine.js';
 import { yieldBudget } from '../src-main/mls/cooperative.js';
 import type { MlsEngine } from '../src-main/mls/engine.js';
 import { loadPublishedTsMls } from './bench-mls-published.js';
@@ -85,15 +87,30 @@ export async function mlsRows(engine: MlsEngine, opts: { members: number; bigMem
   }
   rows.push([second(`KeyPackages generated per second (${name} / our engine on WebCrypto)`), `${kps.perSec.toFixed(0)} / ${baseKps.perSec.toFixed(0)}: ${ratio(kps.perSec, baseKps.perSec)}`]);
 
-  // The main thread while a big commit is made and then processed, with and without yielding.
-  if (opts.bigMembers >= 1) {
-    const n = opts.bigMembers;
-    const coop = await benchEventLoop(engine, n);
-    const held = await benchEventLoop(engine, n, { yieldBudgetMs: Infinity });
-    rows.push([`event-loop delay while a ${n}-member commit is made + processed, yielding every ${yieldBudget()} ms: p99 / max`, `${ms(coop.p99)} / ${ms(coop.max)} (${coop.yields} yields)`]);
-    rows.push([`  the same without yielding: p99 / max`, `${ms(held.p99)} / ${ms(held.max)}`]);
-    rows.push([`  (made + processed took, with / without yielding)`, `${ms(coop.addMs + coop.processMs)} / ${ms(held.addMs + held.processMs)}`]);
-    rows.push([`  (a worker would move the state per operation: encode + restore of that ${(coop.stateBytes / 1024).toFixed(0)} KiB session)`, ms(coop.handOffMs)]);
+  // The worker thread (src-main/mls/split-engine.ts): the app runs groups of DEFAULT_WORKER_FROM
+  // members or more there. `allInWorker` puts every group there, to show what a hop costs.
+  const app = await createSplitMlsEngine();
+  const allInWorker = await createSplitMlsEngine({ workerFrom: 0 });
+  try {
+    const workerMsgs = await benchMessages(allInWorker, Math.min(opts.messages, 500));
+    rows.push([`  (pairs per second with the group in the worker thread, as the app runs groups of ${DEFAULT_WORKER_FROM}+ members)`, `${workerMsgs.pairsPerSec.toFixed(0)}`]);
+
+    // The main thread while a big commit is made and then processed: in the worker (the app), and
+    // in this thread with and without yielding.
+    if (opts.bigMembers >= 1) {
+      const n = opts.bigMembers;
+      const inWorker = await benchEventLoop(app, n);
+      const coop = await benchEventLoop(engine, n);
+      const held = await benchEventLoop(engine, n, { yieldBudgetMs: Infinity });
+      rows.push([`event-loop delay while a ${n}-member commit is made + processed, the group in the worker thread (the app): p99 / max`, `${ms(inWorker.p99)} / ${ms(inWorker.max)}`]);
+      rows.push([`  the same in this thread, yielding every ${yieldBudget()} ms: p99 / max`, `${ms(coop.p99)} / ${ms(coop.max)} (${coop.yields} yields)`]);
+      rows.push([`  the same in this thread without yielding: p99 / max`, `${ms(held.p99)} / ${ms(held.max)}`]);
+      rows.push([`  (made + processed took: in the worker / here yielding / here not yielding)`, `${ms(inWorker.addMs + inWorker.processMs)} / ${ms(coop.addMs + coop.processMs)} / ${ms(held.addMs + held.processMs)}`]);
+      rows.push([`  (restoring that ${(coop.stateBytes / 1024).toFixed(0)} KiB session blocks this thread: into the worker / here, + encode)`, `${ms(inWorker.handOffMs)} / ${ms(coop.handOffMs)}`]);
+    }
+  } finally {
+    await app.close();
+    await allInWorker.close();
   }
   rows.push(['  (the MLS rows took)', `${((performance.now() - started) / 1000).toFixed(0)} s`]);
   return rows;

@@ -119,7 +119,7 @@ export interface LoopBench {
   max: number;
   /** Times the MLS work yielded to the event loop (cooperative.ts) in that span. */
   yields: number;
-  /** encode() + restore() of the adder's new session: what handing the state to a worker and back would cost per operation. */
+  /** encode() + restore() of the adder's new session: how long restoring it blocks this thread (the worker engine restores synchronously too). */
   handOffMs: number;
   stateBytes: number;
 }
