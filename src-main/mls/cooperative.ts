@@ -6,13 +6,13 @@
 // the work can be cut: when more than `budgetMs` passed since this turn's MLS work began, the next
 // crypto call first waits for a setImmediate, letting timers and I/O run.
 //
-// Why not a worker thread: a GroupSession is a synchronous object (members(), encode(), epoch) over
-// ts-mls's ClientState, used as such by the core. A worker would have to own the states and turn
-// that interface asynchronous (a change through the whole core), or move the state both ways per
-// operation: encode + restore of a 1,000-member session is ~100-300 ms on the main thread
-// (bench row), longer than the stalls it would remove. Yielding keeps the interface and costs one
-// loop turn per budget. (node-crypto-suite.ts also runs Ed25519 verification on the thread pool,
-// which frees the loop the same way.)
+// Where this matters: the app runs groups of 100 members or more in a worker thread
+// (split-engine.ts), where a long operation stalls only the worker; smaller groups, and the `mimi`
+// command, run their MLS in the main thread and rely on this. Yielding keeps the GroupSession
+// interface synchronous where it is, and costs one loop turn per budget. (node-crypto-suite.ts also
+// runs Ed25519 verification on the thread pool, which frees the loop the same way.) The worker
+// yields too, so that the main thread's synchronous calls into it (worker-engine.ts) are answered
+// within a turn.
 //
 // Besides the crypto calls, there are yield points where long stretches used to run without one:
 // decoding the KeyPackages of an add (ts-mls-engine.ts), a big commit's proposals decoded ahead in slices
