@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { GroupSession, Member, MlsEngine } from './engine.js';
 import { createMlsEngine, openedIdentityLinks } from './ts-mls-engine.js';
 import type { ProviderName } from './crypto-selftest.js';
-import { ENGINE_METHODS, SESSION, SESSION_METHODS, toWireError, type Extension, type Ready, type Reply, type Request, type SessionView } from './worker-protocol.js';
+import { ENGINE_METHODS, SESSION, SESSION_METHODS, toWireError, WORKER_DYING, type Extension, type Ready, type Reply, type Request, type SessionView } from './worker-protocol.js';
 import { bytesEqual } from '../../src-shared/bytes.js';
 
 export interface WorkerData {
@@ -31,6 +31,11 @@ if (!port) throw new Error('engine-worker.ts runs as a worker thread (see worker
 const data = workerData as WorkerData;
 const flag = new Int32Array(data.syncFlag);
 const held = new Map<number, Held>();
+// A synchronous caller in the main thread cannot hear of this thread's death while it waits.
+process.on('uncaughtExceptionMonitor', () => {
+  Atomics.store(flag, 0, WORKER_DYING);
+  Atomics.notify(flag, 0);
+});
 let nextHandle = 1;
 
 let engine: MlsEngine;

@@ -35,7 +35,7 @@ import {
 } from './engine.js';
 import type { ProviderName } from './crypto-selftest.js';
 import type { WorkerData } from './engine-worker.js';
-import { fromWireError, SESSION, type Extension, type Ready, type Reply, type Request, type SessionView } from './worker-protocol.js';
+import { fromWireError, SESSION, WORKER_DYING, type Extension, type Ready, type Reply, type Request, type SessionView } from './worker-protocol.js';
 
 /** How long a synchronous call waits for the worker before it gives up (it answers in ms when alive). */
 const SYNC_TIMEOUT_MS = 60_000;
@@ -48,8 +48,20 @@ export interface WorkerEngineOptions {
   order?: readonly ProviderName[];
 }
 
+/** A running worker: its thread, and the port and flag of its synchronous replies. */
+interface Spawned {
+  worker: Worker;
+  syncPort: MessagePort;
+  syncFlag: Int32Array;
+  ready: Extract<Ready, { ready: true }>;
+}
+
 /** Starts the worker and waits until its engine passed the crypto self test. */
 export async function createWorkerMlsEngine(opts: WorkerEngineOptions = {}): Promise<WorkerMlsEngine> {
+  return new WorkerMlsEngine(await spawn(opts), opts);
+}
+
+async function spawn(opts: WorkerEngineOptions): Promise<Spawned> {
   const { port1, port2 } = new MessageChannel();
   const syncFlag = new SharedArrayBuffer(4);
   const data: WorkerData = { syncPort: port2, syncFlag, engine: { ...opts } };
@@ -71,7 +83,7 @@ export async function createWorkerMlsEngine(opts: WorkerEngineOptions = {}): Pro
     await worker.terminate();
     throw fromWireError(ready.error);
   }
-  return new WorkerMlsEngine(worker, port1, new Int32Array(syncFlag), ready.provider, ready.webcryptoFailure);
+  return { worker, syncPort: port1, syncFlag: new Int32Array(syncFlag), ready };
 }
 
 /**
@@ -95,29 +107,104 @@ function startWorker(data: WorkerData, transferList: MessagePort[]): Worker {
   throw new Error(`the MLS worker bundle (mls-engine-worker.js) is missing next to ${here.pathname}: rebuild the app (npm run build)`);
 }
 
+/** Which worker a session's handle belongs to; a session of a worker that died is adopted again. */
+interface Slot {
+  handle: number;
+  generation: number;
+  /** A re-adoption under way (two calls on a stale session share it). */
+  adopting?: Promise<void>;
+}
+
+/** Restarts after a crash within this span count towards giving up. */
+const CRASH_WINDOW_MS = 60_000;
+const MAX_CRASHES = 3;
+
 export class WorkerMlsEngine implements MlsEngine {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Set for good: closed, or the worker kept crashing. */
   private stopped: Error | undefined;
+  private current!: Spawned;
+  /** Bumped by every restart: handles of an older generation name sessions of a dead worker. */
+  private generation = 0;
+  private restarting: Promise<void> | undefined;
+  private readonly crashes: number[] = [];
   /** A collected proxy releases its session in the worker. */
-  private readonly released = new FinalizationRegistry<number>((handle) => this.drop(handle));
+  private readonly released = new FinalizationRegistry<Slot>((slot) => this.drop(slot));
   private dropping: number[] = [];
+  readonly provider: ProviderName;
+  readonly webcryptoFailure?: string;
 
   constructor(
-    private readonly worker: Worker,
-    private readonly syncPort: MessagePort,
-    private readonly syncFlag: Int32Array,
-    readonly provider: ProviderName,
-    readonly webcryptoFailure?: string,
+    first: Spawned,
+    private readonly opts: WorkerEngineOptions,
   ) {
+    this.provider = first.ready.provider;
+    this.webcryptoFailure = first.ready.webcryptoFailure;
+    this.attach(first);
+  }
+
+  /** Times the worker was restarted after it died. */
+  get restarts(): number {
+    return this.generation;
+  }
+
+  private attach(spawned: Spawned): void {
+    this.current = spawned;
+    const { worker, syncPort } = spawned;
     worker.on('message', (reply: Reply) => this.settle(reply));
-    worker.on('error', (err) => this.stop(new MlsError('invalid', `the MLS engine failed (${err.message}); restart the app`)));
-    worker.on('exit', (code) => this.stop(new MlsError('invalid', `the MLS engine stopped (exit code ${code}); restart the app`)));
+    worker.on('error', (err) => this.crashed(worker, err.message));
+    worker.on('exit', (code) => this.crashed(worker, `exit code ${code}`));
     // Idle, the worker must not keep the process alive; with calls outstanding it must. (After the
     // listeners: adding a 'message' listener refs the worker's port again.) The sync port is only
     // ever read synchronously.
     worker.unref();
     syncPort.unref();
+  }
+
+  /**
+   * The worker died (a bug, or out of memory): the calls it was running fail, and a new worker
+   * takes over. Every session proxy still holds its state as encoded after its last operation, so
+   * it is adopted by the new worker at its next call: nothing the app saved is lost.
+   */
+  private crashed(worker: Worker, why: string): void {
+    if (worker !== this.current.worker || this.stopped) return; // closing, or already handled
+    const now = Date.now();
+    this.crashes.push(now);
+    while (this.crashes.length > 0 && this.crashes[0] < now - CRASH_WINDOW_MS) this.crashes.shift();
+    const failed = new MlsError('invalid', `the MLS worker stopped during this operation (${why}); it was restarted: try again`);
+    for (const w of this.waiting.values()) w.reject(failed);
+    this.waiting.clear();
+    if (this.crashes.length > MAX_CRASHES) {
+      this.stop(new MlsError('invalid', `the MLS worker stopped ${this.crashes.length} times in a minute (last: ${why}); restart the app`));
+      void worker.terminate();
+      return;
+    }
+    void worker.terminate(); // after an 'error' it may still be exiting
+    this.restarting = spawn(this.opts).then(
+      (next) => {
+        if (this.stopped) {
+          void next.worker.terminate(); // closed while it started
+          return;
+        }
+        this.generation++;
+        this.dropping = [];
+        this.attach(next);
+      },
+      (err: unknown) => this.stop(new MlsError('invalid', `the MLS worker could not be restarted (${(err as Error).message}); restart the app`)),
+    );
+    void this.restarting.finally(() => {
+      this.restarting = undefined;
+    });
+  }
+
+  /** Stops the worker the way a crash would (tests; the sessions carry on in a new worker). */
+  async terminateWorker(): Promise<void> {
+    const { worker } = this.current;
+    const exited = new Promise((r) => worker.once('exit', r));
+    await worker.terminate();
+    await exited;
+    await this.restarting;
   }
 
   newDeviceKeys(identity: string): Promise<DeviceKeys> {
@@ -182,23 +269,26 @@ export class WorkerMlsEngine implements MlsEngine {
 
   async close(): Promise<void> {
     this.stop(new MlsError('invalid', 'the MLS engine was closed'));
-    await this.worker.terminate();
+    await this.restarting;
+    await this.current.worker.terminate();
   }
 
   // --- plumbing used by the session proxies ---
 
   /** Runs `method` in the worker; rejects with the error the engine threw there. */
-  call(target: Target, method: Call['method'], args: unknown[]): Promise<unknown> {
-    if (this.stopped) return Promise.reject(this.stopped);
+  async call(target: Target, method: Call['method'], args: unknown[]): Promise<unknown> {
+    if (this.restarting) await this.restarting;
+    if (this.stopped) throw this.stopped;
     const id = this.nextId++;
+    const { worker } = this.current;
     return new Promise((resolve, reject) => {
       try {
-        this.worker.postMessage({ id, sync: false, target, method, args } as Call);
+        worker.postMessage({ id, sync: false, target, method, args } as Call);
       } catch (err) {
         reject(uncloneable(err));
         return;
       }
-      if (this.waiting.size === 0) this.worker.ref();
+      if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
     });
   }
@@ -206,26 +296,59 @@ export class WorkerMlsEngine implements MlsEngine {
   /** The same, blocking this thread until the worker answers (see the header comment). */
   callSync(target: Target, method: Call['method'], args: unknown[]): unknown {
     if (this.stopped) throw this.stopped;
+    this.checkRestarting();
     const id = this.nextId++;
-    Atomics.store(this.syncFlag, 0, 0);
+    const { worker, syncFlag, syncPort } = this.current;
+    Atomics.store(syncFlag, 0, 0);
     try {
-      this.worker.postMessage({ id, sync: true, target, method, args } as Call);
+      worker.postMessage({ id, sync: true, target, method, args } as Call);
     } catch (err) {
       throw uncloneable(err);
     }
     for (;;) {
-      if (Atomics.wait(this.syncFlag, 0, 0, SYNC_TIMEOUT_MS) === 'timed-out') {
+      if (Atomics.wait(syncFlag, 0, 0, SYNC_TIMEOUT_MS) === 'timed-out') {
         throw new MlsError('invalid', `the MLS engine did not answer within ${SYNC_TIMEOUT_MS / 1000} s; restart the app`);
       }
+      if (Atomics.load(syncFlag, 0) === WORKER_DYING) {
+        throw new MlsError('invalid', 'the MLS worker stopped during this operation; it is being restarted: try again in a moment');
+      }
       // Replies of earlier calls that timed out may be queued before ours.
-      for (let got = receiveMessageOnPort(this.syncPort); got !== undefined; got = receiveMessageOnPort(this.syncPort)) {
+      for (let got = receiveMessageOnPort(syncPort); got !== undefined; got = receiveMessageOnPort(syncPort)) {
         const reply = got.message as Reply;
         if (reply.id !== id) continue;
         if (!reply.ok) throw fromWireError(reply.error);
         return reply.value;
       }
-      Atomics.store(this.syncFlag, 0, 0);
+      Atomics.store(syncFlag, 0, 0);
     }
+  }
+
+  /** The session's handle in the running worker: a session of a worker that died is adopted again from its state. */
+  async live(slot: Slot, encoded: Uint8Array): Promise<number> {
+    if (this.restarting) await this.restarting;
+    if (slot.generation === this.generation) return slot.handle;
+    slot.adopting ??= this.call('engine', 'restore', [encoded.slice()])
+      .then((value) => this.readopted(slot, value))
+      .finally(() => {
+        slot.adopting = undefined;
+      });
+    await slot.adopting;
+    return slot.handle;
+  }
+
+  /** The same for the synchronous calls (which cannot wait for a restart under way). */
+  liveSync(slot: Slot, encoded: Uint8Array): number {
+    if (slot.generation !== this.generation) this.readopted(slot, this.callSync('engine', 'restore', [encoded.slice()]));
+    return slot.handle;
+  }
+
+  private readopted(slot: Slot, value: unknown): void {
+    slot.handle = (value as Record<string, SessionView>)[SESSION].handle;
+    slot.generation = this.generation;
+  }
+
+  private checkRestarting(): void {
+    if (this.restarting && !this.stopped) throw new MlsError('invalid', 'the MLS worker is restarting after a crash; try again in a moment');
   }
 
   /** Replaces the views in a reply by proxies; `parent` gave the operation its session. */
@@ -247,19 +370,21 @@ export class WorkerMlsEngine implements MlsEngine {
     const members = v.members ?? parent?.view.members;
     const extensions = v.extensions ?? parent?.view.extensions;
     if (!members || !extensions || !v.encoded) throw new Error('MLS worker: a session view without its members, extensions or state');
-    const s = new WorkerSession(this, { ...v, members, extensions, encoded: v.encoded });
-    this.released.register(s, v.handle);
+    const slot: Slot = { handle: v.handle, generation: this.generation };
+    const s = new WorkerSession(this, { ...v, members, extensions, encoded: v.encoded }, slot);
+    this.released.register(s, slot);
     return s;
   }
 
-  private drop(handle: number): void {
-    if (this.stopped) return;
+  private drop(slot: Slot): void {
+    // A dead worker's sessions went with it.
+    if (this.stopped || slot.generation !== this.generation) return;
     // Collected proxies come in bursts (every message makes a session): one post per burst.
-    if (this.dropping.push(handle) > 1) return;
+    if (this.dropping.push(slot.handle) > 1) return;
     setImmediate(() => {
       const drop = this.dropping;
       this.dropping = [];
-      if (!this.stopped) this.worker.postMessage({ drop } satisfies Request);
+      if (!this.stopped && !this.restarting && drop.length > 0) this.current.worker.postMessage({ drop } satisfies Request);
     });
   }
 
@@ -267,7 +392,7 @@ export class WorkerMlsEngine implements MlsEngine {
     const w = this.waiting.get(reply.id);
     if (!w) return;
     this.waiting.delete(reply.id);
-    if (this.waiting.size === 0) this.worker.unref();
+    if (this.waiting.size === 0) this.current.worker.unref();
     if (reply.ok) w.resolve(reply.value);
     else w.reject(fromWireError(reply.error));
   }
@@ -277,7 +402,7 @@ export class WorkerMlsEngine implements MlsEngine {
     this.stopped = err;
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
-    this.worker.unref();
+    this.current.worker.unref();
   }
 }
 
@@ -294,6 +419,7 @@ class WorkerSession implements GroupSession {
   constructor(
     private readonly engine: WorkerMlsEngine,
     readonly view: FullView,
+    private readonly slot: Slot,
   ) {}
 
   get groupId(): string {
@@ -345,12 +471,12 @@ class WorkerSession implements GroupSession {
   identityLinks(opts: { authenticate?: (deviceUri: string, deviceSignatureKey: Uint8Array) => boolean } = {}): MemberIdentityLink[] {
     // Sessions are immutable: the links are opened once, in the worker; `authenticate` runs here.
     if (!this.view.members.some((m) => m.pseudonym)) return [];
-    this.opened ??= this.engine.callSync(this.view.handle, 'openedIdentityLinks', []) as MemberIdentityLink[];
+    this.opened ??= this.engine.callSync(this.engine.liveSync(this.slot, this.view.encoded), 'openedIdentityLinks', []) as MemberIdentityLink[];
     return settleIdentityLinks(this.opened, opts.authenticate);
   }
 
   withIdentityLinkKeys(keys: IdentityLinkKey[]): GroupSession {
-    return this.engine.unpack(this.engine.callSync(this.view.handle, 'withIdentityLinkKeys', [keys]), this) as GroupSession;
+    return this.engine.unpack(this.engine.callSync(this.engine.liveSync(this.slot, this.view.encoded), 'withIdentityLinkKeys', [keys]), this) as GroupSession;
   }
 
   proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }> {
@@ -390,6 +516,6 @@ class WorkerSession implements GroupSession {
   }
 
   private async run(method: Call['method'], args: unknown[]): Promise<unknown> {
-    return this.engine.unpack(await this.engine.call(this.view.handle, method, args), this);
+    return this.engine.unpack(await this.engine.call(await this.engine.live(this.slot, this.view.encoded), method, args), this);
   }
 }

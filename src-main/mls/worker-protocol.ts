@@ -26,6 +26,9 @@ export interface SessionView {
   encoded?: Uint8Array;
 }
 
+/** The sync flag's value when the worker is dying of an uncaught exception (a synchronous caller waiting on it stops waiting). */
+export const WORKER_DYING = 2;
+
 /** A session inside a reply: `{ [SESSION]: view }` where the engine returned a GroupSession. */
 export const SESSION = 'mimiSession';
 

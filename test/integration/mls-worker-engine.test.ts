@@ -180,3 +180,41 @@ test('the app engine keeps small groups in this thread and moves a group to the 
     await split.close();
   }
 });
+
+test('a worker that dies is replaced, and every session carries on from its last state', async () => {
+  const engine = await createWorkerMlsEngine();
+  try {
+    let { alice, bob } = await pair(engine);
+    const talk = async (text: string) => {
+      const sent = await alice.encrypt(utf8(text));
+      const got = await bob.process(sent.message);
+      assert.equal(got.result.kind === 'application' && fromUtf8(got.result.plaintext), text);
+      alice = sent.session;
+      bob = got.session;
+    };
+    await talk('before');
+    await engine.terminateWorker();
+    assert.equal(engine.restarts, 1);
+    // Both sessions are adopted by the new worker from the states they hold.
+    await talk('after the first restart');
+    assert.equal(alice.withIdentityLinkKeys([]).epoch, alice.epoch, 'a synchronous call adopts too');
+
+    // An operation the worker was running when it died fails, saying what to do; nothing else does.
+    const joiners = await Promise.all(Array.from({ length: 100 }, (_, i) => engine.newDeviceKeys(device(`late${i}`))));
+    const kps = (await engine.generateKeyPackages(joiners[0], 1)).concat(...(await Promise.all(joiners.slice(1).map((k) => engine.generateKeyPackages(k, 1)))));
+    const inFlight = alice.add(kps.map((k) => k.publicMessage)).then(
+      () => 'finished',
+      (err: unknown) => err,
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    await engine.terminateWorker();
+    const outcome = await inFlight;
+    assert.ok(outcome instanceof MlsError && /restarted: try again/.test(outcome.message), `the add in flight: ${String(outcome)}`);
+    assert.equal(engine.restarts, 2);
+    await talk('after the second restart');
+    const restored = engine.restore(bob.encode());
+    assert.equal(restored.epoch, bob.epoch);
+  } finally {
+    await engine.close();
+  }
+});
