@@ -335,7 +335,10 @@ export class Profile extends EventEmitter {
   // ---- connection ----
 
   /** Connect the push stream and start draining the outbox. Resolves once the backlog is processed. */
-  start(timeoutMs = 15000): Promise<void> {
+  async start(timeoutMs = 15000): Promise<void> {
+    // Big rooms' sessions restored in the MLS worker first: the backlog would otherwise restore
+    // them here, blocking this thread for each (group-sessions.ts).
+    await this.ctx.sessions.warm(() => this.closed);
     return this.link.start(timeoutMs);
   }
 

@@ -211,6 +211,12 @@ export interface MlsEngine {
     opts?: { leafExtensions?: { type: number; data: Uint8Array }[] },
   ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }>;
   restore(encoded: Uint8Array): GroupSession;
+  /**
+   * restore() without blocking this thread, for a session whose restore would (a big group, which
+   * the app's engine restores in its worker); undefined when restore() is cheap here, or the engine
+   * has no other thread. GroupSessions.warm uses it before the push stream starts.
+   */
+  restoreInBackground?(encoded: Uint8Array): Promise<GroupSession> | undefined;
   /** Frees what the engine holds beyond its sessions (the worker of worker-engine.ts); sessions are unusable after. */
   close?(): Promise<void>;
 }

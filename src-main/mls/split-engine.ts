@@ -110,6 +110,10 @@ export class SplitMlsEngine implements MlsEngine {
     return new LocalSession(this, this.local.restore(encoded));
   }
 
+  restoreInBackground(encoded: Uint8Array): Promise<GroupSession> | undefined {
+    return encoded instanceof Uint8Array && this.big(encoded.length / STATE_BYTES_PER_MEMBER) ? this.worker.adopt(encoded) : undefined;
+  }
+
   async close(): Promise<void> {
     await this.worker.close();
   }

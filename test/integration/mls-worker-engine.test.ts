@@ -14,6 +14,12 @@ import { createMlsEngine as createInProcess } from '../../src-main/mls/ts-mls-en
 import { createSplitMlsEngine, sessionPlace } from '../../src-main/mls/split-engine.js';
 import { MlsError, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
 import { fromUtf8, utf8 } from '../../src-shared/bytes.js';
+import path from 'node:path';
+import { ProfileDb } from '../../src-main/db/profile-db.js';
+import { Vault } from '../../src-main/secrets/vault.js';
+import type { SecretStore } from '../../src-main/secrets/secret-store.js';
+import { GroupSessions } from '../../src-main/core/group-sessions.js';
+import { tempDir } from '../helpers/provider-process.js';
 
 process.env.MIMI_TEST_MLS_ENGINE = 'worker';
 await import('../unit/mls-engine.test.js');
@@ -216,5 +222,44 @@ test('a worker that dies is replaced, and every session carries on from its last
     assert.equal(restored.epoch, bob.epoch);
   } finally {
     await engine.close();
+  }
+});
+
+test('big rooms are restored in the worker before use, small ones on first use', async () => {
+  const split = await createSplitMlsEngine({ workerFrom: 3 });
+  const memory = new Map<string, Uint8Array>();
+  const store: SecretStore = { mode: 'plaintext', get: async (k) => memory.get(k) ?? null, set: async (k, v) => void memory.set(k, v), delete: async (k) => void memory.delete(k) };
+  const db = new ProfileDb(path.join(tempDir('mls-warm'), 'mimi.db'), await Vault.open(store));
+  try {
+    const alice = await split.newDeviceKeys(device('alice'));
+    const joiners = await Promise.all(['bob', 'carol', 'dave'].map((n) => split.newDeviceKeys(device(n))));
+    const kps = await Promise.all(joiners.map(async (k) => (await split.generateKeyPackages(k, 1))[0].publicMessage));
+    const big = (await (await split.createGroup(alice, `${ROOM}-big`)).add(kps)).pending;
+    const small = await split.createGroup(alice, `${ROOM}-small`);
+    const left = (await (await split.createGroup(alice, `${ROOM}-left`)).add(kps)).pending;
+    for (const s of [big, small, left]) db.insertRoom({ roomUri: s.groupId, name: '', hubDomain: 'a.example', epoch: s.epoch, groupState: s.encode() });
+    db.markLeft(left.groupId);
+    const held = split.worker.heldSessions();
+
+    const sessions = new GroupSessions(db, split);
+    await sessions.warm();
+    const warmed = split.worker.heldSessions() - held;
+    const bigSession = sessions.get(big.groupId);
+    assert.equal(sessionPlace(bigSession), 'worker');
+    assert.equal(split.worker.heldSessions() - held, warmed, 'first use of the big room restored nothing more');
+    assert.equal(sessions.get(big.groupId), bigSession);
+    assert.equal(bigSession.epoch, big.epoch);
+    assert.equal(sessionPlace(sessions.get(small.groupId)), 'here', 'the small room was restored on first use, here');
+    assert.equal(warmed, 1, 'only the big room this device is in was restored ahead (not the one it left)');
+
+    // A room used while warming keeps the session its use made.
+    const again = new GroupSessions(db, split);
+    const warming = again.warm();
+    const used = again.get(big.groupId);
+    await warming;
+    assert.equal(again.get(big.groupId), used);
+  } finally {
+    db.close();
+    await split.close();
   }
 });
