@@ -2,9 +2,9 @@
 // same loop as bench-relay.ts part 2 / bench-federation.ts roundTrips), for working on the
 // client's share of it:
 //   npx tsx scripts/bench-rtt.ts [COUNT] [ROUNDS]
-// Two pairs of this checkout take turns: 'now' with the MLS engine in the main thread (as the app
-// runs a group of fewer than 100 members, src-main/mls/split-engine.ts), 'worker' with it in the
-// worker thread (as the app runs larger groups).
+// Two pairs of this checkout take turns, both on the app's engine (src-main/mls/split-engine.ts):
+// 'now' with the room's MLS in the main thread (as the app runs a group of fewer than 100 members),
+// 'worker' with it in the worker thread (as the app runs larger groups).
 // Also, in the same rounds: the provider's share (bench-relay.ts providerRoundTripPair: HTTP send
 // -> push frame, no MLS, no core), so the clients' share is the difference.
 // BENCH_RTT_PREVIOUS=<dir>: a second pair of Profiles whose client code (src-main, its ts-mls under
@@ -68,7 +68,10 @@ async function installTrace(root: string): Promise<void> {
 async function clientPair(root: string, url: string, caPem: string, tag: string, worker = false) {
   const { Profile: P } = (await import(path.join(root, 'src-main/core/profile.ts'))) as { Profile: typeof Profile };
   const { createMlsEngine } = await import(path.join(root, 'src-main/mls/ts-mls-engine.ts'));
-  const engine = worker ? await (await import(path.join(root, 'src-main/mls/split-engine.ts'))).createSplitMlsEngine({ workerFrom: 0 }) : await createMlsEngine();
+  // This checkout's pairs use the app's engine: a two-member room in the main thread, or (`worker`)
+  // every group in the worker. A previous checkout's pair uses its plain engine.
+  const split = worker || root === HERE ? await import(path.join(root, 'src-main/mls/split-engine.ts')) : undefined;
+  const engine = split ? await split.createSplitMlsEngine(worker ? { workerFrom: 0 } : {}) : await createMlsEngine();
   const pair = await profilePair(P, engine, url, caPem, tag);
   const { a, b } = pair;
   const room = { roomUri: pair.roomUri };
