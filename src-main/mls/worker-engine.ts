@@ -46,6 +46,8 @@ type Target = Call['target'];
 export interface WorkerEngineOptions {
   forceProvider?: ProviderName;
   order?: readonly ProviderName[];
+  /** The worker bundle to run instead of the one found beside this module (tests of a build). */
+  script?: URL;
 }
 
 /** A running worker: its thread, and the port and flag of its synchronous replies. */
@@ -64,8 +66,9 @@ export async function createWorkerMlsEngine(opts: WorkerEngineOptions = {}): Pro
 async function spawn(opts: WorkerEngineOptions): Promise<Spawned> {
   const { port1, port2 } = new MessageChannel();
   const syncFlag = new SharedArrayBuffer(4);
-  const data: WorkerData = { syncPort: port2, syncFlag, engine: { ...opts } };
-  const worker = startWorker(data, [port2]);
+  const { script, ...engine } = opts;
+  const data: WorkerData = { syncPort: port2, syncFlag, engine };
+  const worker = script ? new Worker(script, { workerData: data, transferList: [port2] }) : startWorker(data, [port2]);
   const ready = await new Promise<Ready>((resolve, reject) => {
     const onExit = (code: number) => reject(new Error(`the MLS worker exited (code ${code}) before it started`));
     worker.once('error', reject);
@@ -100,8 +103,9 @@ function startWorker(data: WorkerData, transferList: MessagePort[]): Worker {
     const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
     return new Worker(boot, { eval: true, workerData: data, transferList });
   }
-  for (const name of ['mls-engine-worker.js', 'mls-engine-worker.mjs']) {
-    const file = new URL(`./${name}`, here);
+  // Beside this module, or beside the chunks folder it may have been split into.
+  for (const name of ['./mls-engine-worker.js', './mls-engine-worker.mjs', '../mls-engine-worker.js', '../mls-engine-worker.mjs']) {
+    const file = new URL(name, here);
     if (fs.existsSync(file)) return new Worker(file, { workerData: data, transferList });
   }
   throw new Error(`the MLS worker bundle (mls-engine-worker.js) is missing next to ${here.pathname}: rebuild the app (npm run build)`);

@@ -20,6 +20,8 @@ import { Vault } from '../../src-main/secrets/vault.js';
 import type { SecretStore } from '../../src-main/secrets/secret-store.js';
 import { GroupSessions } from '../../src-main/core/group-sessions.js';
 import { tempDir } from '../helpers/provider-process.js';
+import fs from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 process.env.MIMI_TEST_MLS_ENGINE = 'worker';
 await import('../unit/mls-engine.test.js');
@@ -261,5 +263,21 @@ test('big rooms are restored in the worker before use, small ones on first use',
   } finally {
     db.close();
     await split.close();
+  }
+});
+
+// The Electron main process starts out/main/mls-engine-worker.js (electron.vite.config.ts): a
+// worker thread is the same in Electron's Node as here, so the built file is run with plain Node.
+const builtWorker = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../out/main/mls-engine-worker.js');
+test('the Electron build\'s MLS worker starts and runs a group', { skip: fs.existsSync(builtWorker) ? false : `no app build (${builtWorker}): npm test builds it first` }, async () => {
+  const engine = await createWorkerMlsEngine({ script: pathToFileURL(builtWorker) });
+  try {
+    assert.equal(engine.provider, 'node');
+    const { alice, bob } = await pair(engine);
+    const sent = await alice.encrypt(utf8('from the build'));
+    const got = await bob.process(sent.message);
+    assert.equal(got.result.kind === 'application' && fromUtf8(got.result.plaintext), 'from the build');
+  } finally {
+    await engine.close();
   }
 });
