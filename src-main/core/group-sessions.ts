@@ -38,15 +38,17 @@ export class GroupSessions {
    * session get() or save() gave it; a state that does not restore is left for get() to report.
    */
   async warm(isClosed: () => boolean = () => false): Promise<void> {
-    if (!this.engine.restoreInBackground) return;
+    const from = this.engine.backgroundRestoreFrom;
+    if (from === undefined || !this.engine.restoreInBackground) return;
+    // Chosen by the stored (sealed) size, a few bytes more than the state's: nothing is decrypted for small rooms.
+    const sizes = this.db.groupStateSizes();
     for (const r of this.db.listRooms()) {
       if (isClosed()) return;
-      if (r.left || this.byRoom.has(r.roomUri) || this.db.isHistoryOnly(r.roomUri)) continue;
+      if ((sizes.get(r.roomUri) ?? 0) < from || r.left || this.byRoom.has(r.roomUri) || this.db.isHistoryOnly(r.roomUri)) continue;
       const state = this.db.groupState(r.roomUri);
-      const restoring = state && this.engine.restoreInBackground(state);
-      if (!restoring) continue;
+      if (!state) continue;
       try {
-        const s = await restoring;
+        const s = await this.engine.restoreInBackground(state);
         if (!this.byRoom.has(r.roomUri)) this.byRoom.set(r.roomUri, s);
       } catch {
         /* get() says what is wrong when the room is used */

@@ -526,6 +526,12 @@ export class ProfileDb {
     return r && r.group_state.length > 0 ? this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`) : undefined;
   }
 
+  /** The stored (sealed) size of every room's group state, in bytes: without reading or decrypting them. */
+  groupStateSizes(): Map<string, number> {
+    const rows = this.prep('SELECT room_uri, length(group_state) AS bytes FROM rooms').all() as { room_uri: string; bytes: number | null }[];
+    return new Map(rows.map((r) => [r.room_uri, r.bytes ?? 0]));
+  }
+
   saveGroupState(roomUri: string, epoch: bigint, state: Uint8Array): void {
     this.prep('UPDATE rooms SET group_state = ?, epoch = ? WHERE room_uri = ?').run(this.vault.seal(state, `group:${roomUri}`), epoch.toString(), roomUri);
   }

@@ -212,11 +212,14 @@ export interface MlsEngine {
   ): Promise<{ pending: GroupSession; commit: Uint8Array; newEpoch: bigint }>;
   restore(encoded: Uint8Array): GroupSession;
   /**
-   * restore() without blocking this thread, for a session whose restore would (a big group, which
-   * the app's engine restores in its worker); undefined when restore() is cheap here, or the engine
-   * has no other thread. GroupSessions.warm uses it before the push stream starts.
+   * Encoded sessions of at least this many bytes are restored off this thread by
+   * restoreInBackground (the app's engine: big groups, in its worker); absent when the engine has
+   * no other thread. GroupSessions.warm restores those before the push stream starts, choosing
+   * them by the stored size so the small ones are not read and decrypted at start for nothing.
    */
-  restoreInBackground?(encoded: Uint8Array): Promise<GroupSession> | undefined;
+  readonly backgroundRestoreFrom?: number;
+  /** restore() without blocking this thread (see backgroundRestoreFrom). */
+  restoreInBackground?(encoded: Uint8Array): Promise<GroupSession>;
   /** Frees what the engine holds beyond its sessions (the worker of worker-engine.ts); sessions are unusable after. */
   close?(): Promise<void>;
 }

@@ -104,14 +104,19 @@ export class SplitMlsEngine implements MlsEngine {
     return { ...out, pending: await this.place(out.pending) };
   }
 
+  /** A state this big is a group of `workerFrom` members or more. */
+  get backgroundRestoreFrom(): number {
+    return this.workerFrom * STATE_BYTES_PER_MEMBER;
+  }
+
   restore(encoded: Uint8Array): GroupSession {
-    if (this.big((encoded?.length ?? 0) / STATE_BYTES_PER_MEMBER)) return this.worker.restore(encoded);
+    if ((encoded?.length ?? 0) >= this.backgroundRestoreFrom) return this.worker.restore(encoded);
     // A big group whose state came out small is restored here; its next operation moves it.
     return new LocalSession(this, this.local.restore(encoded));
   }
 
-  restoreInBackground(encoded: Uint8Array): Promise<GroupSession> | undefined {
-    return encoded instanceof Uint8Array && this.big(encoded.length / STATE_BYTES_PER_MEMBER) ? this.worker.adopt(encoded) : undefined;
+  restoreInBackground(encoded: Uint8Array): Promise<GroupSession> {
+    return this.worker.adopt(encoded);
   }
 
   async close(): Promise<void> {
@@ -190,73 +195,65 @@ class LocalSession implements GroupSession {
   }
 
   withIdentityLinkKeys(keys: IdentityLinkKey[]): GroupSession {
-    return new LocalSession(this.split, this.inner.withIdentityLinkKeys(keys)); // the same members
+    return this.here(this.inner.withIdentityLinkKeys(keys));
   }
 
-  async proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }> {
-    const moved = await this.movedIf(0);
-    if (moved) return moved.proposeRemove(identities);
-    const out = await this.inner.proposeRemove(identities);
-    return { ...out, session: new LocalSession(this.split, out.session) };
+  proposeRemove(identities: string[]): Promise<{ session: GroupSession; proposals: Uint8Array[] }> {
+    return this.run(0, (s) => s.proposeRemove(identities), async (out) => ({ ...out, session: this.here(out.session) }));
   }
 
-  async encrypt(plaintext: Uint8Array, authenticatedData?: Uint8Array): Promise<{ session: GroupSession; message: Uint8Array }> {
-    const moved = await this.movedIf(0);
-    if (moved) return moved.encrypt(plaintext, authenticatedData);
-    const out = await this.inner.encrypt(plaintext, authenticatedData);
-    return { ...out, session: new LocalSession(this.split, out.session) };
+  encrypt(plaintext: Uint8Array, authenticatedData?: Uint8Array): Promise<{ session: GroupSession; message: Uint8Array }> {
+    return this.run(0, (s) => s.encrypt(plaintext, authenticatedData), async (out) => ({ ...out, session: this.here(out.session) }));
   }
 
-  async process(message: Uint8Array): Promise<{ session: GroupSession; result: Incoming }> {
+  process(message: Uint8Array): Promise<{ session: GroupSession; result: Incoming }> {
     // Application messages are PrivateMessages; a commit that could add many members is a big PublicMessage.
     const publicMessage = message instanceof Uint8Array && message.length > 4 && message[2] === 0 && message[3] === 1;
-    const moved = await this.movedIf(publicMessage ? message.length / COMMIT_BYTES_PER_ADD : 0);
-    if (moved) return moved.process(message);
-    const out = await this.inner.process(message);
-    return { ...out, session: out.result.kind === 'commit' ? await this.split.place(out.session) : new LocalSession(this.split, out.session) };
+    return this.run(
+      publicMessage ? message.length / COMMIT_BYTES_PER_ADD : 0,
+      (s) => s.process(message),
+      async (out) => ({ ...out, session: out.result.kind === 'commit' ? await this.split.place(out.session) : this.here(out.session) }),
+    );
   }
 
-  async add(keyPackages: Uint8Array[], authenticatedData?: Uint8Array): Promise<CommitOutput> {
-    const moved = await this.movedIf(Array.isArray(keyPackages) ? keyPackages.length : 0);
-    if (moved) return moved.add(keyPackages, authenticatedData);
-    return this.placed(await this.inner.add(keyPackages, authenticatedData));
+  add(keyPackages: Uint8Array[], authenticatedData?: Uint8Array): Promise<CommitOutput> {
+    return this.run(Array.isArray(keyPackages) ? keyPackages.length : 0, (s) => s.add(keyPackages, authenticatedData), (out) => this.placed(out));
   }
 
-  async remove(identities: string[]): Promise<CommitOutput> {
-    const moved = await this.movedIf(0);
-    if (moved) return moved.remove(identities);
-    return this.placed(await this.inner.remove(identities));
+  remove(identities: string[]): Promise<CommitOutput> {
+    return this.run(0, (s) => s.remove(identities), (out) => this.placed(out));
   }
 
-  async commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: Extension[]; authenticatedData?: Uint8Array }): Promise<CommitOutput> {
-    const moved = await this.movedIf(Array.isArray(changes?.add) ? changes.add.length : 0);
-    if (moved) return moved.commitChanges(changes);
-    return this.placed(await this.inner.commitChanges(changes));
+  commitChanges(changes: { add?: Uint8Array[]; remove?: string[]; extensions?: Extension[]; authenticatedData?: Uint8Array }): Promise<CommitOutput> {
+    return this.run(Array.isArray(changes?.add) ? changes.add.length : 0, (s) => s.commitChanges(changes), (out) => this.placed(out));
   }
 
-  async update(): Promise<CommitOutput> {
-    const moved = await this.movedIf(0);
-    if (moved) return moved.update();
-    return this.placed(await this.inner.update());
+  update(): Promise<CommitOutput> {
+    return this.run(0, (s) => s.update(), (out) => this.placed(out));
   }
 
   groupInfo(): Promise<{ groupInfo: Uint8Array; ratchetTree: Uint8Array }> {
     return this.inner.groupInfo();
   }
 
-  async publishIdentityLink(keys: DeviceKeys): Promise<CommitOutput> {
-    const moved = await this.movedIf(0);
-    if (moved) return moved.publishIdentityLink(keys);
-    return this.placed(await this.inner.publishIdentityLink(keys));
+  publishIdentityLink(keys: DeviceKeys): Promise<CommitOutput> {
+    return this.run(0, (s) => s.publishIdentityLink(keys), (out) => this.placed(out));
   }
 
   /**
-   * This session moved to the worker when the operation would have a big group here: one that
-   * adds `adding` members, or any operation of a big group restored here (its state was smaller
-   * than its size suggested).
+   * `op` on this session, or on its copy moved to the worker when the operation would have a big
+   * group here: one that adds `adding` members, or any operation of a big group restored here (its
+   * state was smaller than its size suggested). `place` puts what an operation here returned where
+   * it belongs; the worker's results are there already.
    */
-  private async movedIf(adding: number): Promise<GroupSession | undefined> {
-    return this.split.big(this.inner.members().length + adding) ? this.moved() : undefined;
+  private async run<T>(adding: number, op: (s: GroupSession) => Promise<T>, place: (out: T) => Promise<T>): Promise<T> {
+    if (this.split.big(this.inner.members().length + adding)) return op(await this.moved());
+    return place(await op(this.inner));
+  }
+
+  /** A session of this thread that stays here (its operation did not change the members). */
+  private here(s: GroupSession): GroupSession {
+    return new LocalSession(this.split, s);
   }
 
   /** This session, moved to the worker. */

@@ -255,15 +255,18 @@ export class WorkerMlsEngine implements MlsEngine {
   restore(encoded: Uint8Array): GroupSession {
     if (!(encoded instanceof Uint8Array)) throw new MlsError('malformed', 'a session state is bytes');
     const mine = encoded.slice(); // encode() answers from it: the caller may reuse its buffer
-    const wire = (this.callSync('engine', 'restore', [mine]) as Record<string, SessionView>)[SESSION];
-    return this.session({ ...wire, encoded: mine }, undefined);
+    return this.restored(this.callSync('engine', 'restore', [mine]), mine);
   }
 
   /** restore() without blocking this thread: how a session of this thread moves to the worker (split-engine.ts). */
   async adopt(encoded: Uint8Array): Promise<GroupSession> {
     const mine = encoded.slice();
-    const wire = ((await this.call('engine', 'restore', [mine])) as Record<string, SessionView>)[SESSION];
-    return this.session({ ...wire, encoded: mine }, undefined);
+    return this.restored(await this.call('engine', 'restore', [mine]), mine);
+  }
+
+  /** The proxy of a session the worker restored from `encoded` (its reply carries no encoding). */
+  private restored(reply: unknown, encoded: Uint8Array): WorkerSession {
+    return this.session({ ...(reply as Record<string, SessionView>)[SESSION], encoded }, undefined);
   }
 
   /** Sessions the worker holds: one per live proxy, give or take those not yet collected. */
