@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { benchResult, timed, type MlsBench } from '../src-main/mls/bench-mls.js';
+import { benchResult, pairRates, timed, type MlsBench, type PairRates } from '../src-main/mls/bench-mls.js';
 
 type TsMls = typeof import('ts-mls');
 
@@ -22,7 +22,7 @@ const COPY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../node
 export interface PublishedTsMls {
   version: string;
   bench(n: number): Promise<MlsBench>;
-  messages(count: number): Promise<{ pairsPerSec: number }>;
+  messages(count: number): Promise<PairRates>;
   keyPackages(count: number): Promise<{ perSec: number }>;
 }
 
@@ -83,10 +83,7 @@ export async function loadPublishedTsMls(): Promise<PublishedTsMls | { missing: 
         if (r.kind !== 'applicationMessage') throw new Error('the published ts-mls did not decrypt the message');
         receiver = r.newState;
       };
-      for (let i = 0; i < Math.min(200, count); i++) await pair();
-      const t = performance.now();
-      for (let i = 0; i < count; i++) await pair();
-      return { pairsPerSec: count / ((performance.now() - t) / 1000) };
+      return pairRates(pair, count);
     },
     async keyPackages(count) {
       // One device's signature key for all of them, as our engine refills a device's stock.
