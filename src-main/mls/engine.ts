@@ -8,6 +8,7 @@
 // `optional<Node> ratchet_tree<V>` encoding).
 
 import { linkConsistency, type IdentityLinkKey, type IdentityLinkStatus } from '../../src-shared/identity-link.js';
+import { encodeVarint, TlsReader, TlsWriter } from '../../src-shared/tls.js';
 
 export type { IdentityLinkKey, IdentityLinkStatus };
 
@@ -245,4 +246,48 @@ export function settleIdentityLinks(
     const reason = conflicts.get(l.identity);
     return reason === undefined ? l : { leafIndex: l.leafIndex, identity: l.identity, userPseudonym: l.userPseudonym, status: 'invalid', reason };
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A session's encoding in two parts (what GroupSession.encode() returns since stop 30):
+//   "MLS" || 0x03 || opaque tree_key<V> || opaque tree<V> || rest
+// `tree` is the group's ratchet tree, most of a big group's state (~200 bytes per member), and the
+// same for a whole epoch: application messages change only `rest` (the secret tree's ratchets and
+// the rest of the state, a few KB). `tree_key` names the tree (its tree hash, from the
+// GroupContext), so storage can keep one tree per epoch and write only `rest` per message
+// (db/profile-db.ts). The parts are cut and joined here, without ts-mls, for every engine's
+// sessions alike (the worker's proxies hold the encoding as bytes).
+
+const SPLIT_MAGIC = [0x4d, 0x4c, 0x53, 0x03];
+
+export interface SessionStateParts {
+  /** Names the tree: equal keys, equal trees. */
+  treeKey: Uint8Array;
+  tree: Uint8Array;
+  /** Everything after the tree, as it follows it in the encoding. */
+  rest: Uint8Array;
+}
+
+/** The parts of a session encoding of the split form (views into `encoded`), or undefined for any other form. */
+export function splitSessionState(encoded: Uint8Array): SessionStateParts | undefined {
+  if (!(encoded instanceof Uint8Array) || encoded.length < 4 || SPLIT_MAGIC.some((b, i) => encoded[i] !== b)) return undefined;
+  try {
+    const r = new TlsReader(encoded, 4);
+    const treeKey = r.viewV();
+    const tree = r.viewV();
+    return { treeKey, tree, rest: encoded.subarray(encoded.length - r.remaining) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The encoding `splitSessionState` cut into these parts. */
+export function joinSessionState(parts: SessionStateParts): Uint8Array {
+  // One copy of the (big) tree: the head, then the tree and the rest placed after it.
+  const head = new TlsWriter().bytes(new Uint8Array(SPLIT_MAGIC)).opaqueV(parts.treeKey).bytes(encodeVarint(parts.tree.length)).finish();
+  const out = new Uint8Array(head.length + parts.tree.length + parts.rest.length);
+  out.set(head, 0);
+  out.set(parts.tree, head.length);
+  out.set(parts.rest, head.length + parts.tree.length);
+  return out;
 }

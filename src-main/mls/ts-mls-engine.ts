@@ -65,7 +65,6 @@ import {
   decodeGroupState,
   decodeMlsMessage,
   defaultPaddingConfig,
-  encodeGroupState,
   encodeMlsMessage,
   generateKeyPackageWithKey,
   joinGroupExternal,
@@ -92,6 +91,7 @@ import {
   type RatchetTree,
 } from 'ts-mls';
 import { decodeRatchetTree, encodeRatchetTree, nodeEncoder, stripBlankNodes } from 'ts-mls/ratchetTree.js';
+import { decodeGroupStateWithoutTree, encodeGroupStateWithoutTree, type GroupState } from 'ts-mls/clientState.js';
 import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { optionalEncoder } from 'ts-mls/codec/optional.js';
 import { lengthEncoder } from 'ts-mls/codec/variableLength.js';
@@ -109,7 +109,9 @@ import {
   type Member,
   type MemberIdentityLink,
   type MlsEngine,
+  joinSessionState,
   settleIdentityLinks,
+  splitSessionState,
 } from './engine.js';
 import { ed25519Seed, selectProvider, SUITE_NAME, type ProviderName } from './crypto-selftest.js';
 import { verifyingInPlace } from './node-crypto-suite.js';
@@ -963,33 +965,72 @@ function readU16Prefixed(b: Uint8Array, offset: number): { value: Uint8Array; en
 
 // ---------------------------------------------------------------------------------------------
 // Session state encoding:
+//   "MLS" || 0x03 || opaque tree_key<V> || opaque tree<V> || opaque group_state_without_tree<V>
+//   || IdentityLinkKeys (none: nothing), what encode() writes since stop 30 (engine.ts,
+//   splitSessionState: storage keeps the tree once per epoch). tree_key is the GroupContext's tree
+//   hash. Read as well, as earlier builds wrote them:
 //   "MLS" || 0x01 || ts-mls GroupState (tree and private keys included), for groups without
-//   identity link keys (every group of basic clients: the encoding did not change for them);
+//   identity link keys;
 //   "MLS" || 0x02 || opaque group_state<V> || IdentityLinkKeys, for groups with them.
 
 const SESSION_MAGIC = new Uint8Array([0x4d, 0x4c, 0x53, 0x01]);
 const SESSION_MAGIC_ILK = new Uint8Array([0x4d, 0x4c, 0x53, 0x02]);
 
+/**
+ * Encoded ratchet trees by tree object. ts-mls's states are immutable and an application message
+ * keeps its state's tree object, so a session encoded after every message (the core saves it each
+ * time) encodes its tree once per epoch, not per message (2.3 ms at 1,000 members).
+ */
+const encodedTrees = new WeakMap<RatchetTree, Uint8Array>();
+
+function encodedTree(tree: RatchetTree): Uint8Array {
+  let bytes = encodedTrees.get(tree);
+  if (!bytes) encodedTrees.set(tree, (bytes = encodeRatchetTree(tree)));
+  return bytes;
+}
+
 function encodeSessionState(state: ClientState, ilks: readonly IdentityLinkKey[]): Uint8Array {
-  if (ilks.length === 0) return concatBytes(SESSION_MAGIC, encodeGroupState(state));
-  return concatBytes(SESSION_MAGIC_ILK, new TlsWriter().opaqueV(encodeGroupState(state)).finish(), encodeIdentityLinkKeys(ilks));
+  const rest = new TlsWriter().opaqueV(encodeGroupStateWithoutTree(state)).finish();
+  return joinSessionState({
+    treeKey: state.groupContext.treeHash,
+    tree: encodedTree(state.ratchetTree),
+    rest: ilks.length === 0 ? rest : concatBytes(rest, encodeIdentityLinkKeys(ilks)),
+  });
 }
 
 function decodeSessionState(encoded: Uint8Array, config: ClientConfig): { state: ClientState; ilks: IdentityLinkKey[] } {
   const magic = encoded instanceof Uint8Array && encoded.length >= 4 ? encoded.subarray(0, 4) : undefined;
-  let groupState: Uint8Array;
+  let state: GroupState;
   let ilks: IdentityLinkKey[] = [];
-  if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC)) groupState = encoded.subarray(4);
-  else if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC_ILK)) {
+  const parts = splitSessionState(encoded);
+  if (parts !== undefined) {
+    let withoutTree: Uint8Array;
     try {
-      const r = new TlsReader(encoded, 4);
-      groupState = r.opaqueV();
-      ilks = decodeIdentityLinkKeys(r.bytes(r.remaining));
+      const r = new TlsReader(parts.rest);
+      withoutTree = r.viewV();
+      if (r.remaining > 0) ilks = decodeIdentityLinkKeys(r.bytes(r.remaining));
     } catch (err) {
       throw new MlsError('malformed', `session state: ${(err as Error).message}`);
     }
-  } else throw new MlsError('malformed', 'not an encoded MLS session');
-  const state = decodeAll(decodeGroupState, groupState, 'session state');
+    const tree = decodeAll(decodeRatchetTree, parts.tree, 'session state tree');
+    state = decodeAll(decodeGroupStateWithoutTree(tree), withoutTree, 'session state');
+    if (!bytesEqual(state.groupContext.treeHash, parts.treeKey)) throw new MlsError('malformed', 'session state: its tree is not the one its key names');
+    // The decoded tree is this state's for good: no need to encode it again.
+    encodedTrees.set(state.ratchetTree, parts.tree.slice());
+  } else {
+    let groupState: Uint8Array;
+    if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC)) groupState = encoded.subarray(4);
+    else if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC_ILK)) {
+      try {
+        const r = new TlsReader(encoded, 4);
+        groupState = r.opaqueV();
+        ilks = decodeIdentityLinkKeys(r.bytes(r.remaining));
+      } catch (err) {
+        throw new MlsError('malformed', `session state: ${(err as Error).message}`);
+      }
+    } else throw new MlsError('malformed', 'not an encoded MLS session');
+    state = decodeAll(decodeGroupState, groupState, 'session state');
+  }
   if (state.groupContext.cipherSuite !== SUITE_NAME) throw new MlsError('invalid', `unsupported ciphersuite ${state.groupContext.cipherSuite}`);
   return { state: { ...state, clientConfig: config }, ilks };
 }

@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   createCommit,
-  decodeGroupState,
   defaultKeyPackageEqualityConfig,
   defaultKeyRetentionConfig,
   defaultLifetime,
@@ -20,9 +19,12 @@ import {
   type Credential,
 } from 'ts-mls';
 import { TlsReader } from '../../src-shared/tls.js';
+import { legacySessionEncoding } from '../helpers/mls-legacy-state.js';
 import { createMlsEngine } from '../helpers/mls-engine.js';
 import { ciphersuiteFor } from '../../src-main/mls/crypto-selftest.js';
-import { MlsError, type CommitOutput, type DeviceKeys, type GroupSession, type Incoming, type MlsEngine } from '../../src-main/mls/engine.js';
+import { MlsError, splitSessionState, type CommitOutput, type DeviceKeys, type GroupSession, type Incoming, type MlsEngine } from '../../src-main/mls/engine.js';
+import { decodeGroupStateWithoutTree } from 'ts-mls/clientState.js';
+import { decodeRatchetTree as decodeTsMlsTree } from 'ts-mls/ratchetTree.js';
 import { createIdentityLink, findIdentityLinkKeys, IDENTITY_LINK_KEYS_EXTENSION_TYPE, identityLinkKeysContent, openIdentityLink, sealIdentityLink } from '../../src-shared/identity-link.js';
 import { isConnectionOnlyKeyPackage } from '../../src-shared/connection-request.js';
 import { decodePseudonymousMlsCredential, encodePseudonymousCredential, type PseudonymousCredential } from '../../src-shared/pseudonymous-credential.js';
@@ -197,13 +199,20 @@ test('a room of pseudonyms: create, add, a later joiner, messages; every member 
   const wrongKey = { ...leaf0, leaf: { ...leaf0.leaf, credential: { ...leaf0.leaf.credential, signaturePublicKey: new Uint8Array(32) } } };
   assert.throws(() => treeLeaves({ nodes: [wrongKey, ...tree.nodes.slice(1)] }), /not the leaf's signature_key/);
 
-  // Sessions with identity link keys survive encode/restore (their own encoding version).
+  // Sessions with identity link keys survive encode/restore (the keys follow the state).
   const bytes = t.to.encode();
-  assert.deepEqual([...bytes.subarray(0, 4)], [0x4d, 0x4c, 0x53, 0x02]);
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x4d, 0x4c, 0x53, 0x03]);
   const restored = engine.restore(bytes);
   assert.deepEqual(restored.identityLinkKeys(), t.to.identityLinkKeys());
   assert.deepEqual(linkMap(restored), everyone);
   assert.deepEqual(restored.encode(), bytes);
+  // As builds before stop 30 saved it (its own encoding version): the same session.
+  const legacy = legacySessionEncoding(bytes);
+  assert.deepEqual([...legacy.subarray(0, 4)], [0x4d, 0x4c, 0x53, 0x02]);
+  const fromLegacy = engine.restore(legacy);
+  assert.deepEqual(fromLegacy.identityLinkKeys(), t.to.identityLinkKeys());
+  assert.deepEqual(linkMap(fromLegacy), everyone);
+  assert.deepEqual(fromLegacy.members(), restored.members());
 });
 
 test('two clients of one user, a removal changes the key, a removed member cannot read later links', async () => {
@@ -325,10 +334,12 @@ async function craftedKeyPackage(p: Person, identityLinkCiphertext: Uint8Array):
  * directly from the session's encoding (the engine itself only ever changes the identity link).
  */
 async function commitWithOwnCredential(session: GroupSession, change: (c: PseudonymousCredential) => PseudonymousCredential): Promise<Uint8Array> {
-  const encoded = session.encode();
-  assert.equal(encoded[3], 2, 'a session with identity link keys');
-  const groupState = new TlsReader(encoded, 4).opaqueV();
-  const decoded = decodeGroupState(groupState, 0)![0];
+  const parts = splitSessionState(session.encode());
+  assert.ok(parts, 'a session encoding of the split form');
+  const rest = new TlsReader(parts.rest);
+  const withoutTree = rest.opaqueV();
+  assert.ok(rest.remaining > 0, 'a session with identity link keys');
+  const decoded = decodeGroupStateWithoutTree(decodeTsMlsTree(parts.tree, 0)![0])(withoutTree, 0)![0];
   const state: ClientState = {
     ...decoded,
     clientConfig: {
@@ -459,9 +470,11 @@ test('a bootstrap room mixes a pseudonym and a real device; connection-only KeyP
   b = t.from;
   assert.deepEqual(treeLeaves(decodeRatchetTree(add.ratchetTree)).map((l) => l.credentialType), ['pseudonymous', 'basic']);
 
-  // Groups of basic clients keep their old encoding and hold no identity link keys.
+  // Groups of basic clients hold no identity link keys: nothing follows their state.
   const plain = await engine.createGroup(bobDevice, 'mimi://b.example/r/plain');
-  assert.deepEqual([...plain.encode().subarray(0, 4)], [0x4d, 0x4c, 0x53, 0x01]);
+  const plainRest = new TlsReader(splitSessionState(plain.encode())!.rest);
+  plainRest.opaqueV();
+  assert.equal(plainRest.remaining, 0);
   assert.deepEqual(plain.identityLinkKeys(), []);
   assert.deepEqual(plain.identityLinks(), []);
   await assert.rejects(plain.publishIdentityLink(bobDevice), (e: unknown) => e instanceof MlsError && e.code === 'invalid');

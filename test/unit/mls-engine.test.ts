@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { createMlsEngine } from '../helpers/mls-engine.js';
 import { ciphersuiteFor, selectProvider } from '../../src-main/mls/crypto-selftest.js';
 import { benchMls } from '../../src-main/mls/bench-mls.js';
-import { MlsError, type CommitOutput, type DeviceKeys, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
+import { MlsError, splitSessionState, type CommitOutput, type DeviceKeys, type GroupSession, type MlsEngine } from '../../src-main/mls/engine.js';
 import { bytesEqual, fromUtf8, toHex, utf8 } from '../../src-shared/bytes.js';
+import { legacySessionEncoding } from '../helpers/mls-legacy-state.js';
 
 const ALICE = 'mimi://a.example/d/alice/laptop';
 const BOB = 'mimi://b.example/d/bob/phone';
@@ -353,6 +354,20 @@ test('the two crypto providers interoperate and share the state format', async (
   const a = (await expectCommit(r.receiver, upd)).next;
   // State written under one provider restores under the other.
   await send(noble.restore(a.encode()), web.restore(upd.pending.encode()), 'swapped providers');
+});
+
+test('a session saved in the form of builds before stop 30 (whole state) restores and carries on; its next state is in the split form', async () => {
+  const engine = await createMlsEngine();
+  const [alice, bob] = await Promise.all([ALICE, BOB].map((id) => engine.newDeviceKeys(id)));
+  const { adder, sessions } = await addMembers(engine, await engine.createGroup(alice, ROOM), [bob]);
+  let r = await send(adder, sessions[0], 'before');
+  const legacy = legacySessionEncoding(r.sender.encode());
+  assert.deepEqual([...legacy.subarray(0, 4)], [0x4d, 0x4c, 0x53, 0x01]);
+  const restored = engine.restore(legacy);
+  assert.deepEqual(restored.members(), r.sender.members());
+  r = await send(restored, r.receiver, 'after');
+  await send(r.receiver, r.sender, 'and back');
+  assert.ok(splitSessionState(r.sender.encode()), 'its next state is saved in the split form');
 });
 
 test('the default engine picks a provider that passed the self test', async () => {
