@@ -90,19 +90,23 @@ async function join(out: CommitOutput, joiners: Awaited<ReturnType<typeof newcom
   return Promise.all(joiners.map(async (j) => ({ name: j.name, engine: j.engine, keys: j.keys, session: await j.engine.joinFromWelcome(j.keys, out.welcome!, j.kp, out.ratchetTree) })));
 }
 
+/** A group created on node:crypto by `founder`, who adds one member on WebCrypto and one on pure JS. */
+async function founded(e: Record<ProviderName, MlsEngine>, founder: string, [web, js]: [string, string]): Promise<Member[]> {
+  const keys = await e.node.newDeviceKeys(deviceUri(founder));
+  const first: Member = { name: founder, engine: e.node, keys, session: await e.node.createGroup(keys, ROOM) };
+  const joiners = await newcomers(e, [
+    [web, 'webcrypto'],
+    [js, 'noble'],
+  ]);
+  const out = await first.session.add(joiners.map((j) => j.kp.publicMessage));
+  first.session = out.pending;
+  return [first, ...(await join(out, joiners))];
+}
+
 test('a group of members on node:crypto, WebCrypto and pure JS stays in sync: Welcomes, path updates, adds by each provider, removes, messages every way', async () => {
   const e = await engines();
-  const aliceKeys = await e.node.newDeviceKeys(deviceUri('alice'));
-  const alice: Member = { name: 'alice', engine: e.node, keys: aliceKeys, session: await e.node.createGroup(aliceKeys, ROOM) };
-
   // node seals the Welcome to KeyPackages made by WebCrypto and by pure JS.
-  const first = await newcomers(e, [
-    ['bob', 'webcrypto'],
-    ['carol', 'noble'],
-  ]);
-  const addFirst = await alice.session.add(first.map((j) => j.kp.publicMessage));
-  alice.session = addFirst.pending;
-  let members = [alice, ...(await join(addFirst, first))];
+  let members = await founded(e, 'alice', ['bob', 'carol']);
   assertInSync(members);
   for (const m of members) await talk(m, members, `hello from ${m.name} on ${m.engine.provider}`);
 
@@ -146,15 +150,7 @@ test('a group of members on node:crypto, WebCrypto and pure JS stays in sync: We
 
 test("a member's state saved under one provider is restored by each of the others and carries on in the group", async () => {
   const e = await engines();
-  const founders = await newcomers(e, [['dana', 'node']]);
-  const dana: Member = { name: 'dana', engine: e.node, keys: founders[0].keys, session: await e.node.createGroup(founders[0].keys, ROOM) };
-  const joiners = await newcomers(e, [
-    ['eve', 'webcrypto'],
-    ['finn', 'noble'],
-  ]);
-  const out = await dana.session.add(joiners.map((j) => j.kp.publicMessage));
-  dana.session = out.pending;
-  let members = [dana, ...(await join(out, joiners))];
+  let members = await founded(e, 'dana', ['eve', 'finn']);
   await talk(members[0], members, 'before the move');
 
   // Rotate: each member's state goes to the next provider (node -> WebCrypto -> pure JS -> node).

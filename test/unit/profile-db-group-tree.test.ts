@@ -45,6 +45,12 @@ function rawRow(file: string): { group_state: Buffer; group_tree: Buffer | null;
   }
 }
 
+/** The room in `db` with `s` as its group state, saved once (so its tree is stored apart). */
+function stored(db: ProfileDb, s: GroupSession): void {
+  db.insertRoom({ roomUri: ROOM, name: 'Big', hubDomain: 'a.example', epoch: s.epoch, groupState: s.encode() });
+  db.saveGroupState(ROOM, s.epoch, s.encode());
+}
+
 async function openDb(tag: string) {
   const file = path.join(tempDir(tag), 'mimi.db');
   return { file, db: new ProfileDb(file, await Vault.open(memoryStore())) };
@@ -69,8 +75,7 @@ test('messages rewrite only the rest: the tree is written once per epoch, read b
   const { file, db } = await openDb('group-tree');
   let { owner, peer } = await group(engine, 40);
   try {
-    db.insertRoom({ roomUri: ROOM, name: 'Big', hubDomain: 'a.example', epoch: owner.epoch, groupState: owner.encode() });
-    db.saveGroupState(ROOM, owner.epoch, owner.encode());
+    stored(db, owner);
     const first = rawRow(file);
     assert.ok(first.group_tree && first.group_tree_key, 'the tree is stored apart');
     assert.ok(first.group_state.length < first.group_tree.length / 3, `the rest (${first.group_state.length} B) is small beside the tree (${first.group_tree.length} B)`);
@@ -112,8 +117,7 @@ test('a save rolled back with its transaction takes its tree with it: the next s
   const { file, db } = await openDb('group-tree-rollback');
   const { owner } = await group(engine, 12);
   try {
-    db.insertRoom({ roomUri: ROOM, name: 'Big', hubDomain: 'a.example', epoch: owner.epoch, groupState: owner.encode() });
-    db.saveGroupState(ROOM, owner.epoch, owner.encode());
+    stored(db, owner);
     const before = rawRow(file);
     const update = await owner.update();
     assert.throws(() =>
@@ -145,8 +149,7 @@ test("a state that would mix epochs is refused: a rest with another epoch's tree
   // beside the current key (a corrupted or tampered file) does not open.
   const { file, db } = await openDb('group-tree-mix');
   try {
-    db.insertRoom({ roomUri: ROOM, name: 'Big', hubDomain: 'a.example', epoch: owner.epoch, groupState: owner.encode() });
-    db.saveGroupState(ROOM, owner.epoch, owner.encode());
+    stored(db, owner);
     const oldTree = rawRow(file).group_tree!;
     db.saveGroupState(ROOM, update.newEpoch, update.pending.encode());
     const raw = new Database(file);
@@ -163,8 +166,7 @@ test('a state of another form (not split) is stored whole, and a later split sav
   const { file, db } = await openDb('group-tree-whole');
   const { owner } = await group(engine, 3);
   try {
-    db.insertRoom({ roomUri: ROOM, name: 'Big', hubDomain: 'a.example', epoch: owner.epoch, groupState: owner.encode() });
-    db.saveGroupState(ROOM, owner.epoch, owner.encode());
+    stored(db, owner);
     const whole = utf8('MLS\x01 a state as an earlier build wrote it');
     db.saveGroupState(ROOM, owner.epoch, whole);
     const row = rawRow(file);
