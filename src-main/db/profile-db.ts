@@ -295,7 +295,7 @@ const MIGRATIONS: Record<number, string> = {
     ALTER TABLE rooms ADD COLUMN joined_epoch TEXT;
   `,
   // A room's group state in two parts (mls/engine.ts, splitSessionState): its ratchet tree, sealed,
-  // written once per epoch, and under `group_tree_key` the key that names it (the tree hash); the
+  // written once per epoch, and under `group_tree_key` the key that names it (its SHA-256); the
   // rest, written at every message, stays in `group_state`. NULL: `group_state` is the whole state.
   // Why: at 1,000 members the tree is 200 KB of a 203 KB state, and every message sent or read
   // rewrote all of it (4.7 ms of sealing and writing, ~190 KiB of WAL per message).
@@ -306,10 +306,9 @@ const MIGRATIONS: Record<number, string> = {
 };
 
 /**
- * A stored ratchet tree is sealed under its key too (profile database migration 17): the key
- * beside it names the tree (the engine checks that the rest's GroupContext names that key, not the
- * tree's contents), so a tree paired with another key, another epoch's or a corrupted one, fails to
- * open instead of restoring a state that mixes epochs.
+ * A stored ratchet tree is sealed under its key too (profile database migration 17), so the vault
+ * refuses a tree moved beside another key before the engine sees it (the engine also checks that
+ * the key is the tree's hash and the one the rest names).
  */
 const treeAad = (roomUri: string, treeKey: Uint8Array): string => `group-tree:${roomUri}:${Buffer.from(treeKey).toString('hex')}`;
 
@@ -547,7 +546,7 @@ export class ProfileDb {
     const state = this.vault.open(new Uint8Array(r.group_state), `group:${roomUri}`);
     if (r.group_tree === null || r.group_tree_key === null) return state;
     // The stored rest carries an empty tree: the epoch's tree goes back in its place. The engine
-    // checks that the tree is the one the rest's GroupContext names.
+    // checks that the tree is the one the key and the rest name.
     const rest = splitSessionState(state);
     if (!rest) throw new Error(`the group state of ${roomUri} is stored in two parts but its rest is not of that form`);
     const treeKey = new Uint8Array(r.group_tree_key);

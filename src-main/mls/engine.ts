@@ -253,8 +253,8 @@ export function settleIdentityLinks(
 //   "MLS" || 0x03 || opaque tree_key<V> || opaque tree<V> || rest
 // `tree` is the group's ratchet tree, most of a big group's state (~200 bytes per member), and the
 // same for a whole epoch: application messages change only `rest` (the secret tree's ratchets and
-// the rest of the state, a few KB). `tree_key` names the tree (its tree hash, from the
-// GroupContext), so storage can keep one tree per epoch and write only `rest` per message
+// the rest of the state, a few KB). `tree_key` names the tree (SHA-256 of its bytes; the rest
+// names it too), so storage can keep one tree per epoch and write only `rest` per message
 // (db/profile-db.ts). The parts are cut and joined here, without ts-mls, for every engine's
 // sessions alike (the worker's proxies hold the encoding as bytes).
 

@@ -92,6 +92,7 @@ import {
 } from 'ts-mls';
 import { decodeRatchetTree, encodeRatchetTree, nodeEncoder, stripBlankNodes } from 'ts-mls/ratchetTree.js';
 import { decodeGroupStateWithoutTree, encodeGroupStateWithoutTree, type GroupState } from 'ts-mls/clientState.js';
+import { createHash } from 'node:crypto';
 import { encode } from 'ts-mls/codec/tlsEncoder.js';
 import { optionalEncoder } from 'ts-mls/codec/optional.js';
 import { lengthEncoder } from 'ts-mls/codec/variableLength.js';
@@ -965,10 +966,12 @@ function readU16Prefixed(b: Uint8Array, offset: number): { value: Uint8Array; en
 
 // ---------------------------------------------------------------------------------------------
 // Session state encoding:
-//   "MLS" || 0x03 || opaque tree_key<V> || opaque tree<V> || opaque group_state_without_tree<V>
-//   || IdentityLinkKeys (none: nothing), what encode() writes since stop 30 (engine.ts,
-//   splitSessionState: storage keeps the tree once per epoch). tree_key is the GroupContext's tree
-//   hash. Read as well, as earlier builds wrote them:
+//   "MLS" || 0x03 || opaque tree_key<V> || opaque tree<V> || opaque tree_key<V>
+//   || opaque group_state_without_tree<V> || IdentityLinkKeys (none: nothing), what encode()
+//   writes since stop 30 (engine.ts, splitSessionState: storage keeps the tree once per epoch).
+//   tree_key is SHA-256 of the encoded tree, so it names those exact bytes; the rest repeats it, so
+//   a rest and a tree of different states do not restore as one. Read as well, as earlier builds
+//   wrote them:
 //   "MLS" || 0x01 || ts-mls GroupState (tree and private keys included), for groups without
 //   identity link keys;
 //   "MLS" || 0x02 || opaque group_state<V> || IdentityLinkKeys, for groups with them.
@@ -977,23 +980,30 @@ const SESSION_MAGIC = new Uint8Array([0x4d, 0x4c, 0x53, 0x01]);
 const SESSION_MAGIC_ILK = new Uint8Array([0x4d, 0x4c, 0x53, 0x02]);
 
 /**
- * Encoded ratchet trees by tree object. ts-mls's states are immutable and an application message
- * keeps its state's tree object, so a session encoded after every message (the core saves it each
- * time) encodes its tree once per epoch, not per message (2.3 ms at 1,000 members).
+ * Encoded ratchet trees (and their keys) by tree object. ts-mls's states are immutable and an
+ * application message keeps its state's tree object, so a session encoded after every message (the
+ * core saves it each time) encodes and hashes its tree once per epoch, not per message (2.3 ms at
+ * 1,000 members).
  */
-const encodedTrees = new WeakMap<RatchetTree, Uint8Array>();
+const encodedTrees = new WeakMap<RatchetTree, { bytes: Uint8Array; key: Uint8Array }>();
 
-function encodedTree(tree: RatchetTree): Uint8Array {
-  let bytes = encodedTrees.get(tree);
-  if (!bytes) encodedTrees.set(tree, (bytes = encodeRatchetTree(tree)));
-  return bytes;
+const treeKeyOf = (bytes: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(bytes).digest());
+
+function encodedTree(tree: RatchetTree): { bytes: Uint8Array; key: Uint8Array } {
+  let e = encodedTrees.get(tree);
+  if (!e) {
+    const bytes = encodeRatchetTree(tree);
+    encodedTrees.set(tree, (e = { bytes, key: treeKeyOf(bytes) }));
+  }
+  return e;
 }
 
 function encodeSessionState(state: ClientState, ilks: readonly IdentityLinkKey[]): Uint8Array {
-  const rest = new TlsWriter().opaqueV(encodeGroupStateWithoutTree(state)).finish();
+  const tree = encodedTree(state.ratchetTree);
+  const rest = new TlsWriter().opaqueV(tree.key).opaqueV(encodeGroupStateWithoutTree(state)).finish();
   return joinSessionState({
-    treeKey: state.groupContext.treeHash,
-    tree: encodedTree(state.ratchetTree),
+    treeKey: tree.key,
+    tree: tree.bytes,
     rest: ilks.length === 0 ? rest : concatBytes(rest, encodeIdentityLinkKeys(ilks)),
   });
 }
@@ -1005,18 +1015,21 @@ function decodeSessionState(encoded: Uint8Array, config: ClientConfig): { state:
   const parts = splitSessionState(encoded);
   if (parts !== undefined) {
     let withoutTree: Uint8Array;
+    let restKey: Uint8Array;
     try {
       const r = new TlsReader(parts.rest);
+      restKey = r.viewV();
       withoutTree = r.viewV();
       if (r.remaining > 0) ilks = decodeIdentityLinkKeys(r.bytes(r.remaining));
     } catch (err) {
       throw new MlsError('malformed', `session state: ${(err as Error).message}`);
     }
+    const key = treeKeyOf(parts.tree);
+    if (!bytesEqual(key, parts.treeKey) || !bytesEqual(key, restKey)) throw new MlsError('malformed', 'session state: its tree is not the one its key names');
     const tree = decodeAll(decodeRatchetTree, parts.tree, 'session state tree');
     state = decodeAll(decodeGroupStateWithoutTree(tree), withoutTree, 'session state');
-    if (!bytesEqual(state.groupContext.treeHash, parts.treeKey)) throw new MlsError('malformed', 'session state: its tree is not the one its key names');
-    // The decoded tree is this state's for good: no need to encode it again.
-    encodedTrees.set(state.ratchetTree, parts.tree.slice());
+    // The decoded tree is this state's for good: no need to encode or hash it again.
+    encodedTrees.set(state.ratchetTree, { bytes: parts.tree.slice(), key });
   } else {
     let groupState: Uint8Array;
     if (magic !== undefined && bytesEqual(magic, SESSION_MAGIC)) groupState = encoded.subarray(4);

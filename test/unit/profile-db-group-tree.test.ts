@@ -137,13 +137,17 @@ test('a save rolled back with its transaction takes its tree with it: the next s
   }
 });
 
-test("a state that would mix epochs is refused: a rest with another epoch's tree key (engine), a stored tree moved under another key (storage)", async () => {
+test("a state that would mix epochs is refused: a rest or a tree not of the key (engine), a stored tree moved under another key (storage)", async () => {
   const engine = await createMlsEngine();
   const { owner } = await group(engine, 6);
   const update = await owner.update();
   const old = splitSessionState(owner.encode())!;
   const now = splitSessionState(update.pending.encode())!;
   assert.throws(() => engine.restore(joinSessionState({ ...old, rest: now.rest })), /not the one its key names/);
+  assert.throws(() => engine.restore(joinSessionState({ ...now, tree: old.tree })), /not the one its key names/);
+  const flipped = now.tree.slice();
+  flipped[flipped.length - 1] ^= 1;
+  assert.throws(() => engine.restore(joinSessionState({ ...now, tree: flipped })), /not the one its key names/);
 
   // In storage the key and its tree are sealed together: an older epoch's sealed tree put back
   // beside the current key (a corrupted or tampered file) does not open.
