@@ -5,6 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { providerStorageBytes } from '../helpers/provider-db.js';
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
 import type { MlsEngine } from '../../src-main/mls/engine.js';
@@ -91,6 +92,43 @@ test('history and state survive a restart of the client', async () => {
   assert.deepEqual(texts(erin2, room.roomUri), ['before restart', 'while erin was away']);
   await erin2.send(room.roomUri, 'back again');
   await waitFor(() => texts(dave, room.roomUri).includes('back again'), 'erin can still send after restoring MLS state');
+});
+
+test("a message saves only the part of the room's MLS state it changed: the stored tree stays until the members change", async () => {
+  const gus = await account('gus');
+  const hal = await account('hal');
+  const ivy = await account('ivy');
+  const room = await gus.createRoom('trees');
+  await gus.addMember(room.roomUri, 'hal');
+  await waitFor(() => hal.rooms().length === 1, 'hal joins');
+  await gus.send(room.roomUri, 'settled');
+  await waitFor(() => texts(hal, room.roomUri).includes('settled'), 'first message');
+  // The room's row in each profile's own database file, read beside the running profile (WAL).
+  const row = (p: Profile) => {
+    const db = new Database(path.join(p.dir, 'mimi.db'), { readonly: true });
+    try {
+      return db.prepare('SELECT epoch, group_state, group_tree FROM rooms WHERE room_uri = ?').get(room.roomUri) as { epoch: string; group_state: Buffer; group_tree: Buffer | null };
+    } finally {
+      db.close();
+    }
+  };
+  const before = [row(gus), row(hal)];
+  for (const r of before) assert.ok(r.group_tree, 'the tree is stored apart');
+  for (let i = 0; i < 3; i++) {
+    await gus.send(room.roomUri, `gus ${i}`);
+    await hal.send(room.roomUri, `hal ${i}`);
+  }
+  await waitFor(() => texts(hal, room.roomUri).includes('gus 2') && texts(gus, room.roomUri).includes('hal 2'), 'six messages');
+  [row(gus), row(hal)].forEach((r, i) => {
+    assert.equal(r.epoch, before[i].epoch);
+    assert.ok(r.group_tree!.equals(before[i].group_tree!), 'six messages later the sealed tree is the one stored before (a rewrite would seal it anew)');
+    assert.ok(!r.group_state.equals(before[i].group_state), 'the ratchets were saved');
+  });
+  await gus.addMember(room.roomUri, 'ivy');
+  await waitFor(() => ivy.rooms().length === 1 && hal.roomView(room.roomUri).epoch === gus.roomView(room.roomUri).epoch, 'ivy joins');
+  [row(gus), row(hal)].forEach((r, i) => assert.ok(!r.group_tree!.equals(before[i].group_tree!), 'a new member: a new tree'));
+  await ivy.send(room.roomUri, 'hello trees');
+  await waitFor(() => texts(gus, room.roomUri).includes('hello trees') && texts(hal, room.roomUri).includes('hello trees'), 'ivy is heard');
 });
 
 test('two commits racing for one epoch: one wins, the other lands next epoch', async () => {
