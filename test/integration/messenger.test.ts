@@ -95,14 +95,14 @@ test('history and state survive a restart of the client', async () => {
 });
 
 test("a message saves only the part of the room's MLS state it changed: the stored tree stays until the members change", async () => {
-  const gus = await account('gus');
-  const hal = await account('hal');
-  const ivy = await account('ivy');
-  const room = await gus.createRoom('trees');
-  await gus.addMember(room.roomUri, 'hal');
-  await waitFor(() => hal.rooms().length === 1, 'hal joins');
-  await gus.send(room.roomUri, 'settled');
-  await waitFor(() => texts(hal, room.roomUri).includes('settled'), 'first message');
+  const oli = await account('oli');
+  const pia = await account('pia');
+  const quin = await account('quin');
+  const room = await oli.createRoom('trees');
+  await oli.addMember(room.roomUri, 'pia');
+  await waitFor(() => pia.rooms().length === 1, 'pia joins');
+  await oli.send(room.roomUri, 'settled');
+  await waitFor(() => texts(pia, room.roomUri).includes('settled'), 'first message');
   // The room's row in each profile's own database file, read beside the running profile (WAL).
   const row = (p: Profile) => {
     const db = new Database(path.join(p.dir, 'mimi.db'), { readonly: true });
@@ -112,23 +112,23 @@ test("a message saves only the part of the room's MLS state it changed: the stor
       db.close();
     }
   };
-  const before = [row(gus), row(hal)];
+  const before = [row(oli), row(pia)];
   for (const r of before) assert.ok(r.group_tree, 'the tree is stored apart');
   for (let i = 0; i < 3; i++) {
-    await gus.send(room.roomUri, `gus ${i}`);
-    await hal.send(room.roomUri, `hal ${i}`);
+    await oli.send(room.roomUri, `oli ${i}`);
+    await pia.send(room.roomUri, `pia ${i}`);
   }
-  await waitFor(() => texts(hal, room.roomUri).includes('gus 2') && texts(gus, room.roomUri).includes('hal 2'), 'six messages');
-  [row(gus), row(hal)].forEach((r, i) => {
+  await waitFor(() => texts(pia, room.roomUri).includes('oli 2') && texts(oli, room.roomUri).includes('pia 2'), 'six messages');
+  [row(oli), row(pia)].forEach((r, i) => {
     assert.equal(r.epoch, before[i].epoch);
     assert.ok(r.group_tree!.equals(before[i].group_tree!), 'six messages later the sealed tree is the one stored before (a rewrite would seal it anew)');
     assert.ok(!r.group_state.equals(before[i].group_state), 'the ratchets were saved');
   });
-  await gus.addMember(room.roomUri, 'ivy');
-  await waitFor(() => ivy.rooms().length === 1 && hal.roomView(room.roomUri).epoch === gus.roomView(room.roomUri).epoch, 'ivy joins');
-  [row(gus), row(hal)].forEach((r, i) => assert.ok(!r.group_tree!.equals(before[i].group_tree!), 'a new member: a new tree'));
-  await ivy.send(room.roomUri, 'hello trees');
-  await waitFor(() => texts(gus, room.roomUri).includes('hello trees') && texts(hal, room.roomUri).includes('hello trees'), 'ivy is heard');
+  await oli.addMember(room.roomUri, 'quin');
+  await waitFor(() => quin.rooms().length === 1 && pia.roomView(room.roomUri).epoch === oli.roomView(room.roomUri).epoch, 'quin joins');
+  [row(oli), row(pia)].forEach((r, i) => assert.ok(!r.group_tree!.equals(before[i].group_tree!), 'a new member: a new tree'));
+  await quin.send(room.roomUri, 'hello trees');
+  await waitFor(() => texts(oli, room.roomUri).includes('hello trees') && texts(pia, room.roomUri).includes('hello trees'), 'quin is heard');
 });
 
 test('two commits racing for one epoch: one wins, the other lands next epoch', async () => {
