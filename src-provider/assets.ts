@@ -30,6 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import tls, { type PeerCertificate } from 'node:tls';
 import { fromUtf8 } from '../src-shared/bytes.js';
 import { parseMimiUri } from '../src-shared/identifiers.js';
+import { closedWhileIdle } from '../src-shared/idle-connection.js';
 import type { Accounts, Actor } from './accounts.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { peerBaseUrl, type FederationConfig } from './federation/config.js';
@@ -479,10 +480,11 @@ export class AssetService {
   }
 
   /** GET `url` at `domain` over mutual TLS and pass the bytes on as they arrive (size-capped). */
-  private streamFromPeer(domain: string, url: URL, res: ServerResponse, what: string): Promise<void> {
+  private streamFromPeer(domain: string, url: URL, res: ServerResponse, what: string, retried = false): Promise<void> {
     const cap = this.limits.maxAssetBytes;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      let answered = false;
       const done = (e?: unknown) => {
         if (settled) return;
         settled = true;
@@ -505,6 +507,7 @@ export class AssetService {
           checkServerIdentity: (_h: string, cert: PeerCertificate) => tls.checkServerIdentity(domain, cert),
         },
         (up) => {
+          answered = true;
           const status = up.statusCode ?? 0;
           if (status !== 200) {
             const chunks: Buffer[] = [];
@@ -554,6 +557,13 @@ export class AssetService {
         else res.destroy();
       }, this.timeoutMs);
       req.on('error', (e) => {
+        // A pooled connection the peer closed as idle (idle-connection.ts): asked once more.
+        if (!retried && !settled && closedWhileIdle(req, e, answered)) {
+          settled = true;
+          clearTimeout(deadline);
+          this.streamFromPeer(domain, url, res, what, true).then(resolve, reject);
+          return;
+        }
         if (!res.headersSent) done(unreachable(e.message));
         else {
           res.destroy();

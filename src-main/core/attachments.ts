@@ -7,8 +7,7 @@
 // and never sends its token anywhere else. The hash is checked and the file decrypted here; the
 // renderer only ever gets the plaintext as a data: URL or a saved file.
 
-import https from 'node:https';
-import { CoreError, type MessageView } from '../../src-shared/contract.js';
+import type { MessageView } from '../../src-shared/contract.js';
 import { AssetUploadLocation, checkAssetAgainstPolicy, type AssetPolicy } from '../../src-shared/asset-policy.js';
 import {
   AttachmentError,
@@ -31,6 +30,7 @@ import { parseMimiUri } from '../../src-shared/identifiers.js';
 import type { ProfileContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { coreError } from './errors.js';
+import { AssetTransfer, TransferFailure } from '../net/asset-transfer.js';
 
 export interface AttachmentTransport {
   baseUrl: string;
@@ -70,7 +70,6 @@ export interface AttachmentInfo {
   image: boolean;
 }
 
-const CHUNK = 64 * 1024;
 /** Decrypted previews kept in memory (bytes), newest last; the renderer asks again on scroll. */
 const CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -87,13 +86,9 @@ export function attachmentInfo(part: ExternalPart): AttachmentInfo {
   return { filename: safeFilename(part.filename || 'attachment'), contentType: part.contentType, size: part.size, image: isPreviewableImage(part.contentType) };
 }
 
-interface HttpFailure {
-  status: number;
-  code: string;
-  message: string;
-}
-
-function toCore(e: HttpFailure, what: 'upload' | 'download'): CoreError {
+/** A transfer's failure as the error the user reads (anything else passes through). */
+function toCore(e: unknown, what: 'upload' | 'download'): unknown {
+  if (!(e instanceof TransferFailure)) return e;
   const reason = { reason: e.message };
   if (e.status === 0) return coreError('providerUnreachable', what === 'upload' ? 'errors.attachment.uploadUnreachable' : 'errors.attachment.downloadUnreachable', reason);
   if (e.code === 'tooLarge') return coreError('invalidArgument', 'errors.attachment.tooLarge', reason);
@@ -106,7 +101,7 @@ function toCore(e: HttpFailure, what: 'upload' | 'download'): CoreError {
 }
 
 export class Attachments {
-  private readonly agent: https.Agent;
+  private readonly transfer: AssetTransfer;
   private readonly cache = new Map<string, OpenedAttachment>();
   private cached = 0;
   private seq = 0;
@@ -118,11 +113,19 @@ export class Attachments {
     /** The room's asset_policy, if its state has one. */
     private readonly policyOf: (roomUri: string) => AssetPolicy | undefined = () => undefined,
   ) {
-    this.agent = new https.Agent({ keepAlive: true, ...(transport.caPem ? { ca: transport.caPem } : {}) });
+    this.transfer = new AssetTransfer({
+      baseUrl: transport.baseUrl,
+      caPem: transport.caPem,
+      authorization: () => {
+        const token = transport.token();
+        if (!token) throw coreError('noAccount', 'errors.account.signedOut');
+        return `Bearer ${token}`;
+      },
+    });
   }
 
   close(): void {
-    this.agent.destroy();
+    this.transfer.close();
   }
 
   private nextId(): string {
@@ -156,7 +159,9 @@ export class Attachments {
     if (early) throw coreError('notAllowed', 'errors.attachment.refused', { reason: early });
     const sealed = await sealFile(file.bytes);
     const transferId = this.nextId();
-    const { url } = await this.upload(sealed.ciphertext, (done) => onProgress?.({ transferId, roomUri, phase: 'upload', done, total: sealed.ciphertext.length }));
+    const { url } = await this.transfer
+      .upload(sealed.ciphertext, (done) => onProgress?.({ transferId, roomUri, phase: 'upload', done, total: sealed.ciphertext.length }))
+      .catch((e: unknown) => Promise.reject(toCore(e, 'upload')));
     db.noteUpload(url, roomUri, sealed.ciphertext.length);
     const late = refused(url, true);
     if (late) throw coreError('notAllowed', 'errors.attachment.refusedStore', { reason: late });
@@ -198,7 +203,9 @@ export class Attachments {
     }
     const transferId = this.nextId();
     const total = part.size + TAG_BYTES;
-    const ciphertext = await this.download(roomUri, part.url, total, (done) => onProgress?.({ transferId, roomUri, phase: 'download', done, total }));
+    const ciphertext = await this.transfer
+      .download(roomUri, part.url, total, (done) => onProgress?.({ transferId, roomUri, phase: 'download', done, total }))
+      .catch((e: unknown) => Promise.reject(toCore(e, 'download')));
     let bytes: Uint8Array;
     try {
       bytes = await openFile(part, ciphertext);
@@ -220,139 +227,5 @@ export class Attachments {
       this.cache.delete(k);
       this.cached -= v.bytes.length;
     }
-  }
-
-  private headers(): Record<string, string> {
-    const token = this.transport.token();
-    if (!token) throw coreError('noAccount', 'errors.account.signedOut');
-    return { authorization: `Bearer ${token}` };
-  }
-
-  private upload(ciphertext: Uint8Array, progress: (done: number) => void): Promise<{ url: string }> {
-    const url = new URL(`${this.transport.baseUrl}/v1/assets`);
-    // 100-continue: the provider judges size and quota from the headers, and a refused file is
-    // never sent (nor does a refusal race the body into a broken pipe).
-    const headers = { ...this.headers(), 'content-type': 'application/octet-stream', 'content-length': String(ciphertext.length), accept: 'application/json', expect: '100-continue' };
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const fail = (e: HttpFailure) => {
-        if (settled) return;
-        settled = true;
-        reject(toCore(e, 'upload'));
-      };
-      let answered = false;
-      const req = https.request(url, { method: 'POST', headers, agent: this.agent }, (res) => {
-        answered = true;
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => fail({ status: 0, code: 'unreachable', message: e.message }));
-        res.on('end', () => {
-          if (settled) return;
-          const status = res.statusCode ?? 0;
-          let json: { url?: unknown; error?: { code?: string; message?: string } } = {};
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            // handled below
-          }
-          if (status === 201 && typeof json.url === 'string') {
-            settled = true;
-            progress(ciphertext.length);
-            resolve({ url: json.url });
-          } else {
-            fail({ status, code: json.error?.code ?? 'internal', message: json.error?.message ?? `HTTP ${status}` });
-            req.destroy(); // the body was never (or not wholly) sent: this connection is done
-          }
-        });
-      });
-      req.setTimeout(60_000, () => {
-        req.destroy();
-        fail({ status: 0, code: 'unreachable', message: 'no answer within 60 s' });
-      });
-      // Once the provider has answered, its answer says what happened (a write cut off after a
-      // refusal is not the story).
-      req.on('error', (e) => {
-        if (!answered) fail({ status: 0, code: 'unreachable', message: e.message });
-      });
-      // Written in chunks, each after the last drained, so progress follows what left this process.
-      let offset = 0;
-      const writeMore = () => {
-        while (offset < ciphertext.length) {
-          if (answered || settled) return;
-          const end = Math.min(offset + CHUNK, ciphertext.length);
-          const ok = req.write(ciphertext.subarray(offset, end));
-          offset = end;
-          progress(offset);
-          if (!ok) {
-            req.once('drain', writeMore);
-            return;
-          }
-        }
-        req.end();
-      };
-      req.once('continue', writeMore);
-    });
-  }
-
-  private download(roomUri: string, assetUrl: string, expected: number, progress: (done: number) => void): Promise<Uint8Array> {
-    const url = new URL(`${this.transport.baseUrl}/v1/rooms/${encodeURIComponent(roomUri)}/asset`);
-    url.searchParams.set('url', assetUrl);
-    const headers = { ...this.headers(), accept: 'application/octet-stream' };
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const fail = (e: HttpFailure) => {
-        if (settled) return;
-        settled = true;
-        reject(toCore(e, 'download'));
-      };
-      const req = https.request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          // The message says how large the file is: anything beyond it is not that file.
-          if (status === 200 && size > expected) {
-            req.destroy();
-            fail({ status, code: 'internal', message: `the provider sent more than the ${expected} bytes the message announced` });
-            return;
-          }
-          if (status !== 200 && size > 64 * 1024) {
-            req.destroy();
-            return;
-          }
-          chunks.push(c);
-          if (status === 200) progress(size);
-        });
-        res.on('error', (e) => fail({ status: 0, code: 'unreachable', message: e.message }));
-        res.on('aborted', () => fail({ status: 0, code: 'unreachable', message: 'the download was cut off' }));
-        res.on('end', () => {
-          if (settled) return;
-          const body = Buffer.concat(chunks);
-          if (status === 200) {
-            if (body.length !== expected) {
-              fail({ status: 0, code: 'unreachable', message: `the download ended after ${body.length} of ${expected} bytes` });
-              return;
-            }
-            settled = true;
-            resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
-            return;
-          }
-          let err: { code?: string; message?: string } | undefined;
-          try {
-            err = (JSON.parse(body.toString('utf8')) as { error?: { code?: string; message?: string } }).error;
-          } catch {
-            // not JSON
-          }
-          fail({ status, code: err?.code ?? 'internal', message: err?.message ?? `HTTP ${status}` });
-        });
-      });
-      req.setTimeout(60_000, () => {
-        req.destroy();
-        fail({ status: 0, code: 'unreachable', message: 'no answer within 60 s' });
-      });
-      req.on('error', (e) => fail({ status: 0, code: 'unreachable', message: e.message }));
-      req.end();
-    });
   }
 }

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import WebSocket from 'ws';
+import { closedWhileIdle } from '../../src-shared/idle-connection.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import {
   API_PREFIX,
@@ -238,9 +239,8 @@ export class ProviderClient {
       if (!this.token) return Promise.reject(new ProviderError(401, 'unauthorized', 'no device token: register or log in first'));
       headers.authorization = `Bearer ${this.token}`;
     }
-    // A keep-alive socket the provider closed as idle just as this request went out fails with
-    // ECONNRESET before any answer: the request never reached a handler, so it is sent once more on
-    // a fresh connection (Node's documented remedy; writes carry request ids anyway).
+    // A pooled connection the provider closed as idle fails before any answer (idle-connection.ts):
+    // the request never reached a handler, so it is sent once more (writes carry request ids anyway).
     const send = (retried: boolean): Promise<T> => new Promise<T>((resolve, reject) => {
       let settled = false;
       let answered = false;
@@ -277,7 +277,7 @@ export class ProviderClient {
         fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
       });
       req.on('error', (e) => {
-        if (!retried && !answered && !settled && req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        if (!retried && !settled && closedWhileIdle(req, e, answered)) {
           settled = true;
           send(true).then(resolve, reject);
           return;
@@ -607,8 +607,11 @@ export class ProviderClient {
       headers['content-length'] = String(body.length);
       headers.expect = '100-continue';
     }
-    return new Promise((resolve, reject) => {
+    // A pooled connection closed as idle (idle-connection.ts): sent once more, for a body only
+    // before it went out (the provider had not said Continue, so it stored nothing).
+    const send = (retried: boolean): Promise<Buffer> => new Promise((resolve, reject) => {
       let settled = false;
+      let bodySent = false;
       let answered = false;
       const fail = (e: ProviderError) => {
         if (!settled) {
@@ -648,11 +651,21 @@ export class ProviderClient {
         fail(this.unreachable(`no answer within ${this.timeoutMs} ms`));
       });
       req.on('error', (e) => {
+        if (!retried && !settled && !bodySent && closedWhileIdle(req, e, answered)) {
+          settled = true;
+          send(true).then(resolve, reject);
+          return;
+        }
         if (!answered) fail(this.connectionFailed(e));
       });
-      if (body) req.once('continue', () => req.end(body));
-      else req.end();
+      if (body) {
+        req.once('continue', () => {
+          bodySent = true;
+          req.end(body);
+        });
+      } else req.end();
     });
+    return send(false);
   }
 }
 

@@ -9,6 +9,7 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import tls, { type PeerCertificate } from 'node:tls';
 import { fromUtf8 } from '../../src-shared/bytes.js';
+import { closedWhileIdle } from '../../src-shared/idle-connection.js';
 import type { ApiError, ApiErrorCode } from '../../src-shared/provider-api.js';
 import { ApiFailure } from '../errors.js';
 import { DIRECTORY_PATH } from '../directory.js';
@@ -255,6 +256,7 @@ export class PeerClient {
     const unreachable = (why: string) => new PeerError(domain, 'unreachable', `${domain} unreachable at ${url.origin}: ${why}`);
     return new Promise<RawResponse>((resolve, reject) => {
       let settled = false;
+      let answered = false;
       const finish = (err: PeerError | null, value?: RawResponse) => {
         if (settled) return;
         settled = true;
@@ -276,6 +278,7 @@ export class PeerClient {
           checkServerIdentity: (_host: string, cert: PeerCertificate) => tls.checkServerIdentity(domain, cert),
         },
         (res) => {
+          answered = true;
           const declared = Number(res.headers['content-length']);
           if (declared > this.maxResponseBytes) {
             res.destroy();
@@ -303,10 +306,9 @@ export class PeerClient {
         finish(unreachable(`no complete response within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       req.on('error', (e: NodeJS.ErrnoException) => {
-        // A keep-alive socket the peer closed while idle fails on first use, before the peer could
-        // read the request: retry once on a fresh connection (Node's documented pattern). Receivers
-        // of retried bodies deduplicate anyway (the draft requires it for /notify).
-        if (!retried && req.reusedSocket && e.code === 'ECONNRESET' && !settled) {
+        // A pooled connection the peer closed as idle (idle-connection.ts): retry once on a fresh
+        // one. Receivers of retried bodies deduplicate anyway (the draft requires it for /notify).
+        if (!retried && !settled && closedWhileIdle(req, e, answered)) {
           settled = true;
           clearTimeout(deadline);
           this.request(domain, method, url, body, true, extraHeaders).then(resolve, reject);

@@ -15,7 +15,7 @@ import type { Page } from 'playwright-core';
 import { assertAccessible, closePair, eventually, openPairOnOneProvider, screenshot, signUpPair, type RealCorePair } from './browser.js';
 
 const WAIT = 45_000;
-/** The 6 MiB file: read through the bridge, encrypted and uploaded; on 2 busy cores (a full run) it once took over 45 s. */
+/** The 6 MiB file: read through the bridge, encrypted and uploaded (~5 s alone; generous for two busy cores). */
 const BIG_WAIT = 120_000;
 let pair: RealCorePair;
 let aliceId = '';
@@ -76,6 +76,16 @@ async function dropFile(page: Page, how: 'drop' | 'paste', name: string, type: s
 
 const attachmentNamed = (page: Page, name: string) => page.locator('[data-testid=attachment]', { has: page.locator(`text=${name}`) });
 
+/**
+ * Waits until the sender's timeline shows `name`; a send that failed fails here, with the error the
+ * sender reads, rather than as a receiver that never saw the file.
+ */
+async function sentBy(page: Page, name: string, timeout = WAIT): Promise<void> {
+  const failed = page.getByTestId('attach-failed').filter({ hasText: name });
+  await attachmentNamed(page, name).or(failed).first().waitFor({ timeout });
+  if (await failed.count()) assert.fail(`sending ${name} failed: ${await failed.first().innerText()}`);
+}
+
 before(async () => {
   pair = await openPairOnOneProvider('attach', { width: 1280, height: 900 });
   await signUpPair(pair);
@@ -101,6 +111,7 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
   // Picker: an image (preview on the other side) ...
   const red = png(160, 120, [200, 30, 30]);
   await a.page.getByTestId('attach-input').setInputFiles({ name: 'red.png', mimeType: 'image/png', buffer: red });
+  await sentBy(a.page, 'red.png');
   const redShown = attachmentNamed(b.page, 'red.png').getByTestId('attachment-image');
   await redShown.waitFor({ timeout: WAIT });
   // Decoded by the browser from the data: URL the core made (the CSP allows img-src data: only).
@@ -119,7 +130,7 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
   // ... and a big file, so the progress bars have something to show.
   const big = randomBytes(6 * 1024 * 1024);
   await a.page.getByTestId('attach-input').setInputFiles({ name: 'report.bin', mimeType: 'application/octet-stream', buffer: big });
-  await attachmentNamed(a.page, 'report.bin').waitFor({ timeout: BIG_WAIT });
+  await sentBy(a.page, 'report.bin', BIG_WAIT);
   assert.ok(await sawIt(a.page, '__sawUpload'), 'an upload progress bar was shown');
   const file = attachmentNamed(b.page, 'report.bin');
   await file.waitFor({ timeout: WAIT });
@@ -139,6 +150,7 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
   const assetsDir = path.join(a.dir, 'provider', 'assets');
   const already = new Set(fs.readdirSync(assetsDir));
   await a.page.getByTestId('attach-input').setInputFiles({ name: 'damaged.bin', mimeType: 'application/octet-stream', buffer: randomBytes(20_000) });
+  await sentBy(a.page, 'damaged.bin');
   const damaged = attachmentNamed(b.page, 'damaged.bin');
   await damaged.waitFor({ timeout: WAIT });
   const stored = fs.readdirSync(assetsDir).filter((f) => !already.has(f) && fs.statSync(path.join(assetsDir, f)).isFile());
@@ -156,8 +168,10 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
 
   // Drop and paste.
   await dropFile(a.page, 'drop', 'green.png', 'image/png', png(40, 40, [20, 160, 60]));
+  await sentBy(a.page, 'green.png');
   await attachmentNamed(b.page, 'green.png').getByTestId('attachment-image').waitFor({ timeout: WAIT });
   await dropFile(a.page, 'paste', 'blue.png', 'image/png', png(30, 20, [20, 40, 200]));
+  await sentBy(a.page, 'blue.png');
   await attachmentNamed(b.page, 'blue.png').getByTestId('attachment-image').waitFor({ timeout: WAIT });
   // Pasting text stays ordinary paste (nothing sent).
   const sentBefore = (await pair.a.core.messages.page(aliceId, roomUri, null, 50)).length;
