@@ -3,7 +3,8 @@
 // image preview (decrypted by his core, handed over as a data: URL under the strict CSP) and
 // downloads a file; the progress bars show; a file over the limit is refused with what to do; a file
 // altered at the provider is caught by the hash check (Try again); every
-// state passes axe in light, dark and at 480 px. Screenshots 160- to 166-.
+// state passes axe in light, dark and at 480 px; a send the provider fails offers Try again, which
+// sends it. Screenshots 160- to 167-.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -173,6 +174,26 @@ test('attach by picker, drop and paste; preview, download, progress, an error; a
   await dropFile(a.page, 'paste', 'blue.png', 'image/png', png(30, 20, [20, 40, 200]));
   await sentBy(a.page, 'blue.png');
   await attachmentNamed(b.page, 'blue.png').getByTestId('attachment-image').waitFor({ timeout: WAIT });
+  // A send the provider fails (its staging folder is broken) says why and offers Try again; once
+  // the provider is mended, Try again sends the same file, and the failure is gone.
+  const incoming = path.join(assetsDir, 'incoming');
+  fs.rmSync(incoming, { recursive: true, force: true });
+  fs.writeFileSync(incoming, 'not a folder');
+  try {
+    await a.page.getByTestId('attach-input').setInputFiles({ name: 'again.txt', mimeType: 'text/plain', buffer: Buffer.from('sent at the second try') });
+    const failedSend = a.page.getByTestId('attach-failed').filter({ hasText: 'again.txt' });
+    await failedSend.waitFor({ timeout: WAIT });
+    assert.match(await failedSend.innerText(), /^again\.txt was not sent: Could not upload the file \(internal: .*\)\. Try again later\./);
+    await screenshot(a.page, '167-attachment-send-failed');
+    await assertAccessible(a.page, 'sender with a failed send');
+  } finally {
+    fs.rmSync(incoming, { force: true });
+    fs.mkdirSync(incoming, { recursive: true, mode: 0o700 });
+  }
+  await a.page.getByRole('button', { name: 'Try again: send again.txt' }).click();
+  await sentBy(a.page, 'again.txt');
+  await attachmentNamed(b.page, 'again.txt').waitFor({ timeout: WAIT });
+  assert.equal(await a.page.getByTestId('attach-failed').count(), 0, 'the failure made way for the sent file');
   // Pasting text stays ordinary paste (nothing sent).
   const sentBefore = (await pair.a.core.messages.page(aliceId, roomUri, null, 50)).length;
   await a.page.getByTestId('composer-input').focus();

@@ -17,6 +17,8 @@ export interface Upload {
   done: number;
   total: number;
   error?: string;
+  /** The file again, when a failure may pass on a second try (not for an empty or too large one). */
+  retry?: File;
 }
 
 function readAsBase64(file: Blob): Promise<string> {
@@ -111,8 +113,8 @@ export const useAttachmentsStore = defineStore('attachments', () => {
       const filename = file.name || `pasted-${new Date().toISOString().replace(/[:.]/g, '-')}.${(file.type.split('/')[1] ?? 'bin').replace(/[^a-z0-9]/g, '') || 'bin'}`;
       const u: Upload = { id: ++seq, filename, done: 0, total: file.size + 16 };
       setUploads(accountId, roomUri, [...uploadsOf(accountId, roomUri), u]);
-      const fail = (message: string) => {
-        setUploads(accountId, roomUri, uploadsOf(accountId, roomUri).map((x) => (x.id === u.id ? { ...x, error: message } : x)));
+      const fail = (message: string, retry?: File) => {
+        setUploads(accountId, roomUri, uploadsOf(accountId, roomUri).map((x) => (x.id === u.id ? { ...x, error: message, ...(retry ? { retry } : {}) } : x)));
       };
       if (file.size === 0) {
         fail(t('attachments.errors.empty', { name: filename }));
@@ -128,10 +130,18 @@ export const useAttachmentsStore = defineStore('attachments', () => {
         sent.push(await api().messages.sendFile(accountId, roomUri, { name: filename, type: file.type, data, ...(thumbnail ? { thumbnail } : {}) }));
         dismiss(accountId, roomUri, u.id);
       } catch (e) {
-        fail(t('attachments.errors.notSent', { name: filename, error: errorText(e) }));
+        fail(t('attachments.errors.notSent', { name: filename, error: errorText(e) }), new File([file], filename, { type: file.type }));
       }
     }
     return sent;
+  }
+
+  /** Sends a failed file again, in place of its error. */
+  async function retry(accountId: string, roomUri: string, id: number): Promise<MessageView[]> {
+    const file = uploadsOf(accountId, roomUri).find((u) => u.id === id)?.retry;
+    if (!file) return [];
+    dismiss(accountId, roomUri, id);
+    return sendFiles(accountId, roomUri, [file]);
   }
 
   function openedOf(accountId: string, messageId: string): OpenedAttachmentView | undefined {
@@ -164,5 +174,5 @@ export const useAttachmentsStore = defineStore('attachments', () => {
     }
   }
 
-  return { uploadsOf, dismiss, sendFiles, openedOf, downloadOf, failureOf, open, progress };
+  return { uploadsOf, dismiss, retry, sendFiles, openedOf, downloadOf, failureOf, open, progress };
 });

@@ -17,6 +17,7 @@ export const attachments: Shape<typeof en> = {
   downloadName: '{name} herunterladen',
   downloading: '{name} wird heruntergeladen: {percent}',
   retry: 'Noch einmal versuchen',
+  retrySend: 'Noch einmal versuchen: {name} senden',
   errors: {
     empty: '{name} ist leer: Wähle eine andere Datei.',
     tooLarge: '{name} ist {size} groß; höchstens {max} können gesendet werden. Sende eine kleinere Datei.',

@@ -16,6 +16,7 @@ export const attachments = {
   downloadName: 'Download {name}',
   downloading: 'Downloading {name}: {percent}',
   retry: 'Try again',
+  retrySend: 'Try again: send {name}',
   errors: {
     empty: '{name} is empty: pick another file.',
     tooLarge: '{name} is {size}; at most {max} can be sent. Send a smaller file.',
