@@ -12,6 +12,10 @@
 // process, in this process, rounds alternating: a before/after of a client change in one run.
 // BENCH_RTT_TRACE=1: each round trip of this checkout's pair broken into steps (wall time between
 // marks, medians), by wrapping client methods from outside; the trace costs a little of its own.
+// BENCH_RTT_PAUSED=<n>: also n round trips each after a 1.5 s pause, on this provider (its idle
+// connections kept 75 s) and on one started with `--keep-alive 1`, which closes them as Node's
+// default 5 s did for any longer pause: what a conversation's next message pays for a new TLS
+// connection. Takes about 3 s per round trip pair.
 // The process CPU per round trip (user + system of this process: both cores and the bench) is
 // printed per round, so computing and waiting can be told apart.
 
@@ -164,10 +168,34 @@ async function main(): Promise<void> {
       const rows = [...steps].map(([k, v]) => [k, v.sort((x, y) => x - y)] as const).sort((x, y) => y[1].length - x[1].length || pct(y[1], 50) - pct(x[1], 50));
       for (const [k, v] of rows) console.log(`  ${pct(v, 50).toFixed(3).padStart(8)} ms  ${pct(v, 90).toFixed(3).padStart(8)}  (${v.length}x)  ${k}`);
     }
+    const paused = Number(process.env.BENCH_RTT_PAUSED ?? 0);
+    if (paused > 0) await pausedRoundTrips(paused, pairs.get('now')!);
   } finally {
     prtt?.close();
     for (const p of pairs.values()) await p.close();
     await provider.stop();
+  }
+}
+
+/** Round trips after a pause, with the connection kept (this provider) and closed (`--keep-alive 1`), taking turns. */
+async function pausedRoundTrips(count: number, kept: Awaited<ReturnType<typeof clientPair>>): Promise<void> {
+  const closing = await startProviderProcess({ domain: 'short.example', args: ['--keep-alive', '1'] });
+  const closed = await clientPair(HERE, closing.url, closing.caPem, 'rttclosed');
+  try {
+    await closed.run(100); // JIT, statements; the TLS session cache is warm as in the app
+    const lat = { kept: [] as number[], closed: [] as number[] };
+    for (let i = 0; i < count; i++) {
+      await new Promise((r) => setTimeout(r, 1500));
+      const order = i % 2 === 0 ? (['kept', 'closed'] as const) : (['closed', 'kept'] as const);
+      for (const side of order) lat[side].push(...(await (side === 'kept' ? kept : closed).run(1)).lat);
+    }
+    for (const side of ['kept', 'closed'] as const) {
+      const xs = lat[side].sort((x, y) => x - y);
+      console.log(`after a 1.5 s pause, connection ${side === 'kept' ? 'kept (75 s)' : 'closed (--keep-alive 1, as Node\'s 5 s default for longer pauses)'}: p50 ${pct(xs, 50).toFixed(2)} ms, p90 ${pct(xs, 90).toFixed(2)} ms (${xs.length})`);
+    }
+  } finally {
+    await closed.close();
+    await closing.stop();
   }
 }
 

@@ -30,7 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import tls, { type PeerCertificate } from 'node:tls';
 import { fromUtf8 } from '../src-shared/bytes.js';
 import { parseMimiUri } from '../src-shared/identifiers.js';
-import { closedWhileIdle } from '../src-shared/idle-connection.js';
+import { CLIENT_IDLE_MS, closedWhileIdle } from '../src-shared/idle-connection.js';
 import type { Accounts, Actor } from './accounts.js';
 import { ApiFailure, badRequest } from './errors.js';
 import { peerBaseUrl, type FederationConfig } from './federation/config.js';
@@ -196,6 +196,7 @@ export class AssetService {
     // Our own agent for streamed peer GETs (PeerClient buffers its bodies); same identity and trust.
     this.agent = new https.Agent({
       keepAlive: true,
+      timeout: CLIENT_IDLE_MS,
       maxSockets: 16,
       cert: opts.clientCertPem,
       key: opts.clientKeyPem,

@@ -13,7 +13,7 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
                 [--peer <domain>=<url>]... [--trust <ca.pem>]... [--consent required|open]
                 [--search-rate <n>] [--knock-ttl <seconds>] [--max-asset-bytes <n>] [--asset-quota-bytes <n>]
                 [--max-backup-chunk-bytes <n>] [--backup-quota-bytes <n>] [--last-seen-interval <seconds>]
-                [--write-path grouped|per-request] [--token-rate <n>]
+                [--write-path grouped|per-request] [--token-rate <n>] [--keep-alive <seconds>]
                 [--database sqlite:<dir>|postgres://<user>@<host>:<port>/<db>] [--node-id <name>]
 
   --domain      provider domain, e.g. a.example (user URIs are mimi://<domain>/u/<handle>)
@@ -40,6 +40,8 @@ const USAGE = `usage: provider --domain <domain> --port <port> --data <dir> [--h
   --last-seen-interval      seconds between writes of a device's last-seen time (default 60; 0: every request)
   --write-path  grouped (default): concurrent messages share one transaction, push frames are
                 written in batches; per-request: one transaction per message (the benchmark baseline)
+  --keep-alive  seconds an idle client connection stays open (default 75; clients close theirs
+                after 60), so a conversation's next message needs no new TLS handshake
   --token-rate  KeyPackage token issuances (OHTTP, docs/ohttp-key-packages.md) per minute per
                 requesting user, also the burst; ten times that per requesting provider (default 10, burst 20)
 `;
@@ -64,6 +66,7 @@ function parse() {
         consent: { type: 'string' },
         'search-rate': { type: 'string' },
         'token-rate': { type: 'string' },
+        'keep-alive': { type: 'string' },
         'knock-ttl': { type: 'string' },
         'max-asset-bytes': { type: 'string' },
         'asset-quota-bytes': { type: 'string' },
@@ -107,6 +110,8 @@ function parse() {
   const backupLimits = { maxChunkBytes: byteOption('max-backup-chunk-bytes'), quotaBytes: byteOption('backup-quota-bytes') };
   const lastSeen = values['last-seen-interval'];
   if (lastSeen !== undefined && !/^\d{1,6}$/.test(lastSeen)) usage(`--last-seen-interval must be a whole number of seconds, not ${lastSeen}`);
+  const keepAlive = values['keep-alive'];
+  if (keepAlive !== undefined && (!/^\d{1,5}$/.test(keepAlive) || Number(keepAlive) < 1)) usage(`--keep-alive must be a positive whole number of seconds, not ${keepAlive}`);
   const writePath = values['write-path'] ?? 'grouped';
   if (writePath !== 'grouped' && writePath !== 'per-request') usage(`--write-path must be grouped or per-request, not ${writePath}`);
   const dataDir = path.resolve(values.data);
@@ -148,6 +153,7 @@ function parse() {
     backupLimits,
     lastSeenIntervalMs: lastSeen === undefined ? undefined : Number(lastSeen) * 1000,
     writePath: writePath as 'grouped' | 'per-request',
+    keepAliveMs: keepAlive === undefined ? undefined : Number(keepAlive) * 1000,
   };
 }
 

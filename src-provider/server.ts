@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { isValidDomain, parseMimiUri } from '../src-shared/identifiers.js';
+import { SERVER_KEEP_ALIVE_MS } from '../src-shared/idle-connection.js';
 import type { ApiError } from '../src-shared/provider-api.js';
 import { Accounts } from './accounts.js';
 import { AdminConsole, isAdminPath } from './admin.js';
@@ -62,6 +63,8 @@ export interface ProviderOptions {
   publicUrl?: string;
   /** WebSocket keepalive ping interval (ms). */
   pingIntervalMs?: number;
+  /** How long an idle HTTP connection stays open (ms); default SERVER_KEEP_ALIVE_MS (75 s). */
+  keepAliveMs?: number;
   /** Push stream flow control: rows per store read, and bytes queued per socket before waiting. */
   pushBatchSize?: number;
   pushHighWaterBytes?: number;
@@ -509,6 +512,7 @@ export async function startProvider(opts: ProviderOptions): Promise<RunningProvi
   guardPeerConnections(server, log);
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
+  server.keepAliveTimeout = opts.keepAliveMs ?? SERVER_KEEP_ALIVE_MS;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -4,7 +4,7 @@
 // plaintext or judges a policy; that is the core's.
 
 import https from 'node:https';
-import { closedWhileIdle } from '../../src-shared/idle-connection.js';
+import { CLIENT_IDLE_MS, closedWhileIdle } from '../../src-shared/idle-connection.js';
 
 /** Why a transfer failed: `status` 0 when no answer came (the code is then 'unreachable'). */
 export class TransferFailure extends Error {
@@ -45,7 +45,7 @@ export class AssetTransfer {
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: AssetTransferOptions) {
-    this.agent = new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) });
+    this.agent = new https.Agent({ keepAlive: true, timeout: CLIENT_IDLE_MS, ...(opts.caPem ? { ca: opts.caPem } : {}) });
     this.timeoutMs = opts.timeoutMs ?? TIMEOUT_MS;
   }
 

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import WebSocket from 'ws';
-import { closedWhileIdle } from '../../src-shared/idle-connection.js';
+import { CLIENT_IDLE_MS, closedWhileIdle } from '../../src-shared/idle-connection.js';
 import { toB64 } from '../../src-shared/bytes.js';
 import {
   API_PREFIX,
@@ -203,7 +203,7 @@ export class ProviderClient {
     this.pinnedCa = !!opts.caPem;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.agent = new https.Agent({ keepAlive: true, ...(opts.caPem ? { ca: opts.caPem } : {}) });
+    this.agent = new https.Agent({ keepAlive: true, timeout: CLIENT_IDLE_MS, ...(opts.caPem ? { ca: opts.caPem } : {}) });
   }
 
   /** Release pooled connections. */

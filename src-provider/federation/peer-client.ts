@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import tls, { type PeerCertificate } from 'node:tls';
 import { fromUtf8 } from '../../src-shared/bytes.js';
-import { closedWhileIdle } from '../../src-shared/idle-connection.js';
+import { CLIENT_IDLE_MS, closedWhileIdle } from '../../src-shared/idle-connection.js';
 import type { ApiError, ApiErrorCode } from '../../src-shared/provider-api.js';
 import { ApiFailure } from '../errors.js';
 import { DIRECTORY_PATH } from '../directory.js';
@@ -143,6 +143,7 @@ export class PeerClient {
     this.now = opts.now ?? Date.now;
     this.agent = new https.Agent({
       keepAlive: true,
+      timeout: CLIENT_IDLE_MS,
       maxSockets: 16,
       cert: opts.clientCertPem,
       key: opts.clientKeyPem,
