@@ -74,6 +74,8 @@ export interface AppCoreOptions {
 
 export interface AppCore extends MimiApi {
   close(): Promise<void>;
+  /** The computer woke up or its network changed: every open account reconnects now (Profile.networkResumed). */
+  networkResumed(): void;
   /** The embedded provider, when running (tests point a second core at it). */
   readonly embedded?: { url: string; caPem: string };
 }
@@ -609,6 +611,10 @@ class Core implements AppCore {
   onEvent(listener: (e: CoreEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  networkResumed(): void {
+    for (const p of this.profiles.values()) p.networkResumed();
   }
 
   /** Test and bench hook: the Profile behind an account. */

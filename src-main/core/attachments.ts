@@ -128,6 +128,10 @@ export class Attachments {
     this.transfer.close();
   }
 
+  dropIdleConnections(): void {
+    this.transfer.dropIdleConnections();
+  }
+
   private nextId(): string {
     return `t${Date.now().toString(36)}-${++this.seq}`;
   }

@@ -115,4 +115,9 @@ export class ProviderConnection {
   stop(): void {
     this.push?.stop();
   }
+
+  /** A fresh push stream now (the computer woke up); nothing when not started. */
+  reconnectNow(): void {
+    this.push?.reconnectNow();
+  }
 }

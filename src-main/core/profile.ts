@@ -342,6 +342,19 @@ export class Profile extends EventEmitter {
     return this.link.start(timeoutMs);
   }
 
+  /**
+   * The computer woke up (or its network changed): connections kept from before may lead nowhere.
+   * The push stream starts again at once, pooled HTTPS connections are dropped, and queued messages
+   * are tried now rather than at their next retry.
+   */
+  networkResumed(): void {
+    if (this.closed) return;
+    this.ctx.client.dropIdleConnections();
+    this.attachments.dropIdleConnections();
+    this.link.reconnectNow();
+    this.outbox.kick();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

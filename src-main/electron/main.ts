@@ -2,7 +2,7 @@
 // it picks the data directory, locks the renderer down, and turns every contract method into one
 // validated IPC handler.
 
-import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, nativeTheme, protocol, safeStorage, session, shell, type WebFrameMain } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, nativeTheme, powerMonitor, protocol, safeStorage, session, shell, type WebFrameMain } from 'electron';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,9 @@ async function main(): Promise<void> {
   registerIpc(core);
   registerDesktopIpc();
   core.onEvent(forwardEvent);
+  // Woken from sleep: connections kept from before may lead nowhere (a changed network answers
+  // nothing), so every account reconnects at once instead of after its timeouts.
+  powerMonitor.on('resume', () => core?.networkResumed());
   createTray();
 
   mainWindow = createWindow();

@@ -5,6 +5,7 @@
 
 import https from 'node:https';
 import { CLIENT_IDLE_MS, closedWhileIdle } from '../../src-shared/idle-connection.js';
+import { dropIdleSockets } from './provider-client.js';
 
 /** Why a transfer failed: `status` 0 when no answer came (the code is then 'unreachable'). */
 export class TransferFailure extends Error {
@@ -51,6 +52,11 @@ export class AssetTransfer {
 
   close(): void {
     this.agent.destroy();
+  }
+
+  /** Closes the pooled connections no transfer is using (the computer woke up). */
+  dropIdleConnections(): void {
+    dropIdleSockets(this.agent);
   }
 
   /**

@@ -211,6 +211,11 @@ export class ProviderClient {
     this.agent.destroy();
   }
 
+  /** Closes the pooled connections no request is using (see dropIdleSockets). */
+  dropIdleConnections(): void {
+    dropIdleSockets(this.agent);
+  }
+
   private unreachable(detail: string): ProviderError {
     return new ProviderError(0, 'unreachable', `the provider at ${this.baseUrl} can't be reached: ${detail}`);
   }
@@ -669,6 +674,15 @@ export class ProviderClient {
   }
 }
 
+/**
+ * Closes an agent's pooled connections that no request is using. After the computer slept they may
+ * lead nowhere: on a changed network a request on one gets no answer at all and waits for its
+ * timeout (a provider that merely closed it answers with a reset, which the retry handles).
+ */
+export function dropIdleSockets(agent: https.Agent): void {
+  for (const list of Object.values(agent.freeSockets)) for (const socket of list ?? []) socket.destroy();
+}
+
 // ---- push stream ----
 
 const ACK_DELAY_MS = 20;
@@ -759,6 +773,26 @@ export class PushConnection extends EventEmitter<PushEvents> {
       this.ackTimer = undefined;
       this.sendAck();
     }, ACK_DELAY_MS);
+  }
+
+  /**
+   * Starts again on a fresh connection at once, without backoff: the computer woke up, and the
+   * stream it had may lead nowhere now (a changed network answers nothing, and the idle check would
+   * notice only after a while). Nothing is lost: the new stream resumes after the confirmed cursor.
+   */
+  reconnectNow(): void {
+    if (!this.running) return;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.idleTimer);
+    this.attempt = 0;
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+    }
+    this.connect();
   }
 
   stop(): void {
