@@ -54,7 +54,8 @@ function wrap(proto: object, name: string, before: string, after: string): void 
 async function installTrace(root: string): Promise<void> {
   const { Outbox } = await import(path.join(root, 'src-main/core/outbox.ts'));
   const { IncomingEvents } = await import(path.join(root, 'src-main/core/incoming.ts'));
-  const { ProviderClient, PushConnection } = await import(path.join(root, 'src-main/net/provider-client.ts'));
+  const { ProviderClient } = await import(path.join(root, 'src-main/net/provider-client.ts'));
+  const { PushConnection } = await import(path.join(root, 'src-main/net/push-connection.ts'));
   wrap(Outbox.prototype, 'pump', 'A pump start', 'A pump end');
   wrap(Outbox.prototype, 'encrypt', 'A encrypt start', 'A encrypt done');
   wrap(ProviderClient.prototype, 'sendMessage', 'A POST start', 'A POST answered');

@@ -11,7 +11,8 @@ import type { DeviceKeys, MlsEngine } from '../mls/engine.js';
 import { ProfileDb } from '../db/profile-db.js';
 import { openSecretStore, probeSecretStore, SecretStoreError, type PassphraseSource, type SecretMode, type SecretStore, type SafeStorageLike } from '../secrets/secret-store.js';
 import { Vault } from '../secrets/vault.js';
-import { ProviderClient, type PushConnectionOptions } from '../net/provider-client.js';
+import { ProviderClient } from '../net/provider-client.js';
+import type { PushConnectionOptions } from '../net/push-connection.js';
 import { coreError, toCoreError } from './errors.js';
 
 export interface ProfileConfig {

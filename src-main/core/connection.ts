@@ -3,7 +3,7 @@
 // backlog is in, this device joins the account's rooms it is missing and the outbox drains.
 
 import type { PushEvent } from '../../src-shared/provider-api.js';
-import { PushConnection, type PushConnectionOptions } from '../net/provider-client.js';
+import { PushConnection, type PushConnectionOptions } from '../net/push-connection.js';
 import type { ConsentActions } from './consent-actions.js';
 import type { ConnectionState, ProfileContext } from './context.js';
 import { coreError, toCoreError } from './errors.js';

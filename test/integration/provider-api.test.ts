@@ -11,7 +11,8 @@ import { peekMlsMessage } from '../../src-shared/mls-wire.js';
 import type { PushEvent } from '../../src-shared/provider-api.js';
 import type { GroupSession, MlsEngine } from '../../src-main/mls/engine.js';
 import { createMlsEngine } from '../../src-main/mls/ts-mls-engine.js';
-import { ProviderClient, ProviderError, PushConnection, type PushState } from '../../src-main/net/provider-client.js';
+import { ProviderClient, ProviderError } from '../../src-main/net/provider-client.js';
+import { PushConnection, type PushState } from '../../src-main/net/push-connection.js';
 import { keyPackageRef } from '../../src-provider/key-packages.js';
 import { providerStorageBytes } from '../helpers/provider-db.js';
 import {
