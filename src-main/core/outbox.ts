@@ -61,6 +61,8 @@ export class Outbox {
   private pumping = false;
   private pumpAgain = false;
   private retryTimer?: NodeJS.Timeout;
+  /** stop() was called: nothing is sent any more, whoever asks (a wake-up, a late retry). */
+  private stopped = false;
   /** Until then the provider is taken to lack the batch route (it answered 404): single sends only. */
   private noBatchUntil = 0;
 
@@ -189,7 +191,7 @@ export class Outbox {
 
   /** Start the pump, or have it run once more when it is already running. */
   kick(): void {
-    if (this.ctx.closed) return;
+    if (this.ctx.closed || this.stopped) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -214,6 +216,7 @@ export class Outbox {
 
   /** No more retries (the profile is closing). */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.retryTimer);
   }
 
